@@ -1,0 +1,483 @@
+#include "app/config.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <charconv>
+#include <initializer_list>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
+
+#include "common/random.hpp"
+#include "common/strings.hpp"
+
+namespace msteams::app {
+namespace {
+
+using nlohmann::json;
+
+// A setting as System Console shows it: errors name both, so the admin finds it and a script can grep the key.
+struct Setting {
+    char const* key;
+    char const* label;
+};
+
+constexpr Setting k_tenant_id{"tenantId", "Tenant ID"};
+constexpr Setting k_client_id{"clientId", "Client ID"};
+constexpr Setting k_client_secret{"clientSecret", "Client secret"};
+constexpr Setting k_encryption_key{"encryptionKey", "At-rest encryption key"};
+constexpr Setting k_webhook_secret{"webhookSecret", "Webhook secret"};
+constexpr Setting k_national_cloud{"nationalCloud", "Microsoft cloud"};
+constexpr Setting k_custom_login{"customLoginUrl", "Custom login endpoint"};
+constexpr Setting k_custom_graph{"customGraphUrl", "Custom Graph endpoint"};
+constexpr Setting k_extra_ca{"extraCaPem", "Additional trusted CA certificates"};
+constexpr Setting k_evaluation_api{"evaluationApi", "Use the Graph evaluation API"};
+constexpr Setting k_chat_sync{"chatSync", "Teams chats"};
+constexpr Setting k_linked_channels{"syncLinkedChannels", "Linked channels"};
+constexpr Setting k_subscription_mode{"subscriptionMode", "Change-notification mode"};
+constexpr Setting k_budget{"perUserSubscriptionBudget", "Per-user subscription budget"};
+constexpr Setting k_enforce{"enforceConnectedAccounts", "Ask users to connect their Teams account"};
+constexpr Setting k_allow_skip{"allowSkipConnectAccounts", "Allow users to skip connecting for now"};
+constexpr Setting k_connected_allowed{"connectedUsersAllowed", "Maximum connected users"};
+constexpr Setting k_sync_interval{"syncUsersInterval", "User sync interval (minutes)"};
+constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
+constexpr Setting k_promote{"automaticallyPromoteSyntheticUsers", "Promote synthetic users on first sign-in"};
+constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' authentication service"};
+constexpr Setting k_auth_data{"syntheticUserAuthData", "Synthetic users' authentication data"};
+constexpr Setting k_max_to_mm{"maxFileSizeToMattermostMb", "Largest Teams file to copy into Mattermost (MB)"};
+constexpr Setting k_max_to_teams{"maxFileSizeToTeamsMb", "Largest Mattermost file to send to Teams (MB)"};
+
+constexpr std::size_t k_max_text = 4096;
+constexpr std::size_t k_max_ca_pem = 64 * 1024;
+
+std::string name(Setting s) { return std::string(s.label) + " (" + s.key + ")"; }
+
+std::unexpected<Error> invalid(Setting s, std::string const& what) {
+    return fail(ErrorCode::invalid_argument, name(s) + " " + what);
+}
+
+bool has_control_chars(std::string_view s) {
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7F) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Reads settings by key, case-insensitively (Mattermost lower-cases the keys it stores).
+class Reader {
+public:
+    explicit Reader(json const& object) : object_(object) {}
+
+    json const* find(Setting s) const {
+        auto const it = object_.find(strings::to_lower(s.key));
+        if (it == object_.end() || it->is_null()) {
+            return nullptr;
+        }
+        return &*it;
+    }
+
+    Result<std::string> text(Setting s, std::size_t max = k_max_text) const {
+        auto const* v = find(s);
+        if (v == nullptr) {
+            return std::string{};
+        }
+        if (!v->is_string()) {
+            return invalid(s, "must be text.");
+        }
+        auto value = std::string(strings::trim(v->get_ref<std::string const&>()));
+        if (value.size() > max) {
+            return invalid(s, "is longer than " + std::to_string(max) + " characters.");
+        }
+        return value;
+    }
+
+    Result<bool> boolean(Setting s, bool fallback) const {
+        auto const* v = find(s);
+        if (v == nullptr) {
+            return fallback;
+        }
+        if (v->is_boolean()) {
+            return v->get<bool>();
+        }
+        if (v->is_string()) {
+            auto const t = strings::to_lower(strings::trim(v->get_ref<std::string const&>()));
+            if (t == "true") {
+                return true;
+            }
+            if (t == "false") {
+                return false;
+            }
+            if (t.empty()) {
+                return fallback;
+            }
+        }
+        return invalid(s, "must be true or false.");
+    }
+
+    Result<long long> integer(Setting s, long long fallback, long long min, long long max) const {
+        auto const* v = find(s);
+        if (v == nullptr) {
+            return fallback;
+        }
+        long long value = 0;
+        if (v->is_number_integer()) {
+            value = v->get<long long>();
+        } else if (v->is_number_float()) {
+            double const d = v->get<double>();
+            if (d != static_cast<double>(static_cast<long long>(d))) {
+                return invalid(s, "must be a whole number.");
+            }
+            value = static_cast<long long>(d);
+        } else if (v->is_string()) {
+            auto const t = strings::trim(v->get_ref<std::string const&>());
+            if (t.empty()) {
+                return fallback;
+            }
+            auto const [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+            if (ec != std::errc{} || end != t.data() + t.size()) {
+                return invalid(s, "must be a whole number.");
+            }
+        } else {
+            return invalid(s, "must be a whole number.");
+        }
+        if (value < min || value > max) {
+            return invalid(s, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ".");
+        }
+        return value;
+    }
+
+    template <class Enum>
+    Result<Enum> choice(Setting s, Enum fallback, std::initializer_list<std::pair<char const*, Enum>> options) const {
+        auto t = text(s, 64);
+        if (!t) {
+            return std::unexpected(t.error());
+        }
+        if (t->empty()) {
+            return fallback;
+        }
+        std::string allowed;
+        for (auto const& [label, value] : options) {
+            if (strings::iequals(*t, label)) {
+                return value;
+            }
+            allowed += allowed.empty() ? "" : ", ";
+            allowed += label;
+        }
+        return invalid(s, "must be one of: " + allowed + ".");
+    }
+
+private:
+    json const& object_;
+};
+
+// https://host[:port][/path], no query, no fragment, no credentials. Returns it without a trailing slash.
+Result<std::string> https_base_url(Setting s, std::string url) {
+    if (url.empty()) {
+        return invalid(s, "is required when Microsoft cloud is Custom.");
+    }
+    constexpr std::string_view scheme = "https://";
+    if (url.size() <= scheme.size() || !strings::iequals(std::string_view(url).substr(0, scheme.size()), scheme)) {
+        return invalid(s, "must start with https:// (certificate verification is always on).");
+    }
+    if (has_control_chars(url) || url.find_first_of(" ?#@\\") != std::string::npos) {
+        return invalid(s, "must be a plain https URL without spaces, query, fragment or credentials.");
+    }
+    auto const host_end = url.find('/', scheme.size());
+    if (host_end == scheme.size()) {
+        return invalid(s, "has no host name.");
+    }
+    while (url.size() > scheme.size() && url.back() == '/') {
+        url.pop_back();
+    }
+    return url;
+}
+
+Status check_ca_pem(std::string const& pem) {
+    if (pem.empty()) {
+        return {};
+    }
+    if (pem.size() > k_max_ca_pem) {
+        return invalid(k_extra_ca, "is larger than 64 KiB.");
+    }
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+                                                  &BIO_free);
+    if (!bio) {
+        return fail(ErrorCode::internal, "out of memory reading " + name(k_extra_ca));
+    }
+    int count = 0;
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+        X509_free(cert);
+        ++count;
+    }
+    ERR_clear_error();
+    if (count == 0) {
+        return invalid(k_extra_ca, "contains no PEM certificate (-----BEGIN CERTIFICATE-----).");
+    }
+    return {};
+}
+
+bool is_domain_name(std::string_view s) {
+    if (s.empty() || s.size() > 253 || s.find('.') == std::string_view::npos || s.front() == '.' ||
+        s.back() == '.') {
+        return false;
+    }
+    for (char c : s) {
+        bool const ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '.';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Status check_site_url(std::string const& url) {
+    if (url.empty()) {
+        return fail(ErrorCode::invalid_argument,
+                    "Site URL (ServiceSettings.SiteURL) is not set: Microsoft needs it to send change notifications "
+                    "and to redirect users back after they connect. Set it in System Console > Environment > Web "
+                    "Server.");
+    }
+    bool const http = url.starts_with("http://") || url.starts_with("https://");
+    if (!http || has_control_chars(url) || url.find(' ') != std::string::npos) {
+        return fail(ErrorCode::invalid_argument, "Site URL (ServiceSettings.SiteURL) must be an http(s) URL.");
+    }
+    return {};
+}
+
+// Fills a generated secret when empty and checks it otherwise.
+Result<std::string> generated_secret(Reader const& r, Setting s, bool generate, std::size_t min, std::size_t max,
+                                     json& settings, std::vector<std::string>& generated) {
+    auto value = r.text(s, max);
+    if (!value) {
+        return value;
+    }
+    if (value->empty()) {
+        if (!generate) {
+            return invalid(s, "is empty: regenerate it in System Console.");
+        }
+        *value = random::token(k_generated_secret_length);
+        auto const key = strings::to_lower(s.key);
+        settings[key] = *value;
+        generated.push_back(key);
+        return value;
+    }
+    if (value->size() < min) {
+        return invalid(s, "must be at least " + std::to_string(min) + " characters: regenerate it in System Console.");
+    }
+    for (unsigned char c : *value) {
+        if (c < 0x21 || c > 0x7E) {
+            return invalid(s, "must be printable ASCII without spaces: regenerate it in System Console.");
+        }
+    }
+    return value;
+}
+
+
+}  // namespace
+
+char const* to_string(Cloud c) noexcept {
+    switch (c) {
+        case Cloud::global: return "global";
+        case Cloud::usgov: return "usgov";
+        case Cloud::usgovdod: return "usgovdod";
+        case Cloud::china: return "china";
+        case Cloud::custom: return "custom";
+    }
+    return "global";
+}
+
+char const* to_string(ChatSync c) noexcept {
+    switch (c) {
+        case ChatSync::mirror: return "mirror";
+        case ChatSync::notifications: return "notifications";
+        case ChatSync::off: return "off";
+    }
+    return "mirror";
+}
+
+char const* to_string(SubscriptionMode m) noexcept {
+    switch (m) {
+        case SubscriptionMode::global: return "global";
+        case SubscriptionMode::per_user: return "per-user";
+        case SubscriptionMode::hybrid: return "hybrid";
+    }
+    return "global";
+}
+
+Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings const& server,
+                                  bool generate_missing_secrets) {
+    if (settings_json.size() > k_max_settings_json) {
+        return fail(ErrorCode::invalid_argument, "The plugin settings are larger than 256 KiB.");
+    }
+    json settings = json::object();
+    if (!strings::trim(settings_json).empty()) {
+        settings = json::parse(settings_json, nullptr, /*allow_exceptions=*/false);
+        if (settings.is_discarded() || !(settings.is_object() || settings.is_null())) {
+            return fail(ErrorCode::invalid_argument, "The plugin settings are not a JSON object.");
+        }
+        if (settings.is_null()) {
+            settings = json::object();
+        }
+    }
+    // Keys as Mattermost stores them; a key in another case is the same setting.
+    json normalized = json::object();
+    for (auto const& [key, value] : settings.items()) {
+        normalized[strings::to_lower(key)] = value;
+    }
+
+    Reader const r(normalized);
+    ParsedConfig out;
+    Config& c = out.config;
+
+    if (server.sql_driver_name != "postgres") {
+        return fail(ErrorCode::invalid_argument,
+                    "The MS Teams plugin requires PostgreSQL, but this server's database driver "
+                    "(SqlSettings.DriverName) is \"" +
+                        server.sql_driver_name + "\".");
+    }
+    if (auto s = check_site_url(server.site_url); !s) {
+        return std::unexpected(s.error());
+    }
+    c.server = server;
+    while (c.server.site_url.ends_with('/')) {
+        c.server.site_url.pop_back();
+    }
+
+    MSTEAMS_TRY_ASSIGN(c.tenant_id, r.text(k_tenant_id, 253));
+    if (c.tenant_id.empty()) {
+        return invalid(k_tenant_id, "is required: enter the Directory (tenant) ID of your Microsoft Entra tenant.");
+    }
+    if (!strings::is_guid(c.tenant_id) && !is_domain_name(c.tenant_id)) {
+        return invalid(k_tenant_id, "must be a tenant GUID or the tenant's domain name.");
+    }
+    MSTEAMS_TRY_ASSIGN(c.client_id, r.text(k_client_id, 64));
+    if (c.client_id.empty()) {
+        return invalid(k_client_id, "is required: enter the Application (client) ID of the app registration.");
+    }
+    if (!strings::is_guid(c.client_id)) {
+        return invalid(k_client_id, "must be a GUID such as 00000000-0000-0000-0000-000000000000.");
+    }
+    MSTEAMS_TRY_ASSIGN(c.client_secret, r.text(k_client_secret, 1024));
+    if (c.client_secret.empty()) {
+        return invalid(k_client_secret, "is required: create one under Certificates & secrets of the app registration.");
+    }
+    if (has_control_chars(c.client_secret)) {
+        return invalid(k_client_secret, "contains control characters.");
+    }
+    MSTEAMS_TRY_ASSIGN(c.encryption_key, generated_secret(r, k_encryption_key, generate_missing_secrets, 16, 256,
+                                                          normalized, out.generated_keys));
+    // Graph limits clientState to 128 characters.
+    MSTEAMS_TRY_ASSIGN(c.webhook_secret, generated_secret(r, k_webhook_secret, generate_missing_secrets, 16, 128,
+                                                          normalized, out.generated_keys));
+
+    MSTEAMS_TRY_ASSIGN(c.cloud, r.choice(k_national_cloud, Cloud::global,
+                                         {{"global", Cloud::global},
+                                          {"usgov", Cloud::usgov},
+                                          {"usgovdod", Cloud::usgovdod},
+                                          {"china", Cloud::china},
+                                          {"custom", Cloud::custom}}));
+    switch (c.cloud) {
+        case Cloud::global:
+            c.login_base_url = "https://login.microsoftonline.com";
+            c.graph_base_url = "https://graph.microsoft.com";
+            break;
+        case Cloud::usgov:
+            c.login_base_url = "https://login.microsoftonline.us";
+            c.graph_base_url = "https://graph.microsoft.us";
+            break;
+        case Cloud::usgovdod:
+            c.login_base_url = "https://login.microsoftonline.us";
+            c.graph_base_url = "https://dod-graph.microsoft.us";
+            break;
+        case Cloud::china:
+            c.login_base_url = "https://login.chinacloudapi.cn";
+            c.graph_base_url = "https://microsoftgraph.chinacloudapi.cn";
+            break;
+        case Cloud::custom: {
+            std::string login;
+            std::string graph;
+            MSTEAMS_TRY_ASSIGN(login, r.text(k_custom_login, 2048));
+            MSTEAMS_TRY_ASSIGN(graph, r.text(k_custom_graph, 2048));
+            MSTEAMS_TRY_ASSIGN(c.login_base_url, https_base_url(k_custom_login, std::move(login)));
+            MSTEAMS_TRY_ASSIGN(c.graph_base_url, https_base_url(k_custom_graph, std::move(graph)));
+            break;
+        }
+    }
+    MSTEAMS_TRY_ASSIGN(c.extra_ca_pem, r.text(k_extra_ca, k_max_ca_pem + 1));
+    if (auto s = check_ca_pem(c.extra_ca_pem); !s) {
+        return std::unexpected(s.error());
+    }
+    MSTEAMS_TRY_ASSIGN(c.evaluation_api, r.boolean(k_evaluation_api, false));
+
+    MSTEAMS_TRY_ASSIGN(c.chat_sync, r.choice(k_chat_sync, ChatSync::mirror,
+                                             {{"mirror", ChatSync::mirror},
+                                              {"notifications", ChatSync::notifications},
+                                              {"off", ChatSync::off}}));
+    MSTEAMS_TRY_ASSIGN(c.sync_linked_channels, r.boolean(k_linked_channels, false));
+    MSTEAMS_TRY_ASSIGN(c.subscription_mode, r.choice(k_subscription_mode, SubscriptionMode::global,
+                                                     {{"global", SubscriptionMode::global},
+                                                      {"per-user", SubscriptionMode::per_user},
+                                                      {"hybrid", SubscriptionMode::hybrid}}));
+    long long n = 0;
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_budget, 1000, 0, 9000));
+    c.per_user_subscription_budget = static_cast<int>(n);
+
+    MSTEAMS_TRY_ASSIGN(c.enforce_connected_accounts, r.boolean(k_enforce, false));
+    MSTEAMS_TRY_ASSIGN(c.allow_skip_connect_accounts, r.boolean(k_allow_skip, true));
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_connected_allowed, 1000, 0, 1'000'000));
+    c.connected_users_allowed = static_cast<int>(n);
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_sync_interval, 0, 0, 10080));
+    if (n > 0 && n < 5) {
+        return invalid(k_sync_interval, "must be 0 (off) or at least 5 minutes.");
+    }
+    c.sync_users_interval_minutes = static_cast<int>(n);
+    MSTEAMS_TRY_ASSIGN(c.sync_guest_users, r.boolean(k_sync_guests, false));
+    MSTEAMS_TRY_ASSIGN(c.promote_synthetic_users, r.boolean(k_promote, false));
+    MSTEAMS_TRY_ASSIGN(c.synthetic_auth_service,
+                       r.choice(k_auth_service, SyntheticAuthService::saml,
+                                {{"saml", SyntheticAuthService::saml}, {"ldap", SyntheticAuthService::ldap}}));
+    MSTEAMS_TRY_ASSIGN(c.synthetic_auth_data, r.choice(k_auth_data, SyntheticAuthData::id,
+                                                       {{"ID", SyntheticAuthData::id},
+                                                        {"Mail", SyntheticAuthData::mail},
+                                                        {"UserPrincipalName",
+                                                         SyntheticAuthData::user_principal_name}}));
+
+    auto const cap = [&](long long mb) {
+        std::int64_t bytes = mb << 20;
+        if (server.max_file_size > 0 && bytes > server.max_file_size) {
+            bytes = server.max_file_size;
+        }
+        return bytes;
+    };
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_max_to_mm, 20, 0, 1024));
+    c.max_file_size_to_mattermost = cap(n);
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_max_to_teams, 20, 0, 1024));
+    c.max_file_size_to_teams = n << 20;
+
+    if (!out.generated_keys.empty()) {
+        out.settings_json = normalized.dump();
+    }
+    return out;
+}
+
+std::string describe(Config const& c) {
+    std::string s;
+    s += "tenant=" + c.tenant_id;
+    s += " client=" + c.client_id;
+    s += std::string(" cloud=") + to_string(c.cloud);
+    s += " graph=" + c.graph_base_url;
+    s += std::string(" chats=") + to_string(c.chat_sync);
+    s += std::string(" subscriptions=") + to_string(c.subscription_mode);
+    s += std::string(" linked_channels=") + (c.sync_linked_channels ? "on" : "off");
+    s += " site_url=" + c.server.site_url;
+    return s;
+}
+
+}  // namespace msteams::app

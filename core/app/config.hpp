@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace msteams::app {
+
+// The server settings the core needs, as the shim reads them from Mattermost's configuration.
+struct ServerSettings {
+    std::string site_url;
+    std::string sql_driver_name;
+    std::string sql_data_source;  // secret
+    std::int64_t max_file_size = 0;
+    std::string server_version;
+    std::string bundle_path;
+    std::string plugin_version;
+    std::string diagnostic_id;
+};
+
+enum class Cloud { global, usgov, usgovdod, china, custom };
+enum class ChatSync { mirror, notifications, off };
+enum class SubscriptionMode { global, per_user, hybrid };
+enum class SyntheticAuthService { saml, ldap };
+enum class SyntheticAuthData { id, mail, user_principal_name };
+
+char const* to_string(Cloud c) noexcept;
+char const* to_string(ChatSync c) noexcept;
+char const* to_string(SubscriptionMode m) noexcept;
+
+// A validated, immutable snapshot of everything configurable. Built only by parse_config.
+struct Config {
+    // Entra app registration
+    std::string tenant_id;
+    std::string client_id;
+    std::string client_secret;   // secret
+    std::string encryption_key;  // secret
+    std::string webhook_secret;  // secret
+    Cloud cloud = Cloud::global;
+    std::string login_base_url;  // e.g. https://login.microsoftonline.com (no trailing slash)
+    std::string graph_base_url;  // e.g. https://graph.microsoft.com (no trailing slash, no /v1.0)
+    std::string extra_ca_pem;
+    bool evaluation_api = false;
+
+    // What is bridged
+    ChatSync chat_sync = ChatSync::mirror;
+    bool sync_linked_channels = false;
+    SubscriptionMode subscription_mode = SubscriptionMode::global;
+    int per_user_subscription_budget = 1000;
+
+    // Users
+    bool enforce_connected_accounts = false;
+    bool allow_skip_connect_accounts = true;
+    int connected_users_allowed = 1000;
+    int sync_users_interval_minutes = 0;
+    bool sync_guest_users = false;
+    bool promote_synthetic_users = false;
+    SyntheticAuthService synthetic_auth_service = SyntheticAuthService::saml;
+    SyntheticAuthData synthetic_auth_data = SyntheticAuthData::id;
+
+    // Files, in bytes (already capped by the server's maximum file size)
+    std::int64_t max_file_size_to_mattermost = 20LL << 20;
+    std::int64_t max_file_size_to_teams = 20LL << 20;
+
+    ServerSettings server;
+};
+
+struct ParsedConfig {
+    Config config;
+    // Settings the parse generated because they were empty (encryptionKey, webhookSecret), lower-cased as Mattermost
+    // stores them; the caller saves them back. Empty when nothing was generated.
+    std::vector<std::string> generated_keys;
+    // The settings map with generated values filled in, as JSON, for saving back.
+    std::string settings_json;
+};
+
+// Parses PluginSettings.Plugins[id] (JSON; keys matched case-insensitively, numbers accepted as JSON numbers or
+// numeric strings) and validates it together with the server settings. Every error names the setting as System
+// Console shows it and its key. `generate_missing_secrets` fills empty generated settings with fresh random values.
+[[nodiscard]] Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings const& server,
+                                                bool generate_missing_secrets);
+
+// A one-line description for the log, without secrets.
+std::string describe(Config const& config);
+
+// Limits on the settings input itself.
+inline constexpr std::size_t k_max_settings_json = 256 * 1024;
+inline constexpr std::size_t k_generated_secret_length = 32;
+
+}  // namespace msteams::app

@@ -1,0 +1,157 @@
+#include "app/core.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/log.hpp"
+#include "common/version.hpp"
+#include "web/routes.hpp"
+
+namespace msteams::app {
+namespace {
+
+constexpr std::size_t k_max_icon_bytes = 256 * 1024;
+
+std::string read_icon(std::string const& bundle_path) {
+    if (bundle_path.empty()) {
+        return {};
+    }
+    std::ifstream in(bundle_path + "/assets/icon.svg", std::ios::binary);
+    if (!in) {
+        log::warn("the command icon is missing from the bundle", {{"path", bundle_path + "/assets/icon.svg"}});
+        return {};
+    }
+    std::string data(k_max_icon_bytes + 1, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
+    data.resize(static_cast<std::size_t>(in.gcount()));
+    if (data.size() > k_max_icon_bytes) {
+        log::warn("the command icon is too large; registering without it");
+        return {};
+    }
+    return data;
+}
+
+}  // namespace
+
+char const* to_string(HookEvent::Kind kind) noexcept {
+    switch (kind) {
+        case HookEvent::Kind::message_posted: return "MessageHasBeenPosted";
+        case HookEvent::Kind::message_updated: return "MessageHasBeenUpdated";
+        case HookEvent::Kind::message_deleted: return "MessageHasBeenDeleted";
+        case HookEvent::Kind::reaction_added: return "ReactionHasBeenAdded";
+        case HookEvent::Kind::reaction_removed: return "ReactionHasBeenRemoved";
+        case HookEvent::Kind::user_logged_in: return "UserHasLoggedIn";
+        case HookEvent::Kind::user_created: return "UserHasBeenCreated";
+        case HookEvent::Kind::cluster_event: return "OnPluginClusterEvent";
+        case HookEvent::Kind::channel_created: return "ChannelHasBeenCreated";
+    }
+    return "unknown";
+}
+
+Core::Core(std::shared_ptr<mm::Api> api) : api_(std::move(api)), commands_(*api_) {
+    web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
+        auto const c = config_.load();
+        if (!c || !active_.load()) {
+            return std::nullopt;
+        }
+        return web::WebappSettings{c->enforce_connected_accounts, c->allow_skip_connect_accounts,
+                                   to_string(c->chat_sync), c->sync_linked_channels};
+    });
+}
+
+Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_json, ServerSettings const& server) {
+    auto parsed = parse_config(settings_json, server, /*generate_missing_secrets=*/true);
+    if (!parsed) {
+        return std::unexpected(parsed.error());
+    }
+    if (!parsed->generated_keys.empty()) {
+        std::string keys;
+        for (auto const& k : parsed->generated_keys) {
+            keys += keys.empty() ? k : "," + k;
+        }
+        if (auto saved = api_->save_plugin_config(parsed->settings_json); !saved) {
+            return fail(ErrorCode::unavailable, "Could not save the generated settings (" + keys +
+                                                    "): " + saved.error().message);
+        }
+        log::info("generated missing secrets and saved them", {{"settings", keys}});
+    }
+    return std::make_shared<Config const>(std::move(parsed->config));
+}
+
+Status Core::activate(std::string const& settings_json, ServerSettings const& server) {
+    std::shared_ptr<Config const> config;
+    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server));
+
+    mm::Bot const bot{"msteams", "MS Teams",
+                      "Posts for Microsoft Teams users and tells you about your Teams connection.", ""};
+    auto bot_id = api_->ensure_bot(bot);
+    if (!bot_id) {
+        return fail(ErrorCode::unavailable, "Could not create or update the msteams bot: " + bot_id.error().message);
+    }
+    bot_user_id_ = *bot_id;
+
+    if (auto registered = api_->register_command(commands_.registration(read_icon(server.bundle_path)));
+        !registered) {
+        return fail(ErrorCode::unavailable, "Could not register /msteams: " + registered.error().message);
+    }
+    config_.store(config);
+    active_.store(true);
+    log::info("MS Teams plugin activated", {{"version", k_version}, {"config", describe(*config)}});
+    return {};
+}
+
+Status Core::configuration_change(std::string const& settings_json, ServerSettings const& server) {
+    std::shared_ptr<Config const> config;
+    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server));
+    config_.store(config);
+    log::info("configuration applied", {{"config", describe(*config)}});
+    return {};
+}
+
+void Core::deactivate() {
+    active_.store(false);
+    log::info("MS Teams plugin deactivated");
+}
+
+mm::CommandResponse Core::execute_command(mm::CommandArgs const& args) const { return commands_.execute(args); }
+
+std::size_t Core::http_body_limit(std::string const& method, std::string const& path) const {
+    return router_.body_limit(method, path);
+}
+
+web::Response Core::serve_http(web::Request const& request) const { return router_.handle(request); }
+
+std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
+    std::uint64_t done = 0;
+    for (auto const& e : events) {
+        log::Fields fields{{"seq", std::to_string(e.seq)}, {"hook", to_string(e.kind)}};
+        switch (e.kind) {
+            case HookEvent::Kind::message_posted:
+            case HookEvent::Kind::message_updated:
+            case HookEvent::Kind::message_deleted:
+                fields.emplace_back("post_id", e.post.id);
+                fields.emplace_back("channel_id", e.post.channel_id);
+                break;
+            case HookEvent::Kind::reaction_added:
+            case HookEvent::Kind::reaction_removed:
+                fields.emplace_back("post_id", e.reaction.post_id);
+                fields.emplace_back("emoji", e.reaction.emoji_name);
+                break;
+            case HookEvent::Kind::user_logged_in:
+            case HookEvent::Kind::user_created:
+                fields.emplace_back("user_id", e.user.id);
+                break;
+            case HookEvent::Kind::cluster_event:
+                fields.emplace_back("event_id", e.cluster_event_id);
+                break;
+            case HookEvent::Kind::channel_created:
+                fields.emplace_back("channel_id", e.channel.id);
+                break;
+        }
+        log::debug("hook event", std::move(fields));
+        done = e.seq;
+    }
+    return done;
+}
+
+}  // namespace msteams::app

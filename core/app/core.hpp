@@ -1,0 +1,80 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "app/config.hpp"
+#include "commands/commands.hpp"
+#include "common/result.hpp"
+#include "mm/api.hpp"
+#include "web/router.hpp"
+
+namespace msteams::app {
+
+// A Mattermost hook event that needs no answer, in the order the server raised it.
+struct HookEvent {
+    enum class Kind {
+        message_posted,
+        message_updated,
+        message_deleted,
+        reaction_added,
+        reaction_removed,
+        user_logged_in,
+        user_created,
+        cluster_event,
+        channel_created,
+    };
+    std::uint64_t seq = 0;
+    Kind kind = Kind::message_posted;
+    mm::Post post;      // posted, updated (new), deleted
+    mm::Post old_post;  // updated
+    mm::Reaction reaction;
+    mm::User user;
+    mm::Channel channel;
+    std::string cluster_event_id;
+    std::string cluster_event_data;
+};
+
+char const* to_string(HookEvent::Kind kind) noexcept;
+
+// The plugin's state and its answers to every hook. Thread-safe: hooks arrive concurrently.
+class Core {
+public:
+    explicit Core(std::shared_ptr<mm::Api> api);
+
+    // Validates the configuration, generates missing secrets (and saves them), ensures the bot and registers
+    // /msteams. An error refuses activation; its message is what System Console shows.
+    [[nodiscard]] Status activate(std::string const& settings_json, ServerSettings const& server);
+    // Applies a new configuration; on error the previous one stays in force.
+    [[nodiscard]] Status configuration_change(std::string const& settings_json, ServerSettings const& server);
+    void deactivate();
+
+    [[nodiscard]] mm::CommandResponse execute_command(mm::CommandArgs const& args) const;
+
+    [[nodiscard]] std::size_t http_body_limit(std::string const& method, std::string const& path) const;
+    [[nodiscard]] web::Response serve_http(web::Request const& request) const;
+
+    // Handles events in order and returns the sequence number of the last one finished (0 if none).
+    std::uint64_t deliver_events(std::span<HookEvent const> events);
+
+    [[nodiscard]] bool active() const noexcept { return active_.load(); }
+    // The configuration in force, or nullptr before the first successful activation.
+    [[nodiscard]] std::shared_ptr<Config const> config() const noexcept { return config_.load(); }
+    [[nodiscard]] std::string const& bot_user_id() const noexcept { return bot_user_id_; }
+
+private:
+    [[nodiscard]] Result<std::shared_ptr<Config const>> load(std::string const& settings_json,
+                                                             ServerSettings const& server);
+
+    std::shared_ptr<mm::Api> api_;
+    commands::Dispatcher commands_;
+    web::Router router_;
+    std::atomic<std::shared_ptr<Config const>> config_;
+    std::atomic<bool> active_{false};
+    std::string bot_user_id_;
+};
+
+}  // namespace msteams::app

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "mm/api.hpp"
+
+// The /msteams slash command: parsing, permissions, help and autocomplete. Sub-commands are registered by the
+// modules that own them; this module only dispatches.
+namespace msteams::commands {
+
+inline constexpr char const* k_trigger = "msteams";
+inline constexpr std::size_t k_max_command_length = 4096;
+
+struct Invocation {
+    mm::CommandArgs args;
+    // The words after the sub-command.
+    std::vector<std::string> words;
+};
+
+struct SubCommand {
+    std::string name;
+    std::string hint;  // e.g. "[username]"
+    std::string help;  // one line
+    bool admin_only = false;
+    // Returns the text of the ephemeral reply, or an error whose message is shown to the user.
+    std::function<Result<std::string>(Invocation const&)> run;
+};
+
+class Dispatcher {
+public:
+    explicit Dispatcher(mm::Api& api);
+
+    // Adds a sub-command; a later one with the same name replaces the earlier.
+    void add(SubCommand command);
+
+    // The command to register with Mattermost, with autocomplete data for every sub-command.
+    [[nodiscard]] mm::Command registration(std::string icon_svg) const;
+
+    // Never fails: errors become an ephemeral reply that says what went wrong.
+    [[nodiscard]] mm::CommandResponse execute(mm::CommandArgs const& args) const;
+
+    [[nodiscard]] std::string help_text(bool include_admin) const;
+
+private:
+    [[nodiscard]] bool is_system_admin(std::string const& user_id) const;
+
+    mm::Api& api_;
+    std::vector<SubCommand> commands_;
+};
+
+}  // namespace msteams::commands

@@ -1,0 +1,157 @@
+#include "common/strings.hpp"
+
+#include <cctype>
+
+namespace msteams::strings {
+namespace {
+
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+}  // namespace
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_space(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::vector<std::string> split_words(std::string_view s) {
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && is_space(s[i])) {
+            ++i;
+        }
+        std::size_t const start = i;
+        while (i < s.size() && !is_space(s[i])) {
+            ++i;
+        }
+        if (i > start) {
+            words.emplace_back(s.substr(start, i - start));
+        }
+    }
+    return words;
+}
+
+std::optional<std::string> url_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char const c = s[i];
+        if (c == '+') {
+            out += ' ';
+        } else if (c == '%') {
+            if (i + 2 >= s.size()) {
+                return std::nullopt;
+            }
+            int const hi = hex_value(s[i + 1]);
+            int const lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return std::nullopt;
+            }
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string url_encode(std::string_view s) {
+    static constexpr char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size() * 3);
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xF];
+        }
+    }
+    return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!raw.empty()) {
+        auto const amp = raw.find('&');
+        auto const part = raw.substr(0, amp);
+        raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
+        if (part.empty()) {
+            continue;
+        }
+        auto const eq = part.find('=');
+        auto key = url_decode(part.substr(0, eq));
+        auto value = url_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1));
+        if (!key || !value) {
+            return std::nullopt;
+        }
+        out.emplace_back(std::move(*key), std::move(*value));
+    }
+    return out;
+}
+
+bool is_guid(std::string_view s) noexcept {
+    if (s.size() != 36) {
+        return false;
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        bool const dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : hex_value(s[i]) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+    // The length of a secret is not itself secret here; the content is.
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    std::size_t const n = a.size() < b.size() ? a.size() : b.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    }
+    return diff == 0;
+}
+
+}  // namespace msteams::strings

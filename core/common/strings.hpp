@@ -1,0 +1,31 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace msteams::strings {
+
+std::string to_lower(std::string_view s);
+std::string_view trim(std::string_view s);
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Splits on runs of ASCII white space; no empty fields.
+std::vector<std::string> split_words(std::string_view s);
+
+// Percent-decodes a URL query component ('+' is a space). Returns nullopt for a malformed escape.
+std::optional<std::string> url_decode(std::string_view s);
+std::string url_encode(std::string_view s);
+
+// Parses "a=1&b=2" into ordered pairs, decoded. Returns nullopt if any component is malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw);
+
+// True if s is a GUID in the 8-4-4-4-12 hex form.
+bool is_guid(std::string_view s) noexcept;
+
+// Compares without leaking where the first difference is (for secrets).
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace msteams::strings

@@ -1,0 +1,105 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+// Mattermost's model, as far as the core uses it. Free-form JSON (props) stays a JSON string.
+namespace msteams::mm {
+
+struct User {
+    std::string id;
+    std::int64_t create_at = 0;
+    std::int64_t update_at = 0;
+    std::int64_t delete_at = 0;
+    std::string username;
+    std::string auth_data;
+    std::string auth_service;
+    std::string email;
+    bool email_verified = false;
+    std::string nickname;
+    std::string first_name;
+    std::string last_name;
+    std::string position;
+    std::string roles;
+    std::string locale;
+    std::string remote_id;
+    bool is_bot = false;
+    std::map<std::string, std::string> props;
+};
+
+struct Post {
+    std::string id;
+    std::int64_t create_at = 0;
+    std::int64_t update_at = 0;
+    std::int64_t edit_at = 0;
+    std::int64_t delete_at = 0;
+    std::string user_id;
+    std::string channel_id;
+    std::string root_id;
+    std::string message;
+    std::string type;
+    std::string props_json;
+    std::vector<std::string> file_ids;
+    std::string remote_id;
+};
+
+struct Channel {
+    std::string id;
+    std::int64_t delete_at = 0;
+    std::string team_id;
+    std::string type;  // "O", "P", "D", "G"
+    std::string display_name;
+    std::string name;
+    std::string creator_id;
+};
+
+struct Reaction {
+    std::string user_id;
+    std::string post_id;
+    std::string emoji_name;
+    std::int64_t create_at = 0;
+    std::string channel_id;
+    std::string remote_id;
+};
+
+struct CommandArgs {
+    std::string user_id;
+    std::string channel_id;
+    std::string team_id;
+    std::string root_id;
+    std::string command;
+    std::string site_url;
+};
+
+struct CommandResponse {
+    std::string response_type = "ephemeral";  // or "in_channel"
+    std::string text;
+};
+
+struct Command {
+    std::string trigger;
+    std::string display_name;
+    std::string description;
+    bool auto_complete = true;
+    std::string auto_complete_desc;
+    std::string auto_complete_hint;
+    std::string autocomplete_data_json;
+    std::string icon;  // SVG or PNG bytes
+};
+
+struct Bot {
+    std::string username;
+    std::string display_name;
+    std::string description;
+    std::string profile_image;  // PNG bytes; empty keeps the default
+};
+
+struct Broadcast {
+    std::string user_id;
+    std::string channel_id;
+    std::string team_id;
+};
+
+}  // namespace msteams::mm

@@ -1,0 +1,276 @@
+#include "rpc/api_client.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include "msteams.grpc.pb.h"
+#include "rpc/convert.hpp"
+
+namespace msteams::rpc {
+namespace {
+
+Error transport_error(grpc::Status const& s, char const* method) {
+    return Error{ErrorCode::unavailable,
+                 std::string("the Mattermost API call ") + method + " failed: " + s.error_message(), 0, {}};
+}
+
+// Runs one unary call with a deadline and turns both transport failures and AppErrors into Error.
+template <class Response, class Call>
+Result<Response> call(std::chrono::milliseconds deadline, char const* method, Call&& invoke) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    Response response;
+    grpc::Status const status = invoke(ctx, response);
+    if (!status.ok()) {
+        return std::unexpected(transport_error(status, method));
+    }
+    if constexpr (requires { response.has_error(); }) {
+        if (response.has_error()) {
+            return std::unexpected(from_app_error(response.error()));
+        }
+    }
+    return response;
+}
+
+}  // namespace
+
+struct ApiClient::Impl {
+    std::unique_ptr<v1::MattermostApi::Stub> stub;
+    std::chrono::milliseconds deadline;
+};
+
+ApiClient::ApiClient(std::string const& socket_path, std::chrono::milliseconds deadline)
+    : impl_(std::make_unique<Impl>()) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxSendMessageSize(64 << 20);
+    auto channel = grpc::CreateCustomChannel("unix:" + socket_path, grpc::InsecureChannelCredentials(), args);
+    impl_->stub = v1::MattermostApi::NewStub(channel);
+    impl_->deadline = deadline;
+}
+
+ApiClient::~ApiClient() = default;
+
+void ApiClient::log(log::Level level, std::string_view message, log::Fields const& fields) noexcept {
+    try {
+        v1::LogRequest req;
+        switch (level) {
+            case log::Level::debug: req.set_level(v1::LogRequest::DEBUG); break;
+            case log::Level::info: req.set_level(v1::LogRequest::INFO); break;
+            case log::Level::warn: req.set_level(v1::LogRequest::WARN); break;
+            case log::Level::error: req.set_level(v1::LogRequest::ERROR); break;
+        }
+        req.set_message(std::string(message));
+        for (auto const& [k, v] : fields) {
+            req.add_key_values(k);
+            req.add_key_values(v);
+        }
+        auto const r = call<v1::Empty>(std::chrono::seconds(5), "Log", [&](auto& ctx, auto& resp) {
+            return impl_->stub->Log(&ctx, req, &resp);
+        });
+        if (!r) {
+            std::fprintf(stderr, "%s (log via Mattermost failed: %s)\n",
+                         log::format_line(level, message, fields).c_str(), r.error().message.c_str());
+        }
+    } catch (...) {
+        // Logging never throws.
+    }
+}
+
+Status ApiClient::save_plugin_config(std::string const& settings_json) {
+    v1::SavePluginConfigRequest req;
+    req.set_settings_json(settings_json);
+    auto r = call<v1::ErrorResponse>(impl_->deadline, "SavePluginConfig", [&](auto& ctx, auto& resp) {
+        return impl_->stub->SavePluginConfig(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+Status ApiClient::register_command(mm::Command const& c) {
+    v1::RegisterCommandRequest req;
+    req.set_trigger(c.trigger);
+    req.set_display_name(c.display_name);
+    req.set_description(c.description);
+    req.set_auto_complete(c.auto_complete);
+    req.set_auto_complete_desc(c.auto_complete_desc);
+    req.set_auto_complete_hint(c.auto_complete_hint);
+    req.set_autocomplete_data_json(c.autocomplete_data_json);
+    req.set_icon(c.icon);
+    auto r = call<v1::ErrorResponse>(impl_->deadline, "RegisterCommand", [&](auto& ctx, auto& resp) {
+        return impl_->stub->RegisterCommand(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+Status ApiClient::unregister_command(std::string const& team_id, std::string const& trigger) {
+    v1::UnregisterCommandRequest req;
+    req.set_team_id(team_id);
+    req.set_trigger(trigger);
+    auto r = call<v1::ErrorResponse>(impl_->deadline, "UnregisterCommand", [&](auto& ctx, auto& resp) {
+        return impl_->stub->UnregisterCommand(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+Result<std::string> ApiClient::ensure_bot(mm::Bot const& bot) {
+    v1::EnsureBotRequest req;
+    req.set_username(bot.username);
+    req.set_display_name(bot.display_name);
+    req.set_description(bot.description);
+    req.set_profile_image(bot.profile_image);
+    auto r = call<v1::IdResponse>(impl_->deadline, "EnsureBot", [&](auto& ctx, auto& resp) {
+        return impl_->stub->EnsureBot(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return r->id();
+}
+
+Result<mm::User> ApiClient::get_user(std::string const& id) {
+    v1::IdRequest req;
+    req.set_id(id);
+    auto r = call<v1::UserResponse>(impl_->deadline, "GetUser", [&](auto& ctx, auto& resp) {
+        return impl_->stub->GetUser(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->user());
+}
+
+Result<mm::User> ApiClient::get_user_by_email(std::string const& email) {
+    v1::ValueRequest req;
+    req.set_value(email);
+    auto r = call<v1::UserResponse>(impl_->deadline, "GetUserByEmail", [&](auto& ctx, auto& resp) {
+        return impl_->stub->GetUserByEmail(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->user());
+}
+
+Result<mm::User> ApiClient::get_user_by_username(std::string const& username) {
+    v1::ValueRequest req;
+    req.set_value(username);
+    auto r = call<v1::UserResponse>(impl_->deadline, "GetUserByUsername", [&](auto& ctx, auto& resp) {
+        return impl_->stub->GetUserByUsername(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->user());
+}
+
+Result<bool> ApiClient::has_permission_to(std::string const& user_id, std::string const& permission) {
+    v1::PermissionRequest req;
+    req.set_user_id(user_id);
+    req.set_permission(permission);
+    auto r = call<v1::BoolResponse>(impl_->deadline, "HasPermissionTo", [&](auto& ctx, auto& resp) {
+        return impl_->stub->HasPermissionTo(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return r->value();
+}
+
+Result<mm::Channel> ApiClient::get_channel(std::string const& id) {
+    v1::IdRequest req;
+    req.set_id(id);
+    auto r = call<v1::ChannelResponse>(impl_->deadline, "GetChannel", [&](auto& ctx, auto& resp) {
+        return impl_->stub->GetChannel(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->channel());
+}
+
+Result<mm::Channel> ApiClient::get_direct_channel(std::string const& user_a, std::string const& user_b) {
+    v1::UserPairRequest req;
+    req.set_user_id_1(user_a);
+    req.set_user_id_2(user_b);
+    auto r = call<v1::ChannelResponse>(impl_->deadline, "GetDirectChannel", [&](auto& ctx, auto& resp) {
+        return impl_->stub->GetDirectChannel(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->channel());
+}
+
+Result<mm::Post> ApiClient::create_post(mm::Post const& post) {
+    v1::PostRequest req;
+    to_proto(post, *req.mutable_post());
+    auto r = call<v1::PostResponse>(impl_->deadline, "CreatePost", [&](auto& ctx, auto& resp) {
+        return impl_->stub->CreatePost(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->post());
+}
+
+Result<mm::Post> ApiClient::send_ephemeral_post(std::string const& user_id, mm::Post const& post) {
+    v1::EphemeralPostRequest req;
+    req.set_user_id(user_id);
+    to_proto(post, *req.mutable_post());
+    auto r = call<v1::PostResponse>(impl_->deadline, "SendEphemeralPost", [&](auto& ctx, auto& resp) {
+        return impl_->stub->SendEphemeralPost(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->post());
+}
+
+Status ApiClient::publish_websocket_event(std::string const& event, std::string const& payload_json,
+                                          mm::Broadcast const& broadcast) {
+    v1::WebSocketEventRequest req;
+    req.set_event(event);
+    req.set_payload_json(payload_json);
+    req.set_user_id(broadcast.user_id);
+    req.set_channel_id(broadcast.channel_id);
+    req.set_team_id(broadcast.team_id);
+    auto r = call<v1::Empty>(impl_->deadline, "PublishWebSocketEvent", [&](auto& ctx, auto& resp) {
+        return impl_->stub->PublishWebSocketEvent(&ctx, req, &resp);
+    });
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+namespace {
+
+class ApiLogSink final : public log::Sink {
+public:
+    explicit ApiLogSink(std::shared_ptr<mm::Api> api) : api_(std::move(api)) {}
+    void write(log::Level level, std::string_view message, log::Fields const& fields) noexcept override {
+        api_->log(level, message, fields);
+    }
+
+private:
+    std::shared_ptr<mm::Api> api_;
+};
+
+}  // namespace
+
+std::shared_ptr<log::Sink> make_api_log_sink(std::shared_ptr<mm::Api> api) {
+    return std::make_shared<ApiLogSink>(std::move(api));
+}
+
+}  // namespace msteams::rpc

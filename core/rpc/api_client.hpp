@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "mm/api.hpp"
+
+namespace msteams::rpc {
+
+// mm::Api over the shim's MattermostApi gRPC service.
+class ApiClient final : public mm::Api {
+public:
+    // `socket_path` is the shim's unix socket. Calls fail with ErrorCode::unavailable when the shim does not answer
+    // within `deadline`.
+    explicit ApiClient(std::string const& socket_path, std::chrono::milliseconds deadline = std::chrono::seconds(30));
+    ~ApiClient() override;
+    ApiClient(ApiClient const&) = delete;
+    ApiClient& operator=(ApiClient const&) = delete;
+
+    void log(log::Level level, std::string_view message, log::Fields const& fields) noexcept override;
+    Status save_plugin_config(std::string const& settings_json) override;
+    Status register_command(mm::Command const& command) override;
+    Status unregister_command(std::string const& team_id, std::string const& trigger) override;
+    Result<std::string> ensure_bot(mm::Bot const& bot) override;
+    Result<mm::User> get_user(std::string const& id) override;
+    Result<mm::User> get_user_by_email(std::string const& email) override;
+    Result<mm::User> get_user_by_username(std::string const& username) override;
+    Result<bool> has_permission_to(std::string const& user_id, std::string const& permission) override;
+    Result<mm::Channel> get_channel(std::string const& id) override;
+    Result<mm::Channel> get_direct_channel(std::string const& user_a, std::string const& user_b) override;
+    Result<mm::Post> create_post(mm::Post const& post) override;
+    Result<mm::Post> send_ephemeral_post(std::string const& user_id, mm::Post const& post) override;
+    Status publish_websocket_event(std::string const& event, std::string const& payload_json,
+                                   mm::Broadcast const& broadcast) override;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// A log sink that sends lines through the API to the Mattermost server log, falling back to stderr when the shim
+// does not answer.
+std::shared_ptr<log::Sink> make_api_log_sink(std::shared_ptr<mm::Api> api);
+
+}  // namespace msteams::rpc

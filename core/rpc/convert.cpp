@@ -1,0 +1,187 @@
+#include "rpc/convert.hpp"
+
+namespace msteams::rpc {
+
+mm::Post from_proto(v1::Post const& p) {
+    mm::Post out;
+    out.id = p.id();
+    out.create_at = p.create_at();
+    out.update_at = p.update_at();
+    out.edit_at = p.edit_at();
+    out.delete_at = p.delete_at();
+    out.user_id = p.user_id();
+    out.channel_id = p.channel_id();
+    out.root_id = p.root_id();
+    out.message = p.message();
+    out.type = p.type();
+    out.props_json = p.props_json();
+    out.file_ids.assign(p.file_ids().begin(), p.file_ids().end());
+    out.remote_id = p.remote_id();
+    return out;
+}
+
+mm::User from_proto(v1::User const& u) {
+    mm::User out;
+    out.id = u.id();
+    out.create_at = u.create_at();
+    out.update_at = u.update_at();
+    out.delete_at = u.delete_at();
+    out.username = u.username();
+    out.auth_data = u.auth_data();
+    out.auth_service = u.auth_service();
+    out.email = u.email();
+    out.email_verified = u.email_verified();
+    out.nickname = u.nickname();
+    out.first_name = u.first_name();
+    out.last_name = u.last_name();
+    out.position = u.position();
+    out.roles = u.roles();
+    out.locale = u.locale();
+    out.remote_id = u.remote_id();
+    out.is_bot = u.is_bot();
+    out.props.insert(u.props().begin(), u.props().end());
+    return out;
+}
+
+mm::Channel from_proto(v1::Channel const& c) {
+    mm::Channel out;
+    out.id = c.id();
+    out.delete_at = c.delete_at();
+    out.team_id = c.team_id();
+    out.type = c.type();
+    out.display_name = c.display_name();
+    out.name = c.name();
+    out.creator_id = c.creator_id();
+    return out;
+}
+
+mm::Reaction from_proto(v1::Reaction const& r) {
+    mm::Reaction out;
+    out.user_id = r.user_id();
+    out.post_id = r.post_id();
+    out.emoji_name = r.emoji_name();
+    out.create_at = r.create_at();
+    out.channel_id = r.channel_id();
+    out.remote_id = r.remote_id();
+    return out;
+}
+
+mm::CommandArgs from_proto(v1::CommandArgs const& a) {
+    mm::CommandArgs out;
+    out.user_id = a.user_id();
+    out.channel_id = a.channel_id();
+    out.team_id = a.team_id();
+    out.root_id = a.root_id();
+    out.command = a.command();
+    out.site_url = a.site_url();
+    return out;
+}
+
+app::ServerSettings from_proto(v1::ServerSettings const& s) {
+    app::ServerSettings out;
+    out.site_url = s.site_url();
+    out.sql_driver_name = s.sql_driver_name();
+    out.sql_data_source = s.sql_data_source();
+    out.max_file_size = s.max_file_size();
+    out.server_version = s.server_version();
+    out.bundle_path = s.bundle_path();
+    out.plugin_version = s.plugin_version();
+    out.diagnostic_id = s.diagnostic_id();
+    return out;
+}
+
+bool from_proto(v1::HookEvent const& in, app::HookEvent& out) {
+    using Kind = app::HookEvent::Kind;
+    out.seq = in.seq();
+    switch (in.event_case()) {
+        case v1::HookEvent::kMessagePosted:
+            out.kind = Kind::message_posted;
+            out.post = from_proto(in.message_posted());
+            return true;
+        case v1::HookEvent::kMessageUpdated:
+            out.kind = Kind::message_updated;
+            out.post = from_proto(in.message_updated().new_post());
+            out.old_post = from_proto(in.message_updated().old_post());
+            return true;
+        case v1::HookEvent::kMessageDeleted:
+            out.kind = Kind::message_deleted;
+            out.post = from_proto(in.message_deleted());
+            return true;
+        case v1::HookEvent::kReactionAdded:
+            out.kind = Kind::reaction_added;
+            out.reaction = from_proto(in.reaction_added());
+            return true;
+        case v1::HookEvent::kReactionRemoved:
+            out.kind = Kind::reaction_removed;
+            out.reaction = from_proto(in.reaction_removed());
+            return true;
+        case v1::HookEvent::kUserLoggedIn:
+            out.kind = Kind::user_logged_in;
+            out.user = from_proto(in.user_logged_in());
+            return true;
+        case v1::HookEvent::kUserCreated:
+            out.kind = Kind::user_created;
+            out.user = from_proto(in.user_created());
+            return true;
+        case v1::HookEvent::kClusterEvent:
+            out.kind = Kind::cluster_event;
+            out.cluster_event_id = in.cluster_event().id();
+            out.cluster_event_data = in.cluster_event().data();
+            return true;
+        case v1::HookEvent::kChannelCreated:
+            out.kind = Kind::channel_created;
+            out.channel = from_proto(in.channel_created());
+            return true;
+        case v1::HookEvent::EVENT_NOT_SET:
+            break;
+    }
+    return false;
+}
+
+void to_proto(mm::Post const& in, v1::Post& out) {
+    out.set_id(in.id);
+    out.set_create_at(in.create_at);
+    out.set_update_at(in.update_at);
+    out.set_edit_at(in.edit_at);
+    out.set_delete_at(in.delete_at);
+    out.set_user_id(in.user_id);
+    out.set_channel_id(in.channel_id);
+    out.set_root_id(in.root_id);
+    out.set_message(in.message);
+    out.set_type(in.type);
+    out.set_props_json(in.props_json);
+    for (auto const& f : in.file_ids) {
+        out.add_file_ids(f);
+    }
+    out.set_remote_id(in.remote_id);
+}
+
+void to_proto(mm::CommandResponse const& in, v1::CommandResponse& out) {
+    out.set_response_type(in.response_type);
+    out.set_text(in.text);
+}
+
+Error from_app_error(v1::AppError const& e) {
+    ErrorCode code = ErrorCode::internal;
+    switch (e.status_code()) {
+        case 400: code = ErrorCode::invalid_argument; break;
+        case 401: code = ErrorCode::unauthenticated; break;
+        case 403: code = ErrorCode::permission_denied; break;
+        case 404: code = ErrorCode::not_found; break;
+        case 409: code = ErrorCode::conflict; break;
+        case 413: code = ErrorCode::too_large; break;
+        case 429:
+        case 503: code = ErrorCode::unavailable; break;
+        default: break;
+    }
+    std::string message = e.message().empty() ? e.id() : e.message();
+    if (!e.detailed_error().empty()) {
+        message += ": " + e.detailed_error();
+    }
+    if (!e.id().empty() && !e.message().empty()) {
+        message += " [" + e.id() + "]";
+    }
+    return Error{code, std::move(message), e.status_code(), {}};
+}
+
+}  // namespace msteams::rpc

@@ -1,0 +1,178 @@
+#include "rpc/hooks_service.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "app/core.hpp"
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "common/version.hpp"
+#include "msteams.grpc.pb.h"
+#include "rpc/convert.hpp"
+
+namespace msteams::rpc {
+namespace {
+
+constexpr std::size_t k_response_chunk = 64 * 1024;
+constexpr std::size_t k_max_events_per_batch = 10'000;
+
+web::Request request_from_head(v1::HttpRequestHead const& head) {
+    web::Request r;
+    r.method = head.method();
+    r.path = head.path();
+    r.raw_query = head.raw_query();
+    for (auto const& h : head.headers()) {
+        auto const name = strings::to_lower(h.name());
+        for (auto const& v : h.values()) {
+            r.headers.emplace_back(name, v);
+        }
+    }
+    r.user_id = head.user_id();
+    r.source_plugin_id = head.source_plugin_id();
+    return r;
+}
+
+bool write_response(grpc::ServerReaderWriter<v1::HttpResponsePart, v1::HttpRequestPart>* stream,
+                    web::Response const& response) {
+    v1::HttpResponsePart head_part;
+    auto* head = head_part.mutable_head();
+    head->set_status(response.status);
+    for (auto const& [name, value] : response.headers) {
+        auto* h = head->add_headers();
+        h->set_name(name);
+        h->add_values(value);
+    }
+    if (!stream->Write(head_part)) {
+        return false;
+    }
+    for (std::size_t off = 0; off < response.body.size(); off += k_response_chunk) {
+        v1::HttpResponsePart body;
+        body.set_body(response.body.substr(off, k_response_chunk));
+        if (!stream->Write(body)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+class HooksService final : public v1::Hooks::Service {
+public:
+    explicit HooksService(app::Core& core) : core_(core) {}
+
+    grpc::Status Ping(grpc::ServerContext*, v1::PingRequest const*, v1::PingResponse* out) override {
+        out->set_version(k_version);
+        out->set_pid(::getpid());
+        out->set_active(core_.active());
+        return grpc::Status::OK;
+    }
+
+    grpc::Status Activate(grpc::ServerContext*, v1::Configuration const* in, v1::HookResult* out) override {
+        return guarded("Activate", [&] {
+            if (auto s = core_.activate(in->plugin_settings_json(), from_proto(in->server())); !s) {
+                log::error("activation refused", {{"reason", s.error().message}});
+                out->set_error(s.error().message);
+            }
+        });
+    }
+
+    grpc::Status ConfigurationChange(grpc::ServerContext*, v1::Configuration const* in,
+                                     v1::HookResult* out) override {
+        return guarded("ConfigurationChange", [&] {
+            if (auto s = core_.configuration_change(in->plugin_settings_json(), from_proto(in->server())); !s) {
+                log::error("configuration refused; the previous one stays in force", {{"reason", s.error().message}});
+                out->set_error(s.error().message);
+            }
+        });
+    }
+
+    grpc::Status Deactivate(grpc::ServerContext*, v1::DeactivateRequest const*, v1::HookResult*) override {
+        return guarded("Deactivate", [&] { core_.deactivate(); });
+    }
+
+    grpc::Status ExecuteCommand(grpc::ServerContext*, v1::CommandRequest const* in, v1::CommandResult* out) override {
+        return guarded("ExecuteCommand", [&] {
+            auto const response = core_.execute_command(from_proto(in->args()));
+            to_proto(response, *out->mutable_response());
+        });
+    }
+
+    grpc::Status ServeHTTP(grpc::ServerContext*,
+                           grpc::ServerReaderWriter<v1::HttpResponsePart, v1::HttpRequestPart>* stream) override {
+        return guarded("ServeHTTP", [&] {
+            v1::HttpRequestPart part;
+            if (!stream->Read(&part) || !part.has_head()) {
+                write_response(stream, web::json_error(400, "bad_request", "The request had no head."));
+                return;
+            }
+            auto request = request_from_head(part.head());
+            std::size_t const limit = core_.http_body_limit(request.method, request.path);
+            auto const too_large = web::json_error(
+                413, "too_large", "The request body is larger than " + std::to_string(limit) + " bytes.");
+            if (limit > 0 && part.head().content_length() > static_cast<std::int64_t>(limit)) {
+                write_response(stream, too_large);
+                return;
+            }
+            // Read the body only for routes that take one, and never past their limit.
+            if (limit > 0) {
+                while (stream->Read(&part)) {
+                    if (part.has_head()) {
+                        write_response(stream, web::json_error(400, "bad_request", "The request had two heads."));
+                        return;
+                    }
+                    if (request.body.size() + part.body().size() > limit) {
+                        write_response(stream, too_large);
+                        return;
+                    }
+                    request.body += part.body();
+                }
+            }
+            write_response(stream, core_.serve_http(request));
+        });
+    }
+
+    grpc::Status DeliverEvents(grpc::ServerContext*, v1::EventBatch const* in, v1::EventAck* out) override {
+        return guarded("DeliverEvents", [&] {
+            if (static_cast<std::size_t>(in->events_size()) > k_max_events_per_batch) {
+                throw std::invalid_argument("too many events in one batch");
+            }
+            std::vector<app::HookEvent> events;
+            events.reserve(static_cast<std::size_t>(in->events_size()));
+            std::uint64_t skipped_through = 0;
+            for (auto const& e : in->events()) {
+                app::HookEvent event;
+                if (from_proto(e, event)) {
+                    events.push_back(std::move(event));
+                } else {
+                    log::warn("skipped a hook event of a kind this core does not know", {{"seq", std::to_string(e.seq())}});
+                    skipped_through = e.seq();
+                }
+            }
+            std::uint64_t const handled = core_.deliver_events(events);
+            out->set_handled_through(std::max(handled, skipped_through));
+        });
+    }
+
+private:
+    // Exceptions never cross the RPC boundary: they are logged and become INTERNAL.
+    template <class F>
+    grpc::Status guarded(char const* method, F&& f) {
+        try {
+            f();
+            return grpc::Status::OK;
+        } catch (std::exception const& e) {
+            log::error("hook failed", {{"hook", method}, {"error", e.what()}});
+            return grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + " failed: " + e.what());
+        }
+    }
+
+    app::Core& core_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> make_hooks_service(app::Core& core) { return std::make_unique<HooksService>(core); }
+
+}  // namespace msteams::rpc

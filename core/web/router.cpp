@@ -1,0 +1,84 @@
+#include "web/router.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+
+namespace msteams::web {
+
+std::string Request::header(std::string_view name) const {
+    for (auto const& [k, v] : headers) {
+        if (strings::iequals(k, name)) {
+            return v;
+        }
+    }
+    return {};
+}
+
+Response& Response::set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+}
+
+Response json_response(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.set("Content-Type", "application/json");
+    r.set("Cache-Control", "no-store");
+    r.body = std::move(body);
+    return r;
+}
+
+Response json_error(int status, std::string id, std::string message) {
+    nlohmann::json const body{{"id", std::move(id)}, {"message", std::move(message)}, {"status_code", status}};
+    return json_response(status, body.dump());
+}
+
+void Router::add(Route route) { routes_.push_back(std::move(route)); }
+
+std::size_t Router::body_limit(std::string const& method, std::string const& path) const {
+    for (auto const& r : routes_) {
+        if (r.path == path && r.method == method) {
+            return r.max_body;
+        }
+    }
+    return 0;
+}
+
+Response Router::handle(Request const& request) const {
+    Route const* match = nullptr;
+    std::string allow;
+    for (auto const& r : routes_) {
+        if (r.path != request.path) {
+            continue;
+        }
+        if (r.method == request.method) {
+            match = &r;
+            break;
+        }
+        allow += allow.empty() ? "" : ", ";
+        allow += r.method;
+    }
+    if (match == nullptr) {
+        if (!allow.empty()) {
+            return json_error(405, "method_not_allowed", request.method + " is not allowed here.").set("Allow", allow);
+        }
+        return json_error(404, "not_found", "No such route.");
+    }
+    if (match->access == Access::user && request.user_id.empty()) {
+        return json_error(401, "unauthenticated", "Log in to Mattermost first.");
+    }
+    if (request.body.size() > match->max_body) {
+        return json_error(413, "too_large",
+                          "The request body is larger than " + std::to_string(match->max_body) + " bytes.");
+    }
+    try {
+        return match->handler(request);
+    } catch (std::exception const& e) {
+        log::error("HTTP handler failed", {{"path", request.path}, {"error", e.what()}});
+        return json_error(500, "internal", "Something went wrong. The server log has the details.");
+    }
+}
+
+}  // namespace msteams::web

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// HTTP routes below /plugins/com.mattermost.msteams. The rpc layer streams the request in, asks the router how
+// much body the route accepts, and hands over a complete request.
+namespace msteams::web {
+
+struct Request {
+    std::string method;
+    std::string path;       // below the plugin's prefix, e.g. "/changes"
+    std::string raw_query;  // still percent-encoded
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased; one pair per value
+    std::string user_id;           // set by Mattermost only for a valid session; empty otherwise
+    std::string source_plugin_id;  // inter-plugin requests
+    std::string body;
+
+    // The first value of a header (name in any case), or "".
+    [[nodiscard]] std::string header(std::string_view name) const;
+};
+
+struct Response {
+    int status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    Response& set(std::string name, std::string value);
+};
+
+enum class Access {
+    anyone,  // e.g. Microsoft's notifications: authenticated by their own means
+    user,    // a Mattermost session (Mattermost-User-Id set by the server)
+};
+
+using Handler = std::function<Response(Request const&)>;
+
+struct Route {
+    std::string method;
+    std::string path;
+    Access access = Access::user;
+    std::size_t max_body = 0;
+    Handler handler;
+};
+
+// The JSON error body every route uses: {"id": "...", "message": "...", "status_code": N}.
+Response json_error(int status, std::string id, std::string message);
+Response json_response(int status, std::string body);
+
+class Router {
+public:
+    void add(Route route);
+
+    // How many body bytes the route for this request accepts; 0 for an unknown route (its answer needs no body).
+    [[nodiscard]] std::size_t body_limit(std::string const& method, std::string const& path) const;
+
+    // 404 for an unknown path, 405 (with Allow) for a known path and another method, 401 for a user route without
+    // a session, 413 if the body is over the limit, else the handler's answer. Handler exceptions become 500.
+    [[nodiscard]] Response handle(Request const& request) const;
+
+private:
+    std::vector<Route> routes_;
+};
+
+}  // namespace msteams::web

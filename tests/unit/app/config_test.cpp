@@ -1,0 +1,149 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "../fake_api.hpp"
+#include "app/config.hpp"
+
+using msteams::app::parse_config;
+using msteams::test::valid_server;
+using msteams::test::valid_settings_json;
+using nlohmann::json;
+
+namespace {
+
+std::string with(std::string const& key, json value) {
+    auto j = json::parse(valid_settings_json());
+    if (value.is_null()) {
+        j.erase(key);
+    } else {
+        j[key] = std::move(value);
+    }
+    return j.dump();
+}
+
+std::string error_of(std::string const& settings, msteams::app::ServerSettings const& server = valid_server()) {
+    auto const r = parse_config(settings, server, true);
+    REQUIRE_FALSE(r.has_value());
+    return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("config: a complete configuration is accepted with defaults filled in", "[config]") {
+    auto const r = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(r.has_value());
+    auto const& c = r->config;
+    CHECK(c.tenant_id == "8e7c2c3a-6a8b-4b6e-9d7e-2f0a1c9b5d41");
+    CHECK(c.login_base_url == "https://login.microsoftonline.com");
+    CHECK(c.graph_base_url == "https://graph.microsoft.com");
+    CHECK(c.chat_sync == msteams::app::ChatSync::mirror);
+    CHECK(c.subscription_mode == msteams::app::SubscriptionMode::global);
+    CHECK(c.connected_users_allowed == 1000);
+    CHECK(c.max_file_size_to_mattermost == 20LL << 20);
+    CHECK(c.server.site_url == "https://chat.example.com");  // trailing slash removed
+    CHECK(r->generated_keys.empty());
+    CHECK(r->settings_json.empty());
+}
+
+TEST_CASE("config: each required setting is named when missing", "[config]") {
+    CHECK_THAT(error_of(with("tenantid", nullptr)), Catch::Contains("Tenant ID (tenantId) is required"));
+    CHECK_THAT(error_of(with("clientid", "")), Catch::Contains("Client ID (clientId) is required"));
+    CHECK_THAT(error_of(with("clientsecret", "  ")), Catch::Contains("Client secret (clientSecret) is required"));
+}
+
+TEST_CASE("config: malformed ids and values are refused with the setting's name", "[config]") {
+    CHECK_THAT(error_of(with("clientid", "not-a-guid")), Catch::Contains("Client ID (clientId) must be a GUID"));
+    CHECK_THAT(error_of(with("tenantid", "no spaces allowed")), Catch::Contains("Tenant ID (tenantId)"));
+    CHECK(parse_config(with("tenantid", "contoso.onmicrosoft.com"), valid_server(), true).has_value());
+    CHECK_THAT(error_of(with("tenantid", 42)), Catch::Contains("must be text"));
+    CHECK_THAT(error_of(with("connectedusersallowed", -1)),
+               Catch::Contains("Maximum connected users (connectedUsersAllowed) must be between 0 and 1000000"));
+    CHECK_THAT(error_of(with("connectedusersallowed", "12abc")), Catch::Contains("must be a whole number"));
+    CHECK_THAT(error_of(with("syncusersinterval", 2)), Catch::Contains("at least 5 minutes"));
+    CHECK_THAT(error_of(with("subscriptionmode", "sometimes")),
+               Catch::Contains("Change-notification mode (subscriptionMode) must be one of: global, per-user, hybrid"));
+    CHECK_THAT(error_of(with("evaluationapi", "maybe")), Catch::Contains("must be true or false"));
+    CHECK_THAT(error_of(with("webhooksecret", "short")), Catch::Contains("Webhook secret (webhookSecret)"));
+    CHECK_THAT(error_of(with("webhooksecret", std::string(129, 'a'))), Catch::Contains("longer than 128"));
+}
+
+TEST_CASE("config: numbers and booleans may arrive as strings, keys in any case", "[config]") {
+    auto j = json::parse(valid_settings_json());
+    j["ConnectedUsersAllowed"] = "250";
+    j["EVALUATIONAPI"] = "true";
+    j["perusersubscriptionbudget"] = 12.0;
+    auto const r = parse_config(j.dump(), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.connected_users_allowed == 250);
+    CHECK(r->config.evaluation_api);
+    CHECK(r->config.per_user_subscription_budget == 12);
+}
+
+TEST_CASE("config: empty generated secrets are generated once and handed back for saving", "[config]") {
+    auto const settings = with("encryptionkey", "");
+    auto const r = parse_config(settings, valid_server(), true);
+    REQUIRE(r.has_value());
+    REQUIRE(r->generated_keys == std::vector<std::string>{"encryptionkey"});
+    CHECK(r->config.encryption_key.size() == 32);
+    auto const saved = json::parse(r->settings_json);
+    CHECK(saved["encryptionkey"] == r->config.encryption_key);
+    CHECK(saved["clientsecret"] == "s3cr3t~value");  // the rest is kept
+    // A second generation differs: these are random, not derived.
+    auto const again = parse_config(settings, valid_server(), true);
+    REQUIRE(again.has_value());
+    CHECK(again->config.encryption_key != r->config.encryption_key);
+    // Without generation, an empty secret is an error.
+    CHECK_FALSE(parse_config(settings, valid_server(), false).has_value());
+}
+
+TEST_CASE("config: the server must use PostgreSQL and have a Site URL", "[config]") {
+    auto server = valid_server();
+    server.sql_driver_name = "mysql";
+    CHECK_THAT(error_of(valid_settings_json(), server), Catch::Contains("requires PostgreSQL") &&
+                                                             Catch::Contains("\"mysql\""));
+    server = valid_server();
+    server.site_url = "";
+    CHECK_THAT(error_of(valid_settings_json(), server), Catch::Contains("Site URL (ServiceSettings.SiteURL)"));
+}
+
+TEST_CASE("config: national clouds map to their hosts; custom endpoints must be https", "[config]") {
+    auto r = parse_config(with("nationalcloud", "usgovdod"), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.graph_base_url == "https://dod-graph.microsoft.us");
+    CHECK(r->config.login_base_url == "https://login.microsoftonline.us");
+
+    auto j = json::parse(valid_settings_json());
+    j["nationalcloud"] = "custom";
+    CHECK_THAT(error_of(j.dump()), Catch::Contains("Custom login endpoint (customLoginUrl) is required"));
+    j["customloginurl"] = "http://127.0.0.1:8443";
+    j["customgraphurl"] = "https://127.0.0.1:9443/";
+    CHECK_THAT(error_of(j.dump()), Catch::Contains("must start with https://"));
+    j["customloginurl"] = "https://localhost:8443/";
+    r = parse_config(j.dump(), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.login_base_url == "https://localhost:8443");
+    CHECK(r->config.graph_base_url == "https://127.0.0.1:9443");
+    j["customgraphurl"] = "https://user:pw@graph.example.com";
+    CHECK_THAT(error_of(j.dump()), Catch::Contains("without spaces, query, fragment or credentials"));
+}
+
+TEST_CASE("config: extra CA certificates must be PEM", "[config]") {
+    CHECK_THAT(error_of(with("extracapem", "not a certificate")),
+               Catch::Contains("Additional trusted CA certificates (extraCaPem) contains no PEM certificate"));
+}
+
+TEST_CASE("config: settings that are not a JSON object, or too large, are refused", "[config]") {
+    CHECK_THAT(error_of("[1,2]"), Catch::Contains("not a JSON object"));
+    CHECK_THAT(error_of("{\"tenantid\":"), Catch::Contains("not a JSON object"));
+    CHECK_THAT(error_of(std::string(300 * 1024, ' ')), Catch::Contains("larger than 256 KiB"));
+}
+
+TEST_CASE("config: the description for the log carries no secret", "[config]") {
+    auto const r = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(r.has_value());
+    auto const text = msteams::app::describe(r->config);
+    CHECK_THAT(text, Catch::Contains("tenant=8e7c2c3a"));
+    CHECK(text.find("s3cr3t") == std::string::npos);
+    CHECK(text.find("0123456789abcdef") == std::string::npos);
+    CHECK(text.find("mmuser") == std::string::npos);
+}

@@ -1,0 +1,98 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "../fake_api.hpp"
+#include "commands/commands.hpp"
+
+using msteams::commands::Dispatcher;
+using msteams::commands::SubCommand;
+
+namespace {
+
+msteams::mm::CommandArgs args_for(std::string command, std::string user = "user1") {
+    msteams::mm::CommandArgs a;
+    a.user_id = std::move(user);
+    a.channel_id = "channel1";
+    a.command = std::move(command);
+    return a;
+}
+
+}  // namespace
+
+TEST_CASE("commands: /msteams alone and /msteams help answer the help text", "[commands]") {
+    msteams::test::FakeApi api;
+    Dispatcher d(api);
+    for (auto const* cmd : {"/msteams", "/msteams   ", "/msteams help", "/MSTEAMS HELP"}) {
+        auto const r = d.execute(args_for(cmd));
+        CHECK(r.response_type == "ephemeral");
+        CHECK_THAT(r.text, Catch::Contains("MS Teams commands") && Catch::Contains("/msteams help"));
+        CHECK_THAT(r.text, !Catch::Contains("Unknown command"));
+    }
+}
+
+TEST_CASE("commands: an unknown sub-command says so and shows the help", "[commands]") {
+    msteams::test::FakeApi api;
+    Dispatcher d(api);
+    auto const r = d.execute(args_for("/msteams frobnicate now"));
+    CHECK_THAT(r.text, Catch::Contains("Unknown command: `frobnicate`") && Catch::Contains("/msteams help"));
+}
+
+TEST_CASE("commands: admin-only sub-commands are hidden from and refused to other users", "[commands]") {
+    msteams::test::FakeApi api;
+    api.admins.insert("admin1");
+    Dispatcher d(api);
+    int runs = 0;
+    d.add(SubCommand{"show-links", "", "List linked channels.", true, [&](auto const& inv) {
+                         ++runs;
+                         return msteams::Result<std::string>("links for " + inv.args.user_id);
+                     }});
+    CHECK_THAT(d.execute(args_for("/msteams help", "user1")).text, !Catch::Contains("show-links"));
+    CHECK_THAT(d.execute(args_for("/msteams help", "admin1")).text, Catch::Contains("show-links"));
+    CHECK_THAT(d.execute(args_for("/msteams show-links", "user1")).text, Catch::Contains("for system admins only"));
+    CHECK(runs == 0);
+    CHECK(d.execute(args_for("/msteams show-links", "admin1")).text == "links for admin1");
+    CHECK(runs == 1);
+}
+
+TEST_CASE("commands: arguments reach the sub-command; its errors and exceptions become replies", "[commands]") {
+    msteams::test::FakeApi api;
+    Dispatcher d(api);
+    d.add(SubCommand{"echo", "[words]", "Echo.", false, [](auto const& inv) {
+                         if (inv.words.empty()) {
+                             return msteams::Result<std::string>(
+                                 msteams::fail(msteams::ErrorCode::invalid_argument, "Say something."));
+                         }
+                         return msteams::Result<std::string>(inv.words[0] + "|" + inv.words.back());
+                     }});
+    d.add(SubCommand{"boom", "", "Throws.", false,
+                     [](auto const&) -> msteams::Result<std::string> { throw std::runtime_error("kaput"); }});
+    CHECK(d.execute(args_for("/msteams echo  a\tb  c ")).text == "a|c");
+    CHECK(d.execute(args_for("/msteams echo")).text == "Say something.");
+    auto const boom = d.execute(args_for("/msteams boom"));
+    CHECK_THAT(boom.text, Catch::Contains("Something went wrong"));
+    CHECK_THAT(boom.text, !Catch::Contains("kaput"));  // details go to the log, not to the user
+}
+
+TEST_CASE("commands: overlong input is refused without parsing", "[commands]") {
+    msteams::test::FakeApi api;
+    Dispatcher d(api);
+    auto const r = d.execute(args_for("/msteams " + std::string(5000, 'x')));
+    CHECK_THAT(r.text, Catch::Contains("too long"));
+}
+
+TEST_CASE("commands: the registration carries autocomplete data for every sub-command", "[commands]") {
+    msteams::test::FakeApi api;
+    Dispatcher d(api);
+    d.add(SubCommand{"status", "", "Show your connection.", false, [](auto const&) { return msteams::Result<std::string>("ok"); }});
+    d.add(SubCommand{"promote", "[username] [new-username]", "Promote.", true, [](auto const&) { return msteams::Result<std::string>("ok"); }});
+    auto const cmd = d.registration("<svg/>");
+    CHECK(cmd.trigger == "msteams");
+    CHECK(cmd.auto_complete);
+    CHECK(cmd.icon == "<svg/>");
+    auto const data = nlohmann::json::parse(cmd.autocomplete_data_json);
+    CHECK(data["Trigger"] == "msteams");
+    REQUIRE(data["SubCommands"].size() == 3);
+    CHECK(data["SubCommands"][1]["Trigger"] == "status");
+    CHECK(data["SubCommands"][2]["RoleID"] == "system_admin");
+    CHECK(data["SubCommands"][2]["Hint"] == "[username] [new-username]");
+}

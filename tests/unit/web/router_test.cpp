@@ -1,0 +1,107 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "web/router.hpp"
+#include "web/routes.hpp"
+
+using msteams::web::Request;
+using msteams::web::Router;
+
+namespace {
+
+Router make_router(bool active = true) {
+    Router r;
+    msteams::web::install_routes(r, [active]() -> std::optional<msteams::web::WebappSettings> {
+        if (!active) {
+            return std::nullopt;
+        }
+        return msteams::web::WebappSettings{true, false, "mirror", true};
+    });
+    return r;
+}
+
+Request request(std::string method, std::string path, std::string query = "", std::string user = "") {
+    Request q;
+    q.method = std::move(method);
+    q.path = std::move(path);
+    q.raw_query = std::move(query);
+    q.user_id = std::move(user);
+    return q;
+}
+
+std::string header(msteams::web::Response const& r, std::string const& name) {
+    for (auto const& [k, v] : r.headers) {
+        if (k == name) {
+            return v;
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("web: Graph's validation handshake gets the decoded token back as text/plain", "[web]") {
+    auto const router = make_router();
+    for (auto const* path : {"/changes", "/lifecycle"}) {
+        auto const r = router.handle(request("POST", path, "validationToken=Validation%3A%20Testing+client%2Bx"));
+        CHECK(r.status == 200);
+        CHECK(r.body == "Validation: Testing client+x");
+        CHECK_THAT(header(r, "Content-Type"), Catch::StartsWith("text/plain"));
+        CHECK(header(r, "X-Content-Type-Options") == "nosniff");
+    }
+}
+
+TEST_CASE("web: malformed or oversized validation tokens are refused", "[web]") {
+    auto const router = make_router();
+    CHECK(router.handle(request("POST", "/changes", "validationToken=%zz")).status == 400);
+    CHECK(router.handle(request("POST", "/changes", "validationToken=" + std::string(5000, 'a'))).status == 400);
+    CHECK(router.handle(request("POST", "/changes", "validationToken=")).status == 400);
+}
+
+TEST_CASE("web: a notification body that is not a collection is a 400", "[web]") {
+    auto const router = make_router();
+    auto q = request("POST", "/changes");
+    q.body = "{\"value\": 3}";
+    CHECK(router.handle(q).status == 400);
+    q.body = "not json";
+    CHECK(router.handle(q).status == 400);
+}
+
+TEST_CASE("web: unknown paths are 404, other methods 405 with Allow", "[web]") {
+    auto const router = make_router();
+    auto const missing = router.handle(request("GET", "/nope"));
+    CHECK(missing.status == 404);
+    CHECK(nlohmann::json::parse(missing.body)["status_code"] == 404);
+    auto const wrong = router.handle(request("GET", "/changes"));
+    CHECK(wrong.status == 405);
+    CHECK(header(wrong, "Allow") == "POST");
+}
+
+TEST_CASE("web: user routes need a Mattermost session", "[web]") {
+    auto const router = make_router();
+    auto const anonymous = router.handle(request("GET", "/api/v1/config"));
+    CHECK(anonymous.status == 401);
+    auto const r = router.handle(request("GET", "/api/v1/config", "", "user1"));
+    REQUIRE(r.status == 200);
+    auto const body = nlohmann::json::parse(r.body);
+    CHECK(body["enforce_connected_accounts"] == true);
+    CHECK(body["allow_skip_connect_accounts"] == false);
+    CHECK(body["chat_sync"] == "mirror");
+    CHECK(make_router(false).handle(request("GET", "/api/v1/config", "", "user1")).status == 503);
+}
+
+TEST_CASE("web: bodies over the route's limit are 413; handler exceptions are 500 without details", "[web]") {
+    Router router;
+    router.add({"POST", "/small", msteams::web::Access::anyone, 4, [](Request const&) -> msteams::web::Response {
+                    throw std::runtime_error("internal detail");
+                }});
+    CHECK(router.body_limit("POST", "/small") == 4);
+    CHECK(router.body_limit("GET", "/small") == 0);
+    auto q = request("POST", "/small");
+    q.body = "12345";
+    CHECK(router.handle(q).status == 413);
+    q.body = "1234";
+    auto const r = router.handle(q);
+    CHECK(r.status == 500);
+    CHECK(r.body.find("internal detail") == std::string::npos);
+}
