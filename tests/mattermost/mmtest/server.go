@@ -306,6 +306,9 @@ func (s *Server) PID() int {
 	return s.cmd.Process.Pid
 }
 
+// Done is closed when the server process has exited (after Stop, or on a crash).
+func (s *Server) Done() <-chan struct{} { return s.exited }
+
 // PGEnv returns PGHOST, PGPORT, PGUSER, PGDATABASE and PGSSLMODE for libpq and psql.
 func (s *Server) PGEnv() []string { return s.pg.env() }
 
