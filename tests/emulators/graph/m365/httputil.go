@@ -1,0 +1,309 @@
+package m365
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// statusWriter records the status written by a handler.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// call is one Graph request being served.
+type call struct {
+	e       *Emulator
+	w       *statusWriter
+	r       *http.Request
+	p       *principal
+	route   string
+	q       url.Values
+	reqID   string
+	inBatch bool
+}
+
+// graphError writes Graph's error JSON.
+func (c *call) fail(status int, code, msg string) {
+	writeGraphError(c.w, c.r, c.reqID, status, code, msg)
+}
+
+func writeGraphError(w http.ResponseWriter, r *http.Request, reqID string, status int, code, msg string) {
+	inner := map[string]any{
+		"date":              time.Now().UTC().Format("2006-01-02T15:04:05"),
+		"request-id":        reqID,
+		"client-request-id": clientRequestID(r, reqID),
+	}
+	body := map[string]any{"error": map[string]any{"code": code, "message": msg, "innerError": inner}}
+	writeJSON(w, status, body)
+}
+
+func clientRequestID(r *http.Request, reqID string) string {
+	if v := r.Header.Get("client-request-id"); v != "" {
+		return v
+	}
+	return reqID
+}
+
+func (c *call) failErr(err error) {
+	var se *storeError
+	if errors.As(err, &se) {
+		c.fail(se.status, se.code, se.msg)
+		return
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		c.fail(413, "RequestEntityTooLarge", "Request Entity too large.")
+		return
+	}
+	c.fail(400, "BadRequest", err.Error())
+}
+
+func (c *call) json(status int, v any) { writeJSON(c.w, status, v) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// decode reads a JSON body into v within the request size limit.
+func (c *call) decode(v any) bool {
+	if err := decodeJSONBody(c.w, c.r, c.e.opts.MaxRequestBytes, v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			c.fail(413, "RequestEntityTooLarge", "Request Entity too large.")
+		} else {
+			c.fail(400, "BadRequest", "Invalid request body was sent: "+err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errors.New("empty body")
+	}
+	return json.Unmarshal(data, v)
+}
+
+// ---- request counters ----
+
+// CounterKey identifies one counter.
+type CounterKey struct {
+	Host     string `json:"host"`     // login, graph or control
+	Route    string `json:"route"`    // the route pattern, e.g. "GET /v1.0/chats/{id}/messages"
+	Caller   string `json:"caller"`   // app, user or none
+	CallerID string `json:"callerId"` // client id or user id
+	Status   int    `json:"status"`
+}
+
+// CounterRow is one counter in GET /counters.
+type CounterRow struct {
+	CounterKey
+	Count int64 `json:"count"`
+}
+
+type counterSet struct {
+	m sync.Map // CounterKey → *atomic.Int64
+}
+
+func newCounterSet() *counterSet { return &counterSet{} }
+
+func (cs *counterSet) inc(k CounterKey) {
+	v, ok := cs.m.Load(k)
+	if !ok {
+		v, _ = cs.m.LoadOrStore(k, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(1)
+}
+
+func (cs *counterSet) rows() []CounterRow {
+	var out []CounterRow
+	cs.m.Range(func(k, v any) bool {
+		out = append(out, CounterRow{k.(CounterKey), v.(*atomic.Int64).Load()})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Route != b.Route {
+			return a.Route < b.Route
+		}
+		if a.Caller != b.Caller {
+			return a.Caller < b.Caller
+		}
+		if a.CallerID != b.CallerID {
+			return a.CallerID < b.CallerID
+		}
+		return a.Status < b.Status
+	})
+	return out
+}
+
+func (cs *counterSet) reset() { cs.m.Clear() }
+
+// ---- faults ----
+
+// Faults is the injectable fault configuration (control API /faults).
+type Faults struct {
+	// LatencyMs delays every matching request; JitterMs adds up to that much more.
+	LatencyMs int `json:"latencyMs"`
+	JitterMs  int `json:"jitterMs"`
+	// ErrorShare (0..1) of matching requests fail with ErrorStatus (default 503).
+	ErrorShare  float64 `json:"errorShare"`
+	ErrorStatus int     `json:"errorStatus"`
+	// Hosts limits request faults to "graph", "login" or both (empty: graph).
+	Hosts []string `json:"hosts,omitempty"`
+	// RouteContains limits request faults to routes containing this text.
+	RouteContains string `json:"routeContains,omitempty"`
+	// DropDeliveries drops the next N notifications; DropShare drops that share.
+	DropDeliveries int     `json:"dropDeliveries"`
+	DropShare      float64 `json:"dropShare"`
+	// DuplicateDeliveries delivers the next N notifications twice;
+	// DuplicateShare does so for that share.
+	DuplicateDeliveries int     `json:"duplicateDeliveries"`
+	DuplicateShare      float64 `json:"duplicateShare"`
+	// DeliveryDelayMs holds every notification this long before sending.
+	DeliveryDelayMs int `json:"deliveryDelayMs"`
+}
+
+type faultState struct {
+	mu  sync.Mutex
+	cur atomic.Pointer[Faults]
+}
+
+func (f *faultState) get() *Faults {
+	if p := f.cur.Load(); p != nil {
+		return p
+	}
+	return &Faults{}
+}
+
+func (f *faultState) set(v Faults) {
+	f.mu.Lock()
+	f.cur.Store(&v)
+	f.mu.Unlock()
+}
+
+// take decrements a "next N" counter and reports whether it applied.
+func (f *faultState) take(which func(*Faults) *int) bool {
+	if f.cur.Load() == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := f.cur.Load()
+	if cur == nil || *which(cur) <= 0 {
+		return false
+	}
+	nv := *cur
+	*which(&nv)--
+	f.cur.Store(&nv)
+	return true
+}
+
+func (f *Faults) appliesTo(host, route string) bool {
+	if len(f.Hosts) == 0 {
+		if host != "graph" {
+			return false
+		}
+	} else {
+		ok := false
+		for _, h := range f.Hosts {
+			if h == host {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return f.RouteContains == "" || strings.Contains(route, f.RouteContains)
+}
+
+// requestFault applies latency and error faults; true means it answered.
+func (e *Emulator) requestFault(host, route string, w http.ResponseWriter, r *http.Request, reqID string) bool {
+	f := e.faults.get()
+	if (f.LatencyMs == 0 && f.ErrorShare == 0) || !f.appliesTo(host, route) {
+		return false
+	}
+	if f.LatencyMs > 0 || f.JitterMs > 0 {
+		d := time.Duration(f.LatencyMs) * time.Millisecond
+		if f.JitterMs > 0 {
+			d += time.Duration(rand.IntN(f.JitterMs+1)) * time.Millisecond
+		}
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
+	if f.ErrorShare > 0 && rand.Float64() < f.ErrorShare {
+		status := f.ErrorStatus
+		if status == 0 {
+			status = 503
+		}
+		if status == 503 || status == 429 {
+			w.Header().Set("Retry-After", "1")
+		}
+		if host == "login" {
+			writeJSON(w, status, map[string]any{"error": "temporarily_unavailable",
+				"error_description": "AADSTS90033: A transient error has occurred. Please try again.", "error_codes": []int{90033}})
+			return true
+		}
+		code := map[int]string{500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout", 429: "TooManyRequests"}[status]
+		if code == "" {
+			code = "UnknownError"
+		}
+		writeGraphError(w, r, reqID, status, code, "Injected fault.")
+		return true
+	}
+	return false
+}
