@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Assembles the plugin bundle: bundle.sh OUT.tar.gz CORE SHIM WEBAPP_MAIN_JS
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$1 core=$2 shim=$3 webapp=$4
+id=$(python3 -c 'import json;print(json.load(open("plugin.json"))["id"])')
+
+for f in "$core" "$shim" "$webapp" plugin.json assets/icon.svg; do
+  [ -f "$f" ] || { echo "bundle: missing $f" >&2; exit 1; }
+done
+# The core must run on any x86_64 Linux a Mattermost server runs on: refuse a dynamic one.
+if ! file -b "$core" | grep -q 'statically linked'; then
+  echo "bundle: $core is not statically linked: $(file -b "$core")" >&2
+  exit 1
+fi
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+root=$stage/$id
+mkdir -p "$root/server/dist" "$root/webapp/dist" "$root/assets"
+cp plugin.json "$root/"
+cp assets/* "$root/assets/"
+install -m 0755 "$shim" "$root/server/dist/plugin-linux-amd64"
+install -m 0755 -s "$core" "$root/server/dist/msteams-core"
+install -m 0644 "$webapp" "$root/webapp/dist/main.js"
+mkdir -p "$(dirname "$out")"
+tar -C "$stage" --owner=0 --group=0 --numeric-owner --sort=name -czf "$out.tmp" "$id"
+mv "$out.tmp" "$out"
+echo "bundle: $out ($(du -h "$out" | cut -f1))"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Static checks: Go formatting and vet, TypeScript types, the manifest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+
+unformatted=$(gofmt -l shim tests 2>/dev/null | grep -v '/gen/' || true)
+if [ -n "$unformatted" ]; then
+  echo "check-style: gofmt would change:"; echo "$unformatted"; status=1
+fi
+for mod in shim tests/mattermost tests/emulators/graph tests/e2e; do
+  [ -f "$mod/go.mod" ] || continue
+  (cd "$mod" && go vet ./...) || status=1
+done
+(cd webapp && npx tsc --noEmit) || status=1
+python3 - <<'PY' || status=1
+import json, sys
+m = json.load(open("plugin.json"))
+errors = []
+for key in ("id", "name", "version", "min_server_version"):
+    if not m.get(key):
+        errors.append(f"plugin.json: {key} is missing")
+seen = set()
+for s in m["settings_schema"]["settings"]:
+    k = s.get("key", "")
+    if k.lower() in seen:
+        errors.append(f"plugin.json: setting {k} is defined twice (keys are case-insensitive)")
+    seen.add(k.lower())
+    if not s.get("help_text"):
+        errors.append(f"plugin.json: setting {k} has no help_text")
+    if s.get("type") in ("radio", "dropdown"):
+        values = [o.get("value") for o in s.get("options", [])]
+        if not values or any(not v for v in values):
+            errors.append(f"plugin.json: setting {k} needs non-empty options")
+        if "default" in s and s["default"] not in values:
+            errors.append(f"plugin.json: setting {k} default is not one of its options")
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)
+PY
+[ $status = 0 ] && echo "check-style: clean"
+exit $status

@@ -1,0 +1,98 @@
+# MS Teams plugin for Mattermost: Go shim + C++ core + webapp.
+#
+#   make deps         install the Debian and npm packages the build needs (idempotent)
+#   make              build everything (core, shim, webapp)
+#   make dist         the plugin bundle: dist/com.mattermost.msteams-<version>.tar.gz
+#   make test         every test: unit (C++, also under ASan+UBSan), shim, webapp, end to end with Mattermost
+#   make check-style  formatting and static checks
+#   make demo         the bridge running end to end on this machine
+#   make clean
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+
+PLUGIN_ID      := $(shell python3 -c 'import json;print(json.load(open("plugin.json"))["id"])')
+PLUGIN_VERSION := $(shell python3 -c 'import json;print(json.load(open("plugin.json"))["version"])')
+BUNDLE         := dist/$(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
+
+BUILD_DIR      ?= build
+ASAN_BUILD_DIR ?= build-asan
+JOBS           ?= $(shell nproc)
+export GOFLAGS := -trimpath -buildvcs=false
+export GOTOOLCHAIN := local
+
+CORE_BIN := $(BUILD_DIR)/msteams-core
+SHIM_BIN := server/dist/plugin-linux-amd64
+WEBAPP_BUNDLE := webapp/dist/main.js
+
+.PHONY: all deps core shim webapp proto dist bundle test test-unit test-core test-asan test-shim test-webapp \
+        test-e2e check-style demo clean
+
+all: core shim webapp
+
+deps:
+	@.ci/deps.sh
+
+# --- C++ core ---------------------------------------------------------------------------------------------------
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMSTEAMS_STATIC=ON -DMSTEAMS_WERROR=ON >/dev/null
+
+core: $(BUILD_DIR)/build.ninja
+	@echo "=== core"
+	@ninja -C $(BUILD_DIR) -j $(JOBS) > $(BUILD_DIR)/ninja.log 2>&1 || { grep -v "requires at runtime the shared libraries" $(BUILD_DIR)/ninja.log | tail -60; exit 1; }
+
+$(ASAN_BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMSTEAMS_SANITIZE=ON -DMSTEAMS_WERROR=ON >/dev/null
+
+# --- Go shim ----------------------------------------------------------------------------------------------------
+proto:
+	@shim/generate.sh
+
+shim: proto
+	@echo "=== shim"
+	@mkdir -p server/dist
+	cd shim && CGO_ENABLED=0 go build -ldflags='-s -w' -o ../$(SHIM_BIN) .
+
+# --- webapp -----------------------------------------------------------------------------------------------------
+webapp/node_modules/.package-lock.json: webapp/package-lock.json
+	cd webapp && npm ci --no-audit --no-fund --loglevel=error
+
+webapp: webapp/node_modules/.package-lock.json
+	@echo "=== webapp"
+	cd webapp && npx tsc --noEmit && NODE_ENV=production node build.mjs
+
+# --- bundle -----------------------------------------------------------------------------------------------------
+dist: all
+	@.ci/bundle.sh "$(BUNDLE)" "$(CORE_BIN)" "$(SHIM_BIN)" "$(WEBAPP_BUNDLE)"
+
+bundle: dist
+
+# --- tests ------------------------------------------------------------------------------------------------------
+test: dist $(ASAN_BUILD_DIR)/build.ninja
+	@tests/run-all.sh "$(BUNDLE)"
+
+test-core: core
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: $(ASAN_BUILD_DIR)/build.ninja
+	ninja -C $(ASAN_BUILD_DIR) -j $(JOBS) core_tests
+	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+test-shim: proto
+	cd shim && go vet ./... && go test -race ./...
+
+test-webapp: webapp
+	cd webapp && npx vitest run
+
+test-e2e: dist
+	cd tests/e2e && go test -count=1 -timeout 20m ./... -args -bundle=$(CURDIR)/$(BUNDLE)
+
+check-style: proto webapp/node_modules/.package-lock.json
+	@.ci/check-style.sh
+
+demo: dist
+	@tests/demo/run.sh "$(BUNDLE)"
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) dist server/dist webapp/dist shim/gen

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every suite and ends with one line "ci: N passed, N failed" counting suites.
+# usage: tests/run-all.sh BUNDLE
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bundle=$1
+passed=0 failed=0 failures=()
+start_all=$(date +%s)
+
+run() {
+  local name=$1; shift
+  local t0=$(date +%s)
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1)); echo "--- $name: ok ($(( $(date +%s) - t0 ))s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "--- $name: FAILED ($(( $(date +%s) - t0 ))s)"
+  fi
+}
+
+run "core unit tests (Release)"      make --no-print-directory test-core
+run "core unit tests (ASan+UBSan)"   make --no-print-directory test-asan
+run "shim"                           make --no-print-directory test-shim
+run "webapp"                         make --no-print-directory test-webapp
+[ -d tests/emulators/graph ] && run "m365 emulator" bash -c 'cd tests/emulators/graph && go vet ./... && go test -count=1 ./...'
+[ -d tests/mattermost ] && run "mattermost test bed" bash -c 'cd tests/mattermost && go vet ./... && go test -count=1 -timeout 20m ./...'
+[ -d tests/e2e ] && run "end to end" make --no-print-directory test-e2e BUNDLE="$bundle"
+
+echo
+echo "total $(( $(date +%s) - start_all ))s"
+((${#failures[@]})) && printf 'failed: %s\n' "${failures[@]}"
+echo "ci: $passed passed, $failed failed"
+[ "$failed" = 0 ]
