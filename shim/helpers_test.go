@@ -177,7 +177,7 @@ func (f *fakeHooks) waitEvents(t *testing.T, n int) []*corepb.HookEvent {
 }
 
 // startFakeCore serves f on a fresh unix socket and returns a client connected to it.
-func startFakeCore(t *testing.T, f *fakeHooks) corepb.HooksClient {
+func startFakeCore(t *testing.T, f corepb.HooksServer) corepb.HooksClient {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "mst-")
 	if err != nil {

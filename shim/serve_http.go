@@ -92,10 +92,11 @@ const (
 func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Request) {
 	link, _ := p.current()
 	var client corepb.HooksClient
+	ready := false
 	if link != nil {
-		client, _, _ = link.readyClient()
+		client, _, ready = link.readyClient()
 	}
-	if client == nil {
+	if !ready || client == nil {
 		w.Header().Set("Retry-After", retryAfterSecs)
 		writeJSONError(w, http.StatusServiceUnavailable, "The MS Teams plugin is restarting. Try again shortly.")
 		return
