@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +22,11 @@ import (
 var testCtx = &plugin.Context{SessionId: "sess", RequestId: "req", IPAddress: "10.0.0.1", AcceptLanguage: "de", UserAgent: "ua"}
 
 type supHarness struct {
-	t      *testing.T
-	p      *Plugin
-	api    *fakeAPI
+	t          *testing.T
+	p          *Plugin
+	api        *fakeAPI
 	recordPath string
-	bundle string
+	bundle     string
 }
 
 // newSupHarness prepares a bundle whose core is the fake core; activate() runs the real OnActivate.
@@ -234,6 +235,16 @@ func TestSupervisorRestartsAfterKill9AndReplaysGapEventsOnce(t *testing.T) {
 	killed := time.Now()
 	if err := syscall.Kill(pid1, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	// While it is down, HTTP gets 503 + Retry-After (Graph retries) instead of waiting.
+	eventually(t, time.Second, "the supervisor to notice the death", func() bool {
+		_, _, ok := h.p.sup.readyClient()
+		return !ok
+	})
+	w := httptest.NewRecorder()
+	h.p.ServeHTTP(testCtx, w, httptest.NewRequest("POST", "/changes", strings.NewReader("{}")))
+	if w.Code != 503 || w.Header().Get("Retry-After") != "5" {
+		t.Errorf("HTTP during the restart: %d %v", w.Code, w.Header())
 	}
 	// Events raised during the gap.
 	for i := 1; i <= 20; i++ {

@@ -121,7 +121,7 @@ func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Req
 
 	var (
 		pumpResult atomic.Int32
-		answered   atomic.Bool   // the core's head arrived: stop sending
+		answered   atomic.Bool // the core's head arrived: stop sending
 		stopPump   = make(chan struct{})
 	)
 	go func() {
