@@ -293,13 +293,20 @@ func (e *Emulator) Close() error {
 		if e.cancel != nil {
 			e.cancel()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// A short grace for in-flight requests, then close everything
+		// (HTTP/2 clients can otherwise hold a graceful shutdown for seconds).
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
+		var swg sync.WaitGroup
 		for _, s := range e.servers {
-			if err := s.Shutdown(ctx); err != nil {
+			swg.Add(1)
+			go func() {
+				defer swg.Done()
+				s.Shutdown(ctx)
 				s.Close()
-			}
+			}()
 		}
+		swg.Wait()
 		if e.dlv != nil {
 			e.dlv.close()
 		}
