@@ -66,6 +66,13 @@ func (c *childCore) Activate(ctx context.Context, cfg *corepb.Configuration) (*c
 		return &corepb.HookResult{Error: "Tenant ID is not set: enter it in System Console > Plugins > MS Teams"}, nil
 	}
 	c.rec.line("activate %d %s %s", os.Getpid(), cfg.GetPluginSettingsJson(), cfg.GetServer().GetSiteUrl())
+	if os.Getenv("FAKE_CORE_SAVE_ON") == "activate" && !strings.Contains(cfg.GetPluginSettingsJson(), "generated") {
+		// Like the real core: generate a missing secret and save it, which makes Mattermost call
+		// OnConfigurationChange while Activate is still running.
+		if _, err := c.api.SavePluginConfig(ctx, &corepb.SavePluginConfigRequest{SettingsJson: `{"key":"generated"}`}); err != nil {
+			return &corepb.HookResult{Error: err.Error()}, nil
+		}
+	}
 	c.active.Store(true)
 	_, err := c.api.Log(ctx, &corepb.LogRequest{Level: corepb.LogRequest_INFO, Message: "fake core activated",
 		KeyValues: []string{"pid", fmt.Sprint(os.Getpid())}})
@@ -75,8 +82,14 @@ func (c *childCore) Activate(ctx context.Context, cfg *corepb.Configuration) (*c
 	return &corepb.HookResult{}, nil
 }
 
-func (c *childCore) ConfigurationChange(_ context.Context, cfg *corepb.Configuration) (*corepb.HookResult, error) {
+func (c *childCore) ConfigurationChange(ctx context.Context, cfg *corepb.Configuration) (*corepb.HookResult, error) {
 	c.rec.line("config %d %s", os.Getpid(), cfg.GetPluginSettingsJson())
+	if os.Getenv("FAKE_CORE_SAVE_ON") == "config" && strings.Contains(cfg.GetPluginSettingsJson(), `"step":"1"`) {
+		// Re-entrant: saving the configuration while handling a change of it.
+		if _, err := c.api.SavePluginConfig(ctx, &corepb.SavePluginConfigRequest{SettingsJson: `{"step":"2"}`}); err != nil {
+			return &corepb.HookResult{Error: err.Error()}, nil
+		}
+	}
 	return &corepb.HookResult{Error: os.Getenv("FAKE_CORE_CONFIG_ERROR")}, nil
 }
 

@@ -47,6 +47,20 @@ type fakeAPI struct {
 	bundle   string
 	settings map[string]any
 	siteURL  string
+	// onSave runs after SavePluginConfig stored the settings, as Mattermost's config listener would.
+	onSave func()
+}
+
+// SavePluginConfig is used by the supervision tests, where the fake core calls it over the real API socket.
+func (a *fakeAPI) SavePluginConfig(cfg map[string]any) *model.AppError {
+	a.mu.Lock()
+	a.settings = cfg
+	onSave := a.onSave
+	a.mu.Unlock()
+	if onSave != nil {
+		onSave()
+	}
+	return nil
 }
 
 func (a *fakeAPI) log(level, msg string, kv []any) {

@@ -73,8 +73,19 @@ func (p *Plugin) OnActivate() error {
 	if p.supervisorOverride != nil {
 		p.supervisorOverride(&opts)
 	}
-	sup, err := startSupervisor(opts)
+	sup, err := newSupervisor(opts)
 	if err != nil {
+		return err
+	}
+	// Visible before the core starts: a configuration change during activation (the core saving a generated
+	// secret, say) must be noticed and re-sent, not lost.
+	p.mu.Lock()
+	p.sup = sup
+	p.mu.Unlock()
+	if err := sup.start(); err != nil {
+		p.mu.Lock()
+		p.sup = nil
+		p.mu.Unlock()
 		var refused *errActivationRefused
 		if errors.As(err, &refused) {
 			return errors.New(refused.msg)

@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -147,17 +148,16 @@ type supervisor struct {
 	gen      uint64        // increments every time a process becomes ready
 	readyCh  chan struct{} // closed when the current generation becomes ready; replaced when it goes down
 	cfgGen   uint64        // increments on every OnConfigurationChange
+	pushing  bool          // a ConfigurationChange is in flight to the ready core
 	stopping bool
 	stopCh   chan struct{}
 	restarts int
 
-	cfgPush sync.Mutex // serialises ConfigurationChange calls
-	wg      sync.WaitGroup
+	wg sync.WaitGroup
 }
 
-// startSupervisor creates the socket directory, serves MattermostApi, starts the core and activates it. On error
-// everything it started is torn down again.
-func startSupervisor(opts supervisorOptions) (*supervisor, error) {
+// newSupervisor creates the socket directory and serves MattermostApi on it; start then runs the core.
+func newSupervisor(opts supervisorOptions) (*supervisor, error) {
 	opts.withDefaults()
 	if st, err := os.Stat(opts.Binary); err != nil {
 		return nil, fmt.Errorf("the MS Teams core executable is missing: %w", err)
@@ -186,7 +186,8 @@ func startSupervisor(opts supervisorOptions) (*supervisor, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("cannot listen on the API socket: %w", err)
 	}
-	s.api = grpc.NewServer(grpc.MaxRecvMsgSize(maxGRPCMessage), grpc.MaxSendMsgSize(maxGRPCMessage))
+	s.api = grpc.NewServer(grpc.MaxRecvMsgSize(maxGRPCMessage), grpc.MaxSendMsgSize(maxGRPCMessage),
+		grpc.ChainUnaryInterceptor(recoverPanics(opts.Log)))
 	if opts.RegisterAPI != nil {
 		opts.RegisterAPI(s.api)
 	}
@@ -197,14 +198,24 @@ func startSupervisor(opts supervisorOptions) (*supervisor, error) {
 		}
 	}()
 
+	return s, nil
+}
+
+// start launches and activates the core, then supervises it. On error everything is torn down again (the
+// supervisor cannot be started twice).
+func (s *supervisor) start() error {
 	p, err := s.launch()
 	if err != nil {
+		s.mu.Lock()
+		s.stopping = true
+		close(s.stopCh)
+		s.mu.Unlock()
 		s.shutdown(nil)
-		return nil, err
+		return err
 	}
 	s.wg.Add(1)
 	go s.run(p)
-	return s, nil
+	return nil
 }
 
 // run watches the current process and restarts it with backoff until stop.
@@ -382,6 +393,20 @@ func (s *supervisor) spawn() (*coreProcess, error) {
 	p.client = corepb.NewHooksClient(conn)
 	s.opts.Log.LogInfo("MS Teams core started", "pid", p.pid)
 	return p, nil
+}
+
+// recoverPanics turns a panic in an API handler into an Internal status: a bad call must not take the shim (and with
+// it the plugin) down.
+func recoverPanics(log logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.LogError("MattermostApi handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(r))
+				resp, err = nil, status.Errorf(codes.Internal, "%s panicked in the shim", info.FullMethod)
+			}
+		}()
+		return handler(ctx, req)
+	}
 }
 
 // coreEnvironment is the shim's environment without go-plugin's variables, so the core cannot mistake itself for
@@ -564,35 +589,57 @@ func (s *supervisor) waitReady(ctx context.Context) (corepb.HooksClient, uint64,
 
 // configurationChanged forwards a configuration change to a ready core. While the core is (re)starting the change
 // is only remembered: the activation in progress, or the next one, carries the fresh configuration.
+//
+// Pushes are coalesced instead of serialised on a lock: the core may itself cause a configuration change while it
+// handles one (SavePluginConfig), and waiting for the push in flight would deadlock until the deadline. A change
+// that arrives during a push is sent by the pusher right after it, so the core always ends with the latest.
 func (s *supervisor) configurationChanged() error {
 	s.mu.Lock()
 	s.cfgGen++
 	p, gen := s.cur, s.gen
-	ready := s.ready && p != nil
-	s.mu.Unlock()
-	if !ready {
+	if !s.ready || p == nil || s.pushing {
+		s.mu.Unlock()
 		return nil
 	}
-	err := s.pushConfig(p)
-	if err == nil {
+	s.pushing = true
+	s.mu.Unlock()
+
+	var result error
+	for first := true; ; first = false {
+		s.mu.Lock()
+		cfgGen := s.cfgGen
+		s.mu.Unlock()
+		err := s.pushConfig(p)
+		if first {
+			result = err
+		} else if err != nil {
+			s.opts.Log.LogError("MS Teams core refused a configuration change", "error", err.Error())
+		}
+		s.mu.Lock()
+		if s.cfgGen == cfgGen || s.cur != p || !s.ready {
+			s.pushing = false
+			s.mu.Unlock()
+			break
+		}
+		s.mu.Unlock()
+	}
+	if result == nil {
 		return nil
 	}
 	var refused *errActivationRefused
-	if errors.As(err, &refused) {
-		return err
+	if errors.As(result, &refused) {
+		return result
 	}
 	// A transport failure because the core died in the meantime is not the administrator's problem: the restart
 	// activates with the fresh configuration.
 	if _, g, ok := s.readyClient(); !ok || g != gen {
 		return nil
 	}
-	return err
+	return result
 }
 
 // pushConfig sends the current configuration to p with ConfigurationChange.
 func (s *supervisor) pushConfig(p *coreProcess) error {
-	s.cfgPush.Lock()
-	defer s.cfgPush.Unlock()
 	cfg, err := s.opts.Config()
 	if err != nil {
 		return fmt.Errorf("cannot read the configuration: %w", err)

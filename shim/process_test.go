@@ -146,6 +146,46 @@ func TestSupervisorActivatesCoreWithConfigurationAndServesAPI(t *testing.T) {
 	}
 }
 
+func TestConfigurationSavedByTheCoreDuringActivationReachesIt(t *testing.T) {
+	h := newSupHarness(t, "")
+	t.Setenv("FAKE_CORE_SAVE_ON", "activate")
+	h.api.onSave = func() { h.p.OnConfigurationChange() } //nolint:errcheck // synchronously, the worst case
+	start := time.Now()
+	if err := h.activate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("activation took %s", d)
+	}
+	rec := h.record()
+	last := rec[len(rec)-1]
+	if last[0] != "config" || last[2] != `{"key":"generated"}` {
+		t.Fatalf("the configuration saved during activation did not reach the core: %v", rec)
+	}
+}
+
+func TestReentrantConfigurationChangeDoesNotDeadlock(t *testing.T) {
+	h := newSupHarness(t, "")
+	t.Setenv("FAKE_CORE_SAVE_ON", "config")
+	h.api.onSave = func() { h.p.OnConfigurationChange() } //nolint:errcheck
+	if err := h.activate(); err != nil {
+		t.Fatal(err)
+	}
+	h.api.setSetting("step", "1")
+	start := time.Now()
+	if err := h.p.OnConfigurationChange(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("re-entrant configuration change took %s", d)
+	}
+	eventually(t, 2*time.Second, "the configuration saved by the core to reach it", func() bool {
+		rec := h.record()
+		last := rec[len(rec)-1]
+		return last[0] == "config" && last[2] == `{"step":"2"}`
+	})
+}
+
 func TestSupervisorConfigurationChangeErrorIsReturned(t *testing.T) {
 	h := newSupHarness(t, "")
 	t.Setenv("FAKE_CORE_CONFIG_ERROR", "Client ID must be a GUID")
