@@ -10,27 +10,27 @@ import (
 // writeConfig writes the server's config.json: only the settings the test bed cares about.
 // The server fills in everything else with its own defaults, which keeps one generator
 // valid for every pinned release (a field unknown to an older server is ignored).
-func writeConfig(path, runDir string, port int, dataSource string) error {
+func writeConfig(path, runDir string, port int, dataSource, logLevel string) error {
 	siteURL := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cfg := map[string]any{
 		"ServiceSettings": map[string]any{
-			"SiteURL":                    siteURL,
-			"ListenAddress":              fmt.Sprintf("127.0.0.1:%d", port),
-			"EnableDeveloper":            true,
-			"EnableTesting":              false,
-			"EnableUserAccessTokens":     true,
-			"EnableBotAccountCreation":   true,
-			"EnablePostUsernameOverride": true,
-			"EnablePostIconOverride":     true,
-			"EnableCommands":             true,
-			"EnableIncomingWebhooks":     true,
-			"EnableLinkPreviews":         false,
-			"EnableSecurityFixAlert":     false,
-			"EnableLocalMode":            false,
-			"EnableGifPicker":            false,
-			"EnableAPITeamDeletion":      true,
-			"EnableAPIUserDeletion":      true,
-			"EnableAPIChannelDeletion":   true,
+			"SiteURL":                         siteURL,
+			"ListenAddress":                   fmt.Sprintf("127.0.0.1:%d", port),
+			"EnableDeveloper":                 true,
+			"EnableTesting":                   false,
+			"EnableUserAccessTokens":          true,
+			"EnableBotAccountCreation":        true,
+			"EnablePostUsernameOverride":      true,
+			"EnablePostIconOverride":          true,
+			"EnableCommands":                  true,
+			"EnableIncomingWebhooks":          true,
+			"EnableLinkPreviews":              false,
+			"EnableSecurityFixAlert":          false,
+			"EnableLocalMode":                 false,
+			"EnableGifPicker":                 false,
+			"EnableAPITeamDeletion":           true,
+			"EnableAPIUserDeletion":           true,
+			"EnableAPIChannelDeletion":        true,
 			"EnableMultifactorAuthentication": false,
 		},
 		"TeamSettings": map[string]any{
@@ -47,7 +47,7 @@ func writeConfig(path, runDir string, port int, dataSource string) error {
 		},
 		"LogSettings": map[string]any{
 			"EnableConsole":     true,
-			"ConsoleLevel":      "DEBUG",
+			"ConsoleLevel":      logLevel,
 			"ConsoleJson":       false,
 			"EnableColor":       false,
 			"EnableFile":        false,

@@ -12,7 +12,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// maxEvents bounds what a Listener remembers; the oldest events are forgotten first.
+// maxEvents bounds what a Listener remembers; the oldest half is forgotten when it is reached.
 const maxEvents = 10000
 
 // Listener records the websocket events of one user from the moment Listen returns.
@@ -20,9 +20,10 @@ type Listener struct {
 	user   *User
 	ws     *model.WebSocketClient
 	mu     sync.Mutex
-	events []*model.WebSocketEvent
-	notify chan struct{} // closed and replaced on every event
-	done   chan struct{} // closed when the connection ends
+	events []*model.WebSocketEvent // the most recent events, at most maxEvents
+	total  int                     // events received since Listen; events[0] is number total-len(events)
+	notify chan struct{}           // closed and replaced on every event
+	done   chan struct{}           // closed when the connection ends
 }
 
 // Listen opens the user's websocket and returns once the server has authenticated it
@@ -55,9 +56,11 @@ func (l *Listener) loop() {
 			}
 			l.mu.Lock()
 			if len(l.events) == maxEvents {
-				l.events = append(l.events[:0], l.events[1:]...)
+				// Forget the older half into a new array: WaitFor may still be reading the old one.
+				l.events = append(make([]*model.WebSocketEvent, 0, maxEvents), l.events[maxEvents/2:]...)
 			}
 			l.events = append(l.events, ev)
+			l.total++
 			close(l.notify)
 			l.notify = make(chan struct{})
 			l.mu.Unlock()
@@ -90,18 +93,18 @@ func (l *Listener) Events() []*model.WebSocketEvent {
 // for one until ctx ends. Past events count too, so an event that arrived before the call
 // is found: make predicates specific (a post id, a message) when events repeat.
 func (l *Listener) WaitFor(ctx context.Context, pred func(*model.WebSocketEvent) bool) (*model.WebSocketEvent, error) {
-	seen := 0
+	next := 0 // number of the next event to look at
 	for {
 		l.mu.Lock()
-		events, notify := l.events, l.notify
+		events := l.events // appended to only, or replaced by a new array: safe to read unlocked
+		first, notify := l.total-len(l.events), l.notify
 		l.mu.Unlock()
-		// The slice only grows (or loses its head when full; then rescan from the start).
-		if seen > len(events) {
-			seen = 0
+		if next < first { // forgotten meanwhile
+			next = first
 		}
-		for ; seen < len(events); seen++ {
-			if pred(events[seen]) {
-				return events[seen], nil
+		for ; next < first+len(events); next++ {
+			if ev := events[next-first]; pred(ev) {
+				return ev, nil
 			}
 		}
 		select {
@@ -117,8 +120,7 @@ func (l *Listener) WaitFor(ctx context.Context, pred func(*model.WebSocketEvent)
 	}
 }
 
-// WaitPost waits for a "posted" event (or "ephemeral_message" when ephemeral is true)
-// whose post satisfies pred, and returns the post.
+// waitPost waits for an event of type typ whose post satisfies pred, and returns the post.
 func (l *Listener) waitPost(ctx context.Context, typ model.WebsocketEventType, pred func(*model.Post) bool) (*model.Post, error) {
 	var post *model.Post
 	_, err := l.WaitFor(ctx, func(ev *model.WebSocketEvent) bool {
