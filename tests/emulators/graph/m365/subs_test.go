@@ -266,7 +266,7 @@ func decryptIndependently(t *testing.T, key *rsa.PrivateKey, ec map[string]any) 
 	return plain[:len(plain)-pad]
 }
 
-func selfSigned(t *testing.T) (*rsa.PrivateKey, []byte) {
+func selfSigned(t testing.TB) (*rsa.PrivateKey, []byte) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
