@@ -432,17 +432,43 @@ func (s *supervisor) forwardOutput(p *coreProcess, r *os.File, isStderr bool) {
 	for {
 		line, err := readBoundedLine(br, maxLogLine)
 		if line != "" {
+			stream := "stdout"
 			if isStderr {
+				stream = "stderr"
 				p.tail.add(line)
-				s.opts.Log.LogWarn(line, "source", "core", "stream", "stderr", "pid", p.pid)
-			} else {
-				s.opts.Log.LogInfo(line, "source", "core", "stream", "stdout", "pid", p.pid)
+			}
+			level, text := lineLevel(line, isStderr)
+			kv := []any{"source", "core", "stream", stream, "pid", p.pid}
+			switch level {
+			case "debug":
+				s.opts.Log.LogDebug(text, kv...)
+			case "info":
+				s.opts.Log.LogInfo(text, kv...)
+			case "warn":
+				s.opts.Log.LogWarn(text, kv...)
+			default:
+				s.opts.Log.LogError(text, kv...)
 			}
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// lineLevel takes the level from a go-plugin style prefix ("[DEBUG] ", "[INFO] ", "[WARN] ", "[ERROR] ", "[TRACE] ");
+// without one, stdout is info and stderr is warn.
+func lineLevel(line string, isStderr bool) (level, text string) {
+	for prefix, lvl := range map[string]string{"[TRACE]": "debug", "[DEBUG]": "debug", "[INFO]": "info",
+		"[WARN]": "warn", "[ERROR]": "error"} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return lvl, strings.TrimLeft(rest, " ")
+		}
+	}
+	if isStderr {
+		return "warn", line
+	}
+	return "info", line
 }
 
 // readBoundedLine reads one line of at most limit bytes (the rest of a longer line is discarded and marked).

@@ -498,3 +498,31 @@ func TestDeactivateKillsAStubbornCore(t *testing.T) {
 		t.Errorf("no log of the SIGKILL:\n%s", h.api.allLogs())
 	}
 }
+
+func TestCoreOutputLinesAreBoundedAndLevelled(t *testing.T) {
+	for _, c := range []struct {
+		line, level, text string
+		stderr            bool
+	}{
+		{"[DEBUG] msteams-core stopping", "debug", "msteams-core stopping", true},
+		{"[ERROR] boom", "error", "boom", false},
+		{"plain", "warn", "plain", true},
+		{"plain", "info", "plain", false},
+	} {
+		if l, txt := lineLevel(c.line, c.stderr); l != c.level || txt != c.text {
+			t.Errorf("lineLevel(%q) = %s %q", c.line, l, txt)
+		}
+	}
+	long := strings.Repeat("x", 3*maxLogLine) + "\nnext\nlast"
+	br := bufio.NewReaderSize(strings.NewReader(long), maxLogLine)
+	l1, err := readBoundedLine(br, maxLogLine)
+	if err != nil || len(l1) > maxLogLine+20 || !strings.HasSuffix(l1, "(truncated)") {
+		t.Fatalf("long line: %d bytes, %v", len(l1), err)
+	}
+	if l2, _ := readBoundedLine(br, maxLogLine); l2 != "next" {
+		t.Fatalf("second line %q", l2)
+	}
+	if l3, _ := readBoundedLine(br, maxLogLine); l3 != "last" {
+		t.Fatalf("last line %q", l3)
+	}
+}
