@@ -288,7 +288,6 @@ func (e *Emulator) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.ClientSecret != "" {
 		a.ClientSecret = in.ClientSecret
-		e.ClientSecret = in.ClientSecret
 	}
 	if in.DelegatedPermissions != nil {
 		a.Delegated = setOf(in.DelegatedPermissions)

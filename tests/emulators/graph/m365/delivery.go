@@ -318,7 +318,7 @@ func (d *deliverer) send(ep *endpoint, batch []*dItem) {
 		ep.windowStart, ep.total, ep.slow = time.Now(), 0, 0
 	}
 	ep.total += len(batch)
-	if slow || !ok {
+	if slow {
 		ep.slow += len(batch)
 	}
 	d.mu.Unlock()

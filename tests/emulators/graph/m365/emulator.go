@@ -122,6 +122,8 @@ type Emulator struct {
 
 	TenantID     string
 	ClientID     string
+	// ClientSecret is the secret at start; the control API can change it
+	// (Env and GET /tenant report the current one).
 	ClientSecret string
 
 	opts     Options
@@ -357,8 +359,14 @@ func (e *Emulator) Env() []string {
 		"M365_CA_FILE=" + e.CAFile,
 		"M365_TENANT_ID=" + e.TenantID,
 		"M365_CLIENT_ID=" + e.ClientID,
-		"M365_CLIENT_SECRET=" + e.ClientSecret,
+		"M365_CLIENT_SECRET=" + e.currentSecret(),
 	}
+}
+
+func (e *Emulator) currentSecret() string {
+	e.st.mu.RLock()
+	defer e.st.mu.RUnlock()
+	return e.st.app.ClientSecret
 }
 
 // sweeper expires subscriptions, sends lifecycle notifications and prunes tokens.

@@ -571,3 +571,25 @@ func TestThrottling(t *testing.T) {
 		t.Fatalf("batch throttling: %d, %d throttled: %s", br.status, n429, br.body)
 	}
 }
+
+func TestSlowEndpointRules(t *testing.T) {
+	e := start(t, func(o *m365.Options) {
+		o.Delivery.SlowEndpointRules = true
+		o.Delivery.SlowThreshold = time.Nanosecond // every publish counts as slow
+		o.Delivery.MaxBatch = 1
+	})
+	app := e.appToken()
+	rc := e.receiver()
+	chat := e.chat(adele, bianca)
+	e.subscribe(app, subBody("/chats/"+chat+"/messages", rc.URL, 30*time.Minute))
+	for i := 0; i < 100; i++ {
+		e.ctl.Send(e.ctx, m365ctl.InChat(chat), m365ctl.Post{From: adele, Text: "x"})
+		rc.next()
+	}
+	e.ctl.Send(e.ctx, m365ctl.InChat(chat), m365ctl.Post{From: adele, Text: "dropped"})
+	rc.none(200 * time.Millisecond)
+	c, _ := e.ctl.Counters(e.ctx)
+	if c.Delivery.DroppedSlow != 1 || c.Delivery.Slow != 100 {
+		t.Fatalf("slow endpoint: %+v", c.Delivery)
+	}
+}
