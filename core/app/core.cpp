@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/log.hpp"
 #include "common/version.hpp"
@@ -59,7 +60,8 @@ Core::Core(std::shared_ptr<mm::Api> api) : api_(std::move(api)), commands_(*api_
     });
 }
 
-Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_json, ServerSettings const& server) {
+Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_json, ServerSettings const& server,
+                                                 SaveGenerated when) {
     auto parsed = parse_config(settings_json, server, /*generate_missing_secrets=*/true);
     if (!parsed) {
         return std::unexpected(parsed.error());
@@ -69,18 +71,29 @@ Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_jso
         for (auto const& k : parsed->generated_keys) {
             keys += keys.empty() ? k : "," + k;
         }
-        if (auto saved = api_->save_plugin_config(parsed->settings_json); !saved) {
-            return fail(ErrorCode::unavailable, "Could not save the generated settings (" + keys +
-                                                    "): " + saved.error().message);
+        if (when == SaveGenerated::now) {
+            if (auto saved = api_->save_plugin_config(parsed->settings_json); !saved) {
+                return fail(ErrorCode::unavailable, "Could not save the generated settings (" + keys +
+                                                        "): " + saved.error().message);
+            }
+            log::info("generated missing secrets and saved them", {{"settings", keys}});
+        } else {
+            std::thread([api = api_, json = parsed->settings_json, keys] {
+                if (auto saved = api->save_plugin_config(json); !saved) {
+                    log::error("could not save the generated settings",
+                               {{"settings", keys}, {"error", saved.error().message}});
+                    return;
+                }
+                log::info("generated missing secrets and saved them", {{"settings", keys}});
+            }).detach();
         }
-        log::info("generated missing secrets and saved them", {{"settings", keys}});
     }
     return std::make_shared<Config const>(std::move(parsed->config));
 }
 
 Status Core::activate(std::string const& settings_json, ServerSettings const& server) {
     std::shared_ptr<Config const> config;
-    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server));
+    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server, SaveGenerated::now));
 
     mm::Bot const bot{"msteams", "MS Teams",
                       "Posts for Microsoft Teams users and tells you about your Teams connection.", ""};
@@ -102,7 +115,7 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
 
 Status Core::configuration_change(std::string const& settings_json, ServerSettings const& server) {
     std::shared_ptr<Config const> config;
-    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server));
+    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server, SaveGenerated::after_hook));
     config_.store(config);
     log::info("configuration applied", {{"config", describe(*config)}});
     return {};

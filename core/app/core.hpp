@@ -66,8 +66,12 @@ public:
     [[nodiscard]] std::string const& bot_user_id() const noexcept { return bot_user_id_; }
 
 private:
+    // Saving the plugin's settings from inside OnConfigurationChange re-enters Mattermost's configuration listeners
+    // and stalls the server for a minute, so generated secrets are saved after the hook has returned.
+    enum class SaveGenerated { now, after_hook };
+
     [[nodiscard]] Result<std::shared_ptr<Config const>> load(std::string const& settings_json,
-                                                             ServerSettings const& server);
+                                                             ServerSettings const& server, SaveGenerated when);
 
     std::shared_ptr<mm::Api> api_;
     commands::Dispatcher commands_;
