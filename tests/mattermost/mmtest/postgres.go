@@ -172,9 +172,10 @@ func (pg *postgres) command(ctx context.Context, name string, args ...string) *e
 	return cmd
 }
 
-// dataSource is the DSN the server uses; libpq understands it too.
+// dataSource is the DSN the server uses; libpq understands it too. It has no '&', so a
+// MM_PG_DSN=... line printed by serve can be sourced by a shell as it is.
 func (pg *postgres) dataSource() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=10", pg.port, pgDatabase)
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.port, pgDatabase)
 }
 
 // stop shuts the cluster down (fast shutdown, then kill after a deadline) and removes it.
