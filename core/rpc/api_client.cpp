@@ -37,9 +37,39 @@ Result<Response> call(std::chrono::milliseconds deadline, char const* method, Ca
 }  // namespace
 
 struct ApiClient::Impl {
-    std::unique_ptr<v1::MattermostApi::Stub> stub;
+    using Stub = v1::MattermostApi::Stub;
+
+    std::unique_ptr<Stub> stub;
     std::chrono::milliseconds deadline;
+
+    template <class Request, class Response>
+    Result<Response> invoke(char const* name,
+                            grpc::Status (Stub::*rpc)(grpc::ClientContext*, Request const&, Response*),
+                            Request const& request, std::chrono::milliseconds timeout) {
+        return call<Response>(timeout, name, [&](grpc::ClientContext& ctx, Response& response) {
+            return (stub.get()->*rpc)(&ctx, request, &response);
+        });
+    }
+
+    template <class Request, class Response>
+    Result<Response> invoke(char const* name,
+                            grpc::Status (Stub::*rpc)(grpc::ClientContext*, Request const&, Response*),
+                            Request const& request) {
+        return invoke(name, rpc, request, deadline);
+    }
 };
+
+namespace {
+
+template <class T>
+Status to_status(Result<T> const& r) {
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+}  // namespace
 
 ApiClient::ApiClient(std::string const& socket_path, std::chrono::milliseconds deadline)
     : impl_(std::make_unique<Impl>()) {
@@ -67,9 +97,7 @@ void ApiClient::log(log::Level level, std::string_view message, log::Fields cons
             req.add_key_values(k);
             req.add_key_values(v);
         }
-        auto const r = call<v1::Empty>(std::chrono::seconds(5), "Log", [&](auto& ctx, auto& resp) {
-            return impl_->stub->Log(&ctx, req, &resp);
-        });
+        auto const r = impl_->invoke("Log", &Impl::Stub::Log, req, std::chrono::milliseconds(5000));
         if (!r) {
             std::fprintf(stderr, "%s (log via Mattermost failed: %s)\n",
                          log::format_line(level, message, fields).c_str(), r.error().message.c_str());
@@ -82,13 +110,7 @@ void ApiClient::log(log::Level level, std::string_view message, log::Fields cons
 Status ApiClient::save_plugin_config(std::string const& settings_json) {
     v1::SavePluginConfigRequest req;
     req.set_settings_json(settings_json);
-    auto r = call<v1::ErrorResponse>(impl_->deadline, "SavePluginConfig", [&](auto& ctx, auto& resp) {
-        return impl_->stub->SavePluginConfig(&ctx, req, &resp);
-    });
-    if (!r) {
-        return std::unexpected(r.error());
-    }
-    return {};
+    return to_status(impl_->invoke("SavePluginConfig", &Impl::Stub::SavePluginConfig, req));
 }
 
 Status ApiClient::register_command(mm::Command const& c) {
@@ -101,26 +123,14 @@ Status ApiClient::register_command(mm::Command const& c) {
     req.set_auto_complete_hint(c.auto_complete_hint);
     req.set_autocomplete_data_json(c.autocomplete_data_json);
     req.set_icon(c.icon);
-    auto r = call<v1::ErrorResponse>(impl_->deadline, "RegisterCommand", [&](auto& ctx, auto& resp) {
-        return impl_->stub->RegisterCommand(&ctx, req, &resp);
-    });
-    if (!r) {
-        return std::unexpected(r.error());
-    }
-    return {};
+    return to_status(impl_->invoke("RegisterCommand", &Impl::Stub::RegisterCommand, req));
 }
 
 Status ApiClient::unregister_command(std::string const& team_id, std::string const& trigger) {
     v1::UnregisterCommandRequest req;
     req.set_team_id(team_id);
     req.set_trigger(trigger);
-    auto r = call<v1::ErrorResponse>(impl_->deadline, "UnregisterCommand", [&](auto& ctx, auto& resp) {
-        return impl_->stub->UnregisterCommand(&ctx, req, &resp);
-    });
-    if (!r) {
-        return std::unexpected(r.error());
-    }
-    return {};
+    return to_status(impl_->invoke("UnregisterCommand", &Impl::Stub::UnregisterCommand, req));
 }
 
 Result<std::string> ApiClient::ensure_bot(mm::Bot const& bot) {
@@ -129,9 +139,7 @@ Result<std::string> ApiClient::ensure_bot(mm::Bot const& bot) {
     req.set_display_name(bot.display_name);
     req.set_description(bot.description);
     req.set_profile_image(bot.profile_image);
-    auto r = call<v1::IdResponse>(impl_->deadline, "EnsureBot", [&](auto& ctx, auto& resp) {
-        return impl_->stub->EnsureBot(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("EnsureBot", &Impl::Stub::EnsureBot, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -141,9 +149,7 @@ Result<std::string> ApiClient::ensure_bot(mm::Bot const& bot) {
 Result<mm::User> ApiClient::get_user(std::string const& id) {
     v1::IdRequest req;
     req.set_id(id);
-    auto r = call<v1::UserResponse>(impl_->deadline, "GetUser", [&](auto& ctx, auto& resp) {
-        return impl_->stub->GetUser(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("GetUser", &Impl::Stub::GetUser, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -153,9 +159,7 @@ Result<mm::User> ApiClient::get_user(std::string const& id) {
 Result<mm::User> ApiClient::get_user_by_email(std::string const& email) {
     v1::ValueRequest req;
     req.set_value(email);
-    auto r = call<v1::UserResponse>(impl_->deadline, "GetUserByEmail", [&](auto& ctx, auto& resp) {
-        return impl_->stub->GetUserByEmail(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("GetUserByEmail", &Impl::Stub::GetUserByEmail, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -165,9 +169,7 @@ Result<mm::User> ApiClient::get_user_by_email(std::string const& email) {
 Result<mm::User> ApiClient::get_user_by_username(std::string const& username) {
     v1::ValueRequest req;
     req.set_value(username);
-    auto r = call<v1::UserResponse>(impl_->deadline, "GetUserByUsername", [&](auto& ctx, auto& resp) {
-        return impl_->stub->GetUserByUsername(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("GetUserByUsername", &Impl::Stub::GetUserByUsername, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -178,9 +180,7 @@ Result<bool> ApiClient::has_permission_to(std::string const& user_id, std::strin
     v1::PermissionRequest req;
     req.set_user_id(user_id);
     req.set_permission(permission);
-    auto r = call<v1::BoolResponse>(impl_->deadline, "HasPermissionTo", [&](auto& ctx, auto& resp) {
-        return impl_->stub->HasPermissionTo(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("HasPermissionTo", &Impl::Stub::HasPermissionTo, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -190,9 +190,7 @@ Result<bool> ApiClient::has_permission_to(std::string const& user_id, std::strin
 Result<mm::Channel> ApiClient::get_channel(std::string const& id) {
     v1::IdRequest req;
     req.set_id(id);
-    auto r = call<v1::ChannelResponse>(impl_->deadline, "GetChannel", [&](auto& ctx, auto& resp) {
-        return impl_->stub->GetChannel(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("GetChannel", &Impl::Stub::GetChannel, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -203,9 +201,7 @@ Result<mm::Channel> ApiClient::get_direct_channel(std::string const& user_a, std
     v1::UserPairRequest req;
     req.set_user_id_1(user_a);
     req.set_user_id_2(user_b);
-    auto r = call<v1::ChannelResponse>(impl_->deadline, "GetDirectChannel", [&](auto& ctx, auto& resp) {
-        return impl_->stub->GetDirectChannel(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("GetDirectChannel", &Impl::Stub::GetDirectChannel, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -215,9 +211,7 @@ Result<mm::Channel> ApiClient::get_direct_channel(std::string const& user_a, std
 Result<mm::Post> ApiClient::create_post(mm::Post const& post) {
     v1::PostRequest req;
     to_proto(post, *req.mutable_post());
-    auto r = call<v1::PostResponse>(impl_->deadline, "CreatePost", [&](auto& ctx, auto& resp) {
-        return impl_->stub->CreatePost(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("CreatePost", &Impl::Stub::CreatePost, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -228,9 +222,7 @@ Result<mm::Post> ApiClient::send_ephemeral_post(std::string const& user_id, mm::
     v1::EphemeralPostRequest req;
     req.set_user_id(user_id);
     to_proto(post, *req.mutable_post());
-    auto r = call<v1::PostResponse>(impl_->deadline, "SendEphemeralPost", [&](auto& ctx, auto& resp) {
-        return impl_->stub->SendEphemeralPost(&ctx, req, &resp);
-    });
+    auto r = impl_->invoke("SendEphemeralPost", &Impl::Stub::SendEphemeralPost, req);
     if (!r) {
         return std::unexpected(r.error());
     }
@@ -245,13 +237,7 @@ Status ApiClient::publish_websocket_event(std::string const& event, std::string 
     req.set_user_id(broadcast.user_id);
     req.set_channel_id(broadcast.channel_id);
     req.set_team_id(broadcast.team_id);
-    auto r = call<v1::Empty>(impl_->deadline, "PublishWebSocketEvent", [&](auto& ctx, auto& resp) {
-        return impl_->stub->PublishWebSocketEvent(&ctx, req, &resp);
-    });
-    if (!r) {
-        return std::unexpected(r.error());
-    }
-    return {};
+    return to_status(impl_->invoke("PublishWebSocketEvent", &Impl::Stub::PublishWebSocketEvent, req));
 }
 
 namespace {
