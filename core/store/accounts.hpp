@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "store/database.hpp"
+
+namespace msteams::store {
+
+// A Mattermost user's link to a Teams account (table msteams_accounts). One Teams account ↔ one Mattermost user.
+struct Account {
+    std::string mm_user_id;
+    std::string teams_user_id;
+    std::string teams_email;
+    std::string teams_display_name;
+    std::string token_sealed;  // crypto::Sealer output; "" while disconnected
+    std::int64_t connected_at = 0;     // Unix ms
+    std::int64_t disconnected_at = 0;  // Unix ms; 0 if never disconnected
+    [[nodiscard]] bool connected() const noexcept { return !token_sealed.empty(); }
+};
+
+class Accounts {
+public:
+    explicit Accounts(std::shared_ptr<Database> db);
+
+    [[nodiscard]] Result<std::optional<Account>> by_mm_user(std::string const& mm_user_id);
+    [[nodiscard]] Result<std::optional<Account>> by_teams_user(std::string const& teams_user_id);
+
+    // Stores a connection, in one transaction:
+    // - ErrorCode::conflict if the Teams account is connected to another Mattermost user (a disconnected mapping
+    //   of another user is taken over);
+    // - ErrorCode::permission_denied if the user is not connected yet and `limit` users already are.
+    [[nodiscard]] Status connect(Account const& account, int limit);
+    // Forgets the token, keeps the mapping (history stays attributed), records the time. not_found if unknown.
+    [[nodiscard]] Status disconnect(std::string const& mm_user_id);
+    // After a token refresh (the refresh token rotates).
+    [[nodiscard]] Status update_token(std::string const& mm_user_id, std::string const& token_sealed);
+    [[nodiscard]] Result<int> count_connected();
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
+// Pending OAuth flows (table msteams_oauth_states): random, single-use, bound to a user, short-lived.
+struct OAuthState {
+    std::string state;
+    std::string mm_user_id;
+    std::string verifier_sealed;  // the PKCE verifier, sealed with the user id as context
+    std::string purpose;          // "user" or "bot"
+    std::int64_t expires_at = 0;  // Unix ms
+};
+
+class OAuthStates {
+public:
+    explicit OAuthStates(std::shared_ptr<Database> db);
+
+    [[nodiscard]] Status put(OAuthState const& state);
+    // Removes the state and returns it, atomically: a second take of the same state is not_found. An expired state
+    // is returned too (the caller says "expired"); a missing one is not_found.
+    [[nodiscard]] Result<OAuthState> take(std::string const& state);
+    // Removes states that expired before `now_ms`; returns how many.
+    [[nodiscard]] Result<std::int64_t> purge_expired(std::int64_t now_ms);
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
+}  // namespace msteams::store
