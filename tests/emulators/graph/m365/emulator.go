@@ -120,8 +120,8 @@ type Emulator struct {
 	CAFile     string // PEM of the test CA
 	CAPEM      []byte
 
-	TenantID     string
-	ClientID     string
+	TenantID string
+	ClientID string
 	// ClientSecret is the secret at start; the control API can change it
 	// (Env and GET /tenant report the current one).
 	ClientSecret string

@@ -229,7 +229,7 @@ func TestChatMessages(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("hosted content src not absolute: %s", content)
 	}
-	src := content[i:strings.Index(content[i:], `"`)+i]
+	src := content[i : strings.Index(content[i:], `"`)+i]
 	hr := e.do("GET", src, bt, nil)
 	if hr.status != 200 || !bytes.Equal(hr.body, png) || hr.header.Get("Content-Type") != "image/png" {
 		t.Fatalf("hosted $value: %d", hr.status)

@@ -586,6 +586,10 @@ func TestSlowEndpointRules(t *testing.T) {
 		e.ctl.Send(e.ctx, m365ctl.InChat(chat), m365ctl.Post{From: adele, Text: "x"})
 		rc.next()
 	}
+	// the endpoint saw 100 before the emulator finished accounting for them
+	if _, err := e.ctl.WaitDeliveries(e.ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	e.ctl.Send(e.ctx, m365ctl.InChat(chat), m365ctl.Post{From: adele, Text: "dropped"})
 	rc.none(200 * time.Millisecond)
 	c, _ := e.ctl.Counters(e.ctx)
