@@ -1,16 +1,63 @@
-// The part of Mattermost's plugin registry this plugin uses.
+import type React from 'react';
+
+// The part of Mattermost's plugin registry this plugin uses. Everything past the websocket handler is optional
+// because the set of register* functions grows with the Mattermost version; callers feature-detect.
+export interface WebSocketMessage {
+    event?: string;
+    data: unknown;
+}
+
+export interface UserSettingsCustomSection {
+    title: string;
+    component: React.ComponentType;
+}
+
+export interface UserSettingsAction {
+    title: string;
+    text: string;
+    buttonText: string;
+    onClick: () => void;
+}
+
+export interface UserSettingsConfiguration {
+    id: string;
+    uiName: string;
+    icon?: string;
+    action?: UserSettingsAction;
+    sections: UserSettingsCustomSection[];
+}
+
 export interface PluginRegistry {
-    registerWebSocketEventHandler(event: string, handler: (msg: {data: unknown}) => void): void;
+    registerWebSocketEventHandler(event: string, handler: (msg: WebSocketMessage) => void): void;
+    registerReconnectHandler?(handler: () => void): void;
+    registerRootComponent?(component: React.ComponentType): string;
+    registerMainMenuAction?(text: React.ReactNode, action: () => void, mobileIcon?: React.ReactNode): string;
+    registerUserSettings?(settings: UserSettingsConfiguration): void;
     registerReducer?(reducer: unknown): void;
 }
 
+// The slice of Mattermost's Redux store this plugin reads. Nothing is dispatched into it.
+export interface ReduxState {
+    entities?: {
+        general?: {config?: {SiteURL?: string}};
+        users?: {currentUserId?: string};
+    };
+    plugins?: {userSettings?: Record<string, unknown>};
+}
+
+export interface ReduxStore {
+    getState(): ReduxState;
+    subscribe(listener: () => void): () => void;
+}
+
 export interface MattermostPlugin {
-    initialize(registry: PluginRegistry, store: unknown): void | Promise<void>;
+    initialize(registry: PluginRegistry, store?: ReduxStore): void | Promise<void>;
     uninitialize?(): void;
 }
 
 declare global {
     interface Window {
         registerPlugin(id: string, plugin: MattermostPlugin): void;
+        basename?: string;
     }
 }

@@ -1,0 +1,210 @@
+// Connection status with Connect / Disconnect: the body of the user-settings section and of the fallback dialog.
+import React from 'react';
+
+import type {ConnectionStatus} from '../../client';
+import type {Controller} from '../../controller';
+import {describeConnection, useAppState} from '../../state';
+import {Dialog} from '../common/dialog';
+import * as styles from '../common/styles';
+
+export interface AccountSettingsProps {
+    status: ConnectionStatus | null;
+    loadError: string;
+    actionError: string;
+    busy: boolean;
+    connecting: boolean;
+    popupBlocked: boolean;
+    connectURL: string;
+    onConnect: () => void;
+    onDisconnect: () => void;
+    onRetry: () => void;
+}
+
+export function AccountSettings(props: AccountSettingsProps): React.ReactElement {
+    const {status} = props;
+    let body: React.ReactNode;
+    if (!status) {
+        body = props.loadError ? (
+            <>
+                <p
+                    style={styles.error}
+                    role='alert'
+                >
+                    {props.loadError}
+                </p>
+                <button
+                    type='button'
+                    style={styles.tertiaryButton}
+                    onClick={props.onRetry}
+                >
+                    {'Try again'}
+                </button>
+            </>
+        ) : (
+            <p style={styles.paragraph}>{'Loading…'}</p>
+        );
+    } else if (status.connected) {
+        body = (
+            <>
+                <p
+                    style={styles.statusLine}
+                    data-testid='msteams-connection'
+                >
+                    {describeConnection(status)}
+                </p>
+                <p style={styles.hint}>
+                    {'Disconnecting stops your messages from reaching Teams under your name until you connect again.'}
+                </p>
+                <button
+                    type='button'
+                    style={props.busy ? {...styles.dangerButton, ...styles.disabled} : styles.dangerButton}
+                    onClick={props.onDisconnect}
+                    disabled={props.busy}
+                >
+                    {props.busy ? 'Disconnecting…' : 'Disconnect'}
+                </button>
+            </>
+        );
+    } else if (!status.can_connect) {
+        body = (
+            <>
+                <p
+                    style={styles.statusLine}
+                    data-testid='msteams-connection'
+                >
+                    {'Not connected'}
+                </p>
+                <p style={styles.notice}>
+                    {'Connecting your account isn’t possible right now: the maximum number of connected users has ' +
+                        'been reached. Please ask your system administrator.'}
+                </p>
+            </>
+        );
+    } else {
+        body = (
+            <>
+                <p
+                    style={styles.statusLine}
+                    data-testid='msteams-connection'
+                >
+                    {'Not connected'}
+                </p>
+                <p style={styles.hint}>
+                    {'Connect to send and receive Microsoft Teams messages as yourself. You will sign in with ' +
+                        'Microsoft in a new window, using the same email address as in Mattermost.'}
+                </p>
+                {props.connecting && !props.popupBlocked && (
+                    <p
+                        style={styles.notice}
+                        role='status'
+                    >
+                        {'Finish signing in in the new window; this updates by itself when you are done.'}
+                    </p>
+                )}
+                {props.popupBlocked && (
+                    <p
+                        style={styles.notice}
+                        role='status'
+                    >
+                        {'Your browser blocked the new window. '}
+                        <a
+                            href={props.connectURL}
+                            target='_blank'
+                            rel='opener'
+                            style={styles.link}
+                        >
+                            {'Open the Microsoft sign-in page'}
+                        </a>
+                        {' instead.'}
+                    </p>
+                )}
+                <button
+                    type='button'
+                    style={styles.primaryButton}
+                    onClick={props.onConnect}
+                >
+                    {'Connect account'}
+                </button>
+            </>
+        );
+    }
+
+    return (
+        <div
+            className='msteams-account-settings'
+            style={{padding: '4px 0'}}
+        >
+            {body}
+            {props.actionError && (
+                <p
+                    style={{...styles.error, marginTop: 12}}
+                    role='alert'
+                >
+                    {props.actionError}
+                </p>
+            )}
+        </div>
+    );
+}
+
+function useAccountSettingsProps(controller: Controller): AccountSettingsProps {
+    const state = useAppState(controller.store);
+    return {
+        status: state.status,
+        loadError: state.loadError,
+        actionError: state.actionError,
+        busy: state.busy,
+        connecting: state.connecting,
+        popupBlocked: state.popupBlocked,
+        connectURL: controller.client.connectURL(),
+        onConnect: () => controller.connect(),
+        onDisconnect: () => {
+            void controller.disconnect();
+        },
+        onRetry: () => {
+            void controller.refresh();
+        },
+    };
+}
+
+// The custom section given to registry.registerUserSettings (Settings → MS Teams).
+export function makeUserSettingsSection(controller: Controller): React.ComponentType {
+    function MSTeamsAccountSection(): React.ReactElement {
+        return <AccountSettings {...useAccountSettingsProps(controller)}/>;
+    }
+    return MSTeamsAccountSection;
+}
+
+export const SETTINGS_DIALOG_ID = 'msteams-settings-dialog';
+
+// For Mattermost versions without registerUserSettings: a root component showing the same view in a dialog,
+// opened from the main menu.
+export function makeSettingsDialogRoot(controller: Controller): React.ComponentType {
+    function MSTeamsSettingsDialog(): React.ReactElement | null {
+        const open = useAppState(controller.store).settingsOpen;
+        const props = useAccountSettingsProps(controller);
+        if (!open) {
+            return null;
+        }
+        return (
+            <Dialog
+                id={SETTINGS_DIALOG_ID}
+                title='Microsoft Teams account'
+                onEscape={() => controller.closeSettings()}
+            >
+                <AccountSettings {...props}/>
+                <div style={styles.actions}>
+                    <button
+                        type='button'
+                        style={styles.tertiaryButton}
+                        onClick={() => controller.closeSettings()}
+                        data-autofocus={true}
+                    >
+                        {'Close'}
+                    </button>
+                </div>
+            </Dialog>
+        );
+    }
+    return MSTeamsSettingsDialog;
+}
