@@ -387,18 +387,22 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
         case Cloud::global:
             c.login_base_url = "https://login.microsoftonline.com";
             c.graph_base_url = "https://graph.microsoft.com";
+            c.graph_resource = c.graph_base_url;
             break;
         case Cloud::usgov:
             c.login_base_url = "https://login.microsoftonline.us";
             c.graph_base_url = "https://graph.microsoft.us";
+            c.graph_resource = c.graph_base_url;
             break;
         case Cloud::usgovdod:
             c.login_base_url = "https://login.microsoftonline.us";
             c.graph_base_url = "https://dod-graph.microsoft.us";
+            c.graph_resource = c.graph_base_url;
             break;
         case Cloud::china:
             c.login_base_url = "https://login.chinacloudapi.cn";
             c.graph_base_url = "https://microsoftgraph.chinacloudapi.cn";
+            c.graph_resource = c.graph_base_url;
             break;
         case Cloud::custom: {
             std::string login;
@@ -407,6 +411,7 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
             MSTEAMS_TRY_ASSIGN(graph, r.text(k_custom_graph, 2048));
             MSTEAMS_TRY_ASSIGN(c.login_base_url, https_base_url(k_custom_login, std::move(login)));
             MSTEAMS_TRY_ASSIGN(c.graph_base_url, https_base_url(k_custom_graph, std::move(graph)));
+            c.graph_resource = "https://graph.microsoft.com";
             break;
         }
     }

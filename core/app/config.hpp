@@ -42,6 +42,9 @@ struct Config {
     Cloud cloud = Cloud::global;
     std::string login_base_url;  // e.g. https://login.microsoftonline.com (no trailing slash)
     std::string graph_base_url;  // e.g. https://graph.microsoft.com (no trailing slash, no /v1.0)
+    // The resource identifier in scopes ("<resource>/Chat.ReadWrite", "<resource>/.default"): the cloud's Graph
+    // host, also for custom endpoints (which emulate the global cloud).
+    std::string graph_resource;
     std::string extra_ca_pem;
     bool evaluation_api = false;
 

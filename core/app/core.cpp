@@ -4,8 +4,15 @@
 #include <sstream>
 #include <thread>
 
+#include "commands/account_commands.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
+#include "crypto/crypto.hpp"
+#include "graph/entra.hpp"
+#include "http/client.hpp"
+#include "store/database.hpp"
+#include "sync/logins.hpp"
+#include "web/account_routes.hpp"
 #include "web/routes.hpp"
 
 namespace msteams::app {
@@ -34,6 +41,25 @@ std::string read_icon(std::string const& bundle_path) {
 
 }  // namespace
 
+struct Runtime {
+    std::shared_ptr<Config const> config;
+    std::shared_ptr<http::Client> http;
+    std::shared_ptr<graph::Entra> entra;
+    std::shared_ptr<crypto::Sealer const> sealer;
+    std::shared_ptr<sync::Logins> logins;
+};
+
+DatabaseOpener default_database_opener() {
+    return [](ServerSettings const& server) -> Result<std::shared_ptr<store::Database>> {
+        store::Options options;
+        options.data_source = server.sql_data_source;
+        std::shared_ptr<store::Database> db;
+        MSTEAMS_TRY_ASSIGN(db, store::Database::open(options));
+        MSTEAMS_TRY(db->migrate());
+        return db;
+    };
+}
+
 char const* to_string(HookEvent::Kind kind) noexcept {
     switch (kind) {
         case HookEvent::Kind::message_posted: return "MessageHasBeenPosted";
@@ -49,7 +75,11 @@ char const* to_string(HookEvent::Kind kind) noexcept {
     return "unknown";
 }
 
-Core::Core(std::shared_ptr<mm::Api> api) : api_(std::move(api)), commands_(*api_) {
+Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
+    : api_(std::move(api)), open_database_(std::move(open_database)), commands_(*api_) {
+    auto logins_source = [this] { return logins(); };
+    commands::add_account_commands(commands_, logins_source);
+    web::install_account_routes(router_, logins_source, api_);
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -91,9 +121,41 @@ Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_jso
     return std::make_shared<Config const>(std::move(parsed->config));
 }
 
+Core::~Core() = default;
+
+std::shared_ptr<sync::Logins> Core::logins() const {
+    auto const runtime = runtime_.load();
+    return runtime && active_.load() ? runtime->logins : nullptr;
+}
+
+Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Config const> config) {
+    auto runtime = std::make_shared<Runtime>();
+    runtime->config = config;
+    try {
+        runtime->http = std::make_shared<http::Client>(http::TlsOptions{config->extra_ca_pem, false});
+    } catch (std::exception const& e) {
+        return fail(ErrorCode::invalid_argument,
+                    std::string("Additional trusted CA certificates (extraCaPem) cannot be used: ") + e.what());
+    }
+    runtime->entra = std::make_shared<graph::Entra>(
+        runtime->http, graph::App{config->login_base_url, config->graph_base_url, config->graph_resource,
+                                  config->tenant_id, config->client_id, config->client_secret});
+    runtime->sealer = std::make_shared<crypto::Sealer const>(config->encryption_key);
+    sync::LoginSettings settings{config->server.site_url, k_plugin_id, bot_user_id_, config->connected_users_allowed};
+    runtime->logins = std::make_shared<sync::Logins>(settings, api_, db_, runtime->entra, runtime->sealer);
+    return runtime;
+}
+
 Status Core::activate(std::string const& settings_json, ServerSettings const& server) {
     std::shared_ptr<Config const> config;
     MSTEAMS_TRY_ASSIGN(config, load(settings_json, server, SaveGenerated::now));
+
+    auto db = open_database_(server);
+    if (!db) {
+        return fail(ErrorCode::unavailable, "The MS Teams plugin cannot use the Mattermost database: " +
+                                                db.error().message);
+    }
+    db_ = *db;
 
     mm::Bot const bot{"msteams", "MS Teams",
                       "Posts for Microsoft Teams users and tells you about your Teams connection.", ""};
@@ -107,6 +169,9 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
         !registered) {
         return fail(ErrorCode::unavailable, "Could not register /msteams: " + registered.error().message);
     }
+    std::shared_ptr<Runtime const> runtime;
+    MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
+    runtime_.store(runtime);
     config_.store(config);
     active_.store(true);
     log::info("MS Teams plugin activated", {{"version", k_version}, {"config", describe(*config)}});
@@ -116,6 +181,11 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
 Status Core::configuration_change(std::string const& settings_json, ServerSettings const& server) {
     std::shared_ptr<Config const> config;
     MSTEAMS_TRY_ASSIGN(config, load(settings_json, server, SaveGenerated::after_hook));
+    if (db_) {
+        std::shared_ptr<Runtime const> runtime;
+        MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
+        runtime_.store(runtime);
+    }
     config_.store(config);
     log::info("configuration applied", {{"config", describe(*config)}});
     return {};

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -11,6 +12,13 @@
 #include "common/result.hpp"
 #include "mm/api.hpp"
 #include "web/router.hpp"
+
+namespace msteams::store {
+class Database;
+}
+namespace msteams::sync {
+class Logins;
+}
 
 namespace msteams::app {
 
@@ -40,10 +48,18 @@ struct HookEvent {
 
 char const* to_string(HookEvent::Kind kind) noexcept;
 
+// Everything built from one configuration snapshot; replaced as a whole when the configuration changes.
+struct Runtime;
+
+// Opens the Mattermost database and brings the msteams_ tables up to date.
+using DatabaseOpener = std::function<Result<std::shared_ptr<store::Database>>(ServerSettings const&)>;
+DatabaseOpener default_database_opener();
+
 // The plugin's state and its answers to every hook. Thread-safe: hooks arrive concurrently.
 class Core {
 public:
-    explicit Core(std::shared_ptr<mm::Api> api);
+    explicit Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database = default_database_opener());
+    ~Core();
 
     // Validates the configuration, generates missing secrets (and saves them), ensures the bot and registers
     // /msteams. An error refuses activation; its message is what System Console shows.
@@ -64,6 +80,8 @@ public:
     // The configuration in force, or nullptr before the first successful activation.
     [[nodiscard]] std::shared_ptr<Config const> config() const noexcept { return config_.load(); }
     [[nodiscard]] std::string const& bot_user_id() const noexcept { return bot_user_id_; }
+    // The logins of the configuration in force, or nullptr while not active.
+    [[nodiscard]] std::shared_ptr<sync::Logins> logins() const;
 
 private:
     // Saving the plugin's settings from inside OnConfigurationChange re-enters Mattermost's configuration listeners
@@ -73,7 +91,12 @@ private:
     [[nodiscard]] Result<std::shared_ptr<Config const>> load(std::string const& settings_json,
                                                              ServerSettings const& server, SaveGenerated when);
 
+    [[nodiscard]] Result<std::shared_ptr<Runtime const>> build_runtime(std::shared_ptr<Config const> config);
+
     std::shared_ptr<mm::Api> api_;
+    DatabaseOpener open_database_;
+    std::shared_ptr<store::Database> db_;
+    std::atomic<std::shared_ptr<Runtime const>> runtime_;
     commands::Dispatcher commands_;
     web::Router router_;
     std::atomic<std::shared_ptr<Config const>> config_;

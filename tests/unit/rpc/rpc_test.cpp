@@ -11,6 +11,7 @@
 #include "msteams.grpc.pb.h"
 #include "rpc/api_client.hpp"
 #include "rpc/server.hpp"
+#include "store/database.hpp"
 
 namespace v1 = msteams::v1;
 
@@ -23,9 +24,16 @@ std::string temp_socket(char const* name) {
     return std::string(dir) + "/" + name;
 }
 
+// These tests exercise the gRPC boundary, not storage: the core gets no database (account features stay unused).
+msteams::app::DatabaseOpener no_database() {
+    return [](msteams::app::ServerSettings const&) -> msteams::Result<std::shared_ptr<msteams::store::Database>> {
+        return std::shared_ptr<msteams::store::Database>{};
+    };
+}
+
 struct Harness {
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
-    msteams::app::Core core{api};
+    msteams::app::Core core{api, no_database()};
     std::string socket = temp_socket("hooks.sock");
     std::unique_ptr<msteams::rpc::Server> server = msteams::rpc::Server::start(socket, core);
     std::unique_ptr<v1::Hooks::Stub> stub =
@@ -131,6 +139,18 @@ TEST_CASE("rpc: activation ensures the bot, registers /msteams and saves generat
     auto const saved = nlohmann::json::parse(h.api->saved_configs[0]);
     CHECK(saved["webhooksecret"].get<std::string>().size() == 32);
     CHECK(h.core.config()->webhook_secret == saved["webhooksecret"]);
+}
+
+TEST_CASE("rpc: an unreachable database refuses activation with the reason", "[rpc]") {
+    auto api = std::make_shared<msteams::test::FakeApi>();
+    msteams::app::Core core(api, [](msteams::app::ServerSettings const&)
+                                     -> msteams::Result<std::shared_ptr<msteams::store::Database>> {
+        return msteams::fail(msteams::ErrorCode::unavailable, "connection refused");
+    });
+    auto const s = core.activate(msteams::test::valid_settings_json(), msteams::test::valid_server());
+    REQUIRE_FALSE(s.has_value());
+    CHECK_THAT(s.error().message, Catch::Contains("cannot use the Mattermost database: connection refused"));
+    CHECK_FALSE(core.active());
 }
 
 TEST_CASE("rpc: a failing bot refuses activation with the reason", "[rpc]") {

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "http/client.hpp"
+
+// Microsoft Entra ID (v2 endpoints): authorization code with PKCE, refresh, client credentials; and the errors
+// Entra and Graph answer with.
+namespace msteams::graph {
+
+struct App {
+    std::string login_base;  // https://login.microsoftonline.com
+    std::string graph_base;  // https://graph.microsoft.com
+    std::string resource;    // the resource identifier used in scopes
+    std::string tenant;
+    std::string client_id;
+    std::string client_secret;  // secret
+};
+
+// The delegated permissions a connected user grants (the README lists them for the app registration).
+inline constexpr char const* k_delegated_permissions[] = {
+    "User.Read",          "Chat.ReadWrite",        "ChatMessage.Send",  "Chat.Create",
+    "Files.ReadWrite",    "Team.ReadBasic.All",    "Channel.ReadBasic.All", "ChannelMessage.Send",
+    "ChannelMessage.Read.All",
+};
+
+struct Token {
+    std::string access_token;   // secret
+    std::string refresh_token;  // secret; empty for app tokens
+    std::int64_t expires_at = 0;  // Unix ms
+    std::string scope;
+};
+
+struct Me {
+    std::string id;
+    std::string display_name;
+    std::string mail;
+    std::string user_principal_name;
+};
+
+class Entra {
+public:
+    Entra(std::shared_ptr<http::Client> http, App app);
+
+    // The URL to send the user's browser to.
+    [[nodiscard]] std::string authorize_url(std::string const& redirect_uri, std::string const& state,
+                                            std::string const& code_challenge) const;
+    [[nodiscard]] Result<Token> redeem_code(std::string const& code, std::string const& redirect_uri,
+                                            std::string const& code_verifier) const;
+    [[nodiscard]] Result<Token> refresh(std::string const& refresh_token) const;
+    // The application's own token (client credentials), cached until five minutes before it expires.
+    [[nodiscard]] Result<Token> app_token();
+
+    // GET /v1.0/me with a delegated token.
+    [[nodiscard]] Result<Me> me(std::string const& access_token) const;
+
+    [[nodiscard]] App const& app() const noexcept { return app_; }
+
+private:
+    [[nodiscard]] Result<Token> token_request(std::string const& form) const;
+    [[nodiscard]] std::string delegated_scope() const;
+
+    std::shared_ptr<http::Client> http_;
+    App app_;
+    std::mutex app_token_mutex_;
+    Token app_token_;
+};
+
+// An Entra error answer as an Error: invalid_grant → permission_denied (the grant is gone: the user must connect
+// again); invalid_client / unauthorized_client → unauthenticated (the app registration's credentials are wrong: an
+// admin's job); 429/5xx → unavailable with retry_after; the rest invalid_argument. The message names Entra's error
+// and AADSTS code, never anything that was sent.
+[[nodiscard]] Error entra_error(http::Response const& response);
+
+// A Graph error answer ({"error":{"code","message"}}) as an Error, with Retry-After for 429/503.
+[[nodiscard]] Error graph_error(http::Response const& response);
+
+// Unix milliseconds now.
+[[nodiscard]] std::int64_t now_ms();
+
+}  // namespace msteams::graph

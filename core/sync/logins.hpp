@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "crypto/crypto.hpp"
+#include "graph/entra.hpp"
+#include "mm/api.hpp"
+#include "store/accounts.hpp"
+
+// Logins: connected users' delegated Teams tokens. Starting and finishing the OAuth flow, refreshing tokens, and
+// telling users when their connection is lost.
+namespace msteams::sync {
+
+enum class Purpose { user, bot };
+
+struct LoginSettings {
+    std::string site_url;
+    std::string plugin_id;
+    std::string bot_user_id;
+    int connected_users_allowed = 1000;
+};
+
+struct Connected {
+    std::string mm_user_id;
+    std::string teams_user_id;
+    std::string teams_display_name;
+    std::string teams_email;
+    Purpose purpose = Purpose::user;
+};
+
+inline constexpr std::int64_t k_state_lifetime_ms = 5 * 60 * 1000;
+// Refresh a delegated token this long before it expires.
+inline constexpr std::int64_t k_refresh_margin_ms = 2 * 60 * 1000;
+
+class Logins {
+public:
+    Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Database> db,
+           std::shared_ptr<graph::Entra> entra, std::shared_ptr<crypto::Sealer const> sealer);
+
+    [[nodiscard]] std::string redirect_uri() const;
+    [[nodiscard]] std::string connect_url() const;  // <SiteURL>/plugins/<id>/connect
+
+    // Starts a flow for `mm_user_id` (for Purpose::bot, the admin connecting the bot): returns the Entra URL to
+    // send the browser to. Refused when the user is connected already or the limit is reached.
+    [[nodiscard]] Result<std::string> begin(std::string const& mm_user_id, Purpose purpose);
+
+    // Finishes a flow on the redirect: `session_user_id` is who the browser is logged in as. Verifies the state
+    // (exists, unused, unexpired, bound to this user), redeems the code with the PKCE verifier, reads /me, applies
+    // the same-email rule and the one-to-one rule, stores the sealed token, and tells the webapp.
+    [[nodiscard]] Result<Connected> finish(std::string const& state, std::string const& code,
+                                           std::string const& session_user_id);
+
+    [[nodiscard]] Status disconnect(std::string const& mm_user_id);
+    [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id);
+    [[nodiscard]] Result<int> count_connected();
+    [[nodiscard]] int limit() const noexcept { return settings_.connected_users_allowed; }
+    [[nodiscard]] std::string const& bot_user_id() const noexcept { return settings_.bot_user_id; }
+
+    // A delegated access token for the user, refreshed when close to expiry (the rotated refresh token is saved).
+    // A refused refresh or a token that can no longer be opened disconnects the user and sends them a direct
+    // message from the bot with a link to connect again; the error is permission_denied.
+    [[nodiscard]] Result<std::string> access_token(std::string const& mm_user_id);
+
+    // Reads the user's Teams identity with their token (refreshing it as needed).
+    [[nodiscard]] Result<graph::Me> whoami(std::string const& mm_user_id);
+
+private:
+    [[nodiscard]] std::string seal_token(graph::Token const& token, std::string const& mm_user_id) const;
+    void lose_connection(std::string const& mm_user_id, std::string const& why);
+    void notify_webapp(std::string const& mm_user_id, bool connected, std::string const& name,
+                       std::string const& email);
+
+    LoginSettings settings_;
+    std::shared_ptr<mm::Api> api_;
+    std::shared_ptr<store::Database> db_;
+    store::Accounts accounts_;
+    store::OAuthStates states_;
+    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<crypto::Sealer const> sealer_;
+};
+
+}  // namespace msteams::sync

@@ -1,0 +1,168 @@
+#include "web/account_routes.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "web/pages.hpp"
+
+namespace msteams::web {
+namespace {
+
+constexpr std::size_t k_max_query_value = 4096;
+
+std::optional<std::string> query_value(Request const& request, std::string_view key) {
+    auto const query = strings::parse_query(request.raw_query);
+    if (!query) {
+        return std::nullopt;
+    }
+    for (auto const& [k, v] : *query) {
+        if (k == key) {
+            return v.size() > k_max_query_value ? std::nullopt : std::optional<std::string>(v);
+        }
+    }
+    return std::nullopt;
+}
+
+Response not_active_page() {
+    return html_page(503, "MS Teams is not available",
+                     "The MS Teams plugin is not active right now. Try again in a moment, or ask your system admin.")
+        .set("Retry-After", "5");
+}
+
+int status_for(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::invalid_argument: return 400;
+        case ErrorCode::unauthenticated: return 401;
+        case ErrorCode::permission_denied: return 403;
+        case ErrorCode::not_found: return 404;
+        case ErrorCode::conflict: return 409;
+        case ErrorCode::too_large: return 413;
+        case ErrorCode::unavailable: return 503;
+        case ErrorCode::internal: return 500;
+    }
+    return 500;
+}
+
+// What the user sees for an error in the OAuth window: the message when it is meant for them, a generic one for
+// failures of the server or of Microsoft (the details are in the server log).
+Response connect_error_page(Error const& e) {
+    bool const for_user = e.code == ErrorCode::invalid_argument || e.code == ErrorCode::permission_denied ||
+                          e.code == ErrorCode::not_found || e.code == ErrorCode::conflict;
+    if (for_user && e.http_status == 0) {
+        return html_page(status_for(e.code), "Could not connect to Microsoft Teams", e.message);
+    }
+    log::error("connecting a Teams account failed", {{"error", e.message}});
+    return html_page(e.code == ErrorCode::unavailable ? 503 : 502, "Could not connect to Microsoft Teams",
+                     "Microsoft Teams could not be reached or refused the sign-in. Try again in a moment; if it keeps "
+                     "failing, your system admin will find the details in the Mattermost server log.");
+}
+
+}  // namespace
+
+void install_account_routes(Router& router, LoginsSource logins_source, std::shared_ptr<mm::Api> api) {
+    router.add(Route{"GET", "/connect", Access::user, 0, [logins_source, api](Request const& request) {
+                         auto logins = logins_source();
+                         if (!logins) {
+                             return not_active_page();
+                         }
+                         auto purpose = sync::Purpose::user;
+                         if (query_value(request, "purpose").value_or("") == "bot") {
+                             auto admin = api->has_permission_to(request.user_id, "manage_system");
+                             if (!admin || !*admin) {
+                                 return html_page(403, "Could not connect to Microsoft Teams",
+                                                  "Only system admins can connect the bot account.");
+                             }
+                             purpose = sync::Purpose::bot;
+                         }
+                         auto url = logins->begin(request.user_id, purpose);
+                         if (!url) {
+                             return connect_error_page(url.error());
+                         }
+                         Response r;
+                         r.status = 302;
+                         r.set("Location", *url);
+                         r.set("Cache-Control", "no-store");
+                         return r;
+                     }});
+
+    router.add(Route{"GET", "/oauth-redirect", Access::user, 0, [logins_source](Request const& request) {
+                         auto logins = logins_source();
+                         if (!logins) {
+                             return not_active_page();
+                         }
+                         auto const state = query_value(request, "state");
+                         if (auto const error = query_value(request, "error")) {
+                             auto const description = query_value(request, "error_description").value_or("");
+                             log::info("Microsoft sign-in ended with an error",
+                                       {{"error", *error}, {"description", description.substr(0, 300)}});
+                             if (state) {
+                                 (void)logins->finish(*state, "", request.user_id);  // spend the state
+                             }
+                             return html_page(400, "Microsoft Teams was not connected",
+                                              *error == "access_denied"
+                                                  ? "The sign-in was cancelled or permission was not granted."
+                                                  : "Microsoft ended the sign-in with an error (" + *error +
+                                                        "). Try again, or ask your system admin.");
+                         }
+                         auto const code = query_value(request, "code");
+                         if (!state || !code || state->empty() || code->empty()) {
+                             return html_page(400, "Could not connect to Microsoft Teams",
+                                              "The sign-in response is incomplete. Start again from Mattermost.");
+                         }
+                         auto connected = logins->finish(*state, *code, request.user_id);
+                         if (!connected) {
+                             return connect_error_page(connected.error());
+                         }
+                         auto const who = connected->teams_display_name.empty()
+                                              ? connected->teams_email
+                                              : connected->teams_display_name + " (" + connected->teams_email + ")";
+                         return html_page(200, "Microsoft Teams connected",
+                                          connected->purpose == sync::Purpose::bot
+                                              ? "The MS Teams bot is now connected as " + who +
+                                                    ". You can close this window."
+                                              : "Your Mattermost account is now connected to Microsoft Teams as " +
+                                                    who + ". You can close this window.");
+                     }});
+
+    router.add(Route{"GET", "/api/v1/connection-status", Access::user, 0, [logins_source](Request const& request) {
+                         auto logins = logins_source();
+                         if (!logins) {
+                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                         }
+                         auto account = logins->account(request.user_id);
+                         if (!account) {
+                             log::error("reading a connection failed", {{"error", account.error().message}});
+                             return json_error(503, "unavailable", "The connection status is unavailable.");
+                         }
+                         bool const connected = *account && (*account)->connected();
+                         bool can_connect = connected;
+                         if (!connected) {
+                             auto const count = logins->count_connected();
+                             can_connect = count && *count < logins->limit();
+                         }
+                         nlohmann::json body{{"connected", connected},
+                                             {"teams_user_id", connected ? (*account)->teams_user_id : ""},
+                                             {"teams_email", connected ? (*account)->teams_email : ""},
+                                             {"teams_display_name", connected ? (*account)->teams_display_name : ""},
+                                             {"can_connect", can_connect}};
+                         return json_response(200, body.dump());
+                     }});
+
+    router.add(Route{"POST", "/api/v1/disconnect", Access::user, 4096, [logins_source](Request const& request) {
+                         auto logins = logins_source();
+                         if (!logins) {
+                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                         }
+                         if (auto d = logins->disconnect(request.user_id); !d) {
+                             if (d.error().code == ErrorCode::not_found) {
+                                 return json_error(404, "not_connected", "Your account is not connected.");
+                             }
+                             log::error("disconnecting failed", {{"error", d.error().message}});
+                             return json_error(503, "unavailable", "Disconnecting failed; try again.");
+                         }
+                         return json_response(200, R"({"connected":false})");
+                     }});
+}
+
+}  // namespace msteams::web

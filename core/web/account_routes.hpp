@@ -1,0 +1,18 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "mm/api.hpp"
+#include "sync/logins.hpp"
+#include "web/router.hpp"
+
+namespace msteams::web {
+
+// Returns the logins of the configuration in force, or nullptr while the plugin is not active.
+using LoginsSource = std::function<std::shared_ptr<sync::Logins>()>;
+
+// /connect, /oauth-redirect, /api/v1/connection-status, /api/v1/disconnect.
+void install_account_routes(Router& router, LoginsSource logins, std::shared_ptr<mm::Api> api);
+
+}  // namespace msteams::web
