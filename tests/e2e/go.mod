@@ -2,7 +2,7 @@
 // emulator (tests/emulators/graph) where Teams is involved.
 module github.com/msteams-bridge/msteams/tests/e2e
 
-go 1.24.11
+go 1.26
 
 require (
 	github.com/mattermost/mattermost/server/public v0.1.22
@@ -57,3 +57,7 @@ require (
 )
 
 replace github.com/msteams-bridge/msteams/tests/mattermost => ../mattermost
+
+require github.com/msteams-bridge/msteams/tests/emulators/graph v0.0.0
+
+replace github.com/msteams-bridge/msteams/tests/emulators/graph => ../emulators/graph

@@ -1,0 +1,317 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
+	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
+)
+
+type connectionStatus struct {
+	Connected        bool   `json:"connected"`
+	TeamsUserID      string `json:"teams_user_id"`
+	TeamsEmail       string `json:"teams_email"`
+	TeamsDisplayName string `json:"teams_display_name"`
+	CanConnect       bool   `json:"can_connect"`
+}
+
+func (b *bridge) connectionStatus(t *testing.T, u *mmtest.User) connectionStatus {
+	t.Helper()
+	resp, err := b.mm.PluginRequest(context.Background(), u, http.MethodGet, "/api/v1/connection-status", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("connection-status: %d %s", resp.StatusCode, resp.Body)
+	}
+	var st connectionStatus
+	if err := json.Unmarshal(resp.Body, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// psql runs one query against the Mattermost database and returns its unaligned output.
+func (b *bridge) psql(t *testing.T, query string) string {
+	t.Helper()
+	out, err := exec.Command("psql", b.mm.DataSource, "-X", "-At", "-c", query).CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql %q: %v\n%s", query, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// botDM returns the messages the msteams bot sent the user in their direct channel.
+func (b *bridge) botDM(t *testing.T, u *mmtest.User) []string {
+	t.Helper()
+	ctx := context.Background()
+	bot, _, err := b.mm.AdminClient.GetUserByUsername(ctx, "msteams", "")
+	if err != nil {
+		t.Fatalf("the msteams bot: %v", err)
+	}
+	ch, _, err := u.Client.CreateDirectChannel(ctx, u.Id, bot.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts, err := u.Posts(ctx, ch.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range posts {
+		if p.UserId == bot.Id {
+			out = append(out, p.Message)
+		}
+	}
+	return out
+}
+
+func TestAccounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Mattermost server and the Microsoft 365 emulator")
+	}
+	ctx := context.Background()
+	b := startBridge(t, nil)
+	alice, err := b.mm.CreateUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := b.mm.CreateUser(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamsAlice := b.teamsTwin(t, alice, "Alice Teams")
+	b.teamsTwin(t, bob, "Bob Teams")
+	channel, err := b.mm.CreateChannel(ctx, b.mm.Team.Id, "accounts", model.ChannelTypeOpen, alice, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("not connected at first", func(t *testing.T) {
+		mustContain(t, "status", b.command(t, alice, channel.Id, "/msteams status"), "not connected")
+		if st := b.connectionStatus(t, alice); st.Connected || !st.CanConnect {
+			t.Errorf("connection-status %+v, want not connected and able to connect", st)
+		}
+		mustContain(t, "connect", b.command(t, alice, channel.Id, "/msteams connect"),
+			b.mm.URL+"/plugins/"+pluginID+"/connect")
+	})
+
+	t.Run("alice connects through the OAuth flow, and the webapp is told", func(t *testing.T) {
+		ws, err := alice.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		redirect := b.signIn(t, alice, "/connect", alice.Email)
+		status, page := b.finish(t, alice, redirect)
+		if status != http.StatusOK {
+			t.Fatalf("redirect: %d %s", status, page)
+		}
+		mustContain(t, "page", page, "connected to Microsoft Teams as Alice Teams")
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ev, err := ws.WaitFor(wctx, func(ev *model.WebSocketEvent) bool {
+			return ev.EventType() == model.WebsocketEventType("custom_"+pluginID+"_connection_changed")
+		})
+		if err != nil {
+			t.Fatalf("no connection_changed event: %v", err)
+		}
+		if ev.GetData()["connected"] != true || ev.GetData()["teams_display_name"] != "Alice Teams" {
+			t.Errorf("event data %v", ev.GetData())
+		}
+		st := b.connectionStatus(t, alice)
+		if !st.Connected || st.TeamsUserID != teamsAlice.ID || !strings.EqualFold(st.TeamsEmail, alice.Email) {
+			t.Errorf("connection-status %+v", st)
+		}
+		mustContain(t, "status", b.command(t, alice, channel.Id, "/msteams status"), "connected to Microsoft Teams as Alice Teams")
+
+		// The same redirect again: the state is single-use.
+		status, page = b.finish(t, alice, redirect)
+		if status == http.StatusOK {
+			t.Fatalf("a replayed redirect connected again: %s", page)
+		}
+		mustContain(t, "replay", page, "not valid or was already used")
+	})
+
+	t.Run("tokens are sealed at rest", func(t *testing.T) {
+		sealed := b.psql(t, fmt.Sprintf("select token_sealed from msteams_accounts where mm_user_id = '%s'", alice.Id))
+		if !strings.HasPrefix(sealed, "v1.") || len(sealed) < 100 {
+			t.Fatalf("stored token %q is not a sealed value", sealed)
+		}
+		if strings.Contains(sealed, "eyJ") || strings.Contains(strings.ToLower(sealed), "refresh") {
+			t.Errorf("the stored token looks readable: %q", sealed)
+		}
+		if n := b.psql(t, "select count(*) from msteams_oauth_states"); n != "0" {
+			t.Errorf("%s OAuth states left after a finished flow", n)
+		}
+	})
+
+	t.Run("refused: another user's email, a flow started by someone else, a Teams account already taken", func(t *testing.T) {
+		// bob signs in to Microsoft as alice: the email does not match his.
+		status, page := b.finish(t, bob, b.signIn(t, bob, "/connect", alice.Email))
+		if status != http.StatusForbidden {
+			t.Errorf("mismatched email: %d, want 403", status)
+		}
+		mustContain(t, "mismatched email", page, "does not have the same email address", bob.Email)
+
+		// A redirect for bob's flow visited in alice's session.
+		status, page = b.finish(t, alice, b.signIn(t, bob, "/connect", bob.Email))
+		if status != http.StatusForbidden {
+			t.Errorf("another user's flow: %d, want 403", status)
+		}
+		mustContain(t, "another user's flow", page, "started by another Mattermost user")
+		if st := b.connectionStatus(t, bob); st.Connected {
+			t.Errorf("bob got connected: %+v", st)
+		}
+	})
+
+	t.Run("a user who is connected is told so instead of starting again", func(t *testing.T) {
+		mustContain(t, "connect", b.command(t, alice, channel.Id, "/msteams connect"), "already connected")
+		resp, body, err := asUser(ctx, alice, http.MethodGet, b.mm.URL+"/plugins/"+pluginID+"/connect")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already connected") {
+			t.Errorf("/connect while connected: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("the connected-users limit", func(t *testing.T) {
+		settings := bridgeSettings(b.emu)
+		settings["connectedUsersAllowed"] = 1
+		current, err := b.mm.PluginSettings(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"encryptionkey", "webhooksecret"} {
+			settings[k] = current[k]
+		}
+		if err := b.mm.SetPluginSettings(ctx, pluginID, settings); err != nil {
+			t.Fatal(err)
+		}
+		err = eventually(ctx, 10*time.Second, func() error {
+			if st := b.connectionStatus(t, bob); st.CanConnect {
+				return fmt.Errorf("bob can still connect: %+v", st)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "connect at the limit", b.command(t, bob, channel.Id, "/msteams connect"), "limit")
+		resp, body, err := asUser(ctx, bob, http.MethodGet, b.mm.URL+"/plugins/"+pluginID+"/connect")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "limit") {
+			t.Errorf("/connect at the limit: %d %s", resp.StatusCode, body)
+		}
+		settings["connectedUsersAllowed"] = 1000
+		if err := b.mm.SetPluginSettings(ctx, pluginID, settings); err != nil {
+			t.Fatal(err)
+		}
+		if err := eventually(ctx, 10*time.Second, func() error {
+			if !b.connectionStatus(t, bob).CanConnect {
+				return fmt.Errorf("bob still cannot connect")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("admin-only commands are refused to users", func(t *testing.T) {
+		mustContain(t, "connect-bot", b.command(t, bob, channel.Id, "/msteams connect-bot"), "system admins only")
+		mustContain(t, "disconnect-bot", b.command(t, bob, channel.Id, "/msteams disconnect-bot"), "system admins only")
+		mustContain(t, "bad argument", b.command(t, bob, channel.Id, "/msteams status now"), "takes no arguments")
+	})
+
+	t.Run("a revoked grant disconnects the user, who is told by the bot", func(t *testing.T) {
+		b.connect(t, bob, bob.Email)
+		if _, err := b.ctl.RevokeTokens(ctx, m365ctl.Revoke{UserID: teamsUserID(t, b, bob)}); err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "status after revocation", b.command(t, bob, channel.Id, "/msteams status"), "stopped working")
+		if st := b.connectionStatus(t, bob); st.Connected {
+			t.Errorf("still connected after the grant was revoked: %+v", st)
+		}
+		dms := b.botDM(t, bob)
+		if len(dms) == 0 || !strings.Contains(dms[0], "/plugins/"+pluginID+"/connect") {
+			t.Errorf("bot DMs %q, want a reconnect link", dms)
+		}
+	})
+
+	t.Run("a changed encryption key makes tokens unreadable: the user is asked to reconnect", func(t *testing.T) {
+		current, err := b.mm.PluginSettings(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current["encryptionkey"] = "a-completely-different-key-0123456789"
+		if err := b.mm.SetPluginSettings(ctx, pluginID, current); err != nil {
+			t.Fatal(err)
+		}
+		err = eventually(ctx, 10*time.Second, func() error {
+			text := b.command(t, alice, channel.Id, "/msteams status")
+			if !strings.Contains(text, "stopped working") {
+				return fmt.Errorf("status %q", text)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Connecting again works with the new key.
+		b.connect(t, alice, alice.Email)
+		mustContain(t, "status", b.command(t, alice, channel.Id, "/msteams status"), "connected to Microsoft Teams as Alice Teams")
+	})
+
+	t.Run("disconnect", func(t *testing.T) {
+		mustContain(t, "disconnect", b.command(t, alice, channel.Id, "/msteams disconnect"), "has been disconnected")
+		mustContain(t, "status", b.command(t, alice, channel.Id, "/msteams status"), "not connected")
+		mustContain(t, "disconnect again", b.command(t, alice, channel.Id, "/msteams disconnect"), "not connected")
+		// The mapping stays (history keeps its author); the token is gone.
+		if got := b.psql(t, fmt.Sprintf("select teams_user_id || '|' || coalesce(token_sealed, 'NULL') from msteams_accounts where mm_user_id = '%s'", alice.Id)); got != teamsAlice.ID+"|NULL" {
+			t.Errorf("after disconnect the row is %q", got)
+		}
+	})
+
+	t.Run("the admin connects the bot", func(t *testing.T) {
+		admin := b.mm.Admin
+		mustContain(t, "connect-bot", b.command(t, admin, channel.Id, "/msteams connect-bot"), "/connect?purpose=bot")
+		relay, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Relay", Mail: "relay@tenant.example", UserPrincipalName: "relay@tenant.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, page := b.finish(t, admin, b.signIn(t, admin, "/connect?purpose=bot", relay.UserPrincipalName))
+		if status != http.StatusOK {
+			t.Fatalf("connecting the bot: %d %s", status, page)
+		}
+		mustContain(t, "bot page", page, "bot is now connected as Relay")
+		mustContain(t, "disconnect-bot", b.command(t, admin, channel.Id, "/msteams disconnect-bot"), "has been disconnected")
+		// A user cannot start the bot's flow.
+		resp, body, err := asUser(ctx, bob, http.MethodGet, b.mm.URL+"/plugins/"+pluginID+"/connect?purpose=bot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a user starting the bot flow: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+func teamsUserID(t *testing.T, b *bridge, u *mmtest.User) string {
+	t.Helper()
+	id := b.psql(t, fmt.Sprintf("select teams_user_id from msteams_accounts where mm_user_id = '%s'", u.Id))
+	if id == "" {
+		t.Fatalf("%s has no Teams mapping", u.Username)
+	}
+	return id
+}
