@@ -72,12 +72,13 @@ bundle: dist
 test: dist $(ASAN_BUILD_DIR)/build.ninja
 	@tests/run-all.sh "$(BUNDLE)"
 
+# The [pg] tests get a throwaway PostgreSQL of their own.
 test-core: core
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	tests/with-postgres.sh bash -c 'cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)'
 
 test-asan: $(ASAN_BUILD_DIR)/build.ninja
 	ninja -C $(ASAN_BUILD_DIR) -j $(JOBS) core_tests
-	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	tests/with-postgres.sh bash -c 'cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)'
 
 test-shim: proto
 	cd shim && go vet ./... && go test -race ./...
