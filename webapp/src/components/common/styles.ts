@@ -47,7 +47,7 @@ export const header: Style = {
 export const title: Style = {
     margin: 0,
     fontFamily: 'Metropolis, inherit',
-    fontSize: 22,
+    fontSize: 20,
     lineHeight: '28px',
     fontWeight: 600,
     color: text,

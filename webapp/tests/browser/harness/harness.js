@@ -1,0 +1,124 @@
+// A stand-in for the parts of Mattermost's webapp a plugin touches: window.registerPlugin, a plugin registry that
+// renders registered root components, main-menu actions and user-settings sections, and a Redux-like store with
+// the site URL and the current user. Query parameters: settings=user (registerUserSettings accepted, default),
+// settings=menu (no registerUserSettings), settings=reject (present but drops the configuration, like servers that
+// do not know custom sections); popup=blocked (window.open returns null).
+(function () {
+    'use strict';
+    var params = new URLSearchParams(location.search);
+    var settingsMode = params.get('settings') || 'user';
+    var e = React.createElement;
+
+    var h = {
+        pluginId: '',
+        roots: [],
+        ws: {},
+        reconnect: [],
+        menu: [],
+        userSettings: null,
+        opened: [],
+        errors: [],
+    };
+    window.__harness = h;
+
+    window.addEventListener('error', function (ev) {
+        h.errors.push(String(ev.message));
+    });
+
+    // Capture instead of opening windows.
+    window.open = function (url, target) {
+        h.opened.push({url: String(url), target: target});
+        return params.get('popup') === 'blocked' ? null : {closed: false, focus: function () {}};
+    };
+
+    var state = {
+        entities: {
+            general: {config: {SiteURL: location.origin}},
+            users: {currentUserId: 'user-ada'},
+        },
+        plugins: {userSettings: {}},
+    };
+    var listeners = [];
+    var store = {
+        getState: function () { return state; },
+        subscribe: function (fn) {
+            listeners.push(fn);
+            return function () { listeners = listeners.filter(function (l) { return l !== fn; }); };
+        },
+        dispatch: function (action) { return action; },
+    };
+    function setState(next) {
+        state = next;
+        listeners.slice().forEach(function (fn) { fn(); });
+    }
+
+    h.setUser = function (id) {
+        setState(Object.assign({}, state, {entities: Object.assign({}, state.entities, {users: {currentUserId: id}})}));
+    };
+    h.fireWebSocket = function (event, data) {
+        var fn = h.ws[event];
+        if (!fn) {
+            throw new Error('no websocket handler for ' + event);
+        }
+        fn({event: event, data: data, broadcast: {}, seq: 1});
+    };
+    h.fireReconnect = function () {
+        h.reconnect.forEach(function (fn) { fn(); });
+    };
+
+    var mountPoint = document.getElementById('plugin-roots');
+    var root = ReactDOM.createRoot(mountPoint);
+    var menuRoot = ReactDOM.createRoot(document.getElementById('main-menu'));
+    var settingsRoot = ReactDOM.createRoot(document.getElementById('settings-host'));
+
+    function render() {
+        root.render(e(React.Fragment, null, h.roots.map(function (C, i) { return e(C, {key: i}); })));
+        menuRoot.render(e(React.Fragment, null, h.menu.map(function (m, i) {
+            return e('button', {key: i, type: 'button', className: 'menu-item', onClick: m.action}, m.text);
+        })));
+        var us = h.userSettings;
+        settingsRoot.render(us ? e('section', {id: 'user-settings', 'aria-label': 'Settings: ' + us.uiName},
+            e('h2', null, 'Settings › ' + us.uiName),
+            us.sections.map(function (s, i) {
+                return e('div', {key: i, className: 'settings-section'}, e('h3', null, s.title), e(s.component));
+            })) : null);
+    }
+
+    var registry = {
+        registerRootComponent: function (component) {
+            h.roots.push(component);
+            render();
+            return 'root-' + h.roots.length;
+        },
+        registerWebSocketEventHandler: function (event, handler) {
+            h.ws[event] = handler;
+        },
+        registerReconnectHandler: function (handler) {
+            h.reconnect.push(handler);
+        },
+        registerMainMenuAction: function (text, action) {
+            h.menu.push({text: text, action: action});
+            render();
+            return 'menu-' + h.menu.length;
+        },
+    };
+    if (settingsMode !== 'menu') {
+        registry.registerUserSettings = function (setting) {
+            if (settingsMode === 'reject') {
+                return; // dropped, as Mattermost's reducer does with a configuration it cannot validate
+            }
+            h.userSettings = setting;
+            var accepted = {};
+            accepted[h.pluginId] = setting;
+            setState(Object.assign({}, state, {plugins: {userSettings: accepted}}));
+            render();
+        };
+    }
+
+    window.registerPlugin = function (id, plugin) {
+        h.pluginId = id;
+        h.plugin = plugin;
+        plugin.initialize(registry, store);
+        render();
+    };
+})();
