@@ -2,148 +2,75 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/e2e/harness"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
 	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
 )
 
-// bridge is the plugin in a real Mattermost server, configured against the Microsoft 365 emulator.
+// bridge wraps harness.Bridge with helpers that fail the test.
 type bridge struct {
+	*harness.Bridge
 	mm  *mmtest.Server
 	emu *m365.Emulator
 	ctl *m365ctl.Client
 }
 
-// bridgeSettings are the plugin settings that point the bridge at the emulator, with its test CA trusted.
-func bridgeSettings(emu *m365.Emulator) map[string]any {
-	return map[string]any{
-		"tenantId":       emu.TenantID,
-		"clientId":       emu.ClientID,
-		"clientSecret":   emu.ClientSecret,
-		"nationalCloud":  "custom",
-		"customLoginUrl": emu.LoginURL,
-		"customGraphUrl": emu.GraphURL,
-		"extraCaPem":     string(emu.CAPEM),
-	}
-}
+func bridgeSettings(emu *m365.Emulator) map[string]any { return harness.EmulatorSettings(emu) }
 
 func startBridge(t *testing.T, extra map[string]any) *bridge {
 	t.Helper()
-	ctx := context.Background()
-	emu, err := m365.Start(ctx, m365.Options{StateDir: t.TempDir(), Logf: t.Logf})
+	hb, err := harness.Start(context.Background(), harness.Options{Bundle: bundlePath(t), Settings: extra,
+		StateDir: t.TempDir(), Logf: t.Logf})
 	if err != nil {
-		t.Fatalf("starting the Microsoft 365 emulator: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { emu.Close() })
-	settings := bridgeSettings(emu)
-	for k, v := range extra {
-		settings[k] = v
-	}
-	s := mmtest.StartT(t, mmtest.Options{Bundle: bundlePath(t), PluginSettings: settings, LogLevel: "DEBUG"})
-	ctl := m365ctl.NewWithHTTPClient(emu.ControlURL, emu.HTTPClient())
-	if _, err := ctl.PatchApp(ctx, m365ctl.AppPatch{
-		AddRedirectURIs: []string{s.URL + "/plugins/" + pluginID + "/oauth-redirect"},
-	}); err != nil {
-		t.Fatalf("registering the redirect URI: %v", err)
-	}
-	return &bridge{mm: s, emu: emu, ctl: ctl}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- last 80 lines of the Mattermost log ---\n%s", hb.MM.LogTail(80))
+		}
+		if err := hb.Close(); err != nil {
+			t.Errorf("stopping: %v", err)
+		}
+	})
+	return &bridge{Bridge: hb, mm: hb.MM, emu: hb.Emu, ctl: hb.Ctl}
 }
 
-// teamsTwin creates a Teams user with the same email address as the Mattermost user.
 func (b *bridge) teamsTwin(t *testing.T, u *mmtest.User, displayName string) *m365ctl.User {
 	t.Helper()
-	tu, err := b.ctl.CreateUser(context.Background(), m365ctl.UserSpec{
-		DisplayName:       displayName,
-		Mail:              u.Email,
-		UserPrincipalName: u.Email,
-	})
+	tu, err := b.TeamsTwin(context.Background(), u, displayName)
 	if err != nil {
 		t.Fatalf("creating the Teams user for %s: %v", u.Username, err)
 	}
 	return tu
 }
 
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// asUser sends a request to Mattermost with the user's session, without following redirects.
-func asUser(ctx context.Context, u *mmtest.User, method, rawURL string) (*http.Response, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	req.Header.Set(model.HeaderAuth, model.HeaderBearer+" "+u.Client.AuthToken)
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp, string(body), err
-}
-
-// signIn runs the browser's part of the OAuth flow for u, signing in to Microsoft as loginHint. It returns the
-// redirect URL Microsoft sent the browser back to (not yet visited).
 func (b *bridge) signIn(t *testing.T, u *mmtest.User, connectPath, loginHint string) string {
 	t.Helper()
-	ctx := context.Background()
-	resp, body, err := asUser(ctx, u, http.MethodGet, b.mm.URL+"/plugins/"+pluginID+connectPath)
+	redirect, err := b.SignIn(context.Background(), u, connectPath, loginHint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET %s: %d %s, want a redirect to Microsoft", connectPath, resp.StatusCode, body)
-	}
-	authorize, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(authorize.String(), b.emu.LoginURL+"/"+b.emu.TenantID+"/oauth2/v2.0/authorize") {
-		t.Fatalf("redirected to %s, want the tenant's authorize endpoint", authorize)
-	}
-	q := authorize.Query()
-	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) < 32 {
-		t.Fatalf("authorize request without PKCE S256 or a strong state: %s", authorize.RawQuery)
-	}
-	q.Set("login_hint", loginHint)
-	authorize.RawQuery = q.Encode()
-	hc := b.emu.HTTPClient()
-	back, err := hc.Get(authorize.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	back.Body.Close()
-	if back.StatusCode != http.StatusFound {
-		t.Fatalf("Microsoft sign-in answered %d, want a redirect back", back.StatusCode)
-	}
-	return back.Header.Get("Location")
+	return redirect
 }
 
-// finish visits the redirect URL as u and returns the page Mattermost shows.
 func (b *bridge) finish(t *testing.T, u *mmtest.User, redirect string) (int, string) {
 	t.Helper()
-	if !strings.HasPrefix(redirect, b.mm.URL+"/plugins/"+pluginID+"/oauth-redirect?") {
-		t.Fatalf("Microsoft redirected to %s, want the plugin's oauth-redirect", redirect)
-	}
-	resp, body, err := asUser(context.Background(), u, http.MethodGet, redirect)
+	status, page, err := b.Finish(context.Background(), u, redirect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, body
+	return status, page
 }
 
-// connect runs the whole flow and requires success.
 func (b *bridge) connect(t *testing.T, u *mmtest.User, loginHint string) string {
 	t.Helper()
-	status, page := b.finish(t, u, b.signIn(t, u, "/connect", loginHint))
-	if status != http.StatusOK || !strings.Contains(page, "connected to Microsoft Teams") {
-		t.Fatalf("connecting %s: %d %s", u.Username, status, page)
+	page, err := b.Connect(context.Background(), u, loginHint)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return page
 }
@@ -156,6 +83,8 @@ func (b *bridge) command(t *testing.T, u *mmtest.User, channelID, cmd string) st
 	}
 	return resp.Text
 }
+
+var asUser = harness.AsUser
 
 func mustContain(t *testing.T, what, text string, parts ...string) {
 	t.Helper()

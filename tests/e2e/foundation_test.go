@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/e2e/harness"
 	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
 )
 
-const pluginID = "com.mattermost.msteams"
+const pluginID = harness.PluginID
 
 func validSettings() map[string]any {
 	return map[string]any{
