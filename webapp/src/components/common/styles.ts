@@ -22,7 +22,7 @@ export const overlay: Style = {
 export const panel: Style = {
     boxSizing: 'border-box',
     width: '100%',
-    maxWidth: 520,
+    maxWidth: 600,
     maxHeight: 'calc(100vh - 32px)',
     overflowY: 'auto',
     padding: '28px 32px 24px',
