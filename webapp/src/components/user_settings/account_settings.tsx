@@ -170,6 +170,10 @@ function useAccountSettingsProps(controller: Controller): AccountSettingsProps {
 // The custom section given to registry.registerUserSettings (Settings → MS Teams).
 export function makeUserSettingsSection(controller: Controller): React.ComponentType {
     function MSTeamsAccountSection(): React.ReactElement {
+        // Opening the settings tab refreshes the status: it may have changed on another device.
+        React.useEffect(() => {
+            void controller.loadStatus();
+        }, []);
         return <AccountSettings {...useAccountSettingsProps(controller)}/>;
     }
     return MSTeamsAccountSection;
