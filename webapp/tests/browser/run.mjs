@@ -418,13 +418,19 @@ async function main() {
     base = `http://127.0.0.1:${server.address().port}`;
 
     const profile = await mkdtemp(path.join(os.tmpdir(), 'msteams-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: chromiumPath,
-        headless: true,
-        viewport: {width: 1280, height: 720},
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-            '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    try {
+        context = await chromium.launchPersistentContext(profile, {
+            executablePath: chromiumPath,
+            headless: true,
+            viewport: {width: 1280, height: 720},
+            args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                '--disable-sync', '--no-first-run', '--disable-quic'],
+        });
+    } catch (err) {
+        server.close();
+        await rm(profile, {recursive: true, force: true});
+        throw err;
+    }
 
     let passed = 0;
     let failed = 0;
