@@ -84,7 +84,7 @@ test-shim: proto
 	cd shim && go vet ./... && go test -race ./...
 
 test-webapp: webapp
-	cd webapp && npx vitest run
+	cd webapp && npx vitest run && npm run --silent test:browser:dist
 
 test-e2e: dist
 	cd tests/e2e && go test -count=1 -timeout 20m ./... -args -bundle=$(CURDIR)/$(BUNDLE)

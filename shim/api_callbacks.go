@@ -14,8 +14,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/msteams-bridge/msteams/shim/gen/corepb"
 )
@@ -209,14 +207,18 @@ func (s *apiServer) SendEphemeralPost(_ context.Context, req *corepb.EphemeralPo
 	return &corepb.PostResponse{Post: postToProto(s.api.SendEphemeralPost(req.GetUserId(), post))}, nil
 }
 
-func (s *apiServer) PublishWebSocketEvent(_ context.Context, req *corepb.WebSocketEventRequest) (*corepb.Empty, error) {
-	// The response has no AppError field, so a malformed request (the core's bug) is an InvalidArgument status.
-	if req.GetUserId() == "" && req.GetChannelId() == "" && req.GetTeamId() == "" {
-		return nil, status.Error(codes.InvalidArgument, "PublishWebSocketEvent needs a user_id, channel_id or team_id")
+func (s *apiServer) PublishWebSocketEvent(_ context.Context, req *corepb.WebSocketEventRequest) (*corepb.ErrorResponse, error) {
+	badRequest := func(msg string) *corepb.ErrorResponse {
+		return &corepb.ErrorResponse{Error: &corepb.AppError{Id: "msteams.shim.websocket_event.invalid", Message: msg,
+			StatusCode: 400, Where: "PublishWebSocketEvent"}}
+	}
+	targeted := req.GetUserId() != "" || req.GetChannelId() != "" || req.GetTeamId() != ""
+	if targeted == req.GetAllUsers() {
+		return badRequest("PublishWebSocketEvent needs exactly one of: a user_id, channel_id or team_id target, or all_users"), nil
 	}
 	payload, err := unmarshalObject(req.GetPayloadJson())
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, "payload_json: "+err.Error())
+		return badRequest("payload_json: " + err.Error()), nil
 	}
 	if payload == nil {
 		payload = map[string]any{}
@@ -226,7 +228,7 @@ func (s *apiServer) PublishWebSocketEvent(_ context.Context, req *corepb.WebSock
 		ChannelId: req.GetChannelId(),
 		TeamId:    req.GetTeamId(),
 	})
-	return &corepb.Empty{}, nil
+	return &corepb.ErrorResponse{}, nil
 }
 
 // jsonUnmarshalStrict decodes one JSON value and refuses trailing data.

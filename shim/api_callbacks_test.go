@@ -13,9 +13,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
 	"github.com/stretchr/testify/mock"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -256,18 +254,29 @@ func TestAPIPublishWebSocketEvent(t *testing.T) {
 	ctx := context.Background()
 	api.On("PublishWebSocketEvent", "connect", map[string]any{"connected": true},
 		&model.WebsocketBroadcast{UserId: "u1"}).Return()
-	if _, err := c.PublishWebSocketEvent(ctx, &corepb.WebSocketEventRequest{Event: "connect",
-		PayloadJson: `{"connected":true}`, UserId: "u1"}); err != nil {
-		t.Fatal(err)
+	api.On("PublishWebSocketEvent", "config_changed", map[string]any{},
+		&model.WebsocketBroadcast{}).Return()
+	resp, err := c.PublishWebSocketEvent(ctx, &corepb.WebSocketEventRequest{Event: "connect",
+		PayloadJson: `{"connected":true}`, UserId: "u1"})
+	if err != nil || resp.GetError() != nil {
+		t.Fatalf("to one user: %v %v", err, resp.GetError())
 	}
-	_, err := c.PublishWebSocketEvent(ctx, &corepb.WebSocketEventRequest{Event: "x", PayloadJson: `{}`})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("broadcast to everyone: %v", err)
+	resp, err = c.PublishWebSocketEvent(ctx, &corepb.WebSocketEventRequest{Event: "config_changed", PayloadJson: `{}`,
+		AllUsers: true})
+	if err != nil || resp.GetError() != nil {
+		t.Fatalf("to everyone, explicitly: %v %v", err, resp.GetError())
 	}
-	_, err = c.PublishWebSocketEvent(ctx, &corepb.WebSocketEventRequest{Event: "x", PayloadJson: `nope`, TeamId: "t"})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("bad payload: %v", err)
+	for name, req := range map[string]*corepb.WebSocketEventRequest{
+		"no target":             {Event: "x", PayloadJson: `{}`},
+		"a target and everyone": {Event: "x", PayloadJson: `{}`, UserId: "u1", AllUsers: true},
+		"bad payload":           {Event: "x", PayloadJson: `nope`, TeamId: "t"},
+	} {
+		resp, err := c.PublishWebSocketEvent(ctx, req)
+		if err != nil || resp.GetError().GetStatusCode() != 400 {
+			t.Errorf("%s: %v %v, want a 400 AppError", name, err, resp.GetError())
+		}
 	}
+	api.AssertNumberOfCalls(t, "PublishWebSocketEvent", 2)
 }
 
 func jsonMarshal(v any) (string, error) {

@@ -188,6 +188,10 @@ Status Core::configuration_change(std::string const& settings_json, ServerSettin
     }
     config_.store(config);
     log::info("configuration applied", {{"config", describe(*config)}});
+    // Webapps re-read what they show (the connect prompt depends on the configuration).
+    if (auto s = api_->publish_websocket_event("config_changed", "{}", mm::Broadcast{"", "", "", true}); !s) {
+        log::warn("could not tell webapps about the configuration change", {{"error", s.error().message}});
+    }
     return {};
 }
 

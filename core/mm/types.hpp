@@ -96,10 +96,12 @@ struct Bot {
     std::string profile_image;  // PNG bytes; empty keeps the default
 };
 
+// Who receives a websocket event: one user, channel or team, or (explicitly) everyone.
 struct Broadcast {
     std::string user_id;
     std::string channel_id;
     std::string team_id;
+    bool all_users = false;
 };
 
 }  // namespace msteams::mm

@@ -237,6 +237,7 @@ Status ApiClient::publish_websocket_event(std::string const& event, std::string 
     req.set_user_id(broadcast.user_id);
     req.set_channel_id(broadcast.channel_id);
     req.set_team_id(broadcast.team_id);
+    req.set_all_users(broadcast.all_users);
     return to_status(impl_->invoke("PublishWebSocketEvent", &Impl::Stub::PublishWebSocketEvent, req));
 }
 
