@@ -1,0 +1,143 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <barrier>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pg_support.hpp"
+#include "store/database.hpp"
+#include "store/detail/migrations.hpp"
+
+using msteams::store::detail::migrations;
+using msteams::test::TempDatabase;
+
+namespace {
+
+int latest_version() { return migrations().back().version; }
+
+}  // namespace
+
+TEST_CASE("store: migrations are numbered 1, 2, 3… and named after their number", "[store]") {
+    auto const all = migrations();
+    REQUIRE_FALSE(all.empty());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        INFO(all[i].name);
+        CHECK(all[i].version == static_cast<int>(i) + 1);
+        char prefix[8];
+        std::snprintf(prefix, sizeof prefix, "%03d-", all[i].version);
+        CHECK(all[i].name.starts_with(prefix));
+        CHECK_FALSE(all[i].sql.empty());
+    }
+    // The lock key is fixed: other nodes and older builds must agree on it.
+    CHECK(msteams::store::detail::k_migration_lock_key == msteams::store::detail::lock_key("com.mattermost.msteams"));
+    CHECK(msteams::store::detail::lock_key("a") != msteams::store::detail::lock_key("b"));
+}
+
+TEST_CASE("store: migrate creates the schema, records each step once and is idempotent", "[pg]") {
+    TempDatabase temp;
+    auto db = temp.open();
+    auto version = db->schema_version();
+    REQUIRE(version.has_value());
+    CHECK(*version == 0);
+
+    REQUIRE(db->migrate().has_value());
+    version = db->schema_version();
+    REQUIRE(version.has_value());
+    CHECK(*version == latest_version());
+
+    REQUIRE(db->migrate().has_value());
+    auto const recorded = db->exec("SELECT version, name, applied_at FROM msteams_schema_migrations ORDER BY version");
+    REQUIRE(recorded.has_value());
+    REQUIRE(recorded->size() == migrations().size());
+    for (std::size_t i = 0; i < recorded->size(); ++i) {
+        CHECK(recorded->integer(i, "version") == migrations()[i].version);
+        CHECK(recorded->text(i, "name") == migrations()[i].name);
+        CHECK_FALSE(recorded->text(i, "applied_at").empty());
+    }
+
+    auto const tables = db->exec(
+        "SELECT count(*) AS n FROM pg_tables WHERE tablename IN ('msteams_accounts', 'msteams_oauth_states')");
+    REQUIRE(tables.has_value());
+    CHECK(tables->integer(0, "n") == 2);
+    auto const index = db->exec(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'msteams_accounts_connected_idx'");
+    REQUIRE(index.has_value());
+    REQUIRE(index->size() == 1);
+    CHECK_THAT(index->text(0, "indexdef"), Catch::Contains("WHERE (token_sealed IS NOT NULL)"));
+
+    // The advisory lock is released although the connection went back to the pool.
+    auto const locks = db->exec("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                                    "(SELECT oid FROM pg_database WHERE datname = current_database())");
+    REQUIRE(locks.has_value());
+    CHECK(locks->integer(0, "n") == 0);
+}
+
+TEST_CASE("store: four processes migrating at once apply each step exactly once", "[pg]") {
+    TempDatabase temp;
+    constexpr int k_nodes = 4;
+    // One Database per thread: separate pools, separate connections, as separate nodes would have.
+    std::vector<std::shared_ptr<msteams::store::Database>> nodes;
+    for (int i = 0; i < k_nodes; ++i) {
+        nodes.push_back(temp.open(1));
+    }
+    std::barrier start(k_nodes);
+    std::atomic<int> ok{0};
+    std::vector<std::string> errors(k_nodes);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < k_nodes; ++i) {
+        threads.emplace_back([&, i] {
+            start.arrive_and_wait();
+            auto const status = nodes[static_cast<std::size_t>(i)]->migrate();
+            if (status) {
+                ++ok;
+            } else {
+                errors[static_cast<std::size_t>(i)] = status.error().message;
+            }
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    for (auto const& error : errors) {
+        CHECK(error.empty());
+    }
+    CHECK(ok == k_nodes);
+    auto const recorded = nodes[0]->exec("SELECT count(*) AS n, count(DISTINCT version) AS d FROM "
+                                         "msteams_schema_migrations");
+    REQUIRE(recorded.has_value());
+    CHECK(recorded->integer(0, "n") == static_cast<std::int64_t>(migrations().size()));
+    CHECK(recorded->integer(0, "d") == static_cast<std::int64_t>(migrations().size()));
+    for (auto const& node : nodes) {
+        auto const version = node->schema_version();
+        REQUIRE(version.has_value());
+        CHECK(*version == latest_version());
+    }
+}
+
+TEST_CASE("store: a failing migration leaves no trace and releases the lock", "[pg]") {
+    TempDatabase temp;
+    auto db = temp.open(1);
+    // A table in the way of migration 1: its CREATE TABLE fails, and the whole step rolls back.
+    REQUIRE(db->exec("CREATE TABLE msteams_oauth_states (x int)").has_value());
+    auto const status = db->migrate();
+    REQUIRE_FALSE(status.has_value());
+    CHECK_THAT(status.error().message, Catch::Contains("001-") && Catch::Contains("42P07"));
+    auto const accounts = db->exec("SELECT to_regclass('msteams_accounts') IS NULL AS absent");
+    REQUIRE(accounts.has_value());
+    CHECK(accounts->text(0, "absent") == "t");
+    auto const version = db->schema_version();
+    REQUIRE(version.has_value());
+    CHECK(*version == 0);
+    auto const locks = db->exec("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                                    "(SELECT oid FROM pg_database WHERE datname = current_database())");
+    REQUIRE(locks.has_value());
+    CHECK(locks->integer(0, "n") == 0);
+
+    // Once the obstacle is gone, migrating works.
+    REQUIRE(db->exec("DROP TABLE msteams_oauth_states").has_value());
+    REQUIRE(db->migrate().has_value());
+    CHECK(db->schema_version().value_or(-1) == latest_version());
+}
