@@ -23,7 +23,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <cctype>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -417,17 +416,17 @@ private:
     static char const* step_name(Step s) noexcept {
         switch (s) {
             case Step::resolve:
-                return "resolving";
+                return "resolve";
             case Step::connect:
-                return "connecting to";
+                return "connect to";
             case Step::handshake:
-                return "the TLS handshake with";
+                return "TLS handshake with";
             case Step::write:
-                return "writing the request to";
+                return "write request to";
             case Step::read:
-                return "reading the response from";
+                return "read response from";
         }
-        return "talking to";
+        return "exchange with";
     }
 
     std::shared_ptr<Connection> new_connection(Strand strand) {
@@ -588,14 +587,40 @@ private:
         }
         conn_->tcp().expires_at(deadline_);
         conn_->with_stream([this](auto& stream) {
+            bhttp::async_read_header(stream, conn_->buffer(), *parser_,
+                                     beast::bind_front_handler(&Exchange::on_read_header, shared_from_this()));
+        });
+    }
+
+    // The header first, then the body. Beast 1.74 loses the body_limit error for a Content-Length over the limit
+    // when body bytes arrive in the same read as the header (basic_parser::put goes on parsing eagerly), so the
+    // declared length is checked here; chunked and read-to-close bodies are limited by the parser itself.
+    void on_read_header(error_code ec, std::size_t) {
+        if (!proceed()) {
+            return;
+        }
+        if (!ec) {
+            auto const declared = parser_->content_length();
+            if (declared && *declared > max_body_) {
+                ec = bhttp::error::body_limit;
+            }
+        }
+        if (ec || parser_->is_done()) {
+            return on_read(ec, 0);
+        }
+        conn_->tcp().expires_at(deadline_);
+        conn_->with_stream([this](auto& stream) {
             bhttp::async_read(stream, conn_->buffer(), *parser_,
                               beast::bind_front_handler(&Exchange::on_read, shared_from_this()));
         });
     }
 
     void on_read(error_code ec, std::size_t) {
-        if (!proceed()) {
+        if (finished_) {
             return;
+        }
+        if (aborted_) {
+            return fail_with(shutdown_error());
         }
         if (ec == bhttp::error::body_limit) {
             conn_->close();
@@ -655,7 +680,7 @@ private:
     }
 
     Error timeout_error() const {
-        return make_error(ErrorCode::unavailable, "timeout after " + std::to_string(timeout_ms()) + " ms while " +
+        return make_error(ErrorCode::unavailable, "timeout after " + std::to_string(timeout_ms()) + " ms: " +
                                                       step_name(step_) + " " + url_.authority());
     }
 
@@ -667,9 +692,8 @@ private:
         if (ec == beast::error::timeout) {
             return fail_with(timeout_error());
         }
-        std::string message = std::string(step_name(step_)) + " " + url_.authority() + " failed: " + ec.message();
-        message[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(message[0])));
-        fail_with(make_error(ErrorCode::unavailable, std::move(message)));
+        fail_with(make_error(ErrorCode::unavailable,
+                             std::string(step_name(step_)) + " " + url_.authority() + " failed: " + ec.message()));
     }
 
     void fail_with(Error error) {
