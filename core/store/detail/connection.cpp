@@ -1,10 +1,14 @@
 #include "store/detail/connection.hpp"
 
+#include <poll.h>
+
 #include <array>
 #include <charconv>
 #include <climits>
 #include <string>
 #include <utility>
+
+#include "common/log.hpp"
 
 namespace msteams::store::detail {
 namespace {
@@ -89,6 +93,16 @@ Rows to_rows(PGresult* result) {
     return Rows(std::move(columns), std::move(values), affected_rows(result));
 }
 
+// Server notices (NOTICE, WARNING…) would otherwise go to stderr unformatted. NOTICE and below are routine
+// ("relation already exists, skipping"); warnings are logged, without DETAIL (it may quote values).
+void on_notice(void* /*unused*/, PGresult const* notice) {
+    auto const severity = field(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity == "WARNING") {
+        log::warn("database warning", {{"sqlstate", field(notice, PG_DIAG_SQLSTATE)},
+                                       {"message", one_line(field(notice, PG_DIAG_MESSAGE_PRIMARY))}});
+    }
+}
+
 }  // namespace
 
 bool is_connection_sqlstate(std::string_view sqlstate) noexcept {
@@ -144,6 +158,7 @@ Result<std::unique_ptr<Connection>> Connection::open(std::string const& conninfo
     if (PQstatus(conn.get()) != CONNECTION_OK) {
         return fail(ErrorCode::unavailable, "cannot connect to the database: " + connection_message(conn.get()));
     }
+    PQsetNoticeReceiver(conn.get(), on_notice, nullptr);
     if (PQsetClientEncoding(conn.get(), "UTF8") != 0) {
         return fail(ErrorCode::unavailable,
                     "cannot set the database client encoding to UTF8: " + connection_message(conn.get()));
@@ -153,6 +168,26 @@ Result<std::unique_ptr<Connection>> Connection::open(std::string const& conninfo
 
 bool Connection::idle() const noexcept {
     return !lost_ && PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+}
+
+bool Connection::alive() noexcept {
+    if (lost_) {
+        return false;
+    }
+    // Read whatever has arrived, without waiting (libpq keeps its socket non-blocking). A terminated backend leaves
+    // an error message and then end-of-file: PQconsumeInput reports the end only on the read after the message, so
+    // read while the socket stays readable.
+    for (int reads = 0; reads < 8; ++reads) {
+        if (PQconsumeInput(conn_.get()) == 0 || PQstatus(conn_.get()) != CONNECTION_OK) {
+            lost_ = true;
+            return false;
+        }
+        pollfd fd{PQsocket(conn_.get()), POLLIN, 0};
+        if (fd.fd < 0 || ::poll(&fd, 1, 0) <= 0) {
+            break;
+        }
+    }
+    return idle();
 }
 
 int Connection::backend_pid() const noexcept { return PQbackendPID(conn_.get()); }

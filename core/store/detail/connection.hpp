@@ -39,6 +39,9 @@ public:
     [[nodiscard]] bool lost() const noexcept { return lost_; }
     // Usable and outside any transaction: the only state in which the pool takes it back.
     [[nodiscard]] bool idle() const noexcept;
+    // idle(), after reading whatever the server sent meanwhile without waiting: false (and lost() true) if the
+    // server closed the connection.
+    [[nodiscard]] bool alive() noexcept;
     [[nodiscard]] int backend_pid() const noexcept;
     [[nodiscard]] int server_version() const noexcept;
     [[nodiscard]] std::size_t prepared_count() const noexcept { return statements_.size(); }

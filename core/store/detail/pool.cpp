@@ -13,24 +13,40 @@ Pool::Pool(std::string conninfo, std::chrono::seconds connect_timeout, std::size
 
 Result<Pool::Lease> Pool::acquire() {
     auto const deadline = std::chrono::steady_clock::now() + acquire_timeout_;
-    {
-        std::unique_lock lock(mutex_);
-        bool const available =
-            freed_.wait_until(lock, deadline, [this] { return !idle_.empty() || open_ < size_; });
-        if (!available) {
-            return fail(ErrorCode::unavailable, "database pool exhausted");
-        }
-        if (!idle_.empty()) {
-            auto conn = std::move(idle_.back());
+    while (true) {
+        std::unique_ptr<Connection> conn;
+        {
+            std::unique_lock lock(mutex_);
+            bool const available =
+                freed_.wait_until(lock, deadline, [this] { return !idle_.empty() || open_ < size_; });
+            if (!available) {
+                return fail(ErrorCode::unavailable, "database pool exhausted");
+            }
+            if (idle_.empty()) {
+                ++open_;  // reserve the slot, then connect without holding the lock
+                break;
+            }
+            conn = std::move(idle_.back());
             idle_.pop_back();
+        }
+        // An idle connection whose server went away (restart, pg_terminate_backend) is noticed here, without a
+        // round trip, rather than costing the caller one of its retries.
+        if (conn->alive()) {
             return Lease(this, std::move(conn));
         }
-        ++open_;  // reserve the slot, then connect without holding the lock
+        conn.reset();
+        {
+            std::lock_guard lock(mutex_);
+            --open_;
+        }
+        freed_.notify_one();
     }
     auto conn = Connection::open(conninfo_, connect_timeout_);
     if (!conn) {
-        std::lock_guard lock(mutex_);
-        --open_;
+        {
+            std::lock_guard lock(mutex_);
+            --open_;
+        }
         freed_.notify_one();
         return std::unexpected(conn.error());
     }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -162,6 +163,48 @@ TEST_CASE("store: a pooled connection killed while idle is replaced transparentl
     INFO((next ? std::string("ok") : next.error().message));
     REQUIRE(next.has_value());
     CHECK(next->text(0, "pid") != pid);
+}
+
+TEST_CASE("store: after a server-side restart every dead idle connection is replaced without failing", "[pg]") {
+    TempDatabase temp;
+    constexpr int k_size = 4;
+    auto db = temp.open(k_size);
+    // Fill the pool: four transactions holding their connections at the same time.
+    std::barrier together(k_size);
+    std::atomic<int> filled{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < k_size; ++i) {
+        threads.emplace_back([&] {
+            bool arrived = false;
+            auto const s = db->transact([&](Tx& tx) -> Status {
+                MSTEAMS_TRY(tx.exec("SELECT 1"));
+                arrived = true;
+                together.arrive_and_wait();
+                return {};
+            });
+            if (!arrived) {
+                together.arrive_and_drop();  // do not leave the others waiting
+            }
+            if (s) {
+                ++filled;
+            }
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    REQUIRE(filled == k_size);
+    auto const killed = temp.admin().run("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                                         "WHERE datname = '" + temp.name() + "'");
+    CHECK(killed == std::to_string(k_size));
+    // More dead connections than retries: they must be noticed before use.
+    int attempts = 0;
+    must(db->transact([&](Tx& tx) -> Status {
+        ++attempts;
+        MSTEAMS_TRY(tx.exec("SELECT 1"));
+        return {};
+    }));
+    CHECK(attempts == 1);
 }
 
 TEST_CASE("store: a connection lost inside a transaction retries the whole transaction once", "[pg]") {
