@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <future>
 
+#include "common/log.hpp"
 #include "http/client.hpp"
 
 using msteams::ErrorCode;
@@ -47,6 +48,30 @@ Reply ok(std::string body) {
 bool contains(std::string const& haystack, std::string const& needle) {
     return haystack.find(needle) != std::string::npos;
 }
+
+// Collects log lines while it is installed.
+class CapturedLog : public msteams::log::Sink {
+public:
+    void write(msteams::log::Level level, std::string_view message,
+               msteams::log::Fields const& fields) noexcept override {
+        std::lock_guard lock(mutex_);
+        text_ += msteams::log::format_line(level, message, fields) + "\n";
+    }
+    std::string text() const {
+        std::lock_guard lock(mutex_);
+        return text_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::string text_;
+};
+
+struct LogCapture {
+    std::shared_ptr<CapturedLog> sink = std::make_shared<CapturedLog>();
+    LogCapture() { msteams::log::set_sink(sink); }
+    ~LogCapture() { msteams::log::set_sink(nullptr); }
+};
 
 }  // namespace
 
@@ -185,9 +210,18 @@ TEST_CASE("http: a kept-alive connection the server dropped is retried on a new 
 
     SECTION("an idempotent request is repeated transparently") {
         REQUIRE(client.send(get(server.url("/a"))).value().body == "GET 0.0");
-        auto const second = client.send(get(server.url("/b")));
+        LogCapture log;
+        Request again = get(server.url("/b?code=query-secret"));
+        again.method = "PUT";
+        again.headers = {{"Authorization", "Bearer header-secret"}};
+        again.body = "body-secret";
+        auto const second = client.send(again);
         REQUIRE(second.has_value());
-        CHECK(second->body == "GET 1.0");
+        CHECK(second->body == "PUT 1.0");
+        // The retry is logged, without the request's target, headers or body.
+        auto const logged = log.sink->text();
+        CHECK(contains(logged, "retrying"));
+        CHECK_FALSE(contains(logged, "secret"));
         CHECK(client.stats().connections_opened == 2);
         CHECK(client.stats().connections_reused == 1);
         CHECK(server.requests().size() == 3);
