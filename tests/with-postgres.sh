@@ -43,9 +43,15 @@ fi
 pgtmp=$(mktemp -d /tmp/msteams-pg.XXXXXX)
 started=0
 
+child=
+
 cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
   if [ "$started" = 1 ]; then
     as_pg "$pgbin/pg_ctl" -D "$pgtmp/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
@@ -93,8 +99,13 @@ export PGHOST=$pgtmp PGPORT=$port PGUSER=$superuser PGDATABASE=postgres
 unset PGPASSWORD PGSERVICE PGHOSTADDR PGSSLMODE 2>/dev/null || true
 echo "with-postgres: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port, socket $pgtmp" >&2
 
+# CMD runs in the background so that a signal to this script is handled at once (bash runs traps only between
+# foreground commands); cleanup() then stops CMD and the cluster.
 set +e
-"$@"
+"$@" &
+child=$!
+wait "$child"
 status=$?
+child=
 set -e
 exit "$status"
