@@ -96,7 +96,16 @@ func (a *fakeAPI) allLogs() string {
 }
 
 func (a *fakeAPI) GetBundlePath() (string, error) { return a.bundle, nil }
+// GetPluginConfig masks the client secret, as Mattermost 11 sanitizes settings marked secret.
 func (a *fakeAPI) GetPluginConfig() map[string]any {
+	out := a.settingsCopy()
+	if _, ok := out["clientsecret"]; ok {
+		out["clientsecret"] = model.FakeSetting
+	}
+	return out
+}
+
+func (a *fakeAPI) settingsCopy() map[string]any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := map[string]any{}
@@ -124,6 +133,7 @@ func (a *fakeAPI) GetUnsanitizedConfig() *model.Config {
 	cfg.SqlSettings.DriverName = model.NewPointer("postgres")
 	cfg.SqlSettings.DataSource = model.NewPointer("postgres://mmuser:s3cret@db/mattermost")
 	cfg.FileSettings.MaxFileSize = model.NewPointer(int64(52428800))
+	cfg.PluginSettings.Plugins = map[string]map[string]any{defaultPluginID: a.settingsCopy()}
 	return cfg
 }
 func (a *fakeAPI) GetServerVersion() string { return "11.4.0" }

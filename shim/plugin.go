@@ -30,12 +30,16 @@ type Plugin struct {
 	sender   *eventSender
 	instance string // random per shim process, with seq identifies an event
 	version  string // the manifest version, read at activation
+	id       string // the manifest id (the key of the plugin's settings), read at activation
 
 	// Tunables (zero = production defaults); tests shorten them.
 	queueLimit         int
 	commandReadyWait   time.Duration // how long ExecuteCommand waits for a restarting core (5 s)
 	supervisorOverride func(*supervisorOptions)
 }
+
+// defaultPluginID is used when the manifest cannot be read.
+const defaultPluginID = "com.mattermost.msteams"
 
 func newInstanceID() string {
 	var b [16]byte
@@ -55,6 +59,7 @@ func (p *Plugin) OnActivate() error {
 	}
 	if m, _, err := model.FindManifest(bundle); err == nil && m != nil {
 		p.version = m.Version
+		p.id = m.Id
 	} else {
 		p.API.LogWarn("cannot read the plugin manifest; the core gets no plugin version", "error", fmt.Sprint(err))
 	}
@@ -157,7 +162,20 @@ func (p *Plugin) OnConfigurationChange() error {
 
 // buildConfiguration collects what the core is told on activation and on every change. Values are never logged.
 func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error) {
-	settings := p.API.GetPluginConfig()
+	// Newer servers sanitize GetPluginConfig: settings marked secret (the client secret) arrive masked, and saving
+	// such a map back would overwrite the real secret with the mask. The unsanitized configuration has them.
+	unsanitized := p.API.GetUnsanitizedConfig()
+	var settings map[string]any
+	if unsanitized != nil {
+		id := p.id
+		if id == "" {
+			id = defaultPluginID
+		}
+		settings = unsanitized.PluginSettings.Plugins[id]
+	}
+	if settings == nil {
+		settings = p.API.GetPluginConfig()
+	}
 	if settings == nil {
 		settings = map[string]any{}
 	}
@@ -171,7 +189,7 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		PluginVersion: p.version,
 		DiagnosticId:  p.API.GetDiagnosticId(),
 	}
-	if cfg := p.API.GetUnsanitizedConfig(); cfg != nil {
+	if cfg := unsanitized; cfg != nil {
 		server.SiteUrl = deref(cfg.ServiceSettings.SiteURL)
 		server.SqlDriverName = deref(cfg.SqlSettings.DriverName)
 		server.SqlDataSource = deref(cfg.SqlSettings.DataSource)

@@ -90,7 +90,7 @@ TEST_CASE("web: user routes need a Mattermost session", "[web]") {
     CHECK(make_router(false).handle(request("GET", "/api/v1/config", "", "user1")).status == 503);
 }
 
-TEST_CASE("web: bodies over the route's limit are 413; handler exceptions are 500 without details", "[web]") {
+TEST_CASE("web: bodies over the limit are 413, handler exceptions 500 without details", "[web]") {
     Router router;
     router.add({"POST", "/small", msteams::web::Access::anyone, 4, [](Request const&) -> msteams::web::Response {
                     throw std::runtime_error("internal detail");

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// Mattermost 11 masks secret settings in GetPluginConfig; the core must get the real value, or it would present
+// the mask to Entra and save the mask back over the secret.
+func TestConfigurationCarriesUnmaskedSecrets(t *testing.T) {
+	api := &fakeAPI{}
+	api.setSetting("clientsecret", "the-real-secret")
+	api.setSetting("tenantid", "t1")
+	p := &Plugin{}
+	p.SetAPI(api)
+	cfg, err := p.buildConfiguration("/bundle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings map[string]any
+	if err := json.Unmarshal([]byte(cfg.GetPluginSettingsJson()), &settings); err != nil {
+		t.Fatal(err)
+	}
+	if settings["clientsecret"] != "the-real-secret" || settings["tenantid"] != "t1" {
+		t.Fatalf("settings reaching the core: %v", settings)
+	}
+	if cfg.GetServer().GetSqlDataSource() == "" {
+		t.Error("the server settings are missing")
+	}
+}
