@@ -154,7 +154,7 @@ func TestAccounts(t *testing.T) {
 		}
 	})
 
-	t.Run("refused: another user's email, a flow started by someone else, a Teams account already taken", func(t *testing.T) {
+	t.Run("refused: another user's email, a flow started by someone else", func(t *testing.T) {
 		// bob signs in to Microsoft as alice: the email does not match his.
 		status, page := b.finish(t, bob, b.signIn(t, bob, "/connect", alice.Email))
 		if status != http.StatusForbidden {
@@ -290,7 +290,14 @@ func TestAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		status, page := b.finish(t, admin, b.signIn(t, admin, "/connect?purpose=bot", relay.UserPrincipalName))
+		// One Teams account, one Mattermost user: bob's connected Teams account cannot become the bot's.
+		b.connect(t, bob, bob.Email)
+		status, page := b.finish(t, admin, b.signIn(t, admin, "/connect?purpose=bot", bob.Email))
+		if status != http.StatusConflict {
+			t.Errorf("bot as bob's Teams account: %d, want 409", status)
+		}
+		mustContain(t, "taken account", page, "already connected to another Mattermost user")
+		status, page = b.finish(t, admin, b.signIn(t, admin, "/connect?purpose=bot", relay.UserPrincipalName))
 		if status != http.StatusOK {
 			t.Fatalf("connecting the bot: %d %s", status, page)
 		}
