@@ -149,6 +149,33 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
+// buildScript finds tests/mattermost/build.sh: next to this source file when its path is real (it is not under
+// -trimpath), else in the working directory or one of its parents (as tests/mattermost/build.sh or, from a sibling
+// such as tests/e2e, ../mattermost/build.sh).
+func buildScript() (string, error) {
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "build.sh"))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			candidates = append(candidates,
+				filepath.Join(dir, "build.sh"),
+				filepath.Join(dir, "mattermost", "build.sh"),
+				filepath.Join(dir, "tests", "mattermost", "build.sh"))
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() && strings.HasSuffix(filepath.Dir(c), "mattermost") {
+			return c, nil
+		}
+	}
+	return "", errors.New("cannot locate tests/mattermost/build.sh; set Options.ServerDir or MMTEST_SERVER_DIR")
+}
+
 // serverDir finds the built server: Options.ServerDir, $MMTEST_SERVER_DIR, or build.sh's answer.
 func serverDir(ctx context.Context, opts Options) (string, error) {
 	dir := opts.ServerDir
@@ -156,11 +183,10 @@ func serverDir(ctx context.Context, opts Options) (string, error) {
 		dir = os.Getenv("MMTEST_SERVER_DIR")
 	}
 	if dir == "" {
-		_, file, _, ok := runtime.Caller(0)
-		if !ok {
-			return "", errors.New("cannot locate build.sh; set Options.ServerDir or MMTEST_SERVER_DIR")
+		script, err := buildScript()
+		if err != nil {
+			return "", err
 		}
-		script := filepath.Join(filepath.Dir(file), "..", "build.sh")
 		var out bytes.Buffer
 		cmd := exec.CommandContext(ctx, script, opts.Release)
 		cmd.Stdout = &out
