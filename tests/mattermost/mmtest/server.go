@@ -30,7 +30,8 @@ const DefaultRelease = "v11.4"
 
 // Options say which server to start and what to install in it. Everything is optional.
 type Options struct {
-	// Release names a pinned release: a directory under tests/mattermost/build. Default DefaultRelease.
+	// Release names a pinned release: a directory under tests/mattermost/build. Default: $MMTEST_RELEASE, else
+	// DefaultRelease (so a whole suite can run against another release).
 	Release string
 	// ServerDir is a directory produced by build.sh (bin/mattermost, i18n, ...). When empty,
 	// $MMTEST_SERVER_DIR is used, else build.sh is run for Release (a no-op once cached).
@@ -85,6 +86,9 @@ type Server struct {
 // healthy, creates the first admin and a team, and installs Options.Bundle if given.
 // On error nothing is left running.
 func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+	if opts.Release == "" {
+		opts.Release = os.Getenv("MMTEST_RELEASE")
+	}
 	if opts.Release == "" {
 		opts.Release = DefaultRelease
 	}
