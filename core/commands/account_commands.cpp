@@ -34,23 +34,38 @@ Error storage_failure(Error const& e) {
                                          "in a moment.", 0, {}};
 }
 
+// The active logins and the caller's account, for the sub-commands that start from both.
+struct Caller {
+    std::shared_ptr<sync::Logins> logins;
+    std::optional<store::Account> account;
+    [[nodiscard]] bool connected() const { return account && account->connected(); }
+};
+
+Result<Caller> caller(LoginsSource const& source, Invocation const& inv, char const* name) {
+    MSTEAMS_TRY(no_arguments(inv, name));
+    Caller c;
+    MSTEAMS_TRY_ASSIGN(c.logins, active(source));
+    auto account = c.logins->account(inv.args.user_id);
+    if (!account) {
+        return std::unexpected(storage_failure(account.error()));
+    }
+    c.account = std::move(*account);
+    return c;
+}
+
 }  // namespace
 
 void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
     dispatcher.add(SubCommand{
         "connect", "", "Connect your Mattermost account to your Microsoft Teams account.", false,
         [source](Invocation const& inv) -> Result<std::string> {
-            MSTEAMS_TRY(no_arguments(inv, "connect"));
-            std::shared_ptr<sync::Logins> logins;
-            MSTEAMS_TRY_ASSIGN(logins, active(source));
-            auto account = logins->account(inv.args.user_id);
-            if (!account) {
-                return std::unexpected(storage_failure(account.error()));
-            }
-            if (*account && (*account)->connected()) {
-                return "Your account is already connected to Microsoft Teams as " + describe(**account) +
+            Caller c;
+            MSTEAMS_TRY_ASSIGN(c, caller(source, inv, "connect"));
+            if (c.connected()) {
+                return "Your account is already connected to Microsoft Teams as " + describe(*c.account) +
                        ". To connect another Teams account, run `/msteams disconnect` first.";
             }
+            auto const& logins = c.logins;
             auto const count = logins->count_connected();
             if (!count) {
                 return std::unexpected(storage_failure(count.error()));
@@ -67,38 +82,28 @@ void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
     dispatcher.add(SubCommand{
         "disconnect", "", "Disconnect your Microsoft Teams account.", false,
         [source](Invocation const& inv) -> Result<std::string> {
-            MSTEAMS_TRY(no_arguments(inv, "disconnect"));
-            std::shared_ptr<sync::Logins> logins;
-            MSTEAMS_TRY_ASSIGN(logins, active(source));
-            auto account = logins->account(inv.args.user_id);
-            if (!account) {
-                return std::unexpected(storage_failure(account.error()));
-            }
-            if (!*account || !(*account)->connected()) {
+            Caller c;
+            MSTEAMS_TRY_ASSIGN(c, caller(source, inv, "disconnect"));
+            if (!c.connected()) {
                 return std::string("Your account is not connected to Microsoft Teams.");
             }
-            if (auto d = logins->disconnect(inv.args.user_id); !d) {
+            if (auto d = c.logins->disconnect(inv.args.user_id); !d) {
                 return std::unexpected(storage_failure(d.error()));
             }
-            return "Your account has been disconnected from Microsoft Teams (" + describe(**account) + ").";
+            return "Your account has been disconnected from Microsoft Teams (" + describe(*c.account) + ").";
         }});
 
     dispatcher.add(SubCommand{
         "status", "", "Show whether your account is connected to Microsoft Teams.", false,
         [source](Invocation const& inv) -> Result<std::string> {
-            MSTEAMS_TRY(no_arguments(inv, "status"));
-            std::shared_ptr<sync::Logins> logins;
-            MSTEAMS_TRY_ASSIGN(logins, active(source));
-            auto account = logins->account(inv.args.user_id);
-            if (!account) {
-                return std::unexpected(storage_failure(account.error()));
-            }
-            if (!*account || !(*account)->connected()) {
+            Caller c;
+            MSTEAMS_TRY_ASSIGN(c, caller(source, inv, "status"));
+            if (!c.connected()) {
                 return std::string("Your account is not connected to Microsoft Teams. Run `/msteams connect` to "
                                    "connect it.");
             }
             // Ask Teams, so that a connection that stopped working is found now rather than when a message is lost.
-            auto me = logins->whoami(inv.args.user_id);
+            auto me = c.logins->whoami(inv.args.user_id);
             if (!me) {
                 if (me.error().code == ErrorCode::permission_denied || me.error().code == ErrorCode::not_found ||
                     me.error().code == ErrorCode::unauthenticated) {
@@ -106,7 +111,7 @@ void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
                                        "`/msteams connect` to connect again.");
                 }
                 log::warn("checking a Teams connection failed", {{"error", me.error().message}});
-                return "Your account is connected to Microsoft Teams as " + describe(**account) +
+                return "Your account is connected to Microsoft Teams as " + describe(*c.account) +
                        ", but Microsoft Teams could not be reached to check it just now.";
             }
             return "Your account is connected to Microsoft Teams as " +

@@ -70,12 +70,12 @@ std::vector<std::string> split_words(std::string_view s) {
     return words;
 }
 
-std::optional<std::string> url_decode(std::string_view s) {
+std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         char const c = s[i];
-        if (c == '+') {
+        if (c == '+' && plus_is_space) {
             out += ' ';
         } else if (c == '%') {
             if (i + 2 >= s.size()) {

@@ -15,8 +15,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // Splits on runs of ASCII white space; no empty fields.
 std::vector<std::string> split_words(std::string_view s);
 
-// Percent-decodes a URL query component ('+' is a space). Returns nullopt for a malformed escape.
-std::optional<std::string> url_decode(std::string_view s);
+// Percent-decodes a URL component; '+' is a space when `plus_is_space` (query components, as HTML forms and Go's
+// url.ParseQuery read them), itself otherwise (paths, user info). Returns nullopt for a malformed escape.
+std::optional<std::string> url_decode(std::string_view s, bool plus_is_space = true);
 std::string url_encode(std::string_view s);
 
 // Parses "a=1&b=2" into ordered pairs, decoded. Returns nullopt if any component is malformed.

@@ -36,42 +36,11 @@ bool is_libpq_keyword(std::string_view key) {
     return std::find(k_libpq_keywords.begin(), k_libpq_keywords.end(), key) != k_libpq_keywords.end();
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-// Percent-decoding; '+' is a space only in the query (as Go's url.ParseQuery reads it). NUL bytes are refused:
-// libpq strings cannot hold them.
+// Percent-decoding ('+' is a space only in the query). NUL bytes are refused: libpq strings cannot hold them.
 std::optional<std::string> decode(std::string_view s, bool plus_is_space) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        char const c = s[i];
-        if (c == '%') {
-            if (i + 2 >= s.size()) {
-                return std::nullopt;
-            }
-            int const hi = hex_value(s[i + 1]);
-            int const lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                return std::nullopt;
-            }
-            out.push_back(static_cast<char>(hi * 16 + lo));
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            out.push_back(' ');
-        } else {
-            out.push_back(c);
-        }
+    auto out = strings::url_decode(s, plus_is_space);
+    if (out && out->find('\0') != std::string::npos) {
+        return std::nullopt;
     }
     return out;
 }

@@ -1,6 +1,8 @@
 // The "connect your Microsoft Teams account" prompt, shown when the admin enforces connected accounts.
 import React from 'react';
 
+import {PopupBlockedNotice} from '../common/popup_blocked_notice';
+
 import type {Controller} from '../../controller';
 import {shouldPrompt, useAppState} from '../../state';
 import {Dialog} from '../common/dialog';
@@ -48,23 +50,7 @@ export function ConnectPrompt(props: ConnectPromptProps): React.ReactElement {
                     {'Finish signing in in the new window. This message closes by itself once your account is connected.'}
                 </p>
             )}
-            {props.popupBlocked && (
-                <p
-                    style={styles.notice}
-                    role='status'
-                >
-                    {'Your browser blocked the new window. '}
-                    <a
-                        href={props.connectURL}
-                        target='_blank'
-                        rel='opener'
-                        style={styles.link}
-                    >
-                        {'Open the Microsoft sign-in page'}
-                    </a>
-                    {' instead.'}
-                </p>
-            )}
+            {props.popupBlocked && <PopupBlockedNotice connectURL={props.connectURL}/>}
             {props.error && (
                 <p
                     style={styles.error}

@@ -1,6 +1,8 @@
 // Connection status with Connect / Disconnect: the body of the user-settings section and of the fallback dialog.
 import React from 'react';
 
+import {PopupBlockedNotice} from '../common/popup_blocked_notice';
+
 import type {ConnectionStatus} from '../../client';
 import type {Controller} from '../../controller';
 import {describeConnection, useAppState} from '../../state';
@@ -101,23 +103,7 @@ export function AccountSettings(props: AccountSettingsProps): React.ReactElement
                         {'Finish signing in in the new window; this updates by itself when you are done.'}
                     </p>
                 )}
-                {props.popupBlocked && (
-                    <p
-                        style={styles.notice}
-                        role='status'
-                    >
-                        {'Your browser blocked the new window. '}
-                        <a
-                            href={props.connectURL}
-                            target='_blank'
-                            rel='opener'
-                            style={styles.link}
-                        >
-                            {'Open the Microsoft sign-in page'}
-                        </a>
-                        {' instead.'}
-                    </p>
-                )}
+                {props.popupBlocked && <PopupBlockedNotice connectURL={props.connectURL}/>}
                 <button
                     type='button'
                     style={styles.primaryButton}
