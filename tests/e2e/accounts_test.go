@@ -173,6 +173,39 @@ func TestAccounts(t *testing.T) {
 		}
 	})
 
+	t.Run("refused: an expired state, and a PKCE verifier that is not the flow's own", func(t *testing.T) {
+		// A flow left pending for more than 5 minutes (its expiry moved into the past).
+		redirect := b.signIn(t, bob, "/connect", bob.Email)
+		b.psql(t, "update msteams_oauth_states set expires_at = 1")
+		status, page := b.finish(t, bob, redirect)
+		if status != http.StatusBadRequest {
+			t.Errorf("expired state: %d, want 400", status)
+		}
+		mustContain(t, "expired state", page, "expired")
+
+		// Two flows of bob's with their sealed verifiers swapped: the code of the first is redeemed with the
+		// second's verifier, and Microsoft refuses it (AADSTS501481).
+		first := b.signIn(t, bob, "/connect", bob.Email)
+		b.signIn(t, bob, "/connect", bob.Email) // the second flow, left pending
+		b.psql(t, `update msteams_oauth_states s set verifier_sealed = o.verifier_sealed
+			from msteams_oauth_states o where s.state <> o.state`)
+		status, page = b.finish(t, bob, first)
+		if status < 400 {
+			t.Errorf("swapped verifier: %d %s", status, page)
+		}
+		mustContain(t, "swapped verifier", page, "refused the sign-in")
+		if !b.mm.LogContains("AADSTS501481") {
+			t.Error("the server log does not name Entra's PKCE refusal (AADSTS501481)")
+		}
+		if st := b.connectionStatus(t, bob); st.Connected {
+			t.Errorf("bob got connected: %+v", st)
+		}
+		if n := b.psql(t, fmt.Sprintf("select count(*) from msteams_accounts where mm_user_id = '%s'", bob.Id)); n != "0" {
+			t.Errorf("a refused flow stored %s account rows", n)
+		}
+		b.psql(t, "delete from msteams_oauth_states")
+	})
+
 	t.Run("a user who is connected is told so instead of starting again", func(t *testing.T) {
 		mustContain(t, "connect", b.command(t, alice, channel.Id, "/msteams connect"), "already connected")
 		resp, body, err := asUser(ctx, alice, http.MethodGet, b.mm.URL+"/plugins/"+pluginID+"/connect")
@@ -234,9 +267,25 @@ func TestAccounts(t *testing.T) {
 		mustContain(t, "bad argument", b.command(t, bob, channel.Id, "/msteams status now"), "takes no arguments")
 	})
 
-	t.Run("a revoked grant disconnects the user, who is told by the bot", func(t *testing.T) {
+	t.Run("tokens near expiry are refreshed and the rotated refresh token is kept", func(t *testing.T) {
+		// Access tokens that live a minute are always within the refresh margin: every use refreshes.
+		if err := b.ctl.SetLifetimes(ctx, m365ctl.Lifetimes{AccessTokenSeconds: 60, RefreshTokenSeconds: 86400,
+			CodeSeconds: 600, RevokeRotatedRefreshTokens: true}); err != nil {
+			t.Fatal(err)
+		}
 		b.connect(t, bob, bob.Email)
-		if _, err := b.ctl.RevokeTokens(ctx, m365ctl.Revoke{UserID: teamsUserID(t, b, bob)}); err != nil {
+		query := fmt.Sprintf("select token_sealed from msteams_accounts where mm_user_id = '%s'", bob.Id)
+		before := b.psql(t, query)
+		for i := 0; i < 2; i++ { // with rotated tokens revoked on use, a lost rotation would fail the second time
+			mustContain(t, "status with a refresh", b.command(t, bob, channel.Id, "/msteams status"), "connected to Microsoft Teams as Bob Teams")
+		}
+		if after := b.psql(t, query); after == before {
+			t.Error("the stored token did not change after a refresh")
+		}
+	})
+
+	t.Run("a revoked refresh token disconnects the user, who is told by the bot", func(t *testing.T) {
+		if _, err := b.ctl.RevokeTokens(ctx, m365ctl.Revoke{UserID: teamsUserID(t, b, bob), KeepAccessTokens: true}); err != nil {
 			t.Fatal(err)
 		}
 		mustContain(t, "status after revocation", b.command(t, bob, channel.Id, "/msteams status"), "stopped working")
@@ -246,6 +295,13 @@ func TestAccounts(t *testing.T) {
 		dms := b.botDM(t, bob)
 		if len(dms) == 0 || !strings.Contains(dms[0], "/plugins/"+pluginID+"/connect") {
 			t.Errorf("bot DMs %q, want a reconnect link", dms)
+		}
+		if got := b.psql(t, fmt.Sprintf("select coalesce(token_sealed, 'NULL') from msteams_accounts where mm_user_id = '%s'", bob.Id)); got != "NULL" {
+			t.Errorf("the token was not cleared: %q", got)
+		}
+		if err := b.ctl.SetLifetimes(ctx, m365ctl.Lifetimes{AccessTokenSeconds: 3600, RefreshTokenSeconds: 86400,
+			CodeSeconds: 600}); err != nil {
+			t.Fatal(err)
 		}
 	})
 
