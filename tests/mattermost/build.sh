@@ -2,7 +2,7 @@
 # Builds a pinned Mattermost server from its Go modules into a per-machine cache, and
 # assembles what it reads at run time (i18n, templates, fonts, an empty client directory).
 #
-#   tests/mattermost/build.sh [RELEASE]      RELEASE: a directory under build/ (default v11.4)
+#   tests/mattermost/build.sh [RELEASE]      RELEASE: a directory under pins/ (default v11.4)
 #
 # Nothing to do when the cache is already complete. Progress goes to stderr; the last line
 # on stdout is the server directory (bin/mattermost inside it), for scripts and mmtest.
@@ -11,11 +11,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 release=${1:-v11.4}
-moddir=$here/build/$release
+moddir=$here/pins/$release
 server_mod=github.com/mattermost/mattermost/server/v8
 
 die() { echo "build.sh: $*" >&2; exit 1; }
-[[ -f $moddir/go.mod ]] || die "unknown release '$release' (have: $(ls "$here/build" | tr '\n' ' '))"
+[[ -f $moddir/go.mod ]] || die "unknown release '$release' (have: $(ls "$here/pins" | tr '\n' ' '))"
 command -v go >/dev/null || die "go is not on PATH"
 
 version=$(awk -v m="$server_mod" '$1 == m { print $2 }' "$moddir/go.mod")

@@ -25,12 +25,12 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// DefaultRelease is the pinned release used when Options.Release is empty (build/<release>).
+// DefaultRelease is the pinned release used when Options.Release is empty (pins/<release>).
 const DefaultRelease = "v11.4"
 
 // Options say which server to start and what to install in it. Everything is optional.
 type Options struct {
-	// Release names a pinned release: a directory under tests/mattermost/build. Default: $MMTEST_RELEASE, else
+	// Release names a pinned release: a directory under tests/mattermost/pins. Default: $MMTEST_RELEASE, else
 	// DefaultRelease (so a whole suite can run against another release).
 	Release string
 	// ServerDir is a directory produced by build.sh (bin/mattermost, i18n, ...). When empty,
