@@ -138,6 +138,12 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     return Connected{owner, me.id, me.display_name, account.teams_email, purpose};
 }
 
+void Logins::abandon(std::string const& state) {
+    if (auto taken = states_.take(state); !taken && taken.error().code != ErrorCode::not_found) {
+        log::warn("could not discard an abandoned sign-in", {{"error", taken.error().message}});
+    }
+}
+
 Status Logins::disconnect(std::string const& mm_user_id) {
     MSTEAMS_TRY(accounts_.disconnect(mm_user_id));
     log::info("disconnected a Teams account", {{"user_id", mm_user_id}});

@@ -54,6 +54,9 @@ public:
     [[nodiscard]] Result<Connected> finish(std::string const& state, std::string const& code,
                                            std::string const& session_user_id);
 
+    // Spends a flow's state without completing it (Microsoft redirected back with an error).
+    void abandon(std::string const& state);
+
     [[nodiscard]] Status disconnect(std::string const& mm_user_id);
     [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id);
     [[nodiscard]] Result<int> count_connected();

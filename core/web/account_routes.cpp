@@ -97,7 +97,7 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                              log::info("Microsoft sign-in ended with an error",
                                        {{"error", *error}, {"description", description.substr(0, 300)}});
                              if (state) {
-                                 (void)logins->finish(*state, "", request.user_id);  // spend the state
+                                 logins->abandon(*state);
                              }
                              return html_page(400, "Microsoft Teams was not connected",
                                               *error == "access_denied"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -204,6 +205,24 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("a refused flow stored %s account rows", n)
 		}
 		b.psql(t, "delete from msteams_oauth_states")
+
+		// The user cancels at Microsoft: the redirect carries an error; the page says so and the state is spent.
+		redirect = b.signIn(t, bob, "/connect", bob.Email)
+		parsed, err := url.Parse(redirect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := parsed.Query().Get("state")
+		status, page = b.finish(t, bob, b.RedirectURI()+"?error=access_denied&error_description=AADSTS65004&state="+url.QueryEscape(state))
+		if status != http.StatusBadRequest {
+			t.Errorf("cancelled sign-in: %d", status)
+		}
+		mustContain(t, "cancelled sign-in", page, "cancelled")
+		if n := b.psql(t, "select count(*) from msteams_oauth_states"); n != "0" {
+			t.Errorf("a cancelled sign-in left %s states", n)
+		}
+		status, page = b.finish(t, bob, redirect)
+		mustContain(t, "code after cancel", page, "not valid or was already used")
 	})
 
 	t.Run("a user who is connected is told so instead of starting again", func(t *testing.T) {
