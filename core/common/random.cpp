@@ -7,12 +7,22 @@
 
 namespace msteams::random {
 
+void fill(unsigned char* out, std::size_t n) {
+    constexpr std::size_t k_chunk = 1u << 30;  // RAND_bytes takes an int
+    while (n > 0) {
+        auto const step = n < k_chunk ? n : k_chunk;
+        if (RAND_bytes(out, static_cast<int>(step)) != 1) {
+            throw std::runtime_error("the random number generator failed");
+        }
+        out += step;
+        n -= step;
+    }
+}
+
 std::string token(std::size_t length) {
     static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::vector<unsigned char> bytes(length);
-    if (length > 0 && RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-        throw std::runtime_error("the random number generator failed");
-    }
+    fill(bytes.data(), bytes.size());
     std::string out;
     out.reserve(length);
     for (auto b : bytes) {

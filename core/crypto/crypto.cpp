@@ -1,9 +1,10 @@
 #include "crypto/crypto.hpp"
 
+#include "common/random.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
@@ -131,17 +132,6 @@ Result<std::string> decode(std::string_view text, char const* alphabet, Padding 
     return out;
 }
 
-void fill_random(unsigned char* out, std::size_t n) {
-    while (n > 0) {
-        int const step = static_cast<int>(std::min<std::size_t>(n, k_chunk));
-        if (RAND_bytes(out, step) != 1) {
-            openssl_failure("RAND_bytes");
-        }
-        out += step;
-        n -= static_cast<std::size_t>(step);
-    }
-}
-
 void sha256_into(std::string_view data, unsigned char (&out)[k_key_size]) {
     MdCtx ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
@@ -176,7 +166,7 @@ std::string Sealer::seal(std::string_view plaintext, std::string_view context) c
     std::string raw(k_nonce_size + plaintext.size() + k_tag_size, '\0');
     auto* const nonce = bytes(raw);
     auto* const ciphertext = nonce + k_nonce_size;
-    fill_random(nonce, k_nonce_size);
+    random::fill(nonce, k_nonce_size);
 
     CipherCtx ctx(EVP_CIPHER_CTX_new());
     if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_, nonce) != 1) {
@@ -280,7 +270,7 @@ std::string pkce_challenge(std::string_view verifier) { return base64url_encode(
 
 std::string random_bytes(std::size_t n) {
     std::string out(n, '\0');
-    fill_random(bytes(out), n);
+    random::fill(bytes(out), n);
     return out;
 }
 
