@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/log.hpp"
 #include "common/result.hpp"
@@ -35,7 +37,39 @@ public:
     [[nodiscard]] virtual Result<Channel> get_channel(std::string const& id) = 0;
     [[nodiscard]] virtual Result<Channel> get_direct_channel(std::string const& user_a, std::string const& user_b) = 0;
 
+    // Creates a user (synthetic users for Teams people without a Mattermost account). `password` may be empty when
+    // auth_service is set.
+    [[nodiscard]] virtual Result<User> create_user(User const& user, std::string const& password) = 0;
+    // Updates username, names, email, auth_service/auth_data, props; the id selects the user.
+    [[nodiscard]] virtual Result<User> update_user(User const& user) = 0;
+    // Sets one user preference (e.g. category "notifications", name "email_interval", value "0").
+    [[nodiscard]] virtual Status update_preference(std::string const& user_id, std::string const& category,
+                                                   std::string const& name, std::string const& value) = 0;
+
+    // The group channel of exactly these users (3 to 8), created when missing.
+    [[nodiscard]] virtual Result<Channel> get_group_channel(std::vector<std::string> const& user_ids) = 0;
+    // Up to `per_page` member user ids, page by page (page 0 first).
+    [[nodiscard]] virtual Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id,
+                                                                                  int page, int per_page) = 0;
+
     [[nodiscard]] virtual Result<Post> create_post(Post const& post) = 0;
+    [[nodiscard]] virtual Result<Post> get_post(std::string const& id) = 0;
+    // Replaces message, props and file ids of an existing post (edit).
+    [[nodiscard]] virtual Result<Post> update_post(Post const& post) = 0;
+    [[nodiscard]] virtual Status delete_post(std::string const& id) = 0;
+    // Posts of a channel created or changed since `since_ms` (Unix ms), oldest first; deleted ones included.
+    [[nodiscard]] virtual Result<std::vector<Post>> get_posts_since(std::string const& channel_id,
+                                                                    std::int64_t since_ms) = 0;
+
+    [[nodiscard]] virtual Result<Reaction> add_reaction(Reaction const& reaction) = 0;
+    [[nodiscard]] virtual Status remove_reaction(Reaction const& reaction) = 0;
+    [[nodiscard]] virtual Result<std::vector<Reaction>> get_reactions(std::string const& post_id) = 0;
+
+    // Stores a file for a later post in `channel_id` as `user_id`.
+    [[nodiscard]] virtual Result<FileInfo> upload_file(std::string const& user_id, std::string const& channel_id,
+                                                       std::string const& name, std::string const& data) = 0;
+    [[nodiscard]] virtual Result<FileInfo> get_file_info(std::string const& file_id) = 0;
+    [[nodiscard]] virtual Result<std::string> get_file(std::string const& file_id) = 0;
     [[nodiscard]] virtual Result<Post> send_ephemeral_post(std::string const& user_id, Post const& post) = 0;
 
     // `payload_json` must be a JSON object.

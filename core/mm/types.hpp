@@ -64,6 +64,17 @@ struct Reaction {
     std::string remote_id;
 };
 
+struct FileInfo {
+    std::string id;
+    std::string user_id;
+    std::string post_id;
+    std::string channel_id;
+    std::string name;
+    std::string extension;
+    std::int64_t size = 0;
+    std::string mime_type;
+};
+
 struct CommandArgs {
     std::string user_id;
     std::string channel_id;

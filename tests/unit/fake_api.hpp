@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -48,13 +50,180 @@ public:
     Result<mm::Channel> get_direct_channel(std::string const&, std::string const&) override {
         return fail(ErrorCode::not_found, "no channel");
     }
-    Result<mm::Post> create_post(mm::Post const& post) override { return post; }
+    Result<mm::Post> create_post(mm::Post const& post) override {
+        std::lock_guard lock(mutex);
+        mm::Post p = post;
+        if (p.id.empty()) {
+            p.id = next_id("post");
+        }
+        p.create_at = p.update_at = ++clock;
+        posts[p.id] = p;
+        post_order.push_back(p.id);
+        return p;
+    }
+    Result<mm::User> create_user(mm::User const& user, std::string const&) override {
+        std::lock_guard lock(mutex);
+        for (auto const& [id, u] : users) {
+            if (u.username == user.username) {
+                return fail(ErrorCode::conflict, "username taken", 400);
+            }
+        }
+        mm::User u = user;
+        u.id = next_id("user");
+        users[u.id] = u;
+        return u;
+    }
+    Result<mm::User> update_user(mm::User const& user) override {
+        std::lock_guard lock(mutex);
+        if (!users.contains(user.id)) {
+            return fail(ErrorCode::not_found, "no user", 404);
+        }
+        users[user.id] = user;
+        return user;
+    }
+    Status update_preference(std::string const& user_id, std::string const& category, std::string const& name,
+                             std::string const& value) override {
+        std::lock_guard lock(mutex);
+        preferences[user_id + "/" + category + "/" + name] = value;
+        return {};
+    }
+    Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override {
+        std::lock_guard lock(mutex);
+        auto sorted = user_ids;
+        std::sort(sorted.begin(), sorted.end());
+        std::string key;
+        for (auto const& id : sorted) {
+            key += id + ",";
+        }
+        auto& ch = group_channels[key];
+        if (ch.id.empty()) {
+            ch.id = next_id("gm");
+            ch.type = "G";
+            channel_members[ch.id] = sorted;
+        }
+        return ch;
+    }
+    Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id, int page,
+                                                            int per_page) override {
+        std::lock_guard lock(mutex);
+        auto const& all = channel_members[channel_id];
+        std::vector<std::string> out;
+        for (std::size_t i = static_cast<std::size_t>(page * per_page);
+             i < all.size() && out.size() < static_cast<std::size_t>(per_page); ++i) {
+            out.push_back(all[i]);
+        }
+        return out;
+    }
+    Result<mm::Post> get_post(std::string const& id) override {
+        std::lock_guard lock(mutex);
+        if (!posts.contains(id)) {
+            return fail(ErrorCode::not_found, "no post", 404);
+        }
+        return posts[id];
+    }
+    Result<mm::Post> update_post(mm::Post const& post) override {
+        std::lock_guard lock(mutex);
+        if (!posts.contains(post.id)) {
+            return fail(ErrorCode::not_found, "no post", 404);
+        }
+        auto& p = posts[post.id];
+        p.message = post.message;
+        p.props_json = post.props_json;
+        p.file_ids = post.file_ids;
+        p.edit_at = p.update_at = ++clock;
+        return p;
+    }
+    Status delete_post(std::string const& id) override {
+        std::lock_guard lock(mutex);
+        if (!posts.contains(id)) {
+            return fail(ErrorCode::not_found, "no post", 404);
+        }
+        posts[id].delete_at = posts[id].update_at = ++clock;
+        return {};
+    }
+    Result<std::vector<mm::Post>> get_posts_since(std::string const& channel_id, std::int64_t since_ms) override {
+        std::lock_guard lock(mutex);
+        std::vector<mm::Post> out;
+        for (auto const& id : post_order) {
+            auto const& p = posts[id];
+            if (p.channel_id == channel_id && p.update_at >= since_ms) {
+                out.push_back(p);
+            }
+        }
+        return out;
+    }
+    Result<mm::Reaction> add_reaction(mm::Reaction const& reaction) override {
+        std::lock_guard lock(mutex);
+        auto& list = reactions[reaction.post_id];
+        for (auto const& r : list) {
+            if (r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name) {
+                return r;
+            }
+        }
+        list.push_back(reaction);
+        return reaction;
+    }
+    Status remove_reaction(mm::Reaction const& reaction) override {
+        std::lock_guard lock(mutex);
+        auto& list = reactions[reaction.post_id];
+        std::erase_if(list, [&](mm::Reaction const& r) {
+            return r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name;
+        });
+        return {};
+    }
+    Result<std::vector<mm::Reaction>> get_reactions(std::string const& post_id) override {
+        std::lock_guard lock(mutex);
+        return reactions[post_id];
+    }
+    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id,
+                                     std::string const& name, std::string const& data) override {
+        std::lock_guard lock(mutex);
+        mm::FileInfo info;
+        info.id = next_id("file");
+        info.user_id = user_id;
+        info.channel_id = channel_id;
+        info.name = name;
+        info.size = static_cast<std::int64_t>(data.size());
+        files[info.id] = {info, data};
+        return info;
+    }
+    Result<mm::FileInfo> get_file_info(std::string const& file_id) override {
+        std::lock_guard lock(mutex);
+        if (!files.contains(file_id)) {
+            return fail(ErrorCode::not_found, "no file", 404);
+        }
+        return files[file_id].first;
+    }
+    Result<std::string> get_file(std::string const& file_id) override {
+        std::lock_guard lock(mutex);
+        if (!files.contains(file_id)) {
+            return fail(ErrorCode::not_found, "no file", 404);
+        }
+        return files[file_id].second;
+    }
     Result<mm::Post> send_ephemeral_post(std::string const&, mm::Post const& post) override { return post; }
     Status publish_websocket_event(std::string const&, std::string const&, mm::Broadcast const&) override {
         return {};
     }
 
+    // A 26-character id, unique within this fake.
+    std::string next_id(std::string const& prefix) {
+        auto id = prefix + std::to_string(++ids);
+        id.resize(26, 'x');
+        return id;
+    }
+
     std::mutex mutex;
+    std::int64_t clock = 1'000;
+    int ids = 0;
+    std::map<std::string, mm::User> users;
+    std::map<std::string, mm::Post> posts;
+    std::vector<std::string> post_order;
+    std::map<std::string, std::vector<mm::Reaction>> reactions;
+    std::map<std::string, std::pair<mm::FileInfo, std::string>> files;
+    std::map<std::string, mm::Channel> group_channels;
+    std::map<std::string, std::vector<std::string>> channel_members;
+    std::map<std::string, std::string> preferences;
     std::vector<std::string> logs;
     std::vector<std::string> saved_configs;
     std::vector<mm::Command> commands;

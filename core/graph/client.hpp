@@ -1,0 +1,234 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "graph/entra.hpp"
+#include "http/client.hpp"
+
+// Microsoft Graph v1.0, typed: chats, chat messages, files, users and change-notification subscriptions.
+//
+// Every call takes the access token to use (a connected user's delegated token, or the app token from
+// Entra::app_token()). The client keeps Graph's documented limits by design: token buckets per chat (reads, posts,
+// other writes) and per tenant, which make callers wait their turn instead of collecting 429s; a 429 or 503 that
+// still arrives is retried after its Retry-After, other 5xx with exponential backoff, up to a deadline, after which
+// the error (ErrorCode::unavailable, retry_after set) goes to the caller. Errors are graph_error()'s.
+namespace msteams::graph {
+
+struct Identity {
+    std::string id;
+    std::string display_name;
+};
+
+struct ChatMember {
+    std::string user_id;
+    std::string display_name;
+    std::string email;
+    std::vector<std::string> roles;  // "owner", "guest"
+};
+
+struct Chat {
+    std::string id;
+    std::string chat_type;  // "oneOnOne", "group", "meeting"
+    std::string topic;
+    std::string web_url;
+    std::vector<ChatMember> members;  // filled when asked for ($expand=members)
+};
+
+struct Mention {
+    int id = 0;
+    std::string text;  // mentionText
+    std::string user_id;
+    std::string display_name;
+};
+
+struct Attachment {
+    std::string id;
+    std::string content_type;  // "reference" (a file), "messageReference" (quoted reply), cards...
+    std::string content_url;
+    std::string content;  // JSON text for messageReference and cards
+    std::string name;
+};
+
+struct Reaction {
+    std::string reaction_type;  // "like", "heart", ... or a Unicode emoji
+    std::string user_id;
+    std::int64_t created_at = 0;  // Unix ms
+};
+
+struct HostedContentRef {
+    std::string id;
+};
+
+struct ChatMessage {
+    std::string id;
+    std::string chat_id;
+    std::string reply_to_id;
+    std::string message_type;  // "message", "systemEventMessage", ...
+    std::int64_t created_at = 0;        // Unix ms
+    std::int64_t last_modified_at = 0;  // Unix ms
+    std::int64_t last_edited_at = 0;    // Unix ms; 0 if never edited
+    std::int64_t deleted_at = 0;        // Unix ms; 0 if not deleted
+    Identity from;                      // empty id for system or application senders
+    std::string body_content_type;      // "html" or "text"
+    std::string body;
+    std::string subject;
+    std::vector<Attachment> attachments;
+    std::vector<Mention> mentions;
+    std::vector<Reaction> reactions;
+    std::string raw_json;  // the message as Graph sent it (for the converter CLI and debugging)
+};
+
+// Parses one chatMessage JSON object (a GET answer, or a decrypted rich notification). invalid_argument when it is
+// not one.
+[[nodiscard]] Result<ChatMessage> parse_chat_message(std::string const& json);
+
+struct GraphUser {
+    std::string id;
+    std::string display_name;
+    std::string mail;
+    std::string user_principal_name;
+    std::string user_type;  // "Member" or "Guest"
+    bool account_enabled = true;
+};
+
+struct Subscription {
+    std::string id;
+    std::string resource;
+    std::string change_type;
+    std::string notification_url;
+    std::string lifecycle_notification_url;
+    std::string client_state;  // secret; never logged
+    std::int64_t expires_at = 0;  // Unix ms
+    bool include_resource_data = false;
+    std::string encryption_certificate;     // base64 DER
+    std::string encryption_certificate_id;
+};
+
+// An outgoing chat message body.
+struct NewMessage {
+    std::string html;
+    std::vector<Mention> mentions;
+    std::vector<Attachment> attachments;  // reference attachments (files) and messageReference (quoted replies)
+    struct Hosted {
+        std::string temporary_id;
+        std::string content_type;
+        std::string bytes;
+    };
+    std::vector<Hosted> hosted_contents;
+};
+
+struct DriveItem {
+    std::string id;
+    std::string name;
+    std::string web_url;
+    std::string etag;  // "{GUID},n": the GUID is the Teams attachment id
+    std::int64_t size = 0;
+};
+
+struct Limits {
+    // How long a call may wait for its turn plus retries before it fails with unavailable.
+    std::chrono::milliseconds deadline{60'000};
+    // Largest file downloaded (hosted contents, attachments).
+    std::int64_t max_download_bytes = 50LL << 20;
+    // Per-chat and per-tenant budgets (Graph's documented chat limits; lower them for tests).
+    double chat_reads_per_second = 1.0;   // GET message(s) per chat
+    double chat_posts_per_second = 1.0;   // POST message per chat
+    double chat_writes_per_second = 1.0;  // edit, delete, react per chat
+    double tenant_reads_per_second = 20.0;
+    double tenant_posts_per_second = 20.0;
+};
+
+// Counts of what the client did, by kind, for metrics and the benchmark.
+struct Counters {
+    std::uint64_t requests = 0;
+    std::uint64_t message_gets = 0;
+    std::uint64_t message_lists = 0;
+    std::uint64_t message_posts = 0;
+    std::uint64_t message_writes = 0;
+    std::uint64_t chat_gets = 0;
+    std::uint64_t file_downloads = 0;
+    std::uint64_t file_uploads = 0;
+    std::uint64_t subscription_calls = 0;
+    std::uint64_t user_gets = 0;
+    std::uint64_t throttled = 0;  // 429 answers received
+    std::uint64_t retries = 0;
+    std::uint64_t waited_ms = 0;  // time spent waiting for a rate-limiter turn
+};
+
+class Client {
+public:
+    // `graph_base` is e.g. https://graph.microsoft.com (no /v1.0).
+    Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits = {});
+    ~Client();
+    Client(Client const&) = delete;
+    Client& operator=(Client const&) = delete;
+
+    // Users (app token)
+    [[nodiscard]] Result<GraphUser> get_user(std::string const& token, std::string const& id_or_upn);
+
+    // Chats
+    [[nodiscard]] Result<Chat> get_chat(std::string const& token, std::string const& chat_id, bool with_members);
+    // POST /chats: oneOnOne with two members (idempotent) or group with more; the caller is one of `member_ids`.
+    [[nodiscard]] Result<Chat> create_chat(std::string const& token, std::string const& chat_type,
+                                           std::vector<std::string> const& member_ids);
+    // The caller's chats with members, for finding an existing group chat ($expand=members, all pages up to
+    // `max_chats`).
+    [[nodiscard]] Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats);
+
+    // Chat messages
+    [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, std::string const& chat_id,
+                                                  std::string const& message_id);
+    // Messages of a chat modified after `after_ms` (Unix ms), oldest first, at most `max_messages` (the newest
+    // are kept when there are more; `truncated` says so).
+    struct Page {
+        std::vector<ChatMessage> messages;
+        bool truncated = false;
+    };
+    [[nodiscard]] Result<Page> list_messages_since(std::string const& token, std::string const& chat_id,
+                                                   std::int64_t after_ms, std::size_t max_messages);
+    [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, std::string const& chat_id,
+                                                   NewMessage const& message);
+    [[nodiscard]] Status update_message(std::string const& token, std::string const& chat_id,
+                                        std::string const& message_id, NewMessage const& message);
+    // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
+    [[nodiscard]] Status soft_delete_message(std::string const& token, std::string const& user_id,
+                                             std::string const& chat_id, std::string const& message_id);
+    [[nodiscard]] Status set_reaction(std::string const& token, std::string const& chat_id,
+                                      std::string const& message_id, std::string const& reaction_type);
+    [[nodiscard]] Status unset_reaction(std::string const& token, std::string const& chat_id,
+                                        std::string const& message_id, std::string const& reaction_type);
+
+    // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
+    // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
+    [[nodiscard]] Result<std::string> get_hosted_content(std::string const& token, std::string const& chat_id,
+                                                         std::string const& message_id,
+                                                         std::string const& hosted_content_id);
+    [[nodiscard]] Result<std::string> download_shared(std::string const& token, std::string const& content_url);
+    // PUT /me/drive/root:/Microsoft Teams Chat Files/{name}:/content (renamed on conflict), then an organization
+    // view link so chat members can open it.
+    [[nodiscard]] Result<DriveItem> upload_chat_file(std::string const& token, std::string const& name,
+                                                     std::string const& bytes);
+
+    // Subscriptions (app token for chats/getAllMessages)
+    [[nodiscard]] Result<Subscription> create_subscription(std::string const& token, Subscription const& wanted);
+    [[nodiscard]] Result<Subscription> renew_subscription(std::string const& token, std::string const& id,
+                                                          std::int64_t expires_at);
+    [[nodiscard]] Status reauthorize_subscription(std::string const& token, std::string const& id);
+    [[nodiscard]] Status delete_subscription(std::string const& token, std::string const& id);  // 404 → ok
+    [[nodiscard]] Result<std::vector<Subscription>> list_subscriptions(std::string const& token);
+
+    [[nodiscard]] Counters counters() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace msteams::graph
