@@ -8,10 +8,17 @@
 #include "common/log.hpp"
 #include "common/version.hpp"
 #include "crypto/crypto.hpp"
+#include "common/random.hpp"
+#include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "http/client.hpp"
+#include "store/bridge.hpp"
 #include "store/database.hpp"
+#include "subscriptions/monitor.hpp"
+#include "sync/inbound.hpp"
 #include "sync/logins.hpp"
+#include "sync/people.hpp"
+#include "sync/receiver.hpp"
 #include "web/account_routes.hpp"
 #include "web/routes.hpp"
 
@@ -45,14 +52,31 @@ struct Runtime {
     std::shared_ptr<Config const> config;
     std::shared_ptr<http::Client> http;
     std::shared_ptr<graph::Entra> entra;
+    std::shared_ptr<graph::Client> graph;
     std::shared_ptr<crypto::Sealer const> sealer;
     std::shared_ptr<sync::Logins> logins;
+    std::shared_ptr<store::Bridge> bridge;
+    std::shared_ptr<sync::People> people;
+    std::shared_ptr<sync::Inbound> inbound;
+    std::shared_ptr<sync::Receiver> receiver;
+    std::shared_ptr<subscriptions::Monitor> monitor;
+
+    void start() const {
+        inbound->start();
+        monitor->start();
+    }
+    void stop() const {
+        monitor->stop();
+        inbound->stop();
+    }
 };
 
 DatabaseOpener default_database_opener() {
     return [](ServerSettings const& server) -> Result<std::shared_ptr<store::Database>> {
         store::Options options;
         options.data_source = server.sql_data_source;
+        // Inbound workers hold a connection for a whole chat and take a second one for short statements.
+        options.pool_size = 8;
         std::shared_ptr<store::Database> db;
         MSTEAMS_TRY_ASSIGN(db, store::Database::open(options));
         MSTEAMS_TRY(db->migrate());
@@ -76,10 +100,15 @@ char const* to_string(HookEvent::Kind kind) noexcept {
 }
 
 Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
-    : api_(std::move(api)), open_database_(std::move(open_database)), commands_(*api_) {
+    : api_(std::move(api)),
+      open_database_(std::move(open_database)),
+      commands_(*api_),
+      stats_(std::make_shared<sync::Stats>()),
+      node_id_(random::token(12)) {
     auto logins_source = [this] { return logins(); };
     commands::add_account_commands(commands_, logins_source);
     web::install_account_routes(router_, logins_source, api_);
+    web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_);
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -121,7 +150,16 @@ Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_jso
     return std::make_shared<Config const>(std::move(parsed->config));
 }
 
-Core::~Core() = default;
+Core::~Core() {
+    if (auto const runtime = runtime_.load()) {
+        runtime->stop();
+    }
+}
+
+std::shared_ptr<sync::Receiver> Core::receiver() const {
+    auto const runtime = runtime_.load();
+    return runtime && active_.load() ? runtime->receiver : nullptr;
+}
 
 std::shared_ptr<sync::Logins> Core::logins() const {
     auto const runtime = runtime_.load();
@@ -143,6 +181,62 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     runtime->sealer = std::make_shared<crypto::Sealer const>(config->encryption_key);
     sync::LoginSettings settings{config->server.site_url, k_plugin_id, bot_user_id_, config->connected_users_allowed};
     runtime->logins = std::make_shared<sync::Logins>(settings, api_, db_, runtime->entra, runtime->sealer);
+    runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url);
+    runtime->bridge = std::make_shared<store::Bridge>(db_);
+
+    auto entra = runtime->entra;
+    auto graph = runtime->graph;
+    sync::ProfileReader read_profile = [entra, graph](std::string const& id) -> Result<sync::TeamsProfile> {
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+        graph::GraphUser user;
+        MSTEAMS_TRY_ASSIGN(user, graph->get_user(app.access_token, id));
+        return sync::TeamsProfile{user.id, user.display_name,
+                                  user.mail.empty() ? user.user_principal_name : user.mail, user.user_type == "Guest"};
+    };
+    runtime->people = std::make_shared<sync::People>(api_, runtime->bridge, sync::PeopleSettings{config->sync_guest_users},
+                                                     read_profile, stats_);
+    sync::InboundSettings inbound;
+    inbound.mode = config->chat_sync == ChatSync::mirror          ? sync::InboundMode::mirror
+                   : config->chat_sync == ChatSync::notifications ? sync::InboundMode::notifications
+                                                                  : sync::InboundMode::off;
+    inbound.bot_user_id = bot_user_id_;
+    inbound.max_file_size = config->max_file_size_to_mattermost;
+    runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->bridge, runtime->logins, runtime->graph,
+                                                       runtime->entra, runtime->people, stats_);
+
+    std::string site = config->server.site_url;
+    while (!site.empty() && site.back() == '/') {
+        site.pop_back();
+    }
+    subscriptions::MonitorSettings monitor;
+    monitor.enabled = config->chat_sync != ChatSync::off;
+    monitor.resource = std::string("chats/getAllMessages") + (config->evaluation_api ? "" : "?model=B");
+    monitor.notification_url = site + "/plugins/" + k_plugin_id + "/changes";
+    monitor.lifecycle_url = site + "/plugins/" + k_plugin_id + "/lifecycle";
+    monitor.client_state = config->webhook_secret;
+    monitor.node_id = node_id_;
+    std::weak_ptr<sync::Inbound> weak_inbound = runtime->inbound;
+    runtime->monitor = std::make_shared<subscriptions::Monitor>(
+        monitor, runtime->bridge, runtime->graph, runtime->entra, stats_, [weak_inbound](std::string const& why) -> Status {
+            if (auto in = weak_inbound.lock()) {
+                return in->schedule_catch_up(why);
+            }
+            return {};
+        });
+    std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
+    runtime->receiver = std::make_shared<sync::Receiver>(
+        runtime->bridge, config->webhook_secret, stats_,
+        [weak_inbound] {
+            if (auto in = weak_inbound.lock()) {
+                in->wake();
+            }
+        },
+        [weak_monitor] {
+            if (auto m = weak_monitor.lock()) {
+                m->wake();
+            }
+        });
     return runtime;
 }
 
@@ -174,6 +268,7 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
     runtime_.store(runtime);
     config_.store(config);
     active_.store(true);
+    runtime->start();
     log::info("MS Teams plugin activated", {{"version", k_version}, {"config", describe(*config)}});
     return {};
 }
@@ -184,7 +279,13 @@ Status Core::configuration_change(std::string const& settings_json, ServerSettin
     if (db_) {
         std::shared_ptr<Runtime const> runtime;
         MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
-        runtime_.store(runtime);
+        auto const previous = runtime_.exchange(runtime);
+        if (previous) {
+            previous->stop();
+        }
+        if (active_.load()) {
+            runtime->start();
+        }
     }
     config_.store(config);
     log::info("configuration applied", {{"config", describe(*config)}});
@@ -197,6 +298,9 @@ Status Core::configuration_change(std::string const& settings_json, ServerSettin
 
 void Core::deactivate() {
     active_.store(false);
+    if (auto const runtime = runtime_.load()) {
+        runtime->stop();
+    }
     log::info("MS Teams plugin deactivated");
 }
 

@@ -18,6 +18,8 @@ class Database;
 }
 namespace msteams::sync {
 class Logins;
+class Receiver;
+struct Stats;
 }
 
 namespace msteams::app {
@@ -82,6 +84,9 @@ public:
     [[nodiscard]] std::string const& bot_user_id() const noexcept { return bot_user_id_; }
     // The logins of the configuration in force, or nullptr while not active.
     [[nodiscard]] std::shared_ptr<sync::Logins> logins() const;
+    // The change-notification receiver of the configuration in force, or nullptr while not active.
+    [[nodiscard]] std::shared_ptr<sync::Receiver> receiver() const;
+    [[nodiscard]] std::shared_ptr<sync::Stats> stats() const noexcept { return stats_; }
 
 private:
     // Saving the plugin's settings from inside OnConfigurationChange re-enters Mattermost's configuration listeners
@@ -102,6 +107,8 @@ private:
     std::atomic<std::shared_ptr<Config const>> config_;
     std::atomic<bool> active_{false};
     std::string bot_user_id_;
+    std::shared_ptr<sync::Stats> stats_;
+    std::string node_id_;
 };
 
 }  // namespace msteams::app

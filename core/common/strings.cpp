@@ -52,6 +52,19 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+std::vector<std::string> split(std::string_view s, char sep) {
+    std::vector<std::string> fields;
+    std::size_t start = 0;
+    for (;;) {
+        auto const end = s.find(sep, start);
+        fields.emplace_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+        if (end == std::string_view::npos) {
+            return fields;
+        }
+        start = end + 1;
+    }
+}
+
 std::vector<std::string> split_words(std::string_view s) {
     std::vector<std::string> words;
     std::size_t i = 0;

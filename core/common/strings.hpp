@@ -14,6 +14,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 
 // Splits on runs of ASCII white space; no empty fields.
 std::vector<std::string> split_words(std::string_view s);
+// Splits on `sep`; empty fields are kept ("a,,b" → 3 fields; "" → one empty field).
+std::vector<std::string> split(std::string_view s, char sep);
 
 // Percent-decodes a URL component; '+' is a space when `plus_is_space` (query components, as HTML forms and Go's
 // url.ParseQuery read them), itself otherwise (paths, user info). Returns nullopt for a malformed escape.

@@ -4,6 +4,8 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "sync/receiver.hpp"
+#include "sync/stats.hpp"
 
 namespace msteams::web {
 namespace {
@@ -36,26 +38,52 @@ std::optional<Response> validation_handshake(Request const& request) {
     return std::nullopt;
 }
 
-Response notifications(Request const& request, char const* kind) {
+Response notifications(Request const& request, char const* kind,
+                       std::function<std::shared_ptr<sync::Receiver>()> const& receiver) {
     if (auto handshake = validation_handshake(request)) {
         log::info("answered a Microsoft Graph validation request", {{"endpoint", kind}});
         return *handshake;
     }
-    auto const body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("value") || !body["value"].is_array()) {
-        return json_error(400, "bad_notification", "The body is not a change notification collection.");
+    auto const r = receiver();
+    if (!r) {
+        // Not active: refuse without losing anything; Graph sends the notifications again.
+        return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "30");
     }
-    // Nothing subscribes yet, so nothing legitimate arrives here. Refuse without losing anything: Graph retries.
-    return json_error(503, "not_ready", "Change notifications are not being processed yet.").set("Retry-After", "30");
+    auto const answer = std::string_view(kind) == "changes" ? r->changes(request.body) : r->lifecycle(request.body);
+    if (answer.status >= 400) {
+        auto response = json_error(answer.status, answer.error_id, answer.message);
+        if (answer.retry_after_seconds > 0) {
+            response.set("Retry-After", std::to_string(answer.retry_after_seconds));
+        }
+        return response;
+    }
+    Response ok;
+    ok.status = answer.status;
+    return ok;
 }
 
 }  // namespace
 
-void install_routes(Router& router, std::function<std::optional<WebappSettings>()> settings) {
+void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
+                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api) {
     router.add(Route{"POST", "/changes", Access::anyone, k_max_notification_body,
-                     [](Request const& r) { return notifications(r, "changes"); }});
+                     [receiver](Request const& r) { return notifications(r, "changes", receiver); }});
     router.add(Route{"POST", "/lifecycle", Access::anyone, k_max_notification_body,
-                     [](Request const& r) { return notifications(r, "lifecycle"); }});
+                     [receiver](Request const& r) { return notifications(r, "lifecycle", receiver); }});
+    router.add(Route{"GET", "/api/v1/stats", Access::user, 0, [stats, api](Request const& r) {
+                         auto const admin = api->has_permission_to(r.user_id, "manage_system");
+                         if (!admin || !*admin) {
+                             return json_error(403, "forbidden", "Only system admins can read the counters.");
+                         }
+                         nlohmann::json body = nlohmann::json::object();
+                         for (auto const& [name, value] : stats->snapshot()) {
+                             body[name] = value;
+                         }
+                         return json_response(200, body.dump());
+                     }});
+}
+
+void install_routes(Router& router, std::function<std::optional<WebappSettings>()> settings) {
     router.add(Route{"GET", "/api/v1/config", Access::user, 0, [settings](Request const&) {
                          auto const s = settings();
                          if (!s) {

@@ -4,7 +4,13 @@
 #include <optional>
 #include <string>
 
+#include "mm/api.hpp"
 #include "web/router.hpp"
+
+namespace msteams::sync {
+class Receiver;
+struct Stats;
+}
 
 namespace msteams::web {
 
@@ -21,5 +27,10 @@ inline constexpr std::size_t k_max_validation_token = 4096;
 
 // Installs the routes that exist in this build. `settings` returns nullopt while the plugin is not active.
 void install_routes(Router& router, std::function<std::optional<WebappSettings>()> settings);
+
+// /changes and /lifecycle (Microsoft Graph's notifications: the validation handshake, then the receiver; 503 while
+// the plugin is not active, so that Graph sends them again) and GET /api/v1/stats (system admins: the counters).
+void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
+                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api);
 
 }  // namespace msteams::web

@@ -36,6 +36,9 @@ TEST_CASE("strings: guid, words, trim, case", "[strings]") {
     CHECK_FALSE(s::is_guid("8e7c2c3a06a8b-4b6e-9d7e-2f0a1c9b5d41"));
     CHECK(s::split_words("  a \t b\nc  ") == std::vector<std::string>{"a", "b", "c"});
     CHECK(s::split_words("   ").empty());
+    CHECK(s::split("a,,b", ',') == std::vector<std::string>{"a", "", "b"});
+    CHECK(s::split("", ',') == std::vector<std::string>{""});
+    CHECK(s::split("19:a_b@unq.gbl.spaces", '_').size() == 2);
     CHECK(s::trim("  x y \n") == "x y");
     CHECK(s::iequals("MsTeams", "msteams"));
     CHECK_FALSE(s::iequals("msteams", "msteam"));

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "sync/receiver.hpp"
+#include "sync/stats.hpp"
 #include "web/router.hpp"
 #include "web/routes.hpp"
 
@@ -11,6 +13,10 @@ namespace {
 
 Router make_router(bool active = true) {
     Router r;
+    // Not active: the notification routes answer the handshake and refuse notifications with 503.
+    msteams::web::install_notification_routes(
+        r, [] { return std::shared_ptr<msteams::sync::Receiver>(); }, std::make_shared<msteams::sync::Stats>(),
+        nullptr);
     msteams::web::install_routes(r, [active]() -> std::optional<msteams::web::WebappSettings> {
         if (!active) {
             return std::nullopt;
@@ -58,13 +64,13 @@ TEST_CASE("web: malformed or oversized validation tokens are refused", "[web]") 
     CHECK(router.handle(request("POST", "/changes", "validationToken=")).status == 400);
 }
 
-TEST_CASE("web: a notification body that is not a collection is a 400", "[web]") {
+TEST_CASE("web: notifications while the plugin is not active are refused with Retry-After", "[web]") {
     auto const router = make_router();
     auto q = request("POST", "/changes");
-    q.body = "{\"value\": 3}";
-    CHECK(router.handle(q).status == 400);
-    q.body = "not json";
-    CHECK(router.handle(q).status == 400);
+    q.body = R"({"value":[]})";
+    auto const r = router.handle(q);
+    CHECK(r.status == 503);
+    CHECK(header(r, "Retry-After") == "30");
 }
 
 TEST_CASE("web: unknown paths are 404, other methods 405 with Allow", "[web]") {

@@ -1,0 +1,378 @@
+#include "store/bridge.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/strings.hpp"
+
+namespace msteams::store {
+namespace {
+
+Param nullable(std::string const& text) { return text.empty() ? Param() : Param(text); }
+std::string num(std::int64_t n) { return std::to_string(n); }
+
+constexpr std::string_view k_user_columns =
+    "teams_user_id, mm_user_id, synthetic, display_name, email, created_at, promoted_at";
+
+TeamsUser user_at(Rows const& r, std::size_t i) {
+    return TeamsUser{r.text(i, "teams_user_id"), r.text(i, "mm_user_id"),     r.text(i, "synthetic") == "t",
+                     r.text(i, "display_name"),  r.text(i, "email"),          r.integer(i, "created_at"),
+                     r.integer(i, "promoted_at")};
+}
+
+constexpr std::string_view k_portal_columns =
+    "teams_thread_id, kind, teams_team_id, mm_channel_id, creator_mm_user_id, created_at, cursor_ms";
+
+Portal portal_at(Rows const& r, std::size_t i) {
+    return Portal{r.text(i, "teams_thread_id"),    r.text(i, "kind"),          r.text(i, "teams_team_id"),
+                  r.text(i, "mm_channel_id"),      r.text(i, "creator_mm_user_id"), r.integer(i, "created_at"),
+                  r.integer(i, "cursor_ms")};
+}
+
+constexpr std::string_view k_message_columns =
+    "teams_thread_id, teams_message_id, mm_post_id, mm_channel_id, origin, teams_modified_at, pending_since, deleted";
+
+MessageLink message_at(Rows const& r, std::size_t i) {
+    return MessageLink{r.text(i, "teams_thread_id"), r.text(i, "teams_message_id"), r.text(i, "mm_post_id"),
+                       r.text(i, "mm_channel_id"),   r.text(i, "origin"),           r.integer(i, "teams_modified_at"),
+                       r.integer(i, "pending_since"), r.text(i, "deleted") == "t"};
+}
+
+constexpr std::string_view k_subscription_columns =
+    "id, kind, resource, owner, expires_at, created_at, state, client_state_hash";
+
+SubscriptionRow subscription_at(Rows const& r, std::size_t i) {
+    return SubscriptionRow{r.text(i, "id"),         r.text(i, "kind"),          r.text(i, "resource"),
+                           r.text(i, "owner"),      r.integer(i, "expires_at"), r.integer(i, "created_at"),
+                           r.text(i, "state"),      r.text(i, "client_state_hash")};
+}
+
+std::string sql(std::string_view a, std::string_view columns, std::string_view b) {
+    return std::string(a) + std::string(columns) + std::string(b);
+}
+
+}  // namespace
+
+Bridge::Bridge(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+// ---- users ---------------------------------------------------------------------------------------------------
+
+Result<std::optional<TeamsUser>> Bridge::user_by_teams_id(std::string const& teams_user_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_user_columns, " FROM msteams_users WHERE teams_user_id = $1"),
+                                    {teams_user_id}));
+    return r.empty() ? std::optional<TeamsUser>() : std::optional<TeamsUser>(user_at(r, 0));
+}
+
+Result<std::optional<TeamsUser>> Bridge::user_by_mm_id(std::string const& mm_user_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_user_columns, " FROM msteams_users WHERE mm_user_id = $1"),
+                                    {mm_user_id}));
+    return r.empty() ? std::optional<TeamsUser>() : std::optional<TeamsUser>(user_at(r, 0));
+}
+
+Result<TeamsUser> Bridge::add_user(TeamsUser const& user) {
+    MSTEAMS_TRY(db_->exec("INSERT INTO msteams_users (teams_user_id, mm_user_id, synthetic, display_name, email, "
+                          "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (teams_user_id) DO NOTHING",
+                          {user.teams_user_id, user.mm_user_id, user.synthetic ? "true" : "false", user.display_name,
+                           user.email, num(user.created_at)}));
+    std::optional<TeamsUser> stored;
+    MSTEAMS_TRY_ASSIGN(stored, user_by_teams_id(user.teams_user_id));
+    if (!stored) {
+        return fail(ErrorCode::internal, "a Teams user row vanished right after it was written");
+    }
+    return *stored;
+}
+
+Status Bridge::mark_promoted(std::string const& mm_user_id, std::int64_t at) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("UPDATE msteams_users SET synthetic = false, promoted_at = $2 WHERE mm_user_id = $1",
+                                    {mm_user_id, num(at)}));
+    if (r.affected() == 0) {
+        return fail(ErrorCode::not_found, "not a Teams user");
+    }
+    return {};
+}
+
+// ---- portals -------------------------------------------------------------------------------------------------
+
+Result<std::optional<Portal>> Bridge::portal_by_thread(std::string const& teams_thread_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns,
+                                        " FROM msteams_portals WHERE teams_thread_id = $1"),
+                                    {teams_thread_id}));
+    return r.empty() ? std::optional<Portal>() : std::optional<Portal>(portal_at(r, 0));
+}
+
+Result<std::optional<Portal>> Bridge::portal_by_channel(std::string const& mm_channel_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns, " FROM msteams_portals WHERE mm_channel_id = $1"),
+                                    {mm_channel_id}));
+    return r.empty() ? std::optional<Portal>() : std::optional<Portal>(portal_at(r, 0));
+}
+
+Result<Portal> Bridge::add_portal(Portal const& p) {
+    MSTEAMS_TRY(db_->exec("INSERT INTO msteams_portals (teams_thread_id, kind, teams_team_id, mm_channel_id, "
+                          "creator_mm_user_id, created_at, cursor_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                          "ON CONFLICT DO NOTHING",
+                          {p.teams_thread_id, p.kind, p.teams_team_id, p.mm_channel_id, p.creator_mm_user_id,
+                           num(p.created_at), num(p.cursor_ms)}));
+    std::optional<Portal> stored;
+    MSTEAMS_TRY_ASSIGN(stored, portal_by_thread(p.teams_thread_id));
+    if (!stored) {
+        // The channel is linked to another thread already.
+        return fail(ErrorCode::conflict, "the Mattermost channel is already bridged to another Teams conversation");
+    }
+    return *stored;
+}
+
+Result<std::vector<Portal>> Bridge::portals(std::string const& kind) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns,
+                                        " FROM msteams_portals WHERE kind = $1 ORDER BY created_at, teams_thread_id"),
+                                    {kind}));
+    std::vector<Portal> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(portal_at(r, i));
+    }
+    return out;
+}
+
+Status Bridge::advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms) {
+    MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET cursor_ms = $2 WHERE teams_thread_id = $1 AND cursor_ms < $2",
+                        {teams_thread_id, num(cursor_ms)}));
+    return {};
+}
+
+// ---- chats ---------------------------------------------------------------------------------------------------
+
+Result<std::optional<ChatInfo>> Bridge::chat(std::string const& chat_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT chat_id, member_ids, web_url, checked_at FROM msteams_chats "
+                                    "WHERE chat_id = $1",
+                                    {chat_id}));
+    if (r.empty()) {
+        return std::optional<ChatInfo>();
+    }
+    ChatInfo c{r.text(0, "chat_id"), strings::split(r.text(0, "member_ids"), ','), r.text(0, "web_url"),
+               r.integer(0, "checked_at")};
+    std::erase_if(c.member_ids, [](std::string const& s) { return s.empty(); });
+    return std::optional<ChatInfo>(std::move(c));
+}
+
+Status Bridge::put_chat(ChatInfo const& chat) {
+    auto members = chat.member_ids;
+    std::sort(members.begin(), members.end());
+    std::string joined;
+    for (auto const& m : members) {
+        joined += joined.empty() ? m : "," + m;
+    }
+    MSTEAMS_TRY(db_->exec("INSERT INTO msteams_chats (chat_id, member_ids, web_url, checked_at) "
+                          "VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id) DO UPDATE SET member_ids = $2, "
+                          "web_url = CASE WHEN $3 = '' THEN msteams_chats.web_url ELSE $3 END, checked_at = $4",
+                          {chat.chat_id, joined, chat.web_url, num(chat.checked_at)}));
+    return {};
+}
+
+// ---- message map ---------------------------------------------------------------------------------------------
+
+Result<std::optional<MessageLink>> Bridge::message(Tx& tx, std::string const& thread_id,
+                                                   std::string const& message_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec(sql("SELECT ", k_message_columns,
+                                      " FROM msteams_messages WHERE teams_thread_id = $1 AND teams_message_id = $2"),
+                                  {thread_id, message_id}));
+    return r.empty() ? std::optional<MessageLink>() : std::optional<MessageLink>(message_at(r, 0));
+}
+
+Result<std::optional<MessageLink>> Bridge::message_by_post(std::string const& mm_post_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_message_columns, " FROM msteams_messages WHERE mm_post_id = $1"),
+                                    {mm_post_id}));
+    return r.empty() ? std::optional<MessageLink>() : std::optional<MessageLink>(message_at(r, 0));
+}
+
+Status Bridge::mark_pending(MessageLink const& link) {
+    MSTEAMS_TRY(db_->exec("INSERT INTO msteams_messages (teams_thread_id, teams_message_id, mm_post_id, mm_channel_id, "
+                          "origin, teams_modified_at, pending_since) VALUES ($1, $2, NULL, $3, $4, 0, $5) "
+                          "ON CONFLICT (teams_thread_id, teams_message_id) DO UPDATE SET pending_since = $5 "
+                          "WHERE msteams_messages.mm_post_id IS NULL",
+                          {link.teams_thread_id, link.teams_message_id, link.mm_channel_id, link.origin,
+                           num(link.pending_since)}));
+    return {};
+}
+
+Status Bridge::put_message(Tx& tx, MessageLink const& link) {
+    MSTEAMS_TRY(tx.exec("INSERT INTO msteams_messages (teams_thread_id, teams_message_id, mm_post_id, mm_channel_id, "
+                        "origin, teams_modified_at, pending_since, deleted) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) "
+                        "ON CONFLICT (teams_thread_id, teams_message_id) DO UPDATE SET mm_post_id = $3, "
+                        "mm_channel_id = $4, teams_modified_at = $6, pending_since = NULL, deleted = $7",
+                        {link.teams_thread_id, link.teams_message_id, nullable(link.mm_post_id), link.mm_channel_id,
+                         link.origin, num(link.teams_modified_at), link.deleted ? "true" : "false"}));
+    return {};
+}
+
+// ---- reactions -----------------------------------------------------------------------------------------------
+
+Result<std::vector<ReactionLink>> Bridge::reactions(Tx& tx, std::string const& mm_post_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT mm_post_id, mm_user_id, emoji_name, teams_user_id, reaction_type "
+                                  "FROM msteams_reactions WHERE mm_post_id = $1 ORDER BY mm_user_id, emoji_name",
+                                  {mm_post_id}));
+    std::vector<ReactionLink> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(ReactionLink{r.text(i, "mm_post_id"), r.text(i, "mm_user_id"), r.text(i, "emoji_name"),
+                                   r.text(i, "teams_user_id"), r.text(i, "reaction_type")});
+    }
+    return out;
+}
+
+Status Bridge::add_reaction(Tx& tx, ReactionLink const& x) {
+    MSTEAMS_TRY(tx.exec("INSERT INTO msteams_reactions (mm_post_id, mm_user_id, emoji_name, teams_user_id, "
+                        "reaction_type) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                        {x.mm_post_id, x.mm_user_id, x.emoji_name, x.teams_user_id, x.reaction_type}));
+    return {};
+}
+
+Status Bridge::remove_reaction(Tx& tx, ReactionLink const& x) {
+    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_reactions WHERE mm_post_id = $1 AND mm_user_id = $2 AND emoji_name = $3",
+                        {x.mm_post_id, x.mm_user_id, x.emoji_name}));
+    return {};
+}
+
+Result<bool> Bridge::claim_notification(Tx& tx, std::string const& thread_id, std::string const& message_id,
+                                        std::string const& mm_user_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_notified (teams_thread_id, teams_message_id, mm_user_id) "
+                                  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                                  {thread_id, message_id, mm_user_id}));
+    return r.affected() == 1;
+}
+
+// ---- inbox ---------------------------------------------------------------------------------------------------
+
+Status Bridge::enqueue(std::vector<InboxItem> const& items) {
+    if (items.empty()) {
+        return {};
+    }
+    return db_->transact([&](Tx& tx) -> Status {
+        for (auto const& it : items) {
+            MSTEAMS_TRY(tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                                "message_id) VALUES ($1, $2, $3, $4, $5)",
+                                {num(it.received_at), it.subscription_id, it.change_type, it.thread_id,
+                                 it.message_id}));
+        }
+        return {};
+    });
+}
+
+Result<std::vector<InboxItem>> Bridge::claim(Tx& tx, std::int64_t now_ms, std::size_t max_items) {
+    // The head of a thread is its oldest row; a worker that holds it owns the thread until it commits, so other
+    // workers skip the thread entirely (its later rows are not heads).
+    Rows head;
+    MSTEAMS_TRY_ASSIGN(head, tx.exec("SELECT i.id, i.thread_id FROM msteams_inbox i WHERE i.not_before <= $1 AND "
+                                     "NOT EXISTS (SELECT 1 FROM msteams_inbox j WHERE j.thread_id = i.thread_id "
+                                     "AND j.id < i.id) ORDER BY i.id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                     {num(now_ms)}));
+    if (head.empty()) {
+        return std::vector<InboxItem>();
+    }
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT id, received_at, subscription_id, change_type, thread_id, message_id, "
+                                  "attempts FROM msteams_inbox WHERE thread_id = $1 AND (id = $2 OR not_before <= $3) "
+                                  "ORDER BY id LIMIT $4 FOR UPDATE",
+                                  {head.text(0, "thread_id"), head.text(0, "id"), num(now_ms),
+                                   std::to_string(std::max<std::size_t>(1, max_items))}));
+    std::vector<InboxItem> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(InboxItem{r.integer(i, "id"), r.integer(i, "received_at"), r.text(i, "subscription_id"),
+                                r.text(i, "change_type"), r.text(i, "thread_id"), r.text(i, "message_id"),
+                                static_cast<int>(r.integer(i, "attempts"))});
+    }
+    return out;
+}
+
+namespace {
+std::string id_array(std::vector<std::int64_t> const& ids) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        out += (i ? "," : "") + std::to_string(ids[i]);
+    }
+    return out + "}";
+}
+}  // namespace
+
+Status Bridge::remove(Tx& tx, std::vector<std::int64_t> const& ids) {
+    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_inbox WHERE id = ANY($1::bigint[])", {id_array(ids)}));
+    return {};
+}
+
+Status Bridge::postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before, std::string const& error) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET attempts = attempts + 1, not_before = $2, last_error = $3 "
+                          "WHERE id = ANY($1::bigint[])",
+                          {id_array(ids), num(not_before), error.substr(0, 500)}));
+    return {};
+}
+
+Result<std::int64_t> Bridge::inbox_size() {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_inbox"));
+    return r.integer(0, "n");
+}
+
+// ---- subscriptions -------------------------------------------------------------------------------------------
+
+Result<std::vector<SubscriptionRow>> Bridge::subscriptions() {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_subscription_columns, " FROM msteams_subscriptions ORDER BY id")));
+    std::vector<SubscriptionRow> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(subscription_at(r, i));
+    }
+    return out;
+}
+
+Result<bool> Bridge::subscription_known(std::string const& id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT 1 FROM msteams_subscriptions WHERE id = $1", {id}));
+    return !r.empty();
+}
+
+Status Bridge::put_subscription(SubscriptionRow const& s) {
+    MSTEAMS_TRY(db_->exec("INSERT INTO msteams_subscriptions (id, kind, resource, owner, expires_at, created_at, state, "
+                          "client_state_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET "
+                          "kind = $2, resource = $3, owner = $4, expires_at = $5, state = $7, client_state_hash = $8",
+                          {s.id, s.kind, s.resource, s.owner, num(s.expires_at), num(s.created_at),
+                           s.state.empty() ? "active" : s.state, s.client_state_hash}));
+    return {};
+}
+
+Status Bridge::set_subscription_state(std::string const& id, std::string const& state) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_subscriptions SET state = $2 WHERE id = $1", {id, state}));
+    return {};
+}
+
+Status Bridge::remove_subscription(std::string const& id) {
+    MSTEAMS_TRY(db_->exec("DELETE FROM msteams_subscriptions WHERE id = $1", {id}));
+    return {};
+}
+
+// ---- leases --------------------------------------------------------------------------------------------------
+
+Result<bool> Bridge::hold_lease(std::string const& name, std::string const& holder, std::chrono::seconds ttl) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("INSERT INTO msteams_leases (name, holder, expires_at) "
+                                    "VALUES ($1, $2, now() + make_interval(secs => $3)) "
+                                    "ON CONFLICT (name) DO UPDATE SET holder = $2, expires_at = EXCLUDED.expires_at "
+                                    "WHERE msteams_leases.holder = $2 OR msteams_leases.expires_at < now() "
+                                    "RETURNING holder",
+                                    {name, holder, std::to_string(ttl.count())}));
+    return !r.empty();
+}
+
+Status Bridge::release_lease(std::string const& name, std::string const& holder) {
+    MSTEAMS_TRY(db_->exec("DELETE FROM msteams_leases WHERE name = $1 AND holder = $2", {name, holder}));
+    return {};
+}
+
+}  // namespace msteams::store

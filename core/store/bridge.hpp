@@ -1,0 +1,156 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "store/database.hpp"
+
+// The bridge's tables (migration 002): Teams users with a Mattermost user, portals, chats, the message map,
+// reactions, the inbox, subscriptions and leases. Functions taking a Tx run inside the caller's transaction.
+namespace msteams::store {
+
+// A Teams user who has a Mattermost user without being connected (msteams_users).
+struct TeamsUser {
+    std::string teams_user_id;
+    std::string mm_user_id;
+    bool synthetic = false;
+    std::string display_name;
+    std::string email;
+    std::int64_t created_at = 0;
+    std::int64_t promoted_at = 0;
+};
+
+struct Portal {
+    std::string teams_thread_id;
+    std::string kind;  // "chat" or "channel"
+    std::string teams_team_id;
+    std::string mm_channel_id;
+    std::string creator_mm_user_id;
+    std::int64_t created_at = 0;
+    std::int64_t cursor_ms = 0;
+};
+
+struct ChatInfo {
+    std::string chat_id;
+    std::vector<std::string> member_ids;  // sorted
+    std::string web_url;
+    std::int64_t checked_at = 0;
+};
+
+struct MessageLink {
+    std::string teams_thread_id;
+    std::string teams_message_id;
+    std::string mm_post_id;  // "" while pending
+    std::string mm_channel_id;
+    std::string origin;  // "teams" or "mattermost"
+    std::int64_t teams_modified_at = 0;
+    std::int64_t pending_since = 0;
+    bool deleted = false;
+};
+
+struct ReactionLink {
+    std::string mm_post_id;
+    std::string mm_user_id;
+    std::string emoji_name;
+    std::string teams_user_id;
+    std::string reaction_type;
+};
+
+struct InboxItem {
+    std::int64_t id = 0;
+    std::int64_t received_at = 0;
+    std::string subscription_id;
+    std::string change_type;  // created, updated, deleted, catchup
+    std::string thread_id;
+    std::string message_id;
+    int attempts = 0;
+};
+
+struct SubscriptionRow {
+    std::string id;
+    std::string kind;  // "chats", "user", "channel"
+    std::string resource;
+    std::string owner;
+    std::int64_t expires_at = 0;
+    std::int64_t created_at = 0;
+    std::string state;  // active, reauthorize, removed, missed
+    std::string client_state_hash;
+};
+
+class Bridge {
+public:
+    explicit Bridge(std::shared_ptr<Database> db);
+    [[nodiscard]] Database& db() const noexcept { return *db_; }
+    [[nodiscard]] std::shared_ptr<Database> const& database() const noexcept { return db_; }
+
+    // --- users
+    [[nodiscard]] Result<std::optional<TeamsUser>> user_by_teams_id(std::string const& teams_user_id);
+    [[nodiscard]] Result<std::optional<TeamsUser>> user_by_mm_id(std::string const& mm_user_id);
+    // Inserts, or returns the row another node inserted first for the same Teams user.
+    [[nodiscard]] Result<TeamsUser> add_user(TeamsUser const& user);
+    [[nodiscard]] Status mark_promoted(std::string const& mm_user_id, std::int64_t at);
+
+    // --- portals
+    [[nodiscard]] Result<std::optional<Portal>> portal_by_thread(std::string const& teams_thread_id);
+    [[nodiscard]] Result<std::optional<Portal>> portal_by_channel(std::string const& mm_channel_id);
+    // Inserts; when the thread already has a portal, returns that one.
+    [[nodiscard]] Result<Portal> add_portal(Portal const& portal);
+    [[nodiscard]] Result<std::vector<Portal>> portals(std::string const& kind);
+    [[nodiscard]] Status advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms);
+
+    // --- chats
+    [[nodiscard]] Result<std::optional<ChatInfo>> chat(std::string const& chat_id);
+    [[nodiscard]] Status put_chat(ChatInfo const& chat);
+
+    // --- message map
+    [[nodiscard]] Result<std::optional<MessageLink>> message(Tx& tx, std::string const& thread_id,
+                                                             std::string const& message_id);
+    [[nodiscard]] Result<std::optional<MessageLink>> message_by_post(std::string const& mm_post_id);
+    // Records that a post is about to be created (committed on its own, before the post exists), so that a crash
+    // between creating the post and committing the link can be recovered without a second post.
+    [[nodiscard]] Status mark_pending(MessageLink const& link);
+    // Sets the post id and modification time (insert or update).
+    [[nodiscard]] Status put_message(Tx& tx, MessageLink const& link);
+
+    // --- reactions
+    [[nodiscard]] Result<std::vector<ReactionLink>> reactions(Tx& tx, std::string const& mm_post_id);
+    [[nodiscard]] Status add_reaction(Tx& tx, ReactionLink const& r);
+    [[nodiscard]] Status remove_reaction(Tx& tx, ReactionLink const& r);
+
+    // --- notifications-only mode; true when this (message, user) was not notified before
+    [[nodiscard]] Result<bool> claim_notification(Tx& tx, std::string const& thread_id, std::string const& message_id,
+                                                  std::string const& mm_user_id);
+
+    // --- inbox
+    [[nodiscard]] Status enqueue(std::vector<InboxItem> const& items);
+    // Locks the oldest ready item of a thread no other worker holds, and every other ready item of that thread
+    // (the caller coalesces them); empty when there is nothing to do. Order within a thread is by id.
+    [[nodiscard]] Result<std::vector<InboxItem>> claim(Tx& tx, std::int64_t now_ms, std::size_t max_items);
+    [[nodiscard]] Status remove(Tx& tx, std::vector<std::int64_t> const& ids);
+    // A failed attempt: retried after `not_before`.
+    [[nodiscard]] Status postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before,
+                                  std::string const& error);
+    [[nodiscard]] Result<std::int64_t> inbox_size();
+
+    // --- subscriptions
+    [[nodiscard]] Result<std::vector<SubscriptionRow>> subscriptions();
+    [[nodiscard]] Result<bool> subscription_known(std::string const& id);
+    [[nodiscard]] Status put_subscription(SubscriptionRow const& row);
+    [[nodiscard]] Status set_subscription_state(std::string const& id, std::string const& state);
+    [[nodiscard]] Status remove_subscription(std::string const& id);
+
+    // --- leases: true when `holder` holds `name` for `ttl` from now (acquired or renewed)
+    [[nodiscard]] Result<bool> hold_lease(std::string const& name, std::string const& holder,
+                                          std::chrono::seconds ttl);
+    [[nodiscard]] Status release_lease(std::string const& name, std::string const& holder);
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
+}  // namespace msteams::store

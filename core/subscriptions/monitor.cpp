@@ -1,0 +1,202 @@
+#include "subscriptions/monitor.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+#include "crypto/crypto.hpp"
+
+namespace msteams::subscriptions {
+namespace {
+
+constexpr char const* k_lease = "subscriptions";
+
+std::string hex(std::string const& bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+}  // namespace
+
+Monitor::Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge,
+                 std::shared_ptr<graph::Client> graph, std::shared_ptr<graph::Entra> entra,
+                 std::shared_ptr<sync::Stats> stats, CatchUp catch_up)
+    : settings_(std::move(settings)),
+      client_state_hash_(hex(crypto::sha256(settings_.client_state))),
+      bridge_(std::move(bridge)),
+      graph_(std::move(graph)),
+      entra_(std::move(entra)),
+      stats_(std::move(stats)),
+      catch_up_(std::move(catch_up)) {}
+
+Monitor::~Monitor() { stop(); }
+
+void Monitor::start() {
+    std::lock_guard lock(mutex_);
+    if (thread_.joinable()) {
+        return;
+    }
+    stopping_ = false;
+    thread_ = std::thread([this] { loop(); });
+}
+
+void Monitor::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    if (leader_.exchange(false)) {
+        (void)bridge_->release_lease(k_lease, settings_.node_id);
+    }
+}
+
+void Monitor::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+    }
+    cv_.notify_all();
+}
+
+void Monitor::loop() {
+    while (true) {
+        if (auto s = run_once(); !s) {
+            ++stats_->subscription_failures;
+            log::warn("could not maintain the Teams change-notification subscriptions",
+                      {{"error", s.error().message}});
+        }
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, settings_.interval, [&] { return stopping_ || woken_; });
+        woken_ = false;
+        if (stopping_) {
+            return;
+        }
+    }
+}
+
+Status Monitor::run_once() {
+    bool held = false;
+    MSTEAMS_TRY_ASSIGN(held, bridge_->hold_lease(k_lease, settings_.node_id, settings_.lease_ttl));
+    if (held != leader_.exchange(held)) {
+        log::info(held ? "this node now maintains the Teams subscriptions"
+                       : "another node maintains the Teams subscriptions",
+                  {{"node", settings_.node_id}});
+    }
+    if (!held) {
+        return {};
+    }
+    graph::Token app;
+    MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
+    return maintain(app.access_token);
+}
+
+Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
+    graph::Subscription wanted;
+    wanted.resource = settings_.resource;
+    wanted.change_type = "created,updated,deleted";
+    wanted.notification_url = settings_.notification_url;
+    wanted.lifecycle_notification_url = settings_.lifecycle_url;
+    wanted.client_state = settings_.client_state;
+    wanted.expires_at = graph::now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+    graph::Subscription made;
+    MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
+    store::SubscriptionRow row{made.id, "chats", settings_.resource, "", made.expires_at, graph::now_ms(), "active",
+                               client_state_hash_};
+    MSTEAMS_TRY(bridge_->put_subscription(row));
+    ++stats_->subscriptions_created;
+    log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
+    return row;
+}
+
+Status Monitor::maintain(std::string const& token) {
+    std::vector<store::SubscriptionRow> rows;
+    MSTEAMS_TRY_ASSIGN(rows, bridge_->subscriptions());
+    std::vector<graph::Subscription> live;
+    MSTEAMS_TRY_ASSIGN(live, graph_->list_subscriptions(token));
+    auto const is_live = [&](std::string const& id) {
+        return std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == id; });
+    };
+    auto const now = graph::now_ms();
+    std::vector<std::string> reasons;  // why the chats need catching up
+
+    // Ours, no longer wanted or no longer usable: gone from Graph, removed, another resource or clientState.
+    std::optional<store::SubscriptionRow> current;
+    for (auto const& row : rows) {
+        bool const wanted = settings_.enabled && row.kind == "chats" && row.resource == settings_.resource &&
+                            row.client_state_hash == client_state_hash_ && !current;
+        bool const lost = row.state == "removed" || !is_live(row.id);
+        if (wanted && !lost) {
+            current = row;
+            continue;
+        }
+        if (wanted && lost) {
+            reasons.push_back(row.state == "removed" ? "the subscription was removed by Microsoft Graph"
+                                                     : "the subscription was lost");
+            log::warn("the Teams chats subscription is gone; creating it again", {{"subscription_id", row.id}});
+        }
+        if (is_live(row.id)) {
+            if (auto s = graph_->delete_subscription(token, row.id); !s) {
+                log::warn("could not delete a subscription", {{"subscription_id", row.id}, {"error", s.error().message}});
+            } else {
+                ++stats_->subscriptions_deleted;
+            }
+        }
+        MSTEAMS_TRY(bridge_->remove_subscription(row.id));
+    }
+    // Subscriptions to our endpoints that we have no record of (an earlier installation, a lost row).
+    for (auto const& s : live) {
+        bool const recorded = std::any_of(rows.begin(), rows.end(), [&](auto const& r) { return r.id == s.id; });
+        if (!recorded && s.notification_url == settings_.notification_url) {
+            if (graph_->delete_subscription(token, s.id)) {
+                ++stats_->subscriptions_deleted;
+                log::info("deleted a stale subscription", {{"subscription_id", s.id}});
+            }
+        }
+    }
+    if (!settings_.enabled) {
+        return {};
+    }
+    if (!current) {
+        MSTEAMS_TRY_ASSIGN(current, create(token));
+        if (reasons.empty()) {
+            reasons.push_back("the subscription was created");
+        }
+    } else if (current->state == "missed") {
+        reasons.push_back("Microsoft Graph missed notifications");
+    }
+    auto const renew_at = current->expires_at -
+                          std::chrono::duration_cast<std::chrono::milliseconds>(settings_.renew_before).count();
+    if (current->state == "reauthorize" || current->state == "missed" || now >= renew_at) {
+        auto const expires =
+            now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+        auto renewed = graph_->renew_subscription(token, current->id, expires);
+        if (!renewed) {
+            if (renewed.error().code != ErrorCode::not_found) {
+                return std::unexpected(renewed.error());
+            }
+            MSTEAMS_TRY(bridge_->remove_subscription(current->id));
+            MSTEAMS_TRY_ASSIGN(current, create(token));
+            reasons.push_back("the subscription could not be renewed");
+        } else {
+            current->expires_at = renewed->expires_at;
+            current->state = "active";
+            MSTEAMS_TRY(bridge_->put_subscription(*current));
+            ++stats_->subscriptions_renewed;
+            log::info("renewed the Teams chats subscription", {{"subscription_id", current->id}});
+        }
+    }
+    if (!reasons.empty() && catch_up_) {
+        MSTEAMS_TRY(catch_up_(reasons.front()));
+    }
+    return {};
+}
+
+}  // namespace msteams::subscriptions

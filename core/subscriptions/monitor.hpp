@@ -1,0 +1,75 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/result.hpp"
+#include "graph/client.hpp"
+#include "graph/entra.hpp"
+#include "store/bridge.hpp"
+#include "sync/stats.hpp"
+
+// Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
+// (a lease in PostgreSQL), it creates the global chats subscription, renews it before it expires, reauthorizes it
+// when Graph asks, recreates it when Graph lost or removed it (and then has the chats caught up), and deletes
+// subscriptions of ours that are no longer wanted.
+namespace msteams::subscriptions {
+
+struct MonitorSettings {
+    bool enabled = true;                // chat sync on
+    std::string resource;               // "chats/getAllMessages" plus the payment model
+    std::string notification_url;       // <SiteURL>/plugins/<id>/changes
+    std::string lifecycle_url;          // <SiteURL>/plugins/<id>/lifecycle
+    std::string client_state;           // the webhook secret; never logged
+    std::string node_id;                // who holds the lease
+    std::chrono::minutes lifetime{180};
+    std::chrono::minutes renew_before{60};
+    std::chrono::seconds interval{30};
+    std::chrono::seconds lease_ttl{45};
+};
+
+class Monitor {
+public:
+    using CatchUp = std::function<Status(std::string const& reason)>;
+
+    Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge, std::shared_ptr<graph::Client> graph,
+            std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
+    ~Monitor();
+
+    void start();
+    // Stops the thread and gives up leadership.
+    void stop();
+    // Something changed (a lifecycle event): run a pass now.
+    void wake();
+    // One pass (what the thread does every interval); a no-op when another node leads.
+    [[nodiscard]] Status run_once();
+    [[nodiscard]] bool leader() const noexcept { return leader_.load(); }
+
+private:
+    void loop();
+    [[nodiscard]] Status maintain(std::string const& token);
+    [[nodiscard]] Result<store::SubscriptionRow> create(std::string const& token);
+
+    MonitorSettings settings_;
+    std::string client_state_hash_;
+    std::shared_ptr<store::Bridge> bridge_;
+    std::shared_ptr<graph::Client> graph_;
+    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<sync::Stats> stats_;
+    CatchUp catch_up_;
+    std::atomic<bool> leader_{false};
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    bool woken_ = false;
+    std::thread thread_;
+};
+
+}  // namespace msteams::subscriptions

@@ -1,0 +1,728 @@
+#include "sync/inbound.hpp"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "convert/convert.hpp"
+
+namespace msteams::sync {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t k_max_post_chars = 16'000;  // Mattermost's limit is 16,383 runes
+constexpr std::size_t k_max_files_per_post = 10;
+constexpr int k_max_attempts_permanent = 5;
+constexpr int k_max_attempts_transient = 60;
+constexpr std::int64_t k_pending_window_ms = 60'000;
+// Bridge posts carry this prop with the Teams message id: the outbound side skips them, and a crash between
+// creating a post and committing its link is recovered by finding the post again.
+constexpr char const* k_message_prop = "msteams_message_id";
+
+bool token_refused(Error const& e) {
+    return e.code == ErrorCode::unauthenticated || e.code == ErrorCode::permission_denied;
+}
+
+std::string megabytes(std::int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
+
+std::string teams_link(std::string const& chat_id, std::string const& message_id) {
+    return "https://teams.microsoft.com/l/message/" + strings::url_encode(chat_id) + "/" +
+           strings::url_encode(message_id) + "?context=%7B%22contextType%22%3A%22chat%22%7D";
+}
+
+// Trims to at most `n` bytes without cutting a UTF-8 sequence.
+std::string utf8_prefix(std::string const& s, std::size_t n) {
+    if (s.size() <= n) {
+        return s;
+    }
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+        --n;
+    }
+    return s.substr(0, n);
+}
+
+std::string posted_message_id(std::string const& props_json) {
+    auto const props = json::parse(props_json, nullptr, false);
+    if (props.is_object() && props.contains(k_message_prop) && props[k_message_prop].is_string()) {
+        return props[k_message_prop].get<std::string>();
+    }
+    return {};
+}
+
+}  // namespace
+
+std::vector<std::string> one_on_one_members(std::string const& chat_id) {
+    constexpr std::string_view prefix = "19:";
+    constexpr std::string_view suffix = "@unq.gbl.spaces";
+    std::string_view id = chat_id;
+    if (!id.starts_with(prefix) || !id.ends_with(suffix)) {
+        return {};
+    }
+    id = id.substr(prefix.size(), id.size() - prefix.size() - suffix.size());
+    auto const parts = strings::split(id, '_');
+    if (parts.size() != 2 || !strings::is_guid(parts[0]) || !strings::is_guid(parts[1])) {
+        return {};
+    }
+    return parts;
+}
+
+// One thread's processing: the connected members whose tokens may read it, tried in turn.
+struct Inbound::Work {
+    std::string chat_id;
+    std::vector<std::pair<std::string, std::string>> connected;  // (Teams user id, Mattermost user id)
+    std::size_t member = 0;
+    std::string token;
+    Logins* logins = nullptr;
+
+    template <class F>
+    auto with_token(F&& call) -> decltype(call(std::string())) {
+        Error last{ErrorCode::permission_denied, "no connected member of the chat can read it", 0, {}};
+        while (member < connected.size()) {
+            if (token.empty()) {
+                auto t = logins->access_token(connected[member].second);
+                if (!t) {
+                    if (t.error().code != ErrorCode::permission_denied && t.error().code != ErrorCode::not_found) {
+                        return std::unexpected(t.error());
+                    }
+                    last = t.error();
+                    ++member;
+                    continue;
+                }
+                token = *t;
+            }
+            auto r = call(token);
+            if (!r && token_refused(r.error())) {
+                // This member may have left the chat or lost access; another member may still read it.
+                last = r.error();
+                token.clear();
+                ++member;
+                continue;
+            }
+            return r;
+        }
+        return std::unexpected(last);
+    }
+};
+
+Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+                 std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph,
+                 std::shared_ptr<graph::Entra> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats)
+    : settings_(std::move(settings)),
+      api_(std::move(api)),
+      bridge_(std::move(bridge)),
+      logins_(std::move(logins)),
+      graph_(std::move(graph)),
+      entra_(std::move(entra)),
+      people_(std::move(people)),
+      stats_(std::move(stats)) {}
+
+Inbound::~Inbound() { stop(); }
+
+void Inbound::start() {
+    std::lock_guard lock(mutex_);
+    if (!threads_.empty()) {
+        return;
+    }
+    stopping_ = false;
+    for (int i = 0; i < std::max(1, settings_.workers); ++i) {
+        threads_.emplace_back([this] { loop(); });
+    }
+}
+
+void Inbound::stop() {
+    std::vector<std::thread> threads;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        threads.swap(threads_);
+    }
+    cv_.notify_all();
+    for (auto& t : threads) {
+        t.join();
+    }
+}
+
+void Inbound::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        ++wakes_;
+    }
+    cv_.notify_all();
+}
+
+void Inbound::loop() {
+    std::uint64_t seen = 0;
+    while (true) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) {
+                return;
+            }
+            seen = wakes_;
+        }
+        auto const did = run_once();
+        if (did && *did) {
+            continue;
+        }
+        if (!did) {
+            log::warn("the inbound worker could not read the inbox", {{"error", did.error().message}});
+        }
+        std::unique_lock lock(mutex_);
+        // Items from other nodes and postponed items are found by polling.
+        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || wakes_ != seen; });
+    }
+}
+
+Result<bool> Inbound::run_once() {
+    std::vector<store::InboxItem> items;
+    auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
+        items.clear();
+        MSTEAMS_TRY_ASSIGN(items, bridge_->claim(tx, graph::now_ms(), 100));
+        if (items.empty()) {
+            return {};
+        }
+        ++stats_->inbox_batches;
+        MSTEAMS_TRY(process(tx, items));
+        std::vector<std::int64_t> ids;
+        for (auto const& i : items) {
+            ids.push_back(i.id);
+        }
+        return bridge_->remove(tx, ids);
+    });
+    if (items.empty()) {
+        if (!done) {
+            return std::unexpected(done.error());
+        }
+        return false;
+    }
+    if (done) {
+        return true;
+    }
+    // Rolled back: the items stay, to be tried again later; after too many attempts they are given up, loudly.
+    ++stats_->failures;
+    auto const& e = done.error();
+    int attempts = 0;
+    std::vector<std::int64_t> ids;
+    for (auto const& i : items) {
+        attempts = std::max(attempts, i.attempts + 1);
+        ids.push_back(i.id);
+    }
+    bool const transient = e.code == ErrorCode::unavailable || e.code == ErrorCode::internal;
+    if (attempts >= (transient ? k_max_attempts_transient : k_max_attempts_permanent)) {
+        stats_->dropped += items.size();
+        log::error("giving up on Teams changes after repeated failures",
+                   {{"chat_id", items.front().thread_id},
+                    {"count", std::to_string(items.size())},
+                    {"attempts", std::to_string(attempts)},
+                    {"error", e.message}});
+        (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->remove(tx, ids); });
+        return true;
+    }
+    std::int64_t delay_ms = std::min<std::int64_t>(300'000, 1000LL << std::min(attempts, 9));
+    if (e.retry_after.count() > 0) {
+        delay_ms = std::max<std::int64_t>(delay_ms, e.retry_after.count() * 1000);
+    }
+    log::warn("could not apply Teams changes; trying again later",
+              {{"chat_id", items.front().thread_id},
+               {"attempt", std::to_string(attempts)},
+               {"retry_in_ms", std::to_string(delay_ms)},
+               {"error", e.message}});
+    if (auto s = bridge_->postpone(ids, graph::now_ms() + delay_ms, e.message); !s) {
+        return std::unexpected(s.error());
+    }
+    return true;
+}
+
+Status Inbound::schedule_catch_up(std::string const& reason) {
+    std::vector<store::Portal> portals;
+    MSTEAMS_TRY_ASSIGN(portals, bridge_->portals("chat"));
+    std::vector<store::InboxItem> items;
+    auto const now = graph::now_ms();
+    for (auto const& p : portals) {
+        items.push_back(store::InboxItem{0, now, "", "catchup", p.teams_thread_id, "", 0});
+    }
+    MSTEAMS_TRY(bridge_->enqueue(items));
+    stats_->catchups += items.size();
+    log::info("catching up with Teams chats", {{"reason", reason}, {"chats", std::to_string(items.size())}});
+    wake();
+    return {};
+}
+
+Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_id, bool refresh) {
+    auto ids = one_on_one_members(chat_id);
+    if (!ids.empty()) {
+        return ids;  // known from the id itself: no request
+    }
+    std::optional<store::ChatInfo> cached;
+    MSTEAMS_TRY_ASSIGN(cached, bridge_->chat(chat_id));
+    auto const now = graph::now_ms();
+    if (cached && !refresh && now - cached->checked_at < settings_.chat_info_ttl_ms) {
+        return cached->member_ids;
+    }
+    graph::Token app;
+    MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
+    auto chat = graph_->get_chat(app.access_token, chat_id, /*with_members=*/true);
+    if (!chat) {
+        if (chat.error().code == ErrorCode::not_found) {
+            return std::vector<std::string>();
+        }
+        return std::unexpected(chat.error());
+    }
+    store::ChatInfo info{chat_id, {}, chat->web_url, now};
+    for (auto const& m : chat->members) {
+        if (!m.user_id.empty()) {
+            info.member_ids.push_back(m.user_id);
+        }
+    }
+    std::sort(info.member_ids.begin(), info.member_ids.end());
+    MSTEAMS_TRY(bridge_->put_chat(info));
+    return info.member_ids;
+}
+
+Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::vector<std::string> const& members) {
+    std::optional<store::Portal> existing;
+    MSTEAMS_TRY_ASSIGN(existing, bridge_->portal_by_thread(chat_id));
+    if (existing) {
+        return *existing;
+    }
+    std::vector<std::string> users;
+    for (auto const& teams_id : members) {
+        auto user = people_->mm_user_for(TeamsProfile{teams_id, "", "", false});
+        if (!user) {
+            if (user.error().code == ErrorCode::permission_denied) {
+                continue;  // a guest, not synced
+            }
+            return std::unexpected(user.error());
+        }
+        if (std::find(users.begin(), users.end(), *user) == users.end()) {
+            users.push_back(*user);
+        }
+    }
+    if (users.empty()) {
+        return fail(ErrorCode::invalid_argument, "the chat has no members that can be bridged");
+    }
+    if (users.size() > 8) {
+        return fail(ErrorCode::invalid_argument, "the chat has " + std::to_string(users.size()) +
+                                                     " members; a Mattermost group message holds at most 8");
+    }
+    mm::Channel channel;
+    if (users.size() <= 2) {
+        MSTEAMS_TRY_ASSIGN(channel, api_->get_direct_channel(users.front(), users.back()));
+    } else {
+        MSTEAMS_TRY_ASSIGN(channel, api_->get_group_channel(users));
+    }
+    store::Portal portal{chat_id, "chat", "", channel.id, "", graph::now_ms(), 0};
+    MSTEAMS_TRY_ASSIGN(portal, bridge_->add_portal(portal));
+    log::info("bridging a Teams chat", {{"chat_id", chat_id}, {"channel_id", portal.mm_channel_id}});
+    return portal;
+}
+
+Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& items) {
+    auto const& chat_id = items.front().thread_id;
+    if (settings_.mode == InboundMode::off) {
+        stats_->skipped_sync_off += items.size();
+        return {};
+    }
+    std::vector<std::string> members;
+    MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
+    Work work;
+    work.chat_id = chat_id;
+    work.logins = logins_.get();
+    for (auto const& m : members) {
+        std::optional<std::string> mm;
+        MSTEAMS_TRY_ASSIGN(mm, people_->connected_mm_user(m));
+        if (mm) {
+            work.connected.emplace_back(m, *mm);
+        }
+    }
+    if (work.connected.empty()) {
+        stats_->skipped_no_connected_member += items.size();
+        return {};
+    }
+
+    std::vector<std::string> wanted;  // message ids, first notification first
+    std::vector<std::string> deleted;
+    bool catch_up = false;
+    for (auto const& i : items) {
+        if (i.change_type == "catchup") {
+            catch_up = true;
+        } else if (i.change_type == "deleted") {
+            deleted.push_back(i.message_id);
+        } else if (std::find(wanted.begin(), wanted.end(), i.message_id) == wanted.end()) {
+            wanted.push_back(i.message_id);
+        }
+    }
+
+    // Deletions need no Graph request: the notification names the message.
+    for (auto const& id : deleted) {
+        std::optional<store::MessageLink> link;
+        MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, id));
+        if (!link || link->mm_post_id.empty() || link->deleted) {
+            ++stats_->duplicates;
+            continue;
+        }
+        if (auto s = api_->delete_post(link->mm_post_id); !s && s.error().code != ErrorCode::not_found) {
+            return s;
+        }
+        link->deleted = true;
+        MSTEAMS_TRY(bridge_->put_message(tx, *link));
+        ++stats_->posts_deleted;
+    }
+    std::erase_if(wanted, [&](std::string const& id) {
+        return std::find(deleted.begin(), deleted.end(), id) != deleted.end();
+    });
+    if (wanted.empty() && !catch_up) {
+        return {};
+    }
+
+    std::optional<store::Portal> portal;
+    MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_thread(chat_id));
+    std::vector<graph::ChatMessage> messages;
+    if (portal && portal->cursor_ms > 0 && (catch_up || wanted.size() > 1)) {
+        // Several changes (or a gap): one read forward from the cursor covers them all, in order.
+        graph::Client::Page page;
+        MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
+            return graph_->list_messages_since(token, chat_id, portal->cursor_ms - settings_.cursor_overlap_ms,
+                                               settings_.max_messages_per_read);
+        }));
+        if (page.truncated) {
+            log::warn("a Teams chat changed more than can be read at once; the oldest changes were skipped",
+                      {{"chat_id", chat_id}, {"read", std::to_string(page.messages.size())}});
+        }
+        messages = std::move(page.messages);
+        std::set<std::string> have;
+        for (auto const& m : messages) {
+            have.insert(m.id);
+        }
+        std::erase_if(wanted, [&](std::string const& id) { return have.contains(id); });
+    } else if (catch_up && (!portal || portal->cursor_ms == 0)) {
+        // Nothing was ever bridged here: there is no position to catch up from.
+    }
+    for (auto const& id : wanted) {
+        auto m = work.with_token(
+            [&](std::string const& token) { return graph_->get_message(token, chat_id, id); });
+        if (!m) {
+            if (m.error().code == ErrorCode::not_found) {
+                ++stats_->duplicates;
+                continue;
+            }
+            return std::unexpected(m.error());
+        }
+        messages.push_back(std::move(*m));
+    }
+    std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
+        return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+    });
+
+    std::int64_t newest = 0;
+    for (auto const& m : messages) {
+        newest = std::max(newest, m.last_modified_at);
+    }
+    if (settings_.mode == InboundMode::notifications) {
+        for (auto const& m : messages) {
+            MSTEAMS_TRY(notify(tx, work, m));
+        }
+        return {};
+    }
+    for (auto const& m : messages) {
+        if (m.message_type != "message") {
+            ++stats_->skipped_not_a_message;
+            continue;
+        }
+        if (!portal) {
+            if (m.deleted_at != 0) {
+                continue;
+            }
+            MSTEAMS_TRY_ASSIGN(portal, ensure_portal(chat_id, members));
+        }
+        MSTEAMS_TRY(reconcile(tx, work, *portal, m));
+    }
+    if (portal && newest > 0) {
+        MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, newest));
+    }
+    return {};
+}
+
+Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, std::string const& author,
+                                    std::string const& channel_id, std::vector<std::string>& file_ids) {
+    std::vector<convert::TeamsMention> mentions;
+    for (auto const& x : m.mentions) {
+        mentions.push_back(convert::TeamsMention{x.id, x.text, x.user_id});
+    }
+    auto converted = convert::teams_to_markdown(
+        m.body, m.body_content_type, mentions,
+        [this](std::string const& teams_user_id) { return people_->username_for(teams_user_id); });
+    std::string text;
+    std::vector<std::string> notes;
+    std::vector<std::string> hosted;
+    if (converted) {
+        text = std::move(converted->markdown);
+        hosted = std::move(converted->hosted_content_ids);
+    } else {
+        log::warn("could not convert a Teams message",
+                  {{"chat_id", m.chat_id}, {"message_id", m.id}, {"error", converted.error().message}});
+        notes.push_back("This message could not be shown here: " + converted.error().message);
+    }
+
+    auto deliver = [&](std::string const& name, Result<std::string> bytes) {
+        if (!bytes) {
+            ++stats_->files_failed;
+            notes.push_back(name + " could not be delivered" +
+                            (bytes.error().code == ErrorCode::too_large
+                                 ? ": it is larger than the " + megabytes(settings_.max_file_size) + " limit."
+                                 : "."));
+            return;
+        }
+        if (static_cast<std::int64_t>(bytes->size()) > settings_.max_file_size) {
+            ++stats_->files_failed;
+            notes.push_back(name + " could not be delivered: it is larger than the " +
+                            megabytes(settings_.max_file_size) + " limit.");
+            return;
+        }
+        if (file_ids.size() >= k_max_files_per_post) {
+            ++stats_->files_failed;
+            notes.push_back(name + " could not be delivered: a post holds at most " +
+                            std::to_string(k_max_files_per_post) + " files.");
+            return;
+        }
+        auto info = api_->upload_file(author, channel_id, name, *bytes);
+        if (!info) {
+            ++stats_->files_failed;
+            notes.push_back(name + " could not be delivered: " + info.error().message);
+            return;
+        }
+        ++stats_->files_delivered;
+        file_ids.push_back(info->id);
+    };
+    int image = 0;
+    for (auto const& hid : hosted) {
+        ++image;
+        deliver("image-" + std::to_string(image) + ".png", work.with_token([&](std::string const& token) {
+            return graph_->get_hosted_content(token, m.chat_id.empty() ? work.chat_id : m.chat_id, m.id, hid);
+        }));
+    }
+    for (auto const& a : m.attachments) {
+        if (a.content_type == "reference") {
+            auto const name = a.name.empty() ? std::string("file") : a.name;
+            deliver(name, work.with_token(
+                              [&](std::string const& token) { return graph_->download_shared(token, a.content_url); }));
+        } else if (a.content_type != "messageReference") {
+            notes.push_back("This message has content (" + utf8_prefix(a.content_type, 80) +
+                            ") that can only be seen in Teams.");
+        }
+    }
+    if (text.size() > k_max_post_chars) {
+        text = utf8_prefix(text, k_max_post_chars);
+        notes.push_back("This message was shortened; read it in full in Teams.");
+    }
+    for (auto const& n : notes) {
+        text += (text.empty() ? "" : "\n\n") + std::string("*") + n + "*";
+    }
+    return text;
+}
+
+Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal, graph::ChatMessage const& m) {
+    std::optional<store::MessageLink> link;
+    MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, portal.teams_thread_id, m.id));
+    if (link && !link->mm_post_id.empty()) {
+        if (link->deleted) {
+            ++stats_->duplicates;
+            return {};
+        }
+        if (m.deleted_at != 0) {
+            if (auto s = api_->delete_post(link->mm_post_id); !s && s.error().code != ErrorCode::not_found) {
+                return s;
+            }
+            link->deleted = true;
+            link->teams_modified_at = m.last_modified_at;
+            ++stats_->posts_deleted;
+            return bridge_->put_message(tx, *link);
+        }
+        if (m.last_modified_at <= link->teams_modified_at) {
+            ++(link->origin == "mattermost" ? stats_->echoes : stats_->duplicates);
+            return {};
+        }
+        if (link->origin == "teams" && m.last_edited_at > 0) {
+            mm::Post post;
+            MSTEAMS_TRY_ASSIGN(post, api_->get_post(link->mm_post_id));
+            std::vector<std::string> no_new_files;
+            std::string text;
+            graph::ChatMessage without_files = m;
+            without_files.attachments.clear();
+            MSTEAMS_TRY_ASSIGN(text, render(work, without_files, post.user_id, post.channel_id, no_new_files));
+            if (text != post.message) {
+                post.message = text;
+                MSTEAMS_TRY(api_->update_post(post));
+                ++stats_->posts_updated;
+            }
+        }
+        MSTEAMS_TRY(reconcile_reactions(tx, link->mm_post_id, m));
+        link->teams_modified_at = m.last_modified_at;
+        return bridge_->put_message(tx, *link);
+    }
+    if (m.deleted_at != 0) {
+        return {};  // created and deleted before we saw it
+    }
+
+    std::string post_id;
+    if (link) {
+        // A post may have been created before a crash: find it instead of posting twice.
+        std::vector<mm::Post> recent;
+        MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(portal.mm_channel_id, link->pending_since - k_pending_window_ms));
+        for (auto const& p : recent) {
+            if (posted_message_id(p.props_json) == m.id) {
+                post_id = p.id;
+                ++stats_->recovered_pending;
+                break;
+            }
+        }
+    }
+    if (post_id.empty()) {
+        std::string author = settings_.bot_user_id;
+        std::string prefix;
+        if (!m.from.id.empty()) {
+            auto user = people_->mm_user_for(TeamsProfile{m.from.id, m.from.display_name, "", false});
+            if (user) {
+                author = *user;
+            } else if (user.error().code == ErrorCode::permission_denied) {
+                prefix = "**" + m.from.display_name + "** (Teams guest):\n";
+            } else {
+                return std::unexpected(user.error());
+            }
+        } else {
+            prefix = "**" + (m.from.display_name.empty() ? std::string("Teams") : m.from.display_name) + "**:\n";
+        }
+        mm::Post post;
+        post.user_id = author;
+        post.channel_id = portal.mm_channel_id;
+        MSTEAMS_TRY_ASSIGN(post.message, render(work, m, author, portal.mm_channel_id, post.file_ids));
+        post.message = prefix + post.message;
+        // A quoted reply becomes a reply in the thread of the message it quotes.
+        for (auto const& a : m.attachments) {
+            if (a.content_type != "messageReference") {
+                continue;
+            }
+            auto const ref = json::parse(a.content, nullptr, false);
+            std::string quoted = a.id;
+            if (ref.is_object() && ref.contains("messageId") && ref["messageId"].is_string()) {
+                quoted = ref["messageId"].get<std::string>();
+            }
+            std::optional<store::MessageLink> target;
+            MSTEAMS_TRY_ASSIGN(target, bridge_->message(tx, portal.teams_thread_id, quoted));
+            if (target && !target->mm_post_id.empty() && !target->deleted) {
+                auto const root = api_->get_post(target->mm_post_id);
+                if (root) {
+                    post.root_id = root->root_id.empty() ? root->id : root->root_id;
+                }
+            }
+            break;
+        }
+        post.props_json = json{{k_message_prop, m.id}}.dump();
+        MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id,
+                                                             "teams", 0, graph::now_ms(), false}));
+        mm::Post created;
+        MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
+        post_id = created.id;
+        ++stats_->posts_created;
+    }
+    MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id,
+                                                            portal.mm_channel_id, "teams", m.last_modified_at, 0,
+                                                            false}));
+    return reconcile_reactions(tx, post_id, m);
+}
+
+Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, graph::ChatMessage const& m) {
+    std::vector<store::ReactionLink> known;
+    MSTEAMS_TRY_ASSIGN(known, bridge_->reactions(tx, post_id));
+    std::map<std::pair<std::string, std::string>, store::ReactionLink> wanted;
+    for (auto const& r : m.reactions) {
+        auto const emoji = convert::reaction_to_emoji(r.reaction_type);
+        if (!emoji || r.user_id.empty()) {
+            continue;
+        }
+        auto user = people_->mm_user_for(TeamsProfile{r.user_id, "", "", false});
+        if (!user) {
+            if (user.error().code == ErrorCode::permission_denied) {
+                continue;
+            }
+            return std::unexpected(user.error());
+        }
+        wanted.emplace(std::make_pair(*user, *emoji),
+                       store::ReactionLink{post_id, *user, *emoji, r.user_id, r.reaction_type});
+    }
+    for (auto const& [key, r] : wanted) {
+        bool const present = std::any_of(known.begin(), known.end(), [&](auto const& k) {
+            return k.mm_user_id == r.mm_user_id && k.emoji_name == r.emoji_name;
+        });
+        if (present) {
+            continue;
+        }
+        mm::Reaction reaction;
+        reaction.user_id = r.mm_user_id;
+        reaction.post_id = post_id;
+        reaction.emoji_name = r.emoji_name;
+        MSTEAMS_TRY(api_->add_reaction(reaction));
+        MSTEAMS_TRY(bridge_->add_reaction(tx, r));
+        ++stats_->reactions_added;
+    }
+    for (auto const& k : known) {
+        if (wanted.contains({k.mm_user_id, k.emoji_name})) {
+            continue;
+        }
+        mm::Reaction reaction;
+        reaction.user_id = k.mm_user_id;
+        reaction.post_id = post_id;
+        reaction.emoji_name = k.emoji_name;
+        if (auto s = api_->remove_reaction(reaction); !s && s.error().code != ErrorCode::not_found) {
+            return s;
+        }
+        MSTEAMS_TRY(bridge_->remove_reaction(tx, k));
+        ++stats_->reactions_removed;
+    }
+    return {};
+}
+
+Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
+    if (m.message_type != "message" || m.deleted_at != 0 || m.last_edited_at != 0) {
+        return {};
+    }
+    auto converted = convert::teams_to_markdown(m.body, m.body_content_type, {}, {});
+    std::string preview = converted ? converted->markdown : std::string();
+    if (preview.size() > 300) {
+        preview = utf8_prefix(preview, 300) + "…";
+    }
+    std::string quoted;
+    for (auto const& line : strings::split(preview, '\n')) {
+        quoted += "> " + line + "\n";
+    }
+    for (auto const& [teams_id, mm_id] : work.connected) {
+        if (teams_id == m.from.id) {
+            continue;  // their own message
+        }
+        bool first = false;
+        MSTEAMS_TRY_ASSIGN(first, bridge_->claim_notification(tx, work.chat_id, m.id, mm_id));
+        if (!first) {
+            ++stats_->duplicates;
+            continue;
+        }
+        mm::Channel dm;
+        MSTEAMS_TRY_ASSIGN(dm, api_->get_direct_channel(settings_.bot_user_id, mm_id));
+        mm::Post post;
+        post.user_id = settings_.bot_user_id;
+        post.channel_id = dm.id;
+        post.message = "**" + (m.from.display_name.empty() ? std::string("Someone") : m.from.display_name) +
+                       "** sent you a message in Microsoft Teams:\n" + quoted + "\n[Open in Teams](" +
+                       teams_link(work.chat_id, m.id) + ")";
+        post.props_json = json{{k_message_prop, m.id}}.dump();
+        MSTEAMS_TRY(api_->create_post(post));
+        ++stats_->notifications_sent;
+    }
+    return {};
+}
+
+}  // namespace msteams::sync

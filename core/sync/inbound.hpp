@@ -1,0 +1,95 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.hpp"
+#include "graph/client.hpp"
+#include "graph/entra.hpp"
+#include "mm/api.hpp"
+#include "store/bridge.hpp"
+#include "sync/logins.hpp"
+#include "sync/people.hpp"
+#include "sync/stats.hpp"
+
+// Teams → Mattermost. Workers take inbox items thread by thread (one worker per chat at a time, in arrival
+// order), decide from what is already known whether the chat has a connected member (no Graph request otherwise),
+// read the chat's changes with a connected member's token, and reconcile each message with its Mattermost post:
+// create, edit, delete, reactions, files. The message map, committed in the transaction that removes the inbox
+// items, is what makes this exactly once.
+namespace msteams::sync {
+
+enum class InboundMode { mirror, notifications, off };
+
+struct InboundSettings {
+    InboundMode mode = InboundMode::mirror;
+    std::string bot_user_id;
+    std::int64_t max_file_size = 20LL << 20;  // to Mattermost
+    int workers = 2;
+    // A group chat's membership is read again after this long.
+    std::int64_t chat_info_ttl_ms = 10 * 60 * 1000;
+    // Reading a chat forward from its cursor starts this much earlier (clock skew between Graph's servers).
+    std::int64_t cursor_overlap_ms = 5'000;
+    std::size_t max_messages_per_read = 200;
+};
+
+// The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.
+[[nodiscard]] std::vector<std::string> one_on_one_members(std::string const& chat_id);
+
+class Inbound {
+public:
+    Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+            std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph,
+            std::shared_ptr<graph::Entra> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
+    ~Inbound();
+
+    void start();
+    void stop();
+    // New inbox items are there.
+    void wake();
+    // Takes one thread's ready items and applies them; false when there was nothing to do.
+    [[nodiscard]] Result<bool> run_once();
+
+    // Queues a catch-up read of every chat portal that has a connected member (after downtime or a `missed`).
+    [[nodiscard]] Status schedule_catch_up(std::string const& reason);
+
+private:
+    struct Work;
+    void loop();
+    [[nodiscard]] Status process(store::Tx& tx, std::vector<store::InboxItem> const& items);
+    [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
+    [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
+                                                      std::vector<std::string> const& members);
+    [[nodiscard]] Status reconcile(store::Tx& tx, Work& work, store::Portal const& portal,
+                                   graph::ChatMessage const& message);
+    [[nodiscard]] Status reconcile_reactions(store::Tx& tx, std::string const& post_id,
+                                             graph::ChatMessage const& message);
+    [[nodiscard]] Status notify(store::Tx& tx, Work& work, graph::ChatMessage const& message);
+    [[nodiscard]] Result<std::string> render(Work& work, graph::ChatMessage const& message, std::string const& author,
+                                             std::string const& channel_id, std::vector<std::string>& file_ids);
+
+    InboundSettings settings_;
+    std::shared_ptr<mm::Api> api_;
+    std::shared_ptr<store::Bridge> bridge_;
+    std::shared_ptr<Logins> logins_;
+    std::shared_ptr<graph::Client> graph_;
+    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<People> people_;
+    std::shared_ptr<Stats> stats_;
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::uint64_t wakes_ = 0;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace msteams::sync

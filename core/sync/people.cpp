@@ -1,0 +1,172 @@
+#include "sync/people.hpp"
+
+#include <cctype>
+
+#include "common/log.hpp"
+#include "common/random.hpp"
+#include "graph/entra.hpp"
+
+namespace msteams::sync {
+namespace {
+
+constexpr std::size_t k_max_username = 22;  // Mattermost's limit
+constexpr char const* k_prefix = "msteams_";
+
+}  // namespace
+
+std::string synthetic_username(std::string const& display_name, int attempt) {
+    std::string slug;
+    for (unsigned char c : display_name) {
+        if (std::isalnum(c) != 0 && c < 0x80) {
+            slug += static_cast<char>(std::tolower(c));
+        } else if ((c == ' ' || c == '.' || c == '-' || c == '_') && !slug.empty() && slug.back() != '.') {
+            slug += '.';
+        }
+    }
+    while (!slug.empty() && slug.back() == '.') {
+        slug.pop_back();
+    }
+    if (slug.empty()) {
+        slug = "user";
+    }
+    std::string const suffix = attempt > 0 ? "-" + std::to_string(attempt + 1) : "";
+    std::size_t const room = k_max_username - std::string_view(k_prefix).size() - suffix.size();
+    if (slug.size() > room) {
+        slug.resize(room);
+        while (!slug.empty() && slug.back() == '.') {
+            slug.pop_back();
+        }
+    }
+    return k_prefix + slug + suffix;
+}
+
+People::People(std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge, PeopleSettings settings,
+               ProfileReader read_profile, std::shared_ptr<Stats> stats)
+    : api_(std::move(api)),
+      bridge_(std::move(bridge)),
+      accounts_(bridge_->database()),
+      settings_(settings),
+      read_profile_(std::move(read_profile)),
+      stats_(std::move(stats)) {}
+
+Result<std::optional<std::string>> People::connected_mm_user(std::string const& teams_user_id) {
+    std::optional<store::Account> account;
+    MSTEAMS_TRY_ASSIGN(account, accounts_.by_teams_user(teams_user_id));
+    if (account && account->connected()) {
+        return std::optional<std::string>(account->mm_user_id);
+    }
+    return std::optional<std::string>();
+}
+
+Result<std::optional<std::string>> People::known_mm_user(std::string const& teams_user_id) {
+    std::optional<store::Account> account;
+    MSTEAMS_TRY_ASSIGN(account, accounts_.by_teams_user(teams_user_id));
+    if (account) {
+        // Connected or not: the link stays, so history stays attributed to the same person.
+        return std::optional<std::string>(account->mm_user_id);
+    }
+    std::optional<store::TeamsUser> user;
+    MSTEAMS_TRY_ASSIGN(user, bridge_->user_by_teams_id(teams_user_id));
+    if (user) {
+        return std::optional<std::string>(user->mm_user_id);
+    }
+    return std::optional<std::string>();
+}
+
+Result<std::string> People::mm_user_for(TeamsProfile const& given) {
+    std::optional<std::string> known;
+    MSTEAMS_TRY_ASSIGN(known, known_mm_user(given.id));
+    if (known) {
+        return *known;
+    }
+    std::lock_guard lock(mutex_);
+    MSTEAMS_TRY_ASSIGN(known, known_mm_user(given.id));  // another worker may have just created them
+    if (known) {
+        return *known;
+    }
+    TeamsProfile profile = given;
+    if (profile.display_name.empty() || profile.email.empty()) {
+        MSTEAMS_TRY_ASSIGN(profile, read_profile_(given.id));
+    }
+    if (profile.guest && !settings_.sync_guest_users) {
+        return fail(ErrorCode::permission_denied, "Teams guests are not synced (syncGuestUsers is off)");
+    }
+    // An existing Mattermost user with the same email is that person.
+    if (!profile.email.empty()) {
+        if (auto existing = api_->get_user_by_email(profile.email); existing) {
+            store::TeamsUser row{profile.id, existing->id, false, profile.display_name, profile.email,
+                                 graph::now_ms(), 0};
+            store::TeamsUser stored;
+            MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(row));
+            log::info("matched a Teams user to a Mattermost user by email",
+                      {{"teams_user_id", profile.id}, {"user_id", stored.mm_user_id}});
+            return stored.mm_user_id;
+        } else if (existing.error().code != ErrorCode::not_found && existing.error().http_status != 404) {
+            return std::unexpected(existing.error());
+        }
+    }
+    return create_synthetic(profile);
+}
+
+Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
+    mm::User user;
+    user.email = profile.email.empty() ? profile.id + "@msteams.invalid" : profile.email;
+    user.email_verified = true;
+    user.first_name = profile.display_name;
+    user.nickname = profile.display_name;
+    user.props["msteams_user_id"] = profile.id;
+    // A password nobody knows, meeting any password policy: synthetic users cannot log in until promoted.
+    std::string const password = "Aa1!" + random::token(40);
+    Error last;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        user.username = synthetic_username(profile.display_name, attempt);
+        auto created = api_->create_user(user, password);
+        if (created) {
+            store::TeamsUser stored;
+            MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(store::TeamsUser{
+                                           profile.id, created->id, true, profile.display_name, profile.email,
+                                           graph::now_ms(), 0}));
+            if (auto s = api_->update_preference(created->id, "notifications", "email", "false"); !s) {
+                log::warn("could not turn off email notifications for a synthetic user",
+                          {{"user_id", created->id}, {"error", s.error().message}});
+            }
+            ++stats_->synthetic_users_created;
+            log::info("created a synthetic user for a Teams user",
+                      {{"teams_user_id", profile.id}, {"user_id", created->id}, {"username", user.username}});
+            return stored.mm_user_id;
+        }
+        last = created.error();
+        // A taken username is answered with 400 and an id naming the username; anything else is final.
+        if (last.message.find("username") == std::string::npos &&
+            last.message.find("Username") == std::string::npos) {
+            break;
+        }
+    }
+    return fail(last.code == ErrorCode::internal ? ErrorCode::unavailable : last.code,
+                "Could not create a Mattermost user for Teams user " + profile.id + ": " + last.message);
+}
+
+std::optional<std::string> People::username_for(std::string const& teams_user_id) {
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = usernames_.find(teams_user_id); it != usernames_.end()) {
+            return it->second;
+        }
+    }
+    auto const known = known_mm_user(teams_user_id);
+    if (!known || !*known) {
+        return std::nullopt;
+    }
+    auto const user = api_->get_user(**known);
+    if (!user) {
+        return std::nullopt;
+    }
+    std::lock_guard lock(cache_mutex_);
+    if (usernames_.size() > 50'000) {
+        usernames_.clear();
+    }
+    usernames_[teams_user_id] = user->username;
+    return user->username;
+}
+
+}  // namespace msteams::sync

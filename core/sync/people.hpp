@@ -1,0 +1,69 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/result.hpp"
+#include "mm/api.hpp"
+#include "store/accounts.hpp"
+#include "store/bridge.hpp"
+#include "sync/stats.hpp"
+
+// People on both sides: which Mattermost user stands for a Teams user (a connected account, an existing Mattermost
+// user with the same email, or a synthetic user the bridge creates), and the reverse for mentions.
+namespace msteams::sync {
+
+// What Graph says about a Teams user, as far as a Mattermost user needs it.
+struct TeamsProfile {
+    std::string id;
+    std::string display_name;
+    std::string email;  // mail, else userPrincipalName
+    bool guest = false;
+};
+
+// Reads a Teams user's profile (Graph, with the app token) when the caller has none.
+using ProfileReader = std::function<Result<TeamsProfile>(std::string const& teams_user_id)>;
+
+struct PeopleSettings {
+    bool sync_guest_users = false;
+};
+
+// A Mattermost username for a synthetic user: "msteams_" and a slug of the display name, within Mattermost's
+// username rules (3–22 characters of a-z 0-9 . - _); `attempt` > 0 adds a suffix for collisions.
+[[nodiscard]] std::string synthetic_username(std::string const& display_name, int attempt);
+
+class People {
+public:
+    People(std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge, PeopleSettings settings,
+           ProfileReader read_profile, std::shared_ptr<Stats> stats);
+
+    // The Mattermost user for a Teams user, created as a synthetic user when there is none. `profile` may be
+    // partial (id only): missing details are read from Graph. permission_denied for a guest when guests are not
+    // synced.
+    [[nodiscard]] Result<std::string> mm_user_for(TeamsProfile const& profile);
+    // Without creating anyone: the Mattermost user id, when known.
+    [[nodiscard]] Result<std::optional<std::string>> known_mm_user(std::string const& teams_user_id);
+    // The connected Mattermost user for a Teams user, if connected (has a token).
+    [[nodiscard]] Result<std::optional<std::string>> connected_mm_user(std::string const& teams_user_id);
+    // For mentions: the username of the Mattermost user who stands for a Teams user (known users only).
+    [[nodiscard]] std::optional<std::string> username_for(std::string const& teams_user_id);
+
+private:
+    [[nodiscard]] Result<std::string> create_synthetic(TeamsProfile const& profile);
+
+    std::shared_ptr<mm::Api> api_;
+    std::shared_ptr<store::Bridge> bridge_;
+    store::Accounts accounts_;
+    PeopleSettings settings_;
+    ProfileReader read_profile_;
+    std::shared_ptr<Stats> stats_;
+    std::mutex mutex_;  // one creation at a time (two workers meeting the same new Teams user)
+    std::mutex cache_mutex_;
+    std::unordered_map<std::string, std::string> usernames_;  // Teams user id → username
+};
+
+}  // namespace msteams::sync

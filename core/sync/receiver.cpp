@@ -1,0 +1,232 @@
+#include "sync/receiver.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "graph/entra.hpp"
+
+namespace msteams::sync {
+namespace {
+
+using nlohmann::json;
+
+std::string text(json const& obj, char const* key) {
+    auto const it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// One "name('value')" or "name/value" step of a resource path.
+struct Step {
+    std::string name;
+    std::string value;
+};
+
+std::optional<std::vector<Step>> steps(std::string_view path) {
+    std::vector<Step> out;
+    if (!path.empty() && path.front() == '/') {
+        path.remove_prefix(1);
+    }
+    while (!path.empty()) {
+        auto const open = path.find("('");
+        auto const slash = path.find('/');
+        Step s;
+        if (open != std::string_view::npos && (slash == std::string_view::npos || open < slash)) {
+            s.name = path.substr(0, open);
+            auto const close = path.find("')", open + 2);
+            if (close == std::string_view::npos) {
+                return std::nullopt;
+            }
+            s.value = path.substr(open + 2, close - open - 2);
+            path.remove_prefix(close + 2);
+            if (!path.empty()) {
+                if (path.front() != '/') {
+                    return std::nullopt;
+                }
+                path.remove_prefix(1);
+            }
+        } else {
+            s.name = path.substr(0, slash);
+            path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+            auto const next = path.find('/');
+            s.value = path.substr(0, next);
+            path.remove_prefix(next == std::string_view::npos ? path.size() : next + 1);
+        }
+        if (s.name.empty() || s.value.empty() || s.value.size() > 512) {
+            return std::nullopt;
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<ResourceRef> parse_resource(std::string_view resource) {
+    if (resource.size() > 2048) {
+        return std::nullopt;
+    }
+    auto const s = steps(resource);
+    if (!s) {
+        return std::nullopt;
+    }
+    auto const& v = *s;
+    ResourceRef r;
+    if (v.size() == 2 && v[0].name == "chats" && v[1].name == "messages") {
+        r.kind = "chat";
+        r.thread_id = v[0].value;
+        r.message_id = v[1].value;
+        return r;
+    }
+    if ((v.size() == 3 || v.size() == 4) && v[0].name == "teams" && v[1].name == "channels" &&
+        v[2].name == "messages" && (v.size() == 3 || v[3].name == "replies")) {
+        r.kind = "channel";
+        r.team_id = v[0].value;
+        r.thread_id = v[1].value;
+        r.message_id = v[2].value;
+        r.reply_id = v.size() == 4 ? v[3].value : "";
+        return r;
+    }
+    return std::nullopt;
+}
+
+Receiver::Receiver(std::shared_ptr<store::Bridge> bridge, std::string webhook_secret, std::shared_ptr<Stats> stats,
+                   std::function<void()> on_enqueued, std::function<void()> on_lifecycle)
+    : bridge_(std::move(bridge)),
+      webhook_secret_(std::move(webhook_secret)),
+      stats_(std::move(stats)),
+      on_enqueued_(std::move(on_enqueued)),
+      on_lifecycle_(std::move(on_lifecycle)) {}
+
+bool Receiver::known_subscription(std::string const& id) {
+    {
+        std::lock_guard lock(mutex_);
+        if (known_.contains(id)) {
+            return true;
+        }
+    }
+    auto const known = bridge_->subscription_known(id);
+    if (known && *known) {
+        std::lock_guard lock(mutex_);
+        if (known_.size() > 10'000) {
+            known_.clear();
+        }
+        known_.insert(id);
+        return true;
+    }
+    return false;
+}
+
+namespace {
+
+std::optional<json> notification_items(std::string_view body, Stats& stats, Answer& refusal) {
+    auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("value") || !parsed["value"].is_array()) {
+        ++stats.notification_batches_refused;
+        refusal = Answer{400, "bad_notification", "The body is not a change notification collection.", 0};
+        return std::nullopt;
+    }
+    if (parsed["value"].size() > k_max_notifications_per_batch) {
+        ++stats.notification_batches_refused;
+        refusal = Answer{413, "too_many_notifications", "The batch has too many notifications.", 0};
+        return std::nullopt;
+    }
+    return std::move(parsed["value"]);
+}
+
+}  // namespace
+
+Answer Receiver::changes(std::string_view body) {
+    Answer refusal;
+    auto const items = notification_items(body, *stats_, refusal);
+    if (!items) {
+        return refusal;
+    }
+    std::vector<store::InboxItem> accepted;
+    auto const now = graph::now_ms();
+    for (auto const& item : *items) {
+        ++stats_->notifications_received;
+        if (!item.is_object()) {
+            ++stats_->notifications_malformed;
+            continue;
+        }
+        // clientState first, in constant time: a forged item learns nothing else about us.
+        if (!strings::constant_time_equal(text(item, "clientState"), webhook_secret_)) {
+            ++stats_->notifications_bad_client_state;
+            continue;
+        }
+        auto const change = text(item, "changeType");
+        auto const ref = parse_resource(text(item, "resource"));
+        auto const subscription = text(item, "subscriptionId");
+        if (!ref || subscription.empty() || subscription.size() > 128 ||
+            (change != "created" && change != "updated" && change != "deleted")) {
+            ++stats_->notifications_malformed;
+            continue;
+        }
+        if (!known_subscription(subscription)) {
+            ++stats_->notifications_unknown_subscription;
+            continue;
+        }
+        if (ref->kind != "chat") {
+            // Linked channels are not bridged by this build; their notifications are acknowledged and dropped.
+            ++stats_->notifications_malformed;
+            continue;
+        }
+        accepted.push_back(store::InboxItem{0, now, subscription, change, ref->thread_id, ref->message_id, 0});
+    }
+    if (!accepted.empty()) {
+        if (auto stored = bridge_->enqueue(accepted); !stored) {
+            ++stats_->notification_batches_refused;
+            log::warn("could not store change notifications; Graph will send them again",
+                      {{"count", std::to_string(accepted.size())}, {"error", stored.error().message}});
+            return Answer{503, "unavailable", "The notifications could not be stored; send them again.", 5};
+        }
+        stats_->notifications_accepted += accepted.size();
+        if (on_enqueued_) {
+            on_enqueued_();
+        }
+    }
+    return Answer{};
+}
+
+Answer Receiver::lifecycle(std::string_view body) {
+    Answer refusal;
+    auto const items = notification_items(body, *stats_, refusal);
+    if (!items) {
+        return refusal;
+    }
+    bool changed = false;
+    for (auto const& item : *items) {
+        ++stats_->lifecycle_received;
+        if (!item.is_object() || !strings::constant_time_equal(text(item, "clientState"), webhook_secret_)) {
+            ++stats_->lifecycle_ignored;
+            continue;
+        }
+        auto const subscription = text(item, "subscriptionId");
+        auto const event = text(item, "lifecycleEvent");
+        std::string state;
+        if (event == "reauthorizationRequired") {
+            state = "reauthorize";
+        } else if (event == "subscriptionRemoved") {
+            state = "removed";
+        } else if (event == "missed") {
+            state = "missed";
+        }
+        if (state.empty() || !known_subscription(subscription)) {
+            ++stats_->lifecycle_ignored;
+            continue;
+        }
+        if (auto s = bridge_->set_subscription_state(subscription, state); !s) {
+            ++stats_->notification_batches_refused;
+            return Answer{503, "unavailable", "The lifecycle event could not be stored; send it again.", 5};
+        }
+        log::info("subscription lifecycle event", {{"subscription_id", subscription}, {"event", event}});
+        changed = true;
+    }
+    if (changed && on_lifecycle_) {
+        on_lifecycle_();
+    }
+    return Answer{};
+}
+
+}  // namespace msteams::sync

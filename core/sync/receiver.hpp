@@ -1,0 +1,59 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "store/bridge.hpp"
+#include "sync/stats.hpp"
+
+// The receiving end of Microsoft Graph change and lifecycle notifications: validates every item (clientState in
+// constant time, a subscription of ours, a resource we understand) and writes the batch to the inbox in one
+// transaction, so that the answer goes back well inside Graph's 3-second budget and nothing is lost.
+namespace msteams::sync {
+
+// A Graph resource path such as chats('19:…')/messages('16…') or teams('…')/channels('…')/messages('…').
+struct ResourceRef {
+    std::string kind;  // "chat" or "channel"
+    std::string team_id;
+    std::string thread_id;  // chat id or channel id
+    std::string message_id;
+    std::string reply_id;  // channel replies
+};
+[[nodiscard]] std::optional<ResourceRef> parse_resource(std::string_view resource);
+
+struct Answer {
+    int status = 202;
+    std::string error_id;  // empty on success
+    std::string message;
+    int retry_after_seconds = 0;
+};
+
+inline constexpr std::size_t k_max_notifications_per_batch = 1000;
+
+class Receiver {
+public:
+    // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor.
+    Receiver(std::shared_ptr<store::Bridge> bridge, std::string webhook_secret, std::shared_ptr<Stats> stats,
+             std::function<void()> on_enqueued, std::function<void()> on_lifecycle);
+
+    [[nodiscard]] Answer changes(std::string_view body);
+    [[nodiscard]] Answer lifecycle(std::string_view body);
+
+private:
+    [[nodiscard]] bool known_subscription(std::string const& id);
+
+    std::shared_ptr<store::Bridge> bridge_;
+    std::string webhook_secret_;
+    std::shared_ptr<Stats> stats_;
+    std::function<void()> on_enqueued_;
+    std::function<void()> on_lifecycle_;
+    std::mutex mutex_;
+    std::set<std::string> known_;
+};
+
+}  // namespace msteams::sync

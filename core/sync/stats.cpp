@@ -1,0 +1,42 @@
+#include "sync/stats.hpp"
+
+namespace msteams::sync {
+
+std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    auto add = [&](char const* name, Counter const& c) { out.emplace_back(name, c.load()); };
+    add("notifications_received", notifications_received);
+    add("notifications_accepted", notifications_accepted);
+    add("notifications_bad_client_state", notifications_bad_client_state);
+    add("notifications_unknown_subscription", notifications_unknown_subscription);
+    add("notifications_malformed", notifications_malformed);
+    add("notification_batches_refused", notification_batches_refused);
+    add("lifecycle_received", lifecycle_received);
+    add("lifecycle_ignored", lifecycle_ignored);
+    add("inbox_batches", inbox_batches);
+    add("skipped_no_connected_member", skipped_no_connected_member);
+    add("skipped_sync_off", skipped_sync_off);
+    add("skipped_not_a_message", skipped_not_a_message);
+    add("duplicates", duplicates);
+    add("echoes", echoes);
+    add("posts_created", posts_created);
+    add("posts_updated", posts_updated);
+    add("posts_deleted", posts_deleted);
+    add("reactions_added", reactions_added);
+    add("reactions_removed", reactions_removed);
+    add("files_delivered", files_delivered);
+    add("files_failed", files_failed);
+    add("notifications_sent", notifications_sent);
+    add("recovered_pending", recovered_pending);
+    add("failures", failures);
+    add("dropped", dropped);
+    add("synthetic_users_created", synthetic_users_created);
+    add("catchups", catchups);
+    add("subscriptions_created", subscriptions_created);
+    add("subscriptions_renewed", subscriptions_renewed);
+    add("subscriptions_deleted", subscriptions_deleted);
+    add("subscription_failures", subscription_failures);
+    return out;
+}
+
+}  // namespace msteams::sync

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+// What the bridge did, counted. Read by the admin stats route and the benchmark; never holds secrets.
+namespace msteams::sync {
+
+struct Stats {
+    using Counter = std::atomic<std::uint64_t>;
+
+    // change notifications (/changes)
+    Counter notifications_received{0};
+    Counter notifications_accepted{0};
+    Counter notifications_bad_client_state{0};
+    Counter notifications_unknown_subscription{0};
+    Counter notifications_malformed{0};
+    Counter notification_batches_refused{0};  // malformed bodies, database unavailable
+    // lifecycle notifications (/lifecycle)
+    Counter lifecycle_received{0};
+    Counter lifecycle_ignored{0};
+
+    // inbound pipeline
+    Counter inbox_batches{0};
+    Counter skipped_no_connected_member{0};
+    Counter skipped_sync_off{0};
+    Counter skipped_not_a_message{0};
+    Counter duplicates{0};
+    Counter echoes{0};
+    Counter posts_created{0};
+    Counter posts_updated{0};
+    Counter posts_deleted{0};
+    Counter reactions_added{0};
+    Counter reactions_removed{0};
+    Counter files_delivered{0};
+    Counter files_failed{0};
+    Counter notifications_sent{0};  // notifications-only mode
+    Counter recovered_pending{0};
+    Counter failures{0};
+    Counter dropped{0};  // given up (permanent errors)
+    Counter synthetic_users_created{0};
+    Counter catchups{0};
+
+    // subscriptions
+    Counter subscriptions_created{0};
+    Counter subscriptions_renewed{0};
+    Counter subscriptions_deleted{0};
+    Counter subscription_failures{0};
+
+    [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> snapshot() const;
+};
+
+}  // namespace msteams::sync

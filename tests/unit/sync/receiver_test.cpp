@@ -1,0 +1,117 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "../store/pg_support.hpp"
+#include "store/bridge.hpp"
+#include "sync/receiver.hpp"
+
+using msteams::store::Bridge;
+using msteams::sync::parse_resource;
+using msteams::sync::Receiver;
+using msteams::sync::Stats;
+using msteams::test::TempDatabase;
+using nlohmann::json;
+
+namespace {
+
+constexpr char const* k_secret = "webhook-secret-0123456789";
+
+json item(std::string const& subscription, std::string const& client_state, std::string const& resource,
+          std::string const& change = "created") {
+    return json{{"subscriptionId", subscription}, {"clientState", client_state}, {"changeType", change},
+                {"resource", resource},            {"tenantId", "t"},           {"resourceData", json::object()}};
+}
+
+std::string batch(std::vector<json> const& items) { return json{{"value", items}}.dump(); }
+
+}  // namespace
+
+TEST_CASE("receiver: resource paths of chat and channel messages parse, others do not", "[sync]") {
+    auto const chat = parse_resource("chats('19:a_b@unq.gbl.spaces')/messages('1677774058888')");
+    REQUIRE(chat);
+    CHECK(chat->kind == "chat");
+    CHECK(chat->thread_id == "19:a_b@unq.gbl.spaces");
+    CHECK(chat->message_id == "1677774058888");
+    auto const slashes = parse_resource("/chats/19:x@thread.v2/messages/42");
+    REQUIRE(slashes);
+    CHECK(slashes->thread_id == "19:x@thread.v2");
+    CHECK(slashes->message_id == "42");
+    auto const reply = parse_resource("teams('t1')/channels('19:c@thread.tacv2')/messages('1')/replies('2')");
+    REQUIRE(reply);
+    CHECK(reply->kind == "channel");
+    CHECK(reply->team_id == "t1");
+    CHECK(reply->reply_id == "2");
+    for (auto const* bad : {"", "chats('x')", "chats('x')/messages(", "users('u')/messages('m')",
+                            "chats('')/messages('m')", "chats('x')/members('m')"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_resource(bad));
+    }
+    CHECK_FALSE(parse_resource("chats('" + std::string(3000, 'x') + "')/messages('1')"));
+}
+
+TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged and unknown ones are counted",
+          "[sync][pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
+    REQUIRE(bridge->put_subscription({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    auto stats = std::make_shared<Stats>();
+    int woken = 0;
+    Receiver receiver(bridge, k_secret, stats, [&] { ++woken; }, {});
+
+    auto const answer = receiver.changes(batch({
+        item("sub-1", k_secret, "chats('19:chat-a@thread.v2')/messages('1')"),
+        item("sub-1", k_secret, "chats('19:chat-a@thread.v2')/messages('2')", "updated"),
+        item("sub-1", "wrong-secret", "chats('19:chat-a@thread.v2')/messages('3')"),
+        item("sub-unknown", k_secret, "chats('19:chat-a@thread.v2')/messages('4')"),
+        item("sub-1", k_secret, "not a resource"),
+        item("sub-1", k_secret, "chats('19:chat-a@thread.v2')/messages('5')", "exploded"),
+        json("not an object"),
+    }));
+    CHECK(answer.status == 202);
+    CHECK(woken == 1);
+    CHECK(stats->notifications_received == 7);
+    CHECK(stats->notifications_accepted == 2);
+    CHECK(stats->notifications_bad_client_state == 1);
+    CHECK(stats->notifications_unknown_subscription == 1);
+    CHECK(stats->notifications_malformed == 3);
+
+    auto rows = bridge->db().exec("SELECT thread_id, message_id, change_type FROM msteams_inbox ORDER BY id");
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 2);
+    CHECK(rows->text(0, "message_id") == "1");
+    CHECK(rows->text(1, "change_type") == "updated");
+    CHECK(rows->text(0, "thread_id") == "19:chat-a@thread.v2");
+
+    // Whole-batch refusals: not JSON, not a collection, too many items.
+    CHECK(receiver.changes("{").status == 400);
+    CHECK(receiver.changes(R"({"value":{}})").status == 400);
+    std::vector<json> many(msteams::sync::k_max_notifications_per_batch + 1,
+                           item("sub-1", k_secret, "chats('c')/messages('m')"));
+    CHECK(receiver.changes(batch(many)).status == 413);
+    CHECK(stats->notification_batches_refused == 3);
+}
+
+TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[sync][pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
+    REQUIRE(bridge->put_subscription({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    auto stats = std::make_shared<Stats>();
+    int woken = 0;
+    Receiver receiver(bridge, k_secret, stats, {}, [&] { ++woken; });
+    auto lifecycle = [&](std::string const& event, std::string const& secret) {
+        return receiver.lifecycle(batch({json{{"subscriptionId", "sub-1"},
+                                              {"clientState", secret},
+                                              {"lifecycleEvent", event}}}));
+    };
+    CHECK(lifecycle("reauthorizationRequired", "forged").status == 202);
+    CHECK(woken == 0);
+    CHECK(lifecycle("reauthorizationRequired", k_secret).status == 202);
+    CHECK(woken == 1);
+    auto subs = bridge->subscriptions();
+    REQUIRE(subs);
+    CHECK(subs->at(0).state == "reauthorize");
+    CHECK(lifecycle("missed", k_secret).status == 202);
+    CHECK(bridge->subscriptions()->at(0).state == "missed");
+    CHECK(lifecycle("somethingElse", k_secret).status == 202);
+    CHECK(stats->lifecycle_ignored == 2);
+}
