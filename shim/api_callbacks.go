@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -229,6 +230,218 @@ func (s *apiServer) PublishWebSocketEvent(_ context.Context, req *corepb.WebSock
 		TeamId:    req.GetTeamId(),
 	})
 	return &corepb.ErrorResponse{}, nil
+}
+
+func (s *apiServer) CreateUser(_ context.Context, req *corepb.CreateUserRequest) (*corepb.UserResponse, error) {
+	if req.GetUser() == nil {
+		return &corepb.UserResponse{Error: badRequest("CreateUser", errors.New("user is missing"))}, nil
+	}
+	u := userFromProto(req.GetUser())
+	u.Password = req.GetPassword()
+	created, appErr := s.api.CreateUser(u)
+	return userResponse(created, appErr), nil
+}
+
+// UpdateUser reads the stored user and changes only the fields the core owns: the plugin API's UpdateUser writes
+// the whole record (notify props, timezone, ...) and ignores auth_service/auth_data, which need UpdateUserAuth.
+func (s *apiServer) UpdateUser(_ context.Context, req *corepb.UserRequest) (*corepb.UserResponse, error) {
+	in := req.GetUser()
+	if in.GetId() == "" {
+		return &corepb.UserResponse{Error: badRequest("UpdateUser", errors.New("user.id is missing"))}, nil
+	}
+	cur, appErr := s.api.GetUser(in.GetId())
+	if appErr != nil {
+		return userResponse(nil, appErr), nil
+	}
+	oldAuthService, oldAuthData := cur.AuthService, cur.GetAuthData()
+	cur.Username = in.GetUsername()
+	cur.Nickname = in.GetNickname()
+	cur.FirstName = in.GetFirstName()
+	cur.LastName = in.GetLastName()
+	cur.Email = in.GetEmail()
+	cur.Props = model.StringMap(copyStringMap(in.GetProps()))
+	updated, appErr := s.api.UpdateUser(cur)
+	if appErr != nil {
+		return userResponse(nil, appErr), nil
+	}
+	if in.GetAuthService() != oldAuthService || in.GetAuthData() != oldAuthData {
+		auth := &model.UserAuth{AuthService: in.GetAuthService()}
+		if in.GetAuthData() != "" {
+			data := in.GetAuthData()
+			auth.AuthData = &data
+		}
+		if _, appErr := s.api.UpdateUserAuth(in.GetId(), auth); appErr != nil {
+			return userResponse(nil, appErr), nil
+		}
+		updated.AuthService, updated.AuthData = auth.AuthService, auth.AuthData
+	}
+	return userResponse(updated, nil), nil
+}
+
+func (s *apiServer) UpdatePreference(_ context.Context, req *corepb.PreferenceRequest) (*corepb.ErrorResponse, error) {
+	appErr := s.api.UpdatePreferencesForUser(req.GetUserId(), []model.Preference{{
+		UserId:   req.GetUserId(),
+		Category: req.GetCategory(),
+		Name:     req.GetName(),
+		Value:    req.GetValue(),
+	}})
+	return &corepb.ErrorResponse{Error: appErrorToProto(appErr)}, nil
+}
+
+func (s *apiServer) GetGroupChannel(_ context.Context, req *corepb.UserIdsRequest) (*corepb.ChannelResponse, error) {
+	ch, appErr := s.api.GetGroupChannel(req.GetUserIds())
+	return channelResponse(ch, appErr), nil
+}
+
+func (s *apiServer) GetChannelMemberIds(_ context.Context, req *corepb.ChannelMembersRequest) (*corepb.IdsResponse, error) {
+	members, appErr := s.api.GetChannelMembers(req.GetChannelId(), int(req.GetPage()), int(req.GetPerPage()))
+	if appErr != nil {
+		return &corepb.IdsResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		ids = append(ids, m.UserId)
+	}
+	return &corepb.IdsResponse{Ids: ids}, nil
+}
+
+func (s *apiServer) GetPost(_ context.Context, req *corepb.IdRequest) (*corepb.PostResponse, error) {
+	post, appErr := s.api.GetPost(req.GetId())
+	return postResponse(post, appErr), nil
+}
+
+// UpdatePost reads the stored post and changes only message, props and file ids: the plugin API's UpdatePost also
+// takes is_pinned and has_reactions from its argument, which the core does not track.
+func (s *apiServer) UpdatePost(_ context.Context, req *corepb.PostRequest) (*corepb.PostResponse, error) {
+	in, err := postFromProto(req.GetPost())
+	if err != nil {
+		return &corepb.PostResponse{Error: badRequest("UpdatePost", err)}, nil
+	}
+	if in.Id == "" {
+		return &corepb.PostResponse{Error: badRequest("UpdatePost", errors.New("post.id is missing"))}, nil
+	}
+	cur, appErr := s.api.GetPost(in.Id)
+	if appErr != nil {
+		return postResponse(nil, appErr), nil
+	}
+	cur.Message = in.Message
+	cur.SetProps(in.GetProps())
+	cur.FileIds = in.FileIds
+	updated, appErr := s.api.UpdatePost(cur)
+	return postResponse(updated, appErr), nil
+}
+
+func (s *apiServer) DeletePost(_ context.Context, req *corepb.IdRequest) (*corepb.ErrorResponse, error) {
+	return &corepb.ErrorResponse{Error: appErrorToProto(s.api.DeletePost(req.GetId()))}, nil
+}
+
+// GetPostsSince answers the posts of the list's order (those changed after `since`; the list's map also holds the
+// unchanged roots of changed replies, which are left out), oldest first. Mattermost includes deleted posts and
+// answers at most 1000 changed posts per call.
+func (s *apiServer) GetPostsSince(_ context.Context, req *corepb.PostsSinceRequest) (*corepb.PostsResponse, error) {
+	list, appErr := s.api.GetPostsSince(req.GetChannelId(), req.GetSince())
+	if appErr != nil {
+		return &corepb.PostsResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	var posts []*model.Post
+	if list != nil {
+		seen := make(map[string]bool, len(list.Order))
+		for _, id := range list.Order {
+			if p := list.Posts[id]; p != nil && !seen[id] {
+				seen[id] = true
+				posts = append(posts, p)
+			}
+		}
+	}
+	sort.SliceStable(posts, func(i, j int) bool { return posts[i].CreateAt < posts[j].CreateAt })
+	out := make([]*corepb.Post, 0, len(posts))
+	for _, p := range posts {
+		out = append(out, postToProto(p))
+	}
+	return &corepb.PostsResponse{Posts: out}, nil
+}
+
+func postResponse(p *model.Post, appErr *model.AppError) *corepb.PostResponse {
+	if appErr != nil {
+		return &corepb.PostResponse{Error: appErrorToProto(appErr)}
+	}
+	return &corepb.PostResponse{Post: postToProto(p)}
+}
+
+func (s *apiServer) AddReaction(_ context.Context, req *corepb.ReactionRequest) (*corepb.ReactionResponse, error) {
+	if req.GetReaction() == nil {
+		return &corepb.ReactionResponse{Error: badRequest("AddReaction", errors.New("reaction is missing"))}, nil
+	}
+	r, appErr := s.api.AddReaction(reactionFromProto(req.GetReaction()))
+	if appErr != nil {
+		return &corepb.ReactionResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	return &corepb.ReactionResponse{Reaction: reactionToProto(r)}, nil
+}
+
+func (s *apiServer) RemoveReaction(_ context.Context, req *corepb.ReactionRequest) (*corepb.ErrorResponse, error) {
+	if req.GetReaction() == nil {
+		return &corepb.ErrorResponse{Error: badRequest("RemoveReaction", errors.New("reaction is missing"))}, nil
+	}
+	return &corepb.ErrorResponse{Error: appErrorToProto(s.api.RemoveReaction(reactionFromProto(req.GetReaction())))}, nil
+}
+
+func (s *apiServer) GetReactions(_ context.Context, req *corepb.IdRequest) (*corepb.ReactionsResponse, error) {
+	rs, appErr := s.api.GetReactions(req.GetId())
+	if appErr != nil {
+		return &corepb.ReactionsResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	out := make([]*corepb.Reaction, 0, len(rs))
+	for _, r := range rs {
+		if r != nil {
+			out = append(out, reactionToProto(r))
+		}
+	}
+	return &corepb.ReactionsResponse{Reactions: out}, nil
+}
+
+// fileTooLarge is the 413 for data over maxFileData (gRPC would refuse the message with a transport error).
+func fileTooLarge(where string, size int) *corepb.AppError {
+	return &corepb.AppError{
+		Id:         "plugin.msteams.shim.file_too_large",
+		Message:    fmt.Sprintf("the file of %d bytes is larger than the bridge's limit of %d bytes", size, maxFileData),
+		StatusCode: 413,
+		Where:      where,
+	}
+}
+
+func (s *apiServer) UploadFile(_ context.Context, req *corepb.UploadFileRequest) (*corepb.FileInfoResponse, error) {
+	if n := len(req.GetData()); n > maxFileData {
+		return &corepb.FileInfoResponse{Error: fileTooLarge("UploadFile", n)}, nil
+	}
+	info, appErr := s.api.UploadFile(req.GetData(), req.GetChannelId(), req.GetName())
+	if appErr != nil {
+		e := appErrorToProto(appErr)
+		if req.GetUserId() != "" {
+			e.DetailedError = strings.TrimPrefix(e.DetailedError+"; ", "; ") + "uploading for user " + req.GetUserId()
+		}
+		return &corepb.FileInfoResponse{Error: e}, nil
+	}
+	return &corepb.FileInfoResponse{FileInfo: fileInfoToProto(info)}, nil
+}
+
+func (s *apiServer) GetFileInfo(_ context.Context, req *corepb.IdRequest) (*corepb.FileInfoResponse, error) {
+	info, appErr := s.api.GetFileInfo(req.GetId())
+	if appErr != nil {
+		return &corepb.FileInfoResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	return &corepb.FileInfoResponse{FileInfo: fileInfoToProto(info)}, nil
+}
+
+func (s *apiServer) GetFile(_ context.Context, req *corepb.IdRequest) (*corepb.FileResponse, error) {
+	data, appErr := s.api.GetFile(req.GetId())
+	if appErr != nil {
+		return &corepb.FileResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	if len(data) > maxFileData {
+		return &corepb.FileResponse{Error: fileTooLarge("GetFile", len(data))}, nil
+	}
+	return &corepb.FileResponse{Data: data}, nil
 }
 
 // jsonUnmarshalStrict decodes one JSON value and refuses trailing data.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
 	"github.com/stretchr/testify/mock"
 	"google.golang.org/grpc"
@@ -25,6 +26,12 @@ func apiClient(t *testing.T) (corepb.MattermostApiClient, *plugintest.API) {
 	t.Helper()
 	api := &plugintest.API{}
 	t.Cleanup(func() { api.AssertExpectations(t) })
+	return apiClientFor(t, api), api
+}
+
+// apiClientFor serves MattermostApi backed by api.
+func apiClientFor(t *testing.T, api plugin.API) corepb.MattermostApiClient {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "mst-")
 	if err != nil {
 		t.Fatal(err)
@@ -34,16 +41,18 @@ func apiClient(t *testing.T) (corepb.MattermostApiClient, *plugintest.API) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(apiMessageLimits()...)
 	corepb.RegisterMattermostApiServer(srv, &apiServer{api: api})
 	go srv.Serve(lis) //nolint:errcheck
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("unix://"+dir+"/api.sock", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The core's channel allows messages as large as the server does (rpc/limits.hpp).
+	conn, err := grpc.NewClient("unix://"+dir+"/api.sock", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxAPIMessage), grpc.MaxCallSendMsgSize(maxAPIMessage)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return corepb.NewMattermostApiClient(conn), api
+	return corepb.NewMattermostApiClient(conn)
 }
 
 var sampleAppErr = &model.AppError{

@@ -155,6 +155,41 @@ func userToProto(u *model.User) *corepb.User {
 	}
 }
 
+// userFromProto is the inverse of userToProto (no password: CreateUser sets it from its request).
+func userFromProto(u *corepb.User) *model.User {
+	if u == nil {
+		return nil
+	}
+	out := &model.User{
+		Id:                u.Id,
+		CreateAt:          u.CreateAt,
+		UpdateAt:          u.UpdateAt,
+		DeleteAt:          u.DeleteAt,
+		Username:          u.Username,
+		AuthService:       u.AuthService,
+		Email:             u.Email,
+		EmailVerified:     u.EmailVerified,
+		Nickname:          u.Nickname,
+		FirstName:         u.FirstName,
+		LastName:          u.LastName,
+		Position:          u.Position,
+		Roles:             u.Roles,
+		Locale:            u.Locale,
+		IsBot:             u.IsBot,
+		Props:             model.StringMap(copyStringMap(u.Props)),
+		LastPictureUpdate: u.LastPictureUpdate,
+	}
+	if u.AuthData != "" {
+		data := u.AuthData
+		out.AuthData = &data
+	}
+	if u.RemoteId != "" {
+		id := u.RemoteId
+		out.RemoteId = &id
+	}
+	return out
+}
+
 func channelToProto(c *model.Channel) *corepb.Channel {
 	if c == nil {
 		return nil
@@ -189,6 +224,50 @@ func reactionToProto(r *model.Reaction) *corepb.Reaction {
 		EmojiName: r.EmojiName,
 		CreateAt:  r.CreateAt,
 		ChannelId: r.ChannelId,
+		RemoteId:  remote,
+	}
+}
+
+func reactionFromProto(r *corepb.Reaction) *model.Reaction {
+	if r == nil {
+		return nil
+	}
+	out := &model.Reaction{
+		UserId:    r.UserId,
+		PostId:    r.PostId,
+		EmojiName: r.EmojiName,
+		CreateAt:  r.CreateAt,
+		ChannelId: r.ChannelId,
+	}
+	if r.RemoteId != "" {
+		id := r.RemoteId
+		out.RemoteId = &id
+	}
+	return out
+}
+
+func fileInfoToProto(f *model.FileInfo) *corepb.FileInfo {
+	if f == nil {
+		return nil
+	}
+	remote := ""
+	if f.RemoteId != nil {
+		remote = *f.RemoteId
+	}
+	return &corepb.FileInfo{
+		Id:        f.Id,
+		UserId:    f.CreatorId,
+		PostId:    f.PostId,
+		ChannelId: f.ChannelId,
+		CreateAt:  f.CreateAt,
+		UpdateAt:  f.UpdateAt,
+		DeleteAt:  f.DeleteAt,
+		Name:      f.Name,
+		Extension: f.Extension,
+		Size:      f.Size,
+		MimeType:  f.MimeType,
+		Width:     int32(f.Width),
+		Height:    int32(f.Height),
 		RemoteId:  remote,
 	}
 }

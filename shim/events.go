@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/msteams-bridge/msteams/shim/gen/corepb"
 )
@@ -19,6 +20,7 @@ import (
 const (
 	defaultQueueLimit = 10000
 	maxBatch          = 100
+	maxBatchBytes     = maxHooksMessage / 2 // a batch is cut here; a single event is always sent, however large
 	deliverTimeout    = 30 * time.Second
 )
 
@@ -80,10 +82,19 @@ func (q *eventQueue) push(ev *corepb.HookEvent) bool {
 }
 
 // front returns up to n of the oldest unacknowledged events.
-func (q *eventQueue) front(n int) []*corepb.HookEvent {
+// front returns up to n of the oldest events, fewer when their encoded size passes maxBytes (but at least one).
+func (q *eventQueue) front(n, maxBytes int) []*corepb.HookEvent {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.events))
+	size := 0
+	for i, e := range q.events[:n] {
+		size += proto.Size(e)
+		if i > 0 && size > maxBytes {
+			n = i
+			break
+		}
+	}
 	return append([]*corepb.HookEvent(nil), q.events[:n]...)
 }
 
@@ -155,7 +166,7 @@ func (s *eventSender) run(ctx context.Context) {
 		return true
 	}
 	for {
-		batch := s.q.front(maxBatch)
+		batch := s.q.front(maxBatch, maxBatchBytes)
 		if len(batch) == 0 {
 			select {
 			case <-s.q.notify:

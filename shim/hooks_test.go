@@ -326,3 +326,20 @@ func TestExecuteCommandWhileRestartingWaitsThenAnswersEphemerally(t *testing.T) 
 	}
 	<-called
 }
+
+func TestQueueFrontCutsBatchesBySizeButAlwaysSendsOne(t *testing.T) {
+	q := newEventQueue(100, &fakeAPI{})
+	big := strings.Repeat("x", 1000)
+	for i := 0; i < 5; i++ {
+		q.push(&corepb.HookEvent{Event: &corepb.HookEvent_MessagePosted{MessagePosted: &corepb.Post{Message: big}}})
+	}
+	if got := len(q.front(100, 2500)); got != 2 {
+		t.Errorf("batch of %d events, want 2 (each is over 1000 bytes)", got)
+	}
+	if got := len(q.front(100, 10)); got != 1 {
+		t.Errorf("batch of %d events, want the first alone although it is over the size", got)
+	}
+	if got := len(q.front(3, 1<<20)); got != 3 {
+		t.Errorf("batch of %d events, want 3 (the count limit)", got)
+	}
+}

@@ -28,9 +28,15 @@ import (
 )
 
 const (
-	maxGRPCMessage = 16 << 20 // both directions; HTTP bodies travel in 64 KiB chunks, images are the largest items
-	maxLogLine     = 4096     // bytes of one core stdout/stderr line forwarded to the server log
-	stderrTailSize = 20       // lines of core stderr kept for error messages
+	// Hooks (shim → core): HTTP bodies travel in 64 KiB chunks and event batches are bounded by maxBatchBytes, so the
+	// largest items are single posts (props up to Mattermost's 800,000 runes). The core's Hooks server accepts the same.
+	maxHooksMessage = 16 << 20
+	// MattermostApi (core → shim): files travel whole, up to maxFileData (Mattermost's default MaxFileSize is 100 MB).
+	// The core's channel uses the same limit (rpc/limits.hpp).
+	maxAPIMessage  = 128 << 20
+	maxFileData    = maxAPIMessage - 1<<20 // room for the other fields of UploadFile and FileResponse
+	maxLogLine     = 4096                  // bytes of one core stdout/stderr line forwarded to the server log
+	stderrTailSize = 20                    // lines of core stderr kept for error messages
 )
 
 // supervisorOptions configures a supervisor. Zero durations take the defaults of withDefaults.
@@ -186,8 +192,7 @@ func newSupervisor(opts supervisorOptions) (*supervisor, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("cannot listen on the API socket: %w", err)
 	}
-	s.api = grpc.NewServer(grpc.MaxRecvMsgSize(maxGRPCMessage), grpc.MaxSendMsgSize(maxGRPCMessage),
-		grpc.ChainUnaryInterceptor(recoverPanics(opts.Log)))
+	s.api = grpc.NewServer(append(apiMessageLimits(), grpc.ChainUnaryInterceptor(recoverPanics(opts.Log)))...)
 	if opts.RegisterAPI != nil {
 		opts.RegisterAPI(s.api)
 	}
@@ -379,7 +384,7 @@ func (s *supervisor) spawn() (*coreProcess, error) {
 
 	conn, err := grpc.NewClient("unix://"+s.hooksSock,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxGRPCMessage), grpc.MaxCallSendMsgSize(maxGRPCMessage)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxHooksMessage), grpc.MaxCallSendMsgSize(maxHooksMessage)),
 		// The socket appears a few milliseconds after spawn; the default 1 s reconnect backoff would dominate.
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
@@ -393,6 +398,11 @@ func (s *supervisor) spawn() (*coreProcess, error) {
 	p.client = corepb.NewHooksClient(conn)
 	s.opts.Log.LogInfo("MS Teams core started", "pid", p.pid)
 	return p, nil
+}
+
+// apiMessageLimits are the message size limits of the MattermostApi server.
+func apiMessageLimits() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(maxAPIMessage), grpc.MaxSendMsgSize(maxAPIMessage)}
 }
 
 // recoverPanics turns a panic in an API handler into an Internal status: a bad call must not take the shim (and with

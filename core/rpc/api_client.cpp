@@ -2,14 +2,19 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
 #include "msteams.grpc.pb.h"
 #include "rpc/convert.hpp"
+#include "rpc/limits.hpp"
 
 namespace msteams::rpc {
 namespace {
+
+// Files travel whole: a 100 MB upload goes on from the shim to Mattermost's file store, which may be remote.
+constexpr std::chrono::milliseconds kFileDeadline = std::chrono::minutes(5);
 
 Error transport_error(grpc::Status const& s, char const* method) {
     return Error{ErrorCode::unavailable,
@@ -74,8 +79,8 @@ Status to_status(Result<T> const& r) {
 ApiClient::ApiClient(std::string const& socket_path, std::chrono::milliseconds deadline)
     : impl_(std::make_unique<Impl>()) {
     grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetMaxSendMessageSize(64 << 20);
+    args.SetMaxReceiveMessageSize(static_cast<int>(kMaxApiMessageBytes));
+    args.SetMaxSendMessageSize(static_cast<int>(kMaxApiMessageBytes));
     auto channel = grpc::CreateCustomChannel("unix:" + socket_path, grpc::InsecureChannelCredentials(), args);
     impl_->stub = v1::MattermostApi::NewStub(channel);
     impl_->deadline = deadline;
@@ -239,6 +244,175 @@ Status ApiClient::publish_websocket_event(std::string const& event, std::string 
     req.set_team_id(broadcast.team_id);
     req.set_all_users(broadcast.all_users);
     return to_status(impl_->invoke("PublishWebSocketEvent", &Impl::Stub::PublishWebSocketEvent, req));
+}
+
+Result<mm::User> ApiClient::create_user(mm::User const& user, std::string const& password) {
+    v1::CreateUserRequest req;
+    to_proto(user, *req.mutable_user());
+    req.set_password(password);
+    auto r = impl_->invoke("CreateUser", &Impl::Stub::CreateUser, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->user());
+}
+
+Result<mm::User> ApiClient::update_user(mm::User const& user) {
+    v1::UserRequest req;
+    to_proto(user, *req.mutable_user());
+    auto r = impl_->invoke("UpdateUser", &Impl::Stub::UpdateUser, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->user());
+}
+
+Status ApiClient::update_preference(std::string const& user_id, std::string const& category, std::string const& name,
+                                    std::string const& value) {
+    v1::PreferenceRequest req;
+    req.set_user_id(user_id);
+    req.set_category(category);
+    req.set_name(name);
+    req.set_value(value);
+    return to_status(impl_->invoke("UpdatePreference", &Impl::Stub::UpdatePreference, req));
+}
+
+Result<mm::Channel> ApiClient::get_group_channel(std::vector<std::string> const& user_ids) {
+    v1::UserIdsRequest req;
+    for (auto const& id : user_ids) {
+        req.add_user_ids(id);
+    }
+    auto r = impl_->invoke("GetGroupChannel", &Impl::Stub::GetGroupChannel, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->channel());
+}
+
+Result<std::vector<std::string>> ApiClient::get_channel_member_ids(std::string const& channel_id, int page,
+                                                                   int per_page) {
+    v1::ChannelMembersRequest req;
+    req.set_channel_id(channel_id);
+    req.set_page(page);
+    req.set_per_page(per_page);
+    auto r = impl_->invoke("GetChannelMemberIds", &Impl::Stub::GetChannelMemberIds, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return std::vector<std::string>(r->ids().begin(), r->ids().end());
+}
+
+Result<mm::Post> ApiClient::get_post(std::string const& id) {
+    v1::IdRequest req;
+    req.set_id(id);
+    auto r = impl_->invoke("GetPost", &Impl::Stub::GetPost, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->post());
+}
+
+Result<mm::Post> ApiClient::update_post(mm::Post const& post) {
+    v1::PostRequest req;
+    to_proto(post, *req.mutable_post());
+    auto r = impl_->invoke("UpdatePost", &Impl::Stub::UpdatePost, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->post());
+}
+
+Status ApiClient::delete_post(std::string const& id) {
+    v1::IdRequest req;
+    req.set_id(id);
+    return to_status(impl_->invoke("DeletePost", &Impl::Stub::DeletePost, req));
+}
+
+Result<std::vector<mm::Post>> ApiClient::get_posts_since(std::string const& channel_id, std::int64_t since_ms) {
+    v1::PostsSinceRequest req;
+    req.set_channel_id(channel_id);
+    req.set_since(since_ms);
+    auto r = impl_->invoke("GetPostsSince", &Impl::Stub::GetPostsSince, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    std::vector<mm::Post> out;
+    out.reserve(static_cast<std::size_t>(r->posts_size()));
+    for (auto const& p : r->posts()) {
+        out.push_back(from_proto(p));
+    }
+    return out;
+}
+
+Result<mm::Reaction> ApiClient::add_reaction(mm::Reaction const& reaction) {
+    v1::ReactionRequest req;
+    to_proto(reaction, *req.mutable_reaction());
+    auto r = impl_->invoke("AddReaction", &Impl::Stub::AddReaction, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->reaction());
+}
+
+Status ApiClient::remove_reaction(mm::Reaction const& reaction) {
+    v1::ReactionRequest req;
+    to_proto(reaction, *req.mutable_reaction());
+    return to_status(impl_->invoke("RemoveReaction", &Impl::Stub::RemoveReaction, req));
+}
+
+Result<std::vector<mm::Reaction>> ApiClient::get_reactions(std::string const& post_id) {
+    v1::IdRequest req;
+    req.set_id(post_id);
+    auto r = impl_->invoke("GetReactions", &Impl::Stub::GetReactions, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    std::vector<mm::Reaction> out;
+    out.reserve(static_cast<std::size_t>(r->reactions_size()));
+    for (auto const& reaction : r->reactions()) {
+        out.push_back(from_proto(reaction));
+    }
+    return out;
+}
+
+Result<mm::FileInfo> ApiClient::upload_file(std::string const& user_id, std::string const& channel_id,
+                                            std::string const& name, std::string const& data) {
+    if (data.size() > kMaxFileBytes) {
+        return fail(ErrorCode::too_large,
+                    "the file \"" + name + "\" of " + std::to_string(data.size()) +
+                        " bytes is larger than the bridge's limit of " + std::to_string(kMaxFileBytes) + " bytes",
+                    413);
+    }
+    v1::UploadFileRequest req;
+    req.set_user_id(user_id);
+    req.set_channel_id(channel_id);
+    req.set_name(name);
+    req.set_data(data);
+    auto r = impl_->invoke("UploadFile", &Impl::Stub::UploadFile, req, std::max(impl_->deadline, kFileDeadline));
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->file_info());
+}
+
+Result<mm::FileInfo> ApiClient::get_file_info(std::string const& file_id) {
+    v1::IdRequest req;
+    req.set_id(file_id);
+    auto r = impl_->invoke("GetFileInfo", &Impl::Stub::GetFileInfo, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return from_proto(r->file_info());
+}
+
+Result<std::string> ApiClient::get_file(std::string const& file_id) {
+    v1::IdRequest req;
+    req.set_id(file_id);
+    auto r = impl_->invoke("GetFile", &Impl::Stub::GetFile, req, std::max(impl_->deadline, kFileDeadline));
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return std::move(*r->mutable_data());
 }
 
 namespace {

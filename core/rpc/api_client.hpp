@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mm/api.hpp"
 
@@ -33,30 +34,27 @@ public:
     Result<mm::Post> send_ephemeral_post(std::string const& user_id, mm::Post const& post) override;
     Status publish_websocket_event(std::string const& event, std::string const& payload_json,
                                    mm::Broadcast const& broadcast) override;
-    // TEMPORARY (replaced by the mmapi branch)
-    Result<mm::User> create_user(mm::User const&, std::string const&) override { return todo(); }
-    Result<mm::User> update_user(mm::User const&) override { return todo(); }
-    Status update_preference(std::string const&, std::string const&, std::string const&, std::string const&) override {
-        return todo();
-    }
-    Result<mm::Channel> get_group_channel(std::vector<std::string> const&) override { return todo(); }
-    Result<std::vector<std::string>> get_channel_member_ids(std::string const&, int, int) override { return todo(); }
-    Result<mm::Post> get_post(std::string const&) override { return todo(); }
-    Result<mm::Post> update_post(mm::Post const&) override { return todo(); }
-    Status delete_post(std::string const&) override { return todo(); }
-    Result<std::vector<mm::Post>> get_posts_since(std::string const&, std::int64_t) override { return todo(); }
-    Result<mm::Reaction> add_reaction(mm::Reaction const&) override { return todo(); }
-    Status remove_reaction(mm::Reaction const&) override { return todo(); }
-    Result<std::vector<mm::Reaction>> get_reactions(std::string const&) override { return todo(); }
-    Result<mm::FileInfo> upload_file(std::string const&, std::string const&, std::string const&,
-                                     std::string const&) override {
-        return todo();
-    }
-    Result<mm::FileInfo> get_file_info(std::string const&) override { return todo(); }
-    Result<std::string> get_file(std::string const&) override { return todo(); }
+    Result<mm::User> create_user(mm::User const& user, std::string const& password) override;
+    Result<mm::User> update_user(mm::User const& user) override;
+    Status update_preference(std::string const& user_id, std::string const& category, std::string const& name,
+                             std::string const& value) override;
+    Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override;
+    Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id, int page,
+                                                            int per_page) override;
+    Result<mm::Post> get_post(std::string const& id) override;
+    Result<mm::Post> update_post(mm::Post const& post) override;
+    Status delete_post(std::string const& id) override;
+    Result<std::vector<mm::Post>> get_posts_since(std::string const& channel_id, std::int64_t since_ms) override;
+    Result<mm::Reaction> add_reaction(mm::Reaction const& reaction) override;
+    Status remove_reaction(mm::Reaction const& reaction) override;
+    Result<std::vector<mm::Reaction>> get_reactions(std::string const& post_id) override;
+    // Data over rpc::kMaxFileBytes fails with ErrorCode::too_large without a call.
+    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id,
+                                     std::string const& name, std::string const& data) override;
+    Result<mm::FileInfo> get_file_info(std::string const& file_id) override;
+    Result<std::string> get_file(std::string const& file_id) override;
 
 private:
-    static std::unexpected<Error> todo() { return fail(ErrorCode::internal, "not implemented yet"); }
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

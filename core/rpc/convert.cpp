@@ -66,6 +66,19 @@ mm::Reaction from_proto(v1::Reaction const& r) {
     return out;
 }
 
+mm::FileInfo from_proto(v1::FileInfo const& f) {
+    mm::FileInfo out;
+    out.id = f.id();
+    out.user_id = f.user_id();
+    out.post_id = f.post_id();
+    out.channel_id = f.channel_id();
+    out.name = f.name();
+    out.extension = f.extension();
+    out.size = f.size();
+    out.mime_type = f.mime_type();
+    return out;
+}
+
 mm::CommandArgs from_proto(v1::CommandArgs const& a) {
     mm::CommandArgs out;
     out.user_id = a.user_id();
@@ -153,6 +166,36 @@ void to_proto(mm::Post const& in, v1::Post& out) {
     for (auto const& f : in.file_ids) {
         out.add_file_ids(f);
     }
+    out.set_remote_id(in.remote_id);
+}
+
+void to_proto(mm::User const& in, v1::User& out) {
+    out.set_id(in.id);
+    out.set_create_at(in.create_at);
+    out.set_update_at(in.update_at);
+    out.set_delete_at(in.delete_at);
+    out.set_username(in.username);
+    out.set_auth_data(in.auth_data);
+    out.set_auth_service(in.auth_service);
+    out.set_email(in.email);
+    out.set_email_verified(in.email_verified);
+    out.set_nickname(in.nickname);
+    out.set_first_name(in.first_name);
+    out.set_last_name(in.last_name);
+    out.set_position(in.position);
+    out.set_roles(in.roles);
+    out.set_locale(in.locale);
+    out.set_remote_id(in.remote_id);
+    out.set_is_bot(in.is_bot);
+    out.mutable_props()->insert(in.props.begin(), in.props.end());
+}
+
+void to_proto(mm::Reaction const& in, v1::Reaction& out) {
+    out.set_user_id(in.user_id);
+    out.set_post_id(in.post_id);
+    out.set_emoji_name(in.emoji_name);
+    out.set_create_at(in.create_at);
+    out.set_channel_id(in.channel_id);
     out.set_remote_id(in.remote_id);
 }
 

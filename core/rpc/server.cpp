@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "rpc/hooks_service.hpp"
+#include "rpc/limits.hpp"
 
 namespace msteams::rpc {
 namespace {
@@ -36,8 +37,8 @@ std::unique_ptr<Server> Server::start(std::string const& socket_path, app::Core&
     auto service = make_hooks_service(core);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
-    builder.SetMaxReceiveMessageSize(8 << 20);
-    builder.SetMaxSendMessageSize(8 << 20);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxHooksMessageBytes));
+    builder.SetMaxSendMessageSize(static_cast<int>(kMaxHooksMessageBytes));
     builder.RegisterService(service.get());
     auto server = builder.BuildAndStart();
     if (!server) {

@@ -1,6 +1,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "app/core.hpp"
 #include "msteams.grpc.pb.h"
 #include "rpc/api_client.hpp"
+#include "rpc/limits.hpp"
 #include "rpc/server.hpp"
 #include "store/database.hpp"
 
@@ -288,4 +290,421 @@ TEST_CASE("rpc: the API client reports an absent shim as unavailable within its 
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == msteams::ErrorCode::unavailable);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+namespace {
+
+void set_app_error(v1::AppError* e, int status, std::string id, std::string message) {
+    e->set_status_code(status);
+    e->set_id(std::move(id));
+    e->set_message(std::move(message));
+}
+
+// The shim's side for the sync calls: records what the core sent and answers from fixed data; an id "missing" (or
+// "forbidden") answers with an AppError.
+class SyncFakeApi final : public v1::MattermostApi::Service {
+public:
+    v1::CreateUserRequest created_user;
+    v1::UserRequest updated_user;
+    v1::PreferenceRequest preference;
+    v1::UserIdsRequest group;
+    v1::ChannelMembersRequest members;
+    v1::PostRequest updated_post;
+    std::vector<std::string> deleted_posts;
+    v1::PostsSinceRequest posts_since;
+    v1::ReactionRequest added_reaction;
+    v1::ReactionRequest removed_reaction;
+    v1::UploadFileRequest upload;
+    std::atomic<int> uploads{0};
+
+    grpc::Status CreateUser(grpc::ServerContext*, v1::CreateUserRequest const* req, v1::UserResponse* out) override {
+        created_user = *req;
+        if (req->user().username() == "taken") {
+            set_app_error(out->mutable_error(), 400, "app.user.save.username_exists.app_error",
+                          "An account with that username already exists.");
+            return grpc::Status::OK;
+        }
+        *out->mutable_user() = req->user();
+        out->mutable_user()->set_id("new-user");
+        out->mutable_user()->set_create_at(1000);
+        return grpc::Status::OK;
+    }
+    grpc::Status UpdateUser(grpc::ServerContext*, v1::UserRequest const* req, v1::UserResponse* out) override {
+        updated_user = *req;
+        *out->mutable_user() = req->user();
+        out->mutable_user()->set_update_at(2000);
+        return grpc::Status::OK;
+    }
+    grpc::Status UpdatePreference(grpc::ServerContext*, v1::PreferenceRequest const* req,
+                                  v1::ErrorResponse* out) override {
+        preference = *req;
+        if (req->user_id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.user.missing", "Unable to find the user.");
+        }
+        return grpc::Status::OK;
+    }
+    grpc::Status GetGroupChannel(grpc::ServerContext*, v1::UserIdsRequest const* req,
+                                 v1::ChannelResponse* out) override {
+        group = *req;
+        if (req->user_ids_size() < 3) {
+            set_app_error(out->mutable_error(), 400, "api.channel.create_group.bad_size.app_error",
+                          "Group message channels must contain at least 3 and no more than 8 users.");
+            return grpc::Status::OK;
+        }
+        out->mutable_channel()->set_id("gm1");
+        out->mutable_channel()->set_type("G");
+        return grpc::Status::OK;
+    }
+    grpc::Status GetChannelMemberIds(grpc::ServerContext*, v1::ChannelMembersRequest const* req,
+                                     v1::IdsResponse* out) override {
+        members = *req;
+        if (req->channel_id() == "forbidden") {
+            set_app_error(out->mutable_error(), 403, "api.context.permissions.app_error", "No permission.");
+            return grpc::Status::OK;
+        }
+        out->add_ids("u1");
+        out->add_ids("u2");
+        return grpc::Status::OK;
+    }
+    grpc::Status GetPost(grpc::ServerContext*, v1::IdRequest const* req, v1::PostResponse* out) override {
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.post.get.app_error", "Unable to get the post.");
+            return grpc::Status::OK;
+        }
+        auto* p = out->mutable_post();
+        p->set_id(req->id());
+        p->set_channel_id("c1");
+        p->set_message("hello");
+        p->set_props_json(R"({"msteams_id":"m1"})");
+        p->add_file_ids("f1");
+        p->set_remote_id("remote1");
+        p->set_edit_at(5);
+        return grpc::Status::OK;
+    }
+    grpc::Status UpdatePost(grpc::ServerContext*, v1::PostRequest const* req, v1::PostResponse* out) override {
+        updated_post = *req;
+        *out->mutable_post() = req->post();
+        out->mutable_post()->set_edit_at(3000);
+        return grpc::Status::OK;
+    }
+    grpc::Status DeletePost(grpc::ServerContext*, v1::IdRequest const* req, v1::ErrorResponse* out) override {
+        deleted_posts.push_back(req->id());
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.post.get.app_error", "Unable to get the post.");
+        }
+        return grpc::Status::OK;
+    }
+    grpc::Status GetPostsSince(grpc::ServerContext*, v1::PostsSinceRequest const* req,
+                               v1::PostsResponse* out) override {
+        posts_since = *req;
+        for (int i = 1; i <= 3; ++i) {
+            auto* p = out->add_posts();
+            p->set_id("p" + std::to_string(i));
+            p->set_create_at(req->since() + i);
+            p->set_delete_at(i == 2 ? req->since() + 10 : 0);
+        }
+        return grpc::Status::OK;
+    }
+    grpc::Status AddReaction(grpc::ServerContext*, v1::ReactionRequest const* req,
+                             v1::ReactionResponse* out) override {
+        added_reaction = *req;
+        *out->mutable_reaction() = req->reaction();
+        out->mutable_reaction()->set_create_at(4000);
+        return grpc::Status::OK;
+    }
+    grpc::Status RemoveReaction(grpc::ServerContext*, v1::ReactionRequest const* req,
+                                v1::ErrorResponse* out) override {
+        removed_reaction = *req;
+        if (req->reaction().post_id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.reaction.get.app_error", "No reaction.");
+        }
+        return grpc::Status::OK;
+    }
+    grpc::Status GetReactions(grpc::ServerContext*, v1::IdRequest const* req, v1::ReactionsResponse* out) override {
+        for (auto const* emoji : {"+1", "smile"}) {
+            auto* r = out->add_reactions();
+            r->set_post_id(req->id());
+            r->set_user_id("u1");
+            r->set_emoji_name(emoji);
+        }
+        return grpc::Status::OK;
+    }
+    grpc::Status UploadFile(grpc::ServerContext*, v1::UploadFileRequest const* req,
+                            v1::FileInfoResponse* out) override {
+        ++uploads;
+        upload = *req;
+        if (req->channel_id() == "missing") {
+            set_app_error(out->mutable_error(), 400, "api.file.upload_file.incorrect_channelId.app_error",
+                          "Unable to upload the file. Incorrect channel ID.");
+            return grpc::Status::OK;
+        }
+        auto* f = out->mutable_file_info();
+        f->set_id("file1");
+        f->set_user_id("nouser");
+        f->set_channel_id(req->channel_id());
+        f->set_name(req->name());
+        f->set_extension("png");
+        f->set_size(static_cast<std::int64_t>(req->data().size()));
+        f->set_mime_type("image/png");
+        return grpc::Status::OK;
+    }
+    grpc::Status GetFileInfo(grpc::ServerContext*, v1::IdRequest const* req, v1::FileInfoResponse* out) override {
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.file_info.get.app_error", "Unable to get the file info.");
+            return grpc::Status::OK;
+        }
+        out->mutable_file_info()->set_id(req->id());
+        out->mutable_file_info()->set_post_id("p1");
+        out->mutable_file_info()->set_size(5);
+        return grpc::Status::OK;
+    }
+    grpc::Status GetFile(grpc::ServerContext*, v1::IdRequest const* req, v1::FileResponse* out) override {
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.file_info.get.app_error", "Unable to get the file.");
+            return grpc::Status::OK;
+        }
+        // The last upload's data, so that a large file round-trips in both directions.
+        out->set_data(upload.data());
+        return grpc::Status::OK;
+    }
+};
+
+// Serves `service` on a fresh unix socket with the shim's message limits.
+struct ApiServer {
+    std::string socket = temp_socket("api.sock");
+    std::unique_ptr<grpc::Server> server;
+
+    explicit ApiServer(grpc::Service& service) {
+        grpc::ServerBuilder builder;
+        builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+        builder.SetMaxReceiveMessageSize(static_cast<int>(msteams::rpc::kMaxApiMessageBytes));
+        builder.SetMaxSendMessageSize(static_cast<int>(msteams::rpc::kMaxApiMessageBytes));
+        builder.RegisterService(&service);
+        server = builder.BuildAndStart();
+        REQUIRE(server);
+    }
+    ~ApiServer() {
+        server->Shutdown();
+        std::filesystem::remove_all(std::filesystem::path(socket).parent_path());
+    }
+};
+
+}  // namespace
+
+TEST_CASE("rpc: the API client creates and updates users and preferences", "[rpc]") {
+    SyncFakeApi service;
+    ApiServer srv(service);
+    msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
+
+    msteams::mm::User u;
+    u.username = "msteams_alice";
+    u.email = "alice@example.com";
+    u.first_name = "Alice";
+    u.last_name = "Liddell";
+    u.auth_service = "gitlab";
+    u.auth_data = "entra-object-id";
+    u.remote_id = "remote1";
+    u.props = {{"msteams_user_id", "t1"}};
+    auto const created = client.create_user(u, "s3cret!");
+    REQUIRE(created.has_value());
+    CHECK(created->id == "new-user");
+    CHECK(created->create_at == 1000);
+    CHECK(created->auth_service == "gitlab");
+    CHECK(created->auth_data == "entra-object-id");
+    CHECK(created->remote_id == "remote1");
+    CHECK(created->props == u.props);
+    CHECK(service.created_user.password() == "s3cret!");
+    CHECK(service.created_user.user().first_name() == "Alice");
+    CHECK(service.created_user.user().email() == "alice@example.com");
+
+    u.username = "taken";
+    auto const taken = client.create_user(u, "");
+    REQUIRE_FALSE(taken.has_value());
+    CHECK(taken.error().code == msteams::ErrorCode::invalid_argument);
+    CHECK_THAT(taken.error().message, Catch::Contains("already exists"));
+
+    u.id = "new-user";
+    u.username = "alice2";
+    auto const updated = client.update_user(u);
+    REQUIRE(updated.has_value());
+    CHECK(updated->username == "alice2");
+    CHECK(updated->update_at == 2000);
+    CHECK(service.updated_user.user().id() == "new-user");
+    CHECK(service.updated_user.user().props().at("msteams_user_id") == "t1");
+
+    REQUIRE(client.update_preference("u1", "notifications", "email_interval", "0").has_value());
+    CHECK(service.preference.user_id() == "u1");
+    CHECK(service.preference.category() == "notifications");
+    CHECK(service.preference.name() == "email_interval");
+    CHECK(service.preference.value() == "0");
+    auto const missing = client.update_preference("missing", "c", "n", "v");
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error().code == msteams::ErrorCode::not_found);
+}
+
+TEST_CASE("rpc: the API client gets group channels and channel members", "[rpc]") {
+    SyncFakeApi service;
+    ApiServer srv(service);
+    msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
+
+    auto const gm = client.get_group_channel({"u1", "u2", "u3"});
+    REQUIRE(gm.has_value());
+    CHECK(gm->id == "gm1");
+    CHECK(gm->type == "G");
+    CHECK(service.group.user_ids_size() == 3);
+    CHECK(service.group.user_ids(2) == "u3");
+    auto const small = client.get_group_channel({"u1", "u2"});
+    REQUIRE_FALSE(small.has_value());
+    CHECK(small.error().http_status == 400);
+
+    auto const ids = client.get_channel_member_ids("c1", 2, 50);
+    REQUIRE(ids.has_value());
+    CHECK(*ids == std::vector<std::string>{"u1", "u2"});
+    CHECK(service.members.page() == 2);
+    CHECK(service.members.per_page() == 50);
+    auto const forbidden = client.get_channel_member_ids("forbidden", 0, 50);
+    REQUIRE_FALSE(forbidden.has_value());
+    CHECK(forbidden.error().code == msteams::ErrorCode::permission_denied);
+}
+
+TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
+    SyncFakeApi service;
+    ApiServer srv(service);
+    msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
+
+    auto post = client.get_post("p1");
+    REQUIRE(post.has_value());
+    CHECK(post->id == "p1");
+    CHECK(post->props_json == R"({"msteams_id":"m1"})");
+    CHECK(post->file_ids == std::vector<std::string>{"f1"});
+    CHECK(post->remote_id == "remote1");
+    CHECK(post->edit_at == 5);
+    auto const missing = client.get_post("missing");
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error().code == msteams::ErrorCode::not_found);
+
+    post->message = "edited";
+    post->file_ids.push_back("f2");
+    auto const edited = client.update_post(*post);
+    REQUIRE(edited.has_value());
+    CHECK(edited->message == "edited");
+    CHECK(edited->edit_at == 3000);
+    CHECK(service.updated_post.post().file_ids_size() == 2);
+    CHECK(service.updated_post.post().props_json() == R"({"msteams_id":"m1"})");
+
+    REQUIRE(client.delete_post("p1").has_value());
+    auto const not_deleted = client.delete_post("missing");
+    REQUIRE_FALSE(not_deleted.has_value());
+    CHECK(not_deleted.error().http_status == 404);
+    CHECK(service.deleted_posts == std::vector<std::string>{"p1", "missing"});
+
+    auto const since = client.get_posts_since("c1", 1'700'000'000'000);
+    REQUIRE(since.has_value());
+    REQUIRE(since->size() == 3);
+    CHECK((*since)[0].id == "p1");
+    CHECK((*since)[1].delete_at == 1'700'000'000'010);
+    CHECK((*since)[2].create_at == 1'700'000'000'003);
+    CHECK(service.posts_since.channel_id() == "c1");
+    CHECK(service.posts_since.since() == 1'700'000'000'000);
+}
+
+TEST_CASE("rpc: the API client adds, removes and lists reactions", "[rpc]") {
+    SyncFakeApi service;
+    ApiServer srv(service);
+    msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
+
+    msteams::mm::Reaction r;
+    r.user_id = "u1";
+    r.post_id = "p1";
+    r.emoji_name = "+1";
+    r.channel_id = "c1";
+    r.remote_id = "remote1";
+    auto const added = client.add_reaction(r);
+    REQUIRE(added.has_value());
+    CHECK(added->emoji_name == "+1");
+    CHECK(added->create_at == 4000);
+    CHECK(added->remote_id == "remote1");
+    CHECK(service.added_reaction.reaction().channel_id() == "c1");
+
+    REQUIRE(client.remove_reaction(r).has_value());
+    CHECK(service.removed_reaction.reaction().emoji_name() == "+1");
+    r.post_id = "missing";
+    auto const gone = client.remove_reaction(r);
+    REQUIRE_FALSE(gone.has_value());
+    CHECK(gone.error().code == msteams::ErrorCode::not_found);
+
+    auto const all = client.get_reactions("p1");
+    REQUIRE(all.has_value());
+    REQUIRE(all->size() == 2);
+    CHECK((*all)[1].emoji_name == "smile");
+    CHECK((*all)[1].post_id == "p1");
+}
+
+TEST_CASE("rpc: files of several MB round-trip; data over the limit is refused before sending", "[rpc]") {
+    SyncFakeApi service;
+    ApiServer srv(service);
+    msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
+
+    // Larger than gRPC's default limit of 4 MiB, in both directions.
+    std::string data(6 << 20, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        data[i] = static_cast<char>((i * 131) % 251);
+    }
+    auto const info = client.upload_file("u1", "c1", "diagram.png", data);
+    REQUIRE(info.has_value());
+    CHECK(info->id == "file1");
+    CHECK(info->size == static_cast<std::int64_t>(data.size()));
+    CHECK(info->name == "diagram.png");
+    CHECK(info->mime_type == "image/png");
+    CHECK(info->user_id == "nouser");
+    CHECK(service.upload.user_id() == "u1");
+    CHECK(service.upload.data() == data);
+
+    auto const back = client.get_file("file1");
+    REQUIRE(back.has_value());
+    CHECK(back->size() == data.size());
+    CHECK(*back == data);
+
+    auto const bad_channel = client.upload_file("u1", "missing", "x.png", "png");
+    REQUIRE_FALSE(bad_channel.has_value());
+    CHECK(bad_channel.error().code == msteams::ErrorCode::invalid_argument);
+
+    auto const meta = client.get_file_info("file1");
+    REQUIRE(meta.has_value());
+    CHECK(meta->post_id == "p1");
+    CHECK(meta->size == 5);
+    auto const no_meta = client.get_file_info("missing");
+    REQUIRE_FALSE(no_meta.has_value());
+    CHECK(no_meta.error().code == msteams::ErrorCode::not_found);
+    auto const no_file = client.get_file("missing");
+    REQUIRE_FALSE(no_file.has_value());
+    CHECK(no_file.error().code == msteams::ErrorCode::not_found);
+
+    int const uploads = service.uploads;
+    auto const huge = client.upload_file("u1", "c1", "huge.bin", std::string(msteams::rpc::kMaxFileBytes + 1, 'x'));
+    REQUIRE_FALSE(huge.has_value());
+    CHECK(huge.error().code == msteams::ErrorCode::too_large);
+    CHECK(huge.error().http_status == 413);
+    CHECK_THAT(huge.error().message, Catch::Contains("huge.bin") && Catch::Contains("limit"));
+    CHECK(service.uploads == uploads);
+}
+
+TEST_CASE("rpc: the Hooks server accepts an event batch as large as the shim sends", "[rpc]") {
+    Harness h;
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(static_cast<int>(msteams::rpc::kMaxHooksMessageBytes));
+    auto stub =
+        v1::Hooks::NewStub(grpc::CreateCustomChannel("unix:" + h.socket, grpc::InsecureChannelCredentials(), args));
+    grpc::ClientContext ctx;
+    v1::EventBatch batch;
+    batch.set_shim_instance("test");
+    auto* e = batch.add_events();
+    e->set_seq(1);
+    e->mutable_message_posted()->set_id("big");
+    // Over the 8 MiB the core accepted before; the shim cuts batches at half its 16 MiB send limit.
+    std::string const padding(msteams::rpc::kMaxHooksMessageBytes / 2, 'x');
+    e->mutable_message_posted()->set_props_json(R"({"x":")" + padding + R"("})");
+    v1::EventAck ack;
+    REQUIRE(stub->DeliverEvents(&ctx, batch, &ack).ok());
+    CHECK(ack.handled_through() == 1);
 }
