@@ -179,6 +179,13 @@ func userFromProto(u *corepb.User) *model.User {
 		Props:             model.StringMap(copyStringMap(u.Props)),
 		LastPictureUpdate: u.LastPictureUpdate,
 	}
+	if len(u.NotifyProps) > 0 {
+		// Mattermost fills in its defaults only for an empty map, so start from them and apply the overrides.
+		out.SetDefaultNotifications()
+		for k, v := range u.NotifyProps {
+			out.NotifyProps[k] = v
+		}
+	}
 	if u.AuthData != "" {
 		data := u.AuthData
 		out.AuthData = &data

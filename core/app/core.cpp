@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "commands/account_commands.hpp"
+#include "commands/admin_commands.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
 #include "crypto/crypto.hpp"
@@ -60,6 +61,7 @@ struct Runtime {
     std::shared_ptr<sync::Inbound> inbound;
     std::shared_ptr<sync::Receiver> receiver;
     std::shared_ptr<subscriptions::Monitor> monitor;
+    std::shared_ptr<commands::AdminContext const> admin;
 
     void start() const {
         inbound->start();
@@ -107,6 +109,10 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
       node_id_(random::token(12)) {
     auto logins_source = [this] { return logins(); };
     commands::add_account_commands(commands_, logins_source);
+    commands::add_admin_commands(commands_, *api_, [this]() -> std::shared_ptr<commands::AdminContext const> {
+        auto const runtime = runtime_.load();
+        return runtime && active_.load() ? runtime->admin : nullptr;
+    });
     web::install_account_routes(router_, logins_source, api_);
     web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_);
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
@@ -224,6 +230,11 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             }
             return {};
         });
+    runtime->admin = std::make_shared<commands::AdminContext const>(commands::AdminContext{
+        runtime->bridge, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
+        config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"
+        : config->synthetic_auth_data == SyntheticAuthData::user_principal_name ? "upn"
+                                                                                : "id"});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
     runtime->receiver = std::make_shared<sync::Receiver>(
         runtime->bridge, config->webhook_secret, stats_,

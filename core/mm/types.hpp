@@ -27,6 +27,8 @@ struct User {
     std::string remote_id;
     bool is_bot = false;
     std::map<std::string, std::string> props;
+    // Only sent on create: overrides of Mattermost's default notification settings.
+    std::map<std::string, std::string> notify_props;
 };
 
 struct Post {

@@ -188,6 +188,7 @@ void to_proto(mm::User const& in, v1::User& out) {
     out.set_remote_id(in.remote_id);
     out.set_is_bot(in.is_bot);
     out.mutable_props()->insert(in.props.begin(), in.props.end());
+    out.mutable_notify_props()->insert(in.notify_props.begin(), in.notify_props.end());
 }
 
 void to_proto(mm::Reaction const& in, v1::Reaction& out) {

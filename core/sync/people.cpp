@@ -115,6 +115,8 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
     user.first_name = profile.display_name;
     user.nickname = profile.display_name;
     user.props["msteams_user_id"] = profile.id;
+    // The address is the real person's, who reads their messages in Teams: no emails from Mattermost.
+    user.notify_props = {{"email", "false"}, {"push", "none"}, {"desktop", "none"}};
     // A password nobody knows, meeting any password policy: synthetic users cannot log in until promoted.
     std::string const password = "Aa1!" + random::token(40);
     Error last;
@@ -126,10 +128,6 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
             MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(store::TeamsUser{
                                            profile.id, created->id, true, profile.display_name, profile.email,
                                            graph::now_ms(), 0}));
-            if (auto s = api_->update_preference(created->id, "notifications", "email", "false"); !s) {
-                log::warn("could not turn off email notifications for a synthetic user",
-                          {{"user_id", created->id}, {"error", s.error().message}});
-            }
             ++stats_->synthetic_users_created;
             log::info("created a synthetic user for a Teams user",
                       {{"teams_user_id", profile.id}, {"user_id", created->id}, {"username", user.username}});

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "commands/commands.hpp"
+#include "mm/api.hpp"
+#include "store/bridge.hpp"
+
+namespace msteams::commands {
+
+// What the admin sub-commands need from the configuration in force.
+struct AdminContext {
+    std::shared_ptr<store::Bridge> bridge;
+    std::string synthetic_auth_service;  // "saml" or "ldap"
+    std::string synthetic_auth_data;     // "id", "mail" or "upn"
+};
+
+// nullptr while the plugin is not active.
+using AdminSource = std::function<std::shared_ptr<AdminContext const>()>;
+
+// Whether `name` is a valid Mattermost username: 3–22 characters of a-z 0-9 . - _, starting with a letter.
+[[nodiscard]] bool valid_username(std::string const& name);
+
+// For system admins: show-links (the linked channels) and promote (a synthetic user becomes a normal user).
+void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source);
+
+}  // namespace msteams::commands
