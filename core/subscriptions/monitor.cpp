@@ -85,13 +85,18 @@ void Monitor::loop() {
 Status Monitor::run_once() {
     bool held = false;
     MSTEAMS_TRY_ASSIGN(held, bridge_->hold_lease(k_lease, settings_.node_id, settings_.lease_ttl));
-    if (held != leader_.exchange(held)) {
+    bool const took_over = held && !leader_.exchange(held);
+    if (took_over || (!held && leader_.exchange(false))) {
         log::info(held ? "this node now maintains the Teams subscriptions"
                        : "another node maintains the Teams subscriptions",
                   {{"node", settings_.node_id}});
     }
     if (!held) {
         return {};
+    }
+    if (took_over) {
+        // Whatever happened while no node was watching (downtime, a restart) is read from the chats' cursors.
+        pending_catch_up_ = "the bridge started";
     }
     graph::Token app;
     MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
@@ -193,9 +198,13 @@ Status Monitor::maintain(std::string const& token) {
             log::info("renewed the Teams chats subscription", {{"subscription_id", current->id}});
         }
     }
+    if (reasons.empty() && !pending_catch_up_.empty()) {
+        reasons.push_back(pending_catch_up_);
+    }
     if (!reasons.empty() && catch_up_) {
         MSTEAMS_TRY(catch_up_(reasons.front()));
     }
+    pending_catch_up_.clear();
     return {};
 }
 

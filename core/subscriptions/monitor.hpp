@@ -28,8 +28,8 @@ struct MonitorSettings {
     std::string lifecycle_url;          // <SiteURL>/plugins/<id>/lifecycle
     std::string client_state;           // the webhook secret; never logged
     std::string node_id;                // who holds the lease
-    std::chrono::minutes lifetime{180};
-    std::chrono::minutes renew_before{60};
+    std::chrono::seconds lifetime{3 * 60 * 60};
+    std::chrono::seconds renew_before{60 * 60};
     std::chrono::seconds interval{30};
     std::chrono::seconds lease_ttl{45};
 };
@@ -64,6 +64,7 @@ private:
     std::shared_ptr<sync::Stats> stats_;
     CatchUp catch_up_;
     std::atomic<bool> leader_{false};
+    std::string pending_catch_up_;  // only touched by run_once's caller
 
     std::mutex mutex_;
     std::condition_variable cv_;

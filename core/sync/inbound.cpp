@@ -383,8 +383,9 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
     std::optional<store::Portal> portal;
     MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_thread(chat_id));
     std::vector<graph::ChatMessage> messages;
-    if (portal && portal->cursor_ms > 0 && (catch_up || wanted.size() > 1)) {
-        // Several changes (or a gap): one read forward from the cursor covers them all, in order.
+    if (portal && portal->cursor_ms > 0) {
+        // Read forward from the cursor: one request covers every change since, and they are applied in the order
+        // they happened whatever order the notifications came in (Graph does not keep it).
         graph::Client::Page page;
         MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
             return graph_->list_messages_since(token, chat_id, portal->cursor_ms - settings_.cursor_overlap_ms,
@@ -395,13 +396,7 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
                       {{"chat_id", chat_id}, {"read", std::to_string(page.messages.size())}});
         }
         messages = std::move(page.messages);
-        std::set<std::string> have;
-        for (auto const& m : messages) {
-            have.insert(m.id);
-        }
-        std::erase_if(wanted, [&](std::string const& id) { return have.contains(id); });
-    } else if (catch_up && (!portal || portal->cursor_ms == 0)) {
-        // Nothing was ever bridged here: there is no position to catch up from.
+        wanted.clear();
     }
     for (auto const& id : wanted) {
         auto m = work.with_token(

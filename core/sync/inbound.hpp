@@ -38,7 +38,7 @@ struct InboundSettings {
     std::int64_t chat_info_ttl_ms = 10 * 60 * 1000;
     // Reading a chat forward from its cursor starts this much earlier (clock skew between Graph's servers).
     std::int64_t cursor_overlap_ms = 5'000;
-    std::size_t max_messages_per_read = 200;
+    std::size_t max_messages_per_read = 1000;
 };
 
 // The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.

@@ -52,7 +52,8 @@ func EmulatorSettings(emu *m365.Emulator) map[string]any {
 // Start starts the emulator and a Mattermost server with the bundle installed, enabled and configured, and
 // registers the server's OAuth redirect URI with the emulator's app registration.
 func Start(ctx context.Context, opts Options) (_ *Bridge, err error) {
-	emu, err := m365.Start(ctx, m365.Options{StateDir: opts.StateDir, Logf: opts.Logf})
+	// The test server speaks plain HTTP, so the emulator must accept http:// notification URLs (Graph would not).
+	emu, err := m365.Start(ctx, m365.Options{StateDir: opts.StateDir, Logf: opts.Logf, AllowHTTPNotifications: true})
 	if err != nil {
 		return nil, fmt.Errorf("starting the Microsoft 365 emulator: %w", err)
 	}

@@ -1,0 +1,457 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
+	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
+)
+
+// within polls check until it returns "" or the timeout passes; then it fails with check's last complaint.
+func within(t *testing.T, timeout time.Duration, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = check(); last == "" {
+			return
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	t.Fatalf("after %s: %s", timeout, last)
+}
+
+// stats reads the plugin's counters as a system admin.
+func (b *bridge) stats(t *testing.T) map[string]int64 {
+	t.Helper()
+	resp, err := b.mm.PluginRequest(context.Background(), b.mm.Admin, http.MethodGet, "/api/v1/stats", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stats: %d %s", resp.StatusCode, resp.Body)
+	}
+	out := map[string]int64{}
+	if err := json.Unmarshal(resp.Body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// chatsSubscription waits until the bridge holds the global chats subscription and returns it.
+func (b *bridge) chatsSubscription(t *testing.T, not string) m365ctl.Subscription {
+	t.Helper()
+	var found m365ctl.Subscription
+	within(t, 30*time.Second, func() string {
+		subs, err := b.ctl.Subscriptions(context.Background())
+		if err != nil {
+			return err.Error()
+		}
+		for _, s := range subs {
+			if strings.HasPrefix(s.Resource, "chats/getAllMessages") && s.ID != not {
+				found = s
+				return ""
+			}
+		}
+		return fmt.Sprintf("no chats subscription among %d", len(subs))
+	})
+	return found
+}
+
+// channelPosts returns the channel's posts (oldest first), as `as` sees them.
+func channelPosts(t *testing.T, as *mmtest.User, channelID string) []*model.Post {
+	t.Helper()
+	posts, err := as.Posts(context.Background(), channelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return posts
+}
+
+// waitPost waits for a post in the channel whose message satisfies match.
+func waitPost(t *testing.T, as *mmtest.User, channelID string, match func(*model.Post) bool) *model.Post {
+	t.Helper()
+	var found *model.Post
+	within(t, 20*time.Second, func() string {
+		for _, p := range channelPosts(t, as, channelID) {
+			if match(p) {
+				found = p
+				return ""
+			}
+		}
+		return "no matching post in channel " + channelID
+	})
+	return found
+}
+
+func withText(s string) func(*model.Post) bool {
+	return func(p *model.Post) bool { return strings.Contains(p.Message, s) }
+}
+
+// postNotification sends a change-notification batch to the plugin the way Graph does.
+func (b *bridge) postNotification(t *testing.T, path string, body []byte) int {
+	t.Helper()
+	resp, err := http.Post(b.mm.URL+"/plugins/"+pluginID+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestInbound(t *testing.T) {
+	ctx := context.Background()
+	b := startBridge(t, nil)
+	alice, err := b.mm.CreateUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := b.mm.CreateUser(ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	carolTeams := b.teamsTwin(t, carol, "Carol Cruz") // carol has a Mattermost account but never connects
+	b.connect(t, alice, aliceTeams.ID)
+	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
+		UserPrincipalName: "megan@contoso.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nestor, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Nestor Wilke", Mail: "nestor@contoso.example",
+		UserPrincipalName: "nestor@contoso.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := b.chatsSubscription(t, "")
+	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat := m365ctl.InChat(dm.ID)
+	send := func(p m365ctl.Post) *m365ctl.Message {
+		t.Helper()
+		if p.From == "" {
+			p.From = megan.ID
+		}
+		m, err := b.ctl.Send(ctx, chat, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	var channelID string
+	t.Run("a Teams user's first message opens a DM with a synthetic user", func(t *testing.T) {
+		send(m365ctl.Post{HTML: "<p>Hello <b>Alice</b>, <i>welcome</i> @channel</p>"})
+		ghost, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+		var post *model.Post
+		within(t, 20*time.Second, func() string {
+			ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+			if err != nil {
+				return "no synthetic user yet: " + err.Error()
+			}
+			ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
+			if err != nil {
+				return err.Error()
+			}
+			channelID = ch.Id
+			for _, p := range channelPosts(t, alice, channelID) {
+				if strings.Contains(p.Message, "Alice") {
+					post = p
+					return ""
+				}
+			}
+			return "no post yet"
+		})
+		if !strings.HasPrefix(ghost.Username, "msteams_megan") || ghost.FirstName != "Megan Bowen" {
+			t.Errorf("synthetic user: username %q, first name %q", ghost.Username, ghost.FirstName)
+		}
+		if ghost.NotifyProps["email"] != "false" {
+			t.Errorf("the synthetic user would get emails: notify props %v", ghost.NotifyProps)
+		}
+		if post.UserId != ghost.Id {
+			t.Errorf("the post is by %s, want the synthetic user %s", post.UserId, ghost.Id)
+		}
+		if !strings.Contains(post.Message, "**Alice**") || !strings.Contains(post.Message, "*welcome*") {
+			t.Errorf("formatting lost: %q", post.Message)
+		}
+		if strings.Contains(post.Message, " @channel") {
+			t.Errorf("a Teams @channel became a Mattermost @channel: %q", post.Message)
+		}
+	})
+	if channelID == "" {
+		t.Fatal("no DM; the rest depends on it")
+	}
+
+	t.Run("edit, reaction and delete follow", func(t *testing.T) {
+		m := send(m365ctl.Post{Text: "first version"})
+		post := waitPost(t, alice, channelID, withText("first version"))
+		if _, err := b.ctl.Edit(ctx, chat, m.ID, m365ctl.Post{From: megan.ID, Text: "second version"}); err != nil {
+			t.Fatal(err)
+		}
+		waitPost(t, alice, channelID, func(p *model.Post) bool { return p.Id == post.Id && p.Message == "second version" })
+		if err := b.ctl.React(ctx, chat, m.ID, megan.ID, "like"); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 20*time.Second, func() string {
+			rs, _, err := alice.Client.GetReactions(ctx, post.Id)
+			if err != nil {
+				return err.Error()
+			}
+			for _, r := range rs {
+				if r.EmojiName == "+1" {
+					return ""
+				}
+			}
+			return fmt.Sprintf("no +1 reaction among %d", len(rs))
+		})
+		if err := b.ctl.Unreact(ctx, chat, m.ID, megan.ID, "like"); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 20*time.Second, func() string {
+			rs, _, _ := alice.Client.GetReactions(ctx, post.Id)
+			if len(rs) != 0 {
+				return fmt.Sprintf("%d reactions left", len(rs))
+			}
+			return ""
+		})
+		if err := b.ctl.Delete(ctx, chat, m.ID, megan.ID); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 20*time.Second, func() string {
+			for _, p := range channelPosts(t, alice, channelID) {
+				if p.Id == post.Id {
+					return "the post is still there"
+				}
+			}
+			return ""
+		})
+	})
+
+	t.Run("a file and a pasted image arrive as files", func(t *testing.T) {
+		report := []byte("quarterly numbers\n1,2,3\n")
+		send(m365ctl.Post{HTML: "<p>see attached</p>", Files: []m365ctl.File{{Name: "report.csv", Content: report,
+			ContentType: "text/csv"}}})
+		post := waitPost(t, alice, channelID, withText("see attached"))
+		if len(post.FileIds) != 1 {
+			t.Fatalf("files: %v", post.FileIds)
+		}
+		data, info, err := alice.File(ctx, post.FileIds[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Name != "report.csv" || !bytes.Equal(data, report) {
+			t.Errorf("file %q with %q", info.Name, data)
+		}
+		png := []byte("\x89PNG\r\n\x1a\nnot really an image")
+		send(m365ctl.Post{HTML: `<p>look</p><p><img src="../hostedContents/1/$value"></p>`,
+			HostedContents: []m365ctl.HostedContent{{TemporaryID: "1", Content: png, ContentType: "image/png"}}})
+		pasted := waitPost(t, alice, channelID, withText("look"))
+		if len(pasted.FileIds) != 1 {
+			t.Fatalf("pasted image files: %v", pasted.FileIds)
+		}
+		data, _, err = alice.File(ctx, pasted.FileIds[0])
+		if err != nil || !bytes.Equal(data, png) {
+			t.Errorf("pasted image: %q %v", data, err)
+		}
+	})
+
+	t.Run("mentions, quoted replies, tables and code blocks", func(t *testing.T) {
+		send(m365ctl.Post{HTML: `<p>hi <at id="0">Alice Adams</at></p>`,
+			Mentions: []m365ctl.Mention{m365ctl.UserMention(0, "Alice Adams", aliceTeams.ID)}})
+		waitPost(t, alice, channelID, withText("hi @alice"))
+
+		root := send(m365ctl.Post{Text: "the question"})
+		rootPost := waitPost(t, alice, channelID, withText("the question"))
+		ref := fmt.Sprintf(`{"messageId":%q,"messagePreview":"the question"}`, root.ID)
+		send(m365ctl.Post{HTML: fmt.Sprintf(`<attachment id="%s"></attachment><p>the answer</p>`, root.ID),
+			Attachments: []m365ctl.Attachment{{ID: root.ID, ContentType: "messageReference", Content: &ref}}})
+		reply := waitPost(t, alice, channelID, withText("the answer"))
+		if reply.RootId != rootPost.Id {
+			t.Errorf("the quoted reply is not in the thread of %s: root %q", rootPost.Id, reply.RootId)
+		}
+
+		send(m365ctl.Post{HTML: `<table><tr><th>Name</th><th>Qty</th></tr><tr><td>apples</td><td>3</td></tr></table>`})
+		table := waitPost(t, alice, channelID, withText("apples"))
+		if !strings.Contains(table.Message, "| Name | Qty |") || !strings.Contains(table.Message, "| apples | 3 |") {
+			t.Errorf("table: %q", table.Message)
+		}
+		send(m365ctl.Post{HTML: `<pre><code class="language-go">func main() { x := "*a*" }</code></pre>`})
+		code := waitPost(t, alice, channelID, withText("func main()"))
+		if !strings.Contains(code.Message, "```") || !strings.Contains(code.Message, `x := "*a*"`) {
+			t.Errorf("code block: %q", code.Message)
+		}
+	})
+
+	t.Run("a group chat becomes a group message with the matched and synthetic users", func(t *testing.T) {
+		g, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "group", Topic: "Plans",
+			Members: []string{megan.ID, aliceTeams.ID, carolTeams.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.ctl.Send(ctx, m365ctl.InChat(g.ID), m365ctl.Post{From: carolTeams.ID, Text: "group hello"}); err != nil {
+			t.Fatal(err)
+		}
+		var post *model.Post
+		within(t, 20*time.Second, func() string {
+			chans, _, err := alice.Client.GetChannelsForUserWithLastDeleteAt(ctx, alice.Id, 0)
+			if err != nil {
+				return err.Error()
+			}
+			for _, c := range chans {
+				if c.Type != model.ChannelTypeGroup {
+					continue
+				}
+				for _, p := range channelPosts(t, alice, c.Id) {
+					if p.Message == "group hello" {
+						post = p
+						return ""
+					}
+				}
+			}
+			return "no group message yet"
+		})
+		if post.UserId != carol.Id {
+			t.Errorf("the group message is by %s, want carol (matched by email) %s", post.UserId, carol.Id)
+		}
+	})
+
+	t.Run("a chat without connected members costs no Graph request", func(t *testing.T) {
+		quiet, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, nestor.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := b.stats(t)["skipped_no_connected_member"]
+		if err := b.ctl.ResetCounters(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.ctl.Send(ctx, m365ctl.InChat(quiet.ID), m365ctl.Post{From: megan.ID, Text: "not for the bridge"}); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 20*time.Second, func() string {
+			if got := b.stats(t)["skipped_no_connected_member"]; got <= before {
+				return fmt.Sprintf("skipped_no_connected_member still %d", got)
+			}
+			return ""
+		})
+		counters, err := b.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range counters.Requests {
+			if r.Host == "graph" && strings.Contains(r.Route, "/chats/") && r.Caller != "none" {
+				t.Errorf("Graph request for a chat without connected members: %s by %s (%d)", r.Route, r.Caller, r.Count)
+			}
+		}
+	})
+
+	t.Run("the same notification five times, and forged ones, make at most one post", func(t *testing.T) {
+		m := send(m365ctl.Post{Text: "only once please"})
+		waitPost(t, alice, channelID, withText("only once please"))
+		settings, err := b.mm.PluginSettings(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := settings["webhooksecret"].(string)
+		item := map[string]any{"subscriptionId": sub.ID, "clientState": secret, "changeType": "created",
+			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID), "tenantId": b.emu.TenantID}
+		body, _ := json.Marshal(map[string]any{"value": []any{item}})
+		for i := 0; i < 5; i++ {
+			if status := b.postNotification(t, "/changes", body); status != http.StatusAccepted {
+				t.Fatalf("replay %d: %d", i, status)
+			}
+		}
+		forged := map[string]any{"subscriptionId": sub.ID, "clientState": "guess", "changeType": "created",
+			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, "999")}
+		unknown := map[string]any{"subscriptionId": "00000000-0000-0000-0000-000000000000", "clientState": secret,
+			"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, "998")}
+		before := b.stats(t)
+		fb, _ := json.Marshal(map[string]any{"value": []any{forged, unknown}})
+		if status := b.postNotification(t, "/changes", fb); status != http.StatusAccepted {
+			t.Errorf("forged batch: %d", status)
+		}
+		if status := b.postNotification(t, "/changes", []byte(`{"value": [`)); status != http.StatusBadRequest {
+			t.Errorf("malformed JSON: %d", status)
+		}
+		if status := b.postNotification(t, "/changes", bytes.Repeat([]byte(" "), 2<<20)); status != http.StatusRequestEntityTooLarge {
+			t.Errorf("oversize body: %d", status)
+		}
+		after := b.stats(t)
+		if after["notifications_bad_client_state"] != before["notifications_bad_client_state"]+1 ||
+			after["notifications_unknown_subscription"] != before["notifications_unknown_subscription"]+1 {
+			t.Errorf("forged notifications not counted: before %v after %v", before, after)
+		}
+		time.Sleep(2 * time.Second) // let the workers drain the replays
+		n := 0
+		for _, p := range channelPosts(t, alice, channelID) {
+			if p.Message == "only once please" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d posts for one message", n)
+		}
+	})
+
+	t.Run("the subscription is renewed when Graph asks and recreated when Graph removes it", func(t *testing.T) {
+		old := sub.ExpirationDateTime
+		time.Sleep(1100 * time.Millisecond) // a renewal must move the expiry
+		if _, err := b.ctl.SendLifecycle(ctx, sub.ID, "reauthorizationRequired"); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 20*time.Second, func() string {
+			subs, _ := b.ctl.Subscriptions(ctx)
+			for _, s := range subs {
+				if s.ID == sub.ID && s.ExpirationDateTime != old {
+					return ""
+				}
+			}
+			return "not renewed"
+		})
+		if _, err := b.ctl.RemoveSubscription(ctx, sub.ID); err != nil {
+			t.Fatal(err)
+		}
+		replaced := b.chatsSubscription(t, sub.ID)
+		send(m365ctl.Post{Text: "after the new subscription"})
+		waitPost(t, alice, channelID, withText("after the new subscription"))
+		sub = replaced
+	})
+
+	t.Run("messages sent while the plugin is off arrive in order, once", func(t *testing.T) {
+		if err := b.mm.DisablePlugin(ctx, pluginID); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 50; i++ {
+			send(m365ctl.Post{Text: fmt.Sprintf("offline %02d", i)})
+		}
+		if err := b.mm.EnablePlugin(ctx, pluginID); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 60*time.Second, func() string {
+			var got []string
+			for _, p := range channelPosts(t, alice, channelID) {
+				if strings.HasPrefix(p.Message, "offline ") {
+					got = append(got, p.Message)
+				}
+			}
+			if len(got) < 50 {
+				return fmt.Sprintf("%d of 50 arrived", len(got))
+			}
+			for i, m := range got {
+				if want := fmt.Sprintf("offline %02d", i+1); m != want || len(got) != 50 {
+					return fmt.Sprintf("position %d is %q (want %q), %d posts", i, m, want, len(got))
+				}
+			}
+			return ""
+		})
+	})
+}
