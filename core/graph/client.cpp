@@ -1,0 +1,1122 @@
+#include "graph/client.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/random.hpp"
+#include "common/strings.hpp"
+#include "crypto/crypto.hpp"
+#include "graph/detail/rate_limiter.hpp"
+#include "graph/detail/support.hpp"
+
+namespace msteams::graph {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t k_max_json = 16u << 20;
+constexpr milliseconds k_request_timeout{30'000};
+constexpr milliseconds k_download_timeout{300'000};
+constexpr milliseconds k_backoff_base{250};
+constexpr milliseconds k_backoff_cap{10'000};
+constexpr int k_max_redirects = 3;
+constexpr std::size_t k_page_size = 50;
+constexpr char const* k_chat_files_folder = "Microsoft Teams Chat Files";
+
+// --- defensive JSON reading ------------------------------------------------------------------------------------------
+
+// Reads the fields of one JSON object, type-checking each: a field that is absent or null reads as empty; a field of
+// the wrong type reads as empty too and records the first such problem, which the caller turns into an Error.
+class Fields {
+public:
+    Fields(json const& object, std::string what, std::string* problem)
+        : object_(object), what_(std::move(what)), problem_(problem) {}
+
+    [[nodiscard]] bool has(char const* key) const {
+        return object_.is_object() && object_.contains(key) && !object_[key].is_null();
+    }
+
+    std::string str(char const* key) {
+        if (!has(key)) {
+            return {};
+        }
+        auto const& v = object_[key];
+        if (!v.is_string()) {
+            wrong(key, "a string");
+            return {};
+        }
+        return v.get<std::string>();
+    }
+
+    std::int64_t integer(char const* key) {
+        if (!has(key)) {
+            return 0;
+        }
+        auto const& v = object_[key];
+        if (v.is_number_integer()) {
+            return v.get<std::int64_t>();
+        }
+        if (v.is_number_unsigned()) {
+            auto const u = v.get<std::uint64_t>();
+            return u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                       ? std::numeric_limits<std::int64_t>::max()
+                       : static_cast<std::int64_t>(u);
+        }
+        wrong(key, "an integer");
+        return 0;
+    }
+
+    bool boolean(char const* key, bool fallback) {
+        if (!has(key)) {
+            return fallback;
+        }
+        auto const& v = object_[key];
+        if (!v.is_boolean()) {
+            wrong(key, "a boolean");
+            return fallback;
+        }
+        return v.get<bool>();
+    }
+
+    // Unix ms; 0 when absent or null.
+    std::int64_t time(char const* key) {
+        auto const text = str(key);
+        if (text.empty()) {
+            return 0;
+        }
+        auto const ms = detail::parse_time(text);
+        if (!ms) {
+            wrong(key, "an ISO-8601 date-time");
+            return 0;
+        }
+        return *ms;
+    }
+
+    // nullptr when absent or null.
+    json const* object(char const* key) {
+        if (!has(key)) {
+            return nullptr;
+        }
+        auto const& v = object_[key];
+        if (!v.is_object()) {
+            wrong(key, "an object");
+            return nullptr;
+        }
+        return &v;
+    }
+
+    json const* array(char const* key) {
+        if (!has(key)) {
+            return nullptr;
+        }
+        auto const& v = object_[key];
+        if (!v.is_array()) {
+            wrong(key, "an array");
+            return nullptr;
+        }
+        return &v;
+    }
+
+    void wrong(std::string const& key, char const* expected) {
+        if (problem_->empty()) {
+            *problem_ = what_ + "." + key + " is not " + expected;
+        }
+    }
+
+private:
+    json const& object_;
+    std::string what_;
+    std::string* problem_;
+};
+
+// --- parsers (each returns the problem in `problem`; empty = fine) -----------------------------------------------------
+
+ChatMessage message_from(json const& j, std::string& problem) {
+    ChatMessage m;
+    if (!j.is_object()) {
+        problem = "a chatMessage is not a JSON object";
+        return m;
+    }
+    Fields f(j, "chatMessage", &problem);
+    m.id = f.str("id");
+    if (m.id.empty() && problem.empty()) {
+        problem = "chatMessage has no id";
+    }
+    m.chat_id = f.str("chatId");
+    m.reply_to_id = f.str("replyToId");
+    m.message_type = f.str("messageType");
+    m.created_at = f.time("createdDateTime");
+    m.last_modified_at = f.time("lastModifiedDateTime");
+    m.last_edited_at = f.time("lastEditedDateTime");
+    m.deleted_at = f.time("deletedDateTime");
+    m.subject = f.str("subject");
+    if (auto const* from = f.object("from")) {
+        Fields ff(*from, "chatMessage.from", &problem);
+        if (auto const* user = ff.object("user")) {
+            Fields uf(*user, "chatMessage.from.user", &problem);
+            m.from.id = uf.str("id");
+            m.from.display_name = uf.str("displayName");
+        } else if (auto const* app = ff.object("application")) {
+            // An application (bot) sender: no user id, but its name is worth showing.
+            Fields af(*app, "chatMessage.from.application", &problem);
+            m.from.display_name = af.str("displayName");
+        }
+    }
+    if (auto const* body = f.object("body")) {
+        Fields bf(*body, "chatMessage.body", &problem);
+        m.body_content_type = bf.str("contentType");
+        m.body = bf.str("content");
+    }
+    if (auto const* attachments = f.array("attachments")) {
+        for (auto const& a : *attachments) {
+            if (!a.is_object()) {
+                f.wrong("attachments[]", "an object");
+                break;
+            }
+            Fields af(a, "chatMessage.attachments[]", &problem);
+            Attachment out;
+            out.id = af.str("id");
+            out.content_type = af.str("contentType");
+            out.content_url = af.str("contentUrl");
+            out.content = af.str("content");
+            out.name = af.str("name");
+            m.attachments.push_back(std::move(out));
+        }
+    }
+    if (auto const* mentions = f.array("mentions")) {
+        for (auto const& mention : *mentions) {
+            if (!mention.is_object()) {
+                f.wrong("mentions[]", "an object");
+                break;
+            }
+            Fields mf(mention, "chatMessage.mentions[]", &problem);
+            Mention out;
+            auto const id = mf.integer("id");
+            if (id < std::numeric_limits<int>::min() || id > std::numeric_limits<int>::max()) {
+                mf.wrong("id", "an int");
+            }
+            out.id = static_cast<int>(id);
+            out.text = mf.str("mentionText");
+            if (auto const* mentioned = mf.object("mentioned")) {
+                Fields wf(*mentioned, "chatMessage.mentions[].mentioned", &problem);
+                if (auto const* user = wf.object("user")) {
+                    Fields uf(*user, "chatMessage.mentions[].mentioned.user", &problem);
+                    out.user_id = uf.str("id");
+                    out.display_name = uf.str("displayName");
+                }
+            }
+            m.mentions.push_back(std::move(out));
+        }
+    }
+    if (auto const* reactions = f.array("reactions")) {
+        for (auto const& reaction : *reactions) {
+            if (!reaction.is_object()) {
+                f.wrong("reactions[]", "an object");
+                break;
+            }
+            Fields rf(reaction, "chatMessage.reactions[]", &problem);
+            Reaction out;
+            out.reaction_type = rf.str("reactionType");
+            out.created_at = rf.time("createdDateTime");
+            if (auto const* who = rf.object("user")) {
+                Fields wf(*who, "chatMessage.reactions[].user", &problem);
+                if (auto const* user = wf.object("user")) {
+                    Fields uf(*user, "chatMessage.reactions[].user.user", &problem);
+                    out.user_id = uf.str("id");
+                }
+            }
+            m.reactions.push_back(std::move(out));
+        }
+    }
+    return m;
+}
+
+Chat chat_from(json const& j, std::string& problem) {
+    Chat c;
+    if (!j.is_object()) {
+        problem = "a chat is not a JSON object";
+        return c;
+    }
+    Fields f(j, "chat", &problem);
+    c.id = f.str("id");
+    if (c.id.empty() && problem.empty()) {
+        problem = "chat has no id";
+    }
+    c.chat_type = f.str("chatType");
+    c.topic = f.str("topic");
+    c.web_url = f.str("webUrl");
+    if (auto const* members = f.array("members")) {
+        for (auto const& member : *members) {
+            if (!member.is_object()) {
+                f.wrong("members[]", "an object");
+                break;
+            }
+            Fields mf(member, "chat.members[]", &problem);
+            ChatMember out;
+            out.user_id = mf.str("userId");
+            out.display_name = mf.str("displayName");
+            out.email = mf.str("email");
+            if (auto const* roles = mf.array("roles")) {
+                for (auto const& role : *roles) {
+                    if (!role.is_string()) {
+                        mf.wrong("roles[]", "a string");
+                        break;
+                    }
+                    out.roles.push_back(role.get<std::string>());
+                }
+            }
+            c.members.push_back(std::move(out));
+        }
+    }
+    return c;
+}
+
+GraphUser user_from(json const& j, std::string& problem) {
+    GraphUser u;
+    Fields f(j, "user", &problem);
+    u.id = f.str("id");
+    if (u.id.empty() && problem.empty()) {
+        problem = "user has no id";
+    }
+    u.display_name = f.str("displayName");
+    u.mail = f.str("mail");
+    u.user_principal_name = f.str("userPrincipalName");
+    u.user_type = f.str("userType");
+    u.account_enabled = f.boolean("accountEnabled", true);
+    return u;
+}
+
+Subscription subscription_from(json const& j, std::string& problem) {
+    Subscription s;
+    if (!j.is_object()) {
+        problem = "a subscription is not a JSON object";
+        return s;
+    }
+    Fields f(j, "subscription", &problem);
+    s.id = f.str("id");
+    if (s.id.empty() && problem.empty()) {
+        problem = "subscription has no id";
+    }
+    s.resource = f.str("resource");
+    s.change_type = f.str("changeType");
+    s.notification_url = f.str("notificationUrl");
+    s.lifecycle_notification_url = f.str("lifecycleNotificationUrl");
+    s.client_state = f.str("clientState");
+    s.expires_at = f.time("expirationDateTime");
+    s.include_resource_data = f.boolean("includeResourceData", false);
+    s.encryption_certificate = f.str("encryptionCertificate");
+    s.encryption_certificate_id = f.str("encryptionCertificateId");
+    return s;
+}
+
+DriveItem drive_item_from(json const& j, std::string& problem) {
+    DriveItem d;
+    Fields f(j, "driveItem", &problem);
+    d.id = f.str("id");
+    if (d.id.empty() && problem.empty()) {
+        problem = "driveItem has no id";
+    }
+    d.name = f.str("name");
+    d.web_url = f.str("webUrl");
+    d.etag = f.str("eTag");
+    d.size = f.integer("size");
+    return d;
+}
+
+// --- request bodies --------------------------------------------------------------------------------------------------
+
+json message_body(NewMessage const& m) {
+    json body = {{"body", {{"contentType", "html"}, {"content", m.html}}}};
+    if (!m.mentions.empty()) {
+        json mentions = json::array();
+        for (auto const& mention : m.mentions) {
+            mentions.push_back({{"id", mention.id},
+                                {"mentionText", mention.text},
+                                {"mentioned",
+                                 {{"user",
+                                   {{"id", mention.user_id},
+                                    {"displayName", mention.display_name},
+                                    {"userIdentityType", "aadUser"}}}}}});
+        }
+        body["mentions"] = std::move(mentions);
+    }
+    if (!m.attachments.empty()) {
+        json attachments = json::array();
+        for (auto const& a : m.attachments) {
+            json item = {{"id", a.id}, {"contentType", a.content_type}};
+            if (!a.content_url.empty()) {
+                item["contentUrl"] = a.content_url;
+            }
+            if (!a.content.empty()) {
+                item["content"] = a.content;
+            }
+            if (!a.name.empty()) {
+                item["name"] = a.name;
+            }
+            attachments.push_back(std::move(item));
+        }
+        body["attachments"] = std::move(attachments);
+    }
+    if (!m.hosted_contents.empty()) {
+        json hosted = json::array();
+        for (auto const& h : m.hosted_contents) {
+            hosted.push_back({{"@microsoft.graph.temporaryId", h.temporary_id},
+                              {"contentBytes", crypto::base64_encode(h.bytes)},
+                              {"contentType", h.content_type}});
+        }
+        body["hostedContents"] = std::move(hosted);
+    }
+    return body;
+}
+
+// Throws nothing: invalid UTF-8 is replaced rather than raising json::type_error.
+std::string dump(json const& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::chrono::seconds ceil_seconds(milliseconds ms) {
+    return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(ms));
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+Result<ChatMessage> parse_chat_message(std::string const& text) {
+    auto const j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+        return fail(ErrorCode::invalid_argument, "not a chatMessage: the text is not valid JSON");
+    }
+    std::string problem;
+    auto m = message_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::invalid_argument, "not a chatMessage: " + problem);
+    }
+    m.raw_json = text;
+    return m;
+}
+
+// --- the client ------------------------------------------------------------------------------------------------------
+
+namespace {
+
+// Which rate budgets a request spends.
+enum class Budget { none, chat_read, chat_post, chat_write };
+
+struct Call {
+    std::string method = "GET";
+    std::string url;    // absolute
+    std::string token;  // empty: no Authorization header (pre-authenticated download URLs)
+    std::string body;
+    std::string content_type;
+    Budget budget = Budget::none;
+    std::string chat_id;
+    std::uint64_t Counters::*kind = nullptr;  // counted once per call, not per retry
+    std::size_t max_body = k_max_json;
+    milliseconds timeout = k_request_timeout;
+    std::string accept = "application/json";
+    std::string what;  // "GET chat message", for errors and logs (never secrets)
+};
+
+}  // namespace
+
+struct Client::Impl {
+    std::shared_ptr<http::Client> http;
+    std::string base;  // graph_base, no trailing slash
+    std::string api;   // base + "/v1.0"
+    Limits limits;
+
+    mutable std::mutex counters_mutex;
+    Counters counters;
+    detail::RateLimiter limiter;
+    std::mutex rng_mutex;
+    std::minstd_rand rng;
+
+    Impl(std::shared_ptr<http::Client> h, std::string b, Limits l)
+        : http(std::move(h)), base(std::move(b)), limits(l) {
+        while (!base.empty() && base.back() == '/') {
+            base.pop_back();
+        }
+        api = base + "/v1.0";
+        std::uint32_t seed = 0;
+        random::fill(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
+        rng.seed(seed == 0 ? 1 : seed);
+    }
+
+    void count(std::uint64_t Counters::*field, std::uint64_t n = 1) {
+        std::lock_guard lock(counters_mutex);
+        counters.*field += n;
+    }
+
+    milliseconds backoff(int attempt) {
+        auto const exp = std::min<std::int64_t>(k_backoff_cap.count(),
+                                                k_backoff_base.count() << std::min(attempt, 10));
+        std::lock_guard lock(rng_mutex);
+        std::uniform_int_distribution<std::int64_t> dist(exp / 2, exp);
+        return milliseconds(dist(rng));
+    }
+
+    // Waits for the request's turn under the per-chat and per-tenant budgets.
+    Status take_turn(Call const& call, Clock::time_point deadline) {
+        if (call.budget == Budget::none) {
+            return {};
+        }
+        std::array<detail::RateLimiter::Want, 2> wants;
+        std::size_t n = 0;
+        switch (call.budget) {
+            case Budget::chat_read:
+                wants[n++] = {"chat-read\n" + call.chat_id, limits.chat_reads_per_second};
+                wants[n++] = {"tenant-read", limits.tenant_reads_per_second};
+                break;
+            case Budget::chat_post:
+                wants[n++] = {"chat-post\n" + call.chat_id, limits.chat_posts_per_second};
+                wants[n++] = {"tenant-post", limits.tenant_posts_per_second};
+                break;
+            case Budget::chat_write:
+                wants[n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second};
+                break;
+            case Budget::none: break;
+        }
+        auto const now = Clock::now();
+        auto const budget = std::chrono::duration_cast<milliseconds>(deadline - now);
+        auto const turn = limiter.reserve(std::span(wants.data(), n), now, std::max(budget, milliseconds(0)));
+        if (!turn.granted) {
+            Error e;
+            e.code = ErrorCode::unavailable;
+            e.retry_after = ceil_seconds(turn.wait);
+            e.message = call.what + ": the Microsoft Graph rate budget has no turn before the deadline (next in " +
+                        std::to_string(turn.wait.count()) + " ms)";
+            return std::unexpected(std::move(e));
+        }
+        if (turn.wait.count() > 0) {
+            std::this_thread::sleep_for(turn.wait);
+            count(&Counters::waited_ms, static_cast<std::uint64_t>(turn.wait.count()));
+        }
+        return {};
+    }
+
+    // One request with the rate limiter, retries (429/503 after Retry-After, other 5xx and transport failures with
+    // exponential backoff and jitter) and the deadline. Any other HTTP status is returned for the caller to judge.
+    Result<http::Response> exchange(Call const& call) {
+        auto const deadline = Clock::now() + limits.deadline;
+        MSTEAMS_TRY(take_turn(call, deadline));
+        if (call.kind != nullptr) {
+            count(call.kind);
+        }
+        for (int attempt = 0;; ++attempt) {
+            http::Request req;
+            req.method = call.method;
+            req.url = call.url;
+            req.headers.emplace_back("Accept", call.accept);
+            if (!call.token.empty()) {
+                req.headers.emplace_back("Authorization", "Bearer " + call.token);
+            }
+            if (!call.content_type.empty()) {
+                req.headers.emplace_back("Content-Type", call.content_type);
+            }
+            req.body = call.body;
+            req.timeout = call.timeout;
+            req.max_response_body = call.max_body;
+            count(&Counters::requests);
+            auto result = http->send(std::move(req));
+
+            Error failure;
+            milliseconds pause{0};
+            if (!result) {
+                if (result.error().code != ErrorCode::unavailable) {
+                    auto e = result.error();
+                    e.message = call.what + ": " + e.message;
+                    return std::unexpected(std::move(e));
+                }
+                failure = result.error();
+                pause = backoff(attempt);
+            } else if (result->status == 429 || result->status == 503) {
+                if (result->status == 429) {
+                    count(&Counters::throttled);
+                }
+                failure = graph_error(*result);
+                pause = failure.retry_after.count() > 0 ? milliseconds(failure.retry_after) : backoff(attempt);
+            } else if (result->status >= 500) {
+                failure = graph_error(*result);
+                pause = backoff(attempt);
+            } else {
+                return std::move(*result);
+            }
+
+            auto const left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+            if (pause > left) {
+                failure.code = ErrorCode::unavailable;
+                failure.retry_after = ceil_seconds(pause);
+                failure.message = call.what + ": " + failure.message + " (gave up after " +
+                                  std::to_string(attempt + 1) + (attempt == 0 ? " attempt)" : " attempts)");
+                log::warn("graph: giving up on a request", {{"request", call.what},
+                                                           {"attempts", std::to_string(attempt + 1)},
+                                                           {"retry_after_s", std::to_string(failure.retry_after.count())}});
+                return std::unexpected(std::move(failure));
+            }
+            log::debug("graph: retrying a request", {{"request", call.what},
+                                                     {"status", std::to_string(failure.http_status)},
+                                                     {"pause_ms", std::to_string(pause.count())}});
+            std::this_thread::sleep_for(pause);
+            count(&Counters::retries);
+        }
+    }
+
+    // A JSON object answer with one of the expected statuses; anything else is graph_error() (or a clear internal
+    // error for a malformed body).
+    Result<json> json_call(Call const& call, std::initializer_list<int> expected) {
+        http::Response r;
+        MSTEAMS_TRY_ASSIGN(r, exchange(call));
+        if (std::find(expected.begin(), expected.end(), r.status) == expected.end()) {
+            auto e = graph_error(r);
+            e.message = call.what + ": " + e.message;
+            return std::unexpected(std::move(e));
+        }
+        auto j = json::parse(r.body, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            return fail(ErrorCode::internal,
+                        call.what + ": Microsoft Graph answered " + std::to_string(r.status) + " without a JSON object");
+        }
+        return j;
+    }
+
+    // A call without an answer body worth reading (204 and friends).
+    Status status_call(Call const& call, std::initializer_list<int> expected) {
+        http::Response r;
+        MSTEAMS_TRY_ASSIGN(r, exchange(call));
+        if (std::find(expected.begin(), expected.end(), r.status) == expected.end()) {
+            auto e = graph_error(r);
+            e.message = call.what + ": " + e.message;
+            return std::unexpected(std::move(e));
+        }
+        return {};
+    }
+
+    // The next page of a collection: absent → "", a string on this Graph host → it, anything else → an error (the
+    // token must never be sent elsewhere).
+    Result<std::string> next_link(json const& page, std::string const& what) const {
+        if (!page.contains("@odata.nextLink") || page["@odata.nextLink"].is_null()) {
+            return std::string();
+        }
+        auto const& v = page["@odata.nextLink"];
+        if (!v.is_string()) {
+            return fail(ErrorCode::internal, what + ": @odata.nextLink is not a string");
+        }
+        auto link = v.get<std::string>();
+        if (!starts_with(link, api + "/")) {
+            return fail(ErrorCode::internal, what + ": @odata.nextLink points outside " + api);
+        }
+        return link;
+    }
+
+    static Result<json const*> value_array(json const& page, std::string const& what) {
+        if (!page.contains("value") || !page["value"].is_array()) {
+            return fail(ErrorCode::internal, what + ": the answer has no value array");
+        }
+        return &page["value"];
+    }
+
+    // GET with redirects followed by hand: Graph answers /content with 302 to a pre-authenticated URL, which gets
+    // no Authorization header; only https, at most k_max_redirects.
+    Result<std::string> download(Call call) {
+        call.max_body = static_cast<std::size_t>(std::max<std::int64_t>(0, limits.max_download_bytes));
+        call.accept = "*/*";
+        call.timeout = k_download_timeout;
+        for (int redirects = 0;; ++redirects) {
+            auto r = exchange(call);
+            if (!r) {
+                auto e = r.error();
+                if (e.code == ErrorCode::too_large) {
+                    e.message = call.what + ": the file is larger than the limit of " +
+                                std::to_string(limits.max_download_bytes) + " bytes";
+                }
+                return std::unexpected(std::move(e));
+            }
+            if (r->status == 200) {
+                return std::move(r->body);
+            }
+            if (r->status == 301 || r->status == 302 || r->status == 303 || r->status == 307 || r->status == 308) {
+                if (redirects >= k_max_redirects) {
+                    return fail(ErrorCode::internal, call.what + ": more than " + std::to_string(k_max_redirects) +
+                                                         " redirects");
+                }
+                auto const location = std::string(strings::trim(r->header("Location")));
+                if (!starts_with(strings::to_lower(location.substr(0, 8)), "https://")) {
+                    return fail(ErrorCode::internal,
+                                call.what + ": Microsoft Graph redirected the download to a non-HTTPS location");
+                }
+                call.url = location;
+                call.token.clear();  // pre-authenticated: the bearer token stays with Graph
+                call.budget = Budget::none;
+                call.kind = nullptr;
+                call.what += " (redirected)";
+                continue;
+            }
+            auto e = graph_error(*r);
+            e.message = call.what + ": " + e.message;
+            return std::unexpected(std::move(e));
+        }
+    }
+};
+
+Client::Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits)
+    : impl_(std::make_unique<Impl>(std::move(http), std::move(graph_base), limits)) {}
+
+Client::~Client() = default;
+
+Counters Client::counters() const {
+    std::lock_guard lock(impl_->counters_mutex);
+    return impl_->counters;
+}
+
+// --- users -----------------------------------------------------------------------------------------------------------
+
+Result<GraphUser> Client::get_user(std::string const& token, std::string const& id_or_upn) {
+    Call call;
+    call.url = impl_->api + "/users/" + detail::path_segment(id_or_upn) +
+               "?$select=id,displayName,mail,userPrincipalName,userType,accountEnabled";
+    call.token = token;
+    call.kind = &Counters::user_gets;
+    call.what = "GET user";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    std::string problem;
+    auto u = user_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+    }
+    return u;
+}
+
+// --- chats -----------------------------------------------------------------------------------------------------------
+
+Result<Chat> Client::get_chat(std::string const& token, std::string const& chat_id, bool with_members) {
+    Call call;
+    call.url = impl_->api + "/chats/" + detail::path_segment(chat_id) + (with_members ? "?$expand=members" : "");
+    call.token = token;
+    call.kind = &Counters::chat_gets;
+    call.what = "GET chat";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    std::string problem;
+    auto c = chat_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+    }
+    return c;
+}
+
+Result<Chat> Client::create_chat(std::string const& token, std::string const& chat_type,
+                                 std::vector<std::string> const& member_ids) {
+    if (chat_type != "oneOnOne" && chat_type != "group") {
+        return fail(ErrorCode::invalid_argument, "create chat: chatType must be oneOnOne or group");
+    }
+    if ((chat_type == "oneOnOne" && member_ids.size() != 2) || (chat_type == "group" && member_ids.size() < 3)) {
+        return fail(ErrorCode::invalid_argument,
+                    "create chat: a oneOnOne chat has two members, a group chat three or more");
+    }
+    json members = json::array();
+    for (auto const& id : member_ids) {
+        // users('…') in an OData key: a quote is doubled.
+        std::string key;
+        for (char c : id) {
+            key += c;
+            if (c == '\'') {
+                key += '\'';
+            }
+        }
+        members.push_back({{"@odata.type", "#microsoft.graph.aadUserConversationMember"},
+                           {"roles", json::array({"owner"})},
+                           {"user@odata.bind", "https://graph.microsoft.com/v1.0/users('" + key + "')"}});
+    }
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/chats";
+    call.token = token;
+    call.body = dump(json{{"chatType", chat_type}, {"members", std::move(members)}});
+    call.content_type = "application/json";
+    call.what = "POST chat";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
+    std::string problem;
+    auto c = chat_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+    }
+    return c;
+}
+
+Result<std::vector<Chat>> Client::list_my_chats(std::string const& token, std::size_t max_chats) {
+    std::vector<Chat> out;
+    std::string url = impl_->api + "/me/chats?$expand=members&$top=" + std::to_string(k_page_size);
+    while (!url.empty() && out.size() < max_chats) {
+        Call call;
+        call.url = url;
+        call.token = token;
+        call.kind = &Counters::chat_gets;
+        call.what = "GET my chats";
+        json page;
+        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
+        json const* value = nullptr;
+        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
+        for (auto const& item : *value) {
+            if (out.size() >= max_chats) {
+                break;
+            }
+            std::string problem;
+            auto c = chat_from(item, problem);
+            if (!problem.empty()) {
+                return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+            }
+            out.push_back(std::move(c));
+        }
+        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
+    }
+    return out;
+}
+
+// --- chat messages ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string messages_path(std::string const& api, std::string const& chat_id) {
+    return api + "/chats/" + detail::path_segment(chat_id) + "/messages";
+}
+
+}  // namespace
+
+Result<ChatMessage> Client::get_message(std::string const& token, std::string const& chat_id,
+                                        std::string const& message_id) {
+    Call call;
+    call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id);
+    call.token = token;
+    call.budget = Budget::chat_read;
+    call.chat_id = chat_id;
+    call.kind = &Counters::message_gets;
+    call.what = "GET chat message";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    std::string problem;
+    auto m = message_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+    }
+    m.raw_json = dump(j);
+    return m;
+}
+
+Result<Client::Page> Client::list_messages_since(std::string const& token, std::string const& chat_id,
+                                                 std::int64_t after_ms, std::size_t max_messages) {
+    Page out;
+    if (max_messages == 0) {
+        return out;
+    }
+    std::string url = messages_path(impl_->api, chat_id) + "?$top=" + std::to_string(k_page_size) +
+                      "&$orderby=" + strings::url_encode("lastModifiedDateTime desc") +
+                      "&$filter=" + strings::url_encode("lastModifiedDateTime gt " + detail::format_time(after_ms));
+    bool done = false;
+    while (!url.empty() && !done) {
+        Call call;
+        call.url = url;
+        call.token = token;
+        call.budget = Budget::chat_read;
+        call.chat_id = chat_id;
+        call.kind = &Counters::message_lists;
+        call.what = "GET chat messages";
+        json page;
+        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
+        json const* value = nullptr;
+        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
+        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
+        for (auto const& item : *value) {
+            std::string problem;
+            auto m = message_from(item, problem);
+            if (!problem.empty()) {
+                return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+            }
+            if (m.last_modified_at <= after_ms) {
+                // Newest first: everything from here on is older (Graph applied the filter already; this guards
+                // against a server that did not).
+                done = true;
+                break;
+            }
+            if (out.messages.size() >= max_messages) {
+                out.truncated = true;
+                done = true;
+                break;
+            }
+            m.raw_json = dump(item);
+            out.messages.push_back(std::move(m));
+        }
+        if (!done && !url.empty() && out.messages.size() >= max_messages) {
+            out.truncated = true;  // the next page holds more that are newer than after_ms
+            done = true;
+        }
+    }
+    std::reverse(out.messages.begin(), out.messages.end());
+    return out;
+}
+
+Result<ChatMessage> Client::send_message(std::string const& token, std::string const& chat_id,
+                                         NewMessage const& message) {
+    Call call;
+    call.method = "POST";
+    call.url = messages_path(impl_->api, chat_id);
+    call.token = token;
+    call.body = dump(message_body(message));
+    call.content_type = "application/json";
+    call.budget = Budget::chat_post;
+    call.chat_id = chat_id;
+    call.kind = &Counters::message_posts;
+    call.what = "POST chat message";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
+    std::string problem;
+    auto m = message_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+    }
+    m.raw_json = dump(j);
+    return m;
+}
+
+Status Client::update_message(std::string const& token, std::string const& chat_id, std::string const& message_id,
+                              NewMessage const& message) {
+    Call call;
+    call.method = "PATCH";
+    call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id);
+    call.token = token;
+    call.body = dump(message_body(message));
+    call.content_type = "application/json";
+    call.budget = Budget::chat_write;
+    call.chat_id = chat_id;
+    call.kind = &Counters::message_writes;
+    call.what = "PATCH chat message";
+    return impl_->status_call(call, {200, 204});
+}
+
+Status Client::soft_delete_message(std::string const& token, std::string const& user_id, std::string const& chat_id,
+                                   std::string const& message_id) {
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/users/" + detail::path_segment(user_id) + "/chats/" + detail::path_segment(chat_id) +
+               "/messages/" + detail::path_segment(message_id) + "/softDelete";
+    call.token = token;
+    call.budget = Budget::chat_write;
+    call.chat_id = chat_id;
+    call.kind = &Counters::message_writes;
+    call.what = "POST softDelete";
+    return impl_->status_call(call, {200, 204});
+}
+
+namespace {
+
+Call reaction_call(std::string const& api, std::string const& token, std::string const& chat_id,
+                   std::string const& message_id, std::string const& reaction_type, char const* action) {
+    Call call;
+    call.method = "POST";
+    call.url = messages_path(api, chat_id) + "/" + detail::path_segment(message_id) + "/" + action;
+    call.token = token;
+    call.body = dump(json{{"reactionType", reaction_type}});
+    call.content_type = "application/json";
+    call.budget = Budget::chat_write;
+    call.chat_id = chat_id;
+    call.kind = &Counters::message_writes;
+    call.what = std::string("POST ") + action;
+    return call;
+}
+
+}  // namespace
+
+Status Client::set_reaction(std::string const& token, std::string const& chat_id, std::string const& message_id,
+                            std::string const& reaction_type) {
+    return impl_->status_call(reaction_call(impl_->api, token, chat_id, message_id, reaction_type, "setReaction"),
+                              {200, 204});
+}
+
+Status Client::unset_reaction(std::string const& token, std::string const& chat_id, std::string const& message_id,
+                              std::string const& reaction_type) {
+    return impl_->status_call(reaction_call(impl_->api, token, chat_id, message_id, reaction_type, "unsetReaction"),
+                              {200, 204});
+}
+
+// --- files -----------------------------------------------------------------------------------------------------------
+
+Result<std::string> Client::get_hosted_content(std::string const& token, std::string const& chat_id,
+                                               std::string const& message_id, std::string const& hosted_content_id) {
+    Call call;
+    call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id) + "/hostedContents/" +
+               detail::path_segment(hosted_content_id) + "/$value";
+    call.token = token;
+    call.budget = Budget::chat_read;
+    call.chat_id = chat_id;
+    call.kind = &Counters::file_downloads;
+    call.what = "GET hosted content";
+    return impl_->download(std::move(call));
+}
+
+Result<std::string> Client::download_shared(std::string const& token, std::string const& content_url) {
+    if (!starts_with(strings::to_lower(content_url.substr(0, std::min<std::size_t>(content_url.size(), 8))),
+                     "https://")) {
+        return fail(ErrorCode::invalid_argument, "download shared file: the content URL is not an https URL");
+    }
+    Call call;
+    call.url = impl_->api + "/shares/" + detail::share_token(content_url) + "/driveItem/content";
+    call.token = token;
+    call.kind = &Counters::file_downloads;
+    call.what = "GET shared driveItem content";
+    return impl_->download(std::move(call));
+}
+
+Result<DriveItem> Client::upload_chat_file(std::string const& token, std::string const& name,
+                                           std::string const& bytes) {
+    if (name.empty() || name == "." || name == ".." || name.find_first_of("/\\") != std::string::npos ||
+        std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+        return fail(ErrorCode::invalid_argument, "upload chat file: the file name is empty or not a plain name");
+    }
+    Call put;
+    put.method = "PUT";
+    put.url = impl_->api + "/me/drive/root:/" + detail::path_segment(k_chat_files_folder) + "/" +
+              detail::path_segment(name) + ":/content?@microsoft.graph.conflictBehavior=rename";
+    put.token = token;
+    put.body = bytes;
+    put.content_type = "application/octet-stream";
+    put.kind = &Counters::file_uploads;
+    put.timeout = k_download_timeout;
+    put.what = "PUT chat file";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(put, {200, 201}));
+    std::string problem;
+    auto item = drive_item_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, put.what + ": malformed answer: " + problem);
+    }
+    Call link;
+    link.method = "POST";
+    link.url = impl_->api + "/me/drive/items/" + detail::path_segment(item.id) + "/createLink";
+    link.token = token;
+    link.body = R"({"type":"view","scope":"organization"})";
+    link.content_type = "application/json";
+    link.what = "POST createLink";
+    json answer;
+    MSTEAMS_TRY_ASSIGN(answer, impl_->json_call(link, {200, 201}));
+    return item;
+}
+
+// --- subscriptions ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+Result<Subscription> subscription_answer(json const& j, std::string const& what) {
+    std::string problem;
+    auto s = subscription_from(j, problem);
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, what + ": malformed answer: " + problem);
+    }
+    return s;
+}
+
+}  // namespace
+
+Result<Subscription> Client::create_subscription(std::string const& token, Subscription const& wanted) {
+    json body = {{"resource", wanted.resource},
+                 {"changeType", wanted.change_type},
+                 {"notificationUrl", wanted.notification_url},
+                 {"expirationDateTime", detail::format_time(wanted.expires_at)}};
+    if (!wanted.lifecycle_notification_url.empty()) {
+        body["lifecycleNotificationUrl"] = wanted.lifecycle_notification_url;
+    }
+    if (!wanted.client_state.empty()) {
+        body["clientState"] = wanted.client_state;
+    }
+    if (wanted.include_resource_data) {
+        body["includeResourceData"] = true;
+        body["encryptionCertificate"] = wanted.encryption_certificate;
+        body["encryptionCertificateId"] = wanted.encryption_certificate_id;
+    }
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/subscriptions";
+    call.token = token;
+    call.body = dump(body);
+    call.content_type = "application/json";
+    call.kind = &Counters::subscription_calls;
+    call.what = "POST subscription";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
+    Subscription s;
+    MSTEAMS_TRY_ASSIGN(s, subscription_answer(j, call.what));
+    if (s.client_state.empty()) {
+        s.client_state = wanted.client_state;  // Graph may leave it out of the answer
+    }
+    return s;
+}
+
+Result<Subscription> Client::renew_subscription(std::string const& token, std::string const& id,
+                                                std::int64_t expires_at) {
+    Call call;
+    call.method = "PATCH";
+    call.url = impl_->api + "/subscriptions/" + detail::path_segment(id);
+    call.token = token;
+    call.body = dump(json{{"expirationDateTime", detail::format_time(expires_at)}});
+    call.content_type = "application/json";
+    call.kind = &Counters::subscription_calls;
+    call.what = "PATCH subscription";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    return subscription_answer(j, call.what);
+}
+
+Status Client::reauthorize_subscription(std::string const& token, std::string const& id) {
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/subscriptions/" + detail::path_segment(id) + "/reauthorize";
+    call.token = token;
+    call.kind = &Counters::subscription_calls;
+    call.what = "POST subscription reauthorize";
+    return impl_->status_call(call, {200, 202, 204});
+}
+
+Status Client::delete_subscription(std::string const& token, std::string const& id) {
+    Call call;
+    call.method = "DELETE";
+    call.url = impl_->api + "/subscriptions/" + detail::path_segment(id);
+    call.token = token;
+    call.kind = &Counters::subscription_calls;
+    call.what = "DELETE subscription";
+    return impl_->status_call(call, {200, 204, 404});
+}
+
+Result<std::vector<Subscription>> Client::list_subscriptions(std::string const& token) {
+    std::vector<Subscription> out;
+    std::string url = impl_->api + "/subscriptions";
+    while (!url.empty()) {
+        Call call;
+        call.url = url;
+        call.token = token;
+        call.kind = &Counters::subscription_calls;
+        call.what = "GET subscriptions";
+        json page;
+        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
+        json const* value = nullptr;
+        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
+        for (auto const& item : *value) {
+            Subscription s;
+            MSTEAMS_TRY_ASSIGN(s, subscription_answer(item, call.what));
+            out.push_back(std::move(s));
+        }
+        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
+    }
+    return out;
+}
+
+}  // namespace msteams::graph
