@@ -320,6 +320,68 @@ Result<std::int64_t> Bridge::inbox_size() {
     return r.integer(0, "n");
 }
 
+// ---- outbox --------------------------------------------------------------------------------------------------
+
+Result<std::int64_t> Bridge::enqueue_outbox(std::vector<OutboxItem> const& items) {
+    std::int64_t added = 0;
+    if (items.empty()) {
+        return added;
+    }
+    MSTEAMS_TRY(db_->transact([&](Tx& tx) -> Status {
+        added = 0;
+        for (auto const& it : items) {
+            Rows r;
+            MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, "
+                                          "payload, event_key) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                                          "ON CONFLICT (event_key) DO NOTHING",
+                                          {num(it.created_at), it.channel_id, it.kind, it.post_id, it.user_id,
+                                           it.payload, it.event_key}));
+            added += r.affected();
+        }
+        return {};
+    }));
+    return added;
+}
+
+Result<std::optional<OutboxItem>> Bridge::claim_outbox(Tx& tx, std::int64_t now_ms) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT o.id, o.created_at, o.channel_id, o.kind, o.post_id, o.user_id, o.payload, "
+                                  "o.event_key, o.attempts FROM msteams_outbox o WHERE o.not_before <= $1 AND "
+                                  "NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE p.channel_id = o.channel_id "
+                                  "AND p.id < o.id) ORDER BY o.id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                  {num(now_ms)}));
+    if (r.empty()) {
+        return std::optional<OutboxItem>();
+    }
+    return std::optional<OutboxItem>(OutboxItem{r.integer(0, "id"), r.integer(0, "created_at"), r.text(0, "channel_id"),
+                                                r.text(0, "kind"), r.text(0, "post_id"), r.text(0, "user_id"),
+                                                r.text(0, "payload"), r.text(0, "event_key"),
+                                                static_cast<int>(r.integer(0, "attempts"))});
+}
+
+Status Bridge::remove_outbox(Tx& tx, std::int64_t id) {
+    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_outbox WHERE id = $1", {num(id)}));
+    return {};
+}
+
+Status Bridge::postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3 "
+                          "WHERE id = $1",
+                          {num(id), num(not_before), error.substr(0, 500)}));
+    return {};
+}
+
+Result<std::int64_t> Bridge::outbox_size() {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_outbox"));
+    return r.integer(0, "n");
+}
+
+Status Bridge::lock_thread(Tx& tx, std::string const& thread_id) {
+    MSTEAMS_TRY(tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", {thread_id}));
+    return {};
+}
+
 // ---- subscriptions -------------------------------------------------------------------------------------------
 
 Result<std::vector<SubscriptionRow>> Bridge::subscriptions() {

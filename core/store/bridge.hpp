@@ -71,6 +71,18 @@ struct InboxItem {
     int attempts = 0;
 };
 
+struct OutboxItem {
+    std::int64_t id = 0;
+    std::int64_t created_at = 0;
+    std::string channel_id;
+    std::string kind;  // post, edit, delete, react, unreact
+    std::string post_id;
+    std::string user_id;
+    std::string payload;  // JSON
+    std::string event_key;
+    int attempts = 0;
+};
+
 struct SubscriptionRow {
     std::string id;
     std::string kind;  // "chats", "user", "channel"
@@ -136,6 +148,17 @@ public:
     [[nodiscard]] Status postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before,
                                   std::string const& error);
     [[nodiscard]] Result<std::int64_t> inbox_size();
+
+    // --- outbox (same rules as the inbox, keyed by channel; one item at a time)
+    // Adds the items not already there (by event_key); returns how many were new.
+    [[nodiscard]] Result<std::int64_t> enqueue_outbox(std::vector<OutboxItem> const& items);
+    [[nodiscard]] Result<std::optional<OutboxItem>> claim_outbox(Tx& tx, std::int64_t now_ms);
+    [[nodiscard]] Status remove_outbox(Tx& tx, std::int64_t id);
+    [[nodiscard]] Status postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error);
+    [[nodiscard]] Result<std::int64_t> outbox_size();
+
+    // Serialises work on one Teams conversation across workers, directions and nodes, until the transaction ends.
+    [[nodiscard]] Status lock_thread(Tx& tx, std::string const& thread_id);
 
     // --- subscriptions
     [[nodiscard]] Result<std::vector<SubscriptionRow>> subscriptions();

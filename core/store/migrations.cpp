@@ -112,6 +112,22 @@ CREATE TABLE msteams_inbox (
 );
 CREATE INDEX msteams_inbox_thread_idx ON msteams_inbox (thread_id, id);
 
+-- Mattermost events not yet sent to Teams. event_key makes the shim's at-least-once replay harmless.
+CREATE TABLE msteams_outbox (
+    id           bigserial PRIMARY KEY,
+    created_at   bigint NOT NULL,         -- Unix ms
+    channel_id   text NOT NULL,           -- the ordering key
+    kind         text NOT NULL CHECK (kind IN ('post', 'edit', 'delete', 'react', 'unreact')),
+    post_id      text NOT NULL,
+    user_id      text NOT NULL,
+    payload      text NOT NULL,           -- JSON
+    event_key    text NOT NULL UNIQUE,
+    attempts     integer NOT NULL DEFAULT 0,
+    not_before   bigint NOT NULL DEFAULT 0,
+    last_error   text
+);
+CREATE INDEX msteams_outbox_channel_idx ON msteams_outbox (channel_id, id);
+
 CREATE TABLE msteams_subscriptions (
     id            text PRIMARY KEY,
     kind          text NOT NULL,          -- chats (the global subscription), user, channel

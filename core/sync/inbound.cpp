@@ -119,64 +119,14 @@ Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::sh
       graph_(std::move(graph)),
       entra_(std::move(entra)),
       people_(std::move(people)),
-      stats_(std::move(stats)) {}
+      stats_(std::move(stats)),
+      workers_("inbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); }) {}
 
 Inbound::~Inbound() { stop(); }
 
-void Inbound::start() {
-    std::lock_guard lock(mutex_);
-    if (!threads_.empty()) {
-        return;
-    }
-    stopping_ = false;
-    for (int i = 0; i < std::max(1, settings_.workers); ++i) {
-        threads_.emplace_back([this] { loop(); });
-    }
-}
-
-void Inbound::stop() {
-    std::vector<std::thread> threads;
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-        threads.swap(threads_);
-    }
-    cv_.notify_all();
-    for (auto& t : threads) {
-        t.join();
-    }
-}
-
-void Inbound::wake() {
-    {
-        std::lock_guard lock(mutex_);
-        ++wakes_;
-    }
-    cv_.notify_all();
-}
-
-void Inbound::loop() {
-    std::uint64_t seen = 0;
-    while (true) {
-        {
-            std::lock_guard lock(mutex_);
-            if (stopping_) {
-                return;
-            }
-            seen = wakes_;
-        }
-        auto const did = run_once();
-        if (did && *did) {
-            continue;
-        }
-        if (!did) {
-            log::warn("the inbound worker could not read the inbox", {{"error", did.error().message}});
-        }
-        std::unique_lock lock(mutex_);
-        // Items from other nodes and postponed items are found by polling.
-        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || wakes_ != seen; });
-    }
-}
+void Inbound::start() { workers_.start(); }
+void Inbound::stop() { workers_.stop(); }
+void Inbound::wake() { workers_.wake(); }
 
 Result<bool> Inbound::run_once() {
     std::vector<store::InboxItem> items;
@@ -328,6 +278,8 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
         stats_->skipped_sync_off += items.size();
         return {};
     }
+    // Outbound sends to this chat hold the same lock until their message is in the map: their echo waits here.
+    MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;

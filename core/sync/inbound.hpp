@@ -19,6 +19,7 @@
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
 #include "sync/stats.hpp"
+#include "sync/workers.hpp"
 
 // Teams → Mattermost. Workers take inbox items thread by thread (one worker per chat at a time, in arrival
 // order), decide from what is already known whether the chat has a connected member (no Graph request otherwise),
@@ -63,7 +64,6 @@ public:
 
 private:
     struct Work;
-    void loop();
     [[nodiscard]] Status process(store::Tx& tx, std::vector<store::InboxItem> const& items);
     [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
     [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
@@ -85,11 +85,7 @@ private:
     std::shared_ptr<People> people_;
     std::shared_ptr<Stats> stats_;
 
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::uint64_t wakes_ = 0;
-    std::vector<std::thread> threads_;
+    Workers workers_;
 };
 
 }  // namespace msteams::sync

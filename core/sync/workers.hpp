@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace msteams::sync {
+
+// A few threads that call `step` until it says there is nothing to do, then sleep until woken or until `poll`
+// passes (work from other nodes and postponed work is found by polling).
+class Workers {
+public:
+    // `step` returns true when it did something, false when idle; errors are logged and count as idle.
+    Workers(std::string name, int count, std::chrono::milliseconds poll, std::function<Result<bool>()> step);
+    ~Workers();
+    Workers(Workers const&) = delete;
+    Workers& operator=(Workers const&) = delete;
+
+    void start();
+    void stop();
+    void wake();
+
+private:
+    void loop();
+
+    std::string name_;
+    int count_;
+    std::chrono::milliseconds poll_;
+    std::function<Result<bool>()> step_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::uint64_t wakes_ = 0;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace msteams::sync
