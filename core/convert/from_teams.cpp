@@ -1,0 +1,1206 @@
+// Teams HTML → Mattermost Markdown.
+//
+// The HTML is parsed with gumbo into a tree, which is walked with an explicit depth bound. Blocks are rendered to
+// strings and composed (a block quote prefixes its content's lines, a list item indents them); inline content
+// accumulates in an Inline buffer that collapses white space as a browser does and escapes text.
+//
+// Escaping, chosen for how Mattermost renders (a marked-derived renderer; raw HTML is shown as text, never
+// rendered) and how its server finds mentions:
+//   - \ * _ ` ~ [ ] | get a backslash everywhere; # > - + get one at the start of a line, as does the . or ) after
+//     a number there. These are all in the renderer's escapable set, so the backslash itself never shows.
+//   - < > & and ( ) ! need none: without a preceding [ or raw-HTML rendering they cannot become markup.
+//   - "@" at the start of a word gets a U+2060 WORD JOINER after it. It is invisible, but "@channel", "@all",
+//     "@here" and "@someone" typed in Teams no longer notify anyone (the mention scanners stop at it). An "@" inside
+//     a word (bob@example.com) is left alone.
+//   - A bare URL is copied verbatim so that it still autolinks, unless that would let an "@" in it notify; then it
+//     becomes [url-as-text](url).
+
+#include <gumbo.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <iterator>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/strings.hpp"
+#include "convert/convert.hpp"
+#include "convert/detail/links.hpp"
+
+namespace msteams::convert {
+namespace {
+
+constexpr std::string_view k_word_joiner = "\xE2\x81\xA0";  // U+2060
+constexpr std::string_view k_nbsp = "\xC2\xA0";             // U+00A0
+
+// ---- text escaping ---------------------------------------------------------------------------------------------
+
+bool is_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+bool is_alnum(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// Characters that make a following "@" part of a word (an e-mail address), not a mention.
+bool continues_word(char c) noexcept { return is_alnum(c) || c == '_' || c == '.' || c == '-'; }
+
+// Length of the white space (ASCII or U+00A0) at s[i], 0 if none.
+std::size_t space_at(std::string_view s, std::size_t i) noexcept {
+    if (is_space(s[i])) {
+        return 1;
+    }
+    if (s.substr(i, k_nbsp.size()) == k_nbsp) {
+        return k_nbsp.size();
+    }
+    return 0;
+}
+
+bool starts_with_url(std::string_view s) noexcept {
+    for (std::string_view prefix : {"https://", "http://", "mailto:", "www."}) {
+        if (s.size() > prefix.size() && strings::iequals(s.substr(0, prefix.size()), prefix)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Invalid UTF-8 sequences replaced with U+FFFD (gumbo does this for HTML; plain text needs it done here).
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        auto const b = static_cast<unsigned char>(s[i]);
+        std::size_t len = 0;
+        unsigned min = 0;
+        if (b < 0x80) {
+            out += s[i++];
+            continue;
+        }
+        if (b >= 0xC2 && b <= 0xDF) {
+            len = 2;
+            min = 0x80;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            len = 3;
+            min = 0x800;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            len = 4;
+            min = 0x10000;
+        }
+        unsigned cp = len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
+        bool ok = len != 0 && i + len <= s.size();
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            auto const cont = static_cast<unsigned char>(s[i + k]);
+            ok = (cont & 0xC0u) == 0x80u;
+            cp = (cp << 6) | (cont & 0x3Fu);
+        }
+        ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        if (ok) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+    return out;
+}
+
+// A link destination for Markdown: characters that would end it or confuse the renderer are percent-encoded.
+std::string markdown_url(std::string_view url) {
+    std::string out;
+    out.reserve(url.size());
+    for (char c : url) {
+        auto const u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f || c == '(' || c == ')' || c == '<' || c == '>' || c == '"' || c == '\\' ||
+            c == '|' || c == '`' || c == '[' || c == ']') {
+            constexpr char const* k_hex = "0123456789ABCDEF";
+            out += '%';
+            out += k_hex[u >> 4];
+            out += k_hex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// Inline content being built: collapses white space like a browser, escapes text, and knows where lines start.
+class Inline {
+public:
+    explicit Inline(bool single_line = false) : single_line_(single_line) {}
+
+    // An Inline for content nested in this one (emphasis, a link label), with the same rules.
+    [[nodiscard]] Inline nested() const {
+        Inline inner(single_line_);
+        inner.urls_ = urls_;
+        return inner;
+    }
+    // Inside a link label bare URLs are text: escaped like any other.
+    void no_urls() noexcept { urls_ = false; }
+
+    // Text from the document: white space collapses, Markdown-significant characters are escaped.
+    void text(std::string_view s) {
+        for (std::size_t i = 0; i < s.size();) {
+            if (auto const n = space_at(s, i)) {
+                space();
+                i += n;
+                continue;
+            }
+            flush_space();
+            if (urls_ && at_word_start() && starts_with_url(s.substr(i))) {
+                std::size_t end = i;
+                while (end < s.size() && space_at(s, end) == 0) {
+                    ++end;
+                }
+                url_token(s.substr(i, end - i));
+                i = end;
+                continue;
+            }
+            i = escaped_char(s, i);
+        }
+    }
+
+    // Markup this converter produces ("**", "@user", a link): copied as is after any pending space.
+    void markup(std::string_view s) {
+        if (s.empty()) {
+            return;
+        }
+        flush_space();
+        out_ += s;
+    }
+
+    // Collapsible white space (also what an element boundary like a table cell contributes).
+    void space() {
+        if (out_.empty() || out_.back() == '\n') {
+            leading_space_ = leading_space_ || out_.empty();
+            return;
+        }
+        pending_space_ = true;
+    }
+
+    void hard_break() {
+        if (single_line_) {
+            space();
+            return;
+        }
+        pending_space_ = false;
+        had_break_ = true;
+        out_ += '\n';
+    }
+
+    // Another Inline's content wrapped in markup ("**" … "**"), keeping its edge white space outside the markup so
+    // that the delimiters stay flanking. Nothing is written for empty content.
+    void wrapped(Inline&& inner, std::string_view open, std::string_view close) {
+        if (inner.leading_space_) {
+            space();
+        }
+        auto const trailing = inner.pending_space_;
+        auto content = std::move(inner).take();
+        if (!content.empty()) {
+            markup(open);
+            out_ += content;
+            out_ += close;
+        }
+        if (trailing) {
+            space();
+        }
+    }
+
+    // The content, without trailing white space or line breaks.
+    std::string take() && {
+        while (!out_.empty() && (out_.back() == '\n' || out_.back() == ' ')) {
+            out_.pop_back();
+        }
+        return std::move(out_);
+    }
+
+    [[nodiscard]] bool empty() const noexcept { return out_.empty(); }
+    [[nodiscard]] bool had_break() const noexcept { return had_break_; }
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+    [[nodiscard]] bool single_line() const noexcept { return single_line_; }
+
+    // Mentions Teams split in two (<at id="0">Jane</at> <at id="1">Smith</at>, both the same user, #275/#391
+    // upstream) are joined: the caller asks whether the last thing written was a mention of `user`.
+    [[nodiscard]] bool follows_mention_of(std::string const& user) const noexcept {
+        return !user.empty() && user == last_mention_user_ && out_.size() == last_mention_end_;
+    }
+    void mention_written(std::string const& user) {
+        last_mention_user_ = user;
+        last_mention_end_ = out_.size();
+    }
+    // Extends the bold mention just written ("**Jane**") with more text ("**Jane Smith**").
+    void extend_bold_mention(std::string_view more) {
+        pending_space_ = false;
+        out_.resize(out_.size() - 2);
+        Inline escaped;
+        escaped.text(more);
+        out_ += ' ';
+        out_ += std::move(escaped).take();
+        out_ += "**";
+        last_mention_end_ = out_.size();
+    }
+    void drop_pending_space() noexcept { pending_space_ = false; }
+
+private:
+    [[nodiscard]] bool at_line_start() const noexcept { return out_.empty() || out_.back() == '\n'; }
+
+    [[nodiscard]] bool at_word_start() const noexcept {
+        if (out_.empty()) {
+            return true;
+        }
+        char const c = out_.back();
+        return is_space(c) || c == '(';
+    }
+
+    void flush_space() {
+        if (pending_space_ && !at_line_start()) {
+            out_ += ' ';
+        }
+        pending_space_ = false;
+    }
+
+    // Escapes the character at s[i] (the start of a UTF-8 sequence) and returns the index after it.
+    std::size_t escaped_char(std::string_view s, std::size_t i) {
+        char const c = s[i];
+        switch (c) {
+            case '\\':
+            case '*':
+            case '_':
+            case '`':
+            case '~':
+            case '[':
+            case ']':
+            case '|':
+                out_ += '\\';
+                out_ += c;
+                return i + 1;
+            case '#':
+            case '>':
+            case '-':
+            case '+':
+                if (at_line_start()) {
+                    out_ += '\\';
+                }
+                out_ += c;
+                return i + 1;
+            case '@': {
+                bool const word_start = out_.empty() || !continues_word(out_.back());
+                out_ += '@';
+                if (word_start && i + 1 < s.size() && !is_space(s[i + 1])) {
+                    out_ += k_word_joiner;
+                }
+                return i + 1;
+            }
+            default:
+                break;
+        }
+        if (is_digit(c) && at_line_start()) {
+            std::size_t j = i;
+            while (j < s.size() && is_digit(s[j])) {
+                ++j;
+            }
+            out_.append(s.substr(i, j - i));
+            if (j < s.size() && (s[j] == '.' || s[j] == ')')) {
+                out_ += '\\';
+                out_ += s[j];
+                ++j;
+            }
+            return j;
+        }
+        out_ += c;
+        return i + 1;
+    }
+
+    void url_token(std::string_view token) {
+        bool risky = false;
+        for (std::size_t k = 0; k < token.size(); ++k) {
+            char const c = token[k];
+            bool const mention_like = c == '@' && (k == 0 || !continues_word(token[k - 1]));
+            if (c == '|' || c == '`' || c == '[' || c == ']' || mention_like) {
+                risky = true;
+            }
+        }
+        if (!risky) {
+            out_ += token;
+            return;
+        }
+        Inline label;
+        label.urls_ = false;
+        label.out_ = "x";  // not at a line or word start: no URL detection, no line-start escapes
+        for (std::size_t k = 0; k < token.size();) {
+            k = label.escaped_char(token, k);
+        }
+        out_ += '[';
+        out_.append(label.out_, 1);
+        out_ += "](";
+        std::string target(token);
+        if (strings::iequals(token.substr(0, 4), "www.")) {
+            target = "https://" + target;
+        }
+        out_ += markdown_url(target);
+        out_ += ')';
+    }
+
+    std::string out_;
+    bool single_line_ = false;
+    bool urls_ = true;
+    bool pending_space_ = false;
+    bool leading_space_ = false;
+    bool had_break_ = false;
+    std::string last_mention_user_;
+    std::size_t last_mention_end_ = 0;
+};
+
+// ---- blocks ---------------------------------------------------------------------------------------------------
+
+struct Block {
+    std::string text;
+    bool line = false;  // a line of text (a <div>, a run of inline content): joins a neighbouring line with "\n"
+};
+
+std::string join_blocks(std::vector<Block> const& blocks, bool tight) {
+    std::string out;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        if (i > 0) {
+            out += (tight || (blocks[i - 1].line && blocks[i].line)) ? "\n" : "\n\n";
+        }
+        out += blocks[i].text;
+    }
+    return out;
+}
+
+// Prefixes every line: `first` for the first, `rest` for the others (empty lines get `rest` without trailing
+// spaces).
+std::string prefix_lines(std::string_view text, std::string_view first, std::string_view rest) {
+    std::string out;
+    out.reserve(text.size() + first.size() + 8);
+    bool is_first = true;
+    std::size_t pos = 0;
+    while (true) {
+        auto const nl = text.find('\n', pos);
+        auto const line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        std::string_view prefix = is_first ? first : rest;
+        if (line.empty()) {
+            while (!prefix.empty() && prefix.back() == ' ') {
+                prefix.remove_suffix(1);
+            }
+        }
+        out += prefix;
+        out += line;
+        is_first = false;
+        if (nl == std::string_view::npos) {
+            break;
+        }
+        out += '\n';
+        pos = nl + 1;
+    }
+    return out;
+}
+
+// ---- the tree walk ---------------------------------------------------------------------------------------------
+
+std::string tag_name(GumboNode const* node) {
+    auto const& el = node->v.element;
+    if (el.tag != GUMBO_TAG_UNKNOWN) {
+        return gumbo_normalized_tagname(el.tag);
+    }
+    GumboStringPiece piece = el.original_tag;
+    if (piece.data == nullptr || piece.length == 0) {
+        return {};
+    }
+    gumbo_tag_from_original_text(&piece);
+    return strings::to_lower(std::string_view(piece.data, piece.length));
+}
+
+std::string_view attribute(GumboNode const* node, char const* name) {
+    GumboAttribute const* attr = gumbo_get_attribute(&node->v.element.attributes, name);
+    return attr != nullptr && attr->value != nullptr ? std::string_view(attr->value) : std::string_view();
+}
+
+bool is_element(GumboNode const* node) {
+    return node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE;
+}
+
+std::span<GumboNode* const> children_of(GumboNode const* node) {
+    GumboVector const* v = nullptr;
+    if (node->type == GUMBO_NODE_DOCUMENT) {
+        v = &node->v.document.children;
+    } else if (is_element(node)) {
+        v = &node->v.element.children;
+    } else {
+        return {};
+    }
+    return {reinterpret_cast<GumboNode* const*>(v->data), v->length};
+}
+
+bool has_class_token(std::string_view classes, std::string_view token) {
+    for (auto const& word : strings::split_words(classes)) {
+        if (strings::iequals(word, token)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A code block's language from class="language-x" / "lang-x" (or, on Teams' <codeblock>, a bare class name).
+std::string code_language(std::string_view classes, bool bare_allowed) {
+    std::string lang;
+    for (auto const& word : strings::split_words(classes)) {
+        std::string_view w = word;
+        if (w.starts_with("language-")) {
+            lang = w.substr(9);
+        } else if (w.starts_with("lang-")) {
+            lang = w.substr(5);
+        } else if (bare_allowed && lang.empty()) {
+            lang = w;
+        } else {
+            continue;
+        }
+        break;
+    }
+    std::string out;
+    for (char c : strings::to_lower(lang)) {
+        if (is_alnum(c) || c == '+' || c == '#' || c == '-' || c == '_' || c == '.') {
+            out += c;
+        }
+    }
+    return out.size() <= 32 ? out : std::string();
+}
+
+enum class Kind { skip, block, inline_element };
+
+// Blocks that only group their content (a <div> of lines, a list item outside a list).
+bool is_transparent_block(std::string_view tag) {
+    constexpr std::array<std::string_view, 17> k_transparent{
+        "html",   "body",  "div",    "section", "article", "header", "footer", "main", "nav",
+        "aside",  "figure", "address", "details", "li",     "dl",     "dt",     "dd"};
+    return std::ranges::find(k_transparent, tag) != k_transparent.end();
+}
+
+constexpr std::array<std::string_view, 10> k_skipped{"head",     "script", "style",  "template", "noscript",
+                                                     "iframe",   "object", "svg",    "math",     "title"};
+constexpr std::array<std::string_view, 31> k_blocks{
+    "html",  "body",   "p",      "div",       "ul",      "ol",     "li",      "blockquote", "h1",   "h2",
+    "h3",    "h4",     "h5",     "h6",        "pre",     "codeblock", "table", "hr",        "section", "article",
+    "header", "footer", "main",  "nav",       "aside",   "figure", "dl",      "dt",         "dd",   "address",
+    "details"};
+
+Kind kind_of(std::string_view tag) {
+    if (std::ranges::find(k_skipped, tag) != k_skipped.end()) {
+        return Kind::skip;
+    }
+    if (std::ranges::find(k_blocks, tag) != k_blocks.end()) {
+        return Kind::block;
+    }
+    return Kind::inline_element;
+}
+
+struct Style {
+    bool bold = false;
+    bool italic = false;
+    bool strike = false;
+    bool link = false;
+};
+
+class Walker {
+public:
+    Walker(std::vector<TeamsMention> const& mentions, UsernameForTeamsUser const& username_for, Limits const& limits)
+        : mentions_(mentions), username_for_(username_for), limits_(limits) {}
+
+    std::string document(GumboNode const* root) {
+        auto blocks = container(root, 0);
+        return join_blocks(blocks, false);
+    }
+
+    [[nodiscard]] bool overflow() const noexcept { return overflow_; }
+    FromTeams& result() noexcept { return result_; }
+
+private:
+    // Block content: inline runs become lines, block children become blocks.
+    std::vector<Block> container(GumboNode const* node, std::size_t depth) {
+        std::vector<Block> blocks;
+        Inline run;
+        auto const flush = [&] {
+            bool const had_break = run.had_break();
+            auto text = std::move(run).take();
+            if (!text.empty() || had_break) {
+                blocks.push_back({std::move(text), true});
+            }
+            run = Inline();
+        };
+        for (GumboNode const* child : children_of(node)) {
+            if (overflow_) {
+                break;
+            }
+            if (!is_element(child)) {
+                inline_node(child, run, {}, depth + 1);
+                continue;
+            }
+            auto const tag = tag_name(child);
+            auto const kind = kind_of(tag);
+            if (kind == Kind::skip) {
+                continue;
+            }
+            if (kind == Kind::inline_element || depth + 1 > limits_.max_depth) {
+                inline_node(child, run, {}, depth + 1);
+                continue;
+            }
+            flush();
+            block(child, tag, depth + 1, blocks);
+            std::size_t total = 0;
+            for (auto const& b : blocks) {
+                total += b.text.size();
+            }
+            overflow_ = overflow_ || total > limits_.max_output_bytes;
+        }
+        flush();
+        return blocks;
+    }
+
+    void block(GumboNode const* node, std::string const& tag, std::size_t depth, std::vector<Block>& out) {
+        if (is_transparent_block(tag)) {
+            auto inner = container(node, depth);
+            std::ranges::move(inner, std::back_inserter(out));
+            return;
+        }
+        if (tag == "p") {
+            auto text = join_blocks(container(node, depth), false);
+            if (!text.empty()) {
+                out.push_back({std::move(text), false});
+            }
+            return;
+        }
+        if (tag.size() == 2 && tag[0] == 'h' && tag[1] >= '1' && tag[1] <= '6') {
+            Inline line(true);
+            inline_children(node, line, {}, depth);
+            auto text = std::move(line).take();
+            if (!text.empty()) {
+                out.push_back({std::string(static_cast<std::size_t>(tag[1] - '0'), '#') + " " + text, false});
+            }
+            return;
+        }
+        if (tag == "hr") {
+            out.push_back({"---", false});
+            return;
+        }
+        if (tag == "blockquote") {
+            auto text = join_blocks(container(node, depth), false);
+            if (!text.empty()) {
+                out.push_back({prefix_lines(text, "> ", "> "), false});
+            }
+            return;
+        }
+        if (tag == "ul" || tag == "ol") {
+            list(node, tag == "ol", depth, out);
+            return;
+        }
+        if (tag == "pre" || tag == "codeblock") {
+            code_block(node, tag == "codeblock", out);
+            return;
+        }
+        if (tag == "table") {
+            table(node, depth, out);
+            return;
+        }
+    }
+
+    void list(GumboNode const* node, bool ordered, std::size_t depth, std::vector<Block>& out) {
+        long number = 1;
+        if (ordered) {
+            auto const start = attribute(node, "start");
+            if (!start.empty() && start.size() < 9 && std::ranges::all_of(start, is_digit)) {
+                number = std::stol(std::string(start));
+            }
+        }
+        std::string text;
+        for (GumboNode const* child : children_of(node)) {
+            if (overflow_) {
+                break;
+            }
+            if (!is_element(child)) {
+                continue;  // white space between items; stray text is not an item
+            }
+            auto const tag = tag_name(child);
+            if (kind_of(tag) == Kind::skip) {
+                continue;
+            }
+            std::vector<Block> item;
+            if (tag == "li") {
+                item = container(child, depth + 1);
+            } else if (tag == "ul" || tag == "ol") {
+                list(child, tag == "ol", depth + 1, item);  // <ul><ul> as browsers show it: a nested list
+            } else {
+                item = container(child, depth + 1);
+            }
+            std::string const marker = ordered ? std::to_string(number++) + ". " : "- ";
+            std::string const indent(marker.size(), ' ');
+            auto const content = join_blocks(item, true);
+            if (!text.empty()) {
+                text += '\n';
+            }
+            // An item that starts with a nested list (<li><ul>…) keeps the list on its own line.
+            text += prefix_lines(content, marker, indent);
+        }
+        if (!text.empty()) {
+            out.push_back({std::move(text), false});
+        }
+    }
+
+    // The text of a <pre>/<codeblock>, exactly: <br> and block ends are newlines; nothing is escaped.
+    void code_block(GumboNode const* node, bool teams_codeblock, std::vector<Block>& out) {
+        std::string lang = code_language(attribute(node, "class"), teams_codeblock);
+        std::string code;
+        struct Frame {
+            GumboNode const* node;
+            bool exit;
+        };
+        std::vector<Frame> stack{{node, false}};
+        while (!stack.empty()) {
+            auto const [n, exit] = stack.back();
+            stack.pop_back();
+            if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
+                code += n->v.text.text;
+                continue;
+            }
+            if (!is_element(n)) {
+                continue;
+            }
+            auto const tag = tag_name(n);
+            if (exit) {
+                if (kind_of(tag) == Kind::block && !code.empty() && code.back() != '\n') {
+                    code += '\n';
+                }
+                continue;
+            }
+            if (tag == "br") {
+                code += '\n';
+                continue;
+            }
+            if (kind_of(tag) == Kind::skip) {
+                continue;
+            }
+            if (tag == "code" && lang.empty()) {
+                lang = code_language(attribute(n, "class"), false);
+            }
+            if (n != node) {
+                stack.push_back({n, true});
+            }
+            auto const kids = children_of(n);
+            for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+                stack.push_back({*it, false});
+            }
+            if (code.size() > limits_.max_output_bytes) {
+                overflow_ = true;
+                return;
+            }
+        }
+        while (!code.empty() && (code.back() == '\n' || code.back() == '\r')) {
+            code.pop_back();
+        }
+        std::size_t longest = 0;
+        std::size_t run = 0;
+        for (char c : code) {
+            run = c == '`' ? run + 1 : 0;
+            longest = std::max(longest, run);
+        }
+        std::string const fence(std::max<std::size_t>(3, longest + 1), '`');
+        out.push_back({fence + lang + "\n" + code + (code.empty() ? "" : "\n") + fence, false});
+    }
+
+    void table(GumboNode const* node, std::size_t depth, std::vector<Block>& out) {
+        std::vector<std::vector<std::string>> rows;
+        // Rows sit in the table or one level down (thead/tbody/tfoot); gumbo always adds the tbody.
+        auto const add_rows = [&](GumboNode const* parent, auto const& self, int level) -> void {
+            for (GumboNode const* child : children_of(parent)) {
+                if (!is_element(child)) {
+                    continue;
+                }
+                auto const tag = tag_name(child);
+                if (tag == "tr") {
+                    std::vector<std::string> cells;
+                    for (GumboNode const* cell : children_of(child)) {
+                        if (!is_element(cell)) {
+                            continue;
+                        }
+                        auto const ctag = tag_name(cell);
+                        if (ctag != "td" && ctag != "th") {
+                            continue;
+                        }
+                        Inline text(true);
+                        inline_children(cell, text, {}, depth + 2);
+                        cells.push_back(std::move(text).take());
+                    }
+                    rows.push_back(std::move(cells));
+                } else if (level == 0 && (tag == "thead" || tag == "tbody" || tag == "tfoot")) {
+                    self(child, self, 1);
+                }
+            }
+        };
+        add_rows(node, add_rows, 0);
+        std::size_t columns = 0;
+        for (auto const& r : rows) {
+            columns = std::max(columns, r.size());
+        }
+        if (columns == 0) {
+            return;
+        }
+        std::string text;
+        auto const add_row = [&](std::vector<std::string> const& cells) {
+            text += '|';
+            for (std::size_t i = 0; i < columns; ++i) {
+                text += ' ';
+                text += i < cells.size() && !cells[i].empty() ? cells[i] : std::string();
+                text += " |";
+            }
+            text += '\n';
+        };
+        add_row(rows.front());
+        text += '|';
+        for (std::size_t i = 0; i < columns; ++i) {
+            text += " --- |";
+        }
+        text += '\n';
+        for (std::size_t r = 1; r < rows.size(); ++r) {
+            add_row(rows[r]);
+        }
+        text.pop_back();
+        out.push_back({std::move(text), false});
+    }
+
+    void inline_children(GumboNode const* node, Inline& out, Style style, std::size_t depth) {
+        for (GumboNode const* child : children_of(node)) {
+            if (overflow_) {
+                return;
+            }
+            inline_node(child, out, style, depth + 1);
+        }
+        if (out.size() > limits_.max_output_bytes) {
+            overflow_ = true;
+        }
+    }
+
+    // The text of a subtree, unescaped, white space collapsed and trimmed.
+    static std::string plain_text(GumboNode const* node) {
+        std::string text;
+        std::vector<GumboNode const*> stack{node};
+        while (!stack.empty() && text.size() < 4096) {
+            GumboNode const* n = stack.back();
+            stack.pop_back();
+            if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_CDATA || n->type == GUMBO_NODE_WHITESPACE) {
+                for (char const* p = n->v.text.text; *p != '\0'; ++p) {
+                    bool const space = is_space(*p);
+                    if (!space) {
+                        text += *p;
+                    } else if (!text.empty() && text.back() != ' ') {
+                        text += ' ';
+                    }
+                }
+            } else if (is_element(n)) {
+                auto const kids = children_of(n);
+                for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+                    stack.push_back(*it);
+                }
+            }
+        }
+        return std::string(strings::trim(text));
+    }
+
+    // Text content only, without recursion: what a subtree past the depth limit becomes.
+    void flattened(GumboNode const* node, Inline& out) {
+        std::vector<GumboNode const*> stack{node};
+        while (!stack.empty() && !overflow_) {
+            GumboNode const* n = stack.back();
+            stack.pop_back();
+            if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_CDATA) {
+                out.text(n->v.text.text);
+            } else if (n->type == GUMBO_NODE_WHITESPACE) {
+                out.space();
+            } else if (is_element(n)) {
+                auto const tag = tag_name(n);
+                if (kind_of(tag) == Kind::skip) {
+                    continue;
+                }
+                if (kind_of(tag) == Kind::block || tag == "br") {
+                    out.space();
+                }
+                auto const kids = children_of(n);
+                for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+                    stack.push_back(*it);
+                }
+            }
+            overflow_ = overflow_ || out.size() > limits_.max_output_bytes;
+        }
+    }
+
+    void inline_node(GumboNode const* node, Inline& out, Style style, std::size_t depth) {
+        switch (node->type) {
+            case GUMBO_NODE_TEXT:
+            case GUMBO_NODE_CDATA:
+                out.text(node->v.text.text);
+                return;
+            case GUMBO_NODE_WHITESPACE:
+                out.space();
+                return;
+            case GUMBO_NODE_ELEMENT:
+            case GUMBO_NODE_TEMPLATE:
+                break;
+            default:
+                return;  // comments, the document
+        }
+        if (depth > limits_.max_depth) {
+            flattened(node, out);
+            return;
+        }
+        auto const tag = tag_name(node);
+        auto const kind = kind_of(tag);
+        if (kind == Kind::skip) {
+            return;
+        }
+        if (tag == "br") {
+            out.hard_break();
+            return;
+        }
+        if (tag == "b" || tag == "strong") {
+            emphasis(node, out, style, depth, style.bold, "**", [](Style& s) { s.bold = true; });
+            return;
+        }
+        if (tag == "i" || tag == "em") {
+            emphasis(node, out, style, depth, style.italic, "*", [](Style& s) { s.italic = true; });
+            return;
+        }
+        if (tag == "s" || tag == "strike" || tag == "del") {
+            emphasis(node, out, style, depth, style.strike, "~~", [](Style& s) { s.strike = true; });
+            return;
+        }
+        if (tag == "code" || tag == "kbd" || tag == "samp" || tag == "tt") {
+            code_span(node, out);
+            return;
+        }
+        if (tag == "a") {
+            link(node, out, style, depth);
+            return;
+        }
+        if (tag == "at") {
+            mention(node, out);
+            return;
+        }
+        if (tag == "img" || tag == "emoji") {
+            image(node, tag, out);
+            return;
+        }
+        if (tag == "attachment") {
+            auto const id = attribute(node, "id");
+            if (!id.empty()) {
+                result_.attachment_ids.emplace_back(id);
+            }
+            return;
+        }
+        if (kind == Kind::block) {
+            // A block inside inline content (or a table cell): its text on lines of its own.
+            if (!out.empty()) {
+                out.hard_break();
+            }
+            if (tag == "hr") {
+                return;
+            }
+            if (tag == "pre" || tag == "codeblock") {
+                code_span(node, out);
+            } else {
+                inline_children(node, out, style, depth);
+            }
+            if (!out.empty()) {
+                out.hard_break();
+            }
+            return;
+        }
+        if (tag == "td" || tag == "th" || tag == "tr") {
+            out.space();
+        }
+        inline_children(node, out, style, depth);  // span, font, u, sup, unknown elements: their content
+    }
+
+    template <class Mark>
+    void emphasis(GumboNode const* node, Inline& out, Style style, std::size_t depth, bool already,
+                  std::string_view delimiter, Mark mark) {
+        if (already) {
+            inline_children(node, out, style, depth);
+            return;
+        }
+        mark(style);
+        Inline inner = out.nested();
+        inline_children(node, inner, style, depth);
+        out.wrapped(std::move(inner), delimiter, delimiter);
+    }
+
+    void code_span(GumboNode const* node, Inline& out) {
+        std::string code;
+        std::vector<GumboNode const*> stack{node};
+        while (!stack.empty()) {
+            GumboNode const* n = stack.back();
+            stack.pop_back();
+            if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
+                code += n->v.text.text;
+            } else if (is_element(n)) {
+                if (tag_name(n) == "br") {
+                    code += ' ';
+                    continue;
+                }
+                auto const kids = children_of(n);
+                for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+                    stack.push_back(*it);
+                }
+            }
+            if (code.size() > limits_.max_output_bytes) {
+                overflow_ = true;
+                return;
+            }
+        }
+        std::ranges::replace_if(code, [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+        if (std::ranges::all_of(code, [](char c) { return c == ' '; })) {
+            if (!code.empty()) {
+                out.space();
+            }
+            return;
+        }
+        std::size_t longest = 0;
+        std::size_t run = 0;
+        for (char c : code) {
+            run = c == '`' ? run + 1 : 0;
+            longest = std::max(longest, run);
+        }
+        std::string const ticks(longest + 1, '`');
+        bool const pad = code.front() == '`' || code.back() == '`';
+        out.markup(ticks + (pad ? " " : "") + code + (pad ? " " : "") + ticks);
+    }
+
+    void link(GumboNode const* node, Inline& out, Style style, std::size_t depth) {
+        std::string href(strings::trim(attribute(node, "href")));
+        if (style.link || !detail::is_allowed_link(href)) {
+            inline_children(node, out, style, depth);  // not a link we keep: its text
+            return;
+        }
+        style.link = true;
+        Inline label(true);
+        label.no_urls();
+        inline_children(node, label, style, depth);
+        auto const close = "](" + markdown_url(href) + ")";
+        if (label.empty()) {
+            Inline shown(true);
+            shown.no_urls();
+            shown.text(href.starts_with("mailto:") ? std::string_view(href).substr(7) : std::string_view(href));
+            out.wrapped(std::move(shown), "[", close);
+            return;
+        }
+        out.wrapped(std::move(label), "[", close);
+    }
+
+    void mention(GumboNode const* node, Inline& out) {
+        auto const text = plain_text(node);
+        TeamsMention const* m = nullptr;
+        auto const id_attr = attribute(node, "id");
+        for (auto const& candidate : mentions_) {
+            if (std::to_string(candidate.id) == id_attr) {
+                m = &candidate;
+                break;
+            }
+        }
+        std::string const user = m != nullptr ? m->teams_user_id : std::string();
+        if (out.follows_mention_of(user)) {
+            if (last_mention_resolved_) {
+                out.drop_pending_space();  // "@jane" already stands for "Jane Smith"
+            } else {
+                out.extend_bold_mention(!text.empty() ? std::string_view(text) : std::string_view(m->text));
+            }
+            return;
+        }
+        if (m != nullptr && !m->teams_user_id.empty() && username_for_) {
+            auto username = username_for_(m->teams_user_id);
+            if (username && !username->empty() && std::ranges::all_of(*username, [](char c) {
+                    return is_alnum(c) || c == '.' || c == '-' || c == '_';
+                })) {
+                out.markup("@" + *username);
+                out.mention_written(user);
+                last_mention_resolved_ = true;
+                return;
+            }
+        }
+        Inline bold(true);
+        bold.text(!text.empty() || m == nullptr ? std::string_view(text) : std::string_view(m->text));
+        if (bold.empty()) {
+            return;
+        }
+        out.wrapped(std::move(bold), "**", "**");
+        out.mention_written(user);
+        last_mention_resolved_ = false;
+    }
+
+    void image(GumboNode const* node, std::string const& tag, Inline& out) {
+        auto const alt = attribute(node, "alt");
+        auto const src = attribute(node, "src");
+        bool const emoji = tag == "emoji" ||
+                           attribute(node, "itemtype").find("schema.skype.com/Emoji") != std::string_view::npos ||
+                           has_class_token(attribute(node, "class"), "emoji");
+        if (emoji) {
+            out.text(!alt.empty() ? alt : attribute(node, "title"));
+            return;
+        }
+        constexpr std::string_view k_hosted = "/hostedContents/";
+        if (auto const at = src.find(k_hosted); at != std::string_view::npos) {
+            auto id = src.substr(at + k_hosted.size());
+            id = id.substr(0, id.find('/'));
+            if (!id.empty()) {
+                result_.hosted_content_ids.emplace_back(id);
+            }
+            return;
+        }
+        std::string const url(strings::trim(src));
+        if (detail::is_allowed_link(url) && !url.starts_with("mailto:")) {
+            Inline label(true);
+            label.no_urls();
+            label.text(!alt.empty() ? alt : std::string_view("image"));
+            out.wrapped(std::move(label), "[", "](" + markdown_url(url) + ")");
+            return;
+        }
+        out.text(alt);
+    }
+
+    std::vector<TeamsMention> const& mentions_;
+    UsernameForTeamsUser const& username_for_;
+    Limits const& limits_;
+    FromTeams result_;
+    bool overflow_ = false;
+    bool last_mention_resolved_ = false;
+};
+
+// An upper bound on how deep gumbo's tree will nest, from a cheap scan of the tags. Gumbo has no depth limit, its
+// tree teardown recurses, and some of its scope checks walk the whole open-element stack (quadratic on deep
+// input); this bound keeps pathological input away from it. Elements that cannot nest in the parsed tree (void
+// elements, and p/li/td... which close their predecessor) are not counted; an end tag closes what it matches.
+std::size_t nesting_bound(std::string_view html, std::size_t stop_at) {
+    constexpr std::array<std::string_view, 27> k_flat{
+        "area", "base", "br",     "col",    "embed", "hr",   "img",   "input",    "link",
+        "meta", "param", "source", "track", "wbr",   "p",    "li",    "dt",       "dd",
+        "tr",   "td",   "th",     "option", "thead", "tbody", "tfoot", "colgroup", "caption"};
+    std::vector<std::string> open;
+    std::size_t deepest = 0;
+    std::size_t i = 0;
+    while (i < html.size()) {
+        auto const lt = html.find('<', i);
+        if (lt == std::string_view::npos || lt + 1 >= html.size()) {
+            break;
+        }
+        bool const closing = html[lt + 1] == '/';
+        std::size_t j = lt + (closing ? 2 : 1);
+        std::size_t const name_start = j;
+        while (j < html.size() && (is_alnum(html[j]) || html[j] == '-' || html[j] == ':')) {
+            ++j;
+        }
+        if (j == name_start || !((html[name_start] | 0x20) >= 'a' && (html[name_start] | 0x20) <= 'z')) {
+            i = lt + 1;
+            continue;
+        }
+        auto const name = strings::to_lower(html.substr(name_start, std::min<std::size_t>(j - name_start, 32)));
+        auto const gt = html.find('>', j);
+        bool const self_closing = gt != std::string_view::npos && gt > j && html[gt - 1] == '/';
+        i = gt == std::string_view::npos ? html.size() : gt + 1;
+        if (closing) {
+            for (std::size_t k = open.size(); k > 0; --k) {
+                if (open[k - 1] == name) {
+                    open.resize(k - 1);
+                    break;
+                }
+            }
+            continue;
+        }
+        if (self_closing || std::ranges::find(k_flat, name) != k_flat.end()) {
+            continue;
+        }
+        open.push_back(name);
+        deepest = std::max(deepest, open.size());
+        if (deepest > stop_at) {
+            break;
+        }
+    }
+    return deepest;
+}
+
+struct GumboDocument {
+    GumboOptions options;
+    GumboOutput* output = nullptr;
+    GumboDocument(GumboDocument const&) = delete;
+    GumboDocument& operator=(GumboDocument const&) = delete;
+    explicit GumboDocument(std::string_view html) : options(kGumboDefaultOptions) {
+        options.max_errors = 0;
+        output = gumbo_parse_with_options(&options, html.data(), html.size());
+    }
+    ~GumboDocument() {
+        if (output != nullptr) {
+            gumbo_destroy_output(&options, output);
+        }
+    }
+};
+
+}  // namespace
+
+Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view content_type,
+                                    std::vector<TeamsMention> const& mentions,
+                                    UsernameForTeamsUser const& username_for, Limits const& limits) {
+    if (body.size() > limits.max_input_bytes) {
+        return fail(ErrorCode::too_large, "message body of " + std::to_string(body.size()) +
+                                              " bytes is over the limit of " +
+                                              std::to_string(limits.max_input_bytes));
+    }
+    FromTeams result;
+    if (strings::iequals(content_type, "text")) {
+        auto const valid = valid_utf8(body);
+        body = valid;
+        Inline text;
+        std::size_t pos = 0;
+        while (pos <= body.size()) {
+            auto const nl = body.find('\n', pos);
+            text.text(body.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+            if (nl == std::string_view::npos) {
+                break;
+            }
+            text.hard_break();
+            pos = nl + 1;
+        }
+        result.markdown = std::move(text).take();
+    } else {
+        auto const hard_depth = 4 * std::max<std::size_t>(limits.max_depth, 16);
+        if (nesting_bound(body, hard_depth) > hard_depth) {
+            return fail(ErrorCode::too_large,
+                        "message HTML nests deeper than " + std::to_string(hard_depth) + " elements");
+        }
+        GumboDocument const doc(body);
+        if (doc.output == nullptr || doc.output->root == nullptr) {
+            return fail(ErrorCode::internal, "the HTML parser gave no document");
+        }
+        Walker walker(mentions, username_for, limits);
+        auto markdown = walker.document(doc.output->root);
+        if (walker.overflow()) {
+            return fail(ErrorCode::too_large, "converted message is over " +
+                                                  std::to_string(limits.max_output_bytes) + " bytes");
+        }
+        result = std::move(walker.result());
+        while (!markdown.empty() && (markdown.back() == '\n' || markdown.back() == ' ')) {
+            markdown.pop_back();
+        }
+        result.markdown = std::move(markdown);
+    }
+    if (result.markdown.size() > limits.max_output_bytes) {
+        return fail(ErrorCode::too_large,
+                    "converted message is over " + std::to_string(limits.max_output_bytes) + " bytes");
+    }
+    return result;
+}
+
+}  // namespace msteams::convert

@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// msteams-core sits beside core_tests in the build directory.
+fs::path core_binary() { return fs::read_symlink("/proc/self/exe").parent_path() / "msteams-core"; }
+
+struct Run {
+    int status = -1;
+    std::string out;
+};
+
+Run run_convert(std::string const& args, std::string const& input) {
+    auto const dir = fs::temp_directory_path();
+    auto const in = dir / ("convert_cli_in_" + std::to_string(::getpid()));
+    std::ofstream(in, std::ios::binary) << input;
+    std::string const command = core_binary().string() + " convert " + args + " < " + in.string() + " 2>/dev/null";
+    Run run;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) {
+        run.out.append(buffer, n);
+    }
+    int const raw = ::pclose(pipe);
+    run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    fs::remove(in);
+    return run;
+}
+
+}  // namespace
+
+TEST_CASE("convert: the msteams-core convert command converts stdin both ways", "[convert]") {
+    if (!fs::exists(core_binary())) {
+        WARN("msteams-core is not built beside core_tests; build it to run this test");
+        return;
+    }
+    auto const to_md = run_convert("--from teams-html --to markdown", "<p>hi <b>there</b> @channel</p>");
+    CHECK(to_md.status == 0);
+    CHECK(to_md.out == "hi **there** @\xE2\x81\xA0" "channel\n");
+
+    auto const to_html = run_convert("--from markdown --to teams-html", "**hi** :smile:");
+    CHECK(to_html.status == 0);
+    CHECK(to_html.out == "<p><strong>hi</strong> \xF0\x9F\x98\x84</p>\n");
+
+    auto const message = run_convert(
+        "--from teams-html --to markdown --message-json",
+        R"({"body":{"contentType":"html","content":"<p>Hi <at id=\"0\">Jane</at> <at id=\"1\">Smith</at></p>"},
+            "mentions":[{"id":0,"mentionText":"Jane","mentioned":{"user":{"id":"u1","displayName":"Jane Smith"}}},
+                        {"id":1,"mentionText":"Smith","mentioned":{"user":{"id":"u1","displayName":"Jane Smith"}}}]})");
+    CHECK(message.status == 0);
+    CHECK(message.out == "Hi @Jane.Smith\n");
+
+    CHECK(run_convert("--from teams-html --to markdown --message-json", "{not json").status == 1);
+    CHECK(run_convert("--from teams-html --to markdown", std::string(600 * 1024, 'a')).status == 1);
+    CHECK(run_convert("--from markdown --to markdown", "x").status == 2);
+    CHECK(run_convert("--from markdown --to teams-html --message-json", "x").status == 2);
+    CHECK(run_convert("--from", "x").status == 2);
+}
