@@ -327,7 +327,7 @@ Result<std::int64_t> Bridge::enqueue_outbox(std::vector<OutboxItem> const& items
     if (items.empty()) {
         return added;
     }
-    MSTEAMS_TRY(db_->transact([&](Tx& tx) -> Status {
+    auto const stored = db_->transact([&](Tx& tx) -> Status {
         added = 0;
         for (auto const& it : items) {
             Rows r;
@@ -339,7 +339,10 @@ Result<std::int64_t> Bridge::enqueue_outbox(std::vector<OutboxItem> const& items
             added += r.affected();
         }
         return {};
-    }));
+    });
+    if (!stored) {
+        return std::unexpected(stored.error());
+    }
     return added;
 }
 
