@@ -843,9 +843,10 @@ Result<Client::Page> Client::list_messages_since(std::string const& token, std::
             if (!problem.empty()) {
                 return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
             }
-            if (m.last_modified_at <= after_ms) {
+            if (m.last_modified_at < after_ms) {
                 // Newest first: everything from here on is older (Graph applied the filter already; this guards
-                // against a server that did not).
+                // against a server that did not). One in the same millisecond as after_ms is kept: Graph compares
+                // more precisely than its answers show, and a duplicate is better than a loss.
                 done = true;
                 break;
             }
