@@ -236,11 +236,13 @@ TEST_CASE("graph: parse_chat_message reads every field of a Graph chatMessage", 
 
     SECTION("an application sender or none at all leaves the user id empty") {
         auto bot = msteams::graph::parse_chat_message(
-            R"({"id":"1","from":{"user":null,"application":{"id":"app","displayName":"Bot"}},"body":{"contentType":"text","content":"x"}})");
+            R"({"id":"1","from":{"user":null,"application":{"id":"app","displayName":"Bot"}},)"
+            R"("body":{"contentType":"text","content":"x"}})");
         REQUIRE(bot);
         CHECK(bot->from.id.empty());
         CHECK(bot->from.display_name == "Bot");
-        auto system = msteams::graph::parse_chat_message(R"({"id":"2","from":null,"messageType":"systemEventMessage"})");
+        auto system =
+            msteams::graph::parse_chat_message(R"({"id":"2","from":null,"messageType":"systemEventMessage"})");
         REQUIRE(system);
         CHECK(system->from.id.empty());
         CHECK(system->message_type == "systemEventMessage");
@@ -275,7 +277,7 @@ TEST_CASE("graph: parse_chat_message reads every field of a Graph chatMessage", 
     }
 }
 
-// --- against the Microsoft 365 emulator --------------------------------------------------------------------------------
+// --- against the Microsoft 365 emulator ------------------------------------------------------------------------
 
 TEST_CASE("graph: app and delegated tokens from the emulator and get_user", "[graph]") {
     Emulator emu;
@@ -392,7 +394,8 @@ TEST_CASE("graph: get_message parses a Teams user's mentions, file attachment an
                   {{{"id", 0},
                     {"mentionText", "Adele Vance"},
                     {"mentioned", {{"user", {{"id", k_adele}, {"displayName", "Adele Vance"}}}}}}}},
-                 {"files", {{{"name", "report.txt"}, {"contentBase64", msteams::crypto::base64_encode("hello file")}}}}};
+                 {"files",
+                  {{{"name", "report.txt"}, {"contentBase64", msteams::crypto::base64_encode("hello file")}}}}};
     auto const sent = control_send(emu, chat, post);
     std::string const id = sent.at("id");
     emu.control_ok("POST", chat_path(chat) + "/messages/" + id + "/reactions",

@@ -150,7 +150,8 @@ public:
         auto const counters = control_ok("GET", "/counters");
         std::int64_t n = 0;
         for (auto const& row : counters.at("requests")) {
-            if (row.value("host", "") == "graph" && row.value("route", "") == route && row.value("status", 0) == status) {
+            if (row.value("host", "") == "graph" && row.value("route", "") == route &&
+                row.value("status", 0) == status) {
                 n += row.value("count", std::int64_t{0});
             }
         }
