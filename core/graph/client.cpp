@@ -138,7 +138,7 @@ private:
     std::string* problem_;
 };
 
-// --- parsers (each returns the problem in `problem`; empty = fine) -----------------------------------------------------
+// --- parsers (each returns the problem in `problem`; empty = fine) ---------------------------------------------
 
 ChatMessage message_from(json const& j, std::string& problem) {
     ChatMessage m;
@@ -558,9 +558,10 @@ struct Client::Impl {
                 failure.retry_after = ceil_seconds(pause);
                 failure.message = call.what + ": " + failure.message + " (gave up after " +
                                   std::to_string(attempt + 1) + (attempt == 0 ? " attempt)" : " attempts)");
-                log::warn("graph: giving up on a request", {{"request", call.what},
-                                                           {"attempts", std::to_string(attempt + 1)},
-                                                           {"retry_after_s", std::to_string(failure.retry_after.count())}});
+                log::warn("graph: giving up on a request",
+                          {{"request", call.what},
+                           {"attempts", std::to_string(attempt + 1)},
+                           {"retry_after_s", std::to_string(failure.retry_after.count())}});
                 return std::unexpected(std::move(failure));
             }
             log::debug("graph: retrying a request", {{"request", call.what},
@@ -583,8 +584,8 @@ struct Client::Impl {
         }
         auto j = json::parse(r.body, nullptr, false);
         if (j.is_discarded() || !j.is_object()) {
-            return fail(ErrorCode::internal,
-                        call.what + ": Microsoft Graph answered " + std::to_string(r.status) + " without a JSON object");
+            return fail(ErrorCode::internal, call.what + ": Microsoft Graph answered " + std::to_string(r.status) +
+                                                 " without a JSON object");
         }
         return j;
     }
@@ -843,9 +844,10 @@ Result<Client::Page> Client::list_messages_since(std::string const& token, std::
             if (!problem.empty()) {
                 return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
             }
-            if (m.last_modified_at <= after_ms) {
+            if (m.last_modified_at < after_ms) {
                 // Newest first: everything from here on is older (Graph applied the filter already; this guards
-                // against a server that did not).
+                // against a server that did not). One in the same millisecond as after_ms is kept: Graph compares
+                // more precisely than its answers show, and a duplicate is better than a loss.
                 done = true;
                 break;
             }

@@ -137,7 +137,8 @@ struct Limits {
     std::chrono::milliseconds deadline{60'000};
     // Largest file downloaded (hosted contents, attachments).
     std::int64_t max_download_bytes = 50LL << 20;
-    // Per-chat and per-tenant budgets (Graph's documented chat limits; lower them for tests).
+    // Per-chat and per-tenant budgets (Graph's documented chat limits; lower them for tests). Each bucket allows a
+    // burst of max(1, rate) requests; 0 or less switches that budget off.
     double chat_reads_per_second = 1.0;   // GET message(s) per chat
     double chat_posts_per_second = 1.0;   // POST message per chat
     double chat_writes_per_second = 1.0;  // edit, delete, react per chat
@@ -186,7 +187,8 @@ public:
     [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, std::string const& chat_id,
                                                   std::string const& message_id);
     // Messages of a chat modified after `after_ms` (Unix ms), oldest first, at most `max_messages` (the newest
-    // are kept when there are more; `truncated` says so).
+    // are kept when there are more; `truncated` says so). Graph compares more precisely than the milliseconds it
+    // shows, so messages of after_ms's own millisecond may come back again: callers deduplicate.
     struct Page {
         std::vector<ChatMessage> messages;
         bool truncated = false;
