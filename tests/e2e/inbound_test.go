@@ -426,6 +426,42 @@ func TestInbound(t *testing.T) {
 		sub = replaced
 	})
 
+	t.Run("admins promote a synthetic user and list linked channels, others are refused", func(t *testing.T) {
+		channel, err := b.mm.CreateChannel(ctx, b.mm.Team.Id, "admin-cmds", model.ChannelTypeOpen, b.mm.Admin, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ghost, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "show-links", b.command(t, b.mm.Admin, channel.Id, "/msteams show-links"), "No channels are linked")
+		mustContain(t, "show-links as a user", b.command(t, alice, channel.Id, "/msteams show-links"), "system admin")
+		mustContain(t, "promote as a user", b.command(t, alice, channel.Id, "/msteams promote "+ghost.Username+" megan"),
+			"system admin")
+		mustContain(t, "promote a real user", b.command(t, b.mm.Admin, channel.Id, "/msteams promote carol carol2"),
+			"not a synthetic user")
+		mustContain(t, "promote to a bad name", b.command(t, b.mm.Admin, channel.Id, "/msteams promote "+ghost.Username+" Megan!"),
+			"not a valid username")
+		mustContain(t, "promote to a taken name", b.command(t, b.mm.Admin, channel.Id, "/msteams promote "+ghost.Username+" alice"),
+			"taken")
+		mustContain(t, "promote", b.command(t, b.mm.Admin, channel.Id, "/msteams promote "+ghost.Username+" megan.bowen"),
+			"@megan.bowen is now a normal Mattermost user")
+		promoted, _, err := b.mm.AdminClient.GetUser(ctx, ghost.Id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if promoted.Username != "megan.bowen" || promoted.AuthService != "saml" {
+			t.Errorf("promoted user: username %q, auth service %q", promoted.Username, promoted.AuthService)
+		}
+		// Teams messages keep arriving as the same, now promoted, user.
+		send(m365ctl.Post{Text: "still me"})
+		post := waitPost(t, alice, channelID, withText("still me"))
+		if post.UserId != ghost.Id {
+			t.Errorf("after promotion the post is by %s, want %s", post.UserId, ghost.Id)
+		}
+	})
+
 	t.Run("messages sent while the plugin is off arrive in order, once", func(t *testing.T) {
 		if err := b.mm.DisablePlugin(ctx, pluginID); err != nil {
 			t.Fatal(err)
@@ -454,4 +490,65 @@ func TestInbound(t *testing.T) {
 			return ""
 		})
 	})
+}
+
+func TestNotificationsOnly(t *testing.T) {
+	ctx := context.Background()
+	b := startBridge(t, map[string]any{"chatSync": "notifications"})
+	alice, err := b.mm.CreateUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	b.connect(t, alice, aliceTeams.ID)
+	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
+		UserPrincipalName: "megan@contoso.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := b.chatsSubscription(t, "")
+	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.ctl.Send(ctx, m365ctl.InChat(dm.ID), m365ctl.Post{From: megan.ID, HTML: "<p>lunch at <b>noon</b>?</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	within(t, 20*time.Second, func() string {
+		notes = nil
+		for _, n := range b.botDM(t, alice) {
+			if strings.Contains(n, "Megan Bowen") {
+				notes = append(notes, n)
+			}
+		}
+		if len(notes) == 0 {
+			return "no notification from the bot"
+		}
+		return ""
+	})
+	mustContain(t, "notification", notes[0], "**Megan Bowen** sent you a message in Microsoft Teams", "lunch at **noon**?",
+		"https://teams.microsoft.com/l/message/")
+	// Delivered again by Graph: still one notification. No synthetic user and no mirrored DM either.
+	settings, _ := b.mm.PluginSettings(ctx, pluginID)
+	secret, _ := settings["webhooksecret"].(string)
+	body, _ := json.Marshal(map[string]any{"value": []any{map[string]any{"subscriptionId": sub.ID, "clientState": secret,
+		"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID)}}})
+	if status := b.postNotification(t, "/changes", body); status != http.StatusAccepted {
+		t.Fatalf("replay: %d", status)
+	}
+	time.Sleep(2 * time.Second)
+	count := 0
+	for _, n := range b.botDM(t, alice) {
+		if strings.Contains(n, "lunch at") {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("%d notifications for one message", count)
+	}
+	if _, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", ""); err == nil {
+		t.Errorf("notifications-only mode created a synthetic user")
+	}
 }
