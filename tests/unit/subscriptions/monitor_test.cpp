@@ -1,0 +1,156 @@
+#include "http/tls_server.hpp"  // first: it includes <utility> before Asio
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "../store/pg_support.hpp"
+#include "common/strings.hpp"
+#include "graph/client.hpp"
+#include "graph/emulator.hpp"
+#include "store/bridge.hpp"
+#include "subscriptions/monitor.hpp"
+
+using msteams::graph::Client;
+using msteams::graph::Entra;
+using msteams::subscriptions::Monitor;
+using msteams::subscriptions::MonitorSettings;
+using msteams::test::Emulator;
+using msteams::test::EmulatorOptions;
+using msteams::test::Reply;
+using msteams::test::Seen;
+using msteams::test::TempDatabase;
+using msteams::test::TestPki;
+using msteams::test::TlsServer;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The plugin's endpoints as Graph sees them: answers the validation handshake, accepts notifications.
+Reply endpoint_reply(Seen const& s) {
+    Reply r;
+    auto const q = s.target.find('?');
+    auto const params = msteams::strings::parse_query(q == std::string::npos ? "" : s.target.substr(q + 1));
+    if (params) {
+        for (auto const& [k, v] : *params) {
+            if (k == "validationToken") {
+                r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+                r.body = v;
+                return r;
+            }
+        }
+    }
+    r.status = 202;
+    return r;
+}
+
+struct Node {
+    std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
+    std::mutex mutex;
+    std::vector<std::string> catch_ups;
+    std::unique_ptr<Monitor> monitor;
+
+    Node(MonitorSettings settings, std::shared_ptr<msteams::store::Bridge> bridge, std::shared_ptr<Client> client,
+         std::shared_ptr<Entra> entra) {
+        monitor = std::make_unique<Monitor>(settings, bridge, client, entra, stats, [this](std::string const& why) {
+            std::lock_guard lock(mutex);
+            catch_ups.push_back(why);
+            return msteams::Status{};
+        });
+    }
+    void pass() {
+        auto const s = monitor->run_once();
+        INFO((s ? std::string() : s.error().message));
+        REQUIRE(s.has_value());
+    }
+    std::size_t catch_up_count() {
+        std::lock_guard lock(mutex);
+        return catch_ups.size();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("monitor: one node of two keeps the subscription, renews it past its expiry, recreates it when lost",
+          "[subscriptions][pg]") {
+    TestPki pki;
+    TlsServer endpoint(pki.issue("127.0.0.1", "IP:127.0.0.1"), endpoint_reply);
+    EmulatorOptions options;
+    options.trust_ca_pem = pki.ca_pem();
+    Emulator emu(options);
+    TempDatabase temp;
+    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(6));
+    auto entra = std::make_shared<Entra>(emu.http, emu.app());
+    auto client = std::make_shared<Client>(emu.http, emu.graph_url());
+
+    MonitorSettings settings;
+    settings.resource = "chats/getAllMessages?model=B";
+    settings.notification_url = endpoint.url("/changes", "127.0.0.1");
+    settings.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
+    settings.client_state = "monitor-test-secret";
+    settings.lifetime = 6s;
+    settings.renew_before = 4s;
+    settings.lease_ttl = 30s;
+    settings.node_id = "node-a";
+    Node a(settings, bridge, client, entra);
+    settings.node_id = "node-b";
+    Node b(settings, bridge, client, entra);
+
+    auto live = [&] { return emu.control_ok("GET", "/subscriptions").at("value"); };
+
+    a.pass();
+    b.pass();
+    a.pass();
+    CHECK(a.monitor->leader());
+    CHECK_FALSE(b.monitor->leader());
+    auto subs = live();
+    REQUIRE(subs.size() == 1);
+    std::string const id = subs[0].at("id");
+    CHECK(subs[0].at("resource") == settings.resource);
+    CHECK(a.stats->subscriptions_created == 1);
+    CHECK(b.stats->subscriptions_created == 0);
+    CHECK(a.catch_up_count() == 1);  // taking over reads the chats forward
+    CHECK(b.catch_up_count() == 0);
+
+    // Renewed inside the margin, and still the same subscription after its first expiry has passed.
+    std::this_thread::sleep_for(2500ms);
+    a.pass();
+    CHECK(a.stats->subscriptions_renewed == 1);
+    std::this_thread::sleep_for(4500ms);  // past the original expiry (6 s)
+    a.pass();
+    subs = live();
+    REQUIRE(subs.size() == 1);
+    CHECK(subs[0].at("id") == id);
+    CHECK(a.stats->subscriptions_created == 1);
+    CHECK(a.stats->subscriptions_renewed == 2);
+
+    // Graph drops it: recreated, and the chats are caught up.
+    emu.control_ok("DELETE", "/subscriptions/" + id);
+    a.pass();
+    subs = live();
+    REQUIRE(subs.size() == 1);
+    CHECK(subs[0].at("id") != id);
+    CHECK(a.stats->subscriptions_created == 2);
+    CHECK(a.catch_up_count() == 2);
+
+    // The leader stops: the other node takes over at its next pass, without creating a second subscription.
+    a.monitor->stop();
+    b.pass();
+    CHECK(b.monitor->leader());
+    CHECK(live().size() == 1);
+    CHECK(b.stats->subscriptions_created == 0);
+    CHECK(b.catch_up_count() == 1);
+
+    // A changed webhook secret: the old subscription (created with the old clientState) is replaced.
+    settings.client_state = "a-new-secret";
+    settings.node_id = "node-b";
+    b.monitor->stop();
+    Node b2(settings, bridge, client, entra);
+    b2.pass();
+    subs = live();
+    REQUIRE(subs.size() == 1);
+    CHECK(subs[0].at("clientState") == "a-new-secret");
+}
