@@ -18,6 +18,7 @@
 #include "subscriptions/monitor.hpp"
 #include "sync/inbound.hpp"
 #include "sync/logins.hpp"
+#include "sync/outbound.hpp"
 #include "sync/people.hpp"
 #include "sync/receiver.hpp"
 #include "web/account_routes.hpp"
@@ -59,16 +60,19 @@ struct Runtime {
     std::shared_ptr<store::Bridge> bridge;
     std::shared_ptr<sync::People> people;
     std::shared_ptr<sync::Inbound> inbound;
+    std::shared_ptr<sync::Outbound> outbound;
     std::shared_ptr<sync::Receiver> receiver;
     std::shared_ptr<subscriptions::Monitor> monitor;
     std::shared_ptr<commands::AdminContext const> admin;
 
     void start() const {
         inbound->start();
+        outbound->start();
         monitor->start();
     }
     void stop() const {
         monitor->stop();
+        outbound->stop();
         inbound->stop();
     }
 };
@@ -211,6 +215,13 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->bridge, runtime->logins, runtime->graph,
                                                        runtime->entra, runtime->people, stats_);
 
+    sync::OutboundSettings outbound;
+    outbound.enabled = config->chat_sync == ChatSync::mirror;
+    outbound.bot_user_id = bot_user_id_;
+    outbound.max_file_size = config->max_file_size_to_teams;
+    runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->bridge, runtime->logins,
+                                                         runtime->graph, stats_);
+
     std::string site = config->server.site_url;
     while (!site.empty() && site.back() == '/') {
         site.pop_back();
@@ -324,20 +335,29 @@ std::size_t Core::http_body_limit(std::string const& method, std::string const& 
 web::Response Core::serve_http(web::Request const& request) const { return router_.handle(request); }
 
 std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
-    std::uint64_t done = 0;
+    std::vector<sync::OutboundEvent> outbound;
     for (auto const& e : events) {
         log::Fields fields{{"seq", std::to_string(e.seq)}, {"hook", to_string(e.kind)}};
         switch (e.kind) {
             case HookEvent::Kind::message_posted:
             case HookEvent::Kind::message_updated:
-            case HookEvent::Kind::message_deleted:
+            case HookEvent::Kind::message_deleted: {
                 fields.emplace_back("post_id", e.post.id);
                 fields.emplace_back("channel_id", e.post.channel_id);
+                auto const kind = e.kind == HookEvent::Kind::message_posted    ? sync::OutboundEvent::Kind::posted
+                                  : e.kind == HookEvent::Kind::message_updated ? sync::OutboundEvent::Kind::edited
+                                                                               : sync::OutboundEvent::Kind::deleted;
+                outbound.push_back(sync::OutboundEvent{kind, e.post, e.old_post, {}});
                 break;
+            }
             case HookEvent::Kind::reaction_added:
             case HookEvent::Kind::reaction_removed:
                 fields.emplace_back("post_id", e.reaction.post_id);
                 fields.emplace_back("emoji", e.reaction.emoji_name);
+                outbound.push_back(sync::OutboundEvent{e.kind == HookEvent::Kind::reaction_added
+                                                           ? sync::OutboundEvent::Kind::reacted
+                                                           : sync::OutboundEvent::Kind::unreacted,
+                                                       {}, {}, e.reaction});
                 break;
             case HookEvent::Kind::user_logged_in:
             case HookEvent::Kind::user_created:
@@ -351,9 +371,20 @@ std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
                 break;
         }
         log::debug("hook event", std::move(fields));
-        done = e.seq;
     }
-    return done;
+    if (events.empty()) {
+        return 0;
+    }
+    auto const runtime = runtime_.load();
+    if (!outbound.empty() && runtime && active_.load()) {
+        // Durable before acknowledged: if the outbox cannot take them, the shim sends the batch again.
+        if (auto s = runtime->outbound->enqueue(outbound); !s) {
+            log::warn("could not queue Mattermost changes for Teams; they will be delivered again",
+                      {{"events", std::to_string(outbound.size())}, {"error", s.error().message}});
+            return events.front().seq - 1;
+        }
+    }
+    return events.back().seq;
 }
 
 }  // namespace msteams::app

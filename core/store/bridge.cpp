@@ -202,6 +202,20 @@ Status Bridge::mark_pending(MessageLink const& link) {
     return {};
 }
 
+Result<bool> Bridge::sending_to(std::string const& thread_id, std::int64_t since_ms) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT 1 FROM msteams_messages WHERE teams_thread_id = $1 AND mm_post_id IS NULL "
+                                    "AND origin = 'mattermost' AND pending_since > $2 LIMIT 1",
+                                    {thread_id, num(since_ms)}));
+    return !r.empty();
+}
+
+Status Bridge::forget(Tx& tx, std::string const& thread_id, std::string const& message_id) {
+    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_messages WHERE teams_thread_id = $1 AND teams_message_id = $2",
+                        {thread_id, message_id}));
+    return {};
+}
+
 Status Bridge::put_message(Tx& tx, MessageLink const& link) {
     MSTEAMS_TRY(tx.exec("INSERT INTO msteams_messages (teams_thread_id, teams_message_id, mm_post_id, mm_channel_id, "
                         "origin, teams_modified_at, pending_since, deleted) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) "

@@ -126,6 +126,10 @@ public:
     // Records that a post is about to be created (committed on its own, before the post exists), so that a crash
     // between creating the post and committing the link can be recovered without a second post.
     [[nodiscard]] Status mark_pending(MessageLink const& link);
+    // Outbound sends in flight (recorded before the Graph request, removed when its link is committed): their
+    // echoes must wait, and after a crash the sender looks in Teams before sending again.
+    [[nodiscard]] Result<bool> sending_to(std::string const& thread_id, std::int64_t since_ms);
+    [[nodiscard]] Status forget(Tx& tx, std::string const& thread_id, std::string const& message_id);
     // Sets the post id and modification time (insert or update).
     [[nodiscard]] Status put_message(Tx& tx, MessageLink const& link);
 

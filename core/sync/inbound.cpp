@@ -20,6 +20,8 @@ constexpr std::size_t k_max_files_per_post = 10;
 constexpr int k_max_attempts_permanent = 5;
 constexpr int k_max_attempts_transient = 60;
 constexpr std::int64_t k_pending_window_ms = 60'000;
+// How long an interrupted outbound send holds back the chat's inbound changes at most.
+constexpr std::int64_t k_send_resolution_ms = 5 * 60'000;
 // Bridge posts carry this prop with the Teams message id: the outbound side skips them, and a crash between
 // creating a post and committing its link is recovered by finding the post again.
 constexpr char const* k_message_prop = "msteams_message_id";
@@ -280,6 +282,12 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
     }
     // Outbound sends to this chat hold the same lock until their message is in the map: their echo waits here.
     MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
+    // A send interrupted by a crash is resolved by its sender first (it finds its message in Teams and links it).
+    bool in_flight = false;
+    MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, graph::now_ms() - k_send_resolution_ms));
+    if (in_flight) {
+        return fail(ErrorCode::unavailable, "a message from Mattermost to this chat is being sent");
+    }
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;

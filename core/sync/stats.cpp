@@ -32,6 +32,17 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     add("dropped", dropped);
     add("synthetic_users_created", synthetic_users_created);
     add("catchups", catchups);
+    add("outbox_enqueued", outbox_enqueued);
+    add("sent_posts", sent_posts);
+    add("sent_edits", sent_edits);
+    add("sent_deletes", sent_deletes);
+    add("sent_reactions", sent_reactions);
+    add("sent_files", sent_files);
+    add("relayed_posts", relayed_posts);
+    add("outbound_not_bridged", outbound_not_bridged);
+    add("outbound_not_connected", outbound_not_connected);
+    add("outbound_failures", outbound_failures);
+    add("outbound_dropped", outbound_dropped);
     add("subscriptions_created", subscriptions_created);
     add("subscriptions_renewed", subscriptions_renewed);
     add("subscriptions_deleted", subscriptions_deleted);

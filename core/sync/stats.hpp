@@ -44,6 +44,19 @@ struct Stats {
     Counter synthetic_users_created{0};
     Counter catchups{0};
 
+    // outbound pipeline
+    Counter outbox_enqueued{0};
+    Counter sent_posts{0};
+    Counter sent_edits{0};
+    Counter sent_deletes{0};
+    Counter sent_reactions{0};
+    Counter sent_files{0};
+    Counter relayed_posts{0};
+    Counter outbound_not_bridged{0};
+    Counter outbound_not_connected{0};
+    Counter outbound_failures{0};
+    Counter outbound_dropped{0};
+
     // subscriptions
     Counter subscriptions_created{0};
     Counter subscriptions_renewed{0};

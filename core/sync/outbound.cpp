@@ -1,0 +1,580 @@
+#include "sync/outbound.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/log.hpp"
+#include "convert/convert.hpp"
+#include "graph/entra.hpp"
+
+namespace msteams::sync {
+namespace {
+
+using nlohmann::json;
+
+constexpr char const* k_message_prop = "msteams_message_id";  // set on the posts the bridge creates
+constexpr int k_max_attempts = 30;
+constexpr int k_max_members = 8;  // Mattermost group messages
+// How far back a retried send looks for its own message in Teams.
+constexpr std::int64_t k_resend_window_ms = 60'000;
+
+std::string text(json const& j, char const* key) {
+    auto const it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool bridge_post(std::string const& props_json) {
+    auto const props = json::parse(props_json, nullptr, false);
+    return props.is_object() && props.contains(k_message_prop);
+}
+
+std::string html_escape(std::string const& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+bool not_connected(Error const& e) {
+    return e.code == ErrorCode::permission_denied || e.code == ErrorCode::not_found;
+}
+
+}  // namespace
+
+// Where a post goes and as whom.
+struct Outbound::Target {
+    std::string chat_id;
+    std::string token;
+    std::string author_teams_id;
+    bool relay = false;  // posted by the bot's Teams account for an author who is not connected
+};
+
+Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+                   std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats)
+    : settings_(std::move(settings)),
+      api_(std::move(api)),
+      bridge_(std::move(bridge)),
+      logins_(std::move(logins)),
+      graph_(std::move(graph)),
+      stats_(std::move(stats)),
+      workers_("outbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); }) {}
+
+Outbound::~Outbound() { stop(); }
+
+void Outbound::start() { workers_.start(); }
+void Outbound::stop() { workers_.stop(); }
+
+Result<bool> Outbound::is_direct_or_group(std::string const& channel_id) {
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = channel_kinds_.find(channel_id); it != channel_kinds_.end()) {
+            return it->second;
+        }
+    }
+    mm::Channel channel;
+    MSTEAMS_TRY_ASSIGN(channel, api_->get_channel(channel_id));
+    bool const direct = channel.type == "D" || channel.type == "G";
+    std::lock_guard lock(cache_mutex_);
+    if (channel_kinds_.size() > 100'000) {
+        channel_kinds_.clear();
+    }
+    channel_kinds_[channel_id] = direct;
+    return direct;
+}
+
+Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
+    if (!settings_.enabled) {
+        return {};
+    }
+    std::vector<store::OutboxItem> items;
+    auto const now = graph::now_ms();
+    for (auto const& e : events) {
+        store::OutboxItem item;
+        item.created_at = now;
+        json payload = json::object();
+        switch (e.kind) {
+            case OutboundEvent::Kind::posted:
+            case OutboundEvent::Kind::edited:
+            case OutboundEvent::Kind::deleted: {
+                auto const& p = e.post;
+                if (!p.type.empty() || p.user_id == settings_.bot_user_id || bridge_post(p.props_json)) {
+                    continue;  // system posts, the bot's, and what the bridge itself posted for Teams
+                }
+                item.channel_id = p.channel_id;
+                item.post_id = p.id;
+                item.user_id = p.user_id;
+                if (e.kind == OutboundEvent::Kind::posted) {
+                    item.kind = "post";
+                    item.event_key = "post:" + p.id;
+                    payload = json{{"message", p.message}, {"root_id", p.root_id}, {"file_ids", p.file_ids}};
+                } else if (e.kind == OutboundEvent::Kind::edited) {
+                    if (p.delete_at != 0 || p.message == e.old_post.message) {
+                        continue;  // pins, reactions and other changes that are not edits
+                    }
+                    item.kind = "edit";
+                    item.event_key = "edit:" + p.id + ":" + std::to_string(p.update_at);
+                    payload = json{{"message", p.message}};
+                } else {
+                    item.kind = "delete";
+                    item.event_key = "delete:" + p.id;
+                }
+                break;
+            }
+            case OutboundEvent::Kind::reacted:
+            case OutboundEvent::Kind::unreacted: {
+                auto const& r = e.reaction;
+                if (r.user_id == settings_.bot_user_id) {
+                    continue;
+                }
+                item.channel_id = r.channel_id;
+                item.post_id = r.post_id;
+                item.user_id = r.user_id;
+                bool const add = e.kind == OutboundEvent::Kind::reacted;
+                item.kind = add ? "react" : "unreact";
+                item.event_key = item.kind + ":" + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
+                                 std::to_string(add ? r.create_at : now);
+                payload = json{{"emoji", r.emoji_name}};
+                break;
+            }
+        }
+        if (item.channel_id.empty() && !item.post_id.empty()) {
+            mm::Post post;
+            MSTEAMS_TRY_ASSIGN(post, api_->get_post(item.post_id));
+            item.channel_id = post.channel_id;
+        }
+        bool direct = false;
+        MSTEAMS_TRY_ASSIGN(direct, is_direct_or_group(item.channel_id));
+        if (!direct) {
+            continue;
+        }
+        item.payload = payload.dump();
+        items.push_back(std::move(item));
+    }
+    std::int64_t added = 0;
+    MSTEAMS_TRY_ASSIGN(added, bridge_->enqueue_outbox(items));
+    if (added > 0) {
+        stats_->outbox_enqueued += static_cast<std::uint64_t>(added);
+        workers_.wake();
+    }
+    return {};
+}
+
+Result<bool> Outbound::run_once() {
+    std::optional<store::OutboxItem> item;
+    auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
+        MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(tx, graph::now_ms()));
+        if (!item) {
+            return {};
+        }
+        MSTEAMS_TRY(process(tx, *item));
+        return bridge_->remove_outbox(tx, item->id);
+    });
+    if (!item) {
+        if (!done) {
+            return std::unexpected(done.error());
+        }
+        return false;
+    }
+    if (done) {
+        return true;
+    }
+    ++stats_->outbound_failures;
+    auto const& e = done.error();
+    int const attempts = item->attempts + 1;
+    bool const transient = e.code == ErrorCode::unavailable || e.code == ErrorCode::internal;
+    if (!transient || attempts >= k_max_attempts) {
+        ++stats_->outbound_dropped;
+        log::error("could not send a Mattermost change to Teams; giving up",
+                   {{"post_id", item->post_id}, {"kind", item->kind}, {"attempts", std::to_string(attempts)},
+                    {"error", e.message}});
+        if (item->kind == "post" || item->kind == "edit") {
+            tell(item->user_id, item->channel_id,
+                 "Your message could not be delivered to Microsoft Teams: " + e.message);
+        }
+        (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->remove_outbox(tx, item->id); });
+        return true;
+    }
+    std::int64_t delay_ms = std::min<std::int64_t>(300'000, 1000LL << std::min(attempts, 9));
+    if (e.retry_after.count() > 0) {
+        delay_ms = std::max<std::int64_t>(delay_ms, e.retry_after.count() * 1000);
+    }
+    log::warn("could not send a Mattermost change to Teams; trying again later",
+              {{"post_id", item->post_id}, {"kind", item->kind}, {"attempt", std::to_string(attempts)},
+               {"retry_in_ms", std::to_string(delay_ms)}, {"error", e.message}});
+    MSTEAMS_TRY(bridge_->postpone_outbox(item->id, graph::now_ms() + delay_ms, e.message));
+    return true;
+}
+
+void Outbound::tell(std::string const& user_id, std::string const& channel_id, std::string const& message) {
+    mm::Post post;
+    post.user_id = settings_.bot_user_id;
+    post.channel_id = channel_id;
+    post.message = message;
+    if (auto s = api_->send_ephemeral_post(user_id, post); !s) {
+        log::warn("could not tell a user about a Teams delivery", {{"user_id", user_id}, {"error", s.error().message}});
+    }
+}
+
+Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_user_id) {
+    auto account = logins_->account(mm_user_id);
+    if (!account) {
+        return std::unexpected(account.error());
+    }
+    if (*account) {
+        return std::optional<std::string>((*account)->teams_user_id);
+    }
+    std::optional<store::TeamsUser> user;
+    MSTEAMS_TRY_ASSIGN(user, bridge_->user_by_mm_id(mm_user_id));
+    if (user) {
+        return std::optional<std::string>(user->teams_user_id);
+    }
+    return std::optional<std::string>();
+}
+
+Status Outbound::process(store::Tx& tx, store::OutboxItem const& item) {
+    if (item.kind == "post") {
+        return send_post(tx, item);
+    }
+    if (item.kind == "edit") {
+        return send_edit(tx, item);
+    }
+    if (item.kind == "delete") {
+        return send_delete(tx, item);
+    }
+    return send_reaction(tx, item, item.kind == "react");
+}
+
+Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const& item) {
+    // Every member must be someone in Teams (connected, matched or synthetic): then this DM/GM is a Teams chat.
+    std::vector<std::string> members;
+    MSTEAMS_TRY_ASSIGN(members, api_->get_channel_member_ids(item.channel_id, 0, k_max_members + 1));
+    std::vector<std::string> teams_members;
+    for (auto const& m : members) {
+        std::optional<std::string> id;
+        MSTEAMS_TRY_ASSIGN(id, teams_id_for(m));
+        if (!id) {
+            ++stats_->outbound_not_bridged;
+            return std::optional<Target>();
+        }
+        teams_members.push_back(*id);
+    }
+    std::sort(teams_members.begin(), teams_members.end());
+    teams_members.erase(std::unique(teams_members.begin(), teams_members.end()), teams_members.end());
+    if (teams_members.size() < 2) {
+        ++stats_->outbound_not_bridged;
+        return std::optional<Target>();
+    }
+    std::optional<store::TeamsUser> ghost;
+    MSTEAMS_TRY_ASSIGN(ghost, bridge_->user_by_mm_id(item.user_id));
+    if (ghost && ghost->synthetic) {
+        return std::optional<Target>();  // synthetic users speak in Teams, not here
+    }
+
+    Target t;
+    std::optional<std::string> author;
+    MSTEAMS_TRY_ASSIGN(author, teams_id_for(item.user_id));
+    t.author_teams_id = author.value_or("");
+    auto token = logins_->access_token(item.user_id);
+    if (!token) {
+        if (!not_connected(token.error())) {
+            return std::unexpected(token.error());
+        }
+        // Not connected: the relay posts for them where the bot's Teams account can, else they are told.
+        std::optional<store::Portal> portal;
+        MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_channel(item.channel_id));
+        auto relay = logins_->access_token(settings_.bot_user_id);
+        if (portal && relay) {
+            t.token = *relay;
+            t.chat_id = portal->teams_thread_id;
+            t.relay = true;
+            return std::optional<Target>(std::move(t));
+        }
+        ++stats_->outbound_not_connected;
+        tell(item.user_id, item.channel_id,
+             "This message was not sent to Microsoft Teams because your Mattermost account is not connected to "
+             "Teams. Connect it with `/msteams connect` so that your next messages reach Teams.");
+        return std::optional<Target>();
+    }
+    t.token = *token;
+
+    std::optional<store::Portal> portal;
+    MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_channel(item.channel_id));
+    if (portal) {
+        t.chat_id = portal->teams_thread_id;
+        return std::optional<Target>(std::move(t));
+    }
+    // Find or create the chat: one-on-one creation is idempotent; a group chat with exactly these members is reused.
+    if (teams_members.size() == 2) {
+        graph::Chat chat;
+        MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(t.token, "oneOnOne", teams_members));
+        t.chat_id = chat.id;
+    } else {
+        std::vector<graph::Chat> chats;
+        MSTEAMS_TRY_ASSIGN(chats, graph_->list_my_chats(t.token, 500));
+        for (auto const& c : chats) {
+            if (c.chat_type != "group") {
+                continue;
+            }
+            std::vector<std::string> ids;
+            for (auto const& m : c.members) {
+                ids.push_back(m.user_id);
+            }
+            std::sort(ids.begin(), ids.end());
+            if (ids == teams_members) {
+                t.chat_id = c.id;
+                break;
+            }
+        }
+        if (t.chat_id.empty()) {
+            graph::Chat chat;
+            MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(t.token, "group", teams_members));
+            t.chat_id = chat.id;
+        }
+    }
+    store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, graph::now_ms(), graph::now_ms()};
+    MSTEAMS_TRY(bridge_->add_portal(created));
+    return std::optional<Target>(std::move(t));
+}
+
+Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
+    std::optional<Target> t;
+    MSTEAMS_TRY_ASSIGN(t, target(item));
+    if (!t) {
+        return {};
+    }
+    // The echo of this message waits for this transaction (the inbound side takes the same lock).
+    MSTEAMS_TRY(bridge_->lock_thread(tx, t->chat_id));
+    auto const payload = json::parse(item.payload, nullptr, false);
+    auto const message = payload.is_object() ? text(payload, "message") : std::string();
+
+    auto converted = convert::markdown_to_teams(message, [this](std::string const& username)
+                                                             -> std::optional<convert::TeamsUser> {
+        auto const user = api_->get_user_by_username(username);
+        if (!user) {
+            return std::nullopt;
+        }
+        auto const id = teams_id_for(user->id);
+        if (!id || !*id) {
+            return std::nullopt;
+        }
+        std::string name = user->first_name + (user->last_name.empty() ? "" : " " + user->last_name);
+        return convert::TeamsUser{**id, name.empty() ? user->username : name};
+    });
+    if (!converted) {
+        return fail(ErrorCode::invalid_argument, "the message could not be converted: " + converted.error().message);
+    }
+    graph::NewMessage out;
+    out.html = converted->html;
+    for (auto const& m : converted->mentions) {
+        out.mentions.push_back(graph::Mention{m.id, m.text, m.teams_user_id, m.text});
+    }
+    if (t->relay) {
+        auto const author = api_->get_user(item.user_id);
+        auto const name = author ? (author->first_name.empty() ? author->username
+                                                               : author->first_name + " " + author->last_name)
+                                 : std::string("Someone");
+        out.html = "<p><b>" + html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
+    }
+
+    // Files: uploaded to the author's OneDrive chat-files folder, shared, and attached.
+    std::vector<std::string> skipped;
+    if (payload.is_object() && payload.contains("file_ids") && payload["file_ids"].is_array() && !t->relay) {
+        for (auto const& f : payload["file_ids"]) {
+            if (!f.is_string()) {
+                continue;
+            }
+            mm::FileInfo info;
+            MSTEAMS_TRY_ASSIGN(info, api_->get_file_info(f.get<std::string>()));
+            if (info.size > settings_.max_file_size) {
+                skipped.push_back(info.name);
+                continue;
+            }
+            std::string bytes;
+            MSTEAMS_TRY_ASSIGN(bytes, api_->get_file(info.id));
+            graph::DriveItem drive;
+            MSTEAMS_TRY_ASSIGN(drive, graph_->upload_chat_file(t->token, info.name, bytes));
+            // The attachment id is the GUID in the item's eTag ("{GUID},n").
+            std::string id = drive.etag;
+            auto const open = id.find('{');
+            auto const close = id.find('}');
+            if (open != std::string::npos && close != std::string::npos && close > open) {
+                id = id.substr(open + 1, close - open - 1);
+            }
+            graph::Attachment a;
+            a.id = id;
+            a.content_type = "reference";
+            a.content_url = drive.web_url;
+            a.name = drive.name;
+            out.attachments.push_back(a);
+            out.html += "<attachment id=\"" + html_escape(id) + "\"></attachment>";
+            ++stats_->sent_files;
+        }
+    }
+    // A reply in a thread quotes the thread's root in Teams.
+    auto const root_id = payload.is_object() ? text(payload, "root_id") : std::string();
+    if (!root_id.empty()) {
+        std::optional<store::MessageLink> root;
+        MSTEAMS_TRY_ASSIGN(root, bridge_->message_by_post(root_id));
+        if (root && root->teams_thread_id == t->chat_id && !root->deleted) {
+            graph::Attachment a;
+            a.id = root->teams_message_id;
+            a.content_type = "messageReference";
+            a.content = json{{"messageId", root->teams_message_id}}.dump();
+            out.attachments.push_back(a);
+            out.html = "<attachment id=\"" + html_escape(a.id) + "\"></attachment>" + out.html;
+        }
+    }
+    if (out.html.empty() && out.attachments.empty()) {
+        return {};
+    }
+    // Graph has no idempotency key: a send is recorded before the request, so that after a crash (the message may
+    // or may not have reached Teams) the retry looks for it in the chat instead of sending it twice.
+    std::string const marker = "pending:" + item.post_id;
+    std::optional<store::MessageLink> pending;
+    MSTEAMS_TRY_ASSIGN(pending, bridge_->message(tx, t->chat_id, marker));
+    std::optional<graph::ChatMessage> sent;
+    if (pending) {
+        graph::Client::Page page;
+        MSTEAMS_TRY_ASSIGN(page, graph_->list_messages_since(t->token, t->chat_id,
+                                                             pending->pending_since - k_resend_window_ms, 200));
+        for (auto const& m : page.messages) {
+            if (m.from.id == t->author_teams_id && m.body == out.html && m.deleted_at == 0) {
+                std::optional<store::MessageLink> taken;
+                MSTEAMS_TRY_ASSIGN(taken, bridge_->message(tx, t->chat_id, m.id));
+                if (!taken) {
+                    sent = m;
+                    log::info("found a message sent before a restart; not sending it again",
+                              {{"post_id", item.post_id}, {"message_id", m.id}});
+                    break;
+                }
+            }
+        }
+    } else {
+        MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0,
+                                                             graph::now_ms(), false}));
+    }
+    if (!sent) {
+        MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
+    }
+    MSTEAMS_TRY(bridge_->forget(tx, t->chat_id, marker));
+    MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
+                                                            "mattermost", sent->last_modified_at, 0, false}));
+    ++(t->relay ? stats_->relayed_posts : stats_->sent_posts);
+    if (!skipped.empty()) {
+        std::string names;
+        for (auto const& n : skipped) {
+            names += (names.empty() ? "" : ", ") + n;
+        }
+        tell(item.user_id, item.channel_id,
+             "Your message reached Microsoft Teams without " + names + ": files larger than " +
+                 std::to_string(settings_.max_file_size >> 20) + " MB are not sent to Teams.");
+    }
+    return {};
+}
+
+Status Outbound::send_edit(store::Tx& tx, store::OutboxItem const& item) {
+    std::optional<store::MessageLink> link;
+    MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
+    if (!link || link->origin != "mattermost" || link->deleted) {
+        return {};
+    }
+    auto token = logins_->access_token(item.user_id);
+    if (!token) {
+        if (not_connected(token.error())) {
+            tell(item.user_id, item.channel_id,
+                 "Your edit was not sent to Microsoft Teams because your account is not connected.");
+            return {};
+        }
+        return std::unexpected(token.error());
+    }
+    MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
+    auto const payload = json::parse(item.payload, nullptr, false);
+    auto converted = convert::markdown_to_teams(payload.is_object() ? text(payload, "message") : "", {});
+    if (!converted) {
+        return fail(ErrorCode::invalid_argument, "the edit could not be converted: " + converted.error().message);
+    }
+    graph::NewMessage out;
+    out.html = converted->html;
+    MSTEAMS_TRY(graph_->update_message(*token, link->teams_thread_id, link->teams_message_id, out));
+    ++stats_->sent_edits;
+    return {};
+}
+
+Status Outbound::send_delete(store::Tx& tx, store::OutboxItem const& item) {
+    std::optional<store::MessageLink> link;
+    MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
+    if (!link || link->origin != "mattermost" || link->deleted) {
+        return {};
+    }
+    std::optional<std::string> author;
+    MSTEAMS_TRY_ASSIGN(author, teams_id_for(item.user_id));
+    auto token = logins_->access_token(item.user_id);
+    if (!token || !author) {
+        if (!token && !not_connected(token.error())) {
+            return std::unexpected(token.error());
+        }
+        return {};  // the author is not connected any more: Teams keeps the message
+    }
+    MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
+    auto const deleted = graph_->soft_delete_message(*token, *author, link->teams_thread_id, link->teams_message_id);
+    if (!deleted && deleted.error().code != ErrorCode::not_found) {
+        return deleted;
+    }
+    link->deleted = true;
+    MSTEAMS_TRY(bridge_->put_message(tx, *link));
+    ++stats_->sent_deletes;
+    return {};
+}
+
+Status Outbound::send_reaction(store::Tx& tx, store::OutboxItem const& item, bool add) {
+    std::optional<store::MessageLink> link;
+    MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
+    if (!link || link->deleted || link->mm_post_id.empty()) {
+        return {};
+    }
+    auto const payload = json::parse(item.payload, nullptr, false);
+    auto const emoji = payload.is_object() ? text(payload, "emoji") : std::string();
+    auto const reaction = convert::emoji_to_reaction(emoji);
+    std::optional<std::string> teams_user;
+    MSTEAMS_TRY_ASSIGN(teams_user, teams_id_for(item.user_id));
+    if (!reaction || !teams_user) {
+        return {};
+    }
+    // Reactions that came from Teams are known already; the lock waits for an inbound change in flight.
+    MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
+    std::vector<store::ReactionLink> known;
+    MSTEAMS_TRY_ASSIGN(known, bridge_->reactions(tx, item.post_id));
+    auto const it = std::find_if(known.begin(), known.end(), [&](auto const& k) {
+        return k.mm_user_id == item.user_id && k.emoji_name == emoji;
+    });
+    if (add == (it != known.end())) {
+        return {};
+    }
+    auto token = logins_->access_token(item.user_id);
+    if (!token) {
+        if (not_connected(token.error())) {
+            return {};  // nobody can react in someone else's name
+        }
+        return std::unexpected(token.error());
+    }
+    store::ReactionLink r{item.post_id, item.user_id, emoji, *teams_user, *reaction};
+    if (add) {
+        MSTEAMS_TRY(graph_->set_reaction(*token, link->teams_thread_id, link->teams_message_id, *reaction));
+        MSTEAMS_TRY(bridge_->add_reaction(tx, r));
+    } else {
+        MSTEAMS_TRY(graph_->unset_reaction(*token, link->teams_thread_id, link->teams_message_id, it->reaction_type));
+        MSTEAMS_TRY(bridge_->remove_reaction(tx, r));
+    }
+    ++stats_->sent_reactions;
+    return {};
+}
+
+}  // namespace msteams::sync

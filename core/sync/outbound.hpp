@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.hpp"
+#include "graph/client.hpp"
+#include "mm/api.hpp"
+#include "store/bridge.hpp"
+#include "sync/logins.hpp"
+#include "sync/stats.hpp"
+#include "sync/workers.hpp"
+
+// Mattermost → Teams. Hooks put posts, edits, deletes and reactions of DMs and GMs into the durable outbox (so a
+// restart of the core or of the database loses nothing); one sender per channel drains it in order, as the
+// author, within Graph's limits (the Graph client waits its turn per chat and per tenant and retries 429s).
+// What is sent is recorded in the message map while the chat is locked, so its echo from Graph ends there.
+namespace msteams::sync {
+
+struct OutboundSettings {
+    bool enabled = true;  // chat sync mirrors
+    std::string bot_user_id;
+    std::int64_t max_file_size = 20LL << 20;  // to Teams
+    int workers = 2;
+};
+
+// A hook event as the outbox needs it.
+struct OutboundEvent {
+    enum class Kind { posted, edited, deleted, reacted, unreacted };
+    Kind kind = Kind::posted;
+    mm::Post post;      // posted, edited (the new post), deleted
+    mm::Post old_post;  // edited
+    mm::Reaction reaction;
+};
+
+class Outbound {
+public:
+    Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+             std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats);
+    ~Outbound();
+
+    void start();
+    void stop();
+
+    // Adds the events that may concern Teams to the outbox (durably) and wakes the senders. Events of channels other
+    // than DMs and GMs, system posts and the bridge's own posts are left out here, without any database work.
+    [[nodiscard]] Status enqueue(std::vector<OutboundEvent> const& events);
+
+    // Sends the oldest ready item of one channel; false when there was nothing to do.
+    [[nodiscard]] Result<bool> run_once();
+
+private:
+    struct Target;
+    [[nodiscard]] Result<bool> is_direct_or_group(std::string const& channel_id);
+    [[nodiscard]] Status process(store::Tx& tx, store::OutboxItem const& item);
+    [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
+    [[nodiscard]] Result<std::optional<std::string>> teams_id_for(std::string const& mm_user_id);
+    [[nodiscard]] Status send_post(store::Tx& tx, store::OutboxItem const& item);
+    [[nodiscard]] Status send_edit(store::Tx& tx, store::OutboxItem const& item);
+    [[nodiscard]] Status send_delete(store::Tx& tx, store::OutboxItem const& item);
+    [[nodiscard]] Status send_reaction(store::Tx& tx, store::OutboxItem const& item, bool add);
+    void tell(std::string const& user_id, std::string const& channel_id, std::string const& text);
+
+    OutboundSettings settings_;
+    std::shared_ptr<mm::Api> api_;
+    std::shared_ptr<store::Bridge> bridge_;
+    std::shared_ptr<Logins> logins_;
+    std::shared_ptr<graph::Client> graph_;
+    std::shared_ptr<Stats> stats_;
+    std::mutex cache_mutex_;
+    std::unordered_map<std::string, bool> channel_kinds_;  // channel id → DM or GM (types never change)
+    Workers workers_;
+};
+
+}  // namespace msteams::sync
