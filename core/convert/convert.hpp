@@ -15,7 +15,8 @@ namespace msteams::convert {
 
 struct Limits {
     std::size_t max_input_bytes = 512 * 1024;  // larger input → ErrorCode::too_large
-    std::size_t max_depth = 256;               // deeper nesting is flattened to text, never a crash
+    std::size_t max_depth = 256;               // deeper nesting is flattened to text, never a crash; HTML that
+                                               // nests over 4x deeper is refused (too_large) before parsing
     std::size_t max_output_bytes = 1 << 20;    // Mattermost's post limit is far lower; the caller trims
 };
 
@@ -44,7 +45,9 @@ struct FromTeams {
 // that Teams content cannot become Mattermost markup (no accidental @channel, links, emphasis, HTML); formatting
 // becomes Markdown: bold, italic, strike, inline code, code blocks (with language when given), links, lists,
 // block quotes, headings, tables, line breaks, images by URL, emoji <img alt> → the emoji itself.
-// Mentions: <at id="N"> → "@username" when `username_for` knows the user, else the mention text in bold.
+// Mentions: <at id="N"> → "@username" when `username_for` knows the user, else the mention text in bold; adjacent
+// <at> elements of one user (Teams splits "Jane Smith" in two) become one mention. "@" typed at the start of a word
+// gets an invisible U+2060 WORD JOINER after it, so "@channel" or "@someone" written in Teams notifies no one.
 [[nodiscard]] Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view content_type,
                                                   std::vector<TeamsMention> const& mentions,
                                                   UsernameForTeamsUser const& username_for,
@@ -67,7 +70,8 @@ struct ToTeams {
 
 // Converts a Mattermost message (GitHub-flavoured Markdown: tables, strikethrough, autolinks) to Teams HTML.
 // Raw HTML in the Markdown is escaped, never passed through. Emoji shortcodes (:smile:) outside code become
-// Unicode; @username mentions of known Teams users become <at> mentions; others stay text.
+// Unicode; @username mentions of known Teams users become <at> mentions (one per occurrence, ids 0, 1, ...);
+// others, including @channel/@all/@here, stay text. Links keep only http, https and mailto URLs.
 [[nodiscard]] Result<ToTeams> markdown_to_teams(std::string_view markdown, TeamsUserForUsername const& teams_user_for,
                                                 Limits const& limits = {});
 

@@ -527,11 +527,13 @@ private:
     // Block content: inline runs become lines, block children become blocks.
     std::vector<Block> container(GumboNode const* node, std::size_t depth) {
         std::vector<Block> blocks;
+        std::size_t total = 0;  // bytes in `blocks`, with separators
         Inline run;
         auto const flush = [&] {
             bool const had_break = run.had_break();
             auto text = std::move(run).take();
             if (!text.empty() || had_break) {
+                total += text.size() + 2;
                 blocks.push_back({std::move(text), true});
             }
             run = Inline();
@@ -554,10 +556,10 @@ private:
                 continue;
             }
             flush();
+            auto const before = blocks.size();
             block(child, tag, depth + 1, blocks);
-            std::size_t total = 0;
-            for (auto const& b : blocks) {
-                total += b.text.size();
+            for (auto i = before; i < blocks.size(); ++i) {
+                total += blocks[i].text.size() + 2;
             }
             overflow_ = overflow_ || total > limits_.max_output_bytes;
         }

@@ -214,11 +214,22 @@ TEST_CASE("convert: teams html limits give too_large, deep nesting is flattened"
     for (int i = 0; i < 20000; ++i) {
         very_deep += "<div>";
     }
-    auto const started = std::chrono::steady_clock::now();
+    auto started = std::chrono::steady_clock::now();
     auto const refused = c::teams_to_markdown(very_deep, "html", {}, {});
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().code == msteams::ErrorCode::too_large);
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+
+    // Many small blocks (the largest input allowed) convert in linear time.
+    std::string wide;
+    for (int i = 0; i < 50000; ++i) {
+        wide += "<p>x</p>";
+    }
+    started = std::chrono::steady_clock::now();
+    auto const many = c::teams_to_markdown(wide, "html", {}, {});
+    REQUIRE(many.has_value());
+    CHECK(many->markdown.size() == 50000 * 3 - 2);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
 
     // Unclosed formatting elements nest in the parsed tree; p and li do not.
     std::string many_paragraphs;
