@@ -50,6 +50,10 @@ constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' a
 constexpr Setting k_auth_data{"syntheticUserAuthData", "Synthetic users' authentication data"};
 constexpr Setting k_max_to_mm{"maxFileSizeToMattermostMb", "Largest Teams file to copy into Mattermost (MB)"};
 constexpr Setting k_max_to_teams{"maxFileSizeToTeamsMb", "Largest Mattermost file to send to Teams (MB)"};
+// Advanced, not in System Console: Graph's per-chat budgets, for tenants whose limits differ from the documented ones.
+constexpr Setting k_chat_reads{"graphChatReadsPerMinute", "Graph reads per chat per minute"};
+constexpr Setting k_chat_posts{"graphChatPostsPerMinute", "Graph posts per chat per minute"};
+constexpr Setting k_chat_writes{"graphChatWritesPerMinute", "Graph edits, deletes and reactions per chat per minute"};
 
 constexpr std::size_t k_max_text = 4096;
 constexpr std::size_t k_max_ca_pem = 64 * 1024;
@@ -465,6 +469,9 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     c.max_file_size_to_mattermost = cap(n);
     MSTEAMS_TRY_ASSIGN(n, r.integer(k_max_to_teams, 20, 0, 1024));
     c.max_file_size_to_teams = n << 20;
+    MSTEAMS_TRY_ASSIGN(c.chat_reads_per_minute, r.integer(k_chat_reads, 60, 1, 6000));
+    MSTEAMS_TRY_ASSIGN(c.chat_posts_per_minute, r.integer(k_chat_posts, 60, 1, 6000));
+    MSTEAMS_TRY_ASSIGN(c.chat_writes_per_minute, r.integer(k_chat_writes, 60, 1, 6000));
 
     if (!out.generated_keys.empty()) {
         out.settings_json = normalized.dump();

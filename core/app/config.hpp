@@ -68,6 +68,11 @@ struct Config {
     std::int64_t max_file_size_to_mattermost = 20LL << 20;
     std::int64_t max_file_size_to_teams = 20LL << 20;
 
+    // Graph's per-chat budgets (advanced; the documented limit is one request per second per chat)
+    long long chat_reads_per_minute = 60;
+    long long chat_posts_per_minute = 60;
+    long long chat_writes_per_minute = 60;
+
     ServerSettings server;
 };
 

@@ -10,6 +10,7 @@
 #include "common/version.hpp"
 #include "crypto/crypto.hpp"
 #include "common/random.hpp"
+#include "common/strings.hpp"
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "http/client.hpp"
@@ -191,7 +192,11 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     runtime->sealer = std::make_shared<crypto::Sealer const>(config->encryption_key);
     sync::LoginSettings settings{config->server.site_url, k_plugin_id, bot_user_id_, config->connected_users_allowed};
     runtime->logins = std::make_shared<sync::Logins>(settings, api_, db_, runtime->entra, runtime->sealer);
-    runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url);
+    graph::Limits limits;
+    limits.chat_reads_per_second = static_cast<double>(config->chat_reads_per_minute) / 60.0;
+    limits.chat_posts_per_second = static_cast<double>(config->chat_posts_per_minute) / 60.0;
+    limits.chat_writes_per_second = static_cast<double>(config->chat_writes_per_minute) / 60.0;
+    runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits);
     runtime->bridge = std::make_shared<store::Bridge>(db_);
 
     auto entra = runtime->entra;
@@ -219,8 +224,21 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     outbound.enabled = config->chat_sync == ChatSync::mirror;
     outbound.bot_user_id = bot_user_id_;
     outbound.max_file_size = config->max_file_size_to_teams;
+    sync::TeamsLookup lookup = [read_profile](std::string const& email) -> Result<std::optional<sync::TeamsProfile>> {
+        auto profile = read_profile(email);  // by user principal name, which is the email for most tenants
+        if (!profile) {
+            if (profile.error().code == ErrorCode::not_found) {
+                return std::optional<sync::TeamsProfile>();
+            }
+            return std::unexpected(profile.error());
+        }
+        if (!strings::iequals(profile->email, email)) {
+            return std::optional<sync::TeamsProfile>();  // same-email rule, as for connecting
+        }
+        return std::optional<sync::TeamsProfile>(*profile);
+    };
     runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->bridge, runtime->logins,
-                                                         runtime->graph, stats_);
+                                                         runtime->graph, stats_, lookup);
 
     std::string site = config->server.site_url;
     while (!site.empty() && site.back() == '/') {

@@ -328,6 +328,12 @@ Status Bridge::postpone(std::vector<std::int64_t> const& ids, std::int64_t not_b
     return {};
 }
 
+Status Bridge::delay(std::vector<std::int64_t> const& ids, std::int64_t not_before) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET not_before = $2 WHERE id = ANY($1::bigint[])",
+                          {id_array(ids), num(not_before)}));
+    return {};
+}
+
 Result<std::int64_t> Bridge::inbox_size() {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_inbox"));

@@ -151,6 +151,8 @@ public:
     // A failed attempt: retried after `not_before`.
     [[nodiscard]] Status postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before,
                                   std::string const& error);
+    // Not a failure: tried again after `not_before` without counting an attempt.
+    [[nodiscard]] Status delay(std::vector<std::int64_t> const& ids, std::int64_t not_before);
     [[nodiscard]] Result<std::int64_t> inbox_size();
 
     // --- outbox (same rules as the inbox, keyed by channel; one item at a time)

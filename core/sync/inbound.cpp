@@ -22,6 +22,7 @@ constexpr int k_max_attempts_transient = 60;
 constexpr std::int64_t k_pending_window_ms = 60'000;
 // How long an interrupted outbound send holds back the chat's inbound changes at most.
 constexpr std::int64_t k_send_resolution_ms = 5 * 60'000;
+constexpr char const* k_wait_for_sender = "a message from Mattermost to this chat is being sent";
 // Bridge posts carry this prop with the Teams message id: the outbound side skips them, and a crash between
 // creating a post and committing its link is recovered by finding the post again.
 constexpr char const* k_message_prop = "msteams_message_id";
@@ -155,9 +156,17 @@ Result<bool> Inbound::run_once() {
     if (done) {
         return true;
     }
+    auto const& e = done.error();
+    std::vector<std::int64_t> all_ids;
+    for (auto const& i : items) {
+        all_ids.push_back(i.id);
+    }
+    if (e.message == k_wait_for_sender) {
+        MSTEAMS_TRY(bridge_->delay(all_ids, graph::now_ms() + 1000));
+        return true;
+    }
     // Rolled back: the items stay, to be tried again later; after too many attempts they are given up, loudly.
     ++stats_->failures;
-    auto const& e = done.error();
     int attempts = 0;
     std::vector<std::int64_t> ids;
     for (auto const& i : items) {
@@ -280,14 +289,6 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
         stats_->skipped_sync_off += items.size();
         return {};
     }
-    // Outbound sends to this chat hold the same lock until their message is in the map: their echo waits here.
-    MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
-    // A send interrupted by a crash is resolved by its sender first (it finds its message in Teams and links it).
-    bool in_flight = false;
-    MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, graph::now_ms() - k_send_resolution_ms));
-    if (in_flight) {
-        return fail(ErrorCode::unavailable, "a message from Mattermost to this chat is being sent");
-    }
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;
@@ -336,12 +337,29 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
     std::erase_if(wanted, [&](std::string const& id) {
         return std::find(deleted.begin(), deleted.end(), id) != deleted.end();
     });
+    // Our own messages coming back need no Graph request either: the map knows them.
+    std::int64_t echoed_to = 0;
+    for (auto const& i : items) {
+        if (i.change_type != "created") {
+            continue;
+        }
+        std::optional<store::MessageLink> link;
+        MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, i.message_id));
+        if (link && link->origin == "mattermost" && !link->mm_post_id.empty()) {
+            ++stats_->echoes;
+            echoed_to = std::max(echoed_to, link->teams_modified_at);
+            std::erase(wanted, i.message_id);
+        }
+    }
+    std::optional<store::Portal> portal;
+    MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_thread(chat_id));
     if (wanted.empty() && !catch_up) {
+        if (portal && echoed_to > 0) {
+            MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, echoed_to));
+        }
         return {};
     }
 
-    std::optional<store::Portal> portal;
-    MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_thread(chat_id));
     std::vector<graph::ChatMessage> messages;
     if (portal && portal->cursor_ms > 0) {
         // Read forward from the cursor: one request covers every change since, and they are applied in the order
@@ -356,7 +374,10 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
                       {{"chat_id", chat_id}, {"read", std::to_string(page.messages.size())}});
         }
         messages = std::move(page.messages);
-        wanted.clear();
+        // A notified message older than the cursor's window (a late redelivery) is read on its own.
+        std::erase_if(wanted, [&](std::string const& id) {
+            return std::any_of(messages.begin(), messages.end(), [&](auto const& m) { return m.id == id; });
+        });
     }
     for (auto const& id : wanted) {
         auto m = work.with_token(
@@ -374,7 +395,25 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
         return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
     });
 
-    std::int64_t newest = 0;
+    // A message from Mattermost may be in Teams before its sender has linked it: the sender's marker is committed
+    // before the send and replaced by the link in one transaction, so checking the marker after reading Teams and
+    // the links after the marker never sees neither. Such a chat waits a moment.
+    bool in_flight = false;
+    MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, graph::now_ms() - k_send_resolution_ms));
+    if (in_flight) {
+        for (auto const& m : messages) {
+            std::optional<store::MessageLink> link;
+            MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, m.id));
+            if (!link) {
+                Error wait{ErrorCode::unavailable, k_wait_for_sender, 0, std::chrono::seconds(1)};
+                return std::unexpected(wait);
+            }
+        }
+    }
+    // Reactions and posts are changed one side at a time: the sender holds this lock while it writes.
+    MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
+
+    std::int64_t newest = echoed_to;
     for (auto const& m : messages) {
         newest = std::max(newest, m.last_modified_at);
     }

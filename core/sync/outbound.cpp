@@ -18,6 +18,8 @@ constexpr int k_max_attempts = 30;
 constexpr int k_max_members = 8;  // Mattermost group messages
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
+// A Mattermost user not found in Teams is looked up again after this long.
+constexpr std::int64_t k_lookup_ttl_ms = 10 * 60'000;
 
 std::string text(json const& j, char const* key) {
     auto const it = j.find(key);
@@ -58,13 +60,15 @@ struct Outbound::Target {
 };
 
 Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
-                   std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats)
+                   std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats,
+                   TeamsLookup lookup)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       bridge_(std::move(bridge)),
       logins_(std::move(logins)),
       graph_(std::move(graph)),
       stats_(std::move(stats)),
+      lookup_(std::move(lookup)),
       workers_("outbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); }) {}
 
 Outbound::~Outbound() { stop(); }
@@ -236,7 +240,32 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
     if (user) {
         return std::optional<std::string>(user->teams_user_id);
     }
-    return std::optional<std::string>();
+    // Someone who never connected may still be in Teams: the same email is the same person.
+    auto const now = graph::now_ms();
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = not_in_teams_.find(mm_user_id); it != not_in_teams_.end() && now - it->second < k_lookup_ttl_ms) {
+            return std::optional<std::string>();
+        }
+    }
+    mm::User mm_user;
+    MSTEAMS_TRY_ASSIGN(mm_user, api_->get_user(mm_user_id));
+    std::optional<TeamsProfile> found;
+    if (!mm_user.is_bot && !mm_user.email.empty() && lookup_) {
+        MSTEAMS_TRY_ASSIGN(found, lookup_(mm_user.email));
+    }
+    if (!found || (found->guest)) {
+        std::lock_guard lock(cache_mutex_);
+        if (not_in_teams_.size() > 100'000) {
+            not_in_teams_.clear();
+        }
+        not_in_teams_[mm_user_id] = now;
+        return std::optional<std::string>();
+    }
+    store::TeamsUser stored;
+    MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
+                                                                  found->email, now, 0}));
+    return std::optional<std::string>(stored.teams_user_id);
 }
 
 Status Outbound::process(store::Tx& tx, store::OutboxItem const& item) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "mm/api.hpp"
 #include "store/bridge.hpp"
 #include "sync/logins.hpp"
+#include "sync/people.hpp"
 #include "sync/stats.hpp"
 #include "sync/workers.hpp"
 
@@ -38,10 +40,14 @@ struct OutboundEvent {
     mm::Reaction reaction;
 };
 
+// Finds the Teams account of a Mattermost user who never connected, by email (Graph, app token); nullopt if none.
+using TeamsLookup = std::function<Result<std::optional<TeamsProfile>>(std::string const& email)>;
+
 class Outbound {
 public:
     Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
-             std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats);
+             std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats,
+             TeamsLookup lookup);
     ~Outbound();
 
     void start();
@@ -72,7 +78,9 @@ private:
     std::shared_ptr<Logins> logins_;
     std::shared_ptr<graph::Client> graph_;
     std::shared_ptr<Stats> stats_;
+    TeamsLookup lookup_;
     std::mutex cache_mutex_;
+    std::unordered_map<std::string, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked up
     std::unordered_map<std::string, bool> channel_kinds_;  // channel id → DM or GM (types never change)
     Workers workers_;
 };

@@ -1,0 +1,321 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
+	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
+)
+
+// teamsMessages reads a chat as the emulator stores it (oldest first, deleted ones included).
+func (b *bridge) teamsMessages(t *testing.T, chatID string) []m365ctl.Message {
+	t.Helper()
+	msgs, err := b.ctl.Messages(context.Background(), m365ctl.InChat(chatID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// waitTeams waits for a message in the chat that satisfies match.
+func (b *bridge) waitTeams(t *testing.T, chatID string, match func(m365ctl.Message) bool) m365ctl.Message {
+	t.Helper()
+	var found m365ctl.Message
+	within(t, 30*time.Second, func() string {
+		for _, m := range b.teamsMessages(t, chatID) {
+			if match(m) {
+				found = m
+				return ""
+			}
+		}
+		return "no matching Teams message in " + chatID
+	})
+	return found
+}
+
+func bodyHas(s string) func(m365ctl.Message) bool {
+	return func(m m365ctl.Message) bool { return strings.Contains(m.Body.Content, s) }
+}
+
+func from(m m365ctl.Message) string {
+	if m.From == nil || m.From.User == nil {
+		return ""
+	}
+	return m.From.User.ID
+}
+
+// killCore kills the plugin's C++ core (the shim restarts it).
+func (b *bridge) killCore(t *testing.T) {
+	t.Helper()
+	procs, err := b.mm.Descendants()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if len(p.Cmdline) > 0 && strings.HasSuffix(p.Cmdline[0], "msteams-core") {
+			if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("no msteams-core process")
+}
+
+func TestOutbound(t *testing.T) {
+	ctx := context.Background()
+	// Graph's per-chat limits are one post per second; the burst below runs with both sides at a higher budget
+	// (the emulator lower than the bridge, so that 429s happen) to keep the suite short.
+	b := startBridge(t, map[string]any{"graphChatPostsPerMinute": 480})
+	newUser := func(name string) *mmtest.User {
+		u, err := b.mm.CreateUser(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	alice, carol, dave := newUser("alice"), newUser("carol"), newUser("dave")
+	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	carolTeams := b.teamsTwin(t, carol, "Carol Cruz")
+	daveTeams := b.teamsTwin(t, dave, "Dave Diaz")
+	b.connect(t, alice, aliceTeams.ID)
+	b.connect(t, dave, daveTeams.ID)
+	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
+		UserPrincipalName: "megan@contoso.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.chatsSubscription(t, "")
+	// Megan writes first, so that she exists in Mattermost (a synthetic user) and the DM is bridged.
+	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ctl.Send(ctx, m365ctl.InChat(dm.ID), m365ctl.Post{From: megan.ID, Text: "hi from Teams"}); err != nil {
+		t.Fatal(err)
+	}
+	var ghost *model.User
+	within(t, 20*time.Second, func() string {
+		ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+		if err != nil {
+			return "no synthetic user"
+		}
+		return ""
+	})
+	channel, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPost(t, alice, channel.Id, withText("hi from Teams"))
+
+	t.Run("a connected user's post, edit, reaction, reply, file and delete reach Teams as that user", func(t *testing.T) {
+		post, err := alice.Post(ctx, channel.Id, "Hello **Megan** :smile: see `code`")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := b.waitTeams(t, dm.ID, bodyHas("Hello"))
+		if from(m) != aliceTeams.ID {
+			t.Errorf("sent as %q, want Alice's Teams account %s", from(m), aliceTeams.ID)
+		}
+		mustContain(t, "html", m.Body.Content, "<strong>Megan</strong>", "😄", "<code>code</code>")
+
+		if _, err := alice.Edit(ctx, post.Id, "Hello again"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, dm.ID, func(x m365ctl.Message) bool { return x.ID == m.ID && strings.Contains(x.Body.Content, "Hello again") })
+
+		if err := alice.React(ctx, post.Id, "+1"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, dm.ID, func(x m365ctl.Message) bool {
+			for _, r := range x.Reactions {
+				if x.ID == m.ID && r.ReactionType == "like" && r.User.User != nil && r.User.User.ID == aliceTeams.ID {
+					return true
+				}
+			}
+			return false
+		})
+
+		if _, err := alice.Reply(ctx, post, "a reply in the thread"); err != nil {
+			t.Fatal(err)
+		}
+		reply := b.waitTeams(t, dm.ID, bodyHas("a reply in the thread"))
+		quoted := false
+		for _, a := range reply.Attachments {
+			quoted = quoted || (a.ContentType == "messageReference" && a.ID == m.ID)
+		}
+		if !quoted {
+			t.Errorf("the reply does not quote its root: %+v", reply.Attachments)
+		}
+
+		data := bytes.Repeat([]byte("report line\n"), 100)
+		if _, err := alice.PostFile(ctx, channel.Id, "the report", "report.txt", data); err != nil {
+			t.Fatal(err)
+		}
+		withFile := b.waitTeams(t, dm.ID, bodyHas("the report"))
+		if len(withFile.Attachments) != 1 || withFile.Attachments[0].ContentType != "reference" ||
+			withFile.Attachments[0].Name == nil || *withFile.Attachments[0].Name != "report.txt" {
+			t.Errorf("file attachment: %+v", withFile.Attachments)
+		}
+		files, err := b.ctl.Files(ctx, aliceTeams.ID)
+		if err != nil || len(files) != 1 {
+			t.Fatalf("files in Alice's OneDrive: %v %v", files, err)
+		}
+
+		if err := alice.Delete(ctx, post.Id); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, dm.ID, func(x m365ctl.Message) bool { return x.ID == m.ID && x.DeletedDateTime != nil })
+	})
+
+	t.Run("mentions, code blocks and tables", func(t *testing.T) {
+		msg := "ping @megan-to-be\n\n```go\nx := 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+		msg = strings.Replace(msg, "megan-to-be", ghost.Username, 1)
+		if _, err := alice.Post(ctx, channel.Id, msg); err != nil {
+			t.Fatal(err)
+		}
+		m := b.waitTeams(t, dm.ID, bodyHas("ping"))
+		mustContain(t, "html", m.Body.Content, `<at id="0">`, `<pre><code class="language-go">x := 1`, "<table>", "<td>2</td>")
+		if len(m.Mentions) != 1 || m.Mentions[0].Mentioned.User == nil || m.Mentions[0].Mentioned.User.ID != megan.ID {
+			t.Errorf("mentions: %+v", m.Mentions)
+		}
+	})
+
+	t.Run("a message sent from Mattermost does not come back as a second post", func(t *testing.T) {
+		if _, err := alice.Post(ctx, channel.Id, "round trip"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, dm.ID, bodyHas("round trip"))
+		time.Sleep(3 * time.Second) // the echo notification has arrived and been handled by now
+		n := 0
+		for _, p := range channelPosts(t, alice, channel.Id) {
+			if strings.Contains(p.Message, "round trip") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d posts with the message", n)
+		}
+		if b.stats(t)["echoes"] == 0 {
+			t.Errorf("no echo was recognised")
+		}
+	})
+
+	t.Run("a group message becomes a Teams group chat", func(t *testing.T) {
+		gm, err := alice.GroupChannel(ctx, dave, carol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.Post(ctx, gm.Id, "hello group"); err != nil {
+			t.Fatal(err)
+		}
+		var chatID string
+		within(t, 30*time.Second, func() string {
+			chats, err := b.ctl.Chats(ctx, aliceTeams.ID)
+			if err != nil {
+				return err.Error()
+			}
+			for _, c := range chats {
+				members := map[string]bool{}
+				for _, m := range c.Members {
+					members[m.UserID] = true
+				}
+				if c.ChatType == "group" && len(c.Members) == 3 && members[carolTeams.ID] && members[daveTeams.ID] {
+					for _, m := range b.teamsMessages(t, c.ID) {
+						if strings.Contains(m.Body.Content, "hello group") {
+							chatID = c.ID
+							return ""
+						}
+					}
+				}
+			}
+			return "no group chat with the message"
+		})
+		// Carol is not connected: she is told her message did not reach Teams.
+		l, err := carol.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if _, err := carol.Post(ctx, gm.Id, "from carol"); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		eph, err := l.WaitEphemeral(wctx, func(p *model.Post) bool { return strings.Contains(p.Message, "not connected") })
+		if err != nil {
+			t.Fatalf("no ephemeral message for carol: %v", err)
+		}
+		mustContain(t, "ephemeral", eph.Message, "/msteams connect")
+		for _, m := range b.teamsMessages(t, chatID) {
+			if strings.Contains(m.Body.Content, "from carol") {
+				t.Errorf("carol's message reached Teams without her account")
+			}
+		}
+	})
+
+	t.Run("a burst of 200 posts arrives complete and in order despite 429s and a core restart", func(t *testing.T) {
+		limit := m365ctl.Limit{Count: 4, PerSeconds: 1}
+		if _, err := b.ctl.SetThrottle(ctx, m365ctl.ThrottleUpdate{Limits: map[string]m365ctl.Limit{
+			"chatMessagePost.thread": limit, "chatMessagePost.userThread": limit}}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := b.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 200
+		for i := 1; i <= n; i++ {
+			if _, err := alice.Post(ctx, channel.Id, fmt.Sprintf("burst %03d", i)); err != nil {
+				t.Fatal(err)
+			}
+			if i == 60 {
+				b.killCore(t)
+			}
+		}
+		within(t, 150*time.Second, func() string {
+			var got []string
+			for _, m := range b.teamsMessages(t, dm.ID) {
+				if strings.HasPrefix(m.Body.Content, "<p>burst ") {
+					got = append(got, m.Body.Content)
+				}
+			}
+			if len(got) < n {
+				return fmt.Sprintf("%d of %d in Teams", len(got), n)
+			}
+			for i, c := range got {
+				if want := fmt.Sprintf("<p>burst %03d</p>", i+1); c != want || len(got) != n {
+					return fmt.Sprintf("%d messages; position %d is %q, want %q", len(got), i, c, want)
+				}
+			}
+			return ""
+		})
+		after, err := b.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		throttled := after.Throttled["chatMessagePost.thread"] + after.Throttled["chatMessagePost.userThread"] -
+			before.Throttled["chatMessagePost.thread"] - before.Throttled["chatMessagePost.userThread"]
+		t.Logf("429s during the burst: %d", throttled)
+		if throttled == 0 {
+			t.Errorf("the burst met no 429: it does not show the retries")
+		}
+		// No post came back into Mattermost twice either.
+		count := 0
+		for _, p := range channelPosts(t, alice, channel.Id) {
+			if strings.HasPrefix(p.Message, "burst ") {
+				count++
+			}
+		}
+		if count != n {
+			t.Errorf("%d burst posts in Mattermost, want %d", count, n)
+		}
+	})
+}
