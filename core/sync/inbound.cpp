@@ -157,22 +157,18 @@ Result<bool> Inbound::run_once() {
         return true;
     }
     auto const& e = done.error();
-    std::vector<std::int64_t> all_ids;
-    for (auto const& i : items) {
-        all_ids.push_back(i.id);
-    }
-    if (e.message == k_wait_for_sender) {
-        MSTEAMS_TRY(bridge_->delay(all_ids, graph::now_ms() + 1000));
-        return true;
-    }
-    // Rolled back: the items stay, to be tried again later; after too many attempts they are given up, loudly.
-    ++stats_->failures;
     int attempts = 0;
     std::vector<std::int64_t> ids;
     for (auto const& i : items) {
         attempts = std::max(attempts, i.attempts + 1);
         ids.push_back(i.id);
     }
+    if (e.message == k_wait_for_sender) {
+        MSTEAMS_TRY(bridge_->delay(ids, graph::now_ms() + 1000));
+        return true;
+    }
+    // Rolled back: the items stay, to be tried again later; after too many attempts they are given up, loudly.
+    ++stats_->failures;
     bool const transient = e.code == ErrorCode::unavailable || e.code == ErrorCode::internal;
     if (attempts >= (transient ? k_max_attempts_transient : k_max_attempts_permanent)) {
         stats_->dropped += items.size();

@@ -424,6 +424,28 @@ func TestInbound(t *testing.T) {
 		send(m365ctl.Post{Text: "after the new subscription"})
 		waitPost(t, alice, channelID, withText("after the new subscription"))
 		sub = replaced
+
+		// A new webhook secret takes effect without a restart: the subscription is replaced with the new clientState.
+		settings, err := b.mm.PluginSettings(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings["webhooksecret"] = "a-regenerated-webhook-secret-0123456789"
+		if err := b.mm.SetPluginSettings(ctx, pluginID, settings); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 30*time.Second, func() string {
+			subs, _ := b.ctl.Subscriptions(ctx)
+			for _, s := range subs {
+				if strings.HasPrefix(s.Resource, "chats/getAllMessages") && s.ClientState == "a-regenerated-webhook-secret-0123456789" {
+					sub = s
+					return ""
+				}
+			}
+			return "the subscription still has the old clientState"
+		})
+		send(m365ctl.Post{Text: "after the new secret"})
+		waitPost(t, alice, channelID, withText("after the new secret"))
 	})
 
 	t.Run("admins promote a synthetic user and list linked channels, others are refused", func(t *testing.T) {

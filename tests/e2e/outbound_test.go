@@ -142,6 +142,10 @@ func TestOutbound(t *testing.T) {
 			}
 			return false
 		})
+		if err := alice.Unreact(ctx, post.Id, "+1"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, dm.ID, func(x m365ctl.Message) bool { return x.ID == m.ID && len(x.Reactions) == 0 })
 
 		if _, err := alice.Reply(ctx, post, "a reply in the thread"); err != nil {
 			t.Fatal(err)
@@ -238,6 +242,35 @@ func TestOutbound(t *testing.T) {
 			}
 			return "no group chat with the message"
 		})
+		// Edits, reactions and thread replies in a group message follow too.
+		root, err := alice.Post(ctx, gm.Id, "group **plan**")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gmRoot := b.waitTeams(t, chatID, bodyHas("<strong>plan</strong>"))
+		if _, err := alice.Edit(ctx, root.Id, "group **plan B**"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, chatID, func(x m365ctl.Message) bool { return x.ID == gmRoot.ID && strings.Contains(x.Body.Content, "plan B") })
+		if err := dave.React(ctx, root.Id, "heart"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, chatID, func(x m365ctl.Message) bool {
+			return x.ID == gmRoot.ID && len(x.Reactions) == 1 && x.Reactions[0].ReactionType == "heart" &&
+				x.Reactions[0].User.User != nil && x.Reactions[0].User.User.ID == daveTeams.ID
+		})
+		if _, err := dave.Reply(ctx, root, "dave agrees"); err != nil {
+			t.Fatal(err)
+		}
+		agree := b.waitTeams(t, chatID, bodyHas("dave agrees"))
+		if from(agree) != daveTeams.ID || len(agree.Attachments) != 1 || agree.Attachments[0].ID != gmRoot.ID {
+			t.Errorf("dave's reply: from %q, attachments %+v", from(agree), agree.Attachments)
+		}
+		if err := alice.Delete(ctx, root.Id); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTeams(t, chatID, func(x m365ctl.Message) bool { return x.ID == gmRoot.ID && x.DeletedDateTime != nil })
+
 		// Carol is not connected: she is told her message did not reach Teams.
 		l, err := carol.Listen(ctx)
 		if err != nil {
