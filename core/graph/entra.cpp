@@ -19,7 +19,8 @@ std::string form_field(std::string_view key, std::string_view value) {
 }
 
 std::chrono::seconds retry_after(http::Response const& r) {
-    auto const v = strings::trim(r.header("Retry-After"));
+    auto const header = r.header("Retry-After");  // trim() returns a view: keep the string alive
+    auto const v = strings::trim(header);
     long long seconds = 0;
     for (char c : v) {
         if (c < '0' || c > '9') {
