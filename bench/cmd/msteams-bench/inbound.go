@@ -242,6 +242,11 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	if err := b.Ctl.ResetCounters(ctx); err != nil {
 		return nil, fmt.Errorf("resetting the emulator's counters: %w", err)
 	}
+	// The reset leaves the 429s per limit (Throttled) running: keep them to subtract.
+	countersBefore, err := b.Ctl.Counters(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("emulator counters: %w", err)
+	}
 	statsBefore, err := pluginStats(ctx, b.MM)
 	if err != nil {
 		return nil, err
@@ -388,6 +393,12 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	counters, err := b.Ctl.Counters(ctx)
 	if err != nil {
 		return p, fmt.Errorf("emulator counters: %w", err)
+	}
+	if counters.Throttled == nil {
+		counters.Throttled = map[string]int64{}
+	}
+	for name, n := range countersBefore.Throttled {
+		counters.Throttled[name] -= n
 	}
 	p.Graph = graphUsage(counters, p.Delivered)
 	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", phaseStart); err != nil {
