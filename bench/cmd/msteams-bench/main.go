@@ -207,6 +207,7 @@ func logf(format string, args ...any) {
 }
 
 func run(ctx context.Context, cfg Config, sc scenario) (code int) {
+	interrupted := ctx // ends on SIGINT/SIGTERM only
 	rep := &Report{Scenario: cfg.Scenario, Started: time.Now().UTC(), Config: cfg,
 		Host: map[string]any{"cpus": runtime.NumCPU(), "go": runtime.Version(), "goos": runtime.GOOS}}
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -218,7 +219,15 @@ func run(ctx context.Context, cfg Config, sc scenario) (code int) {
 		if werr := writeReport(cfg.Out, rep); werr != nil {
 			logf("%v", werr)
 		}
+		if errors.Is(err, context.Canceled) {
+			return 130 // interrupted
+		}
 		return 2
+	}
+	logTail := func(b *harness.Bridge) {
+		if interrupted.Err() == nil { // not on an interrupt: then the log says nothing useful
+			logf("--- last 40 lines of the Mattermost log ---\n%s", b.MM.LogTail(40))
+		}
 	}
 
 	logf("starting Mattermost with %s and the Microsoft 365 emulator (throttling on)", filepath.Base(cfg.Bundle))
@@ -267,7 +276,7 @@ func run(ctx context.Context, cfg Config, sc scenario) (code int) {
 	t0 := time.Now()
 	setup, err := sc.setup(ctx, env)
 	if err != nil {
-		logf("--- last 40 lines of the Mattermost log ---\n%s", b.MM.LogTail(40))
+		logTail(b)
 		return fail(withCause(fmt.Errorf("setup: %w", err)))
 	}
 	rep.Setup = setup
@@ -284,7 +293,7 @@ func run(ctx context.Context, cfg Config, sc scenario) (code int) {
 			}
 		}
 		if err != nil {
-			logf("--- last 40 lines of the Mattermost log ---\n%s", b.MM.LogTail(40))
+			logTail(b)
 			return fail(withCause(fmt.Errorf("rate %g: %w", r, err)))
 		}
 	}
