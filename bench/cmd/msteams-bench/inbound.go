@@ -42,9 +42,9 @@ type inbound struct {
 	phase int
 
 	mu       sync.Mutex
-	events   []seen            // every benchmark post seen, in arrival order
-	channels map[int]string    // chat index → DM channel id, from the events
-	notify   chan struct{}     // closed and replaced on every event
+	events   []seen         // every benchmark post seen, in arrival order
+	channels map[int]string // chat index → DM channel id, from the events
+	notify   chan struct{}  // closed and replaced on every event
 }
 
 func newInbound() scenario {

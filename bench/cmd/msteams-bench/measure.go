@@ -71,13 +71,13 @@ func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 // RSS is what the sampler saw of the core's resident set, in KiB.
 type RSS struct {
-	PID     int   `json:"pid"`
-	StartKB int64 `json:"startKB"`
-	PeakKB  int64 `json:"peakKB"`
-	EndKB   int64 `json:"endKB"`
-	HWMKB   int64 `json:"hwmKB"` // VmHWM at the end: the kernel's peak since the core started
-	Samples int   `json:"samples"`
-	Restarts int  `json:"restarts"` // times the core's pid changed during the phase
+	PID      int   `json:"pid"`
+	StartKB  int64 `json:"startKB"`
+	PeakKB   int64 `json:"peakKB"`
+	EndKB    int64 `json:"endKB"`
+	HWMKB    int64 `json:"hwmKB"` // VmHWM at the end: the kernel's peak since the core started
+	Samples  int   `json:"samples"`
+	Restarts int   `json:"restarts"` // times the core's pid changed during the phase
 }
 
 // rssSampler reads VmRSS of the msteams-core process below the server every interval.

@@ -50,7 +50,7 @@ func markdownSummary(rep *Report) string {
 		return fmt.Sprintf("%d / %d / %d / %d / %d", p.Sent, p.Delivered, p.Lost, p.Duplicates, p.OrderViolations)
 	})
 	add("**delivered msg/s (end to end)**", "%.2f", true, func(p *Phase) float64 { return p.DeliveredPerSec })
-	add("last post after the last send (s)", "%.2f", true, func(p *Phase) float64 { return p.DrainS })
+	add("last post after the last send (s)", "%.2f", false, func(p *Phase) float64 { return p.DrainS })
 	add("message → post latency p50 (ms)", "%.0f", true, func(p *Phase) float64 { return p.PostLatencyMs.P50 })
 	add("message → post latency p99 (ms)", "%.0f", true, func(p *Phase) float64 { return p.PostLatencyMs.P99 })
 	add("message → post latency max (ms)", "%.0f", true, func(p *Phase) float64 { return p.PostLatencyMs.Max })
