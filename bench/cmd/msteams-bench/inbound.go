@@ -401,6 +401,30 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 		counters.Throttled[name] -= n
 	}
 	p.Graph = graphUsage(counters, p.Delivered)
+	// Delegated calls carry the connected user's Teams id: attribute them (and their 429s) to that user's chat.
+	byTwin := map[string]int{}
+	for _, c := range in.chats {
+		byTwin[c.twin.ID] = c.idx
+	}
+	var hot []string
+	for _, r := range counters.Requests {
+		if i, ok := byTwin[r.CallerID]; ok && r.Host == "graph" && i < len(p.PerChat) {
+			p.PerChat[i].Graph += r.Count
+			if r.Status == 429 {
+				p.PerChat[i].Status429 += r.Count
+			}
+		}
+	}
+	for _, cr := range p.PerChat {
+		if cr.Status429 > 0 {
+			hot = append(hot, fmt.Sprintf("chat %d: %d × 429 of %d requests", cr.Chat, cr.Status429, cr.Graph))
+		}
+	}
+	if len(hot) > 0 && len(hot) <= 5 {
+		p.Notes = append(p.Notes, "429s in "+strings.Join(hot, "; "))
+	} else if len(hot) > 5 {
+		p.Notes = append(p.Notes, fmt.Sprintf("429s in %d of %d chats", len(hot), len(p.PerChat)))
+	}
 	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", phaseStart); err != nil {
 		return p, fmt.Errorf("emulator deliveries: %w", err)
 	}

@@ -78,16 +78,19 @@ type Phase struct {
 	PluginStats map[string]int64 `json:"pluginStats"` // change of the plugin's counters over the phase
 	PerChat     []ChatResult     `json:"perChat,omitempty"`
 	Problems    []string         `json:"problems,omitempty"`
+	Notes       []string         `json:"notes,omitempty"`
 }
 
 // ChatResult is one chat's part of a phase.
 type ChatResult struct {
-	Chat            int `json:"chat"`
-	Sent            int `json:"sent"`
-	Delivered       int `json:"delivered"`
-	Lost            int `json:"lost"`
-	Duplicates      int `json:"duplicates"`
-	OrderViolations int `json:"orderViolations"`
+	Chat            int   `json:"chat"`
+	Sent            int   `json:"sent"`
+	Delivered       int   `json:"delivered"`
+	Lost            int   `json:"lost"`
+	Duplicates      int   `json:"duplicates"`
+	OrderViolations int   `json:"orderViolations"`
+	Graph           int64 `json:"graphRequests"` // requests made with the chat's connected user's token
+	Status429       int64 `json:"status429"`
 }
 
 // Report is the JSON the run writes.

@@ -164,6 +164,9 @@ func markdownSummary(rep *Report) string {
 		for _, pr := range p.Problems {
 			fmt.Fprintf(&b, "\n- R=%g: %s", p.Rate, pr)
 		}
+		for _, n := range p.Notes {
+			fmt.Fprintf(&b, "\n- R=%g (note): %s", p.Rate, n)
+		}
 	}
 	verdict := "OK: no message lost or duplicated"
 	if !rep.OK {
