@@ -6,6 +6,7 @@
 #   make test         every test: unit (C++, also under ASan+UBSan), shim, webapp, end to end with Mattermost
 #   make check-style  formatting and static checks
 #   make demo         the bridge running end to end on this machine
+#   make bench        throughput, latency and Graph cost, end to end (bench/); BENCH_FLAGS adds flags
 #   make clean
 
 SHELL := /bin/bash
@@ -94,6 +95,14 @@ check-style: proto webapp/node_modules/.package-lock.json
 
 demo: dist
 	@tests/demo/run.sh "$(BUNDLE)"
+
+# Inbound (Teams → Mattermost) with the defaults: 20 chats, 10 messages/s, 30 s; e.g. BENCH_FLAGS='-rates 10,20'.
+# Writes bench/results/<scenario>.json and prints a Markdown summary; fails on lost or duplicated messages.
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: dist
+	cd bench && go build -o $(CURDIR)/$(BUILD_DIR)/msteams-bench ./cmd/msteams-bench
+	$(BUILD_DIR)/msteams-bench -scenario inbound -bundle $(BUNDLE) -out bench/results/inbound.json $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) dist server/dist webapp/dist shim/gen
