@@ -534,7 +534,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
             return bridge_->put_message(tx, *link);
         }
         if (m.last_modified_at <= link->teams_modified_at) {
-            ++(link->origin == "mattermost" ? stats_->echoes : stats_->duplicates);
+            ++(link->origin == "mattermost" ? stats_->echoes : stats_->unchanged);
             return {};
         }
         if (link->origin == "teams" && m.last_edited_at > 0) {

@@ -18,6 +18,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     add("skipped_sync_off", skipped_sync_off);
     add("skipped_not_a_message", skipped_not_a_message);
     add("duplicates", duplicates);
+    add("unchanged", unchanged);
     add("echoes", echoes);
     add("posts_created", posts_created);
     add("posts_updated", posts_updated);

@@ -28,7 +28,8 @@ struct Stats {
     Counter skipped_no_connected_member{0};
     Counter skipped_sync_off{0};
     Counter skipped_not_a_message{0};
-    Counter duplicates{0};
+    Counter duplicates{0};  // notifications for changes already applied
+    Counter unchanged{0};   // messages read again (reading a chat forward overlaps) with nothing new
     Counter echoes{0};
     Counter posts_created{0};
     Counter posts_updated{0};
