@@ -144,6 +144,17 @@ Status Bridge::advance_cursor(Tx& tx, std::string const& teams_thread_id, std::i
     return {};
 }
 
+Result<std::int64_t> Bridge::thread_version(Tx& tx, std::string const& teams_thread_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT version FROM msteams_portals WHERE teams_thread_id = $1", {teams_thread_id}));
+    return r.empty() ? 0 : r.integer(0, "version");
+}
+
+Status Bridge::bump_version(Tx& tx, std::string const& teams_thread_id) {
+    MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET version = version + 1 WHERE teams_thread_id = $1", {teams_thread_id}));
+    return {};
+}
+
 // ---- chats ---------------------------------------------------------------------------------------------------
 
 Result<std::optional<ChatInfo>> Bridge::chat(std::string const& chat_id) {
@@ -352,10 +363,10 @@ Result<std::int64_t> Bridge::enqueue_outbox(std::vector<OutboxItem> const& items
         for (auto const& it : items) {
             Rows r;
             MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, "
-                                          "payload, event_key) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                                          "payload, event_key, sort_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                                           "ON CONFLICT (event_key) DO NOTHING",
                                           {num(it.created_at), it.channel_id, it.kind, it.post_id, it.user_id,
-                                           it.payload, it.event_key}));
+                                           it.payload, it.event_key, num(it.sort_at)}));
             added += r.affected();
         }
         return {};
@@ -366,20 +377,21 @@ Result<std::int64_t> Bridge::enqueue_outbox(std::vector<OutboxItem> const& items
     return added;
 }
 
-Result<std::optional<OutboxItem>> Bridge::claim_outbox(Tx& tx, std::int64_t now_ms) {
+Result<std::optional<OutboxItem>> Bridge::claim_outbox(Tx& tx, std::int64_t now_ms, std::int64_t settled_ms) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT o.id, o.created_at, o.channel_id, o.kind, o.post_id, o.user_id, o.payload, "
-                                  "o.event_key, o.attempts FROM msteams_outbox o WHERE o.not_before <= $1 AND "
-                                  "NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE p.channel_id = o.channel_id "
-                                  "AND p.id < o.id) ORDER BY o.id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                  {num(now_ms)}));
+                                  "o.event_key, o.sort_at, o.attempts FROM msteams_outbox o WHERE o.not_before <= $1 "
+                                  "AND o.sort_at <= $2 AND NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE "
+                                  "p.channel_id = o.channel_id AND (p.sort_at, p.id) < (o.sort_at, o.id)) "
+                                  "ORDER BY o.sort_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                  {num(now_ms), num(settled_ms)}));
     if (r.empty()) {
         return std::optional<OutboxItem>();
     }
     return std::optional<OutboxItem>(OutboxItem{r.integer(0, "id"), r.integer(0, "created_at"), r.text(0, "channel_id"),
                                                 r.text(0, "kind"), r.text(0, "post_id"), r.text(0, "user_id"),
                                                 r.text(0, "payload"), r.text(0, "event_key"),
-                                                static_cast<int>(r.integer(0, "attempts"))});
+                                                r.integer(0, "sort_at"), static_cast<int>(r.integer(0, "attempts"))});
 }
 
 Status Bridge::remove_outbox(Tx& tx, std::int64_t id) {

@@ -80,6 +80,7 @@ struct OutboxItem {
     std::string user_id;
     std::string payload;  // JSON
     std::string event_key;
+    std::int64_t sort_at = 0;  // when it happened in Mattermost: items are sent in this order
     int attempts = 0;
 };
 
@@ -114,6 +115,10 @@ public:
     [[nodiscard]] Result<Portal> add_portal(Portal const& portal);
     [[nodiscard]] Result<std::vector<Portal>> portals(std::string const& kind);
     [[nodiscard]] Status advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms);
+    // What the bridge itself changed in a Teams conversation is counted, so that the inbound side can tell whether
+    // what it read from Teams is older than the bridge's own latest change (then it reads again). 0 without a portal.
+    [[nodiscard]] Result<std::int64_t> thread_version(Tx& tx, std::string const& teams_thread_id);
+    [[nodiscard]] Status bump_version(Tx& tx, std::string const& teams_thread_id);
 
     // --- chats
     [[nodiscard]] Result<std::optional<ChatInfo>> chat(std::string const& chat_id);
@@ -158,7 +163,9 @@ public:
     // --- outbox (same rules as the inbox, keyed by channel; one item at a time)
     // Adds the items not already there (by event_key); returns how many were new.
     [[nodiscard]] Result<std::int64_t> enqueue_outbox(std::vector<OutboxItem> const& items);
-    [[nodiscard]] Result<std::optional<OutboxItem>> claim_outbox(Tx& tx, std::int64_t now_ms);
+    // The next item of a channel no other sender holds, in (sort_at, id) order, among items that happened before
+    // `settled_ms` (Mattermost runs post hooks concurrently, so they can arrive a little out of order).
+    [[nodiscard]] Result<std::optional<OutboxItem>> claim_outbox(Tx& tx, std::int64_t now_ms, std::int64_t settled_ms);
     [[nodiscard]] Status remove_outbox(Tx& tx, std::int64_t id);
     [[nodiscard]] Status postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error);
     [[nodiscard]] Result<std::int64_t> outbox_size();

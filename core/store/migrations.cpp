@@ -56,7 +56,8 @@ CREATE TABLE msteams_portals (
     mm_channel_id      text NOT NULL UNIQUE,
     creator_mm_user_id text NOT NULL DEFAULT '',
     created_at         bigint NOT NULL,   -- Unix ms
-    cursor_ms          bigint NOT NULL DEFAULT 0  -- lastModifiedDateTime of the newest Teams change applied
+    cursor_ms          bigint NOT NULL DEFAULT 0, -- lastModifiedDateTime of the newest Teams change applied
+    version            bigint NOT NULL DEFAULT 0  -- bumped by every change the bridge makes in Teams
 );
 
 -- Which Teams chats have connected members, learned without reading messages.
@@ -122,11 +123,12 @@ CREATE TABLE msteams_outbox (
     user_id      text NOT NULL,
     payload      text NOT NULL,           -- JSON
     event_key    text NOT NULL UNIQUE,
+    sort_at      bigint NOT NULL,         -- when it happened in Mattermost (Unix ms): the sending order
     attempts     integer NOT NULL DEFAULT 0,
     not_before   bigint NOT NULL DEFAULT 0,
     last_error   text
 );
-CREATE INDEX msteams_outbox_channel_idx ON msteams_outbox (channel_id, id);
+CREATE INDEX msteams_outbox_channel_idx ON msteams_outbox (channel_id, sort_at, id);
 
 CREATE TABLE msteams_subscriptions (
     id            text PRIMARY KEY,

@@ -356,6 +356,9 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
         return {};
     }
 
+    // What the bridge changes in this chat from now on makes what is read below possibly stale (checked below).
+    std::int64_t version = 0;
+    MSTEAMS_TRY_ASSIGN(version, bridge_->thread_version(tx, chat_id));
     std::vector<graph::ChatMessage> messages;
     if (portal && portal->cursor_ms > 0) {
         // Read forward from the cursor: one request covers every change since, and they are applied in the order
@@ -406,8 +409,15 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
             }
         }
     }
-    // Reactions and posts are changed one side at a time: the sender holds this lock while it writes.
+    // Reactions and posts are changed one side at a time: the sender holds this lock while it writes. If it wrote
+    // to Teams after the read above, the read may predate that change (a reaction it just set would look removed):
+    // read again.
     MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
+    std::int64_t now_version = 0;
+    MSTEAMS_TRY_ASSIGN(now_version, bridge_->thread_version(tx, chat_id));
+    if (now_version != version) {
+        return std::unexpected(Error{ErrorCode::unavailable, k_wait_for_sender, 0, std::chrono::seconds(1)});
+    }
 
     std::int64_t newest = echoed_to;
     for (auto const& m : messages) {

@@ -16,6 +16,9 @@ using nlohmann::json;
 constexpr char const* k_message_prop = "msteams_message_id";  // set on the posts the bridge creates
 constexpr int k_max_attempts = 30;
 constexpr int k_max_members = 8;  // Mattermost group messages
+// Mattermost runs post hooks on goroutines, so two posts made a moment apart can reach the plugin in either order:
+// items wait this long before they are sent, in the order they happened.
+constexpr std::int64_t k_settle_ms = 500;
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
 // A Mattermost user not found in Teams is looked up again after this long.
@@ -69,7 +72,7 @@ Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std:
       graph_(std::move(graph)),
       stats_(std::move(stats)),
       lookup_(std::move(lookup)),
-      workers_("outbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); }) {}
+      workers_("outbox", settings_.workers, std::chrono::milliseconds(250), [this] { return run_once(); }) {}
 
 Outbound::~Outbound() { stop(); }
 
@@ -116,6 +119,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
                 item.post_id = p.id;
                 item.user_id = p.user_id;
                 if (e.kind == OutboundEvent::Kind::posted) {
+                    item.sort_at = p.create_at;
                     item.kind = "post";
                     item.event_key = "post:" + p.id;
                     payload = json{{"message", p.message}, {"root_id", p.root_id}, {"file_ids", p.file_ids}};
@@ -124,10 +128,12 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
                         continue;  // pins, reactions and other changes that are not edits
                     }
                     item.kind = "edit";
+                    item.sort_at = p.update_at;
                     item.event_key = "edit:" + p.id + ":" + std::to_string(p.update_at);
                     payload = json{{"message", p.message}};
                 } else {
                     item.kind = "delete";
+                    item.sort_at = p.delete_at != 0 ? p.delete_at : p.update_at;
                     item.event_key = "delete:" + p.id;
                 }
                 break;
@@ -143,6 +149,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
                 item.user_id = r.user_id;
                 bool const add = e.kind == OutboundEvent::Kind::reacted;
                 item.kind = add ? "react" : "unreact";
+                item.sort_at = add && r.create_at != 0 ? r.create_at : now;
                 item.event_key = item.kind + ":" + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
                                  std::to_string(add ? r.create_at : now);
                 payload = json{{"emoji", r.emoji_name}};
@@ -159,6 +166,9 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
         if (!direct) {
             continue;
         }
+        if (item.sort_at == 0) {
+            item.sort_at = now;
+        }
         item.payload = payload.dump();
         items.push_back(std::move(item));
     }
@@ -174,7 +184,8 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
 Result<bool> Outbound::run_once() {
     std::optional<store::OutboxItem> item;
     auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
-        MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(tx, graph::now_ms()));
+        auto const now = graph::now_ms();
+        MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(tx, now, now - k_settle_ms));
         if (!item) {
             return {};
         }
@@ -493,10 +504,13 @@ Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
     if (!sent) {
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
+    MSTEAMS_TRY(bridge_->bump_version(tx, t->chat_id));
     MSTEAMS_TRY(bridge_->forget(tx, t->chat_id, marker));
     MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
                                                             "mattermost", sent->last_modified_at, 0, false}));
     ++(t->relay ? stats_->relayed_posts : stats_->sent_posts);
+    log::debug("sent a post to Teams", {{"post_id", item.post_id}, {"outbox_id", std::to_string(item.id)},
+                                        {"message_id", sent->id}, {"attempt", std::to_string(item.attempts + 1)}});
     if (!skipped.empty()) {
         std::string names;
         for (auto const& n : skipped) {
@@ -532,6 +546,7 @@ Status Outbound::send_edit(store::Tx& tx, store::OutboxItem const& item) {
     }
     graph::NewMessage out;
     out.html = converted->html;
+    MSTEAMS_TRY(bridge_->bump_version(tx, link->teams_thread_id));
     MSTEAMS_TRY(graph_->update_message(*token, link->teams_thread_id, link->teams_message_id, out));
     ++stats_->sent_edits;
     return {};
@@ -553,6 +568,7 @@ Status Outbound::send_delete(store::Tx& tx, store::OutboxItem const& item) {
         return {};  // the author is not connected any more: Teams keeps the message
     }
     MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
+    MSTEAMS_TRY(bridge_->bump_version(tx, link->teams_thread_id));
     auto const deleted = graph_->soft_delete_message(*token, *author, link->teams_thread_id, link->teams_message_id);
     if (!deleted && deleted.error().code != ErrorCode::not_found) {
         return deleted;
@@ -595,6 +611,7 @@ Status Outbound::send_reaction(store::Tx& tx, store::OutboxItem const& item, boo
         return std::unexpected(token.error());
     }
     store::ReactionLink r{item.post_id, item.user_id, emoji, *teams_user, *reaction};
+    MSTEAMS_TRY(bridge_->bump_version(tx, link->teams_thread_id));
     if (add) {
         MSTEAMS_TRY(graph_->set_reaction(*token, link->teams_thread_id, link->teams_message_id, *reaction));
         MSTEAMS_TRY(bridge_->add_reaction(tx, r));

@@ -131,3 +131,39 @@ TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
     REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) { return bridge->advance_cursor(tx, "chat-a", 400); }));
     CHECK(must(bridge->portal_by_channel("channel-1"))->cursor_ms == 500);  // never backwards
 }
+
+TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time",
+          "[pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
+    auto out = [](std::string const& key, std::int64_t sort_at) {
+        msteams::store::OutboxItem i;
+        i.created_at = 1;
+        i.channel_id = "dm-1";
+        i.kind = "post";
+        i.post_id = key;
+        i.user_id = "alice";
+        i.payload = "{}";
+        i.event_key = "post:" + key;
+        i.sort_at = sort_at;
+        return i;
+    };
+    // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
+    CHECK(must(bridge->enqueue_outbox({out("p2", 200), out("p1", 100)})) == 2);
+    CHECK(must(bridge->enqueue_outbox({out("p2", 200)})) == 0);
+    std::vector<std::string> order;
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
+            auto const early = must(bridge->claim_outbox(tx, 1000, 99));  // nothing settled yet
+            CHECK_FALSE(early.has_value());
+            auto const item = must(bridge->claim_outbox(tx, 1000, 1000));
+            if (item) {
+                order.push_back(item->post_id);
+                return bridge->remove_outbox(tx, item->id);
+            }
+            return {};
+        }));
+    }
+    CHECK(order == std::vector<std::string>{"p1", "p2"});
+    CHECK(must(bridge->outbox_size()) == 0);
+}
