@@ -92,6 +92,22 @@ func waitPost(t *testing.T, as *mmtest.User, channelID string, match func(*model
 	return found
 }
 
+// readFile downloads a post's file. Mattermost 9.11 attaches files to a post just after saving it, so a file of a
+// post that has just appeared may be unreadable for a moment.
+func readFile(t *testing.T, as *mmtest.User, fileID string) ([]byte, *model.FileInfo) {
+	t.Helper()
+	var data []byte
+	var info *model.FileInfo
+	within(t, 10*time.Second, func() string {
+		var err error
+		if data, info, err = as.File(context.Background(), fileID); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	return data, info
+}
+
 func withText(s string) func(*model.Post) bool {
 	return func(p *model.Post) bool { return strings.Contains(p.Message, s) }
 }
@@ -245,10 +261,7 @@ func TestInbound(t *testing.T) {
 		if len(post.FileIds) != 1 {
 			t.Fatalf("files: %v", post.FileIds)
 		}
-		data, info, err := alice.File(ctx, post.FileIds[0])
-		if err != nil {
-			t.Fatal(err)
-		}
+		data, info := readFile(t, alice, post.FileIds[0])
 		if info.Name != "report.csv" || !bytes.Equal(data, report) {
 			t.Errorf("file %q with %q", info.Name, data)
 		}
@@ -259,9 +272,9 @@ func TestInbound(t *testing.T) {
 		if len(pasted.FileIds) != 1 {
 			t.Fatalf("pasted image files: %v", pasted.FileIds)
 		}
-		data, _, err = alice.File(ctx, pasted.FileIds[0])
-		if err != nil || !bytes.Equal(data, png) {
-			t.Errorf("pasted image: %q %v", data, err)
+		data, _ = readFile(t, alice, pasted.FileIds[0])
+		if !bytes.Equal(data, png) {
+			t.Errorf("pasted image: %q", data)
 		}
 	})
 
