@@ -4,11 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 
-unformatted=$(gofmt -l shim tests 2>/dev/null | grep -v '/gen/' || true)
+unformatted=$(gofmt -l shim tests bench 2>/dev/null | grep -v '/gen/' || true)
 if [ -n "$unformatted" ]; then
   echo "check-style: gofmt would change:"; echo "$unformatted"; status=1
 fi
-for mod in shim tests/mattermost tests/emulators/graph tests/e2e; do
+for mod in shim tests/mattermost tests/emulators/graph tests/e2e bench; do
   [ -f "$mod/go.mod" ] || continue
   (cd "$mod" && go vet ./...) || status=1
 done

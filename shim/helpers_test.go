@@ -96,6 +96,7 @@ func (a *fakeAPI) allLogs() string {
 }
 
 func (a *fakeAPI) GetBundlePath() (string, error) { return a.bundle, nil }
+
 // GetPluginConfig masks the client secret, as Mattermost 11 sanitizes settings marked secret.
 func (a *fakeAPI) GetPluginConfig() map[string]any {
 	out := a.settingsCopy()
