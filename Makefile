@@ -96,13 +96,15 @@ check-style: proto webapp/node_modules/.package-lock.json
 demo: dist
 	@tests/demo/run.sh "$(BUNDLE)"
 
-# Inbound (Teams → Mattermost) with the defaults: 20 chats, 10 messages/s, 30 s; e.g. BENCH_FLAGS='-rates 10,20'.
-# Writes bench/results/<scenario>.json and prints a Markdown summary; fails on lost or duplicated messages.
+# Inbound (Teams → Mattermost: 20 chats, 10 messages/s, 30 s), then outbound (Mattermost → Teams: a burst of 60
+# posts into one DM, then 20 DMs at 10 posts/s for 30 s), each on a fresh server; e.g. BENCH_FLAGS='-rates 10,20',
+# BENCH_FLAGS='-scenario outbound -burst 200'. Writes bench/results/<scenario>.json and prints a Markdown summary
+# each; fails on lost or duplicated messages (outbound: also out of order, or echoed back into Mattermost).
 BENCH_FLAGS ?=
 .PHONY: bench
 bench: dist
 	cd bench && go build -o $(CURDIR)/$(BUILD_DIR)/msteams-bench ./cmd/msteams-bench
-	$(BUILD_DIR)/msteams-bench -scenario inbound -bundle $(BUNDLE) -out bench/results/inbound.json $(BENCH_FLAGS)
+	$(BUILD_DIR)/msteams-bench -scenario all -bundle $(BUNDLE) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) dist server/dist webapp/dist shim/gen

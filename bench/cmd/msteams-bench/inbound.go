@@ -49,7 +49,10 @@ type inbound struct {
 
 func newInbound() scenario {
 	in := &inbound{channels: map[int]string{}, notify: make(chan struct{})}
-	return scenario{setup: in.setup, run: in.run}
+	return scenario{setup: in.setup, plan: ratePhases,
+		run: func(ctx context.Context, env *Env, spec phaseSpec) (*Phase, error) {
+			return in.run(ctx, env, spec.Rate)
+		}}
 }
 
 // msgRe matches the text of a benchmark message: phase, chat, sequence in the chat (phase 0 = warm-up).

@@ -1,12 +1,14 @@
 // msteams-bench measures the bridge end to end: the real bundle in a real Mattermost server (tests/mattermost)
 // against the Microsoft 365 emulator (tests/emulators/graph) with Graph's documented throttles on.
 //
-//	msteams-bench -bundle dist/com.mattermost.msteams-0.1.0.tar.gz [-scenario inbound] [-chats 20] [-rate 10]
-//	              [-rates 10,20] [-duration 30s] [-out bench/results/inbound.json]
+//	msteams-bench -bundle dist/com.mattermost.msteams-0.1.0.tar.gz [-scenario inbound|outbound|all] [-chats 20]
+//	              [-rate 10] [-rates 10,20] [-duration 30s] [-burst 60] [-out bench/results/inbound.json]
 //
-// A scenario sets up users and chats once (scenario.setup), then runs one measured phase per rate
-// (scenario.run) against the same server; every phase gets its own counters. It writes a JSON report and prints
-// a Markdown summary; it exits 1 when a phase lost or duplicated messages, 2 on a usage or setup error.
+// A scenario sets up users and chats once (scenario.setup), then runs its measured phases (scenario.plan: one per
+// rate for inbound; a burst, then one steady phase per rate for outbound) against the same server; every phase
+// gets its own counters. It writes a JSON report and prints a Markdown summary; it exits 1 when a phase lost or
+// duplicated messages (outbound: or delivered them out of order), 2 on a usage or setup error. "all" runs
+// inbound, then outbound, each on a fresh server with its own report.
 package main
 
 import (
@@ -33,6 +35,7 @@ type Config struct {
 	Bundle       string        `json:"bundle"`
 	Chats        int           `json:"chats"`
 	Rates        []float64     `json:"rates"`
+	Burst        int           `json:"burst,omitempty"` // outbound: posts in the burst phase (0 = no burst)
 	Duration     time.Duration `json:"-"`
 	DurationS    float64       `json:"durationSeconds"`
 	DrainTimeout time.Duration `json:"-"`
@@ -50,8 +53,9 @@ type Env struct {
 	Logf   func(format string, args ...any)
 }
 
-// Phase is one measured run at one rate.
+// Phase is one measured run: inbound at one rate; outbound the burst or the steady run at one rate.
 type Phase struct {
+	Name            string  `json:"name"`        // the summary's column: "R=10/s", "burst", "steady R=10/s"
 	Rate            float64 `json:"rate"`        // offered, messages per second in total
 	Chats           int     `json:"chats"`       // chats the messages were spread over
 	DurationS       float64 `json:"durationS"`   // sending window asked for
@@ -77,6 +81,7 @@ type Phase struct {
 	CoreRSS     RSS              `json:"coreRss"`     // msteams-core, sampled every 200 ms
 	PluginStats map[string]int64 `json:"pluginStats"` // change of the plugin's counters over the phase
 	PerChat     []ChatResult     `json:"perChat,omitempty"`
+	Outbound    *OutboundFigures `json:"outbound,omitempty"` // the outbound scenario's own figures
 	Problems    []string         `json:"problems,omitempty"`
 	Notes       []string         `json:"notes,omitempty"`
 }
@@ -91,6 +96,9 @@ type ChatResult struct {
 	OrderViolations int   `json:"orderViolations"`
 	Graph           int64 `json:"graphRequests"` // requests made with the chat's connected user's token
 	Status429       int64 `json:"status429"`
+	// Outbound only.
+	MMDuplicates int     `json:"mattermostDuplicates,omitempty"` // Mattermost posts beyond the one created (echoes back)
+	PostsPerSec  float64 `json:"postsPerSec,omitempty"`          // (n−1) ÷ (first → last Teams createdDateTime)
 }
 
 // Report is the JSON the run writes.
@@ -108,15 +116,42 @@ type Report struct {
 	Error       string           `json:"error,omitempty"`
 }
 
-// scenario is one benchmark: setup once, then run once per rate. An outbound scenario adds another entry.
+// phaseSpec is one phase a scenario plans: a name (the summary's column), a kind and the rate for rated kinds.
+type phaseSpec struct {
+	Name string
+	Kind string // inbound: "rate"; outbound: "burst" or "steady"
+	Rate float64
+}
+
+// scenario is one benchmark: setup once, then run each planned phase.
 type scenario struct {
 	setup func(ctx context.Context, env *Env) (map[string]any, error)
-	run   func(ctx context.Context, env *Env, rate float64) (*Phase, error)
+	plan  func(cfg Config) []phaseSpec
+	run   func(ctx context.Context, env *Env, spec phaseSpec) (*Phase, error)
+	// failed says whether a phase's result fails the run (exit 1).
+	failed  func(p *Phase) bool
+	summary func(rep *Report) string
 }
 
 var scenarios = map[string]func() scenario{
-	"inbound": newInbound,
+	"inbound":  newInbound,
+	"outbound": newOutbound,
 }
+
+// scenarioOrder is what -scenario all runs, in order.
+var scenarioOrder = []string{"inbound", "outbound"}
+
+// ratePhases is one phase per rate, named "R=<rate>/s".
+func ratePhases(cfg Config) []phaseSpec {
+	var out []phaseSpec
+	for _, r := range cfg.Rates {
+		out = append(out, phaseSpec{Name: fmt.Sprintf("R=%g/s", r), Kind: "rate", Rate: r})
+	}
+	return out
+}
+
+// lostOrDuplicated is the default failure: a message lost or duplicated.
+func lostOrDuplicated(p *Phase) bool { return p.Lost > 0 || p.Duplicates > 0 }
 
 func parseRates(s string) ([]float64, error) {
 	var out []float64
@@ -141,10 +176,11 @@ func main() {
 	var cfg Config
 	var rate float64
 	var rates string
-	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost)")
+	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost), outbound (Mattermost → Teams), all (both, one after the other)")
 	flag.StringVar(&cfg.Bundle, "bundle", "", "the plugin bundle (.tar.gz), required")
-	flag.IntVar(&cfg.Chats, "chats", 20, "one-on-one chats (= connected Mattermost users = Teams-only senders)")
-	flag.Float64Var(&rate, "rate", 10, "messages per second in total, spread over the chats")
+	flag.IntVar(&cfg.Chats, "chats", 20, "one-on-one chats (inbound: = connected Mattermost users = Teams-only senders; outbound: DMs of two connected users)")
+	flag.Float64Var(&rate, "rate", 10, "messages per second in total, spread over the chats (outbound: the steady phase)")
+	flag.IntVar(&cfg.Burst, "burst", 60, "outbound: posts in the burst into one DM (Graph drains it at 1 post/s; 0 skips the burst)")
 	flag.StringVar(&rates, "rates", "", "several rates run back to back against the same server, e.g. 10,20 (overrides -rate)")
 	flag.DurationVar(&cfg.Duration, "duration", 30*time.Second, "sending time per rate")
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait after the last send for every post")
@@ -159,9 +195,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "msteams-bench: "+format+"\n", args...)
 		os.Exit(2)
 	}
-	newScenario, ok := scenarios[cfg.Scenario]
-	if !ok {
-		usage("unknown scenario %q (known: inbound)", cfg.Scenario)
+	names := []string{cfg.Scenario}
+	if cfg.Scenario == "all" {
+		names = scenarioOrder
+	}
+	for _, n := range names {
+		if _, ok := scenarios[n]; !ok {
+			usage("unknown scenario %q (known: inbound, outbound, all)", n)
+		}
 	}
 	if cfg.Bundle == "" {
 		usage("-bundle is required (make dist builds dist/com.mattermost.msteams-<version>.tar.gz)")
@@ -172,8 +213,8 @@ func main() {
 	if abs, err := filepath.Abs(cfg.Bundle); err == nil {
 		cfg.Bundle = abs
 	}
-	if cfg.Chats < 1 || cfg.Duration <= 0 {
-		usage("-chats must be ≥ 1 and -duration > 0")
+	if cfg.Chats < 1 || cfg.Duration <= 0 || cfg.Burst < 0 {
+		usage("-chats must be ≥ 1, -duration > 0 and -burst ≥ 0")
 	}
 	if rates == "" {
 		rates = strconv.FormatFloat(rate, 'f', -1, 64)
@@ -183,15 +224,33 @@ func main() {
 		usage("%v", err)
 	}
 	cfg.DurationS = cfg.Duration.Seconds()
-	if cfg.Out == "" {
-		cfg.Out = filepath.Join(moduleDir(), "results", cfg.Scenario+".json")
+	if len(names) > 1 && cfg.Out != "" {
+		usage("-out names one report: with -scenario all each goes to results/<scenario>.json")
 	}
 
 	// SIGINT/SIGTERM cancel the run; the deferred Close stops Mattermost, PostgreSQL and the emulator. (If this
 	// process is killed outright, mmtest's Pdeathsig still takes the server down.)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, cfg, newScenario()))
+	code := 0
+	for _, n := range names {
+		c := cfg
+		c.Scenario = n
+		if n != "outbound" {
+			c.Burst = 0
+		}
+		if c.Out == "" {
+			c.Out = filepath.Join(moduleDir(), "results", n+".json")
+		}
+		rc := run(ctx, c, scenarios[n]())
+		if rc > code {
+			code = rc
+		}
+		if rc == 130 || rc == 2 {
+			break // interrupted, or a setup error: the next scenario would meet the same
+		}
+	}
+	stop()
+	os.Exit(code)
 }
 
 // moduleDir is the bench/ directory when run from the repository (go run, make bench), else the working directory.
@@ -287,17 +346,22 @@ func run(ctx context.Context, cfg Config, sc scenario) (code int) {
 	logf("setup done in %.1fs", rep.SetupS)
 
 	rep.OK = true
-	for _, r := range cfg.Rates {
-		p, err := sc.run(ctx, env, r)
+	failed := sc.failed
+	if failed == nil {
+		failed = lostOrDuplicated
+	}
+	for _, spec := range sc.plan(cfg) {
+		p, err := sc.run(ctx, env, spec)
 		if p != nil {
+			p.Name = spec.Name
 			rep.Phases = append(rep.Phases, p)
-			if p.Lost > 0 || p.Duplicates > 0 {
+			if failed(p) {
 				rep.OK = false
 			}
 		}
 		if err != nil {
 			logTail(b)
-			return fail(withCause(fmt.Errorf("rate %g: %w", r, err)))
+			return fail(withCause(fmt.Errorf("%s: %w", spec.Name, err)))
 		}
 	}
 	if st, err := pluginStats(ctx, b.MM); err == nil {
@@ -307,10 +371,14 @@ func run(ctx context.Context, cfg Config, sc scenario) (code int) {
 		logf("%v", err)
 		return 2
 	}
-	fmt.Print(markdownSummary(rep))
+	summary := sc.summary
+	if summary == nil {
+		summary = markdownSummary
+	}
+	fmt.Print(summary(rep))
 	fmt.Printf("\nJSON: %s\n", cfg.Out)
 	if !rep.OK {
-		logf("FAILED: messages were lost or duplicated")
+		logf("FAILED (%s): messages were lost, duplicated or out of order", cfg.Scenario)
 		return 1
 	}
 	return 0

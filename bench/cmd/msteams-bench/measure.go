@@ -234,6 +234,10 @@ func requestKind(r m365ctl.CounterRow) string {
 		return method + " getAllMessages"
 	case strings.HasPrefix(path, "/v1.0/subscriptions"):
 		return method + " subscriptions"
+	case method == "POST" && strings.HasSuffix(path, "/messages"):
+		return "POST message"
+	case method == "POST" && path == "/v1.0/chats":
+		return "POST chat (create)"
 	case method == "GET" && strings.HasSuffix(path, "/messages/{mid}"):
 		return "GET message"
 	case method == "GET" && strings.HasSuffix(path, "/messages"):
