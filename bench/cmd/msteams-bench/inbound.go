@@ -242,26 +242,11 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	p := &Phase{Rate: rate, Chats: k, DurationS: dur.Seconds()}
 	env.Logf("phase %d: %g messages/s over %d chats for %s", phase, rate, k, dur)
 
-	if err := b.Ctl.ResetCounters(ctx); err != nil {
-		return nil, fmt.Errorf("resetting the emulator's counters: %w", err)
-	}
-	// The reset leaves the 429s per limit (Throttled) running: keep them to subtract.
-	countersBefore, err := b.Ctl.Counters(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("emulator counters: %w", err)
-	}
-	statsBefore, err := pluginStats(ctx, b.MM)
+	base, err := startPhase(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	phaseStart := time.Now()
-	rss := startRSS(b.MM, 200*time.Millisecond)
-	rssStopped := false
-	defer func() {
-		if !rssStopped {
-			rss.Stop()
-		}
-	}()
+	defer base.stopRSS()
 
 	// Chat j sends its i-th message at start + (j + i·K)/R: R per second in total, evenly interleaved, each chat
 	// sequential (so its order is defined).
@@ -385,10 +370,9 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	case <-ctx.Done():
 		return p, ctx.Err()
 	}
-	p.CoreRSS = rss.Stop()
-	rssStopped = true
+	p.CoreRSS = base.stopRSS()
 
-	if err := in.tally(ctx, env, phase, phaseStart, want, firstSend, lastSend, p); err != nil {
+	if err := in.tally(ctx, env, phase, base.start, want, firstSend, lastSend, p); err != nil {
 		return p, err
 	}
 
@@ -400,7 +384,7 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	if counters.Throttled == nil {
 		counters.Throttled = map[string]int64{}
 	}
-	for name, n := range countersBefore.Throttled {
+	for name, n := range base.counters.Throttled {
 		counters.Throttled[name] -= n
 	}
 	p.Graph = graphUsage(counters, p.Delivered)
@@ -428,14 +412,14 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	} else if len(hot) > 5 {
 		p.Notes = append(p.Notes, fmt.Sprintf("429s in %d of %d chats", len(hot), len(p.PerChat)))
 	}
-	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", phaseStart); err != nil {
+	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", base.start); err != nil {
 		return p, fmt.Errorf("emulator deliveries: %w", err)
 	}
 	statsAfter, err := pluginStats(ctx, b.MM)
 	if err != nil {
 		return p, err
 	}
-	p.PluginStats = diffCounters(statsBefore, statsAfter)
+	p.PluginStats = diffCounters(base.stats, statsAfter)
 	env.Logf("phase %d: delivered %d/%d, %.2f/s, post latency p50 %.0f ms p99 %.0f ms, %d Graph requests, %d × 429",
 		phase, p.Delivered, p.Sent, p.DeliveredPerSec, p.PostLatencyMs.P50, p.PostLatencyMs.P99, p.Graph.Total, p.Graph.Status429)
 	return p, nil

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/msteams-bridge/msteams/tests/e2e/harness"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
 	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
 )
@@ -126,6 +127,38 @@ func procStatusKB(pid int, key string) (int64, error) {
 }
 
 // startRSS starts sampling; Stop returns the figures.
+// baseline is what a phase is measured against: the emulator's counters just after a reset (its 429s per limit keep
+// running, so they are subtracted), the plugin's counters, the start time, and the core's RSS sampled from then on.
+type baseline struct {
+	counters *m365ctl.Counters
+	stats    map[string]int64
+	start    time.Time
+	rss      *rssSampler
+	rssOnce  sync.Once
+	rssFinal RSS
+}
+
+func startPhase(ctx context.Context, b *harness.Bridge) (*baseline, error) {
+	if err := b.Ctl.ResetCounters(ctx); err != nil {
+		return nil, fmt.Errorf("resetting the emulator's counters: %w", err)
+	}
+	counters, err := b.Ctl.Counters(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("emulator counters: %w", err)
+	}
+	stats, err := pluginStats(ctx, b.MM)
+	if err != nil {
+		return nil, err
+	}
+	return &baseline{counters: counters, stats: stats, start: time.Now(), rss: startRSS(b.MM, 200*time.Millisecond)}, nil
+}
+
+// stopRSS stops the RSS sampler (once) and returns what it saw.
+func (x *baseline) stopRSS() RSS {
+	x.rssOnce.Do(func() { x.rssFinal = x.rss.Stop() })
+	return x.rssFinal
+}
+
 func startRSS(mm *mmtest.Server, interval time.Duration) *rssSampler {
 	s := &rssSampler{mm: mm, interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()

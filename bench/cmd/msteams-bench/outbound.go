@@ -302,25 +302,11 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 		env.Logf("phase %d: steady %g posts/s over %d DMs for %s", phase, spec.Rate, k, env.Cfg.Duration)
 	}
 
-	if err := b.Ctl.ResetCounters(ctx); err != nil {
-		return nil, fmt.Errorf("resetting the emulator's counters: %w", err)
-	}
-	countersBefore, err := b.Ctl.Counters(ctx) // Throttled is cumulative: subtract
-	if err != nil {
-		return nil, fmt.Errorf("emulator counters: %w", err)
-	}
-	statsBefore, err := pluginStats(ctx, b.MM)
+	base, err := startPhase(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	phaseStart := time.Now()
-	rss := startRSS(b.MM, 200*time.Millisecond)
-	rssStopped := false
-	defer func() {
-		if !rssStopped {
-			rss.Stop()
-		}
-	}()
+	defer base.stopRSS()
 
 	var (
 		mu      sync.Mutex
@@ -471,7 +457,7 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 	t0 := time.Now()
 	for time.Since(t0) < 30*time.Second {
 		st, err := pluginStats(ctx, b.MM)
-		if err == nil && st["echoes"]-statsBefore["echoes"] >= int64(len(want)) {
+		if err == nil && st["echoes"]-base.stats["echoes"] >= int64(len(want)) {
 			break
 		}
 		select {
@@ -486,8 +472,7 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 	case <-time.After(2 * time.Second):
 	}
 	of.EchoWaitS = round2(time.Since(t0).Seconds())
-	p.CoreRSS = rss.Stop()
-	rssStopped = true
+	p.CoreRSS = base.stopRSS()
 
 	// Re-read Teams after the echo wait: late duplicates count too.
 	for _, c := range chats {
@@ -495,7 +480,7 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 			final[c.idx] = msgs
 		}
 	}
-	o.tally(ctx, phase, phaseStart, chats, want, final, firstSend, lastSend, p)
+	o.tally(ctx, phase, base.start, chats, want, final, firstSend, lastSend, p)
 
 	counters, err := b.Ctl.Counters(ctx)
 	if err != nil {
@@ -504,7 +489,7 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 	if counters.Throttled == nil {
 		counters.Throttled = map[string]int64{}
 	}
-	for name, n := range countersBefore.Throttled {
+	for name, n := range base.counters.Throttled {
 		counters.Throttled[name] -= n
 	}
 	p.Graph = graphUsage(counters, p.Sent) // per sent post
@@ -540,14 +525,14 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 	} else if len(hot) > 5 {
 		p.Notes = append(p.Notes, fmt.Sprintf("429s in %d of %d chats", len(hot), len(p.PerChat)))
 	}
-	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", phaseStart); err != nil {
+	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", base.start); err != nil {
 		return p, fmt.Errorf("emulator deliveries: %w", err)
 	}
 	statsAfter, err := pluginStats(ctx, b.MM)
 	if err != nil {
 		return p, err
 	}
-	p.PluginStats = diffCounters(statsBefore, statsAfter)
+	p.PluginStats = diffCounters(base.stats, statsAfter)
 	if spec.Kind == "burst" && p.DrainS > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("the burst drained in %.1fs after the last post; %d posts at %g/s per chat take ≥ %.0fs",
 			p.DrainS, busiest, of.ChatBudget, of.ExpectedDrainS))
