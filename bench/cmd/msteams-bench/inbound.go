@@ -393,7 +393,6 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 	for _, c := range in.chats {
 		byTwin[c.twin.ID] = c.idx
 	}
-	var hot []string
 	for _, r := range counters.Requests {
 		if i, ok := byTwin[r.CallerID]; ok && r.Host == "graph" && i < len(p.PerChat) {
 			p.PerChat[i].Graph += r.Count
@@ -402,24 +401,9 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 			}
 		}
 	}
-	for _, cr := range p.PerChat {
-		if cr.Status429 > 0 {
-			hot = append(hot, fmt.Sprintf("chat %d: %d × 429 of %d requests", cr.Chat, cr.Status429, cr.Graph))
-		}
-	}
-	if len(hot) > 0 && len(hot) <= 5 {
-		p.Notes = append(p.Notes, "429s in "+strings.Join(hot, "; "))
-	} else if len(hot) > 5 {
-		p.Notes = append(p.Notes, fmt.Sprintf("429s in %d of %d chats", len(hot), len(p.PerChat)))
-	}
-	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", base.start); err != nil {
-		return p, fmt.Errorf("emulator deliveries: %w", err)
-	}
-	statsAfter, err := pluginStats(ctx, b.MM)
-	if err != nil {
+	if err := base.finish(ctx, b, p); err != nil {
 		return p, err
 	}
-	p.PluginStats = diffCounters(base.stats, statsAfter)
 	env.Logf("phase %d: delivered %d/%d, %.2f/s, post latency p50 %.0f ms p99 %.0f ms, %d Graph requests, %d × 429",
 		phase, p.Delivered, p.Sent, p.DeliveredPerSec, p.PostLatencyMs.P50, p.PostLatencyMs.P99, p.Graph.Total, p.Graph.Status429)
 	return p, nil

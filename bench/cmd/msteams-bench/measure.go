@@ -153,6 +153,32 @@ func startPhase(ctx context.Context, b *harness.Bridge) (*baseline, error) {
 	return &baseline{counters: counters, stats: stats, start: time.Now(), rss: startRSS(b.MM, 200*time.Millisecond)}, nil
 }
 
+// finish adds what every phase reports at its end: which chats met 429s, the webhook acknowledgements since the
+// start, and the change of the plugin's counters.
+func (x *baseline) finish(ctx context.Context, b *harness.Bridge, p *Phase) error {
+	var hot []string
+	for _, cr := range p.PerChat {
+		if cr.Status429 > 0 {
+			hot = append(hot, fmt.Sprintf("chat %d: %d × 429 of %d requests", cr.Chat, cr.Status429, cr.Graph))
+		}
+	}
+	if len(hot) > 0 && len(hot) <= 5 {
+		p.Notes = append(p.Notes, "429s in "+strings.Join(hot, "; "))
+	} else if len(hot) > 5 {
+		p.Notes = append(p.Notes, fmt.Sprintf("429s in %d of %d chats", len(hot), len(p.PerChat)))
+	}
+	var err error
+	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", x.start); err != nil {
+		return fmt.Errorf("emulator deliveries: %w", err)
+	}
+	statsAfter, err := pluginStats(ctx, b.MM)
+	if err != nil {
+		return err
+	}
+	p.PluginStats = diffCounters(x.stats, statsAfter)
+	return nil
+}
+
 // stopRSS stops the RSS sampler (once) and returns what it saw.
 func (x *baseline) stopRSS() RSS {
 	x.rssOnce.Do(func() { x.rssFinal = x.rss.Stop() })

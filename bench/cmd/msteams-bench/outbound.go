@@ -514,25 +514,9 @@ func (o *outbound) run(ctx context.Context, env *Env, spec phaseSpec) (*Phase, e
 			}
 		}
 	}
-	var hot []string
-	for _, cr := range p.PerChat {
-		if cr.Status429 > 0 {
-			hot = append(hot, fmt.Sprintf("chat %d: %d × 429 of %d requests", cr.Chat, cr.Status429, cr.Graph))
-		}
-	}
-	if len(hot) > 0 && len(hot) <= 5 {
-		p.Notes = append(p.Notes, "429s in "+strings.Join(hot, "; "))
-	} else if len(hot) > 5 {
-		p.Notes = append(p.Notes, fmt.Sprintf("429s in %d of %d chats", len(hot), len(p.PerChat)))
-	}
-	if p.Webhooks, err = webhookAcks(ctx, b.Ctl, "/plugins/"+b.MM.PluginID+"/changes", base.start); err != nil {
-		return p, fmt.Errorf("emulator deliveries: %w", err)
-	}
-	statsAfter, err := pluginStats(ctx, b.MM)
-	if err != nil {
+	if err := base.finish(ctx, b, p); err != nil {
 		return p, err
 	}
-	p.PluginStats = diffCounters(base.stats, statsAfter)
 	if spec.Kind == "burst" && p.DrainS > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("the burst drained in %.1fs after the last post; %d posts at %g/s per chat take ≥ %.0fs",
 			p.DrainS, busiest, of.ChatBudget, of.ExpectedDrainS))
