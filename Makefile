@@ -28,7 +28,7 @@ SHIM_BIN := server/dist/plugin-linux-amd64
 WEBAPP_BUNDLE := webapp/dist/main.js
 
 .PHONY: all deps core shim webapp proto dist bundle test test-unit test-core test-asan test-shim test-webapp \
-        test-e2e check-style demo clean
+        test-e2e check-style demo demo-run test-all clean
 
 all: core shim webapp
 
@@ -70,7 +70,12 @@ dist: all
 bundle: dist
 
 # --- tests ------------------------------------------------------------------------------------------------------
-test: dist $(ASAN_BUILD_DIR)/build.ninja
+# `make test` and `make demo` do the whole set-up on a fresh machine: deps first, then the rest in a new make (so
+# the build rules see the installed tools).
+test: deps
+	@$(MAKE) --no-print-directory test-all
+
+test-all: dist $(ASAN_BUILD_DIR)/build.ninja
 	@tests/run-all.sh "$(BUNDLE)"
 
 # The [pg] tests get a throwaway PostgreSQL of their own.
@@ -93,7 +98,10 @@ test-e2e: dist
 check-style: proto webapp/node_modules/.package-lock.json
 	@.ci/check-style.sh
 
-demo: dist
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: dist
 	@tests/demo/run.sh "$(BUNDLE)"
 
 # Inbound (Teams → Mattermost: 20 chats, 10 messages/s, 30 s), then outbound (Mattermost → Teams: a burst of 60
