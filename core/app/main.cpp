@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "app/core.hpp"
+#include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
 #include "convert/convert.hpp"
@@ -189,6 +190,10 @@ int convert_message(ConvertArgs const& args) {
     std::vector<convert::TeamsMention> mentions;
     std::map<std::string, std::string> names;  // Teams user id → display name
     if (args.message_json) {
+        if (!msteams::json_limits::nesting_within(*input, msteams::json_limits::k_max_json_depth)) {
+            std::fputs("msteams-core convert: the input JSON nests too deeply\n", stderr);
+            return 1;
+        }
         auto const message = nlohmann::json::parse(*input, nullptr, false);
         auto const* content = message.is_object() && message.contains("body") && message["body"].is_object()
                                   ? &message["body"]

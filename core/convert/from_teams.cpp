@@ -6,12 +6,23 @@
 //
 // Escaping, chosen for how Mattermost renders (a marked-derived renderer; raw HTML is shown as text, never
 // rendered) and how its server finds mentions:
-//   - \ * _ ` ~ [ ] | get a backslash everywhere; # > - + get one at the start of a line, as does the . or ) after
-//     a number there. These are all in the renderer's escapable set, so the backslash itself never shows.
-//   - < > & and ( ) ! need none: without a preceding [ or raw-HTML rendering they cannot become markup.
-//   - "@" at the start of a word gets a U+2060 WORD JOINER after it. It is invisible, but "@channel", "@all",
-//     "@here" and "@someone" typed in Teams no longer notify anyone (the mention scanners stop at it). An "@" inside
-//     a word (bob@example.com) is left alone.
+//   - * _ ` ~ [ ] | get a backslash everywhere; # > - + get one at the start of a line, as does the . or ) after
+//     a number there. These are all in marked's escapable set, so the backslash itself never shows.
+//   - A backslash is doubled only where marked reads "\\" as an escape: before a non-word character or at the end
+//     (marked shows "\\U" as two backslashes, and "\U" is a literal backslash for every Markdown parser).
+//   - "&" that starts something shaped like a character reference ("&lt;", "&#64;") becomes "&amp;": both
+//     Mattermost's server (whose Markdown parser decodes references before it looks for mentions) and the webapp
+//     would otherwise decode it ("&#64;channel" would notify, a typed "&lt;br&gt;" would show as "<br>").
+//   - "==" at the start of a line starts with "&#61;": marked cannot escape "=", and "Title<br>===" would become a
+//     heading.
+//   - < > and ( ) ! need nothing: without a preceding [ or raw-HTML rendering they cannot become markup.
+//   - "@" gets a U+2060 WORD JOINER after it unless a letter or digit comes right before it. Mattermost's mention
+//     scan splits words at every character that is not a letter, digit or one of : . - _ @, and strips : . - _ from
+//     the front of a word, so ".@channel", "end.@channel", "_@all" and "@" followed by a name in the next element
+//     would all notify; the joiner (not a letter) splits "@" from the name. After a letter or digit
+//     (bob@example.com, x@channel) the scan never sees a mention.
+//   - A resolved <at> mention is kept apart from letters or digits around it, so that the scan still finds it.
+//   - NUL and the other C0 control characters (but tab and newline) are removed: PostgreSQL cannot store NUL.
 //   - A bare URL is copied verbatim so that it still autolinks, unless that would let an "@" in it notify; then it
 //     becomes [url-as-text](url).
 
@@ -20,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <span>
 #include <string>
@@ -30,6 +42,7 @@
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "convert/detail/links.hpp"
+#include "convert/detail/utf8.hpp"
 
 namespace msteams::convert {
 namespace {
@@ -49,8 +62,30 @@ bool is_alnum(char c) noexcept {
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-// Characters that make a following "@" part of a word (an e-mail address), not a mention.
-bool continues_word(char c) noexcept { return is_alnum(c) || c == '_' || c == '.' || c == '-'; }
+// Characters that make a following "@" part of a word (an e-mail address), not a mention, for Mattermost's scan.
+bool continues_word(char c) noexcept { return is_alnum(c); }
+
+// Characters that Mattermost's mention scan keeps in a word ("x" glued to "@jane" hides the mention from it).
+// Bytes of multi-byte UTF-8 are counted as letters: the scan keeps Unicode letters and digits.
+bool glues_to_mention(char c) noexcept {
+    return is_alnum(c) || c == '_' || c == '@' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// "&name;" or "&#123;" / "&#x1F;" at s[i] (s[i] == '&'): something a Markdown parser would decode.
+bool character_reference_at(std::string_view s, std::size_t i) noexcept {
+    std::size_t j = i + 1;
+    if (j < s.size() && s[j] == '#') {
+        ++j;
+        if (j < s.size() && (s[j] == 'x' || s[j] == 'X')) {
+            ++j;
+        }
+    }
+    std::size_t const start = j;
+    while (j < s.size() && j - start <= 32 && is_alnum(s[j])) {
+        ++j;
+    }
+    return j > start && j < s.size() && s[j] == ';';
+}
 
 // Length of the white space (ASCII or U+00A0) at s[i], 0 if none.
 std::size_t space_at(std::string_view s, std::size_t i) noexcept {
@@ -70,47 +105,6 @@ bool starts_with_url(std::string_view s) noexcept {
         }
     }
     return false;
-}
-
-// Invalid UTF-8 sequences replaced with U+FFFD (gumbo does this for HTML; plain text needs it done here).
-std::string valid_utf8(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size();) {
-        auto const b = static_cast<unsigned char>(s[i]);
-        std::size_t len = 0;
-        unsigned min = 0;
-        if (b < 0x80) {
-            out += s[i++];
-            continue;
-        }
-        if (b >= 0xC2 && b <= 0xDF) {
-            len = 2;
-            min = 0x80;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            len = 3;
-            min = 0x800;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            len = 4;
-            min = 0x10000;
-        }
-        unsigned cp = len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
-        bool ok = len != 0 && i + len <= s.size();
-        for (std::size_t k = 1; ok && k < len; ++k) {
-            auto const cont = static_cast<unsigned char>(s[i + k]);
-            ok = (cont & 0xC0u) == 0x80u;
-            cp = (cp << 6) | (cont & 0x3Fu);
-        }
-        ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-        if (ok) {
-            out.append(s.substr(i, len));
-            i += len;
-        } else {
-            out += "\xEF\xBF\xBD";
-            ++i;
-        }
-    }
-    return out;
 }
 
 // A link destination for Markdown: characters that would end it or confuse the renderer are percent-encoded.
@@ -141,6 +135,7 @@ public:
     [[nodiscard]] Inline nested() const {
         Inline inner(single_line_);
         inner.urls_ = urls_;
+        inner.table_cell_ = table_cell_;
         return inner;
     }
     // Inside a link label bare URLs are text: escaped like any other.
@@ -205,9 +200,16 @@ public:
         auto const trailing = inner.pending_space_;
         auto content = std::move(inner).take();
         if (!content.empty()) {
-            markup(open);
+            if (open == close && !pending_space_ && out_.size() == close_end_ && close_end_ >= close.size() &&
+                std::string_view(out_).substr(close_end_ - close.size()) == close) {
+                // <b>a</b><b>b</b>: "**ab**", not "**a****b**" (which renders as neither)
+                out_.resize(out_.size() - close.size());
+            } else {
+                markup(open);
+            }
             out_ += content;
             out_ += close;
+            close_end_ = out_.size();
         }
         if (trailing) {
             space();
@@ -249,6 +251,20 @@ public:
     }
     void drop_pending_space() noexcept { pending_space_ = false; }
 
+    // A resolved mention ("@jane") is about to be written: it must not glue to a word before it, or Mattermost's
+    // scan would not see it ("x@jane" is no mention; "cc:@jane" is, the scan splits at ':').
+    void before_mention() {
+        if (!pending_space_ && !out_.empty() && glues_to_mention(out_.back())) {
+            pending_space_ = true;
+        }
+    }
+    // ... and text right after it must not glue to it either ("@janex", "@jane.x").
+    void after_mention() noexcept { word_end_ = out_.size(); }
+
+    // Inside a table cell a "|" ends the cell even in a code span: there it must be "\|".
+    void table_cell() noexcept { table_cell_ = true; }
+    [[nodiscard]] bool in_table_cell() const noexcept { return table_cell_; }
+
 private:
     [[nodiscard]] bool at_line_start() const noexcept { return out_.empty() || out_.back() == '\n'; }
 
@@ -270,8 +286,22 @@ private:
     // Escapes the character at s[i] (the start of a UTF-8 sequence) and returns the index after it.
     std::size_t escaped_char(std::string_view s, std::size_t i) {
         char const c = s[i];
+        if (out_.size() == word_end_ && word_end_ != 0 && (glues_to_mention(c) || glues_after_mention(s, i))) {
+            out_ += ' ';  // "@jane" then "x": keep the mention a word of its own
+        }
         switch (c) {
             case '\\':
+                out_ += '\\';
+                if (i + 1 >= s.size() || !is_alnum(s[i + 1])) {
+                    out_ += '\\';
+                }
+                return i + 1;
+            case '&':
+                out_ += character_reference_at(s, i) ? "&amp;" : "&";
+                return i + 1;
+            case '=':
+                out_ += at_line_start() && i + 1 < s.size() && s[i + 1] == '=' ? "&#61;" : "=";
+                return i + 1;
             case '*':
             case '_':
             case '`':
@@ -292,9 +322,9 @@ private:
                 out_ += c;
                 return i + 1;
             case '@': {
-                bool const word_start = out_.empty() || !continues_word(out_.back());
+                bool const in_word = !out_.empty() && continues_word(out_.back());
                 out_ += '@';
-                if (word_start && i + 1 < s.size() && !is_space(s[i + 1])) {
+                if (!in_word && (i + 1 >= s.size() || space_at(s, i + 1) == 0)) {
                     out_ += k_word_joiner;
                 }
                 return i + 1;
@@ -324,6 +354,7 @@ private:
         for (std::size_t k = 0; k < token.size(); ++k) {
             char const c = token[k];
             bool const mention_like = c == '@' && (k == 0 || !continues_word(token[k - 1]));
+            risky = risky || (c == '&' && character_reference_at(token, k));
             if (c == '|' || c == '`' || c == '[' || c == ']' || mention_like) {
                 risky = true;
             }
@@ -349,7 +380,17 @@ private:
         out_ += ')';
     }
 
+    // '.', '-' or ':' right after a mention, followed by more of a word: "@jane.x" hides the mention too.
+    static bool glues_after_mention(std::string_view s, std::size_t i) noexcept {
+        char const c = s[i];
+        return (c == '.' || c == '-' || c == ':') && i + 1 < s.size() &&
+               (glues_to_mention(s[i + 1]) || s[i + 1] == '.' || s[i + 1] == '-' || s[i + 1] == ':');
+    }
+
     std::string out_;
+    std::size_t word_end_ = 0;   // where the last resolved mention ends (0: none)
+    std::size_t close_end_ = 0;  // where the last closing delimiter written by wrapped() ends (0: none)
+    bool table_cell_ = false;
     bool single_line_ = false;
     bool urls_ = true;
     bool pending_space_ = false;
@@ -476,6 +517,12 @@ std::string code_language(std::string_view classes, bool bare_allowed) {
 }
 
 enum class Kind { skip, block, inline_element };
+
+// Budgets that keep a hostile message bounded in time and memory (issue 11 #6). Past one, the message is shown as
+// plain text with k_plain_note. Real messages are far below: Mattermost's own post limit is 16,383 characters.
+constexpr std::size_t k_max_table_cells = 50'000;  // over all tables, rows x widest row
+constexpr std::size_t k_max_html_nodes = 200'000;  // elements and text nodes in gumbo's tree, estimated and counted
+constexpr std::string_view k_plain_note = "shown as plain text: too complex to format";
 
 // Blocks that only group their content (a <div> of lines, a list item outside a list).
 bool is_transparent_block(std::string_view tag) {
@@ -637,7 +684,7 @@ private:
             std::vector<Block> item;
             if (tag == "li") {
                 item = container(child, depth + 1);
-            } else if (tag == "ul" || tag == "ol") {
+            } else if ((tag == "ul" || tag == "ol") && depth + 1 <= limits_.max_depth) {
                 list(child, tag == "ol", depth + 1, item);  // <ul><ul> as browsers show it: a nested list
             } else {
                 item = container(child, depth + 1);
@@ -729,7 +776,7 @@ private:
                 if (tag == "tr") {
                     std::vector<std::string> cells;
                     for (GumboNode const* cell : children_of(child)) {
-                        if (!is_element(cell)) {
+                        if (!is_element(cell) || overflow_) {
                             continue;
                         }
                         auto const ctag = tag_name(cell);
@@ -737,6 +784,7 @@ private:
                             continue;
                         }
                         Inline text(true);
+                        text.table_cell();
                         inline_children(cell, text, {}, depth + 2);
                         cells.push_back(std::move(text).take());
                     }
@@ -752,6 +800,12 @@ private:
             columns = std::max(columns, r.size());
         }
         if (columns == 0) {
+            return;
+        }
+        // Short rows are padded to the widest: one row of 20,000 cells and many short ones would be quadratic.
+        table_cells_ += columns * rows.size();
+        if (table_cells_ > k_max_table_cells) {
+            overflow_ = true;
             return;
         }
         std::string text;
@@ -978,6 +1032,16 @@ private:
             run = c == '`' ? run + 1 : 0;
             longest = std::max(longest, run);
         }
+        if (out.in_table_cell()) {
+            std::string escaped;
+            for (char c : code) {
+                if (c == '|') {
+                    escaped += '\\';
+                }
+                escaped += c;
+            }
+            code = std::move(escaped);
+        }
         std::string const ticks(longest + 1, '`');
         bool const pad = code.front() == '`' || code.back() == '`';
         out.markup(ticks + (pad ? " " : "") + code + (pad ? " " : "") + ticks);
@@ -1028,8 +1092,10 @@ private:
             if (username && !username->empty() && std::ranges::all_of(*username, [](char c) {
                     return is_alnum(c) || c == '.' || c == '-' || c == '_';
                 })) {
+                out.before_mention();
                 out.markup("@" + *username);
                 out.mention_written(user);
+                out.after_mention();
                 last_mention_resolved_ = true;
                 return;
             }
@@ -1078,60 +1144,238 @@ private:
     UsernameForTeamsUser const& username_for_;
     Limits const& limits_;
     FromTeams result_;
-    bool overflow_ = false;
+    bool overflow_ = false;  // over a budget (output size, table cells): the message is shown as plain text
     bool last_mention_resolved_ = false;
+    std::size_t table_cells_ = 0;
 };
 
-// An upper bound on how deep gumbo's tree will nest, from a cheap scan of the tags. Gumbo has no depth limit, its
-// tree teardown recurses, and some of its scope checks walk the whole open-element stack (quadratic on deep
-// input); this bound keeps pathological input away from it. Elements that cannot nest in the parsed tree (void
-// elements, and p/li/td... which close their predecessor) are not counted; an end tag closes what it matches.
-std::size_t nesting_bound(std::string_view html, std::size_t stop_at) {
-    constexpr std::array<std::string_view, 27> k_flat{
-        "area", "base", "br",     "col",    "embed", "hr",   "img",   "input",    "link",
-        "meta", "param", "source", "track", "wbr",   "p",    "li",    "dt",       "dd",
-        "tr",   "td",   "th",     "option", "thead", "tbody", "tfoot", "colgroup", "caption"};
-    std::vector<std::string> open;
-    std::size_t deepest = 0;
-    std::size_t i = 0;
-    while (i < html.size()) {
-        auto const lt = html.find('<', i);
-        if (lt == std::string_view::npos || lt + 1 >= html.size()) {
-            break;
+// Upper bounds on how deep gumbo's tree will nest and how many nodes it will have, from a cheap linear scan of the
+// tags, so that pathological input never reaches gumbo: it has no depth limit, its tree teardown recurses, some of
+// its scope checks walk the whole open-element stack, and its "reconstruct the active formatting elements" step
+// re-creates every formatting element left open (<b><i>... closed implicitly by a </p>) in each later paragraph,
+// which multiplies nodes. The scan over-approximates:
+//   - every start tag opens an element, except void elements: "<ul/>" is not self-closing in HTML5, it nests;
+//   - p, li, td... add nodes but no depth: each closes its predecessor unless an element counted here (a table, a
+//     section, a button...) stands between them;
+//   - an end tag closes the innermost open element of its name (and everything opened after it);
+//   - a formatting element stays "active" until its own end tag, whatever else closes, and each later start tag
+//     or run of text may re-create all active ones (depth and nodes both grow by their number).
+struct HtmlCost {
+    std::size_t depth = 0;
+    std::size_t nodes = 0;
+};
+
+HtmlCost html_cost(std::string_view html, std::size_t max_depth, std::size_t max_nodes) {
+    constexpr std::array<std::string_view, 14> k_void{"area", "base",  "br",   "col",   "embed", "hr",    "img",
+                                                      "input", "link", "meta", "param", "source", "track", "wbr"};
+    constexpr std::array<std::string_view, 13> k_flat{"p",     "li",    "dt",    "dd",       "tr",     "td",  "th",
+                                                      "option", "thead", "tbody", "tfoot", "colgroup", "caption"};
+    constexpr std::array<std::string_view, 14> k_formatting{"a",     "b",      "big", "code",  "em", "font", "i",
+                                                            "nobr",  "s",      "small", "strike", "strong", "tt",
+                                                            "u"};
+    // Tag names as hashes: the end-tag search is then a scan of integers (the stack is at most max_depth deep).
+    auto const hash = [](std::string_view name) {
+        std::uint32_t h = 2166136261u;
+        for (char c : name) {
+            h = (h ^ static_cast<unsigned char>(c | 0x20)) * 16777619u;
         }
-        bool const closing = html[lt + 1] == '/';
+        return h;
+    };
+    std::vector<std::uint32_t> open;
+    std::vector<std::uint32_t> active;  // formatting elements not yet ended by their own end tag
+    HtmlCost cost;
+    bool text_run = false;
+    std::size_t i = 0;
+    auto const count = [&](std::size_t n) {
+        cost.nodes += n;
+        cost.depth = std::max(cost.depth, open.size() + active.size());
+    };
+    while (i < html.size() && cost.depth <= max_depth && cost.nodes <= max_nodes) {
+        if (html[i] != '<') {
+            if (!text_run) {
+                count(1 + active.size());
+                text_run = true;
+            }
+            ++i;
+            continue;
+        }
+        std::size_t const lt = i;
+        bool const closing = lt + 1 < html.size() && html[lt + 1] == '/';
         std::size_t j = lt + (closing ? 2 : 1);
         std::size_t const name_start = j;
         while (j < html.size() && (is_alnum(html[j]) || html[j] == '-' || html[j] == ':')) {
             ++j;
         }
         if (j == name_start || !((html[name_start] | 0x20) >= 'a' && (html[name_start] | 0x20) <= 'z')) {
-            i = lt + 1;
+            if (!text_run) {
+                count(1 + active.size());
+                text_run = true;
+            }
+            i = lt + 1;  // "<" that starts no tag (or a comment, a doctype): text, at most
             continue;
         }
+        text_run = false;
         auto const name = strings::to_lower(html.substr(name_start, std::min<std::size_t>(j - name_start, 32)));
+        auto const h = hash(name);
         auto const gt = html.find('>', j);
-        bool const self_closing = gt != std::string_view::npos && gt > j && html[gt - 1] == '/';
         i = gt == std::string_view::npos ? html.size() : gt + 1;
+        bool const formatting = std::ranges::find(k_formatting, name) != k_formatting.end();
         if (closing) {
-            for (std::size_t k = open.size(); k > 0; --k) {
-                if (open[k - 1] == name) {
-                    open.resize(k - 1);
-                    break;
+            if (auto const it = std::ranges::find(open.rbegin(), open.rend(), h); it != open.rend()) {
+                open.erase(std::prev(it.base()), open.end());
+            }
+            if (formatting) {
+                if (auto const it = std::ranges::find(active.rbegin(), active.rend(), h); it != active.rend()) {
+                    active.erase(std::prev(it.base()));
                 }
             }
             continue;
         }
-        if (self_closing || std::ranges::find(k_flat, name) != k_flat.end()) {
+        count(1 + active.size());
+        if (std::ranges::find(k_void, name) != k_void.end() || std::ranges::find(k_flat, name) != k_flat.end()) {
             continue;
         }
-        open.push_back(name);
-        deepest = std::max(deepest, open.size());
-        if (deepest > stop_at) {
-            break;
+        open.push_back(h);
+        if (formatting) {
+            active.push_back(h);
+        }
+        count(0);
+    }
+    return cost;
+}
+
+// Depth and size of gumbo's tree, counted on every node, without recursion; false when over either bound.
+bool tree_within(GumboNode const* root, std::size_t max_depth, std::size_t max_nodes) {
+    std::vector<std::pair<GumboNode const*, std::size_t>> stack{{root, 0}};
+    std::size_t nodes = 0;
+    while (!stack.empty()) {
+        auto const [node, depth] = stack.back();
+        stack.pop_back();
+        if (depth > max_depth || ++nodes > max_nodes) {
+            return false;
+        }
+        for (GumboNode const* child : children_of(node)) {
+            stack.emplace_back(child, depth + 1);
         }
     }
-    return deepest;
+    return true;
+}
+
+// The code point of a character reference's number, or U+FFFD for one that is not a character.
+unsigned reference_code_point(std::string_view digits, int base) {
+    unsigned long cp = 0;
+    for (char c : digits) {
+        unsigned const d = is_digit(c) ? static_cast<unsigned>(c - '0') : static_cast<unsigned>((c | 0x20) - 'a' + 10);
+        cp = cp * static_cast<unsigned>(base) + d;
+        if (cp > 0x10FFFF) {
+            return 0xFFFD;
+        }
+    }
+    return cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ? 0xFFFD : static_cast<unsigned>(cp);
+}
+
+void append_utf8(std::string& out, unsigned cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// The text of HTML too complex to parse, in one linear pass and without a tree: tags are dropped (those that end a
+// line become a newline), the common character references are decoded, anything else is kept as it is.
+std::string html_text(std::string_view html) {
+    constexpr std::array<std::string_view, 14> k_line_tags{"br", "p",  "div", "li", "tr", "h1",        "h2",
+                                                           "h3", "h4", "h5",  "h6", "pre", "blockquote", "hr"};
+    constexpr std::array<std::pair<std::string_view, std::string_view>, 7> k_named{{{"amp", "&"},
+                                                                                    {"lt", "<"},
+                                                                                    {"gt", ">"},
+                                                                                    {"quot", "\""},
+                                                                                    {"apos", "'"},
+                                                                                    {"nbsp", "\xC2\xA0"},
+                                                                                    {"commat", "@"}}};
+    std::string out;
+    out.reserve(html.size());
+    std::size_t i = 0;
+    while (i < html.size()) {
+        char const c = html[i];
+        if (c == '<' && i + 1 < html.size() &&
+            (html[i + 1] == '/' || html[i + 1] == '!' || html[i + 1] == '?' || ((html[i + 1] | 0x20) >= 'a' &&
+                                                                                (html[i + 1] | 0x20) <= 'z'))) {
+            std::size_t j = i + 1 + (html[i + 1] == '/' ? 1 : 0);
+            std::size_t const name_start = j;
+            while (j < html.size() && is_alnum(html[j])) {
+                ++j;
+            }
+            auto const name = strings::to_lower(html.substr(name_start, std::min<std::size_t>(j - name_start, 16)));
+            if (std::ranges::find(k_line_tags, name) != k_line_tags.end() && !out.empty() && out.back() != '\n') {
+                out += '\n';
+            }
+            auto const gt = html.find('>', j);
+            i = gt == std::string_view::npos ? html.size() : gt + 1;
+            continue;
+        }
+        if (c == '&' && character_reference_at(html, i)) {
+            auto const semi = html.find(';', i);
+            auto const ref = html.substr(i + 1, semi - i - 1);
+            if (ref.starts_with('#')) {
+                bool const hex = ref.size() > 1 && (ref[1] == 'x' || ref[1] == 'X');
+                auto const digits = ref.substr(hex ? 2 : 1);
+                bool const ok = !digits.empty() && std::ranges::all_of(digits, [hex](char d) {
+                    return is_digit(d) || (hex && (d | 0x20) >= 'a' && (d | 0x20) <= 'f');
+                });
+                if (ok) {
+                    append_utf8(out, reference_code_point(digits, hex ? 16 : 10));
+                    i = semi + 1;
+                    continue;
+                }
+            } else if (auto const it = std::ranges::find_if(k_named, [&](auto const& e) { return e.first == ref; });
+                       it != k_named.end()) {
+                out += it->second;
+                i = semi + 1;
+                continue;
+            }
+        }
+        out += c;
+        ++i;
+    }
+    return out;
+}
+
+// Plain text (Teams "text" content, or the text of HTML over a budget) as Markdown that shows it as typed.
+std::string plain_markdown(std::string_view text) {
+    auto const valid = detail::valid_utf8(text);
+    std::string_view body = valid;
+    Inline out;
+    std::size_t pos = 0;
+    while (pos <= body.size()) {
+        auto const nl = body.find('\n', pos);
+        out.text(body.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+        if (nl == std::string_view::npos) {
+            break;
+        }
+        out.hard_break();
+        pos = nl + 1;
+    }
+    return std::move(out).take();
+}
+
+// NUL and the other C0 controls but tab and newline (PostgreSQL cannot store NUL; the rest are invisible noise).
+void strip_controls(std::string& s) {
+    std::erase_if(s, [](char c) {
+        auto const u = static_cast<unsigned char>(c);
+        return (u < 0x20 && c != '\t' && c != '\n') || u == 0x7F;
+    });
 }
 
 struct GumboDocument {
@@ -1162,41 +1406,51 @@ Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view cont
     }
     FromTeams result;
     if (strings::iequals(content_type, "text")) {
-        auto const valid = valid_utf8(body);
-        body = valid;
-        Inline text;
-        std::size_t pos = 0;
-        while (pos <= body.size()) {
-            auto const nl = body.find('\n', pos);
-            text.text(body.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
-            if (nl == std::string_view::npos) {
-                break;
-            }
-            text.hard_break();
-            pos = nl + 1;
-        }
-        result.markdown = std::move(text).take();
+        result.markdown = plain_markdown(body);
     } else {
+        // Nesting past max_depth is flattened to text by the walker; a tree deeper than hard_depth, or larger than
+        // the node budget, is not built at all (the estimate) or not walked (the count): plain text instead.
         auto const hard_depth = 4 * std::max<std::size_t>(limits.max_depth, 16);
-        if (nesting_bound(body, hard_depth) > hard_depth) {
-            return fail(ErrorCode::too_large,
-                        "message HTML nests deeper than " + std::to_string(hard_depth) + " elements");
+        bool plain = true;
+        if (auto const cost = html_cost(body, hard_depth, k_max_html_nodes);
+            cost.depth <= hard_depth && cost.nodes <= k_max_html_nodes) {
+            GumboDocument const doc(body);
+            if (doc.output == nullptr || doc.output->root == nullptr) {
+                return fail(ErrorCode::internal, "the HTML parser gave no document");
+            }
+            if (tree_within(doc.output->root, hard_depth, k_max_html_nodes)) {
+                Walker walker(mentions, username_for, limits);
+                auto markdown = walker.document(doc.output->root);
+                if (!walker.overflow()) {
+                    result = std::move(walker.result());
+                    while (!markdown.empty() && (markdown.back() == '\n' || markdown.back() == ' ')) {
+                        markdown.pop_back();
+                    }
+                    result.markdown = std::move(markdown);
+                    plain = false;
+                }
+            }
         }
-        GumboDocument const doc(body);
-        if (doc.output == nullptr || doc.output->root == nullptr) {
-            return fail(ErrorCode::internal, "the HTML parser gave no document");
+        if (plain) {
+            result = FromTeams{};
+            result.markdown = plain_markdown(html_text(body));
+            // Cut (at a character boundary) so that the text and the note fit the output limit: never dropped.
+            if (std::size_t const budget = limits.max_output_bytes > 128 ? limits.max_output_bytes - 128 : 0;
+                result.markdown.size() > budget) {
+                std::size_t cut = budget;
+                while (cut > 0 && (static_cast<unsigned char>(result.markdown[cut]) & 0xC0u) == 0x80u) {
+                    --cut;
+                }
+                result.markdown.resize(cut);
+            }
+            result.markdown += (result.markdown.empty() ? "*(" : "\n\n*(") + std::string(k_plain_note) + ")*";
         }
-        Walker walker(mentions, username_for, limits);
-        auto markdown = walker.document(doc.output->root);
-        if (walker.overflow()) {
-            return fail(ErrorCode::too_large, "converted message is over " +
-                                                  std::to_string(limits.max_output_bytes) + " bytes");
+    }
+    strip_controls(result.markdown);
+    for (auto* ids : {&result.hosted_content_ids, &result.attachment_ids}) {
+        for (auto& id : *ids) {
+            strip_controls(id);
         }
-        result = std::move(walker.result());
-        while (!markdown.empty() && (markdown.back() == '\n' || markdown.back() == ' ')) {
-            markdown.pop_back();
-        }
-        result.markdown = std::move(markdown);
     }
     if (result.markdown.size() > limits.max_output_bytes) {
         return fail(ErrorCode::too_large,

@@ -20,12 +20,77 @@
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "convert/detail/links.hpp"
+#include "convert/detail/utf8.hpp"
 
 namespace msteams::convert {
 namespace {
 
 // At most this many distinct @names are looked up per message; the rest stay text.
 constexpr std::size_t k_max_mention_lookups = 64;
+
+// Budgets that keep a hostile message bounded in time and memory (issue 11 #6); past one, the message is sent as
+// plain text with k_plain_note. Mattermost's own post limit is 16,383 characters, far below them.
+constexpr std::size_t k_max_table_cells = 50'000;  // estimated before parsing: cmark-gfm pads every row
+constexpr std::size_t k_max_nodes = 400'000;       // counted after parsing
+// Brackets: Debian's cmark-gfm 0.29.0.gfm.6 is quadratic in the number of unmatched "[" / "![" (e.g. "![[]()"
+// repeated: CVE-2023-22486, fixed upstream in 0.29.0.gfm.7).
+constexpr std::size_t k_max_brackets = 2'000;
+// "@": the autolink extension's e-mail matching costs about 6 KB per address in 0.29.0.gfm.6.
+constexpr std::size_t k_max_at_signs = 4'000;
+constexpr std::string_view k_plain_note = "shown as plain text: too complex to format";
+
+bool blank(std::string_view line) noexcept {
+    return std::ranges::all_of(line, [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+}
+
+// A line that could be a table's delimiter row ("|---|:-:|"), also inside a block quote or list item.
+bool delimiter_row(std::string_view line) noexcept {
+    bool pipe = false;
+    bool dash = false;
+    for (char c : line) {
+        pipe = pipe || c == '|';
+        dash = dash || c == '-';
+        if (c != '|' && c != '-' && c != ':' && c != ' ' && c != '\t' && c != '\r' && c != '>' && c != '*' &&
+            c != '+' && c != '.' && c != ')' && !(c >= '0' && c <= '9')) {
+            return false;
+        }
+    }
+    return pipe && dash;
+}
+
+// Whether cmark-gfm can parse `markdown` within the budgets: an over-estimate of the table cells it will create
+// (a delimiter row's cells times every following line up to a blank line), and the number of brackets.
+bool within_parse_budget(std::string_view markdown) {
+    std::size_t cells = 0;
+    std::size_t columns = 0;  // of the table that may be open
+    std::size_t pos = 0;
+    while (pos < markdown.size()) {
+        auto nl = markdown.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            nl = markdown.size();
+        }
+        auto const line = markdown.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (blank(line)) {
+            columns = 0;
+            continue;
+        }
+        if (delimiter_row(line)) {
+            columns = std::max<std::size_t>(columns, static_cast<std::size_t>(std::ranges::count(line, '|')) + 1);
+        }
+        cells += columns;
+        if (cells > k_max_table_cells) {
+            return false;
+        }
+    }
+    return static_cast<std::size_t>(std::ranges::count(markdown, '[')) <= k_max_brackets &&
+           static_cast<std::size_t>(std::ranges::count(markdown, '@')) <= k_max_at_signs;
+}
+
+std::size_t node_count(cmark_node* root, std::size_t stop_at);
+
+// Markdown that is not formatted: shown as typed, lines kept, cut to about `limit` bytes, with k_plain_note.
+std::string plain_html(std::string_view markdown, std::size_t limit);
 
 void append_escaped(std::string& out, std::string_view text) {
     for (char c : text) {
@@ -378,6 +443,50 @@ private:
     bool header_row_ = false;
 };
 
+std::size_t node_count(cmark_node* root, std::size_t stop_at) {
+    std::unique_ptr<cmark_iter, IterDeleter> const iter(cmark_iter_new(root));
+    std::size_t n = 0;
+    cmark_event_type ev = CMARK_EVENT_NONE;
+    while (n <= stop_at && (ev = cmark_iter_next(iter.get())) != CMARK_EVENT_DONE) {
+        n += ev == CMARK_EVENT_ENTER ? 1 : 0;
+    }
+    return n;
+}
+
+std::string plain_html(std::string_view markdown, std::size_t limit) {
+    std::size_t const budget = limit > 128 ? limit - 128 : 0;
+    auto const valid = detail::valid_utf8(markdown);
+    markdown = valid;
+    std::string html = "<p>";
+    std::size_t pos = 0;
+    while (true) {
+        auto const nl = markdown.find('\n', pos);
+        auto line = markdown.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        if (line.ends_with('\r')) {
+            line.remove_suffix(1);
+        }
+        for (std::size_t k = 0; k < line.size(); ++k) {
+            char const c = line[k];
+            auto const u = static_cast<unsigned char>(c);
+            if (html.size() >= budget && (u & 0xC0u) != 0x80u) {
+                break;  // cut at a character boundary
+            }
+            if (u >= 0x20 || c == '\t') {
+                append_escaped(html, std::string_view(&c, 1));
+            }
+        }
+        if (nl == std::string_view::npos || html.size() >= budget) {
+            break;
+        }
+        html += "<br>";
+        pos = nl + 1;
+    }
+    html += "</p><p><em>(";
+    html += k_plain_note;
+    html += ")</em></p>";
+    return html;
+}
+
 }  // namespace
 
 Result<ToTeams> markdown_to_teams(std::string_view markdown, TeamsUserForUsername const& teams_user_for,
@@ -399,17 +508,30 @@ Result<ToTeams> markdown_to_teams(std::string_view markdown, TeamsUserForUsernam
             return fail(ErrorCode::internal, std::string("cmark-gfm: no ") + name + " extension");
         }
     }
+    auto const plain = [&]() -> Result<ToTeams> {
+        ToTeams out{plain_html(markdown, limits.max_output_bytes), {}};
+        if (out.html.size() > limits.max_output_bytes) {
+            return fail(ErrorCode::too_large,
+                        "converted message is over " + std::to_string(limits.max_output_bytes) + " bytes");
+        }
+        return out;
+    };
+    if (!within_parse_budget(markdown)) {
+        return plain();
+    }
     cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
     std::unique_ptr<cmark_node, NodeDeleter> const doc(cmark_parser_finish(parser.get()));
     if (!doc) {
         return fail(ErrorCode::internal, "cmark-gfm: no document");
     }
+    if (node_count(doc.get(), k_max_nodes) > k_max_nodes) {
+        return plain();
+    }
     cmark_consolidate_text_nodes(doc.get());
     Renderer renderer(teams_user_for);
     renderer.render(doc.get());
     if (renderer.size() > limits.max_output_bytes) {
-        return fail(ErrorCode::too_large,
-                    "converted message is over " + std::to_string(limits.max_output_bytes) + " bytes");
+        return plain();
     }
     return std::move(renderer).take();
 }

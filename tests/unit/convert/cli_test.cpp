@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -19,11 +20,13 @@ struct Run {
     std::string out;
 };
 
-Run run_convert(std::string const& args, std::string const& input) {
+// `prefix` runs in the same shell first (e.g. a ulimit).
+Run run_convert(std::string const& args, std::string const& input, std::string const& prefix = {}) {
     auto const dir = fs::temp_directory_path();
     auto const in = dir / ("convert_cli_in_" + std::to_string(::getpid()));
     std::ofstream(in, std::ios::binary) << input;
-    std::string const command = core_binary().string() + " convert " + args + " < " + in.string() + " 2>/dev/null";
+    std::string const command = "bash -c '" + prefix + core_binary().string() + " convert " + args + " < " +
+                                in.string() + " 2>/dev/null'";
     Run run;
     FILE* pipe = ::popen(command.c_str(), "r");
     REQUIRE(pipe != nullptr);
@@ -64,4 +67,47 @@ TEST_CASE("convert: the msteams-core convert command converts stdin both ways", 
     CHECK(run_convert("--from markdown --to markdown", "x").status == 2);
     CHECK(run_convert("--from markdown --to teams-html --message-json", "x").status == 2);
     CHECK(run_convert("--from", "x").status == 2);
+}
+
+TEST_CASE("convert: --message-json refuses deeply nested JSON instead of crashing", "[convert][hostile]") {
+    std::string deep = R"({"body":{"contentType":"html","content":"x"},"x":)";
+    deep += std::string(200'000, '[') + std::string(200'000, ']') + "}";
+    auto const run = run_convert("--from teams-html --to markdown --message-json", deep);
+    CHECK(run.status == 1);  // a clear error, not a signal (-1)
+    auto const ok = run_convert("--from teams-html --to markdown --message-json",
+                                R"({"body":{"contentType":"html","content":"<p>fine</p>"},"x":[[[[1]]]]})");
+    CHECK(ok.status == 0);
+    CHECK(ok.out == "fine\n");
+}
+
+TEST_CASE("convert: the crafted inputs convert within 256 MB of address space", "[convert][hostile]") {
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("AddressSanitizer reserves terabytes of address space: ulimit -v cannot apply");
+#else
+    auto const repeat = [](std::string const& unit, std::size_t bytes) {
+        std::string out;
+        while (out.size() + unit.size() <= bytes) {
+            out += unit;
+        }
+        return out;
+    };
+    std::string const table = "|" + repeat("a|", 64'000) + "\n|" + repeat("-|", 64'000) + "\n";
+    struct Case {
+        char const* args;
+        std::string input;
+    };
+    std::vector<Case> const cases{
+        {"--from markdown --to teams-html", table + repeat("x\n", 500'000 - table.size())},
+        {"--from markdown --to teams-html", repeat("![[]()", 500'000)},
+        {"--from teams-html --to markdown", repeat("<ul/><ol/>", 500'000)},
+        {"--from teams-html --to markdown", "<table><tr>" + repeat("<td>x</td>", 250'000) + "</tr>" +
+                                                repeat("<tr><td>y</td></tr>", 240'000) + "</table>"},
+    };
+    for (auto const& c : cases) {
+        INFO(c.args << " " << c.input.substr(0, 40));
+        auto const run = run_convert(c.args, c.input, "ulimit -v 262144; ");
+        CHECK(run.status == 0);
+        CHECK(run.out.find("shown as plain text: too complex to format") != std::string::npos);
+    }
+#endif
 }
