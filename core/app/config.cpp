@@ -12,6 +12,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/json_depth.hpp"
 #include "common/random.hpp"
 #include "common/strings.hpp"
 
@@ -321,6 +322,9 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
         return fail(ErrorCode::invalid_argument, "The plugin settings are larger than 256 KiB.");
     }
     json settings = json::object();
+    if (!json_limits::nesting_within(settings_json, json_limits::k_max_json_depth)) {
+        return fail(ErrorCode::invalid_argument, "The plugin settings nest too deeply.");
+    }
     if (!strings::trim(settings_json).empty()) {
         settings = json::parse(settings_json, nullptr, /*allow_exceptions=*/false);
         if (settings.is_discarded() || !(settings.is_object() || settings.is_null())) {

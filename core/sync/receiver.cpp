@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "graph/entra.hpp"
@@ -120,6 +121,12 @@ bool Receiver::known_subscription(std::string const& id) {
 namespace {
 
 std::optional<json> notification_items(std::string_view body, Stats& stats, Answer& refusal) {
+    // nlohmann parses recursively: a body of nested brackets from anyone who finds the URL must not reach it.
+    if (!json_limits::nesting_within(body, json_limits::k_max_json_depth)) {
+        ++stats.notification_batches_refused;
+        refusal = Answer{400, "bad_notification", "The body is not a change notification collection.", 0};
+        return std::nullopt;
+    }
     auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("value") || !parsed["value"].is_array()) {
         ++stats.notification_batches_refused;
