@@ -7,6 +7,7 @@
 #   make check-style  formatting and static checks
 #   make demo         the bridge running end to end on this machine
 #   make bench        throughput, latency and Graph cost, end to end (bench/); BENCH_FLAGS adds flags
+#   make fuzz         every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (default 60)
 #   make clean
 
 SHELL := /bin/bash
@@ -28,7 +29,7 @@ SHIM_BIN := server/dist/plugin-linux-amd64
 WEBAPP_BUNDLE := webapp/dist/main.js
 
 .PHONY: all deps core shim webapp proto dist bundle test test-unit test-core test-asan test-shim test-webapp \
-        test-e2e check-style demo demo-run test-all clean
+        test-e2e check-style demo demo-run test-all clean fuzz
 
 all: core shim webapp
 
@@ -45,6 +46,19 @@ core: $(BUILD_DIR)/build.ninja
 
 $(ASAN_BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMSTEAMS_SANITIZE=ON -DMSTEAMS_WERROR=ON >/dev/null
+
+# --- fuzzing: clang-19 + libFuzzer, a build directory of its own (tests/fuzz/CMakeLists.txt says why) ----------
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+
+$(FUZZ_BUILD_DIR)/build.ninja: CMakeLists.txt tests/fuzz/CMakeLists.txt
+	cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-19 \
+	  -DCMAKE_CXX_COMPILER=clang++-19 -DMSTEAMS_FUZZ=ON -DMSTEAMS_BUILD_TESTS=OFF >/dev/null
+
+fuzz: $(FUZZ_BUILD_DIR)/build.ninja
+	@echo "=== fuzz ($(FUZZ_SECONDS)s per target)"
+	@ninja -C $(FUZZ_BUILD_DIR) -j $(JOBS) fuzz_targets > $(FUZZ_BUILD_DIR)/ninja.log 2>&1 || { tail -60 $(FUZZ_BUILD_DIR)/ninja.log; exit 1; }
+	@tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
 
 # --- Go shim ----------------------------------------------------------------------------------------------------
 proto:
@@ -115,4 +129,4 @@ bench: dist
 	$(BUILD_DIR)/msteams-bench -scenario all -bundle $(BUNDLE) $(BENCH_FLAGS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) dist server/dist webapp/dist shim/gen
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) dist server/dist webapp/dist shim/gen

@@ -10,6 +10,7 @@ packages=(
   libpq-dev postgresql postgresql-server-dev-15
   libgumbo-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
   chromium
+  clang-19 libclang-rt-19-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,7 @@ run() {
 
 run "core unit tests (Release)"      make --no-print-directory test-core
 run "core unit tests (ASan+UBSan)"   make --no-print-directory test-asan
+run "fuzz (short)"                   make --no-print-directory fuzz FUZZ_SECONDS=5
 run "shim"                           make --no-print-directory test-shim
 run "webapp"                         make --no-print-directory test-webapp
 [ -d tests/emulators/graph ] && run "m365 emulator" bash -c 'cd tests/emulators/graph && go vet ./... && go test -count=1 ./...'

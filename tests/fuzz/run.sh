@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target of tests/fuzz for SECONDS each and prints a table: executions, crashes, timeouts, peak
+# RSS. The seed corpus (tests/fuzz/corpus/<target>) is copied into BUILD_DIR/fuzz-corpus/<target>, where the
+# corpus grows from run to run; anything found is written to BUILD_DIR/fuzz-artifacts/<target>/ (crash-*,
+# timeout-*, oom-*: reproduce with `BUILD_DIR/tests/fuzz/<target> FILE`). Exits non-zero on any finding.
+# usage: tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=$1 seconds=$2
+shift 2
+targets=("$@")
+((${#targets[@]})) || targets=(fuzz_from_teams fuzz_to_teams fuzz_receiver fuzz_url fuzz_conninfo fuzz_config)
+
+# Per input: 10 s (a converter takes milliseconds on the largest input); 2 GB of RSS. Inputs up to 64 KiB, enough
+# to reach every budget of the converters.
+timeout=${FUZZ_TIMEOUT:-10}
+rss_limit=${FUZZ_RSS_LIMIT_MB:-2048}
+max_len=${FUZZ_MAX_LEN:-65536}
+
+failed=0
+rows=()
+for t in "${targets[@]}"; do
+  bin="$build/tests/fuzz/$t"
+  corpus="$build/fuzz-corpus/$t"
+  artifacts="$build/fuzz-artifacts/$t"
+  mkdir -p "$corpus" "$artifacts"
+  [ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
+  log="$build/fuzz-$t.log"
+  "$bin" "$corpus" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss_limit" -max_len="$max_len" \
+    -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  crashes=$(find "$artifacts" -name 'crash-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
+  timeouts=$(find "$artifacts" -name 'timeout-*' -o -name 'slow-unit-*' | wc -l)
+  rows+=("$(printf '| %-16s | %12s | %7s | %8s | %8s |' "$t" "${execs:-?}" "$crashes" "$timeouts" "${rss:-?} MB")")
+  if [ "$rc" != 0 ] || [ "$crashes" != 0 ] || [ "$timeouts" != 0 ]; then
+    failed=1
+    echo "fuzz: $t found something (exit $rc); see $log and $artifacts" >&2
+    grep -m5 -E 'ERROR|SUMMARY|property violated' "$log" >&2
+  fi
+done
+echo "| target           |   executions | crashes | timeouts | peak RSS |"
+echo "|------------------|--------------|---------|----------|----------|"
+printf '%s\n' "${rows[@]}"
+exit $failed
