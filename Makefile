@@ -57,7 +57,8 @@ $(FUZZ_BUILD_DIR)/build.ninja: CMakeLists.txt tests/fuzz/CMakeLists.txt
 
 fuzz: $(FUZZ_BUILD_DIR)/build.ninja
 	@echo "=== fuzz ($(FUZZ_SECONDS)s per target)"
-	@ninja -C $(FUZZ_BUILD_DIR) -j $(JOBS) fuzz_targets > $(FUZZ_BUILD_DIR)/ninja.log 2>&1 || { tail -60 $(FUZZ_BUILD_DIR)/ninja.log; exit 1; }
+	@ninja -C $(FUZZ_BUILD_DIR) -j $(JOBS) fuzz_targets > $(FUZZ_BUILD_DIR)/ninja.log 2>&1 \
+	  || { tail -60 $(FUZZ_BUILD_DIR)/ninja.log; exit 1; }
 	@tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
 
 # --- Go shim ----------------------------------------------------------------------------------------------------

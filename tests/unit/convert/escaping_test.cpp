@@ -21,9 +21,10 @@ std::string const k_wj = "\xE2\x81\xA0";  // U+2060 WORD JOINER
 
 std::string md(std::string const& html, std::string const& type = "html") {
     std::vector<c::TeamsMention> const mentions{{0, "Jane", "u-jane"}};
-    auto const out = c::teams_to_markdown(html, type, mentions, [](std::string const& id) -> std::optional<std::string> {
+    auto const username_for = [](std::string const& id) -> std::optional<std::string> {
         return id == "u-jane" ? std::optional<std::string>("jane") : std::nullopt;
-    });
+    };
+    auto const out = c::teams_to_markdown(html, type, mentions, username_for);
     INFO(html);
     REQUIRE(out.has_value());
     return out->markdown;

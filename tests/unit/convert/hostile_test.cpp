@@ -110,7 +110,7 @@ TEST_CASE("convert: plain-text fallbacks are escaped and cut to the output limit
     REQUIRE(cut.has_value());
     CHECK(cut->markdown.size() <= 4096);
     CHECK(cut->markdown.ends_with(std::string(k_note) + ")*"));
-    auto const md_cut = c::markdown_to_teams(repeat("![[]()", 100'000), {}, limits);
+    auto const md_cut = c::markdown_to_teams(repeat("![[]()", 300'000), {}, limits);
     REQUIRE(md_cut.has_value());
     CHECK(md_cut->html.size() <= 4096);
     CHECK(md_cut->html.find(k_note) != std::string::npos);
