@@ -172,6 +172,11 @@ Result<HostPort> parse_host_port(std::string_view item) {
 }  // namespace
 
 Result<std::string> to_libpq_conninfo(std::string_view data_source, std::chrono::seconds connect_timeout) {
+    // libpq reads the result as a C string: a NUL typed in the data source would silently cut the parameters
+    // after it, sslmode included (percent-encoded ones are refused by decode()).
+    if (data_source.find('\0') != std::string_view::npos) {
+        return fail(ErrorCode::invalid_argument, "the database data source contains a NUL character");
+    }
     auto const source = strings::trim(data_source);
     auto const scheme_end = source.find("://");
     if (scheme_end == std::string_view::npos) {

@@ -125,3 +125,11 @@ TEST_CASE("store: malformed URLs are refused without echoing them", "[store]") {
         CHECK_THAT(error.message, !Catch::Contains("secret"));
     }
 }
+
+TEST_CASE("store: a NUL typed in the data source is refused, not cut by libpq", "[store]") {
+    // Found by fuzz_conninfo: the keyword/value form was returned as it is, NUL included, and libpq would read
+    // only what came before it (here: without sslmode=require).
+    using namespace std::string_literals;
+    CHECK(refusal("host=db password=x\0 sslmode=require"s).code == ErrorCode::invalid_argument);
+    CHECK(refusal("postgres://u:p@db/mm?connect_timeout=5\0&sslmode=require"s).code == ErrorCode::invalid_argument);
+}
