@@ -1434,16 +1434,18 @@ Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view cont
         if (plain) {
             result = FromTeams{};
             result.markdown = plain_markdown(html_text(body));
+            auto const note = "\n\n*(" + std::string(k_plain_note) + ")*";
             // Cut (at a character boundary) so that the text and the note fit the output limit: never dropped.
-            if (std::size_t const budget = limits.max_output_bytes > 128 ? limits.max_output_bytes - 128 : 0;
-                result.markdown.size() > budget) {
+            std::size_t const budget =
+                limits.max_output_bytes > note.size() ? limits.max_output_bytes - note.size() : 0;
+            if (result.markdown.size() > budget) {
                 std::size_t cut = budget;
                 while (cut > 0 && (static_cast<unsigned char>(result.markdown[cut]) & 0xC0u) == 0x80u) {
                     --cut;
                 }
                 result.markdown.resize(cut);
             }
-            result.markdown += (result.markdown.empty() ? "*(" : "\n\n*(") + std::string(k_plain_note) + ")*";
+            result.markdown += result.markdown.empty() ? note.substr(2) : note;
         }
     }
     strip_controls(result.markdown);

@@ -26,13 +26,15 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts"
   [ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
   log="$build/fuzz-$t.log"
+  touch "$build/fuzz-$t.started"  # findings of earlier runs stay for reproduction but are not counted again
   "$bin" "$corpus" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss_limit" -max_len="$max_len" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  crashes=$(find "$artifacts" -name 'crash-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
-  timeouts=$(find "$artifacts" -name 'timeout-*' -o -name 'slow-unit-*' | wc -l)
+  crashes=$(find "$artifacts" -newer "$build/fuzz-$t.started" \( -name 'crash-*' -o -name 'oom-*' -o -name 'leak-*' \) |
+    wc -l)
+  timeouts=$(find "$artifacts" -newer "$build/fuzz-$t.started" \( -name 'timeout-*' -o -name 'slow-unit-*' \) | wc -l)
   rows+=("$(printf '| %-16s | %12s | %7s | %8s | %8s |' "$t" "${execs:-?}" "$crashes" "$timeouts" "${rss:-?} MB")")
   if [ "$rc" != 0 ] || [ "$crashes" != 0 ] || [ "$timeouts" != 0 ]; then
     failed=1

@@ -90,7 +90,10 @@ TEST_CASE("convert: a resolved mention glued to text is still a mention for Matt
 TEST_CASE("convert: NUL and control characters never reach the database", "[convert][escaping]") {
     std::string const nul(1, '\0');
     CHECK(md("a" + nul + "b\x01" "c", "text") == "abc");
-    CHECK(md("<p>a" + nul + "b\x7f" "c</p>") == "abc");
+    auto const html = md("<p>a" + nul + "b\x7f" "c</p>");  // gumbo drops or replaces some of these itself
+    CHECK(html.find('\0') == std::string::npos);
+    CHECK(html.find('\x7f') == std::string::npos);
+    CHECK(html.starts_with("ab"));
     CHECK(md("<pre>x" + nul + "y</pre>") == "```\nxy\n```");
     auto const out = c::teams_to_markdown("<attachment id=\"a" + nul + "b\"></attachment>", "html", {}, {});
     REQUIRE(out.has_value());
