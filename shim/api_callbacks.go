@@ -50,9 +50,9 @@ func permissionByID(id string) *model.Permission {
 }
 
 func (s *apiServer) Log(_ context.Context, req *corepb.LogRequest) (*corepb.Empty, error) {
-	msg := req.GetMessage()
+	msg := validUTF8(req.GetMessage())
 	if len(msg) > maxLogMessage {
-		msg = msg[:maxLogMessage] + "…(truncated)"
+		msg = utf8Prefix(msg, maxLogMessage) + "…(truncated)"
 	}
 	kv := req.GetKeyValues()
 	if len(kv) > maxLogKeyValues {
@@ -60,7 +60,7 @@ func (s *apiServer) Log(_ context.Context, req *corepb.LogRequest) (*corepb.Empt
 	}
 	pairs := make([]any, 0, len(kv)+1)
 	for _, v := range kv {
-		pairs = append(pairs, v)
+		pairs = append(pairs, validUTF8(v))
 	}
 	if len(pairs)%2 == 1 {
 		pairs = append(pairs, "(missing value)")

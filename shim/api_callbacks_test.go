@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
@@ -255,6 +257,26 @@ func TestAPILogLevelsAndKeyValues(t *testing.T) {
 		if _, err := c.Log(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A long message is cut on a character boundary: Mattermost's log gets valid UTF-8.
+func TestAPILogCutsLongMessagesOnACharacterBoundary(t *testing.T) {
+	c, api := apiClient(t)
+	var got string
+	api.On("LogWarn", mock.AnythingOfType("string"), "k", "v").Run(func(args mock.Arguments) {
+		got = args.String(0)
+	}).Return()
+	msg := "x" + strings.Repeat("é", maxLogMessage) // the byte limit falls inside an "é"
+	if _, err := c.Log(context.Background(), &corepb.LogRequest{Level: corepb.LogRequest_WARN, Message: msg,
+		KeyValues: []string{"k", "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.ValidString(got) || !strings.HasSuffix(got, "…(truncated)") || len(got) > maxLogMessage+20 {
+		t.Errorf("logged %d bytes, valid UTF-8 %v: %q", len(got), utf8.ValidString(got), got[len(got)-20:])
+	}
+	if utf8Prefix("aé", 2) != "a" || utf8Prefix("aé", 3) != "aé" || utf8Prefix("€x", 1) != "" {
+		t.Error("utf8Prefix cuts inside a character")
 	}
 }
 

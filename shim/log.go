@@ -1,8 +1,10 @@
 package main
 
 import (
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/plugin"
 )
@@ -17,6 +19,25 @@ type logger interface {
 }
 
 var _ logger = (plugin.API)(nil)
+
+// utf8Prefix is s cut to at most n bytes without splitting a UTF-8 sequence.
+func utf8Prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// validUTF8 replaces every invalid byte sequence with U+FFFD: every line the shim logs is valid UTF-8.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
 
 // rateLimiter lets one message through per interval and counts what it held back.
 type rateLimiter struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -31,6 +32,8 @@ type Plugin struct {
 	instance string // random per shim process, with seq identifies an event
 	version  string // the manifest version, read at activation
 	id       string // the manifest id (the key of the plugin's settings), read at activation
+
+	httpRunning atomic.Int32 // ServeHTTP calls in progress (bounded by maxConcurrentHTTP)
 
 	// Tunables (zero = production defaults); tests shorten them.
 	queueLimit         int

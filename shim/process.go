@@ -497,7 +497,7 @@ func readBoundedLine(br *bufio.Reader, limit int) (string, error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		line := strings.TrimRight(b.String(), "\r\n")
+		line := validUTF8(strings.TrimRight(b.String(), "\r\n"))
 		if truncated {
 			line += " …(truncated)"
 		}

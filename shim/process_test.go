@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
@@ -524,5 +525,13 @@ func TestCoreOutputLinesAreBoundedAndLevelled(t *testing.T) {
 	}
 	if l3, _ := readBoundedLine(br, maxLogLine); l3 != "last" {
 		t.Fatalf("last line %q", l3)
+	}
+	// Every forwarded line is valid UTF-8: invalid bytes become U+FFFD, and so does a character the bound cut.
+	br = bufio.NewReaderSize(strings.NewReader("bad \xff\xfe byte\nx"+strings.Repeat("é", maxLogLine)+"\n"), maxLogLine)
+	if l, _ := readBoundedLine(br, maxLogLine); l != "bad \uFFFD byte" {
+		t.Errorf("invalid bytes: %q", l)
+	}
+	if l, _ := readBoundedLine(br, maxLogLine); !utf8.ValidString(l) || !strings.HasSuffix(l, "(truncated)") {
+		t.Errorf("a line cut inside a character is not valid UTF-8: %q", l[len(l)-20:])
 	}
 }

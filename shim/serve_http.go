@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/msteams-bridge/msteams/shim/gen/corepb"
 )
@@ -24,7 +26,17 @@ const (
 	httpTimeout     = 5 * time.Minute
 	retryAfterSecs  = "5"
 	maxHeaderValues = 1000 // response headers accepted from the core
+	// Requests in progress at once; more are answered 503 with Retry-After, so that slow clients cannot pile up
+	// streams (and core threads: the core caps its own at 64 running requests and 200 threads, see
+	// core/rpc/limits.hpp).
+	maxConcurrentHTTP = 128
 )
+
+// writeBusy answers 503 with Retry-After: the plugin is overloaded (or restarting) and the client should come back.
+func writeBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", retryAfterSecs)
+	writeJSONError(w, http.StatusServiceUnavailable, "The MS Teams plugin is busy. Try again shortly.")
+}
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
@@ -85,11 +97,18 @@ const (
 	pumpOK int32 = iota
 	pumpTooLarge
 	pumpReadError
+	pumpShortBody // the body ended before (or ran past) its Content-Length: e.g. the client disconnected
 	pumpSendError
 	pumpStopped
 )
 
 func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	if n := p.httpRunning.Add(1); n > maxConcurrentHTTP {
+		p.httpRunning.Add(-1)
+		writeBusy(w)
+		return
+	}
+	defer p.httpRunning.Add(-1)
 	link, _ := p.current()
 	var client corepb.HooksClient
 	ready := false
@@ -125,7 +144,7 @@ func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Req
 		stopPump   = make(chan struct{})
 	)
 	go func() {
-		res := p.pumpBody(stream, r.Body, stopPump, &answered)
+		res := p.pumpBody(stream, r.Body, head.ContentLength, stopPump, &answered)
 		pumpResult.Store(res)
 		if res != pumpOK && res != pumpStopped && !answered.Load() {
 			// Wake up Recv below: the core must not take a truncated body for a complete one.
@@ -158,11 +177,18 @@ func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Req
 				return
 			}
 			cancel()
+			if status.Code(err) == codes.ResourceExhausted && !wrote {
+				// The core is at its thread limit: a busy answer the client may retry, not a failure.
+				writeBusy(w)
+				return
+			}
 			switch pumpResult.Load() {
 			case pumpTooLarge:
 				fail(http.StatusRequestEntityTooLarge, "The request body is too large.")
 			case pumpReadError:
 				fail(http.StatusBadRequest, "The request body could not be read.")
+			case pumpShortBody:
+				fail(http.StatusBadRequest, "The request body does not match its Content-Length.")
 			default:
 				fail(http.StatusBadGateway, "The MS Teams plugin could not handle the request.")
 			}
@@ -228,9 +254,14 @@ func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Req
 
 // pumpBody streams the request body to the core in chunks of at most httpChunkSize as it arrives. It closes the
 // send side only after the whole body went out; a body beyond maxRequestBody, a read error or an early answer of
-// the core stop it without closing, so the core can never mistake a partial body for a complete one.
-func (p *Plugin) pumpBody(stream corepb.Hooks_ServeHTTPClient, body io.Reader, stop <-chan struct{}, answered *atomic.Bool) int32 {
+// the core stop it without closing, so the core can never mistake a partial body for a complete one. A body that
+// ends before its declared length (declared ≥ 0) — what a client disconnect looks like once Mattermost relayed the
+// request — or runs past it is not complete either.
+func (p *Plugin) pumpBody(stream corepb.Hooks_ServeHTTPClient, body io.Reader, declared int64, stop <-chan struct{}, answered *atomic.Bool) int32 {
 	if body == nil {
+		if declared > 0 {
+			return pumpShortBody
+		}
 		if err := stream.CloseSend(); err != nil {
 			return pumpSendError
 		}
@@ -250,6 +281,9 @@ func (p *Plugin) pumpBody(stream corepb.Hooks_ServeHTTPClient, body io.Reader, s
 			if total > maxRequestBody {
 				return pumpTooLarge
 			}
+			if declared >= 0 && total > declared {
+				return pumpShortBody
+			}
 			if answered.Load() {
 				return pumpStopped
 			}
@@ -258,6 +292,9 @@ func (p *Plugin) pumpBody(stream corepb.Hooks_ServeHTTPClient, body io.Reader, s
 			}
 		}
 		if errors.Is(err, io.EOF) {
+			if declared >= 0 && total != declared {
+				return pumpShortBody
+			}
 			if err := stream.CloseSend(); err != nil {
 				return pumpSendError
 			}

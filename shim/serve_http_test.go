@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/msteams-bridge/msteams/shim/gen/corepb"
 )
 
@@ -271,6 +274,111 @@ func TestServeHTTPRefusesBodiesOverTheCap(t *testing.T) {
 	p.ServeHTTP(testCtx, w, r)
 	if _, _, total, eof := stats2.get(); w.Code != 204 || total != maxRequestBody || !eof {
 		t.Fatalf("exactly the cap: %d, core got %d eof %v", w.Code, total, eof)
+	}
+}
+
+// A client that disconnects mid-body: Mattermost relays what arrived and then a clean EOF. The shim compares the
+// body with its Content-Length, answers 400 and cancels the core's stream instead of closing it as complete.
+func TestServeHTTPRefusesABodyShorterThanItsContentLength(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		body     string
+		declared int
+	}{
+		{"cut short", "{\"value\":[{\"id\":", 120},
+		{"longer than declared", strings.Repeat("x", 200), 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stats := &bodyStats{}
+			coreDone := make(chan error, 1)
+			f := &fakeHooks{serveHTTP: func(s corepb.Hooks_ServeHTTPServer) error {
+				if _, err := readHead(s); err != nil {
+					coreDone <- err
+					return err
+				}
+				err := stats.drain(s)
+				coreDone <- err
+				if err != nil {
+					return err
+				}
+				return sendHead(s, 204) // a core that took the body as complete
+			}}
+			p, _, _ := newLinkedPlugin(t, f, true)
+			r := httptest.NewRequest("POST", "/changes", io.NopCloser(strings.NewReader(tc.body)))
+			r.Header.Set("Content-Length", fmt.Sprint(tc.declared))
+			w := httptest.NewRecorder()
+			p.ServeHTTP(testCtx, w, r)
+			if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Content-Length") {
+				t.Fatalf("response %d %q", w.Code, w.Body.String())
+			}
+			select {
+			case err := <-coreDone:
+				if err == nil {
+					t.Error("the core's stream ended normally: it took a truncated body for a complete one")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the core's stream was not cancelled")
+			}
+			if _, _, _, eof := stats.get(); eof {
+				t.Error("the core saw the end of the body")
+			}
+		})
+	}
+}
+
+// Slow requests pile up to the cap, then the shim answers 503 with Retry-After without opening another stream; a
+// core at its own thread limit (RESOURCE_EXHAUSTED) is a busy answer too, not a 502.
+func TestServeHTTPAnswers503WithRetryAfterBeyondTheConcurrencyCap(t *testing.T) {
+	release := make(chan struct{})
+	var streams atomic.Int32
+	f := &fakeHooks{serveHTTP: func(s corepb.Hooks_ServeHTTPServer) error {
+		head, err := readHead(s)
+		if err != nil {
+			return err
+		}
+		if head.Path == "/exhausted" {
+			return status.Error(codes.ResourceExhausted, "Server Threadpool Exhausted")
+		}
+		streams.Add(1)
+		<-release // a slow client: the request never completes until released
+		return sendHead(s, 204)
+	}}
+	p, _, _ := newLinkedPlugin(t, f, true)
+	var wg sync.WaitGroup
+	codesSeen := make(chan int, maxConcurrentHTTP)
+	for range maxConcurrentHTTP {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := httptest.NewRecorder()
+			p.ServeHTTP(testCtx, w, httptest.NewRequest("GET", "/slow", nil))
+			codesSeen <- w.Code
+		}()
+	}
+	eventually(t, 10*time.Second, "all slow requests at the core", func() bool {
+		return streams.Load() == maxConcurrentHTTP
+	})
+	w := httptest.NewRecorder()
+	p.ServeHTTP(testCtx, w, httptest.NewRequest("GET", "/slow", nil))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("beyond the cap: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if n := streams.Load(); n != maxConcurrentHTTP {
+		t.Errorf("the core got %d streams", n)
+	}
+	close(release)
+	wg.Wait()
+	close(codesSeen)
+	for c := range codesSeen {
+		if c != http.StatusNoContent {
+			t.Errorf("a request under the cap got %d", c)
+		}
+	}
+
+	w = httptest.NewRecorder()
+	p.ServeHTTP(testCtx, w, httptest.NewRequest("GET", "/exhausted", nil))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("core out of threads: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
 }
 

@@ -801,7 +801,7 @@ func (e *Emulator) ctlDeleteMessage(w http.ResponseWriter, r *http.Request) {
 			} else {
 				m.Deleted = now
 			}
-			m.LastModified = now
+			m.touch(now)
 			m.ModSeq = e.st.nextSeq()
 			kind := "deleted"
 			if undo {

@@ -686,7 +686,7 @@ func (e *Emulator) applyEdit(m *Message, raw map[string]json.RawMessage, app boo
 		}
 		m.LastEdited = now
 	}
-	m.LastModified = now
+	m.touch(now)
 	m.ModSeq = e.st.nextSeq()
 	return nil
 }
@@ -726,7 +726,7 @@ func (e *Emulator) softDelete(c *call) {
 		} else {
 			m.Deleted = now
 		}
-		m.LastModified = now
+		m.touch(now)
 		m.ModSeq = e.st.nextSeq()
 		kind := "deleted"
 		if undo {
@@ -821,7 +821,7 @@ func (e *Emulator) react(m *Message, uid, rt string, unset bool) (bool, error) {
 		m.Reactions = append(m.Reactions, r)
 		m.History = append(m.History, HistoryItem{Actions: "reactionAdded", ModifiedDateTime: graphTime(now), Reaction: &r})
 	}
-	m.LastModified = now
+	m.touch(now)
 	m.ModSeq = e.st.nextSeq()
 	return true, nil
 }

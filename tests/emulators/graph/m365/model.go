@@ -532,6 +532,16 @@ func (s *store) nextMessageID(now time.Time) string {
 	return fmt.Sprintf("%d", ms)
 }
 
+// touch stamps a change of the message: its lastModifiedDateTime strictly increases at the millisecond precision
+// Graph shows (a change in the same millisecond as the creation or the previous change still moves it forward).
+func (m *Message) touch(now time.Time) {
+	t := now.UTC().Truncate(time.Millisecond)
+	if floor := m.LastModified.UTC().Truncate(time.Millisecond).Add(time.Millisecond); t.Before(floor) {
+		t = floor
+	}
+	m.LastModified = t
+}
+
 func (s *store) nextSeq() int64 {
 	s.seq++
 	return s.seq
