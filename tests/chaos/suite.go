@@ -496,7 +496,11 @@ func (l *Load) read(ctx context.Context) (*tally, error) {
 	for _, p := range l.pairs {
 		// Mattermost side.
 		mmIn, mmOut := map[int]int{}, map[int]int{}
-		var inOrder []int
+		type arrival struct {
+			at  int64
+			seq int
+		}
+		var arrivals []arrival
 		if p.dm == nil {
 			if _, err := l.x.findDM(ctx, p); err != nil {
 				return nil, err
@@ -516,12 +520,24 @@ func (l *Load) read(ctx context.Context) (*tally, error) {
 				if m[2] == "in" {
 					mmIn[seq]++
 					if mmIn[seq] == 1 {
-						inOrder = append(inOrder, seq)
+						arrivals = append(arrivals, arrival{po.CreateAt, seq})
 					}
 				} else {
 					mmOut[seq]++
 				}
 			}
+		}
+		// Mattermost orders posts by CreateAt (milliseconds): posts of the same millisecond are taken in the order
+		// sent, so only a later CreateAt proves a reordering.
+		sort.Slice(arrivals, func(i, j int) bool {
+			if arrivals[i].at != arrivals[j].at {
+				return arrivals[i].at < arrivals[j].at
+			}
+			return arrivals[i].seq < arrivals[j].seq
+		})
+		inOrder := make([]int, len(arrivals))
+		for i, a := range arrivals {
+			inOrder[i] = a.seq
 		}
 		// Teams side.
 		msgs, err := l.x.B.Ctl.Messages(ctx, m365ctl.InChat(p.chatID))
@@ -627,6 +643,9 @@ func (l *Load) finish(ctx context.Context, healedAt time.Time, timeout time.Dura
 		t = t2
 	} else {
 		problems = append(problems, "final reading: "+err.Error())
+	}
+	if t == nil {
+		return failed("both", fmt.Errorf("could not read either side: %s", strings.Join(problems, "; ")))
 	}
 	if len(errs) > 0 {
 		logf("%d sends refused (not counted), e.g. %s", len(errs), errs[0])
