@@ -17,10 +17,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is what the flags say.
@@ -74,7 +75,7 @@ func main() {
 	flag.StringVar(&run, "run", "all", "experiments to run, comma-separated (all: every one); -list shows them")
 	list := flag.Bool("list", false, "list the experiments and exit")
 	flag.BoolVar(&short, "short", false, "a short suite: "+strings.Join(shortRun, ", ")+" with small sizes (unless -run/-n say otherwise)")
-	flag.IntVar(&cfg.N, "n", 0, "messages per direction per experiment (default 120; -short 24)")
+	flag.IntVar(&cfg.N, "n", 0, "messages per direction per experiment (default 120; -short 40)")
 	flag.IntVar(&cfg.Pairs, "chats", 0, "chats per experiment (default 4; -short 3)")
 	flag.Float64Var(&cfg.Rate, "rate", 8, "messages per second per direction while loading")
 	flag.IntVar(&cfg.Downtime, "downtime-messages", 1100, "downtime-1100: messages sent into one chat while the plugin is off")
@@ -110,7 +111,7 @@ func main() {
 	if cfg.N == 0 {
 		cfg.N = 120
 		if short {
-			cfg.N = 24
+			cfg.N = 40
 		}
 	}
 	if cfg.Pairs == 0 {
@@ -260,17 +261,47 @@ func (r *Row) Verdict() {
 }
 
 func printTable(w *os.File, rows []*Row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "experiment\tdirection\tsent\tarrived\tduplicated\tout of order\ttime to recover\t result\t")
+	// Text columns left-aligned, numbers right-aligned, in a Markdown table.
+	cells := [][]string{{"experiment", "direction", "sent", "arrived", "duplicated", "out of order", "time to recover", "result"}}
 	for _, r := range rows {
 		rec := "never"
 		if r.Recover >= 0 {
 			rec = fmt.Sprintf("%.1fs", r.Recover.Seconds())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t %s\t\n", r.Experiment, r.Direction, r.Sent, r.Arrived,
-			r.Duplicated, r.OutOfOrder, rec, r.Result)
+		cells = append(cells, []string{r.Experiment, r.Direction, strconv.Itoa(r.Sent), strconv.Itoa(r.Arrived),
+			strconv.Itoa(r.Duplicated), strconv.Itoa(r.OutOfOrder), rec, r.Result})
 	}
-	tw.Flush()
+	width := make([]int, len(cells[0]))
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(row []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i >= 2 && i <= 6 {
+				b.WriteString(" " + pad + c + " |")
+			} else {
+				b.WriteString(" " + c + pad + " |")
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(cells[0])
+	sep := make([]string, len(width))
+	for i, n := range width {
+		sep[i] = strings.Repeat("-", n)
+		if i >= 2 && i <= 6 {
+			sep[i] = strings.Repeat("-", n-1) + ":"
+		}
+	}
+	line(sep)
+	for _, row := range cells[1:] {
+		line(row)
+	}
 	var notes []string
 	for _, r := range rows {
 		for _, p := range r.Problems {

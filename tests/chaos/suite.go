@@ -623,16 +623,20 @@ func (l *Load) finish(ctx context.Context, healedAt time.Time, timeout time.Dura
 	errs := l.errs
 	l.mu.Unlock()
 	var t *tally
-	var completeAt time.Time
+	completeAt := map[string]time.Time{} // direction → when everything sent that way had arrived
 	err := waitFor(ctx, timeout, "every message on the other side", func() string {
 		var err error
 		if t, err = l.read(ctx); err != nil {
 			return err.Error()
 		}
+		for d, r := range t.rows {
+			if _, seen := completeAt[d]; !seen && r.Arrived >= r.Sent {
+				completeAt[d] = time.Now()
+			}
+		}
 		if !t.complete() {
 			return t.describe()
 		}
-		completeAt = time.Now()
 		return ""
 	})
 	if err != nil {
@@ -657,8 +661,8 @@ func (l *Load) finish(ctx context.Context, healedAt time.Time, timeout time.Dura
 			continue
 		}
 		r.Recover = -1
-		if !completeAt.IsZero() {
-			r.Recover = max(0, completeAt.Sub(healedAt))
+		if at, ok := completeAt[d]; ok {
+			r.Recover = max(0, at.Sub(healedAt))
 		}
 		r.Problems = append(r.Problems, problems...)
 		rows = append(rows, r)
