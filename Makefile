@@ -8,6 +8,7 @@
 #   make demo         the bridge running end to end on this machine
 #   make bench        throughput, latency and Graph cost, end to end (bench/); BENCH_FLAGS adds flags
 #   make fuzz         every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (default 60)
+#   make chaos        fault experiments end to end, both directions (tests/chaos/); CHAOS_FLAGS adds flags
 #   make clean
 
 SHELL := /bin/bash
@@ -128,6 +129,16 @@ BENCH_FLAGS ?=
 bench: dist
 	cd bench && go build -o $(CURDIR)/$(BUILD_DIR)/msteams-bench ./cmd/msteams-bench
 	$(BUILD_DIR)/msteams-bench -scenario all -bundle $(BUNDLE) $(BENCH_FLAGS)
+
+# Fault experiments (tests/chaos): core kill -9, PostgreSQL stopped, Mattermost restarted, 429/5xx storms, a late
+# answer, dropped and tripled notifications, downtime, a delete then a crash, edits under faults; each in fresh chats
+# with a load both ways. Prints a table and fails on any loss, duplicate or order violation. E.g. CHAOS_FLAGS=-short
+# (what `make test` runs), CHAOS_FLAGS='-run core-kill,storm -n 300', CHAOS_FLAGS=-list.
+CHAOS_FLAGS ?=
+.PHONY: chaos
+chaos: dist
+	cd tests/chaos && go build -o $(CURDIR)/$(BUILD_DIR)/msteams-chaos .
+	$(BUILD_DIR)/msteams-chaos -bundle $(BUNDLE) $(CHAOS_FLAGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) dist server/dist webapp/dist shim/gen

@@ -8,7 +8,7 @@ unformatted=$(gofmt -l shim tests bench 2>/dev/null | grep -v '/gen/' || true)
 if [ -n "$unformatted" ]; then
   echo "check-style: gofmt would change:"; echo "$unformatted"; status=1
 fi
-for mod in shim tests/mattermost tests/emulators/graph tests/e2e bench; do
+for mod in shim tests/mattermost tests/emulators/graph tests/e2e tests/chaos bench; do
   [ -f "$mod/go.mod" ] || continue
   (cd "$mod" && go vet ./...) || status=1
 done

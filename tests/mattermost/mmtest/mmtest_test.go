@@ -439,6 +439,67 @@ func TestServer(t *testing.T) {
 		}
 	})
 
+	t.Run("the database stops and starts, the server restarts on its URL with its data and plugin", func(t *testing.T) {
+		ch, err := alice.DirectChannel(ctx, bob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := alice.Post(ctx, ch.Id, "before the faults")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StopDatabase(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StopDatabase(); err == nil {
+			t.Error("stopping a stopped database succeeded")
+		}
+		if err := s.StartDatabase(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The server reconnects on its own: a post goes through again.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if _, err := alice.Post(ctx, ch.Id, "after the database restart"); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("no post 60s after the database came back: %v", err)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		url, oldPID := s.URL, s.PID()
+		if err := s.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s.URL != url || s.PID() == oldPID || alive(oldPID) {
+			t.Errorf("after restart: URL %s (was %s), pid %d (was %d, alive %v)", s.URL, url, s.PID(), oldPID, alive(oldPID))
+		}
+		deadline = time.Now().Add(60 * time.Second)
+		for {
+			st, err := s.PluginStatus(ctx, echoID)
+			if err == nil && st.State == model.PluginStateRunning {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("plugin not running 60s after the restart: %+v %v", st, err)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if e := callEcho(t, ctx, s, carol, nil); e.UserID != carol.Id {
+			t.Errorf("after restart the plugin saw user %q, want carol", e.UserID)
+		}
+		posts, err := alice.Posts(ctx, ch.Id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, p := range posts {
+			found = found || p.Id == before.Id
+		}
+		if !found {
+			t.Error("a post from before the restart is gone")
+		}
+	})
+
 	t.Run("a too new min_server_version is refused verbatim", func(t *testing.T) {
 		tooNew := bundle(t, dir, exe, "0.3.0", "99.0.0")
 		_, err := s.InstallBundle(ctx, tooNew, nil)

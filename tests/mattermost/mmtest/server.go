@@ -77,6 +77,7 @@ type Server struct {
 	exited  chan struct{}
 	logPath string
 	logFile *os.File
+	port    int
 
 	stopOnce sync.Once
 	stopErr  error
@@ -213,10 +214,19 @@ func (s *Server) launch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.launchOn(ctx, port)
+}
+
+// launchOn is launch on a given port (Restart keeps the URL).
+func (s *Server) launchOn(ctx context.Context, port int) (err error) {
+	s.port = port
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	// Written once: the server keeps its own changes (plugin settings and states) there across a Restart.
 	configPath := filepath.Join(s.RunDir, "config.json")
-	if err := writeConfig(configPath, s.RunDir, port, s.DataSource, s.opts.LogLevel); err != nil {
-		return err
+	if _, err := os.Stat(configPath); errors.Is(err, os.ErrNotExist) {
+		if err := writeConfig(configPath, s.RunDir, port, s.DataSource, s.opts.LogLevel); err != nil {
+			return err
+		}
 	}
 	if s.logFile, err = os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return err

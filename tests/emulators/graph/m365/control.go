@@ -109,6 +109,10 @@ func (e *Emulator) controlHandler() http.Handler {
 			ctlError(w, 400, "shares must be within 0..1")
 			return
 		}
+		if f.DuplicateCopies < 0 || f.DuplicateCopies > 10 || f.LateResponseMs < 0 || f.LateResponseMs > 600_000 || f.LateResponses < 0 {
+			ctlError(w, 400, "duplicateCopies must be within 0..10, lateResponseMs within 0..600000, lateResponses ≥ 0")
+			return
+		}
 		e.faults.set(f)
 		writeJSON(w, 200, e.faults.get())
 	})

@@ -159,9 +159,11 @@ func (d *deliverer) enqueue(it *dItem) {
 	it.first = time.Now()
 	items := []*dItem{it}
 	if dup {
-		cp := *it
-		items = append(items, &cp)
-		d.stats.duplicated.Add(1)
+		for range max(1, fc.DuplicateCopies) {
+			cp := *it
+			items = append(items, &cp)
+			d.stats.duplicated.Add(1)
+		}
 	}
 	for _, x := range items {
 		if fc.DeliveryDelayMs > 0 {

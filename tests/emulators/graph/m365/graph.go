@@ -139,6 +139,13 @@ func (e *Emulator) wrap(pattern string, fn func(*call), anonymous bool) http.Han
 		if !c.inBatch && e.requestFault("graph", pattern, sw, r, c.reqID) {
 			return
 		}
+		if !c.inBatch {
+			if d := e.faults.takeLate("graph", pattern); d > 0 {
+				held := &heldWriter{w: w}
+				sw.ResponseWriter = held
+				defer held.release(r, d)
+			}
+		}
 		if !anonymous {
 			if !c.authenticate() {
 				return

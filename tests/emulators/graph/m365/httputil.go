@@ -208,9 +208,17 @@ type Faults struct {
 	DropDeliveries int     `json:"dropDeliveries"`
 	DropShare      float64 `json:"dropShare"`
 	// DuplicateDeliveries delivers the next N notifications twice;
-	// DuplicateShare does so for that share.
+	// DuplicateShare does so for that share. DuplicateCopies is how many
+	// extra copies a duplicated notification gets (default 1: twice).
 	DuplicateDeliveries int     `json:"duplicateDeliveries"`
 	DuplicateShare      float64 `json:"duplicateShare"`
+	DuplicateCopies     int     `json:"duplicateCopies,omitempty"`
+	// LateResponseMs applies a matching Graph request at once but holds its
+	// answer this long (or until the client gives up): a client whose
+	// timeout is shorter sees a timeout for a request that took effect.
+	// LateResponses limits it to the next N matching requests (0: every one).
+	LateResponseMs int `json:"lateResponseMs,omitempty"`
+	LateResponses  int `json:"lateResponses,omitempty"`
 	// DeliveryDelayMs holds every notification this long before sending.
 	DeliveryDelayMs int `json:"deliveryDelayMs"`
 }
@@ -248,6 +256,69 @@ func (f *faultState) take(which func(*Faults) *int) bool {
 	*which(&nv)--
 	f.cur.Store(&nv)
 	return true
+}
+
+// takeLate reports how long to hold the answer of a request to host and
+// route, counting down LateResponses; the fault ends when the count does.
+func (f *faultState) takeLate(host, route string) time.Duration {
+	cur := f.cur.Load()
+	if cur == nil || cur.LateResponseMs <= 0 || !cur.appliesTo(host, route) {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur = f.cur.Load()
+	if cur == nil || cur.LateResponseMs <= 0 {
+		return 0
+	}
+	d := time.Duration(cur.LateResponseMs) * time.Millisecond
+	if cur.LateResponses > 0 {
+		nv := *cur
+		nv.LateResponses--
+		if nv.LateResponses == 0 {
+			nv.LateResponseMs = 0
+		}
+		f.cur.Store(&nv)
+	}
+	return d
+}
+
+// heldWriter keeps a response (headers go to the real writer's map, the
+// status and body are buffered) until release writes it.
+type heldWriter struct {
+	w      http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldWriter) Header() http.Header { return h.w.Header() }
+
+func (h *heldWriter) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *heldWriter) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+// release waits d, or until the client has gone, then sends the response.
+func (h *heldWriter) release(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	h.w.WriteHeader(h.status)
+	_, _ = h.w.Write(h.body.Bytes())
 }
 
 func (f *Faults) appliesTo(host, route string) bool {

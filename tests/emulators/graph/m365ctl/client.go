@@ -699,7 +699,10 @@ type Faults struct {
 	DropShare           float64  `json:"dropShare"`
 	DuplicateDeliveries int      `json:"duplicateDeliveries"`
 	DuplicateShare      float64  `json:"duplicateShare"`
+	DuplicateCopies     int      `json:"duplicateCopies,omitempty"`
 	DeliveryDelayMs     int      `json:"deliveryDelayMs"`
+	LateResponseMs      int      `json:"lateResponseMs,omitempty"`
+	LateResponses       int      `json:"lateResponses,omitempty"`
 }
 
 // SetFaults replaces the fault configuration.
