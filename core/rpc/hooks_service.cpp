@@ -106,7 +106,7 @@ public:
     grpc::Status ServeHTTP(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<v1::HttpResponsePart, v1::HttpRequestPart>* stream) override {
         HttpSlot const slot(running_http_);
-        if (running_http_.load() > max_concurrent_http_) {
+        if (slot.position() > max_concurrent_http_) {
             // Busy: answer at once, without reading the request, so that slow clients cannot hold every thread.
             ++busy_answers_;
             if ((busy_answers_.load() & 0xFF) == 1) {
@@ -198,16 +198,18 @@ private:
         }
     }
 
-    // Counts a running ServeHTTP call for as long as it lives.
+    // Counts a running ServeHTTP call for as long as it lives; `position` is the count including this call.
     class HttpSlot {
     public:
-        explicit HttpSlot(std::atomic<std::size_t>& running) : running_(running) { ++running_; }
+        explicit HttpSlot(std::atomic<std::size_t>& running) : running_(running), position_(++running) {}
         ~HttpSlot() { --running_; }
         HttpSlot(HttpSlot const&) = delete;
         HttpSlot& operator=(HttpSlot const&) = delete;
+        [[nodiscard]] std::size_t position() const noexcept { return position_; }
 
     private:
         std::atomic<std::size_t>& running_;
+        std::size_t const position_;
     };
 
     app::Core& core_;
