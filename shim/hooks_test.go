@@ -204,9 +204,13 @@ func TestPartialAcknowledgementResendsOnlyTheRest(t *testing.T) {
 	}
 	// First batch 1..5 acked through 3; then 4..5 resent and acked through 3 again (no progress) until the lag
 	// lets go: this core never acks 4 and 5, so they must stay queued and never be dropped.
-	time.Sleep(200 * time.Millisecond)
-	pending, _ := p.queue.stats()
-	if pending != 2 {
+	eventually(t, 5*time.Second, "seq 1..3 acknowledged", func() bool {
+		pending, _ := p.queue.stats()
+		return pending == 2
+	})
+	// Resent without progress: still queued, never dropped.
+	eventually(t, 5*time.Second, "seq 4 resent", func() bool { return countSeq(f.received(), 4) >= 2 })
+	if pending, _ := p.queue.stats(); pending != 2 {
 		t.Fatalf("pending %d, want 2 (seq 4 and 5)", pending)
 	}
 	for _, ev := range f.received() {

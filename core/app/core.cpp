@@ -281,7 +281,8 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             if (auto m = weak_monitor.lock()) {
                 m->wake();
             }
-        });
+        },
+        config->tenant_id);
     return runtime;
 }
 

@@ -111,7 +111,7 @@ mm::CommandResponse Dispatcher::execute(mm::CommandArgs const& args) const {
     if (it == commands_.end() || !it->run) {
         bool const admin = is_system_admin(args.user_id);
         if (it == commands_.end()) {
-            return ephemeral("Unknown command: `" + words[1].substr(0, 64) + "`.\n\n" + help_text(admin));
+            return ephemeral("Unknown command: `" + strings::utf8_prefix(words[1], 64) + "`.\n\n" + help_text(admin));
         }
         return ephemeral(help_text(admin));
     }

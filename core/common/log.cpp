@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/result.hpp"
+#include "common/strings.hpp"
 
 namespace msteams {
 
@@ -78,6 +79,25 @@ std::string format_line(Level level, std::string_view message, Fields const& fie
 void set_sink(std::shared_ptr<Sink> sink) { g_sink.store(std::move(sink)); }
 
 void write(Level level, std::string_view message, Fields fields) noexcept {
+    // Every line is valid UTF-8 whatever it quotes (a truncated or hostile value): the API sink's protobuf strings
+    // refuse anything else, and so would the server log's readers.
+    std::string valid_message;
+    try {
+        if (!strings::is_valid_utf8(message)) {
+            valid_message = strings::to_valid_utf8(message);
+            message = valid_message;
+        }
+        for (auto& [key, value] : fields) {
+            if (!strings::is_valid_utf8(key)) {
+                key = strings::to_valid_utf8(key);
+            }
+            if (!strings::is_valid_utf8(value)) {
+                value = strings::to_valid_utf8(value);
+            }
+        }
+    } catch (...) {
+        return;  // out of memory: logging must never take the process down
+    }
     if (auto sink = g_sink.load()) {
         sink->write(level, message, fields);
         return;

@@ -20,7 +20,90 @@ int hex_value(char c) noexcept {
     return -1;
 }
 
+// The length of the well-formed UTF-8 sequence at s[i], or 0 if the bytes there are not one. `*bad` gets the length
+// of the maximal ill-formed subpart to replace by one U+FFFD (at least 1).
+std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t* bad) noexcept {
+    auto const byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char const c = byte(i);
+    *bad = 1;
+    if (c < 0x80) {
+        return 1;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;  // no overlong forms
+        hi = c == 0xED ? 0x9F : 0xBF;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;  // nothing above U+10FFFF
+    } else {
+        return 0;
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+        if (i + k >= s.size()) {
+            *bad = k;
+            return 0;
+        }
+        unsigned char const b = byte(i + k);
+        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) {
+            *bad = k;
+            return 0;
+        }
+    }
+    return len;
+}
+
 }  // namespace
+
+std::string utf8_prefix(std::string_view s, std::size_t max_bytes) {
+    if (s.size() <= max_bytes) {
+        return std::string(s);
+    }
+    std::size_t n = max_bytes;
+    // s[n] is the first byte cut off: back up while it continues the sequence the prefix would end with.
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+        --n;
+    }
+    return std::string(s.substr(0, n));
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t const len = utf8_sequence(s, i, &bad);
+        if (len == 0) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+std::string to_valid_utf8(std::string_view s) {
+    if (is_valid_utf8(s)) {
+        return std::string(s);
+    }
+    std::string out;
+    out.reserve(s.size() + 16);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t const len = utf8_sequence(s, i, &bad);
+        if (len == 0) {
+            out += "\xEF\xBF\xBD";  // U+FFFD
+            i += bad;
+        } else {
+            out.append(s.substr(i, len));
+            i += len;
+        }
+    }
+    return out;
+}
 
 std::string to_lower(std::string_view s) {
     std::string out(s);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,15 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std:
 
 // True if s is a GUID in the 8-4-4-4-12 hex form.
 bool is_guid(std::string_view s) noexcept;
+
+// The longest prefix of `s` of at most `max_bytes` bytes that does not end inside a UTF-8 sequence: use it for every
+// truncation of text a person or a log reads. (Invalid input stays invalid; see to_valid_utf8.)
+std::string utf8_prefix(std::string_view s, std::size_t max_bytes);
+
+// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+bool is_valid_utf8(std::string_view s) noexcept;
+// `s` with every ill-formed sequence replaced by U+FFFD (one per maximal ill-formed subpart, as Unicode recommends).
+std::string to_valid_utf8(std::string_view s);
 
 // Compares without leaking where the first difference is (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;

@@ -38,7 +38,7 @@ std::chrono::seconds retry_after(http::Response const& r) {
 std::string first_line(std::string const& s) {
     auto const end = s.find_first_of("\r\n");
     auto line = s.substr(0, end);
-    return line.size() > 300 ? line.substr(0, 300) : line;
+    return strings::utf8_prefix(line, 300);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "app/core.hpp"
@@ -12,6 +13,7 @@
 #include "common/version.hpp"
 #include "msteams.grpc.pb.h"
 #include "rpc/convert.hpp"
+#include "rpc/limits.hpp"
 
 namespace msteams::rpc {
 namespace {
@@ -32,6 +34,7 @@ web::Request request_from_head(v1::HttpRequestHead const& head) {
     }
     r.user_id = head.user_id();
     r.source_plugin_id = head.source_plugin_id();
+    r.declared_length = head.content_length() < 0 ? -1 : head.content_length();
     return r;
 }
 
@@ -60,7 +63,8 @@ bool write_response(grpc::ServerReaderWriter<v1::HttpResponsePart, v1::HttpReque
 
 class HooksService final : public v1::Hooks::Service {
 public:
-    explicit HooksService(app::Core& core) : core_(core) {}
+    HooksService(app::Core& core, std::size_t max_concurrent_http)
+        : core_(core), max_concurrent_http_(max_concurrent_http) {}
 
     grpc::Status Ping(grpc::ServerContext*, v1::PingRequest const*, v1::PingResponse* out) override {
         out->set_version(k_version);
@@ -99,8 +103,20 @@ public:
         });
     }
 
-    grpc::Status ServeHTTP(grpc::ServerContext*,
+    grpc::Status ServeHTTP(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<v1::HttpResponsePart, v1::HttpRequestPart>* stream) override {
+        HttpSlot const slot(running_http_);
+        if (slot.position() > max_concurrent_http_) {
+            // Busy: answer at once, without reading the request, so that slow clients cannot hold every thread.
+            ++busy_answers_;
+            if ((busy_answers_.load() & 0xFF) == 1) {
+                log::warn("too many HTTP requests at once; answering 503",
+                          {{"limit", std::to_string(max_concurrent_http_)}});
+            }
+            write_response(stream, web::json_error(503, "busy", "The MS Teams plugin is busy. Try again shortly.")
+                                       .set("Retry-After", kBusyRetryAfterSeconds));
+            return grpc::Status::OK;
+        }
         return guarded("ServeHTTP", [&] {
             v1::HttpRequestPart part;
             if (!stream->Read(&part) || !part.has_head()) {
@@ -127,6 +143,20 @@ public:
                         return;
                     }
                     request.body += part.body();
+                }
+                // Read() also ends when the shim cancels the stream (the client went away, the body could not be
+                // read): that body is incomplete and is never handled.
+                if (context->IsCancelled()) {
+                    log::warn("HTTP request cancelled before its body was complete; ignored",
+                              {{"path", request.path}, {"received", std::to_string(request.body.size())}});
+                    return;
+                }
+                if (request.declared_length >= 0 &&
+                    static_cast<std::uint64_t>(request.declared_length) != request.body.size()) {
+                    write_response(stream, web::json_error(400, "incomplete_body",
+                                                           "The request body is shorter or longer than its "
+                                                           "Content-Length."));
+                    return;
                 }
             }
             write_response(stream, core_.serve_http(request));
@@ -168,11 +198,30 @@ private:
         }
     }
 
+    // Counts a running ServeHTTP call for as long as it lives; `position` is the count including this call.
+    class HttpSlot {
+    public:
+        explicit HttpSlot(std::atomic<std::size_t>& running) : running_(running), position_(++running) {}
+        ~HttpSlot() { --running_; }
+        HttpSlot(HttpSlot const&) = delete;
+        HttpSlot& operator=(HttpSlot const&) = delete;
+        [[nodiscard]] std::size_t position() const noexcept { return position_; }
+
+    private:
+        std::atomic<std::size_t>& running_;
+        std::size_t const position_;
+    };
+
     app::Core& core_;
+    std::size_t const max_concurrent_http_;
+    std::atomic<std::size_t> running_http_{0};
+    std::atomic<std::uint64_t> busy_answers_{0};
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_hooks_service(app::Core& core) { return std::make_unique<HooksService>(core); }
+std::unique_ptr<grpc::Service> make_hooks_service(app::Core& core, std::size_t max_concurrent_http) {
+    return std::make_unique<HooksService>(core, max_concurrent_http);
+}
 
 }  // namespace msteams::rpc

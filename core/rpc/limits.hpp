@@ -16,4 +16,15 @@ inline constexpr std::size_t kMaxFileBytes = kMaxApiMessageBytes - (std::size_t{
 // the largest items are single posts.
 inline constexpr std::size_t kMaxHooksMessageBytes = std::size_t{16} << 20;
 
+// Concurrency: each running call holds one of the sync server's threads. Slow HTTP clients (a body trickling in)
+// must not take them all: beyond kMaxConcurrentHttp running ServeHTTP calls the core answers 503 with Retry-After at
+// once, and the server never runs more than kMaxServerThreads threads (gRPC answers RESOURCE_EXHAUSTED beyond, which
+// the shim turns into 503 too). The shim caps its own concurrent ServeHTTP calls below these (shim/serve_http.go).
+struct ServerLimits {
+    std::size_t max_concurrent_http = 64;
+    int max_threads = 200;
+};
+
+inline constexpr char const* kBusyRetryAfterSeconds = "2";
+
 }  // namespace msteams::rpc

@@ -33,9 +33,12 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Server> Server::start(std::string const& socket_path, app::Core& core) {
-    auto service = make_hooks_service(core);
+std::unique_ptr<Server> Server::start(std::string const& socket_path, app::Core& core, ServerLimits limits) {
+    auto service = make_hooks_service(core, limits.max_concurrent_http);
     grpc::ServerBuilder builder;
+    grpc::ResourceQuota quota("msteams-hooks");
+    quota.SetMaxThreads(limits.max_threads);
+    builder.SetResourceQuota(quota);
     builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
     builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxHooksMessageBytes));
     builder.SetMaxSendMessageSize(static_cast<int>(kMaxHooksMessageBytes));

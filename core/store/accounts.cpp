@@ -167,12 +167,17 @@ Status OAuthStates::put(OAuthState const& state) {
     return {};
 }
 
-Result<OAuthState> OAuthStates::take(std::string const& state) {
+Result<OAuthState> OAuthStates::take(std::string const& state, std::string const& mm_user_id) {
     Rows rows;
-    MSTEAMS_TRY_ASSIGN(rows, db_->exec("DELETE FROM msteams_oauth_states WHERE state = $1 "
+    MSTEAMS_TRY_ASSIGN(rows, db_->exec("DELETE FROM msteams_oauth_states WHERE state = $1 AND mm_user_id = $2 "
                                        "RETURNING state, mm_user_id, verifier_sealed, purpose, expires_at",
-                                       {state}));
+                                       {state, mm_user_id}));
     if (rows.empty()) {
+        Rows other;
+        MSTEAMS_TRY_ASSIGN(other, db_->exec("SELECT 1 FROM msteams_oauth_states WHERE state = $1", {state}));
+        if (!other.empty()) {
+            return fail(ErrorCode::permission_denied, "the OAuth state belongs to another user");
+        }
         return fail(ErrorCode::not_found, "unknown or already used OAuth state");
     }
     OAuthState out;

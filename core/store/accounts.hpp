@@ -58,9 +58,10 @@ public:
     explicit OAuthStates(std::shared_ptr<Database> db);
 
     [[nodiscard]] Status put(OAuthState const& state);
-    // Removes the state and returns it, atomically: a second take of the same state is not_found. An expired state
-    // is returned too (the caller says "expired"); a missing one is not_found.
-    [[nodiscard]] Result<OAuthState> take(std::string const& state);
+    // Removes the state and returns it, atomically, if `mm_user_id` started it: a second take of the same state is
+    // not_found. An expired state is returned too (the caller says "expired"); a missing one is not_found. Another
+    // user's state is permission_denied and stays for its owner.
+    [[nodiscard]] Result<OAuthState> take(std::string const& state, std::string const& mm_user_id);
     // Removes states that expired before `now_ms`; returns how many.
     [[nodiscard]] Result<std::int64_t> purge_expired(std::int64_t now_ms);
 

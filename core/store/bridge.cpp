@@ -335,7 +335,7 @@ Status Bridge::remove(Tx& tx, std::vector<std::int64_t> const& ids) {
 Status Bridge::postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before, std::string const& error) {
     MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET attempts = attempts + 1, not_before = $2, last_error = $3 "
                           "WHERE id = ANY($1::bigint[])",
-                          {id_array(ids), num(not_before), error.substr(0, 500)}));
+                          {id_array(ids), num(not_before), strings::to_valid_utf8(strings::utf8_prefix(error, 500))}));
     return {};
 }
 
@@ -402,7 +402,7 @@ Status Bridge::remove_outbox(Tx& tx, std::int64_t id) {
 Status Bridge::postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error) {
     MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3 "
                           "WHERE id = $1",
-                          {num(id), num(not_before), error.substr(0, 500)}));
+                          {num(id), num(not_before), strings::to_valid_utf8(strings::utf8_prefix(error, 500))}));
     return {};
 }
 

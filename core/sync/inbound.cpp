@@ -38,16 +38,7 @@ std::string teams_link(std::string const& chat_id, std::string const& message_id
            strings::url_encode(message_id) + "?context=%7B%22contextType%22%3A%22chat%22%7D";
 }
 
-// Trims to at most `n` bytes without cutting a UTF-8 sequence.
-std::string utf8_prefix(std::string const& s, std::size_t n) {
-    if (s.size() <= n) {
-        return s;
-    }
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
-        --n;
-    }
-    return s.substr(0, n);
-}
+using strings::utf8_prefix;  // trims to at most n bytes without cutting a UTF-8 sequence
 
 std::string posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);

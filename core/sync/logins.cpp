@@ -68,11 +68,17 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
 
 Result<Connected> Logins::finish(std::string const& state_id, std::string const& code,
                                  std::string const& session_user_id) {
-    auto taken = states_.take(state_id);
+    // Only the user who started the flow can spend its state: in anyone else's session it stays for its owner.
+    auto taken = states_.take(state_id, session_user_id);
     if (!taken) {
         if (taken.error().code == ErrorCode::not_found) {
             return fail(ErrorCode::not_found,
                         "This sign-in link is not valid or was already used. Start again from Mattermost.");
+        }
+        if (taken.error().code == ErrorCode::permission_denied) {
+            log::warn("an OAuth redirect arrived in another user's session", {{"session_user_id", session_user_id}});
+            return fail(ErrorCode::permission_denied,
+                        "This sign-in was started by another Mattermost user. Start again from your own account.");
         }
         return std::unexpected(taken.error());
     }
@@ -80,12 +86,6 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     if (state.expires_at < graph::now_ms()) {
         return fail(ErrorCode::invalid_argument,
                     "This sign-in took longer than 5 minutes and expired. Start again from Mattermost.");
-    }
-    if (state.mm_user_id != session_user_id) {
-        log::warn("an OAuth redirect arrived in another user's session",
-                  {{"state_user_id", state.mm_user_id}, {"session_user_id", session_user_id}});
-        return fail(ErrorCode::permission_denied,
-                    "This sign-in was started by another Mattermost user. Start again from your own account.");
     }
     Purpose const purpose = state.purpose == "bot" ? Purpose::bot : Purpose::user;
     auto verifier = sealer_->open(state.verifier_sealed, state.mm_user_id);
@@ -138,10 +138,18 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     return Connected{owner, me.id, me.display_name, account.teams_email, purpose};
 }
 
-void Logins::abandon(std::string const& state) {
-    if (auto taken = states_.take(state); !taken && taken.error().code != ErrorCode::not_found) {
-        log::warn("could not discard an abandoned sign-in", {{"error", taken.error().message}});
+Status Logins::abandon(std::string const& state, std::string const& session_user_id) {
+    auto taken = states_.take(state, session_user_id);
+    if (taken || taken.error().code == ErrorCode::not_found) {
+        return {};
     }
+    if (taken.error().code == ErrorCode::permission_denied) {
+        log::warn("an OAuth error redirect arrived in another user's session", {{"session_user_id", session_user_id}});
+        return fail(ErrorCode::permission_denied,
+                    "This sign-in was started by another Mattermost user. Start again from your own account.");
+    }
+    log::warn("could not discard an abandoned sign-in", {{"error", taken.error().message}});
+    return {};
 }
 
 Status Logins::disconnect(std::string const& mm_user_id) {

@@ -55,7 +55,8 @@ public:
                                            std::string const& session_user_id);
 
     // Spends a flow's state without completing it (Microsoft redirected back with an error).
-    void abandon(std::string const& state);
+    // Only the user who started the flow can: in anyone else's session it is permission_denied and the state stays.
+    [[nodiscard]] Status abandon(std::string const& state, std::string const& session_user_id);
 
     [[nodiscard]] Status disconnect(std::string const& mm_user_id);
     [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id);

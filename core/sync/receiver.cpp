@@ -92,12 +92,17 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
 }
 
 Receiver::Receiver(std::shared_ptr<store::Bridge> bridge, std::string webhook_secret, std::shared_ptr<Stats> stats,
-                   std::function<void()> on_enqueued, std::function<void()> on_lifecycle)
+                   std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id)
     : bridge_(std::move(bridge)),
       webhook_secret_(std::move(webhook_secret)),
       stats_(std::move(stats)),
       on_enqueued_(std::move(on_enqueued)),
-      on_lifecycle_(std::move(on_lifecycle)) {}
+      on_lifecycle_(std::move(on_lifecycle)),
+      tenant_id_(strings::is_guid(tenant_id) ? std::move(tenant_id) : std::string()) {}
+
+bool Receiver::our_tenant(std::string const& tenant_id) const {
+    return tenant_id_.empty() || strings::iequals(tenant_id, tenant_id_);
+}
 
 bool Receiver::known_subscription(std::string const& id) {
     {
@@ -162,6 +167,10 @@ Answer Receiver::changes(std::string_view body) {
             ++stats_->notifications_bad_client_state;
             continue;
         }
+        if (!our_tenant(text(item, "tenantId"))) {
+            ++stats_->notifications_wrong_tenant;
+            continue;
+        }
         auto const change = text(item, "changeType");
         auto const ref = parse_resource(text(item, "resource"));
         auto const subscription = text(item, "subscriptionId");
@@ -207,6 +216,10 @@ Answer Receiver::lifecycle(std::string_view body) {
         ++stats_->lifecycle_received;
         if (!item.is_object() || !strings::constant_time_equal(text(item, "clientState"), webhook_secret_)) {
             ++stats_->lifecycle_ignored;
+            continue;
+        }
+        if (!our_tenant(text(item, "tenantId"))) {
+            ++stats_->lifecycle_wrong_tenant;
             continue;
         }
         auto const subscription = text(item, "subscriptionId");

@@ -37,21 +37,25 @@ inline constexpr std::size_t k_max_notifications_per_batch = 1000;
 
 class Receiver {
 public:
-    // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor.
+    // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor. `tenant_id` is the
+    // configured tenant: when it is a GUID, every item must carry it as its tenantId (any case); items without it
+    // or for another tenant are refused and counted. A tenant configured by domain name has no GUID to compare.
     Receiver(std::shared_ptr<store::Bridge> bridge, std::string webhook_secret, std::shared_ptr<Stats> stats,
-             std::function<void()> on_enqueued, std::function<void()> on_lifecycle);
+             std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {});
 
     [[nodiscard]] Answer changes(std::string_view body);
     [[nodiscard]] Answer lifecycle(std::string_view body);
 
 private:
     [[nodiscard]] bool known_subscription(std::string const& id);
+    [[nodiscard]] bool our_tenant(std::string const& tenant_id) const;
 
     std::shared_ptr<store::Bridge> bridge_;
     std::string webhook_secret_;
     std::shared_ptr<Stats> stats_;
     std::function<void()> on_enqueued_;
     std::function<void()> on_lifecycle_;
+    std::string tenant_id_;  // a GUID, or empty: not checked
     std::mutex mutex_;
     std::set<std::string> known_;
 };

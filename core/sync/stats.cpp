@@ -9,10 +9,12 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     add("notifications_accepted", notifications_accepted);
     add("notifications_bad_client_state", notifications_bad_client_state);
     add("notifications_unknown_subscription", notifications_unknown_subscription);
+    add("notifications_wrong_tenant", notifications_wrong_tenant);
     add("notifications_malformed", notifications_malformed);
     add("notification_batches_refused", notification_batches_refused);
     add("lifecycle_received", lifecycle_received);
     add("lifecycle_ignored", lifecycle_ignored);
+    add("lifecycle_wrong_tenant", lifecycle_wrong_tenant);
     add("inbox_batches", inbox_batches);
     add("skipped_no_connected_member", skipped_no_connected_member);
     add("skipped_sync_off", skipped_sync_off);

@@ -17,11 +17,13 @@ struct Stats {
     Counter notifications_accepted{0};
     Counter notifications_bad_client_state{0};
     Counter notifications_unknown_subscription{0};
+    Counter notifications_wrong_tenant{0};  // tenantId missing or not the configured tenant
     Counter notifications_malformed{0};
     Counter notification_batches_refused{0};  // malformed bodies, database unavailable
     // lifecycle notifications (/lifecycle)
     Counter lifecycle_received{0};
     Counter lifecycle_ignored{0};
+    Counter lifecycle_wrong_tenant{0};
 
     // inbound pipeline
     Counter inbox_batches{0};

@@ -95,9 +95,11 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                          if (auto const error = query_value(request, "error")) {
                              auto const description = query_value(request, "error_description").value_or("");
                              log::info("Microsoft sign-in ended with an error",
-                                       {{"error", *error}, {"description", description.substr(0, 300)}});
+                                       {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
                              if (state) {
-                                 logins->abandon(*state);
+                                 if (auto a = logins->abandon(*state, request.user_id); !a) {
+                                     return html_page(403, "Could not connect to Microsoft Teams", a.error().message);
+                                 }
                              }
                              return html_page(400, "Microsoft Teams was not connected",
                                               *error == "access_denied"

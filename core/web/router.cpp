@@ -73,6 +73,13 @@ Response Router::handle(Request const& request) const {
         return json_error(413, "too_large",
                           "The request body is larger than " + std::to_string(match->max_body) + " bytes.");
     }
+    // A route without a body never reads one; any other must get the whole body it was announced.
+    if (match->max_body > 0 && request.declared_length >= 0 &&
+        static_cast<std::uint64_t>(request.declared_length) != request.body.size()) {
+        return json_error(400, "incomplete_body",
+                          "The request body has " + std::to_string(request.body.size()) + " bytes, not the " +
+                              std::to_string(request.declared_length) + " its Content-Length declares.");
+    }
     try {
         return match->handler(request);
     } catch (std::exception const& e) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -18,6 +19,9 @@ struct Request {
     std::string user_id;           // set by Mattermost only for a valid session; empty otherwise
     std::string source_plugin_id;  // inter-plugin requests
     std::string body;
+    // The Content-Length the client declared, -1 when it sent none. A body of another length is incomplete (the
+    // client went away mid-body) and is refused, never handled as if it were whole.
+    std::int64_t declared_length = -1;
 
     // The first value of a header (name in any case), or "".
     [[nodiscard]] std::string header(std::string_view name) const;
@@ -58,7 +62,8 @@ public:
     [[nodiscard]] std::size_t body_limit(std::string const& method, std::string const& path) const;
 
     // 404 for an unknown path, 405 (with Allow) for a known path and another method, 401 for a user route without
-    // a session, 413 if the body is over the limit, else the handler's answer. Handler exceptions become 500.
+    // a session, 413 if the body is over the limit, 400 if a route that takes a body did not get as many bytes as
+    // declared, else the handler's answer. Handler exceptions become 500.
     [[nodiscard]] Response handle(Request const& request) const;
 
 private:

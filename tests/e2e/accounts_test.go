@@ -172,6 +172,30 @@ func TestAccounts(t *testing.T) {
 		if st := b.connectionStatus(t, bob); st.Connected {
 			t.Errorf("bob got connected: %+v", st)
 		}
+
+		// Neither alice's code nor her cancel spends bob's pending state: it stays for bob.
+		b.psql(t, "delete from msteams_oauth_states")
+		redirect := b.signIn(t, bob, "/connect", bob.Email)
+		parsed, err := url.Parse(redirect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := parsed.Query().Get("state")
+		status, page = b.finish(t, alice, redirect)
+		if status != http.StatusForbidden {
+			t.Errorf("another user's code: %d, want 403", status)
+		}
+		mustContain(t, "another user's code", page, "started by another Mattermost user")
+		status, page = b.finish(t, alice, b.RedirectURI()+"?error=access_denied&state="+url.QueryEscape(state))
+		if status != http.StatusForbidden {
+			t.Errorf("another user's cancel: %d, want 403", status)
+		}
+		mustContain(t, "another user's cancel", page, "started by another Mattermost user")
+		bobs := fmt.Sprintf("select count(*) from msteams_oauth_states where mm_user_id = '%s'", bob.Id)
+		if n := b.psql(t, bobs); n != "1" {
+			t.Errorf("bob's pending state after alice's visits: %s rows, want 1", n)
+		}
+		b.psql(t, "delete from msteams_oauth_states")
 	})
 
 	t.Run("refused: an expired state, and a PKCE verifier that is not the flow's own", func(t *testing.T) {
@@ -213,11 +237,20 @@ func TestAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		state := parsed.Query().Get("state")
-		status, page = b.finish(t, bob, b.RedirectURI()+"?error=access_denied&error_description=AADSTS65004&state="+url.QueryEscape(state))
+		// A long description: the log cuts it at 300 bytes, here inside an "é", and must still log it.
+		description := "AADSTS65004: x" + strings.Repeat("é", 200)
+		status, page = b.finish(t, bob, b.RedirectURI()+"?error=access_denied&error_description="+
+			url.QueryEscape(description)+"&state="+url.QueryEscape(state))
 		if status != http.StatusBadRequest {
 			t.Errorf("cancelled sign-in: %d", status)
 		}
 		mustContain(t, "cancelled sign-in", page, "cancelled")
+		within(t, 10*time.Second, func() string {
+			if !b.mm.LogContains("AADSTS65004") {
+				return "the server log lacks the sign-in error (a log line cut inside a character is lost)"
+			}
+			return ""
+		})
 		if n := b.psql(t, "select count(*) from msteams_oauth_states"); n != "0" {
 			t.Errorf("a cancelled sign-in left %s states", n)
 		}

@@ -304,7 +304,17 @@ func TestFoundation(t *testing.T) {
 				time.Sleep(25 * time.Millisecond)
 			}
 		}()
-		time.Sleep(500 * time.Millisecond)
+		// Kill once traffic is flowing (a few posts made), not after a fixed delay.
+		if err := eventually(ctx, 30*time.Second, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(posted) < 5 && postErr == nil {
+				return fmt.Errorf("%d posts so far", len(posted))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		killed := time.Now()
 		if err := syscall.Kill(cores[0].PID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)

@@ -29,6 +29,18 @@ func within(t *testing.T, timeout time.Duration, check func() string) {
 	t.Fatalf("after %s: %s", timeout, last)
 }
 
+// waitInboxDrained waits until the inbound workers handled every stored notification (a notification answered 202
+// is in the inbox): the condition to wait on before counting what replays did, instead of a fixed sleep.
+func (b *bridge) waitInboxDrained(t *testing.T) {
+	t.Helper()
+	within(t, 30*time.Second, func() string {
+		if n := b.psql(t, "select count(*) from msteams_inbox"); n != "0" {
+			return n + " notifications still in the inbox"
+		}
+		return ""
+	})
+}
+
 // stats reads the plugin's counters as a system admin.
 func (b *bridge) stats(t *testing.T) map[string]int64 {
 	t.Helper()
@@ -324,7 +336,13 @@ func TestInbound(t *testing.T) {
 				if c.Type != model.ChannelTypeGroup {
 					continue
 				}
-				for _, p := range channelPosts(t, alice, c.Id) {
+				// The channel can be listed before alice may read it (her membership is still being added):
+				// that is "not yet", never a failure.
+				posts, err := alice.Posts(ctx, c.Id)
+				if err != nil {
+					return "group channel " + c.Id + " not readable yet: " + err.Error()
+				}
+				for _, p := range posts {
 					if p.Message == "group hello" {
 						post = p
 						return ""
@@ -386,9 +404,13 @@ func TestInbound(t *testing.T) {
 		forged := map[string]any{"subscriptionId": sub.ID, "clientState": "guess", "changeType": "created",
 			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, "999")}
 		unknown := map[string]any{"subscriptionId": "00000000-0000-0000-0000-000000000000", "clientState": secret,
-			"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, "998")}
+			"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, "998"),
+			"tenantId": b.emu.TenantID}
+		otherTenant := map[string]any{"subscriptionId": sub.ID, "clientState": secret, "changeType": "deleted",
+			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID),
+			"tenantId": "00000000-1111-4222-8333-444444444444"}
 		before := b.stats(t)
-		fb, _ := json.Marshal(map[string]any{"value": []any{forged, unknown}})
+		fb, _ := json.Marshal(map[string]any{"value": []any{forged, unknown, otherTenant}})
 		if status := b.postNotification(t, "/changes", fb); status != http.StatusAccepted {
 			t.Errorf("forged batch: %d", status)
 		}
@@ -400,10 +422,11 @@ func TestInbound(t *testing.T) {
 		}
 		after := b.stats(t)
 		if after["notifications_bad_client_state"] != before["notifications_bad_client_state"]+1 ||
-			after["notifications_unknown_subscription"] != before["notifications_unknown_subscription"]+1 {
+			after["notifications_unknown_subscription"] != before["notifications_unknown_subscription"]+1 ||
+			after["notifications_wrong_tenant"] != before["notifications_wrong_tenant"]+1 {
 			t.Errorf("forged notifications not counted: before %v after %v", before, after)
 		}
-		time.Sleep(2 * time.Second) // let the workers drain the replays
+		b.waitInboxDrained(t) // the workers handled the replays
 		n := 0
 		for _, p := range channelPosts(t, alice, channelID) {
 			if p.Message == "only once please" {
@@ -569,11 +592,12 @@ func TestNotificationsOnly(t *testing.T) {
 	settings, _ := b.mm.PluginSettings(ctx, pluginID)
 	secret, _ := settings["webhooksecret"].(string)
 	body, _ := json.Marshal(map[string]any{"value": []any{map[string]any{"subscriptionId": sub.ID, "clientState": secret,
-		"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID)}}})
+		"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID),
+		"tenantId": b.emu.TenantID}}})
 	if status := b.postNotification(t, "/changes", body); status != http.StatusAccepted {
 		t.Fatalf("replay: %d", status)
 	}
-	time.Sleep(2 * time.Second)
+	b.waitInboxDrained(t) // the replay was handled
 	count := 0
 	for _, n := range b.botDM(t, alice) {
 		if strings.Contains(n, "lunch at") {

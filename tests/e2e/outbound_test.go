@@ -193,11 +193,18 @@ func TestOutbound(t *testing.T) {
 	})
 
 	t.Run("a message sent from Mattermost does not come back as a second post", func(t *testing.T) {
+		echoes := b.stats(t)["echoes"]
 		if _, err := alice.Post(ctx, channel.Id, "round trip"); err != nil {
 			t.Fatal(err)
 		}
 		b.waitTeams(t, dm.ID, bodyHas("round trip"))
-		time.Sleep(3 * time.Second) // the echo notification has arrived and been handled by now
+		// Wait for the echo notification to be recognised as ours, then count.
+		within(t, 20*time.Second, func() string {
+			if got := b.stats(t)["echoes"]; got <= echoes {
+				return fmt.Sprintf("no echo recognised yet (%d)", got)
+			}
+			return ""
+		})
 		n := 0
 		for _, p := range channelPosts(t, alice, channel.Id) {
 			if strings.Contains(p.Message, "round trip") {
@@ -206,9 +213,6 @@ func TestOutbound(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d posts with the message", n)
-		}
-		if b.stats(t)["echoes"] == 0 {
-			t.Errorf("no echo was recognised")
 		}
 	})
 

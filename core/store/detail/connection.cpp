@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/log.hpp"
+#include "common/strings.hpp"
 
 namespace msteams::store::detail {
 namespace {
@@ -40,8 +41,7 @@ std::string one_line(std::string_view text) {
 std::string sql_excerpt(std::string_view sql) {
     auto text = one_line(sql);
     if (text.size() > k_sql_excerpt) {
-        text.resize(k_sql_excerpt);
-        text += "…";
+        text = strings::utf8_prefix(text, k_sql_excerpt) + "…";
     }
     return text;
 }

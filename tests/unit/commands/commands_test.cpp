@@ -3,6 +3,7 @@
 
 #include "../fake_api.hpp"
 #include "commands/commands.hpp"
+#include "common/strings.hpp"
 
 using msteams::commands::Dispatcher;
 using msteams::commands::SubCommand;
@@ -35,6 +36,15 @@ TEST_CASE("commands: an unknown sub-command says so and shows the help", "[comma
     Dispatcher d(api);
     auto const r = d.execute(args_for("/msteams frobnicate now"));
     CHECK_THAT(r.text, Catch::Contains("Unknown command: `frobnicate`") && Catch::Contains("/msteams help"));
+}
+
+TEST_CASE("commands: a long unknown sub-command is echoed cut on a character boundary", "[commands]") {
+    msteams::test::FakeApi api;
+    Dispatcher d(api);
+    // 63 bytes, then "é": the 64-byte echo limit falls inside the character.
+    auto const r = d.execute(args_for("/msteams " + std::string(63, 'x') + "\xC3\xA9\xC3\xA9"));
+    CHECK(msteams::strings::is_valid_utf8(r.text));  // else the reply cannot cross gRPC to Mattermost
+    CHECK_THAT(r.text, Catch::Contains("Unknown command: `" + std::string(63, 'x') + "`"));
 }
 
 TEST_CASE("commands: admin-only sub-commands are hidden from and refused to other users", "[commands]") {

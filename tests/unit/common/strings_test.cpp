@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include "common/log.hpp"
 #include "common/strings.hpp"
 
 namespace s = msteams::strings;
@@ -50,4 +54,66 @@ TEST_CASE("strings: constant_time_equal compares content and length", "[strings]
     CHECK_FALSE(s::constant_time_equal("secret", "secret2"));
     CHECK_FALSE(s::constant_time_equal("", "x"));
     CHECK(s::constant_time_equal("", ""));
+}
+
+TEST_CASE("strings: utf8_prefix never cuts a character", "[strings]") {
+    using msteams::strings::utf8_prefix;
+    std::string const s = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z";  // a é € 😀 z
+    CHECK(utf8_prefix(s, 100) == s);
+    CHECK(utf8_prefix(s, 0).empty());
+    CHECK(utf8_prefix(s, 1) == "a");
+    CHECK(utf8_prefix(s, 2) == "a");
+    CHECK(utf8_prefix(s, 3) == "a\xC3\xA9");
+    CHECK(utf8_prefix(s, 5) == "a\xC3\xA9");
+    CHECK(utf8_prefix(s, 6) == "a\xC3\xA9\xE2\x82\xAC");
+    CHECK(utf8_prefix(s, 9) == "a\xC3\xA9\xE2\x82\xAC");
+    CHECK(utf8_prefix(s, 10) == "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+    for (std::size_t n = 0; n <= s.size(); ++n) {
+        CHECK(msteams::strings::is_valid_utf8(utf8_prefix(s, n)));
+    }
+}
+
+TEST_CASE("strings: to_valid_utf8 replaces each ill-formed sequence with U+FFFD", "[strings]") {
+    using msteams::strings::is_valid_utf8;
+    using msteams::strings::to_valid_utf8;
+    std::string const fffd = "\xEF\xBF\xBD";
+    CHECK(is_valid_utf8(""));
+    CHECK(is_valid_utf8("plain \xC3\xA9 \xF4\x8F\xBF\xBF"));
+    CHECK(to_valid_utf8("plain \xC3\xA9") == "plain \xC3\xA9");
+    CHECK_FALSE(is_valid_utf8("\xFF"));
+    CHECK_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong '/'
+    CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));      // a surrogate
+    CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+    CHECK_FALSE(is_valid_utf8("cut \xE2\x82"));      // truncated at the end
+    CHECK(to_valid_utf8("a\xFF" "b") == "a" + fffd + "b");
+    CHECK(to_valid_utf8("cut \xE2\x82") == "cut " + fffd);
+    CHECK(to_valid_utf8("\xE2\x82" "x") == fffd + "x");
+    CHECK(to_valid_utf8("\xC0\xAF") == fffd + fffd);
+    CHECK(to_valid_utf8("\xED\xA0\x80") == fffd + fffd + fffd);
+    CHECK(is_valid_utf8(to_valid_utf8(std::string("\x80\x81\xF0\x9F\x98", 5))));
+}
+
+namespace {
+
+class CapturingSink : public msteams::log::Sink {
+public:
+    void write(msteams::log::Level, std::string_view message, msteams::log::Fields const& fields) noexcept override {
+        lines.emplace_back(message);
+        for (auto const& [k, v] : fields) {
+            lines.back() += " " + k + "=" + v;
+        }
+    }
+    std::vector<std::string> lines;
+};
+
+}  // namespace
+
+TEST_CASE("log: every line reaching the sink is valid UTF-8", "[strings][log]") {
+    auto sink = std::make_shared<CapturingSink>();
+    msteams::log::set_sink(sink);
+    msteams::log::warn("bad \xFF message", {{"description", std::string(299, 'x') + "\xC3"}, {"ok", "\xC3\xA9"}});
+    msteams::log::set_sink(nullptr);
+    REQUIRE(sink->lines.size() == 1);
+    CHECK(msteams::strings::is_valid_utf8(sink->lines[0]));
+    CHECK_THAT(sink->lines[0], Catch::StartsWith("bad \xEF\xBF\xBD message") && Catch::EndsWith("ok=\xC3\xA9"));
 }

@@ -252,7 +252,11 @@ TEST_CASE("http: a connection the server closed after answering is not reused", 
     });
     Client client(f.trusting());
     REQUIRE(client.send(get(server.url("/"))).value().body == "0");
-    std::this_thread::sleep_for(100ms);  // let the close arrive
+    // Wait for the server's close (a condition, not a guess at how long it takes).
+    for (auto const start = Steady::now(); server.closed() < 1 && Steady::now() - start < 5s;) {
+        std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(server.closed() == 1);
     Request p = get(server.url("/"));
     p.method = "POST";  // not retried if it went to a dead connection: it must not
     auto const r = client.send(p);

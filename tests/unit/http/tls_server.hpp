@@ -226,6 +226,8 @@ public:
         return "https://" + host + ":" + std::to_string(port_) + path;
     }
     [[nodiscard]] std::size_t connections() const noexcept { return connections_.load(); }
+    // Connections the server closed after answering.
+    [[nodiscard]] std::size_t closed() const noexcept { return closed_.load(); }
     [[nodiscard]] std::vector<Seen> requests() const {
         std::lock_guard lock(mutex_);
         return seen_;
@@ -320,6 +322,7 @@ private:
             if (reply.action == Action::close_after || !req.keep_alive()) {
                 lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
                 lowest.close();
+                ++closed_;
                 co_return;
             }
         }
@@ -333,6 +336,7 @@ private:
     unsigned short port_ = 0;
     std::set<beast::tcp_stream*> live_;  // only on the server's thread
     std::atomic<std::size_t> connections_{0};
+    std::atomic<std::size_t> closed_{0};
     mutable std::mutex mutex_;
     std::vector<Seen> seen_;
     std::thread thread_;

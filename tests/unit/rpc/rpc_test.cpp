@@ -3,8 +3,12 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "../fake_api.hpp"
@@ -34,10 +38,14 @@ msteams::app::DatabaseOpener no_database() {
 }
 
 struct Harness {
+    Harness() = default;
+    explicit Harness(msteams::rpc::ServerLimits l) : limits(l) {}
+
+    msteams::rpc::ServerLimits limits;
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
     msteams::app::Core core{api, no_database()};
     std::string socket = temp_socket("hooks.sock");
-    std::unique_ptr<msteams::rpc::Server> server = msteams::rpc::Server::start(socket, core);
+    std::unique_ptr<msteams::rpc::Server> server = msteams::rpc::Server::start(socket, core, limits);
     std::unique_ptr<v1::Hooks::Stub> stub =
         v1::Hooks::NewStub(grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
 
@@ -104,6 +112,18 @@ struct Harness {
         return out;
     }
 };
+
+// The number of threads of this process.
+int thread_count() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("Threads:", 0) == 0) {
+            return std::stoi(line.substr(8));
+        }
+    }
+    return -1;
+}
 
 }  // namespace
 
@@ -196,6 +216,109 @@ TEST_CASE("rpc: ServeHTTP answers 413 as soon as a body passes the route's limit
     auto const streamed = h.http("POST", "/changes", "", chunks);
     CHECK(streamed.status == 413);
     CHECK_THAT(streamed.body, Catch::Contains("larger than 1048576 bytes"));
+}
+
+TEST_CASE("rpc: ServeHTTP refuses a body that ends before its Content-Length", "[rpc]") {
+    Harness h;
+    REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
+    // A notification cut short by a client disconnect, closed as if complete: never handled.
+    std::string const cut = R"({"value":[{"subscriptionId":"s","clientState":"x","changeType":"created",)";
+    auto const r = h.http("POST", "/changes", "", {cut}, static_cast<std::int64_t>(cut.size()) + 200);
+    CHECK(r.status == 400);
+    CHECK_THAT(r.body, Catch::Contains("incomplete_body"));
+    auto const longer = h.http("POST", "/changes", "", {cut}, 10);
+    CHECK(longer.status == 400);
+}
+
+TEST_CASE("rpc: slow HTTP requests beyond the cap get 503 with Retry-After; the core's threads stay bounded",
+          "[rpc]") {
+    constexpr std::size_t k_cap = 8;
+    constexpr std::size_t k_slow = 40;
+    Harness h(msteams::rpc::ServerLimits{k_cap, 64});
+    REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
+    int const baseline = thread_count();
+
+    // 40 clients send a head and the first byte of a body, then stall: each holds a core thread while it waits.
+    struct Slow {
+        grpc::ClientContext ctx;
+        std::unique_ptr<grpc::ClientReaderWriter<v1::HttpRequestPart, v1::HttpResponsePart>> stream;
+        int status = 0;
+        std::string retry_after;
+        std::string body;
+    };
+    std::vector<std::unique_ptr<Slow>> slow;
+    std::mutex mutex;
+    std::condition_variable answered_cv;
+    std::size_t answered = 0;
+    std::size_t busy = 0;
+    std::vector<std::thread> readers;
+    for (std::size_t i = 0; i < k_slow; ++i) {
+        auto s = std::make_unique<Slow>();
+        s->stream = h.stub->ServeHTTP(&s->ctx);
+        v1::HttpRequestPart head;
+        head.mutable_head()->set_method("POST");
+        head.mutable_head()->set_path("/changes");
+        head.mutable_head()->set_raw_query("validationToken=ok");
+        head.mutable_head()->set_content_length(-1);
+        // A busy answer may come (and the call end) before the client wrote everything: writes can fail.
+        if (s->stream->Write(head)) {
+            v1::HttpRequestPart first;
+            first.set_body("x");
+            s->stream->Write(first);
+        }
+        readers.emplace_back([&, c = s.get()] {
+            v1::HttpResponsePart part;
+            while (c->stream->Read(&part)) {
+                if (part.has_head()) {
+                    std::lock_guard lock(mutex);
+                    c->status = part.head().status();
+                    for (auto const& hd : part.head().headers()) {
+                        if (hd.name() == "Retry-After") {
+                            c->retry_after = hd.values(0);
+                        }
+                    }
+                    ++answered;
+                    busy += c->status == 503 ? 1 : 0;
+                    answered_cv.notify_all();
+                } else {
+                    c->body += part.body();
+                }
+            }
+        });
+        slow.push_back(std::move(s));
+    }
+    {
+        std::unique_lock lock(mutex);
+        CHECK(answered_cv.wait_for(lock, std::chrono::seconds(30), [&] { return busy >= k_slow - k_cap; }));
+    }
+    // This process runs the 40 client readers too: the core's own share stays near the cap, not one per request.
+    int const during = thread_count();
+    INFO("threads: baseline " << baseline << ", during " << during);
+    CHECK(during <= baseline + static_cast<int>(k_slow + k_cap) + 24);
+
+    // The stalled clients finish their bodies: each gets its real answer; the core is still up.
+    for (auto& s : slow) {
+        s->stream->WritesDone();
+    }
+    for (auto& r : readers) {
+        r.join();
+    }
+    std::size_t ok = 0;
+    for (auto& s : slow) {
+        CHECK(s->stream->Finish().ok());
+        if (s->status == 503) {
+            CHECK(s->retry_after == msteams::rpc::kBusyRetryAfterSeconds);
+            CHECK_THAT(s->body, Catch::Contains("busy"));
+        } else {
+            CHECK(s->status == 200);
+            CHECK(s->body == "ok");
+            ++ok;
+        }
+    }
+    CHECK(answered == k_slow);
+    CHECK(busy >= k_slow - k_cap);
+    CHECK(ok + busy == k_slow);
+    CHECK(h.http("POST", "/changes", "validationToken=after", {}).body == "after");
 }
 
 TEST_CASE("rpc: a large response body arrives complete, in chunks", "[rpc]") {

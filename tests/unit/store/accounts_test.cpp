@@ -210,20 +210,20 @@ TEST_CASE("store: OAuth states are single-use, returned even when expired, and p
     CHECK(error_of(states.put(oauth_state("s4", 1, "admin"))) == ErrorCode::invalid_argument);
     CHECK(error_of(states.put(oauth_state("", 1))) == ErrorCode::invalid_argument);
 
-    auto const taken = states.take("s2");
+    auto const taken = states.take("s2", "mm-user");
     REQUIRE(taken.has_value());
     CHECK(taken->state == "s2");
     CHECK(taken->mm_user_id == "mm-user");
     CHECK(taken->verifier_sealed == "sealed-verifier");
     CHECK(taken->purpose == "bot");
     CHECK(taken->expires_at == 5000);
-    auto const again = states.take("s2");
+    auto const again = states.take("s2", "mm-user");
     REQUIRE_FALSE(again.has_value());
     CHECK(again.error().code == ErrorCode::not_found);
-    CHECK(states.take("never").error().code == ErrorCode::not_found);
+    CHECK(states.take("never", "mm-user").error().code == ErrorCode::not_found);
 
     // Expiry is the caller's call: an expired state still comes back once.
-    auto const expired = states.take("s1");
+    auto const expired = states.take("s1", "mm-user");
     REQUIRE(expired.has_value());
     CHECK(expired->expires_at == 1000);
 
@@ -231,9 +231,27 @@ TEST_CASE("store: OAuth states are single-use, returned even when expired, and p
     auto const purged = states.purge_expired(6000);
     REQUIRE(purged.has_value());
     CHECK(*purged == 1);  // s5; s3 (9000) stays
-    CHECK(states.take("s5").error().code == ErrorCode::not_found);
-    CHECK(states.take("s3").has_value());
+    CHECK(states.take("s5", "mm-user").error().code == ErrorCode::not_found);
+    CHECK(states.take("s3", "mm-user").has_value());
     CHECK(states.purge_expired(1'000'000).value_or(-1) == 0);
+}
+
+TEST_CASE("store: only the user who started an OAuth flow can spend its state; others leave it intact", "[pg]") {
+    TempDatabase temp;
+    OAuthStates states(temp.open_migrated());
+    must(states.put(oauth_state("mine", 9000)));  // started by mm-user
+    // Another user's redirect (a cancel or a code): refused, and the state is not consumed.
+    auto const stolen = states.take("mine", "mm-other");
+    REQUIRE_FALSE(stolen.has_value());
+    CHECK(stolen.error().code == ErrorCode::permission_denied);
+    CHECK(states.take("mine", "mm-other").error().code == ErrorCode::permission_denied);
+    CHECK(states.take("unknown", "mm-other").error().code == ErrorCode::not_found);
+    // The owner still finishes the flow, once.
+    auto const own = states.take("mine", "mm-user");
+    REQUIRE(own.has_value());
+    CHECK(own->mm_user_id == "mm-user");
+    CHECK(states.take("mine", "mm-user").error().code == ErrorCode::not_found);
+    CHECK(states.take("mine", "mm-other").error().code == ErrorCode::not_found);
 }
 
 TEST_CASE("store: two concurrent takes of one OAuth state: exactly one wins", "[pg]") {
@@ -250,7 +268,7 @@ TEST_CASE("store: two concurrent takes of one OAuth state: exactly one wins", "[
             threads.emplace_back([&] {
                 OAuthStates mine(db);
                 start.arrive_and_wait();
-                auto const r = mine.take(state);
+                auto const r = mine.take(state, "mm-user");
                 if (r) {
                     ++won;
                 } else if (r.error().code == ErrorCode::not_found) {

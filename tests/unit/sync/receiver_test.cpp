@@ -115,3 +115,51 @@ TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[
     CHECK(lifecycle("somethingElse", k_secret).status == 202);
     CHECK(stats->lifecycle_ignored == 2);
 }
+
+TEST_CASE("receiver: notifications and lifecycle events for another tenant are refused and counted", "[sync][pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
+    REQUIRE(bridge->put_subscription({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    auto stats = std::make_shared<Stats>();
+    int enqueued = 0;
+    int lifecycle_woken = 0;
+    std::string const ours = "0b9e6a3c-5d2f-4e8a-9c1b-7f3e2d1a0c4b";
+    std::string const theirs = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+    Receiver receiver(bridge, k_secret, stats, [&] { ++enqueued; }, [&] { ++lifecycle_woken; }, ours);
+    auto with_tenant = [](json j, std::optional<std::string> const& tenant) {
+        j.erase("tenantId");
+        if (tenant) {
+            j["tenantId"] = *tenant;
+        }
+        return j;
+    };
+    std::string const chat = "chats('19:chat-a@thread.v2')/messages('";
+    auto const answer = receiver.changes(batch({
+        with_tenant(item("sub-1", k_secret, chat + "1')"), ours),
+        with_tenant(item("sub-1", k_secret, chat + "2')"), "0B9E6A3C-5D2F-4E8A-9C1B-7F3E2D1A0C4B"),
+        with_tenant(item("sub-1", k_secret, chat + "3')", "deleted"), theirs),
+        with_tenant(item("sub-1", k_secret, chat + "4')"), std::nullopt),
+        with_tenant(item("sub-1", k_secret, chat + "5')"), ""),
+    }));
+    CHECK(answer.status == 202);
+    CHECK(stats->notifications_accepted == 2);
+    CHECK(stats->notifications_wrong_tenant == 3);
+    auto rows = bridge->db().exec("SELECT message_id FROM msteams_inbox ORDER BY id");
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 2);
+    CHECK(rows->text(0, "message_id") == "1");
+    CHECK(rows->text(1, "message_id") == "2");
+
+    auto lifecycle = [&](std::optional<std::string> const& tenant) {
+        json event{{"subscriptionId", "sub-1"}, {"clientState", k_secret}, {"lifecycleEvent", "subscriptionRemoved"}};
+        return receiver.lifecycle(batch({with_tenant(event, tenant)}));
+    };
+    CHECK(lifecycle(theirs).status == 202);
+    CHECK(lifecycle(std::nullopt).status == 202);
+    CHECK(lifecycle_woken == 0);
+    CHECK(stats->lifecycle_wrong_tenant == 2);
+    CHECK(bridge->subscriptions()->at(0).state == "active");
+    CHECK(lifecycle(ours).status == 202);
+    CHECK(lifecycle_woken == 1);
+    CHECK(bridge->subscriptions()->at(0).state == "removed");
+}

@@ -111,3 +111,34 @@ TEST_CASE("web: bodies over the limit are 413, handler exceptions 500 without de
     CHECK(r.status == 500);
     CHECK(r.body.find("internal detail") == std::string::npos);
 }
+
+TEST_CASE("web: a body shorter or longer than its Content-Length is refused before the handler", "[web]") {
+    int handled = 0;
+    Router router;
+    router.add({"POST", "/body", msteams::web::Access::anyone, 100, [&handled](Request const&) {
+                    ++handled;
+                    return msteams::web::json_response(200, "{}");
+                }});
+    router.add({"GET", "/nobody", msteams::web::Access::anyone, 0, [&handled](Request const&) {
+                    ++handled;
+                    return msteams::web::json_response(200, "{}");
+                }});
+    auto q = request("POST", "/body");
+    q.body = R"({"value":[)";  // the client went away after 10 of 40 bytes
+    q.declared_length = 40;
+    auto const short_body = router.handle(q);
+    CHECK(short_body.status == 400);
+    CHECK_THAT(short_body.body, Catch::Contains("incomplete_body"));
+    q.declared_length = 4;
+    CHECK(router.handle(q).status == 400);
+    CHECK(handled == 0);
+    q.declared_length = static_cast<std::int64_t>(q.body.size());
+    CHECK(router.handle(q).status == 200);
+    q.declared_length = -1;  // chunked: no length to compare with
+    CHECK(router.handle(q).status == 200);
+    // A route that takes no body never reads one: its declared length does not matter.
+    auto g = request("GET", "/nobody");
+    g.declared_length = 12;
+    CHECK(router.handle(g).status == 200);
+    CHECK(handled == 3);
+}
