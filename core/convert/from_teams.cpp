@@ -1463,9 +1463,13 @@ Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view cont
             result.markdown += result.markdown.empty() ? note.substr(2) : note;
         }
     }
+    // Gumbo itself can emit invalid UTF-8 (an overlong numeric character reference, "&#6111…1", becomes a stray
+    // lead byte): whatever the path, the output is made valid here.
+    result.markdown = detail::valid_utf8(result.markdown);
     strip_controls(result.markdown);
     for (auto* ids : {&result.hosted_content_ids, &result.attachment_ids}) {
         for (auto& id : *ids) {
+            id = detail::valid_utf8(id);
             strip_controls(id);
         }
     }

@@ -133,3 +133,17 @@ TEST_CASE("convert: deep quotes and lists over many lines stop at the output lim
     // Within the limit nothing changes.
     CHECK(from_teams("<blockquote><ul><li>a<br>b</li></ul></blockquote>") == "> - a\n>   b");
 }
+
+TEST_CASE("convert: an overlong numeric character reference gives valid UTF-8", "[convert][hostile]") {
+    // Found by fuzz_from_teams: gumbo turns "&#" and a hundred digits into a lone 0xC7 byte, which Mattermost (and
+    // PostgreSQL) would refuse.
+    auto const md = from_teams("a &#" + std::string(100, '1') + "\n\nb <attachment id=\"x&#" + std::string(60, '9') +
+                               "\"></attachment>");
+    CHECK(md.starts_with("a "));
+    auto const out = c::teams_to_markdown("<attachment id=\"x&#" + std::string(60, '9') + "\"></attachment>", "html",
+                                          {}, {});
+    REQUIRE(out.has_value());
+    for (auto const& id : out->attachment_ids) {
+        CHECK(valid_utf8(id));
+    }
+}
