@@ -24,6 +24,11 @@ def md_brackets(size: int) -> str:
     return fill("![[]()", size)
 
 
+def md_emails(size: int) -> str:
+    # The autolink extension costs kilobytes per e-mail address in Debian's cmark-gfm.
+    return fill("a@b.c ", size)
+
+
 def html_lists(size: int) -> str:
     return fill("<ul/><ol/>", size)
 
@@ -41,6 +46,11 @@ def html_wide_row(size: int) -> str:
     return "<table><tr>" + fill("<td>x</td>", half) + "</tr>" + fill("<tr><td>y</td></tr>", half) + "</table>"
 
 
+def html_deep_quotes(size: int) -> str:
+    # 250 nested quotes (within the depth limit) over as many lines as fit: every level prefixes every line.
+    return "<blockquote>" * 250 + fill("x<br>", size - 3000)
+
+
 def json_deep(size: int) -> str:
     return fill("[", size // 2) + fill("]", size // 2)
 
@@ -52,9 +62,11 @@ def json_deep_message(size: int) -> str:
 INPUTS = {
     "md-wide-table": ("markdown", md_wide_table),
     "md-brackets": ("markdown", md_brackets),
+    "md-emails": ("markdown", md_emails),
     "html-lists": ("teams-html", html_lists),
     "html-reopened-formatting": ("teams-html", html_reopened),
     "html-wide-row": ("teams-html", html_wide_row),
+    "html-deep-quotes": ("teams-html", html_deep_quotes),
     "json-deep-message": ("message-json", json_deep_message),
 }
 

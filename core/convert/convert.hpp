@@ -16,9 +16,15 @@ namespace msteams::convert {
 struct Limits {
     std::size_t max_input_bytes = 512 * 1024;  // larger input → ErrorCode::too_large
     std::size_t max_depth = 256;               // deeper nesting is flattened to text, never a crash; HTML that
-                                               // nests over 4x deeper is refused (too_large) before parsing
+                                               // nests over 4x deeper is not parsed (plain text, see below)
     std::size_t max_output_bytes = 1 << 20;    // Mattermost's post limit is far lower; the caller trims
 };
+
+// Both converters are bounded in time and memory by construction: besides the limits above, fixed budgets (an
+// estimate of the parse tree's depth and size before parsing, its real size after, table cells, the patterns that
+// are quadratic in cmark-gfm 0.29.0.gfm.6). A message over a budget, or whose conversion would pass
+// max_output_bytes, is converted as plain text instead: escaped, line breaks kept, cut to max_output_bytes, ending
+// with the note "shown as plain text: too complex to format". Only input over max_input_bytes is refused.
 
 // ---- Teams → Mattermost --------------------------------------------------------------------------------------
 
@@ -46,8 +52,10 @@ struct FromTeams {
 // becomes Markdown: bold, italic, strike, inline code, code blocks (with language when given), links, lists,
 // block quotes, headings, tables, line breaks, images by URL, emoji <img alt> → the emoji itself.
 // Mentions: <at id="N"> → "@username" when `username_for` knows the user, else the mention text in bold; adjacent
-// <at> elements of one user (Teams splits "Jane Smith" in two) become one mention. "@" typed at the start of a word
-// gets an invisible U+2060 WORD JOINER after it, so "@channel" or "@someone" written in Teams notifies no one.
+// <at> elements of one user (Teams splits "Jane Smith" in two) become one mention, kept apart from letters around
+// it so that Mattermost's mention scan finds it. An "@" typed in Teams that no letter or digit precedes gets an
+// invisible U+2060 WORD JOINER after it, so "@channel", ".@here" or "@someone" written in Teams notifies no one
+// (from_teams.cpp lists the escaping rules). NUL and other control characters never reach the output.
 [[nodiscard]] Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view content_type,
                                                   std::vector<TeamsMention> const& mentions,
                                                   UsernameForTeamsUser const& username_for,

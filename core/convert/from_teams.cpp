@@ -614,6 +614,18 @@ private:
         return blocks;
     }
 
+    // Whether `text` with `prefix` bytes before each line (after `before` bytes already written) stays within the
+    // output limit; sets overflow_ if not.
+    // Checked before each level of quote or list prefixes its content: deep nesting over many lines would
+    // otherwise copy the growing text once per level (quadratic) before the limit was seen.
+    bool fits_prefixed(std::string const& text, std::size_t prefix, std::size_t before = 0) {
+        auto const lines = static_cast<std::size_t>(std::ranges::count(text, '\n')) + 1;
+        if (before + text.size() + lines * prefix > limits_.max_output_bytes) {
+            overflow_ = true;
+        }
+        return !overflow_;
+    }
+
     void block(GumboNode const* node, std::string const& tag, std::size_t depth, std::vector<Block>& out) {
         if (is_transparent_block(tag)) {
             auto inner = container(node, depth);
@@ -642,7 +654,7 @@ private:
         }
         if (tag == "blockquote") {
             auto text = join_blocks(container(node, depth), false);
-            if (!text.empty()) {
+            if (!text.empty() && fits_prefixed(text, 2)) {
                 out.push_back({prefix_lines(text, "> ", "> "), false});
             }
             return;
@@ -692,6 +704,9 @@ private:
             std::string const marker = ordered ? std::to_string(number++) + ". " : "- ";
             std::string const indent(marker.size(), ' ');
             auto const content = join_blocks(item, true);
+            if (!fits_prefixed(content, indent.size(), text.size())) {
+                return;
+            }
             if (!text.empty()) {
                 text += '\n';
             }
@@ -1448,9 +1463,13 @@ Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view cont
             result.markdown += result.markdown.empty() ? note.substr(2) : note;
         }
     }
+    // Gumbo itself can emit invalid UTF-8 (an overlong numeric character reference, "&#6111…1", becomes a stray
+    // lead byte): whatever the path, the output is made valid here.
+    result.markdown = detail::valid_utf8(result.markdown);
     strip_controls(result.markdown);
     for (auto* ids : {&result.hosted_content_ids, &result.attachment_ids}) {
         for (auto& id : *ids) {
+            id = detail::valid_utf8(id);
             strip_controls(id);
         }
     }

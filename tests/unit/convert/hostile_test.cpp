@@ -115,3 +115,35 @@ TEST_CASE("convert: plain-text fallbacks are escaped and cut to the output limit
     CHECK(md_cut->html.size() <= 4096);
     CHECK(md_cut->html.find(k_note) != std::string::npos);
 }
+
+TEST_CASE("convert: deep quotes and lists over many lines stop at the output limit", "[convert][hostile]") {
+    // Each level prefixed every line again: 250 quotes over 80,000 lines copied gigabytes (76 s) before the
+    // output limit was seen. Now each level checks the size its prefixes will add first.
+    c::Limits limits;
+    limits.max_output_bytes = 64 * 1024;
+    std::string html;
+    for (int i = 0; i < 250; ++i) {
+        html += "<blockquote>";
+    }
+    html += repeat("x<br>", 80'000 * 5);
+    auto const out = c::teams_to_markdown(html, "html", {}, {}, limits);
+    REQUIRE(out.has_value());
+    CHECK(out->markdown.size() <= limits.max_output_bytes);
+    CHECK(out->markdown.find(k_note) != std::string::npos);
+    // Within the limit nothing changes.
+    CHECK(from_teams("<blockquote><ul><li>a<br>b</li></ul></blockquote>") == "> - a\n>   b");
+}
+
+TEST_CASE("convert: an overlong numeric character reference gives valid UTF-8", "[convert][hostile]") {
+    // Found by fuzz_from_teams: gumbo turns "&#" and a hundred digits into a lone 0xC7 byte, which Mattermost (and
+    // PostgreSQL) would refuse.
+    auto const md = from_teams("a &#" + std::string(100, '1') + "\n\nb <attachment id=\"x&#" + std::string(60, '9') +
+                               "\"></attachment>");
+    CHECK(md.starts_with("a "));
+    auto const out = c::teams_to_markdown("<attachment id=\"x&#" + std::string(60, '9') + "\"></attachment>", "html",
+                                          {}, {});
+    REQUIRE(out.has_value());
+    for (auto const& id : out->attachment_ids) {
+        CHECK(valid_utf8(id));
+    }
+}
