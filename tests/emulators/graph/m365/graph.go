@@ -149,6 +149,9 @@ func (e *Emulator) wrap(pattern string, fn func(*call), anonymous bool) http.Han
 		}
 		c.q = r.URL.Query()
 		fn(c)
+		if !c.inBatch {
+			e.lateResponse("graph", pattern, r)
+		}
 	}
 }
 

@@ -213,6 +213,10 @@ type Faults struct {
 	DuplicateShare      float64 `json:"duplicateShare"`
 	// DeliveryDelayMs holds every notification this long before sending.
 	DeliveryDelayMs int `json:"deliveryDelayMs"`
+	// LateResponseMs serves matching requests (a POST is applied) and then
+	// holds the answer this long, or until the client gives up: the client
+	// times out on a request that took effect.
+	LateResponseMs int `json:"lateResponseMs"`
 }
 
 type faultState struct {
@@ -267,6 +271,19 @@ func (f *Faults) appliesTo(host, route string) bool {
 		}
 	}
 	return f.RouteContains == "" || strings.Contains(route, f.RouteContains)
+}
+
+// lateResponse holds the answer of a request already served, for the
+// LateResponseMs fault.
+func (e *Emulator) lateResponse(host, route string, r *http.Request) {
+	f := e.faults.get()
+	if f.LateResponseMs <= 0 || !f.appliesTo(host, route) {
+		return
+	}
+	select {
+	case <-time.After(time.Duration(f.LateResponseMs) * time.Millisecond):
+	case <-r.Context().Done():
+	}
 }
 
 // requestFault applies latency and error faults; true means it answered.

@@ -700,6 +700,7 @@ type Faults struct {
 	DuplicateDeliveries int      `json:"duplicateDeliveries"`
 	DuplicateShare      float64  `json:"duplicateShare"`
 	DeliveryDelayMs     int      `json:"deliveryDelayMs"`
+	LateResponseMs      int      `json:"lateResponseMs"`
 }
 
 // SetFaults replaces the fault configuration.
