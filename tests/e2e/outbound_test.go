@@ -366,16 +366,17 @@ func TestOutboundLateAnswer(t *testing.T) {
 		}
 		return u
 	}
-	alice, carol := newUser("alice"), newUser("carol")
+	alice, carol, dave := newUser("alice"), newUser("carol"), newUser("dave")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	carolTeams := b.teamsTwin(t, carol, "Carol Cruz")
+	b.teamsTwin(t, dave, "Dave Diaz")
 	b.connect(t, alice, aliceTeams.ID)
 	b.chatsSubscription(t, "")
-	dm, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, carol.Id)
+	dm, err := alice.GroupChannel(ctx, carol, dave)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The bot's Teams account relays for carol, who is not connected.
+	// The bot's Teams account relays for carol, who is not connected, in a chat it is a member of.
 	admin := b.mm.Admin
 	mustContain(t, "connect-bot", b.command(t, admin, dm.Id, "/msteams connect-bot"), "/connect?purpose=bot")
 	relay, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Relay", Mail: "relay@tenant.example",
@@ -386,7 +387,7 @@ func TestOutboundLateAnswer(t *testing.T) {
 	if status, page := b.finish(t, admin, b.signIn(t, admin, "/connect?purpose=bot", relay.UserPrincipalName)); status != 200 {
 		t.Fatalf("connecting the bot: %d %s", status, page)
 	}
-	// Alice's first message creates the chat (and the portal the relay needs).
+	// Alice's first message creates the group chat (and the portal the relay needs).
 	if _, err := alice.Post(ctx, dm.Id, "before the fault"); err != nil {
 		t.Fatal(err)
 	}
@@ -398,17 +399,20 @@ func TestOutboundLateAnswer(t *testing.T) {
 		}
 		for _, c := range chats {
 			for _, m := range c.Members {
-				if c.ChatType == "oneOnOne" && m.UserID == carolTeams.ID {
+				if c.ChatType == "group" && m.UserID == carolTeams.ID {
 					chatID = c.ID
 				}
 			}
 		}
 		if chatID == "" {
-			return "no chat between alice and carol"
+			return "no group chat of alice, carol and dave"
 		}
 		return ""
 	})
 	b.waitTeams(t, chatID, bodyHas("before the fault"))
+	if err := b.ctl.AddChatMember(ctx, chatID, relay.ID); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := b.ctl.SetFaults(ctx, m365ctl.Faults{LateResponseMs: 120_000, RouteContains: "POST /v1.0/chats/{chid}/messages"}); err != nil {
 		t.Fatal(err)

