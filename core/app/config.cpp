@@ -55,6 +55,8 @@ constexpr Setting k_max_to_teams{"maxFileSizeToTeamsMb", "Largest Mattermost fil
 constexpr Setting k_chat_reads{"graphChatReadsPerMinute", "Graph reads per chat per minute"};
 constexpr Setting k_chat_posts{"graphChatPostsPerMinute", "Graph posts per chat per minute"};
 constexpr Setting k_chat_writes{"graphChatWritesPerMinute", "Graph edits, deletes and reactions per chat per minute"};
+// Advanced: how long one Graph request may take before the bridge gives up on its answer.
+constexpr Setting k_request_timeout{"graphRequestTimeoutMs", "Graph request timeout (ms)"};
 
 constexpr std::size_t k_max_text = 4096;
 constexpr std::size_t k_max_ca_pem = 64 * 1024;
@@ -476,6 +478,7 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     MSTEAMS_TRY_ASSIGN(c.chat_reads_per_minute, r.integer(k_chat_reads, 60, 1, 6000));
     MSTEAMS_TRY_ASSIGN(c.chat_posts_per_minute, r.integer(k_chat_posts, 60, 1, 6000));
     MSTEAMS_TRY_ASSIGN(c.chat_writes_per_minute, r.integer(k_chat_writes, 60, 1, 6000));
+    MSTEAMS_TRY_ASSIGN(c.graph_request_timeout_ms, r.integer(k_request_timeout, 30'000, 100, 600'000));
 
     if (!out.generated_keys.empty()) {
         out.settings_json = normalized.dump();

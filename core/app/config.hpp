@@ -72,6 +72,8 @@ struct Config {
     long long chat_reads_per_minute = 60;
     long long chat_posts_per_minute = 60;
     long long chat_writes_per_minute = 60;
+    // How long one Graph request may take (advanced; tests and the chaos suite set it short)
+    long long graph_request_timeout_ms = 30'000;
 
     ServerSettings server;
 };

@@ -201,6 +201,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.chat_writes_per_second = k_margin * static_cast<double>(config->chat_writes_per_minute) / 60.0;
     limits.tenant_reads_per_second = k_margin * limits.tenant_reads_per_second;
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
+    limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
     runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits);
     runtime->bridge = std::make_shared<store::Bridge>(db_);
 

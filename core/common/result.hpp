@@ -27,6 +27,9 @@ struct Error {
     // The HTTP status a peer answered with, or the one to answer with; 0 if none.
     int http_status = 0;
     std::chrono::seconds retry_after{0};
+    // A request that may have taken effect although no answer says so (a timeout or a lost connection after it was
+    // sent, a 5xx of unknown effect): repeating it blindly may do it twice; look before repeating it.
+    bool outcome_unknown = false;
 };
 
 template <class T>

@@ -6,6 +6,7 @@
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -24,13 +25,13 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::size_t k_max_json = 16u << 20;
-constexpr milliseconds k_request_timeout{30'000};
 constexpr milliseconds k_download_timeout{300'000};
 constexpr milliseconds k_backoff_base{250};
 constexpr milliseconds k_backoff_cap{10'000};
 constexpr int k_max_redirects = 3;
 constexpr std::size_t k_page_size = 50;
 constexpr char const* k_chat_files_folder = "Microsoft Teams Chat Files";
+constexpr char const* k_uploads_folder = "Mattermost";  // under k_chat_files_folder: one folder per source file
 
 // --- defensive JSON reading ------------------------------------------------------------------------------------------
 
@@ -422,7 +423,10 @@ struct Call {
     std::string chat_id;
     std::uint64_t Counters::*kind = nullptr;  // counted once per call, not per retry
     std::size_t max_body = k_max_json;
-    milliseconds timeout = k_request_timeout;
+    milliseconds timeout{0};  // 0: Limits::request_timeout
+    // Whether the request may be sent again when its outcome is unknown (a timeout or a lost connection after it was
+    // sent, a 5xx). Unset: by method (GET, PUT, DELETE yes; POST, PATCH no). Every write says so explicitly.
+    std::optional<bool> idempotent;
     std::string accept = "application/json";
     std::string what;  // "GET chat message", for errors and logs (never secrets)
 };
@@ -504,15 +508,27 @@ struct Client::Impl {
         return {};
     }
 
-    // One request with the rate limiter, retries (429/503 after Retry-After, other 5xx and transport failures with
-    // exponential backoff and jitter) and the deadline. Any other HTTP status is returned for the caller to judge.
+    static bool repeatable(Call const& call) {
+        if (call.idempotent) {
+            return *call.idempotent;
+        }
+        return call.method == "GET" || call.method == "HEAD" || call.method == "PUT" || call.method == "DELETE";
+    }
+
+    // One request with the rate limiter, retries and the deadline; any HTTP status other than 429 and 5xx is returned
+    // for the caller to judge. Every try takes its turn under the budgets. 429s, and 503s with Retry-After
+    // (throttling: Graph did not apply the request), are retried after Retry-After; transport failures and other 5xx
+    // with exponential backoff and jitter, but a call that is not repeatable is not sent again once Graph may have
+    // applied it: it fails with outcome_unknown.
     Result<http::Response> exchange(Call const& call) {
         auto const deadline = Clock::now() + limits.deadline;
-        MSTEAMS_TRY(take_turn(call, deadline));
-        if (call.kind != nullptr) {
-            count(call.kind);
-        }
+        bool const repeat = repeatable(call);
+        auto const timeout = call.timeout.count() > 0 ? call.timeout : limits.request_timeout;
         for (int attempt = 0;; ++attempt) {
+            MSTEAMS_TRY(take_turn(call, deadline));
+            if (attempt == 0 && call.kind != nullptr) {
+                count(call.kind);
+            }
             http::Request req;
             req.method = call.method;
             req.url = call.url;
@@ -524,34 +540,51 @@ struct Client::Impl {
                 req.headers.emplace_back("Content-Type", call.content_type);
             }
             req.body = call.body;
-            req.timeout = call.timeout;
+            req.timeout = timeout;
             req.max_response_body = call.max_body;
             count(&Counters::requests);
             auto result = http->send(std::move(req));
 
             Error failure;
             milliseconds pause{0};
+            bool applied_maybe = false;
             if (!result) {
-                if (result.error().code != ErrorCode::unavailable) {
-                    auto e = result.error();
-                    e.message = call.what + ": " + e.message;
-                    return std::unexpected(std::move(e));
-                }
                 failure = result.error();
-                pause = backoff(attempt);
-            } else if (result->status == 429 || result->status == 503) {
-                if (result->status == 429) {
-                    count(&Counters::throttled);
+                applied_maybe = failure.outcome_unknown;
+                if (failure.code != ErrorCode::unavailable) {
+                    failure.message = call.what + ": " + failure.message;
+                    failure.outcome_unknown = applied_maybe && !repeat;
+                    return std::unexpected(std::move(failure));
                 }
+                pause = backoff(attempt);
+            } else if (result->status == 429) {
+                count(&Counters::throttled);
                 failure = graph_error(*result);
                 pause = failure.retry_after.count() > 0 ? milliseconds(failure.retry_after) : backoff(attempt);
+            } else if (result->status == 503 && graph_error(*result).retry_after.count() > 0) {
+                failure = graph_error(*result);
+                pause = milliseconds(failure.retry_after);
             } else if (result->status >= 500) {
                 failure = graph_error(*result);
+                applied_maybe = true;
                 pause = backoff(attempt);
             } else {
                 return std::move(*result);
             }
+            failure.outcome_unknown = false;
 
+            if (applied_maybe && !repeat) {
+                failure.code = ErrorCode::unavailable;
+                failure.outcome_unknown = true;
+                // Without an answer, not before a request still in progress at Graph would have finished.
+                failure.retry_after = std::max(failure.retry_after,
+                                               result ? std::chrono::seconds(1) : ceil_seconds(timeout));
+                failure.message = call.what + ": " + failure.message +
+                                  " (Microsoft Graph may have applied it; not sent again)";
+                log::warn("graph: a request's outcome is unknown; not sending it again",
+                          {{"request", call.what}, {"status", std::to_string(failure.http_status)}});
+                return std::unexpected(std::move(failure));
+            }
             auto const left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
             if (pause > left) {
                 failure.code = ErrorCode::unavailable;
@@ -631,7 +664,7 @@ struct Client::Impl {
     Result<std::string> download(Call call) {
         call.max_body = static_cast<std::size_t>(std::max<std::int64_t>(0, limits.max_download_bytes));
         call.accept = "*/*";
-        call.timeout = k_download_timeout;
+        call.timeout = std::max(k_download_timeout, limits.request_timeout);
         for (int redirects = 0;; ++redirects) {
             auto r = exchange(call);
             if (!r) {
@@ -745,6 +778,8 @@ Result<Chat> Client::create_chat(std::string const& token, std::string const& ch
     call.token = token;
     call.body = dump(json{{"chatType", chat_type}, {"members", std::move(members)}});
     call.content_type = "application/json";
+    // Graph returns the existing one-on-one chat of two users; a second group chat would be a new one.
+    call.idempotent = chat_type == "oneOnOne";
     call.what = "POST chat";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
@@ -879,6 +914,7 @@ Result<ChatMessage> Client::send_message(std::string const& token, std::string c
     call.budget = Budget::chat_post;
     call.chat_id = chat_id;
     call.kind = &Counters::message_posts;
+    call.idempotent = false;  // a second POST is a second message
     call.what = "POST chat message";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
@@ -902,6 +938,7 @@ Status Client::update_message(std::string const& token, std::string const& chat_
     call.budget = Budget::chat_write;
     call.chat_id = chat_id;
     call.kind = &Counters::message_writes;
+    call.idempotent = true;  // the same body again
     call.what = "PATCH chat message";
     return impl_->status_call(call, {200, 204});
 }
@@ -916,6 +953,7 @@ Status Client::soft_delete_message(std::string const& token, std::string const& 
     call.budget = Budget::chat_write;
     call.chat_id = chat_id;
     call.kind = &Counters::message_writes;
+    call.idempotent = true;  // deleting a deleted message changes nothing
     call.what = "POST softDelete";
     return impl_->status_call(call, {200, 204});
 }
@@ -933,6 +971,7 @@ Call reaction_call(std::string const& api, std::string const& token, std::string
     call.budget = Budget::chat_write;
     call.chat_id = chat_id;
     call.kind = &Counters::message_writes;
+    call.idempotent = true;  // one reaction of a kind per user: setting or unsetting it again changes nothing
     call.what = std::string("POST ") + action;
     return call;
 }
@@ -979,21 +1018,26 @@ Result<std::string> Client::download_shared(std::string const& token, std::strin
     return impl_->download(std::move(call));
 }
 
-Result<DriveItem> Client::upload_chat_file(std::string const& token, std::string const& name,
-                                           std::string const& bytes) {
-    if (name.empty() || name == "." || name == ".." || name.find_first_of("/\\") != std::string::npos ||
-        std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
-        return fail(ErrorCode::invalid_argument, "upload chat file: the file name is empty or not a plain name");
+Result<DriveItem> Client::upload_chat_file(std::string const& token, std::string const& key,
+                                           std::string const& name, std::string const& bytes) {
+    auto const plain = [](std::string const& part) {
+        return !part.empty() && part != "." && part != ".." && part.find_first_of("/\\") == std::string::npos &&
+               std::none_of(part.begin(), part.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    };
+    if (!plain(name) || !plain(key)) {
+        return fail(ErrorCode::invalid_argument, "upload chat file: the file name or key is empty or not a plain name");
     }
     Call put;
     put.method = "PUT";
     put.url = impl_->api + "/me/drive/root:/" + detail::path_segment(k_chat_files_folder) + "/" +
-              detail::path_segment(name) + ":/content?@microsoft.graph.conflictBehavior=rename";
+              detail::path_segment(k_uploads_folder) + "/" + detail::path_segment(key) + "/" +
+              detail::path_segment(name) + ":/content?@microsoft.graph.conflictBehavior=replace";
     put.token = token;
     put.body = bytes;
     put.content_type = "application/octet-stream";
     put.kind = &Counters::file_uploads;
-    put.timeout = k_download_timeout;
+    put.timeout = std::max(k_download_timeout, impl_->limits.request_timeout);
+    put.idempotent = true;  // the same path again replaces the same item
     put.what = "PUT chat file";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(put, {200, 201}));
@@ -1008,6 +1052,7 @@ Result<DriveItem> Client::upload_chat_file(std::string const& token, std::string
     link.token = token;
     link.body = R"({"type":"view","scope":"organization"})";
     link.content_type = "application/json";
+    link.idempotent = true;  // an existing link of the same type and scope is returned
     link.what = "POST createLink";
     json answer;
     MSTEAMS_TRY_ASSIGN(answer, impl_->json_call(link, {200, 201}));
@@ -1052,6 +1097,7 @@ Result<Subscription> Client::create_subscription(std::string const& token, Subsc
     call.body = dump(body);
     call.content_type = "application/json";
     call.kind = &Counters::subscription_calls;
+    call.idempotent = false;  // a second POST is a second subscription
     call.what = "POST subscription";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
@@ -1072,6 +1118,7 @@ Result<Subscription> Client::renew_subscription(std::string const& token, std::s
     call.body = dump(json{{"expirationDateTime", detail::format_time(expires_at)}});
     call.content_type = "application/json";
     call.kind = &Counters::subscription_calls;
+    call.idempotent = true;  // the same expiry again
     call.what = "PATCH subscription";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
@@ -1084,6 +1131,7 @@ Status Client::reauthorize_subscription(std::string const& token, std::string co
     call.url = impl_->api + "/subscriptions/" + detail::path_segment(id) + "/reauthorize";
     call.token = token;
     call.kind = &Counters::subscription_calls;
+    call.idempotent = true;
     call.what = "POST subscription reauthorize";
     return impl_->status_call(call, {200, 202, 204});
 }

@@ -16,9 +16,16 @@
 //
 // Every call takes the access token to use (a connected user's delegated token, or the app token from
 // Entra::app_token()). The client keeps Graph's documented limits by design: token buckets per chat (reads, posts,
-// other writes) and per tenant, which make callers wait their turn instead of collecting 429s; a 429 or 503 that
-// still arrives is retried after its Retry-After, other 5xx with exponential backoff, up to a deadline, after which
-// the error (ErrorCode::unavailable, retry_after set) goes to the caller. Errors are graph_error()'s.
+// other writes) and per tenant, which make callers wait their turn instead of collecting 429s; every try, retries
+// included, takes its turn. A 429 or 503 that still arrives is retried after its Retry-After, other 5xx and transport
+// failures with exponential backoff, up to a deadline, after which the error (ErrorCode::unavailable, retry_after set)
+// goes to the caller. Errors are graph_error()'s.
+//
+// Graph has no idempotency key, so a write that must not happen twice (a message, a group chat, a subscription) is
+// repeated only when Graph provably did not apply it: the connection failed before the request was sent, or a 429,
+// or a 503 with Retry-After (throttling, documented as not applied). After a timeout or a connection lost once the
+// request was sent, or another 5xx, it fails with ErrorCode::unavailable and Error::outcome_unknown set: the caller
+// looks for the effect before trying again.
 namespace msteams::graph {
 
 struct Identity {
@@ -135,6 +142,8 @@ struct DriveItem {
 struct Limits {
     // How long a call may wait for its turn plus retries before it fails with unavailable.
     std::chrono::milliseconds deadline{60'000};
+    // How long one request may take (connect, send, answer); file transfers get at least 5 minutes.
+    std::chrono::milliseconds request_timeout{30'000};
     // Largest file downloaded (hosted contents, attachments).
     std::int64_t max_download_bytes = 50LL << 20;
     // Per-chat and per-tenant budgets (Graph's documented chat limits; lower them for tests). Each bucket allows a
@@ -213,10 +222,11 @@ public:
                                                          std::string const& message_id,
                                                          std::string const& hosted_content_id);
     [[nodiscard]] Result<std::string> download_shared(std::string const& token, std::string const& content_url);
-    // PUT /me/drive/root:/Microsoft Teams Chat Files/{name}:/content (renamed on conflict), then an organization
-    // view link so chat members can open it.
-    [[nodiscard]] Result<DriveItem> upload_chat_file(std::string const& token, std::string const& name,
-                                                     std::string const& bytes);
+    // PUT /me/drive/root:/Microsoft Teams Chat Files/Mattermost/{key}/{name}:/content, then an organization view
+    // link so chat members can open it. `key` identifies the source file (e.g. its Mattermost file id), so that
+    // uploading it again (a retry) replaces the same item: same id, same link, same Teams attachment id.
+    [[nodiscard]] Result<DriveItem> upload_chat_file(std::string const& token, std::string const& key,
+                                                     std::string const& name, std::string const& bytes);
 
     // Subscriptions (app token for chats/getAllMessages)
     [[nodiscard]] Result<Subscription> create_subscription(std::string const& token, Subscription const& wanted);

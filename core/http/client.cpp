@@ -697,6 +697,8 @@ private:
     }
 
     void fail_with(Error error) {
+        // Once writing began, the server may have the request (and act on it) whatever happens next.
+        error.outcome_unknown = step_ == Step::write || step_ == Step::read;
         if (conn_) {
             conn_->close();
             conn_.reset();

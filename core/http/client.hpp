@@ -59,7 +59,8 @@ public:
 
     // Any HTTP status is a successful Result; errors are transport failures: ErrorCode::invalid_argument (bad
     // URL), unavailable (DNS, connect, TLS verification, timeout, connection reset; the message says which and
-    // names the host), too_large (response body over the limit). Thread-safe; blocks the caller only.
+    // names the host), too_large (response body over the limit). A failure after the request began to be written
+    // has Error::outcome_unknown set: the server may have acted on it. Thread-safe; blocks the caller only.
     [[nodiscard]] Result<Response> send(Request request);
 
     // The same without blocking: `done` runs on an I/O thread exactly once.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "common/log.hpp"
 #include "convert/convert.hpp"
@@ -52,6 +53,144 @@ bool not_connected(Error const& e) {
     return e.code == ErrorCode::permission_denied || e.code == ErrorCode::not_found;
 }
 
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        cp = 0xFFFD;
+    }
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// The text a reader sees in a message's HTML, whitespace collapsed: tags dropped, character references decoded. Graph
+// may serialise the HTML it stores differently from what was posted (attribute order, quoting, wrapping elements),
+// but not the text. One pass, linear in the input.
+std::string visible_text(std::string_view html) {
+    std::string out;
+    out.reserve(html.size());
+    bool space = false;
+    auto const put = [&](std::string_view piece) {
+        if (space && !out.empty()) {
+            out += ' ';
+        }
+        space = false;
+        out += piece;
+    };
+    for (std::size_t i = 0; i < html.size();) {
+        char const c = html[i];
+        if (c == '<') {
+            auto const close = html.find('>', i);
+            if (close == std::string_view::npos) {
+                break;
+            }
+            space = true;  // block boundaries and line breaks read as a space; inline tags too (harmless here)
+            i = close + 1;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+            space = true;
+            ++i;
+            continue;
+        }
+        if (c == '&') {
+            auto const semi = html.find(';', i);
+            if (semi != std::string_view::npos && semi - i <= 10) {
+                auto const name = html.substr(i + 1, semi - i - 1);
+                std::string decoded;
+                if (name == "amp") {
+                    decoded = "&";
+                } else if (name == "lt") {
+                    decoded = "<";
+                } else if (name == "gt") {
+                    decoded = ">";
+                } else if (name == "quot") {
+                    decoded = "\"";
+                } else if (name == "apos") {
+                    decoded = "'";
+                } else if (name == "nbsp") {
+                    decoded = " ";
+                } else if (name.size() >= 2 && name[0] == '#') {
+                    bool const hex = name[1] == 'x' || name[1] == 'X';
+                    auto const digits = name.substr(hex ? 2 : 1);
+                    std::uint32_t cp = 0;
+                    bool ok = !digits.empty();
+                    for (char d : digits) {
+                        int v = -1;
+                        if (d >= '0' && d <= '9') {
+                            v = d - '0';
+                        } else if (hex && d >= 'a' && d <= 'f') {
+                            v = d - 'a' + 10;
+                        } else if (hex && d >= 'A' && d <= 'F') {
+                            v = d - 'A' + 10;
+                        }
+                        if (v < 0 || cp > 0x10FFFF) {
+                            ok = false;
+                            break;
+                        }
+                        cp = cp * (hex ? 16 : 10) + static_cast<std::uint32_t>(v);
+                    }
+                    if (ok) {
+                        append_utf8(decoded, cp);
+                    }
+                }
+                if (decoded == " " || decoded == "\xC2\xA0") {
+                    space = true;
+                    i = semi + 1;
+                    continue;
+                }
+                if (!decoded.empty()) {
+                    put(decoded);
+                    i = semi + 1;
+                    continue;
+                }
+            }
+        }
+        if (c == '\xC2' && i + 1 < html.size() && html[i + 1] == '\xA0') {  // U+00A0 as is
+            space = true;
+            i += 2;
+            continue;
+        }
+        put(std::string_view(&html[i], 1));
+        ++i;
+    }
+    return out;
+}
+
+// What identifies a sent message when it is looked for again (after a crash, or a request whose outcome is unknown):
+// its visible text and the names of its files, in order of name. Neither changes between tries of the same outbox
+// item; the Teams ids of uploaded files need not be known.
+std::string fingerprint(std::string_view html, std::vector<std::string> file_names) {
+    std::sort(file_names.begin(), file_names.end());
+    std::string out = visible_text(html);
+    for (auto const& name : file_names) {
+        out += '\n';
+        out += name;
+    }
+    return out;
+}
+
+std::string fingerprint(graph::ChatMessage const& m) {
+    std::vector<std::string> names;
+    for (auto const& a : m.attachments) {
+        if (a.content_type == "reference") {
+            names.push_back(a.name);
+        }
+    }
+    return fingerprint(m.body, std::move(names));
+}
+
 }  // namespace
 
 // Where a post goes and as whom.
@@ -59,6 +198,7 @@ struct Outbound::Target {
     std::string chat_id;
     std::string token;
     std::string author_teams_id;
+    std::string sender_teams_id;  // whose Teams account posts: the author's, or the bot's for a relay ("" if unknown)
     bool relay = false;  // posted by the bot's Teams account for an author who is not connected
 };
 
@@ -335,6 +475,9 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
             t.token = *relay;
             t.chat_id = portal->teams_thread_id;
             t.relay = true;
+            std::optional<store::Account> bot;
+            MSTEAMS_TRY_ASSIGN(bot, logins_->account(settings_.bot_user_id));
+            t.sender_teams_id = bot ? bot->teams_user_id : std::string();
             return std::optional<Target>(std::move(t));
         }
         ++stats_->outbound_not_connected;
@@ -344,6 +487,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
         return std::optional<Target>();
     }
     t.token = *token;
+    t.sender_teams_id = t.author_teams_id;
 
     std::optional<store::Portal> portal;
     MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_channel(item.channel_id));
@@ -424,7 +568,8 @@ Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
         out.html = "<p><b>" + html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
     }
 
-    // Files: uploaded to the author's OneDrive chat-files folder, shared, and attached.
+    // Files: known before the look-up below, so that a retry recognises its message without uploading anything.
+    std::vector<mm::FileInfo> files;
     std::vector<std::string> skipped;
     if (payload.is_object() && payload.contains("file_ids") && payload["file_ids"].is_array() && !t->relay) {
         for (auto const& f : payload["file_ids"]) {
@@ -437,25 +582,7 @@ Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
                 skipped.push_back(info.name);
                 continue;
             }
-            std::string bytes;
-            MSTEAMS_TRY_ASSIGN(bytes, api_->get_file(info.id));
-            graph::DriveItem drive;
-            MSTEAMS_TRY_ASSIGN(drive, graph_->upload_chat_file(t->token, info.name, bytes));
-            // The attachment id is the GUID in the item's eTag ("{GUID},n").
-            std::string id = drive.etag;
-            auto const open = id.find('{');
-            auto const close = id.find('}');
-            if (open != std::string::npos && close != std::string::npos && close > open) {
-                id = id.substr(open + 1, close - open - 1);
-            }
-            graph::Attachment a;
-            a.id = id;
-            a.content_type = "reference";
-            a.content_url = drive.web_url;
-            a.name = drive.name;
-            out.attachments.push_back(a);
-            out.html += "<attachment id=\"" + html_escape(id) + "\"></attachment>";
-            ++stats_->sent_files;
+            files.push_back(std::move(info));
         }
     }
     // A reply in a thread quotes the thread's root in Teams.
@@ -472,36 +599,69 @@ Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
             out.html = "<attachment id=\"" + html_escape(a.id) + "\"></attachment>" + out.html;
         }
     }
-    if (out.html.empty() && out.attachments.empty()) {
+    if (out.html.empty() && out.attachments.empty() && files.empty()) {
         return {};
     }
-    // Graph has no idempotency key: a send is recorded before the request, so that after a crash (the message may
-    // or may not have reached Teams) the retry looks for it in the chat instead of sending it twice.
+    // Graph has no idempotency key: a send is recorded before the request, so that after a crash or a request whose
+    // outcome is unknown (the message may or may not have reached Teams) the retry looks for it in the chat instead of
+    // sending it twice. It is recognised by its sender and fingerprint (text and file names), which do not depend on
+    // anything a try creates.
     std::string const marker = "pending:" + item.post_id;
     std::optional<store::MessageLink> pending;
     MSTEAMS_TRY_ASSIGN(pending, bridge_->message(tx, t->chat_id, marker));
     std::optional<graph::ChatMessage> sent;
     if (pending) {
+        std::vector<std::string> names;
+        for (auto const& f : files) {
+            names.push_back(f.name);
+        }
+        auto const wanted = fingerprint(out.html, std::move(names));
         graph::Client::Page page;
         MSTEAMS_TRY_ASSIGN(page, graph_->list_messages_since(t->token, t->chat_id,
                                                              pending->pending_since - k_resend_window_ms, 200));
         for (auto const& m : page.messages) {
-            if (m.from.id == t->author_teams_id && m.body == out.html && m.deleted_at == 0) {
+            bool const same_sender = t->sender_teams_id.empty() || m.from.id == t->sender_teams_id;
+            if (same_sender && m.deleted_at == 0 && m.message_type != "systemEventMessage" &&
+                fingerprint(m) == wanted) {
                 std::optional<store::MessageLink> taken;
                 MSTEAMS_TRY_ASSIGN(taken, bridge_->message(tx, t->chat_id, m.id));
                 if (!taken) {
                     sent = m;
-                    log::info("found a message sent before a restart; not sending it again",
+                    log::info("found a message sent by an earlier try; not sending it again",
                               {{"post_id", item.post_id}, {"message_id", m.id}});
                     break;
                 }
             }
         }
-    } else {
-        MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0,
-                                                             graph::now_ms(), false}));
     }
     if (!sent) {
+        // Uploaded to the author's OneDrive chat-files folder under the Mattermost file's id (a retry replaces the
+        // same item, so its link and attachment id stay), shared, and attached.
+        for (auto const& info : files) {
+            std::string bytes;
+            MSTEAMS_TRY_ASSIGN(bytes, api_->get_file(info.id));
+            graph::DriveItem drive;
+            MSTEAMS_TRY_ASSIGN(drive, graph_->upload_chat_file(t->token, info.id, info.name, bytes));
+            // The attachment id is the GUID in the item's eTag ("{GUID},n").
+            std::string id = drive.etag;
+            auto const open = id.find('{');
+            auto const close = id.find('}');
+            if (open != std::string::npos && close != std::string::npos && close > open) {
+                id = id.substr(open + 1, close - open - 1);
+            }
+            graph::Attachment a;
+            a.id = id;
+            a.content_type = "reference";
+            a.content_url = drive.web_url;
+            a.name = info.name;
+            out.attachments.push_back(a);
+            out.html += "<attachment id=\"" + html_escape(id) + "\"></attachment>";
+            ++stats_->sent_files;
+        }
+        if (!pending) {
+            MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost",
+                                                                 0, graph::now_ms(), false}));
+        }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
     MSTEAMS_TRY(bridge_->bump_version(tx, t->chat_id));

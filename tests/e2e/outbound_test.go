@@ -356,3 +356,143 @@ func TestOutbound(t *testing.T) {
 		}
 	})
 }
+
+// Graph applies a message POST but its answer comes after the bridge's request timeout: the bridge must not send it
+// again (it would appear twice in Teams) but look for it first. The emulator applies every message POST and holds its
+// answer far beyond the bridge's timeout (graphRequestTimeoutMs).
+func TestOutboundLateAnswer(t *testing.T) {
+	ctx := context.Background()
+	b := startBridge(t, map[string]any{"graphRequestTimeoutMs": 1000})
+	newUser := func(name string) *mmtest.User {
+		u, err := b.mm.CreateUser(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	alice, carol, dave := newUser("alice"), newUser("carol"), newUser("dave")
+	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	carolTeams := b.teamsTwin(t, carol, "Carol Cruz")
+	b.teamsTwin(t, dave, "Dave Diaz")
+	b.connect(t, alice, aliceTeams.ID)
+	b.chatsSubscription(t, "")
+	dm, err := alice.GroupChannel(ctx, carol, dave)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bot's Teams account relays for carol, who is not connected, in a chat it is a member of.
+	admin := b.mm.Admin
+	mustContain(t, "connect-bot", b.command(t, admin, dm.Id, "/msteams connect-bot"), "/connect?purpose=bot")
+	relay, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Relay", Mail: "relay@tenant.example",
+		UserPrincipalName: "relay@tenant.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, page := b.finish(t, admin, b.signIn(t, admin, "/connect?purpose=bot", relay.UserPrincipalName)); status != 200 {
+		t.Fatalf("connecting the bot: %d %s", status, page)
+	}
+	// Alice's first message creates the group chat (and the portal the relay needs).
+	if _, err := alice.Post(ctx, dm.Id, "before the fault"); err != nil {
+		t.Fatal(err)
+	}
+	var chatID string
+	within(t, 30*time.Second, func() string {
+		chats, err := b.ctl.Chats(ctx, aliceTeams.ID)
+		if err != nil {
+			return err.Error()
+		}
+		for _, c := range chats {
+			for _, m := range c.Members {
+				if c.ChatType == "group" && m.UserID == carolTeams.ID {
+					chatID = c.ID
+				}
+			}
+		}
+		if chatID == "" {
+			return "no group chat of alice, carol and dave"
+		}
+		return ""
+	})
+	b.waitTeams(t, chatID, bodyHas("before the fault"))
+	if err := b.ctl.AddChatMember(ctx, chatID, relay.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := b.ctl.SetFaults(ctx, m365ctl.Faults{LateResponseMs: 120_000, RouteContains: "POST /v1.0/chats/{chid}/messages"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.ctl.SetFaults(context.Background(), m365ctl.Faults{}) })
+	var posts []string
+	p, err := alice.Post(ctx, dm.Id, "late text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts = append(posts, p.Id)
+	if p, err = carol.Post(ctx, dm.Id, "late relayed"); err != nil {
+		t.Fatal(err)
+	}
+	posts = append(posts, p.Id)
+	if p, err = alice.PostFile(ctx, dm.Id, "late file", "late.txt", []byte("late file contents\n")); err != nil {
+		t.Fatal(err)
+	}
+	posts = append(posts, p.Id)
+
+	// Done when every post is linked to its Teams message and the outbox is empty.
+	within(t, 150*time.Second, func() string {
+		linked := b.psql(t, fmt.Sprintf("select count(*) from msteams_messages where mm_post_id in ('%s')",
+			strings.Join(posts, "','")))
+		left := b.psql(t, "select count(*) from msteams_outbox")
+		if linked != "3" || left != "0" {
+			return fmt.Sprintf("%s of 3 posts linked, %s outbox items left", linked, left)
+		}
+		return ""
+	})
+	count := func(text string) (n int, last m365ctl.Message) {
+		for _, m := range b.teamsMessages(t, chatID) {
+			if strings.Contains(m.Body.Content, text) && m.DeletedDateTime == nil {
+				n++
+				last = m
+			}
+		}
+		return n, last
+	}
+	if n, m := count("late text"); n != 1 || from(m) != aliceTeams.ID {
+		t.Errorf("%d Teams messages with the text post (from %q)", n, from(m))
+	}
+	if n, m := count("late relayed"); n != 1 || from(m) != relay.ID || !strings.Contains(m.Body.Content, "(from Mattermost)") {
+		t.Errorf("%d Teams messages with the relayed post (from %q): %+v", n, from(m), m.Body)
+	}
+	n, withFile := count("late file")
+	if n != 1 || len(withFile.Attachments) != 1 || withFile.Attachments[0].Name == nil ||
+		*withFile.Attachments[0].Name != "late.txt" {
+		t.Errorf("%d Teams messages with the file post; attachments %+v", n, withFile.Attachments)
+	}
+	if files, err := b.ctl.Files(ctx, aliceTeams.ID); err != nil || len(files) != 1 {
+		t.Errorf("files in Alice's OneDrive: %d %v (one upload per file, however many tries)", len(files), err)
+	}
+	// Nothing came back into Mattermost twice either: the echoes end at the links.
+	if err := b.ctl.SetFaults(ctx, m365ctl.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Post(ctx, dm.Id, "after the fault"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitTeams(t, chatID, bodyHas("after the fault"))
+	within(t, 30*time.Second, func() string {
+		if b.stats(t)["echoes"] < 5 { // one per message sent from Mattermost
+			return "the echoes have not all been handled"
+		}
+		return ""
+	})
+	for _, text := range []string{"late text", "late relayed", "late file"} {
+		n := 0
+		for _, p := range channelPosts(t, alice, dm.Id) {
+			if strings.Contains(p.Message, text) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d Mattermost posts with %q", n, text)
+		}
+	}
+}

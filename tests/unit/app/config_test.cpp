@@ -147,3 +147,14 @@ TEST_CASE("config: the description for the log carries no secret", "[config]") {
     CHECK(text.find("0123456789abcdef") == std::string::npos);
     CHECK(text.find("mmuser") == std::string::npos);
 }
+
+TEST_CASE("config: the Graph request timeout is an advanced setting in milliseconds", "[config]") {
+    auto const defaults = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(defaults.has_value());
+    CHECK(defaults->config.graph_request_timeout_ms == 30'000);
+    auto const short_one = parse_config(with("graphRequestTimeoutMs", 1500), valid_server(), true);
+    REQUIRE(short_one.has_value());
+    CHECK(short_one->config.graph_request_timeout_ms == 1500);
+    CHECK_THAT(error_of(with("graphRequestTimeoutMs", 5)),
+               Catch::Contains("Graph request timeout (ms) (graphRequestTimeoutMs) must be between 100 and 600000"));
+}

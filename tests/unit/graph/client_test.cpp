@@ -650,24 +650,32 @@ TEST_CASE("graph: upload_chat_file stores the file in Teams chat files with an o
     Emulator emu;
     auto const adele = emu.user_token(k_adele_upn).access_token;
     Client client(emu.http, emu.graph_url(), unlimited());
+    auto const guid = [](std::string const& etag) { return etag.substr(0, etag.find('}')); };
 
-    auto item = client.upload_chat_file(adele, "notes & plans.txt", "abc");
+    auto item = client.upload_chat_file(adele, "f1key", "notes & plans.txt", "abc");
     REQUIRE(item);
     CHECK_FALSE(item->id.empty());
     CHECK(item->name == "notes & plans.txt");
     CHECK(item->size == 3);
     CHECK(item->etag.rfind("\"{", 0) == 0);
     CHECK(contains(item->web_url, "Microsoft%20Teams%20Chat%20Files"));
-    auto second = client.upload_chat_file(adele, "notes & plans.txt", "defg");
-    REQUIRE(second);
-    CHECK(second->id != item->id);
-    CHECK(second->name == "notes & plans 1.txt");  // renamed, not replaced
-    CHECK(client.counters().file_uploads == 2);
+    // The same source file again (a retry) is the same item: same id, same Teams attachment id, one link.
+    auto again = client.upload_chat_file(adele, "f1key", "notes & plans.txt", "abc");
+    REQUIRE(again);
+    CHECK(again->id == item->id);
+    CHECK(guid(again->etag) == guid(item->etag));
+    CHECK(again->web_url == item->web_url);
+    // Another file of the same name is another item, under its own name.
+    auto other = client.upload_chat_file(adele, "f2key", "notes & plans.txt", "defg");
+    REQUIRE(other);
+    CHECK(other->id != item->id);
+    CHECK(other->name == "notes & plans.txt");
+    CHECK(client.counters().file_uploads == 3);
 
     auto const files = emu.control_ok("GET", std::string("/users/") + k_adele + "/files").at("value");
     REQUIRE(files.size() == 2);
     for (auto const& f : files) {
-        CHECK(f.at("parentReference").at("path") == "/drive/root:/Microsoft Teams Chat Files");
+        CHECK(contains(f.at("parentReference").at("path"), "/drive/root:/Microsoft Teams Chat Files/Mattermost/f"));
         REQUIRE(f.at("links").size() == 1);
         CHECK(f.at("links")[0].at("type") == "view");
         CHECK(f.at("links")[0].at("scope") == "organization");
@@ -676,9 +684,12 @@ TEST_CASE("graph: upload_chat_file stores the file in Teams chat files with an o
     REQUIRE(back);
     CHECK(*back == "abc");
 
-    auto bad = client.upload_chat_file(adele, "../escape.txt", "x");
+    auto bad = client.upload_chat_file(adele, "k", "../escape.txt", "x");
     REQUIRE_FALSE(bad);
     CHECK(bad.error().code == ErrorCode::invalid_argument);
+    auto bad_key = client.upload_chat_file(adele, "a/b", "x.txt", "x");
+    REQUIRE_FALSE(bad_key);
+    CHECK(bad_key.error().code == ErrorCode::invalid_argument);
 }
 
 TEST_CASE("graph: subscriptions are created with the validation handshake, renewed, listed and deleted", "[graph]") {
@@ -968,6 +979,128 @@ TEST_CASE("graph: 5xx are retried with backoff, 4xx are not", "[graph]") {
         CHECK(contains(u.error().message, "boom"));
         CHECK(calls == 1);
     }
+}
+
+TEST_CASE("graph: a message POST that may have been applied is never sent again; its outcome is unknown", "[graph]") {
+    FakeGraph f;
+    std::atomic<int> posts{0};
+    Reply answer;  // what a POST gets, after Graph applied it (counted in `posts`)
+    TlsServer server(f.leaf, [&](Seen const& s) {
+        if (s.method == "POST") {
+            ++posts;
+            return answer;
+        }
+        return json_reply(200, R"({"id":"u","displayName":"U"})");
+    });
+    Limits limits = unlimited(10s);
+    limits.request_timeout = 1s;
+    Client client(f.http, server.url(""), limits);
+    NewMessage message;
+    message.html = "<p>once</p>";
+
+    auto const unknown = [&](msteams::Result<msteams::graph::ChatMessage> const& r) {
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == ErrorCode::unavailable);
+        CHECK(r.error().outcome_unknown);
+        CHECK(r.error().retry_after >= 1s);
+        // Graph saw it once. (A try that timed out before sending anything, on a loaded machine, may be repeated.)
+        CHECK(posts == 1);
+        CHECK(server.requests().size() == 1);
+        CHECK(client.counters().message_posts == 1);
+    };
+    SECTION("applied, answered after the client's timeout") {
+        answer.action = msteams::test::Action::hang;
+        unknown(client.send_message("t", "19:c@thread.v2", message));
+    }
+    SECTION("applied, then the connection is lost before the answer") {
+        answer.action = msteams::test::Action::drop;
+        unknown(client.send_message("t", "19:c@thread.v2", message));
+    }
+    SECTION("a 5xx of unknown effect") {
+        for (int status : {500, 502, 503, 504}) {
+            INFO(status);
+            posts = 0;
+            Client fresh(f.http, server.url(""), limits);
+            answer = json_reply(status, R"({"error":{"code":"InternalServerError","message":"boom"}})");
+            auto r = fresh.send_message("t", "19:c@thread.v2", message);
+            REQUIRE_FALSE(r);
+            CHECK(r.error().outcome_unknown);
+            CHECK(posts == 1);
+        }
+    }
+    SECTION("a throttled POST was not applied and is sent again after Retry-After") {
+        std::atomic<int> tries{0};
+        TlsServer throttled(f.leaf, [&](Seen const&) {
+            if (tries++ == 0) {
+                auto r = json_reply(429, R"({"error":{"code":"TooManyRequests","message":"slow down"}})");
+                r.headers.emplace_back("Retry-After", "1");
+                return r;
+            }
+            return json_reply(201, R"({"id":"m1","body":{"contentType":"html","content":"<p>once</p>"}})");
+        });
+        Client c(f.http, throttled.url(""), limits);
+        auto r = c.send_message("t", "19:c@thread.v2", message);
+        REQUIRE(r);
+        CHECK(r->id == "m1");
+        CHECK(tries == 2);
+        CHECK(c.counters().retries >= 1);
+    }
+    SECTION("a GET whose answer is late is simply asked again") {
+        answer.action = msteams::test::Action::hang;
+        std::atomic<int> gets{0};
+        TlsServer slow_once(f.leaf, [&](Seen const&) {
+            if (gets++ == 0) {
+                Reply r;
+                r.action = msteams::test::Action::hang;
+                return r;
+            }
+            return json_reply(200, R"({"id":"u","displayName":"U"})");
+        });
+        Client c(f.http, slow_once.url(""), limits);
+        auto u = c.get_user("t", "u");
+        REQUIRE(u);
+        CHECK(gets == 2);
+        CHECK(c.counters().retries >= 1);
+    }
+}
+
+TEST_CASE("graph: a POST that never reached Graph is sent again", "[graph]") {
+    FakeGraph f;
+    // Accepts connections and never completes TLS: nothing was sent, so trying again is safe.
+    TlsServer silent(f.leaf, [](Seen const&) { return json_reply(201, "{}"); }, false);
+    Limits limits = unlimited(2s);
+    limits.request_timeout = 200ms;
+    Client client(f.http, silent.url(""), limits);
+    NewMessage message;
+    message.html = "<p>x</p>";
+    auto r = client.send_message("t", "19:c@thread.v2", message);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::unavailable);
+    CHECK_FALSE(r.error().outcome_unknown);
+    CHECK(client.counters().requests >= 2);
+    CHECK(silent.requests().empty());
+}
+
+TEST_CASE("graph: retries take their turn under the rate budget", "[graph]") {
+    FakeGraph f;
+    std::atomic<int> calls{0};
+    TlsServer server(f.leaf, [&](Seen const&) {
+        if (calls++ < 2) {
+            return json_reply(500, R"({"error":{"code":"InternalServerError","message":"boom"}})");
+        }
+        return json_reply(200, R"({"id":"1"})");
+    });
+    Limits limits = unlimited(10s);
+    limits.chat_reads_per_second = 1;  // a burst of one: each retry waits for a new turn
+    Client client(f.http, server.url(""), limits);
+    auto m = client.get_message("t", "19:c@thread.v2", "1");
+    REQUIRE(m);
+    auto const c = client.counters();
+    CHECK(c.requests == 3);
+    CHECK(c.retries == 2);
+    CHECK(c.message_gets == 1);
+    // The backoffs (at most 250 + 500 ms) are shorter than the budget's second per request: the retries waited.
+    CHECK(c.waited_ms > 0);
 }
 
 TEST_CASE("graph: download redirects drop the token, stay on https and stop after three", "[graph]") {
