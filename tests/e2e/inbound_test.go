@@ -673,6 +673,10 @@ func TestInbound(t *testing.T) {
 		if err := b.mm.DisablePlugin(ctx, pluginID); err != nil {
 			t.Fatal(err)
 		}
+		// Its notifications are lost for good (not retried later): only discovery can find the chat.
+		if err := b.ctl.SetFaults(ctx, m365ctl.Faults{DropDeliveries: 1000}); err != nil {
+			t.Fatal(err)
+		}
 		fresh, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{nestor.ID, aliceTeams.ID}})
 		if err != nil {
 			t.Fatal(err)
@@ -682,6 +686,15 @@ func TestInbound(t *testing.T) {
 				Text: fmt.Sprintf("new chat %d", i)}); err != nil {
 				t.Fatal(err)
 			}
+		}
+		within(t, 20*time.Second, func() string {
+			if f, err := b.ctl.GetFaults(ctx); err != nil || f.DropDeliveries > 1000-5 {
+				return fmt.Sprintf("the 5 notifications are not dropped yet: %+v %v", f, err)
+			}
+			return ""
+		})
+		if err := b.ctl.ClearFaults(ctx); err != nil {
+			t.Fatal(err)
 		}
 		if err := b.mm.EnablePlugin(ctx, pluginID); err != nil {
 			t.Fatal(err)
