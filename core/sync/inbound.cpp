@@ -22,9 +22,10 @@ constexpr std::size_t k_max_post_chars = 16'000;  // Mattermost's limit is 16,38
 constexpr std::size_t k_max_files_per_post = 10;
 constexpr int k_max_attempts_permanent = 5;
 constexpr int k_max_attempts_transient = 30;  // with backoff capped at 5 minutes: about two hours
-// A claimed batch is the worker's for this long, renewed while it works (a crashed worker's batch comes back).
-constexpr std::int64_t k_lease_ms = 5 * 60'000;
-constexpr std::int64_t k_renew_every_ms = 60'000;
+// A claimed batch is the worker's for this long, renewed between messages while it works: a crashed worker's batch
+// comes back after at most this long.
+constexpr std::int64_t k_lease_ms = 2 * 60'000;
+constexpr std::int64_t k_renew_every_ms = 30'000;
 constexpr std::int64_t k_pending_window_ms = 60'000;
 // A catch-up of a chat first seen after downtime says from when to read it: "since:<Unix ms>".
 constexpr std::string_view k_discover_prefix = "since:";
