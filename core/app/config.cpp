@@ -49,11 +49,14 @@ constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
 constexpr Setting k_promote{"automaticallyPromoteSyntheticUsers", "Promote synthetic users on first sign-in"};
 constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' authentication service"};
 constexpr Setting k_auth_data{"syntheticUserAuthData", "Synthetic users' authentication data"};
+constexpr Setting k_reconcile{"reconcileIntervalMinutes", "Reconcile recently active chats every (minutes)"};
 constexpr Setting k_max_to_mm{"maxFileSizeToMattermostMb", "Largest Teams file to copy into Mattermost (MB)"};
 constexpr Setting k_max_to_teams{"maxFileSizeToTeamsMb", "Largest Mattermost file to send to Teams (MB)"};
 // Advanced, not in System Console: Graph's per-chat budgets, for tenants whose limits differ from the documented ones.
 constexpr Setting k_chat_reads{"graphChatReadsPerMinute", "Graph reads per chat per minute"};
 constexpr Setting k_chat_posts{"graphChatPostsPerMinute", "Graph posts per chat per minute"};
+// Advanced, not in System Console: the reconciliation interval in seconds (overrides the minutes; tests).
+constexpr Setting k_reconcile_seconds{"reconcileIntervalSeconds", "Reconciliation interval (seconds)"};
 constexpr Setting k_chat_writes{"graphChatWritesPerMinute", "Graph edits, deletes and reactions per chat per minute"};
 // Advanced: how long one Graph request may take before the bridge gives up on its answer.
 constexpr Setting k_request_timeout{"graphRequestTimeoutMs", "Graph request timeout (ms)"};
@@ -453,6 +456,12 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
         return invalid(k_sync_interval, "must be 0 (off) or at least 5 minutes.");
     }
     c.sync_users_interval_minutes = static_cast<int>(n);
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_reconcile, 5, 0, 1440));
+    c.reconcile_interval_seconds = static_cast<int>(n * 60);
+    MSTEAMS_TRY_ASSIGN(n, r.integer(k_reconcile_seconds, -1, -1, 86400));
+    if (n >= 0) {
+        c.reconcile_interval_seconds = static_cast<int>(n);
+    }
     MSTEAMS_TRY_ASSIGN(c.sync_guest_users, r.boolean(k_sync_guests, false));
     MSTEAMS_TRY_ASSIGN(c.promote_synthetic_users, r.boolean(k_promote, false));
     MSTEAMS_TRY_ASSIGN(c.synthetic_auth_service,

@@ -59,6 +59,9 @@ struct Config {
     bool allow_skip_connect_accounts = true;
     int connected_users_allowed = 1000;
     int sync_users_interval_minutes = 0;
+    // Chats active recently are read forward from their cursors this often (a lost notification costs at most this
+    // delay); 0 = off.
+    int reconcile_interval_seconds = 300;
     bool sync_guest_users = false;
     bool promote_synthetic_users = false;
     SyntheticAuthService synthetic_auth_service = SyntheticAuthService::saml;

@@ -119,7 +119,12 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         return runtime && active_.load() ? runtime->admin : nullptr;
     });
     web::install_account_routes(router_, logins_source, api_);
-    web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_);
+    web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_,
+                                     [this]() -> std::shared_ptr<store::Bridge> {
+                                         auto const runtime = runtime_.load();
+                                         return runtime && active_.load() && runtime->admin ? runtime->admin->bridge
+                                                                                             : nullptr;
+                                     });
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -257,6 +262,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.lifecycle_url = site + "/plugins/" + k_plugin_id + "/lifecycle";
     monitor.client_state = config->webhook_secret;
     monitor.node_id = node_id_;
+    monitor.reconcile_interval = std::chrono::seconds(config->reconcile_interval_seconds);
     std::weak_ptr<sync::Inbound> weak_inbound = runtime->inbound;
     runtime->monitor = std::make_shared<subscriptions::Monitor>(
         monitor, runtime->bridge, runtime->graph, runtime->entra, stats_, [weak_inbound](std::string const& why) -> Status {
@@ -265,6 +271,12 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             }
             return {};
         });
+    runtime->monitor->set_reconcile([weak_inbound]() -> Status {
+        if (auto in = weak_inbound.lock()) {
+            return in->schedule_reconcile();
+        }
+        return {};
+    });
     runtime->admin = std::make_shared<commands::AdminContext const>(commands::AdminContext{
         runtime->bridge, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
         config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"

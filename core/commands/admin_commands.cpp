@@ -1,5 +1,9 @@
 #include "commands/admin_commands.hpp"
 
+#include <charconv>
+#include <ctime>
+#include <optional>
+
 #include "common/log.hpp"
 #include "graph/entra.hpp"
 
@@ -32,6 +36,49 @@ std::string cell(std::string s) {
 
 std::string strip_at(std::string s) { return !s.empty() && s.front() == '@' ? s.substr(1) : s; }
 
+// At most `n` bytes of `s` without cutting a UTF-8 sequence, "…" when cut.
+std::string shorten(std::string const& s, std::size_t n) {
+    if (s.size() <= n) {
+        return s;
+    }
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+        --n;
+    }
+    return s.substr(0, n) + "…";
+}
+
+constexpr std::size_t k_dead_letters_shown = 5;
+
+std::string utc(std::int64_t unix_ms) {
+    std::time_t const t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm parts{};
+    gmtime_r(&t, &parts);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &parts);
+    return buf;
+}
+
+// The dead-letter lines of `/msteams status` for system admins.
+Result<std::string> dead_letter_summary(store::Bridge& bridge) {
+    std::int64_t count = 0;
+    MSTEAMS_TRY_ASSIGN(count, bridge.dead_letter_count());
+    if (count == 0) {
+        return std::string("\n\nNo dead letters: every change was delivered or is still being tried.");
+    }
+    std::vector<store::DeadLetter> newest;
+    MSTEAMS_TRY_ASSIGN(newest, bridge.dead_letters(k_dead_letters_shown));
+    std::string out = "\n\n**Dead letters: " + std::to_string(count) +
+                      "** (changes that kept failing and were set aside; `/msteams retry-dead-letters all` tries them "
+                      "again). Newest:\n| Id | Direction | Conversation | Attempts | Last failure | Error |\n"
+                      "|---|---|---|---|---|---|\n";
+    for (auto const& d : newest) {
+        out += "| " + std::to_string(d.id) + " | " + (d.direction == "inbound" ? "Teams → Mattermost" : "Mattermost → Teams") +
+               " | " + cell(shorten(d.thread_id, 80)) + " | " + std::to_string(d.attempts) + " | " +
+               utc(d.last_failed_at) + " | " + cell(shorten(d.error, 200)) + " |\n";
+    }
+    return out;
+}
+
 }  // namespace
 
 bool valid_username(std::string const& name) {
@@ -48,6 +95,65 @@ bool valid_username(std::string const& name) {
 }
 
 void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source) {
+    // `/msteams status` also shows system admins the dead letters.
+    if (auto const* status = dispatcher.find("status"); status != nullptr && status->run) {
+        SubCommand extended = *status;
+        extended.run = [&api, source, base = status->run](Invocation const& inv) -> Result<std::string> {
+            auto reply = base(inv);
+            auto const admin = api.has_permission_to(inv.args.user_id, "manage_system");
+            if (!reply || !admin || !*admin) {
+                return reply;
+            }
+            auto const ctx = source();
+            if (!ctx) {
+                return reply;
+            }
+            auto summary = dead_letter_summary(*ctx->bridge);
+            if (!summary) {
+                log::warn("could not read the dead letters", {{"error", summary.error().message}});
+                return *reply + "\n\nThe dead letters could not be read just now.";
+            }
+            return *reply + *summary;
+        };
+        dispatcher.add(std::move(extended));
+    }
+
+    dispatcher.add(SubCommand{
+        "retry-dead-letters", "[id|all]",
+        "Try again the changes that kept failing and were set aside (see `/msteams status`).", true,
+        [source](Invocation const& inv) -> Result<std::string> {
+            if (inv.words.size() != 1) {
+                return fail(ErrorCode::invalid_argument,
+                            "Usage: `/msteams retry-dead-letters [id|all]`; `/msteams status` lists them.");
+            }
+            std::optional<std::int64_t> id;
+            if (inv.words[0] != "all") {
+                std::int64_t n = 0;
+                auto const& w = inv.words[0];
+                auto const [end, ec] = std::from_chars(w.data(), w.data() + w.size(), n);
+                if (ec != std::errc() || end != w.data() + w.size() || n <= 0) {
+                    return fail(ErrorCode::invalid_argument, "`" + shorten(w, 40) +
+                                                                 "` is not a dead-letter id: give a number from "
+                                                                 "`/msteams status`, or `all`.");
+                }
+                id = n;
+            }
+            std::shared_ptr<AdminContext const> ctx;
+            MSTEAMS_TRY_ASSIGN(ctx, active(source));
+            auto retried = ctx->bridge->retry_dead_letters(id, graph::now_ms());
+            if (!retried) {
+                return std::unexpected(data_failure(retried.error()));
+            }
+            if (*retried == 0) {
+                return id ? "There is no dead letter " + std::to_string(*id) + "."
+                          : std::string("There are no dead letters.");
+            }
+            log::info("dead letters put back by an admin",
+                      {{"user_id", inv.args.user_id}, {"count", std::to_string(*retried)}});
+            return std::to_string(*retried) + (*retried == 1 ? " change was" : " changes were") +
+                   " put back in the queue and will be tried again.";
+        }});
+
     dispatcher.add(SubCommand{
         "show-links", "", "Show the Mattermost channels linked to Teams channels.", true,
         [&api, source](Invocation const& inv) -> Result<std::string> {

@@ -39,6 +39,11 @@ void Dispatcher::add(SubCommand command) {
     }
 }
 
+SubCommand const* Dispatcher::find(std::string const& name) const {
+    auto const it = std::find_if(commands_.begin(), commands_.end(), [&](SubCommand const& c) { return c.name == name; });
+    return it == commands_.end() ? nullptr : &*it;
+}
+
 mm::Command Dispatcher::registration(std::string icon_svg) const {
     using nlohmann::json;
     json subs = json::array();

@@ -35,6 +35,8 @@ public:
 
     // Adds a sub-command; a later one with the same name replaces the earlier.
     void add(SubCommand command);
+    // The sub-command of that name, or nullptr (valid until the next add).
+    [[nodiscard]] SubCommand const* find(std::string const& name) const;
 
     // The command to register with Mattermost, with autocomplete data for every sub-command.
     [[nodiscard]] mm::Command registration(std::string icon_svg) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -255,6 +256,7 @@ Chat chat_from(json const& j, std::string& problem) {
     c.chat_type = f.str("chatType");
     c.topic = f.str("topic");
     c.web_url = f.str("webUrl");
+    c.last_updated_at = f.time("lastUpdatedDateTime");
     if (auto const* members = f.array("members")) {
         for (auto const& member : *members) {
             if (!member.is_object()) {
@@ -852,6 +854,16 @@ Result<ChatMessage> Client::get_message(std::string const& token, std::string co
 
 Result<Client::Page> Client::list_messages_since(std::string const& token, std::string const& chat_id,
                                                  std::int64_t after_ms, std::size_t max_messages) {
+    return list_messages(token, chat_id, after_ms, max_messages, Keep::newest);
+}
+
+Result<Client::Page> Client::list_oldest_messages_since(std::string const& token, std::string const& chat_id,
+                                                        std::int64_t after_ms, std::size_t max_messages) {
+    return list_messages(token, chat_id, after_ms, max_messages, Keep::oldest);
+}
+
+Result<Client::Page> Client::list_messages(std::string const& token, std::string const& chat_id,
+                                           std::int64_t after_ms, std::size_t max_messages, Keep keep) {
     Page out;
     if (max_messages == 0) {
         return out;
@@ -859,6 +871,9 @@ Result<Client::Page> Client::list_messages_since(std::string const& token, std::
     std::string url = messages_path(impl_->api, chat_id) + "?$top=" + std::to_string(k_page_size) +
                       "&$orderby=" + strings::url_encode("lastModifiedDateTime desc") +
                       "&$filter=" + strings::url_encode("lastModifiedDateTime gt " + detail::format_time(after_ms));
+    // Graph lists newest first. Keeping the oldest means paging to the end while holding at most max_messages: the
+    // newest are let go as older ones come (the caller reads again from where this chunk ends).
+    std::deque<ChatMessage> kept;
     bool done = false;
     while (!url.empty() && !done) {
         Call call;
@@ -886,20 +901,23 @@ Result<Client::Page> Client::list_messages_since(std::string const& token, std::
                 done = true;
                 break;
             }
-            if (out.messages.size() >= max_messages) {
+            if (kept.size() >= max_messages) {
                 out.truncated = true;
-                done = true;
-                break;
+                if (keep == Keep::newest) {
+                    done = true;
+                    break;
+                }
+                kept.pop_front();  // the newest held so far
             }
             m.raw_json = dump(item);
-            out.messages.push_back(std::move(m));
+            kept.push_back(std::move(m));
         }
-        if (!done && !url.empty() && out.messages.size() >= max_messages) {
+        if (keep == Keep::newest && !done && !url.empty() && kept.size() >= max_messages) {
             out.truncated = true;  // the next page holds more that are newer than after_ms
             done = true;
         }
     }
-    std::reverse(out.messages.begin(), out.messages.end());
+    out.messages.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
     return out;
 }
 

@@ -45,6 +45,7 @@ struct Chat {
     std::string chat_type;  // "oneOnOne", "group", "meeting"
     std::string topic;
     std::string web_url;
+    std::int64_t last_updated_at = 0;  // lastUpdatedDateTime, Unix ms (0 when absent)
     std::vector<ChatMember> members;  // filled when asked for ($expand=members)
 };
 
@@ -204,6 +205,11 @@ public:
     };
     [[nodiscard]] Result<Page> list_messages_since(std::string const& token, std::string const& chat_id,
                                                    std::int64_t after_ms, std::size_t max_messages);
+    // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
+    // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
+    // reading again from the newest of each chunk.
+    [[nodiscard]] Result<Page> list_oldest_messages_since(std::string const& token, std::string const& chat_id,
+                                                          std::int64_t after_ms, std::size_t max_messages);
     [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, std::string const& chat_id,
                                                    NewMessage const& message);
     [[nodiscard]] Status update_message(std::string const& token, std::string const& chat_id,
@@ -239,6 +245,10 @@ public:
     [[nodiscard]] Counters counters() const;
 
 private:
+    enum class Keep { newest, oldest };
+    [[nodiscard]] Result<Page> list_messages(std::string const& token, std::string const& chat_id,
+                                             std::int64_t after_ms, std::size_t max_messages, Keep keep);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

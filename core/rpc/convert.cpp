@@ -218,6 +218,11 @@ Error from_app_error(v1::AppError const& e) {
         case 503: code = ErrorCode::unavailable; break;
         default: break;
     }
+    // Mattermost answers some "it is not there" cases with 400 (DeletePost on a post already deleted answers
+    // app.post.get.app_error): by the AppError's id, they are not_found, so that "already done" is success.
+    if (code == ErrorCode::invalid_argument && e.id() == "app.post.get.app_error") {
+        code = ErrorCode::not_found;
+    }
     std::string message = e.message().empty() ? e.id() : e.message();
     if (!e.detailed_error().empty()) {
         message += ": " + e.detailed_error();

@@ -1,6 +1,8 @@
 #include "store/bridge.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "common/strings.hpp"
@@ -10,6 +12,14 @@ namespace {
 
 Param nullable(std::string const& text) { return text.empty() ? Param() : Param(text); }
 std::string num(std::int64_t n) { return std::to_string(n); }
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Error texts are stored and shown: at most `n` bytes, valid UTF-8.
+std::string error_text(std::string const& s, std::size_t n) { return strings::to_valid_utf8(strings::utf8_prefix(s, n)); }
 
 constexpr std::string_view k_user_columns =
     "teams_user_id, mm_user_id, synthetic, display_name, email, created_at, promoted_at";
@@ -274,6 +284,14 @@ Result<bool> Bridge::claim_notification(Tx& tx, std::string const& thread_id, st
     return r.affected() == 1;
 }
 
+Status Bridge::release_notification(Tx& tx, std::string const& thread_id, std::string const& message_id,
+                                    std::string const& mm_user_id) {
+    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_notified WHERE teams_thread_id = $1 AND teams_message_id = $2 AND "
+                        "mm_user_id = $3",
+                        {thread_id, message_id, mm_user_id}));
+    return {};
+}
+
 // ---- inbox ---------------------------------------------------------------------------------------------------
 
 Status Bridge::enqueue(std::vector<InboxItem> const& items) {
@@ -291,29 +309,41 @@ Status Bridge::enqueue(std::vector<InboxItem> const& items) {
     });
 }
 
-Result<std::vector<InboxItem>> Bridge::claim(Tx& tx, std::int64_t now_ms, std::size_t max_items) {
-    // The head of a thread is its oldest row; a worker that holds it owns the thread until it commits, so other
-    // workers skip the thread entirely (its later rows are not heads).
-    Rows head;
-    MSTEAMS_TRY_ASSIGN(head, tx.exec("SELECT i.id, i.thread_id FROM msteams_inbox i WHERE i.not_before <= $1 AND "
-                                     "NOT EXISTS (SELECT 1 FROM msteams_inbox j WHERE j.thread_id = i.thread_id "
-                                     "AND j.id < i.id) ORDER BY i.id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                     {num(now_ms)}));
-    if (head.empty()) {
-        return std::vector<InboxItem>();
-    }
-    Rows r;
-    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT id, received_at, subscription_id, change_type, thread_id, message_id, "
-                                  "attempts FROM msteams_inbox WHERE thread_id = $1 AND (id = $2 OR not_before <= $3) "
-                                  "ORDER BY id LIMIT $4 FOR UPDATE",
-                                  {head.text(0, "thread_id"), head.text(0, "id"), num(now_ms),
-                                   std::to_string(std::max<std::size_t>(1, max_items))}));
+Result<std::vector<InboxItem>> Bridge::claim(std::int64_t now_ms, std::int64_t lease_until, std::size_t max_items) {
+    // The head of a thread is its oldest row. A thread with a leased row belongs to the worker holding the lease;
+    // the head is always among the rows leased, so checking the head row itself (re-checked under its row lock
+    // when another worker leased it meanwhile) is enough to skip such a thread.
     std::vector<InboxItem> out;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-        out.push_back(InboxItem{r.integer(i, "id"), r.integer(i, "received_at"), r.text(i, "subscription_id"),
-                                r.text(i, "change_type"), r.text(i, "thread_id"), r.text(i, "message_id"),
-                                static_cast<int>(r.integer(i, "attempts"))});
+    auto const done = db_->transact([&](Tx& tx) -> Status {
+        out.clear();
+        Rows head;
+        MSTEAMS_TRY_ASSIGN(head, tx.exec("SELECT i.id, i.thread_id FROM msteams_inbox i WHERE i.not_before <= $1 AND "
+                                         "i.claimed_until <= $1 AND NOT EXISTS (SELECT 1 FROM msteams_inbox j WHERE "
+                                         "j.thread_id = i.thread_id AND j.id < i.id) ORDER BY i.id LIMIT 1 "
+                                         "FOR UPDATE SKIP LOCKED",
+                                         {num(now_ms)}));
+        if (head.empty()) {
+            return {};
+        }
+        Rows r;
+        MSTEAMS_TRY_ASSIGN(r, tx.exec("UPDATE msteams_inbox SET claimed_until = $5, attempts = attempts + 1 WHERE id IN "
+                                      "(SELECT id FROM msteams_inbox WHERE thread_id = $1 AND (id = $2 OR "
+                                      "(not_before <= $3 AND claimed_until <= $3)) ORDER BY id LIMIT $4 FOR UPDATE) "
+                                      "RETURNING id, received_at, subscription_id, change_type, thread_id, message_id, "
+                                      "attempts",
+                                      {head.text(0, "thread_id"), head.text(0, "id"), num(now_ms),
+                                       std::to_string(std::max<std::size_t>(1, max_items)), num(lease_until)}));
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            out.push_back(InboxItem{r.integer(i, "id"), r.integer(i, "received_at"), r.text(i, "subscription_id"),
+                                    r.text(i, "change_type"), r.text(i, "thread_id"), r.text(i, "message_id"),
+                                    static_cast<int>(r.integer(i, "attempts"))});
+        }
+        return {};
+    });
+    if (!done) {
+        return std::unexpected(done.error());
     }
+    std::sort(out.begin(), out.end(), [](auto const& a, auto const& b) { return a.id < b.id; });
     return out;
 }
 
@@ -332,17 +362,98 @@ Status Bridge::remove(Tx& tx, std::vector<std::int64_t> const& ids) {
     return {};
 }
 
+Status Bridge::renew(std::vector<std::int64_t> const& ids, std::int64_t lease_until) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET claimed_until = $2 WHERE id = ANY($1::bigint[])",
+                          {id_array(ids), num(lease_until)}));
+    return {};
+}
+
 Status Bridge::postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before, std::string const& error) {
-    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET attempts = attempts + 1, not_before = $2, last_error = $3 "
-                          "WHERE id = ANY($1::bigint[])",
-                          {id_array(ids), num(not_before), strings::to_valid_utf8(strings::utf8_prefix(error, 500))}));
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET claimed_until = 0, not_before = $2, last_error = $3, "
+                          "first_failed_at = COALESCE(first_failed_at, $4) WHERE id = ANY($1::bigint[])",
+                          {id_array(ids), num(not_before), error_text(error, 500),
+                           num(wall_ms())}));
     return {};
 }
 
 Status Bridge::delay(std::vector<std::int64_t> const& ids, std::int64_t not_before) {
-    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET not_before = $2 WHERE id = ANY($1::bigint[])",
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_inbox SET claimed_until = 0, not_before = $2, "
+                          "attempts = GREATEST(attempts - 1, 0) WHERE id = ANY($1::bigint[])",
                           {id_array(ids), num(not_before)}));
     return {};
+}
+
+namespace {
+
+std::string inbox_payload(std::string const& change_type, std::string const& message_id,
+                          std::string const& subscription_id) {
+    return nlohmann::json{{"change_type", change_type}, {"message_id", message_id},
+                          {"subscription_id", subscription_id}}
+        .dump();
+}
+
+Status add_dead_letter(Tx& tx, std::string const& direction, std::string const& thread_id,
+                       std::string const& payload, std::string const& error, int attempts, std::int64_t first,
+                       std::int64_t last) {
+    MSTEAMS_TRY(tx.exec("INSERT INTO msteams_dead_letters (direction, thread_id, payload, error, attempts, "
+                        "first_failed_at, last_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        {direction, thread_id, payload, error_text(error, 1000), std::to_string(attempts),
+                         num(first), num(last)}));
+    return {};
+}
+
+}  // namespace
+
+Status Bridge::dead_letter_inbox(Tx& tx, std::vector<InboxItem> const& items, std::string const& error,
+                                 std::int64_t now_ms) {
+    for (auto const& it : items) {
+        Rows r;
+        MSTEAMS_TRY_ASSIGN(r, tx.exec("DELETE FROM msteams_inbox WHERE id = $1 RETURNING first_failed_at",
+                                      {num(it.id)}));
+        if (r.empty()) {
+            continue;
+        }
+        auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
+        MSTEAMS_TRY(add_dead_letter(tx, "inbound", it.thread_id,
+                                    inbox_payload(it.change_type, it.message_id, it.subscription_id), error,
+                                    it.attempts, first, now_ms));
+    }
+    return {};
+}
+
+Status Bridge::dead_letter_message(Tx& tx, std::string const& thread_id, std::string const& message_id,
+                                   std::string const& error, int attempts, std::int64_t now_ms) {
+    return add_dead_letter(tx, "inbound", thread_id, inbox_payload("updated", message_id, ""), error, attempts, now_ms,
+                           now_ms);
+}
+
+Result<std::int64_t> Bridge::newest_chat_cursor() {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT COALESCE(max(cursor_ms), 0) AS n FROM msteams_portals WHERE kind = 'chat'"));
+    return r.integer(0, "n");
+}
+
+Result<std::vector<std::string>> Bridge::connected_users(std::size_t limit) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_user_id FROM msteams_accounts WHERE token_sealed IS NOT NULL "
+                                    "ORDER BY connected_at DESC LIMIT $1",
+                                    {std::to_string(limit)}));
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(r.text(i, "mm_user_id"));
+    }
+    return out;
+}
+
+Result<std::int64_t> Bridge::enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                                    "message_id) SELECT $1, '', 'catchup', p.teams_thread_id, '' FROM msteams_portals p "
+                                    "WHERE p.kind = 'chat' AND GREATEST(p.cursor_ms, p.created_at) > $2 AND NOT EXISTS "
+                                    "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
+                                    "i.change_type = 'catchup')",
+                                    {num(now_ms), num(active_since)}));
+    return r.affected();
 }
 
 Result<std::int64_t> Bridge::inbox_size() {
@@ -400,9 +511,9 @@ Status Bridge::remove_outbox(Tx& tx, std::int64_t id) {
 }
 
 Status Bridge::postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error) {
-    MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3 "
-                          "WHERE id = $1",
-                          {num(id), num(not_before), strings::to_valid_utf8(strings::utf8_prefix(error, 500))}));
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3, "
+                          "first_failed_at = COALESCE(first_failed_at, $4) WHERE id = $1",
+                          {num(id), num(not_before), error_text(error, 500), num(wall_ms())}));
     return {};
 }
 
@@ -410,6 +521,100 @@ Result<std::int64_t> Bridge::outbox_size() {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_outbox"));
     return r.integer(0, "n");
+}
+
+Status Bridge::dead_letter_outbox(OutboxItem const& it, std::string const& error, std::int64_t now_ms) {
+    return db_->transact([&](Tx& tx) -> Status {
+        Rows r;
+        MSTEAMS_TRY_ASSIGN(r, tx.exec("DELETE FROM msteams_outbox WHERE id = $1 RETURNING first_failed_at, attempts",
+                                      {num(it.id)}));
+        if (r.empty()) {
+            return {};
+        }
+        auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
+        auto const payload = nlohmann::json{{"created_at", it.created_at}, {"kind", it.kind},
+                                            {"post_id", it.post_id},       {"user_id", it.user_id},
+                                            {"payload", it.payload},       {"event_key", it.event_key},
+                                            {"sort_at", it.sort_at}}
+                                 .dump();
+        return add_dead_letter(tx, "outbound", it.channel_id, payload, error,
+                               static_cast<int>(r.integer(0, "attempts")) + 1, first, now_ms);
+    });
+}
+
+// ---- dead letters --------------------------------------------------------------------------------------------
+
+Result<std::int64_t> Bridge::dead_letter_count() {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_dead_letters"));
+    return r.integer(0, "n");
+}
+
+Result<std::vector<DeadLetter>> Bridge::dead_letters(std::size_t limit) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT id, direction, thread_id, payload, error, attempts, first_failed_at, "
+                                    "last_failed_at FROM msteams_dead_letters ORDER BY last_failed_at DESC, id DESC "
+                                    "LIMIT $1",
+                                    {std::to_string(limit)}));
+    std::vector<DeadLetter> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(DeadLetter{r.integer(i, "id"), r.text(i, "direction"), r.text(i, "thread_id"),
+                                 r.text(i, "payload"), r.text(i, "error"), static_cast<int>(r.integer(i, "attempts")),
+                                 r.integer(i, "first_failed_at"), r.integer(i, "last_failed_at")});
+    }
+    return out;
+}
+
+Result<std::int64_t> Bridge::retry_dead_letters(std::optional<std::int64_t> id, std::int64_t now_ms) {
+    std::int64_t count = 0;
+    auto const done = db_->transact([&](Tx& tx) -> Status {
+        count = 0;
+        Rows r;
+        if (id) {
+            MSTEAMS_TRY_ASSIGN(r, tx.exec("DELETE FROM msteams_dead_letters WHERE id = $1 RETURNING id, direction, "
+                                          "thread_id, payload",
+                                          {num(*id)}));
+        } else {
+            MSTEAMS_TRY_ASSIGN(r, tx.exec("DELETE FROM msteams_dead_letters RETURNING id, direction, thread_id, "
+                                          "payload"));
+        }
+        std::vector<std::size_t> order(r.size());
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            order[i] = i;
+        }
+        std::sort(order.begin(), order.end(),
+                  [&](std::size_t a, std::size_t b) { return r.integer(a, "id") < r.integer(b, "id"); });
+        for (auto const i : order) {
+            auto const p = nlohmann::json::parse(r.text(i, "payload"), nullptr, false);
+            if (!p.is_object()) {
+                continue;  // unreadable: dropped with the row
+            }
+            auto const text = [&](char const* key) {
+                return p.contains(key) && p[key].is_string() ? p[key].get<std::string>() : std::string();
+            };
+            auto const integer = [&](char const* key) {
+                return p.contains(key) && p[key].is_number_integer() ? p[key].get<std::int64_t>() : std::int64_t{0};
+            };
+            if (r.text(i, "direction") == "inbound") {
+                MSTEAMS_TRY(tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                                    "message_id) VALUES ($1, $2, $3, $4, $5)",
+                                    {num(now_ms), text("subscription_id"), text("change_type"),
+                                     r.text(i, "thread_id"), text("message_id")}));
+            } else {
+                MSTEAMS_TRY(tx.exec("INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, "
+                                    "payload, event_key, sort_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                                    "ON CONFLICT (event_key) DO NOTHING",
+                                    {num(integer("created_at")), r.text(i, "thread_id"), text("kind"), text("post_id"),
+                                     text("user_id"), text("payload"), text("event_key"), num(integer("sort_at"))}));
+            }
+            ++count;
+        }
+        return {};
+    });
+    if (!done) {
+        return std::unexpected(done.error());
+    }
+    return count;
 }
 
 Status Bridge::lock_thread(Tx& tx, std::string const& thread_id) {

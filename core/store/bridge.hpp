@@ -84,6 +84,18 @@ struct OutboxItem {
     int attempts = 0;
 };
 
+// An inbox or outbox item that kept failing, set aside so that the rest of its conversation goes on.
+struct DeadLetter {
+    std::int64_t id = 0;
+    std::string direction;  // "inbound" or "outbound"
+    std::string thread_id;  // the Teams chat (inbound) or the Mattermost channel (outbound)
+    std::string payload;    // JSON: what retry_dead_letters puts back
+    std::string error;
+    int attempts = 0;
+    std::int64_t first_failed_at = 0;
+    std::int64_t last_failed_at = 0;
+};
+
 struct SubscriptionRow {
     std::string id;
     std::string kind;  // "chats", "user", "channel"
@@ -114,6 +126,10 @@ public:
     // Inserts; when the thread already has a portal, returns that one.
     [[nodiscard]] Result<Portal> add_portal(Portal const& portal);
     [[nodiscard]] Result<std::vector<Portal>> portals(std::string const& kind);
+    // The newest cursor of any chat portal: until when the bridge had read Teams (0 when it never did).
+    [[nodiscard]] Result<std::int64_t> newest_chat_cursor();
+    // Mattermost users with a connected Teams account (at most `limit`).
+    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit);
     [[nodiscard]] Status advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms);
     // What the bridge itself changed in a Teams conversation is counted, so that the inbound side can tell whether
     // what it read from Teams is older than the bridge's own latest change (then it reads again). 0 without a portal.
@@ -146,19 +162,36 @@ public:
     // --- notifications-only mode; true when this (message, user) was not notified before
     [[nodiscard]] Result<bool> claim_notification(Tx& tx, std::string const& thread_id, std::string const& message_id,
                                                   std::string const& mm_user_id);
+    // Undoes a claim whose notification could not be sent (it is tried again).
+    [[nodiscard]] Status release_notification(Tx& tx, std::string const& thread_id, std::string const& message_id,
+                                              std::string const& mm_user_id);
 
     // --- inbox
     [[nodiscard]] Status enqueue(std::vector<InboxItem> const& items);
-    // Locks the oldest ready item of a thread no other worker holds, and every other ready item of that thread
-    // (the caller coalesces them); empty when there is nothing to do. Order within a thread is by id.
-    [[nodiscard]] Result<std::vector<InboxItem>> claim(Tx& tx, std::int64_t now_ms, std::size_t max_items);
+    // Claims, in a short transaction of its own, the oldest ready item of a thread no other worker holds a lease
+    // on, and the thread's other ready items (the caller coalesces them): they are the caller's until
+    // `lease_until` (Unix ms), and each counts an attempt (a crash counts too). Empty when there is nothing to do.
+    // Order within a thread is by id.
+    [[nodiscard]] Result<std::vector<InboxItem>> claim(std::int64_t now_ms, std::int64_t lease_until,
+                                                       std::size_t max_items);
+    // Extends the lease on claimed items (long batches).
+    [[nodiscard]] Status renew(std::vector<std::int64_t> const& ids, std::int64_t lease_until);
     [[nodiscard]] Status remove(Tx& tx, std::vector<std::int64_t> const& ids);
-    // A failed attempt: retried after `not_before`.
+    // A failed attempt: released, retried after `not_before`.
     [[nodiscard]] Status postpone(std::vector<std::int64_t> const& ids, std::int64_t not_before,
                                   std::string const& error);
-    // Not a failure: tried again after `not_before` without counting an attempt.
+    // Not a failure: released, tried again after `not_before` without counting the attempt.
     [[nodiscard]] Status delay(std::vector<std::int64_t> const& ids, std::int64_t not_before);
+    // Moves inbox items to the dead letters (removing them from the inbox), in the caller's transaction.
+    [[nodiscard]] Status dead_letter_inbox(Tx& tx, std::vector<InboxItem> const& items, std::string const& error,
+                                           std::int64_t now_ms);
+    // Sets aside one Teams message of a chat that could not be applied (its chat goes on without it).
+    [[nodiscard]] Status dead_letter_message(Tx& tx, std::string const& thread_id, std::string const& message_id,
+                                             std::string const& error, int attempts, std::int64_t now_ms);
     [[nodiscard]] Result<std::int64_t> inbox_size();
+    // Queues a read forward of every chat portal active since `active_since` (its cursor or creation) that has no
+    // such read queued already; returns how many were queued.
+    [[nodiscard]] Result<std::int64_t> enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms);
 
     // --- outbox (same rules as the inbox, keyed by channel; one item at a time)
     // Adds the items not already there (by event_key); returns how many were new.
@@ -169,6 +202,15 @@ public:
     [[nodiscard]] Status remove_outbox(Tx& tx, std::int64_t id);
     [[nodiscard]] Status postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error);
     [[nodiscard]] Result<std::int64_t> outbox_size();
+    // Moves an outbox item to the dead letters.
+    [[nodiscard]] Status dead_letter_outbox(OutboxItem const& item, std::string const& error, std::int64_t now_ms);
+
+    // --- dead letters
+    [[nodiscard]] Result<std::int64_t> dead_letter_count();
+    // The newest `limit` dead letters, newest first.
+    [[nodiscard]] Result<std::vector<DeadLetter>> dead_letters(std::size_t limit);
+    // Puts dead letters back in the inbox or outbox: one by id, or all when `id` is empty; returns how many.
+    [[nodiscard]] Result<std::int64_t> retry_dead_letters(std::optional<std::int64_t> id, std::int64_t now_ms);
 
     // Serialises work on one Teams conversation across workers, directions and nodes, until the transaction ends.
     [[nodiscard]] Status lock_thread(Tx& tx, std::string const& thread_id);

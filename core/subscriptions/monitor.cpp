@@ -1,6 +1,7 @@
 #include "subscriptions/monitor.hpp"
 
 #include <algorithm>
+#include <exception>
 
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
@@ -68,13 +69,29 @@ void Monitor::wake() {
 
 void Monitor::loop() {
     while (true) {
-        if (auto s = run_once(); !s) {
+        Status s;
+        // A bug must not end the core (an exception leaving a thread is std::terminate): logged, counted, retried
+        // at the next interval.
+        try {
+            s = run_once();
+        } catch (std::exception const& x) {
+            ++stats_->worker_exceptions;
+            s = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+        } catch (...) {
+            ++stats_->worker_exceptions;
+            s = fail(ErrorCode::internal, "unexpected exception");
+        }
+        if (!s) {
             ++stats_->subscription_failures;
             log::warn("could not maintain the Teams change-notification subscriptions",
                       {{"error", s.error().message}});
         }
         std::unique_lock lock(mutex_);
-        cv_.wait_for(lock, settings_.interval, [&] { return stopping_ || woken_; });
+        auto wait = settings_.interval;
+        if (reconcile_ && settings_.reconcile_interval.count() > 0) {
+            wait = std::min(wait, settings_.reconcile_interval);
+        }
+        cv_.wait_for(lock, wait, [&] { return stopping_ || woken_; });
         woken_ = false;
         if (stopping_) {
             return;
@@ -100,7 +117,21 @@ Status Monitor::run_once() {
     }
     graph::Token app;
     MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
-    return maintain(app.access_token);
+    auto const maintained = maintain(app.access_token);
+    // Graph may lose a notification without any lifecycle event: recently active chats are read forward from their
+    // cursors on a schedule, by the leader only.
+    // The first interval starts with leadership (taking over already caught every chat up).
+    auto const now = std::chrono::steady_clock::now();
+    if (took_over || reconciled_at_ == std::chrono::steady_clock::time_point{}) {
+        reconciled_at_ = now;
+    } else if (reconcile_ && settings_.enabled && settings_.reconcile_interval.count() > 0 &&
+               now - reconciled_at_ >= settings_.reconcile_interval) {
+        reconciled_at_ = now;
+        if (auto r = reconcile_(); !r) {
+            log::warn("could not schedule the reconciliation of Teams chats", {{"error", r.error().message}});
+        }
+    }
+    return maintained;
 }
 
 Result<store::SubscriptionRow> Monitor::create(std::string const& token) {

@@ -32,11 +32,14 @@ struct MonitorSettings {
     std::chrono::seconds renew_before{60 * 60};
     std::chrono::seconds interval{30};
     std::chrono::seconds lease_ttl{45};
+    // How often the leader has recently active chats read forward from their cursors (lost notifications); 0 = off.
+    std::chrono::seconds reconcile_interval{0};
 };
 
 class Monitor {
 public:
     using CatchUp = std::function<Status(std::string const& reason)>;
+    using Reconcile = std::function<Status()>;
 
     Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge, std::shared_ptr<graph::Client> graph,
             std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
@@ -47,6 +50,8 @@ public:
     void stop();
     // Something changed (a lifecycle event): run a pass now.
     void wake();
+    // What the leader runs every settings.reconcile_interval (set before start()).
+    void set_reconcile(Reconcile reconcile) { reconcile_ = std::move(reconcile); }
     // One pass (what the thread does every interval); a no-op when another node leads.
     [[nodiscard]] Status run_once();
     [[nodiscard]] bool leader() const noexcept { return leader_.load(); }
@@ -63,6 +68,8 @@ private:
     std::shared_ptr<graph::Entra> entra_;
     std::shared_ptr<sync::Stats> stats_;
     CatchUp catch_up_;
+    Reconcile reconcile_;
+    std::chrono::steady_clock::time_point reconciled_at_{};  // only touched by run_once's caller
     std::atomic<bool> leader_{false};
     std::string pending_catch_up_;  // only touched by run_once's caller
 

@@ -1,9 +1,12 @@
 #include "sync/inbound.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <exception>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include "common/log.hpp"
@@ -18,11 +21,18 @@ using nlohmann::json;
 constexpr std::size_t k_max_post_chars = 16'000;  // Mattermost's limit is 16,383 runes
 constexpr std::size_t k_max_files_per_post = 10;
 constexpr int k_max_attempts_permanent = 5;
-constexpr int k_max_attempts_transient = 60;
+constexpr int k_max_attempts_transient = 30;  // with backoff capped at 5 minutes: about two hours
+// A claimed batch is the worker's for this long, renewed between messages while it works: a crashed worker's batch
+// comes back after at most this long.
+constexpr std::int64_t k_lease_ms = 2 * 60'000;
+constexpr std::int64_t k_renew_every_ms = 30'000;
 constexpr std::int64_t k_pending_window_ms = 60'000;
+// A catch-up of a chat first seen after downtime says from when to read it: "since:<Unix ms>".
+constexpr std::string_view k_discover_prefix = "since:";
+constexpr std::size_t k_max_discovery_users = 10'000;
+constexpr std::size_t k_max_discovery_chats = 1'000;
 // How long an interrupted outbound send holds back the chat's inbound changes at most.
 constexpr std::int64_t k_send_resolution_ms = 5 * 60'000;
-constexpr char const* k_wait_for_sender = "a message from Mattermost to this chat is being sent";
 // Bridge posts carry this prop with the Teams message id: the outbound side skips them, and a crash between
 // creating a post and committing its link is recovered by finding the post again.
 constexpr char const* k_message_prop = "msteams_message_id";
@@ -39,6 +49,24 @@ std::string teams_link(std::string const& chat_id, std::string const& message_id
 }
 
 using strings::utf8_prefix;  // trims to at most n bytes without cutting a UTF-8 sequence
+
+// How many attempts an item gets before it is set aside as a dead letter.
+int max_attempts(Error const& e) {
+    return e.code == ErrorCode::unavailable ? k_max_attempts_transient : k_max_attempts_permanent;
+}
+
+// Each statement in its own transaction: the inbound side holds no transaction open across a network call. What
+// it writes is idempotent (the message map's keys, the pending marker and the post prop make a repeat harmless).
+class AutoCommit final : public store::Tx {
+public:
+    explicit AutoCommit(store::Database& db) : db_(db) {}
+    Result<store::Rows> exec(std::string_view sql, std::vector<store::Param> const& params) override {
+        return db_.exec(sql, params);
+    }
+
+private:
+    store::Database& db_;
+};
 
 std::string posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
@@ -114,7 +142,8 @@ Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::sh
       entra_(std::move(entra)),
       people_(std::move(people)),
       stats_(std::move(stats)),
-      workers_("inbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); }) {}
+      workers_("inbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); },
+               &stats_->worker_exceptions) {}
 
 Inbound::~Inbound() { stop(); }
 
@@ -123,52 +152,50 @@ void Inbound::stop() { workers_.stop(); }
 void Inbound::wake() { workers_.wake(); }
 
 Result<bool> Inbound::run_once() {
+    auto const now = graph::now_ms();
     std::vector<store::InboxItem> items;
-    auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
-        items.clear();
-        MSTEAMS_TRY_ASSIGN(items, bridge_->claim(tx, graph::now_ms(), 100));
-        if (items.empty()) {
-            return {};
-        }
-        ++stats_->inbox_batches;
-        MSTEAMS_TRY(process(tx, items));
-        std::vector<std::int64_t> ids;
-        for (auto const& i : items) {
-            ids.push_back(i.id);
-        }
-        return bridge_->remove(tx, ids);
-    });
+    MSTEAMS_TRY_ASSIGN(items, bridge_->claim(now, now + k_lease_ms, 100));
     if (items.empty()) {
-        if (!done) {
-            return std::unexpected(done.error());
-        }
         return false;
     }
-    if (done) {
-        return true;
-    }
-    auto const& e = done.error();
-    int attempts = 0;
+    ++stats_->inbox_batches;
+    int attempts = 0;  // counted when claimed: a crash mid-batch counts too
     std::vector<std::int64_t> ids;
     for (auto const& i : items) {
-        attempts = std::max(attempts, i.attempts + 1);
+        attempts = std::max(attempts, i.attempts);
         ids.push_back(i.id);
     }
-    if (e.message == k_wait_for_sender) {
+    Result<Outcome> done = std::unexpected(Error{});
+    try {
+        done = process(items, attempts);
+    } catch (std::exception const& x) {
+        ++stats_->worker_exceptions;
+        done = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+    } catch (...) {
+        ++stats_->worker_exceptions;
+        done = fail(ErrorCode::internal, "unexpected exception");
+    }
+    if (done && *done == Outcome::wait_for_sender) {
         MSTEAMS_TRY(bridge_->delay(ids, graph::now_ms() + 1000));
         return true;
     }
-    // Rolled back: the items stay, to be tried again later; after too many attempts they are given up, loudly.
+    if (done) {
+        // Applied: a crash before this commit only repeats work that is idempotent.
+        MSTEAMS_TRY(bridge_->db().transact([&](store::Tx& tx) { return bridge_->remove(tx, ids); }));
+        return true;
+    }
+    auto const& e = done.error();
     ++stats_->failures;
-    bool const transient = e.code == ErrorCode::unavailable || e.code == ErrorCode::internal;
-    if (attempts >= (transient ? k_max_attempts_transient : k_max_attempts_permanent)) {
-        stats_->dropped += items.size();
-        log::error("giving up on Teams changes after repeated failures",
+    if (attempts >= max_attempts(e)) {
+        // Set aside, visible to admins and retryable: the chat's later changes go on.
+        stats_->dead_lettered += items.size();
+        log::error("Teams changes failed repeatedly; set aside as dead letters",
                    {{"chat_id", items.front().thread_id},
                     {"count", std::to_string(items.size())},
                     {"attempts", std::to_string(attempts)},
                     {"error", e.message}});
-        (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->remove(tx, ids); });
+        MSTEAMS_TRY(bridge_->db().transact(
+            [&](store::Tx& tx) { return bridge_->dead_letter_inbox(tx, items, e.message, graph::now_ms()); }));
         return true;
     }
     std::int64_t delay_ms = std::min<std::int64_t>(300'000, 1000LL << std::min(attempts, 9));
@@ -180,9 +207,7 @@ Result<bool> Inbound::run_once() {
                {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)},
                {"error", e.message}});
-    if (auto s = bridge_->postpone(ids, graph::now_ms() + delay_ms, e.message); !s) {
-        return std::unexpected(s.error());
-    }
+    MSTEAMS_TRY(bridge_->postpone(ids, graph::now_ms() + delay_ms, e.message));
     return true;
 }
 
@@ -194,10 +219,55 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
     for (auto const& p : portals) {
         items.push_back(store::InboxItem{0, now, "", "catchup", p.teams_thread_id, "", 0});
     }
+    // Chats first seen while the bridge was away have no portal yet: a connected member's chats updated since the
+    // bridge last read Teams are read from then on, oldest first.
+    std::int64_t since = 0;
+    MSTEAMS_TRY_ASSIGN(since, bridge_->newest_chat_cursor());
+    std::size_t discovered = 0;
+    if (since > 0) {
+        std::set<std::string> known;
+        for (auto const& p : portals) {
+            known.insert(p.teams_thread_id);
+        }
+        std::vector<std::string> users;
+        MSTEAMS_TRY_ASSIGN(users, bridge_->connected_users(k_max_discovery_users));
+        for (auto const& user : users) {
+            auto token = logins_->access_token(user);
+            if (!token) {
+                continue;  // not usable now; another member may see the chat
+            }
+            auto chats = graph_->list_my_chats(*token, k_max_discovery_chats);
+            if (!chats) {
+                log::warn("could not list a connected user's Teams chats", {{"error", chats.error().message}});
+                continue;
+            }
+            for (auto const& c : *chats) {
+                if (c.last_updated_at > since - settings_.cursor_overlap_ms && known.insert(c.id).second) {
+                    items.push_back(store::InboxItem{0, now, "", "catchup", c.id,
+                                                     std::string(k_discover_prefix) + std::to_string(since), 0});
+                    ++discovered;
+                }
+            }
+        }
+    }
     MSTEAMS_TRY(bridge_->enqueue(items));
     stats_->catchups += items.size();
-    log::info("catching up with Teams chats", {{"reason", reason}, {"chats", std::to_string(items.size())}});
+    log::info("catching up with Teams chats", {{"reason", reason},
+                                               {"chats", std::to_string(items.size())},
+                                               {"new_chats", std::to_string(discovered)}});
     wake();
+    return {};
+}
+
+Status Inbound::schedule_reconcile() {
+    constexpr std::int64_t k_active_window_ms = 24 * 60 * 60'000LL;
+    auto const now = graph::now_ms();
+    std::int64_t queued = 0;
+    MSTEAMS_TRY_ASSIGN(queued, bridge_->enqueue_reconcile(now - k_active_window_ms, now));
+    stats_->reconciles += static_cast<std::uint64_t>(queued);
+    if (queued > 0) {
+        wake();
+    }
     return {};
 }
 
@@ -270,12 +340,13 @@ Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::ve
     return portal;
 }
 
-Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& items) {
+Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& items, int attempts) {
     auto const& chat_id = items.front().thread_id;
     if (settings_.mode == InboundMode::off) {
         stats_->skipped_sync_off += items.size();
-        return {};
+        return Outcome::done;
     }
+    AutoCommit tx(bridge_->db());
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;
@@ -290,151 +361,208 @@ Status Inbound::process(store::Tx& tx, std::vector<store::InboxItem> const& item
     }
     if (work.connected.empty()) {
         stats_->skipped_no_connected_member += items.size();
-        return {};
+        return Outcome::done;
     }
 
-    std::vector<std::string> wanted;  // message ids, first notification first
-    std::vector<std::string> deleted;
+    // Message ids, first notification first. A deletion is read from Teams like any other change: a notification
+    // alone (it could be forged, or late after an undo) never deletes a post.
+    std::vector<std::string> wanted;
+    std::set<std::string> changed;  // ids with a notification other than `created`
     bool catch_up = false;
+    std::int64_t discover_since = 0;  // a chat first seen after downtime: read from then on
     for (auto const& i : items) {
         if (i.change_type == "catchup") {
             catch_up = true;
-        } else if (i.change_type == "deleted") {
-            deleted.push_back(i.message_id);
-        } else if (std::find(wanted.begin(), wanted.end(), i.message_id) == wanted.end()) {
+            if (std::string_view(i.message_id).starts_with(k_discover_prefix)) {
+                std::int64_t ms = 0;
+                auto const text = std::string_view(i.message_id).substr(k_discover_prefix.size());
+                if (std::from_chars(text.data(), text.data() + text.size(), ms).ec == std::errc()) {
+                    discover_since = std::max(discover_since, ms);
+                }
+            }
+            continue;
+        }
+        if (i.change_type != "created") {
+            changed.insert(i.message_id);
+        }
+        if (std::find(wanted.begin(), wanted.end(), i.message_id) == wanted.end()) {
             wanted.push_back(i.message_id);
         }
     }
-
-    // Deletions need no Graph request: the notification names the message.
-    for (auto const& id : deleted) {
-        std::optional<store::MessageLink> link;
-        MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, id));
-        if (!link || link->mm_post_id.empty() || link->deleted) {
-            ++stats_->duplicates;
-            continue;
-        }
-        if (auto s = api_->delete_post(link->mm_post_id); !s && s.error().code != ErrorCode::not_found) {
-            return s;
-        }
-        link->deleted = true;
-        MSTEAMS_TRY(bridge_->put_message(tx, *link));
-        ++stats_->posts_deleted;
-    }
-    std::erase_if(wanted, [&](std::string const& id) {
-        return std::find(deleted.begin(), deleted.end(), id) != deleted.end();
-    });
-    // Our own messages coming back need no Graph request either: the map knows them.
+    // A `created` notification for a message the map already has (our own coming back, or a redelivery) needs no
+    // Graph request: the map knows it.
     std::int64_t echoed_to = 0;
-    for (auto const& i : items) {
-        if (i.change_type != "created") {
-            continue;
+    std::erase_if(wanted, [&](std::string const& id) -> bool {
+        if (changed.contains(id)) {
+            return false;
         }
-        std::optional<store::MessageLink> link;
-        MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, i.message_id));
-        if (link && link->origin == "mattermost" && !link->mm_post_id.empty()) {
+        auto link = bridge_->message(tx, chat_id, id);
+        if (!link || !*link || (*link)->mm_post_id.empty()) {
+            return false;  // unknown, pending, or unreadable now: read it
+        }
+        if ((*link)->origin == "mattermost") {
             ++stats_->echoes;
-            echoed_to = std::max(echoed_to, link->teams_modified_at);
-            std::erase(wanted, i.message_id);
+            echoed_to = std::max(echoed_to, (*link)->teams_modified_at);
+        } else {
+            ++stats_->duplicates;
         }
-    }
+        return true;
+    });
     std::optional<store::Portal> portal;
     MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_thread(chat_id));
     if (wanted.empty() && !catch_up) {
         if (portal && echoed_to > 0) {
             MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, echoed_to));
         }
-        return {};
+        return Outcome::done;
     }
 
-    // What the bridge changes in this chat from now on makes what is read below possibly stale (checked below).
-    std::int64_t version = 0;
-    MSTEAMS_TRY_ASSIGN(version, bridge_->thread_version(tx, chat_id));
-    std::vector<graph::ChatMessage> messages;
+    std::vector<std::int64_t> ids;
+    for (auto const& i : items) {
+        ids.push_back(i.id);
+    }
+    // Read forward from the cursor: it covers every change since, applied in the order they happened whatever order
+    // the notifications came in (Graph does not keep it). However long the gap, it is read oldest first in chunks
+    // of at most max_messages_per_read (memory stays bounded), each chunk applied and the cursor moved before the
+    // next is read.
+    bool forward = false;
+    std::int64_t after = 0;
     if (portal && portal->cursor_ms > 0) {
-        // Read forward from the cursor: one request covers every change since, and they are applied in the order
-        // they happened whatever order the notifications came in (Graph does not keep it).
-        graph::Client::Page page;
-        MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
-            return graph_->list_messages_since(token, chat_id, portal->cursor_ms - settings_.cursor_overlap_ms,
-                                               settings_.max_messages_per_read);
-        }));
-        if (page.truncated) {
-            log::warn("a Teams chat changed more than can be read at once; the oldest changes were skipped",
-                      {{"chat_id", chat_id}, {"read", std::to_string(page.messages.size())}});
+        forward = true;
+        after = portal->cursor_ms - settings_.cursor_overlap_ms;
+    } else if (discover_since > 0) {
+        forward = true;
+        after = discover_since - settings_.cursor_overlap_ms;
+    }
+    while (true) {
+        // What the bridge changes in this chat from now on makes what is read below possibly stale (checked below).
+        std::int64_t version = 0;
+        MSTEAMS_TRY_ASSIGN(version, bridge_->thread_version(tx, chat_id));
+        std::vector<graph::ChatMessage> messages;
+        bool more = false;
+        if (forward) {
+            graph::Client::Page page;
+            MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
+                return graph_->list_oldest_messages_since(token, chat_id, after, settings_.max_messages_per_read);
+            }));
+            more = page.truncated;
+            messages = std::move(page.messages);
+            std::erase_if(wanted, [&](std::string const& id) {
+                return std::any_of(messages.begin(), messages.end(), [&](auto const& m) { return m.id == id; });
+            });
         }
-        messages = std::move(page.messages);
-        // A notified message older than the cursor's window (a late redelivery) is read on its own.
-        std::erase_if(wanted, [&](std::string const& id) {
-            return std::any_of(messages.begin(), messages.end(), [&](auto const& m) { return m.id == id; });
+        if (!more) {
+            // A notified message older than the cursor's window (a late redelivery) is read on its own.
+            for (auto const& id : wanted) {
+                auto m = work.with_token(
+                    [&](std::string const& token) { return graph_->get_message(token, chat_id, id); });
+                if (!m) {
+                    if (m.error().code == ErrorCode::not_found) {
+                        ++stats_->duplicates;
+                        continue;
+                    }
+                    return std::unexpected(m.error());
+                }
+                messages.push_back(std::move(*m));
+            }
+            wanted.clear();
+        }
+        std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
+            return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
         });
-    }
-    for (auto const& id : wanted) {
-        auto m = work.with_token(
-            [&](std::string const& token) { return graph_->get_message(token, chat_id, id); });
-        if (!m) {
-            if (m.error().code == ErrorCode::not_found) {
-                ++stats_->duplicates;
-                continue;
-            }
-            return std::unexpected(m.error());
-        }
-        messages.push_back(std::move(*m));
-    }
-    std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
-        return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
-    });
 
-    // A message from Mattermost may be in Teams before its sender has linked it: the sender's marker is committed
-    // before the send and replaced by the link in one transaction, so checking the marker after reading Teams and
-    // the links after the marker never sees neither. Such a chat waits a moment.
-    bool in_flight = false;
-    MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, graph::now_ms() - k_send_resolution_ms));
-    if (in_flight) {
-        for (auto const& m : messages) {
-            std::optional<store::MessageLink> link;
-            MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, m.id));
-            if (!link) {
-                Error wait{ErrorCode::unavailable, k_wait_for_sender, 0, std::chrono::seconds(1)};
-                return std::unexpected(wait);
+        // A message from Mattermost may be in Teams before its sender has linked it: the sender's marker is
+        // committed before the send and replaced by the link in one transaction, so checking the marker after
+        // reading Teams and the links after the marker never sees neither. Such a chat waits a moment.
+        bool in_flight = false;
+        MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, graph::now_ms() - k_send_resolution_ms));
+        if (in_flight) {
+            for (auto const& m : messages) {
+                std::optional<store::MessageLink> link;
+                MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, m.id));
+                if (!link) {
+                    return Outcome::wait_for_sender;
+                }
             }
         }
-    }
-    // Reactions and posts are changed one side at a time: the sender holds this lock while it writes. If it wrote
-    // to Teams after the read above, the read may predate that change (a reaction it just set would look removed):
-    // read again.
-    MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
-    std::int64_t now_version = 0;
-    MSTEAMS_TRY_ASSIGN(now_version, bridge_->thread_version(tx, chat_id));
-    if (now_version != version) {
-        return std::unexpected(Error{ErrorCode::unavailable, k_wait_for_sender, 0, std::chrono::seconds(1)});
-    }
-
-    std::int64_t newest = echoed_to;
-    for (auto const& m : messages) {
-        newest = std::max(newest, m.last_modified_at);
-    }
-    if (settings_.mode == InboundMode::notifications) {
-        for (auto const& m : messages) {
-            MSTEAMS_TRY(notify(tx, work, m));
+        // Reactions and posts are changed one side at a time: the sender holds this lock while it writes. Taking it
+        // (released at once: no transaction stays open here) waits for a write in progress; if the sender wrote to
+        // Teams after the read above, the read may predate that change (a reaction it just set would look
+        // removed): read again.
+        MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
+        std::int64_t now_version = 0;
+        MSTEAMS_TRY_ASSIGN(now_version, bridge_->thread_version(tx, chat_id));
+        if (now_version != version) {
+            return Outcome::wait_for_sender;
         }
-        return {};
+
+        std::int64_t newest = echoed_to;
+        std::int64_t newest_listed = 0;
+        for (auto const& m : messages) {
+            newest = std::max(newest, m.last_modified_at);
+            newest_listed = std::max(newest_listed, m.last_modified_at);
+        }
+        if (settings_.mode == InboundMode::notifications) {
+            for (auto const& m : messages) {
+                MSTEAMS_TRY(notify(tx, work, m));
+            }
+            return Outcome::done;
+        }
+        MSTEAMS_TRY(apply(tx, work, chat_id, members, portal, messages, ids, attempts));
+        if (portal && newest > 0) {
+            MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, newest));
+        }
+        if (!more) {
+            return Outcome::done;
+        }
+        if (newest_listed <= after) {
+            // More than a chunk of changes in one millisecond: cannot happen in Teams; never loop on it.
+            log::warn("a Teams chat has more changes in one instant than can be read at once; some may be skipped",
+                      {{"chat_id", chat_id}, {"read", std::to_string(messages.size())}});
+            return Outcome::done;
+        }
+        after = newest_listed;
+        ++stats_->catchup_chunks;
     }
+}
+
+Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std::vector<std::string> const& members,
+                      std::optional<store::Portal>& portal, std::vector<graph::ChatMessage> const& messages,
+                      std::vector<std::int64_t> const& ids, int attempts) {
+    auto renewed_at = graph::now_ms();
     for (auto const& m : messages) {
         if (m.message_type != "message") {
             ++stats_->skipped_not_a_message;
             continue;
         }
-        if (!portal) {
-            if (m.deleted_at != 0) {
-                continue;
-            }
-            MSTEAMS_TRY_ASSIGN(portal, ensure_portal(chat_id, members));
+        if (!portal && m.deleted_at != 0) {
+            continue;
         }
-        MSTEAMS_TRY(reconcile(tx, work, *portal, m));
-    }
-    if (portal && newest > 0) {
-        MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, newest));
+        if (auto const now = graph::now_ms(); now - renewed_at > k_renew_every_ms) {
+            MSTEAMS_TRY(bridge_->renew(ids, now + k_lease_ms));
+            renewed_at = now;
+        }
+        auto applied = [&]() -> Status {
+            if (!portal) {
+                MSTEAMS_TRY_ASSIGN(portal, ensure_portal(chat_id, members));
+            }
+            return reconcile(tx, work, *portal, m);
+        }();
+        if (applied) {
+            continue;
+        }
+        if (attempts < max_attempts(applied.error())) {
+            return std::unexpected(applied.error());
+        }
+        // This message keeps failing: it is set aside (visible to admins, retryable) and the chat goes on.
+        ++stats_->dead_lettered;
+        log::error("a Teams message failed repeatedly; set aside as a dead letter",
+                   {{"chat_id", chat_id},
+                    {"message_id", m.id},
+                    {"attempts", std::to_string(attempts)},
+                    {"error", applied.error().message}});
+        MSTEAMS_TRY(bridge_->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts,
+                                                 graph::now_ms()));
     }
     return {};
 }
@@ -701,16 +829,23 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
             ++stats_->duplicates;
             continue;
         }
-        mm::Channel dm;
-        MSTEAMS_TRY_ASSIGN(dm, api_->get_direct_channel(settings_.bot_user_id, mm_id));
+        // The claim is committed before the post (no transaction spans the call): a failed post releases it.
+        auto dm = api_->get_direct_channel(settings_.bot_user_id, mm_id);
+        if (!dm) {
+            (void)bridge_->release_notification(tx, work.chat_id, m.id, mm_id);
+            return std::unexpected(dm.error());
+        }
         mm::Post post;
         post.user_id = settings_.bot_user_id;
-        post.channel_id = dm.id;
+        post.channel_id = dm->id;
         post.message = "**" + (m.from.display_name.empty() ? std::string("Someone") : m.from.display_name) +
                        "** sent you a message in Microsoft Teams:\n" + quoted + "\n[Open in Teams](" +
                        teams_link(work.chat_id, m.id) + ")";
         post.props_json = json{{k_message_prop, m.id}}.dump();
-        MSTEAMS_TRY(api_->create_post(post));
+        if (auto created = api_->create_post(post); !created) {
+            (void)bridge_->release_notification(tx, work.chat_id, m.id, mm_id);
+            return std::unexpected(created.error());
+        }
         ++stats_->notifications_sent;
     }
     return {};

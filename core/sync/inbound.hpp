@@ -24,8 +24,9 @@
 // Teams → Mattermost. Workers take inbox items thread by thread (one worker per chat at a time, in arrival
 // order), decide from what is already known whether the chat has a connected member (no Graph request otherwise),
 // read the chat's changes with a connected member's token, and reconcile each message with its Mattermost post:
-// create, edit, delete, reactions, files. The message map, committed in the transaction that removes the inbox
-// items, is what makes this exactly once.
+// create, edit, delete, reactions, files. Items are claimed with a lease and no transaction stays open across a
+// network call: the message map (with the pending marker and the post prop) is what makes this exactly once. A
+// message that keeps failing is set aside as a dead letter and the chat goes on.
 namespace msteams::sync {
 
 enum class InboundMode { mirror, notifications, off };
@@ -61,10 +62,19 @@ public:
 
     // Queues a catch-up read of every chat portal that has a connected member (after downtime or a `missed`).
     [[nodiscard]] Status schedule_catch_up(std::string const& reason);
+    // Queues a read forward of the chats active in the last day (notifications Graph lost without a word).
+    [[nodiscard]] Status schedule_reconcile();
 
 private:
     struct Work;
-    [[nodiscard]] Status process(store::Tx& tx, std::vector<store::InboxItem> const& items);
+    enum class Outcome { done, wait_for_sender };
+    // Applies one chat's claimed items; `attempts` is how often they were claimed (this time included).
+    [[nodiscard]] Result<Outcome> process(std::vector<store::InboxItem> const& items, int attempts);
+    // Reconciles messages in order; one that keeps failing (after `attempts`) is set aside as a dead letter.
+    [[nodiscard]] Status apply(store::Tx& tx, Work& work, std::string const& chat_id,
+                               std::vector<std::string> const& members, std::optional<store::Portal>& portal,
+                               std::vector<graph::ChatMessage> const& messages, std::vector<std::int64_t> const& ids,
+                               int attempts);
     [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
     [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
                                                       std::vector<std::string> const& members);

@@ -1,6 +1,7 @@
 #include "sync/outbound.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
@@ -212,7 +213,8 @@ Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std:
       graph_(std::move(graph)),
       stats_(std::move(stats)),
       lookup_(std::move(lookup)),
-      workers_("outbox", settings_.workers, std::chrono::milliseconds(250), [this] { return run_once(); }) {}
+      workers_("outbox", settings_.workers, std::chrono::milliseconds(250), [this] { return run_once(); },
+               &stats_->worker_exceptions) {}
 
 Outbound::~Outbound() { stop(); }
 
@@ -329,7 +331,13 @@ Result<bool> Outbound::run_once() {
         if (!item) {
             return {};
         }
-        MSTEAMS_TRY(process(tx, *item));
+        // A bug must not end the core nor retry the item forever: it fails like any error, and counts.
+        try {
+            MSTEAMS_TRY(process(tx, *item));
+        } catch (std::exception const& x) {
+            ++stats_->worker_exceptions;
+            return fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+        }
         return bridge_->remove_outbox(tx, item->id);
     });
     if (!item) {
@@ -346,15 +354,16 @@ Result<bool> Outbound::run_once() {
     int const attempts = item->attempts + 1;
     bool const transient = e.code == ErrorCode::unavailable || e.code == ErrorCode::internal;
     if (!transient || attempts >= k_max_attempts) {
-        ++stats_->outbound_dropped;
-        log::error("could not send a Mattermost change to Teams; giving up",
+        // Set aside as a dead letter (admins see it and can retry it); the channel's later changes go on.
+        ++stats_->outbound_dead_lettered;
+        log::error("could not send a Mattermost change to Teams; set aside as a dead letter",
                    {{"post_id", item->post_id}, {"kind", item->kind}, {"attempts", std::to_string(attempts)},
                     {"error", e.message}});
         if (item->kind == "post" || item->kind == "edit") {
             tell(item->user_id, item->channel_id,
                  "Your message could not be delivered to Microsoft Teams: " + e.message);
         }
-        (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->remove_outbox(tx, item->id); });
+        MSTEAMS_TRY(bridge_->dead_letter_outbox(*item, e.message, graph::now_ms()));
         return true;
     }
     std::int64_t delay_ms = std::min<std::int64_t>(300'000, 1000LL << std::min(attempts, 9));

@@ -33,8 +33,11 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     add("recovered_pending", recovered_pending);
     add("failures", failures);
     add("dropped", dropped);
+    add("dead_lettered", dead_lettered);
     add("synthetic_users_created", synthetic_users_created);
     add("catchups", catchups);
+    add("catchup_chunks", catchup_chunks);
+    add("reconciles", reconciles);
     add("outbox_enqueued", outbox_enqueued);
     add("sent_posts", sent_posts);
     add("sent_edits", sent_edits);
@@ -46,6 +49,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     add("outbound_not_connected", outbound_not_connected);
     add("outbound_failures", outbound_failures);
     add("outbound_dropped", outbound_dropped);
+    add("outbound_dead_lettered", outbound_dead_lettered);
+    add("worker_exceptions", worker_exceptions);
     add("subscriptions_created", subscriptions_created);
     add("subscriptions_renewed", subscriptions_renewed);
     add("subscriptions_deleted", subscriptions_deleted);

@@ -44,8 +44,11 @@ struct Stats {
     Counter recovered_pending{0};
     Counter failures{0};
     Counter dropped{0};  // given up (permanent errors)
+    Counter dead_lettered{0};  // inbox items or messages set aside after repeated failures
     Counter synthetic_users_created{0};
     Counter catchups{0};
+    Counter catchup_chunks{0};
+    Counter reconciles{0};  // chats queued for a read forward by the periodic reconciliation  // further chunks read in a long gap (oldest first)
 
     // outbound pipeline
     Counter outbox_enqueued{0};
@@ -59,6 +62,10 @@ struct Stats {
     Counter outbound_not_connected{0};
     Counter outbound_failures{0};
     Counter outbound_dropped{0};
+    Counter outbound_dead_lettered{0};
+
+    // exceptions caught at a worker or monitor loop (a bug: logged, counted, never fatal)
+    Counter worker_exceptions{0};
 
     // subscriptions
     Counter subscriptions_created{0};

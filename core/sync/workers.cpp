@@ -1,13 +1,19 @@
 #include "sync/workers.hpp"
 
 #include <algorithm>
+#include <exception>
 
 #include "common/log.hpp"
 
 namespace msteams::sync {
 
-Workers::Workers(std::string name, int count, std::chrono::milliseconds poll, std::function<Result<bool>()> step)
-    : name_(std::move(name)), count_(std::max(1, count)), poll_(poll), step_(std::move(step)) {}
+Workers::Workers(std::string name, int count, std::chrono::milliseconds poll, std::function<Result<bool>()> step,
+                 std::atomic<std::uint64_t>* exceptions)
+    : name_(std::move(name)),
+      count_(std::max(1, count)),
+      poll_(poll),
+      step_(std::move(step)),
+      exceptions_(exceptions) {}
 
 Workers::~Workers() { stop(); }
 
@@ -43,6 +49,12 @@ void Workers::wake() {
     cv_.notify_all();
 }
 
+void Workers::count_exception() noexcept {
+    if (exceptions_ != nullptr) {
+        ++*exceptions_;
+    }
+}
+
 void Workers::loop() {
     while (true) {
         std::uint64_t seen = 0;
@@ -53,7 +65,18 @@ void Workers::loop() {
             }
             seen = wakes_;
         }
-        auto const did = step_();
+        // An exception leaving a thread is std::terminate: a bug in one step must not end the core. It is
+        // logged, counted and treated as idle (no tight loop on the same item).
+        Result<bool> did = false;
+        try {
+            did = step_();
+        } catch (std::exception const& x) {
+            count_exception();
+            did = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+        } catch (...) {
+            count_exception();
+            did = fail(ErrorCode::internal, "unexpected exception");
+        }
         if (did && *did) {
             continue;
         }

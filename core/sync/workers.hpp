@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -17,8 +18,10 @@ namespace msteams::sync {
 // passes (work from other nodes and postponed work is found by polling).
 class Workers {
 public:
-    // `step` returns true when it did something, false when idle; errors are logged and count as idle.
-    Workers(std::string name, int count, std::chrono::milliseconds poll, std::function<Result<bool>()> step);
+    // `step` returns true when it did something, false when idle; errors are logged and count as idle. An exception
+    // from `step` is caught, logged and counted in `exceptions` (when given), and counts as idle: never fatal.
+    Workers(std::string name, int count, std::chrono::milliseconds poll, std::function<Result<bool>()> step,
+            std::atomic<std::uint64_t>* exceptions = nullptr);
     ~Workers();
     Workers(Workers const&) = delete;
     Workers& operator=(Workers const&) = delete;
@@ -29,11 +32,13 @@ public:
 
 private:
     void loop();
+    void count_exception() noexcept;
 
     std::string name_;
     int count_;
     std::chrono::milliseconds poll_;
     std::function<Result<bool>()> step_;
+    std::atomic<std::uint64_t>* exceptions_;
     std::mutex mutex_;
     std::condition_variable cv_;
     bool stopping_ = false;

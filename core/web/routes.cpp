@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "store/bridge.hpp"
 #include "sync/receiver.hpp"
 #include "sync/stats.hpp"
 
@@ -62,15 +63,37 @@ Response notifications(Request const& request, char const* kind,
     return ok;
 }
 
+// The newest dead letters, for system admins.
+Response dead_letter_list(store::Bridge& bridge) {
+    auto const count = bridge.dead_letter_count();
+    auto const newest = bridge.dead_letters(50);
+    if (!count || !newest) {
+        return json_error(503, "unavailable", "The dead letters could not be read just now.").set("Retry-After", "5");
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (auto const& d : *newest) {
+        list.push_back({{"id", d.id},
+                        {"direction", d.direction},
+                        {"thread_id", d.thread_id},
+                        {"payload", d.payload},
+                        {"error", d.error},
+                        {"attempts", d.attempts},
+                        {"first_failed_at", d.first_failed_at},
+                        {"last_failed_at", d.last_failed_at}});
+    }
+    return json_response(200, nlohmann::json{{"count", *count}, {"newest", list}}.dump());
+}
+
 }  // namespace
 
 void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
-                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api) {
+                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
+                                 std::function<std::shared_ptr<store::Bridge>()> bridge) {
     router.add(Route{"POST", "/changes", Access::anyone, k_max_notification_body,
                      [receiver](Request const& r) { return notifications(r, "changes", receiver); }});
     router.add(Route{"POST", "/lifecycle", Access::anyone, k_max_notification_body,
                      [receiver](Request const& r) { return notifications(r, "lifecycle", receiver); }});
-    router.add(Route{"GET", "/api/v1/stats", Access::user, 0, [stats, api](Request const& r) {
+    router.add(Route{"GET", "/api/v1/stats", Access::user, 0, [stats, api, bridge](Request const& r) {
                          auto const admin = api->has_permission_to(r.user_id, "manage_system");
                          if (!admin || !*admin) {
                              return json_error(403, "forbidden", "Only system admins can read the counters.");
@@ -79,7 +102,24 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                          for (auto const& [name, value] : stats->snapshot()) {
                              body[name] = value;
                          }
+                         // Every value is a number (clients read the counters as one map).
+                         if (auto const store = bridge ? bridge() : nullptr) {
+                             if (auto const n = store->dead_letter_count()) {
+                                 body["dead_letters"] = *n;
+                             }
+                         }
                          return json_response(200, body.dump());
+                     }});
+    router.add(Route{"GET", "/api/v1/dead-letters", Access::user, 0, [api, bridge](Request const& r) {
+                         auto const admin = api->has_permission_to(r.user_id, "manage_system");
+                         if (!admin || !*admin) {
+                             return json_error(403, "forbidden", "Only system admins can read the dead letters.");
+                         }
+                         auto const store = bridge ? bridge() : nullptr;
+                         if (!store) {
+                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                         }
+                         return dead_letter_list(*store);
                      }});
 }
 

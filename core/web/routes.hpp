@@ -1,11 +1,16 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "mm/api.hpp"
 #include "web/router.hpp"
+
+namespace msteams::store {
+class Bridge;
+}
 
 namespace msteams::sync {
 class Receiver;
@@ -29,8 +34,10 @@ inline constexpr std::size_t k_max_validation_token = 4096;
 void install_routes(Router& router, std::function<std::optional<WebappSettings>()> settings);
 
 // /changes and /lifecycle (Microsoft Graph's notifications: the validation handshake, then the receiver; 503 while
-// the plugin is not active, so that Graph sends them again) and GET /api/v1/stats (system admins: the counters).
+// the plugin is not active, so that Graph sends them again), GET /api/v1/stats (system admins: the counters, and the
+// dead-letter count when `bridge` returns the store, i.e. while active) and GET /api/v1/dead-letters (the newest).
 void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
-                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api);
+                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
+                                 std::function<std::shared_ptr<store::Bridge>()> bridge = {});
 
 }  // namespace msteams::web

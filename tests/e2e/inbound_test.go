@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,32 @@ func readFile(t *testing.T, as *mmtest.User, fileID string) ([]byte, *model.File
 		return ""
 	})
 	return data, info
+}
+
+// allPosts returns the messages of every post in the channel that start with prefix, oldest first, page by page.
+func allPosts(t *testing.T, as *mmtest.User, channelID, prefix string) []string {
+	t.Helper()
+	var posts []*model.Post
+	for page := 0; ; page++ {
+		list, _, err := as.Client.GetPostsForChannel(context.Background(), channelID, page, 200, "", false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range list.Posts {
+			if strings.HasPrefix(p.Message, prefix) {
+				posts = append(posts, p)
+			}
+		}
+		if len(list.Order) < 200 {
+			break
+		}
+	}
+	sort.Slice(posts, func(i, j int) bool { return posts[i].CreateAt < posts[j].CreateAt })
+	out := make([]string, 0, len(posts))
+	for _, p := range posts {
+		out = append(out, p.Message)
+	}
+	return out
 }
 
 func withText(s string) func(*model.Post) bool {
@@ -263,6 +290,122 @@ func TestInbound(t *testing.T) {
 			}
 			return ""
 		})
+	})
+
+	t.Run("a Teams delete of a post already gone in Mattermost does not wedge the chat", func(t *testing.T) {
+		// What a crash between deleting the post and recording it leaves behind: the deletion is applied again to a
+		// post that is already gone, and Mattermost answers 400 app.post.get.app_error. That is success.
+		m := send(m365ctl.Post{Text: "deleted on both sides"})
+		post := waitPost(t, alice, channelID, withText("deleted on both sides"))
+		if _, err := b.mm.AdminClient.DeletePost(ctx, post.Id); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.ctl.Delete(ctx, chat, m.ID, megan.ID); err != nil {
+			t.Fatal(err)
+		}
+		send(m365ctl.Post{Text: "after the double delete"})
+		waitPost(t, alice, channelID, withText("after the double delete"))
+		if n := b.stats(t)["dead_lettered"]; n != 0 {
+			t.Errorf("%d changes set aside as dead letters; deleting a deleted post is success", n)
+		}
+	})
+
+	t.Run("a forged deleted notification does not delete a bridged post", func(t *testing.T) {
+		m := send(m365ctl.Post{Text: "still here after a forged delete"})
+		post := waitPost(t, alice, channelID, withText("still here after a forged delete"))
+		settings, err := b.mm.PluginSettings(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := settings["webhooksecret"].(string)
+		before := b.stats(t)
+		item := map[string]any{"subscriptionId": sub.ID, "clientState": secret, "changeType": "deleted",
+			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID), "tenantId": b.emu.TenantID}
+		body, _ := json.Marshal(map[string]any{"value": []any{item}})
+		if status := b.postNotification(t, "/changes", body); status != http.StatusAccepted {
+			t.Fatalf("notification: %d", status)
+		}
+		// Wait until the notification was handled: accepted, and the chat's inbox is empty again.
+		within(t, 20*time.Second, func() string {
+			if b.stats(t)["notifications_accepted"] <= before["notifications_accepted"] {
+				return "not accepted yet"
+			}
+			if n := b.psql(t, "SELECT count(*) FROM msteams_inbox WHERE thread_id = '"+dm.ID+"'"); n != "0" {
+				return n + " inbox items left"
+			}
+			return ""
+		})
+		got, _, err := alice.Client.GetPost(ctx, post.Id, "")
+		if err != nil || got.DeleteAt != 0 {
+			t.Errorf("a forged deletion deleted the post: %v %v", got, err)
+		}
+	})
+
+	t.Run("400 redeliveries of bridged messages cost no Graph request and hold nothing up", func(t *testing.T) {
+		var bridged []string
+		for i := 0; i < 4; i++ {
+			text := fmt.Sprintf("bridged before the replays %d", i)
+			bridged = append(bridged, send(m365ctl.Post{Text: text}).ID)
+			waitPost(t, alice, channelID, withText(text))
+		}
+		settings, err := b.mm.PluginSettings(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := settings["webhooksecret"].(string)
+		var replays []any
+		for i := 0; i < 400; i++ {
+			replays = append(replays, map[string]any{"subscriptionId": sub.ID, "clientState": secret,
+				"changeType": "created", "tenantId": b.emu.TenantID,
+				"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, bridged[i%len(bridged)])})
+		}
+		body, _ := json.Marshal(map[string]any{"value": replays})
+		if err := b.ctl.ResetCounters(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if status := b.postNotification(t, "/changes", body); status != http.StatusAccepted {
+			t.Fatalf("replays: %d", status)
+		}
+		const fresh = 3
+		for i := 0; i < fresh; i++ {
+			send(m365ctl.Post{Text: fmt.Sprintf("new after the replays %d", i)})
+		}
+		inTransaction := "0"
+		within(t, 20*time.Second, func() string {
+			if n := b.psql(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'msteams-core' AND "+
+				"state LIKE 'idle in transaction%' AND now() - state_change > interval '2 seconds'"); n != "0" {
+				inTransaction = n
+			}
+			for i := 0; i < fresh; i++ {
+				text := fmt.Sprintf("new after the replays %d", i)
+				found := false
+				for _, p := range channelPosts(t, alice, channelID) {
+					found = found || strings.Contains(p.Message, text)
+				}
+				if !found {
+					return "missing: " + text
+				}
+			}
+			return ""
+		})
+		if inTransaction != "0" {
+			t.Errorf("%s core sessions stayed idle in transaction", inTransaction)
+		}
+		counters, err := b.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reads int64
+		for _, r := range counters.Requests {
+			if r.Host == "graph" && strings.HasPrefix(r.Route, "GET ") && strings.Contains(r.Route, "/messages") {
+				reads += r.Count
+			}
+		}
+		// One read per new message at most (a read forward from the cursor may cover several); the replays cost none
+		// (before, each batch of them cost a read: at least 4 for 400).
+		if reads > fresh {
+			t.Errorf("%d Graph message reads for %d new messages and 400 redeliveries", reads, fresh)
+		}
 	})
 
 	t.Run("a file and a pasted image arrive as files", func(t *testing.T) {
@@ -548,6 +691,80 @@ func TestInbound(t *testing.T) {
 			return ""
 		})
 	})
+
+	t.Run("a chat created while the plugin is off is found, its messages in order", func(t *testing.T) {
+		if err := b.mm.DisablePlugin(ctx, pluginID); err != nil {
+			t.Fatal(err)
+		}
+		// Its notifications are lost for good (not retried later): only discovery can find the chat.
+		if err := b.ctl.SetFaults(ctx, m365ctl.Faults{DropDeliveries: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{nestor.ID, aliceTeams.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 5; i++ {
+			if _, err := b.ctl.Send(ctx, m365ctl.InChat(fresh.ID), m365ctl.Post{From: nestor.ID,
+				Text: fmt.Sprintf("new chat %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		within(t, 20*time.Second, func() string {
+			if f, err := b.ctl.GetFaults(ctx); err != nil || f.DropDeliveries > 1000-5 {
+				return fmt.Sprintf("the 5 notifications are not dropped yet: %+v %v", f, err)
+			}
+			return ""
+		})
+		if err := b.ctl.ClearFaults(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.mm.EnablePlugin(ctx, pluginID); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 60*time.Second, func() string {
+			ghost, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "nestor@contoso.example", "")
+			if err != nil {
+				return "no synthetic user for Nestor yet: " + err.Error()
+			}
+			ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
+			if err != nil {
+				return err.Error()
+			}
+			got := allPosts(t, alice, ch.Id, "new chat ")
+			want := []string{"new chat 1", "new chat 2", "new chat 3", "new chat 4", "new chat 5"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				return fmt.Sprintf("posts %q, want %q", got, want)
+			}
+			return ""
+		})
+	})
+
+	t.Run("1,100 messages sent while the plugin is off all arrive, in order, once", func(t *testing.T) {
+		// More than one read (1,000 messages) holds: the gap is read oldest first, chunk by chunk.
+		const n = 1100
+		if err := b.mm.DisablePlugin(ctx, pluginID); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= n; i++ {
+			send(m365ctl.Post{Text: fmt.Sprintf("gap %04d", i)})
+		}
+		if err := b.mm.EnablePlugin(ctx, pluginID); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 5*time.Minute, func() string {
+			got := allPosts(t, alice, channelID, "gap ")
+			if len(got) < n {
+				return fmt.Sprintf("%d of %d arrived", len(got), n)
+			}
+			for i, m := range got {
+				if want := fmt.Sprintf("gap %04d", i+1); m != want || len(got) != n {
+					return fmt.Sprintf("position %d is %q (want %q), %d posts", i, m, want, len(got))
+				}
+			}
+			return ""
+		})
+	})
 }
 
 func TestNotificationsOnly(t *testing.T) {
@@ -610,4 +827,77 @@ func TestNotificationsOnly(t *testing.T) {
 	if _, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", ""); err == nil {
 		t.Errorf("notifications-only mode created a synthetic user")
 	}
+}
+
+func TestReconciliation(t *testing.T) {
+	ctx := context.Background()
+	b := startBridge(t, map[string]any{"reconcileIntervalSeconds": 3})
+	alice, err := b.mm.CreateUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	b.connect(t, alice, aliceTeams.ID)
+	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
+		UserPrincipalName: "megan@contoso.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.chatsSubscription(t, "")
+	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat := m365ctl.InChat(dm.ID)
+	send := func(text string) {
+		t.Helper()
+		if _, err := b.ctl.Send(ctx, chat, m365ctl.Post{From: megan.ID, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("before the losses")
+	var channelID string
+	within(t, 20*time.Second, func() string {
+		ghost, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+		if err != nil {
+			return "no synthetic user yet: " + err.Error()
+		}
+		ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
+		if err != nil {
+			return err.Error()
+		}
+		channelID = ch.Id
+		if len(allPosts(t, alice, channelID, "before the losses")) == 0 {
+			return "no post yet"
+		}
+		return ""
+	})
+
+	t.Run("notifications Graph loses without a word still arrive within the interval, in order", func(t *testing.T) {
+		if err := b.ctl.SetFaults(ctx, m365ctl.Faults{DropDeliveries: 100}); err != nil {
+			t.Fatal(err)
+		}
+		defer b.ctl.ClearFaults(ctx)
+		for i := 1; i <= 3; i++ {
+			send(fmt.Sprintf("lost notification %d", i))
+		}
+		within(t, 30*time.Second, func() string {
+			got := allPosts(t, alice, channelID, "lost notification ")
+			want := []string{"lost notification 1", "lost notification 2", "lost notification 3"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				return fmt.Sprintf("posts %q, want %q", got, want)
+			}
+			return ""
+		})
+		f, err := b.ctl.GetFaults(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.DropDeliveries >= 100 {
+			t.Errorf("no delivery was dropped (%d left): the test did not test anything", f.DropDeliveries)
+		}
+		if b.stats(t)["reconciles"] == 0 {
+			t.Errorf("no reconciliation counted")
+		}
+	})
 }

@@ -158,3 +158,18 @@ TEST_CASE("config: the Graph request timeout is an advanced setting in milliseco
     CHECK_THAT(error_of(with("graphRequestTimeoutMs", 5)),
                Catch::Contains("Graph request timeout (ms) (graphRequestTimeoutMs) must be between 100 and 600000"));
 }
+
+TEST_CASE("config: the reconciliation interval defaults to 5 minutes, 0 turns it off, seconds override", "[config]") {
+    auto const defaults = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(defaults.has_value());
+    CHECK(defaults->config.reconcile_interval_seconds == 300);
+    auto const off = parse_config(with("reconcileintervalminutes", 0), valid_server(), true);
+    REQUIRE(off.has_value());
+    CHECK(off->config.reconcile_interval_seconds == 0);
+    auto const fast = parse_config(with("reconcileintervalseconds", "3"), valid_server(), true);
+    REQUIRE(fast.has_value());
+    CHECK(fast->config.reconcile_interval_seconds == 3);
+    CHECK_THAT(error_of(with("reconcileintervalminutes", -1)),
+               Catch::Contains("Reconcile recently active chats every (minutes) (reconcileIntervalMinutes)"));
+    CHECK_THAT(error_of(with("reconcileintervalminutes", 100000)), Catch::Contains("reconcileIntervalMinutes"));
+}

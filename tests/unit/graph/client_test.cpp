@@ -491,6 +491,22 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     CHECK(newest->messages.front().id == ids[50]);
     CHECK(newest->messages.back().id == ids[54]);
 
+    // A long gap is read oldest first in chunks: every page is read, the oldest are kept, in order.
+    auto const lists_before = client.counters().message_lists;
+    auto oldest = client.list_oldest_messages_since(adele, chat, 0, 7);
+    REQUIRE(oldest);
+    CHECK(oldest->truncated);
+    REQUIRE(oldest->messages.size() == 7);
+    for (std::size_t i = 0; i < 7; ++i) {
+        CHECK(oldest->messages[i].id == ids[i]);
+    }
+    CHECK(client.counters().message_lists == lists_before + 2);
+    auto whole = client.list_oldest_messages_since(adele, chat, 0, 55);
+    REQUIRE(whole);
+    CHECK_FALSE(whole->truncated);
+    REQUIRE(whole->messages.size() == 55);
+    CHECK(whole->messages.back().id == ids[54]);
+
     // An edit of an old message moves its lastModifiedDateTime: it is all that changed since.
     auto const since = all->messages.back().last_modified_at;
     emu.control_ok("PATCH", chat_path(chat) + "/messages/" + ids[3],

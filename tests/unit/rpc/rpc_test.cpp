@@ -514,6 +514,9 @@ public:
         deleted_posts.push_back(req->id());
         if (req->id() == "missing") {
             set_app_error(out->mutable_error(), 404, "app.post.get.app_error", "Unable to get the post.");
+        } else if (req->id() == "gone") {
+            // What Mattermost answers for a post that is already deleted.
+            set_app_error(out->mutable_error(), 400, "app.post.get.app_error", "Unable to get the post.");
         }
         return grpc::Status::OK;
     }
@@ -719,7 +722,12 @@ TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
     auto const not_deleted = client.delete_post("missing");
     REQUIRE_FALSE(not_deleted.has_value());
     CHECK(not_deleted.error().http_status == 404);
-    CHECK(service.deleted_posts == std::vector<std::string>{"p1", "missing"});
+    CHECK(not_deleted.error().code == msteams::ErrorCode::not_found);
+    // Already deleted: Mattermost's 400 is "not found" to the core, so that deleting again is success.
+    auto const already = client.delete_post("gone");
+    REQUIRE_FALSE(already.has_value());
+    CHECK(already.error().code == msteams::ErrorCode::not_found);
+    CHECK(service.deleted_posts == std::vector<std::string>{"p1", "missing", "gone"});
 
     auto const since = client.get_posts_since("c1", 1'700'000'000'000);
     REQUIRE(since.has_value());

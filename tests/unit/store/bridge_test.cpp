@@ -30,30 +30,36 @@ TEST_CASE("store: the inbox hands out one thread at a time, in order, to one wor
     REQUIRE(bridge->enqueue({item("chat-a", "1"), item("chat-b", "1"), item("chat-a", "2"), item("chat-a", "3")}));
 
     // Worker 1 holds chat-a (all of its ready items, in order) while worker 2 gets chat-b only.
-    std::vector<InboxItem> first;
-    std::vector<InboxItem> second;
-    bool second_ran = false;
-    auto const outer = bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        first = must(bridge->claim(tx, 10, 100));
-        std::thread other([&] {
-            auto const inner = bridge->db().transact([&](msteams::store::Tx& tx2) -> msteams::Status {
-                second = must(bridge->claim(tx2, 10, 100));
-                second_ran = true;
-                return {};
-            });
-            CHECK(inner.has_value());
-        });
-        other.join();
-        return {};
-    });
-    REQUIRE(outer.has_value());
-    REQUIRE(second_ran);
+    auto const first = must(bridge->claim(10, 10 + 60'000, 100));
+    auto const second = must(bridge->claim(10, 10 + 60'000, 100));
     REQUIRE(first.size() == 3);
     CHECK(first[0].thread_id == "chat-a");
     CHECK(first[0].message_id == "1");
     CHECK(first[2].message_id == "3");
     REQUIRE(second.size() == 1);
     CHECK(second[0].thread_id == "chat-b");
+    // A new item of a held chat waits for its holder.
+    REQUIRE(bridge->enqueue({item("chat-a", "4")}));
+    CHECK(must(bridge->claim(20, 20 + 60'000, 100)).empty());
+}
+
+TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease comes back with its attempt counted",
+          "[pg]") {
+    TempDatabase temp;
+    msteams::test::AdminConnection admin;
+    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
+    REQUIRE(bridge->enqueue({item("chat-a", "1"), item("chat-a", "2")}));
+    auto const claimed = must(bridge->claim(10, 1000, 100));
+    REQUIRE(claimed.size() == 2);
+    CHECK(claimed[0].attempts == 1);
+    // The worker now talks to Graph and Mattermost: no session of this database is inside a transaction.
+    CHECK(admin.run("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + temp.name() +
+                    "' AND state LIKE 'idle in transaction%'") == "0");
+    CHECK(must(bridge->claim(999, 2000, 100)).empty());  // still held
+    // The worker died: after its lease the chat is handed out again, and the crash counted as an attempt.
+    auto const again = must(bridge->claim(1000, 2000, 100));
+    REQUIRE(again.size() == 2);
+    CHECK(again[0].attempts == 2);
 }
 
 TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]") {
@@ -61,22 +67,103 @@ TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]"
     auto bridge = std::make_shared<Bridge>(temp.open_migrated());
     REQUIRE(bridge->enqueue({item("chat-a", "1"), item("chat-a", "2")}));
     std::vector<std::int64_t> ids;
-    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        for (auto const& i : must(bridge->claim(tx, 10, 100))) {
-            ids.push_back(i.id);
-        }
-        return {};
-    }));
+    for (auto const& i : must(bridge->claim(10, 60'000, 100))) {
+        ids.push_back(i.id);
+    }
     REQUIRE(ids.size() == 2);
     REQUIRE(bridge->postpone(ids, 1000, "Graph answered 503"));
-    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        CHECK(must(bridge->claim(tx, 999, 100)).empty());  // not yet
-        auto const later = must(bridge->claim(tx, 1000, 100));
-        CHECK(later.size() == 2);
-        CHECK(later.at(0).attempts == 1);
-        return bridge->remove(tx, ids);
-    }));
+    CHECK(must(bridge->claim(999, 60'000, 100)).empty());  // not yet
+    auto const later = must(bridge->claim(1000, 60'000, 100));
+    CHECK(later.size() == 2);
+    CHECK(later.at(0).attempts == 2);
+    // Waiting for something else is not a failed attempt.
+    REQUIRE(bridge->delay(ids, 1500));
+    CHECK(must(bridge->claim(1500, 60'000, 100)).at(0).attempts == 2);
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) { return bridge->remove(tx, ids); }));
     CHECK(must(bridge->inbox_size()) == 0);
+}
+
+TEST_CASE("store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all",
+          "[pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
+    REQUIRE(bridge->enqueue({item("chat-a", "m1", "deleted"), item("chat-a", "m2")}));
+    auto const claimed = must(bridge->claim(10, 60'000, 1));
+    REQUIRE(claimed.size() == 1);
+    REQUIRE(bridge->postpone({claimed[0].id}, 20, "Mattermost refused the post"));
+    auto const again = must(bridge->claim(20, 60'000, 1));
+    REQUIRE(again.size() == 1);
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) {
+        return bridge->dead_letter_inbox(tx, again, "Mattermost refused the post \xC3\xA9", 30);
+    }));
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) {
+        return bridge->dead_letter_message(tx, "chat-b", "m9", "could not render", 5, 40);
+    }));
+    // The rest of chat-a goes on.
+    auto const rest = must(bridge->claim(50, 60'000, 10));
+    REQUIRE(rest.size() == 1);
+    CHECK(rest[0].message_id == "m2");
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) { return bridge->remove(tx, {rest[0].id}); }));
+
+    msteams::store::OutboxItem out;
+    out.created_at = 1;
+    out.channel_id = "dm-1";
+    out.kind = "delete";
+    out.post_id = "p1";
+    out.user_id = "alice";
+    out.payload = R"({"x":1})";
+    out.event_key = "delete:p1";
+    out.sort_at = 5;
+    REQUIRE(must(bridge->enqueue_outbox({out})) == 1);
+    std::optional<msteams::store::OutboxItem> claimed_out;
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
+        claimed_out = must(bridge->claim_outbox(tx, 100, 100));
+        return {};
+    }));
+    REQUIRE(claimed_out);
+    REQUIRE(bridge->dead_letter_outbox(*claimed_out, "Graph answered 403", 60));
+    CHECK(must(bridge->outbox_size()) == 0);
+
+    CHECK(must(bridge->dead_letter_count()) == 3);
+    auto const listed = must(bridge->dead_letters(2));
+    REQUIRE(listed.size() == 2);  // newest first
+    CHECK(listed[0].direction == "outbound");
+    CHECK(listed[0].thread_id == "dm-1");
+    CHECK(listed[0].error == "Graph answered 403");
+    CHECK(listed[0].attempts == 1);
+    CHECK(listed[1].thread_id == "chat-b");
+    auto const all = must(bridge->dead_letters(10));
+    REQUIRE(all.size() == 3);
+    CHECK(all[2].thread_id == "chat-a");
+    CHECK(all[2].attempts == 2);
+    CHECK(all[2].first_failed_at > 0);
+    CHECK(all[2].last_failed_at == 30);
+
+    // One by id: back in the inbox as it was.
+    CHECK(must(bridge->retry_dead_letters(all[2].id, 70)) == 1);
+    CHECK(must(bridge->retry_dead_letters(all[2].id, 70)) == 0);
+    auto const back = must(bridge->claim(70, 60'000, 10));
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].thread_id == "chat-a");
+    CHECK(back[0].change_type == "deleted");
+    CHECK(back[0].message_id == "m1");
+    CHECK(back[0].attempts == 1);
+    // The rest: the message back in its chat's inbox, the outbox item back in its channel's outbox.
+    CHECK(must(bridge->retry_dead_letters(std::nullopt, 80)) == 2);
+    CHECK(must(bridge->dead_letter_count()) == 0);
+    auto const msg = must(bridge->claim(80, 60'000, 10));
+    REQUIRE(msg.size() == 1);
+    CHECK(msg[0].thread_id == "chat-b");
+    CHECK(msg[0].message_id == "m9");
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
+        claimed_out = must(bridge->claim_outbox(tx, 100, 100));
+        return {};
+    }));
+    REQUIRE(claimed_out);
+    CHECK(claimed_out->event_key == "delete:p1");
+    CHECK(claimed_out->payload == R"({"x":1})");
+    CHECK(claimed_out->kind == "delete");
+    CHECK(claimed_out->sort_at == 5);
 }
 
 TEST_CASE("store: the message map is unique on both sides and pending links become real ones", "[pg]") {
