@@ -120,8 +120,20 @@ mm::CommandResponse Dispatcher::execute(mm::CommandArgs const& args) const {
         }
         return ephemeral(help_text(admin));
     }
-    if (it->admin_only && !is_system_admin(args.user_id)) {
+    std::optional<bool> admin;  // asked at most once, and only when needed
+    auto const is_admin = [&] {
+        if (!admin) {
+            admin = is_system_admin(args.user_id);
+        }
+        return *admin;
+    };
+    if (it->admin_only && !is_admin()) {
         return ephemeral("`/" + std::string(k_trigger) + " " + it->name + "` is for system admins only.");
+    }
+    if (gate_) {
+        if (auto closed = gate_(is_admin)) {
+            return ephemeral(std::move(*closed));
+        }
     }
     Invocation inv{args, std::vector<std::string>(words.begin() + 2, words.end())};
     try {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ public:
     // Adds a sub-command; a later one with the same name replaces the earlier.
     void add(SubCommand command);
 
+    // While the gate returns a text, every sub-command but help answers it instead of running (the plugin is not set
+    // up yet, say). The gate can ask whether the caller is a system admin.
+    using Gate = std::function<std::optional<std::string>(std::function<bool()> const& is_admin)>;
+    void set_gate(Gate gate) { gate_ = std::move(gate); }
+
     // The command to register with Mattermost, with autocomplete data for every sub-command.
     [[nodiscard]] mm::Command registration(std::string icon_svg) const;
 
@@ -49,6 +55,7 @@ private:
 
     mm::Api& api_;
     std::vector<SubCommand> commands_;
+    Gate gate_;
 };
 
 }  // namespace msteams::commands
