@@ -305,6 +305,21 @@ func (s *apiServer) GetChannelMemberIds(_ context.Context, req *corepb.ChannelMe
 	return &corepb.IdsResponse{Ids: ids}, nil
 }
 
+// maxUsersInRole bounds GetActiveUserIdsInRole: the core tells system admins about problems, not a whole directory.
+const maxUsersInRole = 200
+
+func (s *apiServer) GetActiveUserIdsInRole(_ context.Context, req *corepb.ValueRequest) (*corepb.IdsResponse, error) {
+	users, appErr := s.api.GetUsers(&model.UserGetOptions{Role: req.GetValue(), Active: true, Page: 0, PerPage: maxUsersInRole})
+	if appErr != nil {
+		return &corepb.IdsResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	ids := make([]string, 0, len(users))
+	for _, u := range users {
+		ids = append(ids, u.Id)
+	}
+	return &corepb.IdsResponse{Ids: ids}, nil
+}
+
 func (s *apiServer) GetPost(_ context.Context, req *corepb.IdRequest) (*corepb.PostResponse, error) {
 	post, appErr := s.api.GetPost(req.GetId())
 	return postResponse(post, appErr), nil

@@ -101,6 +101,11 @@ public:
             return invalid(s, "must be text.");
         }
         auto value = std::string(strings::trim(v->get_ref<std::string const&>()));
+        if (value == k_masked_setting) {
+            // What Mattermost shows for a secret setting, saved back by a path that did not restore the value.
+            return invalid(s, "holds the mask Mattermost shows for secrets instead of a value: enter (or regenerate) "
+                              "it again.");
+        }
         if (value.size() > max) {
             return invalid(s, "is longer than " + std::to_string(max) + " characters.");
         }
@@ -289,6 +294,38 @@ Result<std::string> generated_secret(Reader const& r, Setting s, bool generate, 
     return value;
 }
 
+// Collects every problem of a configuration instead of stopping at the first.
+struct Problems {
+    std::vector<std::string> list;
+
+    void add(std::string message) { list.push_back(std::move(message)); }
+
+    template <class T, class U>
+    void take(Result<T> r, U& target) {
+        if (r) {
+            target = static_cast<U>(std::move(*r));
+        } else {
+            add(std::move(r.error().message));
+        }
+    }
+
+    void check(Status s) {
+        if (!s) {
+            add(std::move(s.error().message));
+        }
+    }
+
+    [[nodiscard]] std::string summary() const {
+        if (list.size() == 1) {
+            return list.front();
+        }
+        std::string text = std::to_string(list.size()) + " settings need fixing:";
+        for (auto const& p : list) {
+            text += " " + p;
+        }
+        return text;
+    }
+};
 
 }  // namespace
 
@@ -322,7 +359,7 @@ char const* to_string(SubscriptionMode m) noexcept {
 }
 
 Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings const& server,
-                                  bool generate_missing_secrets) {
+                                  bool generate_missing_secrets, std::vector<std::string>* problems_out) {
     if (settings_json.size() > k_max_settings_json) {
         return fail(ErrorCode::invalid_argument, "The plugin settings are larger than 256 KiB.");
     }
@@ -348,54 +385,54 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     Reader const r(normalized);
     ParsedConfig out;
     Config& c = out.config;
+    // Every problem is collected, so that the admin fixes them all in one go.
+    Problems problems;
 
     if (server.sql_driver_name != "postgres") {
-        return fail(ErrorCode::invalid_argument,
-                    "The MS Teams plugin requires PostgreSQL, but this server's database driver "
-                    "(SqlSettings.DriverName) is \"" +
-                        server.sql_driver_name + "\".");
+        problems.add("The MS Teams plugin requires PostgreSQL, but this server's database driver "
+                     "(SqlSettings.DriverName) is \"" +
+                     server.sql_driver_name + "\".");
     }
-    if (auto s = check_site_url(server.site_url); !s) {
-        return std::unexpected(s.error());
-    }
+    problems.check(check_site_url(server.site_url));
     c.server = server;
     while (c.server.site_url.ends_with('/')) {
         c.server.site_url.pop_back();
     }
 
-    MSTEAMS_TRY_ASSIGN(c.tenant_id, r.text(k_tenant_id, 253));
+    // Required settings that are empty leave the plugin waiting to be set up; present and wrong is a problem.
+    problems.take(r.text(k_tenant_id, 253), c.tenant_id);
     if (c.tenant_id.empty()) {
-        return invalid(k_tenant_id, "is required: enter the Directory (tenant) ID of your Microsoft Entra tenant.");
+        c.missing.push_back(name(k_tenant_id));
+    } else if (!strings::is_guid(c.tenant_id) && !is_domain_name(c.tenant_id)) {
+        problems.check(invalid(k_tenant_id, "must be a tenant GUID or the tenant's domain name."));
     }
-    if (!strings::is_guid(c.tenant_id) && !is_domain_name(c.tenant_id)) {
-        return invalid(k_tenant_id, "must be a tenant GUID or the tenant's domain name.");
-    }
-    MSTEAMS_TRY_ASSIGN(c.client_id, r.text(k_client_id, 64));
+    problems.take(r.text(k_client_id, 64), c.client_id);
     if (c.client_id.empty()) {
-        return invalid(k_client_id, "is required: enter the Application (client) ID of the app registration.");
+        c.missing.push_back(name(k_client_id));
+    } else if (!strings::is_guid(c.client_id)) {
+        problems.check(invalid(k_client_id, "must be a GUID such as 00000000-0000-0000-0000-000000000000."));
     }
-    if (!strings::is_guid(c.client_id)) {
-        return invalid(k_client_id, "must be a GUID such as 00000000-0000-0000-0000-000000000000.");
-    }
-    MSTEAMS_TRY_ASSIGN(c.client_secret, r.text(k_client_secret, 1024));
+    problems.take(r.text(k_client_secret, 1024), c.client_secret);
     if (c.client_secret.empty()) {
-        return invalid(k_client_secret, "is required: create one under Certificates & secrets of the app registration.");
+        c.missing.push_back(name(k_client_secret));
+    } else if (has_control_chars(c.client_secret)) {
+        problems.check(invalid(k_client_secret, "contains control characters."));
     }
-    if (has_control_chars(c.client_secret)) {
-        return invalid(k_client_secret, "contains control characters.");
-    }
-    MSTEAMS_TRY_ASSIGN(c.encryption_key, generated_secret(r, k_encryption_key, generate_missing_secrets, 16, 256,
-                                                          normalized, out.generated_keys));
+    problems.take(generated_secret(r, k_encryption_key, generate_missing_secrets, 16, 256, normalized,
+                                   out.generated_keys),
+                  c.encryption_key);
     // Graph limits clientState to 128 characters.
-    MSTEAMS_TRY_ASSIGN(c.webhook_secret, generated_secret(r, k_webhook_secret, generate_missing_secrets, 16, 128,
-                                                          normalized, out.generated_keys));
+    problems.take(generated_secret(r, k_webhook_secret, generate_missing_secrets, 16, 128, normalized,
+                                   out.generated_keys),
+                  c.webhook_secret);
 
-    MSTEAMS_TRY_ASSIGN(c.cloud, r.choice(k_national_cloud, Cloud::global,
-                                         {{"global", Cloud::global},
-                                          {"usgov", Cloud::usgov},
-                                          {"usgovdod", Cloud::usgovdod},
-                                          {"china", Cloud::china},
-                                          {"custom", Cloud::custom}}));
+    problems.take(r.choice(k_national_cloud, Cloud::global,
+                           {{"global", Cloud::global},
+                            {"usgov", Cloud::usgov},
+                            {"usgovdod", Cloud::usgovdod},
+                            {"china", Cloud::china},
+                            {"custom", Cloud::custom}}),
+                  c.cloud);
     switch (c.cloud) {
         case Cloud::global:
             c.login_base_url = "https://login.microsoftonline.com";
@@ -418,77 +455,85 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
             c.graph_resource = c.graph_base_url;
             break;
         case Cloud::custom: {
-            std::string login;
-            std::string graph;
-            MSTEAMS_TRY_ASSIGN(login, r.text(k_custom_login, 2048));
-            MSTEAMS_TRY_ASSIGN(graph, r.text(k_custom_graph, 2048));
-            MSTEAMS_TRY_ASSIGN(c.login_base_url, https_base_url(k_custom_login, std::move(login)));
-            MSTEAMS_TRY_ASSIGN(c.graph_base_url, https_base_url(k_custom_graph, std::move(graph)));
+            if (auto login = r.text(k_custom_login, 2048); !login) {
+                problems.add(login.error().message);
+            } else {
+                problems.take(https_base_url(k_custom_login, std::move(*login)), c.login_base_url);
+            }
+            if (auto graph = r.text(k_custom_graph, 2048); !graph) {
+                problems.add(graph.error().message);
+            } else {
+                problems.take(https_base_url(k_custom_graph, std::move(*graph)), c.graph_base_url);
+            }
             c.graph_resource = "https://graph.microsoft.com";
             break;
         }
     }
-    MSTEAMS_TRY_ASSIGN(c.extra_ca_pem, r.text(k_extra_ca, k_max_ca_pem + 1));
-    if (auto s = check_ca_pem(c.extra_ca_pem); !s) {
-        return std::unexpected(s.error());
-    }
-    MSTEAMS_TRY_ASSIGN(c.evaluation_api, r.boolean(k_evaluation_api, false));
+    problems.take(r.text(k_extra_ca, k_max_ca_pem + 1), c.extra_ca_pem);
+    problems.check(check_ca_pem(c.extra_ca_pem));
+    problems.take(r.boolean(k_evaluation_api, false), c.evaluation_api);
 
-    MSTEAMS_TRY_ASSIGN(c.chat_sync, r.choice(k_chat_sync, ChatSync::mirror,
-                                             {{"mirror", ChatSync::mirror},
-                                              {"notifications", ChatSync::notifications},
-                                              {"off", ChatSync::off}}));
-    MSTEAMS_TRY_ASSIGN(c.sync_linked_channels, r.boolean(k_linked_channels, false));
-    MSTEAMS_TRY_ASSIGN(c.subscription_mode, r.choice(k_subscription_mode, SubscriptionMode::global,
-                                                     {{"global", SubscriptionMode::global},
-                                                      {"per-user", SubscriptionMode::per_user},
-                                                      {"hybrid", SubscriptionMode::hybrid}}));
-    long long n = 0;
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_budget, 1000, 0, 9000));
-    c.per_user_subscription_budget = static_cast<int>(n);
+    problems.take(r.choice(k_chat_sync, ChatSync::mirror,
+                           {{"mirror", ChatSync::mirror},
+                            {"notifications", ChatSync::notifications},
+                            {"off", ChatSync::off}}),
+                  c.chat_sync);
+    problems.take(r.boolean(k_linked_channels, false), c.sync_linked_channels);
+    problems.take(r.choice(k_subscription_mode, SubscriptionMode::global,
+                           {{"global", SubscriptionMode::global},
+                            {"per-user", SubscriptionMode::per_user},
+                            {"hybrid", SubscriptionMode::hybrid}}),
+                  c.subscription_mode);
+    problems.take(r.integer(k_budget, 1000, 0, 9000), c.per_user_subscription_budget);
 
-    MSTEAMS_TRY_ASSIGN(c.enforce_connected_accounts, r.boolean(k_enforce, false));
-    MSTEAMS_TRY_ASSIGN(c.allow_skip_connect_accounts, r.boolean(k_allow_skip, true));
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_connected_allowed, 1000, 0, 1'000'000));
-    c.connected_users_allowed = static_cast<int>(n);
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_sync_interval, 0, 0, 10080));
-    if (n > 0 && n < 5) {
-        return invalid(k_sync_interval, "must be 0 (off) or at least 5 minutes.");
+    problems.take(r.boolean(k_enforce, false), c.enforce_connected_accounts);
+    problems.take(r.boolean(k_allow_skip, true), c.allow_skip_connect_accounts);
+    problems.take(r.integer(k_connected_allowed, 1000, 0, 1'000'000), c.connected_users_allowed);
+    problems.take(r.integer(k_sync_interval, 0, 0, 10080), c.sync_users_interval_minutes);
+    if (c.sync_users_interval_minutes > 0 && c.sync_users_interval_minutes < 5) {
+        problems.check(invalid(k_sync_interval, "must be 0 (off) or at least 5 minutes."));
     }
-    c.sync_users_interval_minutes = static_cast<int>(n);
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_reconcile, 5, 0, 1440));
-    c.reconcile_interval_seconds = static_cast<int>(n * 60);
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_reconcile_seconds, -1, -1, 86400));
-    if (n >= 0) {
-        c.reconcile_interval_seconds = static_cast<int>(n);
-    }
-    MSTEAMS_TRY_ASSIGN(c.sync_guest_users, r.boolean(k_sync_guests, false));
-    MSTEAMS_TRY_ASSIGN(c.promote_synthetic_users, r.boolean(k_promote, false));
-    MSTEAMS_TRY_ASSIGN(c.synthetic_auth_service,
-                       r.choice(k_auth_service, SyntheticAuthService::saml,
-                                {{"saml", SyntheticAuthService::saml}, {"ldap", SyntheticAuthService::ldap}}));
-    MSTEAMS_TRY_ASSIGN(c.synthetic_auth_data, r.choice(k_auth_data, SyntheticAuthData::id,
-                                                       {{"ID", SyntheticAuthData::id},
-                                                        {"Mail", SyntheticAuthData::mail},
-                                                        {"UserPrincipalName",
-                                                         SyntheticAuthData::user_principal_name}}));
+    problems.take(r.boolean(k_sync_guests, false), c.sync_guest_users);
+    problems.take(r.boolean(k_promote, false), c.promote_synthetic_users);
+    problems.take(r.choice(k_auth_service, SyntheticAuthService::saml,
+                           {{"saml", SyntheticAuthService::saml}, {"ldap", SyntheticAuthService::ldap}}),
+                  c.synthetic_auth_service);
+    problems.take(r.choice(k_auth_data, SyntheticAuthData::id,
+                           {{"ID", SyntheticAuthData::id},
+                            {"Mail", SyntheticAuthData::mail},
+                            {"UserPrincipalName", SyntheticAuthData::user_principal_name}}),
+                  c.synthetic_auth_data);
 
-    auto const cap = [&](long long mb) {
-        std::int64_t bytes = mb << 20;
-        if (server.max_file_size > 0 && bytes > server.max_file_size) {
-            bytes = server.max_file_size;
+    long long mb = 20;
+    problems.take(r.integer(k_max_to_mm, 20, 0, 1024), mb);
+    c.max_file_size_to_mattermost = mb << 20;
+    if (server.max_file_size > 0 && c.max_file_size_to_mattermost > server.max_file_size) {
+        c.max_file_size_to_mattermost = server.max_file_size;
+    }
+    {
+        long long minutes = 5;
+        problems.take(r.integer(k_reconcile, 5, 0, 1440), minutes);
+        c.reconcile_interval_seconds = static_cast<int>(minutes * 60);
+        long long seconds = -1;
+        problems.take(r.integer(k_reconcile_seconds, -1, -1, 86400), seconds);
+        if (seconds >= 0) {
+            c.reconcile_interval_seconds = static_cast<int>(seconds);
         }
-        return bytes;
-    };
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_max_to_mm, 20, 0, 1024));
-    c.max_file_size_to_mattermost = cap(n);
-    MSTEAMS_TRY_ASSIGN(n, r.integer(k_max_to_teams, 20, 0, 1024));
-    c.max_file_size_to_teams = n << 20;
-    MSTEAMS_TRY_ASSIGN(c.chat_reads_per_minute, r.integer(k_chat_reads, 60, 1, 6000));
-    MSTEAMS_TRY_ASSIGN(c.chat_posts_per_minute, r.integer(k_chat_posts, 60, 1, 6000));
-    MSTEAMS_TRY_ASSIGN(c.chat_writes_per_minute, r.integer(k_chat_writes, 60, 1, 6000));
-    MSTEAMS_TRY_ASSIGN(c.graph_request_timeout_ms, r.integer(k_request_timeout, 30'000, 100, 600'000));
+    }
+    mb = 20;
+    problems.take(r.integer(k_max_to_teams, 20, 0, 1024), mb);
+    c.max_file_size_to_teams = mb << 20;
+    problems.take(r.integer(k_chat_reads, 60, 1, 6000), c.chat_reads_per_minute);
+    problems.take(r.integer(k_chat_posts, 60, 1, 6000), c.chat_posts_per_minute);
+    problems.take(r.integer(k_chat_writes, 60, 1, 6000), c.chat_writes_per_minute);
+    problems.take(r.integer(k_request_timeout, 30'000, 100, 600'000), c.graph_request_timeout_ms);
 
+    if (problems_out != nullptr) {
+        *problems_out = problems.list;
+    }
+    if (!problems.list.empty()) {
+        return fail(ErrorCode::invalid_argument, problems.summary());
+    }
     if (!out.generated_keys.empty()) {
         out.settings_json = normalized.dump();
     }

@@ -79,6 +79,12 @@ struct Config {
     long long graph_request_timeout_ms = 30'000;
 
     ServerSettings server;
+
+    // Required settings that are still empty, named as System Console shows them ("Tenant ID (tenantId)"). Until
+    // they are filled in the plugin runs but waits: nothing calls Microsoft.
+    std::vector<std::string> missing;
+
+    [[nodiscard]] bool configured() const noexcept { return missing.empty(); }
 };
 
 struct ParsedConfig {
@@ -91,13 +97,19 @@ struct ParsedConfig {
 };
 
 // Parses PluginSettings.Plugins[id] (JSON; keys matched case-insensitively, numbers accepted as JSON numbers or
-// numeric strings) and validates it together with the server settings. Every error names the setting as System
-// Console shows it and its key. `generate_missing_secrets` fills empty generated settings with fresh random values.
+// numeric strings) and validates it together with the server settings. Every problem names the setting as System
+// Console shows it and its key; the error carries all of them, and `problems` (when given) receives them one by
+// one. Empty required settings are not a problem: they are listed in Config::missing. `generate_missing_secrets`
+// fills empty generated settings with fresh random values.
 [[nodiscard]] Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings const& server,
-                                                bool generate_missing_secrets);
+                                                bool generate_missing_secrets,
+                                                std::vector<std::string>* problems = nullptr);
 
 // A one-line description for the log, without secrets.
 std::string describe(Config const& config);
+
+// What Mattermost shows instead of a secret setting's value (model.FakeSetting). Never a value.
+inline constexpr std::string_view k_masked_setting = "********************************";
 
 // Limits on the settings input itself.
 inline constexpr std::size_t k_max_settings_json = 256 * 1024;

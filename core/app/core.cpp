@@ -30,6 +30,14 @@ namespace {
 
 constexpr std::size_t k_max_icon_bytes = 256 * 1024;
 
+std::string joined(std::vector<std::string> const& items) {
+    std::string out;
+    for (auto const& i : items) {
+        out += out.empty() ? i : ", " + i;
+    }
+    return out;
+}
+
 std::string read_icon(std::string const& bundle_path) {
     if (bundle_path.empty()) {
         return {};
@@ -118,7 +126,7 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         auto const runtime = runtime_.load();
         return runtime && active_.load() ? runtime->admin : nullptr;
     });
-    web::install_account_routes(router_, logins_source, api_);
+    web::install_account_routes(router_, logins_source, api_, [this](sync::Connected const& c) { welcome(c); });
     web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_,
                                      [this]() -> std::shared_ptr<store::Bridge> {
                                          auto const runtime = runtime_.load();
@@ -130,14 +138,34 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         if (!c || !active_.load()) {
             return std::nullopt;
         }
-        return web::WebappSettings{c->enforce_connected_accounts, c->allow_skip_connect_accounts,
+        // Nobody is asked to connect before the integration is set up.
+        return web::WebappSettings{c->configured() && c->enforce_connected_accounts, c->allow_skip_connect_accounts,
                                    to_string(c->chat_sync), c->sync_linked_channels};
+    });
+    commands_.set_gate([this](std::function<bool()> const& is_admin) -> std::optional<std::string> {
+        auto const c = config_.load();
+        if (!c || c->configured() || !active_.load()) {
+            return std::nullopt;
+        }
+        return not_set_up_text(*c, is_admin());
     });
 }
 
+std::string not_set_up_text(Config const& config, bool admin) {
+    if (!admin) {
+        return "The MS Teams integration is not set up yet: a system admin has to connect it to your Microsoft Teams "
+               "tenant first. Try again later.";
+    }
+    auto const missing = joined(config.missing);
+    return "The MS Teams integration is not set up yet. Register an app in Microsoft Entra ID with the redirect URI `" +
+           config.server.site_url + "/plugins/" + k_plugin_id +
+           "/oauth-redirect`, then fill in System Console > Plugins > MS Teams: " + missing +
+           ". The bridge starts as soon as the settings are saved; the plugin need not be enabled again.";
+}
+
 Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_json, ServerSettings const& server,
-                                                 SaveGenerated when) {
-    auto parsed = parse_config(settings_json, server, /*generate_missing_secrets=*/true);
+                                                 SaveGenerated when, std::vector<std::string>* found) {
+    auto parsed = parse_config(settings_json, server, /*generate_missing_secrets=*/true, found);
     if (!parsed) {
         return std::unexpected(parsed.error());
     }
@@ -322,6 +350,14 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
         !registered) {
         return fail(ErrorCode::unavailable, "Could not register /msteams: " + registered.error().message);
     }
+    if (!config->configured()) {
+        // Enabled before it was configured (the admin guide's order): run, wait for the settings, call no one.
+        config_.store(config);
+        active_.store(true);
+        log::info("MS Teams plugin activated; waiting to be set up", {{"version", k_version},
+                                                                       {"missing", joined(config->missing)}});
+        return {};
+    }
     std::shared_ptr<Runtime const> runtime;
     MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
     runtime_.store(runtime);
@@ -336,23 +372,137 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
 
 Status Core::configuration_change(std::string const& settings_json, ServerSettings const& server) {
     std::shared_ptr<Config const> config;
-    MSTEAMS_TRY_ASSIGN(config, load(settings_json, server, SaveGenerated::after_hook));
+    std::vector<std::string> found;
+    auto loaded = load(settings_json, server, SaveGenerated::after_hook, &found);
+    // Saved without the validation hook's check (an older server, config.json edited, a restarting core): the old
+    // configuration stays in force, and system admins are told every problem.
+    report_problems(found);
+    if (!loaded) {
+        return std::unexpected(loaded.error());
+    }
+    config = std::move(*loaded);
     if (db_) {
+        // Not set up (again): the bridge stops and waits; set up: it starts, without enabling the plugin again.
         std::shared_ptr<Runtime const> runtime;
-        MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
+        if (config->configured()) {
+            MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
+        }
         auto const previous = runtime_.exchange(runtime);
         if (previous) {
             previous->stop();
         }
-        if (active_.load()) {
+        if (runtime && active_.load()) {
             runtime->start();
         }
     }
     config_.store(config);
-    log::info("configuration applied", {{"config", describe(*config)}});
+    if (config->configured()) {
+        log::info("configuration applied", {{"config", describe(*config)}});
+    } else {
+        log::info("configuration applied; waiting to be set up", {{"missing", joined(config->missing)}});
+    }
     // Webapps re-read what they show (the connect prompt depends on the configuration).
     if (auto s = api_->publish_websocket_event("config_changed", "{}", mm::Broadcast{"", "", "", true}); !s) {
         log::warn("could not tell webapps about the configuration change", {{"error", s.error().message}});
+    }
+    return {};
+}
+
+std::string welcome_text(sync::Connected const& c, ChatSync chats) {
+    auto const who = c.teams_display_name.empty() ? c.teams_email : c.teams_display_name;
+    std::string text = "You are now connected to Microsoft Teams as **" + who + "**";
+    switch (chats) {
+        case ChatSync::mirror:
+            text += ". From now on your Teams chats appear here as direct and group messages, and what you write in a "
+                    "direct or group message whose members are all on Microsoft Teams reaches them in Teams, as you.";
+            break;
+        case ChatSync::notifications:
+            text += ". From now on I tell you here when someone writes to you in a Teams chat.";
+            break;
+        case ChatSync::off:
+            text += ". Teams chats are not bridged on this server right now; your system admin can turn that on.";
+            break;
+    }
+    return text + " Run `/msteams status` to check the connection and `/msteams disconnect` to end it.";
+}
+
+void Core::welcome(sync::Connected const& connected) const {
+    auto const config = config_.load();
+    if (connected.purpose != sync::Purpose::user || bot_user_id_.empty() || !config) {
+        return;
+    }
+    auto channel = api_->get_direct_channel(bot_user_id_, connected.mm_user_id);
+    if (!channel) {
+        log::warn("could not open a DM to welcome a connected user",
+                  {{"user_id", connected.mm_user_id}, {"error", channel.error().message}});
+        return;
+    }
+    mm::Post post;
+    post.user_id = bot_user_id_;
+    post.channel_id = channel->id;
+    post.message = welcome_text(connected, config->chat_sync);
+    if (auto p = api_->create_post(post); !p) {
+        log::warn("could not welcome a connected user", {{"user_id", connected.mm_user_id}, {"error", p.error().message}});
+    }
+}
+
+std::string problems_text(std::vector<std::string> const& list) {
+    std::string text = "The MS Teams settings saved last were not applied because some are invalid; the previous "
+                       "settings stay in force. Fix them in System Console > Plugins > MS Teams:";
+    for (auto const& p : list) {
+        text += "\n- " + p;
+    }
+    return text;
+}
+
+void Core::report_problems(std::vector<std::string> const& list) {
+    std::string text = list.empty() ? std::string() : problems_text(list);
+    {
+        std::lock_guard lock(problems_mutex_);
+        if (text == problems_) {
+            return;  // told already (or nothing to tell)
+        }
+        problems_ = text;
+    }
+    if (text.empty() || bot_user_id_.empty()) {
+        return;
+    }
+    log::warn("invalid settings were saved; telling system admins", {{"problems", std::to_string(list.size())}});
+    // Not from inside the configuration hook: posting there would wait on the server's configuration lock.
+    std::thread([api = api_, bot = bot_user_id_, text] {
+        auto admins = api->get_active_user_ids_in_role("system_admin");
+        if (!admins) {
+            log::warn("could not list system admins to tell them about invalid settings",
+                      {{"error", admins.error().message}});
+            return;
+        }
+        for (auto const& admin : *admins) {
+            auto channel = api->get_direct_channel(bot, admin);
+            if (!channel) {
+                log::warn("could not open a DM to a system admin", {{"user_id", admin}, {"error", channel.error().message}});
+                continue;
+            }
+            mm::Post post;
+            post.user_id = bot;
+            post.channel_id = channel->id;
+            post.message = text;
+            if (auto p = api->create_post(post); !p) {
+                log::warn("could not tell a system admin about invalid settings",
+                          {{"user_id", admin}, {"error", p.error().message}});
+            }
+        }
+    }).detach();
+}
+
+std::string Core::problems() const {
+    std::lock_guard lock(problems_mutex_);
+    return problems_;
+}
+
+Status Core::validate_configuration(std::string const& settings_json, ServerSettings const& server) const {
+    // Empty generated secrets are generated on activation; the check does not save anything.
+    if (auto parsed = parse_config(settings_json, server, /*generate_missing_secrets=*/true); !parsed) {
+        return std::unexpected(parsed.error());
     }
     return {};
 }
@@ -365,7 +515,34 @@ void Core::deactivate() {
     log::info("MS Teams plugin deactivated");
 }
 
-mm::CommandResponse Core::execute_command(mm::CommandArgs const& args) const { return commands_.execute(args); }
+mm::CommandResponse Core::execute_command(mm::CommandArgs const& args) const {
+    auto response = commands_.execute(args);
+    // `/msteams status` (and the help) tell system admins about settings that were saved but not applied.
+    if (auto const words = strings::split_words(args.command);
+        words.size() == 1 || (words.size() == 2 && (strings::to_lower(words[1]) == "status" ||
+                                                    strings::to_lower(words[1]) == "help"))) {
+        if (auto const notice = problems(); !notice.empty()) {
+            if (auto admin = api_->has_permission_to(args.user_id, "manage_system"); admin && *admin) {
+                response.text += (response.text.empty() ? "" : "\n\n") + notice;
+            }
+        }
+    }
+    if (response.response_type != "ephemeral" || response.text.empty() || bot_user_id_.empty()) {
+        return response;
+    }
+    // Mattermost shows an ephemeral command response as "System"; the reply is the bot's, with its name and icon.
+    mm::Post reply;
+    reply.user_id = bot_user_id_;
+    reply.channel_id = args.channel_id;
+    reply.root_id = args.root_id;
+    reply.message = response.text;
+    if (auto sent = api_->send_ephemeral_post(args.user_id, reply); !sent) {
+        log::warn("could not answer a command as the bot; answering inline", {{"error", sent.error().message}});
+        return response;
+    }
+    response.text.clear();
+    return response;
+}
 
 std::size_t Core::http_body_limit(std::string const& method, std::string const& path) const {
     return router_.body_limit(method, path);

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "app/config.hpp"
 #include "commands/commands.hpp"
@@ -17,6 +19,7 @@ namespace msteams::store {
 class Database;
 }
 namespace msteams::sync {
+struct Connected;
 class Logins;
 class Receiver;
 struct Stats;
@@ -57,6 +60,15 @@ struct Runtime;
 using DatabaseOpener = std::function<Result<std::shared_ptr<store::Database>>(ServerSettings const&)>;
 DatabaseOpener default_database_opener();
 
+// The welcome a user who connected gets from the bot.
+[[nodiscard]] std::string welcome_text(sync::Connected const& connected, ChatSync chats);
+
+// What system admins are told about saved settings that were not applied.
+[[nodiscard]] std::string problems_text(std::vector<std::string> const& list);
+
+// What /msteams answers while required settings are missing: users are told to wait, admins what to fill in.
+[[nodiscard]] std::string not_set_up_text(Config const& config, bool admin);
+
 // The plugin's state and its answers to every hook. Thread-safe: hooks arrive concurrently.
 class Core {
 public:
@@ -68,6 +80,8 @@ public:
     [[nodiscard]] Status activate(std::string const& settings_json, ServerSettings const& server);
     // Applies a new configuration; on error the previous one stays in force.
     [[nodiscard]] Status configuration_change(std::string const& settings_json, ServerSettings const& server);
+    // Checks a configuration about to be saved without applying it: the error names every problem.
+    [[nodiscard]] Status validate_configuration(std::string const& settings_json, ServerSettings const& server) const;
     void deactivate();
 
     [[nodiscard]] mm::CommandResponse execute_command(mm::CommandArgs const& args) const;
@@ -87,6 +101,8 @@ public:
     // The change-notification receiver of the configuration in force, or nullptr while not active.
     [[nodiscard]] std::shared_ptr<sync::Receiver> receiver() const;
     [[nodiscard]] std::shared_ptr<sync::Stats> stats() const noexcept { return stats_; }
+    // What system admins are told about saved settings that were not applied, or empty.
+    [[nodiscard]] std::string problems() const;
 
 private:
     // Saving the plugin's settings from inside OnConfigurationChange re-enters Mattermost's configuration listeners
@@ -94,9 +110,17 @@ private:
     enum class SaveGenerated { now, after_hook };
 
     [[nodiscard]] Result<std::shared_ptr<Config const>> load(std::string const& settings_json,
-                                                             ServerSettings const& server, SaveGenerated when);
+                                                             ServerSettings const& server, SaveGenerated when,
+                                                             std::vector<std::string>* found = nullptr);
+
+    // Remembers the problems of the settings saved last (empty: none) and sends system admins a DM from the bot
+    // when they differ from the ones told before.
+    void report_problems(std::vector<std::string> const& list);
 
     [[nodiscard]] Result<std::shared_ptr<Runtime const>> build_runtime(std::shared_ptr<Config const> config);
+
+    // The bot's direct message to a user who just connected: what now happens to their chats.
+    void welcome(sync::Connected const& connected) const;
 
     std::shared_ptr<mm::Api> api_;
     DatabaseOpener open_database_;
@@ -109,6 +133,8 @@ private:
     std::string bot_user_id_;
     std::shared_ptr<sync::Stats> stats_;
     std::string node_id_;
+    mutable std::mutex problems_mutex_;
+    std::string problems_;
 };
 
 }  // namespace msteams::app

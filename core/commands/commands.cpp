@@ -10,6 +10,11 @@
 namespace msteams::commands {
 namespace {
 
+// Mattermost offers an autocomplete entry to users whose role is the entry's (system admins see everything); an empty
+// role matches nobody but admins.
+constexpr char const* k_role_user = "system_user";
+constexpr char const* k_role_admin = "system_admin";
+
 mm::CommandResponse ephemeral(std::string text) {
     mm::CommandResponse r;
     r.response_type = "ephemeral";
@@ -51,14 +56,14 @@ mm::Command Dispatcher::registration(std::string icon_svg) const {
         subs.push_back(json{{"Trigger", c.name},
                             {"Hint", c.hint},
                             {"HelpText", c.help},
-                            {"RoleID", c.admin_only ? "system_admin" : ""},
+                            {"RoleID", c.admin_only ? k_role_admin : k_role_user},
                             {"Arguments", json::array()},
                             {"SubCommands", json::array()}});
     }
     json const data{{"Trigger", k_trigger},
                     {"Hint", "[command]"},
                     {"HelpText", "Connect to and bridge with Microsoft Teams"},
-                    {"RoleID", ""},
+                    {"RoleID", k_role_user},
                     {"Arguments", json::array()},
                     {"SubCommands", subs}};
     mm::Command cmd;
@@ -120,8 +125,20 @@ mm::CommandResponse Dispatcher::execute(mm::CommandArgs const& args) const {
         }
         return ephemeral(help_text(admin));
     }
-    if (it->admin_only && !is_system_admin(args.user_id)) {
+    std::optional<bool> admin;  // asked at most once, and only when needed
+    auto const is_admin = [&] {
+        if (!admin) {
+            admin = is_system_admin(args.user_id);
+        }
+        return *admin;
+    };
+    if (it->admin_only && !is_admin()) {
         return ephemeral("`/" + std::string(k_trigger) + " " + it->name + "` is for system admins only.");
+    }
+    if (gate_) {
+        if (auto closed = gate_(is_admin)) {
+            return ephemeral(std::move(*closed));
+        }
     }
     Invocation inv{args, std::vector<std::string>(words.begin() + 2, words.end())};
     try {

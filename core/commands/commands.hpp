@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ public:
     // The sub-command of that name, or nullptr (valid until the next add).
     [[nodiscard]] SubCommand const* find(std::string const& name) const;
 
+    // While the gate returns a text, every sub-command but help answers it instead of running (the plugin is not set
+    // up yet, say). The gate can ask whether the caller is a system admin.
+    using Gate = std::function<std::optional<std::string>(std::function<bool()> const& is_admin)>;
+    void set_gate(Gate gate) { gate_ = std::move(gate); }
+
     // The command to register with Mattermost, with autocomplete data for every sub-command.
     [[nodiscard]] mm::Command registration(std::string icon_svg) const;
 
@@ -51,6 +57,7 @@ private:
 
     mm::Api& api_;
     std::vector<SubCommand> commands_;
+    Gate gate_;
 };
 
 }  // namespace msteams::commands

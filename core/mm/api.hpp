@@ -49,6 +49,8 @@ public:
     // The group channel of exactly these users (3 to 8), created when missing.
     [[nodiscard]] virtual Result<Channel> get_group_channel(std::vector<std::string> const& user_ids) = 0;
     // Up to `per_page` member user ids, page by page (page 0 first).
+    // Active users with the role (e.g. "system_admin"), at most the first 200.
+    [[nodiscard]] virtual Result<std::vector<std::string>> get_active_user_ids_in_role(std::string const& role) = 0;
     [[nodiscard]] virtual Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id,
                                                                                   int page, int per_page) = 0;
 

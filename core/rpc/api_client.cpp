@@ -302,6 +302,16 @@ Result<std::vector<std::string>> ApiClient::get_channel_member_ids(std::string c
     return std::vector<std::string>(r->ids().begin(), r->ids().end());
 }
 
+Result<std::vector<std::string>> ApiClient::get_active_user_ids_in_role(std::string const& role) {
+    v1::ValueRequest req;
+    req.set_value(role);
+    auto r = impl_->invoke("GetActiveUserIdsInRole", &Impl::Stub::GetActiveUserIdsInRole, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return std::vector<std::string>(r->ids().begin(), r->ids().end());
+}
+
 Result<mm::Post> ApiClient::get_post(std::string const& id) {
     v1::IdRequest req;
     req.set_id(id);

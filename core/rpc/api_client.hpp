@@ -39,6 +39,7 @@ public:
     Status update_preference(std::string const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override;
     Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override;
+    Result<std::vector<std::string>> get_active_user_ids_in_role(std::string const& role) override;
     Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id, int page,
                                                             int per_page) override;
     Result<mm::Post> get_post(std::string const& id) override;

@@ -92,6 +92,15 @@ public:
         });
     }
 
+    grpc::Status ValidateConfiguration(grpc::ServerContext*, v1::Configuration const* in,
+                                       v1::HookResult* out) override {
+        return guarded("ValidateConfiguration", [&] {
+            if (auto s = core_.validate_configuration(in->plugin_settings_json(), from_proto(in->server())); !s) {
+                out->set_error(s.error().message);
+            }
+        });
+    }
+
     grpc::Status Deactivate(grpc::ServerContext*, v1::DeactivateRequest const*, v1::HookResult*) override {
         return guarded("Deactivate", [&] { core_.deactivate(); });
     }

@@ -114,6 +114,8 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
     user.email_verified = true;
     user.first_name = profile.display_name;
     user.nickname = profile.display_name;
+    // Shown in the profile card and the DM header: this person is on Microsoft Teams.
+    user.position = "Microsoft Teams";
     user.props["msteams_user_id"] = profile.id;
     // The address is the real person's, who reads their messages in Teams: no emails from Mattermost.
     user.notify_props = {{"email", "false"}, {"push", "none"}, {"desktop", "none"}};

@@ -60,7 +60,8 @@ Response connect_error_page(Error const& e) {
 
 }  // namespace
 
-void install_account_routes(Router& router, LoginsSource logins_source, std::shared_ptr<mm::Api> api) {
+void install_account_routes(Router& router, LoginsSource logins_source, std::shared_ptr<mm::Api> api,
+                            OnConnected on_connected) {
     router.add(Route{"GET", "/connect", Access::user, 0, [logins_source, api](Request const& request) {
                          auto logins = logins_source();
                          if (!logins) {
@@ -86,7 +87,7 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                          return r;
                      }});
 
-    router.add(Route{"GET", "/oauth-redirect", Access::user, 0, [logins_source](Request const& request) {
+    router.add(Route{"GET", "/oauth-redirect", Access::user, 0, [logins_source, on_connected](Request const& request) {
                          auto logins = logins_source();
                          if (!logins) {
                              return not_active_page();
@@ -115,6 +116,9 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                          auto connected = logins->finish(*state, *code, request.user_id);
                          if (!connected) {
                              return connect_error_page(connected.error());
+                         }
+                         if (on_connected) {
+                             on_connected(*connected);
                          }
                          auto const who = connected->teams_display_name.empty()
                                               ? connected->teams_email

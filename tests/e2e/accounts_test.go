@@ -345,7 +345,8 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("still connected after the grant was revoked: %+v", st)
 		}
 		dms := b.botDM(t, bob)
-		if len(dms) == 0 || !strings.Contains(dms[0], "/plugins/"+pluginID+"/connect") {
+		// The last one (the first is the welcome when bob connected).
+		if len(dms) == 0 || !strings.Contains(dms[len(dms)-1], "/plugins/"+pluginID+"/connect") {
 			t.Errorf("bot DMs %q, want a reconnect link", dms)
 		}
 		if got := b.psql(t, fmt.Sprintf("select coalesce(token_sealed, 'NULL') from msteams_accounts where mm_user_id = '%s'", bob.Id)); got != "NULL" {

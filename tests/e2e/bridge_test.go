@@ -77,11 +77,11 @@ func (b *bridge) connect(t *testing.T, u *mmtest.User, loginHint string) string 
 
 func (b *bridge) command(t *testing.T, u *mmtest.User, channelID, cmd string) string {
 	t.Helper()
-	resp, err := u.Command(context.Background(), channelID, cmd)
+	text, err := harness.Command(context.Background(), u, channelID, cmd)
 	if err != nil {
 		t.Fatalf("%s: %v", cmd, err)
 	}
-	return resp.Text
+	return text
 }
 
 var asUser = harness.AsUser

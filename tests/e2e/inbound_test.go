@@ -531,7 +531,7 @@ func TestInbound(t *testing.T) {
 	t.Run("the same notification five times, and forged ones, make at most one post", func(t *testing.T) {
 		m := send(m365ctl.Post{Text: "only once please"})
 		waitPost(t, alice, channelID, withText("only once please"))
-		settings, err := b.mm.PluginSettings(ctx, pluginID)
+		settings, err := b.mm.StoredPluginSettings(pluginID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -806,7 +806,7 @@ func TestNotificationsOnly(t *testing.T) {
 	mustContain(t, "notification", notes[0], "**Megan Bowen** sent you a message in Microsoft Teams", "lunch at **noon**?",
 		"https://teams.microsoft.com/l/message/")
 	// Delivered again by Graph: still one notification. No synthetic user and no mirrored DM either.
-	settings, _ := b.mm.PluginSettings(ctx, pluginID)
+	settings, _ := b.mm.StoredPluginSettings(pluginID)
 	secret, _ := settings["webhooksecret"].(string)
 	body, _ := json.Marshal(map[string]any{"value": []any{map[string]any{"subscriptionId": sub.ID, "clientState": secret,
 		"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID),

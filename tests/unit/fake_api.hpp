@@ -50,6 +50,12 @@ public:
     Result<mm::Channel> get_direct_channel(std::string const&, std::string const&) override {
         return fail(ErrorCode::not_found, "no channel");
     }
+    Result<std::vector<std::string>> get_active_user_ids_in_role(std::string const& role) override {
+        if (role != "system_admin") {
+            return std::vector<std::string>{};
+        }
+        return std::vector<std::string>(admins.begin(), admins.end());
+    }
     Result<mm::Post> create_post(mm::Post const& post) override {
         std::lock_guard lock(mutex);
         mm::Post p = post;
@@ -201,7 +207,11 @@ public:
         }
         return files[file_id].second;
     }
-    Result<mm::Post> send_ephemeral_post(std::string const&, mm::Post const& post) override { return post; }
+    Result<mm::Post> send_ephemeral_post(std::string const& user_id, mm::Post const& post) override {
+        std::lock_guard lock(mutex);
+        ephemerals.emplace_back(user_id, post);
+        return post;
+    }
     Status publish_websocket_event(std::string const&, std::string const&, mm::Broadcast const&) override {
         return {};
     }
@@ -226,6 +236,7 @@ public:
     std::map<std::string, std::string> preferences;
     std::vector<std::string> logs;
     std::vector<std::string> saved_configs;
+    std::vector<std::pair<std::string, mm::Post>> ephemerals;  // (to user, post)
     std::vector<mm::Command> commands;
     std::vector<mm::Bot> bots;
     std::set<std::string> admins;

@@ -40,13 +40,22 @@ export class Plugin implements MattermostPlugin {
         );
         this.controller = controller;
 
+        // Nothing is asked of the server without a logged-in user (the login and landing pages load plugins too,
+        // and every plugin request there fails with 401).
+        const loggedIn = () => currentUserId(reduxStore) !== '' || !reduxStore;
         registry.registerWebSocketEventHandler(eventName('connection_changed'), (msg: WebSocketMessage) => {
             controller.onConnectionChanged(msg?.data);
         });
         registry.registerWebSocketEventHandler(eventName('config_changed'), () => {
-            controller.onConfigChanged();
+            if (loggedIn()) {
+                controller.onConfigChanged();
+            }
         });
-        registry.registerReconnectHandler?.(() => controller.onReconnect());
+        registry.registerReconnectHandler?.(() => {
+            if (loggedIn()) {
+                controller.onReconnect();
+            }
+        });
 
         registry.registerRootComponent?.(makeConnectPromptRoot(controller));
         if (!this.registerUserSettings(registry, reduxStore, controller)) {
@@ -67,7 +76,9 @@ export class Plugin implements MattermostPlugin {
             this.cleanups.push(() => win.removeEventListener('focus', onFocus));
         }
 
-        void controller.refresh();
+        if (loggedIn()) {
+            void controller.refresh();
+        }
     }
 
     // Uses Settings → MS Teams where this Mattermost has it. Older servers lack registerUserSettings, and some

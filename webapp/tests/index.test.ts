@@ -155,4 +155,28 @@ describe('webapp registration', () => {
         redux.set({entities: {users: {currentUserId: 'u3'}}});
         expect(controller.store.getState().userId).toBe('u2');
     });
+
+    it('makes no plugin request while logged out, and loads once a user logs in', async () => {
+        vi.stubGlobal('window', {registerPlugin: vi.fn()});
+        const {Plugin} = await import('../src/index');
+        const redux = fakeRedux({entities: {general: {config: {SiteURL: 'https://mm.example.com'}}, users: {currentUserId: ''}}});
+        const registry = fakeRegistry(false);
+        const plugin = new Plugin();
+        plugin.initialize(registry, redux);
+        const store = plugin.controller!.store;
+        // The login page: a reconnect or a configuration event changes nothing either.
+        registry.registerReconnectHandler.mock.calls[0][0]();
+        registry.registerWebSocketEventHandler.mock.calls[1][1]({data: {}});
+        plugin.controller!.onWindowFocus();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(fetch).not.toHaveBeenCalled();
+
+        redux.set({entities: {general: {config: {SiteURL: 'https://mm.example.com'}}, users: {currentUserId: 'u1'}}});
+        await vi.waitFor(() => expect(store.getState().status).not.toBeNull());
+        expect(vi.mocked(fetch).mock.calls.map((c) => c[0])).toEqual([
+            'https://mm.example.com/plugins/com.mattermost.msteams/api/v1/config',
+            'https://mm.example.com/plugins/com.mattermost.msteams/api/v1/connection-status',
+        ]);
+        plugin.uninitialize();
+    });
 });

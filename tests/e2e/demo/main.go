@@ -73,11 +73,11 @@ func run(bundle string) error {
 	}
 	command := func(u *mmtest.User, cmd string) error {
 		fmt.Printf("   %-10s %s\n", u.Username+":", cmd)
-		resp, err := u.Command(ctx, town.Id, cmd)
+		text, err := harness.Command(ctx, u, town.Id, cmd)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
-		show("bot", resp.Text)
+		show("bot", text)
 		return nil
 	}
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
@@ -178,4 +179,37 @@ func (b *Bridge) Connect(ctx context.Context, u *mmtest.User, loginHint string) 
 		return "", fmt.Errorf("connecting %s: %d %s", u.Username, status, page)
 	}
 	return page, nil
+}
+
+// CommandReply runs a slash command as u in the channel and returns the plugin's reply: the ephemeral post the
+// plugin sends (from the msteams bot), or, for a reply Mattermost posts itself, a post carrying only its text.
+func CommandReply(ctx context.Context, u *mmtest.User, channelID, command string) (*model.Post, error) {
+	ws, err := u.Listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+	resp, err := u.Command(ctx, channelID, command)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Text != "" {
+		return &model.Post{ChannelId: channelID, Message: resp.Text}, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	post, err := ws.WaitEphemeral(wctx, func(p *model.Post) bool { return p.ChannelId == channelID })
+	if err != nil {
+		return nil, fmt.Errorf("no reply to %q: %w", command, err)
+	}
+	return post, nil
+}
+
+// Command is CommandReply's text.
+func Command(ctx context.Context, u *mmtest.User, channelID, command string) (string, error) {
+	post, err := CommandReply(ctx, u, channelID, command)
+	if err != nil {
+		return "", err
+	}
+	return post.Message, nil
 }

@@ -2,10 +2,12 @@ package mmtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -225,4 +227,18 @@ func (s *Server) PluginRequest(ctx context.Context, as *User, method, path strin
 		return nil, err
 	}
 	return &PluginResponse{StatusCode: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// StoredPluginSettings returns PluginSettings.Plugins[id] as stored in the server's config.json, with the values
+// of secret settings that GET /api/v4/config masks.
+func (s *Server) StoredPluginSettings(id string) (map[string]any, error) {
+	data, err := os.ReadFile(filepath.Join(s.RunDir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg model.Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(s.RunDir, "config.json"), err)
+	}
+	return cfg.PluginSettings.Plugins[id], nil
 }

@@ -45,10 +45,40 @@ TEST_CASE("config: a complete configuration is accepted with defaults filled in"
     CHECK(r->settings_json.empty());
 }
 
-TEST_CASE("config: each required setting is named when missing", "[config]") {
-    CHECK_THAT(error_of(with("tenantid", nullptr)), Catch::Contains("Tenant ID (tenantId) is required"));
-    CHECK_THAT(error_of(with("clientid", "")), Catch::Contains("Client ID (clientId) is required"));
-    CHECK_THAT(error_of(with("clientsecret", "  ")), Catch::Contains("Client secret (clientSecret) is required"));
+TEST_CASE("config: empty required settings leave the plugin waiting to be set up, each named", "[config]") {
+    auto r = parse_config(with("tenantid", nullptr), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK_FALSE(r->config.configured());
+    CHECK(r->config.missing == std::vector<std::string>{"Tenant ID (tenantId)"});
+    r = parse_config("{}", valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.missing ==
+          std::vector<std::string>{"Tenant ID (tenantId)", "Client ID (clientId)", "Client secret (clientSecret)"});
+    CHECK(r->generated_keys.size() == 2);  // the secrets are generated all the same
+    r = parse_config(with("clientsecret", "  "), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.missing == std::vector<std::string>{"Client secret (clientSecret)"});
+    CHECK(parse_config(valid_settings_json(), valid_server(), true)->config.configured());
+    // Present and wrong is refused even while others are missing.
+    CHECK_THAT(error_of(R"({"clientid":"not-a-guid"})"), Catch::Contains("Client ID (clientId) must be a GUID"));
+}
+
+TEST_CASE("config: every problem is reported at once, each with its setting's name", "[config]") {
+    auto j = json::parse(valid_settings_json());
+    j["perusersubscriptionbudget"] = 20000;
+    j["syncusersinterval"] = 2;
+    j["maxfilesizetomattermostmb"] = -5;
+    std::vector<std::string> problems;
+    auto const r = parse_config(j.dump(), valid_server(), true, &problems);
+    REQUIRE_FALSE(r.has_value());
+    REQUIRE(problems.size() == 3);
+    CHECK_THAT(problems[0], Catch::Contains("Per-user subscription budget (perUserSubscriptionBudget)"));
+    CHECK_THAT(problems[1], Catch::Contains("User sync interval (minutes) (syncUsersInterval)"));
+    CHECK_THAT(problems[2], Catch::Contains("Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)"));
+    CHECK_THAT(r.error().message, Catch::StartsWith("3 settings need fixing:"));
+    for (auto const& p : problems) {
+        CHECK_THAT(r.error().message, Catch::Contains(p));
+    }
 }
 
 TEST_CASE("config: malformed ids and values are refused with the setting's name", "[config]") {
@@ -172,4 +202,11 @@ TEST_CASE("config: the reconciliation interval defaults to 5 minutes, 0 turns it
     CHECK_THAT(error_of(with("reconcileintervalminutes", -1)),
                Catch::Contains("Reconcile recently active chats every (minutes) (reconcileIntervalMinutes)"));
     CHECK_THAT(error_of(with("reconcileintervalminutes", 100000)), Catch::Contains("reconcileIntervalMinutes"));
+}
+
+TEST_CASE("config: Mattermost's mask for secrets is never taken as a value", "[config]") {
+    std::string const mask(msteams::app::k_masked_setting);
+    CHECK_THAT(error_of(with("clientsecret", mask)), Catch::Contains("Client secret (clientSecret) holds the mask"));
+    CHECK_THAT(error_of(with("encryptionkey", mask)), Catch::Contains("At-rest encryption key (encryptionKey) holds the mask"));
+    CHECK_THAT(error_of(with("webhooksecret", mask)), Catch::Contains("Webhook secret (webhookSecret) holds the mask"));
 }

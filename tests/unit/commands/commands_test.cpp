@@ -106,6 +106,10 @@ TEST_CASE("commands: the registration carries autocomplete data for every sub-co
     CHECK(data["Trigger"] == "msteams");
     REQUIRE(data["SubCommands"].size() == 3);
     CHECK(data["SubCommands"][1]["Trigger"] == "status");
+    // Mattermost offers an entry to users with its role: every user sees /msteams and the user sub-commands.
+    CHECK(data["RoleID"] == "system_user");
+    CHECK(data["SubCommands"][0]["RoleID"] == "system_user");
+    CHECK(data["SubCommands"][1]["RoleID"] == "system_user");
     CHECK(data["SubCommands"][2]["RoleID"] == "system_admin");
     CHECK(data["SubCommands"][2]["Hint"] == "[username] [new-username]");
 }

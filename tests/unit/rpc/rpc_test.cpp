@@ -142,10 +142,90 @@ TEST_CASE("rpc: Ping answers before activation, and reports activation", "[rpc]"
 
 TEST_CASE("rpc: activation with bad settings is refused with a message naming the setting", "[rpc]") {
     Harness h;
-    auto const error = h.activate(R"({"tenantid":"8e7c2c3a-6a8b-4b6e-9d7e-2f0a1c9b5d41"})");
-    CHECK_THAT(error, Catch::Contains("Client ID (clientId) is required"));
+    auto const error = h.activate(R"({"tenantid":"8e7c2c3a-6a8b-4b6e-9d7e-2f0a1c9b5d41","clientid":"nope"})");
+    CHECK_THAT(error, Catch::Contains("Client ID (clientId) must be a GUID"));
     CHECK_FALSE(h.core.active());
     CHECK(h.api->commands.empty());
+}
+
+namespace {
+
+std::string command(Harness& h, std::string const& user, std::string const& text) {
+    grpc::ClientContext ctx;
+    v1::CommandRequest req;
+    req.mutable_args()->set_command(text);
+    req.mutable_args()->set_user_id(user);
+    req.mutable_args()->set_channel_id("channel1");
+    v1::CommandResult result;
+    REQUIRE(h.stub->ExecuteCommand(&ctx, req, &result).ok());
+    REQUIRE_FALSE(h.api->ephemerals.empty());
+    return h.api->ephemerals.back().second.message;
+}
+
+}  // namespace
+
+TEST_CASE("rpc: enabled before it is configured, the plugin runs and waits; saved settings start it", "[rpc]") {
+    Harness h;
+    h.api->admins.insert("admin1");
+    REQUIRE(h.activate("{}").empty());
+    CHECK(h.core.active());
+    CHECK(h.core.logins() == nullptr);  // nothing that talks to Microsoft exists
+    REQUIRE(h.api->commands.size() == 1);
+    REQUIRE(h.api->saved_configs.size() == 1);  // the secrets are generated all the same
+    CHECK_THAT(command(h, "user1", "/msteams connect"), Catch::Contains("not set up yet") &&
+                                                            !Catch::Contains("System Console"));
+    CHECK_THAT(command(h, "admin1", "/msteams connect"),
+               Catch::Contains("not set up yet") && Catch::Contains("Tenant ID (tenantId)") &&
+                   Catch::Contains("Client ID (clientId)") && Catch::Contains("Client secret (clientSecret)") &&
+                   Catch::Contains("http://127.0.0.1:8065/plugins/com.mattermost.msteams/oauth-redirect"));
+    CHECK_THAT(command(h, "user1", "/msteams"), Catch::Contains("/msteams help"));  // help still answers
+
+    auto const configured = h.core.configuration_change(msteams::test::valid_settings_json(),
+                                                        msteams::test::valid_server());
+    REQUIRE(configured.has_value());
+    CHECK(h.core.config()->configured());
+    CHECK_THAT(command(h, "user1", "/msteams status"), !Catch::Contains("not set up"));
+}
+
+TEST_CASE("rpc: settings saved without the check are not applied; admins see every problem in status", "[rpc]") {
+    Harness h;
+    h.api->admins.insert("admin1");
+    REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
+    auto settings = nlohmann::json::parse(msteams::test::valid_settings_json());
+    settings["perusersubscriptionbudget"] = 20000;
+    settings["syncusersinterval"] = 2;
+    auto const changed = h.core.configuration_change(settings.dump(), msteams::test::valid_server());
+    REQUIRE_FALSE(changed.has_value());
+    CHECK(h.core.config()->per_user_subscription_budget == 1000);
+    CHECK_THAT(h.core.problems(), Catch::Contains("Per-user subscription budget (perUserSubscriptionBudget)") &&
+                                      Catch::Contains("User sync interval (minutes) (syncUsersInterval)"));
+    // (status itself needs the database this harness lacks; the help carries the same notice)
+    CHECK_THAT(command(h, "admin1", "/msteams help"), Catch::Contains("were not applied") &&
+                                                          Catch::Contains("perUserSubscriptionBudget") &&
+                                                          Catch::Contains("syncUsersInterval"));
+    CHECK_THAT(command(h, "user1", "/msteams help"), !Catch::Contains("perUserSubscriptionBudget"));
+    // Fixed: nothing left to tell.
+    REQUIRE(h.core.configuration_change(msteams::test::valid_settings_json(), msteams::test::valid_server()));
+    CHECK(h.core.problems().empty());
+}
+
+TEST_CASE("rpc: ValidateConfiguration names every problem and applies nothing", "[rpc]") {
+    Harness h;
+    REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
+    auto settings = nlohmann::json::parse(msteams::test::valid_settings_json());
+    settings["perusersubscriptionbudget"] = 20000;
+    settings["syncusersinterval"] = 2;
+    settings["maxfilesizetomattermostmb"] = -5;
+    grpc::ClientContext ctx;
+    v1::HookResult result;
+    REQUIRE(h.stub->ValidateConfiguration(&ctx, h.configuration(settings.dump()), &result).ok());
+    CHECK_THAT(result.error(), Catch::Contains("perUserSubscriptionBudget") && Catch::Contains("syncUsersInterval") &&
+                                   Catch::Contains("maxFileSizeToMattermostMb"));
+    CHECK(h.core.config()->per_user_subscription_budget == 1000);
+    grpc::ClientContext ctx2;
+    REQUIRE(h.stub->ValidateConfiguration(&ctx2, h.configuration("{}"), &result).ok());
+    CHECK(result.error().empty());  // not set up yet is no problem
+    CHECK(h.api->saved_configs.empty());
 }
 
 TEST_CASE("rpc: activation ensures the bot, registers /msteams and saves generated secrets", "[rpc]") {
@@ -182,18 +262,25 @@ TEST_CASE("rpc: a failing bot refuses activation with the reason", "[rpc]") {
                                                                      Catch::Contains("bot creation failed"));
 }
 
-TEST_CASE("rpc: ExecuteCommand answers the help text", "[rpc]") {
+TEST_CASE("rpc: ExecuteCommand answers the help text, as the bot", "[rpc]") {
     Harness h;
     REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
     grpc::ClientContext ctx;
     v1::CommandRequest req;
     req.mutable_args()->set_command("/msteams");
     req.mutable_args()->set_user_id("user1");
+    req.mutable_args()->set_channel_id("channel1");
     v1::CommandResult result;
     REQUIRE(h.stub->ExecuteCommand(&ctx, req, &result).ok());
-    CHECK(result.response().response_type() == "ephemeral");
-    CHECK_THAT(result.response().text(), Catch::Contains("/msteams help"));
     CHECK_FALSE(result.has_error());
+    // Mattermost would show an inline reply as "System": the reply is an ephemeral post of the bot's.
+    CHECK(result.response().text().empty());
+    REQUIRE(h.api->ephemerals.size() == 1);
+    auto const& [to, post] = h.api->ephemerals[0];
+    CHECK(to == "user1");
+    CHECK(post.user_id == "botuserid00000000000000000");
+    CHECK(post.channel_id == "channel1");
+    CHECK_THAT(post.message, Catch::Contains("/msteams help"));
 }
 
 TEST_CASE("rpc: ServeHTTP streams the request in and the response out", "[rpc]") {

@@ -269,6 +269,22 @@ test('a new login asks again after a skip', async () => {
     return page;
 });
 
+test('logged out (login page): no plugin request, no console error; a login loads and prompts', async () => {
+    resetStub();
+    const page = await openHarness('?user=none');
+    await page.evaluate(() => {
+        window.__harness.fireReconnect();
+        window.__harness.fireWebSocket('custom_com.mattermost.msteams_config_changed', {});
+    });
+    await settle(page);
+    assertEqual(requests.length, 0, `plugin requests while logged out (${requests.map((r) => r.route).join(', ')})`);
+    await page.evaluate(() => window.__harness.setUser('user-ada'));
+    await prompt(page).waitFor();
+    assertEqual([...new Set(requests.map((r) => r.route))].sort().join(','), '/api/v1/config,/api/v1/connection-status',
+        'routes read after login');
+    return page;
+});
+
 test('"Connect account" opens the connect page; connection_changed hides the prompt', async () => {
     resetStub();
     const page = await openHarness();

@@ -2,7 +2,7 @@
 // renders registered root components, main-menu actions and user-settings sections, and a Redux-like store with
 // the site URL and the current user. Query parameters: settings=user (registerUserSettings accepted, default),
 // settings=menu (no registerUserSettings), settings=reject (present but drops the configuration, like servers that
-// do not know custom sections); popup=blocked (window.open returns null).
+// do not know custom sections); popup=blocked (window.open returns null); user=none (logged out: the login page).
 (function () {
     'use strict';
     var params = new URLSearchParams(location.search);
@@ -34,7 +34,7 @@
     var state = {
         entities: {
             general: {config: {SiteURL: location.origin}},
-            users: {currentUserId: 'user-ada'},
+            users: {currentUserId: params.get('user') === 'none' ? '' : 'user-ada'},
         },
         plugins: {userSettings: {}},
     };
@@ -50,6 +50,9 @@
     function setState(next) {
         state = next;
         listeners.slice().forEach(function (fn) { fn(); });
+        if (typeof render === 'function') {
+            render();
+        }
     }
 
     h.setUser = function (id) {
@@ -76,7 +79,8 @@
         menuRoot.render(e(React.Fragment, null, h.menu.map(function (m, i) {
             return e('button', {key: i, type: 'button', className: 'menu-item', onClick: m.action}, m.text);
         })));
-        var us = h.userSettings;
+        // Like Mattermost, Settings exists only for a logged-in user.
+        var us = state.entities.users.currentUserId ? h.userSettings : null;
         settingsRoot.render(us ? e('section', {id: 'user-settings', 'aria-label': 'Settings: ' + us.uiName},
             e('h2', null, 'Settings › ' + us.uiName),
             us.sections.map(function (s, i) {

@@ -1,0 +1,351 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/e2e/harness"
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
+	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
+)
+
+// suggestions returns what the server's autocomplete offers u for the input: complete inputs as the client would
+// fill them in ("msteams", "msteams connect"), in the server's order.
+func suggestions(t *testing.T, s *mmtest.Server, u *mmtest.User, input string) []string {
+	t.Helper()
+	got, _, err := u.Client.ListCommandAutocompleteSuggestions(context.Background(), input, s.Team.Id)
+	if err != nil {
+		t.Fatalf("autocomplete %q as %s: %v", input, u.Username, err)
+	}
+	var out []string
+	for _, sg := range got {
+		out = append(out, sg.Complete)
+	}
+	return out
+}
+
+// TestUX checks what users and admins meet first: autocomplete, command replies, masked secrets.
+func TestUX(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Mattermost server and the Microsoft 365 emulator")
+	}
+	ctx := context.Background()
+	b := startBridge(t, nil)
+	alice, err := b.mm.CreateUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("autocomplete offers /msteams and the user sub-commands to every user, admin ones to admins", func(t *testing.T) {
+		userSubs := []string{"msteams connect", "msteams disconnect", "msteams status", "msteams help"}
+		adminSubs := []string{"msteams connect-bot", "msteams disconnect-bot", "msteams show-links", "msteams promote"}
+		for _, who := range []*mmtest.User{alice, b.mm.Admin} {
+			if top := suggestions(t, b.mm, who, "/ms"); !slices.Contains(top, "msteams") {
+				t.Errorf("%s typing /ms is offered %q, want msteams among them", who.Username, top)
+			}
+			subs := suggestions(t, b.mm, who, "/msteams ")
+			for _, want := range userSubs {
+				if !slices.Contains(subs, want) {
+					t.Errorf("%s typing /msteams is offered %q, want %q among them", who.Username, subs, want)
+				}
+			}
+			for _, admin := range adminSubs {
+				if isAdmin := who == b.mm.Admin; slices.Contains(subs, admin) != isAdmin {
+					t.Errorf("%s (admin %v) typing /msteams is offered %q: %q shown %v", who.Username, isAdmin,
+						subs, admin, !isAdmin)
+				}
+			}
+		}
+	})
+
+	channel, err := b.mm.CreateChannel(ctx, b.mm.Team.Id, "ux", model.ChannelTypeOpen, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, _, err := b.mm.AdminClient.GetUserByUsername(ctx, "msteams", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("command replies come from the MS Teams bot, not System", func(t *testing.T) {
+		reply, err := harness.CommandReply(ctx, alice, channel.Id, "/msteams status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reply.UserId != bot.Id {
+			t.Errorf("the reply %q is from user %q, want the msteams bot %s", reply.Message, reply.UserId, bot.Id)
+		}
+		mustContain(t, "status", reply.Message, "not connected")
+	})
+
+	var aliceTeams *m365ctl.User
+	t.Run("a user who connects gets a welcome from the bot saying what happens to their chats", func(t *testing.T) {
+		aliceTeams = b.teamsTwin(t, alice, "Alice Teams")
+		b.connect(t, alice, alice.Email)
+		var dm []string
+		err := eventually(ctx, 10*time.Second, func() error {
+			if dm = b.botDM(t, alice); len(dm) == 0 {
+				return errors.New("no message from the bot")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "welcome", dm[len(dm)-1], "You are now connected to Microsoft Teams as **Alice Teams**",
+			"your Teams chats appear here", "/msteams disconnect")
+	})
+
+	t.Run("a synthetic user is marked as a Microsoft Teams person", func(t *testing.T) {
+		if aliceTeams == nil {
+			t.Skip("alice did not connect")
+		}
+		b.chatsSubscription(t, "")
+		megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
+			UserPrincipalName: "megan@contoso.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.ctl.Send(ctx, m365ctl.InChat(dm.ID), m365ctl.Post{From: megan.ID, Text: "hello from Teams"}); err != nil {
+			t.Fatal(err)
+		}
+		var ghost *model.User
+		err = eventually(ctx, 20*time.Second, func() error {
+			ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("no synthetic user: %v", err)
+		}
+		if ghost.Position != "Microsoft Teams" {
+			t.Errorf("the synthetic user's position is %q, want Microsoft Teams (shown in the profile card)", ghost.Position)
+		}
+	})
+
+	t.Run("GET /api/v4/config returns no secret of the plugin's", func(t *testing.T) {
+		stored, err := b.mm.StoredPluginSettings(pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.mm.URL+"/api/v4/config", nil)
+		req.Header.Set(model.HeaderAuth, model.HeaderBearer+" "+b.mm.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v4/config: %d %v", resp.StatusCode, err)
+		}
+		var cfg model.Config
+		if err := json.Unmarshal(body, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		shown := cfg.PluginSettings.Plugins[pluginID]
+		for _, key := range []string{"clientsecret", "encryptionkey", "webhooksecret"} {
+			value, _ := stored[key].(string)
+			if len(value) < 16 {
+				t.Fatalf("stored %s is %q, want a real secret", key, value)
+			}
+			if shown[key] != model.FakeSetting {
+				t.Errorf("GET /api/v4/config shows %s as %v, want it masked", key, shown[key])
+			}
+			if strings.Contains(string(body), value) {
+				t.Errorf("GET /api/v4/config contains the value of %s", key)
+			}
+		}
+		// Saving the configuration as System Console does (masks included) keeps the secrets and the bridge.
+		if err := b.mm.UpdateConfig(ctx, func(*model.Config) {}); err != nil {
+			t.Fatal(err)
+		}
+		after, err := b.mm.StoredPluginSettings(pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{"clientsecret", "encryptionkey", "webhooksecret"} {
+			if after[key] != stored[key] {
+				t.Errorf("saving the masked configuration changed %s", key)
+			}
+		}
+		mustContain(t, "status after saving", b.command(t, alice, channel.Id, "/msteams status"),
+			"connected to Microsoft Teams as Alice Teams")
+	})
+
+	t.Run("invalid settings are refused on save, naming every problem", func(t *testing.T) {
+		stored, err := b.mm.StoredPluginSettings(pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := map[string]any{}
+		for k, v := range stored {
+			bad[k] = v
+		}
+		bad["perusersubscriptionbudget"] = 20000
+		bad["syncusersinterval"] = 2
+		bad["maxfilesizetomattermostmb"] = -5
+		err = b.mm.SetPluginSettings(ctx, pluginID, bad)
+		if err == nil {
+			t.Fatal("the server saved invalid settings")
+		}
+		mustContain(t, "refusal", err.Error(), "Per-user subscription budget (perUserSubscriptionBudget)",
+			"User sync interval (minutes) (syncUsersInterval)",
+			"Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)")
+		after, err := b.mm.StoredPluginSettings(pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(after["perusersubscriptionbudget"]) == "20000" {
+			t.Error("the refused settings were stored")
+		}
+	})
+
+	t.Run("settings saved around the check (config.json edited) are reported to system admins", func(t *testing.T) {
+		path := b.mm.RunDir + "/config.json"
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		plugins := raw["PluginSettings"].(map[string]any)["Plugins"].(map[string]any)
+		settings := plugins[pluginID].(map[string]any)
+		settings["perusersubscriptionbudget"] = 20000
+		settings["syncusersinterval"] = 2
+		if data, err = json.MarshalIndent(raw, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.mm.AdminClient.ReloadConfig(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var dm []string
+		err = eventually(ctx, 15*time.Second, func() error {
+			dm = b.botDM(t, b.mm.Admin)
+			for _, m := range dm {
+				if strings.Contains(m, "were not applied") {
+					return nil
+				}
+			}
+			return fmt.Errorf("no DM about the invalid settings: %q", dm)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := dm[len(dm)-1]
+		mustContain(t, "admin DM", last, "perUserSubscriptionBudget", "syncUsersInterval")
+		mustContain(t, "admin status", b.command(t, b.mm.Admin, channel.Id, "/msteams status"),
+			"were not applied", "perUserSubscriptionBudget", "syncUsersInterval")
+		if reply := b.command(t, alice, channel.Id, "/msteams status"); strings.Contains(reply, "perUserSubscriptionBudget") {
+			t.Errorf("a user is told about the settings: %q", reply)
+		}
+	})
+}
+
+// TestUnconfigured follows the admin guide's order: upload and enable the plugin first, then enter the app's details.
+func TestUnconfigured(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Mattermost server and the Microsoft 365 emulator")
+	}
+	ctx := context.Background()
+	emu, err := m365.Start(ctx, m365.Options{StateDir: t.TempDir(), Logf: t.Logf, AllowHTTPNotifications: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	// No settings at all: enabling must work.
+	s := mmtest.StartT(t, mmtest.Options{Bundle: bundlePath(t), LogLevel: "DEBUG", Logf: t.Logf})
+	b := &bridge{Bridge: &harness.Bridge{MM: s, Emu: emu, Ctl: m365ctl.NewWithHTTPClient(emu.ControlURL, emu.HTTPClient())},
+		mm: s, emu: emu}
+	b.ctl = b.Ctl
+	alice, err := s.CreateUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	channel, err := s.CreateChannel(ctx, s.Team.Id, "setup", model.ChannelTypeOpen, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("enabled with no settings, the plugin runs and /msteams says it is not set up yet", func(t *testing.T) {
+		st, err := s.PluginStatus(ctx, pluginID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != model.PluginStateRunning {
+			t.Fatalf("plugin state %d (%s), want running", st.State, st.Error)
+		}
+		reply := b.command(t, alice, channel.Id, "/msteams connect")
+		mustContain(t, "user", reply, "not set up yet")
+		if strings.Contains(reply, "System Console") {
+			t.Errorf("a user is told about System Console: %q", reply)
+		}
+		mustContain(t, "admin", b.command(t, s.Admin, channel.Id, "/msteams connect"), "not set up yet",
+			"Tenant ID (tenantId)", "Client ID (clientId)", "Client secret (clientSecret)",
+			s.URL+"/plugins/"+pluginID+"/oauth-redirect")
+	})
+
+	t.Run("endpoints set but no app details yet: still waiting, nothing calls Microsoft", func(t *testing.T) {
+		endpoints := harness.EmulatorSettings(emu)
+		for _, k := range []string{"tenantId", "clientId", "clientSecret"} {
+			delete(endpoints, k)
+		}
+		if err := s.SetPluginSettings(ctx, pluginID, endpoints); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WaitForLog(ctx, "waiting to be set up"); err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "connect", b.command(t, alice, channel.Id, "/msteams connect"), "not set up yet")
+		counters, err := b.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range counters.Requests {
+			if (r.Host == "login" || r.Host == "graph") && r.Count > 0 {
+				t.Errorf("a request reached Microsoft before the plugin was set up: %s %s (%d)", r.Host, r.Route, r.Count)
+			}
+		}
+	})
+
+	t.Run("entering the tenant's details starts the bridge without enabling again: a user connects", func(t *testing.T) {
+		if err := s.SetPluginSettings(ctx, pluginID, harness.EmulatorSettings(emu)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.ctl.PatchApp(ctx, m365ctl.AppPatch{AddRedirectURIs: []string{b.RedirectURI()}}); err != nil {
+			t.Fatal(err)
+		}
+		err := eventually(ctx, 20*time.Second, func() error {
+			if reply := b.command(t, alice, channel.Id, "/msteams connect"); !strings.Contains(reply, "/connect") {
+				return fmt.Errorf("connect answers %q", reply)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.teamsTwin(t, alice, "Alice Teams")
+		b.connect(t, alice, alice.Email)
+		mustContain(t, "status", b.command(t, alice, channel.Id, "/msteams status"),
+			"connected to Microsoft Teams as Alice Teams")
+	})
+}
