@@ -99,6 +99,8 @@ void Monitor::loop() {
     }
 }
 
+std::int64_t Monitor::now_ms() const { return settings_.clock_ms ? settings_.clock_ms() : graph::now_ms(); }
+
 Status Monitor::run_once() {
     bool held = false;
     MSTEAMS_TRY_ASSIGN(held, bridge_->hold_lease(k_lease, settings_.node_id, settings_.lease_ttl));
@@ -121,11 +123,12 @@ Status Monitor::run_once() {
     // Graph may lose a notification without any lifecycle event: recently active chats are read forward from their
     // cursors on a schedule, by the leader only.
     // The first interval starts with leadership (taking over already caught every chat up).
-    auto const now = std::chrono::steady_clock::now();
-    if (took_over || reconciled_at_ == std::chrono::steady_clock::time_point{}) {
+    auto const now = now_ms();
+    if (took_over || reconciled_at_ < 0) {
         reconciled_at_ = now;
     } else if (reconcile_ && settings_.enabled && settings_.reconcile_interval.count() > 0 &&
-               now - reconciled_at_ >= settings_.reconcile_interval) {
+               now - reconciled_at_ >=
+                   std::chrono::duration_cast<std::chrono::milliseconds>(settings_.reconcile_interval).count()) {
         reconciled_at_ = now;
         if (auto r = reconcile_(); !r) {
             log::warn("could not schedule the reconciliation of Teams chats", {{"error", r.error().message}});
@@ -141,10 +144,10 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     wanted.notification_url = settings_.notification_url;
     wanted.lifecycle_notification_url = settings_.lifecycle_url;
     wanted.client_state = settings_.client_state;
-    wanted.expires_at = graph::now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+    wanted.expires_at = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
     graph::Subscription made;
     MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
-    store::SubscriptionRow row{made.id, "chats", settings_.resource, "", made.expires_at, graph::now_ms(), "active",
+    store::SubscriptionRow row{made.id, "chats", settings_.resource, "", made.expires_at, now_ms(), "active",
                                client_state_hash_};
     MSTEAMS_TRY(bridge_->put_subscription(row));
     ++stats_->subscriptions_created;
@@ -160,7 +163,7 @@ Status Monitor::maintain(std::string const& token) {
     auto const is_live = [&](std::string const& id) {
         return std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == id; });
     };
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     std::vector<std::string> reasons;  // why the chats need catching up
 
     // Ours, no longer wanted or no longer usable: gone from Graph, removed, another resource or clientState.

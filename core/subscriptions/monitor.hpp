@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,8 @@ struct MonitorSettings {
     std::chrono::seconds lease_ttl{45};
     // How often the leader has recently active chats read forward from their cursors (lost notifications); 0 = off.
     std::chrono::seconds reconcile_interval{0};
+    // Wall-clock milliseconds since the epoch: expiries and the reconciliation schedule (tests move it by hand).
+    std::function<std::int64_t()> clock_ms;
 };
 
 class Monitor {
@@ -69,7 +72,9 @@ private:
     std::shared_ptr<sync::Stats> stats_;
     CatchUp catch_up_;
     Reconcile reconcile_;
-    std::chrono::steady_clock::time_point reconciled_at_{};  // only touched by run_once's caller
+    [[nodiscard]] std::int64_t now_ms() const;
+
+    std::int64_t reconciled_at_ = -1;  // only touched by run_once's caller; -1: never
     std::atomic<bool> leader_{false};
     std::string pending_catch_up_;  // only touched by run_once's caller
 

@@ -94,6 +94,9 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     settings.lifetime = 6s;
     settings.renew_before = 4s;
     settings.lease_ttl = 30s;
+    // The monitor's clock runs ahead of the wall clock by `skew` (the emulator and PostgreSQL keep real time).
+    auto const skew = std::make_shared<std::atomic<std::int64_t>>(0);
+    settings.clock_ms = [skew] { return msteams::graph::now_ms() + skew->load(); };
     settings.node_id = "node-a";
     Node a(settings, bridge, client, entra);
     settings.node_id = "node-b";
@@ -115,17 +118,32 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     CHECK(a.catch_up_count() == 1);  // taking over reads the chats forward
     CHECK(b.catch_up_count() == 0);
 
-    // Renewed inside the margin, and still the same subscription after its first expiry has passed.
-    std::this_thread::sleep_for(2500ms);
+    // Not renewed before the margin (4 s before the 6 s expiry), renewed inside it, and renewed again past the first
+    // expiry: still the same subscription, its expiry moved on each time.
+    auto const expiry = [&] {  // as Graph reports it
+        auto const token = entra->app_token();
+        REQUIRE(token.has_value());
+        auto const listed = client->list_subscriptions(token->access_token);
+        REQUIRE(listed.has_value());
+        REQUIRE(listed->size() == 1);
+        return listed->front().expires_at;
+    };
+    std::int64_t const first_expiry = expiry();
+    skew->store(1'000);
+    a.pass();
+    CHECK(a.stats->subscriptions_renewed == 0);
+    skew->store(2'500);
     a.pass();
     CHECK(a.stats->subscriptions_renewed == 1);
-    std::this_thread::sleep_for(4500ms);  // past the original expiry (6 s)
+    skew->store(7'000);  // past the original expiry (6 s)
     a.pass();
     subs = live();
     REQUIRE(subs.size() == 1);
     CHECK(subs[0].at("id") == id);
+    CHECK(expiry() >= first_expiry + 7'000);
     CHECK(a.stats->subscriptions_created == 1);
     CHECK(a.stats->subscriptions_renewed == 2);
+    skew->store(0);
 
     // Graph drops it: recreated, and the chats are caught up.
     emu.control_ok("DELETE", "/subscriptions/" + id);
@@ -153,4 +171,49 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     subs = live();
     REQUIRE(subs.size() == 1);
     CHECK(subs[0].at("clientState") == "a-new-secret");
+}
+
+TEST_CASE("monitor: the leader reconciles recently active chats once per interval, starting from leadership",
+          "[subscriptions][pg]") {
+    TestPki pki;
+    TlsServer endpoint(pki.issue("127.0.0.1", "IP:127.0.0.1"), endpoint_reply);
+    EmulatorOptions options;
+    options.trust_ca_pem = pki.ca_pem();
+    Emulator emu(options);
+    TempDatabase temp;
+    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(6));
+    auto entra = std::make_shared<Entra>(emu.http, emu.app());
+    auto client = std::make_shared<Client>(emu.http, emu.graph_url());
+
+    MonitorSettings settings;
+    settings.resource = "chats/getAllMessages?model=B";
+    settings.notification_url = endpoint.url("/changes", "127.0.0.1");
+    settings.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
+    settings.client_state = "monitor-test-secret";
+    settings.lease_ttl = 30s;
+    settings.reconcile_interval = 300s;
+    auto const skew = std::make_shared<std::atomic<std::int64_t>>(0);
+    settings.clock_ms = [skew] { return msteams::graph::now_ms() + skew->load(); };
+    settings.node_id = "node-a";
+    Node a(settings, bridge, client, entra);
+    std::atomic<int> reconciled{0};
+    a.monitor->set_reconcile([&] {
+        ++reconciled;
+        return msteams::Status{};
+    });
+
+    a.pass();  // takes over: every chat is caught up, so no reconciliation yet
+    CHECK(a.catch_up_count() == 1);
+    CHECK(reconciled == 0);
+    skew->store(299'000);
+    a.pass();
+    CHECK(reconciled == 0);
+    skew->store(300'000);
+    a.pass();
+    CHECK(reconciled == 1);
+    a.pass();
+    CHECK(reconciled == 1);
+    skew->store(600'500);
+    a.pass();
+    CHECK(reconciled == 2);
 }
