@@ -846,8 +846,8 @@ TEST_CASE("graph: the per-chat budget keeps a burst free of 429s", "[graph]") {
     options.throttle = true;
     Emulator emu(options);
     // Graph's shape (a per-chat read bucket) at a rate that keeps the test short.
-    emu.control_ok("PUT", "/throttle",
-                   json{{"enabled", true}, {"limits", {{"chatMessageGet.thread", {{"count", 4}, {"perSeconds", 1}}}}}});
+    json const throttle{{"enabled", true}, {"limits", {{"chatMessageGet.thread", {{"count", 4}, {"perSeconds", 1}}}}}};
+    emu.control_ok("PUT", "/throttle", throttle);
     auto const chat = control_chat(emu, "oneOnOne", {k_adele, k_bianca});
     std::string const id = control_send(emu, chat, text_post(k_bianca_upn, "hi")).at("id");
     auto const adele = emu.user_token(k_adele_upn).access_token;
@@ -863,7 +863,7 @@ TEST_CASE("graph: the per-chat budget keeps a burst free of 429s", "[graph]") {
         CHECK(careless.counters().throttled > 0);
         CHECK(emu.count(route, 429) > 0);
     }
-    std::this_thread::sleep_for(1500ms);  // let the emulator's bucket refill
+    emu.control_ok("PUT", "/throttle", throttle);  // setting the limits again starts with full buckets
     emu.control_ok("DELETE", "/counters");
 
     Limits limits;
