@@ -42,7 +42,6 @@
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "convert/detail/links.hpp"
-#include "convert/detail/utf8.hpp"
 
 namespace msteams::convert {
 namespace {
@@ -1369,7 +1368,7 @@ std::string html_text(std::string_view html) {
 
 // Plain text (Teams "text" content, or the text of HTML over a budget) as Markdown that shows it as typed.
 std::string plain_markdown(std::string_view text) {
-    auto const valid = detail::valid_utf8(text);
+    auto const valid = strings::to_valid_utf8(text);
     std::string_view body = valid;
     Inline out;
     std::size_t pos = 0;
@@ -1465,11 +1464,11 @@ Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view cont
     }
     // Gumbo itself can emit invalid UTF-8 (an overlong numeric character reference, "&#6111…1", becomes a stray
     // lead byte): whatever the path, the output is made valid here.
-    result.markdown = detail::valid_utf8(result.markdown);
+    result.markdown = strings::to_valid_utf8(result.markdown);
     strip_controls(result.markdown);
     for (auto* ids : {&result.hosted_content_ids, &result.attachment_ids}) {
         for (auto& id : *ids) {
-            id = detail::valid_utf8(id);
+            id = strings::to_valid_utf8(id);
             strip_controls(id);
         }
     }

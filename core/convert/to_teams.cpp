@@ -20,7 +20,6 @@
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "convert/detail/links.hpp"
-#include "convert/detail/utf8.hpp"
 
 namespace msteams::convert {
 namespace {
@@ -455,7 +454,7 @@ std::size_t node_count(cmark_node* root, std::size_t stop_at) {
 
 std::string plain_html(std::string_view markdown, std::size_t limit) {
     std::size_t const budget = limit > 128 ? limit - 128 : 0;
-    auto const valid = detail::valid_utf8(markdown);
+    auto const valid = strings::to_valid_utf8(markdown);
     markdown = valid;
     std::string html = "<p>";
     std::size_t pos = 0;

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/utf8.hpp"
+#include "common/strings.hpp"
 
 namespace c = msteams::convert;
-using msteams::convert::test::valid_utf8;
+using msteams::strings::is_valid_utf8;
 
 namespace {
 
@@ -263,7 +263,7 @@ TEST_CASE("convert: teams html never crashes on random or truncated input", "[co
         auto const out = c::teams_to_markdown(html, "html", mentions, username_for);
         REQUIRE(out.has_value());
         // Whatever came in, Mattermost gets valid UTF-8 without blank lines at the end.
-        CHECK(valid_utf8(out->markdown));
+        CHECK(is_valid_utf8(out->markdown));
         CHECK_FALSE(out->markdown.ends_with('\n'));
     }
     // Random bytes too.
@@ -275,7 +275,7 @@ TEST_CASE("convert: teams html never crashes on random or truncated input", "[co
         for (char const* type : {"html", "text"}) {
             auto const out = c::teams_to_markdown(bytes, type, {}, {});
             REQUIRE(out.has_value());
-            CHECK(valid_utf8(out->markdown));
+            CHECK(is_valid_utf8(out->markdown));
         }
     }
 }

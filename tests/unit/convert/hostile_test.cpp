@@ -6,10 +6,10 @@
 #include <string>
 
 #include "convert/convert.hpp"
-#include "convert/utf8.hpp"
+#include "common/strings.hpp"
 
 namespace c = msteams::convert;
-using msteams::convert::test::valid_utf8;
+using msteams::strings::is_valid_utf8;
 
 namespace {
 
@@ -27,7 +27,7 @@ std::string from_teams(std::string const& html) {
     auto const out = c::teams_to_markdown(html, "html", {}, {});
     INFO(html.substr(0, 80));
     REQUIRE(out.has_value());
-    CHECK(valid_utf8(out->markdown));
+    CHECK(is_valid_utf8(out->markdown));
     return out->markdown;
 }
 
@@ -35,7 +35,7 @@ std::string to_teams(std::string const& markdown) {
     auto const out = c::markdown_to_teams(markdown, {});
     INFO(markdown.substr(0, 80));
     REQUIRE(out.has_value());
-    CHECK(valid_utf8(out->html));
+    CHECK(is_valid_utf8(out->html));
     return out->html;
 }
 
@@ -144,6 +144,6 @@ TEST_CASE("convert: an overlong numeric character reference gives valid UTF-8", 
                                           {}, {});
     REQUIRE(out.has_value());
     for (auto const& id : out->attachment_ids) {
-        CHECK(valid_utf8(id));
+        CHECK(is_valid_utf8(id));
     }
 }

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "convert/convert.hpp"
-#include "convert/utf8.hpp"
+#include "common/strings.hpp"
 
 namespace c = msteams::convert;
-using msteams::convert::test::valid_utf8;
+using msteams::strings::is_valid_utf8;
 
 namespace {
 
@@ -198,6 +198,6 @@ TEST_CASE("convert: markdown limits give too_large and hostile input stays fast"
         auto const out = c::markdown_to_teams(text, known_users);
         REQUIRE(out.has_value());
         CHECK(out->html.find("<script") == std::string::npos);
-        CHECK(valid_utf8(out->html));
+        CHECK(is_valid_utf8(out->html));
     }
 }
