@@ -96,10 +96,12 @@ test-all: dist $(ASAN_BUILD_DIR)/build.ninja
 
 # The [pg] tests get a throwaway PostgreSQL of their own.
 test-core: core
+	tests/ctest-covers-all.sh $(BUILD_DIR)
 	tests/with-postgres.sh bash -c 'cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)'
 
 test-asan: $(ASAN_BUILD_DIR)/build.ninja
 	ninja -C $(ASAN_BUILD_DIR) -j $(JOBS) core_tests
+	tests/ctest-covers-all.sh $(ASAN_BUILD_DIR)
 	tests/with-postgres.sh bash -c 'cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)'
 
 test-shim: proto

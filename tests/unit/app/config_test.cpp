@@ -136,7 +136,7 @@ TEST_CASE("config: the server must use PostgreSQL and have a Site URL", "[config
     CHECK_THAT(error_of(valid_settings_json(), server), Catch::Contains("Site URL (ServiceSettings.SiteURL)"));
 }
 
-TEST_CASE("config: national clouds map to their hosts; custom endpoints must be https", "[config]") {
+TEST_CASE("config: national clouds map to their hosts — custom endpoints must be https", "[config]") {
     auto r = parse_config(with("nationalcloud", "usgovdod"), valid_server(), true);
     REQUIRE(r.has_value());
     CHECK(r->config.graph_base_url == "https://dod-graph.microsoft.us");

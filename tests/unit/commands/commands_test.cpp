@@ -67,7 +67,7 @@ TEST_CASE("commands: admin-only sub-commands are hidden from and refused to othe
     CHECK(runs == 1);
 }
 
-TEST_CASE("commands: arguments reach the sub-command; its errors and exceptions become replies", "[commands]") {
+TEST_CASE("commands: arguments reach the sub-command — its errors and exceptions become replies", "[commands]") {
     msteams::test::FakeApi api;
     Dispatcher d(api);
     d.add(SubCommand{"echo", "[words]", "Echo.", false, [](auto const& inv) {
@@ -114,7 +114,7 @@ TEST_CASE("commands: the registration carries autocomplete data for every sub-co
     CHECK(data["SubCommands"][2]["Hint"] == "[username] [new-username]");
 }
 
-TEST_CASE("commands: system admins see dead letters in /msteams status and put them back; others cannot",
+TEST_CASE("commands: system admins see dead letters in /msteams status and put them back — others cannot",
           "[commands][pg]") {
     msteams::test::TempDatabase temp;
     auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated());

@@ -54,7 +54,7 @@ TEST_CASE("convert: a Markdown table with thousands of columns is sent as plain 
     CHECK(to_teams("| a | b |\n|---|---|\n| 1 | 2 |").starts_with("<table><thead><tr><th>a</th>"));
 }
 
-TEST_CASE("convert: repeated ![[]() is sent as plain text, not parsed", "[convert][hostile]") {
+TEST_CASE("convert: repeated image-link openers are sent as plain text, not parsed", "[convert][hostile]") {
     auto const md = repeat("![[]()", 24 * 1024);
     auto const html = to_teams(md);
     CHECK(html.find(k_note) != std::string::npos);

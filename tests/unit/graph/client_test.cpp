@@ -997,7 +997,7 @@ TEST_CASE("graph: 5xx are retried with backoff, 4xx are not", "[graph]") {
     }
 }
 
-TEST_CASE("graph: a message POST that may have been applied is never sent again; its outcome is unknown", "[graph]") {
+TEST_CASE("graph: a message POST that may have been applied is never sent again — its outcome is unknown", "[graph]") {
     FakeGraph f;
     std::atomic<int> posts{0};
     Reply answer;  // what a POST gets, after Graph applied it (counted in `posts`)

@@ -164,7 +164,7 @@ std::string command(Harness& h, std::string const& user, std::string const& text
 
 }  // namespace
 
-TEST_CASE("rpc: enabled before it is configured, the plugin runs and waits; saved settings start it", "[rpc]") {
+TEST_CASE("rpc: enabled before it is configured, the plugin runs and waits — saved settings start it", "[rpc]") {
     Harness h;
     h.api->admins.insert("admin1");
     REQUIRE(h.activate("{}").empty());
@@ -187,7 +187,7 @@ TEST_CASE("rpc: enabled before it is configured, the plugin runs and waits; save
     CHECK_THAT(command(h, "user1", "/msteams status"), !Catch::Contains("not set up"));
 }
 
-TEST_CASE("rpc: settings saved without the check are not applied; admins see every problem in status", "[rpc]") {
+TEST_CASE("rpc: settings saved without the check are not applied — admins see every problem in status", "[rpc]") {
     Harness h;
     h.api->admins.insert("admin1");
     REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
@@ -317,7 +317,7 @@ TEST_CASE("rpc: ServeHTTP refuses a body that ends before its Content-Length", "
     CHECK(longer.status == 400);
 }
 
-TEST_CASE("rpc: slow HTTP requests beyond the cap get 503 with Retry-After; the core's threads stay bounded",
+TEST_CASE("rpc: slow HTTP requests beyond the cap get 503 with Retry-After — the core's threads stay bounded",
           "[rpc]") {
     constexpr std::size_t k_cap = 8;
     constexpr std::size_t k_slow = 40;
@@ -858,7 +858,7 @@ TEST_CASE("rpc: the API client adds, removes and lists reactions", "[rpc]") {
     CHECK((*all)[1].post_id == "p1");
 }
 
-TEST_CASE("rpc: files of several MB round-trip; data over the limit is refused before sending", "[rpc]") {
+TEST_CASE("rpc: files of several MB round-trip — data over the limit is refused before sending", "[rpc]") {
     SyncFakeApi service;
     ApiServer srv(service);
     msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));

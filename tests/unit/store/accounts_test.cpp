@@ -173,7 +173,7 @@ TEST_CASE("store: concurrent connects never pass the limit", "[pg]") {
     CHECK(connected(accounts) == k_limit);
 }
 
-TEST_CASE("store: a Teams account connected elsewhere is a conflict; a disconnected one is taken over", "[pg]") {
+TEST_CASE("store: a Teams account connected elsewhere is a conflict — a disconnected one is taken over", "[pg]") {
     TempDatabase temp;
     Accounts accounts(temp.open_migrated());
     must(accounts.connect(account("mm-a", "teams-x"), 10));
@@ -236,7 +236,7 @@ TEST_CASE("store: OAuth states are single-use, returned even when expired, and p
     CHECK(states.purge_expired(1'000'000).value_or(-1) == 0);
 }
 
-TEST_CASE("store: only the user who started an OAuth flow can spend its state; others leave it intact", "[pg]") {
+TEST_CASE("store: only the user who started an OAuth flow can spend its state — others leave it intact", "[pg]") {
     TempDatabase temp;
     OAuthStates states(temp.open_migrated());
     must(states.put(oauth_state("mine", 9000)));  // started by mm-user

@@ -74,7 +74,7 @@ TEST_CASE("store: unix-socket hosts, in the query or percent-encoded", "[store]"
           "host=/tmp dbname=db user=u connect_timeout=10 application_name=msteams-core");
 }
 
-TEST_CASE("store: IPv6 literals lose their brackets; host lists keep their order", "[store]") {
+TEST_CASE("store: IPv6 literals lose their brackets — host lists keep their order", "[store]") {
     CHECK(convert("postgres://u@[::1]:5432/db") ==
           "host=::1 port=5432 dbname=db user=u connect_timeout=10 application_name=msteams-core");
     CHECK(convert("postgres://u@[2001:db8::7]/db") ==
@@ -84,7 +84,7 @@ TEST_CASE("store: IPv6 literals lose their brackets; host lists keep their order
           "application_name=msteams-core");
 }
 
-TEST_CASE("store: only parameters libpq knows are kept; search_path travels in options", "[store]") {
+TEST_CASE("store: only parameters libpq knows are kept — search_path travels in options", "[store]") {
     CHECK(convert("postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&sslcert=%2Fc.pem&"
                   "sslkey=%2Fk.pem&disable_prepared_binary_result=yes&fallback_application_name=x&foo=bar&"
                   "replication=database") ==

@@ -131,7 +131,7 @@ TEST_CASE("store: an exception from the work rolls back and propagates", "[pg]")
     CHECK(count(*db, "t") == 0);
 }
 
-TEST_CASE("store: a unique violation is a conflict; errors carry SQLSTATE but never values", "[pg]") {
+TEST_CASE("store: a unique violation is a conflict — errors carry SQLSTATE but never values", "[pg]") {
     TempDatabase temp;
     auto db = temp.open();
     must(db->exec("CREATE TABLE t (k text PRIMARY KEY)"));
