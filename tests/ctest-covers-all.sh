@@ -5,8 +5,10 @@
 # usage: tests/ctest-covers-all.sh BUILD_DIR
 set -euo pipefail
 build=$1
-names=$("$build/core_tests" --list-test-names-only | grep -c .)
-bad=$("$build/core_tests" --list-test-names-only | grep '[][;]' || true)
+# Catch2 2 exits with the number of test cases when listing them.
+listed=$("$build/core_tests" --list-test-names-only || true)
+names=$(grep -c . <<<"$listed")
+bad=$(grep '[][;]' <<<"$listed" || true)
 registered=$(cd "$build" && ctest -N | grep -c 'Test *#')
 if [ -n "$bad" ] || [ "$names" != "$registered" ]; then
   echo "ctest runs $registered tests but core_tests has $names test cases" >&2
