@@ -105,6 +105,63 @@ std::string to_valid_utf8(std::string_view s) {
     return out;
 }
 
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        cp = 0xFFFD;
+    }
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+std::optional<std::string> decode_character_reference(std::string_view ref) {
+    static constexpr std::pair<std::string_view, std::string_view> k_named[]{
+        {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", "\xC2\xA0"}, {"commat", "@"}};
+    if (!ref.starts_with('#')) {
+        for (auto const& [name, text] : k_named) {
+            if (name == ref) {
+                return std::string(text);
+            }
+        }
+        return std::nullopt;
+    }
+    bool const hex = ref.size() > 1 && (ref[1] == 'x' || ref[1] == 'X');
+    auto const digits = ref.substr(hex ? 2 : 1);
+    if (digits.empty()) {
+        return std::nullopt;
+    }
+    char32_t cp = 0;
+    for (char const d : digits) {
+        unsigned v = 16;
+        if (d >= '0' && d <= '9') {
+            v = static_cast<unsigned>(d - '0');
+        } else if (hex && (d | 0x20) >= 'a' && (d | 0x20) <= 'f') {
+            v = static_cast<unsigned>((d | 0x20) - 'a' + 10);
+        }
+        if (v >= (hex ? 16U : 10U)) {
+            return std::nullopt;
+        }
+        if (cp <= 0x10FFFF) {  // past it stays past it (U+FFFD), without overflowing
+            cp = cp * (hex ? 16 : 10) + v;
+        }
+    }
+    std::string out;
+    append_utf8(out, cp);
+    return out;
+}
+
 std::string to_lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) {

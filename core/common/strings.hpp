@@ -38,6 +38,13 @@ bool is_valid_utf8(std::string_view s) noexcept;
 // `s` with every ill-formed sequence replaced by U+FFFD (one per maximal ill-formed subpart, as Unicode recommends).
 std::string to_valid_utf8(std::string_view s);
 
+// Appends code point `cp` as UTF-8; U+FFFD for one that is not a character (NUL, a surrogate, past U+10FFFF).
+void append_utf8(std::string& out, char32_t cp);
+// The text of an HTML character reference given without its '&' and ';' ("amp", "#64", "#x40"): numeric ones
+// (U+FFFD for one that is not a character) and the named ones Teams writes (amp lt gt quot apos nbsp commat);
+// nullopt for anything else.
+std::optional<std::string> decode_character_reference(std::string_view ref);
+
 // Compares without leaking where the first difference is (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 

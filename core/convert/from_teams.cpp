@@ -1275,49 +1275,11 @@ bool tree_within(GumboNode const* root, std::size_t max_depth, std::size_t max_n
     return true;
 }
 
-// The code point of a character reference's number, or U+FFFD for one that is not a character.
-unsigned reference_code_point(std::string_view digits, int base) {
-    unsigned long cp = 0;
-    for (char c : digits) {
-        unsigned const d = is_digit(c) ? static_cast<unsigned>(c - '0') : static_cast<unsigned>((c | 0x20) - 'a' + 10);
-        cp = cp * static_cast<unsigned>(base) + d;
-        if (cp > 0x10FFFF) {
-            return 0xFFFD;
-        }
-    }
-    return cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ? 0xFFFD : static_cast<unsigned>(cp);
-}
-
-void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 // The text of HTML too complex to parse, in one linear pass and without a tree: tags are dropped (those that end a
 // line become a newline), the common character references are decoded, anything else is kept as it is.
 std::string html_text(std::string_view html) {
     constexpr std::array<std::string_view, 14> k_line_tags{"br", "p",  "div", "li", "tr", "h1",        "h2",
                                                            "h3", "h4", "h5",  "h6", "pre", "blockquote", "hr"};
-    constexpr std::array<std::pair<std::string_view, std::string_view>, 7> k_named{{{"amp", "&"},
-                                                                                    {"lt", "<"},
-                                                                                    {"gt", ">"},
-                                                                                    {"quot", "\""},
-                                                                                    {"apos", "'"},
-                                                                                    {"nbsp", "\xC2\xA0"},
-                                                                                    {"commat", "@"}}};
     std::string out;
     out.reserve(html.size());
     std::size_t i = 0;
@@ -1341,21 +1303,8 @@ std::string html_text(std::string_view html) {
         }
         if (c == '&' && character_reference_at(html, i)) {
             auto const semi = html.find(';', i);
-            auto const ref = html.substr(i + 1, semi - i - 1);
-            if (ref.starts_with('#')) {
-                bool const hex = ref.size() > 1 && (ref[1] == 'x' || ref[1] == 'X');
-                auto const digits = ref.substr(hex ? 2 : 1);
-                bool const ok = !digits.empty() && std::ranges::all_of(digits, [hex](char d) {
-                    return is_digit(d) || (hex && (d | 0x20) >= 'a' && (d | 0x20) <= 'f');
-                });
-                if (ok) {
-                    append_utf8(out, reference_code_point(digits, hex ? 16 : 10));
-                    i = semi + 1;
-                    continue;
-                }
-            } else if (auto const it = std::ranges::find_if(k_named, [&](auto const& e) { return e.first == ref; });
-                       it != k_named.end()) {
-                out += it->second;
+            if (auto const text = strings::decode_character_reference(html.substr(i + 1, semi - i - 1))) {
+                out += *text;
                 i = semi + 1;
                 continue;
             }

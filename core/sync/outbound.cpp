@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/log.hpp"
+#include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "graph/entra.hpp"
 
@@ -54,27 +55,6 @@ bool not_connected(Error const& e) {
     return e.code == ErrorCode::permission_denied || e.code == ErrorCode::not_found;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        cp = 0xFFFD;
-    }
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 // The text a reader sees in a message's HTML, whitespace collapsed: tags dropped, character references decoded. Graph
 // may serialise the HTML it stores differently from what was posted (attribute order, quoting, wrapping elements),
 // but not the text. One pass, linear in the input.
@@ -108,44 +88,8 @@ std::string visible_text(std::string_view html) {
         if (c == '&') {
             auto const semi = html.find(';', i);
             if (semi != std::string_view::npos && semi - i <= 10) {
-                auto const name = html.substr(i + 1, semi - i - 1);
-                std::string decoded;
-                if (name == "amp") {
-                    decoded = "&";
-                } else if (name == "lt") {
-                    decoded = "<";
-                } else if (name == "gt") {
-                    decoded = ">";
-                } else if (name == "quot") {
-                    decoded = "\"";
-                } else if (name == "apos") {
-                    decoded = "'";
-                } else if (name == "nbsp") {
-                    decoded = " ";
-                } else if (name.size() >= 2 && name[0] == '#') {
-                    bool const hex = name[1] == 'x' || name[1] == 'X';
-                    auto const digits = name.substr(hex ? 2 : 1);
-                    std::uint32_t cp = 0;
-                    bool ok = !digits.empty();
-                    for (char d : digits) {
-                        int v = -1;
-                        if (d >= '0' && d <= '9') {
-                            v = d - '0';
-                        } else if (hex && d >= 'a' && d <= 'f') {
-                            v = d - 'a' + 10;
-                        } else if (hex && d >= 'A' && d <= 'F') {
-                            v = d - 'A' + 10;
-                        }
-                        if (v < 0 || cp > 0x10FFFF) {
-                            ok = false;
-                            break;
-                        }
-                        cp = cp * (hex ? 16 : 10) + static_cast<std::uint32_t>(v);
-                    }
-                    if (ok) {
-                        append_utf8(decoded, cp);
-                    }
-                }
+                auto const decoded =
+                    strings::decode_character_reference(html.substr(i + 1, semi - i - 1)).value_or(std::string());
                 if (decoded == " " || decoded == "\xC2\xA0") {
                     space = true;
                     i = semi + 1;

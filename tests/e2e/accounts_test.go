@@ -81,14 +81,8 @@ func TestAccounts(t *testing.T) {
 	}
 	ctx := context.Background()
 	b := startBridge(t, nil)
-	alice, err := b.mm.CreateUser(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := b.mm.CreateUser(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := b.user(t, "alice")
+	bob := b.user(t, "bob")
 	teamsAlice := b.teamsTwin(t, alice, "Alice Teams")
 	b.teamsTwin(t, bob, "Bob Teams")
 	channel, err := b.mm.CreateChannel(ctx, b.mm.Team.Id, "accounts", model.ChannelTypeOpen, alice, bob)

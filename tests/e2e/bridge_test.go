@@ -39,6 +39,27 @@ func startBridge(t *testing.T, extra map[string]any) *bridge {
 	return &bridge{Bridge: hb, mm: hb.MM, emu: hb.Emu, ctl: hb.Ctl}
 }
 
+// user creates a Mattermost user.
+func (b *bridge) user(t *testing.T, name string) *mmtest.User {
+	t.Helper()
+	u, err := b.mm.CreateUser(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// megan creates Megan Bowen, a Teams user with no Mattermost account.
+func (b *bridge) megan(t *testing.T) *m365ctl.User {
+	t.Helper()
+	megan, err := b.ctl.CreateUser(context.Background(), m365ctl.UserSpec{DisplayName: "Megan Bowen",
+		Mail: "megan@contoso.example", UserPrincipalName: "megan@contoso.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return megan
+}
+
 func (b *bridge) teamsTwin(t *testing.T, u *mmtest.User, displayName string) *m365ctl.User {
 	t.Helper()
 	tu, err := b.TeamsTwin(context.Background(), u, displayName)

@@ -165,22 +165,12 @@ func (b *bridge) postNotification(t *testing.T, path string, body []byte) int {
 func TestInbound(t *testing.T) {
 	ctx := context.Background()
 	b := startBridge(t, nil)
-	alice, err := b.mm.CreateUser(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	carol, err := b.mm.CreateUser(ctx, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := b.user(t, "alice")
+	carol := b.user(t, "carol")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	carolTeams := b.teamsTwin(t, carol, "Carol Cruz") // carol has a Mattermost account but never connects
 	b.connect(t, alice, aliceTeams.ID)
-	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
-		UserPrincipalName: "megan@contoso.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	megan := b.megan(t)
 	nestor, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Nestor Wilke", Mail: "nestor@contoso.example",
 		UserPrincipalName: "nestor@contoso.example"})
 	if err != nil {
@@ -770,17 +760,10 @@ func TestInbound(t *testing.T) {
 func TestNotificationsOnly(t *testing.T) {
 	ctx := context.Background()
 	b := startBridge(t, map[string]any{"chatSync": "notifications"})
-	alice, err := b.mm.CreateUser(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := b.user(t, "alice")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	b.connect(t, alice, aliceTeams.ID)
-	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
-		UserPrincipalName: "megan@contoso.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	megan := b.megan(t)
 	sub := b.chatsSubscription(t, "")
 	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
 	if err != nil {
@@ -832,17 +815,10 @@ func TestNotificationsOnly(t *testing.T) {
 func TestReconciliation(t *testing.T) {
 	ctx := context.Background()
 	b := startBridge(t, map[string]any{"reconcileIntervalSeconds": 3})
-	alice, err := b.mm.CreateUser(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := b.user(t, "alice")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	b.connect(t, alice, aliceTeams.ID)
-	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
-		UserPrincipalName: "megan@contoso.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	megan := b.megan(t)
 	b.chatsSubscription(t, "")
 	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
-	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
 )
 
 // teamsMessages reads a chat as the emulator stores it (oldest first, deleted ones included).
@@ -74,24 +73,13 @@ func TestOutbound(t *testing.T) {
 	// Graph's per-chat limits are one post per second; the burst below runs with both sides at a higher budget
 	// (the emulator lower than the bridge, so that 429s happen) to keep the suite short.
 	b := startBridge(t, map[string]any{"graphChatPostsPerMinute": 480})
-	newUser := func(name string) *mmtest.User {
-		u, err := b.mm.CreateUser(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
-	alice, carol, dave := newUser("alice"), newUser("carol"), newUser("dave")
+	alice, carol, dave := b.user(t, "alice"), b.user(t, "carol"), b.user(t, "dave")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	carolTeams := b.teamsTwin(t, carol, "Carol Cruz")
 	daveTeams := b.teamsTwin(t, dave, "Dave Diaz")
 	b.connect(t, alice, aliceTeams.ID)
 	b.connect(t, dave, daveTeams.ID)
-	megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
-		UserPrincipalName: "megan@contoso.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	megan := b.megan(t)
 	b.chatsSubscription(t, "")
 	// Megan writes first, so that she exists in Mattermost (a synthetic user) and the DM is bridged.
 	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
@@ -363,14 +351,7 @@ func TestOutbound(t *testing.T) {
 func TestOutboundLateAnswer(t *testing.T) {
 	ctx := context.Background()
 	b := startBridge(t, map[string]any{"graphRequestTimeoutMs": 1000})
-	newUser := func(name string) *mmtest.User {
-		u, err := b.mm.CreateUser(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
-	alice, carol, dave := newUser("alice"), newUser("carol"), newUser("dave")
+	alice, carol, dave := b.user(t, "alice"), b.user(t, "carol"), b.user(t, "dave")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	carolTeams := b.teamsTwin(t, carol, "Carol Cruz")
 	b.teamsTwin(t, dave, "Dave Diaz")

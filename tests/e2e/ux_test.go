@@ -42,10 +42,7 @@ func TestUX(t *testing.T) {
 	}
 	ctx := context.Background()
 	b := startBridge(t, nil)
-	alice, err := b.mm.CreateUser(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := b.user(t, "alice")
 
 	t.Run("autocomplete offers /msteams and the user sub-commands to every user, admin ones to admins", func(t *testing.T) {
 		userSubs := []string{"msteams connect", "msteams disconnect", "msteams status", "msteams help"}
@@ -112,11 +109,7 @@ func TestUX(t *testing.T) {
 			t.Skip("alice did not connect")
 		}
 		b.chatsSubscription(t, "")
-		megan, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
-			UserPrincipalName: "megan@contoso.example"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		megan := b.megan(t)
 		dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
 		if err != nil {
 			t.Fatal(err)

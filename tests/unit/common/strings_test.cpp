@@ -117,3 +117,25 @@ TEST_CASE("log: every line reaching the sink is valid UTF-8", "[strings][log]") 
     CHECK(msteams::strings::is_valid_utf8(sink->lines[0]));
     CHECK_THAT(sink->lines[0], Catch::StartsWith("bad \xEF\xBF\xBD message") && Catch::EndsWith("ok=\xC3\xA9"));
 }
+
+TEST_CASE("strings: character references decode to UTF-8; non-characters become U+FFFD", "[strings]") {
+    using msteams::strings::decode_character_reference;
+    CHECK(decode_character_reference("amp") == "&");
+    CHECK(decode_character_reference("commat") == "@");
+    CHECK(decode_character_reference("nbsp") == "\xC2\xA0");
+    CHECK(decode_character_reference("#64") == "@");
+    CHECK(decode_character_reference("#x40") == "@");
+    CHECK(decode_character_reference("#X1F600") == "\xF0\x9F\x98\x80");
+    CHECK(decode_character_reference("#xE9") == "\xC3\xA9");
+    CHECK(decode_character_reference("#x800") == "\xE0\xA0\x80");
+    CHECK(decode_character_reference("#0") == "\xEF\xBF\xBD");
+    CHECK(decode_character_reference("#xD800") == "\xEF\xBF\xBD");
+    CHECK(decode_character_reference("#x110000") == "\xEF\xBF\xBD");
+    CHECK(decode_character_reference("#99999999999999999999999999") == "\xEF\xBF\xBD");
+    CHECK_FALSE(decode_character_reference("#"));
+    CHECK_FALSE(decode_character_reference("#x"));
+    CHECK_FALSE(decode_character_reference("#12a"));
+    CHECK_FALSE(decode_character_reference("#xG1"));
+    CHECK_FALSE(decode_character_reference("copy"));
+    CHECK_FALSE(decode_character_reference(""));
+}

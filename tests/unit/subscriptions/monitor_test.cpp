@@ -72,31 +72,48 @@ struct Node {
     }
 };
 
+// A Graph emulator, the plugin's endpoints and a database; settings for a monitor whose clock runs ahead of the wall
+// clock by `skew` (the emulator and PostgreSQL keep real time).
+struct World {
+    TestPki pki;
+    TlsServer endpoint{pki.issue("127.0.0.1", "IP:127.0.0.1"), endpoint_reply};
+    Emulator emu{[this] {
+        EmulatorOptions options;
+        options.trust_ca_pem = pki.ca_pem();
+        return options;
+    }()};
+    TempDatabase temp;
+    std::shared_ptr<msteams::store::Bridge> bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(6));
+    std::shared_ptr<Entra> entra = std::make_shared<Entra>(emu.http, emu.app());
+    std::shared_ptr<Client> client = std::make_shared<Client>(emu.http, emu.graph_url());
+    std::shared_ptr<std::atomic<std::int64_t>> skew = std::make_shared<std::atomic<std::int64_t>>(0);
+
+    [[nodiscard]] MonitorSettings settings() const {
+        MonitorSettings s;
+        s.resource = "chats/getAllMessages?model=B";
+        s.notification_url = endpoint.url("/changes", "127.0.0.1");
+        s.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
+        s.client_state = "monitor-test-secret";
+        s.lease_ttl = 30s;
+        s.clock_ms = [skew = skew] { return msteams::graph::now_ms() + skew->load(); };
+        s.node_id = "node-a";
+        return s;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("monitor: one node of two keeps the subscription, renews it past its expiry, recreates it when lost",
           "[subscriptions][pg]") {
-    TestPki pki;
-    TlsServer endpoint(pki.issue("127.0.0.1", "IP:127.0.0.1"), endpoint_reply);
-    EmulatorOptions options;
-    options.trust_ca_pem = pki.ca_pem();
-    Emulator emu(options);
-    TempDatabase temp;
-    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(6));
-    auto entra = std::make_shared<Entra>(emu.http, emu.app());
-    auto client = std::make_shared<Client>(emu.http, emu.graph_url());
-
-    MonitorSettings settings;
-    settings.resource = "chats/getAllMessages?model=B";
-    settings.notification_url = endpoint.url("/changes", "127.0.0.1");
-    settings.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
-    settings.client_state = "monitor-test-secret";
+    World w;
+    auto& emu = w.emu;
+    auto const& skew = w.skew;
+    auto const& bridge = w.bridge;
+    auto const& entra = w.entra;
+    auto const& client = w.client;
+    MonitorSettings settings = w.settings();
     settings.lifetime = 6s;
     settings.renew_before = 4s;
-    settings.lease_ttl = 30s;
-    // The monitor's clock runs ahead of the wall clock by `skew` (the emulator and PostgreSQL keep real time).
-    auto const skew = std::make_shared<std::atomic<std::int64_t>>(0);
-    settings.clock_ms = [skew] { return msteams::graph::now_ms() + skew->load(); };
     settings.node_id = "node-a";
     Node a(settings, bridge, client, entra);
     settings.node_id = "node-b";
@@ -175,27 +192,10 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
 
 TEST_CASE("monitor: the leader reconciles recently active chats once per interval, starting from leadership",
           "[subscriptions][pg]") {
-    TestPki pki;
-    TlsServer endpoint(pki.issue("127.0.0.1", "IP:127.0.0.1"), endpoint_reply);
-    EmulatorOptions options;
-    options.trust_ca_pem = pki.ca_pem();
-    Emulator emu(options);
-    TempDatabase temp;
-    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(6));
-    auto entra = std::make_shared<Entra>(emu.http, emu.app());
-    auto client = std::make_shared<Client>(emu.http, emu.graph_url());
-
-    MonitorSettings settings;
-    settings.resource = "chats/getAllMessages?model=B";
-    settings.notification_url = endpoint.url("/changes", "127.0.0.1");
-    settings.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
-    settings.client_state = "monitor-test-secret";
-    settings.lease_ttl = 30s;
+    World w;
+    MonitorSettings settings = w.settings();
     settings.reconcile_interval = 300s;
-    auto const skew = std::make_shared<std::atomic<std::int64_t>>(0);
-    settings.clock_ms = [skew] { return msteams::graph::now_ms() + skew->load(); };
-    settings.node_id = "node-a";
-    Node a(settings, bridge, client, entra);
+    Node a(settings, w.bridge, w.client, w.entra);
     std::atomic<int> reconciled{0};
     a.monitor->set_reconcile([&] {
         ++reconciled;
@@ -205,15 +205,15 @@ TEST_CASE("monitor: the leader reconciles recently active chats once per interva
     a.pass();  // takes over: every chat is caught up, so no reconciliation yet
     CHECK(a.catch_up_count() == 1);
     CHECK(reconciled == 0);
-    skew->store(299'000);
+    w.skew->store(299'000);
     a.pass();
     CHECK(reconciled == 0);
-    skew->store(300'000);
+    w.skew->store(300'000);
     a.pass();
     CHECK(reconciled == 1);
     a.pass();
     CHECK(reconciled == 1);
-    skew->store(600'500);
+    w.skew->store(600'500);
     a.pass();
     CHECK(reconciled == 2);
 }
