@@ -118,7 +118,7 @@ TEST_CASE("log: every line reaching the sink is valid UTF-8", "[strings][log]") 
     CHECK_THAT(sink->lines[0], Catch::StartsWith("bad \xEF\xBF\xBD message") && Catch::EndsWith("ok=\xC3\xA9"));
 }
 
-TEST_CASE("strings: character references decode to UTF-8; non-characters become U+FFFD", "[strings]") {
+TEST_CASE("strings: character references decode to UTF-8, non-characters to U+FFFD", "[strings]") {
     using msteams::strings::decode_character_reference;
     CHECK(decode_character_reference("amp") == "&");
     CHECK(decode_character_reference("commat") == "@");
