@@ -152,6 +152,20 @@ func withText(s string) func(*model.Post) bool {
 }
 
 // postNotification sends a change-notification batch to the plugin the way Graph does.
+// webhookSecret is the clientState Graph sends: the stored setting (Mattermost masks it in the config it serves).
+func (b *bridge) webhookSecret(t *testing.T) string {
+	t.Helper()
+	settings, err := b.mm.StoredPluginSettings(pluginID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := settings["webhooksecret"].(string)
+	if secret == "" {
+		t.Fatal("no webhook secret in the stored settings")
+	}
+	return secret
+}
+
 func (b *bridge) postNotification(t *testing.T, path string, body []byte) int {
 	t.Helper()
 	resp, err := http.Post(b.mm.URL+"/plugins/"+pluginID+path, "application/json", bytes.NewReader(body))
@@ -303,11 +317,7 @@ func TestInbound(t *testing.T) {
 	t.Run("a forged deleted notification does not delete a bridged post", func(t *testing.T) {
 		m := send(m365ctl.Post{Text: "still here after a forged delete"})
 		post := waitPost(t, alice, channelID, withText("still here after a forged delete"))
-		settings, err := b.mm.PluginSettings(ctx, pluginID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, _ := settings["webhooksecret"].(string)
+		secret := b.webhookSecret(t)
 		before := b.stats(t)
 		item := map[string]any{"subscriptionId": sub.ID, "clientState": secret, "changeType": "deleted",
 			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID), "tenantId": b.emu.TenantID}
@@ -338,11 +348,7 @@ func TestInbound(t *testing.T) {
 			bridged = append(bridged, send(m365ctl.Post{Text: text}).ID)
 			waitPost(t, alice, channelID, withText(text))
 		}
-		settings, err := b.mm.PluginSettings(ctx, pluginID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, _ := settings["webhooksecret"].(string)
+		secret := b.webhookSecret(t)
 		var replays []any
 		for i := 0; i < 400; i++ {
 			replays = append(replays, map[string]any{"subscriptionId": sub.ID, "clientState": secret,
@@ -521,11 +527,7 @@ func TestInbound(t *testing.T) {
 	t.Run("the same notification five times, and forged ones, make at most one post", func(t *testing.T) {
 		m := send(m365ctl.Post{Text: "only once please"})
 		waitPost(t, alice, channelID, withText("only once please"))
-		settings, err := b.mm.StoredPluginSettings(pluginID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, _ := settings["webhooksecret"].(string)
+		secret := b.webhookSecret(t)
 		item := map[string]any{"subscriptionId": sub.ID, "clientState": secret, "changeType": "created",
 			"resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID), "tenantId": b.emu.TenantID}
 		body, _ := json.Marshal(map[string]any{"value": []any{item}})
@@ -789,8 +791,7 @@ func TestNotificationsOnly(t *testing.T) {
 	mustContain(t, "notification", notes[0], "**Megan Bowen** sent you a message in Microsoft Teams", "lunch at **noon**?",
 		"https://teams.microsoft.com/l/message/")
 	// Delivered again by Graph: still one notification. No synthetic user and no mirrored DM either.
-	settings, _ := b.mm.StoredPluginSettings(pluginID)
-	secret, _ := settings["webhooksecret"].(string)
+	secret := b.webhookSecret(t)
 	body, _ := json.Marshal(map[string]any{"value": []any{map[string]any{"subscriptionId": sub.ID, "clientState": secret,
 		"changeType": "created", "resource": fmt.Sprintf("chats('%s')/messages('%s')", dm.ID, m.ID),
 		"tenantId": b.emu.TenantID}}})
