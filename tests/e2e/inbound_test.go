@@ -359,8 +359,12 @@ func TestInbound(t *testing.T) {
 		if err := b.ctl.ResetCounters(ctx); err != nil {
 			t.Fatal(err)
 		}
+		before := b.stats(t)["notifications_accepted"]
 		if status := b.postNotification(t, "/changes", body); status != http.StatusAccepted {
 			t.Fatalf("replays: %d", status)
+		}
+		if accepted := b.stats(t)["notifications_accepted"] - before; accepted != int64(len(replays)) {
+			t.Fatalf("%d of %d replays accepted (a replay refused as forged tests nothing)", accepted, len(replays))
 		}
 		const fresh = 3
 		for i := 0; i < fresh; i++ {
