@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <string>
 
 #include "crypto/crypto.hpp"
+#include "fake_api.hpp"
 #include "web/pages.hpp"
 #include "web/router.hpp"
+#include "web/routes.hpp"
 
 using msteams::web::ConnectOutcome;
 
@@ -64,4 +67,23 @@ TEST_CASE("web: every connect outcome has its name on the page", "[web]") {
         auto const r = msteams::web::connect_result_page(200, outcome, "t", "m");
         CHECK_THAT(r.body, Catch::Contains(std::string("data-outcome=\"") + name + "\""));
     }
+}
+
+TEST_CASE("web: channel-bridged checks its argument and answers 503 while not active", "[web]") {
+    msteams::web::Router router;
+    msteams::web::install_channel_routes(router, std::make_shared<msteams::test::FakeApi>(),
+                                         [] { return std::shared_ptr<msteams::store::Bridge>(); });
+    msteams::web::Request q;
+    q.method = "GET";
+    q.path = "/api/v1/channel-bridged";
+    q.user_id = "u1";
+    for (auto const* bad : {"", "channel_id=", "channel_id=short", "channel_id=ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                            "channel_id=abcdefghijklmnopqrstuvwxy%2F"}) {
+        q.raw_query = bad;
+        CHECK(router.handle(q).status == 400);
+    }
+    q.raw_query = "channel_id=abcdefghijklmnopqrstuvwxyz";
+    CHECK(router.handle(q).status == 503);
+    q.user_id.clear();
+    CHECK(router.handle(q).status == 401);
 }
