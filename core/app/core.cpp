@@ -133,6 +133,10 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
                                          return runtime && active_.load() && runtime->admin ? runtime->admin->bridge
                                                                                              : nullptr;
                                      });
+    web::install_channel_routes(router_, api_, [this]() -> std::shared_ptr<store::Bridge> {
+        auto const runtime = runtime_.load();
+        return runtime && active_.load() && runtime->admin ? runtime->admin->bridge : nullptr;
+    });
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {

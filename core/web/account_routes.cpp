@@ -25,8 +25,9 @@ std::optional<std::string> query_value(Request const& request, std::string_view 
 }
 
 Response not_active_page() {
-    return html_page(503, "MS Teams is not available",
-                     "The MS Teams plugin is not active right now. Try again in a moment, or ask your system admin.")
+    return connect_result_page(503, ConnectOutcome::failed, "MS Teams is not available",
+                               "The MS Teams plugin is not active right now. Try again in a moment, or ask your "
+                               "system admin.")
         .set("Retry-After", "5");
 }
 
@@ -50,12 +51,15 @@ Response connect_error_page(Error const& e) {
     bool const for_user = e.code == ErrorCode::invalid_argument || e.code == ErrorCode::permission_denied ||
                           e.code == ErrorCode::not_found || e.code == ErrorCode::conflict;
     if (for_user && e.http_status == 0) {
-        return html_page(status_for(e.code), "Could not connect to Microsoft Teams", e.message);
+        return connect_result_page(status_for(e.code), ConnectOutcome::refused, "Could not connect to Microsoft Teams",
+                                   e.message);
     }
     log::error("connecting a Teams account failed", {{"error", e.message}});
-    return html_page(e.code == ErrorCode::unavailable ? 503 : 502, "Could not connect to Microsoft Teams",
-                     "Microsoft Teams could not be reached or refused the sign-in. Try again in a moment; if it keeps "
-                     "failing, your system admin will find the details in the Mattermost server log.");
+    return connect_result_page(e.code == ErrorCode::unavailable ? 503 : 502, ConnectOutcome::failed,
+                               "Could not connect to Microsoft Teams",
+                               "Microsoft Teams could not be reached or refused the sign-in. Try again in a moment; if "
+                               "it keeps failing, your system admin will find the details in the Mattermost server "
+                               "log.");
 }
 
 }  // namespace
@@ -71,8 +75,9 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                          if (query_value(request, "purpose").value_or("") == "bot") {
                              auto admin = api->has_permission_to(request.user_id, "manage_system");
                              if (!admin || !*admin) {
-                                 return html_page(403, "Could not connect to Microsoft Teams",
-                                                  "Only system admins can connect the bot account.");
+                                 return connect_result_page(403, ConnectOutcome::refused,
+                                                            "Could not connect to Microsoft Teams",
+                                                            "Only system admins can connect the bot account.");
                              }
                              purpose = sync::Purpose::bot;
                          }
@@ -99,19 +104,28 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                                        {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
                              if (state) {
                                  if (auto a = logins->abandon(*state, request.user_id); !a) {
-                                     return html_page(403, "Could not connect to Microsoft Teams", a.error().message);
+                                     return connect_result_page(403, ConnectOutcome::refused,
+                                                                "Could not connect to Microsoft Teams",
+                                                                a.error().message);
                                  }
                              }
-                             return html_page(400, "Microsoft Teams was not connected",
-                                              *error == "access_denied"
-                                                  ? "The sign-in was cancelled or permission was not granted."
-                                                  : "Microsoft ended the sign-in with an error (" + *error +
-                                                        "). Try again, or ask your system admin.");
+                             if (*error == "access_denied") {
+                                 return connect_result_page(
+                                     400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
+                                     "The sign-in was cancelled or permission was not granted.");
+                             }
+                             return connect_result_page(400, ConnectOutcome::refused,
+                                                        "Microsoft Teams was not connected",
+                                                        "Microsoft ended the sign-in with an error (" +
+                                                            strings::utf8_prefix(*error, 100) +
+                                                            "). Try again, or ask your system admin.");
                          }
                          auto const code = query_value(request, "code");
                          if (!state || !code || state->empty() || code->empty()) {
-                             return html_page(400, "Could not connect to Microsoft Teams",
-                                              "The sign-in response is incomplete. Start again from Mattermost.");
+                             return connect_result_page(400, ConnectOutcome::refused,
+                                                        "Could not connect to Microsoft Teams",
+                                                        "The sign-in response is incomplete. Start again from "
+                                                        "Mattermost.");
                          }
                          auto connected = logins->finish(*state, *code, request.user_id);
                          if (!connected) {
@@ -123,7 +137,7 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                          auto const who = connected->teams_display_name.empty()
                                               ? connected->teams_email
                                               : connected->teams_display_name + " (" + connected->teams_email + ")";
-                         return html_page(200, "Microsoft Teams connected",
+                         return connect_result_page(200, ConnectOutcome::connected, "Microsoft Teams connected",
                                           connected->purpose == sync::Purpose::bot
                                               ? "The MS Teams bot is now connected as " + who +
                                                     ". You can close this window."

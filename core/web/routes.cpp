@@ -1,5 +1,7 @@
 #include "web/routes.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
@@ -120,6 +122,55 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                              return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
                          }
                          return dead_letter_list(*store);
+                     }});
+}
+
+void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
+                            std::function<std::shared_ptr<store::Bridge>()> bridge) {
+    router.add(Route{"GET", "/api/v1/channel-bridged", Access::user, 0, [api, bridge](Request const& r) {
+                         auto const query = strings::parse_query(r.raw_query);
+                         std::string channel_id;
+                         if (query) {
+                             for (auto const& [k, v] : *query) {
+                                 if (k == "channel_id") {
+                                     channel_id = v;
+                                 }
+                             }
+                         }
+                         // Mattermost ids are 26 lower-case letters and digits.
+                         bool valid = channel_id.size() == 26;
+                         for (char c : channel_id) {
+                             valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+                         }
+                         if (!valid) {
+                             return json_error(400, "bad_channel_id", "channel_id must be a Mattermost channel id.");
+                         }
+                         auto const store = bridge ? bridge() : nullptr;
+                         if (!store) {
+                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                         }
+                         auto const no = [] { return json_response(200, R"({"bridged":false})"); };
+                         auto const channel = api->get_channel(channel_id);
+                         if (!channel || (channel->type != "D" && channel->type != "G") || channel->delete_at != 0) {
+                             return no();
+                         }
+                         // A GM has at most 8 members (a DM 2): one page holds them all.
+                         auto const members = api->get_channel_member_ids(channel_id, 0, 100);
+                         if (!members) {
+                             return json_error(503, "unavailable", "Try again in a moment.").set("Retry-After", "5");
+                         }
+                         if (std::find(members->begin(), members->end(), r.user_id) == members->end()) {
+                             return no();
+                         }
+                         auto const portal = store->portal_by_channel(channel_id);
+                         if (!portal) {
+                             log::error("reading a portal failed", {{"error", portal.error().message}});
+                             return json_error(503, "unavailable", "Try again in a moment.").set("Retry-After", "5");
+                         }
+                         if (!*portal || (*portal)->kind != "chat") {
+                             return no();
+                         }
+                         return json_response(200, R"({"bridged":true})");
                      }});
 }
 

@@ -40,4 +40,11 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                                  std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
                                  std::function<std::shared_ptr<store::Bridge>()> bridge = {});
 
+// GET /api/v1/channel-bridged?channel_id=<id>: {"bridged": bool} — whether a DM or GM the asking user belongs to is
+// bridged to a Teams chat (the webapp marks such conversations). Other channel types, channels the user is not a
+// member of, and unknown ids all answer false, so the answer tells nobody anything about a conversation they are not
+// in; 503 while the plugin is not active.
+void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
+                            std::function<std::shared_ptr<store::Bridge>()> bridge);
+
 }  // namespace msteams::web

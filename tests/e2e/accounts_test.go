@@ -110,7 +110,8 @@ func TestAccounts(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("redirect: %d %s", status, page)
 		}
-		mustContain(t, "page", page, "connected to Microsoft Teams as Alice Teams")
+		mustContain(t, "page", page, "connected to Microsoft Teams as Alice Teams", `data-outcome="connected"`,
+			"window.opener", ">Back to Mattermost</a>")
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		ev, err := ws.WaitFor(wctx, func(ev *model.WebSocketEvent) bool {
@@ -155,7 +156,8 @@ func TestAccounts(t *testing.T) {
 		if status != http.StatusForbidden {
 			t.Errorf("mismatched email: %d, want 403", status)
 		}
-		mustContain(t, "mismatched email", page, "does not have the same email address", bob.Email)
+		mustContain(t, "mismatched email", page, "does not have the same email address", bob.Email,
+			`data-outcome="refused"`, `data-message="The Microsoft account`)
 
 		// A redirect for bob's flow visited in alice's session.
 		status, page = b.finish(t, alice, b.signIn(t, bob, "/connect", bob.Email))
@@ -238,7 +240,7 @@ func TestAccounts(t *testing.T) {
 		if status != http.StatusBadRequest {
 			t.Errorf("cancelled sign-in: %d", status)
 		}
-		mustContain(t, "cancelled sign-in", page, "cancelled")
+		mustContain(t, "cancelled sign-in", page, "cancelled", `data-outcome="cancelled"`)
 		within(t, 10*time.Second, func() string {
 			if !b.mm.LogContains("AADSTS65004") {
 				return "the server log lacks the sign-in error (a log line cut inside a character is lost)"

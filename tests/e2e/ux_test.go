@@ -104,6 +104,7 @@ func TestUX(t *testing.T) {
 			"your Teams chats appear here", "/msteams disconnect")
 	})
 
+	var ghostDM *model.Channel
 	t.Run("a synthetic user is marked as a Microsoft Teams person", func(t *testing.T) {
 		if aliceTeams == nil {
 			t.Skip("alice did not connect")
@@ -127,6 +128,66 @@ func TestUX(t *testing.T) {
 		}
 		if ghost.Position != "Microsoft Teams" {
 			t.Errorf("the synthetic user's position is %q, want Microsoft Teams (shown in the profile card)", ghost.Position)
+		}
+		err = eventually(ctx, 20*time.Second, func() error {
+			ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
+			if err != nil {
+				return err
+			}
+			if posts, err := alice.Posts(ctx, ch.Id); err != nil || len(posts) == 0 {
+				return fmt.Errorf("no post in alice's DM with the synthetic user yet (%v)", err)
+			}
+			ghostDM = ch
+			return nil
+		})
+		if err != nil {
+			t.Errorf("alice's DM with the synthetic user: %v", err)
+		}
+	})
+
+	t.Run("a DM bridged to a Teams chat says so to its members, and to nobody else", func(t *testing.T) {
+		if ghostDM == nil {
+			t.Skip("no synthetic user's DM")
+		}
+		bridged := func(u *mmtest.User, channelID string) (int, string) {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
+				b.mm.URL+"/plugins/"+pluginID+"/api/v1/channel-bridged?channel_id="+channelID, nil)
+			req.Header.Set(model.HeaderAuth, model.HeaderBearer+" "+u.Client.AuthToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, strings.TrimSpace(string(body))
+		}
+		err := eventually(ctx, 10*time.Second, func() error {
+			if code, body := bridged(alice, ghostDM.Id); code != http.StatusOK || body != `{"bridged":true}` {
+				return fmt.Errorf("alice's DM with the synthetic user: %d %s", code, body)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob, err := b.mm.CreateUser(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			who     *mmtest.User
+			channel string
+			want    string
+		}{
+			{bob, ghostDM.Id, `{"bridged":false}`},   // not a member
+			{alice, channel.Id, `{"bridged":false}`}, // an open channel
+		} {
+			if code, body := bridged(c.who, c.channel); code != http.StatusOK || body != c.want {
+				t.Errorf("%s asking about %s: %d %s, want %s", c.who.Username, c.channel, code, body, c.want)
+			}
+		}
+		if code, _ := bridged(alice, "not-an-id"); code != http.StatusBadRequest {
+			t.Errorf("a bad id: %d, want 400", code)
 		}
 	})
 

@@ -198,6 +198,13 @@ export class Client {
         return parseStatus(await this.request('GET', '/api/v1/connection-status'));
     }
 
+    // Whether a DM or GM the user is in is bridged to a Teams chat.
+    async getChannelBridged(channelId: string): Promise<boolean> {
+        const raw = (await this.request('GET', `/api/v1/channel-bridged?channel_id=${encodeURIComponent(channelId)}`)) as
+            Record<string, unknown>;
+        return asBool(raw?.bridged);
+    }
+
     async disconnect(): Promise<{connected: boolean}> {
         const raw = (await this.request('POST', '/api/v1/disconnect', {})) as Record<string, unknown>;
         return {connected: asBool(raw?.connected)};

@@ -1,9 +1,25 @@
 // What the UI and the event handlers do: load config and status, connect, disconnect, skip. All effects go
 // through the injected client and window opener, so tests can drive it without a browser.
 import {ClientError, type Client, type ConnectionStatus} from './client';
-import {createStore, type Store} from './state';
+import {createStore, type ConnectOutcomeKind, type Store} from './state';
 
 export type OpenWindow = (url: string) => unknown;
+
+// What the server's connect result page posts to the window that opened it (same origin only).
+export const CONNECT_RESULT_MESSAGE = 'com.mattermost.msteams:connect-result';
+
+// How often an open sign-in window is checked for having been closed.
+export const POPUP_POLL_MS = 500;
+
+interface PopupLike {
+    closed?: boolean;
+}
+
+export interface IncomingMessage {
+    origin: string;
+    source: unknown;
+    data: unknown;
+}
 
 function messageOf(err: unknown): string {
     if (err instanceof ClientError || err instanceof Error) {
@@ -25,6 +41,11 @@ export class Controller {
     // load arrived meanwhile) is dropped instead of overwriting fresher data.
     private configTicket = 0;
     private statusTicket = 0;
+
+    // The sign-in window of the current attempt (null when none, or when the browser blocked it) and its watch.
+    private popup: PopupLike | null = null;
+    private popupTimer: ReturnType<typeof setInterval> | null = null;
+    private readonly bridgedInFlight = new Set<string>();
 
     constructor(client: Client, openWindow: OpenWindow, store: Store = createStore()) {
         this.client = client;
@@ -71,15 +92,77 @@ export class Controller {
             loadError: '',
             connecting: status.connected ? false : prev.connecting,
             popupBlocked: status.connected ? false : prev.popupBlocked,
+            connectOutcome: status.connected ? null : prev.connectOutcome,
             actionError: status.connected && prev.connecting ? '' : prev.actionError,
         });
     }
 
-    // Opens the server's connect page in a new window. The result comes back as a websocket event, or, as a
-    // fallback, from re-reading the status when this window regains focus.
+    // Opens the server's connect page in a new window. The outcome comes back as a message from the result page
+    // (onMessage), as a websocket event, or, when the window is closed without either, from re-reading the status;
+    // coming back to this window re-reads it too.
     connect(): void {
+        this.stopWatchingPopup();
         const opened = this.openWindow(this.client.connectURL());
-        this.store.setState({connecting: true, popupBlocked: !opened, actionError: ''});
+        this.popup = opened && typeof opened === 'object' ? (opened as PopupLike) : null;
+        this.store.setState({connecting: true, popupBlocked: !opened, actionError: '', connectOutcome: null});
+        if (this.popup) {
+            this.popupTimer = setInterval(() => this.checkPopup(), POPUP_POLL_MS);
+        }
+    }
+
+    private stopWatchingPopup(): void {
+        if (this.popupTimer !== null) {
+            clearInterval(this.popupTimer);
+            this.popupTimer = null;
+        }
+    }
+
+    private checkPopup(): void {
+        if (!this.popup?.closed) {
+            return;
+        }
+        this.stopWatchingPopup();
+        this.popup = null;
+        void this.onPopupClosed();
+    }
+
+    // The sign-in window was closed. Unless an outcome already arrived, ask the server: the flow may have finished
+    // with the message lost; otherwise the user closed it before finishing.
+    private async onPopupClosed(): Promise<void> {
+        if (!this.store.getState().connecting) {
+            return;
+        }
+        await this.loadStatus();
+        const state = this.store.getState();
+        if (state.connecting && !state.status?.connected) {
+            this.store.setState({connecting: false, connectOutcome: {kind: 'closed', message: ''}});
+        }
+    }
+
+    // A window message: only the connect result page of the expected origin (Mattermost's own) counts, and, while
+    // this window knows its sign-in window, only a message from that window. The outcome is a hint: "connected" is
+    // checked with the server, and the message is only ever shown as text.
+    onMessage(event: IncomingMessage, expectedOrigin: string): void {
+        if (!expectedOrigin || event.origin !== expectedOrigin) {
+            return;
+        }
+        if (this.popup && event.source !== this.popup) {
+            return;
+        }
+        const d = asRecord(event.data);
+        if (d.type !== CONNECT_RESULT_MESSAGE) {
+            return;
+        }
+        this.stopWatchingPopup();
+        this.popup = null;
+        const message = typeof d.message === 'string' ? d.message.slice(0, 1000) : '';
+        if (d.outcome === 'connected') {
+            void this.loadStatus().then(() => this.store.setState({connecting: false}));
+            return;
+        }
+        const kinds: ConnectOutcomeKind[] = ['refused', 'cancelled', 'failed'];
+        const kind = kinds.find((k) => k === d.outcome) ?? 'failed';
+        this.store.setState({connecting: false, popupBlocked: false, connectOutcome: {kind, message}});
     }
 
     skip(): void {
@@ -93,7 +176,9 @@ export class Controller {
         if (this.store.getState().busy) {
             return;
         }
-        this.store.setState({busy: true, actionError: ''});
+        this.stopWatchingPopup();
+        this.popup = null;
+        this.store.setState({busy: true, actionError: '', connectOutcome: null});
         try {
             const result = await this.client.disconnect();
             this.statusTicket++;
@@ -134,7 +219,12 @@ export class Controller {
             popupBlocked: false,
             actionError: '',
             loadError: '',
+            connectOutcome: connected ? null : this.store.getState().connectOutcome,
         });
+        if (connected) {
+            this.stopWatchingPopup();
+            this.popup = null;
+        }
         if (!connected) {
             // Whether this user may connect again (the connected-users limit) is only known to the server.
             void this.loadStatus();
@@ -166,8 +256,12 @@ export class Controller {
         }
         this.configTicket++;
         this.statusTicket++;
+        this.stopWatchingPopup();
+        this.popup = null;
         this.store.setState({
             userId,
+            connectOutcome: null,
+            bridgedChannels: {},
             status: null,
             skipped: false,
             connecting: false,
@@ -180,6 +274,38 @@ export class Controller {
         if (userId) {
             void this.refresh();
         }
+    }
+
+    // Whether one of Mattermost's modals is open (read from its Redux store).
+    setModalOpen(open: boolean): void {
+        if (this.store.getState().modalOpen !== open) {
+            this.store.setState({modalOpen: open});
+        }
+    }
+
+    // The user is looking at another channel: for a DM or GM, learn once whether it is bridged (cached per channel
+    // for the page's life; a failed answer is not cached, so the next visit asks again).
+    onChannelViewed(channelId: string, isDirectOrGroup: boolean): void {
+        const id = isDirectOrGroup ? channelId : '';
+        if (this.store.getState().currentChannelId !== id) {
+            this.store.setState({currentChannelId: id});
+        }
+        if (!id || id in this.store.getState().bridgedChannels || this.bridgedInFlight.has(id)) {
+            return;
+        }
+        this.bridgedInFlight.add(id);
+        const userId = this.store.getState().userId;
+        this.client.getChannelBridged(id).then(
+            (bridged) => {
+                this.bridgedInFlight.delete(id);
+                if (this.store.getState().userId === userId) {
+                    this.store.setState((s) => ({bridgedChannels: {...s.bridgedChannels, [id]: bridged}}));
+                }
+            },
+            () => {
+                this.bridgedInFlight.delete(id);
+            },
+        );
     }
 
     openSettings(): void {

@@ -1,6 +1,15 @@
 // Registration only: wires the controller to Mattermost's registry, websocket events, the Redux store (site URL
 // and current user) and window focus. Behaviour lives in controller.ts, the UI in components/.
 import {Client, resolveSiteURL} from './client';
+import {
+    ENCRYPTION_KEY_KEY,
+    EncryptionKeySetting,
+    REDIRECT_URI_KEY,
+    RedirectURISetting,
+    SECTION_KEYS,
+    SectionHeader,
+} from './components/admin_console/admin_settings';
+import {makeBridgedBannerRoot} from './components/bridged_banner/bridged_banner';
 import {makeConnectPromptRoot} from './components/connect_prompt/connect_prompt';
 import {makeSettingsDialogRoot, makeUserSettingsSection} from './components/user_settings/account_settings';
 import {Controller} from './controller';
@@ -16,6 +25,23 @@ export function eventName(event: string): string {
 function currentUserId(store: ReduxStore | undefined): string {
     const id = store?.getState()?.entities?.users?.currentUserId;
     return typeof id === 'string' ? id : '';
+}
+
+// Whether any of Mattermost's modals (opened through its openModal action, as Settings is) is open.
+function anyModalOpen(store: ReduxStore | undefined): boolean {
+    const modals = store?.getState()?.views?.modals?.modalState;
+    if (!modals || typeof modals !== 'object') {
+        return false;
+    }
+    return Object.values(modals).some((m) => Boolean(m && m.open));
+}
+
+// The channel being viewed: its id and whether it is a DM ('D') or GM ('G').
+function currentChannel(store: ReduxStore | undefined): {id: string; directOrGroup: boolean} {
+    const channels = store?.getState()?.entities?.channels;
+    const id = typeof channels?.currentChannelId === 'string' ? channels.currentChannelId : '';
+    const type = id ? channels?.channels?.[id]?.type : undefined;
+    return {id, directOrGroup: type === 'D' || type === 'G'};
 }
 
 function browserWindow(): Window | undefined {
@@ -58,14 +84,49 @@ export class Plugin implements MattermostPlugin {
         });
 
         registry.registerRootComponent?.(makeConnectPromptRoot(controller));
+        registry.registerRootComponent?.(makeBridgedBannerRoot(controller));
+
+        // System Console: section headers, the redirect URI and the encryption key (custom settings of plugin.json).
+        if (typeof registry.registerAdminConsoleCustomSetting === 'function') {
+            for (const key of SECTION_KEYS) {
+                registry.registerAdminConsoleCustomSetting(key, SectionHeader, {showTitle: false});
+            }
+            registry.registerAdminConsoleCustomSetting(REDIRECT_URI_KEY, RedirectURISetting, {showTitle: true});
+            registry.registerAdminConsoleCustomSetting(ENCRYPTION_KEY_KEY, EncryptionKeySetting, {showTitle: true});
+        }
         if (!this.registerUserSettings(registry, reduxStore, controller)) {
             registry.registerRootComponent?.(makeSettingsDialogRoot(controller));
             registry.registerMainMenuAction?.('MS Teams account', () => controller.openSettings());
         }
 
-        // After a login (or a switch of user without a reload) ask again, skip included.
+        // After a login (or a switch of user without a reload) ask again, skip included. Mattermost's modals hold
+        // the prompt back; a DM or GM being viewed may get the "bridged" line.
+        const onStoreChange = () => {
+            controller.onUserChanged(currentUserId(reduxStore));
+            controller.setModalOpen(anyModalOpen(reduxStore));
+            if (loggedIn()) {
+                const channel = currentChannel(reduxStore);
+                controller.onChannelViewed(channel.id, channel.directOrGroup);
+            }
+        };
         if (reduxStore && typeof reduxStore.subscribe === 'function') {
-            this.cleanups.push(reduxStore.subscribe(() => controller.onUserChanged(currentUserId(reduxStore))));
+            this.cleanups.push(reduxStore.subscribe(onStoreChange));
+            controller.setModalOpen(anyModalOpen(reduxStore));
+        }
+
+        // The connect result page (the sign-in window) posts its outcome here; only Mattermost's own origin counts.
+        if (win && typeof win.addEventListener === 'function') {
+            const onMessage = (event: MessageEvent) => {
+                let expected = '';
+                try {
+                    expected = new URL(client.connectURL(), win.location.href).origin;
+                } catch {
+                    return;
+                }
+                controller.onMessage({origin: event.origin, source: event.source, data: event.data}, expected);
+            };
+            win.addEventListener('message', onMessage);
+            this.cleanups.push(() => win.removeEventListener('message', onMessage));
         }
 
         // The connect flow finishes in another window; coming back here re-reads the status in case the websocket
@@ -78,6 +139,8 @@ export class Plugin implements MattermostPlugin {
 
         if (loggedIn()) {
             void controller.refresh();
+            const channel = currentChannel(reduxStore);
+            controller.onChannelViewed(channel.id, channel.directOrGroup);
         }
     }
 

@@ -27,6 +27,18 @@ export interface UserSettingsConfiguration {
     sections: UserSettingsCustomSection[];
 }
 
+// What System Console passes to a custom plugin setting (the parts this plugin uses).
+export interface AdminConsoleSettingProps {
+    id: string;
+    label?: React.ReactNode;
+    helpText?: React.ReactNode;
+    value?: unknown;
+    disabled?: boolean;
+    config?: {ServiceSettings?: {SiteURL?: string}};
+    onChange?: (id: string, value: unknown) => void;
+    setSaveNeeded?: () => void;
+}
+
 export interface PluginRegistry {
     registerWebSocketEventHandler(event: string, handler: (msg: WebSocketMessage) => void): void;
     registerReconnectHandler?(handler: () => void): void;
@@ -34,6 +46,8 @@ export interface PluginRegistry {
     registerMainMenuAction?(text: React.ReactNode, action: () => void, mobileIcon?: React.ReactNode): string;
     registerUserSettings?(settings: UserSettingsConfiguration): void;
     registerReducer?(reducer: unknown): void;
+    registerAdminConsoleCustomSetting?(key: string, component: React.ComponentType<AdminConsoleSettingProps>,
+        options?: {showTitle?: boolean}): void;
 }
 
 // The slice of Mattermost's Redux store this plugin reads. Nothing is dispatched into it.
@@ -41,7 +55,9 @@ export interface ReduxState {
     entities?: {
         general?: {config?: {SiteURL?: string}};
         users?: {currentUserId?: string};
+        channels?: {currentChannelId?: string; channels?: Record<string, {id?: string; type?: string} | undefined>};
     };
+    views?: {modals?: {modalState?: Record<string, {open?: boolean} | undefined>}};
     plugins?: {userSettings?: Record<string, unknown>};
 }
 

@@ -4,6 +4,15 @@ import React from 'react';
 
 import type {ConnectionStatus, PluginConfig} from './client';
 
+// How the last connect attempt ended when it did not connect: refused (with the server's reason), failed, cancelled
+// at Microsoft, or the sign-in window closed before anything came back.
+export type ConnectOutcomeKind = 'refused' | 'failed' | 'cancelled' | 'closed';
+
+export interface ConnectOutcome {
+    kind: ConnectOutcomeKind;
+    message: string;
+}
+
 export interface AppState {
     // The Mattermost user the state below belongs to ('' before it is known or after logout).
     userId: string;
@@ -30,6 +39,17 @@ export interface AppState {
 
     // The settings dialog opened from the main menu (only used where registerUserSettings is missing).
     settingsOpen: boolean;
+
+    // Why the last connect attempt did not connect; cleared by the next attempt or a connection.
+    connectOutcome: ConnectOutcome | null;
+
+    // One of Mattermost's modals (Settings, for one) is open: the prompt waits until it closes.
+    modalOpen: boolean;
+
+    // The channel being viewed, when it is a DM or GM ('' otherwise), and what the server said about DMs/GMs so far:
+    // true when the conversation is bridged to a Teams chat.
+    currentChannelId: string;
+    bridgedChannels: Record<string, boolean>;
 }
 
 export const initialState: AppState = {
@@ -43,6 +63,10 @@ export const initialState: AppState = {
     busy: false,
     actionError: '',
     settingsOpen: false,
+    connectOutcome: null,
+    modalOpen: false,
+    currentChannelId: '',
+    bridgedChannels: {},
 };
 
 export interface Store {
@@ -89,9 +113,12 @@ export function useAppState(store: Store): AppState {
 // both config and status are known, the user is not connected, connecting is possible at all (a user over the
 // connected-users limit could never satisfy the prompt), and the user has not skipped it where skipping is allowed.
 // A failed load never prompts: a broken server must not lock users out of Mattermost.
-export function shouldPrompt(state: Pick<AppState, 'config' | 'status' | 'skipped' | 'userId'>): boolean {
+// It never opens over another dialog (Mattermost's or this plugin's settings): it waits until that one is closed.
+export function shouldPrompt(
+    state: Pick<AppState, 'config' | 'status' | 'skipped' | 'userId'> & Partial<Pick<AppState, 'modalOpen' | 'settingsOpen'>>,
+): boolean {
     const {config, status} = state;
-    if (!config || !status) {
+    if (!config || !status || state.modalOpen || state.settingsOpen) {
         return false;
     }
     if (!config.enforce_connected_accounts || status.connected || !status.can_connect) {

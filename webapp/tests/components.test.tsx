@@ -3,6 +3,7 @@ import {renderToStaticMarkup} from 'react-dom/server';
 import {describe, expect, it, vi} from 'vitest';
 
 import type {Client, ConnectionStatus} from '../src/client';
+import {ConnectOutcomeNotice} from '../src/components/common/connect_outcome_notice';
 import {ConnectPrompt, makeConnectPromptRoot} from '../src/components/connect_prompt/connect_prompt';
 import {AccountSettings, type AccountSettingsProps, makeSettingsDialogRoot} from '../src/components/user_settings/account_settings';
 import {Controller} from '../src/controller';
@@ -119,9 +120,10 @@ describe('AccountSettings', () => {
         const failed = settingsHTML({loadError: 'Not logged in.'});
         expect(failed).toContain('Not logged in.');
         expect(failed).toContain('Try again');
-        const busy = settingsHTML({status: connected, busy: true});
-        expect(busy).toContain('Disconnecting…');
-        expect(busy).toContain('disabled=""');
+        // Disconnect asks first (the question, and its busy state, are driven by clicks: see the browser tests).
+        const idle = settingsHTML({status: connected});
+        expect(idle).toContain('>Disconnect<');
+        expect(idle).not.toContain('Yes, disconnect');
         expect(settingsHTML({status: connected, actionError: 'Teams is unreachable.'})).toContain('Teams is unreachable.');
     });
 
@@ -135,5 +137,27 @@ describe('AccountSettings', () => {
         expect(html).toContain('Microsoft Teams account');
         expect(html).toContain('Connected as Ada Lovelace');
         expect(html).toContain('Close');
+    });
+});
+
+describe('ConnectOutcomeNotice', () => {
+    it('says what happened and what to do next, the reason as text only', () => {
+        const refused = renderToStaticMarkup(
+            <ConnectOutcomeNotice outcome={{kind: 'refused', message: 'Use <img src=x onerror=alert(1)> instead.'}}/>);
+        expect(refused).toContain('role="alert"');
+        expect(refused).toContain('Your account was not connected: Use &lt;img src=x onerror=alert(1)&gt; instead.');
+        expect(refused).toContain('Select Connect account to try again.');
+        expect(refused).not.toContain('<img');
+        const cancelled = renderToStaticMarkup(<ConnectOutcomeNotice outcome={{kind: 'cancelled', message: ''}}/>);
+        expect(cancelled).toContain('role="status"');
+        expect(cancelled).toContain('was cancelled');
+        const closed = renderToStaticMarkup(<ConnectOutcomeNotice outcome={{kind: 'closed', message: ''}}/>);
+        expect(closed).toContain('The sign-in window was closed before your account was connected.');
+    });
+
+    it('the prompt shows the outcome once no attempt is under way', () => {
+        const outcome = {kind: 'closed' as const, message: ''};
+        expect(promptHTML({outcome})).toContain('The sign-in window was closed');
+        expect(promptHTML({outcome, connecting: true})).not.toContain('The sign-in window was closed');
     });
 });

@@ -1,7 +1,7 @@
 import {describe, expect, it, vi} from 'vitest';
 
 import {ClientError, type Client, type ConnectionStatus, type PluginConfig} from '../src/client';
-import {Controller} from '../src/controller';
+import {CONNECT_RESULT_MESSAGE, Controller, POPUP_POLL_MS} from '../src/controller';
 import {createStore, shouldPrompt} from '../src/state';
 
 const notConnected: ConnectionStatus = {connected: false, teams_user_id: '', teams_email: '', teams_display_name: '', can_connect: true};
@@ -133,5 +133,91 @@ describe('Controller', () => {
         await c.refresh();
         expect(c.store.getState().loadError).toBe('Not logged in.');
         expect(shouldPrompt(c.store.getState())).toBe(false);
+    });
+});
+
+describe('Controller: the outcome of a connect attempt', () => {
+    const ORIGIN = 'https://mm';
+    const result = (outcome: string, message = '') => ({type: CONNECT_RESULT_MESSAGE, outcome, message});
+
+    function started() {
+        const popup = {closed: false};
+        const client = fakeClient();
+        const c = new Controller(client, vi.fn(() => popup), createStore({config: enforced, status: notConnected, userId: 'u'}));
+        c.connect();
+        return {c, popup, client};
+    }
+
+    it('a refusal from the result page is shown with its reason; connecting ends', () => {
+        const {c, popup} = started();
+        c.onMessage({origin: ORIGIN, source: popup, data: result('refused', 'Use your work account.')}, ORIGIN);
+        expect(c.store.getState().connecting).toBe(false);
+        expect(c.store.getState().connectOutcome).toEqual({kind: 'refused', message: 'Use your work account.'});
+    });
+
+    it('ignores messages from another origin, another window, or of another type', () => {
+        const {c, popup} = started();
+        c.onMessage({origin: 'https://evil.example', source: popup, data: result('refused', 'forged')}, ORIGIN);
+        c.onMessage({origin: ORIGIN, source: {}, data: result('refused', 'forged')}, ORIGIN);
+        c.onMessage({origin: ORIGIN, source: popup, data: {type: 'other', outcome: 'refused'}}, ORIGIN);
+        c.onMessage({origin: ORIGIN, source: popup, data: 'refused'}, ORIGIN);
+        expect(c.store.getState().connecting).toBe(true);
+        expect(c.store.getState().connectOutcome).toBeNull();
+    });
+
+    it('"connected" is checked with the server, not believed', async () => {
+        const {c, popup, client} = started();
+        c.onMessage({origin: ORIGIN, source: popup, data: result('connected')}, ORIGIN);
+        await vi.waitFor(() => expect(c.store.getState().connecting).toBe(false));
+        expect(client.getConnectionStatus).toHaveBeenCalled();
+        expect(c.store.getState().status?.connected).toBe(false);
+    });
+
+    it('a closed window with nothing heard says so; with the account connected it does not', async () => {
+        vi.useFakeTimers();
+        try {
+            const {c, popup} = started();
+            popup.closed = true;
+            await vi.advanceTimersByTimeAsync(POPUP_POLL_MS + 10);
+            await vi.waitFor(() => expect(c.store.getState().connectOutcome).toEqual({kind: 'closed', message: ''}));
+            expect(c.store.getState().connecting).toBe(false);
+
+            const connected = {...notConnected, connected: true};
+            const second = started();
+            vi.mocked(second.client.getConnectionStatus).mockResolvedValue(connected);
+            second.popup.closed = true;
+            await vi.advanceTimersByTimeAsync(POPUP_POLL_MS + 10);
+            await vi.waitFor(() => expect(second.c.store.getState().status?.connected).toBe(true));
+            expect(second.c.store.getState().connectOutcome).toBeNull();
+        } finally {
+            vi.useRealTimers();
+        }
+    });
+
+    it('a new attempt clears the last outcome', () => {
+        const {c, popup} = started();
+        c.onMessage({origin: ORIGIN, source: popup, data: result('cancelled')}, ORIGIN);
+        expect(c.store.getState().connectOutcome?.kind).toBe('cancelled');
+        c.connect();
+        expect(c.store.getState().connectOutcome).toBeNull();
+        expect(c.store.getState().connecting).toBe(true);
+    });
+});
+
+describe('Controller: bridged DMs and GMs', () => {
+    it('asks once per DM or GM, caches the answer, never asks for other channels', async () => {
+        const getChannelBridged = vi.fn(async (id: string) => id === 'dm1');
+        const c = new Controller(fakeClient({getChannelBridged}), vi.fn(), createStore({userId: 'u'}));
+        c.onChannelViewed('town', false);
+        c.onChannelViewed('dm1', true);
+        c.onChannelViewed('dm1', true);
+        await vi.waitFor(() => expect(c.store.getState().bridgedChannels).toEqual({dm1: true}));
+        c.onChannelViewed('gm2', true);
+        await vi.waitFor(() => expect(c.store.getState().bridgedChannels).toEqual({dm1: true, gm2: false}));
+        c.onChannelViewed('dm1', true);
+        expect(getChannelBridged.mock.calls.map((call) => call[0])).toEqual(['dm1', 'gm2']);
+        expect(c.store.getState().currentChannelId).toBe('dm1');
+        c.onChannelViewed('town', false);
+        expect(c.store.getState().currentChannelId).toBe('');
     });
 });

@@ -97,7 +97,7 @@ describe('webapp registration', () => {
         const setting = registry.registerUserSettings!.mock.calls[0][0];
         expect(setting).toMatchObject({id: manifest.id, uiName: 'MS Teams', sections: [{title: 'Microsoft Teams account'}]});
         expect(typeof setting.sections[0].component).toBe('function');
-        expect(registry.registerRootComponent).toHaveBeenCalledTimes(1); // the prompt only
+        expect(registry.registerRootComponent).toHaveBeenCalledTimes(2); // the prompt and the bridged banner
         expect(registry.registerMainMenuAction).not.toHaveBeenCalled();
     });
 
@@ -111,7 +111,7 @@ describe('webapp registration', () => {
         ] as const) {
             const plugin = new Plugin();
             plugin.initialize(registry, redux);
-            expect(registry.registerRootComponent).toHaveBeenCalledTimes(2); // prompt + settings dialog
+            expect(registry.registerRootComponent).toHaveBeenCalledTimes(3); // prompt, banner, settings dialog
             expect(registry.registerMainMenuAction).toHaveBeenCalledWith('MS Teams account', expect.any(Function));
             const open = registry.registerMainMenuAction.mock.calls[0][1];
             open();

@@ -28,6 +28,8 @@ describe('shouldPrompt', () => {
         ['limit reached: connecting impossible', {config: config(true, false), status: status(false, false), skipped: false, userId: 'u'}, false],
         ['config unknown (load failed)', {config: null, status: status(false), skipped: false, userId: 'u'}, false],
         ['status unknown (load failed)', {config: config(true, false), status: null, skipped: false, userId: 'u'}, false],
+        ['a Mattermost modal (Settings) is open', {config: config(true, false), status: status(false), skipped: false, userId: 'u', modalOpen: true}, false],
+        ['the plugin\'s settings dialog is open', {config: config(true, false), status: status(false), skipped: false, userId: 'u', settingsOpen: true}, false],
     ];
     for (const [name, input, expected] of cases) {
         it(`${name} → ${expected}`, () => {

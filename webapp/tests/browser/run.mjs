@@ -3,7 +3,8 @@
 // playwright-core drives Debian's Chromium. Prints "browser: N passed, N failed" and exits non-zero on failure.
 //
 //   node build.mjs && node tests/browser/run.mjs        (npm run test:browser does both)
-import {existsSync} from 'node:fs';
+import {createHash} from 'node:crypto';
+import {existsSync, readFileSync} from 'node:fs';
 import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -30,6 +31,35 @@ const staticFiles = {
     '/static/main.js.map': ['../../dist/main.js.map', 'application/json'],
 };
 
+// The script of the core's connect result page, read from its source (core/web/pages.cpp), so these tests drive the
+// real thing: the stub serves it with the same data attributes and the same hash-based CSP.
+function coreResultScript() {
+    const source = readFileSync(path.resolve(webapp, '../core/web/pages.cpp'), 'utf8');
+    const m = source.match(/k_result_script\s*=\s*((?:"(?:[^"\\]|\\.)*"\s*)+);/);
+    if (!m) {
+        throw new Error('k_result_script not found in core/web/pages.cpp');
+    }
+    return [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((q) => JSON.parse(`"${q[1]}"`)).join('');
+}
+const RESULT_SCRIPT = coreResultScript();
+const RESULT_SCRIPT_HASH = createHash('sha256').update(RESULT_SCRIPT).digest('base64');
+
+function escapeHTML(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+// As core/web/pages.cpp connect_result_page builds it.
+function resultPage(res, status, outcome, title, text) {
+    res.writeHead(status, {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Cache-Control': 'no-store',
+        'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${RESULT_SCRIPT_HASH}'`,
+    });
+    res.end(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHTML(title)}</title></head>` +
+        `<body data-outcome="${outcome}" data-message="${escapeHTML(text)}"><h1>${escapeHTML(title)}</h1>` +
+        `<p>${escapeHTML(text)}</p><p><a href="../../">Back to Mattermost</a></p><script>${RESULT_SCRIPT}</script></body></html>`);
+}
+
 // What the stubbed server answers; each test sets it before loading the page.
 let stub;
 let requests;
@@ -43,6 +73,10 @@ function resetStub(overrides = {}) {
         displayName: 'Ada Lovelace',
         email: 'ada@contoso.com',
         disconnectError: null,
+        // What the sign-in window ends on: 'connected', 'refused', 'cancelled', or 'stay' (a page that waits).
+        connectOutcome: 'stay',
+        refuseReason: '',
+        bridged: [],
         ...overrides,
     };
     requests = [];
@@ -107,13 +141,34 @@ async function handle(req, res) {
             stub.connected = false;
             return sendJSON(res, 200, {connected: false});
         }
+        if (req.method === 'GET' && route === '/api/v1/channel-bridged') {
+            return sendJSON(res, 200, {bridged: stub.bridged.includes(url.searchParams.get('channel_id'))});
+        }
         if (req.method === 'GET' && route === '/connect') {
-            res.writeHead(200, {'Content-Type': 'text/html'});
-            return res.end('<!doctype html><title>Sign in</title><p>Redirecting to Microsoft…</p>');
+            switch (stub.connectOutcome) {
+            case 'connected':
+                stub.connected = true;
+                return resultPage(res, 200, 'connected', 'Microsoft Teams connected',
+                    'Your Mattermost account is now connected to Microsoft Teams as Ada Lovelace (ada@contoso.com).');
+            case 'refused':
+                return resultPage(res, 403, 'refused', 'Could not connect to Microsoft Teams', stub.refuseReason);
+            case 'cancelled':
+                return resultPage(res, 400, 'cancelled', 'Microsoft Teams was not connected',
+                    'The sign-in was cancelled or permission was not granted.');
+            default:
+                res.writeHead(200, {'Content-Type': 'text/html'});
+                return res.end('<!doctype html><title>Sign in</title><p>Signing in with Microsoft…</p>');
+            }
         }
         return apiError(res, 404, 'not_found', 'Not found.');
     }
 
+    // A page of another origin (the tests load it as http://localhost:<port>) that posts a forged outcome.
+    if (url.pathname === '/forge') {
+        res.writeHead(200, {'Content-Type': 'text/html'});
+        return res.end('<!doctype html><script>parent.postMessage({type: "com.mattermost.msteams:connect-result", ' +
+            'outcome: "refused", message: "forged by another site"}, "*");</script>');
+    }
     if (url.pathname === '/favicon.ico') {
         res.writeHead(204);
         return res.end();
@@ -194,7 +249,7 @@ test('registers under the manifest id with its websocket handlers', async () => 
     }));
     assertEqual(h.id, 'com.mattermost.msteams', 'plugin id');
     assertEqual(h.ws.join(','), 'custom_com.mattermost.msteams_config_changed,custom_com.mattermost.msteams_connection_changed', 'websocket events');
-    assertEqual(h.roots, 1, 'root components with registerUserSettings');
+    assertEqual(h.roots, 2, 'root components with registerUserSettings (the prompt and the bridged banner)');
     assertEqual(h.menu, 0, 'main-menu actions with registerUserSettings');
     assertEqual(h.settings, 'MS Teams', 'user settings tab');
     await page.close();
@@ -381,6 +436,7 @@ test('main-menu fallback: dialog shows the account, Disconnect sends the CSRF he
     await mkdir(outDir, {recursive: true});
     await page.screenshot({path: path.join(outDir, 'settings-dialog.png')});
     await dialog.getByRole('button', {name: 'Disconnect'}).click();
+    await dialog.getByRole('button', {name: 'Yes, disconnect'}).click();
     await dialog.getByText('Not connected').waitFor();
     await dialog.getByRole('button', {name: 'Connect account'}).waitFor();
     const posts = requests.filter((r) => r.method === 'POST' && r.route === '/api/v1/disconnect');
@@ -408,9 +464,188 @@ test('a failed disconnect shows the server\'s message', async () => {
     const page = await openHarness();
     const section = page.locator('#user-settings');
     await section.getByRole('button', {name: 'Disconnect'}).click();
+    await section.getByRole('button', {name: 'Yes, disconnect'}).click();
     await section.getByRole('alert').getByText('Could not reach Microsoft Teams; try again later.').waitFor();
     await section.getByText('Connected as Ada Lovelace').waitFor();
     page.problems = page.problems.filter((p) => !p.includes('500')); // the browser logs the failed request
+    return page;
+});
+
+
+// ---- the outcome of "Connect account" (a real pop-up on the core's result page) ----
+
+async function connectInPopup(page) {
+    const [popup] = await Promise.all([
+        context.waitForEvent('page'),
+        prompt(page).getByRole('button', {name: 'Connect account'}).click(),
+    ]);
+    return popup;
+}
+
+async function expectClosed(popup, what) {
+    if (!popup.isClosed()) {
+        await popup.waitForEvent('close', {timeout: 3000}).catch(() => {
+            throw new Error(`${what}: the sign-in window did not close itself`);
+        });
+    }
+}
+
+test('connect outcome: connected — the window closes itself and the prompt goes away', async () => {
+    resetStub({connectOutcome: 'connected'});
+    const page = await openHarness('?popup=real');
+    await prompt(page).waitFor();
+    const popup = await connectInPopup(page);
+    await expectClosed(popup, 'connected');
+    await expectGone(prompt(page), 'prompt after connecting');
+    await page.locator('#user-settings').getByText('Connected as Ada Lovelace (ada@contoso.com)').waitFor();
+    return page;
+});
+
+test('connect outcome: refused — the reason is shown as text, with what to do next', async () => {
+    resetStub({connectOutcome: 'refused',
+        refuseReason: 'The Microsoft account eve@fabrikam.com <img src=x onerror="window.__xss=1"> does not have your email.'});
+    const page = await openHarness('?popup=real');
+    await prompt(page).waitFor();
+    const popup = await connectInPopup(page);
+    await expectClosed(popup, 'refused');
+    const alert = prompt(page).getByTestId('msteams-connect-outcome');
+    await alert.waitFor();
+    const text = await alert.textContent();
+    assert(text.includes('Your account was not connected: The Microsoft account eve@fabrikam.com <img src=x'),
+        `reason shown: ${text}`);
+    assert(text.includes('Select Connect account to try again.'), `next step: ${text}`);
+    assertEqual(await prompt(page).locator('img').count(), 0, 'images from the reason');
+    assertEqual(await page.evaluate(() => window.__xss), undefined, 'script from the reason ran');
+    await mkdir(outDir, {recursive: true});
+    await page.screenshot({path: path.join(outDir, 'connect-refused.png')});
+    return page;
+});
+
+test('connect outcome: cancelled at Microsoft', async () => {
+    resetStub({connectOutcome: 'cancelled'});
+    const page = await openHarness('?popup=real');
+    await prompt(page).waitFor();
+    const popup = await connectInPopup(page);
+    await expectClosed(popup, 'cancelled');
+    await prompt(page).getByText('Signing in with Microsoft was cancelled').waitFor();
+    assert(await prompt(page).getByRole('button', {name: 'Connect account'}).isEnabled(), 'connect again');
+    return page;
+});
+
+test('connect outcome: the window closed before finishing', async () => {
+    resetStub({connectOutcome: 'stay'});
+    const page = await openHarness('?popup=real');
+    await prompt(page).waitFor();
+    const popup = await connectInPopup(page);
+    await prompt(page).getByText('Finish signing in in the new window').waitFor();
+    await popup.close();
+    await prompt(page).getByText('The sign-in window was closed before your account was connected.').waitFor();
+    assertEqual(await prompt(page).getByText('Finish signing in').count(), 0, '"finish signing in" after closing');
+    return page;
+});
+
+test('connect outcome: a message from another origin is ignored', async () => {
+    resetStub();
+    const page = await openHarness('?popup=blocked');
+    await prompt(page).waitFor();
+    await prompt(page).getByRole('button', {name: 'Connect account'}).click();
+    const other = base.replace('127.0.0.1', 'localhost');
+    await page.evaluate((src) => new Promise((resolve) => {
+        const frame = document.createElement('iframe');
+        frame.src = src;
+        frame.onload = () => setTimeout(resolve, 100);
+        document.body.appendChild(frame);
+    }), `${other}/forge`);
+    await settle(page);
+    assertEqual(await page.getByTestId('msteams-connect-outcome').count(), 0, 'outcomes shown');
+    assertEqual(await page.getByText('forged by another site').count(), 0, 'forged text shown');
+    return page;
+});
+
+// ---- disconnecting ----
+
+test('Disconnect asks first; Cancel keeps the connection', async () => {
+    resetStub({enforce: false, connected: true});
+    const page = await openHarness();
+    const section = page.locator('#user-settings');
+    await section.getByRole('button', {name: 'Disconnect'}).click();
+    const question = section.getByRole('group', {name: 'Confirm disconnecting'});
+    await question.getByText('Disconnect your Microsoft Teams account?').waitFor();
+    await question.getByRole('button', {name: 'Cancel'}).click();
+    await expectGone(question, 'the question after Cancel');
+    await section.getByText('Connected as Ada Lovelace').waitFor();
+    assertEqual(requests.filter((r) => r.route === '/api/v1/disconnect').length, 0, 'disconnect requests');
+    return page;
+});
+
+test('enforced: disconnecting inside Settings does not put the prompt over it; it comes when Settings closes', async () => {
+    resetStub({connected: true});
+    const page = await openHarness();
+    const section = page.locator('#user-settings');
+    await section.getByText('Connected as Ada Lovelace').waitFor();
+    await page.evaluate(() => window.__harness.setModal('user_settings', true));
+    await section.getByRole('button', {name: 'Disconnect'}).click();
+    await section.getByRole('button', {name: 'Yes, disconnect'}).click();
+    await section.getByText('Not connected').waitFor();
+    await settle(page);
+    assertEqual(await prompt(page).count(), 0, 'prompts over the open Settings');
+    await page.evaluate(() => window.__harness.setModal('user_settings', false));
+    await prompt(page).waitFor();
+    return page;
+});
+
+// ---- bridged DMs and GMs ----
+
+test('a DM bridged to Teams gets a line under its header; other channels do not; one request per channel', async () => {
+    resetStub({enforce: false, bridged: ['dm-megan']});
+    const page = await openHarness();
+    await page.getByTestId('msteams-connection').waitFor();
+    const banner = page.getByTestId('msteams-bridged');
+    await page.evaluate(() => window.__harness.viewChannel('dm-megan', 'D'));
+    await banner.getByText('bridged to a Teams chat').waitFor();
+    const placed = await page.evaluate(() => document.getElementById('channel-header').nextElementSibling.id);
+    assertEqual(placed, 'msteams-bridged-banner', 'element after #channel-header');
+    await page.evaluate(() => window.__harness.viewChannel('dm-bob', 'D'));
+    await expectGone(banner, 'banner in a DM that is not bridged');
+    await page.evaluate(() => window.__harness.viewChannel('town-square', 'O'));
+    await page.evaluate(() => window.__harness.viewChannel('dm-megan', 'D'));
+    await banner.waitFor();
+    await settle(page);
+    const asked = requests.filter((r) => r.route === '/api/v1/channel-bridged').length;
+    assertEqual(asked, 2, 'channel-bridged requests (dm-megan and dm-bob, once each)');
+    await mkdir(outDir, {recursive: true});
+    await page.screenshot({path: path.join(outDir, 'bridged-dm.png')});
+    return page;
+});
+
+// ---- System Console ----
+
+test('System Console: the redirect URI from the Site URL; regenerating the key asks first', async () => {
+    resetStub({enforce: false});
+    const page = await openHarness();
+    const keys = await page.evaluate(() => Object.keys(window.__harness.adminSettings).sort().join(','));
+    assertEqual(keys, 'encryptionkey,redirecturi,sectionadvanced,sectionconnection,sectionfiles,sectionsync,sectionusers',
+        'custom settings');
+    await page.evaluate(() => window.__harness.renderAdminSetting('redirectUri',
+        {config: {ServiceSettings: {SiteURL: 'https://chat.contoso.com/'}}}));
+    await page.getByTestId('msteams-redirect-uri')
+        .getByText('https://chat.contoso.com/plugins/com.mattermost.msteams/oauth-redirect', {exact: true}).waitFor();
+
+    await page.evaluate(() => window.__harness.renderAdminSetting('encryptionKey', {value: '********************************'}));
+    const key = page.getByTestId('msteams-encryption-key');
+    await key.getByText('A key is set.').waitFor();
+    await key.getByRole('button', {name: 'Regenerate…'}).click();
+    const question = key.getByRole('group', {name: 'Confirm regenerating the key'});
+    await question.getByText('Every connected user is disconnected').waitFor();
+    await question.getByRole('button', {name: 'Cancel'}).click();
+    assertEqual(await page.evaluate(() => window.__harness.adminChanges.length), 0, 'changes after Cancel');
+    await key.getByRole('button', {name: 'Regenerate…'}).click();
+    await key.getByRole('button', {name: 'Regenerate and disconnect everyone'}).click();
+    const changes = await page.evaluate(() => window.__harness.adminChanges);
+    assertEqual(changes.length, 1, 'changes after confirming');
+    assertEqual(changes[0].id, 'PluginSettings.Plugins.com.mattermost.msteams.encryptionkey', 'changed setting');
+    assert(/^[A-Za-z0-9_-]{43}$/.test(changes[0].value), `new key ${changes[0].value}`);
+    await key.getByText('A new key will be used once you select Save.').waitFor();
     return page;
 });
 

@@ -1,10 +1,11 @@
 // The "connect your Microsoft Teams account" prompt, shown when the admin enforces connected accounts.
 import React from 'react';
 
+import {ConnectOutcomeNotice} from '../common/connect_outcome_notice';
 import {PopupBlockedNotice} from '../common/popup_blocked_notice';
 
 import type {Controller} from '../../controller';
-import {shouldPrompt, useAppState} from '../../state';
+import {shouldPrompt, useAppState, type ConnectOutcome} from '../../state';
 import {Dialog} from '../common/dialog';
 import * as styles from '../common/styles';
 
@@ -16,6 +17,7 @@ export interface ConnectPromptProps {
     popupBlocked: boolean;
     connectURL: string;
     error: string;
+    outcome?: ConnectOutcome | null;
     onConnect: () => void;
     onSkip: () => void;
 }
@@ -47,9 +49,11 @@ export function ConnectPrompt(props: ConnectPromptProps): React.ReactElement {
                     style={styles.notice}
                     role='status'
                 >
-                    {'Finish signing in in the new window. This message closes by itself once your account is connected.'}
+                    {'Finish signing in in the new window. This message closes by itself once your account is ' +
+                        'connected, and says what happened if it is not.'}
                 </p>
             )}
+            {props.outcome && !props.connecting && <ConnectOutcomeNotice outcome={props.outcome}/>}
             {props.popupBlocked && <PopupBlockedNotice connectURL={props.connectURL}/>}
             {props.error && (
                 <p
@@ -96,6 +100,7 @@ export function makeConnectPromptRoot(controller: Controller): React.ComponentTy
                 popupBlocked={state.popupBlocked}
                 connectURL={controller.client.connectURL()}
                 error={state.actionError}
+                outcome={state.connectOutcome}
                 onConnect={() => controller.connect()}
                 onSkip={() => controller.skip()}
             />

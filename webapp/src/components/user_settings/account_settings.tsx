@@ -1,11 +1,12 @@
 // Connection status with Connect / Disconnect: the body of the user-settings section and of the fallback dialog.
 import React from 'react';
 
+import {ConnectOutcomeNotice} from '../common/connect_outcome_notice';
 import {PopupBlockedNotice} from '../common/popup_blocked_notice';
 
 import type {ConnectionStatus} from '../../client';
 import type {Controller} from '../../controller';
-import {describeConnection, useAppState} from '../../state';
+import {describeConnection, useAppState, type ConnectOutcome} from '../../state';
 import {Dialog} from '../common/dialog';
 import * as styles from '../common/styles';
 
@@ -17,6 +18,7 @@ export interface AccountSettingsProps {
     connecting: boolean;
     popupBlocked: boolean;
     connectURL: string;
+    outcome?: ConnectOutcome | null;
     onConnect: () => void;
     onDisconnect: () => void;
     onRetry: () => void;
@@ -24,6 +26,16 @@ export interface AccountSettingsProps {
 
 export function AccountSettings(props: AccountSettingsProps): React.ReactElement {
     const {status} = props;
+
+    // Disconnecting asks first; the question goes away when the connection changes underneath.
+    const [confirming, setConfirming] = React.useState(false);
+    const connected = Boolean(status?.connected);
+    React.useEffect(() => {
+        if (!connected) {
+            setConfirming(false);
+        }
+    }, [connected]);
+
     let body: React.ReactNode;
     if (!status) {
         body = props.loadError ? (
@@ -57,14 +69,45 @@ export function AccountSettings(props: AccountSettingsProps): React.ReactElement
                 <p style={styles.hint}>
                     {'Disconnecting stops your messages from reaching Teams under your name until you connect again.'}
                 </p>
-                <button
-                    type='button'
-                    style={props.busy ? {...styles.dangerButton, ...styles.disabled} : styles.dangerButton}
-                    onClick={props.onDisconnect}
-                    disabled={props.busy}
-                >
-                    {props.busy ? 'Disconnecting…' : 'Disconnect'}
-                </button>
+                {confirming ? (
+                    <div
+                        role='group'
+                        aria-label='Confirm disconnecting'
+                        style={styles.notice}
+                    >
+                        <p style={{...styles.paragraph, fontWeight: 600}}>{'Disconnect your Microsoft Teams account?'}</p>
+                        <p style={styles.paragraph}>
+                            {'Your Mattermost messages will stop reaching Teams under your name, and your Teams ' +
+                                'chats will stop arriving here, until you connect again.'}
+                        </p>
+                        <div style={{display: 'flex', gap: 8}}>
+                            <button
+                                type='button'
+                                style={props.busy ? {...styles.dangerButton, ...styles.disabled} : styles.dangerButton}
+                                onClick={props.onDisconnect}
+                                disabled={props.busy}
+                            >
+                                {props.busy ? 'Disconnecting…' : 'Yes, disconnect'}
+                            </button>
+                            <button
+                                type='button'
+                                style={styles.tertiaryButton}
+                                onClick={() => setConfirming(false)}
+                                disabled={props.busy}
+                            >
+                                {'Cancel'}
+                            </button>
+                        </div>
+                    </div>
+                ) : (
+                    <button
+                        type='button'
+                        style={styles.dangerButton}
+                        onClick={() => setConfirming(true)}
+                    >
+                        {'Disconnect'}
+                    </button>
+                )}
             </>
         );
     } else if (!status.can_connect) {
@@ -100,9 +143,10 @@ export function AccountSettings(props: AccountSettingsProps): React.ReactElement
                         style={styles.notice}
                         role='status'
                     >
-                        {'Finish signing in in the new window; this updates by itself when you are done.'}
+                        {'Finish signing in in the new window; this updates by itself when you are done or close it.'}
                     </p>
                 )}
+                {props.outcome && !props.connecting && <ConnectOutcomeNotice outcome={props.outcome}/>}
                 {props.popupBlocked && <PopupBlockedNotice connectURL={props.connectURL}/>}
                 <button
                     type='button'
@@ -143,6 +187,7 @@ function useAccountSettingsProps(controller: Controller): AccountSettingsProps {
         connecting: state.connecting,
         popupBlocked: state.popupBlocked,
         connectURL: controller.client.connectURL(),
+        outcome: state.connectOutcome,
         onConnect: () => controller.connect(),
         onDisconnect: () => {
             void controller.disconnect();

@@ -18,6 +18,8 @@
         userSettings: null,
         opened: [],
         errors: [],
+        adminSettings: {},
+        adminChanges: [],
     };
     window.__harness = h;
 
@@ -25,9 +27,13 @@
         h.errors.push(String(ev.message));
     });
 
-    // Capture instead of opening windows.
+    // Capture instead of opening windows; popup=real opens a real one (the result page then talks to this window).
+    var realOpen = window.open.bind(window);
     window.open = function (url, target) {
         h.opened.push({url: String(url), target: target});
+        if (params.get('popup') === 'real') {
+            return realOpen(url, target);
+        }
         return params.get('popup') === 'blocked' ? null : {closed: false, focus: function () {}};
     };
 
@@ -35,7 +41,9 @@
         entities: {
             general: {config: {SiteURL: location.origin}},
             users: {currentUserId: params.get('user') === 'none' ? '' : 'user-ada'},
+            channels: {currentChannelId: 'town-square', channels: {'town-square': {id: 'town-square', type: 'O'}}},
         },
+        views: {modals: {modalState: {}}},
         plugins: {userSettings: {}},
     };
     var listeners = [];
@@ -57,6 +65,19 @@
 
     h.setUser = function (id) {
         setState(Object.assign({}, state, {entities: Object.assign({}, state.entities, {users: {currentUserId: id}})}));
+    };
+    // Like Mattermost's openModal/closeModal actions (Settings is the modal "user_settings").
+    h.setModal = function (id, open) {
+        var modalState = Object.assign({}, state.views.modals.modalState);
+        modalState[id] = {open: open};
+        setState(Object.assign({}, state, {views: {modals: {modalState: modalState}}}));
+    };
+    h.viewChannel = function (id, type) {
+        var channels = Object.assign({}, state.entities.channels.channels);
+        channels[id] = {id: id, type: type};
+        document.getElementById('channel-title').textContent = id;
+        setState(Object.assign({}, state, {entities: Object.assign({}, state.entities,
+            {channels: {currentChannelId: id, channels: channels}})}));
     };
     h.fireWebSocket = function (event, data) {
         var fn = h.ws[event];
@@ -100,6 +121,9 @@
         registerReconnectHandler: function (handler) {
             h.reconnect.push(handler);
         },
+        registerAdminConsoleCustomSetting: function (key, component, options) {
+            h.adminSettings[key.toLowerCase()] = {component: component, options: options || {}};
+        },
         registerMainMenuAction: function (text, action) {
             h.menu.push({text: text, action: action});
             render();
@@ -118,6 +142,27 @@
             render();
         };
     }
+
+    // A stand-in for System Console's plugin page: renders one registered custom setting with the props it passes.
+    h.renderAdminSetting = function (key, props) {
+        var entry = h.adminSettings[key.toLowerCase()];
+        if (!entry) {
+            throw new Error('no custom setting ' + key);
+        }
+        if (!h.adminRoot) {
+            h.adminRoot = ReactDOM.createRoot(document.getElementById('admin-console'));
+        }
+        var r = h.adminRoot;
+        var id = 'PluginSettings.Plugins.' + h.pluginId + '.' + key.toLowerCase();
+        r.render(e(entry.component, Object.assign({
+            id: id,
+            label: key,
+            helpText: null,
+            disabled: false,
+            onChange: function (changedId, value) { h.adminChanges.push({id: changedId, value: value}); },
+            setSaveNeeded: function () {},
+        }, props || {})));
+    };
 
     window.registerPlugin = function (id, plugin) {
         h.pluginId = id;
