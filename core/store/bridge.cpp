@@ -160,9 +160,34 @@ Result<std::int64_t> Bridge::thread_version(Tx& tx, std::string const& teams_thr
     return r.empty() ? 0 : r.integer(0, "version");
 }
 
-Status Bridge::bump_version(Tx& tx, std::string const& teams_thread_id) {
-    MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET version = version + 1 WHERE teams_thread_id = $1", {teams_thread_id}));
+Status Bridge::begin_thread_write(std::string const& teams_thread_id, std::int64_t until_ms) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_portals SET version = version + 1, writing_until = $2 "
+                          "WHERE teams_thread_id = $1",
+                          {teams_thread_id, num(until_ms)}));
     return {};
+}
+
+Status Bridge::renew_thread_write(std::string const& teams_thread_id, std::int64_t until_ms) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_portals SET writing_until = $2 WHERE teams_thread_id = $1 AND writing_until > 0",
+                          {teams_thread_id, num(until_ms)}));
+    return {};
+}
+
+Status Bridge::end_thread_write(Tx& tx, std::string const& teams_thread_id) {
+    MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET version = version + 1, writing_until = 0 WHERE teams_thread_id = $1",
+                        {teams_thread_id}));
+    return {};
+}
+
+Result<bool> Bridge::thread_unchanged(Tx& tx, std::string const& teams_thread_id, std::int64_t version,
+                                      std::int64_t now_ms) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT version, writing_until FROM msteams_portals WHERE teams_thread_id = $1",
+                                  {teams_thread_id}));
+    if (r.empty()) {
+        return version == 0;
+    }
+    return r.integer(0, "version") == version && r.integer(0, "writing_until") <= now_ms;
 }
 
 // ---- chats ---------------------------------------------------------------------------------------------------
@@ -488,14 +513,18 @@ Result<std::int64_t> Bridge::enqueue_outbox(std::vector<OutboxItem> const& items
     return added;
 }
 
-Result<std::optional<OutboxItem>> Bridge::claim_outbox(Tx& tx, std::int64_t now_ms, std::int64_t settled_ms) {
+Result<std::optional<OutboxItem>> Bridge::claim_outbox(std::int64_t now_ms, std::int64_t settled_ms,
+                                                       std::int64_t lease_until_ms) {
+    // An item still in the outbox holds back its channel's later items, claimed or not.
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT o.id, o.created_at, o.channel_id, o.kind, o.post_id, o.user_id, o.payload, "
-                                  "o.event_key, o.sort_at, o.attempts FROM msteams_outbox o WHERE o.not_before <= $1 "
-                                  "AND o.sort_at <= $2 AND NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE "
-                                  "p.channel_id = o.channel_id AND (p.sort_at, p.id) < (o.sort_at, o.id)) "
-                                  "ORDER BY o.sort_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                  {num(now_ms), num(settled_ms)}));
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("UPDATE msteams_outbox SET claimed_until = $3 WHERE id = (SELECT o.id FROM "
+                                    "msteams_outbox o WHERE o.not_before <= $1 AND o.claimed_until <= $1 AND "
+                                    "o.sort_at <= $2 AND NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE "
+                                    "p.channel_id = o.channel_id AND (p.sort_at, p.id) < (o.sort_at, o.id)) "
+                                    "ORDER BY o.sort_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                                    "RETURNING id, created_at, channel_id, kind, post_id, user_id, payload, event_key, "
+                                    "sort_at, attempts",
+                                    {num(now_ms), num(settled_ms), num(lease_until_ms)}));
     if (r.empty()) {
         return std::optional<OutboxItem>();
     }
@@ -505,6 +534,11 @@ Result<std::optional<OutboxItem>> Bridge::claim_outbox(Tx& tx, std::int64_t now_
                                                 r.integer(0, "sort_at"), static_cast<int>(r.integer(0, "attempts"))});
 }
 
+Status Bridge::renew_outbox(std::int64_t id, std::int64_t lease_until_ms) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET claimed_until = $2 WHERE id = $1", {num(id), num(lease_until_ms)}));
+    return {};
+}
+
 Status Bridge::remove_outbox(Tx& tx, std::int64_t id) {
     MSTEAMS_TRY(tx.exec("DELETE FROM msteams_outbox WHERE id = $1", {num(id)}));
     return {};
@@ -512,7 +546,7 @@ Status Bridge::remove_outbox(Tx& tx, std::int64_t id) {
 
 Status Bridge::postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error) {
     MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3, "
-                          "first_failed_at = COALESCE(first_failed_at, $4) WHERE id = $1",
+                          "first_failed_at = COALESCE(first_failed_at, $4), claimed_until = 0 WHERE id = $1",
                           {num(id), num(not_before), error_text(error, 500), num(wall_ms())}));
     return {};
 }
@@ -615,11 +649,6 @@ Result<std::int64_t> Bridge::retry_dead_letters(std::optional<std::int64_t> id, 
         return std::unexpected(done.error());
     }
     return count;
-}
-
-Status Bridge::lock_thread(Tx& tx, std::string const& thread_id) {
-    MSTEAMS_TRY(tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", {thread_id}));
-    return {};
 }
 
 // ---- subscriptions -------------------------------------------------------------------------------------------

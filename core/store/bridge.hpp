@@ -134,7 +134,14 @@ public:
     // What the bridge itself changed in a Teams conversation is counted, so that the inbound side can tell whether
     // what it read from Teams is older than the bridge's own latest change (then it reads again). 0 without a portal.
     [[nodiscard]] Result<std::int64_t> thread_version(Tx& tx, std::string const& teams_thread_id);
-    [[nodiscard]] Status bump_version(Tx& tx, std::string const& teams_thread_id);
+    // The sender's side of it: a write to Teams is announced (committed) before its first request, in flight until
+    // `until_ms` unless renewed, and ended together with what it recorded. Each moves the version.
+    [[nodiscard]] Status begin_thread_write(std::string const& teams_thread_id, std::int64_t until_ms);
+    [[nodiscard]] Status renew_thread_write(std::string const& teams_thread_id, std::int64_t until_ms);
+    [[nodiscard]] Status end_thread_write(Tx& tx, std::string const& teams_thread_id);
+    // True when the version is still `version` and no write is in flight at `now_ms` (true without a portal).
+    [[nodiscard]] Result<bool> thread_unchanged(Tx& tx, std::string const& teams_thread_id, std::int64_t version,
+                                                std::int64_t now_ms);
 
     // --- chats
     [[nodiscard]] Result<std::optional<ChatInfo>> chat(std::string const& chat_id);
@@ -197,8 +204,11 @@ public:
     // Adds the items not already there (by event_key); returns how many were new.
     [[nodiscard]] Result<std::int64_t> enqueue_outbox(std::vector<OutboxItem> const& items);
     // The next item of a channel no other sender holds, in (sort_at, id) order, among items that happened before
-    // `settled_ms` (Mattermost runs post hooks concurrently, so they can arrive a little out of order).
-    [[nodiscard]] Result<std::optional<OutboxItem>> claim_outbox(Tx& tx, std::int64_t now_ms, std::int64_t settled_ms);
+    // `settled_ms` (Mattermost runs post hooks concurrently, so they can arrive a little out of order). The claim is
+    // committed: the item is the caller's until `lease_until_ms` (renew_outbox extends it), with no transaction open.
+    [[nodiscard]] Result<std::optional<OutboxItem>> claim_outbox(std::int64_t now_ms, std::int64_t settled_ms,
+                                                                 std::int64_t lease_until_ms);
+    [[nodiscard]] Status renew_outbox(std::int64_t id, std::int64_t lease_until_ms);
     [[nodiscard]] Status remove_outbox(Tx& tx, std::int64_t id);
     [[nodiscard]] Status postpone_outbox(std::int64_t id, std::int64_t not_before, std::string const& error);
     [[nodiscard]] Result<std::int64_t> outbox_size();
@@ -211,9 +221,6 @@ public:
     [[nodiscard]] Result<std::vector<DeadLetter>> dead_letters(std::size_t limit);
     // Puts dead letters back in the inbox or outbox: one by id, or all when `id` is empty; returns how many.
     [[nodiscard]] Result<std::int64_t> retry_dead_letters(std::optional<std::int64_t> id, std::int64_t now_ms);
-
-    // Serialises work on one Teams conversation across workers, directions and nodes, until the transaction ends.
-    [[nodiscard]] Status lock_thread(Tx& tx, std::string const& thread_id);
 
     // --- subscriptions
     [[nodiscard]] Result<std::vector<SubscriptionRow>> subscriptions();

@@ -267,4 +267,6 @@ Result<std::shared_ptr<Database>> Database::open(Options options) {
     return std::shared_ptr<Database>(std::move(db));
 }
 
+Result<Rows> AutoCommit::exec(std::string_view sql, std::vector<Param> const& params) { return db_.exec(sql, params); }
+
 }  // namespace msteams::store

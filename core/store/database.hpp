@@ -41,10 +41,23 @@ private:
 };
 
 // One transaction on one pooled connection. Statements are prepared once per connection and reused.
+class Database;
+
 class Tx {
 public:
     virtual ~Tx() = default;
     [[nodiscard]] virtual Result<Rows> exec(std::string_view sql, std::vector<Param> const& params = {}) = 0;
+};
+
+// Each statement in its own transaction, for code that holds no transaction open across a network call and writes
+// only what is idempotent (or writes the rest through Database::transact).
+class AutoCommit final : public Tx {
+public:
+    explicit AutoCommit(Database& db) : db_(db) {}
+    [[nodiscard]] Result<Rows> exec(std::string_view sql, std::vector<Param> const& params = {}) override;
+
+private:
+    Database& db_;
 };
 
 struct Options {

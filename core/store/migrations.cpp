@@ -169,10 +169,18 @@ ALTER TABLE msteams_inbox ADD COLUMN first_failed_at bigint;                 -- 
 ALTER TABLE msteams_outbox ADD COLUMN first_failed_at bigint;                -- Unix ms
 )sql";
 
+// 004: outbox items are claimed with a lease, and a sender announces its writes to a Teams conversation, instead of
+// holding a transaction (and a lock) open across the Graph requests.
+constexpr std::string_view k_004_outbox_leases = R"sql(
+ALTER TABLE msteams_outbox ADD COLUMN claimed_until bigint NOT NULL DEFAULT 0;   -- Unix ms; a worker's lease
+ALTER TABLE msteams_portals ADD COLUMN writing_until bigint NOT NULL DEFAULT 0;  -- Unix ms; a write to Teams in flight
+)sql";
+
 constexpr std::array k_migrations{
     Migration{1, "001-accounts-and-oauth-states", k_001_accounts},
     Migration{2, "002-bridge", k_002_bridge},
     Migration{3, "003-dead-letters-and-inbox-leases", k_003_dead_letters},
+    Migration{4, "004-outbox-leases-and-thread-writes", k_004_outbox_leases},
 };
 
 }  // namespace

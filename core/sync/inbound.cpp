@@ -55,19 +55,6 @@ int max_attempts(Error const& e) {
     return e.code == ErrorCode::unavailable ? k_max_attempts_transient : k_max_attempts_permanent;
 }
 
-// Each statement in its own transaction: the inbound side holds no transaction open across a network call. What
-// it writes is idempotent (the message map's keys, the pending marker and the post prop make a repeat harmless).
-class AutoCommit final : public store::Tx {
-public:
-    explicit AutoCommit(store::Database& db) : db_(db) {}
-    Result<store::Rows> exec(std::string_view sql, std::vector<store::Param> const& params) override {
-        return db_.exec(sql, params);
-    }
-
-private:
-    store::Database& db_;
-};
-
 std::string posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
     if (props.is_object() && props.contains(k_message_prop) && props[k_message_prop].is_string()) {
@@ -346,7 +333,9 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         stats_->skipped_sync_off += items.size();
         return Outcome::done;
     }
-    AutoCommit tx(bridge_->db());
+    // No transaction stays open across a network call: what is written here is idempotent (the message map's keys,
+    // the pending marker and the post prop make a repeat harmless).
+    store::AutoCommit tx(bridge_->db());
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;
@@ -485,14 +474,12 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
                 }
             }
         }
-        // Reactions and posts are changed one side at a time: the sender holds this lock while it writes. Taking it
-        // (released at once: no transaction stays open here) waits for a write in progress; if the sender wrote to
-        // Teams after the read above, the read may predate that change (a reaction it just set would look
-        // removed): read again.
-        MSTEAMS_TRY(bridge_->lock_thread(tx, chat_id));
-        std::int64_t now_version = 0;
-        MSTEAMS_TRY_ASSIGN(now_version, bridge_->thread_version(tx, chat_id));
-        if (now_version != version) {
+        // The sender announces each write to Teams before it starts and ends it with what it recorded. A write in
+        // flight, or one that started after the version was read above, may be missing from what was read (a
+        // reaction it just set would look removed): read again.
+        bool unchanged = false;
+        MSTEAMS_TRY_ASSIGN(unchanged, bridge_->thread_unchanged(tx, chat_id, version, graph::now_ms()));
+        if (!unchanged) {
             return Outcome::wait_for_sender;
         }
 

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <stop_token>
+#include <thread>
 #include <string_view>
 
 #include "common/log.hpp"
@@ -22,6 +26,10 @@ constexpr int k_max_members = 8;  // Mattermost group messages
 // Mattermost runs post hooks on goroutines, so two posts made a moment apart can reach the plugin in either order:
 // items wait this long before they are sent, in the order they happened.
 constexpr std::int64_t k_settle_ms = 500;
+// A claimed item (and the write to Teams it announced) is the worker's for this long, renewed while it works: a
+// crashed worker's item is taken up again, and the inbound side stops waiting for its write, once it lapses.
+constexpr std::int64_t k_lease_ms = 2 * 60'000;
+constexpr std::chrono::milliseconds k_renew_every{30'000};
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
 // A Mattermost user not found in Teams is looked up again after this long.
@@ -137,6 +145,89 @@ std::string fingerprint(graph::ChatMessage const& m) {
 }
 
 }  // namespace
+
+// An outbox item claimed by this worker and the write to a Teams chat it announced: both kept alive while the worker
+// sends, and ended together with what the send recorded.
+class Outbound::Lease {
+public:
+    Lease(std::shared_ptr<store::Bridge> bridge, std::int64_t outbox_id)
+        : bridge_(std::move(bridge)), outbox_id_(outbox_id), keeper_([this](std::stop_token stop) { keep(stop); }) {}
+    ~Lease() {
+        keeper_.request_stop();
+        keeper_.join();
+        std::string thread;
+        {
+            std::lock_guard lock(mutex_);
+            thread.swap(thread_id_);
+        }
+        if (!thread.empty()) {  // a send that failed: its write is over too
+            (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->end_thread_write(tx, thread); });
+        }
+    }
+    Lease(Lease const&) = delete;
+    Lease& operator=(Lease const&) = delete;
+
+    // Before the first Graph request that changes the chat: the inbound side waits while it is in flight.
+    [[nodiscard]] Status begin_write(std::string const& thread_id) {
+        MSTEAMS_TRY(bridge_->begin_thread_write(thread_id, graph::now_ms() + k_lease_ms));
+        std::lock_guard lock(mutex_);
+        thread_id_ = thread_id;
+        return {};
+    }
+
+    // Records what was sent, ends the write and removes the item, in one transaction: a retry after a crash either
+    // finds all of it or none.
+    [[nodiscard]] Status finish(std::function<Status(store::Tx&)> const& record) {
+        if (finished_) {
+            return {};
+        }
+        std::string thread;
+        {
+            std::lock_guard lock(mutex_);
+            thread = thread_id_;
+        }
+        auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
+            MSTEAMS_TRY(record(tx));
+            if (!thread.empty()) {
+                MSTEAMS_TRY(bridge_->end_thread_write(tx, thread));
+            }
+            return bridge_->remove_outbox(tx, outbox_id_);
+        });
+        if (!done) {
+            return done;
+        }
+        finished_ = true;
+        std::lock_guard lock(mutex_);
+        thread_id_.clear();
+        return {};
+    }
+
+private:
+    void keep(std::stop_token const& stop) {
+        std::unique_lock lock(mutex_);
+        while (!cv_.wait_for(lock, stop, k_renew_every, [] { return false; })) {
+            std::string const thread = thread_id_;
+            lock.unlock();
+            auto const until = graph::now_ms() + k_lease_ms;
+            auto renewed = bridge_->renew_outbox(outbox_id_, until);
+            if (renewed && !thread.empty()) {
+                renewed = bridge_->renew_thread_write(thread, until);
+            }
+            if (!renewed) {
+                log::warn("could not renew the lease of an outbox item", {{"error", renewed.error().message}});
+            }
+            lock.lock();
+        }
+    }
+
+    std::shared_ptr<store::Bridge> bridge_;
+    std::int64_t outbox_id_;
+    std::mutex mutex_;
+    std::condition_variable_any cv_;
+    std::string thread_id_;  // the chat being written to, if any
+    bool finished_ = false;  // only touched by the sending worker
+    std::jthread keeper_;    // last: started once the rest is ready
+};
 
 // Where a post goes and as whom.
 struct Outbound::Target {
@@ -268,27 +359,28 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
 }
 
 Result<bool> Outbound::run_once() {
+    auto const now = graph::now_ms();
     std::optional<store::OutboxItem> item;
-    auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
-        auto const now = graph::now_ms();
-        MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(tx, now, now - k_settle_ms));
-        if (!item) {
-            return {};
-        }
+    MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(now, now - k_settle_ms, now + k_lease_ms));
+    if (!item) {
+        return false;
+    }
+    Status done;
+    {
+        Lease lease(bridge_, item->id);
         // A bug must not end the core nor retry the item forever: it fails like any error, and counts.
         try {
-            MSTEAMS_TRY(process(tx, *item));
+            done = process(lease, *item);
+            if (done) {
+                done = lease.finish([](store::Tx&) { return Status{}; });  // for sends that recorded nothing
+            }
         } catch (std::exception const& x) {
             ++stats_->worker_exceptions;
-            return fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+            done = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+        } catch (...) {
+            ++stats_->worker_exceptions;
+            done = fail(ErrorCode::internal, "unexpected exception");
         }
-        return bridge_->remove_outbox(tx, item->id);
-    });
-    if (!item) {
-        if (!done) {
-            return std::unexpected(done.error());
-        }
-        return false;
     }
     if (done) {
         return true;
@@ -372,17 +464,17 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
     return std::optional<std::string>(stored.teams_user_id);
 }
 
-Status Outbound::process(store::Tx& tx, store::OutboxItem const& item) {
+Status Outbound::process(Lease& lease, store::OutboxItem const& item) {
     if (item.kind == "post") {
-        return send_post(tx, item);
+        return send_post(lease, item);
     }
     if (item.kind == "edit") {
-        return send_edit(tx, item);
+        return send_edit(lease, item);
     }
     if (item.kind == "delete") {
-        return send_delete(tx, item);
+        return send_delete(lease, item);
     }
-    return send_reaction(tx, item, item.kind == "react");
+    return send_reaction(lease, item, item.kind == "react");
 }
 
 Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const& item) {
@@ -481,14 +573,15 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
     return std::optional<Target>(std::move(t));
 }
 
-Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
+Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     std::optional<Target> t;
     MSTEAMS_TRY_ASSIGN(t, target(item));
     if (!t) {
         return {};
     }
-    // The echo of this message waits for this transaction (the inbound side takes the same lock).
-    MSTEAMS_TRY(bridge_->lock_thread(tx, t->chat_id));
+    // The echo of this message waits while the write is in flight.
+    MSTEAMS_TRY(lease.begin_write(t->chat_id));
+    store::AutoCommit tx(bridge_->db());
     auto const payload = json::parse(item.payload, nullptr, false);
     auto const message = payload.is_object() ? text(payload, "message") : std::string();
 
@@ -617,10 +710,14 @@ Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
-    MSTEAMS_TRY(bridge_->bump_version(tx, t->chat_id));
-    MSTEAMS_TRY(bridge_->forget(tx, t->chat_id, marker));
-    MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
-                                                            "mattermost", sent->last_modified_at, 0, false}));
+    auto const recorded = lease.finish([&](store::Tx& done) -> Status {
+        MSTEAMS_TRY(bridge_->forget(done, t->chat_id, marker));
+        return bridge_->put_message(done, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
+                                                             "mattermost", sent->last_modified_at, 0, false});
+    });
+    if (!recorded) {
+        return recorded;
+    }
     ++(t->relay ? stats_->relayed_posts : stats_->sent_posts);
     log::debug("sent a post to Teams", {{"post_id", item.post_id}, {"outbox_id", std::to_string(item.id)},
                                         {"message_id", sent->id}, {"attempt", std::to_string(item.attempts + 1)}});
@@ -636,7 +733,7 @@ Status Outbound::send_post(store::Tx& tx, store::OutboxItem const& item) {
     return {};
 }
 
-Status Outbound::send_edit(store::Tx& tx, store::OutboxItem const& item) {
+Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
     if (!link || link->origin != "mattermost" || link->deleted) {
@@ -651,7 +748,6 @@ Status Outbound::send_edit(store::Tx& tx, store::OutboxItem const& item) {
         }
         return std::unexpected(token.error());
     }
-    MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
     auto const payload = json::parse(item.payload, nullptr, false);
     auto converted = convert::markdown_to_teams(payload.is_object() ? text(payload, "message") : "", {});
     if (!converted) {
@@ -659,13 +755,14 @@ Status Outbound::send_edit(store::Tx& tx, store::OutboxItem const& item) {
     }
     graph::NewMessage out;
     out.html = converted->html;
-    MSTEAMS_TRY(bridge_->bump_version(tx, link->teams_thread_id));
+    MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
     MSTEAMS_TRY(graph_->update_message(*token, link->teams_thread_id, link->teams_message_id, out));
+    MSTEAMS_TRY(lease.finish([](store::Tx&) { return Status{}; }));
     ++stats_->sent_edits;
     return {};
 }
 
-Status Outbound::send_delete(store::Tx& tx, store::OutboxItem const& item) {
+Status Outbound::send_delete(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
     if (!link || link->origin != "mattermost" || link->deleted) {
@@ -680,19 +777,18 @@ Status Outbound::send_delete(store::Tx& tx, store::OutboxItem const& item) {
         }
         return {};  // the author is not connected any more: Teams keeps the message
     }
-    MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
-    MSTEAMS_TRY(bridge_->bump_version(tx, link->teams_thread_id));
+    MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
     auto const deleted = graph_->soft_delete_message(*token, *author, link->teams_thread_id, link->teams_message_id);
     if (!deleted && deleted.error().code != ErrorCode::not_found) {
         return deleted;
     }
     link->deleted = true;
-    MSTEAMS_TRY(bridge_->put_message(tx, *link));
+    MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return bridge_->put_message(done, *link); }));
     ++stats_->sent_deletes;
     return {};
 }
 
-Status Outbound::send_reaction(store::Tx& tx, store::OutboxItem const& item, bool add) {
+Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool add) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
     if (!link || link->deleted || link->mm_post_id.empty()) {
@@ -706,8 +802,8 @@ Status Outbound::send_reaction(store::Tx& tx, store::OutboxItem const& item, boo
     if (!reaction || !teams_user) {
         return {};
     }
-    // Reactions that came from Teams are known already; the lock waits for an inbound change in flight.
-    MSTEAMS_TRY(bridge_->lock_thread(tx, link->teams_thread_id));
+    // Reactions that came from Teams are known already.
+    store::AutoCommit tx(bridge_->db());
     std::vector<store::ReactionLink> known;
     MSTEAMS_TRY_ASSIGN(known, bridge_->reactions(tx, item.post_id));
     auto const it = std::find_if(known.begin(), known.end(), [&](auto const& k) {
@@ -724,13 +820,13 @@ Status Outbound::send_reaction(store::Tx& tx, store::OutboxItem const& item, boo
         return std::unexpected(token.error());
     }
     store::ReactionLink r{item.post_id, item.user_id, emoji, *teams_user, *reaction};
-    MSTEAMS_TRY(bridge_->bump_version(tx, link->teams_thread_id));
+    MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
     if (add) {
         MSTEAMS_TRY(graph_->set_reaction(*token, link->teams_thread_id, link->teams_message_id, *reaction));
-        MSTEAMS_TRY(bridge_->add_reaction(tx, r));
+        MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return bridge_->add_reaction(done, r); }));
     } else {
         MSTEAMS_TRY(graph_->unset_reaction(*token, link->teams_thread_id, link->teams_message_id, it->reaction_type));
-        MSTEAMS_TRY(bridge_->remove_reaction(tx, r));
+        MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return bridge_->remove_reaction(done, r); }));
     }
     ++stats_->sent_reactions;
     return {};

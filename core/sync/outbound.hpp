@@ -21,7 +21,9 @@
 // Mattermost → Teams. Hooks put posts, edits, deletes and reactions of DMs and GMs into the durable outbox (so a
 // restart of the core or of the database loses nothing); one sender per channel drains it in order, as the
 // author, within Graph's limits (the Graph client waits its turn per chat and per tenant and retries 429s).
-// What is sent is recorded in the message map while the chat is locked, so its echo from Graph ends there.
+// No transaction stays open across a Graph request: an item is claimed with a lease, each write to a Teams chat is
+// announced before it starts (the inbound side waits for it), and what it sent is recorded, with the item's removal,
+// in one short transaction at its end (so the echo from Graph ends in the message map).
 namespace msteams::sync {
 
 struct OutboundSettings {
@@ -62,14 +64,15 @@ public:
 
 private:
     struct Target;
+    class Lease;
     [[nodiscard]] Result<bool> is_direct_or_group(std::string const& channel_id);
-    [[nodiscard]] Status process(store::Tx& tx, store::OutboxItem const& item);
+    [[nodiscard]] Status process(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<std::string>> teams_id_for(std::string const& mm_user_id);
-    [[nodiscard]] Status send_post(store::Tx& tx, store::OutboxItem const& item);
-    [[nodiscard]] Status send_edit(store::Tx& tx, store::OutboxItem const& item);
-    [[nodiscard]] Status send_delete(store::Tx& tx, store::OutboxItem const& item);
-    [[nodiscard]] Status send_reaction(store::Tx& tx, store::OutboxItem const& item, bool add);
+    [[nodiscard]] Status send_post(Lease& lease, store::OutboxItem const& item);
+    [[nodiscard]] Status send_edit(Lease& lease, store::OutboxItem const& item);
+    [[nodiscard]] Status send_delete(Lease& lease, store::OutboxItem const& item);
+    [[nodiscard]] Status send_reaction(Lease& lease, store::OutboxItem const& item, bool add);
     void tell(std::string const& user_id, std::string const& channel_id, std::string const& text);
 
     OutboundSettings settings_;

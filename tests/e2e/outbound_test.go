@@ -305,7 +305,13 @@ func TestOutbound(t *testing.T) {
 				b.killCore(t)
 			}
 		}
+		// The senders wait for their turn and for 429s with no transaction open.
+		inTransaction := "0"
 		within(t, 150*time.Second, func() string {
+			if n := b.psql(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'msteams-core' AND "+
+				"state LIKE 'idle in transaction%' AND now() - state_change > interval '2 seconds'"); n != "0" {
+				inTransaction = n
+			}
 			var got []string
 			for _, m := range b.teamsMessages(t, dm.ID) {
 				if strings.HasPrefix(m.Body.Content, "<p>burst ") {
@@ -328,6 +334,9 @@ func TestOutbound(t *testing.T) {
 		}
 		throttled := after.Throttled["chatMessagePost.thread"] + after.Throttled["chatMessagePost.userThread"] -
 			before.Throttled["chatMessagePost.thread"] - before.Throttled["chatMessagePost.userThread"]
+		if inTransaction != "0" {
+			t.Errorf("%s core sessions stayed idle in transaction while sending", inTransaction)
+		}
 		t.Logf("429s during the burst: %d", throttled)
 		if throttled == 0 {
 			t.Errorf("the burst met no 429: it does not show the retries")

@@ -116,10 +116,7 @@ TEST_CASE("store: inbox and outbox items that keep failing become dead letters, 
     out.sort_at = 5;
     REQUIRE(must(bridge->enqueue_outbox({out})) == 1);
     std::optional<msteams::store::OutboxItem> claimed_out;
-    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        claimed_out = must(bridge->claim_outbox(tx, 100, 100));
-        return {};
-    }));
+    claimed_out = must(bridge->claim_outbox(100, 100, 60'000));
     REQUIRE(claimed_out);
     REQUIRE(bridge->dead_letter_outbox(*claimed_out, "Graph answered 403", 60));
     CHECK(must(bridge->outbox_size()) == 0);
@@ -155,10 +152,7 @@ TEST_CASE("store: inbox and outbox items that keep failing become dead letters, 
     REQUIRE(msg.size() == 1);
     CHECK(msg[0].thread_id == "chat-b");
     CHECK(msg[0].message_id == "m9");
-    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        claimed_out = must(bridge->claim_outbox(tx, 100, 100));
-        return {};
-    }));
+    claimed_out = must(bridge->claim_outbox(100, 100, 60'000));
     REQUIRE(claimed_out);
     CHECK(claimed_out->event_key == "delete:p1");
     CHECK(claimed_out->payload == R"({"x":1})");
@@ -241,17 +235,84 @@ TEST_CASE("store: the outbox sends a channel's items in the order they happened,
     CHECK(must(bridge->enqueue_outbox({out("p2", 200)})) == 0);
     std::vector<std::string> order;
     for (int i = 0; i < 3; ++i) {
-        REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) -> msteams::Status {
-            auto const early = must(bridge->claim_outbox(tx, 1000, 99));  // nothing settled yet
-            CHECK_FALSE(early.has_value());
-            auto const item = must(bridge->claim_outbox(tx, 1000, 1000));
-            if (item) {
-                order.push_back(item->post_id);
-                return bridge->remove_outbox(tx, item->id);
-            }
-            return {};
-        }));
+        auto const early = must(bridge->claim_outbox(1000, 99, 60'000));  // nothing settled yet
+        CHECK_FALSE(early.has_value());
+        auto const item = must(bridge->claim_outbox(1000, 1000, 60'000));
+        if (item) {
+            order.push_back(item->post_id);
+            REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) { return bridge->remove_outbox(tx, item->id); }));
+        }
     }
     CHECK(order == std::vector<std::string>{"p1", "p2"});
     CHECK(must(bridge->outbox_size()) == 0);
+}
+
+TEST_CASE("store: a claimed outbox item is leased with no transaction open and holds back its channel", "[pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(4));
+    auto const out = [](std::string const& channel, std::string const& key, std::int64_t sort_at) {
+        msteams::store::OutboxItem i;
+        i.created_at = 1;
+        i.channel_id = channel;
+        i.kind = "post";
+        i.post_id = key;
+        i.user_id = "alice";
+        i.payload = "{}";
+        i.event_key = "post:" + key;
+        i.sort_at = sort_at;
+        return i;
+    };
+    CHECK(must(bridge->enqueue_outbox({out("dm-1", "a1", 100), out("dm-1", "a2", 200), out("dm-2", "b1", 150)})) == 3);
+    auto const first = must(bridge->claim_outbox(1000, 1000, 5000));
+    REQUIRE(first);
+    CHECK(first->post_id == "a1");
+    // Claimed and committed: nobody else gets it or its channel's next item while the lease runs; other channels go on.
+    auto const other = must(bridge->claim_outbox(1000, 1000, 100'000));
+    REQUIRE(other);
+    CHECK(other->post_id == "b1");
+    CHECK_FALSE(must(bridge->claim_outbox(4999, 4999, 9000)).has_value());
+    CHECK(temp.admin().run("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + temp.name() +
+                           "' AND state LIKE 'idle in transaction%'") == "0");
+    // Renewed, it stays; lapsed (a crashed worker), it comes back, still first in its channel.
+    REQUIRE(bridge->renew_outbox(first->id, 8000));
+    CHECK_FALSE(must(bridge->claim_outbox(7000, 7000, 9000)).has_value());
+    auto const again = must(bridge->claim_outbox(8000, 8000, 12'000));
+    REQUIRE(again);
+    CHECK(again->id == first->id);
+    // Postponed, it is released at its new time; the channel's next item still waits behind it.
+    REQUIRE(bridge->postpone_outbox(first->id, 10'000, "Graph answered 503"));
+    CHECK_FALSE(must(bridge->claim_outbox(9000, 9000, 20'000)).has_value());
+    auto const retried = must(bridge->claim_outbox(10'000, 10'000, 20'000));
+    REQUIRE(retried);
+    CHECK(retried->id == first->id);
+    CHECK(retried->attempts == 1);
+}
+
+TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own", "[pg]") {
+    TempDatabase temp;
+    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(4));
+    msteams::store::AutoCommit tx(bridge->db());
+    // Without a portal there is nothing to wait for.
+    CHECK(must(bridge->thread_unchanged(tx, "19:none", 0, 1000)));
+    REQUIRE(bridge->add_portal(msteams::store::Portal{"19:chat", "chat", "", "dm-1", "alice", 1, 1}));
+    auto const v0 = must(bridge->thread_version(tx, "19:chat"));
+    CHECK(must(bridge->thread_unchanged(tx, "19:chat", v0, 1000)));
+
+    // Announced: what the inbound side read before, or while it is in flight, is possibly stale.
+    REQUIRE(bridge->begin_thread_write("19:chat", 5000));
+    auto const v1 = must(bridge->thread_version(tx, "19:chat"));
+    CHECK(v1 != v0);
+    CHECK_FALSE(must(bridge->thread_unchanged(tx, "19:chat", v0, 1000)));
+    CHECK_FALSE(must(bridge->thread_unchanged(tx, "19:chat", v1, 1000)));  // read during the write
+    REQUIRE(bridge->renew_thread_write("19:chat", 9000));
+    CHECK_FALSE(must(bridge->thread_unchanged(tx, "19:chat", v1, 6000)));
+    CHECK(must(bridge->thread_unchanged(tx, "19:chat", v1, 9000)));  // a crashed sender's write lapses
+
+    // Ended with what it recorded: a read that started during the write is stale, a read after it is not.
+    REQUIRE(bridge->db().transact([&](msteams::store::Tx& t) { return bridge->end_thread_write(t, "19:chat"); }));
+    CHECK_FALSE(must(bridge->thread_unchanged(tx, "19:chat", v1, 6000)));
+    auto const v2 = must(bridge->thread_version(tx, "19:chat"));
+    CHECK(must(bridge->thread_unchanged(tx, "19:chat", v2, 6000)));
+    REQUIRE(bridge->renew_thread_write("19:chat", 20'000));  // too late: the write is over
+    CHECK(must(bridge->thread_unchanged(tx, "19:chat", v2, 6000)));
 }
