@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
+#include "sync/lease_keeper.hpp"
 
 namespace msteams::sync {
 namespace {
@@ -22,10 +23,6 @@ constexpr std::size_t k_max_post_chars = 16'000;  // Mattermost's limit is 16,38
 constexpr std::size_t k_max_files_per_post = 10;
 constexpr int k_max_attempts_permanent = 5;
 constexpr int k_max_attempts_transient = 30;  // with backoff capped at 5 minutes: about two hours
-// A claimed batch is the worker's for this long, renewed between messages while it works: a crashed worker's batch
-// comes back after at most this long.
-constexpr std::int64_t k_lease_ms = 2 * 60'000;
-constexpr std::int64_t k_renew_every_ms = 30'000;
 constexpr std::int64_t k_pending_window_ms = 60'000;
 // A catch-up of a chat first seen after downtime says from when to read it: "since:<Unix ms>".
 constexpr std::string_view k_discover_prefix = "since:";
@@ -141,7 +138,7 @@ void Inbound::wake() { workers_.wake(); }
 Result<bool> Inbound::run_once() {
     auto const now = graph::now_ms();
     std::vector<store::InboxItem> items;
-    MSTEAMS_TRY_ASSIGN(items, bridge_->claim(now, now + k_lease_ms, 100));
+    MSTEAMS_TRY_ASSIGN(items, bridge_->claim(now, now + k_claim_lease.count(), 100));
     if (items.empty()) {
         return false;
     }
@@ -154,6 +151,12 @@ Result<bool> Inbound::run_once() {
     }
     Result<Outcome> done = std::unexpected(Error{});
     try {
+        // The batch stays this worker's while it works (a crashed worker's comes back when its lease lapses).
+        LeaseKeeper const keeper(k_claim_renew_every, [&] {
+            if (auto s = bridge_->renew(ids, graph::now_ms() + k_claim_lease.count()); !s) {
+                log::warn("could not renew the lease of Teams changes", {{"error", s.error().message}});
+            }
+        });
         done = process(items, attempts);
     } catch (std::exception const& x) {
         ++stats_->worker_exceptions;
@@ -495,7 +498,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
             }
             return Outcome::done;
         }
-        MSTEAMS_TRY(apply(tx, work, chat_id, members, portal, messages, ids, attempts));
+        MSTEAMS_TRY(apply(tx, work, chat_id, members, portal, messages, attempts));
         if (portal && newest > 0) {
             MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, newest));
         }
@@ -515,8 +518,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
 
 Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std::vector<std::string> const& members,
                       std::optional<store::Portal>& portal, std::vector<graph::ChatMessage> const& messages,
-                      std::vector<std::int64_t> const& ids, int attempts) {
-    auto renewed_at = graph::now_ms();
+                      int attempts) {
     for (auto const& m : messages) {
         if (m.message_type != "message") {
             ++stats_->skipped_not_a_message;
@@ -524,10 +526,6 @@ Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std
         }
         if (!portal && m.deleted_at != 0) {
             continue;
-        }
-        if (auto const now = graph::now_ms(); now - renewed_at > k_renew_every_ms) {
-            MSTEAMS_TRY(bridge_->renew(ids, now + k_lease_ms));
-            renewed_at = now;
         }
         auto applied = [&]() -> Status {
             if (!portal) {

@@ -73,8 +73,7 @@ private:
     // Reconciles messages in order; one that keeps failing (after `attempts`) is set aside as a dead letter.
     [[nodiscard]] Status apply(store::Tx& tx, Work& work, std::string const& chat_id,
                                std::vector<std::string> const& members, std::optional<store::Portal>& portal,
-                               std::vector<graph::ChatMessage> const& messages, std::vector<std::int64_t> const& ids,
-                               int attempts);
+                               std::vector<graph::ChatMessage> const& messages, int attempts);
     [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
     [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
                                                       std::vector<std::string> const& members);

@@ -3,17 +3,16 @@
 #include <algorithm>
 #include <exception>
 #include <nlohmann/json.hpp>
-#include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
-#include <stop_token>
-#include <thread>
 #include <string_view>
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "graph/entra.hpp"
+#include "sync/lease_keeper.hpp"
 
 namespace msteams::sync {
 namespace {
@@ -26,10 +25,6 @@ constexpr int k_max_members = 8;  // Mattermost group messages
 // Mattermost runs post hooks on goroutines, so two posts made a moment apart can reach the plugin in either order:
 // items wait this long before they are sent, in the order they happened.
 constexpr std::int64_t k_settle_ms = 500;
-// A claimed item (and the write to Teams it announced) is the worker's for this long, renewed while it works: a
-// crashed worker's item is taken up again, and the inbound side stops waiting for its write, once it lapses.
-constexpr std::int64_t k_lease_ms = 2 * 60'000;
-constexpr std::chrono::milliseconds k_renew_every{30'000};
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
 // A Mattermost user not found in Teams is looked up again after this long.
@@ -151,17 +146,11 @@ std::string fingerprint(graph::ChatMessage const& m) {
 class Outbound::Lease {
 public:
     Lease(std::shared_ptr<store::Bridge> bridge, std::int64_t outbox_id)
-        : bridge_(std::move(bridge)), outbox_id_(outbox_id), keeper_([this](std::stop_token stop) { keep(stop); }) {}
+        : bridge_(std::move(bridge)), outbox_id_(outbox_id), keeper_(std::in_place, k_claim_renew_every, [this] { renew(); }) {}
     ~Lease() {
-        keeper_.request_stop();
-        keeper_.join();
-        std::string thread;
-        {
-            std::lock_guard lock(mutex_);
-            thread.swap(thread_id_);
-        }
-        if (!thread.empty()) {  // a send that failed: its write is over too
-            (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->end_thread_write(tx, thread); });
+        keeper_.reset();  // no renewal after the write is over
+        if (!thread_id_.empty()) {  // a send that failed: its write is over too
+            (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->end_thread_write(tx, thread_id_); });
         }
     }
     Lease(Lease const&) = delete;
@@ -169,7 +158,7 @@ public:
 
     // Before the first Graph request that changes the chat: the inbound side waits while it is in flight.
     [[nodiscard]] Status begin_write(std::string const& thread_id) {
-        MSTEAMS_TRY(bridge_->begin_thread_write(thread_id, graph::now_ms() + k_lease_ms));
+        MSTEAMS_TRY(bridge_->begin_thread_write(thread_id, graph::now_ms() + k_claim_lease.count()));
         std::lock_guard lock(mutex_);
         thread_id_ = thread_id;
         return {};
@@ -203,30 +192,28 @@ public:
     }
 
 private:
-    void keep(std::stop_token const& stop) {
-        std::unique_lock lock(mutex_);
-        while (!cv_.wait_for(lock, stop, k_renew_every, [] { return false; })) {
-            std::string const thread = thread_id_;
-            lock.unlock();
-            auto const until = graph::now_ms() + k_lease_ms;
-            auto renewed = bridge_->renew_outbox(outbox_id_, until);
-            if (renewed && !thread.empty()) {
-                renewed = bridge_->renew_thread_write(thread, until);
-            }
-            if (!renewed) {
-                log::warn("could not renew the lease of an outbox item", {{"error", renewed.error().message}});
-            }
-            lock.lock();
+    void renew() {
+        std::string thread;
+        {
+            std::lock_guard lock(mutex_);
+            thread = thread_id_;
+        }
+        auto const until = graph::now_ms() + k_claim_lease.count();
+        auto renewed = bridge_->renew_outbox(outbox_id_, until);
+        if (renewed && !thread.empty()) {
+            renewed = bridge_->renew_thread_write(thread, until);
+        }
+        if (!renewed) {
+            log::warn("could not renew the lease of an outbox item", {{"error", renewed.error().message}});
         }
     }
 
     std::shared_ptr<store::Bridge> bridge_;
     std::int64_t outbox_id_;
     std::mutex mutex_;
-    std::condition_variable_any cv_;
-    std::string thread_id_;  // the chat being written to, if any
+    std::string thread_id_;  // the chat being written to, if any (the keeper reads it)
     bool finished_ = false;  // only touched by the sending worker
-    std::jthread keeper_;    // last: started once the rest is ready
+    std::optional<LeaseKeeper> keeper_;  // last: renews once the rest is ready
 };
 
 // Where a post goes and as whom.
@@ -361,7 +348,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
 Result<bool> Outbound::run_once() {
     auto const now = graph::now_ms();
     std::optional<store::OutboxItem> item;
-    MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(now, now - k_settle_ms, now + k_lease_ms));
+    MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(now, now - k_settle_ms, now + k_claim_lease.count()));
     if (!item) {
         return false;
     }

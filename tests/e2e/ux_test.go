@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,11 @@ func TestUX(t *testing.T) {
 	})
 
 	t.Run("GET /api/v4/config returns no secret of the plugin's", func(t *testing.T) {
+		// Mattermost masks the settings a plugin marks secret since 10.x (MM-57194); older servers show every plugin
+		// setting to system admins, whatever the plugin says (README: Security).
+		if major, err := strconv.Atoi(strings.SplitN(b.mm.Version, ".", 2)[0]); err == nil && major < 10 {
+			t.Skipf("Mattermost %s does not mask plugin secrets", b.mm.Version)
+		}
 		stored, err := b.mm.StoredPluginSettings(pluginID)
 		if err != nil {
 			t.Fatal(err)
