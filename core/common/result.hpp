@@ -1,6 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <exception>
 #include <expected>
 #include <string>
 #include <utility>
@@ -39,6 +42,22 @@ using Status = std::expected<void, Error>;
 
 [[nodiscard]] inline std::unexpected<Error> fail(ErrorCode code, std::string message, int http_status = 0) {
     return std::unexpected(Error{code, std::move(message), http_status, {}});
+}
+
+// Runs `work` (returning a Result or Status); an exception it throws becomes an internal error and is counted in
+// `exceptions`. For the loops of worker threads: an exception leaving a thread would end the process
+// (std::terminate), and one bad item must not take the bridge down nor crash-loop it.
+template <class Work>
+[[nodiscard]] auto guarded(std::atomic<std::uint64_t>& exceptions, Work&& work) -> decltype(work()) {
+    try {
+        return work();
+    } catch (std::exception const& x) {
+        ++exceptions;
+        return fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
+    } catch (...) {
+        ++exceptions;
+        return fail(ErrorCode::internal, "unexpected exception");
+    }
 }
 
 }  // namespace msteams

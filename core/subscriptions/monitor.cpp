@@ -69,18 +69,8 @@ void Monitor::wake() {
 
 void Monitor::loop() {
     while (true) {
-        Status s;
-        // A bug must not end the core (an exception leaving a thread is std::terminate): logged, counted, retried
-        // at the next interval.
-        try {
-            s = run_once();
-        } catch (std::exception const& x) {
-            ++stats_->worker_exceptions;
-            s = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
-        } catch (...) {
-            ++stats_->worker_exceptions;
-            s = fail(ErrorCode::internal, "unexpected exception");
-        }
+        // A bug must not end the core: logged, counted, retried at the next interval.
+        Status const s = guarded(stats_->worker_exceptions, [this] { return run_once(); });
         if (!s) {
             ++stats_->subscription_failures;
             log::warn("could not maintain the Teams change-notification subscriptions",

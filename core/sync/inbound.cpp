@@ -150,20 +150,14 @@ Result<bool> Inbound::run_once() {
         ids.push_back(i.id);
     }
     Result<Outcome> done = std::unexpected(Error{});
-    try {
+    {
         // The batch stays this worker's while it works (a crashed worker's comes back when its lease lapses).
         LeaseKeeper const keeper(k_claim_renew_every, [&] {
             if (auto s = bridge_->renew(ids, graph::now_ms() + k_claim_lease.count()); !s) {
                 log::warn("could not renew the lease of Teams changes", {{"error", s.error().message}});
             }
         });
-        done = process(items, attempts);
-    } catch (std::exception const& x) {
-        ++stats_->worker_exceptions;
-        done = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
-    } catch (...) {
-        ++stats_->worker_exceptions;
-        done = fail(ErrorCode::internal, "unexpected exception");
+        done = guarded(stats_->worker_exceptions, [&] { return process(items, attempts); });
     }
     if (done && *done == Outcome::wait_for_sender) {
         MSTEAMS_TRY(bridge_->delay(ids, graph::now_ms() + 1000));

@@ -356,18 +356,10 @@ Result<bool> Outbound::run_once() {
     {
         Lease lease(bridge_, item->id);
         // A bug must not end the core nor retry the item forever: it fails like any error, and counts.
-        try {
-            done = process(lease, *item);
-            if (done) {
-                done = lease.finish([](store::Tx&) { return Status{}; });  // for sends that recorded nothing
-            }
-        } catch (std::exception const& x) {
-            ++stats_->worker_exceptions;
-            done = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
-        } catch (...) {
-            ++stats_->worker_exceptions;
-            done = fail(ErrorCode::internal, "unexpected exception");
-        }
+        done = guarded(stats_->worker_exceptions, [&]() -> Status {
+            MSTEAMS_TRY(process(lease, *item));
+            return lease.finish([](store::Tx&) { return Status{}; });  // for sends that recorded nothing
+        });
     }
     if (done) {
         return true;

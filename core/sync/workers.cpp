@@ -1,7 +1,6 @@
 #include "sync/workers.hpp"
 
 #include <algorithm>
-#include <exception>
 
 #include "common/log.hpp"
 
@@ -13,7 +12,7 @@ Workers::Workers(std::string name, int count, std::chrono::milliseconds poll, st
       count_(std::max(1, count)),
       poll_(poll),
       step_(std::move(step)),
-      exceptions_(exceptions) {}
+      exceptions_(exceptions != nullptr ? exceptions : &own_exceptions_) {}
 
 Workers::~Workers() { stop(); }
 
@@ -49,12 +48,6 @@ void Workers::wake() {
     cv_.notify_all();
 }
 
-void Workers::count_exception() noexcept {
-    if (exceptions_ != nullptr) {
-        ++*exceptions_;
-    }
-}
-
 void Workers::loop() {
     while (true) {
         std::uint64_t seen = 0;
@@ -67,16 +60,7 @@ void Workers::loop() {
         }
         // An exception leaving a thread is std::terminate: a bug in one step must not end the core. It is
         // logged, counted and treated as idle (no tight loop on the same item).
-        Result<bool> did = false;
-        try {
-            did = step_();
-        } catch (std::exception const& x) {
-            count_exception();
-            did = fail(ErrorCode::internal, std::string("unexpected exception: ") + x.what());
-        } catch (...) {
-            count_exception();
-            did = fail(ErrorCode::internal, "unexpected exception");
-        }
+        Result<bool> const did = guarded(*exceptions_, step_);
         if (did && *did) {
             continue;
         }

@@ -32,12 +32,12 @@ public:
 
 private:
     void loop();
-    void count_exception() noexcept;
 
     std::string name_;
     int count_;
     std::chrono::milliseconds poll_;
     std::function<Result<bool>()> step_;
+    std::atomic<std::uint64_t> own_exceptions_{0};  // when the caller counts none
     std::atomic<std::uint64_t>* exceptions_;
     std::mutex mutex_;
     std::condition_variable cv_;
