@@ -22,6 +22,20 @@ T must(msteams::Result<T> r) {
     return std::move(*r);
 }
 
+// A post waiting in the outbox of `channel`, keyed by `key`, that happened at `sort_at`.
+msteams::store::OutboxItem outbox_post(std::string const& channel, std::string const& key, std::int64_t sort_at) {
+    msteams::store::OutboxItem i;
+    i.created_at = 1;
+    i.channel_id = channel;
+    i.kind = "post";
+    i.post_id = key;
+    i.user_id = "alice";
+    i.payload = "{}";
+    i.event_key = "post:" + key;
+    i.sort_at = sort_at;
+    return i;
+}
+
 }  // namespace
 
 TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker", "[pg]") {
@@ -218,18 +232,7 @@ TEST_CASE("store: the outbox sends a channel's items in the order they happened,
           "[pg]") {
     TempDatabase temp;
     auto bridge = std::make_shared<Bridge>(temp.open_migrated());
-    auto out = [](std::string const& key, std::int64_t sort_at) {
-        msteams::store::OutboxItem i;
-        i.created_at = 1;
-        i.channel_id = "dm-1";
-        i.kind = "post";
-        i.post_id = key;
-        i.user_id = "alice";
-        i.payload = "{}";
-        i.event_key = "post:" + key;
-        i.sort_at = sort_at;
-        return i;
-    };
+    auto out = [](std::string const& key, std::int64_t sort_at) { return outbox_post("dm-1", key, sort_at); };
     // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
     CHECK(must(bridge->enqueue_outbox({out("p2", 200), out("p1", 100)})) == 2);
     CHECK(must(bridge->enqueue_outbox({out("p2", 200)})) == 0);
@@ -250,19 +253,8 @@ TEST_CASE("store: the outbox sends a channel's items in the order they happened,
 TEST_CASE("store: a claimed outbox item is leased with no transaction open and holds back its channel", "[pg]") {
     TempDatabase temp;
     auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(4));
-    auto const out = [](std::string const& channel, std::string const& key, std::int64_t sort_at) {
-        msteams::store::OutboxItem i;
-        i.created_at = 1;
-        i.channel_id = channel;
-        i.kind = "post";
-        i.post_id = key;
-        i.user_id = "alice";
-        i.payload = "{}";
-        i.event_key = "post:" + key;
-        i.sort_at = sort_at;
-        return i;
-    };
-    CHECK(must(bridge->enqueue_outbox({out("dm-1", "a1", 100), out("dm-1", "a2", 200), out("dm-2", "b1", 150)})) == 3);
+    CHECK(must(bridge->enqueue_outbox(
+              {outbox_post("dm-1", "a1", 100), outbox_post("dm-1", "a2", 200), outbox_post("dm-2", "b1", 150)})) == 3);
     auto const first = must(bridge->claim_outbox(1000, 1000, 5000));
     REQUIRE(first);
     CHECK(first->post_id == "a1");
