@@ -7,7 +7,8 @@
 #   make check-style  formatting and static checks
 #   make demo         the bridge running end to end on this machine
 #   make bench        throughput, latency and Graph cost, end to end (bench/); BENCH_FLAGS adds flags
-#   make fuzz         every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (default 60)
+#   make fuzz         every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (default 60; FUZZ_RUNS=N stops
+#                     a target after N executions, FUZZ_TARGETS picks targets)
 #   make chaos        fault experiments end to end, both directions (tests/chaos/); CHAOS_FLAGS adds flags
 #   make clean
 
@@ -51,6 +52,7 @@ $(ASAN_BUILD_DIR)/build.ninja: CMakeLists.txt
 # --- fuzzing: clang-19 + libFuzzer, a build directory of its own (tests/fuzz/CMakeLists.txt says why) ----------
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   ?=
 
 $(FUZZ_BUILD_DIR)/build.ninja: CMakeLists.txt tests/fuzz/CMakeLists.txt
 	cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-19 \
@@ -60,7 +62,7 @@ fuzz: $(FUZZ_BUILD_DIR)/build.ninja
 	@echo "=== fuzz ($(FUZZ_SECONDS)s per target)"
 	@ninja -C $(FUZZ_BUILD_DIR) -j $(JOBS) fuzz_targets > $(FUZZ_BUILD_DIR)/ninja.log 2>&1 \
 	  || { tail -60 $(FUZZ_BUILD_DIR)/ninja.log; exit 1; }
-	@tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
+	@tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # --- Go shim ----------------------------------------------------------------------------------------------------
 proto:

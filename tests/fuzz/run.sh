@@ -4,6 +4,7 @@
 # corpus grows from run to run; anything found is written to BUILD_DIR/fuzz-artifacts/<target>/ (crash-*,
 # timeout-*, oom-*: reproduce with `BUILD_DIR/tests/fuzz/<target> FILE`). Exits non-zero on any finding.
 # usage: tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]
+# FUZZ_RUNS=N also stops a target after N executions (whichever comes first), for runs with a goal in executions.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=$1 seconds=$2
@@ -16,6 +17,7 @@ targets=("$@")
 timeout=${FUZZ_TIMEOUT:-10}
 rss_limit=${FUZZ_RSS_LIMIT_MB:-2048}
 max_len=${FUZZ_MAX_LEN:-65536}
+runs=${FUZZ_RUNS:--1}
 
 failed=0
 rows=()
@@ -28,7 +30,7 @@ for t in "${targets[@]}"; do
   log="$build/fuzz-$t.log"
   touch "$build/fuzz-$t.started"  # findings of earlier runs stay for reproduction but are not counted again
   "$bin" "$corpus" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss_limit" -max_len="$max_len" \
-    -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1
+    -runs="$runs" -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
