@@ -288,6 +288,16 @@ func (s *apiServer) UpdatePreference(_ context.Context, req *corepb.PreferenceRe
 	return &corepb.ErrorResponse{Error: appErrorToProto(appErr)}, nil
 }
 
+func (s *apiServer) SetProfileImage(_ context.Context, req *corepb.ProfileImageRequest) (*corepb.ErrorResponse, error) {
+	appErr := s.api.SetProfileImage(req.GetUserId(), req.GetImage())
+	return &corepb.ErrorResponse{Error: appErrorToProto(appErr)}, nil
+}
+
+func (s *apiServer) UpdateUserStatus(_ context.Context, req *corepb.UserStatusRequest) (*corepb.ErrorResponse, error) {
+	_, appErr := s.api.UpdateUserStatus(req.GetUserId(), req.GetStatus())
+	return &corepb.ErrorResponse{Error: appErrorToProto(appErr)}, nil
+}
+
 func (s *apiServer) GetGroupChannel(_ context.Context, req *corepb.UserIdsRequest) (*corepb.ChannelResponse, error) {
 	ch, appErr := s.api.GetGroupChannel(req.GetUserIds())
 	return channelResponse(ch, appErr), nil

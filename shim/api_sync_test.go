@@ -103,6 +103,26 @@ func TestAPIUpdatePreference(t *testing.T) {
 	checkAppErr(t, r.Error, wantAppErr)
 }
 
+func TestAPIProfileImageAndStatus(t *testing.T) {
+	c, api := apiClient(t)
+	ctx := context.Background()
+	api.On("SetProfileImage", "u1", []byte("\x89PNG")).Return(nil).Once()
+	api.On("SetProfileImage", "missing", mock.Anything).Return(sampleAppErr).Once()
+	api.On("UpdateUserStatus", "u1", "dnd").Return(&model.Status{UserId: "u1", Status: "dnd"}, nil).Once()
+	api.On("UpdateUserStatus", "missing", mock.Anything).Return(nil, sampleAppErr).Once()
+	if r, err := c.SetProfileImage(ctx, &corepb.ProfileImageRequest{UserId: "u1", Image: []byte("\x89PNG")}); err != nil || r.Error != nil {
+		t.Fatalf("SetProfileImage = %v, %v", r, err)
+	}
+	r, _ := c.SetProfileImage(ctx, &corepb.ProfileImageRequest{UserId: "missing", Image: []byte("x")})
+	checkAppErr(t, r.Error, wantAppErr)
+	if r, err := c.UpdateUserStatus(ctx, &corepb.UserStatusRequest{UserId: "u1", Status: "dnd"}); err != nil || r.Error != nil {
+		t.Fatalf("UpdateUserStatus = %v, %v", r, err)
+	}
+	r, _ = c.UpdateUserStatus(ctx, &corepb.UserStatusRequest{UserId: "missing", Status: "online"})
+	checkAppErr(t, r.Error, wantAppErr)
+	api.AssertExpectations(t)
+}
+
 func TestAPIGroupChannelAndMembers(t *testing.T) {
 	c, api := apiClient(t)
 	ctx := context.Background()

@@ -46,6 +46,9 @@ constexpr Setting k_allow_skip{"allowSkipConnectAccounts", "Allow users to skip 
 constexpr Setting k_connected_allowed{"connectedUsersAllowed", "Maximum connected users"};
 constexpr Setting k_sync_interval{"syncUsersInterval", "User sync interval (minutes)"};
 constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
+constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
+// Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
+constexpr Setting k_profile_seconds{"profileSyncIntervalSeconds", "Profile sync interval (seconds)"};
 constexpr Setting k_promote{"automaticallyPromoteSyntheticUsers", "Promote synthetic users on first sign-in"};
 constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' authentication service"};
 constexpr Setting k_auth_data{"syntheticUserAuthData", "Synthetic users' authentication data"};
@@ -494,6 +497,8 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
         problems.check(invalid(k_sync_interval, "must be 0 (off) or at least 5 minutes."));
     }
     problems.take(r.boolean(k_sync_guests, false), c.sync_guest_users);
+    problems.take(r.boolean(k_sync_presence, true), c.sync_presence);
+    problems.take(r.integer(k_profile_seconds, 60, 1, 86400), c.profile_sync_interval_seconds);
     problems.take(r.boolean(k_promote, false), c.promote_synthetic_users);
     problems.take(r.choice(k_auth_service, SyntheticAuthService::saml,
                            {{"saml", SyntheticAuthService::saml}, {"ldap", SyntheticAuthService::ldap}}),

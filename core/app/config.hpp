@@ -63,6 +63,9 @@ struct Config {
     // delay); 0 = off.
     int reconcile_interval_seconds = 300;
     bool sync_guest_users = false;
+    // Teams people's presence shown as their Mattermost status (needs Presence.Read.All); their photos always are.
+    bool sync_presence = true;
+    long long profile_sync_interval_seconds = 60;
     bool promote_synthetic_users = false;
     SyntheticAuthService synthetic_auth_service = SyntheticAuthService::saml;
     SyntheticAuthData synthetic_auth_data = SyntheticAuthData::id;

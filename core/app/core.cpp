@@ -16,11 +16,13 @@
 #include "http/client.hpp"
 #include "store/bridge.hpp"
 #include "store/database.hpp"
+#include "store/profiles.hpp"
 #include "subscriptions/monitor.hpp"
 #include "sync/inbound.hpp"
 #include "sync/logins.hpp"
 #include "sync/outbound.hpp"
 #include "sync/people.hpp"
+#include "sync/profile_sync.hpp"
 #include "sync/receiver.hpp"
 #include "web/account_routes.hpp"
 #include "web/routes.hpp"
@@ -68,6 +70,7 @@ struct Runtime {
     std::shared_ptr<sync::Logins> logins;
     std::shared_ptr<store::Bridge> bridge;
     std::shared_ptr<sync::People> people;
+    std::shared_ptr<sync::ProfileSync> profiles;
     std::shared_ptr<sync::Inbound> inbound;
     std::shared_ptr<sync::Outbound> outbound;
     std::shared_ptr<sync::Receiver> receiver;
@@ -254,6 +257,31 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     };
     runtime->people = std::make_shared<sync::People>(api_, runtime->bridge, sync::PeopleSettings{config->sync_guest_users},
                                                      read_profile, stats_);
+    sync::ProfileSyncSettings profile_sync;
+    profile_sync.presence = config->sync_presence;
+    sync::PhotoReader read_photo = [entra, graph](std::string const& id) -> Result<std::optional<std::string>> {
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+        return graph->get_user_photo(app.access_token, id);
+    };
+    sync::PresenceReader read_presence = [entra, graph](std::vector<std::string> const& ids)
+        -> Result<std::vector<graph::Presence>> {
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+        return graph->get_presences(app.access_token, ids);
+    };
+    runtime->profiles = std::make_shared<sync::ProfileSync>(profile_sync, api_, std::make_shared<store::Profiles>(db_),
+                                                            read_photo, read_presence, stats_);
+    // A new Teams person has their photo as avatar from their first message on (best effort: the periodic job
+    // retries what fails).
+    std::weak_ptr<sync::ProfileSync> weak_profiles = runtime->profiles;
+    runtime->people->on_synthetic_created([weak_profiles](std::string const& teams_user_id, std::string const& mm_user_id) {
+        if (auto p = weak_profiles.lock()) {
+            if (auto s = p->sync_photo(store::SyntheticProfile{teams_user_id, mm_user_id, 0, ""}); !s) {
+                log::debug("the photo of a new Teams user waits for the next pass", {{"error", s.error().message}});
+            }
+        }
+    });
     sync::InboundSettings inbound;
     inbound.mode = config->chat_sync == ChatSync::mirror          ? sync::InboundMode::mirror
                    : config->chat_sync == ChatSync::notifications ? sync::InboundMode::notifications
@@ -294,7 +322,6 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.lifecycle_url = site + "/plugins/" + k_plugin_id + "/lifecycle";
     monitor.client_state = config->webhook_secret;
     monitor.node_id = node_id_;
-    monitor.reconcile_interval = std::chrono::seconds(config->reconcile_interval_seconds);
     std::weak_ptr<sync::Inbound> weak_inbound = runtime->inbound;
     runtime->monitor = std::make_shared<subscriptions::Monitor>(
         monitor, runtime->bridge, runtime->graph, runtime->entra, stats_, [weak_inbound](std::string const& why) -> Status {
@@ -303,12 +330,22 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             }
             return {};
         });
-    runtime->monitor->set_reconcile([weak_inbound]() -> Status {
-        if (auto in = weak_inbound.lock()) {
-            return in->schedule_reconcile();
-        }
-        return {};
-    });
+    // Graph may lose a notification without any lifecycle event: recently active chats are read forward from their
+    // cursors on a schedule.
+    runtime->monitor->add_job("reconcile", std::chrono::seconds(config->reconcile_interval_seconds),
+                              [weak_inbound]() -> Status {
+                                  if (auto in = weak_inbound.lock()) {
+                                      return in->schedule_reconcile();
+                                  }
+                                  return {};
+                              });
+    runtime->monitor->add_job("profiles", std::chrono::seconds(config->profile_sync_interval_seconds),
+                              [weak_profiles]() -> Status {
+                                  if (auto p = weak_profiles.lock()) {
+                                      return p->run_once();
+                                  }
+                                  return {};
+                              });
     runtime->admin = std::make_shared<commands::AdminContext const>(commands::AdminContext{
         runtime->bridge, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
         config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"

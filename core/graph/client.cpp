@@ -733,6 +733,58 @@ Result<GraphUser> Client::get_user(std::string const& token, std::string const& 
     return u;
 }
 
+Result<std::optional<std::string>> Client::get_user_photo(std::string const& token, std::string const& id) {
+    Call call;
+    call.url = impl_->api + "/users/" + detail::path_segment(id) + "/photo/$value";
+    call.token = token;
+    call.kind = &Counters::photo_gets;
+    call.accept = "image/*";
+    call.max_body = k_max_photo_bytes;
+    call.what = "GET user photo";
+    http::Response r;
+    MSTEAMS_TRY_ASSIGN(r, impl_->exchange(call));
+    if (r.status == 404) {
+        return std::optional<std::string>();  // no photo (ImageNotFound), or no mailbox to keep one in
+    }
+    if (r.status != 200) {
+        auto e = graph_error(r);
+        e.message = call.what + ": " + e.message;
+        return std::unexpected(std::move(e));
+    }
+    return std::optional<std::string>(std::move(r.body));
+}
+
+Result<std::vector<Presence>> Client::get_presences(std::string const& token, std::vector<std::string> const& ids) {
+    if (ids.empty() || ids.size() > k_max_presence_ids) {
+        return fail(ErrorCode::invalid_argument, "get presences: between 1 and 650 user ids per request");
+    }
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/communications/getPresencesByUserId";
+    call.token = token;
+    call.body = dump(json{{"ids", ids}});
+    call.content_type = "application/json";
+    call.idempotent = true;  // a read, whatever its method
+    call.kind = &Counters::presence_reads;
+    call.what = "POST getPresencesByUserId";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    json const* items = nullptr;
+    MSTEAMS_TRY_ASSIGN(items, Impl::value_array(j, call.what));
+    std::vector<Presence> out;
+    for (auto const& item : *items) {
+        std::string problem;
+        Fields f(item, "presence", &problem);
+        Presence p{f.str("id"), f.str("availability"), f.str("activity")};
+        if (!problem.empty() || p.id.empty()) {
+            return fail(ErrorCode::internal, call.what + ": malformed answer: " +
+                                                 (problem.empty() ? std::string("a presence has no id") : problem));
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
 // --- chats -----------------------------------------------------------------------------------------------------------
 
 Result<Chat> Client::get_chat(std::string const& token, std::string const& chat_id, bool with_members) {

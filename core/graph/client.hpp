@@ -97,6 +97,19 @@ struct ChatMessage {
 // not one.
 [[nodiscard]] Result<ChatMessage> parse_chat_message(std::string const& json);
 
+// A Teams user's presence (GET /communications/getPresencesByUserId): availability is Available, AvailableIdle,
+// Away, BeRightBack, Busy, BusyIdle, DoNotDisturb, Offline or PresenceUnknown.
+struct Presence {
+    std::string id;
+    std::string availability;
+    std::string activity;
+};
+
+// The most users one getPresencesByUserId request may ask about.
+inline constexpr std::size_t k_max_presence_ids = 650;
+// The largest profile photo the bridge takes (Graph's largest size, 648×648, is far smaller).
+inline constexpr std::size_t k_max_photo_bytes = std::size_t{4} << 20;
+
 struct GraphUser {
     std::string id;
     std::string display_name;
@@ -168,6 +181,8 @@ struct Counters {
     std::uint64_t file_uploads = 0;
     std::uint64_t subscription_calls = 0;
     std::uint64_t user_gets = 0;
+    std::uint64_t photo_gets = 0;
+    std::uint64_t presence_reads = 0;
     std::uint64_t throttled = 0;  // 429 answers received
     std::uint64_t retries = 0;
     std::uint64_t waited_ms = 0;  // time spent waiting for a rate-limiter turn
@@ -183,6 +198,11 @@ public:
 
     // Users (app token)
     [[nodiscard]] Result<GraphUser> get_user(std::string const& token, std::string const& id_or_upn);
+    // The user's profile photo (its largest size), nullopt when they have none.
+    [[nodiscard]] Result<std::optional<std::string>> get_user_photo(std::string const& token, std::string const& id);
+    // Presence of up to k_max_presence_ids users in one request; users Graph does not know are left out.
+    [[nodiscard]] Result<std::vector<Presence>> get_presences(std::string const& token,
+                                                              std::vector<std::string> const& ids);
 
     // Chats
     [[nodiscard]] Result<Chat> get_chat(std::string const& token, std::string const& chat_id, bool with_members);

@@ -46,6 +46,11 @@ public:
     [[nodiscard]] virtual Status update_preference(std::string const& user_id, std::string const& category,
                                                    std::string const& name, std::string const& value) = 0;
 
+    // Replaces a user's profile image (JPEG, PNG or GIF bytes; Mattermost checks and scales them).
+    [[nodiscard]] virtual Status set_profile_image(std::string const& user_id, std::string const& image) = 0;
+    // Sets a user's status: "online", "away", "dnd" or "offline".
+    [[nodiscard]] virtual Status update_user_status(std::string const& user_id, std::string const& status) = 0;
+
     // The group channel of exactly these users (3 to 8), created when missing.
     [[nodiscard]] virtual Result<Channel> get_group_channel(std::vector<std::string> const& user_ids) = 0;
     // Up to `per_page` member user ids, page by page (page 0 first).

@@ -277,6 +277,23 @@ Status ApiClient::update_preference(std::string const& user_id, std::string cons
     return to_status(impl_->invoke("UpdatePreference", &Impl::Stub::UpdatePreference, req));
 }
 
+Status ApiClient::set_profile_image(std::string const& user_id, std::string const& image) {
+    if (image.size() > kMaxFileBytes) {
+        return fail(ErrorCode::too_large, "A profile image of " + std::to_string(image.size()) + " bytes is too large");
+    }
+    v1::ProfileImageRequest req;
+    req.set_user_id(user_id);
+    req.set_image(image);
+    return to_status(impl_->invoke("SetProfileImage", &Impl::Stub::SetProfileImage, req));
+}
+
+Status ApiClient::update_user_status(std::string const& user_id, std::string const& status) {
+    v1::UserStatusRequest req;
+    req.set_user_id(user_id);
+    req.set_status(status);
+    return to_status(impl_->invoke("UpdateUserStatus", &Impl::Stub::UpdateUserStatus, req));
+}
+
 Result<mm::Channel> ApiClient::get_group_channel(std::vector<std::string> const& user_ids) {
     v1::UserIdsRequest req;
     for (auto const& id : user_ids) {

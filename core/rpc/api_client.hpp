@@ -38,6 +38,8 @@ public:
     Result<mm::User> update_user(mm::User const& user) override;
     Status update_preference(std::string const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override;
+    Status set_profile_image(std::string const& user_id, std::string const& image) override;
+    Status update_user_status(std::string const& user_id, std::string const& status) override;
     Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override;
     Result<std::vector<std::string>> get_active_user_ids_in_role(std::string const& role) override;
     Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id, int page,

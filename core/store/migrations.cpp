@@ -176,11 +176,19 @@ ALTER TABLE msteams_outbox ADD COLUMN claimed_until bigint NOT NULL DEFAULT 0;  
 ALTER TABLE msteams_portals ADD COLUMN writing_until bigint NOT NULL DEFAULT 0;  -- Unix ms; a write to Teams in flight
 )sql";
 
+// 005: Teams people's profile photos become their avatars: when each was last read from Graph, and a digest of what
+// was set, so an unchanged photo is not uploaded again.
+constexpr std::string_view k_005_user_photos = R"sql(
+ALTER TABLE msteams_users ADD COLUMN photo_checked_at bigint NOT NULL DEFAULT 0;  -- Unix ms; 0: never
+ALTER TABLE msteams_users ADD COLUMN photo_digest text NOT NULL DEFAULT '';       -- SHA-256 hex; '': no photo set
+)sql";
+
 constexpr std::array k_migrations{
     Migration{1, "001-accounts-and-oauth-states", k_001_accounts},
     Migration{2, "002-bridge", k_002_bridge},
     Migration{3, "003-dead-letters-and-inbox-leases", k_003_dead_letters},
     Migration{4, "004-outbox-leases-and-thread-writes", k_004_outbox_leases},
+    Migration{5, "005-user-photos", k_005_user_photos},
 };
 
 }  // namespace

@@ -78,8 +78,8 @@ void Monitor::loop() {
         }
         std::unique_lock lock(mutex_);
         auto wait = settings_.interval;
-        if (reconcile_ && settings_.reconcile_interval.count() > 0) {
-            wait = std::min(wait, settings_.reconcile_interval);
+        for (auto const& job : jobs_) {
+            wait = std::min(wait, job.every);
         }
         cv_.wait_for(lock, wait, [&] { return stopping_ || woken_; });
         woken_ = false;
@@ -110,21 +110,34 @@ Status Monitor::run_once() {
     graph::Token app;
     MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
     auto const maintained = maintain(app.access_token);
-    // Graph may lose a notification without any lifecycle event: recently active chats are read forward from their
-    // cursors on a schedule, by the leader only.
-    // The first interval starts with leadership (taking over already caught every chat up).
+    run_jobs(took_over);
+    return maintained;
+}
+
+void Monitor::add_job(std::string name, std::chrono::seconds every, Job job) {
+    if (every.count() > 0 && job) {
+        jobs_.push_back(ScheduledJob{std::move(name), every, std::move(job)});
+    }
+}
+
+void Monitor::run_jobs(bool took_over) {
     auto const now = now_ms();
-    if (took_over || reconciled_at_ < 0) {
-        reconciled_at_ = now;
-    } else if (reconcile_ && settings_.enabled && settings_.reconcile_interval.count() > 0 &&
-               now - reconciled_at_ >=
-                   std::chrono::duration_cast<std::chrono::milliseconds>(settings_.reconcile_interval).count()) {
-        reconciled_at_ = now;
-        if (auto r = reconcile_(); !r) {
-            log::warn("could not schedule the reconciliation of Teams chats", {{"error", r.error().message}});
+    for (auto& job : jobs_) {
+        // The first interval starts with leadership (taking over already caught every chat up).
+        if (took_over || job.last_at < 0) {
+            job.last_at = now;
+            continue;
+        }
+        auto const every = std::chrono::duration_cast<std::chrono::milliseconds>(job.every).count();
+        if (!settings_.enabled || now - job.last_at < every) {
+            continue;
+        }
+        job.last_at = now;
+        // A job's failure or bug is its own: logged and counted, the next interval tries again.
+        if (auto r = guarded(stats_->worker_exceptions, job.run); !r) {
+            log::warn("a periodic job of the bridge failed", {{"job", job.name}, {"error", r.error().message}});
         }
     }
-    return maintained;
 }
 
 Result<store::SubscriptionRow> Monitor::create(std::string const& token) {

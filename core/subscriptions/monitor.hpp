@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.hpp"
 #include "graph/client.hpp"
@@ -33,16 +34,14 @@ struct MonitorSettings {
     std::chrono::seconds renew_before{60 * 60};
     std::chrono::seconds interval{30};
     std::chrono::seconds lease_ttl{45};
-    // How often the leader has recently active chats read forward from their cursors (lost notifications); 0 = off.
-    std::chrono::seconds reconcile_interval{0};
-    // Wall-clock milliseconds since the epoch: expiries and the reconciliation schedule (tests move it by hand).
+    // Wall-clock milliseconds since the epoch: expiries and the jobs' schedule (tests move it by hand).
     std::function<std::int64_t()> clock_ms;
 };
 
 class Monitor {
 public:
     using CatchUp = std::function<Status(std::string const& reason)>;
-    using Reconcile = std::function<Status()>;
+    using Job = std::function<Status()>;
 
     Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge, std::shared_ptr<graph::Client> graph,
             std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
@@ -53,8 +52,9 @@ public:
     void stop();
     // Something changed (a lifecycle event): run a pass now.
     void wake();
-    // What the leader runs every settings.reconcile_interval (set before start()).
-    void set_reconcile(Reconcile reconcile) { reconcile_ = std::move(reconcile); }
+    // Work the leader runs every `every` while chat sync is on (e.g. reading recently active chats forward, for lost
+    // notifications); the first interval starts with leadership. Added before start(); `every` of 0 adds nothing.
+    void add_job(std::string name, std::chrono::seconds every, Job job);
     // One pass (what the thread does every interval); a no-op when another node leads.
     [[nodiscard]] Status run_once();
     [[nodiscard]] bool leader() const noexcept { return leader_.load(); }
@@ -71,10 +71,16 @@ private:
     std::shared_ptr<graph::Entra> entra_;
     std::shared_ptr<sync::Stats> stats_;
     CatchUp catch_up_;
-    Reconcile reconcile_;
     [[nodiscard]] std::int64_t now_ms() const;
+    void run_jobs(bool took_over);
 
-    std::int64_t reconciled_at_ = -1;  // only touched by run_once's caller; -1: never
+    struct ScheduledJob {
+        std::string name;
+        std::chrono::seconds every;
+        Job run;
+        std::int64_t last_at = -1;  // only touched by run_once's caller; -1: never
+    };
+    std::vector<ScheduledJob> jobs_;
     std::atomic<bool> leader_{false};
     std::string pending_catch_up_;  // only touched by run_once's caller
 

@@ -79,7 +79,7 @@ Result<std::string> People::mm_user_for(TeamsProfile const& given) {
     if (known) {
         return *known;
     }
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     MSTEAMS_TRY_ASSIGN(known, known_mm_user(given.id));  // another worker may have just created them
     if (known) {
         return *known;
@@ -105,7 +105,12 @@ Result<std::string> People::mm_user_for(TeamsProfile const& given) {
             return std::unexpected(existing.error());
         }
     }
-    return create_synthetic(profile);
+    auto made = create_synthetic(profile);
+    lock.unlock();  // what follows may wait for Graph; other workers need not wait for it
+    if (made && created_) {
+        created_(profile.id, *made);
+    }
+    return made;
 }
 
 Result<std::string> People::create_synthetic(TeamsProfile const& profile) {

@@ -49,6 +49,9 @@ public:
     [[nodiscard]] Result<std::optional<std::string>> known_mm_user(std::string const& teams_user_id);
     // The connected Mattermost user for a Teams user, if connected (has a token).
     [[nodiscard]] Result<std::optional<std::string>> connected_mm_user(std::string const& teams_user_id);
+    // Called after a synthetic user was created (e.g. to set their photo); set before the workers start.
+    using Created = std::function<void(std::string const& teams_user_id, std::string const& mm_user_id)>;
+    void on_synthetic_created(Created created) { created_ = std::move(created); }
     // For mentions: the username of the Mattermost user who stands for a Teams user (known users only).
     [[nodiscard]] std::optional<std::string> username_for(std::string const& teams_user_id);
 
@@ -61,6 +64,7 @@ private:
     PeopleSettings settings_;
     ProfileReader read_profile_;
     std::shared_ptr<Stats> stats_;
+    Created created_;
     std::mutex mutex_;  // one creation at a time (two workers meeting the same new Teams user)
     std::mutex cache_mutex_;
     std::unordered_map<std::string, std::string> usernames_;  // Teams user id → username

@@ -38,6 +38,9 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     add("catchups", catchups);
     add("catchup_chunks", catchup_chunks);
     add("reconciles", reconciles);
+    add("avatars_set", avatars_set);
+    add("statuses_set", statuses_set);
+    add("profile_sync_failures", profile_sync_failures);
     add("outbox_enqueued", outbox_enqueued);
     add("sent_posts", sent_posts);
     add("sent_edits", sent_edits);

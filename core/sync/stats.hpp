@@ -47,8 +47,8 @@ struct Stats {
     Counter dead_lettered{0};  // inbox items or messages set aside after repeated failures
     Counter synthetic_users_created{0};
     Counter catchups{0};
-    Counter catchup_chunks{0};
-    Counter reconciles{0};  // chats queued for a read forward by the periodic reconciliation  // further chunks read in a long gap (oldest first)
+    Counter catchup_chunks{0};  // further chunks read in a long gap (oldest first)
+    Counter reconciles{0};      // chats queued for a read forward by the periodic reconciliation
 
     // outbound pipeline
     Counter outbox_enqueued{0};
@@ -63,6 +63,11 @@ struct Stats {
     Counter outbound_failures{0};
     Counter outbound_dropped{0};
     Counter outbound_dead_lettered{0};
+
+    // Teams people's profiles (synthetic users): photos set as avatars, statuses mirrored from presence
+    Counter avatars_set{0};
+    Counter statuses_set{0};
+    Counter profile_sync_failures{0};
 
     // exceptions caught at a worker or monitor loop (a bug: logged, counted, never fatal)
     Counter worker_exceptions{0};

@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -23,6 +28,22 @@ import (
 
 // suggestions returns what the server's autocomplete offers u for the input: complete inputs as the client would
 // fill them in ("msteams", "msteams connect"), in the server's order.
+// pngSquare is a size×size PNG, for photos Mattermost must be able to decode.
+func pngSquare(t *testing.T, size int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, size, size))
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			img.Set(x, y, color.RGBA{R: uint8(x * 255 / size), G: 120, B: uint8(y * 255 / size), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func suggestions(t *testing.T, s *mmtest.Server, u *mmtest.User, input string) []string {
 	t.Helper()
 	got, _, err := u.Client.ListCommandAutocompleteSuggestions(context.Background(), input, s.Team.Id)
@@ -42,7 +63,7 @@ func TestUX(t *testing.T) {
 		t.Skip("starts a Mattermost server and the Microsoft 365 emulator")
 	}
 	ctx := context.Background()
-	b := startBridge(t, nil)
+	b := startBridge(t, map[string]any{"profileSyncIntervalSeconds": 2})
 	alice := b.user(t, "alice")
 
 	t.Run("autocomplete offers /msteams and the user sub-commands to every user, admin ones to admins", func(t *testing.T) {
@@ -112,6 +133,13 @@ func TestUX(t *testing.T) {
 		}
 		b.chatsSubscription(t, "")
 		megan := b.megan(t)
+		// In Teams she has a photo and is busy: in Mattermost she has that photo as avatar and is on do-not-disturb.
+		photo := base64.StdEncoding.EncodeToString(pngSquare(t, 96))
+		busy := m365ctl.Presence{Availability: "Busy", Activity: "InAMeeting"}
+		if _, err := b.ctl.PatchUser(ctx, megan.ID, m365ctl.UserPatch{Photo: &photo, PhotoType: "image/png",
+			Presence: &busy}); err != nil {
+			t.Fatal(err)
+		}
 		dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
 		if err != nil {
 			t.Fatal(err)
@@ -129,6 +157,43 @@ func TestUX(t *testing.T) {
 		}
 		if ghost.Position != "Microsoft Teams" {
 			t.Errorf("the synthetic user's position is %q, want Microsoft Teams (shown in the profile card)", ghost.Position)
+		}
+		// Her photo is set right after she is created.
+		if err := eventually(ctx, 20*time.Second, func() error {
+			u, _, err := b.mm.AdminClient.GetUser(ctx, ghost.Id, "")
+			if err != nil || u.LastPictureUpdate <= 0 {
+				return fmt.Errorf("the synthetic user has Mattermost's generated avatar, not her Teams photo (%v)", err)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+		status := func() string {
+			st, _, err := b.mm.AdminClient.GetUserStatus(ctx, ghost.Id, "")
+			if err != nil {
+				return "(" + err.Error() + ")"
+			}
+			return st.Status
+		}
+		if err := eventually(ctx, 20*time.Second, func() error {
+			if s := status(); s != model.StatusDnd {
+				return fmt.Errorf("her status is %s, want dnd (busy in Teams)", s)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+		away := m365ctl.Presence{Availability: "BeRightBack", Activity: "BeRightBack"}
+		if _, err := b.ctl.PatchUser(ctx, megan.ID, m365ctl.UserPatch{Presence: &away}); err != nil {
+			t.Fatal(err)
+		}
+		if err := eventually(ctx, 20*time.Second, func() error {
+			if s := status(); s != model.StatusAway {
+				return fmt.Errorf("her status is %s, want away (be right back in Teams)", s)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 		err = eventually(ctx, 20*time.Second, func() error {
 			ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)

@@ -93,6 +93,20 @@ public:
         preferences[user_id + "/" + category + "/" + name] = value;
         return {};
     }
+    Status set_profile_image(std::string const& user_id, std::string const& image) override {
+        std::lock_guard lock(mutex);
+        if (users.count(user_id) == 0) {
+            return fail(ErrorCode::not_found, "no user", 404);
+        }
+        profile_images[user_id] = image;
+        return {};
+    }
+    Status update_user_status(std::string const& user_id, std::string const& status) override {
+        std::lock_guard lock(mutex);
+        statuses[user_id] = status;
+        ++status_updates;
+        return {};
+    }
     Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override {
         std::lock_guard lock(mutex);
         auto sorted = user_ids;
@@ -234,6 +248,9 @@ public:
     std::map<std::string, mm::Channel> group_channels;
     std::map<std::string, std::vector<std::string>> channel_members;
     std::map<std::string, std::string> preferences;
+    std::map<std::string, std::string> profile_images;  // user id → image bytes
+    std::map<std::string, std::string> statuses;        // user id → status
+    int status_updates = 0;
     std::vector<std::string> logs;
     std::vector<std::string> saved_configs;
     std::vector<std::pair<std::string, mm::Post>> ephemerals;  // (to user, post)

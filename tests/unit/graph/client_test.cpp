@@ -279,6 +279,40 @@ TEST_CASE("graph: parse_chat_message reads every field of a Graph chatMessage", 
 
 // --- against the Microsoft 365 emulator ------------------------------------------------------------------------
 
+TEST_CASE("graph: a user's photo (none is not an error) and presences in one request", "[graph]") {
+    Emulator emu;
+    Entra entra(emu.http, emu.app());
+    auto app = entra.app_token();
+    REQUIRE(app);
+    Client client(emu.http, emu.graph_url(), unlimited());
+
+    auto none = client.get_user_photo(app->access_token, k_bianca);
+    REQUIRE(none);
+    CHECK_FALSE(none->has_value());
+    std::string const png("\x89PNG\r\n\x1a\n\0photo", 14);
+    emu.control_ok("PATCH", "/users/" + std::string(k_bianca),
+                   {{"photo", msteams::crypto::base64_encode(png)}, {"photoType", "image/png"}});
+    auto photo = client.get_user_photo(app->access_token, k_bianca);
+    REQUIRE(photo);
+    REQUIRE(photo->has_value());
+    CHECK(**photo == png);  // bytes as they are, NUL included
+    auto missing = client.get_user_photo(app->access_token, "a1b2c3d4-0099-4000-8000-000000000099");
+    CHECK((missing && !missing->has_value()));  // an unknown user has no photo either: 404
+
+    emu.control_ok("PATCH", "/users/" + std::string(k_adele),
+                   {{"presence", {{"availability", "DoNotDisturb"}, {"activity", "Presenting"}}}});
+    std::string const unknown = "a1b2c3d4-0099-4000-8000-000000000099";
+    auto presences = client.get_presences(app->access_token, {k_adele, k_bianca, unknown});
+    REQUIRE(presences);
+    REQUIRE(presences->size() == 2);  // unknown ids are left out
+    CHECK((*presences)[0].id == k_adele);
+    CHECK((*presences)[0].availability == "DoNotDisturb");
+    CHECK((*presences)[0].activity == "Presenting");
+    CHECK_FALSE(client.get_presences(app->access_token, {}).has_value());
+    CHECK(client.counters().photo_gets == 3);
+    CHECK(client.counters().presence_reads == 1);
+}
+
 TEST_CASE("graph: app and delegated tokens from the emulator and get_user", "[graph]") {
     Emulator emu;
     Entra entra(emu.http, emu.app());

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "../store/pg_support.hpp"
@@ -190,16 +191,22 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     CHECK(subs[0].at("clientState") == "a-new-secret");
 }
 
-TEST_CASE("monitor: the leader reconciles recently active chats once per interval, starting from leadership",
+TEST_CASE("monitor: the leader runs each periodic job once per interval, starting from leadership",
           "[subscriptions][pg]") {
     World w;
-    MonitorSettings settings = w.settings();
-    settings.reconcile_interval = 300s;
-    Node a(settings, w.bridge, w.client, w.entra);
+    Node a(w.settings(), w.bridge, w.client, w.entra);
     std::atomic<int> reconciled{0};
-    a.monitor->set_reconcile([&] {
+    std::atomic<int> profiles{0};
+    a.monitor->add_job("reconcile", 300s, [&] {
         ++reconciled;
         return msteams::Status{};
+    });
+    // A job that fails or throws does not stop the others or the monitor.
+    a.monitor->add_job("profiles", 60s, [&]() -> msteams::Status {
+        if (++profiles % 2 == 0) {
+            throw std::runtime_error("a bug");
+        }
+        return msteams::fail(msteams::ErrorCode::unavailable, "Graph is down");
     });
 
     a.pass();  // takes over: every chat is caught up, so no reconciliation yet
@@ -216,4 +223,6 @@ TEST_CASE("monitor: the leader reconciles recently active chats once per interva
     w.skew->store(600'500);
     a.pass();
     CHECK(reconciled == 2);
+    CHECK(profiles == 2);  // at 299 s and at 600.5 s: due in both, run once per pass
+    CHECK(a.stats->worker_exceptions == 1);
 }

@@ -309,6 +309,7 @@ func (e *Emulator) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
 func ctlUserJSON(u *User) map[string]any {
 	m := userAll(u)
 	m["presence"] = u.Presence
+	m["hasPhoto"] = u.Photo != nil
 	return m
 }
 
@@ -347,9 +348,20 @@ func (e *Emulator) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 		DisplayName    string    `json:"displayName"`
 		JobTitle       *string   `json:"jobTitle"`
 		Presence       *Presence `json:"presence"`
+		// The profile photo, base64; "" removes it. PhotoType defaults to image/jpeg.
+		Photo     *string `json:"photo"`
+		PhotoType string  `json:"photoType"`
 	}
 	if !e.ctlDecode(w, r, &in) {
 		return
+	}
+	var photo []byte
+	if in.Photo != nil && *in.Photo != "" {
+		var err error
+		if photo, err = base64.StdEncoding.DecodeString(*in.Photo); err != nil {
+			ctlError(w, 400, "photo is not base64")
+			return
+		}
 	}
 	e.st.mu.Lock()
 	u := e.st.findUser(r.PathValue("uid"))
@@ -369,6 +381,12 @@ func (e *Emulator) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Presence != nil {
 		u.Presence = *in.Presence
+	}
+	if in.Photo != nil {
+		u.Photo, u.PhotoType = photo, in.PhotoType
+		if u.PhotoType == "" {
+			u.PhotoType = "image/jpeg"
+		}
 	}
 	out := ctlUserJSON(u)
 	e.st.mu.Unlock()

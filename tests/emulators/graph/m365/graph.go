@@ -28,6 +28,10 @@ func (e *Emulator) graphHandler() http.Handler {
 	r("GET /v1.0/me/presence", e.getPresence)
 	r("GET /v1.0/users/{uid}/presence", e.getPresence)
 	r("POST /v1.0/communications/getPresencesByUserId", e.getPresences)
+	r("GET /v1.0/me/photo", e.getPhoto)
+	r("GET /v1.0/users/{uid}/photo", e.getPhoto)
+	r("GET /v1.0/me/photo/$value", e.getPhotoValue)
+	r("GET /v1.0/users/{uid}/photo/$value", e.getPhotoValue)
 	// teams and channels
 	r("GET /v1.0/me/joinedTeams", e.joinedTeams)
 	r("GET /v1.0/users/{uid}/joinedTeams", e.joinedTeams)
@@ -633,6 +637,50 @@ func (e *Emulator) getPresence(c *call) {
 	e.st.mu.RUnlock()
 	c.json(200, map[string]any{"@odata.context": e.meta("users('" + uid + "')/presence/$entity"), "id": uid,
 		"availability": pr.Availability, "activity": pr.Activity})
+}
+
+// photoUser answers the checks every photo request shares and returns the user's photo and its media type; nil when
+// an answer was already written.
+func (c *call) photoUser() (uid string, photo []byte, mediaType string, ok bool) {
+	if !c.permit([]string{"User.Read", "User.ReadBasic.All", "User.Read.All", "ProfilePhoto.Read.All"},
+		[]string{"User.Read.All", "ProfilePhoto.Read.All", "Directory.Read.All"}) {
+		return "", nil, "", false
+	}
+	uid, ok = c.subject(false)
+	if !ok || !c.identityThrottle(1) {
+		return "", nil, "", false
+	}
+	c.e.st.mu.RLock()
+	u := c.e.st.users[uid]
+	photo, mediaType = u.Photo, u.PhotoType
+	c.e.st.mu.RUnlock()
+	if photo == nil {
+		// What Graph answers for a user without a photo.
+		c.fail(404, "ImageNotFound", "Exception of type 'Microsoft.Fast.Profile.Core.Exception.ImageNotFoundException' was thrown.")
+		return "", nil, "", false
+	}
+	return uid, photo, mediaType, true
+}
+
+func (e *Emulator) getPhoto(c *call) {
+	uid, photo, mediaType, ok := c.photoUser()
+	if !ok {
+		return
+	}
+	c.json(200, map[string]any{"@odata.context": e.meta("users('" + uid + "')/photo/$entity"),
+		"@odata.mediaContentType": mediaType, "@odata.mediaEtag": fmt.Sprintf("\"%08X\"", len(photo)),
+		"id": "default", "height": nil, "width": nil})
+}
+
+func (e *Emulator) getPhotoValue(c *call) {
+	_, photo, mediaType, ok := c.photoUser()
+	if !ok {
+		return
+	}
+	c.w.Header().Set("Content-Type", mediaType)
+	c.w.Header().Set("Content-Length", strconv.Itoa(len(photo)))
+	c.w.WriteHeader(200)
+	c.w.Write(photo)
 }
 
 func (e *Emulator) getPresences(c *call) {

@@ -538,6 +538,37 @@ func TestPresenceAndActivity(t *testing.T) {
 	}
 }
 
+func TestProfilePhoto(t *testing.T) {
+	e := start(t)
+	app := e.appToken()
+	r := e.graph("GET", "/users/"+bianca+"/photo/$value", app, nil)
+	if code, _ := r.graphErr(t); r.status != 404 || code != "ImageNotFound" {
+		t.Fatalf("no photo yet: %d %s", r.status, r.body)
+	}
+	png := "\x89PNG\r\n\x1a\n fake"
+	photo := base64.StdEncoding.EncodeToString([]byte(png))
+	if _, err := e.ctl.PatchUser(e.ctx, bianca, m365ctl.UserPatch{Photo: &photo, PhotoType: "image/png"}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.graph("GET", "/users/"+bianca+"/photo/$value", app, nil)
+	if r.status != 200 || string(r.body) != png || r.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("photo: %d %q %v", r.status, r.body, r.header)
+	}
+	if m := e.graph("GET", "/users/"+bianca+"/photo", app, nil).json(t); m["@odata.mediaContentType"] != "image/png" {
+		t.Fatalf("photo metadata: %v", m)
+	}
+	// A user's own photo with a delegated token; another user's needs User.ReadBasic.All at least.
+	token, _ := e.userToken(bianca)
+	if r := e.graph("GET", "/me/photo/$value", token, nil); r.status != 200 {
+		t.Fatalf("own photo: %d %s", r.status, r.body)
+	}
+	none := ""
+	e.ctl.PatchUser(e.ctx, bianca, m365ctl.UserPatch{Photo: &none})
+	if r := e.graph("GET", "/users/"+bianca+"/photo/$value", app, nil); r.status != 404 {
+		t.Fatalf("removed photo: %d", r.status)
+	}
+}
+
 func TestCountersFaultsAndLimits(t *testing.T) {
 	e := start(t)
 	app := e.appToken()

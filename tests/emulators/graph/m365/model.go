@@ -23,6 +23,8 @@ type User struct {
 	AccountEnabled    bool
 	JobTitle          string
 	Presence          Presence
+	Photo             []byte // profile photo (GET /users/{id}/photo/$value); nil: none
+	PhotoType         string // its media type, e.g. image/jpeg
 }
 
 // Presence of a user.

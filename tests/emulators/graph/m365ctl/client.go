@@ -196,6 +196,8 @@ type UserPatch struct {
 	DisplayName    string    `json:"displayName,omitempty"`
 	JobTitle       *string   `json:"jobTitle,omitempty"`
 	Presence       *Presence `json:"presence,omitempty"`
+	Photo          *string   `json:"photo,omitempty"`     // base64 bytes; "" removes the photo
+	PhotoType      string    `json:"photoType,omitempty"` // default image/jpeg
 }
 
 // Users lists all users.
