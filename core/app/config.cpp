@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <charconv>
+#include <cmath>
 #include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -143,13 +144,26 @@ public:
         if (v == nullptr) {
             return fallback;
         }
+        auto const out_of_range = [&] {
+            return invalid(s, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ".");
+        };
         long long value = 0;
-        if (v->is_number_integer()) {
+        if (v->is_number_unsigned()) {
+            auto const u = v->get<unsigned long long>();
+            if (u > static_cast<unsigned long long>(max)) {
+                return out_of_range();
+            }
+            value = static_cast<long long>(u);
+        } else if (v->is_number_integer()) {
             value = v->get<long long>();
         } else if (v->is_number_float()) {
             double const d = v->get<double>();
-            if (d != static_cast<double>(static_cast<long long>(d))) {
+            if (d != std::trunc(d)) {  // also NaN
                 return invalid(s, "must be a whole number.");
+            }
+            // Compared as doubles first: a double outside long long's range must never be converted.
+            if (d < static_cast<double>(min) || d > static_cast<double>(max) || std::fabs(d) >= 9.0e18) {
+                return out_of_range();
             }
             value = static_cast<long long>(d);
         } else if (v->is_string()) {
@@ -165,7 +179,7 @@ public:
             return invalid(s, "must be a whole number.");
         }
         if (value < min || value > max) {
-            return invalid(s, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ".");
+            return out_of_range();
         }
         return value;
     }

@@ -89,6 +89,14 @@ TEST_CASE("config: malformed ids and values are refused with the setting's name"
     CHECK_THAT(error_of(with("connectedusersallowed", -1)),
                Catch::Contains("Maximum connected users (connectedUsersAllowed) must be between 0 and 1000000"));
     CHECK_THAT(error_of(with("connectedusersallowed", "12abc")), Catch::Contains("must be a whole number"));
+    // Numbers far outside any range, whole or not, in every JSON number type (fuzz_config found the first one).
+    for (auto const& huge : {nlohmann::json(6.66667e41), nlohmann::json(-1e300), nlohmann::json(9.3e18),
+                             nlohmann::json(18446744073709551615ULL), nlohmann::json(1e18)}) {
+        INFO(huge.dump());
+        CHECK_THAT(error_of(with("connectedusersallowed", huge)), Catch::Contains("must be between 0 and 1000000"));
+    }
+    CHECK_THAT(error_of(with("connectedusersallowed", 12.5)), Catch::Contains("must be a whole number"));
+    CHECK(parse_config(with("connectedusersallowed", 12.0), valid_server(), true).has_value());
     CHECK_THAT(error_of(with("syncusersinterval", 2)), Catch::Contains("at least 5 minutes"));
     CHECK_THAT(error_of(with("subscriptionmode", "sometimes")),
                Catch::Contains("Change-notification mode (subscriptionMode) must be one of: global, per-user, hybrid"));
