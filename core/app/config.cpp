@@ -39,18 +39,13 @@ constexpr Setting k_custom_graph{"customGraphUrl", "Custom Graph endpoint"};
 constexpr Setting k_extra_ca{"extraCaPem", "Additional trusted CA certificates"};
 constexpr Setting k_evaluation_api{"evaluationApi", "Use the Graph evaluation API"};
 constexpr Setting k_chat_sync{"chatSync", "Teams chats"};
-constexpr Setting k_linked_channels{"syncLinkedChannels", "Linked channels"};
-constexpr Setting k_subscription_mode{"subscriptionMode", "Change-notification mode"};
-constexpr Setting k_budget{"perUserSubscriptionBudget", "Per-user subscription budget"};
 constexpr Setting k_enforce{"enforceConnectedAccounts", "Ask users to connect their Teams account"};
 constexpr Setting k_allow_skip{"allowSkipConnectAccounts", "Allow users to skip connecting for now"};
 constexpr Setting k_connected_allowed{"connectedUsersAllowed", "Maximum connected users"};
-constexpr Setting k_sync_interval{"syncUsersInterval", "User sync interval (minutes)"};
 constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
 constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
 // Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
 constexpr Setting k_profile_seconds{"profileSyncIntervalSeconds", "Profile sync interval (seconds)"};
-constexpr Setting k_promote{"automaticallyPromoteSyntheticUsers", "Promote synthetic users on first sign-in"};
 constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' authentication service"};
 constexpr Setting k_auth_data{"syntheticUserAuthData", "Synthetic users' authentication data"};
 constexpr Setting k_reconcile{"reconcileIntervalMinutes", "Reconcile recently active chats every (minutes)"};
@@ -366,15 +361,6 @@ char const* to_string(ChatSync c) noexcept {
     return "mirror";
 }
 
-char const* to_string(SubscriptionMode m) noexcept {
-    switch (m) {
-        case SubscriptionMode::global: return "global";
-        case SubscriptionMode::per_user: return "per-user";
-        case SubscriptionMode::hybrid: return "hybrid";
-    }
-    return "global";
-}
-
 Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings const& server,
                                   bool generate_missing_secrets, std::vector<std::string>* problems_out) {
     if (settings_json.size() > k_max_settings_json) {
@@ -495,25 +481,13 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
                             {"notifications", ChatSync::notifications},
                             {"off", ChatSync::off}}),
                   c.chat_sync);
-    problems.take(r.boolean(k_linked_channels, false), c.sync_linked_channels);
-    problems.take(r.choice(k_subscription_mode, SubscriptionMode::global,
-                           {{"global", SubscriptionMode::global},
-                            {"per-user", SubscriptionMode::per_user},
-                            {"hybrid", SubscriptionMode::hybrid}}),
-                  c.subscription_mode);
-    problems.take(r.integer(k_budget, 1000, 0, 9000), c.per_user_subscription_budget);
 
     problems.take(r.boolean(k_enforce, false), c.enforce_connected_accounts);
     problems.take(r.boolean(k_allow_skip, true), c.allow_skip_connect_accounts);
     problems.take(r.integer(k_connected_allowed, 1000, 0, 1'000'000), c.connected_users_allowed);
-    problems.take(r.integer(k_sync_interval, 0, 0, 10080), c.sync_users_interval_minutes);
-    if (c.sync_users_interval_minutes > 0 && c.sync_users_interval_minutes < 5) {
-        problems.check(invalid(k_sync_interval, "must be 0 (off) or at least 5 minutes."));
-    }
     problems.take(r.boolean(k_sync_guests, false), c.sync_guest_users);
     problems.take(r.boolean(k_sync_presence, true), c.sync_presence);
     problems.take(r.integer(k_profile_seconds, 60, 1, 86400), c.profile_sync_interval_seconds);
-    problems.take(r.boolean(k_promote, false), c.promote_synthetic_users);
     problems.take(r.choice(k_auth_service, SyntheticAuthService::saml,
                            {{"saml", SyntheticAuthService::saml}, {"ldap", SyntheticAuthService::ldap}}),
                   c.synthetic_auth_service);
@@ -566,8 +540,6 @@ std::string describe(Config const& c) {
     s += std::string(" cloud=") + to_string(c.cloud);
     s += " graph=" + c.graph_base_url;
     s += std::string(" chats=") + to_string(c.chat_sync);
-    s += std::string(" subscriptions=") + to_string(c.subscription_mode);
-    s += std::string(" linked_channels=") + (c.sync_linked_channels ? "on" : "off");
     s += " site_url=" + c.server.site_url;
     return s;
 }

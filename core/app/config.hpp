@@ -23,13 +23,11 @@ struct ServerSettings {
 
 enum class Cloud { global, usgov, usgovdod, china, custom };
 enum class ChatSync { mirror, notifications, off };
-enum class SubscriptionMode { global, per_user, hybrid };
 enum class SyntheticAuthService { saml, ldap };
 enum class SyntheticAuthData { id, mail, user_principal_name };
 
 char const* to_string(Cloud c) noexcept;
 char const* to_string(ChatSync c) noexcept;
-char const* to_string(SubscriptionMode m) noexcept;
 
 // A validated, immutable snapshot of everything configurable. Built only by parse_config.
 struct Config {
@@ -50,15 +48,11 @@ struct Config {
 
     // What is bridged
     ChatSync chat_sync = ChatSync::mirror;
-    bool sync_linked_channels = false;
-    SubscriptionMode subscription_mode = SubscriptionMode::global;
-    int per_user_subscription_budget = 1000;
 
     // Users
     bool enforce_connected_accounts = false;
     bool allow_skip_connect_accounts = true;
     int connected_users_allowed = 1000;
-    int sync_users_interval_minutes = 0;
     // Chats active recently are read forward from their cursors this often (a lost notification costs at most this
     // delay); 0 = off.
     int reconcile_interval_seconds = 300;
@@ -66,7 +60,6 @@ struct Config {
     // Teams people's presence shown as their Mattermost status (needs Presence.Read.All); their photos always are.
     bool sync_presence = true;
     long long profile_sync_interval_seconds = 60;
-    bool promote_synthetic_users = false;
     SyntheticAuthService synthetic_auth_service = SyntheticAuthService::saml;
     SyntheticAuthData synthetic_auth_data = SyntheticAuthData::id;
 

@@ -147,7 +147,7 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         }
         // Nobody is asked to connect before the integration is set up.
         return web::WebappSettings{c->configured() && c->enforce_connected_accounts, c->allow_skip_connect_accounts,
-                                   to_string(c->chat_sync), c->sync_linked_channels};
+                                   to_string(c->chat_sync)};
     });
     commands_.set_gate([this](std::function<bool()> const& is_admin) -> std::optional<std::string> {
         auto const c = config_.load();

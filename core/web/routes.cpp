@@ -183,8 +183,7 @@ void install_routes(Router& router, std::function<std::optional<WebappSettings>(
                          }
                          nlohmann::json const body{{"enforce_connected_accounts", s->enforce_connected_accounts},
                                                    {"allow_skip_connect_accounts", s->allow_skip_connect_accounts},
-                                                   {"chat_sync", s->chat_sync},
-                                                   {"linked_channels", s->linked_channels}};
+                                                   {"chat_sync", s->chat_sync}};
                          return json_response(200, body.dump());
                      }});
 }

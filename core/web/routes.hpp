@@ -24,7 +24,6 @@ struct WebappSettings {
     bool enforce_connected_accounts = false;
     bool allow_skip_connect_accounts = true;
     std::string chat_sync;
-    bool linked_channels = false;
 };
 
 inline constexpr std::size_t k_max_notification_body = 1 << 20;  // Graph batches stay far below this

@@ -321,21 +321,21 @@ func TestUX(t *testing.T) {
 		for k, v := range stored {
 			bad[k] = v
 		}
-		bad["perusersubscriptionbudget"] = 20000
-		bad["syncusersinterval"] = 2
+		bad["graphchatreadsperminute"] = 20000
+		bad["reconcileintervalminutes"] = 2000
 		bad["maxfilesizetomattermostmb"] = -5
 		err = b.mm.SetPluginSettings(ctx, pluginID, bad)
 		if err == nil {
 			t.Fatal("the server saved invalid settings")
 		}
-		mustContain(t, "refusal", err.Error(), "Per-user subscription budget (perUserSubscriptionBudget)",
-			"User sync interval (minutes) (syncUsersInterval)",
+		mustContain(t, "refusal", err.Error(), "Graph reads per chat per minute (graphChatReadsPerMinute)",
+			"Reconcile recently active chats every (minutes) (reconcileIntervalMinutes)",
 			"Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)")
 		after, err := b.mm.StoredPluginSettings(pluginID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(after["perusersubscriptionbudget"]) == "20000" {
+		if fmt.Sprint(after["graphchatreadsperminute"]) == "20000" {
 			t.Error("the refused settings were stored")
 		}
 	})
@@ -352,8 +352,8 @@ func TestUX(t *testing.T) {
 		}
 		plugins := raw["PluginSettings"].(map[string]any)["Plugins"].(map[string]any)
 		settings := plugins[pluginID].(map[string]any)
-		settings["perusersubscriptionbudget"] = 20000
-		settings["syncusersinterval"] = 2
+		settings["graphchatreadsperminute"] = 20000
+		settings["reconcileintervalminutes"] = 2000
 		if data, err = json.MarshalIndent(raw, "", "  "); err != nil {
 			t.Fatal(err)
 		}
@@ -377,10 +377,10 @@ func TestUX(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := dm[len(dm)-1]
-		mustContain(t, "admin DM", last, "perUserSubscriptionBudget", "syncUsersInterval")
+		mustContain(t, "admin DM", last, "graphChatReadsPerMinute", "reconcileIntervalMinutes")
 		mustContain(t, "admin status", b.command(t, b.mm.Admin, channel.Id, "/msteams status"),
-			"were not applied", "perUserSubscriptionBudget", "syncUsersInterval")
-		if reply := b.command(t, alice, channel.Id, "/msteams status"); strings.Contains(reply, "perUserSubscriptionBudget") {
+			"were not applied", "graphChatReadsPerMinute", "reconcileIntervalMinutes")
+		if reply := b.command(t, alice, channel.Id, "/msteams status"); strings.Contains(reply, "graphChatReadsPerMinute") {
 			t.Errorf("a user is told about the settings: %q", reply)
 		}
 	})

@@ -12,7 +12,6 @@ export interface PluginConfig {
     enforce_connected_accounts: boolean;
     allow_skip_connect_accounts: boolean;
     chat_sync: ChatSync;
-    linked_channels: boolean;
 }
 
 export interface ConnectionStatus {
@@ -131,7 +130,6 @@ export function parseConfig(raw: unknown): PluginConfig {
         enforce_connected_accounts: asBool(obj.enforce_connected_accounts),
         allow_skip_connect_accounts: asBool(obj.allow_skip_connect_accounts),
         chat_sync: chatSync,
-        linked_channels: asBool(obj.linked_channels),
     };
 }
 

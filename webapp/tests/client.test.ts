@@ -69,14 +69,12 @@ describe('headers and CSRF', () => {
             enforce_connected_accounts: true,
             allow_skip_connect_accounts: false,
             chat_sync: 'notifications',
-            linked_channels: true,
         }));
         const config = await clientWith(fetchMock as unknown as typeof fetch).getConfig();
         expect(config).toEqual({
             enforce_connected_accounts: true,
             allow_skip_connect_accounts: false,
             chat_sync: 'notifications',
-            linked_channels: true,
         });
         const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
         expect(url).toBe('https://mm.example.com/plugins/com.mattermost.msteams/api/v1/config');
@@ -139,7 +137,6 @@ describe('response parsing', () => {
             enforce_connected_accounts: true,
             allow_skip_connect_accounts: false,
             chat_sync: 'off',
-            linked_channels: false,
         });
         expect(parseConfig(null).enforce_connected_accounts).toBe(false);
     });

@@ -83,7 +83,7 @@ describe('ConnectPrompt', () => {
         expect(renderToStaticMarkup(<Root/>)).toBe('');
 
         const due = createStore({
-            config: {enforce_connected_accounts: true, allow_skip_connect_accounts: false, chat_sync: 'off', linked_channels: false},
+            config: {enforce_connected_accounts: true, allow_skip_connect_accounts: false, chat_sync: 'off'},
             status: notConnected,
         });
         const DueRoot = makeConnectPromptRoot(new Controller(client, vi.fn(), due));

@@ -5,7 +5,7 @@ import {CONNECT_RESULT_MESSAGE, Controller, POPUP_POLL_MS} from '../src/controll
 import {createStore, shouldPrompt} from '../src/state';
 
 const notConnected: ConnectionStatus = {connected: false, teams_user_id: '', teams_email: '', teams_display_name: '', can_connect: true};
-const enforced: PluginConfig = {enforce_connected_accounts: true, allow_skip_connect_accounts: true, chat_sync: 'mirror', linked_channels: false};
+const enforced: PluginConfig = {enforce_connected_accounts: true, allow_skip_connect_accounts: true, chat_sync: 'mirror'};
 
 function deferred<T>() {
     let resolve!: (v: T) => void;

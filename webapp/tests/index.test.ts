@@ -51,7 +51,7 @@ function jsonFetch(routes: Record<string, unknown>) {
 }
 
 const routes = {
-    '/api/v1/config': {enforce_connected_accounts: true, allow_skip_connect_accounts: true, chat_sync: 'mirror', linked_channels: false},
+    '/api/v1/config': {enforce_connected_accounts: true, allow_skip_connect_accounts: true, chat_sync: 'mirror'},
     '/api/v1/connection-status': {connected: false, teams_user_id: '', teams_email: '', teams_display_name: '', can_connect: true},
 };
 

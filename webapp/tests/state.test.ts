@@ -7,7 +7,6 @@ const config = (enforce: boolean, allowSkip: boolean): PluginConfig => ({
     enforce_connected_accounts: enforce,
     allow_skip_connect_accounts: allowSkip,
     chat_sync: 'mirror',
-    linked_channels: false,
 });
 
 const status = (connected: boolean, canConnect = true): ConnectionStatus => ({

@@ -37,7 +37,7 @@ TEST_CASE("config: a complete configuration is accepted with defaults filled in"
     CHECK(c.login_base_url == "https://login.microsoftonline.com");
     CHECK(c.graph_base_url == "https://graph.microsoft.com");
     CHECK(c.chat_sync == msteams::app::ChatSync::mirror);
-    CHECK(c.subscription_mode == msteams::app::SubscriptionMode::global);
+    CHECK(c.sync_presence);
     CHECK(c.connected_users_allowed == 1000);
     CHECK(c.max_file_size_to_mattermost == 20LL << 20);
     CHECK(c.server.site_url == "https://chat.example.com");  // trailing slash removed
@@ -65,16 +65,16 @@ TEST_CASE("config: empty required settings leave the plugin waiting to be set up
 
 TEST_CASE("config: every problem is reported at once, each with its setting's name", "[config]") {
     auto j = json::parse(valid_settings_json());
-    j["perusersubscriptionbudget"] = 20000;
-    j["syncusersinterval"] = 2;
+    j["graphchatreadsperminute"] = 20000;
+    j["reconcileintervalminutes"] = 2000;
     j["maxfilesizetomattermostmb"] = -5;
     std::vector<std::string> problems;
     auto const r = parse_config(j.dump(), valid_server(), true, &problems);
     REQUIRE_FALSE(r.has_value());
     REQUIRE(problems.size() == 3);
-    CHECK_THAT(problems[0], Catch::Contains("Per-user subscription budget (perUserSubscriptionBudget)"));
-    CHECK_THAT(problems[1], Catch::Contains("User sync interval (minutes) (syncUsersInterval)"));
-    CHECK_THAT(problems[2], Catch::Contains("Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)"));
+    CHECK_THAT(problems[0], Catch::Contains("Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)"));
+    CHECK_THAT(problems[1], Catch::Contains("Reconcile recently active chats every (minutes) (reconcileIntervalMinutes)"));
+    CHECK_THAT(problems[2], Catch::Contains("Graph reads per chat per minute (graphChatReadsPerMinute)"));
     CHECK_THAT(r.error().message, Catch::StartsWith("3 settings need fixing:"));
     for (auto const& p : problems) {
         CHECK_THAT(r.error().message, Catch::Contains(p));
@@ -97,9 +97,10 @@ TEST_CASE("config: malformed ids and values are refused with the setting's name"
     }
     CHECK_THAT(error_of(with("connectedusersallowed", 12.5)), Catch::Contains("must be a whole number"));
     CHECK(parse_config(with("connectedusersallowed", 12.0), valid_server(), true).has_value());
-    CHECK_THAT(error_of(with("syncusersinterval", 2)), Catch::Contains("at least 5 minutes"));
-    CHECK_THAT(error_of(with("subscriptionmode", "sometimes")),
-               Catch::Contains("Change-notification mode (subscriptionMode) must be one of: global, per-user, hybrid"));
+    CHECK_THAT(error_of(with("syncpresence", "maybe")),
+               Catch::Contains("Show Teams people's presence (syncPresence) must be true or false"));
+    CHECK_THAT(error_of(with("chatsync", "sometimes")),
+               Catch::Contains("Teams chats (chatSync) must be one of:"));
     CHECK_THAT(error_of(with("evaluationapi", "maybe")), Catch::Contains("must be true or false"));
     CHECK_THAT(error_of(with("webhooksecret", "short")), Catch::Contains("Webhook secret (webhookSecret)"));
     CHECK_THAT(error_of(with("webhooksecret", std::string(129, 'a'))), Catch::Contains("longer than 128"));
@@ -109,12 +110,12 @@ TEST_CASE("config: numbers and booleans may arrive as strings, keys in any case"
     auto j = json::parse(valid_settings_json());
     j["ConnectedUsersAllowed"] = "250";
     j["EVALUATIONAPI"] = "true";
-    j["perusersubscriptionbudget"] = 12.0;
+    j["graphchatreadsperminute"] = 12.0;
     auto const r = parse_config(j.dump(), valid_server(), true);
     REQUIRE(r.has_value());
     CHECK(r->config.connected_users_allowed == 250);
     CHECK(r->config.evaluation_api);
-    CHECK(r->config.per_user_subscription_budget == 12);
+    CHECK(r->config.chat_reads_per_minute == 12);
 }
 
 TEST_CASE("config: empty generated secrets are generated once and handed back for saving", "[config]") {

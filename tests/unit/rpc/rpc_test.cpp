@@ -192,18 +192,18 @@ TEST_CASE("rpc: settings saved without the check are not applied — admins see 
     h.api->admins.insert("admin1");
     REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
     auto settings = nlohmann::json::parse(msteams::test::valid_settings_json());
-    settings["perusersubscriptionbudget"] = 20000;
-    settings["syncusersinterval"] = 2;
+    settings["graphchatreadsperminute"] = 20000;
+    settings["reconcileintervalminutes"] = 2000;
     auto const changed = h.core.configuration_change(settings.dump(), msteams::test::valid_server());
     REQUIRE_FALSE(changed.has_value());
-    CHECK(h.core.config()->per_user_subscription_budget == 1000);
-    CHECK_THAT(h.core.problems(), Catch::Contains("Per-user subscription budget (perUserSubscriptionBudget)") &&
-                                      Catch::Contains("User sync interval (minutes) (syncUsersInterval)"));
+    CHECK(h.core.config()->chat_reads_per_minute == 60);
+    CHECK_THAT(h.core.problems(), Catch::Contains("Graph reads per chat per minute (graphChatReadsPerMinute)") &&
+                                      Catch::Contains("(reconcileIntervalMinutes)"));
     // (status itself needs the database this harness lacks; the help carries the same notice)
     CHECK_THAT(command(h, "admin1", "/msteams help"), Catch::Contains("were not applied") &&
-                                                          Catch::Contains("perUserSubscriptionBudget") &&
-                                                          Catch::Contains("syncUsersInterval"));
-    CHECK_THAT(command(h, "user1", "/msteams help"), !Catch::Contains("perUserSubscriptionBudget"));
+                                                          Catch::Contains("graphChatReadsPerMinute") &&
+                                                          Catch::Contains("reconcileIntervalMinutes"));
+    CHECK_THAT(command(h, "user1", "/msteams help"), !Catch::Contains("graphChatReadsPerMinute"));
     // Fixed: nothing left to tell.
     REQUIRE(h.core.configuration_change(msteams::test::valid_settings_json(), msteams::test::valid_server()));
     CHECK(h.core.problems().empty());
@@ -213,15 +213,16 @@ TEST_CASE("rpc: ValidateConfiguration names every problem and applies nothing", 
     Harness h;
     REQUIRE(h.activate(msteams::test::valid_settings_json()).empty());
     auto settings = nlohmann::json::parse(msteams::test::valid_settings_json());
-    settings["perusersubscriptionbudget"] = 20000;
-    settings["syncusersinterval"] = 2;
+    settings["graphchatreadsperminute"] = 20000;
+    settings["reconcileintervalminutes"] = 2000;
     settings["maxfilesizetomattermostmb"] = -5;
     grpc::ClientContext ctx;
     v1::HookResult result;
     REQUIRE(h.stub->ValidateConfiguration(&ctx, h.configuration(settings.dump()), &result).ok());
-    CHECK_THAT(result.error(), Catch::Contains("perUserSubscriptionBudget") && Catch::Contains("syncUsersInterval") &&
+    CHECK_THAT(result.error(), Catch::Contains("graphChatReadsPerMinute") &&
+                                   Catch::Contains("reconcileIntervalMinutes") &&
                                    Catch::Contains("maxFileSizeToMattermostMb"));
-    CHECK(h.core.config()->per_user_subscription_budget == 1000);
+    CHECK(h.core.config()->chat_reads_per_minute == 60);
     grpc::ClientContext ctx2;
     REQUIRE(h.stub->ValidateConfiguration(&ctx2, h.configuration("{}"), &result).ok());
     CHECK(result.error().empty());  // not set up yet is no problem

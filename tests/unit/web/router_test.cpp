@@ -21,7 +21,7 @@ Router make_router(bool active = true) {
         if (!active) {
             return std::nullopt;
         }
-        return msteams::web::WebappSettings{true, false, "mirror", true};
+        return msteams::web::WebappSettings{true, false, "mirror"};
     });
     return r;
 }

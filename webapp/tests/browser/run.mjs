@@ -122,7 +122,6 @@ async function handle(req, res) {
                 enforce_connected_accounts: stub.enforce,
                 allow_skip_connect_accounts: stub.allowSkip,
                 chat_sync: 'mirror',
-                linked_channels: false,
             });
         }
         if (req.method === 'GET' && route === '/api/v1/connection-status') {
