@@ -98,6 +98,7 @@ test-all: dist $(ASAN_BUILD_DIR)/build.ninja
 
 # The [pg] tests get a throwaway PostgreSQL of their own.
 test-core: core
+	tests/layering.sh $(BUILD_DIR)
 	tests/ctest-covers-all.sh $(BUILD_DIR)
 	tests/with-postgres.sh bash -c 'cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)'
 
