@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -207,17 +208,38 @@ private:
         MSTEAMS_TRY(conn.exec("SELECT pg_advisory_lock($1::bigint)", {key}));
         MSTEAMS_TRY(conn.command(
             "CREATE TABLE IF NOT EXISTS msteams_schema_migrations ("
-            " version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"));
+            " version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
+            // Steps applied by builds before checksums were recorded have '' until the next start fills it in.
+            "ALTER TABLE msteams_schema_migrations ADD COLUMN IF NOT EXISTS checksum text NOT NULL DEFAULT ''"));
         Rows rows;
-        MSTEAMS_TRY_ASSIGN(rows, conn.exec("SELECT version FROM msteams_schema_migrations ORDER BY version", {}));
-        std::set<std::int64_t> applied;
+        MSTEAMS_TRY_ASSIGN(rows,
+                           conn.exec("SELECT version, checksum FROM msteams_schema_migrations ORDER BY version", {}));
+        std::map<std::int64_t, std::string> applied;  // version → recorded checksum
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            applied.insert(rows.integer(i, "version"));
+            applied[rows.integer(i, "version")] = rows.text(i, "checksum");
         }
         auto const known = detail::migrations();
-        if (!applied.empty() && !known.empty() && *applied.rbegin() > known.back().version) {
+        // A step that was edited after it was applied means this database's schema is not what the code expects.
+        for (auto const& migration : known) {
+            auto const it = applied.find(migration.version);
+            if (it == applied.end()) {
+                continue;
+            }
+            if (it->second.empty()) {
+                MSTEAMS_TRY(conn.exec("UPDATE msteams_schema_migrations SET checksum = $2 WHERE version = $1",
+                                      {std::to_string(migration.version), std::string(migration.checksum)}));
+            } else if (it->second != migration.checksum) {
+                (void)conn.exec("SELECT pg_advisory_unlock($1::bigint)", {key});
+                return fail(ErrorCode::internal,
+                            "database migration " + std::string(migration.name) +
+                                " differs from the one applied to this database (checksum " + it->second + ", now " +
+                                std::string(migration.checksum) +
+                                "): a landed migration must never be edited; restore it and add a new step");
+            }
+        }
+        if (!applied.empty() && !known.empty() && applied.rbegin()->first > known.back().version) {
             log::warn("the database schema is newer than this build of the plugin",
-                      {{"database_version", std::to_string(*applied.rbegin())},
+                      {{"database_version", std::to_string(applied.rbegin()->first)},
                        {"known_version", std::to_string(known.back().version)}});
         }
         for (auto const& migration : known) {
@@ -227,8 +249,9 @@ private:
             MSTEAMS_TRY(conn.command("BEGIN"));
             auto applied_ok = [&]() -> Status {
                 MSTEAMS_TRY(conn.command(migration.sql));
-                MSTEAMS_TRY(conn.exec("INSERT INTO msteams_schema_migrations (version, name) VALUES ($1, $2)",
-                                      {std::to_string(migration.version), std::string(migration.name)}));
+                MSTEAMS_TRY(conn.exec(
+                    "INSERT INTO msteams_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    {std::to_string(migration.version), std::string(migration.name), std::string(migration.checksum)}));
                 std::string tag;
                 MSTEAMS_TRY_ASSIGN(tag, conn.command("COMMIT"));
                 if (tag != "COMMIT") {

@@ -6,14 +6,16 @@
 
 namespace msteams::store::detail {
 
-// One numbered step of the msteams_ schema. Steps are never edited once released: a change is a new step.
+// One numbered step of the msteams_ schema (core/store/migrations/NNN-name.sql, embedded by the build). Steps are
+// never edited once landed: a change is a new step.
 struct Migration {
     int version;
     std::string_view name;
-    std::string_view sql;  // one or more statements, run in one transaction with the simple protocol
+    std::string_view sql;       // one or more statements, run in one transaction with the simple protocol
+    std::string_view checksum;  // SHA-256 of the file, hex: recorded when applied, checked on every start
 };
 
-// All steps, in increasing version order, versions 1, 2, 3, … without gaps (core/store/migrations.cpp).
+// All steps, in increasing version order, versions 1, 2, 3, … without gaps.
 [[nodiscard]] std::span<Migration const> migrations() noexcept;
 
 // 64-bit FNV-1a: advisory lock keys derived from fixed names, identical on every node and every build.

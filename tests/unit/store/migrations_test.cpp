@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pg_support.hpp"
@@ -30,10 +31,53 @@ TEST_CASE("store: migrations are numbered 1, 2, 3… and named after their numbe
         std::snprintf(prefix, sizeof prefix, "%03d-", all[i].version);
         CHECK(all[i].name.starts_with(prefix));
         CHECK_FALSE(all[i].sql.empty());
+        CHECK(all[i].checksum.size() == 64);
     }
     // The lock key is fixed: other nodes and older builds must agree on it.
     CHECK(msteams::store::detail::k_migration_lock_key == msteams::store::detail::lock_key("com.mattermost.msteams"));
     CHECK(msteams::store::detail::lock_key("a") != msteams::store::detail::lock_key("b"));
+}
+
+// Every step that has landed, with the SHA-256 of its file. A landed step is never edited (databases in the field
+// already ran it): change the schema with a new step, and add its checksum here when it lands.
+TEST_CASE("store: landed migrations are unchanged, byte for byte", "[store]") {
+    std::vector<std::pair<std::string, std::string>> const landed = {
+        {"001-accounts-and-oauth-states", "454deff07296496b74c0f682808786974e0823177f7f12351680e7e2c56ecb49"},
+        {"002-bridge", "d9903bae71cc3f93a22a9ccd4d9a05e43a1349737f869e680a47649f5d4d3e6b"},
+        {"003-dead-letters-and-inbox-leases", "657327815308b87a73cdaea171be8e18d4b16bd73c767826832e8fc5ee9a8c42"},
+        {"004-outbox-leases-and-thread-writes", "8a136816397d018f99e6344a91060f71a2c5d3261564eeff5455d3cffba21f44"},
+        {"005-user-photos", "a2501e370b29e2c682bb1a116bc7b2165b493755f31618e78e724cf1c3cb112c"},
+    };
+    auto const all = migrations();
+    REQUIRE(all.size() >= landed.size());
+    for (std::size_t i = 0; i < landed.size(); ++i) {
+        INFO(landed[i].first);
+        CHECK(all[i].name == landed[i].first);
+        CHECK(all[i].checksum == landed[i].second);
+    }
+}
+
+TEST_CASE("store: a database whose applied step differs from this build's is refused, naming the step", "[pg]") {
+    TempDatabase temp;
+    auto db = temp.open(1);
+    REQUIRE(db->migrate().has_value());
+    // As a build that edited step 2 after it landed would find it.
+    REQUIRE(db->exec("UPDATE msteams_schema_migrations SET checksum = 'edited' WHERE version = 2").has_value());
+    auto const refused = db->migrate();
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_THAT(refused.error().message, Catch::Contains("002-bridge") && Catch::Contains("never be edited"));
+    // The lock is released: another node can start (and is refused the same way, not stuck).
+    auto const again = temp.open(1)->migrate();
+    REQUIRE_FALSE(again.has_value());
+
+    // Steps recorded by builds before checksums existed get theirs on the next start.
+    REQUIRE(db->exec("UPDATE msteams_schema_migrations SET checksum = ''").has_value());
+    REQUIRE(db->migrate().has_value());
+    auto const recorded = db->exec("SELECT checksum FROM msteams_schema_migrations ORDER BY version");
+    REQUIRE(recorded.has_value());
+    for (std::size_t i = 0; i < recorded->size(); ++i) {
+        CHECK(recorded->text(i, "checksum") == migrations()[i].checksum);
+    }
 }
 
 TEST_CASE("store: migrate creates the schema, records each step once and is idempotent", "[pg]") {
