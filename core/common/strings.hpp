@@ -48,4 +48,7 @@ std::optional<std::string> decode_character_reference(std::string_view ref);
 // Compares without leaking where the first difference is (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
+// Text for HTML element content or a quoted attribute value: & < > " ' as character references.
+[[nodiscard]] std::string html_escape(std::string_view text);
+
 }  // namespace msteams::strings

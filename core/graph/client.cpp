@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "common/backoff.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
 #include "common/strings.hpp"
@@ -464,8 +465,7 @@ struct Client::Impl {
     }
 
     milliseconds backoff(int attempt) {
-        auto const exp = std::min<std::int64_t>(k_backoff_cap.count(),
-                                                k_backoff_base.count() << std::min(attempt, 10));
+        auto const exp = msteams::backoff(attempt, k_backoff_base, k_backoff_cap).count();
         std::lock_guard lock(rng_mutex);
         std::uniform_int_distribution<std::int64_t> dist(exp / 2, exp);
         return milliseconds(dist(rng));

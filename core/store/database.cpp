@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/backoff.hpp"
 #include "common/log.hpp"
 #include "store/detail/connection.hpp"
 #include "store/detail/migrations.hpp"
@@ -61,7 +62,9 @@ using detail::Pool;
 constexpr int k_max_retries = 3;
 constexpr int k_min_server_version = 100000;  // PostgreSQL 10
 
-std::chrono::milliseconds backoff(int attempt) { return std::chrono::milliseconds(50) * (1 << attempt); }
+std::chrono::milliseconds reconnect_pause(int attempt) {
+    return msteams::backoff(attempt, std::chrono::milliseconds(50), std::chrono::seconds(1));
+}
 
 class ConnectionTx final : public Tx {
 public:
@@ -146,7 +149,7 @@ public:
             }
             log::warn("database connection lost while migrating; retrying",
                       {{"attempt", std::to_string(attempt + 1)}});
-            std::this_thread::sleep_for(backoff(attempt));
+            std::this_thread::sleep_for(reconnect_pause(attempt));
         }
     }
 
@@ -185,7 +188,7 @@ public:
             }
             log::warn("database connection lost; retrying the transaction on a new connection",
                       {{"attempt", std::to_string(attempt + 1)}});
-            std::this_thread::sleep_for(backoff(attempt));
+            std::this_thread::sleep_for(reconnect_pause(attempt));
         }
     }
 

@@ -9,10 +9,12 @@
 #include <string_view>
 #include <tuple>
 
+#include "common/backoff.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
 #include "sync/lease_keeper.hpp"
+#include "sync/post_props.hpp"
 
 namespace msteams::sync {
 namespace {
@@ -30,9 +32,6 @@ constexpr std::size_t k_max_discovery_users = 10'000;
 constexpr std::size_t k_max_discovery_chats = 1'000;
 // How long an interrupted outbound send holds back the chat's inbound changes at most.
 constexpr std::int64_t k_send_resolution_ms = 5 * 60'000;
-// Bridge posts carry this prop with the Teams message id: the outbound side skips them, and a crash between
-// creating a post and committing its link is recovered by finding the post again.
-constexpr char const* k_message_prop = "msteams_message_id";
 
 bool token_refused(Error const& e) {
     return e.code == ErrorCode::unauthenticated || e.code == ErrorCode::permission_denied;
@@ -54,8 +53,8 @@ int max_attempts(Error const& e) {
 
 std::string posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
-    if (props.is_object() && props.contains(k_message_prop) && props[k_message_prop].is_string()) {
-        return props[k_message_prop].get<std::string>();
+    if (props.is_object() && props.contains(k_teams_message_prop) && props[k_teams_message_prop].is_string()) {
+        return props[k_teams_message_prop].get<std::string>();
     }
     return {};
 }
@@ -182,10 +181,7 @@ Result<bool> Inbound::run_once() {
             [&](store::Tx& tx) { return bridge_->dead_letter_inbox(tx, items, e.message, graph::now_ms()); }));
         return true;
     }
-    std::int64_t delay_ms = std::min<std::int64_t>(300'000, 1000LL << std::min(attempts, 9));
-    if (e.retry_after.count() > 0) {
-        delay_ms = std::max<std::int64_t>(delay_ms, e.retry_after.count() * 1000);
-    }
+    std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
     log::warn("could not apply Teams changes; trying again later",
               {{"chat_id", items.front().thread_id},
                {"attempt", std::to_string(attempts)},
@@ -720,7 +716,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
             }
             break;
         }
-        post.props_json = json{{k_message_prop, m.id}}.dump();
+        post.props_json = json{{k_teams_message_prop, m.id}}.dump();
         MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id,
                                                              "teams", 0, graph::now_ms(), false}));
         mm::Post created;
@@ -820,7 +816,7 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
         post.message = "**" + (m.from.display_name.empty() ? std::string("Someone") : m.from.display_name) +
                        "** sent you a message in Microsoft Teams:\n" + quoted + "\n[Open in Teams](" +
                        teams_link(work.chat_id, m.id) + ")";
-        post.props_json = json{{k_message_prop, m.id}}.dump();
+        post.props_json = json{{k_teams_message_prop, m.id}}.dump();
         if (auto created = api_->create_post(post); !created) {
             (void)bridge_->release_notification(tx, work.chat_id, m.id, mm_id);
             return std::unexpected(created.error());

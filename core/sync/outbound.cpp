@@ -8,8 +8,10 @@
 #include <set>
 #include <string_view>
 
+#include "common/backoff.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "sync/post_props.hpp"
 #include "convert/convert.hpp"
 #include "graph/entra.hpp"
 #include "sync/lease_keeper.hpp"
@@ -19,7 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char const* k_message_prop = "msteams_message_id";  // set on the posts the bridge creates
 constexpr int k_max_attempts = 30;
 constexpr int k_max_members = 8;  // Mattermost group messages
 // Mattermost runs post hooks on goroutines, so two posts made a moment apart can reach the plugin in either order:
@@ -37,21 +38,7 @@ std::string text(json const& j, char const* key) {
 
 bool bridge_post(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
-    return props.is_object() && props.contains(k_message_prop);
-}
-
-std::string html_escape(std::string const& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
+    return props.is_object() && props.contains(k_teams_message_prop);
 }
 
 bool not_connected(Error const& e) {
@@ -381,10 +368,7 @@ Result<bool> Outbound::run_once() {
         MSTEAMS_TRY(bridge_->dead_letter_outbox(*item, e.message, graph::now_ms()));
         return true;
     }
-    std::int64_t delay_ms = std::min<std::int64_t>(300'000, 1000LL << std::min(attempts, 9));
-    if (e.retry_after.count() > 0) {
-        delay_ms = std::max<std::int64_t>(delay_ms, e.retry_after.count() * 1000);
-    }
+    std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
     log::warn("could not send a Mattermost change to Teams; trying again later",
               {{"post_id", item->post_id}, {"kind", item->kind}, {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)}, {"error", e.message}});
@@ -590,7 +574,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         auto const name = author ? (author->first_name.empty() ? author->username
                                                                : author->first_name + " " + author->last_name)
                                  : std::string("Someone");
-        out.html = "<p><b>" + html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
+        out.html = "<p><b>" + strings::html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
     }
 
     // Files: known before the look-up below, so that a retry recognises its message without uploading anything.
@@ -621,7 +605,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             a.content_type = "messageReference";
             a.content = json{{"messageId", root->teams_message_id}}.dump();
             out.attachments.push_back(a);
-            out.html = "<attachment id=\"" + html_escape(a.id) + "\"></attachment>" + out.html;
+            out.html = "<attachment id=\"" + strings::html_escape(a.id) + "\"></attachment>" + out.html;
         }
     }
     if (out.html.empty() && out.attachments.empty() && files.empty()) {
@@ -680,7 +664,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             a.content_url = drive.web_url;
             a.name = info.name;
             out.attachments.push_back(a);
-            out.html += "<attachment id=\"" + html_escape(id) + "\"></attachment>";
+            out.html += "<attachment id=\"" + strings::html_escape(id) + "\"></attachment>";
             ++stats_->sent_files;
         }
         if (!pending) {

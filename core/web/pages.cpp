@@ -1,8 +1,11 @@
 #include "web/pages.hpp"
 
+#include "common/strings.hpp"
 #include "crypto/crypto.hpp"
 
 namespace msteams::web {
+using strings::html_escape;
+
 namespace {
 
 constexpr char const* k_style =
@@ -34,22 +37,6 @@ Response page_response(int status, std::string const& csp) {
 }
 
 }  // namespace
-
-std::string html_escape(std::string const& text) {
-    std::string out;
-    out.reserve(text.size() + 16);
-    for (char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 Response html_page(int status, std::string const& title, std::string const& text) {
     auto r = page_response(status, "default-src 'none'; style-src 'unsafe-inline'");

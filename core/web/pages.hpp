@@ -9,8 +9,6 @@ namespace msteams::web {
 // A small self-contained HTML page (for the browser window of the OAuth flow). Title and text are escaped.
 Response html_page(int status, std::string const& title, std::string const& text);
 
-std::string html_escape(std::string const& text);
-
 // How the connect flow ended, as the window that opened it learns it.
 enum class ConnectOutcome {
     connected,

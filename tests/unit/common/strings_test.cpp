@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/backoff.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 
@@ -138,4 +140,22 @@ TEST_CASE("strings: character references decode to UTF-8, non-characters to U+FF
     CHECK_FALSE(decode_character_reference("#xG1"));
     CHECK_FALSE(decode_character_reference("copy"));
     CHECK_FALSE(decode_character_reference(""));
+}
+
+TEST_CASE("strings: html_escape makes text safe in element content and quoted attributes", "[common]") {
+    CHECK(msteams::strings::html_escape(R"(<a href="x" onclick='y'>&amp;</a>)") ==
+          "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;");
+    CHECK(msteams::strings::html_escape("plain é") == "plain é");
+}
+
+TEST_CASE("common: backoff doubles from its base up to its cap; items wait at least Retry-After", "[common]") {
+    using namespace std::chrono_literals;
+    CHECK(msteams::backoff(0, 250ms, 10s) == 250ms);
+    CHECK(msteams::backoff(3, 250ms, 10s) == 2s);
+    CHECK(msteams::backoff(6, 250ms, 10s) == 10s);
+    CHECK(msteams::backoff(1000, 250ms, 10s) == 10s);  // no overflow however many attempts
+    CHECK(msteams::backoff(-1, 250ms, 10s) == 250ms);
+    CHECK(msteams::retry_delay(0, 0s) == 1s);
+    CHECK(msteams::retry_delay(9, 0s) == 5min);
+    CHECK(msteams::retry_delay(2, 30s) == 30s);
 }
