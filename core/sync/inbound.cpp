@@ -290,12 +290,10 @@ Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::ve
     }
     std::vector<std::string> users;
     for (auto const& teams_id : members) {
-        auto user = people_->mm_user_for(TeamsProfile{teams_id, "", "", false});
+        std::optional<std::string> user;
+        MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{teams_id, "", "", false}));
         if (!user) {
-            if (user.error().code == ErrorCode::permission_denied) {
-                continue;  // a guest, not synced
-            }
-            return std::unexpected(user.error());
+            continue;  // a guest, not synced
         }
         if (std::find(users.begin(), users.end(), *user) == users.end()) {
             users.push_back(*user);
@@ -680,13 +678,12 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
         std::string author = settings_.bot_user_id;
         std::string prefix;
         if (!m.from.id.empty()) {
-            auto user = people_->mm_user_for(TeamsProfile{m.from.id, m.from.display_name, "", false});
+            std::optional<std::string> user;
+            MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{m.from.id, m.from.display_name, "", false}));
             if (user) {
                 author = *user;
-            } else if (user.error().code == ErrorCode::permission_denied) {
-                prefix = "**" + m.from.display_name + "** (Teams guest):\n";
             } else {
-                return std::unexpected(user.error());
+                prefix = "**" + m.from.display_name + "** (Teams guest):\n";  // not synced: the bot posts for them
             }
         } else {
             prefix = "**" + (m.from.display_name.empty() ? std::string("Teams") : m.from.display_name) + "**:\n";
@@ -739,12 +736,10 @@ Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, g
         if (!emoji || r.user_id.empty()) {
             continue;
         }
-        auto user = people_->mm_user_for(TeamsProfile{r.user_id, "", "", false});
+        std::optional<std::string> user;
+        MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{r.user_id, "", "", false}));
         if (!user) {
-            if (user.error().code == ErrorCode::permission_denied) {
-                continue;
-            }
-            return std::unexpected(user.error());
+            continue;  // a guest, not synced: their reaction stays in Teams
         }
         wanted.emplace(std::make_pair(*user, *emoji),
                        store::ReactionLink{post_id, *user, *emoji, r.user_id, r.reaction_type});

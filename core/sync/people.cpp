@@ -73,23 +73,23 @@ Result<std::optional<std::string>> People::known_mm_user(std::string const& team
     return std::optional<std::string>();
 }
 
-Result<std::string> People::mm_user_for(TeamsProfile const& given) {
+Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given) {
     std::optional<std::string> known;
     MSTEAMS_TRY_ASSIGN(known, known_mm_user(given.id));
     if (known) {
-        return *known;
+        return known;
     }
     std::unique_lock lock(mutex_);
     MSTEAMS_TRY_ASSIGN(known, known_mm_user(given.id));  // another worker may have just created them
     if (known) {
-        return *known;
+        return known;
     }
     TeamsProfile profile = given;
     if (profile.display_name.empty() || profile.email.empty()) {
         MSTEAMS_TRY_ASSIGN(profile, read_profile_(given.id));
     }
     if (profile.guest && !settings_.sync_guest_users) {
-        return fail(ErrorCode::permission_denied, "Teams guests are not synced (syncGuestUsers is off)");
+        return std::optional<std::string>();  // Teams guests are not synced (syncGuestUsers is off)
     }
     // An existing Mattermost user with the same email is that person.
     if (!profile.email.empty()) {
@@ -100,17 +100,18 @@ Result<std::string> People::mm_user_for(TeamsProfile const& given) {
             MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(row));
             log::info("matched a Teams user to a Mattermost user by email",
                       {{"teams_user_id", profile.id}, {"user_id", stored.mm_user_id}});
-            return stored.mm_user_id;
+            return std::optional<std::string>(stored.mm_user_id);
         } else if (existing.error().code != ErrorCode::not_found && existing.error().http_status != 404) {
             return std::unexpected(existing.error());
         }
     }
-    auto made = create_synthetic(profile);
+    std::string made;
+    MSTEAMS_TRY_ASSIGN(made, create_synthetic(profile));
     lock.unlock();  // what follows may wait for Graph; other workers need not wait for it
-    if (made && created_) {
-        created_(profile.id, *made);
+    if (created_) {
+        created_(profile.id, made);
     }
-    return made;
+    return std::optional<std::string>(made);
 }
 
 Result<std::string> People::create_synthetic(TeamsProfile const& profile) {

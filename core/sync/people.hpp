@@ -42,9 +42,9 @@ public:
            ProfileReader read_profile, std::shared_ptr<Stats> stats);
 
     // The Mattermost user for a Teams user, created as a synthetic user when there is none. `profile` may be
-    // partial (id only): missing details are read from Graph. permission_denied for a guest when guests are not
-    // synced.
-    [[nodiscard]] Result<std::string> mm_user_for(TeamsProfile const& profile);
+    // partial (id only): missing details are read from Graph. nullopt: nobody stands for this person in Mattermost
+    // (a Teams guest while guests are not synced), which is not an error.
+    [[nodiscard]] Result<std::optional<std::string>> mm_user_for(TeamsProfile const& profile);
     // Without creating anyone: the Mattermost user id, when known.
     [[nodiscard]] Result<std::optional<std::string>> known_mm_user(std::string const& teams_user_id);
     // The connected Mattermost user for a Teams user, if connected (has a token).

@@ -39,7 +39,15 @@ public:
         return std::string("botuserid00000000000000000");
     }
     Result<mm::User> get_user(std::string const&) override { return fail(ErrorCode::not_found, "no user"); }
-    Result<mm::User> get_user_by_email(std::string const&) override { return fail(ErrorCode::not_found, "no user"); }
+    Result<mm::User> get_user_by_email(std::string const& email) override {
+        std::lock_guard lock(mutex);
+        for (auto const& [id, u] : users) {
+            if (!email.empty() && u.email == email) {
+                return u;
+            }
+        }
+        return fail(ErrorCode::not_found, "no user", 404);
+    }
     Result<mm::User> get_user_by_username(std::string const&) override {
         return fail(ErrorCode::not_found, "no user");
     }

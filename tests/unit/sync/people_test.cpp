@@ -1,0 +1,117 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../fake_api.hpp"
+#include "../store/pg_support.hpp"
+#include "store/bridge.hpp"
+#include "sync/people.hpp"
+
+using msteams::Result;
+using msteams::sync::People;
+using msteams::sync::TeamsProfile;
+using msteams::test::TempDatabase;
+
+namespace {
+
+// Graph's directory as People reads it, counted; a real database; a fake Mattermost.
+struct World {
+    TempDatabase temp;
+    std::shared_ptr<msteams::store::Database> db = temp.open_migrated();
+    std::shared_ptr<msteams::store::Bridge> bridge = std::make_shared<msteams::store::Bridge>(db);
+    std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
+    std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
+    std::map<std::string, TeamsProfile> directory;
+    int reads = 0;
+    std::vector<std::string> created;  // on_synthetic_created calls
+
+    std::unique_ptr<People> people(bool sync_guests = false) {
+        auto p = std::make_unique<People>(api, bridge, msteams::sync::PeopleSettings{sync_guests},
+                                          [this](std::string const& id) -> Result<TeamsProfile> {
+                                              ++reads;
+                                              if (auto it = directory.find(id); it != directory.end()) {
+                                                  return it->second;
+                                              }
+                                              return msteams::fail(msteams::ErrorCode::not_found, "no such user");
+                                          },
+                                          stats);
+        p->on_synthetic_created(
+            [this](std::string const& teams_id, std::string const&) { created.push_back(teams_id); });
+        return p;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("people: a Teams person becomes one synthetic user, made once, with a free username", "[sync][pg]") {
+    World w;
+    w.directory["t-1"] = TeamsProfile{"t-1", "Adele Vance", "adele@contoso.example", false};
+    w.directory["t-2"] = TeamsProfile{"t-2", "Adele Vance", "adele.v@contoso.example", false};
+    auto people = w.people();
+
+    auto const first = people->mm_user_for(TeamsProfile{"t-1", "", "", false});
+    REQUIRE(first.has_value());
+    REQUIRE(first->has_value());
+    auto const& user = w.api->users.at(**first);
+    CHECK(user.username == "msteams_adele.vance");
+    CHECK(user.position == "Microsoft Teams");
+    CHECK(user.notify_props.at("email") == "false");
+    CHECK(w.created == std::vector<std::string>{"t-1"});
+
+    // Known now: no Graph read, no second user, no second callback.
+    auto const again = people->mm_user_for(TeamsProfile{"t-1", "", "", false});
+    REQUIRE(again.has_value());
+    CHECK(*again == *first);
+    CHECK(w.reads == 1);
+    CHECK(w.created.size() == 1);
+
+    // Same display name, another person: the username gets a suffix.
+    auto const other = people->mm_user_for(TeamsProfile{"t-2", "", "", false});
+    REQUIRE(other.has_value());
+    REQUIRE(other->has_value());
+    CHECK(w.api->users.at(**other).username == "msteams_adele.vance-2");
+    CHECK(w.stats->synthetic_users_created == 2);
+}
+
+TEST_CASE("people: an existing Mattermost user with the same email is that person, not a synthetic user",
+          "[sync][pg]") {
+    World w;
+    msteams::mm::User existing;
+    existing.username = "megan";
+    existing.email = "megan@contoso.example";
+    auto const made = w.api->create_user(existing, "pw");
+    REQUIRE(made.has_value());
+    auto people = w.people();
+    // A full profile needs no Graph read.
+    auto const user = people->mm_user_for(TeamsProfile{"t-megan", "Megan Bowen", "megan@contoso.example", false});
+    REQUIRE(user.has_value());
+    REQUIRE(user->has_value());
+    CHECK(**user == made->id);
+    CHECK(w.reads == 0);
+    CHECK(w.created.empty());
+    auto const row = w.bridge->user_by_teams_id("t-megan");
+    REQUIRE((row.has_value() && row->has_value()));
+    CHECK_FALSE((*row)->synthetic);
+}
+
+TEST_CASE("people: a guest is nobody in Mattermost unless guests are synced — not an error", "[sync][pg]") {
+    World w;
+    w.directory["t-guest"] = TeamsProfile{"t-guest", "Gita Guest", "gita@fabrikam.example", true};
+    auto people = w.people();
+    auto const skipped = people->mm_user_for(TeamsProfile{"t-guest", "", "", false});
+    REQUIRE(skipped.has_value());
+    CHECK_FALSE(skipped->has_value());
+    CHECK(w.api->users.empty());
+
+    auto synced = w.people(true);
+    auto const user = synced->mm_user_for(TeamsProfile{"t-guest", "", "", false});
+    REQUIRE(user.has_value());
+    CHECK(user->has_value());
+
+    // An unknown Teams user is an error the caller sees (retried later), not a skip.
+    auto const unknown = people->mm_user_for(TeamsProfile{"t-nobody", "", "", false});
+    CHECK_FALSE(unknown.has_value());
+}
