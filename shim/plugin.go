@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,6 +197,7 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		server.SiteUrl = deref(cfg.ServiceSettings.SiteURL)
 		server.SqlDriverName = deref(cfg.SqlSettings.DriverName)
 		server.SqlDataSource = deref(cfg.SqlSettings.DataSource)
+		server.LogLevel = mostVerboseLogLevel(cfg)
 		if cfg.FileSettings.MaxFileSize != nil {
 			server.MaxFileSize = *cfg.FileSettings.MaxFileSize
 		}
@@ -203,6 +205,33 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		return nil, errors.New("the server configuration is not available")
 	}
 	return &corepb.Configuration{PluginSettingsJson: string(js), Server: server}, nil
+}
+
+// mostVerboseLogLevel is the most verbose level the server writes anywhere (console or file), so that the core
+// sends no line the server would drop; "" when the settings do not say.
+func mostVerboseLogLevel(cfg *model.Config) string {
+	rank := map[string]int{"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3}
+	best := ""
+	for _, out := range []struct {
+		enabled *bool
+		level   *string
+	}{
+		{cfg.LogSettings.EnableConsole, cfg.LogSettings.ConsoleLevel},
+		{cfg.LogSettings.EnableFile, cfg.LogSettings.FileLevel},
+	} {
+		if out.enabled == nil || !*out.enabled || out.level == nil {
+			continue
+		}
+		level := strings.ToUpper(*out.level)
+		r, known := rank[level]
+		if !known {
+			return "" // a level the core does not know: it sends everything
+		}
+		if best == "" || r < rank[best] {
+			best = level
+		}
+	}
+	return best
 }
 
 func deref[T any](v *T) T {

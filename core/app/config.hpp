@@ -19,6 +19,7 @@ struct ServerSettings {
     std::string bundle_path;
     std::string plugin_version;
     std::string diagnostic_id;
+    std::string log_level;  // the server's most verbose log level; "" = unknown
 };
 
 enum class Cloud { global, usgov, usgovdod, china, custom };

@@ -369,6 +369,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
 }
 
 Status Core::activate(std::string const& settings_json, ServerSettings const& server) {
+    log::set_min_level(log::level_from_name(server.log_level));
     std::shared_ptr<Config const> config;
     MSTEAMS_TRY_ASSIGN(config, load(settings_json, server, SaveGenerated::now));
 
@@ -412,6 +413,7 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
 }
 
 Status Core::configuration_change(std::string const& settings_json, ServerSettings const& server) {
+    log::set_min_level(log::level_from_name(server.log_level));  // the server's log settings may have changed
     std::shared_ptr<Config const> config;
     std::vector<std::string> found;
     auto loaded = load(settings_json, server, SaveGenerated::after_hook, &found);

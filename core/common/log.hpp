@@ -1,5 +1,8 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -24,6 +27,33 @@ public:
 
 // Replaces the current sink; nullptr restores stderr.
 void set_sink(std::shared_ptr<Sink> sink);
+
+// Lines below this level are dropped before they cost anything (the server's own log level; debug until told).
+void set_min_level(Level level) noexcept;
+[[nodiscard]] bool enabled(Level level) noexcept;
+// "DEBUG", "INFO", "WARN"/"WARNING", "ERROR" in any case; anything else (an unknown level, "") is debug.
+[[nodiscard]] Level level_from_name(std::string_view name) noexcept;
+
+// Hands lines to `inner` on a thread of its own, in order, so a log call never waits for the sink (the API sink is
+// a gRPC round trip to the shim). At most `capacity` lines wait; beyond that lines are dropped, counted, and a
+// warning says how many once there is room again.
+class AsyncSink final : public Sink {
+public:
+    explicit AsyncSink(std::shared_ptr<Sink> inner, std::size_t capacity = 10'000);
+    ~AsyncSink() override;  // stop(2 s)
+    AsyncSink(AsyncSink const&) = delete;
+    AsyncSink& operator=(AsyncSink const&) = delete;
+
+    void write(Level level, std::string_view message, Fields const& fields) noexcept override;
+    // Writes what is queued, for at most `within`; lines still queued then are abandoned. Later writes are dropped.
+    void stop(std::chrono::milliseconds within) noexcept;
+    [[nodiscard]] std::uint64_t dropped() const noexcept;
+
+    struct State;
+
+private:
+    std::shared_ptr<State> state_;
+};
 
 void write(Level level, std::string_view message, Fields fields = {}) noexcept;
 

@@ -85,7 +85,9 @@ int serve(ServeArgs const& args) {
     ::signal(SIGPIPE, SIG_IGN);
 
     auto api = std::make_shared<rpc::ApiClient>(args.api_socket);
-    log::set_sink(rpc::make_api_log_sink(api));
+    // Asynchronous: a log line is a gRPC round trip to the shim, which no worker should wait for.
+    auto sink = std::make_shared<log::AsyncSink>(rpc::make_api_log_sink(api));
+    log::set_sink(sink);
     app::Core core(api);
 
     std::unique_ptr<rpc::Server> server;
@@ -102,6 +104,7 @@ int serve(ServeArgs const& args) {
     int sig = 0;
     sigwait(&signals, &sig);
     log::set_sink(nullptr);  // the shim may already be gone
+    sink->stop(std::chrono::milliseconds(500));
     log::debug("msteams-core stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     server->shutdown(std::chrono::seconds(2));
     return 0;

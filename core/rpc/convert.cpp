@@ -100,6 +100,7 @@ app::ServerSettings from_proto(v1::ServerSettings const& s) {
     out.bundle_path = s.bundle_path();
     out.plugin_version = s.plugin_version();
     out.diagnostic_id = s.diagnostic_id();
+    out.log_level = s.log_level();
     return out;
 }
 

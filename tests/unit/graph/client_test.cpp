@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "log_capture.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "crypto/crypto.hpp"
@@ -76,29 +77,7 @@ json text_post(std::string const& from, std::string const& text) {
     return json{{"from", from}, {"body", {{"contentType", "text"}, {"content", text}}}};
 }
 
-// Collects log lines while installed.
-class CapturedLog : public msteams::log::Sink {
-public:
-    void write(msteams::log::Level level, std::string_view message,
-               msteams::log::Fields const& fields) noexcept override {
-        std::lock_guard lock(mutex_);
-        text_ += msteams::log::format_line(level, message, fields) + "\n";
-    }
-    std::string text() const {
-        std::lock_guard lock(mutex_);
-        return text_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::string text_;
-};
-
-struct LogCapture {
-    std::shared_ptr<CapturedLog> sink = std::make_shared<CapturedLog>();
-    LogCapture() { msteams::log::set_sink(sink); }
-    ~LogCapture() { msteams::log::set_sink(nullptr); }
-};
+using msteams::test::LogCapture;
 
 // A fake Graph host for answers the emulator never gives (malformed bodies, odd redirects).
 struct FakeGraph {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <future>
 
+#include "log_capture.hpp"
 #include "common/log.hpp"
 #include "http/client.hpp"
 
@@ -49,29 +50,7 @@ bool contains(std::string const& haystack, std::string const& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-// Collects log lines while it is installed.
-class CapturedLog : public msteams::log::Sink {
-public:
-    void write(msteams::log::Level level, std::string_view message,
-               msteams::log::Fields const& fields) noexcept override {
-        std::lock_guard lock(mutex_);
-        text_ += msteams::log::format_line(level, message, fields) + "\n";
-    }
-    std::string text() const {
-        std::lock_guard lock(mutex_);
-        return text_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::string text_;
-};
-
-struct LogCapture {
-    std::shared_ptr<CapturedLog> sink = std::make_shared<CapturedLog>();
-    LogCapture() { msteams::log::set_sink(sink); }
-    ~LogCapture() { msteams::log::set_sink(nullptr); }
-};
+using msteams::test::LogCapture;
 
 }  // namespace
 
