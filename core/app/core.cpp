@@ -83,6 +83,7 @@ struct Runtime {
         monitor->start();
     }
     void stop() const {
+        graph->stop();  // workers waiting for a Graph turn or a retry stop waiting
         monitor->stop();
         outbound->stop();
         inbound->stop();

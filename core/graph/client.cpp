@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <condition_variable>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -444,6 +445,17 @@ struct Client::Impl {
 
     mutable std::mutex counters_mutex;
     Counters counters;
+
+    // stop(): every wait ends at once and no new one starts.
+    std::mutex stop_mutex;
+    std::condition_variable stop_cv;
+    bool stopping = false;
+
+    // Waits `d`; false when the client was stopped (before or meanwhile).
+    bool interruptible_wait(milliseconds d) {
+        std::unique_lock lock(stop_mutex);
+        return !stop_cv.wait_for(lock, d, [&] { return stopping; });
+    }
     detail::RateLimiter limiter;
     std::mutex rng_mutex;
     std::minstd_rand rng;
@@ -504,7 +516,9 @@ struct Client::Impl {
             return std::unexpected(std::move(e));
         }
         if (turn.wait.count() > 0) {
-            std::this_thread::sleep_for(turn.wait);
+            if (!interruptible_wait(turn.wait)) {
+                return fail(ErrorCode::unavailable, call.what + ": not sent, the bridge is stopping");
+            }
             count(&Counters::waited_ms, static_cast<std::uint64_t>(turn.wait.count()));
         }
         return {};
@@ -602,7 +616,11 @@ struct Client::Impl {
             log::debug("graph: retrying a request", {{"request", call.what},
                                                      {"status", std::to_string(failure.http_status)},
                                                      {"pause_ms", std::to_string(pause.count())}});
-            std::this_thread::sleep_for(pause);
+            if (!interruptible_wait(pause)) {
+                failure.code = ErrorCode::unavailable;
+                failure.message = call.what + ": " + failure.message + " (not retried: the bridge is stopping)";
+                return std::unexpected(std::move(failure));
+            }
             count(&Counters::retries);
         }
     }
@@ -708,6 +726,14 @@ Client::Client(std::shared_ptr<http::Client> http, std::string graph_base, Limit
     : impl_(std::make_unique<Impl>(std::move(http), std::move(graph_base), limits)) {}
 
 Client::~Client() = default;
+
+void Client::stop() noexcept {
+    {
+        std::lock_guard lock(impl_->stop_mutex);
+        impl_->stopping = true;
+    }
+    impl_->stop_cv.notify_all();
+}
 
 Counters Client::counters() const {
     std::lock_guard lock(impl_->counters_mutex);

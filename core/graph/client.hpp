@@ -196,6 +196,10 @@ public:
     Client(Client const&) = delete;
     Client& operator=(Client const&) = delete;
 
+    // Ends every wait for a rate-limiter turn or a retry at once, and every later one: those calls fail with
+    // ErrorCode::unavailable (what was never sent can be tried again after a restart). For a fast shutdown.
+    void stop() noexcept;
+
     // Users (app token)
     [[nodiscard]] Result<GraphUser> get_user(std::string const& token, std::string const& id_or_upn);
     // The user's profile photo (its largest size), nullopt when they have none.

@@ -1110,6 +1110,25 @@ TEST_CASE("graph: a POST that never reached Graph is sent again", "[graph]") {
     CHECK(silent.requests().empty());
 }
 
+TEST_CASE("graph: stop() ends a wait for a rate-limiter turn at once, and every later one", "[graph]") {
+    Emulator emu;
+    Limits limits = unlimited(std::chrono::milliseconds(4'000'000));
+    limits.chat_reads_per_second = 0.001;  // the next turn of a chat is 1,000 s away
+    Client client(emu.http, emu.graph_url(), limits);
+    auto const first = client.get_message("not-a-token", "19:chat@thread.v2", "1");  // the burst's one token
+    CHECK(first.error().code == ErrorCode::unauthenticated);
+
+    msteams::Result<msteams::graph::ChatMessage> waiting = msteams::fail(ErrorCode::internal, "not run");
+    std::thread worker([&] { waiting = client.get_message("not-a-token", "19:chat@thread.v2", "2"); });
+    client.stop();
+    worker.join();  // would take 1,000 s without stop()
+    REQUIRE_FALSE(waiting.has_value());
+    CHECK(waiting.error().code == ErrorCode::unavailable);
+    CHECK_THAT(waiting.error().message, Catch::Contains("stopping"));
+    auto const later = client.get_message("not-a-token", "19:chat@thread.v2", "3");
+    CHECK_THAT(later.error().message, Catch::Contains("stopping"));
+}
+
 TEST_CASE("graph: retries take their turn under the rate budget", "[graph]") {
     FakeGraph f;
     std::atomic<int> calls{0};
