@@ -4,6 +4,7 @@
 #include <ctime>
 #include <optional>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "graph/entra.hpp"
 
@@ -140,7 +141,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             }
             std::shared_ptr<AdminContext const> ctx;
             MSTEAMS_TRY_ASSIGN(ctx, active(source));
-            auto retried = ctx->bridge->retry_dead_letters(id, graph::now_ms());
+            auto retried = ctx->bridge->retry_dead_letters(id, now_ms());
             if (!retried) {
                 return std::unexpected(data_failure(retried.error()));
             }
@@ -227,7 +228,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             if (auto updated = api.update_user(changed); !updated) {
                 return fail(ErrorCode::unavailable, "Could not update @" + username + ": " + updated.error().message);
             }
-            if (auto s = ctx->bridge->mark_promoted(user->id, graph::now_ms()); !s) {
+            if (auto s = ctx->bridge->mark_promoted(user->id, now_ms()); !s) {
                 return std::unexpected(data_failure(s.error()));
             }
             log::info("promoted a synthetic user", {{"user_id", user->id}, {"username", new_username}});

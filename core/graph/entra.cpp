@@ -3,6 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/strings.hpp"
 
 namespace msteams::graph {
@@ -42,11 +43,6 @@ std::string first_line(std::string const& s) {
 }
 
 }  // namespace
-
-std::int64_t now_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 Error entra_error(http::Response const& r) {
     auto const body = json::parse(r.body, nullptr, false);

@@ -80,7 +80,4 @@ private:
 // A Graph error answer ({"error":{"code","message"}}) as an Error, with Retry-After for 429/503.
 [[nodiscard]] Error graph_error(http::Response const& response);
 
-// Unix milliseconds now.
-[[nodiscard]] std::int64_t now_ms();
-
 }  // namespace msteams::graph

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
 
@@ -89,7 +90,7 @@ void Monitor::loop() {
     }
 }
 
-std::int64_t Monitor::now_ms() const { return settings_.clock_ms ? settings_.clock_ms() : graph::now_ms(); }
+std::int64_t Monitor::now_ms() const { return settings_.clock_ms ? settings_.clock_ms() : msteams::now_ms(); }
 
 Status Monitor::run_once() {
     bool held = false;

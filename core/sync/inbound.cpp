@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "common/backoff.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
@@ -135,7 +136,7 @@ void Inbound::stop() { workers_.stop(); }
 void Inbound::wake() { workers_.wake(); }
 
 Result<bool> Inbound::run_once() {
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     std::vector<store::InboxItem> items;
     MSTEAMS_TRY_ASSIGN(items, bridge_->claim(now, now + k_claim_lease.count(), 100));
     if (items.empty()) {
@@ -152,14 +153,14 @@ Result<bool> Inbound::run_once() {
     {
         // The batch stays this worker's while it works (a crashed worker's comes back when its lease lapses).
         LeaseKeeper const keeper(k_claim_renew_every, [&] {
-            if (auto s = bridge_->renew(ids, graph::now_ms() + k_claim_lease.count()); !s) {
+            if (auto s = bridge_->renew(ids, now_ms() + k_claim_lease.count()); !s) {
                 log::warn("could not renew the lease of Teams changes", {{"error", s.error().message}});
             }
         });
         done = guarded(stats_->worker_exceptions, [&] { return process(items, attempts); });
     }
     if (done && *done == Outcome::wait_for_sender) {
-        MSTEAMS_TRY(bridge_->delay(ids, graph::now_ms() + 1000));
+        MSTEAMS_TRY(bridge_->delay(ids, now_ms() + 1000));
         return true;
     }
     if (done) {
@@ -178,7 +179,7 @@ Result<bool> Inbound::run_once() {
                     {"attempts", std::to_string(attempts)},
                     {"error", e.message}});
         MSTEAMS_TRY(bridge_->db().transact(
-            [&](store::Tx& tx) { return bridge_->dead_letter_inbox(tx, items, e.message, graph::now_ms()); }));
+            [&](store::Tx& tx) { return bridge_->dead_letter_inbox(tx, items, e.message, now_ms()); }));
         return true;
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
@@ -187,7 +188,7 @@ Result<bool> Inbound::run_once() {
                {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)},
                {"error", e.message}});
-    MSTEAMS_TRY(bridge_->postpone(ids, graph::now_ms() + delay_ms, e.message));
+    MSTEAMS_TRY(bridge_->postpone(ids, now_ms() + delay_ms, e.message));
     return true;
 }
 
@@ -195,7 +196,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
     std::vector<store::Portal> portals;
     MSTEAMS_TRY_ASSIGN(portals, bridge_->portals("chat"));
     std::vector<store::InboxItem> items;
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     for (auto const& p : portals) {
         items.push_back(store::InboxItem{0, now, "", "catchup", p.teams_thread_id, "", 0});
     }
@@ -241,7 +242,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
 
 Status Inbound::schedule_reconcile() {
     constexpr std::int64_t k_active_window_ms = 24 * 60 * 60'000LL;
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     std::int64_t queued = 0;
     MSTEAMS_TRY_ASSIGN(queued, bridge_->enqueue_reconcile(now - k_active_window_ms, now));
     stats_->reconciles += static_cast<std::uint64_t>(queued);
@@ -258,7 +259,7 @@ Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_i
     }
     std::optional<store::ChatInfo> cached;
     MSTEAMS_TRY_ASSIGN(cached, bridge_->chat(chat_id));
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     if (cached && !refresh && now - cached->checked_at < settings_.chat_info_ttl_ms) {
         return cached->member_ids;
     }
@@ -312,7 +313,7 @@ Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::ve
     } else {
         MSTEAMS_TRY_ASSIGN(channel, api_->get_group_channel(users));
     }
-    store::Portal portal{chat_id, "chat", "", channel.id, "", graph::now_ms(), 0};
+    store::Portal portal{chat_id, "chat", "", channel.id, "", now_ms(), 0};
     MSTEAMS_TRY_ASSIGN(portal, bridge_->add_portal(portal));
     log::info("bridging a Teams chat", {{"chat_id", chat_id}, {"channel_id", portal.mm_channel_id}});
     return portal;
@@ -455,7 +456,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         // committed before the send and replaced by the link in one transaction, so checking the marker after
         // reading Teams and the links after the marker never sees neither. Such a chat waits a moment.
         bool in_flight = false;
-        MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, graph::now_ms() - k_send_resolution_ms));
+        MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, now_ms() - k_send_resolution_ms));
         if (in_flight) {
             for (auto const& m : messages) {
                 std::optional<store::MessageLink> link;
@@ -469,7 +470,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         // flight, or one that started after the version was read above, may be missing from what was read (a
         // reaction it just set would look removed): read again.
         bool unchanged = false;
-        MSTEAMS_TRY_ASSIGN(unchanged, bridge_->thread_unchanged(tx, chat_id, version, graph::now_ms()));
+        MSTEAMS_TRY_ASSIGN(unchanged, bridge_->thread_unchanged(tx, chat_id, version, now_ms()));
         if (!unchanged) {
             return Outcome::wait_for_sender;
         }
@@ -535,7 +536,7 @@ Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std
                     {"attempts", std::to_string(attempts)},
                     {"error", applied.error().message}});
         MSTEAMS_TRY(bridge_->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts,
-                                                 graph::now_ms()));
+                                                 now_ms()));
     }
     return {};
 }
@@ -715,7 +716,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
         }
         post.props_json = json{{k_teams_message_prop, m.id}}.dump();
         MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id,
-                                                             "teams", 0, graph::now_ms(), false}));
+                                                             "teams", 0, now_ms(), false}));
         mm::Post created;
         MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
         post_id = created.id;

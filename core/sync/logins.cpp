@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
 #include "common/strings.hpp"
@@ -61,7 +62,7 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
     state.mm_user_id = mm_user_id;
     state.verifier_sealed = sealer_->seal(pkce.verifier, mm_user_id);
     state.purpose = to_string(purpose);
-    state.expires_at = graph::now_ms() + k_state_lifetime_ms;
+    state.expires_at = now_ms() + k_state_lifetime_ms;
     MSTEAMS_TRY(states_.put(state));
     return entra_->authorize_url(redirect_uri(), state.state, pkce.challenge);
 }
@@ -83,7 +84,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
         return std::unexpected(taken.error());
     }
     auto const& state = *taken;
-    if (state.expires_at < graph::now_ms()) {
+    if (state.expires_at < now_ms()) {
         return fail(ErrorCode::invalid_argument,
                     "This sign-in took longer than 5 minutes and expired. Start again from Mattermost.");
     }
@@ -118,7 +119,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     account.teams_email = me.mail.empty() ? me.user_principal_name : me.mail;
     account.teams_display_name = me.display_name;
     account.token_sealed = seal_token(token, owner);
-    account.connected_at = graph::now_ms();
+    account.connected_at = now_ms();
     int const limit = purpose == Purpose::bot ? 1'000'000'000 : settings_.connected_users_allowed;
     if (auto stored = accounts_.connect(account, limit); !stored) {
         switch (stored.error().code) {
@@ -188,7 +189,7 @@ Result<std::string> Logins::access_token(std::string const& mm_user_id) {
     }
     graph::Token token{payload["a"].get<std::string>(), payload["r"].get<std::string>(),
                        payload["e"].get<std::int64_t>(), ""};
-    if (token.expires_at - k_refresh_margin_ms > graph::now_ms()) {
+    if (token.expires_at - k_refresh_margin_ms > now_ms()) {
         return token.access_token;
     }
     auto refreshed = entra_->refresh(token.refresh_token);

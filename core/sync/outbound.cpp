@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/backoff.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "sync/post_props.hpp"
@@ -145,7 +146,7 @@ public:
 
     // Before the first Graph request that changes the chat: the inbound side waits while it is in flight.
     [[nodiscard]] Status begin_write(std::string const& thread_id) {
-        MSTEAMS_TRY(bridge_->begin_thread_write(thread_id, graph::now_ms() + k_claim_lease.count()));
+        MSTEAMS_TRY(bridge_->begin_thread_write(thread_id, now_ms() + k_claim_lease.count()));
         std::lock_guard lock(mutex_);
         thread_id_ = thread_id;
         return {};
@@ -185,7 +186,7 @@ private:
             std::lock_guard lock(mutex_);
             thread = thread_id_;
         }
-        auto const until = graph::now_ms() + k_claim_lease.count();
+        auto const until = now_ms() + k_claim_lease.count();
         auto renewed = bridge_->renew_outbox(outbox_id_, until);
         if (renewed && !thread.empty()) {
             renewed = bridge_->renew_thread_write(thread, until);
@@ -253,7 +254,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
         return {};
     }
     std::vector<store::OutboxItem> items;
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     for (auto const& e : events) {
         store::OutboxItem item;
         item.created_at = now;
@@ -333,7 +334,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
 }
 
 Result<bool> Outbound::run_once() {
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     std::optional<store::OutboxItem> item;
     MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(now, now - k_settle_ms, now + k_claim_lease.count()));
     if (!item) {
@@ -365,14 +366,14 @@ Result<bool> Outbound::run_once() {
             tell(item->user_id, item->channel_id,
                  "Your message could not be delivered to Microsoft Teams: " + e.message);
         }
-        MSTEAMS_TRY(bridge_->dead_letter_outbox(*item, e.message, graph::now_ms()));
+        MSTEAMS_TRY(bridge_->dead_letter_outbox(*item, e.message, now_ms()));
         return true;
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
     log::warn("could not send a Mattermost change to Teams; trying again later",
               {{"post_id", item->post_id}, {"kind", item->kind}, {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)}, {"error", e.message}});
-    MSTEAMS_TRY(bridge_->postpone_outbox(item->id, graph::now_ms() + delay_ms, e.message));
+    MSTEAMS_TRY(bridge_->postpone_outbox(item->id, now_ms() + delay_ms, e.message));
     return true;
 }
 
@@ -400,7 +401,7 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
         return std::optional<std::string>(user->teams_user_id);
     }
     // Someone who never connected may still be in Teams: the same email is the same person.
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = not_in_teams_.find(mm_user_id); it != not_in_teams_.end() && now - it->second < k_lookup_ttl_ms) {
@@ -531,7 +532,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
             t.chat_id = chat.id;
         }
     }
-    store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, graph::now_ms(), graph::now_ms()};
+    store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, now_ms(), now_ms()};
     MSTEAMS_TRY(bridge_->add_portal(created));
     return std::optional<Target>(std::move(t));
 }
@@ -669,7 +670,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         }
         if (!pending) {
             MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost",
-                                                                 0, graph::now_ms(), false}));
+                                                                 0, now_ms(), false}));
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }

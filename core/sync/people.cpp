@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
 #include "graph/entra.hpp"
@@ -95,7 +96,7 @@ Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given
     if (!profile.email.empty()) {
         if (auto existing = api_->get_user_by_email(profile.email); existing) {
             store::TeamsUser row{profile.id, existing->id, false, profile.display_name, profile.email,
-                                 graph::now_ms(), 0};
+                                 now_ms(), 0};
             store::TeamsUser stored;
             MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(row));
             log::info("matched a Teams user to a Mattermost user by email",
@@ -135,7 +136,7 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
             store::TeamsUser stored;
             MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(store::TeamsUser{
                                            profile.id, created->id, true, profile.display_name, profile.email,
-                                           graph::now_ms(), 0}));
+                                           now_ms(), 0}));
             ++stats_->synthetic_users_created;
             log::info("created a synthetic user for a Teams user",
                       {{"teams_user_id", profile.id}, {"user_id", created->id}, {"username", user.username}});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
 
@@ -31,7 +32,7 @@ ProfileSync::ProfileSync(ProfileSyncSettings settings, std::shared_ptr<mm::Api> 
       stats_(std::move(stats)) {}
 
 std::int64_t ProfileSync::now_ms() const {
-    return settings_.clock_ms ? settings_.clock_ms() : graph::now_ms();
+    return settings_.clock_ms ? settings_.clock_ms() : msteams::now_ms();
 }
 
 Status ProfileSync::run_once() {

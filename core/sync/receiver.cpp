@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
@@ -155,7 +156,7 @@ Answer Receiver::changes(std::string_view body) {
         return refusal;
     }
     std::vector<store::InboxItem> accepted;
-    auto const now = graph::now_ms();
+    auto const now = now_ms();
     for (auto const& item : *items) {
         ++stats_->notifications_received;
         if (!item.is_object()) {

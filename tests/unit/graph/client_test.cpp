@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "log_capture.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "crypto/crypto.hpp"
@@ -425,7 +426,7 @@ TEST_CASE("graph: get_message parses a Teams user's mentions, file attachment an
     CHECK(m->from.display_name == "Bianca Pisani");
     CHECK(m->body_content_type == "html");
     CHECK(contains(m->body, "<at id=\"0\">Adele Vance</at>"));
-    CHECK(std::llabs(m->created_at - msteams::graph::now_ms()) < 60'000);
+    CHECK(std::llabs(m->created_at - msteams::now_ms()) < 60'000);
     CHECK(m->last_modified_at > m->created_at);  // the reaction moved it
     CHECK(m->last_edited_at == 0);
     CHECK(m->deleted_at == 0);
@@ -536,7 +537,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     CHECK(changed.last_edited_at > 0);
     CHECK(changed.last_modified_at > since);
 
-    auto nothing = client.list_messages_since(adele, chat, msteams::graph::now_ms() + 60'000, 100);
+    auto nothing = client.list_messages_since(adele, chat, msteams::now_ms() + 60'000, 100);
     REQUIRE(nothing);
     CHECK(nothing->messages.empty());
 }
@@ -757,7 +758,7 @@ TEST_CASE("graph: subscriptions are created with the validation handshake, renew
     wanted.notification_url = endpoint.url("/changes", "127.0.0.1");
     wanted.lifecycle_notification_url = endpoint.url("/lifecycle", "127.0.0.1");
     wanted.client_state = secret_state;
-    wanted.expires_at = msteams::graph::now_ms() + 2 * 3600 * 1000;
+    wanted.expires_at = msteams::now_ms() + 2 * 3600 * 1000;
     auto sub = client.create_subscription(app->access_token, wanted);
     REQUIRE(sub);
     CHECK_FALSE(sub->id.empty());
@@ -774,7 +775,7 @@ TEST_CASE("graph: subscriptions are created with the validation handshake, renew
     REQUIRE(listed->size() == 1);
     CHECK(listed->front().id == sub->id);
 
-    auto const later = msteams::graph::now_ms() + 3 * 3600 * 1000;
+    auto const later = msteams::now_ms() + 3 * 3600 * 1000;
     auto renewed = client.renew_subscription(app->access_token, sub->id, later);
     REQUIRE(renewed);
     CHECK(renewed->id == sub->id);
@@ -783,7 +784,7 @@ TEST_CASE("graph: subscriptions are created with the validation handshake, renew
 
     SECTION("refusals are clear and keep the client state secret") {
         Subscription too_long = wanted;
-        too_long.expires_at = msteams::graph::now_ms() + 5LL * 24 * 3600 * 1000;
+        too_long.expires_at = msteams::now_ms() + 5LL * 24 * 3600 * 1000;
         auto refused = client.create_subscription(app->access_token, too_long);
         REQUIRE_FALSE(refused);
         CHECK(refused.error().code == ErrorCode::invalid_argument);

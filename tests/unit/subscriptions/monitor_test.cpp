@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "../store/pg_support.hpp"
+#include "common/clock.hpp"
 #include "common/strings.hpp"
 #include "graph/client.hpp"
 #include "graph/emulator.hpp"
@@ -96,7 +97,7 @@ struct World {
         s.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
         s.client_state = "monitor-test-secret";
         s.lease_ttl = 30s;
-        s.clock_ms = [skew = skew] { return msteams::graph::now_ms() + skew->load(); };
+        s.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
         s.node_id = "node-a";
         return s;
     }
