@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "msteams.grpc.pb.h"
-#include "rpc/convert.hpp"
+#include "rpc/proto_mapping.hpp"
 #include "rpc/limits.hpp"
 
 namespace msteams::rpc {

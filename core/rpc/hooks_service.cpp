@@ -12,7 +12,7 @@
 #include "common/strings.hpp"
 #include "common/version.hpp"
 #include "msteams.grpc.pb.h"
-#include "rpc/convert.hpp"
+#include "rpc/proto_mapping.hpp"
 #include "rpc/limits.hpp"
 
 namespace msteams::rpc {

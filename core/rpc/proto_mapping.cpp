@@ -1,4 +1,4 @@
-#include "rpc/convert.hpp"
+#include "rpc/proto_mapping.hpp"
 
 namespace msteams::rpc {
 
