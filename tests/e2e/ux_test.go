@@ -168,33 +168,28 @@ func TestUX(t *testing.T) {
 		}); err != nil {
 			t.Error(err)
 		}
-		status := func() string {
-			st, _, err := b.mm.AdminClient.GetUserStatus(ctx, ghost.Id, "")
-			if err != nil {
-				return "(" + err.Error() + ")"
+		// Her Mattermost status follows her Teams presence.
+		waitStatus := func(want, why string) {
+			t.Helper()
+			if err := eventually(ctx, 20*time.Second, func() error {
+				st, _, err := b.mm.AdminClient.GetUserStatus(ctx, ghost.Id, "")
+				if err != nil {
+					return err
+				}
+				if st.Status != want {
+					return fmt.Errorf("her status is %s, want %s (%s in Teams)", st.Status, want, why)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
 			}
-			return st.Status
 		}
-		if err := eventually(ctx, 20*time.Second, func() error {
-			if s := status(); s != model.StatusDnd {
-				return fmt.Errorf("her status is %s, want dnd (busy in Teams)", s)
-			}
-			return nil
-		}); err != nil {
-			t.Error(err)
-		}
+		waitStatus(model.StatusDnd, "busy")
 		away := m365ctl.Presence{Availability: "BeRightBack", Activity: "BeRightBack"}
 		if _, err := b.ctl.PatchUser(ctx, megan.ID, m365ctl.UserPatch{Presence: &away}); err != nil {
 			t.Fatal(err)
 		}
-		if err := eventually(ctx, 20*time.Second, func() error {
-			if s := status(); s != model.StatusAway {
-				return fmt.Errorf("her status is %s, want away (be right back in Teams)", s)
-			}
-			return nil
-		}); err != nil {
-			t.Error(err)
-		}
+		waitStatus(model.StatusAway, "be right back")
 		err = eventually(ctx, 20*time.Second, func() error {
 			ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
 			if err != nil {
