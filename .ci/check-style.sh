@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Static checks: Go formatting and vet, TypeScript types, the manifest.
+# Static checks: C++ formatting (clang-format, .clang-format), Go formatting and vet, TypeScript types, the manifest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
+
+# C++: every file of the core, its unit tests and fuzz targets, except generated tables.
+cxx=$(git ls-files 'core/*.cpp' 'core/*.hpp' 'tests/unit/*.cpp' 'tests/unit/*.hpp' 'tests/fuzz/*.cpp' 'tests/fuzz/*.hpp' |
+  grep -v 'core/convert/detail/emoji_table.cpp' || true)
+if ! command -v clang-format-19 >/dev/null; then
+  echo "check-style: clang-format-19 is missing (make deps installs it)"; status=1
+elif ! clang-format-19 --dry-run --Werror --style=file $cxx 2>/tmp/clang-format.$$; then
+  echo "check-style: clang-format would change (run: clang-format-19 -i --style=file FILE):"
+  grep -o '^[^:]*:[0-9]*' /tmp/clang-format.$$ | sort -u | head -40; status=1
+fi
+rm -f /tmp/clang-format.$$
 
 unformatted=$(gofmt -l shim tests bench 2>/dev/null | grep -v '/gen/' || true)
 if [ -n "$unformatted" ]; then

@@ -18,6 +18,7 @@ run() {
   fi
 }
 
+run "style"                          make --no-print-directory check-style
 run "core unit tests (Release)"      make --no-print-directory test-core
 run "core unit tests (ASan+UBSan)"   make --no-print-directory test-asan
 run "fuzz (short)"                   make --no-print-directory fuzz FUZZ_SECONDS=5

@@ -102,8 +102,9 @@ public:
         auto value = std::string(strings::trim(v->get_ref<std::string const&>()));
         if (value == k_masked_setting) {
             // What Mattermost shows for a secret setting, saved back by a path that did not restore the value.
-            return invalid(s, "holds the mask Mattermost shows for secrets instead of a value: enter (or regenerate) "
-                              "it again.");
+            return invalid(s,
+                           "holds the mask Mattermost shows for secrets instead of a value: enter (or regenerate) "
+                           "it again.");
         }
         if (value.size() > max) {
             return invalid(s, "is longer than " + std::to_string(max) + " characters.");
@@ -232,8 +233,7 @@ Status check_ca_pem(std::string const& pem) {
     if (pem.size() > k_max_ca_pem) {
         return invalid(k_extra_ca, "is larger than 64 KiB.");
     }
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                  &BIO_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
     if (!bio) {
         return fail(ErrorCode::internal, "out of memory reading " + name(k_extra_ca));
     }
@@ -250,13 +250,12 @@ Status check_ca_pem(std::string const& pem) {
 }
 
 bool is_domain_name(std::string_view s) {
-    if (s.empty() || s.size() > 253 || s.find('.') == std::string_view::npos || s.front() == '.' ||
-        s.back() == '.') {
+    if (s.empty() || s.size() > 253 || s.find('.') == std::string_view::npos || s.front() == '.' || s.back() == '.') {
         return false;
     }
     for (char c : s) {
-        bool const ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '.';
+        bool const ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
         if (!ok) {
             return false;
         }
@@ -392,9 +391,10 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     Problems problems;
 
     if (server.sql_driver_name != "postgres") {
-        problems.add("The MS Teams plugin requires PostgreSQL, but this server's database driver "
-                     "(SqlSettings.DriverName) is \"" +
-                     server.sql_driver_name + "\".");
+        problems.add(
+            "The MS Teams plugin requires PostgreSQL, but this server's database driver "
+            "(SqlSettings.DriverName) is \"" +
+            server.sql_driver_name + "\".");
     }
     problems.check(check_site_url(server.site_url));
     c.server = server;
@@ -421,13 +421,13 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     } else if (has_control_chars(c.client_secret)) {
         problems.check(invalid(k_client_secret, "contains control characters."));
     }
-    problems.take(generated_secret(r, k_encryption_key, generate_missing_secrets, 16, 256, normalized,
-                                   out.generated_keys),
-                  c.encryption_key);
+    problems.take(
+        generated_secret(r, k_encryption_key, generate_missing_secrets, 16, 256, normalized, out.generated_keys),
+        c.encryption_key);
     // Graph limits clientState to 128 characters.
-    problems.take(generated_secret(r, k_webhook_secret, generate_missing_secrets, 16, 128, normalized,
-                                   out.generated_keys),
-                  c.webhook_secret);
+    problems.take(
+        generated_secret(r, k_webhook_secret, generate_missing_secrets, 16, 128, normalized, out.generated_keys),
+        c.webhook_secret);
 
     problems.take(r.choice(k_national_cloud, Cloud::global,
                            {{"global", Cloud::global},
@@ -476,11 +476,10 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     problems.check(check_ca_pem(c.extra_ca_pem));
     problems.take(r.boolean(k_evaluation_api, false), c.evaluation_api);
 
-    problems.take(r.choice(k_chat_sync, ChatSync::mirror,
-                           {{"mirror", ChatSync::mirror},
-                            {"notifications", ChatSync::notifications},
-                            {"off", ChatSync::off}}),
-                  c.chat_sync);
+    problems.take(
+        r.choice(k_chat_sync, ChatSync::mirror,
+                 {{"mirror", ChatSync::mirror}, {"notifications", ChatSync::notifications}, {"off", ChatSync::off}}),
+        c.chat_sync);
 
     problems.take(r.boolean(k_enforce, false), c.enforce_connected_accounts);
     problems.take(r.boolean(k_allow_skip, true), c.allow_skip_connect_accounts);

@@ -131,12 +131,12 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         return runtime && active_.load() ? runtime->admin : nullptr;
     });
     web::install_account_routes(router_, logins_source, api_, [this](sync::Connected const& c) { welcome(c); });
-    web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_,
-                                     [this]() -> std::shared_ptr<store::Bridge> {
-                                         auto const runtime = runtime_.load();
-                                         return runtime && active_.load() && runtime->admin ? runtime->admin->bridge
-                                                                                             : nullptr;
-                                     });
+    web::install_notification_routes(
+        router_, [this] { return receiver(); }, stats_, api_,
+        [this]() -> std::shared_ptr<store::Bridge> {
+            auto const runtime = runtime_.load();
+            return runtime && active_.load() && runtime->admin ? runtime->admin->bridge : nullptr;
+        });
     web::install_channel_routes(router_, api_, [this]() -> std::shared_ptr<store::Bridge> {
         auto const runtime = runtime_.load();
         return runtime && active_.load() && runtime->admin ? runtime->admin->bridge : nullptr;
@@ -184,8 +184,8 @@ Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_jso
         }
         if (when == SaveGenerated::now) {
             if (auto saved = api_->save_plugin_config(parsed->settings_json); !saved) {
-                return fail(ErrorCode::unavailable, "Could not save the generated settings (" + keys +
-                                                        "): " + saved.error().message);
+                return fail(ErrorCode::unavailable,
+                            "Could not save the generated settings (" + keys + "): " + saved.error().message);
             }
             log::info("generated missing secrets and saved them", {{"settings", keys}});
         } else {
@@ -253,11 +253,11 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         graph::GraphUser user;
         MSTEAMS_TRY_ASSIGN(user, graph->get_user(app.access_token, id));
-        return sync::TeamsProfile{user.id, user.display_name,
-                                  user.mail.empty() ? user.user_principal_name : user.mail, user.user_type == "Guest"};
+        return sync::TeamsProfile{user.id, user.display_name, user.mail.empty() ? user.user_principal_name : user.mail,
+                                  user.user_type == "Guest"};
     };
-    runtime->people = std::make_shared<sync::People>(api_, runtime->bridge, sync::PeopleSettings{config->sync_guest_users},
-                                                     read_profile, stats_);
+    runtime->people = std::make_shared<sync::People>(
+        api_, runtime->bridge, sync::PeopleSettings{config->sync_guest_users}, read_profile, stats_);
     sync::ProfileSyncSettings profile_sync;
     profile_sync.presence = config->sync_presence;
     sync::PhotoReader read_photo = [entra, graph](std::string const& id) -> Result<std::optional<std::string>> {
@@ -265,8 +265,8 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         return graph->get_user_photo(app.access_token, id);
     };
-    sync::PresenceReader read_presence = [entra, graph](std::vector<std::string> const& ids)
-        -> Result<std::vector<graph::Presence>> {
+    sync::PresenceReader read_presence =
+        [entra, graph](std::vector<std::string> const& ids) -> Result<std::vector<graph::Presence>> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         return graph->get_presences(app.access_token, ids);
@@ -276,13 +276,14 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     // A new Teams person has their photo as avatar from their first message on (best effort: the periodic job
     // retries what fails).
     std::weak_ptr<sync::ProfileSync> weak_profiles = runtime->profiles;
-    runtime->people->on_synthetic_created([weak_profiles](std::string const& teams_user_id, std::string const& mm_user_id) {
-        if (auto p = weak_profiles.lock()) {
-            if (auto s = p->sync_photo(store::SyntheticProfile{teams_user_id, mm_user_id, 0, ""}); !s) {
-                log::debug("the photo of a new Teams user waits for the next pass", {{"error", s.error().message}});
+    runtime->people->on_synthetic_created(
+        [weak_profiles](std::string const& teams_user_id, std::string const& mm_user_id) {
+            if (auto p = weak_profiles.lock()) {
+                if (auto s = p->sync_photo(store::SyntheticProfile{teams_user_id, mm_user_id, 0, ""}); !s) {
+                    log::debug("the photo of a new Teams user waits for the next pass", {{"error", s.error().message}});
+                }
             }
-        }
-    });
+        });
     sync::InboundSettings inbound;
     inbound.mode = config->chat_sync == ChatSync::mirror          ? sync::InboundMode::mirror
                    : config->chat_sync == ChatSync::notifications ? sync::InboundMode::notifications
@@ -324,13 +325,14 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.client_state = config->webhook_secret;
     monitor.node_id = node_id_;
     std::weak_ptr<sync::Inbound> weak_inbound = runtime->inbound;
-    runtime->monitor = std::make_shared<subscriptions::Monitor>(
-        monitor, runtime->bridge, runtime->graph, runtime->entra, stats_, [weak_inbound](std::string const& why) -> Status {
-            if (auto in = weak_inbound.lock()) {
-                return in->schedule_catch_up(why);
-            }
-            return {};
-        });
+    runtime->monitor =
+        std::make_shared<subscriptions::Monitor>(monitor, runtime->bridge, runtime->graph, runtime->entra, stats_,
+                                                 [weak_inbound](std::string const& why) -> Status {
+                                                     if (auto in = weak_inbound.lock()) {
+                                                         return in->schedule_catch_up(why);
+                                                     }
+                                                     return {};
+                                                 });
     // Graph may lose a notification without any lifecycle event: recently active chats are read forward from their
     // cursors on a schedule.
     runtime->monitor->add_job("reconcile", std::chrono::seconds(config->reconcile_interval_seconds),
@@ -376,8 +378,8 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
 
     auto db = open_database_(server);
     if (!db) {
-        return fail(ErrorCode::unavailable, "The MS Teams plugin cannot use the Mattermost database: " +
-                                                db.error().message);
+        return fail(ErrorCode::unavailable,
+                    "The MS Teams plugin cannot use the Mattermost database: " + db.error().message);
     }
     db_ = *db;
 
@@ -389,16 +391,15 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
     }
     bot_user_id_ = *bot_id;
 
-    if (auto registered = api_->register_command(commands_.registration(read_icon(server.bundle_path)));
-        !registered) {
+    if (auto registered = api_->register_command(commands_.registration(read_icon(server.bundle_path))); !registered) {
         return fail(ErrorCode::unavailable, "Could not register /msteams: " + registered.error().message);
     }
     if (!config->configured()) {
         // Enabled before it was configured (the admin guide's order): run, wait for the settings, call no one.
         config_.store(config);
         active_.store(true);
-        log::info("MS Teams plugin activated; waiting to be set up", {{"version", k_version},
-                                                                       {"missing", joined(config->missing)}});
+        log::info("MS Teams plugin activated; waiting to be set up",
+                  {{"version", k_version}, {"missing", joined(config->missing)}});
         return {};
     }
     std::shared_ptr<Runtime const> runtime;
@@ -457,8 +458,9 @@ std::string welcome_text(sync::Connected const& c, ChatSync chats) {
     std::string text = "You are now connected to Microsoft Teams as **" + who + "**";
     switch (chats) {
         case ChatSync::mirror:
-            text += ". From now on your Teams chats appear here as direct and group messages, and what you write in a "
-                    "direct or group message whose members are all on Microsoft Teams reaches them in Teams, as you.";
+            text +=
+                ". From now on your Teams chats appear here as direct and group messages, and what you write in a "
+                "direct or group message whose members are all on Microsoft Teams reaches them in Teams, as you.";
             break;
         case ChatSync::notifications:
             text += ". From now on I tell you here when someone writes to you in a Teams chat.";
@@ -486,13 +488,15 @@ void Core::welcome(sync::Connected const& connected) const {
     post.channel_id = channel->id;
     post.message = welcome_text(connected, config->chat_sync);
     if (auto p = api_->create_post(post); !p) {
-        log::warn("could not welcome a connected user", {{"user_id", connected.mm_user_id}, {"error", p.error().message}});
+        log::warn("could not welcome a connected user",
+                  {{"user_id", connected.mm_user_id}, {"error", p.error().message}});
     }
 }
 
 std::string problems_text(std::vector<std::string> const& list) {
-    std::string text = "The MS Teams settings saved last were not applied because some are invalid; the previous "
-                       "settings stay in force. Fix them in System Console > Plugins > MS Teams:";
+    std::string text =
+        "The MS Teams settings saved last were not applied because some are invalid; the previous "
+        "settings stay in force. Fix them in System Console > Plugins > MS Teams:";
     for (auto const& p : list) {
         text += "\n- " + p;
     }
@@ -523,7 +527,8 @@ void Core::report_problems(std::vector<std::string> const& list) {
         for (auto const& admin : *admins) {
             auto channel = api->get_direct_channel(bot, admin);
             if (!channel) {
-                log::warn("could not open a DM to a system admin", {{"user_id", admin}, {"error", channel.error().message}});
+                log::warn("could not open a DM to a system admin",
+                          {{"user_id", admin}, {"error", channel.error().message}});
                 continue;
             }
             mm::Post post;
@@ -563,8 +568,8 @@ mm::CommandResponse Core::execute_command(mm::CommandArgs const& args) const {
     auto response = commands_.execute(args);
     // `/msteams status` (and the help) tell system admins about settings that were saved but not applied.
     if (auto const words = strings::split_words(args.command);
-        words.size() == 1 || (words.size() == 2 && (strings::to_lower(words[1]) == "status" ||
-                                                    strings::to_lower(words[1]) == "help"))) {
+        words.size() == 1 ||
+        (words.size() == 2 && (strings::to_lower(words[1]) == "status" || strings::to_lower(words[1]) == "help"))) {
         if (auto const notice = problems(); !notice.empty()) {
             if (auto admin = api_->has_permission_to(args.user_id, "manage_system"); admin && *admin) {
                 response.text += (response.text.empty() ? "" : "\n\n") + notice;
@@ -617,18 +622,14 @@ std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
                 outbound.push_back(sync::OutboundEvent{e.kind == HookEvent::Kind::reaction_added
                                                            ? sync::OutboundEvent::Kind::reacted
                                                            : sync::OutboundEvent::Kind::unreacted,
-                                                       {}, {}, e.reaction});
+                                                       {},
+                                                       {},
+                                                       e.reaction});
                 break;
             case HookEvent::Kind::user_logged_in:
-            case HookEvent::Kind::user_created:
-                fields.emplace_back("user_id", e.user.id);
-                break;
-            case HookEvent::Kind::cluster_event:
-                fields.emplace_back("event_id", e.cluster_event_id);
-                break;
-            case HookEvent::Kind::channel_created:
-                fields.emplace_back("channel_id", e.channel.id);
-                break;
+            case HookEvent::Kind::user_created: fields.emplace_back("user_id", e.user.id); break;
+            case HookEvent::Kind::cluster_event: fields.emplace_back("event_id", e.cluster_event_id); break;
+            case HookEvent::Kind::channel_created: fields.emplace_back("channel_id", e.channel.id); break;
         }
         log::debug("hook event", std::move(fields));
     }

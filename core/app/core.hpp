@@ -23,7 +23,7 @@ struct Connected;
 class Logins;
 class Receiver;
 struct Stats;
-}
+}  // namespace msteams::sync
 
 namespace msteams::app {
 

@@ -30,8 +30,11 @@ std::string describe(store::Account const& a) {
 // Storage failures are the server's problem: the user gets a short sentence, the log gets the details.
 Error storage_failure(Error const& e) {
     log::error("a /msteams command could not read or write its data", {{"error", e.message}});
-    return Error{ErrorCode::unavailable, "That did not work because the plugin could not reach its data. Try again "
-                                         "in a moment.", 0, {}};
+    return Error{ErrorCode::unavailable,
+                 "That did not work because the plugin could not reach its data. Try again "
+                 "in a moment.",
+                 0,
+                 {}};
 }
 
 // The active logins and the caller's account, for the sub-commands that start from both.
@@ -79,19 +82,19 @@ void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
                    "account.";
         }});
 
-    dispatcher.add(SubCommand{
-        "disconnect", "", "Disconnect your Microsoft Teams account.", false,
-        [source](Invocation const& inv) -> Result<std::string> {
-            Caller c;
-            MSTEAMS_TRY_ASSIGN(c, caller(source, inv, "disconnect"));
-            if (!c.connected()) {
-                return std::string("Your account is not connected to Microsoft Teams.");
-            }
-            if (auto d = c.logins->disconnect(inv.args.user_id); !d) {
-                return std::unexpected(storage_failure(d.error()));
-            }
-            return "Your account has been disconnected from Microsoft Teams (" + describe(*c.account) + ").";
-        }});
+    dispatcher.add(SubCommand{"disconnect", "", "Disconnect your Microsoft Teams account.", false,
+                              [source](Invocation const& inv) -> Result<std::string> {
+                                  Caller c;
+                                  MSTEAMS_TRY_ASSIGN(c, caller(source, inv, "disconnect"));
+                                  if (!c.connected()) {
+                                      return std::string("Your account is not connected to Microsoft Teams.");
+                                  }
+                                  if (auto d = c.logins->disconnect(inv.args.user_id); !d) {
+                                      return std::unexpected(storage_failure(d.error()));
+                                  }
+                                  return "Your account has been disconnected from Microsoft Teams (" +
+                                         describe(*c.account) + ").";
+                              }});
 
     dispatcher.add(SubCommand{
         "status", "", "Show whether your account is connected to Microsoft Teams.", false,
@@ -99,16 +102,18 @@ void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
             Caller c;
             MSTEAMS_TRY_ASSIGN(c, caller(source, inv, "status"));
             if (!c.connected()) {
-                return std::string("Your account is not connected to Microsoft Teams. Run `/msteams connect` to "
-                                   "connect it.");
+                return std::string(
+                    "Your account is not connected to Microsoft Teams. Run `/msteams connect` to "
+                    "connect it.");
             }
             // Ask Teams, so that a connection that stopped working is found now rather than when a message is lost.
             auto me = c.logins->whoami(inv.args.user_id);
             if (!me) {
                 if (me.error().code == ErrorCode::permission_denied || me.error().code == ErrorCode::not_found ||
                     me.error().code == ErrorCode::unauthenticated) {
-                    return std::string("Your Microsoft Teams connection has stopped working and was removed. Run "
-                                       "`/msteams connect` to connect again.");
+                    return std::string(
+                        "Your Microsoft Teams connection has stopped working and was removed. Run "
+                        "`/msteams connect` to connect again.");
                 }
                 log::warn("checking a Teams connection failed", {{"error", me.error().message}});
                 return "Your account is connected to Microsoft Teams as " + describe(*c.account) +
@@ -128,21 +133,20 @@ void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
                    "?purpose=bot). Sign in with the Teams account that should post for users who are not connected.";
         }});
 
-    dispatcher.add(SubCommand{
-        "disconnect-bot", "", "Disconnect the msteams bot from its Teams account.", true,
-        [source](Invocation const& inv) -> Result<std::string> {
-            MSTEAMS_TRY(no_arguments(inv, "disconnect-bot"));
-            std::shared_ptr<sync::Logins> logins;
-            MSTEAMS_TRY_ASSIGN(logins, active(source));
-            auto d = logins->disconnect(logins->bot_user_id());
-            if (!d) {
-                if (d.error().code == ErrorCode::not_found) {
-                    return std::string("The bot is not connected to Microsoft Teams.");
-                }
-                return std::unexpected(storage_failure(d.error()));
-            }
-            return std::string("The bot has been disconnected from Microsoft Teams.");
-        }});
+    dispatcher.add(SubCommand{"disconnect-bot", "", "Disconnect the msteams bot from its Teams account.", true,
+                              [source](Invocation const& inv) -> Result<std::string> {
+                                  MSTEAMS_TRY(no_arguments(inv, "disconnect-bot"));
+                                  std::shared_ptr<sync::Logins> logins;
+                                  MSTEAMS_TRY_ASSIGN(logins, active(source));
+                                  auto d = logins->disconnect(logins->bot_user_id());
+                                  if (!d) {
+                                      if (d.error().code == ErrorCode::not_found) {
+                                          return std::string("The bot is not connected to Microsoft Teams.");
+                                      }
+                                      return std::unexpected(storage_failure(d.error()));
+                                  }
+                                  return std::string("The bot has been disconnected from Microsoft Teams.");
+                              }});
 }
 
 }  // namespace msteams::commands

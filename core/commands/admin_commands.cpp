@@ -22,7 +22,9 @@ Result<std::shared_ptr<AdminContext const>> active(AdminSource const& source) {
 Error data_failure(Error const& e) {
     log::error("a /msteams admin command could not read or write its data", {{"error", e.message}});
     return Error{ErrorCode::unavailable,
-                 "That did not work because the plugin could not reach its data. Try again in a moment.", 0, {}};
+                 "That did not work because the plugin could not reach its data. Try again in a moment.",
+                 0,
+                 {}};
 }
 
 // A table cell: no pipes or line breaks from names.
@@ -73,9 +75,10 @@ Result<std::string> dead_letter_summary(store::Bridge& bridge) {
                       "again). Newest:\n| Id | Direction | Conversation | Attempts | Last failure | Error |\n"
                       "|---|---|---|---|---|---|\n";
     for (auto const& d : newest) {
-        out += "| " + std::to_string(d.id) + " | " + (d.direction == "inbound" ? "Teams → Mattermost" : "Mattermost → Teams") +
-               " | " + cell(shorten(d.thread_id, 80)) + " | " + std::to_string(d.attempts) + " | " +
-               utc(d.last_failed_at) + " | " + cell(shorten(d.error, 200)) + " |\n";
+        out += "| " + std::to_string(d.id) + " | " +
+               (d.direction == "inbound" ? "Teams → Mattermost" : "Mattermost → Teams") + " | " +
+               cell(shorten(d.thread_id, 80)) + " | " + std::to_string(d.attempts) + " | " + utc(d.last_failed_at) +
+               " | " + cell(shorten(d.error, 200)) + " |\n";
     }
     return out;
 }
@@ -173,8 +176,8 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             std::string table = "| Mattermost channel | Teams team | Teams channel | Linked by |\n|---|---|---|---|\n";
             for (auto const& p : *portals) {
                 auto const channel = api.get_channel(p.mm_channel_id);
-                auto const creator =
-                    p.creator_mm_user_id.empty() ? Result<mm::User>(std::unexpected(Error{})) : api.get_user(p.creator_mm_user_id);
+                auto const creator = p.creator_mm_user_id.empty() ? Result<mm::User>(std::unexpected(Error{}))
+                                                                  : api.get_user(p.creator_mm_user_id);
                 table += "| " + cell(channel ? channel->display_name + " (~" + channel->name + ")" : p.mm_channel_id) +
                          " | " + cell(p.teams_team_id) + " | " + cell(p.teams_thread_id) + " | " +
                          cell(creator ? "@" + creator->username : "") + " |\n";
@@ -195,8 +198,9 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             auto const new_username = strip_at(inv.words[1]);
             if (!valid_username(new_username)) {
                 return fail(ErrorCode::invalid_argument,
-                            "`" + new_username + "` is not a valid username: use 3 to 22 lower-case letters, digits, "
-                                                 "'.', '-' or '_', starting with a letter.");
+                            "`" + new_username +
+                                "` is not a valid username: use 3 to 22 lower-case letters, digits, "
+                                "'.', '-' or '_', starting with a letter.");
             }
             std::shared_ptr<AdminContext const> ctx;
             MSTEAMS_TRY_ASSIGN(ctx, active(source));
@@ -210,8 +214,9 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             }
             if (!*teams || !(*teams)->synthetic) {
                 return fail(ErrorCode::invalid_argument,
-                            "@" + username + " is not a synthetic user: only users the plugin created for Teams "
-                                             "people can be promoted.");
+                            "@" + username +
+                                " is not a synthetic user: only users the plugin created for Teams "
+                                "people can be promoted.");
             }
             if (new_username != username) {
                 if (auto taken = api.get_user_by_username(new_username); taken) {

@@ -35,8 +35,8 @@ Dispatcher::Dispatcher(mm::Api& api) : api_(api) {
 }
 
 void Dispatcher::add(SubCommand command) {
-    auto const it = std::find_if(commands_.begin(), commands_.end(),
-                                 [&](SubCommand const& c) { return c.name == command.name; });
+    auto const it =
+        std::find_if(commands_.begin(), commands_.end(), [&](SubCommand const& c) { return c.name == command.name; });
     if (it != commands_.end()) {
         *it = std::move(command);
     } else {
@@ -45,7 +45,8 @@ void Dispatcher::add(SubCommand command) {
 }
 
 SubCommand const* Dispatcher::find(std::string const& name) const {
-    auto const it = std::find_if(commands_.begin(), commands_.end(), [&](SubCommand const& c) { return c.name == name; });
+    auto const it =
+        std::find_if(commands_.begin(), commands_.end(), [&](SubCommand const& c) { return c.name == name; });
     return it == commands_.end() ? nullptr : &*it;
 }
 
@@ -116,8 +117,8 @@ mm::CommandResponse Dispatcher::execute(mm::CommandArgs const& args) const {
         return ephemeral(help_text(is_system_admin(args.user_id)));
     }
     auto const name = strings::to_lower(words[1]);
-    auto const it = std::find_if(commands_.begin(), commands_.end(),
-                                 [&](SubCommand const& c) { return c.name == name; });
+    auto const it =
+        std::find_if(commands_.begin(), commands_.end(), [&](SubCommand const& c) { return c.name == name; });
     if (it == commands_.end() || !it->run) {
         bool const admin = is_system_admin(args.user_id);
         if (it == commands_.end()) {

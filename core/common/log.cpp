@@ -146,8 +146,7 @@ struct AsyncSink::State {
     }
 };
 
-AsyncSink::AsyncSink(std::shared_ptr<Sink> inner, std::size_t capacity)
-    : state_(std::make_shared<State>()) {
+AsyncSink::AsyncSink(std::shared_ptr<Sink> inner, std::size_t capacity) : state_(std::make_shared<State>()) {
     state_->inner = std::move(inner);
     state_->capacity = std::max<std::size_t>(1, capacity);
     // The thread owns the state too: if stop() gives up on it (a sink that hangs), it ends on its own later.

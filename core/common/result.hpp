@@ -64,20 +64,20 @@ template <class Work>
 
 // Assigns the value of a Result expression to `target`, or returns its error from the enclosing function (which must
 // return a Result or Status). g++ 12 has no monadic operations on std::expected.
-#define MSTEAMS_TRY_ASSIGN(target, expr)                    \
-    do {                                                    \
-        auto msteams_try_ = (expr);                         \
-        if (!msteams_try_) {                                \
-            return std::unexpected(msteams_try_.error());   \
-        }                                                   \
-        target = std::move(*msteams_try_);                  \
+#define MSTEAMS_TRY_ASSIGN(target, expr)                  \
+    do {                                                  \
+        auto msteams_try_ = (expr);                       \
+        if (!msteams_try_) {                              \
+            return std::unexpected(msteams_try_.error()); \
+        }                                                 \
+        target = std::move(*msteams_try_);                \
     } while (false)
 
 // Returns the error of a Status expression from the enclosing function.
-#define MSTEAMS_TRY(expr)                                   \
-    do {                                                    \
-        auto msteams_try_ = (expr);                         \
-        if (!msteams_try_) {                                \
-            return std::unexpected(msteams_try_.error());   \
-        }                                                   \
+#define MSTEAMS_TRY(expr)                                 \
+    do {                                                  \
+        auto msteams_try_ = (expr);                       \
+        if (!msteams_try_) {                              \
+            return std::unexpected(msteams_try_.error()); \
+        }                                                 \
     } while (false)

@@ -58,8 +58,7 @@ struct FromTeams {
 // (from_teams.cpp lists the escaping rules). NUL and other control characters never reach the output.
 [[nodiscard]] Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view content_type,
                                                   std::vector<TeamsMention> const& mentions,
-                                                  UsernameForTeamsUser const& username_for,
-                                                  Limits const& limits = {});
+                                                  UsernameForTeamsUser const& username_for, Limits const& limits = {});
 
 // ---- Mattermost → Teams --------------------------------------------------------------------------------------
 

@@ -32,11 +32,11 @@ constexpr std::size_t k_six = 6;  // the first six are the reactionTypes Teams k
 // Slack-style skin tones ("+1::skin-tone-2"), which some clients send, in Mattermost's naming. skin-tone-1 is
 // no tone at all.
 constexpr std::array<std::string_view, 6> k_slack_tones{"",
-                                                       "_light_skin_tone",
-                                                       "_medium_light_skin_tone",
-                                                       "_medium_skin_tone",
-                                                       "_medium_dark_skin_tone",
-                                                       "_dark_skin_tone"};
+                                                        "_light_skin_tone",
+                                                        "_medium_light_skin_tone",
+                                                        "_medium_skin_tone",
+                                                        "_medium_dark_skin_tone",
+                                                        "_dark_skin_tone"};
 
 std::optional<std::string_view> lookup_name(std::string_view name) {
     auto const table = detail::emoji_by_name();

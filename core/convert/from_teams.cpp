@@ -51,13 +51,9 @@ constexpr std::string_view k_nbsp = "\xC2\xA0";             // U+00A0
 
 // ---- text escaping ---------------------------------------------------------------------------------------------
 
-bool is_space(char c) noexcept {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-bool is_alnum(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+bool is_alnum(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -295,12 +291,8 @@ private:
                     out_ += '\\';
                 }
                 return i + 1;
-            case '&':
-                out_ += character_reference_at(s, i) ? "&amp;" : "&";
-                return i + 1;
-            case '=':
-                out_ += at_line_start() && i + 1 < s.size() && s[i + 1] == '=' ? "&#61;" : "=";
-                return i + 1;
+            case '&': out_ += character_reference_at(s, i) ? "&amp;" : "&"; return i + 1;
+            case '=': out_ += at_line_start() && i + 1 < s.size() && s[i + 1] == '=' ? "&#61;" : "="; return i + 1;
             case '*':
             case '_':
             case '`':
@@ -328,8 +320,7 @@ private:
                 }
                 return i + 1;
             }
-            default:
-                break;
+            default: break;
         }
         if (is_digit(c) && at_line_start()) {
             std::size_t j = i;
@@ -465,9 +456,7 @@ std::string_view attribute(GumboNode const* node, char const* name) {
     return attr != nullptr && attr->value != nullptr ? std::string_view(attr->value) : std::string_view();
 }
 
-bool is_element(GumboNode const* node) {
-    return node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE;
-}
+bool is_element(GumboNode const* node) { return node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE; }
 
 std::span<GumboNode* const> children_of(GumboNode const* node) {
     GumboVector const* v = nullptr;
@@ -525,19 +514,18 @@ constexpr std::string_view k_plain_note = "shown as plain text: too complex to f
 
 // Blocks that only group their content (a <div> of lines, a list item outside a list).
 bool is_transparent_block(std::string_view tag) {
-    constexpr std::array<std::string_view, 17> k_transparent{
-        "html",   "body",  "div",    "section", "article", "header", "footer", "main", "nav",
-        "aside",  "figure", "address", "details", "li",     "dl",     "dt",     "dd"};
+    constexpr std::array<std::string_view, 17> k_transparent{"html",    "body", "div", "section", "article", "header",
+                                                             "footer",  "main", "nav", "aside",   "figure",  "address",
+                                                             "details", "li",   "dl",  "dt",      "dd"};
     return std::ranges::find(k_transparent, tag) != k_transparent.end();
 }
 
-constexpr std::array<std::string_view, 10> k_skipped{"head",     "script", "style",  "template", "noscript",
-                                                     "iframe",   "object", "svg",    "math",     "title"};
+constexpr std::array<std::string_view, 10> k_skipped{"head",   "script", "style", "template", "noscript",
+                                                     "iframe", "object", "svg",   "math",     "title"};
 constexpr std::array<std::string_view, 31> k_blocks{
-    "html",  "body",   "p",      "div",       "ul",      "ol",     "li",      "blockquote", "h1",   "h2",
-    "h3",    "h4",     "h5",     "h6",        "pre",     "codeblock", "table", "hr",        "section", "article",
-    "header", "footer", "main",  "nav",       "aside",   "figure", "dl",      "dt",         "dd",   "address",
-    "details"};
+    "html", "body", "p",     "div",    "ul",        "ol",    "li", "blockquote", "h1",      "h2",     "h3",
+    "h4",   "h5",   "h6",    "pre",    "codeblock", "table", "hr", "section",    "article", "header", "footer",
+    "main", "nav",  "aside", "figure", "dl",        "dt",    "dd", "address",    "details"};
 
 Kind kind_of(std::string_view tag) {
     if (std::ranges::find(k_skipped, tag) != k_skipped.end()) {
@@ -559,7 +547,9 @@ struct Style {
 class Walker {
 public:
     Walker(std::vector<TeamsMention> const& mentions, UsernameForTeamsUser const& username_for, Limits const& limits)
-        : mentions_(mentions), username_for_(username_for), limits_(limits) {}
+        : mentions_(mentions),
+          username_for_(username_for),
+          limits_(limits) {}
 
     std::string document(GumboNode const* root) {
         auto blocks = container(root, 0);
@@ -913,17 +903,11 @@ private:
     void inline_node(GumboNode const* node, Inline& out, Style style, std::size_t depth) {
         switch (node->type) {
             case GUMBO_NODE_TEXT:
-            case GUMBO_NODE_CDATA:
-                out.text(node->v.text.text);
-                return;
-            case GUMBO_NODE_WHITESPACE:
-                out.space();
-                return;
+            case GUMBO_NODE_CDATA: out.text(node->v.text.text); return;
+            case GUMBO_NODE_WHITESPACE: out.space(); return;
             case GUMBO_NODE_ELEMENT:
-            case GUMBO_NODE_TEMPLATE:
-                break;
-            default:
-                return;  // comments, the document
+            case GUMBO_NODE_TEMPLATE: break;
+            default: return;  // comments, the document
         }
         if (depth > limits_.max_depth) {
             flattened(node, out);
@@ -1180,13 +1164,12 @@ struct HtmlCost {
 };
 
 HtmlCost html_cost(std::string_view html, std::size_t max_depth, std::size_t max_nodes) {
-    constexpr std::array<std::string_view, 14> k_void{"area", "base",  "br",   "col",   "embed", "hr",    "img",
+    constexpr std::array<std::string_view, 14> k_void{"area",  "base", "br",   "col",   "embed",  "hr",    "img",
                                                       "input", "link", "meta", "param", "source", "track", "wbr"};
-    constexpr std::array<std::string_view, 13> k_flat{"p",     "li",    "dt",    "dd",       "tr",     "td",  "th",
+    constexpr std::array<std::string_view, 13> k_flat{"p",      "li",    "dt",    "dd",    "tr",       "td",     "th",
                                                       "option", "thead", "tbody", "tfoot", "colgroup", "caption"};
-    constexpr std::array<std::string_view, 14> k_formatting{"a",     "b",      "big", "code",  "em", "font", "i",
-                                                            "nobr",  "s",      "small", "strike", "strong", "tt",
-                                                            "u"};
+    constexpr std::array<std::string_view, 14> k_formatting{"a",    "b", "big",   "code",   "em",     "font", "i",
+                                                            "nobr", "s", "small", "strike", "strong", "tt",   "u"};
     // Tag names as hashes: the end-tag search is then a scan of integers (the stack is at most max_depth deep).
     auto const hash = [](std::string_view name) {
         std::uint32_t h = 2166136261u;
@@ -1278,7 +1261,7 @@ bool tree_within(GumboNode const* root, std::size_t max_depth, std::size_t max_n
 // The text of HTML too complex to parse, in one linear pass and without a tree: tags are dropped (those that end a
 // line become a newline), the common character references are decoded, anything else is kept as it is.
 std::string html_text(std::string_view html) {
-    constexpr std::array<std::string_view, 14> k_line_tags{"br", "p",  "div", "li", "tr", "h1",        "h2",
+    constexpr std::array<std::string_view, 14> k_line_tags{"br", "p",  "div", "li", "tr",  "h1",         "h2",
                                                            "h3", "h4", "h5",  "h6", "pre", "blockquote", "hr"};
     std::string out;
     out.reserve(html.size());
@@ -1286,8 +1269,8 @@ std::string html_text(std::string_view html) {
     while (i < html.size()) {
         char const c = html[i];
         if (c == '<' && i + 1 < html.size() &&
-            (html[i + 1] == '/' || html[i + 1] == '!' || html[i + 1] == '?' || ((html[i + 1] | 0x20) >= 'a' &&
-                                                                                (html[i + 1] | 0x20) <= 'z'))) {
+            (html[i + 1] == '/' || html[i + 1] == '!' || html[i + 1] == '?' ||
+             ((html[i + 1] | 0x20) >= 'a' && (html[i + 1] | 0x20) <= 'z'))) {
             std::size_t j = i + 1 + (html[i + 1] == '/' ? 1 : 0);
             std::size_t const name_start = j;
             while (j < html.size() && is_alnum(html[j])) {
@@ -1360,12 +1343,11 @@ struct GumboDocument {
 }  // namespace
 
 Result<FromTeams> teams_to_markdown(std::string_view body, std::string_view content_type,
-                                    std::vector<TeamsMention> const& mentions,
-                                    UsernameForTeamsUser const& username_for, Limits const& limits) {
+                                    std::vector<TeamsMention> const& mentions, UsernameForTeamsUser const& username_for,
+                                    Limits const& limits) {
     if (body.size() > limits.max_input_bytes) {
         return fail(ErrorCode::too_large, "message body of " + std::to_string(body.size()) +
-                                              " bytes is over the limit of " +
-                                              std::to_string(limits.max_input_bytes));
+                                              " bytes is over the limit of " + std::to_string(limits.max_input_bytes));
     }
     FromTeams result;
     if (strings::iequals(content_type, "text")) {

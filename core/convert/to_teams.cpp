@@ -94,23 +94,12 @@ std::string plain_html(std::string_view markdown, std::size_t limit);
 void append_escaped(std::string& out, std::string_view text) {
     for (char c : text) {
         switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
         }
     }
 }
@@ -189,8 +178,7 @@ private:
     void node(cmark_node* n, bool entering) {
         auto const type = cmark_node_get_type(n);
         switch (type) {
-            case CMARK_NODE_DOCUMENT:
-                return;
+            case CMARK_NODE_DOCUMENT: return;
             case CMARK_NODE_PARAGRAPH:
                 if (!in_tight_list(n)) {
                     html_ += entering ? "<p>" : "</p>";
@@ -204,9 +192,7 @@ private:
                 html_ += entering ? "<h" + level + ">" : "</h" + level + ">";
                 return;
             }
-            case CMARK_NODE_BLOCK_QUOTE:
-                html_ += entering ? "<blockquote>" : "</blockquote>";
-                return;
+            case CMARK_NODE_BLOCK_QUOTE: html_ += entering ? "<blockquote>" : "</blockquote>"; return;
             case CMARK_NODE_LIST: {
                 bool const ordered = cmark_node_get_list_type(n) == CMARK_ORDERED_LIST;
                 if (!entering) {
@@ -220,9 +206,7 @@ private:
                 }
                 return;
             }
-            case CMARK_NODE_ITEM:
-                html_ += entering ? "<li>" : "</li>";
-                return;
+            case CMARK_NODE_ITEM: html_ += entering ? "<li>" : "</li>"; return;
             case CMARK_NODE_CODE_BLOCK: {
                 auto code = literal(n);
                 if (code.ends_with('\n')) {
@@ -244,36 +228,21 @@ private:
                 html_ += "</p>";
                 return;
             }
-            case CMARK_NODE_THEMATIC_BREAK:
-                html_ += "<hr>";
-                return;
-            case CMARK_NODE_TEXT:
-                text(literal(n));
-                return;
+            case CMARK_NODE_THEMATIC_BREAK: html_ += "<hr>"; return;
+            case CMARK_NODE_TEXT: text(literal(n)); return;
             case CMARK_NODE_SOFTBREAK:
-            case CMARK_NODE_LINEBREAK:
-                html_ += "<br>";
-                return;
+            case CMARK_NODE_LINEBREAK: html_ += "<br>"; return;
             case CMARK_NODE_CODE:
                 html_ += "<code>";
                 append_escaped(html_, literal(n));
                 html_ += "</code>";
                 return;
-            case CMARK_NODE_HTML_INLINE:
-                append_escaped(html_, literal(n));
-                return;
-            case CMARK_NODE_EMPH:
-                html_ += entering ? "<em>" : "</em>";
-                return;
-            case CMARK_NODE_STRONG:
-                html_ += entering ? "<strong>" : "</strong>";
-                return;
+            case CMARK_NODE_HTML_INLINE: append_escaped(html_, literal(n)); return;
+            case CMARK_NODE_EMPH: html_ += entering ? "<em>" : "</em>"; return;
+            case CMARK_NODE_STRONG: html_ += entering ? "<strong>" : "</strong>"; return;
             case CMARK_NODE_LINK:
-            case CMARK_NODE_IMAGE:
-                link(n, entering);
-                return;
-            default:
-                break;
+            case CMARK_NODE_IMAGE: link(n, entering); return;
+            default: break;
         }
         extension_node(n, entering);
     }
@@ -492,8 +461,7 @@ Result<ToTeams> markdown_to_teams(std::string_view markdown, TeamsUserForUsernam
                                   Limits const& limits) {
     if (markdown.size() > limits.max_input_bytes) {
         return fail(ErrorCode::too_large, "message of " + std::to_string(markdown.size()) +
-                                              " bytes is over the limit of " +
-                                              std::to_string(limits.max_input_bytes));
+                                              " bytes is over the limit of " + std::to_string(limits.max_input_bytes));
     }
     register_extensions_once();
     int const options = CMARK_OPT_VALIDATE_UTF8 | CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE;

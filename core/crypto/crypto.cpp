@@ -102,8 +102,8 @@ Result<std::string> decode(std::string_view text, char const* alphabet, Padding 
         return fail(ErrorCode::invalid_argument, std::string(name) + ": missing padding");
     }
     if (body.size() % 4 == 1) {
-        return fail(ErrorCode::invalid_argument, std::string(name) + ": truncated (length " +
-                                                     std::to_string(text.size()) + ")");
+        return fail(ErrorCode::invalid_argument,
+                    std::string(name) + ": truncated (length " + std::to_string(text.size()) + ")");
     }
     if (pad > 0 && (body.size() % 4) + pad != 4) {
         return fail(ErrorCode::invalid_argument, std::string(name) + ": wrong amount of padding");
@@ -179,8 +179,7 @@ std::string Sealer::seal(std::string_view plaintext, std::string_view context) c
     }
     int written = 0;
     if (!plaintext.empty()) {
-        if (EVP_EncryptUpdate(ctx.get(), ciphertext, &len, bytes(plaintext), static_cast<int>(plaintext.size())) !=
-            1) {
+        if (EVP_EncryptUpdate(ctx.get(), ciphertext, &len, bytes(plaintext), static_cast<int>(plaintext.size())) != 1) {
             openssl_failure("AES-GCM encrypt");
         }
         written = len;
@@ -234,8 +233,7 @@ Result<std::string> Sealer::open(std::string_view sealed, std::string_view conte
     std::string plaintext(ciphertext_size, '\0');
     int written = 0;
     if (ciphertext_size > 0) {
-        if (EVP_DecryptUpdate(ctx.get(), bytes(plaintext), &len, ciphertext, static_cast<int>(ciphertext_size)) !=
-            1) {
+        if (EVP_DecryptUpdate(ctx.get(), bytes(plaintext), &len, ciphertext, static_cast<int>(ciphertext_size)) != 1) {
             openssl_failure("AES-GCM decrypt");
         }
         written = len;

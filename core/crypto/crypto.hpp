@@ -41,7 +41,7 @@ struct Pkce {
 [[nodiscard]] std::string sha256(std::string_view data);
 [[nodiscard]] std::string hmac_sha256(std::string_view key, std::string_view data);
 
-[[nodiscard]] std::string base64url_encode(std::string_view data);  // no padding
+[[nodiscard]] std::string base64url_encode(std::string_view data);          // no padding
 [[nodiscard]] Result<std::string> base64url_decode(std::string_view text);  // padding optional
 [[nodiscard]] std::string base64_encode(std::string_view data);
 [[nodiscard]] Result<std::string> base64_decode(std::string_view text);

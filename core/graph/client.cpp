@@ -43,7 +43,9 @@ constexpr char const* k_uploads_folder = "Mattermost";  // under k_chat_files_fo
 class Fields {
 public:
     Fields(json const& object, std::string what, std::string* problem)
-        : object_(object), what_(std::move(what)), problem_(problem) {}
+        : object_(object),
+          what_(std::move(what)),
+          problem_(problem) {}
 
     [[nodiscard]] bool has(char const* key) const {
         return object_.is_object() && object_.contains(key) && !object_[key].is_null();
@@ -425,7 +427,7 @@ struct Call {
     std::string content_type;
     Budget budget = Budget::none;
     std::string chat_id;
-    std::uint64_t Counters::*kind = nullptr;  // counted once per call, not per retry
+    std::uint64_t Counters::* kind = nullptr;  // counted once per call, not per retry
     std::size_t max_body = k_max_json;
     milliseconds timeout{0};  // 0: Limits::request_timeout
     // Whether the request may be sent again when its outcome is unknown (a timeout or a lost connection after it was
@@ -460,8 +462,7 @@ struct Client::Impl {
     std::mutex rng_mutex;
     std::minstd_rand rng;
 
-    Impl(std::shared_ptr<http::Client> h, std::string b, Limits l)
-        : http(std::move(h)), base(std::move(b)), limits(l) {
+    Impl(std::shared_ptr<http::Client> h, std::string b, Limits l) : http(std::move(h)), base(std::move(b)), limits(l) {
         while (!base.empty() && base.back() == '/') {
             base.pop_back();
         }
@@ -471,7 +472,7 @@ struct Client::Impl {
         rng.seed(seed == 0 ? 1 : seed);
     }
 
-    void count(std::uint64_t Counters::*field, std::uint64_t n = 1) {
+    void count(std::uint64_t Counters::* field, std::uint64_t n = 1) {
         std::lock_guard lock(counters_mutex);
         counters.*field += n;
     }
@@ -499,9 +500,7 @@ struct Client::Impl {
                 wants[n++] = {"chat-post\n" + call.chat_id, limits.chat_posts_per_second};
                 wants[n++] = {"tenant-post", limits.tenant_posts_per_second};
                 break;
-            case Budget::chat_write:
-                wants[n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second};
-                break;
+            case Budget::chat_write: wants[n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second}; break;
             case Budget::none: break;
         }
         auto const now = Clock::now();
@@ -593,10 +592,10 @@ struct Client::Impl {
                 failure.code = ErrorCode::unavailable;
                 failure.outcome_unknown = true;
                 // Without an answer, not before a request still in progress at Graph would have finished.
-                failure.retry_after = std::max(failure.retry_after,
-                                               result ? std::chrono::seconds(1) : ceil_seconds(timeout));
-                failure.message = call.what + ": " + failure.message +
-                                  " (Microsoft Graph may have applied it; not sent again)";
+                failure.retry_after =
+                    std::max(failure.retry_after, result ? std::chrono::seconds(1) : ceil_seconds(timeout));
+                failure.message =
+                    call.what + ": " + failure.message + " (Microsoft Graph may have applied it; not sent again)";
                 log::warn("graph: a request's outcome is unknown; not sending it again",
                           {{"request", call.what}, {"status", std::to_string(failure.http_status)}});
                 return std::unexpected(std::move(failure));
@@ -700,8 +699,8 @@ struct Client::Impl {
             }
             if (r->status == 301 || r->status == 302 || r->status == 303 || r->status == 307 || r->status == 308) {
                 if (redirects >= k_max_redirects) {
-                    return fail(ErrorCode::internal, call.what + ": more than " + std::to_string(k_max_redirects) +
-                                                         " redirects");
+                    return fail(ErrorCode::internal,
+                                call.what + ": more than " + std::to_string(k_max_redirects) + " redirects");
                 }
                 auto const location = std::string(strings::trim(r->header("Location")));
                 if (!starts_with(strings::to_lower(location.substr(0, 8)), "https://")) {
@@ -940,8 +939,8 @@ Result<Client::Page> Client::list_oldest_messages_since(std::string const& token
     return list_messages(token, chat_id, after_ms, max_messages, Keep::oldest);
 }
 
-Result<Client::Page> Client::list_messages(std::string const& token, std::string const& chat_id,
-                                           std::int64_t after_ms, std::size_t max_messages, Keep keep) {
+Result<Client::Page> Client::list_messages(std::string const& token, std::string const& chat_id, std::int64_t after_ms,
+                                           std::size_t max_messages, Keep keep) {
     Page out;
     if (max_messages == 0) {
         return out;
@@ -1114,8 +1113,8 @@ Result<std::string> Client::download_shared(std::string const& token, std::strin
     return impl_->download(std::move(call));
 }
 
-Result<DriveItem> Client::upload_chat_file(std::string const& token, std::string const& key,
-                                           std::string const& name, std::string const& bytes) {
+Result<DriveItem> Client::upload_chat_file(std::string const& token, std::string const& key, std::string const& name,
+                                           std::string const& bytes) {
     auto const plain = [](std::string const& part) {
         return !part.empty() && part != "." && part != ".." && part.find_first_of("/\\") == std::string::npos &&
                std::none_of(part.begin(), part.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });

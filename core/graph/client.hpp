@@ -46,7 +46,7 @@ struct Chat {
     std::string topic;
     std::string web_url;
     std::int64_t last_updated_at = 0;  // lastUpdatedDateTime, Unix ms (0 when absent)
-    std::vector<ChatMember> members;  // filled when asked for ($expand=members)
+    std::vector<ChatMember> members;   // filled when asked for ($expand=members)
 };
 
 struct Mention {
@@ -78,7 +78,7 @@ struct ChatMessage {
     std::string id;
     std::string chat_id;
     std::string reply_to_id;
-    std::string message_type;  // "message", "systemEventMessage", ...
+    std::string message_type;           // "message", "systemEventMessage", ...
     std::int64_t created_at = 0;        // Unix ms
     std::int64_t last_modified_at = 0;  // Unix ms
     std::int64_t last_edited_at = 0;    // Unix ms; 0 if never edited
@@ -125,10 +125,10 @@ struct Subscription {
     std::string change_type;
     std::string notification_url;
     std::string lifecycle_notification_url;
-    std::string client_state;  // secret; never logged
+    std::string client_state;     // secret; never logged
     std::int64_t expires_at = 0;  // Unix ms
     bool include_resource_data = false;
-    std::string encryption_certificate;     // base64 DER
+    std::string encryption_certificate;  // base64 DER
     std::string encryption_certificate_id;
 };
 

@@ -126,8 +126,8 @@ Result<Token> Entra::token_request(std::string const& form) const {
     req.method = "POST";
     req.url = app_.login_base + "/" + strings::url_encode(app_.tenant) + "/oauth2/v2.0/token";
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
-    req.body = form + "&" + form_field("client_id", app_.client_id) + "&" +
-               form_field("client_secret", app_.client_secret);
+    req.body =
+        form + "&" + form_field("client_id", app_.client_id) + "&" + form_field("client_secret", app_.client_secret);
     req.timeout = k_timeout;
     req.max_response_body = k_max_token_response;
     auto const started = now_ms();
@@ -182,8 +182,8 @@ Result<Token> Entra::app_token() {
         return app_token_;
     }
     Token t;
-    MSTEAMS_TRY_ASSIGN(t, token_request("grant_type=client_credentials&" +
-                                        form_field("scope", app_.resource + "/.default")));
+    MSTEAMS_TRY_ASSIGN(
+        t, token_request("grant_type=client_credentials&" + form_field("scope", app_.resource + "/.default")));
     app_token_ = t;
     return t;
 }

@@ -24,14 +24,20 @@ struct App {
 
 // The delegated permissions a connected user grants (the README lists them for the app registration).
 inline constexpr char const* k_delegated_permissions[] = {
-    "User.Read",          "Chat.ReadWrite",        "ChatMessage.Send",  "Chat.Create",
-    "Files.ReadWrite",    "Team.ReadBasic.All",    "Channel.ReadBasic.All", "ChannelMessage.Send",
+    "User.Read",
+    "Chat.ReadWrite",
+    "ChatMessage.Send",
+    "Chat.Create",
+    "Files.ReadWrite",
+    "Team.ReadBasic.All",
+    "Channel.ReadBasic.All",
+    "ChannelMessage.Send",
     "ChannelMessage.Read.All",
 };
 
 struct Token {
-    std::string access_token;   // secret
-    std::string refresh_token;  // secret; empty for app tokens
+    std::string access_token;     // secret
+    std::string refresh_token;    // secret; empty for app tokens
     std::int64_t expires_at = 0;  // Unix ms
     std::string scope;
 };

@@ -156,10 +156,8 @@ bool is_idempotent(bhttp::verb v) noexcept {
         case bhttp::verb::options:
         case bhttp::verb::trace:
         case bhttp::verb::put:
-        case bhttp::verb::delete_:
-            return true;
-        default:
-            return false;
+        case bhttp::verb::delete_: return true;
+        default: return false;
     }
 }
 
@@ -310,7 +308,9 @@ namespace {
 // Everything a request needs from its client (Client::Impl is private to Client).
 struct ClientState : std::enable_shared_from_this<ClientState> {
     explicit ClientState(TlsOptions const& tls)
-        : allow_plain_http_(tls.allow_plain_http), tls_ctx_(ssl::context::tls_client), work_(net::make_work_guard(ioc_)) {
+        : allow_plain_http_(tls.allow_plain_http),
+          tls_ctx_(ssl::context::tls_client),
+          work_(net::make_work_guard(ioc_)) {
         configure_tls(tls_ctx_, tls);
     }
 
@@ -351,7 +351,6 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     net::executor_work_guard<net::io_context::executor_type> work_;
     std::vector<std::thread> threads_;
 };
-
 
 // One request from start to callback. It runs on one strand: that of the connection it starts with; a retry's new
 // connection takes over the same strand (the old connection is closed by then).
@@ -415,16 +414,11 @@ private:
 
     static char const* step_name(Step s) noexcept {
         switch (s) {
-            case Step::resolve:
-                return "resolve";
-            case Step::connect:
-                return "connect to";
-            case Step::handshake:
-                return "TLS handshake with";
-            case Step::write:
-                return "write request to";
-            case Step::read:
-                return "read response from";
+            case Step::resolve: return "resolve";
+            case Step::connect: return "connect to";
+            case Step::handshake: return "TLS handshake with";
+            case Step::write: return "write request to";
+            case Step::read: return "read response from";
         }
         return "exchange with";
     }
@@ -527,7 +521,8 @@ private:
                                        : X509_VERIFY_PARAM_set1_host(param, url_.host.c_str(), url_.host.size());
         if (ok != 1) {
             ERR_clear_error();
-            return make_error(ErrorCode::internal, "TLS setup for " + url_.authority() + ": cannot set the expected name");
+            return make_error(ErrorCode::internal,
+                              "TLS setup for " + url_.authority() + ": cannot set the expected name");
         }
         error_code ec;
         stream.set_verify_mode(ssl::verify_peer, ec);
@@ -546,14 +541,13 @@ private:
         }
         if (ec) {
             long const verify = SSL_get_verify_result(conn_->tls().native_handle());
-            bool const verify_failed =
-                verify != X509_V_OK || (ec.category() == net::error::get_ssl_category() &&
-                                        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
-                                            SSL_R_CERTIFICATE_VERIFY_FAILED);
+            bool const verify_failed = verify != X509_V_OK || (ec.category() == net::error::get_ssl_category() &&
+                                                               ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+                                                                   SSL_R_CERTIFICATE_VERIFY_FAILED);
             if (verify_failed && ec != beast::error::timeout) {
                 std::string reason = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ec.message();
-                return fail_with(make_error(ErrorCode::unavailable, "certificate verify failed for " +
-                                                                        url_.authority() + ": " + reason));
+                return fail_with(make_error(ErrorCode::unavailable,
+                                            "certificate verify failed for " + url_.authority() + ": " + reason));
             }
             return fail_step(ec);
         }
@@ -624,15 +618,15 @@ private:
         }
         if (ec == bhttp::error::body_limit) {
             conn_->close();
-            return fail_with(make_error(ErrorCode::too_large, "the response from " + url_.authority() +
-                                                                  " is larger than " + std::to_string(max_body_) +
-                                                                  " bytes"));
+            return fail_with(make_error(
+                ErrorCode::too_large,
+                "the response from " + url_.authority() + " is larger than " + std::to_string(max_body_) + " bytes"));
         }
         if (ec == bhttp::error::header_limit) {
             conn_->close();
             return fail_with(make_error(ErrorCode::too_large, "the response headers from " + url_.authority() +
-                                                                  " are larger than " +
-                                                                  std::to_string(k_header_limit) + " bytes"));
+                                                                  " are larger than " + std::to_string(k_header_limit) +
+                                                                  " bytes"));
         }
         if (ec) {
             return retry_or_fail(ec);
@@ -680,8 +674,8 @@ private:
     }
 
     Error timeout_error() const {
-        return make_error(ErrorCode::unavailable, "timeout after " + std::to_string(timeout_ms()) + " ms: " +
-                                                      step_name(step_) + " " + url_.authority());
+        return make_error(ErrorCode::unavailable, "timeout after " + std::to_string(timeout_ms()) +
+                                                      " ms: " + step_name(step_) + " " + url_.authority());
     }
 
     long long timeout_ms() const {

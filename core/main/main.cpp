@@ -157,8 +157,8 @@ std::optional<std::string> read_stdin(std::size_t limit) {
 std::string username_from_display_name(std::string_view name) {
     std::string out;
     for (char c : name) {
-        bool const ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
+        bool const ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (ok) {
             out += c;
         } else if (!out.empty() && out.back() != '.') {
@@ -198,9 +198,8 @@ int convert_message(ConvertArgs const& args) {
             return 1;
         }
         auto const message = nlohmann::json::parse(*input, nullptr, false);
-        auto const* content = message.is_object() && message.contains("body") && message["body"].is_object()
-                                  ? &message["body"]
-                                  : nullptr;
+        auto const* content =
+            message.is_object() && message.contains("body") && message["body"].is_object() ? &message["body"] : nullptr;
         if (content == nullptr || !content->contains("content") || !(*content)["content"].is_string()) {
             std::fputs("msteams-core convert: the input is not a chatMessage with a body.content string\n", stderr);
             return 1;

@@ -18,7 +18,9 @@ constexpr std::chrono::milliseconds kFileDeadline = std::chrono::minutes(5);
 
 Error transport_error(grpc::Status const& s, char const* method) {
     return Error{ErrorCode::unavailable,
-                 std::string("the Mattermost API call ") + method + " failed: " + s.error_message(), 0, {}};
+                 std::string("the Mattermost API call ") + method + " failed: " + s.error_message(),
+                 0,
+                 {}};
 }
 
 // Runs one unary call with a deadline and turns both transport failures and AppErrors into Error.

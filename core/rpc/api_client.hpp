@@ -52,8 +52,8 @@ public:
     Status remove_reaction(mm::Reaction const& reaction) override;
     Result<std::vector<mm::Reaction>> get_reactions(std::string const& post_id) override;
     // Data over rpc::kMaxFileBytes fails with ErrorCode::too_large without a call.
-    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id,
-                                     std::string const& name, std::string const& data) override;
+    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id, std::string const& name,
+                                     std::string const& data) override;
     Result<mm::FileInfo> get_file_info(std::string const& file_id) override;
     Result<std::string> get_file(std::string const& file_id) override;
 

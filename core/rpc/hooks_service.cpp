@@ -64,7 +64,8 @@ bool write_response(grpc::ServerReaderWriter<v1::HttpResponsePart, v1::HttpReque
 class HooksService final : public v1::Hooks::Service {
 public:
     HooksService(app::Core& core, std::size_t max_concurrent_http)
-        : core_(core), max_concurrent_http_(max_concurrent_http) {}
+        : core_(core),
+          max_concurrent_http_(max_concurrent_http) {}
 
     grpc::Status Ping(grpc::ServerContext*, v1::PingRequest const*, v1::PingResponse* out) override {
         out->set_version(k_version);
@@ -82,8 +83,7 @@ public:
         });
     }
 
-    grpc::Status ConfigurationChange(grpc::ServerContext*, v1::Configuration const* in,
-                                     v1::HookResult* out) override {
+    grpc::Status ConfigurationChange(grpc::ServerContext*, v1::Configuration const* in, v1::HookResult* out) override {
         return guarded("ConfigurationChange", [&] {
             if (auto s = core_.configuration_change(in->plugin_settings_json(), from_proto(in->server())); !s) {
                 log::error("configuration refused; the previous one stays in force", {{"reason", s.error().message}});
@@ -185,7 +185,8 @@ public:
                 if (from_proto(e, event)) {
                     events.push_back(std::move(event));
                 } else {
-                    log::warn("skipped a hook event of a kind this core does not know", {{"seq", std::to_string(e.seq())}});
+                    log::warn("skipped a hook event of a kind this core does not know",
+                              {{"seq", std::to_string(e.seq())}});
                     skipped_through = e.seq();
                 }
             }

@@ -146,8 +146,7 @@ bool from_proto(v1::HookEvent const& in, app::HookEvent& out) {
             out.kind = Kind::channel_created;
             out.channel = from_proto(in.channel_created());
             return true;
-        case v1::HookEvent::EVENT_NOT_SET:
-            break;
+        case v1::HookEvent::EVENT_NOT_SET: break;
     }
     return false;
 }

@@ -14,7 +14,8 @@ namespace {
 class GrpcServer final : public Server {
 public:
     GrpcServer(std::unique_ptr<grpc::Service> service, std::unique_ptr<grpc::Server> server)
-        : service_(std::move(service)), server_(std::move(server)) {}
+        : service_(std::move(service)),
+          server_(std::move(server)) {}
 
     ~GrpcServer() override { shutdown(std::chrono::milliseconds(0)); }
 

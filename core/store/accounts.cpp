@@ -34,9 +34,9 @@ Account account_at(Rows const& rows, std::size_t i) {
 
 Result<std::optional<Account>> one_account(Database& db, std::string const& column, std::string const& value) {
     Rows rows;
-    MSTEAMS_TRY_ASSIGN(rows, db.exec("SELECT " + std::string(k_account_columns) + " FROM msteams_accounts WHERE " +
-                                         column + " = $1",
-                                     {value}));
+    MSTEAMS_TRY_ASSIGN(
+        rows, db.exec("SELECT " + std::string(k_account_columns) + " FROM msteams_accounts WHERE " + column + " = $1",
+                      {value}));
     if (rows.empty()) {
         return std::optional<Account>();
     }
@@ -81,8 +81,7 @@ Status Accounts::connect(Account const& account, int limit) {
             }
             // Another Mattermost user's row holding this Teams account.
             if (connected) {
-                return fail(ErrorCode::conflict,
-                            "this Teams account is already connected to another Mattermost user");
+                return fail(ErrorCode::conflict, "this Teams account is already connected to another Mattermost user");
             }
         }
         if (!already_connected) {
@@ -191,8 +190,8 @@ Result<OAuthState> OAuthStates::take(std::string const& state, std::string const
 
 Result<std::int64_t> OAuthStates::purge_expired(std::int64_t now_ms) {
     Rows rows;
-    MSTEAMS_TRY_ASSIGN(rows, db_->exec("DELETE FROM msteams_oauth_states WHERE expires_at < $1",
-                                       {std::to_string(now_ms)}));
+    MSTEAMS_TRY_ASSIGN(rows,
+                       db_->exec("DELETE FROM msteams_oauth_states WHERE expires_at < $1", {std::to_string(now_ms)}));
     return rows.affected();
 }
 

@@ -16,7 +16,7 @@ struct Account {
     std::string teams_user_id;
     std::string teams_email;
     std::string teams_display_name;
-    std::string token_sealed;  // crypto::Sealer output; "" while disconnected
+    std::string token_sealed;          // crypto::Sealer output; "" while disconnected
     std::int64_t connected_at = 0;     // Unix ms
     std::int64_t disconnected_at = 0;  // Unix ms; 0 if never disconnected
     [[nodiscard]] bool connected() const noexcept { return !token_sealed.empty(); }

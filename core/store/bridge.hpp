@@ -230,8 +230,7 @@ public:
     [[nodiscard]] Status remove_subscription(std::string const& id);
 
     // --- leases: true when `holder` holds `name` for `ttl` from now (acquired or renewed)
-    [[nodiscard]] Result<bool> hold_lease(std::string const& name, std::string const& holder,
-                                          std::chrono::seconds ttl);
+    [[nodiscard]] Result<bool> hold_lease(std::string const& name, std::string const& holder, std::chrono::seconds ttl);
     [[nodiscard]] Status release_lease(std::string const& name, std::string const& holder);
 
 private:

@@ -21,15 +21,42 @@ namespace {
 
 // libpq 15's connection keywords, less `replication` (never wanted here).
 constexpr std::array<std::string_view, 36> k_libpq_keywords{
-    "host",           "hostaddr",         "port",           "dbname",
-    "user",           "password",         "passfile",       "channel_binding",
-    "connect_timeout", "client_encoding", "options",        "application_name",
-    "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "sslmode",      "requiressl",
-    "sslcompression", "sslcert",          "sslkey",         "sslpassword",
-    "sslrootcert",    "sslcrl",           "sslcrldir",      "sslsni",
-    "requirepeer",    "ssl_min_protocol_version", "ssl_max_protocol_version", "gssencmode",
-    "krbsrvname",     "gsslib",           "service",        "target_session_attrs",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "sslmode",
+    "requiressl",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "gssencmode",
+    "krbsrvname",
+    "gsslib",
+    "service",
+    "target_session_attrs",
 };
 
 bool is_libpq_keyword(std::string_view key) {
@@ -192,9 +219,9 @@ Result<std::string> to_libpq_conninfo(std::string_view data_source, std::chrono:
         bool const printable = scheme.size() <= 16 && std::all_of(scheme.begin(), scheme.end(), [](char c) {
                                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+';
                                });
-        return fail(ErrorCode::invalid_argument,
-                    "the database data source " + (printable ? "scheme \"" + scheme + "\" " : std::string()) +
-                        "is not supported: the plugin needs PostgreSQL (postgres://)");
+        return fail(ErrorCode::invalid_argument, "the database data source " +
+                                                     (printable ? "scheme \"" + scheme + "\" " : std::string()) +
+                                                     "is not supported: the plugin needs PostgreSQL (postgres://)");
     }
 
     std::string_view rest = source.substr(scheme_end + 3);

@@ -21,7 +21,9 @@ namespace msteams::store {
 
 Rows::Rows(std::vector<std::string> columns, std::vector<std::vector<std::optional<std::string>>> values,
            std::int64_t affected)
-    : columns_(std::move(columns)), values_(std::move(values)), affected_(affected) {}
+    : columns_(std::move(columns)),
+      values_(std::move(values)),
+      affected_(affected) {}
 
 std::optional<std::string> const& Rows::at(std::size_t row, std::string_view column) const {
     auto const found = std::find(columns_.begin(), columns_.end(), column);
@@ -147,8 +149,7 @@ public:
             if (!(*lease)->lost() || attempt >= k_max_retries) {
                 return status;
             }
-            log::warn("database connection lost while migrating; retrying",
-                      {{"attempt", std::to_string(attempt + 1)}});
+            log::warn("database connection lost while migrating; retrying", {{"attempt", std::to_string(attempt + 1)}});
             std::this_thread::sleep_for(reconnect_pause(attempt));
         }
     }
@@ -157,13 +158,15 @@ public:
         Result<int> version = 0;
         auto status = transact([&](Tx& tx) -> Status {
             Rows exists;
-            MSTEAMS_TRY_ASSIGN(exists, tx.exec("SELECT to_regclass('msteams_schema_migrations') IS NOT NULL AS present"));
+            MSTEAMS_TRY_ASSIGN(exists,
+                               tx.exec("SELECT to_regclass('msteams_schema_migrations') IS NOT NULL AS present"));
             if (exists.text(0, "present") != "t") {
                 version = 0;
                 return {};
             }
             Rows rows;
-            MSTEAMS_TRY_ASSIGN(rows, tx.exec("SELECT coalesce(max(version), 0) AS version FROM msteams_schema_migrations"));
+            MSTEAMS_TRY_ASSIGN(rows,
+                               tx.exec("SELECT coalesce(max(version), 0) AS version FROM msteams_schema_migrations"));
             version = static_cast<int>(rows.integer(0, "version"));
             return {};
         });
@@ -267,8 +270,8 @@ private:
                 return fail(applied_ok.error().code, "database migration " + std::string(migration.name) +
                                                          " failed: " + applied_ok.error().message);
             }
-            log::info("applied database migration", {{"version", std::to_string(migration.version)},
-                                                     {"name", std::string(migration.name)}});
+            log::info("applied database migration",
+                      {{"version", std::to_string(migration.version)}, {"name", std::string(migration.name)}});
         }
         MSTEAMS_TRY(conn.exec("SELECT pg_advisory_unlock($1::bigint)", {key}));
         return {};

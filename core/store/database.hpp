@@ -31,7 +31,7 @@ public:
     [[nodiscard]] std::int64_t affected() const noexcept { return affected_; }
     // Throws std::out_of_range for a row or column that does not exist (a programming error).
     [[nodiscard]] std::optional<std::string> const& at(std::size_t row, std::string_view column) const;
-    [[nodiscard]] std::string text(std::size_t row, std::string_view column) const;  // NULL → ""
+    [[nodiscard]] std::string text(std::size_t row, std::string_view column) const;      // NULL → ""
     [[nodiscard]] std::int64_t integer(std::size_t row, std::string_view column) const;  // NULL → 0
 
 private:
@@ -88,7 +88,6 @@ public:
 };
 
 // Converts Mattermost's DataSource into a libpq connection string (exposed for tests).
-[[nodiscard]] Result<std::string> to_libpq_conninfo(std::string_view data_source,
-                                                    std::chrono::seconds connect_timeout);
+[[nodiscard]] Result<std::string> to_libpq_conninfo(std::string_view data_source, std::chrono::seconds connect_timeout);
 
 }  // namespace msteams::store

@@ -24,9 +24,8 @@ std::string hex(std::string const& bytes) {
 
 }  // namespace
 
-Monitor::Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge,
-                 std::shared_ptr<graph::Client> graph, std::shared_ptr<graph::Entra> entra,
-                 std::shared_ptr<sync::Stats> stats, CatchUp catch_up)
+Monitor::Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge, std::shared_ptr<graph::Client> graph,
+                 std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up)
     : settings_(std::move(settings)),
       client_state_hash_(hex(crypto::sha256(settings_.client_state))),
       bridge_(std::move(bridge)),
@@ -74,8 +73,7 @@ void Monitor::loop() {
         Status const s = guarded(stats_->worker_exceptions, [this] { return run_once(); });
         if (!s) {
             ++stats_->subscription_failures;
-            log::warn("could not maintain the Teams change-notification subscriptions",
-                      {{"error", s.error().message}});
+            log::warn("could not maintain the Teams change-notification subscriptions", {{"error", s.error().message}});
         }
         std::unique_lock lock(mutex_);
         auto wait = settings_.interval;
@@ -97,9 +95,9 @@ Status Monitor::run_once() {
     MSTEAMS_TRY_ASSIGN(held, bridge_->hold_lease(k_lease, settings_.node_id, settings_.lease_ttl));
     bool const took_over = held && !leader_.exchange(held);
     if (took_over || (!held && leader_.exchange(false))) {
-        log::info(held ? "this node now maintains the Teams subscriptions"
-                       : "another node maintains the Teams subscriptions",
-                  {{"node", settings_.node_id}});
+        log::info(
+            held ? "this node now maintains the Teams subscriptions" : "another node maintains the Teams subscriptions",
+            {{"node", settings_.node_id}});
     }
     if (!held) {
         return {};
@@ -151,8 +149,8 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     wanted.expires_at = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
     graph::Subscription made;
     MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
-    store::SubscriptionRow row{made.id, "chats", settings_.resource, "", made.expires_at, now_ms(), "active",
-                               client_state_hash_};
+    store::SubscriptionRow row{made.id,         "chats",  settings_.resource, "",
+                               made.expires_at, now_ms(), "active",           client_state_hash_};
     MSTEAMS_TRY(bridge_->put_subscription(row));
     ++stats_->subscriptions_created;
     log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
@@ -187,7 +185,8 @@ Status Monitor::maintain(std::string const& token) {
         }
         if (is_live(row.id)) {
             if (auto s = graph_->delete_subscription(token, row.id); !s) {
-                log::warn("could not delete a subscription", {{"subscription_id", row.id}, {"error", s.error().message}});
+                log::warn("could not delete a subscription",
+                          {{"subscription_id", row.id}, {"error", s.error().message}});
             } else {
                 ++stats_->subscriptions_deleted;
             }
@@ -215,11 +214,10 @@ Status Monitor::maintain(std::string const& token) {
     } else if (current->state == "missed") {
         reasons.push_back("Microsoft Graph missed notifications");
     }
-    auto const renew_at = current->expires_at -
-                          std::chrono::duration_cast<std::chrono::milliseconds>(settings_.renew_before).count();
+    auto const renew_at =
+        current->expires_at - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.renew_before).count();
     if (current->state == "reauthorize" || current->state == "missed" || now >= renew_at) {
-        auto const expires =
-            now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+        auto const expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
         auto renewed = graph_->renew_subscription(token, current->id, expires);
         if (!renewed) {
             if (renewed.error().code != ErrorCode::not_found) {

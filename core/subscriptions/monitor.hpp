@@ -24,12 +24,12 @@
 namespace msteams::subscriptions {
 
 struct MonitorSettings {
-    bool enabled = true;                // chat sync on
-    std::string resource;               // "chats/getAllMessages" plus the payment model
-    std::string notification_url;       // <SiteURL>/plugins/<id>/changes
-    std::string lifecycle_url;          // <SiteURL>/plugins/<id>/lifecycle
-    std::string client_state;           // the webhook secret; never logged
-    std::string node_id;                // who holds the lease
+    bool enabled = true;           // chat sync on
+    std::string resource;          // "chats/getAllMessages" plus the payment model
+    std::string notification_url;  // <SiteURL>/plugins/<id>/changes
+    std::string lifecycle_url;     // <SiteURL>/plugins/<id>/lifecycle
+    std::string client_state;      // the webhook secret; never logged
+    std::string node_id;           // who holds the lease
     std::chrono::seconds lifetime{3 * 60 * 60};
     std::chrono::seconds renew_before{60 * 60};
     std::chrono::seconds interval{30};

@@ -126,8 +126,9 @@ Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::sh
       entra_(std::move(entra)),
       people_(std::move(people)),
       stats_(std::move(stats)),
-      workers_("inbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); },
-               &stats_->worker_exceptions) {}
+      workers_(
+          "inbox", settings_.workers, std::chrono::seconds(1), [this] { return run_once(); },
+          &stats_->worker_exceptions) {}
 
 Inbound::~Inbound() { stop(); }
 
@@ -183,11 +184,10 @@ Result<bool> Inbound::run_once() {
         return true;
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
-    log::warn("could not apply Teams changes; trying again later",
-              {{"chat_id", items.front().thread_id},
-               {"attempt", std::to_string(attempts)},
-               {"retry_in_ms", std::to_string(delay_ms)},
-               {"error", e.message}});
+    log::warn("could not apply Teams changes; trying again later", {{"chat_id", items.front().thread_id},
+                                                                    {"attempt", std::to_string(attempts)},
+                                                                    {"retry_in_ms", std::to_string(delay_ms)},
+                                                                    {"error", e.message}});
     MSTEAMS_TRY(bridge_->postpone(ids, now_ms() + delay_ms, e.message));
     return true;
 }
@@ -233,9 +233,8 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
     }
     MSTEAMS_TRY(bridge_->enqueue(items));
     stats_->catchups += items.size();
-    log::info("catching up with Teams chats", {{"reason", reason},
-                                               {"chats", std::to_string(items.size())},
-                                               {"new_chats", std::to_string(discovered)}});
+    log::info("catching up with Teams chats",
+              {{"reason", reason}, {"chats", std::to_string(items.size())}, {"new_chats", std::to_string(discovered)}});
     wake();
     return {};
 }
@@ -435,8 +434,8 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         if (!more) {
             // A notified message older than the cursor's window (a late redelivery) is read on its own.
             for (auto const& id : wanted) {
-                auto m = work.with_token(
-                    [&](std::string const& token) { return graph_->get_message(token, chat_id, id); });
+                auto m =
+                    work.with_token([&](std::string const& token) { return graph_->get_message(token, chat_id, id); });
                 if (!m) {
                     if (m.error().code == ErrorCode::not_found) {
                         ++stats_->duplicates;
@@ -535,8 +534,7 @@ Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std
                     {"message_id", m.id},
                     {"attempts", std::to_string(attempts)},
                     {"error", applied.error().message}});
-        MSTEAMS_TRY(bridge_->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts,
-                                                 now_ms()));
+        MSTEAMS_TRY(bridge_->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts, now_ms()));
     }
     return {};
 }
@@ -666,7 +664,8 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
     if (link) {
         // A post may have been created before a crash: find it instead of posting twice.
         std::vector<mm::Post> recent;
-        MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(portal.mm_channel_id, link->pending_since - k_pending_window_ms));
+        MSTEAMS_TRY_ASSIGN(recent,
+                           api_->get_posts_since(portal.mm_channel_id, link->pending_since - k_pending_window_ms));
         for (auto const& p : recent) {
             if (posted_message_id(p.props_json) == m.id) {
                 post_id = p.id;
@@ -715,16 +714,15 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
             break;
         }
         post.props_json = json{{k_teams_message_prop, m.id}}.dump();
-        MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id,
-                                                             "teams", 0, now_ms(), false}));
+        MSTEAMS_TRY(bridge_->mark_pending(
+            store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id, "teams", 0, now_ms(), false}));
         mm::Post created;
         MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
         post_id = created.id;
         ++stats_->posts_created;
     }
-    MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id,
-                                                            portal.mm_channel_id, "teams", m.last_modified_at, 0,
-                                                            false}));
+    MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id, portal.mm_channel_id,
+                                                            "teams", m.last_modified_at, 0, false}));
     return reconcile_reactions(tx, post_id, m);
 }
 

@@ -49,8 +49,8 @@ struct InboundSettings {
 class Inbound {
 public:
     Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
-            std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph,
-            std::shared_ptr<graph::Entra> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
+            std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<graph::Entra> entra,
+            std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
     ~Inbound();
 
     void start();

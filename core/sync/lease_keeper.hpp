@@ -19,7 +19,9 @@ inline constexpr std::chrono::milliseconds k_claim_renew_every{10'000};
 class LeaseKeeper {
 public:
     LeaseKeeper(std::chrono::milliseconds every, std::function<void()> renew)
-        : every_(every), renew_(std::move(renew)), thread_([this](std::stop_token const& stop) { loop(stop); }) {}
+        : every_(every),
+          renew_(std::move(renew)),
+          thread_([this](std::stop_token const& stop) { loop(stop); }) {}
     ~LeaseKeeper() {
         thread_.request_stop();
         thread_.join();

@@ -234,9 +234,10 @@ void Logins::lose_connection(std::string const& mm_user_id, std::string const& w
     mm::Post post;
     post.user_id = settings_.bot_user_id;
     post.channel_id = channel->id;
-    post.message = "Your Microsoft Teams connection has stopped working, so messages are no longer bridged for you. "
-                   "[Connect your account again](" +
-                   connect_url() + ") or run `/msteams connect`.";
+    post.message =
+        "Your Microsoft Teams connection has stopped working, so messages are no longer bridged for you. "
+        "[Connect your account again](" +
+        connect_url() + ") or run `/msteams connect`.";
     if (auto p = api_->create_post(post); !p) {
         log::error("could not tell a user their connection was lost",
                    {{"user_id", mm_user_id}, {"error", p.error().message}});

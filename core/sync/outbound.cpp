@@ -42,9 +42,7 @@ bool bridge_post(std::string const& props_json) {
     return props.is_object() && props.contains(k_teams_message_prop);
 }
 
-bool not_connected(Error const& e) {
-    return e.code == ErrorCode::permission_denied || e.code == ErrorCode::not_found;
-}
+bool not_connected(Error const& e) { return e.code == ErrorCode::permission_denied || e.code == ErrorCode::not_found; }
 
 // The text a reader sees in a message's HTML, whitespace collapsed: tags dropped, character references decoded. Graph
 // may serialise the HTML it stores differently from what was posted (attribute order, quoting, wrapping elements),
@@ -134,9 +132,11 @@ std::string fingerprint(graph::ChatMessage const& m) {
 class Outbound::Lease {
 public:
     Lease(std::shared_ptr<store::Bridge> bridge, std::int64_t outbox_id)
-        : bridge_(std::move(bridge)), outbox_id_(outbox_id), keeper_(std::in_place, k_claim_renew_every, [this] { renew(); }) {}
+        : bridge_(std::move(bridge)),
+          outbox_id_(outbox_id),
+          keeper_(std::in_place, k_claim_renew_every, [this] { renew(); }) {}
     ~Lease() {
-        keeper_.reset();  // no renewal after the write is over
+        keeper_.reset();            // no renewal after the write is over
         if (!thread_id_.empty()) {  // a send that failed: its write is over too
             (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->end_thread_write(tx, thread_id_); });
         }
@@ -199,8 +199,8 @@ private:
     std::shared_ptr<store::Bridge> bridge_;
     std::int64_t outbox_id_;
     std::mutex mutex_;
-    std::string thread_id_;  // the chat being written to, if any (the keeper reads it)
-    bool finished_ = false;  // only touched by the sending worker
+    std::string thread_id_;              // the chat being written to, if any (the keeper reads it)
+    bool finished_ = false;              // only touched by the sending worker
     std::optional<LeaseKeeper> keeper_;  // last: renews once the rest is ready
 };
 
@@ -210,7 +210,7 @@ struct Outbound::Target {
     std::string token;
     std::string author_teams_id;
     std::string sender_teams_id;  // whose Teams account posts: the author's, or the bot's for a relay ("" if unknown)
-    bool relay = false;  // posted by the bot's Teams account for an author who is not connected
+    bool relay = false;           // posted by the bot's Teams account for an author who is not connected
 };
 
 Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
@@ -223,8 +223,9 @@ Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std:
       graph_(std::move(graph)),
       stats_(std::move(stats)),
       lookup_(std::move(lookup)),
-      workers_("outbox", settings_.workers, std::chrono::milliseconds(250), [this] { return run_once(); },
-               &stats_->worker_exceptions) {}
+      workers_(
+          "outbox", settings_.workers, std::chrono::milliseconds(250), [this] { return run_once(); },
+          &stats_->worker_exceptions) {}
 
 Outbound::~Outbound() { stop(); }
 
@@ -360,7 +361,9 @@ Result<bool> Outbound::run_once() {
         // Set aside as a dead letter (admins see it and can retry it); the channel's later changes go on.
         ++stats_->outbound_dead_lettered;
         log::error("could not send a Mattermost change to Teams; set aside as a dead letter",
-                   {{"post_id", item->post_id}, {"kind", item->kind}, {"attempts", std::to_string(attempts)},
+                   {{"post_id", item->post_id},
+                    {"kind", item->kind},
+                    {"attempts", std::to_string(attempts)},
                     {"error", e.message}});
         if (item->kind == "post" || item->kind == "edit") {
             tell(item->user_id, item->channel_id,
@@ -371,8 +374,11 @@ Result<bool> Outbound::run_once() {
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
     log::warn("could not send a Mattermost change to Teams; trying again later",
-              {{"post_id", item->post_id}, {"kind", item->kind}, {"attempt", std::to_string(attempts)},
-               {"retry_in_ms", std::to_string(delay_ms)}, {"error", e.message}});
+              {{"post_id", item->post_id},
+               {"kind", item->kind},
+               {"attempt", std::to_string(attempts)},
+               {"retry_in_ms", std::to_string(delay_ms)},
+               {"error", e.message}});
     MSTEAMS_TRY(bridge_->postpone_outbox(item->id, now_ms() + delay_ms, e.message));
     return true;
 }
@@ -549,19 +555,19 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     auto const payload = json::parse(item.payload, nullptr, false);
     auto const message = payload.is_object() ? text(payload, "message") : std::string();
 
-    auto converted = convert::markdown_to_teams(message, [this](std::string const& username)
-                                                             -> std::optional<convert::TeamsUser> {
-        auto const user = api_->get_user_by_username(username);
-        if (!user) {
-            return std::nullopt;
-        }
-        auto const id = teams_id_for(user->id);
-        if (!id || !*id) {
-            return std::nullopt;
-        }
-        std::string name = user->first_name + (user->last_name.empty() ? "" : " " + user->last_name);
-        return convert::TeamsUser{**id, name.empty() ? user->username : name};
-    });
+    auto converted =
+        convert::markdown_to_teams(message, [this](std::string const& username) -> std::optional<convert::TeamsUser> {
+            auto const user = api_->get_user_by_username(username);
+            if (!user) {
+                return std::nullopt;
+            }
+            auto const id = teams_id_for(user->id);
+            if (!id || !*id) {
+                return std::nullopt;
+            }
+            std::string name = user->first_name + (user->last_name.empty() ? "" : " " + user->last_name);
+            return convert::TeamsUser{**id, name.empty() ? user->username : name};
+        });
     if (!converted) {
         return fail(ErrorCode::invalid_argument, "the message could not be converted: " + converted.error().message);
     }
@@ -572,9 +578,9 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     }
     if (t->relay) {
         auto const author = api_->get_user(item.user_id);
-        auto const name = author ? (author->first_name.empty() ? author->username
-                                                               : author->first_name + " " + author->last_name)
-                                 : std::string("Someone");
+        auto const name =
+            author ? (author->first_name.empty() ? author->username : author->first_name + " " + author->last_name)
+                   : std::string("Someone");
         out.html = "<p><b>" + strings::html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
     }
 
@@ -627,8 +633,8 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         }
         auto const wanted = fingerprint(out.html, std::move(names));
         graph::Client::Page page;
-        MSTEAMS_TRY_ASSIGN(page, graph_->list_messages_since(t->token, t->chat_id,
-                                                             pending->pending_since - k_resend_window_ms, 200));
+        MSTEAMS_TRY_ASSIGN(
+            page, graph_->list_messages_since(t->token, t->chat_id, pending->pending_since - k_resend_window_ms, 200));
         for (auto const& m : page.messages) {
             bool const same_sender = t->sender_teams_id.empty() || m.from.id == t->sender_teams_id;
             if (same_sender && m.deleted_at == 0 && m.message_type != "systemEventMessage" &&
@@ -669,8 +675,8 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             ++stats_->sent_files;
         }
         if (!pending) {
-            MSTEAMS_TRY(bridge_->mark_pending(store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost",
-                                                                 0, now_ms(), false}));
+            MSTEAMS_TRY(bridge_->mark_pending(
+                store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0, now_ms(), false}));
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
@@ -683,8 +689,10 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         return recorded;
     }
     ++(t->relay ? stats_->relayed_posts : stats_->sent_posts);
-    log::debug("sent a post to Teams", {{"post_id", item.post_id}, {"outbox_id", std::to_string(item.id)},
-                                        {"message_id", sent->id}, {"attempt", std::to_string(item.attempts + 1)}});
+    log::debug("sent a post to Teams", {{"post_id", item.post_id},
+                                        {"outbox_id", std::to_string(item.id)},
+                                        {"message_id", sent->id},
+                                        {"attempt", std::to_string(item.attempts + 1)}});
     if (!skipped.empty()) {
         std::string names;
         for (auto const& n : skipped) {
@@ -770,9 +778,8 @@ Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool
     store::AutoCommit tx(bridge_->db());
     std::vector<store::ReactionLink> known;
     MSTEAMS_TRY_ASSIGN(known, bridge_->reactions(tx, item.post_id));
-    auto const it = std::find_if(known.begin(), known.end(), [&](auto const& k) {
-        return k.mm_user_id == item.user_id && k.emoji_name == emoji;
-    });
+    auto const it = std::find_if(known.begin(), known.end(),
+                                 [&](auto const& k) { return k.mm_user_id == item.user_id && k.emoji_name == emoji; });
     if (add == (it != known.end())) {
         return {};
     }

@@ -84,7 +84,7 @@ private:
     TeamsLookup lookup_;
     std::mutex cache_mutex_;
     std::unordered_map<std::string, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked up
-    std::unordered_map<std::string, bool> channel_kinds_;  // channel id → DM or GM (types never change)
+    std::unordered_map<std::string, bool> channel_kinds_;         // channel id → DM or GM (types never change)
     Workers workers_;
 };
 

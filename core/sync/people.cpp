@@ -95,8 +95,7 @@ Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given
     // An existing Mattermost user with the same email is that person.
     if (!profile.email.empty()) {
         if (auto existing = api_->get_user_by_email(profile.email); existing) {
-            store::TeamsUser row{profile.id, existing->id, false, profile.display_name, profile.email,
-                                 now_ms(), 0};
+            store::TeamsUser row{profile.id, existing->id, false, profile.display_name, profile.email, now_ms(), 0};
             store::TeamsUser stored;
             MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(row));
             log::info("matched a Teams user to a Mattermost user by email",
@@ -134,9 +133,9 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
         auto created = api_->create_user(user, password);
         if (created) {
             store::TeamsUser stored;
-            MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(store::TeamsUser{
-                                           profile.id, created->id, true, profile.display_name, profile.email,
-                                           now_ms(), 0}));
+            MSTEAMS_TRY_ASSIGN(stored,
+                               bridge_->add_user(store::TeamsUser{profile.id, created->id, true, profile.display_name,
+                                                                  profile.email, now_ms(), 0}));
             ++stats_->synthetic_users_created;
             log::info("created a synthetic user for a Teams user",
                       {{"teams_user_id", profile.id}, {"user_id", created->id}, {"username", user.username}});
@@ -144,8 +143,7 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
         }
         last = created.error();
         // A taken username is answered with 400 and an id naming the username; anything else is final.
-        if (last.message.find("username") == std::string::npos &&
-            last.message.find("Username") == std::string::npos) {
+        if (last.message.find("username") == std::string::npos && last.message.find("Username") == std::string::npos) {
             break;
         }
     }

@@ -31,9 +31,7 @@ ProfileSync::ProfileSync(ProfileSyncSettings settings, std::shared_ptr<mm::Api> 
       read_presence_(std::move(read_presence)),
       stats_(std::move(stats)) {}
 
-std::int64_t ProfileSync::now_ms() const {
-    return settings_.clock_ms ? settings_.clock_ms() : msteams::now_ms();
-}
+std::int64_t ProfileSync::now_ms() const { return settings_.clock_ms ? settings_.clock_ms() : msteams::now_ms(); }
 
 Status ProfileSync::run_once() {
     std::lock_guard lock(mutex_);
@@ -66,8 +64,9 @@ Status ProfileSync::sync_photo(store::SyntheticProfile const& user) {
         } else {
             // Mattermost refused the image (format, size): kept as checked, so it is not sent again until it changes.
             ++stats_->profile_sync_failures;
-            log::warn("Mattermost refused a Teams user's photo as avatar",
-                      {{"teams_user_id", user.teams_user_id}, {"user_id", user.mm_user_id}, {"error", s.error().message}});
+            log::warn(
+                "Mattermost refused a Teams user's photo as avatar",
+                {{"teams_user_id", user.teams_user_id}, {"user_id", user.mm_user_id}, {"error", s.error().message}});
         }
     } else if (!photo) {
         // No photo (any more): Mattermost's generated avatar stays, or the last photo set; nothing to upload.
@@ -109,9 +108,10 @@ Status ProfileSync::sync_presence() {
             if (presences.error().code == ErrorCode::permission_denied) {
                 presence_refused_until_ =
                     now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.refused_retry).count();
-                log::warn("Microsoft Graph refused to read presence: grant the app the Presence.Read.All application "
-                          "permission to see Teams people's status in Mattermost; trying again in an hour",
-                          {{"error", presences.error().message}});
+                log::warn(
+                    "Microsoft Graph refused to read presence: grant the app the Presence.Read.All application "
+                    "permission to see Teams people's status in Mattermost; trying again in an hour",
+                    {{"error", presences.error().message}});
                 return {};
             }
             return std::unexpected(presences.error());

@@ -28,12 +28,12 @@ using PhotoReader = std::function<Result<std::optional<std::string>>(std::string
 using PresenceReader = std::function<Result<std::vector<graph::Presence>>(std::vector<std::string> const& ids)>;
 
 struct ProfileSyncSettings {
-    bool presence = true;                       // mirror presence as status (needs Presence.Read.All)
-    std::chrono::hours photo_refresh{24};       // a photo is read again after this long
-    std::size_t photos_per_pass = 20;           // Graph requests for photos per pass, at most
+    bool presence = true;                         // mirror presence as status (needs Presence.Read.All)
+    std::chrono::hours photo_refresh{24};         // a photo is read again after this long
+    std::size_t photos_per_pass = 20;             // Graph requests for photos per pass, at most
     std::size_t presence_users_per_pass = 6'500;  // ten getPresencesByUserId requests per pass, at most
-    std::chrono::minutes refused_retry{60};     // after Graph refused presence (no permission): try again after
-    std::function<std::int64_t()> clock_ms;     // wall-clock ms (tests set it)
+    std::chrono::minutes refused_retry{60};       // after Graph refused presence (no permission): try again after
+    std::function<std::int64_t()> clock_ms;       // wall-clock ms (tests set it)
 };
 
 // Teams availability → Mattermost status: online, away, dnd or offline.
@@ -61,9 +61,9 @@ private:
     PresenceReader read_presence_;
     std::shared_ptr<Stats> stats_;
 
-    std::mutex mutex_;  // one pass at a time; guards what follows
+    std::mutex mutex_;                                       // one pass at a time; guards what follows
     std::unordered_map<std::string, std::string> statuses_;  // Mattermost user id → the status last set
-    std::string presence_after_;                           // where the next presence pass goes on
+    std::string presence_after_;                             // where the next presence pass goes on
     std::int64_t presence_refused_until_ = 0;
 };
 

@@ -43,7 +43,7 @@ struct Stats {
     Counter notifications_sent{0};  // notifications-only mode
     Counter recovered_pending{0};
     Counter failures{0};
-    Counter dropped{0};  // given up (permanent errors)
+    Counter dropped{0};        // given up (permanent errors)
     Counter dead_lettered{0};  // inbox items or messages set aside after repeated failures
     Counter synthetic_users_created{0};
     Counter catchups{0};

@@ -57,8 +57,8 @@ char const* to_string(ConnectOutcome outcome) noexcept {
 }
 
 Response connect_result_page(int status, ConnectOutcome outcome, std::string const& title, std::string const& text) {
-    auto r = page_response(status, "default-src 'none'; style-src 'unsafe-inline'; script-src '" +
-                                       result_script_hash() + "'");
+    auto r = page_response(status,
+                           "default-src 'none'; style-src 'unsafe-inline'; script-src '" + result_script_hash() + "'");
     // The page is served at <site>/plugins/<id>/<route>, so "../../" is the site root on any subpath.
     r.body = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
              "</title><style>" + k_style + "</style></head><body data-outcome=\"" + to_string(outcome) +

@@ -13,8 +13,8 @@ namespace msteams::web {
 
 struct Request {
     std::string method;
-    std::string path;       // below the plugin's prefix, e.g. "/changes"
-    std::string raw_query;  // still percent-encoded
+    std::string path;                                          // below the plugin's prefix, e.g. "/changes"
+    std::string raw_query;                                     // still percent-encoded
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased; one pair per value
     std::string user_id;           // set by Mattermost only for a valid session; empty otherwise
     std::string source_plugin_id;  // inter-plugin requests

@@ -178,8 +178,7 @@ void install_routes(Router& router, std::function<std::optional<WebappSettings>(
     router.add(Route{"GET", "/api/v1/config", Access::user, 0, [settings](Request const&) {
                          auto const s = settings();
                          if (!s) {
-                             return json_error(503, "not_active", "The plugin is not active.")
-                                 .set("Retry-After", "5");
+                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
                          }
                          nlohmann::json const body{{"enforce_connected_accounts", s->enforce_connected_accounts},
                                                    {"allow_skip_connect_accounts", s->allow_skip_connect_accounts},

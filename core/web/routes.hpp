@@ -15,7 +15,7 @@ class Bridge;
 namespace msteams::sync {
 class Receiver;
 struct Stats;
-}
+}  // namespace msteams::sync
 
 namespace msteams::web {
 

@@ -48,9 +48,7 @@ public:
         }
         return fail(ErrorCode::not_found, "no user", 404);
     }
-    Result<mm::User> get_user_by_username(std::string const&) override {
-        return fail(ErrorCode::not_found, "no user");
-    }
+    Result<mm::User> get_user_by_username(std::string const&) override { return fail(ErrorCode::not_found, "no user"); }
     Result<bool> has_permission_to(std::string const& user_id, std::string const& permission) override {
         return permission == "manage_system" && admins.contains(user_id);
     }
@@ -203,8 +201,8 @@ public:
         std::lock_guard lock(mutex);
         return reactions[post_id];
     }
-    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id,
-                                     std::string const& name, std::string const& data) override {
+    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id, std::string const& name,
+                                     std::string const& data) override {
         std::lock_guard lock(mutex);
         mm::FileInfo info;
         info.id = next_id("file");
@@ -234,9 +232,7 @@ public:
         ephemerals.emplace_back(user_id, post);
         return post;
     }
-    Status publish_websocket_event(std::string const&, std::string const&, mm::Broadcast const&) override {
-        return {};
-    }
+    Status publish_websocket_event(std::string const&, std::string const&, mm::Broadcast const&) override { return {}; }
 
     // A 26-character id, unique within this fake.
     std::string next_id(std::string const& prefix) {

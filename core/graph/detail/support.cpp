@@ -136,9 +136,8 @@ std::string format_time(std::int64_t unix_ms) {
     auto const c = civil_from_days(days);
     char buf[40];
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(c.year),
-                  c.month, c.day, static_cast<long long>(rest / 3'600'000),
-                  static_cast<long long>(rest / 60'000 % 60), static_cast<long long>(rest / 1000 % 60),
-                  static_cast<long long>(rest % 1000));
+                  c.month, c.day, static_cast<long long>(rest / 3'600'000), static_cast<long long>(rest / 60'000 % 60),
+                  static_cast<long long>(rest / 1000 % 60), static_cast<long long>(rest % 1000));
     return buf;
 }
 

@@ -11,7 +11,7 @@ namespace msteams::http::detail {
 
 struct Url {
     bool tls = true;
-    std::string host;    // lower-cased; an IPv6 literal without its brackets
+    std::string host;  // lower-cased; an IPv6 literal without its brackets
     std::uint16_t port = 443;
     std::string target;  // path and query, at least "/"; the fragment is dropped
     bool host_is_ip = false;

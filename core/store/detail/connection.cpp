@@ -84,8 +84,8 @@ Rows to_rows(PGresult* result) {
             if (PQgetisnull(result, t, f) != 0) {
                 row.emplace_back(std::nullopt);
             } else {
-                row.emplace_back(std::string(PQgetvalue(result, t, f),
-                                             static_cast<std::size_t>(PQgetlength(result, t, f))));
+                row.emplace_back(
+                    std::string(PQgetvalue(result, t, f), static_cast<std::size_t>(PQgetlength(result, t, f))));
             }
         }
         values.push_back(std::move(row));
@@ -245,8 +245,7 @@ Result<Rows> Connection::exec(std::string_view sql, std::vector<Param> const& pa
             return std::unexpected(checked.error());
         }
         auto const inserted = statements_.emplace(text, std::move(name)).first;
-        result.reset(
-            PQexecPrepared(conn_.get(), inserted->second.c_str(), count, values.data(), nullptr, nullptr, 0));
+        result.reset(PQexecPrepared(conn_.get(), inserted->second.c_str(), count, values.data(), nullptr, nullptr, 0));
     }
     auto checked = check(std::move(result), sql);
     if (!checked) {

@@ -80,7 +80,9 @@ std::size_t Pool::idle_connections() const {
 }
 
 Pool::Lease::Lease(Lease&& other) noexcept
-    : pool_(std::exchange(other.pool_, nullptr)), conn_(std::move(other.conn_)), keep_(other.keep_) {}
+    : pool_(std::exchange(other.pool_, nullptr)),
+      conn_(std::move(other.conn_)),
+      keep_(other.keep_) {}
 
 Pool::Lease& Pool::Lease::operator=(Lease&& other) noexcept {
     if (this != &other) {

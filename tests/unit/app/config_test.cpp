@@ -72,8 +72,10 @@ TEST_CASE("config: every problem is reported at once, each with its setting's na
     auto const r = parse_config(j.dump(), valid_server(), true, &problems);
     REQUIRE_FALSE(r.has_value());
     REQUIRE(problems.size() == 3);
-    CHECK_THAT(problems[0], Catch::Contains("Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)"));
-    CHECK_THAT(problems[1], Catch::Contains("Reconcile recently active chats every (minutes) (reconcileIntervalMinutes)"));
+    CHECK_THAT(problems[0],
+               Catch::Contains("Largest Teams file to copy into Mattermost (MB) (maxFileSizeToMattermostMb)"));
+    CHECK_THAT(problems[1],
+               Catch::Contains("Reconcile recently active chats every (minutes) (reconcileIntervalMinutes)"));
     CHECK_THAT(problems[2], Catch::Contains("Graph reads per chat per minute (graphChatReadsPerMinute)"));
     CHECK_THAT(r.error().message, Catch::StartsWith("3 settings need fixing:"));
     for (auto const& p : problems) {
@@ -99,8 +101,7 @@ TEST_CASE("config: malformed ids and values are refused with the setting's name"
     CHECK(parse_config(with("connectedusersallowed", 12.0), valid_server(), true).has_value());
     CHECK_THAT(error_of(with("syncpresence", "maybe")),
                Catch::Contains("Show Teams people's presence (syncPresence) must be true or false"));
-    CHECK_THAT(error_of(with("chatsync", "sometimes")),
-               Catch::Contains("Teams chats (chatSync) must be one of:"));
+    CHECK_THAT(error_of(with("chatsync", "sometimes")), Catch::Contains("Teams chats (chatSync) must be one of:"));
     CHECK_THAT(error_of(with("evaluationapi", "maybe")), Catch::Contains("must be true or false"));
     CHECK_THAT(error_of(with("webhooksecret", "short")), Catch::Contains("Webhook secret (webhookSecret)"));
     CHECK_THAT(error_of(with("webhooksecret", std::string(129, 'a'))), Catch::Contains("longer than 128"));
@@ -138,8 +139,8 @@ TEST_CASE("config: empty generated secrets are generated once and handed back fo
 TEST_CASE("config: the server must use PostgreSQL and have a Site URL", "[config]") {
     auto server = valid_server();
     server.sql_driver_name = "mysql";
-    CHECK_THAT(error_of(valid_settings_json(), server), Catch::Contains("requires PostgreSQL") &&
-                                                             Catch::Contains("\"mysql\""));
+    CHECK_THAT(error_of(valid_settings_json(), server),
+               Catch::Contains("requires PostgreSQL") && Catch::Contains("\"mysql\""));
     server = valid_server();
     server.site_url = "";
     CHECK_THAT(error_of(valid_settings_json(), server), Catch::Contains("Site URL (ServiceSettings.SiteURL)"));
@@ -216,6 +217,7 @@ TEST_CASE("config: the reconciliation interval defaults to 5 minutes, 0 turns it
 TEST_CASE("config: Mattermost's mask for secrets is never taken as a value", "[config]") {
     std::string const mask(msteams::app::k_masked_setting);
     CHECK_THAT(error_of(with("clientsecret", mask)), Catch::Contains("Client secret (clientSecret) holds the mask"));
-    CHECK_THAT(error_of(with("encryptionkey", mask)), Catch::Contains("At-rest encryption key (encryptionKey) holds the mask"));
+    CHECK_THAT(error_of(with("encryptionkey", mask)),
+               Catch::Contains("At-rest encryption key (encryptionKey) holds the mask"));
     CHECK_THAT(error_of(with("webhooksecret", mask)), Catch::Contains("Webhook secret (webhookSecret) holds the mask"));
 }

@@ -96,8 +96,10 @@ TEST_CASE("commands: overlong input is refused without parsing", "[commands]") {
 TEST_CASE("commands: the registration carries autocomplete data for every sub-command", "[commands]") {
     msteams::test::FakeApi api;
     Dispatcher d(api);
-    d.add(SubCommand{"status", "", "Show your connection.", false, [](auto const&) { return msteams::Result<std::string>("ok"); }});
-    d.add(SubCommand{"promote", "[username] [new-username]", "Promote.", true, [](auto const&) { return msteams::Result<std::string>("ok"); }});
+    d.add(SubCommand{"status", "", "Show your connection.", false,
+                     [](auto const&) { return msteams::Result<std::string>("ok"); }});
+    d.add(SubCommand{"promote", "[username] [new-username]", "Promote.", true,
+                     [](auto const&) { return msteams::Result<std::string>("ok"); }});
     auto const cmd = d.registration("<svg/>");
     CHECK(cmd.trigger == "msteams");
     CHECK(cmd.auto_complete);
@@ -123,8 +125,8 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
     Dispatcher d(api);
     d.add(SubCommand{"status", "", "Show your connection.", false,
                      [](auto const&) { return msteams::Result<std::string>("You are connected."); }});
-    auto const ctx = std::make_shared<msteams::commands::AdminContext const>(
-        msteams::commands::AdminContext{bridge, "saml", "id"});
+    auto const ctx =
+        std::make_shared<msteams::commands::AdminContext const>(msteams::commands::AdminContext{bridge, "saml", "id"});
     msteams::commands::add_admin_commands(d, api, [ctx] { return ctx; });
 
     CHECK_THAT(d.execute(args_for("/msteams status", "admin1")).text,
@@ -134,7 +136,8 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
     }));
     auto const admin_view = d.execute(args_for("/msteams status", "admin1")).text;
     CHECK_THAT(admin_view, Catch::Contains("You are connected.") && Catch::Contains("Dead letters: 1") &&
-                               Catch::Contains("19:chat@thread.v2") && Catch::Contains("Mattermost refused   the post"));
+                               Catch::Contains("19:chat@thread.v2") &&
+                               Catch::Contains("Mattermost refused   the post"));
     CHECK(d.execute(args_for("/msteams status", "user1")).text == "You are connected.");
 
     CHECK_THAT(d.execute(args_for("/msteams retry-dead-letters all", "user1")).text,

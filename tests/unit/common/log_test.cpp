@@ -59,7 +59,7 @@ private:
 
 }  // namespace
 
-TEST_CASE("log: a stalled sink never blocks a caller; lines keep their order and overflow is counted", "[log]") {
+TEST_CASE("log: a stalled sink never blocks a caller — lines keep their order and overflow is counted", "[log]") {
     auto gated = std::make_shared<GatedSink>();
     auto async = std::make_shared<AsyncSink>(gated, 3);
     async->write(Level::info, "one", {});
@@ -71,7 +71,8 @@ TEST_CASE("log: a stalled sink never blocks a caller; lines keep their order and
     CHECK(async->dropped() == 2);  // "five" and "six": three lines fit in the queue
     gated->open();
     gated->wait_lines(5);
-    CHECK(gated->lines() == std::vector<std::string>{"one", "log lines were dropped: the log could not keep up dropped=2",
+    CHECK(gated->lines() == std::vector<std::string>{"one",
+                                                     "log lines were dropped: the log could not keep up dropped=2",
                                                      "two", "three", "four"});
     async->stop(std::chrono::seconds(5));
     async->write(Level::info, "after stop", {});

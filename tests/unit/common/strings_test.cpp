@@ -87,9 +87,11 @@ TEST_CASE("strings: to_valid_utf8 replaces each ill-formed sequence with U+FFFD"
     CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));      // a surrogate
     CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
     CHECK_FALSE(is_valid_utf8("cut \xE2\x82"));      // truncated at the end
-    CHECK(to_valid_utf8("a\xFF" "b") == "a" + fffd + "b");
+    CHECK(to_valid_utf8("a\xFF"
+                        "b") == "a" + fffd + "b");
     CHECK(to_valid_utf8("cut \xE2\x82") == "cut " + fffd);
-    CHECK(to_valid_utf8("\xE2\x82" "x") == fffd + "x");
+    CHECK(to_valid_utf8("\xE2\x82"
+                        "x") == fffd + "x");
     CHECK(to_valid_utf8("\xC0\xAF") == fffd + fffd);
     CHECK(to_valid_utf8("\xED\xA0\x80") == fffd + fffd + fffd);
     CHECK(is_valid_utf8(to_valid_utf8(std::string("\x80\x81\xF0\x9F\x98", 5))));
@@ -148,7 +150,7 @@ TEST_CASE("strings: html_escape makes text safe in element content and quoted at
     CHECK(msteams::strings::html_escape("plain é") == "plain é");
 }
 
-TEST_CASE("common: backoff doubles from its base up to its cap; items wait at least Retry-After", "[common]") {
+TEST_CASE("common: backoff doubles from its base up to its cap — items wait at least Retry-After", "[common]") {
     using namespace std::chrono_literals;
     CHECK(msteams::backoff(0, 250ms, 10s) == 250ms);
     CHECK(msteams::backoff(3, 250ms, 10s) == 2s);

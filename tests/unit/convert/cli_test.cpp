@@ -25,8 +25,8 @@ Run run_convert(std::string const& args, std::string const& input, std::string c
     auto const dir = fs::temp_directory_path();
     auto const in = dir / ("convert_cli_in_" + std::to_string(::getpid()));
     std::ofstream(in, std::ios::binary) << input;
-    std::string const command = "bash -c '" + prefix + core_binary().string() + " convert " + args + " < " +
-                                in.string() + " 2>/dev/null'";
+    std::string const command =
+        "bash -c '" + prefix + core_binary().string() + " convert " + args + " < " + in.string() + " 2>/dev/null'";
     Run run;
     FILE* pipe = ::popen(command.c_str(), "r");
     REQUIRE(pipe != nullptr);
@@ -48,7 +48,9 @@ TEST_CASE("convert: the msteams-core convert command converts stdin both ways", 
     REQUIRE(fs::exists(core_binary()));
     auto const to_md = run_convert("--from teams-html --to markdown", "<p>hi <b>there</b> @channel</p>");
     CHECK(to_md.status == 0);
-    CHECK(to_md.out == "hi **there** @\xE2\x81\xA0" "channel\n");
+    CHECK(to_md.out ==
+          "hi **there** @\xE2\x81\xA0"
+          "channel\n");
 
     auto const to_html = run_convert("--from markdown --to teams-html", "**hi** :smile:");
     CHECK(to_html.status == 0);
@@ -100,8 +102,8 @@ TEST_CASE("convert: the crafted inputs convert within 256 MB of address space", 
         {"--from markdown --to teams-html", table + repeat("x\n", 500'000 - table.size())},
         {"--from markdown --to teams-html", repeat("![[]()", 500'000)},
         {"--from teams-html --to markdown", repeat("<ul/><ol/>", 500'000)},
-        {"--from teams-html --to markdown", "<table><tr>" + repeat("<td>x</td>", 250'000) + "</tr>" +
-                                                repeat("<tr><td>y</td></tr>", 240'000) + "</table>"},
+        {"--from teams-html --to markdown",
+         "<table><tr>" + repeat("<td>x</td>", 250'000) + "</tr>" + repeat("<tr><td>y</td></tr>", 240'000) + "</table>"},
     };
     for (auto const& c : cases) {
         INFO(c.args << " " << c.input.substr(0, 40));

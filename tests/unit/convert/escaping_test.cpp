@@ -68,8 +68,7 @@ TEST_CASE("convert: text renders as typed in Mattermost", "[convert][escaping]")
     CHECK(md("Title<br>===") == "Title\n&#61;==");
     CHECK(md("<p>a = b == c</p>") == "a = b == c");
     // A pipe in a code span of a table cell would end the cell.
-    CHECK(md("<table><tr><td><code>a|b</code></td><td>c|d</td></tr></table>") ==
-          "| `a\\|b` | c\\|d |\n| --- | --- |");
+    CHECK(md("<table><tr><td><code>a|b</code></td><td>c|d</td></tr></table>") == "| `a\\|b` | c\\|d |\n| --- | --- |");
     CHECK(md("<code>a|b</code>") == "`a|b`");
     // Adjacent bold runs are one, not "**a****b**".
     CHECK(md("<b>a</b><b>b</b>") == "**ab**");
@@ -89,8 +88,13 @@ TEST_CASE("convert: a resolved mention glued to text is still a mention for Matt
 
 TEST_CASE("convert: NUL and control characters never reach the database", "[convert][escaping]") {
     std::string const nul(1, '\0');
-    CHECK(md("a" + nul + "b\x01" "c", "text") == "abc");
-    auto const html = md("<p>a" + nul + "b\x7f" "c</p>");  // gumbo drops or replaces some of these itself
+    CHECK(md("a" + nul +
+                 "b\x01"
+                 "c",
+             "text") == "abc");
+    auto const html = md("<p>a" + nul +
+                         "b\x7f"
+                         "c</p>");  // gumbo drops or replaces some of these itself
     CHECK(html.find('\0') == std::string::npos);
     CHECK(html.find('\x7f') == std::string::npos);
     CHECK(html.starts_with("ab"));

@@ -128,8 +128,7 @@ TEST_CASE("convert: teams text cannot become mattermost markup", "[convert]") {
         {"heading marker at line start", "# not a heading", "\\# not a heading"},
         {"hash inside a line is fine", "issue #12", "issue #12"},
         {"quote marker", "&gt; not a quote", "\\> not a quote"},
-        {"list markers", "<div>- a</div><div>+ b</div><div>1. c</div><div>2) d</div>",
-         "\\- a\n\\+ b\n1\\. c\n2\\) d"},
+        {"list markers", "<div>- a</div><div>+ b</div><div>1. c</div><div>2) d</div>", "\\- a\n\\+ b\n1\\. c\n2\\) d"},
         {"numbers inside a line are fine", "version 1.2", "version 1.2"},
         {"table pipes", "a | b", "a \\| b"},
         {"script element is dropped", "<p>hi</p><script>alert(1)</script><style>p{}</style>", "hi"},
@@ -165,9 +164,7 @@ TEST_CASE("convert: teams mentions become usernames or bold names", "[convert]")
         }
         return std::nullopt;
     };
-    auto const convert = [&](std::string const& html) {
-        return convert_ok(html, mentions, username_for).markdown;
-    };
+    auto const convert = [&](std::string const& html) { return convert_ok(html, mentions, username_for).markdown; };
     CHECK(convert("Hi <at id=\"0\">Jane</at>&nbsp;<at id=\"1\">Smith</at>, see this") == "Hi @jane.smith, see this");
     CHECK(convert("<at id=\"2\">Everyone</at> look") == "**Everyone** look");
     CHECK(convert("ask <at id=\"3\">Bob</at> <at id=\"3\">Builder</at>") == "ask **Bob Builder**");
@@ -243,14 +240,61 @@ TEST_CASE("convert: teams html limits give too_large or plain text, deep nesting
 
 TEST_CASE("convert: teams html never crashes on random or truncated input", "[convert]") {
     std::mt19937 rng(12345);  // fixed seed: reproducible
-    std::vector<std::string> const pieces{
-        "<b>",   "</b>",    "<i>",          "</i>",        "<p>",       "</p>",   "<div>",  "</div>",
-        "<ul>",  "<li>",    "</ul>",        "<ol start=\"", "\">",       "<table>", "<tr>",  "<td>",
-        "<th>",  "</table>", "<pre>",       "</pre>",      "<code>",    "<a href=\"", "https://x/", "javascript:",
-        "</a>",  "<at id=\"0\">", "</at>",  "<img src=\"", "/hostedContents/", "<emoji alt=\"", "<br>", "&amp;",
-        "&#x0;", "&nbsp;",  "text ",        "@channel ",   "**",        "`",      "|",      "\n",
-        "<blockquote>", "</blockquote>", "<h1>", "<!--", "-->", "<codeblock class=\"", "<attachment id=\"",
-        "\xF0\x9F", "\xFF", "<script>", std::string(1, '\0'), "<", ">", "\"", "'"};
+    std::vector<std::string> const pieces{"<b>",
+                                          "</b>",
+                                          "<i>",
+                                          "</i>",
+                                          "<p>",
+                                          "</p>",
+                                          "<div>",
+                                          "</div>",
+                                          "<ul>",
+                                          "<li>",
+                                          "</ul>",
+                                          "<ol start=\"",
+                                          "\">",
+                                          "<table>",
+                                          "<tr>",
+                                          "<td>",
+                                          "<th>",
+                                          "</table>",
+                                          "<pre>",
+                                          "</pre>",
+                                          "<code>",
+                                          "<a href=\"",
+                                          "https://x/",
+                                          "javascript:",
+                                          "</a>",
+                                          "<at id=\"0\">",
+                                          "</at>",
+                                          "<img src=\"",
+                                          "/hostedContents/",
+                                          "<emoji alt=\"",
+                                          "<br>",
+                                          "&amp;",
+                                          "&#x0;",
+                                          "&nbsp;",
+                                          "text ",
+                                          "@channel ",
+                                          "**",
+                                          "`",
+                                          "|",
+                                          "\n",
+                                          "<blockquote>",
+                                          "</blockquote>",
+                                          "<h1>",
+                                          "<!--",
+                                          "-->",
+                                          "<codeblock class=\"",
+                                          "<attachment id=\"",
+                                          "\xF0\x9F",
+                                          "\xFF",
+                                          "<script>",
+                                          std::string(1, '\0'),
+                                          "<",
+                                          ">",
+                                          "\"",
+                                          "'"};
     std::vector<c::TeamsMention> const mentions{{0, "Zed", "u0"}};
     auto const username_for = [](std::string const&) -> std::optional<std::string> { return "zed"; };
     for (int round = 0; round < 400; ++round) {

@@ -87,8 +87,8 @@ TEST_CASE("convert: formatting re-opened across paragraphs is bounded", "[conver
 }
 
 TEST_CASE("convert: a Teams table with 20,000 cells in one row is bounded", "[convert][hostile]") {
-    std::string html = "<table><tr>" + repeat("<td>x</td>", 200'000) + "</tr>" +
-                       repeat("<tr><td>y</td></tr>", 200'000) + "</table>";
+    std::string html =
+        "<table><tr>" + repeat("<td>x</td>", 200'000) + "</tr>" + repeat("<tr><td>y</td></tr>", 200'000) + "</table>";
     auto const md = from_teams(html);
     CHECK(md.find(k_note) != std::string::npos);
     CHECK(md.find("y\ny\ny") != std::string::npos);
@@ -101,7 +101,9 @@ TEST_CASE("convert: a Teams table with 20,000 cells in one row is bounded", "[co
 TEST_CASE("convert: plain-text fallbacks are escaped and cut to the output limit", "[convert][hostile]") {
     // Text of a message too complex to format still cannot notify or format.
     auto const md = from_teams(repeat("<ul/>", 10'000) + "@channel **x** &#64;all");
-    CHECK(md.find("@\xE2\x81\xA0" "channel \\*\\*x\\*\\* @\xE2\x81\xA0" "all") != std::string::npos);
+    CHECK(md.find("@\xE2\x81\xA0"
+                  "channel \\*\\*x\\*\\* @\xE2\x81\xA0"
+                  "all") != std::string::npos);
     CHECK(md.find(k_note) != std::string::npos);
     // Over the output limit: cut, with the note, never refused.
     c::Limits limits;
@@ -140,8 +142,8 @@ TEST_CASE("convert: an overlong numeric character reference gives valid UTF-8", 
     auto const md = from_teams("a &#" + std::string(100, '1') + "\n\nb <attachment id=\"x&#" + std::string(60, '9') +
                                "\"></attachment>");
     CHECK(md.starts_with("a "));
-    auto const out = c::teams_to_markdown("<attachment id=\"x&#" + std::string(60, '9') + "\"></attachment>", "html",
-                                          {}, {});
+    auto const out =
+        c::teams_to_markdown("<attachment id=\"x&#" + std::string(60, '9') + "\"></attachment>", "html", {}, {});
     REQUIRE(out.has_value());
     for (auto const& id : out->attachment_ids) {
         CHECK(is_valid_utf8(id));

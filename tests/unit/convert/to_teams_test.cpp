@@ -175,8 +175,7 @@ TEST_CASE("convert: markdown limits give too_large and hostile input stays fast"
 
     auto const started = std::chrono::steady_clock::now();
     for (std::string const& hostile : {std::string(50000, '>') + "x", std::string(20000, '[') + "x",
-                                       std::string(20000, '*') + "x", std::string(10000, '-') + "\n",
-                                       [] {
+                                       std::string(20000, '*') + "x", std::string(10000, '-') + "\n", [] {
                                            std::string s;
                                            for (int i = 0; i < 5000; ++i) {
                                                s += "  - ";

@@ -56,8 +56,13 @@ TEST_CASE("crypto: hmac_sha256 matches the RFC 4231 vectors", "[crypto]") {
 
 TEST_CASE("crypto: base64 encodes and decodes the RFC 4648 vectors", "[crypto]") {
     std::pair<char const*, char const*> const vectors[] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (auto const& [plain, encoded] : vectors) {
         INFO(plain);
@@ -88,17 +93,17 @@ TEST_CASE("crypto: base64 and base64url use their own alphabets", "[crypto]") {
 
 TEST_CASE("crypto: decoding is strict about characters and padding", "[crypto]") {
     char const* const bad_base64[] = {
-        "Zg",         // padding required
-        "Zg=",        // incomplete padding
-        "Zg===",      // too much padding
-        "Zm9v=",      // padding after a full group
-        "Z===",       // a lone character cannot encode a byte
-        "Zm 9v",      // white space
-        "Zm9v\n",     // new line
-        "Zm9*",       // not in the alphabet
-        "Zm=v",       // padding in the middle
-        "Zh==",       // non-zero trailing bits (not the canonical "Zg==")
-        "=",          // padding only
+        "Zg",      // padding required
+        "Zg=",     // incomplete padding
+        "Zg===",   // too much padding
+        "Zm9v=",   // padding after a full group
+        "Z===",    // a lone character cannot encode a byte
+        "Zm 9v",   // white space
+        "Zm9v\n",  // new line
+        "Zm9*",    // not in the alphabet
+        "Zm=v",    // padding in the middle
+        "Zh==",    // non-zero trailing bits (not the canonical "Zg==")
+        "=",       // padding only
         "====",
     };
     for (auto const* text : bad_base64) {
@@ -162,8 +167,8 @@ TEST_CASE("crypto: random_bytes gives the requested length and different values"
 
 TEST_CASE("crypto: seal and open round-trip, with the documented form", "[crypto]") {
     c::Sealer const sealer("correct horse battery staple");
-    for (std::string const& plain : {std::string(), std::string("x"), std::string("refresh-token-\x01\x00\xff", 17),
-                                    std::string(5000, 'q')}) {
+    for (std::string const& plain :
+         {std::string(), std::string("x"), std::string("refresh-token-\x01\x00\xff", 17), std::string(5000, 'q')}) {
         auto const sealed = sealer.seal(plain, "user-1");
         REQUIRE(sealed.starts_with("v1."));
         // nonce (12) + ciphertext (same length as the plaintext) + tag (16), base64url without padding.
@@ -250,7 +255,7 @@ TEST_CASE("crypto: truncated and malformed values are rejected", "[crypto]") {
     CHECK(stub.error().code == ErrorCode::invalid_argument);
 
     for (std::string const& bad : {std::string(), std::string("v1."), std::string("v2.") + sealed.substr(3),
-                                  sealed.substr(3), std::string("plain text"), "v1." + sealed.substr(3) + "!"}) {
+                                   sealed.substr(3), std::string("plain text"), "v1." + sealed.substr(3) + "!"}) {
         INFO(bad);
         auto const r = sealer.open(bad, "user-1");
         REQUIRE_FALSE(r.has_value());

@@ -402,14 +402,14 @@ TEST_CASE("graph: create_chat, get_chat with members and list_my_chats", "[graph
 TEST_CASE("graph: get_message parses a Teams user's mentions, file attachment and reactions", "[graph]") {
     Emulator emu;
     auto const chat = control_chat(emu, "oneOnOne", {k_adele, k_bianca});
-    json post = {{"from", k_bianca_upn},
-                 {"body", {{"contentType", "html"}, {"content", "Hi <at id=\"0\">Adele Vance</at>, the report:"}}},
-                 {"mentions",
-                  {{{"id", 0},
-                    {"mentionText", "Adele Vance"},
-                    {"mentioned", {{"user", {{"id", k_adele}, {"displayName", "Adele Vance"}}}}}}}},
-                 {"files",
-                  {{{"name", "report.txt"}, {"contentBase64", msteams::crypto::base64_encode("hello file")}}}}};
+    json post = {
+        {"from", k_bianca_upn},
+        {"body", {{"contentType", "html"}, {"content", "Hi <at id=\"0\">Adele Vance</at>, the report:"}}},
+        {"mentions",
+         {{{"id", 0},
+           {"mentionText", "Adele Vance"},
+           {"mentioned", {{"user", {{"id", k_adele}, {"displayName", "Adele Vance"}}}}}}}},
+        {"files", {{{"name", "report.txt"}, {"contentBase64", msteams::crypto::base64_encode("hello file")}}}}};
     auto const sent = control_send(emu, chat, post);
     std::string const id = sent.at("id");
     emu.control_ok("POST", chat_path(chat) + "/messages/" + id + "/reactions",
@@ -626,8 +626,7 @@ TEST_CASE("graph: shared files and hosted contents download with the size limit"
         content[i] = static_cast<char>('a' + i % 26);
     }
     json post = {{"from", k_bianca_upn},
-                 {"body",
-                  {{"contentType", "html"}, {"content", "look <img src=\"../hostedContents/1/$value\">"}}},
+                 {"body", {{"contentType", "html"}, {"content", "look <img src=\"../hostedContents/1/$value\">"}}},
                  {"hostedContents",
                   {{{"@microsoft.graph.temporaryId", "1"},
                     {"contentBytes", msteams::crypto::base64_encode(content)},
@@ -1177,8 +1176,8 @@ TEST_CASE("graph: download redirects drop the token, stay on https and stop afte
         CHECK(*bytes == "file-bytes");
         auto const seen = server.requests();
         REQUIRE(seen.size() == 2);
-        CHECK(seen[0].target == "/v1.0/shares/" + detail::share_token("https://contoso.sharepoint.com/a b.txt") +
-                                    "/driveItem/content");
+        CHECK(seen[0].target ==
+              "/v1.0/shares/" + detail::share_token("https://contoso.sharepoint.com/a b.txt") + "/driveItem/content");
         CHECK(seen[0].header("Authorization") == "Bearer " + token);
         CHECK(seen[1].target == "/dl/file");
         CHECK_FALSE(seen[1].has_header("Authorization"));

@@ -40,8 +40,8 @@ inline std::string read_file(std::filesystem::path const& path) {
 }
 
 struct EmulatorOptions {
-    bool throttle = false;              // false: --no-throttle
-    std::string trust_ca_pem;           // a CA for HTTPS notification endpoints (--trust-ca)
+    bool throttle = false;     // false: --no-throttle
+    std::string trust_ca_pem;  // a CA for HTTPS notification endpoints (--trust-ca)
 };
 
 struct ControlAnswer {
@@ -106,8 +106,12 @@ public:
     [[nodiscard]] std::string tenant_id() const { return env.at("M365_TENANT_ID"); }
 
     [[nodiscard]] graph::App app() const {
-        return graph::App{login_url(),           graph_url(), "https://graph.microsoft.com", tenant_id(),
-                          env.at("M365_CLIENT_ID"), env.at("M365_CLIENT_SECRET")};
+        return graph::App{login_url(),
+                          graph_url(),
+                          "https://graph.microsoft.com",
+                          tenant_id(),
+                          env.at("M365_CLIENT_ID"),
+                          env.at("M365_CLIENT_SECRET")};
     }
 
     // A control-API call; throws on transport failure (the emulator is part of the test, not the subject).

@@ -194,7 +194,8 @@ public:
 
     // `tls_handshake = false` accepts connections and then never speaks (a server stuck before TLS).
     TlsServer(Identity const& identity, Handler handler, bool tls_handshake = true)
-        : handler_(std::move(handler)), tls_handshake_(tls_handshake) {
+        : handler_(std::move(handler)),
+          tls_handshake_(tls_handshake) {
         check(SSL_CTX_use_certificate(ctx_.native_handle(), identity.cert.get()) == 1, "server certificate");
         check(SSL_CTX_use_PrivateKey(ctx_.native_handle(), identity.key.get()) == 1, "server key");
         tcp::endpoint const endpoint(boost::asio::ip::make_address("127.0.0.1"), 0);

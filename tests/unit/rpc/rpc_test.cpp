@@ -172,16 +172,16 @@ TEST_CASE("rpc: enabled before it is configured, the plugin runs and waits — s
     CHECK(h.core.logins() == nullptr);  // nothing that talks to Microsoft exists
     REQUIRE(h.api->commands.size() == 1);
     REQUIRE(h.api->saved_configs.size() == 1);  // the secrets are generated all the same
-    CHECK_THAT(command(h, "user1", "/msteams connect"), Catch::Contains("not set up yet") &&
-                                                            !Catch::Contains("System Console"));
+    CHECK_THAT(command(h, "user1", "/msteams connect"),
+               Catch::Contains("not set up yet") && !Catch::Contains("System Console"));
     CHECK_THAT(command(h, "admin1", "/msteams connect"),
                Catch::Contains("not set up yet") && Catch::Contains("Tenant ID (tenantId)") &&
                    Catch::Contains("Client ID (clientId)") && Catch::Contains("Client secret (clientSecret)") &&
                    Catch::Contains("http://127.0.0.1:8065/plugins/com.mattermost.msteams/oauth-redirect"));
     CHECK_THAT(command(h, "user1", "/msteams"), Catch::Contains("/msteams help"));  // help still answers
 
-    auto const configured = h.core.configuration_change(msteams::test::valid_settings_json(),
-                                                        msteams::test::valid_server());
+    auto const configured =
+        h.core.configuration_change(msteams::test::valid_settings_json(), msteams::test::valid_server());
     REQUIRE(configured.has_value());
     CHECK(h.core.config()->configured());
     CHECK_THAT(command(h, "user1", "/msteams status"), !Catch::Contains("not set up"));
@@ -246,10 +246,10 @@ TEST_CASE("rpc: activation ensures the bot, registers /msteams and saves generat
 
 TEST_CASE("rpc: an unreachable database refuses activation with the reason", "[rpc]") {
     auto api = std::make_shared<msteams::test::FakeApi>();
-    msteams::app::Core core(api, [](msteams::app::ServerSettings const&)
-                                     -> msteams::Result<std::shared_ptr<msteams::store::Database>> {
-        return msteams::fail(msteams::ErrorCode::unavailable, "connection refused");
-    });
+    msteams::app::Core core(
+        api, [](msteams::app::ServerSettings const&) -> msteams::Result<std::shared_ptr<msteams::store::Database>> {
+            return msteams::fail(msteams::ErrorCode::unavailable, "connection refused");
+        });
     auto const s = core.activate(msteams::test::valid_settings_json(), msteams::test::valid_server());
     REQUIRE_FALSE(s.has_value());
     CHECK_THAT(s.error().message, Catch::Contains("cannot use the Mattermost database: connection refused"));
@@ -259,8 +259,8 @@ TEST_CASE("rpc: an unreachable database refuses activation with the reason", "[r
 TEST_CASE("rpc: a failing bot refuses activation with the reason", "[rpc]") {
     Harness h;
     h.api->fail_bot = true;
-    CHECK_THAT(h.activate(msteams::test::valid_settings_json()), Catch::Contains("msteams bot") &&
-                                                                     Catch::Contains("bot creation failed"));
+    CHECK_THAT(h.activate(msteams::test::valid_settings_json()),
+               Catch::Contains("msteams bot") && Catch::Contains("bot creation failed"));
 }
 
 TEST_CASE("rpc: ExecuteCommand answers the help text, as the bot", "[rpc]") {
@@ -619,15 +619,13 @@ public:
         }
         return grpc::Status::OK;
     }
-    grpc::Status AddReaction(grpc::ServerContext*, v1::ReactionRequest const* req,
-                             v1::ReactionResponse* out) override {
+    grpc::Status AddReaction(grpc::ServerContext*, v1::ReactionRequest const* req, v1::ReactionResponse* out) override {
         added_reaction = *req;
         *out->mutable_reaction() = req->reaction();
         out->mutable_reaction()->set_create_at(4000);
         return grpc::Status::OK;
     }
-    grpc::Status RemoveReaction(grpc::ServerContext*, v1::ReactionRequest const* req,
-                                v1::ErrorResponse* out) override {
+    grpc::Status RemoveReaction(grpc::ServerContext*, v1::ReactionRequest const* req, v1::ErrorResponse* out) override {
         removed_reaction = *req;
         if (req->reaction().post_id() == "missing") {
             set_app_error(out->mutable_error(), 404, "app.reaction.get.app_error", "No reaction.");

@@ -228,8 +228,7 @@ TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
     CHECK(must(bridge->portal_by_channel("channel-1"))->cursor_ms == 500);  // never backwards
 }
 
-TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time",
-          "[pg]") {
+TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time", "[pg]") {
     TempDatabase temp;
     auto bridge = std::make_shared<Bridge>(temp.open_migrated());
     auto out = [](std::string const& key, std::int64_t sort_at) { return outbox_post("dm-1", key, sort_at); };

@@ -116,9 +116,9 @@ TEST_CASE("store: other databases are refused without echoing the DataSource", "
 }
 
 TEST_CASE("store: malformed URLs are refused without echoing them", "[store]") {
-    for (auto const* source : {"postgres://u:%zzsecret@h/db", "postgres://u:secret%2@h/db",
-                               "postgres://u:secret@[::1/db", "postgres://u:secret@h:54x/db",
-                               "postgres://u:secret%00@h/db", "postgres://u:secret@h/db?sslmode=%g1"}) {
+    for (auto const* source :
+         {"postgres://u:%zzsecret@h/db", "postgres://u:secret%2@h/db", "postgres://u:secret@[::1/db",
+          "postgres://u:secret@h:54x/db", "postgres://u:secret%00@h/db", "postgres://u:secret@h/db?sslmode=%g1"}) {
         auto const error = refusal(source);
         INFO(source << " → " << error.message);
         CHECK(error.code == ErrorCode::invalid_argument);

@@ -12,8 +12,8 @@
 #include "store/database.hpp"
 
 using msteams::ErrorCode;
-using msteams::Status;
 using msteams::fail;
+using msteams::Status;
 using msteams::store::Database;
 using msteams::store::Options;
 using msteams::store::Rows;
@@ -194,8 +194,10 @@ TEST_CASE("store: after a server-side restart every dead idle connection is repl
         thread.join();
     }
     REQUIRE(filled == k_size);
-    auto const killed = temp.admin().run("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
-                                         "WHERE datname = '" + temp.name() + "'");
+    auto const killed = temp.admin().run(
+        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+        "WHERE datname = '" +
+        temp.name() + "'");
     CHECK(killed == std::to_string(k_size));
     // More dead connections than retries: they must be noticed before use.
     int attempts = 0;
@@ -298,8 +300,7 @@ TEST_CASE("store: the pool shares at most pool_size connections between threads"
     CHECK(std::stoi(sessions) <= 2);
 }
 
-TEST_CASE("store: open accepts Mattermost's URL form and refuses unreachable servers without the password",
-          "[pg]") {
+TEST_CASE("store: open accepts Mattermost's URL form and refuses unreachable servers without the password", "[pg]") {
     TempDatabase temp;
     std::string const host = std::getenv("PGHOST");
     std::string const port = std::getenv("PGPORT") != nullptr ? std::getenv("PGPORT") : "5432";

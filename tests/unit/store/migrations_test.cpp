@@ -102,19 +102,19 @@ TEST_CASE("store: migrate creates the schema, records each step once and is idem
         CHECK_FALSE(recorded->text(i, "applied_at").empty());
     }
 
-    auto const tables = db->exec(
-        "SELECT count(*) AS n FROM pg_tables WHERE tablename IN ('msteams_accounts', 'msteams_oauth_states')");
+    auto const tables =
+        db->exec("SELECT count(*) AS n FROM pg_tables WHERE tablename IN ('msteams_accounts', 'msteams_oauth_states')");
     REQUIRE(tables.has_value());
     CHECK(tables->integer(0, "n") == 2);
-    auto const index = db->exec(
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'msteams_accounts_connected_idx'");
+    auto const index = db->exec("SELECT indexdef FROM pg_indexes WHERE indexname = 'msteams_accounts_connected_idx'");
     REQUIRE(index.has_value());
     REQUIRE(index->size() == 1);
     CHECK_THAT(index->text(0, "indexdef"), Catch::Contains("WHERE (token_sealed IS NOT NULL)"));
 
     // The advisory lock is released although the connection went back to the pool.
-    auto const locks = db->exec("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                                    "(SELECT oid FROM pg_database WHERE datname = current_database())");
+    auto const locks = db->exec(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())");
     REQUIRE(locks.has_value());
     CHECK(locks->integer(0, "n") == 0);
 }
@@ -149,8 +149,9 @@ TEST_CASE("store: four processes migrating at once apply each step exactly once"
         CHECK(error.empty());
     }
     CHECK(ok == k_nodes);
-    auto const recorded = nodes[0]->exec("SELECT count(*) AS n, count(DISTINCT version) AS d FROM "
-                                         "msteams_schema_migrations");
+    auto const recorded = nodes[0]->exec(
+        "SELECT count(*) AS n, count(DISTINCT version) AS d FROM "
+        "msteams_schema_migrations");
     REQUIRE(recorded.has_value());
     CHECK(recorded->integer(0, "n") == static_cast<std::int64_t>(migrations().size()));
     CHECK(recorded->integer(0, "d") == static_cast<std::int64_t>(migrations().size()));
@@ -175,8 +176,9 @@ TEST_CASE("store: a failing migration leaves no trace and releases the lock", "[
     auto const version = db->schema_version();
     REQUIRE(version.has_value());
     CHECK(*version == 0);
-    auto const locks = db->exec("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                                    "(SELECT oid FROM pg_database WHERE datname = current_database())");
+    auto const locks = db->exec(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())");
     REQUIRE(locks.has_value());
     CHECK(locks->integer(0, "n") == 0);
 

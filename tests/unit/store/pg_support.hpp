@@ -18,8 +18,9 @@ namespace msteams::test {
 
 // Fails the test, loudly, when no PostgreSQL server is configured (Catch2 v2 cannot skip).
 inline void require_postgres_env() {
-    INFO("[pg] tests need PostgreSQL through PGHOST/PGPORT/PGUSER/PGDATABASE: run them under tests/with-postgres.sh,"
-         " or exclude them with the filter \"~[pg]\"");
+    INFO(
+        "[pg] tests need PostgreSQL through PGHOST/PGPORT/PGUSER/PGDATABASE: run them under tests/with-postgres.sh,"
+        " or exclude them with the filter \"~[pg]\"");
     REQUIRE(std::getenv("PGHOST") != nullptr);
 }
 
@@ -47,7 +48,9 @@ public:
     }
 
     // Like run(), without failing the test (for destructors).
-    void try_run(std::string const& sql) noexcept { store::detail::PgResultPtr result(PQexec(conn_.get(), sql.c_str())); }
+    void try_run(std::string const& sql) noexcept {
+        store::detail::PgResultPtr result(PQexec(conn_.get(), sql.c_str()));
+    }
 
     // Terminates a backend and waits until it is gone.
     void terminate(std::string const& pid) { REQUIRE(run("SELECT pg_terminate_backend(" + pid + ", 5000)") == "t"); }
@@ -79,9 +82,8 @@ public:
     // libpq keyword/value form; host, port and user come from the environment.
     [[nodiscard]] std::string data_source() const { return "dbname=" + name_; }
 
-    [[nodiscard]] std::shared_ptr<store::Database> open(std::size_t pool_size = 4,
-                                                         std::chrono::milliseconds acquire_timeout =
-                                                             std::chrono::seconds(10)) const {
+    [[nodiscard]] std::shared_ptr<store::Database> open(
+        std::size_t pool_size = 4, std::chrono::milliseconds acquire_timeout = std::chrono::seconds(10)) const {
         store::Options options;
         options.data_source = data_source();
         options.pool_size = pool_size;

@@ -29,15 +29,16 @@ struct World {
     std::vector<std::string> created;  // on_synthetic_created calls
 
     std::unique_ptr<People> people(bool sync_guests = false) {
-        auto p = std::make_unique<People>(api, bridge, msteams::sync::PeopleSettings{sync_guests},
-                                          [this](std::string const& id) -> Result<TeamsProfile> {
-                                              ++reads;
-                                              if (auto it = directory.find(id); it != directory.end()) {
-                                                  return it->second;
-                                              }
-                                              return msteams::fail(msteams::ErrorCode::not_found, "no such user");
-                                          },
-                                          stats);
+        auto p = std::make_unique<People>(
+            api, bridge, msteams::sync::PeopleSettings{sync_guests},
+            [this](std::string const& id) -> Result<TeamsProfile> {
+                ++reads;
+                if (auto it = directory.find(id); it != directory.end()) {
+                    return it->second;
+                }
+                return msteams::fail(msteams::ErrorCode::not_found, "no such user");
+            },
+            stats);
         p->on_synthetic_created(
             [this](std::string const& teams_id, std::string const&) { created.push_back(teams_id); });
         return p;

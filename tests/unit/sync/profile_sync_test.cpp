@@ -27,10 +27,10 @@ struct World {
     std::shared_ptr<msteams::store::Database> db = temp.open_migrated();
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
     std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
-    std::map<std::string, std::string> photos;          // Teams user id → photo bytes
-    std::map<std::string, std::string> availability;    // Teams user id → availability
+    std::map<std::string, std::string> photos;        // Teams user id → photo bytes
+    std::map<std::string, std::string> availability;  // Teams user id → availability
     int photo_reads = 0;
-    std::vector<std::size_t> presence_requests;         // ids per request
+    std::vector<std::size_t> presence_requests;  // ids per request
     ErrorCode presence_error{};
     bool presence_fails = false;
     std::int64_t now = 1'800'000'000'000;  // 2027

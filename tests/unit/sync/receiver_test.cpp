@@ -18,8 +18,12 @@ constexpr char const* k_secret = "webhook-secret-0123456789";
 
 json item(std::string const& subscription, std::string const& client_state, std::string const& resource,
           std::string const& change = "created") {
-    return json{{"subscriptionId", subscription}, {"clientState", client_state}, {"changeType", change},
-                {"resource", resource},            {"tenantId", "t"},           {"resourceData", json::object()}};
+    return json{{"subscriptionId", subscription},
+                {"clientState", client_state},
+                {"changeType", change},
+                {"resource", resource},
+                {"tenantId", "t"},
+                {"resourceData", json::object()}};
 }
 
 std::string batch(std::vector<json> const& items) { return json{{"value", items}}.dump(); }
@@ -99,9 +103,8 @@ TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[
     int woken = 0;
     Receiver receiver(bridge, k_secret, stats, {}, [&] { ++woken; });
     auto lifecycle = [&](std::string const& event, std::string const& secret) {
-        return receiver.lifecycle(batch({json{{"subscriptionId", "sub-1"},
-                                              {"clientState", secret},
-                                              {"lifecycleEvent", event}}}));
+        return receiver.lifecycle(
+            batch({json{{"subscriptionId", "sub-1"}, {"clientState", secret}, {"lifecycleEvent", event}}}));
     };
     CHECK(lifecycle("reauthorizationRequired", "forged").status == 202);
     CHECK(woken == 0);

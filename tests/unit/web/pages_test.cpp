@@ -39,8 +39,8 @@ TEST_CASE("web: a connect result page tells its opener the outcome, same origin 
     CHECK(r.status == 403);
     CHECK_THAT(r.body, Catch::Contains("data-outcome=\"refused\""));
     // Whatever a user or Microsoft put in the reason stays text, in the attribute and in the page.
-    CHECK_THAT(r.body,
-               Catch::Contains("data-message=\"Use ada@contoso.com, not &lt;b&gt;eve&lt;/b&gt;&quot;@x&#39; &amp; co\""));
+    CHECK_THAT(r.body, Catch::Contains(
+                           "data-message=\"Use ada@contoso.com, not &lt;b&gt;eve&lt;/b&gt;&quot;@x&#39; &amp; co\""));
     CHECK_THAT(r.body, !Catch::Contains("<b>eve"));
     auto const script = script_of(r.body);
     CHECK_THAT(script, Catch::Contains("postMessage("));
@@ -60,10 +60,9 @@ TEST_CASE("web: a connect result page tells its opener the outcome, same origin 
 }
 
 TEST_CASE("web: every connect outcome has its name on the page", "[web]") {
-    for (auto const& [outcome, name] : {std::pair{ConnectOutcome::connected, "connected"},
-                                        std::pair{ConnectOutcome::refused, "refused"},
-                                        std::pair{ConnectOutcome::cancelled, "cancelled"},
-                                        std::pair{ConnectOutcome::failed, "failed"}}) {
+    for (auto const& [outcome, name] :
+         {std::pair{ConnectOutcome::connected, "connected"}, std::pair{ConnectOutcome::refused, "refused"},
+          std::pair{ConnectOutcome::cancelled, "cancelled"}, std::pair{ConnectOutcome::failed, "failed"}}) {
         auto const r = msteams::web::connect_result_page(200, outcome, "t", "m");
         CHECK_THAT(r.body, Catch::Contains(std::string("data-outcome=\"") + name + "\""));
     }

@@ -98,9 +98,8 @@ TEST_CASE("web: user routes need a Mattermost session", "[web]") {
 
 TEST_CASE("web: bodies over the limit are 413, handler exceptions 500 without details", "[web]") {
     Router router;
-    router.add({"POST", "/small", msteams::web::Access::anyone, 4, [](Request const&) -> msteams::web::Response {
-                    throw std::runtime_error("internal detail");
-                }});
+    router.add({"POST", "/small", msteams::web::Access::anyone, 4,
+                [](Request const&) -> msteams::web::Response { throw std::runtime_error("internal detail"); }});
     CHECK(router.body_limit("POST", "/small") == 4);
     CHECK(router.body_limit("GET", "/small") == 0);
     auto q = request("POST", "/small");
