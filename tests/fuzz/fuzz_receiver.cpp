@@ -24,7 +24,6 @@ Status store::Bridge::enqueue(std::vector<InboxItem> const& items) {
     return {};
 }
 Status store::Bridge::set_subscription_state(std::string const&, std::string const&) { return {}; }
-std::int64_t graph::now_ms() { return 1'700'000'000'000; }
 
 }  // namespace msteams
 
