@@ -45,21 +45,47 @@ int status_for(ErrorCode code) {
     return 500;
 }
 
-// What the user sees for an error in the OAuth window: the message when it is meant for them, a generic one for
+// How a connect attempt ended, for the result page and for the main Mattermost window.
+struct Ending {
+    int status;
+    ConnectOutcome outcome;
+    std::string title;
+    std::string text;
+};
+
+// What the user is told about an error in the OAuth window: the message when it is meant for them, a generic one for
 // failures of the server or of Microsoft (the details are in the server log).
-Response connect_error_page(Error const& e) {
+Ending error_ending(Error const& e) {
     bool const for_user = e.code == ErrorCode::invalid_argument || e.code == ErrorCode::permission_denied ||
                           e.code == ErrorCode::not_found || e.code == ErrorCode::conflict;
     if (for_user && e.http_status == 0) {
-        return connect_result_page(status_for(e.code), ConnectOutcome::refused, "Could not connect to Microsoft Teams",
-                                   e.message);
+        return {status_for(e.code), ConnectOutcome::refused, "Could not connect to Microsoft Teams", e.message};
     }
     log::error("connecting a Teams account failed", {{"error", e.message}});
-    return connect_result_page(e.code == ErrorCode::unavailable ? 503 : 502, ConnectOutcome::failed,
-                               "Could not connect to Microsoft Teams",
-                               "Microsoft Teams could not be reached or refused the sign-in. Try again in a moment; if "
-                               "it keeps failing, your system admin will find the details in the Mattermost server "
-                               "log.");
+    return {e.code == ErrorCode::unavailable ? 503 : 502, ConnectOutcome::failed,
+            "Could not connect to Microsoft Teams",
+            "Microsoft Teams could not be reached or refused the sign-in. Try again in a moment; if it keeps failing, "
+            "your system admin will find the details in the Mattermost server log."};
+}
+
+Response connect_error_page(Error const& e) {
+    auto const ending = error_ending(e);
+    return connect_result_page(ending.status, ending.outcome, ending.title, ending.text);
+}
+
+// The result page, and the same outcome sent to the user's Mattermost windows (websocket event connect_outcome):
+// Microsoft's sign-in pages send Cross-Origin-Opener-Policy: same-origin, which cuts the sign-in window off from the
+// window that opened it, so the page's own message may never arrive. A connection is announced by Logins
+// (connection_changed).
+Response end_attempt(mm::Api& api, std::string const& user_id, Ending const& ending) {
+    if (ending.outcome != ConnectOutcome::connected) {
+        nlohmann::json const payload{{"outcome", to_string(ending.outcome)}, {"message", ending.text}};
+        if (auto s = api.publish_websocket_event("connect_outcome", payload.dump(), mm::Broadcast{user_id, "", ""});
+            !s) {
+            log::warn("could not tell a user's windows how connecting ended", {{"error", s.error().message}});
+        }
+    }
+    return connect_result_page(ending.status, ending.outcome, ending.title, ending.text);
 }
 
 }  // namespace
@@ -93,11 +119,12 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                      }});
 
     router.add(Route{
-        "GET", "/oauth-redirect", Access::user, 0, [logins_source, on_connected](Request const& request) {
+        "GET", "/oauth-redirect", Access::user, 0, [logins_source, api, on_connected](Request const& request) {
             auto logins = logins_source();
             if (!logins) {
                 return not_active_page();
             }
+            auto const end = [&](Ending const& ending) { return end_attempt(*api, request.user_id, ending); };
             auto const state = query_value(request, "state");
             if (auto const error = query_value(request, "error")) {
                 auto const description = query_value(request, "error_description").value_or("");
@@ -105,28 +132,27 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                           {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
                 if (state) {
                     if (auto a = logins->abandon(*state, request.user_id); !a) {
+                        // Not this user's sign-in: nothing is said to this user's windows about another's.
                         return connect_result_page(403, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
                                                    a.error().message);
                     }
                 }
                 if (*error == "access_denied") {
-                    return connect_result_page(400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
-                                               "The sign-in was cancelled or permission was not granted.");
+                    return end({400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
+                                "The sign-in was cancelled or permission was not granted."});
                 }
-                return connect_result_page(400, ConnectOutcome::refused, "Microsoft Teams was not connected",
-                                           "Microsoft ended the sign-in with an error (" +
-                                               strings::utf8_prefix(*error, 100) +
-                                               "). Try again, or ask your system admin.");
+                return end({400, ConnectOutcome::refused, "Microsoft Teams was not connected",
+                            "Microsoft ended the sign-in with an error (" + strings::utf8_prefix(*error, 100) +
+                                "). Try again, or ask your system admin."});
             }
             auto const code = query_value(request, "code");
             if (!state || !code || state->empty() || code->empty()) {
-                return connect_result_page(400, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
-                                           "The sign-in response is incomplete. Start again from "
-                                           "Mattermost.");
+                return end({400, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
+                            "The sign-in response is incomplete. Start again from Mattermost."});
             }
             auto connected = logins->finish(*state, *code, request.user_id);
             if (!connected) {
-                return connect_error_page(connected.error());
+                return end(error_ending(connected.error()));
             }
             if (on_connected) {
                 on_connected(*connected);
@@ -134,12 +160,11 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
             auto const who = connected->teams_display_name.empty()
                                  ? connected->teams_email
                                  : connected->teams_display_name + " (" + connected->teams_email + ")";
-            return connect_result_page(
-                200, ConnectOutcome::connected, "Microsoft Teams connected",
-                connected->purpose == sync::Purpose::bot
-                    ? "The MS Teams bot is now connected as " + who + ". You can close this window."
-                    : "Your Mattermost account is now connected to Microsoft Teams as " + who +
-                          ". You can close this window.");
+            return end({200, ConnectOutcome::connected, "Microsoft Teams connected",
+                        connected->purpose == sync::Purpose::bot
+                            ? "The MS Teams bot is now connected as " + who + ". You can close this window."
+                            : "Your Mattermost account is now connected to Microsoft Teams as " + who +
+                                  ". You can close this window."});
         }});
 
     router.add(Route{"GET", "/api/v1/connection-status", Access::user, 0, [logins_source](Request const& request) {

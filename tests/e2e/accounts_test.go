@@ -151,6 +151,11 @@ func TestAccounts(t *testing.T) {
 	})
 
 	t.Run("refused: another user's email, a flow started by someone else", func(t *testing.T) {
+		ws, err := bob.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
 		// bob signs in to Microsoft as alice: the email does not match his.
 		status, page := b.finish(t, bob, b.signIn(t, bob, "/connect", alice.Email))
 		if status != http.StatusForbidden {
@@ -158,6 +163,19 @@ func TestAccounts(t *testing.T) {
 		}
 		mustContain(t, "mismatched email", page, "does not have the same email address", bob.Email,
 			`data-outcome="refused"`, `data-message="The Microsoft account`)
+		// His Mattermost windows are told too: Microsoft's sign-in pages cut the pop-up off from them.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ev, err := ws.WaitFor(wctx, func(ev *model.WebSocketEvent) bool {
+			return ev.EventType() == model.WebsocketEventType("custom_"+pluginID+"_connect_outcome")
+		})
+		if err != nil {
+			t.Fatalf("no connect_outcome event: %v", err)
+		}
+		if ev.GetData()["outcome"] != "refused" ||
+			!strings.Contains(fmt.Sprint(ev.GetData()["message"]), "does not have the same email address") {
+			t.Errorf("connect_outcome data %v", ev.GetData())
+		}
 
 		// A redirect for bob's flow visited in alice's session.
 		status, page = b.finish(t, alice, b.signIn(t, bob, "/connect", bob.Email))

@@ -126,17 +126,34 @@ export class Controller {
         void this.onPopupClosed();
     }
 
-    // The sign-in window was closed. Unless an outcome already arrived, ask the server: the flow may have finished
-    // with the message lost; otherwise the user closed it before finishing.
+    // The sign-in window looks closed. It may be: or Microsoft's sign-in pages cut the link to it (they send
+    // Cross-Origin-Opener-Policy: same-origin, and from then on a browser reports the window as closed and its result
+    // page cannot reach this one). So this only says what to do if it really was closed, and keeps waiting: the
+    // outcome still arrives as a websocket event (connect_outcome, connection_changed) or on coming back here.
     private async onPopupClosed(): Promise<void> {
         if (!this.store.getState().connecting) {
             return;
         }
         await this.loadStatus();
         const state = this.store.getState();
-        if (state.connecting && !state.status?.connected) {
-            this.store.setState({connecting: false, connectOutcome: {kind: 'closed', message: ''}});
+        if (state.connecting && !state.status?.connected && !state.connectOutcome) {
+            this.store.setState({connectOutcome: {kind: 'closed', message: ''}});
         }
+    }
+
+    // The server's word on a sign-in that did not connect (the websocket event connect_outcome), for when the result
+    // page cannot reach this window.
+    onConnectOutcome(data: unknown): void {
+        const d = asRecord(data);
+        const kinds: ConnectOutcomeKind[] = ['refused', 'cancelled', 'failed'];
+        const kind = kinds.find((k) => k === d.outcome);
+        if (!kind) {
+            return;
+        }
+        this.stopWatchingPopup();
+        this.popup = null;
+        const message = typeof d.message === 'string' ? d.message.slice(0, 1000) : '';
+        this.store.setState({connecting: false, popupBlocked: false, connectOutcome: {kind, message}});
     }
 
     // A window message: only the connect result page of the expected origin (Mattermost's own) counts, and, while
@@ -168,7 +185,8 @@ export class Controller {
     skip(): void {
         const {config} = this.store.getState();
         if (config?.allow_skip_connect_accounts) {
-            this.store.setState({skipped: true});
+            // What the prompt said about the last attempt is over with it; Settings starts afresh.
+            this.store.setState({skipped: true, connectOutcome: null, actionError: '', loadError: ''});
         }
     }
 

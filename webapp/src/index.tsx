@@ -72,6 +72,9 @@ export class Plugin implements MattermostPlugin {
         registry.registerWebSocketEventHandler(eventName('connection_changed'), (msg: WebSocketMessage) => {
             controller.onConnectionChanged(msg?.data);
         });
+        registry.registerWebSocketEventHandler(eventName('connect_outcome'), (msg: WebSocketMessage) => {
+            controller.onConnectOutcome(msg?.data);
+        });
         registry.registerWebSocketEventHandler(eventName('config_changed'), () => {
             if (loggedIn()) {
                 controller.onConfigChanged();

@@ -37,6 +37,9 @@ export interface AdminConsoleSettingProps {
     config?: {ServiceSettings?: {SiteURL?: string}};
     onChange?: (id: string, value: unknown) => void;
     setSaveNeeded?: () => void;
+    // Called with work to do when the admin selects Save (after the configuration is saved).
+    registerSaveAction?: (action: () => Promise<{error?: {message?: string}}>) => void;
+    unRegisterSaveAction?: (action: () => Promise<{error?: {message?: string}}>) => void;
 }
 
 export interface PluginRegistry {

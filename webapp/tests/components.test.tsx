@@ -152,12 +152,17 @@ describe('ConnectOutcomeNotice', () => {
         expect(cancelled).toContain('role="status"');
         expect(cancelled).toContain('was cancelled');
         const closed = renderToStaticMarkup(<ConnectOutcomeNotice outcome={{kind: 'closed', message: ''}}/>);
-        expect(closed).toContain('The sign-in window was closed before your account was connected.');
+        expect(closed).toContain('The Microsoft sign-in window is closed, or no longer reports back');
+        expect(closed).toContain('If you closed it, select Connect account to start again.');
     });
 
-    it('the prompt shows the outcome once no attempt is under way', () => {
-        const outcome = {kind: 'closed' as const, message: ''};
-        expect(promptHTML({outcome})).toContain('The sign-in window was closed');
-        expect(promptHTML({outcome, connecting: true})).not.toContain('The sign-in window was closed');
+    it('the prompt shows an outcome once no attempt is under way; a lost window while it still waits', () => {
+        const refused = {kind: 'refused' as const, message: 'Wrong account.'};
+        expect(promptHTML({outcome: refused})).toContain('Wrong account.');
+        expect(promptHTML({outcome: refused, connecting: true})).not.toContain('Wrong account.');
+        const closed = {kind: 'closed' as const, message: ''};
+        const waiting = promptHTML({outcome: closed, connecting: true});
+        expect(waiting).toContain('If you closed it, select Connect account to start again.');
+        expect(waiting).not.toContain('Finish signing in in the new window');
     });
 });

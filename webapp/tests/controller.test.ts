@@ -173,14 +173,22 @@ describe('Controller: the outcome of a connect attempt', () => {
         expect(c.store.getState().status?.connected).toBe(false);
     });
 
-    it('a closed window with nothing heard says so; with the account connected it does not', async () => {
+    it('a window that looks closed says what to do, keeps waiting; with the account connected it says nothing', async () => {
         vi.useFakeTimers();
         try {
             const {c, popup} = started();
-            popup.closed = true;
+            popup.closed = true;  // closed, or cut off by Microsoft's Cross-Origin-Opener-Policy: the same to this page
             await vi.advanceTimersByTimeAsync(POPUP_POLL_MS + 10);
             await vi.waitFor(() => expect(c.store.getState().connectOutcome).toEqual({kind: 'closed', message: ''}));
+            expect(c.store.getState().connecting).toBe(true);
+            // The sign-in went on in the cut-off window and was refused: the server says so over the websocket.
+            c.onConnectOutcome({outcome: 'refused', message: 'Use the account with your Mattermost email.'});
             expect(c.store.getState().connecting).toBe(false);
+            expect(c.store.getState().connectOutcome).toEqual({kind: 'refused',
+                message: 'Use the account with your Mattermost email.'});
+            c.onConnectOutcome({outcome: 'connected'});  // not an outcome this event carries: ignored
+            c.onConnectOutcome('nonsense');
+            expect(c.store.getState().connectOutcome?.kind).toBe('refused');
 
             const connected = {...notConnected, connected: true};
             const second = started();

@@ -82,6 +82,7 @@ describe('webapp registration', () => {
         const events = registry.registerWebSocketEventHandler.mock.calls.map((c) => c[0]);
         expect(events).toEqual([
             'custom_com.mattermost.msteams_connection_changed',
+            'custom_com.mattermost.msteams_connect_outcome',
             'custom_com.mattermost.msteams_config_changed',
         ]);
         expect(registry.registerReconnectHandler).toHaveBeenCalledTimes(1);

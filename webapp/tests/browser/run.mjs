@@ -75,6 +75,7 @@ function resetStub(overrides = {}) {
         disconnectError: null,
         // What the sign-in window ends on: 'connected', 'refused', 'cancelled', or 'stay' (a page that waits).
         connectOutcome: 'stay',
+        coop: false,  // the waiting page sends Cross-Origin-Opener-Policy: same-origin, as Microsoft's does
         refuseReason: '',
         bridged: [],
         ...overrides,
@@ -155,7 +156,9 @@ async function handle(req, res) {
                 return resultPage(res, 400, 'cancelled', 'Microsoft Teams was not connected',
                     'The sign-in was cancelled or permission was not granted.');
             default:
-                res.writeHead(200, {'Content-Type': 'text/html'});
+                // Microsoft's sign-in pages send COOP same-origin, which cuts the window off from its opener.
+                res.writeHead(200, {'Content-Type': 'text/html',
+                    ...(stub.coop ? {'Cross-Origin-Opener-Policy': 'same-origin'} : {})});
                 return res.end('<!doctype html><title>Sign in</title><p>Signing in with Microsoft…</p>');
             }
         }
@@ -247,7 +250,9 @@ test('registers under the manifest id with its websocket handlers', async () => 
         settings: window.__harness.userSettings && window.__harness.userSettings.uiName,
     }));
     assertEqual(h.id, 'com.mattermost.msteams', 'plugin id');
-    assertEqual(h.ws.join(','), 'custom_com.mattermost.msteams_config_changed,custom_com.mattermost.msteams_connection_changed', 'websocket events');
+    assertEqual(h.ws.join(','), 'custom_com.mattermost.msteams_config_changed,' +
+        'custom_com.mattermost.msteams_connect_outcome,custom_com.mattermost.msteams_connection_changed',
+    'websocket events');
     assertEqual(h.roots, 2, 'root components with registerUserSettings (the prompt and the bridged banner)');
     assertEqual(h.menu, 0, 'main-menu actions with registerUserSettings');
     assertEqual(h.settings, 'MS Teams', 'user settings tab');
@@ -538,8 +543,25 @@ test('connect outcome: the window closed before finishing', async () => {
     const popup = await connectInPopup(page);
     await prompt(page).getByText('Finish signing in in the new window').waitFor();
     await popup.close();
-    await prompt(page).getByText('The sign-in window was closed before your account was connected.').waitFor();
-    assertEqual(await prompt(page).getByText('Finish signing in').count(), 0, '"finish signing in" after closing');
+    await prompt(page).getByText('If you closed it, select Connect account to start again.').waitFor();
+    assertEqual(await prompt(page).getByText('Finish signing in in the new window').count(), 0,
+        '"finish signing in" after closing');
+    return page;
+});
+
+test('connect outcome: Microsoft cuts the window off (COOP) and the server still tells the outcome', async () => {
+    resetStub({connectOutcome: 'stay', coop: true});
+    const page = await openHarness('?popup=real');
+    await prompt(page).waitFor();
+    const popup = await connectInPopup(page);
+    // The window is open, but to this page it looks closed: the prompt says what to do, without claiming it closed.
+    await prompt(page).getByText('If you closed it, select Connect account to start again.').waitFor();
+    assert(!popup.isClosed(), 'the sign-in window is still open');
+    await page.evaluate(() => window.__harness.fireWebSocket('custom_com.mattermost.msteams_connect_outcome',
+        {outcome: 'refused', message: 'Use the Microsoft account with your Mattermost email address.'}));
+    await prompt(page).getByText('Use the Microsoft account with your Mattermost email address.').waitFor();
+    assertEqual(await prompt(page).getByText('If you closed it').count(), 0, 'the waiting notice after the outcome');
+    await popup.close();
     return page;
 });
 
@@ -645,6 +667,9 @@ test('System Console: the redirect URI from the Site URL; regenerating the key a
     assertEqual(changes[0].id, 'PluginSettings.Plugins.com.mattermost.msteams.encryptionkey', 'changed setting');
     assert(/^[A-Za-z0-9_-]{43}$/.test(changes[0].value), `new key ${changes[0].value}`);
     await key.getByText('A new key will be used once you select Save.').waitFor();
+    // Saved: System Console hands back the masked value and the new key is simply set.
+    await page.evaluate(() => window.__harness.saveAdmin('********************************'));
+    await key.getByText('A key is set.').waitFor();
     return page;
 });
 

@@ -59,7 +59,6 @@ export function RedirectURISetting(props: AdminConsoleSettingProps): React.React
                         'Set the Site URL first: Microsoft only accepts the exact address.'}
                 </p>
             )}
-            {props.helpText && <div className='help-text'>{props.helpText}</div>}
         </div>
     );
 }
@@ -78,18 +77,30 @@ function randomKey(): string {
 // user, so the button asks first. The new key is saved with the page's Save button.
 export function EncryptionKeySetting(props: AdminConsoleSettingProps): React.ReactElement {
     const [confirming, setConfirming] = React.useState(false);
-    const [replaced, setReplaced] = React.useState(false);
+    const [replaced, setReplaced] = React.useState<string | null>(null);  // the value set by Regenerate
     const hasKey = typeof props.value === 'string' && props.value !== '';
+    // Saved: the new key is simply "set" (System Console also hands back another, masked value).
+    const pending = replaced !== null && props.value === replaced;
+    const {registerSaveAction, unRegisterSaveAction} = props;
+    React.useEffect(() => {
+        const saved = async () => {
+            setReplaced(null);
+            return {};
+        };
+        registerSaveAction?.(saved);
+        return () => unRegisterSaveAction?.(saved);
+    }, [registerSaveAction, unRegisterSaveAction]);
     const regenerate = () => {
-        props.onChange?.(props.id, randomKey());
+        const key = randomKey();
+        props.onChange?.(props.id, key);
         props.setSaveNeeded?.();
         setConfirming(false);
-        setReplaced(true);
+        setReplaced(key);
     };
     return (
         <div data-testid='msteams-encryption-key'>
             <p style={styles.paragraph}>
-                {replaced ? 'A new key will be used once you select Save.' : hasKey ? 'A key is set.' : 'No key yet: one is generated when the plugin starts.'}
+                {pending ? 'A new key will be used once you select Save.' : hasKey ? 'A key is set.' : 'No key yet: one is generated when the plugin starts.'}
             </p>
             {confirming ? (
                 <div
@@ -127,7 +138,6 @@ export function EncryptionKeySetting(props: AdminConsoleSettingProps): React.Rea
                     {'Regenerate…'}
                 </button>
             )}
-            {props.helpText && <div className='help-text'>{props.helpText}</div>}
         </div>
     );
 }

@@ -19,11 +19,16 @@ const style: React.CSSProperties = {
     borderBottom: '1px solid rgba(var(--center-channel-color-rgb, 63, 67, 80), 0.12)',
 };
 
-export function BridgedBannerText(): React.ReactElement {
+// What the banner says: the conversation is bridged either way; what this user writes reaches Teams only once their
+// account is connected.
+export function BridgedBannerText(props: {connected: boolean}): React.ReactElement {
     return (
         <span>
             <strong>{'Microsoft Teams'}</strong>
-            {' · This conversation is bridged to a Teams chat: messages, edits, reactions and files go both ways.'}
+            {props.connected ?
+                ' · This conversation is bridged to a Teams chat: messages, edits, reactions and files go both ways.' :
+                ' · This conversation is bridged to a Teams chat, but your account is not connected: what you write ' +
+                    'here does not reach Teams until you connect it (Settings > MS Teams).'}
         </span>
     );
 }
@@ -69,7 +74,7 @@ export function makeBridgedBannerRoot(controller: Controller): React.ComponentTy
                 style={style}
                 data-testid='msteams-bridged'
             >
-                <BridgedBannerText/>
+                <BridgedBannerText connected={state.status?.connected !== false}/>
             </div>,
             container,
         );

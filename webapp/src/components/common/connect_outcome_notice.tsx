@@ -18,7 +18,7 @@ export function describeOutcome(outcome: ConnectOutcome): {text: string; next: s
         case 'failed':
             return {
                 text: reason || 'Connecting your account failed.',
-                next: 'Select Connect account to try again in a moment.',
+                next: 'Select Connect account to try again.',
                 alert: true,
             };
         case 'cancelled':
@@ -30,8 +30,9 @@ export function describeOutcome(outcome: ConnectOutcome): {text: string; next: s
         case 'closed':
         default:
             return {
-                text: 'The sign-in window was closed before your account was connected.',
-                next: 'Select Connect account to try again.',
+                text: 'The Microsoft sign-in window is closed, or no longer reports back to this page (Microsoft\'s ' +
+                    'sign-in pages can cut that link). If you finish signing in there, this updates by itself.',
+                next: 'If you closed it, select Connect account to start again.',
                 alert: false,
             };
     }

@@ -44,7 +44,7 @@ export function ConnectPrompt(props: ConnectPromptProps): React.ReactElement {
                 {'You will sign in with Microsoft in a new window. Use the Microsoft account with the same email ' +
                     'address as your Mattermost account.'}
             </p>
-            {props.connecting && !props.popupBlocked && (
+            {props.connecting && !props.popupBlocked && props.outcome?.kind !== 'closed' && (
                 <p
                     style={styles.notice}
                     role='status'
@@ -53,7 +53,9 @@ export function ConnectPrompt(props: ConnectPromptProps): React.ReactElement {
                         'connected, and says what happened if it is not.'}
                 </p>
             )}
-            {props.outcome && !props.connecting && <ConnectOutcomeNotice outcome={props.outcome}/>}
+            {props.outcome && (!props.connecting || props.outcome.kind === 'closed') && (
+                <ConnectOutcomeNotice outcome={props.outcome}/>
+            )}
             {props.popupBlocked && <PopupBlockedNotice connectURL={props.connectURL}/>}
             {props.error && (
                 <p

@@ -138,7 +138,7 @@ export function AccountSettings(props: AccountSettingsProps): React.ReactElement
                     {'Connect to send and receive Microsoft Teams messages as yourself. You will sign in with ' +
                         'Microsoft in a new window, using the same email address as in Mattermost.'}
                 </p>
-                {props.connecting && !props.popupBlocked && (
+                {props.connecting && !props.popupBlocked && props.outcome?.kind !== 'closed' && (
                     <p
                         style={styles.notice}
                         role='status'
@@ -146,7 +146,9 @@ export function AccountSettings(props: AccountSettingsProps): React.ReactElement
                         {'Finish signing in in the new window; this updates by itself when you are done or close it.'}
                     </p>
                 )}
-                {props.outcome && !props.connecting && <ConnectOutcomeNotice outcome={props.outcome}/>}
+                {props.outcome && (!props.connecting || props.outcome.kind === 'closed') && (
+                    <ConnectOutcomeNotice outcome={props.outcome}/>
+                )}
                 {props.popupBlocked && <PopupBlockedNotice connectURL={props.connectURL}/>}
                 <button
                     type='button'

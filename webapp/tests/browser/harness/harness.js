@@ -144,6 +144,8 @@
     }
 
     // A stand-in for System Console's plugin page: renders one registered custom setting with the props it passes.
+    // Renders a custom setting as System Console does: a change re-renders it with the new value (its state), and
+    // saveAdmin() runs the save actions it registered, then hands back the saved value (masked, for secrets).
     h.renderAdminSetting = function (key, props) {
         var entry = h.adminSettings[key.toLowerCase()];
         if (!entry) {
@@ -152,16 +154,31 @@
         if (!h.adminRoot) {
             h.adminRoot = ReactDOM.createRoot(document.getElementById('admin-console'));
         }
-        var r = h.adminRoot;
         var id = 'PluginSettings.Plugins.' + h.pluginId + '.' + key.toLowerCase();
-        r.render(e(entry.component, Object.assign({
+        h.saveActions = [];
+        var current = Object.assign({
             id: id,
             label: key,
             helpText: null,
-            disabled: false,
-            onChange: function (changedId, value) { h.adminChanges.push({id: changedId, value: value}); },
+            onChange: function (changedId, value) {
+                h.adminChanges.push({id: changedId, value: value});
+                current = Object.assign({}, current, {value: value});
+                draw();
+            },
             setSaveNeeded: function () {},
-        }, props || {})));
+            registerSaveAction: function (action) { h.saveActions.push(action); },
+            unRegisterSaveAction: function (action) {
+                h.saveActions = h.saveActions.filter(function (a) { return a !== action; });
+            },
+        }, props || {});
+        function draw() { h.adminRoot.render(e(entry.component, current)); }
+        h.saveAdmin = function (savedValue) {
+            return Promise.all(h.saveActions.map(function (a) { return a(); })).then(function () {
+                current = Object.assign({}, current, {value: savedValue});
+                draw();
+            });
+        };
+        draw();
     };
 
     window.registerPlugin = function (id, plugin) {
