@@ -118,54 +118,54 @@ void install_account_routes(Router& router, LoginsSource logins_source, std::sha
                          return r;
                      }});
 
-    router.add(Route{
-        "GET", "/oauth-redirect", Access::user, 0, [logins_source, api, on_connected](Request const& request) {
-            auto logins = logins_source();
-            if (!logins) {
-                return not_active_page();
-            }
-            auto const end = [&](Ending const& ending) { return end_attempt(*api, request.user_id, ending); };
-            auto const state = query_value(request, "state");
-            if (auto const error = query_value(request, "error")) {
-                auto const description = query_value(request, "error_description").value_or("");
-                log::info("Microsoft sign-in ended with an error",
-                          {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
-                if (state) {
-                    if (auto a = logins->abandon(*state, request.user_id); !a) {
-                        // Not this user's sign-in: nothing is said to this user's windows about another's.
-                        return connect_result_page(403, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
-                                                   a.error().message);
-                    }
-                }
-                if (*error == "access_denied") {
-                    return end({400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
-                                "The sign-in was cancelled or permission was not granted."});
-                }
-                return end({400, ConnectOutcome::refused, "Microsoft Teams was not connected",
-                            "Microsoft ended the sign-in with an error (" + strings::utf8_prefix(*error, 100) +
-                                "). Try again, or ask your system admin."});
-            }
-            auto const code = query_value(request, "code");
-            if (!state || !code || state->empty() || code->empty()) {
-                return end({400, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
-                            "The sign-in response is incomplete. Start again from Mattermost."});
-            }
-            auto connected = logins->finish(*state, *code, request.user_id);
-            if (!connected) {
-                return end(error_ending(connected.error()));
-            }
-            if (on_connected) {
-                on_connected(*connected);
-            }
-            auto const who = connected->teams_display_name.empty()
-                                 ? connected->teams_email
-                                 : connected->teams_display_name + " (" + connected->teams_email + ")";
-            return end({200, ConnectOutcome::connected, "Microsoft Teams connected",
-                        connected->purpose == sync::Purpose::bot
-                            ? "The MS Teams bot is now connected as " + who + ". You can close this window."
-                            : "Your Mattermost account is now connected to Microsoft Teams as " + who +
-                                  ". You can close this window."});
-        }});
+    router.add(
+        Route{"GET", "/oauth-redirect", Access::user, 0, [logins_source, api, on_connected](Request const& request) {
+                  auto logins = logins_source();
+                  if (!logins) {
+                      return not_active_page();
+                  }
+                  auto const end = [&](Ending const& ending) { return end_attempt(*api, request.user_id, ending); };
+                  auto const state = query_value(request, "state");
+                  if (auto const error = query_value(request, "error")) {
+                      auto const description = query_value(request, "error_description").value_or("");
+                      log::info("Microsoft sign-in ended with an error",
+                                {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
+                      if (state) {
+                          if (auto a = logins->abandon(*state, request.user_id); !a) {
+                              // Not this user's sign-in: nothing is said to this user's windows about another's.
+                              return connect_result_page(403, ConnectOutcome::refused,
+                                                         "Could not connect to Microsoft Teams", a.error().message);
+                          }
+                      }
+                      if (*error == "access_denied") {
+                          return end({400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
+                                      "The sign-in was cancelled or permission was not granted."});
+                      }
+                      return end({400, ConnectOutcome::refused, "Microsoft Teams was not connected",
+                                  "Microsoft ended the sign-in with an error (" + strings::utf8_prefix(*error, 100) +
+                                      "). Try again, or ask your system admin."});
+                  }
+                  auto const code = query_value(request, "code");
+                  if (!state || !code || state->empty() || code->empty()) {
+                      return end({400, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
+                                  "The sign-in response is incomplete. Start again from Mattermost."});
+                  }
+                  auto connected = logins->finish(*state, *code, request.user_id);
+                  if (!connected) {
+                      return end(error_ending(connected.error()));
+                  }
+                  if (on_connected) {
+                      on_connected(*connected);
+                  }
+                  auto const who = connected->teams_display_name.empty()
+                                       ? connected->teams_email
+                                       : connected->teams_display_name + " (" + connected->teams_email + ")";
+                  return end({200, ConnectOutcome::connected, "Microsoft Teams connected",
+                              connected->purpose == sync::Purpose::bot
+                                  ? "The MS Teams bot is now connected as " + who + ". You can close this window."
+                                  : "Your Mattermost account is now connected to Microsoft Teams as " + who +
+                                        ". You can close this window."});
+              }});
 
     router.add(Route{"GET", "/api/v1/connection-status", Access::user, 0, [logins_source](Request const& request) {
                          auto logins = logins_source();
