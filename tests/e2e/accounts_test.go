@@ -233,9 +233,12 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("swapped verifier: %d %s", status, page)
 		}
 		mustContain(t, "swapped verifier", page, "refused the sign-in")
-		if !b.mm.LogContains("AADSTS501481") {
-			t.Error("the server log does not name Entra's PKCE refusal (AADSTS501481)")
-		}
+		within(t, 10*time.Second, func() string { // log lines reach the server log asynchronously
+			if !b.mm.LogContains("AADSTS501481") {
+				return "the server log does not name Entra's PKCE refusal (AADSTS501481)"
+			}
+			return ""
+		})
 		if st := b.connectionStatus(t, bob); st.Connected {
 			t.Errorf("bob got connected: %+v", st)
 		}
