@@ -645,6 +645,11 @@ std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
             return events.front().seq - 1;
         }
     }
+    // When the server logs debug lines (diagnosis), a batch is acknowledged only once its lines are out: a crash then
+    // loses no line about an event the shim will not send again.
+    if (log::enabled(log::Level::debug)) {
+        (void)log::flush(std::chrono::seconds(1));
+    }
     return events.back().seq;
 }
 

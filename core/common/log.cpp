@@ -85,6 +85,11 @@ std::string format_line(Level level, std::string_view message, Fields const& fie
 
 void set_sink(std::shared_ptr<Sink> sink) { g_sink.store(std::move(sink)); }
 
+bool flush(std::chrono::milliseconds within) noexcept {
+    auto sink = g_sink.load();
+    return !sink || sink->flush(within);
+}
+
 void set_min_level(Level level) noexcept { g_min_level.store(static_cast<int>(level)); }
 
 bool enabled(Level level) noexcept { return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed); }
@@ -116,8 +121,9 @@ struct AsyncSink::State {
     std::size_t capacity;
     std::mutex mutex;
     std::condition_variable wake;  // the writer: a line or stop
-    std::condition_variable idle;  // stop(): the queue drained
+    std::condition_variable idle;  // flush(), stop(): the queue drained and nothing being written
     std::deque<Line> queue;
+    bool writing = false;
     bool stopping = false;
     bool done = false;
     std::uint64_t dropped = 0;
@@ -132,6 +138,7 @@ struct AsyncSink::State {
             }
             Line line = std::move(queue.front());
             queue.pop_front();
+            writing = true;
             auto const lost = std::exchange(dropped_unreported, 0);
             lock.unlock();
             if (lost > 0) {
@@ -140,6 +147,10 @@ struct AsyncSink::State {
             }
             inner->write(line.level, line.message, line.fields);
             lock.lock();
+            writing = false;
+            if (queue.empty()) {
+                idle.notify_all();
+            }
         }
         done = true;
         idle.notify_all();
@@ -168,6 +179,12 @@ void AsyncSink::write(Level level, std::string_view message, Fields const& field
         return;  // out of memory: the line is lost, the caller goes on
     }
     state_->wake.notify_one();
+}
+
+bool AsyncSink::flush(std::chrono::milliseconds within) noexcept {
+    std::unique_lock lock(state_->mutex);
+    return state_->idle.wait_for(lock, within,
+                                 [&] { return state_->done || (state_->queue.empty() && !state_->writing); });
 }
 
 void AsyncSink::stop(std::chrono::milliseconds within) noexcept {

@@ -23,10 +23,15 @@ class Sink {
 public:
     virtual ~Sink() = default;
     virtual void write(Level level, std::string_view message, Fields const& fields) noexcept = 0;
+    // Waits, at most `within`, until every line written so far is out; false if that did not happen in time.
+    virtual bool flush(std::chrono::milliseconds /*within*/) noexcept { return true; }
 };
 
 // Replaces the current sink; nullptr restores stderr.
 void set_sink(std::shared_ptr<Sink> sink);
+
+// Flushes the current sink (see Sink::flush).
+bool flush(std::chrono::milliseconds within) noexcept;
 
 // Lines below this level are dropped before they cost anything (the server's own log level; debug until told).
 void set_min_level(Level level) noexcept;
@@ -45,6 +50,7 @@ public:
     AsyncSink& operator=(AsyncSink const&) = delete;
 
     void write(Level level, std::string_view message, Fields const& fields) noexcept override;
+    bool flush(std::chrono::milliseconds within) noexcept override;
     // Writes what is queued, for at most `within`; lines still queued then are abandoned. Later writes are dropped.
     void stop(std::chrono::milliseconds within) noexcept;
     [[nodiscard]] std::uint64_t dropped() const noexcept;

@@ -68,9 +68,11 @@ TEST_CASE("log: a stalled sink never blocks a caller — lines keep their order 
     for (auto const* m : {"two", "three", "four", "five", "six"}) {
         async->write(Level::info, m, {});
     }
-    CHECK(async->dropped() == 2);  // "five" and "six": three lines fit in the queue
+    CHECK(async->dropped() == 2);                             // "five" and "six": three lines fit in the queue
+    CHECK_FALSE(async->flush(std::chrono::milliseconds(1)));  // the sink is still stalled
     gated->open();
-    gated->wait_lines(5);
+    CHECK(async->flush(std::chrono::seconds(30)));  // returns as soon as all is out
+    CHECK(gated->lines().size() == 5);
     CHECK(gated->lines() == std::vector<std::string>{"one",
                                                      "log lines were dropped: the log could not keep up dropped=2",
                                                      "two", "three", "four"});
