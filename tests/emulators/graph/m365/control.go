@@ -816,20 +816,8 @@ func (e *Emulator) ctlDeleteMessage(w http.ResponseWriter, r *http.Request) {
 			err = badRequest("from: no such user %q", from)
 		case m.FromUserID != u.ID:
 			err = forbidden("only the sender can delete")
-		case undo != m.Deleted.IsZero():
-			now := time.Now().UTC()
-			if undo {
-				m.Deleted = time.Time{}
-			} else {
-				m.Deleted = now
-			}
-			m.touch(now)
-			m.ModSeq = e.st.nextSeq()
-			kind := "deleted"
-			if undo {
-				kind = "updated"
-			}
-			ch = e.messageChange(m, t, kind)
+		default:
+			ch = e.setDeleted(t, !undo)
 		}
 	}
 	e.st.mu.Unlock()

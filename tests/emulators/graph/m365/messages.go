@@ -691,6 +691,25 @@ func (e *Emulator) applyEdit(m *Message, raw map[string]json.RawMessage, app boo
 	return nil
 }
 
+// setDeleted soft-deletes the target's message, or restores it; the change to announce, or nil when the message
+// was already in that state. Callers hold e.st.mu.
+func (e *Emulator) setDeleted(t *msgTarget, deleted bool) *change {
+	m := t.msg
+	if deleted != m.Deleted.IsZero() {
+		return nil
+	}
+	now := time.Now().UTC()
+	kind := "updated"
+	if deleted {
+		m.Deleted, kind = now, "deleted"
+	} else {
+		m.Deleted = time.Time{}
+	}
+	m.touch(now)
+	m.ModSeq = e.st.nextSeq()
+	return e.messageChange(m, t, kind)
+}
+
 func (e *Emulator) softDelete(c *call) {
 	undo := strings.HasSuffix(c.route, "undoSoftDelete")
 	if c.isChannel() {
@@ -719,20 +738,8 @@ func (e *Emulator) softDelete(c *call) {
 	var ch *change
 	if m.FromUserID != c.p.userID {
 		err = forbidden("Only the sender can delete or restore the message.")
-	} else if undo != m.Deleted.IsZero() { // state changes
-		now := time.Now().UTC()
-		if undo {
-			m.Deleted = time.Time{}
-		} else {
-			m.Deleted = now
-		}
-		m.touch(now)
-		m.ModSeq = e.st.nextSeq()
-		kind := "deleted"
-		if undo {
-			kind = "updated"
-		}
-		ch = e.messageChange(m, t, kind)
+	} else {
+		ch = e.setDeleted(t, !undo)
 	}
 	e.st.mu.Unlock()
 	if err != nil {
