@@ -18,6 +18,14 @@ import type {MattermostPlugin, PluginRegistry, ReduxStore, WebSocketMessage} fro
 import {createStore} from './state';
 
 // Events the server part publishes arrive as "custom_<plugin id>_<event>".
+
+// The tab icon in Settings: the plugin's icon, inline, since the webapp has no URL of its own for it. A test keeps it
+// identical to assets/icon.svg.
+export const SETTINGS_ICON = 'data:image/svg+xml,' + encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64">' +
+    '<rect width="64" height="64" rx="12" fill="#4B53BC"/><path d="M14 20h26v6h-10v22h-6V26H14z" fill="#fff"/>' +
+    '<circle cx="47" cy="21" r="6" fill="#fff"/><path d="M40 30h14v12a7 7 0 0 1-14 0z" fill="#fff" opacity=".85"/></svg>');
+
 export function eventName(event: string): string {
     return `custom_${pluginId}_${event}`;
 }
@@ -157,6 +165,7 @@ export class Plugin implements MattermostPlugin {
             registry.registerUserSettings({
                 id: pluginId,
                 uiName: 'MS Teams',
+                icon: SETTINGS_ICON,
                 sections: [{title: 'Microsoft Teams account', component: makeUserSettingsSection(controller)}],
             });
         } catch {

@@ -1,3 +1,4 @@
+import {readFileSync} from 'node:fs';
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 
 import manifest from '../../plugin.json';
@@ -98,6 +99,11 @@ describe('webapp registration', () => {
         const setting = registry.registerUserSettings!.mock.calls[0][0];
         expect(setting).toMatchObject({id: manifest.id, uiName: 'MS Teams', sections: [{title: 'Microsoft Teams account'}]});
         expect(typeof setting.sections[0].component).toBe('function');
+        // The tab shows the plugin's own icon, the same as the bundle's assets/icon.svg.
+        const {SETTINGS_ICON} = await import('../src/index');
+        expect(setting.icon).toBe(SETTINGS_ICON);
+        const svg = readFileSync(new URL('../../assets/icon.svg', import.meta.url), 'utf8').trim();
+        expect(decodeURIComponent(SETTINGS_ICON.replace('data:image/svg+xml,', ''))).toBe(svg);
         expect(registry.registerRootComponent).toHaveBeenCalledTimes(2); // the prompt and the bridged banner
         expect(registry.registerMainMenuAction).not.toHaveBeenCalled();
     });
