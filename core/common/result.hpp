@@ -33,6 +33,10 @@ struct Error {
     // A request that may have taken effect although no answer says so (a timeout or a lost connection after it was
     // sent, a 5xx of unknown effect): repeating it blindly may do it twice; look before repeating it.
     bool outcome_unknown = false;
+    // The peer's own name for the error, for decisions: a Mattermost AppError id
+    // ("app.user.save.username_exists.app_error"), a Graph error code ("ImageNotFound"); "" if none. Code decides on
+    // this or on `code`, never on `message`, which is for people.
+    std::string peer_id{};
 };
 
 template <class T>

@@ -100,6 +100,7 @@ Error graph_error(http::Response const& r) {
     }
     e.message = "Microsoft Graph answered " + std::to_string(r.status) + (code.empty() ? "" : " " + code) +
                 (message.empty() ? "" : ": " + message);
+    e.peer_id = code;
     return e;
 }
 

@@ -230,7 +230,9 @@ Error from_app_error(v1::AppError const& e) {
     if (!e.id().empty() && !e.message().empty()) {
         message += " [" + e.id() + "]";
     }
-    return Error{code, std::move(message), e.status_code(), {}};
+    Error out{code, std::move(message), e.status_code(), {}};
+    out.peer_id = e.id();
+    return out;
 }
 
 }  // namespace msteams::rpc

@@ -142,8 +142,9 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
             return stored.mm_user_id;
         }
         last = created.error();
-        // A taken username is answered with 400 and an id naming the username; anything else is final.
-        if (last.message.find("username") == std::string::npos && last.message.find("Username") == std::string::npos) {
+        // A taken (or refused) username is answered with an AppError whose id names the username
+        // (app.user.save.username_exists.app_error); anything else is final.
+        if (last.peer_id.find("username") == std::string::npos) {
             break;
         }
     }

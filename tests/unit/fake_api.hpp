@@ -77,7 +77,9 @@ public:
         std::lock_guard lock(mutex);
         for (auto const& [id, u] : users) {
             if (u.username == user.username) {
-                return fail(ErrorCode::conflict, "username taken", 400);
+                Error taken{ErrorCode::invalid_argument, "An account with that username already exists.", 400, {}};
+                taken.peer_id = "app.user.save.username_exists.app_error";
+                return std::unexpected(taken);
             }
         }
         mm::User u = user;
