@@ -310,6 +310,11 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size() + 16);
+    append_html_escaped(out, text);
+    return out;
+}
+
+void append_html_escaped(std::string& out, std::string_view text) {
     for (char c : text) {
         switch (c) {
             case '&': out += "&amp;"; break;
@@ -320,7 +325,6 @@ std::string html_escape(std::string_view text) {
             default: out += c;
         }
     }
-    return out;
 }
 
 }  // namespace msteams::strings

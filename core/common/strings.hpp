@@ -50,5 +50,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
 // Text for HTML element content or a quoted attribute value: & < > " ' as character references.
 [[nodiscard]] std::string html_escape(std::string_view text);
+// The same, appended to `out` (no string of its own: for converters that build one large document).
+void append_html_escaped(std::string& out, std::string_view text);
 
 }  // namespace msteams::strings

@@ -91,19 +91,6 @@ std::size_t node_count(cmark_node* root, std::size_t stop_at);
 // Markdown that is not formatted: shown as typed, lines kept, cut to about `limit` bytes, with k_plain_note.
 std::string plain_html(std::string_view markdown, std::size_t limit);
 
-void append_escaped(std::string& out, std::string_view text) {
-    for (char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-}
-
 bool is_name_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
            c == '_';
@@ -214,7 +201,7 @@ private:
                 }
                 auto const lang = code_language(n);
                 html_ += lang.empty() ? "<pre><code>" : "<pre><code class=\"language-" + lang + "\">";
-                append_escaped(html_, code);
+                strings::append_html_escaped(html_, code);
                 html_ += "</code></pre>";
                 return;
             }
@@ -234,10 +221,10 @@ private:
             case CMARK_NODE_LINEBREAK: html_ += "<br>"; return;
             case CMARK_NODE_CODE:
                 html_ += "<code>";
-                append_escaped(html_, literal(n));
+                strings::append_html_escaped(html_, literal(n));
                 html_ += "</code>";
                 return;
-            case CMARK_NODE_HTML_INLINE: append_escaped(html_, literal(n)); return;
+            case CMARK_NODE_HTML_INLINE: strings::append_html_escaped(html_, literal(n)); return;
             case CMARK_NODE_EMPH: html_ += entering ? "<em>" : "</em>"; return;
             case CMARK_NODE_STRONG: html_ += entering ? "<strong>" : "</strong>"; return;
             case CMARK_NODE_LINK:
@@ -275,7 +262,7 @@ private:
         } else if (type == "table_cell") {
             html_ += entering ? (header_row_ ? "<th>" : "<td>") : (header_row_ ? "</th>" : "</td>");
         } else if (entering) {
-            append_escaped(html_, literal(n));  // anything else cmark-gfm adds: its text, if any
+            strings::append_html_escaped(html_, literal(n));  // anything else cmark-gfm adds: its text, if any
         }
     }
 
@@ -294,7 +281,7 @@ private:
         links_.push_back(keep);
         if (keep) {
             html_ += "<a href=\"";
-            append_escaped(html_, url);
+            strings::append_html_escaped(html_, url);
             html_ += "\">";
         }
     }
@@ -328,7 +315,7 @@ private:
                     continue;
                 }
             }
-            append_escaped(html_, s.substr(i, 1));
+            strings::append_html_escaped(html_, s.substr(i, 1));
             ++i;
         }
     }
@@ -388,7 +375,7 @@ private:
                 auto const id = static_cast<int>(mentions_.size());
                 auto const shown = user->display_name.empty() ? name : user->display_name;
                 html_ += "<at id=\"" + std::to_string(id) + "\">";
-                append_escaped(html_, shown);
+                strings::append_html_escaped(html_, shown);
                 html_ += "</at>";
                 mentions_.push_back(TeamsMention{id, shown, user->teams_user_id});
                 return i + 1 + name.size();
@@ -440,7 +427,7 @@ std::string plain_html(std::string_view markdown, std::size_t limit) {
                 break;  // cut at a character boundary
             }
             if (u >= 0x20 || c == '\t') {
-                append_escaped(html, std::string_view(&c, 1));
+                strings::append_html_escaped(html, std::string_view(&c, 1));
             }
         }
         if (nl == std::string_view::npos || html.size() >= budget) {

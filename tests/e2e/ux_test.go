@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -28,22 +24,6 @@ import (
 
 // suggestions returns what the server's autocomplete offers u for the input: complete inputs as the client would
 // fill them in ("msteams", "msteams connect"), in the server's order.
-// pngSquare is a size×size PNG, for photos Mattermost must be able to decode.
-func pngSquare(t *testing.T, size int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, size, size))
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			img.Set(x, y, color.RGBA{R: uint8(x * 255 / size), G: 120, B: uint8(y * 255 / size), A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func suggestions(t *testing.T, s *mmtest.Server, u *mmtest.User, input string) []string {
 	t.Helper()
 	got, _, err := u.Client.ListCommandAutocompleteSuggestions(context.Background(), input, s.Team.Id)
@@ -134,7 +114,7 @@ func TestUX(t *testing.T) {
 		b.chatsSubscription(t, "")
 		megan := b.megan(t)
 		// In Teams she has a photo and is busy: in Mattermost she has that photo as avatar and is on do-not-disturb.
-		photo := base64.StdEncoding.EncodeToString(pngSquare(t, 96))
+		photo := base64.StdEncoding.EncodeToString(harness.PNGSquare(96))
 		busy := m365ctl.Presence{Availability: "Busy", Activity: "InAMeeting"}
 		if _, err := b.ctl.PatchUser(ctx, megan.ID, m365ctl.UserPatch{Photo: &photo, PhotoType: "image/png",
 			Presence: &busy}); err != nil {

@@ -97,7 +97,7 @@ func run(bundle string) error {
 	}
 
 	step("Waiting for the plugin's Microsoft Graph subscription to chat messages")
-	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+	if err := harness.WaitFor(ctx, 30*time.Second, 200*time.Millisecond, func() (bool, error) {
 		subs, err := b.Ctl.Subscriptions(ctx)
 		if err != nil {
 			return false, err
@@ -135,28 +135,6 @@ func run(bundle string) error {
 	return nil
 }
 
-// waitFor polls check every 200 ms until it is true, fails, or the timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, check func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := check()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 // conversation is the scripted exchange: alice writes in Mattermost, bob answers from Teams.
 type conversation struct {
 	b        *harness.Bridge
@@ -177,7 +155,7 @@ func (c *conversation) teamsMessages(ctx context.Context) ([]m365ctl.Message, er
 // inTeams waits until a Teams message satisfies match.
 func (c *conversation) inTeams(ctx context.Context, what string, match func(m365ctl.Message) bool) (m365ctl.Message, error) {
 	var found m365ctl.Message
-	err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+	err := harness.WaitFor(ctx, 30*time.Second, 200*time.Millisecond, func() (bool, error) {
 		if c.chatID == "" {
 			chats, err := c.b.Ctl.Chats(ctx, c.bobTeams)
 			if err != nil {
@@ -211,7 +189,7 @@ func (c *conversation) inTeams(ctx context.Context, what string, match func(m365
 // inMattermost waits until a post in the DM satisfies match.
 func (c *conversation) inMattermost(ctx context.Context, what string, match func(*model.Post) bool) (*model.Post, error) {
 	var found *model.Post
-	err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+	err := harness.WaitFor(ctx, 30*time.Second, 200*time.Millisecond, func() (bool, error) {
 		posts, err := c.alice.Posts(ctx, c.dm.Id)
 		if err != nil {
 			return false, err
@@ -272,7 +250,7 @@ func (c *conversation) play(ctx context.Context) error {
 	if err := c.b.Ctl.React(ctx, m365ctl.InChat(c.chatID), sent.ID, c.bobTeams, "heart"); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+	if err := harness.WaitFor(ctx, 30*time.Second, 200*time.Millisecond, func() (bool, error) {
 		rs, _, err := c.alice.Client.GetReactions(ctx, first.Id)
 		if err != nil {
 			return false, err

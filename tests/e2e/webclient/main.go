@@ -9,15 +9,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -130,7 +126,7 @@ func run(bundle, envPath, logDir string) error {
 		return err
 	}
 
-	if err := waitFor(ctx, 60*time.Second, func() (bool, error) {
+	if err := harness.WaitFor(ctx, 60*time.Second, 250*time.Millisecond, func() (bool, error) {
 		subs, err := ctl.Subscriptions(ctx)
 		if err != nil {
 			return false, err
@@ -151,7 +147,7 @@ func run(bundle, envPath, logDir string) error {
 	if err != nil {
 		return err
 	}
-	photo := base64.StdEncoding.EncodeToString(pngSquare(96))
+	photo := base64.StdEncoding.EncodeToString(harness.PNGSquare(96))
 	busy := m365ctl.Presence{Availability: "Busy", Activity: "InAMeeting"}
 	if _, err := ctl.PatchUser(ctx, megan.ID, m365ctl.UserPatch{Photo: &photo, PhotoType: "image/png", Presence: &busy}); err != nil {
 		return err
@@ -165,7 +161,7 @@ func run(bundle, envPath, logDir string) error {
 	}
 	var ghost *model.User
 	var dm *model.Channel
-	if err := waitFor(ctx, 60*time.Second, func() (bool, error) {
+	if err := harness.WaitFor(ctx, 60*time.Second, 250*time.Millisecond, func() (bool, error) {
 		u, _, err := mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
 		if err != nil {
 			return false, nil
@@ -272,38 +268,3 @@ func startCOOPProxy(emu *m365.Emulator) (*coopProxy, error) {
 }
 
 func (p *coopProxy) close() { _ = p.server.Close() }
-
-// waitFor polls check every 250 ms until it is true, fails, or the timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, check func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := check()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// pngSquare is a size×size gradient PNG: a photo Mattermost can decode and a person can recognise.
-func pngSquare(size int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, size, size))
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			img.Set(x, y, color.RGBA{R: uint8(x * 255 / size), G: 120, B: uint8(y * 255 / size), A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	_ = png.Encode(&buf, img)
-	return buf.Bytes()
-}
