@@ -174,10 +174,11 @@ func TestQueueFullDropsNewEventsAndCountsThem(t *testing.T) {
 	}
 }
 
-// ackHooks acknowledges less than it was sent, as a core that falls behind may.
+// ackHooks acknowledges at most through ackThrough, as a core that falls behind may: whatever it was sent
+// after that stays unacknowledged.
 type ackHooks struct {
 	fakeHooks
-	ackLag uint64
+	ackThrough uint64
 }
 
 func (a *ackHooks) DeliverEvents(ctx context.Context, b *corepb.EventBatch) (*corepb.EventAck, error) {
@@ -185,14 +186,11 @@ func (a *ackHooks) DeliverEvents(ctx context.Context, b *corepb.EventBatch) (*co
 		return nil, err
 	}
 	last := b.Events[len(b.Events)-1].Seq
-	if last > a.ackLag {
-		return &corepb.EventAck{HandledThrough: last - a.ackLag}, nil
-	}
-	return &corepb.EventAck{}, nil
+	return &corepb.EventAck{HandledThrough: min(last, a.ackThrough)}, nil
 }
 
 func TestPartialAcknowledgementResendsOnlyTheRest(t *testing.T) {
-	f := &ackHooks{ackLag: 2}
+	f := &ackHooks{ackThrough: 3}
 	client := startFakeCore(t, f)
 	api := &fakeAPI{}
 	p := &Plugin{}
@@ -202,8 +200,9 @@ func TestPartialAcknowledgementResendsOnlyTheRest(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		p.MessageHasBeenPosted(nil, &model.Post{Id: "p"})
 	}
-	// First batch 1..5 acked through 3; then 4..5 resent and acked through 3 again (no progress) until the lag
-	// lets go: this core never acks 4 and 5, so they must stay queued and never be dropped.
+	// However the five are batched, every batch is acked through min(its last seq, 3): 1..3 leave the queue once
+	// acked, and 4..5 are resent with no progress. This core never acks 4 and 5, so they must stay queued and
+	// never be dropped.
 	eventually(t, 5*time.Second, "seq 1..3 acknowledged", func() bool {
 		pending, _ := p.queue.stats()
 		return pending == 2
