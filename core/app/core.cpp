@@ -14,7 +14,7 @@
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "http/client.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "store/database.hpp"
 #include "store/profiles.hpp"
 #include "subscriptions/monitor.hpp"
@@ -68,7 +68,7 @@ struct Runtime {
     std::shared_ptr<graph::Client> graph;
     std::shared_ptr<crypto::Sealer const> sealer;
     std::shared_ptr<sync::Logins> logins;
-    std::shared_ptr<store::Bridge> bridge;
+    store::Repositories repos;
     std::shared_ptr<sync::People> people;
     std::shared_ptr<sync::ProfileSync> profiles;
     std::shared_ptr<sync::Inbound> inbound;
@@ -131,16 +131,15 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         return runtime && active_.load() ? runtime->admin : nullptr;
     });
     web::install_account_routes(router_, logins_source, api_, [this](sync::Connected const& c) { welcome(c); });
-    web::install_notification_routes(
-        router_, [this] { return receiver(); }, stats_, api_,
-        [this]() -> std::shared_ptr<store::Bridge> {
-            auto const runtime = runtime_.load();
-            return runtime && active_.load() && runtime->admin ? runtime->admin->bridge : nullptr;
-        });
-    web::install_channel_routes(router_, api_, [this]() -> std::shared_ptr<store::Bridge> {
+    auto const repositories = [this]() -> std::optional<store::Repositories> {
         auto const runtime = runtime_.load();
-        return runtime && active_.load() && runtime->admin ? runtime->admin->bridge : nullptr;
-    });
+        if (!runtime || !active_.load()) {
+            return std::nullopt;
+        }
+        return runtime->repos;
+    };
+    web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_, repositories);
+    web::install_channel_routes(router_, api_, repositories);
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -244,7 +243,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
     limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
     runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits);
-    runtime->bridge = std::make_shared<store::Bridge>(db_);
+    runtime->repos = store::postgres_repositories(db_);
 
     auto entra = runtime->entra;
     auto graph = runtime->graph;
@@ -257,7 +256,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   user.user_type == "Guest"};
     };
     runtime->people = std::make_shared<sync::People>(
-        api_, runtime->bridge, sync::PeopleSettings{config->sync_guest_users}, read_profile, stats_);
+        api_, runtime->repos, sync::PeopleSettings{config->sync_guest_users}, read_profile, stats_);
     sync::ProfileSyncSettings profile_sync;
     profile_sync.presence = config->sync_presence;
     sync::PhotoReader read_photo = [entra, graph](std::string const& id) -> Result<std::optional<std::string>> {
@@ -290,7 +289,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                                                   : sync::InboundMode::off;
     inbound.bot_user_id = bot_user_id_;
     inbound.max_file_size = config->max_file_size_to_mattermost;
-    runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->bridge, runtime->logins, runtime->graph,
+    runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->repos, runtime->logins, runtime->graph,
                                                        runtime->entra, runtime->people, stats_);
 
     sync::OutboundSettings outbound;
@@ -310,7 +309,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         }
         return std::optional<sync::TeamsProfile>(*profile);
     };
-    runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->bridge, runtime->logins,
+    runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->repos, runtime->logins,
                                                          runtime->graph, stats_, lookup);
 
     std::string site = config->server.site_url;
@@ -326,7 +325,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.node_id = node_id_;
     std::weak_ptr<sync::Inbound> weak_inbound = runtime->inbound;
     runtime->monitor =
-        std::make_shared<subscriptions::Monitor>(monitor, runtime->bridge, runtime->graph, runtime->entra, stats_,
+        std::make_shared<subscriptions::Monitor>(monitor, runtime->repos, runtime->graph, runtime->entra, stats_,
                                                  [weak_inbound](std::string const& why) -> Status {
                                                      if (auto in = weak_inbound.lock()) {
                                                          return in->schedule_catch_up(why);
@@ -350,13 +349,13 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   return {};
                               });
     runtime->admin = std::make_shared<commands::AdminContext const>(commands::AdminContext{
-        runtime->bridge, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
+        runtime->repos, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
         config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"
         : config->synthetic_auth_data == SyntheticAuthData::user_principal_name ? "upn"
                                                                                 : "id"});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
     runtime->receiver = std::make_shared<sync::Receiver>(
-        runtime->bridge, config->webhook_secret, stats_,
+        runtime->repos, config->webhook_secret, stats_,
         [weak_inbound] {
             if (auto in = weak_inbound.lock()) {
                 in->wake();

@@ -62,14 +62,14 @@ std::string utc(std::int64_t unix_ms) {
 }
 
 // The dead-letter lines of `/msteams status` for system admins.
-Result<std::string> dead_letter_summary(store::Bridge& bridge) {
+Result<std::string> dead_letter_summary(store::DeadLetters& dead_letters) {
     std::int64_t count = 0;
-    MSTEAMS_TRY_ASSIGN(count, bridge.dead_letter_count());
+    MSTEAMS_TRY_ASSIGN(count, dead_letters.count());
     if (count == 0) {
         return std::string("\n\nNo dead letters: every change was delivered or is still being tried.");
     }
     std::vector<store::DeadLetter> newest;
-    MSTEAMS_TRY_ASSIGN(newest, bridge.dead_letters(k_dead_letters_shown));
+    MSTEAMS_TRY_ASSIGN(newest, dead_letters.newest(k_dead_letters_shown));
     std::string out = "\n\n**Dead letters: " + std::to_string(count) +
                       "** (changes that kept failing and were set aside; `/msteams retry-dead-letters all` tries them "
                       "again). Newest:\n| Id | Direction | Conversation | Attempts | Last failure | Error |\n"
@@ -112,7 +112,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             if (!ctx) {
                 return reply;
             }
-            auto summary = dead_letter_summary(*ctx->bridge);
+            auto summary = dead_letter_summary(*ctx->repos.dead_letters);
             if (!summary) {
                 log::warn("could not read the dead letters", {{"error", summary.error().message}});
                 return *reply + "\n\nThe dead letters could not be read just now.";
@@ -144,7 +144,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             }
             std::shared_ptr<AdminContext const> ctx;
             MSTEAMS_TRY_ASSIGN(ctx, active(source));
-            auto retried = ctx->bridge->retry_dead_letters(id, now_ms());
+            auto retried = ctx->repos.dead_letters->retry(id, now_ms());
             if (!retried) {
                 return std::unexpected(data_failure(retried.error()));
             }
@@ -166,7 +166,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             }
             std::shared_ptr<AdminContext const> ctx;
             MSTEAMS_TRY_ASSIGN(ctx, active(source));
-            auto portals = ctx->bridge->portals("channel");
+            auto portals = ctx->repos.portals->list("channel");
             if (!portals) {
                 return std::unexpected(data_failure(portals.error()));
             }
@@ -208,7 +208,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             if (!user) {
                 return fail(ErrorCode::not_found, "There is no user @" + username + ".");
             }
-            auto teams = ctx->bridge->user_by_mm_id(user->id);
+            auto teams = ctx->repos.users->by_mm_id(user->id);
             if (!teams) {
                 return std::unexpected(data_failure(teams.error()));
             }
@@ -233,7 +233,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             if (auto updated = api.update_user(changed); !updated) {
                 return fail(ErrorCode::unavailable, "Could not update @" + username + ": " + updated.error().message);
             }
-            if (auto s = ctx->bridge->mark_promoted(user->id, now_ms()); !s) {
+            if (auto s = ctx->repos.users->mark_promoted(user->id, now_ms()); !s) {
                 return std::unexpected(data_failure(s.error()));
             }
             log::info("promoted a synthetic user", {{"user_id", user->id}, {"username", new_username}});

@@ -6,13 +6,13 @@
 
 #include "commands/commands.hpp"
 #include "mm/api.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 
 namespace msteams::commands {
 
 // What the admin sub-commands need from the configuration in force.
 struct AdminContext {
-    std::shared_ptr<store::Bridge> bridge;
+    store::Repositories repos;
     std::string synthetic_auth_service;  // "saml" or "ldap"
     std::string synthetic_auth_data;     // "id", "mail" or "upn"
 };

@@ -145,6 +145,18 @@ Result<int> Accounts::count_connected() {
     return static_cast<int>(rows.integer(0, "n"));
 }
 
+Result<std::vector<std::string>> Accounts::connected_users(std::size_t limit) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_user_id FROM msteams_accounts WHERE token_sealed IS NOT NULL "
+                                    "ORDER BY connected_at DESC LIMIT $1",
+                                    {std::to_string(limit)}));
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(r.text(i, "mm_user_id"));
+    }
+    return out;
+}
+
 // --- OAuthStates ------------------------------------------------------------------------------------------------
 
 OAuthStates::OAuthStates(std::shared_ptr<Database> db) : db_(std::move(db)) {}

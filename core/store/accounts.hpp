@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "store/database.hpp"
@@ -39,6 +40,8 @@ public:
     // After a token refresh (the refresh token rotates).
     [[nodiscard]] Status update_token(std::string const& mm_user_id, std::string const& token_sealed);
     [[nodiscard]] Result<int> count_connected();
+    // Mattermost users with a connected Teams account, most recently connected first (at most `limit`).
+    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit);
 
 private:
     std::shared_ptr<Database> db_;

@@ -24,11 +24,11 @@ std::string hex(std::string const& bytes) {
 
 }  // namespace
 
-Monitor::Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge, std::shared_ptr<graph::Client> graph,
+Monitor::Monitor(MonitorSettings settings, store::Repositories repos, std::shared_ptr<graph::Client> graph,
                  std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up)
     : settings_(std::move(settings)),
       client_state_hash_(hex(crypto::sha256(settings_.client_state))),
-      bridge_(std::move(bridge)),
+      repos_(std::move(repos)),
       graph_(std::move(graph)),
       entra_(std::move(entra)),
       stats_(std::move(stats)),
@@ -55,7 +55,7 @@ void Monitor::stop() {
         thread_.join();
     }
     if (leader_.exchange(false)) {
-        (void)bridge_->release_lease(k_lease, settings_.node_id);
+        (void)repos_.leases->release(k_lease, settings_.node_id);
     }
 }
 
@@ -92,7 +92,7 @@ std::int64_t Monitor::now_ms() const { return settings_.clock_ms ? settings_.clo
 
 Status Monitor::run_once() {
     bool held = false;
-    MSTEAMS_TRY_ASSIGN(held, bridge_->hold_lease(k_lease, settings_.node_id, settings_.lease_ttl));
+    MSTEAMS_TRY_ASSIGN(held, repos_.leases->hold(k_lease, settings_.node_id, settings_.lease_ttl));
     bool const took_over = held && !leader_.exchange(held);
     if (took_over || (!held && leader_.exchange(false))) {
         log::info(
@@ -151,7 +151,7 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
     store::SubscriptionRow row{made.id,         "chats",  settings_.resource, "",
                                made.expires_at, now_ms(), "active",           client_state_hash_};
-    MSTEAMS_TRY(bridge_->put_subscription(row));
+    MSTEAMS_TRY(repos_.subscriptions->put(row));
     ++stats_->subscriptions_created;
     log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
     return row;
@@ -159,7 +159,7 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
 
 Status Monitor::maintain(std::string const& token) {
     std::vector<store::SubscriptionRow> rows;
-    MSTEAMS_TRY_ASSIGN(rows, bridge_->subscriptions());
+    MSTEAMS_TRY_ASSIGN(rows, repos_.subscriptions->list());
     std::vector<graph::Subscription> live;
     MSTEAMS_TRY_ASSIGN(live, graph_->list_subscriptions(token));
     auto const is_live = [&](std::string const& id) {
@@ -191,7 +191,7 @@ Status Monitor::maintain(std::string const& token) {
                 ++stats_->subscriptions_deleted;
             }
         }
-        MSTEAMS_TRY(bridge_->remove_subscription(row.id));
+        MSTEAMS_TRY(repos_.subscriptions->remove(row.id));
     }
     // Subscriptions to our endpoints that we have no record of (an earlier installation, a lost row).
     for (auto const& s : live) {
@@ -223,13 +223,13 @@ Status Monitor::maintain(std::string const& token) {
             if (renewed.error().code != ErrorCode::not_found) {
                 return std::unexpected(renewed.error());
             }
-            MSTEAMS_TRY(bridge_->remove_subscription(current->id));
+            MSTEAMS_TRY(repos_.subscriptions->remove(current->id));
             MSTEAMS_TRY_ASSIGN(current, create(token));
             reasons.push_back("the subscription could not be renewed");
         } else {
             current->expires_at = renewed->expires_at;
             current->state = "active";
-            MSTEAMS_TRY(bridge_->put_subscription(*current));
+            MSTEAMS_TRY(repos_.subscriptions->put(*current));
             ++stats_->subscriptions_renewed;
             log::info("renewed the Teams chats subscription", {{"subscription_id", current->id}});
         }

@@ -14,7 +14,7 @@
 #include "common/result.hpp"
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/stats.hpp"
 
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
@@ -43,7 +43,7 @@ public:
     using CatchUp = std::function<Status(std::string const& reason)>;
     using Job = std::function<Status()>;
 
-    Monitor(MonitorSettings settings, std::shared_ptr<store::Bridge> bridge, std::shared_ptr<graph::Client> graph,
+    Monitor(MonitorSettings settings, store::Repositories repos, std::shared_ptr<graph::Client> graph,
             std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
     ~Monitor();
 
@@ -66,7 +66,7 @@ private:
 
     MonitorSettings settings_;
     std::string client_state_hash_;
-    std::shared_ptr<store::Bridge> bridge_;
+    store::Repositories repos_;
     std::shared_ptr<graph::Client> graph_;
     std::shared_ptr<graph::Entra> entra_;
     std::shared_ptr<sync::Stats> stats_;

@@ -115,12 +115,12 @@ struct Inbound::Work {
     }
 };
 
-Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
                  std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph,
                  std::shared_ptr<graph::Entra> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats)
     : settings_(std::move(settings)),
       api_(std::move(api)),
-      bridge_(std::move(bridge)),
+      repos_(std::move(repos)),
       logins_(std::move(logins)),
       graph_(std::move(graph)),
       entra_(std::move(entra)),
@@ -139,7 +139,7 @@ void Inbound::wake() { workers_.wake(); }
 Result<bool> Inbound::run_once() {
     auto const now = now_ms();
     std::vector<store::InboxItem> items;
-    MSTEAMS_TRY_ASSIGN(items, bridge_->claim(now, now + k_claim_lease.count(), 100));
+    MSTEAMS_TRY_ASSIGN(items, repos_.inbox->claim(now, now + k_claim_lease.count(), 100));
     if (items.empty()) {
         return false;
     }
@@ -154,19 +154,19 @@ Result<bool> Inbound::run_once() {
     {
         // The batch stays this worker's while it works (a crashed worker's comes back when its lease lapses).
         LeaseKeeper const keeper(k_claim_renew_every, [&] {
-            if (auto s = bridge_->renew(ids, now_ms() + k_claim_lease.count()); !s) {
+            if (auto s = repos_.inbox->renew(ids, now_ms() + k_claim_lease.count()); !s) {
                 log::warn("could not renew the lease of Teams changes", {{"error", s.error().message}});
             }
         });
         done = guarded(stats_->worker_exceptions, [&] { return process(items, attempts); });
     }
     if (done && *done == Outcome::wait_for_sender) {
-        MSTEAMS_TRY(bridge_->delay(ids, now_ms() + 1000));
+        MSTEAMS_TRY(repos_.inbox->delay(ids, now_ms() + 1000));
         return true;
     }
     if (done) {
         // Applied: a crash before this commit only repeats work that is idempotent.
-        MSTEAMS_TRY(bridge_->db().transact([&](store::Tx& tx) { return bridge_->remove(tx, ids); }));
+        MSTEAMS_TRY(repos_.db->transact([&](store::Tx& tx) { return repos_.inbox->remove(tx, ids); }));
         return true;
     }
     auto const& e = done.error();
@@ -179,8 +179,8 @@ Result<bool> Inbound::run_once() {
                     {"count", std::to_string(items.size())},
                     {"attempts", std::to_string(attempts)},
                     {"error", e.message}});
-        MSTEAMS_TRY(bridge_->db().transact(
-            [&](store::Tx& tx) { return bridge_->dead_letter_inbox(tx, items, e.message, now_ms()); }));
+        MSTEAMS_TRY(repos_.db->transact(
+            [&](store::Tx& tx) { return repos_.inbox->dead_letter(tx, items, e.message, now_ms()); }));
         return true;
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
@@ -188,13 +188,13 @@ Result<bool> Inbound::run_once() {
                                                                     {"attempt", std::to_string(attempts)},
                                                                     {"retry_in_ms", std::to_string(delay_ms)},
                                                                     {"error", e.message}});
-    MSTEAMS_TRY(bridge_->postpone(ids, now_ms() + delay_ms, e.message));
+    MSTEAMS_TRY(repos_.inbox->postpone(ids, now_ms() + delay_ms, e.message));
     return true;
 }
 
 Status Inbound::schedule_catch_up(std::string const& reason) {
     std::vector<store::Portal> portals;
-    MSTEAMS_TRY_ASSIGN(portals, bridge_->portals("chat"));
+    MSTEAMS_TRY_ASSIGN(portals, repos_.portals->list("chat"));
     std::vector<store::InboxItem> items;
     auto const now = now_ms();
     for (auto const& p : portals) {
@@ -203,7 +203,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
     // Chats first seen while the bridge was away have no portal yet: a connected member's chats updated since the
     // bridge last read Teams are read from then on, oldest first.
     std::int64_t since = 0;
-    MSTEAMS_TRY_ASSIGN(since, bridge_->newest_chat_cursor());
+    MSTEAMS_TRY_ASSIGN(since, repos_.portals->newest_chat_cursor());
     std::size_t discovered = 0;
     if (since > 0) {
         std::set<std::string> known;
@@ -211,7 +211,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
             known.insert(p.teams_thread_id);
         }
         std::vector<std::string> users;
-        MSTEAMS_TRY_ASSIGN(users, bridge_->connected_users(k_max_discovery_users));
+        MSTEAMS_TRY_ASSIGN(users, logins_->connected_users(k_max_discovery_users));
         for (auto const& user : users) {
             auto token = logins_->access_token(user);
             if (!token) {
@@ -231,7 +231,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
             }
         }
     }
-    MSTEAMS_TRY(bridge_->enqueue(items));
+    MSTEAMS_TRY(repos_.inbox->enqueue(items));
     stats_->catchups += items.size();
     log::info("catching up with Teams chats",
               {{"reason", reason}, {"chats", std::to_string(items.size())}, {"new_chats", std::to_string(discovered)}});
@@ -243,7 +243,7 @@ Status Inbound::schedule_reconcile() {
     constexpr std::int64_t k_active_window_ms = 24 * 60 * 60'000LL;
     auto const now = now_ms();
     std::int64_t queued = 0;
-    MSTEAMS_TRY_ASSIGN(queued, bridge_->enqueue_reconcile(now - k_active_window_ms, now));
+    MSTEAMS_TRY_ASSIGN(queued, repos_.inbox->enqueue_reconcile(now - k_active_window_ms, now));
     stats_->reconciles += static_cast<std::uint64_t>(queued);
     if (queued > 0) {
         wake();
@@ -257,7 +257,7 @@ Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_i
         return ids;  // known from the id itself: no request
     }
     std::optional<store::ChatInfo> cached;
-    MSTEAMS_TRY_ASSIGN(cached, bridge_->chat(chat_id));
+    MSTEAMS_TRY_ASSIGN(cached, repos_.chats->find(chat_id));
     auto const now = now_ms();
     if (cached && !refresh && now - cached->checked_at < settings_.chat_info_ttl_ms) {
         return cached->member_ids;
@@ -278,13 +278,13 @@ Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_i
         }
     }
     std::sort(info.member_ids.begin(), info.member_ids.end());
-    MSTEAMS_TRY(bridge_->put_chat(info));
+    MSTEAMS_TRY(repos_.chats->put(info));
     return info.member_ids;
 }
 
 Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::vector<std::string> const& members) {
     std::optional<store::Portal> existing;
-    MSTEAMS_TRY_ASSIGN(existing, bridge_->portal_by_thread(chat_id));
+    MSTEAMS_TRY_ASSIGN(existing, repos_.portals->by_thread(chat_id));
     if (existing) {
         return *existing;
     }
@@ -313,7 +313,7 @@ Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::ve
         MSTEAMS_TRY_ASSIGN(channel, api_->get_group_channel(users));
     }
     store::Portal portal{chat_id, "chat", "", channel.id, "", now_ms(), 0};
-    MSTEAMS_TRY_ASSIGN(portal, bridge_->add_portal(portal));
+    MSTEAMS_TRY_ASSIGN(portal, repos_.portals->add(portal));
     log::info("bridging a Teams chat", {{"chat_id", chat_id}, {"channel_id", portal.mm_channel_id}});
     return portal;
 }
@@ -326,7 +326,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
     }
     // No transaction stays open across a network call: what is written here is idempotent (the message map's keys,
     // the pending marker and the post prop make a repeat harmless).
-    store::AutoCommit tx(bridge_->db());
+    store::AutoCommit tx(*repos_.db);
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;
@@ -376,7 +376,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         if (changed.contains(id)) {
             return false;
         }
-        auto link = bridge_->message(tx, chat_id, id);
+        auto link = repos_.messages->find(tx, chat_id, id);
         if (!link || !*link || (*link)->mm_post_id.empty()) {
             return false;  // unknown, pending, or unreadable now: read it
         }
@@ -389,10 +389,10 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         return true;
     });
     std::optional<store::Portal> portal;
-    MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_thread(chat_id));
+    MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_thread(chat_id));
     if (wanted.empty() && !catch_up) {
         if (portal && echoed_to > 0) {
-            MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, echoed_to));
+            MSTEAMS_TRY(repos_.portals->advance_cursor(tx, chat_id, echoed_to));
         }
         return Outcome::done;
     }
@@ -417,7 +417,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
     while (true) {
         // What the bridge changes in this chat from now on makes what is read below possibly stale (checked below).
         std::int64_t version = 0;
-        MSTEAMS_TRY_ASSIGN(version, bridge_->thread_version(tx, chat_id));
+        MSTEAMS_TRY_ASSIGN(version, repos_.portals->version(tx, chat_id));
         std::vector<graph::ChatMessage> messages;
         bool more = false;
         if (forward) {
@@ -455,11 +455,11 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         // committed before the send and replaced by the link in one transaction, so checking the marker after
         // reading Teams and the links after the marker never sees neither. Such a chat waits a moment.
         bool in_flight = false;
-        MSTEAMS_TRY_ASSIGN(in_flight, bridge_->sending_to(chat_id, now_ms() - k_send_resolution_ms));
+        MSTEAMS_TRY_ASSIGN(in_flight, repos_.messages->sending_to(chat_id, now_ms() - k_send_resolution_ms));
         if (in_flight) {
             for (auto const& m : messages) {
                 std::optional<store::MessageLink> link;
-                MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, chat_id, m.id));
+                MSTEAMS_TRY_ASSIGN(link, repos_.messages->find(tx, chat_id, m.id));
                 if (!link) {
                     return Outcome::wait_for_sender;
                 }
@@ -469,7 +469,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         // flight, or one that started after the version was read above, may be missing from what was read (a
         // reaction it just set would look removed): read again.
         bool unchanged = false;
-        MSTEAMS_TRY_ASSIGN(unchanged, bridge_->thread_unchanged(tx, chat_id, version, now_ms()));
+        MSTEAMS_TRY_ASSIGN(unchanged, repos_.portals->unchanged(tx, chat_id, version, now_ms()));
         if (!unchanged) {
             return Outcome::wait_for_sender;
         }
@@ -488,7 +488,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         }
         MSTEAMS_TRY(apply(tx, work, chat_id, members, portal, messages, attempts));
         if (portal && newest > 0) {
-            MSTEAMS_TRY(bridge_->advance_cursor(tx, chat_id, newest));
+            MSTEAMS_TRY(repos_.portals->advance_cursor(tx, chat_id, newest));
         }
         if (!more) {
             return Outcome::done;
@@ -534,7 +534,7 @@ Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std
                     {"message_id", m.id},
                     {"attempts", std::to_string(attempts)},
                     {"error", applied.error().message}});
-        MSTEAMS_TRY(bridge_->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts, now_ms()));
+        MSTEAMS_TRY(repos_.inbox->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts, now_ms()));
     }
     return {};
 }
@@ -619,7 +619,7 @@ Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, std
 
 Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal, graph::ChatMessage const& m) {
     std::optional<store::MessageLink> link;
-    MSTEAMS_TRY_ASSIGN(link, bridge_->message(tx, portal.teams_thread_id, m.id));
+    MSTEAMS_TRY_ASSIGN(link, repos_.messages->find(tx, portal.teams_thread_id, m.id));
     if (link && !link->mm_post_id.empty()) {
         if (link->deleted) {
             ++stats_->duplicates;
@@ -632,7 +632,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
             link->deleted = true;
             link->teams_modified_at = m.last_modified_at;
             ++stats_->posts_deleted;
-            return bridge_->put_message(tx, *link);
+            return repos_.messages->put(tx, *link);
         }
         if (m.last_modified_at <= link->teams_modified_at) {
             ++(link->origin == "mattermost" ? stats_->echoes : stats_->unchanged);
@@ -654,7 +654,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
         }
         MSTEAMS_TRY(reconcile_reactions(tx, link->mm_post_id, m));
         link->teams_modified_at = m.last_modified_at;
-        return bridge_->put_message(tx, *link);
+        return repos_.messages->put(tx, *link);
     }
     if (m.deleted_at != 0) {
         return {};  // created and deleted before we saw it
@@ -704,7 +704,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
                 quoted = ref["messageId"].get<std::string>();
             }
             std::optional<store::MessageLink> target;
-            MSTEAMS_TRY_ASSIGN(target, bridge_->message(tx, portal.teams_thread_id, quoted));
+            MSTEAMS_TRY_ASSIGN(target, repos_.messages->find(tx, portal.teams_thread_id, quoted));
             if (target && !target->mm_post_id.empty() && !target->deleted) {
                 auto const root = api_->get_post(target->mm_post_id);
                 if (root) {
@@ -714,21 +714,21 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
             break;
         }
         post.props_json = json{{k_teams_message_prop, m.id}}.dump();
-        MSTEAMS_TRY(bridge_->mark_pending(
+        MSTEAMS_TRY(repos_.messages->mark_pending(
             store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id, "teams", 0, now_ms(), false}));
         mm::Post created;
         MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
         post_id = created.id;
         ++stats_->posts_created;
     }
-    MSTEAMS_TRY(bridge_->put_message(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id, portal.mm_channel_id,
+    MSTEAMS_TRY(repos_.messages->put(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id, portal.mm_channel_id,
                                                             "teams", m.last_modified_at, 0, false}));
     return reconcile_reactions(tx, post_id, m);
 }
 
 Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, graph::ChatMessage const& m) {
     std::vector<store::ReactionLink> known;
-    MSTEAMS_TRY_ASSIGN(known, bridge_->reactions(tx, post_id));
+    MSTEAMS_TRY_ASSIGN(known, repos_.reactions->list(tx, post_id));
     std::map<std::pair<std::string, std::string>, store::ReactionLink> wanted;
     for (auto const& r : m.reactions) {
         auto const emoji = convert::reaction_to_emoji(r.reaction_type);
@@ -755,7 +755,7 @@ Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, g
         reaction.post_id = post_id;
         reaction.emoji_name = r.emoji_name;
         MSTEAMS_TRY(api_->add_reaction(reaction));
-        MSTEAMS_TRY(bridge_->add_reaction(tx, r));
+        MSTEAMS_TRY(repos_.reactions->add(tx, r));
         ++stats_->reactions_added;
     }
     for (auto const& k : known) {
@@ -769,7 +769,7 @@ Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, g
         if (auto s = api_->remove_reaction(reaction); !s && s.error().code != ErrorCode::not_found) {
             return s;
         }
-        MSTEAMS_TRY(bridge_->remove_reaction(tx, k));
+        MSTEAMS_TRY(repos_.reactions->remove(tx, k));
         ++stats_->reactions_removed;
     }
     return {};
@@ -793,7 +793,7 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
             continue;  // their own message
         }
         bool first = false;
-        MSTEAMS_TRY_ASSIGN(first, bridge_->claim_notification(tx, work.chat_id, m.id, mm_id));
+        MSTEAMS_TRY_ASSIGN(first, repos_.notified->claim(tx, work.chat_id, m.id, mm_id));
         if (!first) {
             ++stats_->duplicates;
             continue;
@@ -801,7 +801,7 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
         // The claim is committed before the post (no transaction spans the call): a failed post releases it.
         auto dm = api_->get_direct_channel(settings_.bot_user_id, mm_id);
         if (!dm) {
-            (void)bridge_->release_notification(tx, work.chat_id, m.id, mm_id);
+            (void)repos_.notified->release(tx, work.chat_id, m.id, mm_id);
             return std::unexpected(dm.error());
         }
         mm::Post post;
@@ -812,7 +812,7 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
                        teams_link(work.chat_id, m.id) + ")";
         post.props_json = json{{k_teams_message_prop, m.id}}.dump();
         if (auto created = api_->create_post(post); !created) {
-            (void)bridge_->release_notification(tx, work.chat_id, m.id, mm_id);
+            (void)repos_.notified->release(tx, work.chat_id, m.id, mm_id);
             return std::unexpected(created.error());
         }
         ++stats_->notifications_sent;

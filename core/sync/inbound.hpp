@@ -15,7 +15,7 @@
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "mm/api.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
 #include "sync/stats.hpp"
@@ -48,7 +48,7 @@ struct InboundSettings {
 
 class Inbound {
 public:
-    Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+    Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
             std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<graph::Entra> entra,
             std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
     ~Inbound();
@@ -87,7 +87,7 @@ private:
 
     InboundSettings settings_;
     std::shared_ptr<mm::Api> api_;
-    std::shared_ptr<store::Bridge> bridge_;
+    store::Repositories repos_;
     std::shared_ptr<Logins> logins_;
     std::shared_ptr<graph::Client> graph_;
     std::shared_ptr<graph::Entra> entra_;

@@ -166,6 +166,8 @@ Result<std::optional<store::Account>> Logins::account(std::string const& mm_user
 
 Result<int> Logins::count_connected() { return accounts_.count_connected(); }
 
+Result<std::vector<std::string>> Logins::connected_users(std::size_t limit) { return accounts_.connected_users(limit); }
+
 std::string Logins::seal_token(graph::Token const& token, std::string const& mm_user_id) const {
     json const payload{{"a", token.access_token}, {"r", token.refresh_token}, {"e", token.expires_at}};
     return sealer_->seal(payload.dump(), mm_user_id);

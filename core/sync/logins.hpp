@@ -61,6 +61,8 @@ public:
     [[nodiscard]] Status disconnect(std::string const& mm_user_id);
     [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id);
     [[nodiscard]] Result<int> count_connected();
+    // Connected Mattermost users, most recently connected first (at most `limit`).
+    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit);
     [[nodiscard]] int limit() const noexcept { return settings_.connected_users_allowed; }
     [[nodiscard]] std::string const& bot_user_id() const noexcept { return settings_.bot_user_id; }
 

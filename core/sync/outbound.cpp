@@ -131,14 +131,14 @@ std::string fingerprint(graph::ChatMessage const& m) {
 // sends, and ended together with what the send recorded.
 class Outbound::Lease {
 public:
-    Lease(std::shared_ptr<store::Bridge> bridge, std::int64_t outbox_id)
-        : bridge_(std::move(bridge)),
+    Lease(store::Repositories repos, std::int64_t outbox_id)
+        : repos_(std::move(repos)),
           outbox_id_(outbox_id),
           keeper_(std::in_place, k_claim_renew_every, [this] { renew(); }) {}
     ~Lease() {
         keeper_.reset();            // no renewal after the write is over
         if (!thread_id_.empty()) {  // a send that failed: its write is over too
-            (void)bridge_->db().transact([&](store::Tx& tx) { return bridge_->end_thread_write(tx, thread_id_); });
+            (void)repos_.db->transact([&](store::Tx& tx) { return repos_.portals->end_write(tx, thread_id_); });
         }
     }
     Lease(Lease const&) = delete;
@@ -146,7 +146,7 @@ public:
 
     // Before the first Graph request that changes the chat: the inbound side waits while it is in flight.
     [[nodiscard]] Status begin_write(std::string const& thread_id) {
-        MSTEAMS_TRY(bridge_->begin_thread_write(thread_id, now_ms() + k_claim_lease.count()));
+        MSTEAMS_TRY(repos_.portals->begin_write(thread_id, now_ms() + k_claim_lease.count()));
         std::lock_guard lock(mutex_);
         thread_id_ = thread_id;
         return {};
@@ -163,12 +163,12 @@ public:
             std::lock_guard lock(mutex_);
             thread = thread_id_;
         }
-        auto const done = bridge_->db().transact([&](store::Tx& tx) -> Status {
+        auto const done = repos_.db->transact([&](store::Tx& tx) -> Status {
             MSTEAMS_TRY(record(tx));
             if (!thread.empty()) {
-                MSTEAMS_TRY(bridge_->end_thread_write(tx, thread));
+                MSTEAMS_TRY(repos_.portals->end_write(tx, thread));
             }
-            return bridge_->remove_outbox(tx, outbox_id_);
+            return repos_.outbox->remove(tx, outbox_id_);
         });
         if (!done) {
             return done;
@@ -187,16 +187,16 @@ private:
             thread = thread_id_;
         }
         auto const until = now_ms() + k_claim_lease.count();
-        auto renewed = bridge_->renew_outbox(outbox_id_, until);
+        auto renewed = repos_.outbox->renew(outbox_id_, until);
         if (renewed && !thread.empty()) {
-            renewed = bridge_->renew_thread_write(thread, until);
+            renewed = repos_.portals->renew_write(thread, until);
         }
         if (!renewed) {
             log::warn("could not renew the lease of an outbox item", {{"error", renewed.error().message}});
         }
     }
 
-    std::shared_ptr<store::Bridge> bridge_;
+    store::Repositories repos_;
     std::int64_t outbox_id_;
     std::mutex mutex_;
     std::string thread_id_;              // the chat being written to, if any (the keeper reads it)
@@ -213,12 +213,12 @@ struct Outbound::Target {
     bool relay = false;           // posted by the bot's Teams account for an author who is not connected
 };
 
-Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
                    std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats,
                    TeamsLookup lookup)
     : settings_(std::move(settings)),
       api_(std::move(api)),
-      bridge_(std::move(bridge)),
+      repos_(std::move(repos)),
       logins_(std::move(logins)),
       graph_(std::move(graph)),
       stats_(std::move(stats)),
@@ -326,7 +326,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
         items.push_back(std::move(item));
     }
     std::int64_t added = 0;
-    MSTEAMS_TRY_ASSIGN(added, bridge_->enqueue_outbox(items));
+    MSTEAMS_TRY_ASSIGN(added, repos_.outbox->enqueue(items));
     if (added > 0) {
         stats_->outbox_enqueued += static_cast<std::uint64_t>(added);
         workers_.wake();
@@ -337,13 +337,13 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
 Result<bool> Outbound::run_once() {
     auto const now = now_ms();
     std::optional<store::OutboxItem> item;
-    MSTEAMS_TRY_ASSIGN(item, bridge_->claim_outbox(now, now - k_settle_ms, now + k_claim_lease.count()));
+    MSTEAMS_TRY_ASSIGN(item, repos_.outbox->claim(now, now - k_settle_ms, now + k_claim_lease.count()));
     if (!item) {
         return false;
     }
     Status done;
     {
-        Lease lease(bridge_, item->id);
+        Lease lease(repos_, item->id);
         // A bug must not end the core nor retry the item forever: it fails like any error, and counts.
         done = guarded(stats_->worker_exceptions, [&]() -> Status {
             MSTEAMS_TRY(process(lease, *item));
@@ -369,7 +369,7 @@ Result<bool> Outbound::run_once() {
             tell(item->user_id, item->channel_id,
                  "Your message could not be delivered to Microsoft Teams: " + e.message);
         }
-        MSTEAMS_TRY(bridge_->dead_letter_outbox(*item, e.message, now_ms()));
+        MSTEAMS_TRY(repos_.outbox->dead_letter(*item, e.message, now_ms()));
         return true;
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
@@ -379,7 +379,7 @@ Result<bool> Outbound::run_once() {
                {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)},
                {"error", e.message}});
-    MSTEAMS_TRY(bridge_->postpone_outbox(item->id, now_ms() + delay_ms, e.message));
+    MSTEAMS_TRY(repos_.outbox->postpone(item->id, now_ms() + delay_ms, e.message));
     return true;
 }
 
@@ -402,7 +402,7 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
         return std::optional<std::string>((*account)->teams_user_id);
     }
     std::optional<store::TeamsUser> user;
-    MSTEAMS_TRY_ASSIGN(user, bridge_->user_by_mm_id(mm_user_id));
+    MSTEAMS_TRY_ASSIGN(user, repos_.users->by_mm_id(mm_user_id));
     if (user) {
         return std::optional<std::string>(user->teams_user_id);
     }
@@ -429,7 +429,7 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
         return std::optional<std::string>();
     }
     store::TeamsUser stored;
-    MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
+    MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
                                                                   found->email, now, 0}));
     return std::optional<std::string>(stored.teams_user_id);
 }
@@ -468,7 +468,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
         return std::optional<Target>();
     }
     std::optional<store::TeamsUser> ghost;
-    MSTEAMS_TRY_ASSIGN(ghost, bridge_->user_by_mm_id(item.user_id));
+    MSTEAMS_TRY_ASSIGN(ghost, repos_.users->by_mm_id(item.user_id));
     if (ghost && ghost->synthetic) {
         return std::optional<Target>();  // synthetic users speak in Teams, not here
     }
@@ -484,7 +484,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
         }
         // Not connected: the relay posts for them where the bot's Teams account can, else they are told.
         std::optional<store::Portal> portal;
-        MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_channel(item.channel_id));
+        MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_channel(item.channel_id));
         auto relay = logins_->access_token(settings_.bot_user_id);
         if (portal && relay) {
             t.token = *relay;
@@ -505,7 +505,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
     t.sender_teams_id = t.author_teams_id;
 
     std::optional<store::Portal> portal;
-    MSTEAMS_TRY_ASSIGN(portal, bridge_->portal_by_channel(item.channel_id));
+    MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_channel(item.channel_id));
     if (portal) {
         t.chat_id = portal->teams_thread_id;
         return std::optional<Target>(std::move(t));
@@ -539,7 +539,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
         }
     }
     store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, now_ms(), now_ms()};
-    MSTEAMS_TRY(bridge_->add_portal(created));
+    MSTEAMS_TRY(repos_.portals->add(created));
     return std::optional<Target>(std::move(t));
 }
 
@@ -551,7 +551,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     }
     // The echo of this message waits while the write is in flight.
     MSTEAMS_TRY(lease.begin_write(t->chat_id));
-    store::AutoCommit tx(bridge_->db());
+    store::AutoCommit tx(*repos_.db);
     auto const payload = json::parse(item.payload, nullptr, false);
     auto const message = payload.is_object() ? text(payload, "message") : std::string();
 
@@ -605,7 +605,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     auto const root_id = payload.is_object() ? text(payload, "root_id") : std::string();
     if (!root_id.empty()) {
         std::optional<store::MessageLink> root;
-        MSTEAMS_TRY_ASSIGN(root, bridge_->message_by_post(root_id));
+        MSTEAMS_TRY_ASSIGN(root, repos_.messages->by_post(root_id));
         if (root && root->teams_thread_id == t->chat_id && !root->deleted) {
             graph::Attachment a;
             a.id = root->teams_message_id;
@@ -624,7 +624,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     // anything a try creates.
     std::string const marker = "pending:" + item.post_id;
     std::optional<store::MessageLink> pending;
-    MSTEAMS_TRY_ASSIGN(pending, bridge_->message(tx, t->chat_id, marker));
+    MSTEAMS_TRY_ASSIGN(pending, repos_.messages->find(tx, t->chat_id, marker));
     std::optional<graph::ChatMessage> sent;
     if (pending) {
         std::vector<std::string> names;
@@ -640,7 +640,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             if (same_sender && m.deleted_at == 0 && m.message_type != "systemEventMessage" &&
                 fingerprint(m) == wanted) {
                 std::optional<store::MessageLink> taken;
-                MSTEAMS_TRY_ASSIGN(taken, bridge_->message(tx, t->chat_id, m.id));
+                MSTEAMS_TRY_ASSIGN(taken, repos_.messages->find(tx, t->chat_id, m.id));
                 if (!taken) {
                     sent = m;
                     log::info("found a message sent by an earlier try; not sending it again",
@@ -675,14 +675,14 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             ++stats_->sent_files;
         }
         if (!pending) {
-            MSTEAMS_TRY(bridge_->mark_pending(
+            MSTEAMS_TRY(repos_.messages->mark_pending(
                 store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0, now_ms(), false}));
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
     auto const recorded = lease.finish([&](store::Tx& done) -> Status {
-        MSTEAMS_TRY(bridge_->forget(done, t->chat_id, marker));
-        return bridge_->put_message(done, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
+        MSTEAMS_TRY(repos_.messages->forget(done, t->chat_id, marker));
+        return repos_.messages->put(done, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
                                                              "mattermost", sent->last_modified_at, 0, false});
     });
     if (!recorded) {
@@ -707,7 +707,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
 
 Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
-    MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
+    MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(item.post_id));
     if (!link || link->origin != "mattermost" || link->deleted) {
         return {};
     }
@@ -736,7 +736,7 @@ Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
 
 Status Outbound::send_delete(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
-    MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
+    MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(item.post_id));
     if (!link || link->origin != "mattermost" || link->deleted) {
         return {};
     }
@@ -755,14 +755,14 @@ Status Outbound::send_delete(Lease& lease, store::OutboxItem const& item) {
         return deleted;
     }
     link->deleted = true;
-    MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return bridge_->put_message(done, *link); }));
+    MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return repos_.messages->put(done, *link); }));
     ++stats_->sent_deletes;
     return {};
 }
 
 Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool add) {
     std::optional<store::MessageLink> link;
-    MSTEAMS_TRY_ASSIGN(link, bridge_->message_by_post(item.post_id));
+    MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(item.post_id));
     if (!link || link->deleted || link->mm_post_id.empty()) {
         return {};
     }
@@ -775,9 +775,9 @@ Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool
         return {};
     }
     // Reactions that came from Teams are known already.
-    store::AutoCommit tx(bridge_->db());
+    store::AutoCommit tx(*repos_.db);
     std::vector<store::ReactionLink> known;
-    MSTEAMS_TRY_ASSIGN(known, bridge_->reactions(tx, item.post_id));
+    MSTEAMS_TRY_ASSIGN(known, repos_.reactions->list(tx, item.post_id));
     auto const it = std::find_if(known.begin(), known.end(),
                                  [&](auto const& k) { return k.mm_user_id == item.user_id && k.emoji_name == emoji; });
     if (add == (it != known.end())) {
@@ -794,10 +794,10 @@ Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool
     MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
     if (add) {
         MSTEAMS_TRY(graph_->set_reaction(*token, link->teams_thread_id, link->teams_message_id, *reaction));
-        MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return bridge_->add_reaction(done, r); }));
+        MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return repos_.reactions->add(done, r); }));
     } else {
         MSTEAMS_TRY(graph_->unset_reaction(*token, link->teams_thread_id, link->teams_message_id, it->reaction_type));
-        MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return bridge_->remove_reaction(done, r); }));
+        MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return repos_.reactions->remove(done, r); }));
     }
     ++stats_->sent_reactions;
     return {};

@@ -12,7 +12,7 @@
 #include "common/result.hpp"
 #include "graph/client.hpp"
 #include "mm/api.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
 #include "sync/stats.hpp"
@@ -47,7 +47,7 @@ using TeamsLookup = std::function<Result<std::optional<TeamsProfile>>(std::strin
 
 class Outbound {
 public:
-    Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge,
+    Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
              std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats,
              TeamsLookup lookup);
     ~Outbound();
@@ -77,7 +77,7 @@ private:
 
     OutboundSettings settings_;
     std::shared_ptr<mm::Api> api_;
-    std::shared_ptr<store::Bridge> bridge_;
+    store::Repositories repos_;
     std::shared_ptr<Logins> logins_;
     std::shared_ptr<graph::Client> graph_;
     std::shared_ptr<Stats> stats_;

@@ -41,11 +41,11 @@ std::string synthetic_username(std::string const& display_name, int attempt) {
     return k_prefix + slug + suffix;
 }
 
-People::People(std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge, PeopleSettings settings,
+People::People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSettings settings,
                ProfileReader read_profile, std::shared_ptr<Stats> stats)
     : api_(std::move(api)),
-      bridge_(std::move(bridge)),
-      accounts_(bridge_->database()),
+      repos_(std::move(repos)),
+      accounts_(repos_.db),
       settings_(settings),
       read_profile_(std::move(read_profile)),
       stats_(std::move(stats)) {}
@@ -67,7 +67,7 @@ Result<std::optional<std::string>> People::known_mm_user(std::string const& team
         return std::optional<std::string>(account->mm_user_id);
     }
     std::optional<store::TeamsUser> user;
-    MSTEAMS_TRY_ASSIGN(user, bridge_->user_by_teams_id(teams_user_id));
+    MSTEAMS_TRY_ASSIGN(user, repos_.users->by_teams_id(teams_user_id));
     if (user) {
         return std::optional<std::string>(user->mm_user_id);
     }
@@ -97,7 +97,7 @@ Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given
         if (auto existing = api_->get_user_by_email(profile.email); existing) {
             store::TeamsUser row{profile.id, existing->id, false, profile.display_name, profile.email, now_ms(), 0};
             store::TeamsUser stored;
-            MSTEAMS_TRY_ASSIGN(stored, bridge_->add_user(row));
+            MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(row));
             log::info("matched a Teams user to a Mattermost user by email",
                       {{"teams_user_id", profile.id}, {"user_id", stored.mm_user_id}});
             return std::optional<std::string>(stored.mm_user_id);
@@ -134,7 +134,7 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
         if (created) {
             store::TeamsUser stored;
             MSTEAMS_TRY_ASSIGN(stored,
-                               bridge_->add_user(store::TeamsUser{profile.id, created->id, true, profile.display_name,
+                               repos_.users->add(store::TeamsUser{profile.id, created->id, true, profile.display_name,
                                                                   profile.email, now_ms(), 0}));
             ++stats_->synthetic_users_created;
             log::info("created a synthetic user for a Teams user",

@@ -10,7 +10,7 @@
 #include "common/result.hpp"
 #include "mm/api.hpp"
 #include "store/accounts.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/stats.hpp"
 
 // People on both sides: which Mattermost user stands for a Teams user (a connected account, an existing Mattermost
@@ -38,8 +38,8 @@ struct PeopleSettings {
 
 class People {
 public:
-    People(std::shared_ptr<mm::Api> api, std::shared_ptr<store::Bridge> bridge, PeopleSettings settings,
-           ProfileReader read_profile, std::shared_ptr<Stats> stats);
+    People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSettings settings, ProfileReader read_profile,
+           std::shared_ptr<Stats> stats);
 
     // The Mattermost user for a Teams user, created as a synthetic user when there is none. `profile` may be
     // partial (id only): missing details are read from Graph. nullopt: nobody stands for this person in Mattermost
@@ -59,7 +59,7 @@ private:
     [[nodiscard]] Result<std::string> create_synthetic(TeamsProfile const& profile);
 
     std::shared_ptr<mm::Api> api_;
-    std::shared_ptr<store::Bridge> bridge_;
+    store::Repositories repos_;
     store::Accounts accounts_;
     PeopleSettings settings_;
     ProfileReader read_profile_;

@@ -92,9 +92,9 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
     return std::nullopt;
 }
 
-Receiver::Receiver(std::shared_ptr<store::Bridge> bridge, std::string webhook_secret, std::shared_ptr<Stats> stats,
+Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<Stats> stats,
                    std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id)
-    : bridge_(std::move(bridge)),
+    : repos_(std::move(repos)),
       webhook_secret_(std::move(webhook_secret)),
       stats_(std::move(stats)),
       on_enqueued_(std::move(on_enqueued)),
@@ -112,7 +112,7 @@ bool Receiver::known_subscription(std::string const& id) {
             return true;
         }
     }
-    auto const known = bridge_->subscription_known(id);
+    auto const known = repos_.subscriptions->known(id);
     if (known && *known) {
         std::lock_guard lock(mutex_);
         if (known_.size() > 10'000) {
@@ -192,7 +192,7 @@ Answer Receiver::changes(std::string_view body) {
         accepted.push_back(store::InboxItem{0, now, subscription, change, ref->thread_id, ref->message_id, 0});
     }
     if (!accepted.empty()) {
-        if (auto stored = bridge_->enqueue(accepted); !stored) {
+        if (auto stored = repos_.inbox->enqueue(accepted); !stored) {
             ++stats_->notification_batches_refused;
             log::warn("could not store change notifications; Graph will send them again",
                       {{"count", std::to_string(accepted.size())}, {"error", stored.error().message}});
@@ -237,7 +237,7 @@ Answer Receiver::lifecycle(std::string_view body) {
             ++stats_->lifecycle_ignored;
             continue;
         }
-        if (auto s = bridge_->set_subscription_state(subscription, state); !s) {
+        if (auto s = repos_.subscriptions->set_state(subscription, state); !s) {
             ++stats_->notification_batches_refused;
             return Answer{503, "unavailable", "The lifecycle event could not be stored; send it again.", 5};
         }

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/stats.hpp"
 
 // The receiving end of Microsoft Graph change and lifecycle notifications: validates every item (clientState in
@@ -40,7 +40,7 @@ public:
     // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor. `tenant_id` is the
     // configured tenant: when it is a GUID, every item must carry it as its tenantId (any case); items without it
     // or for another tenant are refused and counted. A tenant configured by domain name has no GUID to compare.
-    Receiver(std::shared_ptr<store::Bridge> bridge, std::string webhook_secret, std::shared_ptr<Stats> stats,
+    Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<Stats> stats,
              std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {});
 
     [[nodiscard]] Answer changes(std::string_view body);
@@ -50,7 +50,7 @@ private:
     [[nodiscard]] bool known_subscription(std::string const& id);
     [[nodiscard]] bool our_tenant(std::string const& tenant_id) const;
 
-    std::shared_ptr<store::Bridge> bridge_;
+    store::Repositories repos_;
     std::string webhook_secret_;
     std::shared_ptr<Stats> stats_;
     std::function<void()> on_enqueued_;

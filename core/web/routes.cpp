@@ -6,7 +6,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/receiver.hpp"
 #include "sync/stats.hpp"
 
@@ -66,9 +66,9 @@ Response notifications(Request const& request, char const* kind,
 }
 
 // The newest dead letters, for system admins.
-Response dead_letter_list(store::Bridge& bridge) {
-    auto const count = bridge.dead_letter_count();
-    auto const newest = bridge.dead_letters(50);
+Response dead_letter_list(store::DeadLetters& dead_letters) {
+    auto const count = dead_letters.count();
+    auto const newest = dead_letters.newest(50);
     if (!count || !newest) {
         return json_error(503, "unavailable", "The dead letters could not be read just now.").set("Retry-After", "5");
     }
@@ -90,12 +90,12 @@ Response dead_letter_list(store::Bridge& bridge) {
 
 void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
                                  std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
-                                 std::function<std::shared_ptr<store::Bridge>()> bridge) {
+                                 std::function<std::optional<store::Repositories>()> repositories) {
     router.add(Route{"POST", "/changes", Access::anyone, k_max_notification_body,
                      [receiver](Request const& r) { return notifications(r, "changes", receiver); }});
     router.add(Route{"POST", "/lifecycle", Access::anyone, k_max_notification_body,
                      [receiver](Request const& r) { return notifications(r, "lifecycle", receiver); }});
-    router.add(Route{"GET", "/api/v1/stats", Access::user, 0, [stats, api, bridge](Request const& r) {
+    router.add(Route{"GET", "/api/v1/stats", Access::user, 0, [stats, api, repositories](Request const& r) {
                          auto const admin = api->has_permission_to(r.user_id, "manage_system");
                          if (!admin || !*admin) {
                              return json_error(403, "forbidden", "Only system admins can read the counters.");
@@ -105,29 +105,29 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                              body[name] = value;
                          }
                          // Every value is a number (clients read the counters as one map).
-                         if (auto const store = bridge ? bridge() : nullptr) {
-                             if (auto const n = store->dead_letter_count()) {
+                         if (auto const repos = repositories ? repositories() : std::nullopt) {
+                             if (auto const n = repos->dead_letters->count()) {
                                  body["dead_letters"] = *n;
                              }
                          }
                          return json_response(200, body.dump());
                      }});
-    router.add(Route{"GET", "/api/v1/dead-letters", Access::user, 0, [api, bridge](Request const& r) {
+    router.add(Route{"GET", "/api/v1/dead-letters", Access::user, 0, [api, repositories](Request const& r) {
                          auto const admin = api->has_permission_to(r.user_id, "manage_system");
                          if (!admin || !*admin) {
                              return json_error(403, "forbidden", "Only system admins can read the dead letters.");
                          }
-                         auto const store = bridge ? bridge() : nullptr;
-                         if (!store) {
+                         auto const repos = repositories ? repositories() : std::nullopt;
+                         if (!repos) {
                              return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
                          }
-                         return dead_letter_list(*store);
+                         return dead_letter_list(*repos->dead_letters);
                      }});
 }
 
 void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
-                            std::function<std::shared_ptr<store::Bridge>()> bridge) {
-    router.add(Route{"GET", "/api/v1/channel-bridged", Access::user, 0, [api, bridge](Request const& r) {
+                            std::function<std::optional<store::Repositories>()> repositories) {
+    router.add(Route{"GET", "/api/v1/channel-bridged", Access::user, 0, [api, repositories](Request const& r) {
                          auto const query = strings::parse_query(r.raw_query);
                          std::string channel_id;
                          if (query) {
@@ -145,8 +145,8 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
                          if (!valid) {
                              return json_error(400, "bad_channel_id", "channel_id must be a Mattermost channel id.");
                          }
-                         auto const store = bridge ? bridge() : nullptr;
-                         if (!store) {
+                         auto const repos = repositories ? repositories() : std::nullopt;
+                         if (!repos) {
                              return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
                          }
                          auto const no = [] { return json_response(200, R"({"bridged":false})"); };
@@ -162,7 +162,7 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
                          if (std::find(members->begin(), members->end(), r.user_id) == members->end()) {
                              return no();
                          }
-                         auto const portal = store->portal_by_channel(channel_id);
+                         auto const portal = repos->portals->by_channel(channel_id);
                          if (!portal) {
                              log::error("reading a portal failed", {{"error", portal.error().message}});
                              return json_error(503, "unavailable", "Try again in a moment.").set("Retry-After", "5");

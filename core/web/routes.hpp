@@ -6,11 +6,8 @@
 #include <string>
 
 #include "mm/api.hpp"
+#include "store/repositories.hpp"
 #include "web/router.hpp"
-
-namespace msteams::store {
-class Bridge;
-}
 
 namespace msteams::sync {
 class Receiver;
@@ -34,16 +31,16 @@ void install_routes(Router& router, std::function<std::optional<WebappSettings>(
 
 // /changes and /lifecycle (Microsoft Graph's notifications: the validation handshake, then the receiver; 503 while
 // the plugin is not active, so that Graph sends them again), GET /api/v1/stats (system admins: the counters, and the
-// dead-letter count when `bridge` returns the store, i.e. while active) and GET /api/v1/dead-letters (the newest).
+// dead-letter count when `repositories` returns them, i.e. while active) and GET /api/v1/dead-letters (the newest).
 void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
                                  std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
-                                 std::function<std::shared_ptr<store::Bridge>()> bridge = {});
+                                 std::function<std::optional<store::Repositories>()> repositories = {});
 
 // GET /api/v1/channel-bridged?channel_id=<id>: {"bridged": bool} — whether a DM or GM the asking user belongs to is
 // bridged to a Teams chat (the webapp marks such conversations). Other channel types, channels the user is not a
 // member of, and unknown ids all answer false, so the answer tells nobody anything about a conversation they are not
 // in; 503 while the plugin is not active.
 void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
-                            std::function<std::shared_ptr<store::Bridge>()> bridge);
+                            std::function<std::optional<store::Repositories>()> repositories);
 
 }  // namespace msteams::web

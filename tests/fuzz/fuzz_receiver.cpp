@@ -1,5 +1,5 @@
 // libFuzzer target: the /changes and /lifecycle notification bodies (core/sync/receiver.cpp) and Graph resource
-// paths. The receiver is built alone: the store calls it makes are stubbed below (they accept everything), so the
+// paths. The receiver is built alone, over the fake store below (it knows most subscription ids), so the
 // fuzzer reaches past the subscription check. The webhook secret is fixed; the seed corpus carries it.
 #include <chrono>
 #include <cstddef>
@@ -9,29 +9,59 @@
 #include <string_view>
 
 #include "graph/entra.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/receiver.hpp"
 
-namespace msteams {
+namespace {
 
-// Stand-ins for the symbols of store/bridge.cpp and graph/entra.cpp that receiver.cpp uses.
-store::Bridge::Bridge(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-Result<bool> store::Bridge::subscription_known(std::string const& id) { return id.size() % 3 != 0; }
-Status store::Bridge::enqueue(std::vector<InboxItem> const& items) {
-    if (items.size() == 7) {
-        return fail(ErrorCode::unavailable, "stub: the database is down");
+using namespace msteams;
+
+// Known subscriptions and an inbox that is sometimes down; nothing else of the store is reached from the receiver.
+class FuzzSubscriptions final : public store::Subscriptions {
+public:
+    Result<std::vector<store::SubscriptionRow>> list() override { return std::vector<store::SubscriptionRow>(); }
+    Result<bool> known(std::string const& id) override { return id.size() % 3 != 0; }
+    Status put(store::SubscriptionRow const&) override { return {}; }
+    Status set_state(std::string const&, std::string const&) override { return {}; }
+    Status remove(std::string const&) override { return {}; }
+};
+
+class FuzzInbox final : public store::Inbox {
+public:
+    Status enqueue(std::vector<store::InboxItem> const& items) override {
+        if (items.size() == 7) {
+            return fail(ErrorCode::unavailable, "stub: the database is down");
+        }
+        return {};
     }
-    return {};
-}
-Status store::Bridge::set_subscription_state(std::string const&, std::string const&) { return {}; }
+    Result<std::vector<store::InboxItem>> claim(std::int64_t, std::int64_t, std::size_t) override { return {}; }
+    Status renew(std::vector<std::int64_t> const&, std::int64_t) override { return {}; }
+    Status remove(store::Tx&, std::vector<std::int64_t> const&) override { return {}; }
+    Status postpone(std::vector<std::int64_t> const&, std::int64_t, std::string const&) override { return {}; }
+    Status delay(std::vector<std::int64_t> const&, std::int64_t) override { return {}; }
+    Status dead_letter(store::Tx&, std::vector<store::InboxItem> const&, std::string const&, std::int64_t) override {
+        return {};
+    }
+    Status dead_letter_message(store::Tx&, std::string const&, std::string const&, std::string const&, int,
+                               std::int64_t) override {
+        return {};
+    }
+    Result<std::int64_t> size() override { return 0; }
+    Result<std::int64_t> enqueue_reconcile(std::int64_t, std::int64_t) override { return 0; }
+};
 
-}  // namespace msteams
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
     using namespace msteams;
-    static auto const bridge = std::make_shared<store::Bridge>(nullptr);
+    static auto const repos = [] {
+        store::Repositories r;
+        r.subscriptions = std::make_shared<FuzzSubscriptions>();
+        r.inbox = std::make_shared<FuzzInbox>();
+        return r;
+    }();
     std::string_view const body(reinterpret_cast<char const*>(data), size);
-    sync::Receiver receiver(bridge, "fuzz-secret", std::make_shared<sync::Stats>(), [] {}, [] {});
+    sync::Receiver receiver(repos, "fuzz-secret", std::make_shared<sync::Stats>(), [] {}, [] {});
     (void)receiver.changes(body);
     (void)receiver.lifecycle(body);
     (void)sync::parse_resource(body);

@@ -6,7 +6,7 @@
 #include "commands/admin_commands.hpp"
 #include "commands/commands.hpp"
 #include "common/strings.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 
 using msteams::commands::Dispatcher;
 using msteams::commands::SubCommand;
@@ -119,20 +119,21 @@ TEST_CASE("commands: the registration carries autocomplete data for every sub-co
 TEST_CASE("commands: system admins see dead letters in /msteams status and put them back — others cannot",
           "[commands][pg]") {
     msteams::test::TempDatabase temp;
-    auto bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated());
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
     msteams::test::FakeApi api;
     api.admins.insert("admin1");
     Dispatcher d(api);
     d.add(SubCommand{"status", "", "Show your connection.", false,
                      [](auto const&) { return msteams::Result<std::string>("You are connected."); }});
     auto const ctx =
-        std::make_shared<msteams::commands::AdminContext const>(msteams::commands::AdminContext{bridge, "saml", "id"});
+        std::make_shared<msteams::commands::AdminContext const>(msteams::commands::AdminContext{repos, "saml", "id"});
     msteams::commands::add_admin_commands(d, api, [ctx] { return ctx; });
 
     CHECK_THAT(d.execute(args_for("/msteams status", "admin1")).text,
                Catch::Contains("You are connected.") && Catch::Contains("No dead letters"));
-    REQUIRE(bridge->db().transact([&](msteams::store::Tx& tx) {
-        return bridge->dead_letter_message(tx, "19:chat@thread.v2", "m1", "Mattermost refused | the post", 5, 1000);
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.inbox->dead_letter_message(tx, "19:chat@thread.v2", "m1", "Mattermost refused | the post", 5,
+                                                1000);
     }));
     auto const admin_view = d.execute(args_for("/msteams status", "admin1")).text;
     CHECK_THAT(admin_view, Catch::Contains("You are connected.") && Catch::Contains("Dead letters: 1") &&
@@ -148,8 +149,8 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
                Catch::Contains("There is no dead letter 999"));
     CHECK_THAT(d.execute(args_for("/msteams retry-dead-letters all", "admin1")).text,
                Catch::Contains("1 change was put back"));
-    CHECK(bridge->dead_letter_count().value() == 0);
-    CHECK(bridge->inbox_size().value() == 1);
+    CHECK(repos.dead_letters->count().value() == 0);
+    CHECK(repos.inbox->size().value() == 1);
 
     auto const data = nlohmann::json::parse(d.registration("<svg/>").autocomplete_data_json);
     bool listed = false;

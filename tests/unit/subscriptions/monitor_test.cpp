@@ -13,7 +13,7 @@
 #include "common/strings.hpp"
 #include "graph/client.hpp"
 #include "graph/emulator.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "subscriptions/monitor.hpp"
 
 using msteams::graph::Client;
@@ -55,9 +55,9 @@ struct Node {
     std::vector<std::string> catch_ups;
     std::unique_ptr<Monitor> monitor;
 
-    Node(MonitorSettings settings, std::shared_ptr<msteams::store::Bridge> bridge, std::shared_ptr<Client> client,
+    Node(MonitorSettings settings, msteams::store::Repositories const& repos, std::shared_ptr<Client> client,
          std::shared_ptr<Entra> entra) {
-        monitor = std::make_unique<Monitor>(settings, bridge, client, entra, stats, [this](std::string const& why) {
+        monitor = std::make_unique<Monitor>(settings, repos, client, entra, stats, [this](std::string const& why) {
             std::lock_guard lock(mutex);
             catch_ups.push_back(why);
             return msteams::Status{};
@@ -85,7 +85,7 @@ struct World {
         return options;
     }()};
     TempDatabase temp;
-    std::shared_ptr<msteams::store::Bridge> bridge = std::make_shared<msteams::store::Bridge>(temp.open_migrated(6));
+    msteams::store::Repositories repos = msteams::store::postgres_repositories(temp.open_migrated(6));
     std::shared_ptr<Entra> entra = std::make_shared<Entra>(emu.http, emu.app());
     std::shared_ptr<Client> client = std::make_shared<Client>(emu.http, emu.graph_url());
     std::shared_ptr<std::atomic<std::int64_t>> skew = std::make_shared<std::atomic<std::int64_t>>(0);
@@ -110,16 +110,16 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     World w;
     auto& emu = w.emu;
     auto const& skew = w.skew;
-    auto const& bridge = w.bridge;
+    auto const& repos = w.repos;
     auto const& entra = w.entra;
     auto const& client = w.client;
     MonitorSettings settings = w.settings();
     settings.lifetime = 6s;
     settings.renew_before = 4s;
     settings.node_id = "node-a";
-    Node a(settings, bridge, client, entra);
+    Node a(settings, repos, client, entra);
     settings.node_id = "node-b";
-    Node b(settings, bridge, client, entra);
+    Node b(settings, repos, client, entra);
 
     auto live = [&] { return emu.control_ok("GET", "/subscriptions").at("value"); };
 
@@ -185,7 +185,7 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     settings.client_state = "a-new-secret";
     settings.node_id = "node-b";
     b.monitor->stop();
-    Node b2(settings, bridge, client, entra);
+    Node b2(settings, repos, client, entra);
     b2.pass();
     subs = live();
     REQUIRE(subs.size() == 1);
@@ -195,7 +195,7 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
 TEST_CASE("monitor: the leader runs each periodic job once per interval, starting from leadership",
           "[subscriptions][pg]") {
     World w;
-    Node a(w.settings(), w.bridge, w.client, w.entra);
+    Node a(w.settings(), w.repos, w.client, w.entra);
     std::atomic<int> reconciled{0};
     std::atomic<int> profiles{0};
     a.monitor->add_job("reconcile", 300s, [&] {

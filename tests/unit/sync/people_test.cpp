@@ -7,7 +7,7 @@
 
 #include "../fake_api.hpp"
 #include "../store/pg_support.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/people.hpp"
 
 using msteams::Result;
@@ -21,7 +21,7 @@ namespace {
 struct World {
     TempDatabase temp;
     std::shared_ptr<msteams::store::Database> db = temp.open_migrated();
-    std::shared_ptr<msteams::store::Bridge> bridge = std::make_shared<msteams::store::Bridge>(db);
+    msteams::store::Repositories repos = msteams::store::postgres_repositories(db);
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
     std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
     std::map<std::string, TeamsProfile> directory;
@@ -30,7 +30,7 @@ struct World {
 
     std::unique_ptr<People> people(bool sync_guests = false) {
         auto p = std::make_unique<People>(
-            api, bridge, msteams::sync::PeopleSettings{sync_guests},
+            api, repos, msteams::sync::PeopleSettings{sync_guests},
             [this](std::string const& id) -> Result<TeamsProfile> {
                 ++reads;
                 if (auto it = directory.find(id); it != directory.end()) {
@@ -93,7 +93,7 @@ TEST_CASE("people: an existing Mattermost user with the same email is that perso
     CHECK(**user == made->id);
     CHECK(w.reads == 0);
     CHECK(w.created.empty());
-    auto const row = w.bridge->user_by_teams_id("t-megan");
+    auto const row = w.repos.users->by_teams_id("t-megan");
     REQUIRE((row.has_value() && row->has_value()));
     CHECK_FALSE((*row)->synthetic);
 }

@@ -7,7 +7,7 @@
 
 #include "../fake_api.hpp"
 #include "../store/pg_support.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "store/profiles.hpp"
 #include "sync/profile_sync.hpp"
 
@@ -36,8 +36,8 @@ struct World {
     std::int64_t now = 1'800'000'000'000;  // 2027
 
     void synthetic(std::string const& teams_id, std::string const& mm_id) {
-        msteams::store::Bridge bridge(db);
-        REQUIRE(bridge.add_user({teams_id, mm_id, true, teams_id, teams_id + "@example.com", 1, 0}).has_value());
+        auto const repos = msteams::store::postgres_repositories(db);
+        REQUIRE(repos.users->add({teams_id, mm_id, true, teams_id, teams_id + "@example.com", 1, 0}).has_value());
         api->users[mm_id].id = mm_id;
     }
 

@@ -12,7 +12,7 @@ TEST_CASE("receiver: a deeply nested body is refused, not parsed recursively", "
     // 200,000 nested brackets overflowed nlohmann's recursive parser (a segfault) before any check: the URL is
     // public, so anyone could stop the core. The store is never reached for such a body.
     auto stats = std::make_shared<Stats>();
-    Receiver receiver(nullptr, "secret", stats, {}, {});
+    Receiver receiver(msteams::store::Repositories{}, "secret", stats, {}, {});
     std::string const deep = R"({"value":)" + std::string(200'000, '[') + std::string(200'000, ']') + "}";
     CHECK(receiver.changes(deep).status == 400);
     CHECK(receiver.lifecycle(deep).status == 400);

@@ -2,10 +2,9 @@
 #include <nlohmann/json.hpp>
 
 #include "../store/pg_support.hpp"
-#include "store/bridge.hpp"
+#include "store/repositories.hpp"
 #include "sync/receiver.hpp"
 
-using msteams::store::Bridge;
 using msteams::sync::parse_resource;
 using msteams::sync::Receiver;
 using msteams::sync::Stats;
@@ -56,11 +55,11 @@ TEST_CASE("receiver: resource paths of chat and channel messages parse, others d
 TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged and unknown ones are counted",
           "[sync][pg]") {
     TempDatabase temp;
-    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
-    REQUIRE(bridge->put_subscription({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.subscriptions->put({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
     auto stats = std::make_shared<Stats>();
     int woken = 0;
-    Receiver receiver(bridge, k_secret, stats, [&] { ++woken; }, {});
+    Receiver receiver(repos, k_secret, stats, [&] { ++woken; }, {});
 
     auto const answer = receiver.changes(batch({
         item("sub-1", k_secret, "chats('19:chat-a@thread.v2')/messages('1')"),
@@ -79,7 +78,7 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
     CHECK(stats->notifications_unknown_subscription == 1);
     CHECK(stats->notifications_malformed == 3);
 
-    auto rows = bridge->db().exec("SELECT thread_id, message_id, change_type FROM msteams_inbox ORDER BY id");
+    auto rows = repos.db->exec("SELECT thread_id, message_id, change_type FROM msteams_inbox ORDER BY id");
     REQUIRE(rows);
     REQUIRE(rows->size() == 2);
     CHECK(rows->text(0, "message_id") == "1");
@@ -97,11 +96,11 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
 
 TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[sync][pg]") {
     TempDatabase temp;
-    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
-    REQUIRE(bridge->put_subscription({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.subscriptions->put({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
     auto stats = std::make_shared<Stats>();
     int woken = 0;
-    Receiver receiver(bridge, k_secret, stats, {}, [&] { ++woken; });
+    Receiver receiver(repos, k_secret, stats, {}, [&] { ++woken; });
     auto lifecycle = [&](std::string const& event, std::string const& secret) {
         return receiver.lifecycle(
             batch({json{{"subscriptionId", "sub-1"}, {"clientState", secret}, {"lifecycleEvent", event}}}));
@@ -110,25 +109,25 @@ TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[
     CHECK(woken == 0);
     CHECK(lifecycle("reauthorizationRequired", k_secret).status == 202);
     CHECK(woken == 1);
-    auto subs = bridge->subscriptions();
+    auto subs = repos.subscriptions->list();
     REQUIRE(subs);
     CHECK(subs->at(0).state == "reauthorize");
     CHECK(lifecycle("missed", k_secret).status == 202);
-    CHECK(bridge->subscriptions()->at(0).state == "missed");
+    CHECK(repos.subscriptions->list()->at(0).state == "missed");
     CHECK(lifecycle("somethingElse", k_secret).status == 202);
     CHECK(stats->lifecycle_ignored == 2);
 }
 
 TEST_CASE("receiver: notifications and lifecycle events for another tenant are refused and counted", "[sync][pg]") {
     TempDatabase temp;
-    auto bridge = std::make_shared<Bridge>(temp.open_migrated());
-    REQUIRE(bridge->put_subscription({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.subscriptions->put({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
     auto stats = std::make_shared<Stats>();
     int enqueued = 0;
     int lifecycle_woken = 0;
     std::string const ours = "0b9e6a3c-5d2f-4e8a-9c1b-7f3e2d1a0c4b";
     std::string const theirs = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
-    Receiver receiver(bridge, k_secret, stats, [&] { ++enqueued; }, [&] { ++lifecycle_woken; }, ours);
+    Receiver receiver(repos, k_secret, stats, [&] { ++enqueued; }, [&] { ++lifecycle_woken; }, ours);
     auto with_tenant = [](json j, std::optional<std::string> const& tenant) {
         j.erase("tenantId");
         if (tenant) {
@@ -147,7 +146,7 @@ TEST_CASE("receiver: notifications and lifecycle events for another tenant are r
     CHECK(answer.status == 202);
     CHECK(stats->notifications_accepted == 2);
     CHECK(stats->notifications_wrong_tenant == 3);
-    auto rows = bridge->db().exec("SELECT message_id FROM msteams_inbox ORDER BY id");
+    auto rows = repos.db->exec("SELECT message_id FROM msteams_inbox ORDER BY id");
     REQUIRE(rows);
     REQUIRE(rows->size() == 2);
     CHECK(rows->text(0, "message_id") == "1");
@@ -161,8 +160,8 @@ TEST_CASE("receiver: notifications and lifecycle events for another tenant are r
     CHECK(lifecycle(std::nullopt).status == 202);
     CHECK(lifecycle_woken == 0);
     CHECK(stats->lifecycle_wrong_tenant == 2);
-    CHECK(bridge->subscriptions()->at(0).state == "active");
+    CHECK(repos.subscriptions->list()->at(0).state == "active");
     CHECK(lifecycle(ours).status == 202);
     CHECK(lifecycle_woken == 1);
-    CHECK(bridge->subscriptions()->at(0).state == "removed");
+    CHECK(repos.subscriptions->list()->at(0).state == "removed");
 }

@@ -71,7 +71,7 @@ TEST_CASE("web: every connect outcome has its name on the page", "[web]") {
 TEST_CASE("web: channel-bridged checks its argument and answers 503 while not active", "[web]") {
     msteams::web::Router router;
     msteams::web::install_channel_routes(router, std::make_shared<msteams::test::FakeApi>(),
-                                         [] { return std::shared_ptr<msteams::store::Bridge>(); });
+                                         [] { return std::optional<msteams::store::Repositories>(); });
     msteams::web::Request q;
     q.method = "GET";
     q.path = "/api/v1/channel-bridged";

@@ -1,0 +1,128 @@
+// The msteams_outbox table's SQL.
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <utility>
+
+#include "store/detail/sql.hpp"
+#include "store/repositories.hpp"
+
+namespace msteams::store {
+namespace {
+
+using detail::add_dead_letter;
+using detail::error_text;
+using detail::num;
+using detail::wall_ms;
+
+class PgOutbox final : public Outbox {
+public:
+    explicit PgOutbox(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+    [[nodiscard]] Result<std::int64_t> enqueue(std::vector<OutboxItem> const& items) override;
+    [[nodiscard]] Result<std::optional<OutboxItem>> claim(std::int64_t now_ms, std::int64_t settled_ms,
+                                                          std::int64_t lease_until_ms) override;
+    [[nodiscard]] Status renew(std::int64_t id, std::int64_t lease_until_ms) override;
+    [[nodiscard]] Status remove(Tx& tx, std::int64_t id) override;
+    [[nodiscard]] Status postpone(std::int64_t id, std::int64_t not_before, std::string const& error) override;
+    [[nodiscard]] Result<std::int64_t> size() override;
+    [[nodiscard]] Status dead_letter(OutboxItem const& item, std::string const& error, std::int64_t now_ms) override;
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
+}  // namespace
+
+Result<std::int64_t> PgOutbox::enqueue(std::vector<OutboxItem> const& items) {
+    std::int64_t added = 0;
+    if (items.empty()) {
+        return added;
+    }
+    auto const stored = db_->transact([&](Tx& tx) -> Status {
+        added = 0;
+        for (auto const& it : items) {
+            Rows r;
+            MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, "
+                                          "payload, event_key, sort_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                                          "ON CONFLICT (event_key) DO NOTHING",
+                                          {num(it.created_at), it.channel_id, it.kind, it.post_id, it.user_id,
+                                           it.payload, it.event_key, num(it.sort_at)}));
+            added += r.affected();
+        }
+        return {};
+    });
+    if (!stored) {
+        return std::unexpected(stored.error());
+    }
+    return added;
+}
+
+Result<std::optional<OutboxItem>> PgOutbox::claim(std::int64_t now_ms, std::int64_t settled_ms,
+                                                  std::int64_t lease_until_ms) {
+    // An item still in the outbox holds back its channel's later items, claimed or not.
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("UPDATE msteams_outbox SET claimed_until = $3 WHERE id = (SELECT o.id FROM "
+                                    "msteams_outbox o WHERE o.not_before <= $1 AND o.claimed_until <= $1 AND "
+                                    "o.sort_at <= $2 AND NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE "
+                                    "p.channel_id = o.channel_id AND (p.sort_at, p.id) < (o.sort_at, o.id)) "
+                                    "ORDER BY o.sort_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                                    "RETURNING id, created_at, channel_id, kind, post_id, user_id, payload, event_key, "
+                                    "sort_at, attempts",
+                                    {num(now_ms), num(settled_ms), num(lease_until_ms)}));
+    if (r.empty()) {
+        return std::optional<OutboxItem>();
+    }
+    return std::optional<OutboxItem>(OutboxItem{r.integer(0, "id"), r.integer(0, "created_at"), r.text(0, "channel_id"),
+                                                r.text(0, "kind"), r.text(0, "post_id"), r.text(0, "user_id"),
+                                                r.text(0, "payload"), r.text(0, "event_key"), r.integer(0, "sort_at"),
+                                                static_cast<int>(r.integer(0, "attempts"))});
+}
+
+Status PgOutbox::renew(std::int64_t id, std::int64_t lease_until_ms) {
+    MSTEAMS_TRY(
+        db_->exec("UPDATE msteams_outbox SET claimed_until = $2 WHERE id = $1", {num(id), num(lease_until_ms)}));
+    return {};
+}
+
+Status PgOutbox::remove(Tx& tx, std::int64_t id) {
+    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_outbox WHERE id = $1", {num(id)}));
+    return {};
+}
+
+Status PgOutbox::postpone(std::int64_t id, std::int64_t not_before, std::string const& error) {
+    MSTEAMS_TRY(
+        db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3, "
+                  "first_failed_at = COALESCE(first_failed_at, $4), claimed_until = 0 WHERE id = $1",
+                  {num(id), num(not_before), error_text(error, 500), num(wall_ms())}));
+    return {};
+}
+
+Result<std::int64_t> PgOutbox::size() {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_outbox"));
+    return r.integer(0, "n");
+}
+
+Status PgOutbox::dead_letter(OutboxItem const& it, std::string const& error, std::int64_t now_ms) {
+    return db_->transact([&](Tx& tx) -> Status {
+        Rows r;
+        MSTEAMS_TRY_ASSIGN(
+            r, tx.exec("DELETE FROM msteams_outbox WHERE id = $1 RETURNING first_failed_at, attempts", {num(it.id)}));
+        if (r.empty()) {
+            return {};
+        }
+        auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
+        auto const payload =
+            nlohmann::json{{"created_at", it.created_at}, {"kind", it.kind},       {"post_id", it.post_id},
+                           {"user_id", it.user_id},       {"payload", it.payload}, {"event_key", it.event_key},
+                           {"sort_at", it.sort_at}}
+                .dump();
+        return add_dead_letter(tx, "outbound", it.channel_id, payload, error,
+                               static_cast<int>(r.integer(0, "attempts")) + 1, first, now_ms);
+    });
+}
+
+std::shared_ptr<Outbox> postgres_outbox(std::shared_ptr<Database> db) {
+    return std::make_shared<PgOutbox>(std::move(db));
+}
+
+}  // namespace msteams::store

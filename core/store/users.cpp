@@ -1,0 +1,78 @@
+// The msteams_users table's SQL.
+#include <memory>
+#include <utility>
+
+#include "store/detail/sql.hpp"
+#include "store/repositories.hpp"
+
+namespace msteams::store {
+namespace {
+
+using detail::num;
+using detail::sql;
+
+constexpr std::string_view k_user_columns =
+    "teams_user_id, mm_user_id, synthetic, display_name, email, created_at, promoted_at";
+
+TeamsUser user_at(Rows const& r, std::size_t i) {
+    return TeamsUser{r.text(i, "teams_user_id"), r.text(i, "mm_user_id"), r.text(i, "synthetic") == "t",
+                     r.text(i, "display_name"),  r.text(i, "email"),      r.integer(i, "created_at"),
+                     r.integer(i, "promoted_at")};
+}
+
+class PgUsers final : public Users {
+public:
+    explicit PgUsers(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+    [[nodiscard]] Result<std::optional<TeamsUser>> by_teams_id(std::string const& teams_user_id) override;
+    [[nodiscard]] Result<std::optional<TeamsUser>> by_mm_id(std::string const& mm_user_id) override;
+    [[nodiscard]] Result<TeamsUser> add(TeamsUser const& user) override;
+    [[nodiscard]] Status mark_promoted(std::string const& mm_user_id, std::int64_t at) override;
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
+}  // namespace
+
+Result<std::optional<TeamsUser>> PgUsers::by_teams_id(std::string const& teams_user_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(
+        r, db_->exec(sql("SELECT ", k_user_columns, " FROM msteams_users WHERE teams_user_id = $1"), {teams_user_id}));
+    return r.empty() ? std::optional<TeamsUser>() : std::optional<TeamsUser>(user_at(r, 0));
+}
+
+Result<std::optional<TeamsUser>> PgUsers::by_mm_id(std::string const& mm_user_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(
+        r, db_->exec(sql("SELECT ", k_user_columns, " FROM msteams_users WHERE mm_user_id = $1"), {mm_user_id}));
+    return r.empty() ? std::optional<TeamsUser>() : std::optional<TeamsUser>(user_at(r, 0));
+}
+
+Result<TeamsUser> PgUsers::add(TeamsUser const& user) {
+    MSTEAMS_TRY(
+        db_->exec("INSERT INTO msteams_users (teams_user_id, mm_user_id, synthetic, display_name, email, "
+                  "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (teams_user_id) DO NOTHING",
+                  {user.teams_user_id, user.mm_user_id, user.synthetic ? "true" : "false", user.display_name,
+                   user.email, num(user.created_at)}));
+    std::optional<TeamsUser> stored;
+    MSTEAMS_TRY_ASSIGN(stored, by_teams_id(user.teams_user_id));
+    if (!stored) {
+        return fail(ErrorCode::internal, "a Teams user row vanished right after it was written");
+    }
+    return *stored;
+}
+
+Status PgUsers::mark_promoted(std::string const& mm_user_id, std::int64_t at) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r,
+                       db_->exec("UPDATE msteams_users SET synthetic = false, promoted_at = $2 WHERE mm_user_id = $1",
+                                 {mm_user_id, num(at)}));
+    if (r.affected() == 0) {
+        return fail(ErrorCode::not_found, "not a Teams user");
+    }
+    return {};
+}
+
+std::shared_ptr<Users> postgres_users(std::shared_ptr<Database> db) { return std::make_shared<PgUsers>(std::move(db)); }
+
+}  // namespace msteams::store

@@ -1,0 +1,308 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "pg_support.hpp"
+#include "store/repositories.hpp"
+
+using msteams::store::InboxItem;
+using msteams::test::TempDatabase;
+
+namespace {
+
+InboxItem item(std::string const& thread, std::string const& message, std::string const& change = "created") {
+    return InboxItem{0, 1, "sub", change, thread, message, 0};
+}
+
+template <class T>
+T must(msteams::Result<T> r) {
+    INFO((r ? std::string() : r.error().message));
+    REQUIRE(r.has_value());
+    return std::move(*r);
+}
+
+// A post waiting in the outbox of `channel`, keyed by `key`, that happened at `sort_at`.
+msteams::store::OutboxItem outbox_post(std::string const& channel, std::string const& key, std::int64_t sort_at) {
+    msteams::store::OutboxItem i;
+    i.created_at = 1;
+    i.channel_id = channel;
+    i.kind = "post";
+    i.post_id = key;
+    i.user_id = "alice";
+    i.payload = "{}";
+    i.event_key = "post:" + key;
+    i.sort_at = sort_at;
+    return i;
+}
+
+}  // namespace
+
+TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated(6));
+    REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-b", "1"), item("chat-a", "2"), item("chat-a", "3")}));
+
+    // Worker 1 holds chat-a (all of its ready items, in order) while worker 2 gets chat-b only.
+    auto const first = must(repos.inbox->claim(10, 10 + 60'000, 100));
+    auto const second = must(repos.inbox->claim(10, 10 + 60'000, 100));
+    REQUIRE(first.size() == 3);
+    CHECK(first[0].thread_id == "chat-a");
+    CHECK(first[0].message_id == "1");
+    CHECK(first[2].message_id == "3");
+    REQUIRE(second.size() == 1);
+    CHECK(second[0].thread_id == "chat-b");
+    // A new item of a held chat waits for its holder.
+    REQUIRE(repos.inbox->enqueue({item("chat-a", "4")}));
+    CHECK(must(repos.inbox->claim(20, 20 + 60'000, 100)).empty());
+}
+
+TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease comes back with its attempt counted",
+          "[pg]") {
+    TempDatabase temp;
+    msteams::test::AdminConnection admin;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-a", "2")}));
+    auto const claimed = must(repos.inbox->claim(10, 1000, 100));
+    REQUIRE(claimed.size() == 2);
+    CHECK(claimed[0].attempts == 1);
+    // The worker now talks to Graph and Mattermost: no session of this database is inside a transaction.
+    CHECK(admin.run("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + temp.name() +
+                    "' AND state LIKE 'idle in transaction%'") == "0");
+    CHECK(must(repos.inbox->claim(999, 2000, 100)).empty());  // still held
+    // The worker died: after its lease the chat is handed out again, and the crash counted as an attempt.
+    auto const again = must(repos.inbox->claim(1000, 2000, 100));
+    REQUIRE(again.size() == 2);
+    CHECK(again[0].attempts == 2);
+}
+
+TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-a", "2")}));
+    std::vector<std::int64_t> ids;
+    for (auto const& i : must(repos.inbox->claim(10, 60'000, 100))) {
+        ids.push_back(i.id);
+    }
+    REQUIRE(ids.size() == 2);
+    REQUIRE(repos.inbox->postpone(ids, 1000, "Graph answered 503"));
+    CHECK(must(repos.inbox->claim(999, 60'000, 100)).empty());  // not yet
+    auto const later = must(repos.inbox->claim(1000, 60'000, 100));
+    CHECK(later.size() == 2);
+    CHECK(later.at(0).attempts == 2);
+    // Waiting for something else is not a failed attempt.
+    REQUIRE(repos.inbox->delay(ids, 1500));
+    CHECK(must(repos.inbox->claim(1500, 60'000, 100)).at(0).attempts == 2);
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.inbox->remove(tx, ids); }));
+    CHECK(must(repos.inbox->size()) == 0);
+}
+
+TEST_CASE("store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all",
+          "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.inbox->enqueue({item("chat-a", "m1", "deleted"), item("chat-a", "m2")}));
+    auto const claimed = must(repos.inbox->claim(10, 60'000, 1));
+    REQUIRE(claimed.size() == 1);
+    REQUIRE(repos.inbox->postpone({claimed[0].id}, 20, "Mattermost refused the post"));
+    auto const again = must(repos.inbox->claim(20, 60'000, 1));
+    REQUIRE(again.size() == 1);
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.inbox->dead_letter(tx, again, "Mattermost refused the post \xC3\xA9", 30);
+    }));
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.inbox->dead_letter_message(tx, "chat-b", "m9", "could not render", 5, 40);
+    }));
+    // The rest of chat-a goes on.
+    auto const rest = must(repos.inbox->claim(50, 60'000, 10));
+    REQUIRE(rest.size() == 1);
+    CHECK(rest[0].message_id == "m2");
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.inbox->remove(tx, {rest[0].id}); }));
+
+    msteams::store::OutboxItem out;
+    out.created_at = 1;
+    out.channel_id = "dm-1";
+    out.kind = "delete";
+    out.post_id = "p1";
+    out.user_id = "alice";
+    out.payload = R"({"x":1})";
+    out.event_key = "delete:p1";
+    out.sort_at = 5;
+    REQUIRE(must(repos.outbox->enqueue({out})) == 1);
+    std::optional<msteams::store::OutboxItem> claimed_out;
+    claimed_out = must(repos.outbox->claim(100, 100, 60'000));
+    REQUIRE(claimed_out);
+    REQUIRE(repos.outbox->dead_letter(*claimed_out, "Graph answered 403", 60));
+    CHECK(must(repos.outbox->size()) == 0);
+
+    CHECK(must(repos.dead_letters->count()) == 3);
+    auto const listed = must(repos.dead_letters->newest(2));
+    REQUIRE(listed.size() == 2);  // newest first
+    CHECK(listed[0].direction == "outbound");
+    CHECK(listed[0].thread_id == "dm-1");
+    CHECK(listed[0].error == "Graph answered 403");
+    CHECK(listed[0].attempts == 1);
+    CHECK(listed[1].thread_id == "chat-b");
+    auto const all = must(repos.dead_letters->newest(10));
+    REQUIRE(all.size() == 3);
+    CHECK(all[2].thread_id == "chat-a");
+    CHECK(all[2].attempts == 2);
+    CHECK(all[2].first_failed_at > 0);
+    CHECK(all[2].last_failed_at == 30);
+
+    // One by id: back in the inbox as it was.
+    CHECK(must(repos.dead_letters->retry(all[2].id, 70)) == 1);
+    CHECK(must(repos.dead_letters->retry(all[2].id, 70)) == 0);
+    auto const back = must(repos.inbox->claim(70, 60'000, 10));
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].thread_id == "chat-a");
+    CHECK(back[0].change_type == "deleted");
+    CHECK(back[0].message_id == "m1");
+    CHECK(back[0].attempts == 1);
+    // The rest: the message back in its chat's inbox, the outbox item back in its channel's outbox.
+    CHECK(must(repos.dead_letters->retry(std::nullopt, 80)) == 2);
+    CHECK(must(repos.dead_letters->count()) == 0);
+    auto const msg = must(repos.inbox->claim(80, 60'000, 10));
+    REQUIRE(msg.size() == 1);
+    CHECK(msg[0].thread_id == "chat-b");
+    CHECK(msg[0].message_id == "m9");
+    claimed_out = must(repos.outbox->claim(100, 100, 60'000));
+    REQUIRE(claimed_out);
+    CHECK(claimed_out->event_key == "delete:p1");
+    CHECK(claimed_out->payload == R"({"x":1})");
+    CHECK(claimed_out->kind == "delete");
+    CHECK(claimed_out->sort_at == 5);
+}
+
+TEST_CASE("store: the message map is unique on both sides and pending links become real ones", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    msteams::store::MessageLink link{"chat-a", "m1", "", "channel-1", "teams", 0, 123, false};
+    REQUIRE(repos.messages->mark_pending(link));
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
+        auto const pending = must(repos.messages->find(tx, "chat-a", "m1"));
+        REQUIRE(pending);
+        CHECK(pending->mm_post_id.empty());
+        CHECK(pending->pending_since == 123);
+        link.mm_post_id = "post-1";
+        link.teams_modified_at = 55;
+        return repos.messages->put(tx, link);
+    }));
+    auto const found = must(repos.messages->by_post("post-1"));
+    REQUIRE(found);
+    CHECK(found->teams_message_id == "m1");
+    CHECK(found->pending_since == 0);
+    CHECK(found->teams_modified_at == 55);
+    // Another Teams message cannot claim the same post.
+    auto const twin = repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
+        return repos.messages->put(tx, {"chat-a", "m2", "post-1", "channel-1", "teams", 1, 0, false});
+    });
+    CHECK_FALSE(twin.has_value());
+}
+
+TEST_CASE("store: one lease holder at a time, until it lapses or is released", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));
+    CHECK_FALSE(must(repos.leases->hold("subscriptions", "node-b", std::chrono::seconds(30))));
+    CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));  // renewal
+    REQUIRE(repos.leases->release("subscriptions", "node-a"));
+    // A lease that lapsed (its expiry is already behind the database's clock: no real wait needed) is free.
+    CHECK(must(repos.leases->hold("subscriptions", "node-b", std::chrono::seconds(-1))));
+    CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));
+    CHECK_FALSE(must(repos.leases->hold("subscriptions", "node-b", std::chrono::seconds(30))));
+}
+
+TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    auto const p = must(repos.portals->add({"chat-a", "chat", "", "channel-1", "", 1, 0}));
+    CHECK(p.mm_channel_id == "channel-1");
+    // The same thread again returns the existing portal; another thread on the same channel is a conflict.
+    CHECK(must(repos.portals->add({"chat-a", "chat", "", "channel-2", "", 2, 0})).mm_channel_id == "channel-1");
+    auto const clash = repos.portals->add({"chat-b", "chat", "", "channel-1", "", 3, 0});
+    REQUIRE_FALSE(clash);
+    CHECK(clash.error().code == msteams::ErrorCode::conflict);
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 500); }));
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 400); }));
+    CHECK(must(repos.portals->by_channel("channel-1"))->cursor_ms == 500);  // never backwards
+}
+
+TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    auto out = [](std::string const& key, std::int64_t sort_at) { return outbox_post("dm-1", key, sort_at); };
+    // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
+    CHECK(must(repos.outbox->enqueue({out("p2", 200), out("p1", 100)})) == 2);
+    CHECK(must(repos.outbox->enqueue({out("p2", 200)})) == 0);
+    std::vector<std::string> order;
+    for (int i = 0; i < 3; ++i) {
+        auto const early = must(repos.outbox->claim(1000, 99, 60'000));  // nothing settled yet
+        CHECK_FALSE(early.has_value());
+        auto const item = must(repos.outbox->claim(1000, 1000, 60'000));
+        if (item) {
+            order.push_back(item->post_id);
+            REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, item->id); }));
+        }
+    }
+    CHECK(order == std::vector<std::string>{"p1", "p2"});
+    CHECK(must(repos.outbox->size()) == 0);
+}
+
+TEST_CASE("store: a claimed outbox item is leased with no transaction open and holds back its channel", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated(4));
+    CHECK(must(repos.outbox->enqueue(
+              {outbox_post("dm-1", "a1", 100), outbox_post("dm-1", "a2", 200), outbox_post("dm-2", "b1", 150)})) == 3);
+    auto const first = must(repos.outbox->claim(1000, 1000, 5000));
+    REQUIRE(first);
+    CHECK(first->post_id == "a1");
+    // Claimed and committed: nobody else gets it or its channel's next item while the lease runs; other channels go on.
+    auto const other = must(repos.outbox->claim(1000, 1000, 100'000));
+    REQUIRE(other);
+    CHECK(other->post_id == "b1");
+    CHECK_FALSE(must(repos.outbox->claim(4999, 4999, 9000)).has_value());
+    CHECK(temp.admin().run("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + temp.name() +
+                           "' AND state LIKE 'idle in transaction%'") == "0");
+    // Renewed, it stays; lapsed (a crashed worker), it comes back, still first in its channel.
+    REQUIRE(repos.outbox->renew(first->id, 8000));
+    CHECK_FALSE(must(repos.outbox->claim(7000, 7000, 9000)).has_value());
+    auto const again = must(repos.outbox->claim(8000, 8000, 12'000));
+    REQUIRE(again);
+    CHECK(again->id == first->id);
+    // Postponed, it is released at its new time; the channel's next item still waits behind it.
+    REQUIRE(repos.outbox->postpone(first->id, 10'000, "Graph answered 503"));
+    CHECK_FALSE(must(repos.outbox->claim(9000, 9000, 20'000)).has_value());
+    auto const retried = must(repos.outbox->claim(10'000, 10'000, 20'000));
+    REQUIRE(retried);
+    CHECK(retried->id == first->id);
+    CHECK(retried->attempts == 1);
+}
+
+TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own", "[pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated(4));
+    msteams::store::AutoCommit tx(*repos.db);
+    // Without a portal there is nothing to wait for.
+    CHECK(must(repos.portals->unchanged(tx, "19:none", 0, 1000)));
+    REQUIRE(repos.portals->add(msteams::store::Portal{"19:chat", "chat", "", "dm-1", "alice", 1, 1}));
+    auto const v0 = must(repos.portals->version(tx, "19:chat"));
+    CHECK(must(repos.portals->unchanged(tx, "19:chat", v0, 1000)));
+
+    // Announced: what the inbound side read before, or while it is in flight, is possibly stale.
+    REQUIRE(repos.portals->begin_write("19:chat", 5000));
+    auto const v1 = must(repos.portals->version(tx, "19:chat"));
+    CHECK(v1 != v0);
+    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v0, 1000)));
+    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v1, 1000)));  // read during the write
+    REQUIRE(repos.portals->renew_write("19:chat", 9000));
+    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v1, 6000)));
+    CHECK(must(repos.portals->unchanged(tx, "19:chat", v1, 9000)));  // a crashed sender's write lapses
+
+    // Ended with what it recorded: a read that started during the write is stale, a read after it is not.
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& t) { return repos.portals->end_write(t, "19:chat"); }));
+    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v1, 6000)));
+    auto const v2 = must(repos.portals->version(tx, "19:chat"));
+    CHECK(must(repos.portals->unchanged(tx, "19:chat", v2, 6000)));
+    REQUIRE(repos.portals->renew_write("19:chat", 20'000));  // too late: the write is over
+    CHECK(must(repos.portals->unchanged(tx, "19:chat", v2, 6000)));
+}
