@@ -231,7 +231,9 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   config->tenant_id, config->client_id, config->client_secret});
     runtime->sealer = std::make_shared<crypto::Sealer const>(config->encryption_key);
     sync::LoginSettings settings{config->server.site_url, k_plugin_id, bot_user_id_, config->connected_users_allowed};
-    runtime->logins = std::make_shared<sync::Logins>(settings, api_, db_, runtime->entra, runtime->sealer);
+    runtime->repos = store::postgres_repositories(db_);
+    runtime->logins = std::make_shared<sync::Logins>(settings, api_, runtime->repos.accounts,
+                                                     runtime->repos.oauth_states, runtime->entra, runtime->sealer);
     // A margin under Graph's budgets: requests that leave a second apart can arrive 999 ms apart, and Graph counts
     // arrivals (make bench saw steady 429s on a few chats at exactly 1/s).
     constexpr double k_margin = 0.9;
@@ -243,7 +245,6 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
     limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
     runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits);
-    runtime->repos = store::postgres_repositories(db_);
 
     auto entra = runtime->entra;
     auto graph = runtime->graph;

@@ -43,19 +43,43 @@ Result<std::optional<Account>> one_account(Database& db, std::string const& colu
     return std::optional<Account>(account_at(rows, 0));
 }
 
+class PgAccounts final : public Accounts {
+public:
+    explicit PgAccounts(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+    [[nodiscard]] Result<std::optional<Account>> by_mm_user(std::string const& mm_user_id) override;
+    [[nodiscard]] Result<std::optional<Account>> by_teams_user(std::string const& teams_user_id) override;
+    [[nodiscard]] Status connect(Account const& account, int limit) override;
+    [[nodiscard]] Status disconnect(std::string const& mm_user_id) override;
+    [[nodiscard]] Status update_token(std::string const& mm_user_id, std::string const& token_sealed) override;
+    [[nodiscard]] Result<int> count_connected() override;
+    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit) override;
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
+class PgOAuthStates final : public OAuthStates {
+public:
+    explicit PgOAuthStates(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+    [[nodiscard]] Status put(OAuthState const& state) override;
+    [[nodiscard]] Result<OAuthState> take(std::string const& state, std::string const& mm_user_id) override;
+    [[nodiscard]] Result<std::int64_t> purge_expired(std::int64_t now_ms) override;
+
+private:
+    std::shared_ptr<Database> db_;
+};
+
 }  // namespace
 
-Accounts::Accounts(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-
-Result<std::optional<Account>> Accounts::by_mm_user(std::string const& mm_user_id) {
+Result<std::optional<Account>> PgAccounts::by_mm_user(std::string const& mm_user_id) {
     return one_account(*db_, "mm_user_id", mm_user_id);
 }
 
-Result<std::optional<Account>> Accounts::by_teams_user(std::string const& teams_user_id) {
+Result<std::optional<Account>> PgAccounts::by_teams_user(std::string const& teams_user_id) {
     return one_account(*db_, "teams_user_id", teams_user_id);
 }
 
-Status Accounts::connect(Account const& account, int limit) {
+Status PgAccounts::connect(Account const& account, int limit) {
     if (account.mm_user_id.empty() || account.teams_user_id.empty()) {
         return fail(ErrorCode::invalid_argument, "an account link needs both user ids");
     }
@@ -111,7 +135,7 @@ Status Accounts::connect(Account const& account, int limit) {
     });
 }
 
-Status Accounts::disconnect(std::string const& mm_user_id) {
+Status PgAccounts::disconnect(std::string const& mm_user_id) {
     // Disconnecting twice keeps the first time.
     Rows rows;
     MSTEAMS_TRY_ASSIGN(rows, db_->exec("UPDATE msteams_accounts SET token_sealed = NULL, disconnected_at = "
@@ -124,7 +148,7 @@ Status Accounts::disconnect(std::string const& mm_user_id) {
     return {};
 }
 
-Status Accounts::update_token(std::string const& mm_user_id, std::string const& token_sealed) {
+Status PgAccounts::update_token(std::string const& mm_user_id, std::string const& token_sealed) {
     if (token_sealed.empty()) {
         return fail(ErrorCode::invalid_argument, "an empty token cannot replace a token; disconnect instead");
     }
@@ -139,13 +163,13 @@ Status Accounts::update_token(std::string const& mm_user_id, std::string const& 
     return {};
 }
 
-Result<int> Accounts::count_connected() {
+Result<int> PgAccounts::count_connected() {
     Rows rows;
     MSTEAMS_TRY_ASSIGN(rows, db_->exec("SELECT count(*) AS n FROM msteams_accounts WHERE token_sealed IS NOT NULL"));
     return static_cast<int>(rows.integer(0, "n"));
 }
 
-Result<std::vector<std::string>> Accounts::connected_users(std::size_t limit) {
+Result<std::vector<std::string>> PgAccounts::connected_users(std::size_t limit) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_user_id FROM msteams_accounts WHERE token_sealed IS NOT NULL "
                                     "ORDER BY connected_at DESC LIMIT $1",
@@ -159,9 +183,7 @@ Result<std::vector<std::string>> Accounts::connected_users(std::size_t limit) {
 
 // --- OAuthStates ------------------------------------------------------------------------------------------------
 
-OAuthStates::OAuthStates(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-
-Status OAuthStates::put(OAuthState const& state) {
+Status PgOAuthStates::put(OAuthState const& state) {
     if (state.state.empty() || state.mm_user_id.empty() || state.verifier_sealed.empty()) {
         return fail(ErrorCode::invalid_argument, "an OAuth state needs a state, a user and a verifier");
     }
@@ -178,7 +200,7 @@ Status OAuthStates::put(OAuthState const& state) {
     return {};
 }
 
-Result<OAuthState> OAuthStates::take(std::string const& state, std::string const& mm_user_id) {
+Result<OAuthState> PgOAuthStates::take(std::string const& state, std::string const& mm_user_id) {
     Rows rows;
     MSTEAMS_TRY_ASSIGN(rows, db_->exec("DELETE FROM msteams_oauth_states WHERE state = $1 AND mm_user_id = $2 "
                                        "RETURNING state, mm_user_id, verifier_sealed, purpose, expires_at",
@@ -200,11 +222,19 @@ Result<OAuthState> OAuthStates::take(std::string const& state, std::string const
     return out;
 }
 
-Result<std::int64_t> OAuthStates::purge_expired(std::int64_t now_ms) {
+Result<std::int64_t> PgOAuthStates::purge_expired(std::int64_t now_ms) {
     Rows rows;
     MSTEAMS_TRY_ASSIGN(rows,
                        db_->exec("DELETE FROM msteams_oauth_states WHERE expires_at < $1", {std::to_string(now_ms)}));
     return rows.affected();
+}
+
+std::shared_ptr<Accounts> postgres_accounts(std::shared_ptr<Database> db) {
+    return std::make_shared<PgAccounts>(std::move(db));
+}
+
+std::shared_ptr<OAuthStates> postgres_oauth_states(std::shared_ptr<Database> db) {
+    return std::make_shared<PgOAuthStates>(std::move(db));
 }
 
 }  // namespace msteams::store

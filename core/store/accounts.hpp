@@ -25,26 +25,23 @@ struct Account {
 
 class Accounts {
 public:
-    explicit Accounts(std::shared_ptr<Database> db);
+    virtual ~Accounts() = default;
 
-    [[nodiscard]] Result<std::optional<Account>> by_mm_user(std::string const& mm_user_id);
-    [[nodiscard]] Result<std::optional<Account>> by_teams_user(std::string const& teams_user_id);
+    [[nodiscard]] virtual Result<std::optional<Account>> by_mm_user(std::string const& mm_user_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<Account>> by_teams_user(std::string const& teams_user_id) = 0;
 
     // Stores a connection, in one transaction:
     // - ErrorCode::conflict if the Teams account is connected to another Mattermost user (a disconnected mapping
     //   of another user is taken over);
     // - ErrorCode::permission_denied if the user is not connected yet and `limit` users already are.
-    [[nodiscard]] Status connect(Account const& account, int limit);
+    [[nodiscard]] virtual Status connect(Account const& account, int limit) = 0;
     // Forgets the token, keeps the mapping (history stays attributed), records the time. not_found if unknown.
-    [[nodiscard]] Status disconnect(std::string const& mm_user_id);
+    [[nodiscard]] virtual Status disconnect(std::string const& mm_user_id) = 0;
     // After a token refresh (the refresh token rotates).
-    [[nodiscard]] Status update_token(std::string const& mm_user_id, std::string const& token_sealed);
-    [[nodiscard]] Result<int> count_connected();
+    [[nodiscard]] virtual Status update_token(std::string const& mm_user_id, std::string const& token_sealed) = 0;
+    [[nodiscard]] virtual Result<int> count_connected() = 0;
     // Mattermost users with a connected Teams account, most recently connected first (at most `limit`).
-    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit);
-
-private:
-    std::shared_ptr<Database> db_;
+    [[nodiscard]] virtual Result<std::vector<std::string>> connected_users(std::size_t limit) = 0;
 };
 
 // Pending OAuth flows (table msteams_oauth_states): random, single-use, bound to a user, short-lived.
@@ -58,18 +55,19 @@ struct OAuthState {
 
 class OAuthStates {
 public:
-    explicit OAuthStates(std::shared_ptr<Database> db);
+    virtual ~OAuthStates() = default;
 
-    [[nodiscard]] Status put(OAuthState const& state);
+    [[nodiscard]] virtual Status put(OAuthState const& state) = 0;
     // Removes the state and returns it, atomically, if `mm_user_id` started it: a second take of the same state is
     // not_found. An expired state is returned too (the caller says "expired"); a missing one is not_found. Another
     // user's state is permission_denied and stays for its owner.
-    [[nodiscard]] Result<OAuthState> take(std::string const& state, std::string const& mm_user_id);
+    [[nodiscard]] virtual Result<OAuthState> take(std::string const& state, std::string const& mm_user_id) = 0;
     // Removes states that expired before `now_ms`; returns how many.
-    [[nodiscard]] Result<std::int64_t> purge_expired(std::int64_t now_ms);
-
-private:
-    std::shared_ptr<Database> db_;
+    [[nodiscard]] virtual Result<std::int64_t> purge_expired(std::int64_t now_ms) = 0;
 };
+
+// The PostgreSQL implementations.
+[[nodiscard]] std::shared_ptr<Accounts> postgres_accounts(std::shared_ptr<Database> db);
+[[nodiscard]] std::shared_ptr<OAuthStates> postgres_oauth_states(std::shared_ptr<Database> db);
 
 }  // namespace msteams::store

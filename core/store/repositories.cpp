@@ -6,6 +6,8 @@ namespace msteams::store {
 
 Repositories postgres_repositories(std::shared_ptr<Database> db) {
     Repositories r;
+    r.accounts = postgres_accounts(db);
+    r.oauth_states = postgres_oauth_states(db);
     r.users = postgres_users(db);
     r.portals = postgres_portals(db);
     r.chats = postgres_chats(db);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "store/accounts.hpp"
 #include "store/database.hpp"
 #include "store/records.hpp"
 
@@ -198,6 +199,8 @@ public:
 // All of them, and the database for transactions that span several.
 struct Repositories {
     std::shared_ptr<Database> db;
+    std::shared_ptr<Accounts> accounts;
+    std::shared_ptr<OAuthStates> oauth_states;
     std::shared_ptr<Users> users;
     std::shared_ptr<Portals> portals;
     std::shared_ptr<Chats> chats;

@@ -16,13 +16,13 @@ char const* to_string(Purpose p) { return p == Purpose::bot ? "bot" : "user"; }
 
 }  // namespace
 
-Logins::Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Database> db,
-               std::shared_ptr<graph::Entra> entra, std::shared_ptr<crypto::Sealer const> sealer)
+Logins::Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Accounts> accounts,
+               std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::Entra> entra,
+               std::shared_ptr<crypto::Sealer const> sealer)
     : settings_(std::move(settings)),
       api_(std::move(api)),
-      db_(db),
-      accounts_(db),
-      states_(db),
+      accounts_(std::move(accounts)),
+      states_(std::move(states)),
       entra_(std::move(entra)),
       sealer_(std::move(sealer)) {}
 
@@ -38,7 +38,7 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
         return fail(ErrorCode::unavailable, "The msteams bot does not exist yet.");
     }
     std::optional<store::Account> existing;
-    MSTEAMS_TRY_ASSIGN(existing, accounts_.by_mm_user(owner));
+    MSTEAMS_TRY_ASSIGN(existing, accounts_->by_mm_user(owner));
     if (existing && existing->connected()) {
         return fail(ErrorCode::conflict,
                     purpose == Purpose::bot
@@ -49,7 +49,7 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
     }
     if (purpose == Purpose::user) {
         int connected = 0;
-        MSTEAMS_TRY_ASSIGN(connected, accounts_.count_connected());
+        MSTEAMS_TRY_ASSIGN(connected, accounts_->count_connected());
         if (connected >= settings_.connected_users_allowed) {
             return fail(ErrorCode::permission_denied,
                         "No more users can connect to Microsoft Teams right now: the limit set by your system admin "
@@ -63,14 +63,14 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
     state.verifier_sealed = sealer_->seal(pkce.verifier, mm_user_id);
     state.purpose = to_string(purpose);
     state.expires_at = now_ms() + k_state_lifetime_ms;
-    MSTEAMS_TRY(states_.put(state));
+    MSTEAMS_TRY(states_->put(state));
     return entra_->authorize_url(redirect_uri(), state.state, pkce.challenge);
 }
 
 Result<Connected> Logins::finish(std::string const& state_id, std::string const& code,
                                  std::string const& session_user_id) {
     // Only the user who started the flow can spend its state: in anyone else's session it stays for its owner.
-    auto taken = states_.take(state_id, session_user_id);
+    auto taken = states_->take(state_id, session_user_id);
     if (!taken) {
         if (taken.error().code == ErrorCode::not_found) {
             return fail(ErrorCode::not_found,
@@ -121,7 +121,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     account.token_sealed = seal_token(token, owner);
     account.connected_at = now_ms();
     int const limit = purpose == Purpose::bot ? 1'000'000'000 : settings_.connected_users_allowed;
-    if (auto stored = accounts_.connect(account, limit); !stored) {
+    if (auto stored = accounts_->connect(account, limit); !stored) {
         switch (stored.error().code) {
             case ErrorCode::conflict:
                 return fail(ErrorCode::conflict,
@@ -140,7 +140,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
 }
 
 Status Logins::abandon(std::string const& state, std::string const& session_user_id) {
-    auto taken = states_.take(state, session_user_id);
+    auto taken = states_->take(state, session_user_id);
     if (taken || taken.error().code == ErrorCode::not_found) {
         return {};
     }
@@ -154,19 +154,21 @@ Status Logins::abandon(std::string const& state, std::string const& session_user
 }
 
 Status Logins::disconnect(std::string const& mm_user_id) {
-    MSTEAMS_TRY(accounts_.disconnect(mm_user_id));
+    MSTEAMS_TRY(accounts_->disconnect(mm_user_id));
     log::info("disconnected a Teams account", {{"user_id", mm_user_id}});
     notify_webapp(mm_user_id, false, "", "");
     return {};
 }
 
 Result<std::optional<store::Account>> Logins::account(std::string const& mm_user_id) {
-    return accounts_.by_mm_user(mm_user_id);
+    return accounts_->by_mm_user(mm_user_id);
 }
 
-Result<int> Logins::count_connected() { return accounts_.count_connected(); }
+Result<int> Logins::count_connected() { return accounts_->count_connected(); }
 
-Result<std::vector<std::string>> Logins::connected_users(std::size_t limit) { return accounts_.connected_users(limit); }
+Result<std::vector<std::string>> Logins::connected_users(std::size_t limit) {
+    return accounts_->connected_users(limit);
+}
 
 std::string Logins::seal_token(graph::Token const& token, std::string const& mm_user_id) const {
     json const payload{{"a", token.access_token}, {"r", token.refresh_token}, {"e", token.expires_at}};
@@ -175,7 +177,7 @@ std::string Logins::seal_token(graph::Token const& token, std::string const& mm_
 
 Result<std::string> Logins::access_token(std::string const& mm_user_id) {
     std::optional<store::Account> account;
-    MSTEAMS_TRY_ASSIGN(account, accounts_.by_mm_user(mm_user_id));
+    MSTEAMS_TRY_ASSIGN(account, accounts_->by_mm_user(mm_user_id));
     if (!account || !account->connected()) {
         return fail(ErrorCode::not_found, "not connected to Microsoft Teams");
     }
@@ -204,7 +206,7 @@ Result<std::string> Logins::access_token(std::string const& mm_user_id) {
     if (refreshed->refresh_token.empty()) {
         refreshed->refresh_token = token.refresh_token;
     }
-    MSTEAMS_TRY(accounts_.update_token(mm_user_id, seal_token(*refreshed, mm_user_id)));
+    MSTEAMS_TRY(accounts_->update_token(mm_user_id, seal_token(*refreshed, mm_user_id)));
     return refreshed->access_token;
 }
 
@@ -220,7 +222,7 @@ Result<graph::Me> Logins::whoami(std::string const& mm_user_id) {
 
 void Logins::lose_connection(std::string const& mm_user_id, std::string const& why) {
     log::warn("a Teams connection was lost", {{"user_id", mm_user_id}, {"reason", why}});
-    if (auto d = accounts_.disconnect(mm_user_id); !d) {
+    if (auto d = accounts_->disconnect(mm_user_id); !d) {
         log::error("could not record a lost connection", {{"user_id", mm_user_id}, {"error", d.error().message}});
     }
     notify_webapp(mm_user_id, false, "", "");

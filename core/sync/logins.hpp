@@ -38,8 +38,9 @@ inline constexpr std::int64_t k_refresh_margin_ms = 2 * 60 * 1000;
 
 class Logins {
 public:
-    Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Database> db,
-           std::shared_ptr<graph::Entra> entra, std::shared_ptr<crypto::Sealer const> sealer);
+    Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Accounts> accounts,
+           std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::Entra> entra,
+           std::shared_ptr<crypto::Sealer const> sealer);
 
     [[nodiscard]] std::string redirect_uri() const;
     [[nodiscard]] std::string connect_url() const;  // <SiteURL>/plugins/<id>/connect
@@ -82,9 +83,8 @@ private:
 
     LoginSettings settings_;
     std::shared_ptr<mm::Api> api_;
-    std::shared_ptr<store::Database> db_;
-    store::Accounts accounts_;
-    store::OAuthStates states_;
+    std::shared_ptr<store::Accounts> accounts_;
+    std::shared_ptr<store::OAuthStates> states_;
     std::shared_ptr<graph::Entra> entra_;
     std::shared_ptr<crypto::Sealer const> sealer_;
 };

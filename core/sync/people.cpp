@@ -45,14 +45,13 @@ People::People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSe
                ProfileReader read_profile, std::shared_ptr<Stats> stats)
     : api_(std::move(api)),
       repos_(std::move(repos)),
-      accounts_(repos_.db),
       settings_(settings),
       read_profile_(std::move(read_profile)),
       stats_(std::move(stats)) {}
 
 Result<std::optional<std::string>> People::connected_mm_user(std::string const& teams_user_id) {
     std::optional<store::Account> account;
-    MSTEAMS_TRY_ASSIGN(account, accounts_.by_teams_user(teams_user_id));
+    MSTEAMS_TRY_ASSIGN(account, repos_.accounts->by_teams_user(teams_user_id));
     if (account && account->connected()) {
         return std::optional<std::string>(account->mm_user_id);
     }
@@ -61,7 +60,7 @@ Result<std::optional<std::string>> People::connected_mm_user(std::string const& 
 
 Result<std::optional<std::string>> People::known_mm_user(std::string const& teams_user_id) {
     std::optional<store::Account> account;
-    MSTEAMS_TRY_ASSIGN(account, accounts_.by_teams_user(teams_user_id));
+    MSTEAMS_TRY_ASSIGN(account, repos_.accounts->by_teams_user(teams_user_id));
     if (account) {
         // Connected or not: the link stays, so history stays attributed to the same person.
         return std::optional<std::string>(account->mm_user_id);

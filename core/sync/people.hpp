@@ -60,7 +60,6 @@ private:
 
     std::shared_ptr<mm::Api> api_;
     store::Repositories repos_;
-    store::Accounts accounts_;
     PeopleSettings settings_;
     ProfileReader read_profile_;
     std::shared_ptr<Stats> stats_;

@@ -61,7 +61,8 @@ OAuthState oauth_state(std::string const& state, std::int64_t expires_at, std::s
 
 TEST_CASE("store: accounts connect, are found both ways, refresh and disconnect", "[pg]") {
     TempDatabase temp;
-    Accounts accounts(temp.open_migrated());
+    auto const accounts_owner = msteams::store::postgres_accounts(temp.open_migrated());
+    Accounts& accounts = *accounts_owner;
 
     auto const missing = accounts.by_mm_user("mm-a");
     REQUIRE(missing.has_value());
@@ -114,7 +115,8 @@ TEST_CASE("store: accounts connect, are found both ways, refresh and disconnect"
 
 TEST_CASE("store: connect refuses incomplete accounts", "[pg]") {
     TempDatabase temp;
-    Accounts accounts(temp.open_migrated());
+    auto const accounts_owner = msteams::store::postgres_accounts(temp.open_migrated());
+    Accounts& accounts = *accounts_owner;
     CHECK(error_of(accounts.connect(account("", "teams-a"), 10)) == ErrorCode::invalid_argument);
     CHECK(error_of(accounts.connect(account("mm-a", ""), 10)) == ErrorCode::invalid_argument);
     CHECK(error_of(accounts.connect(account("mm-a", "teams-a", ""), 10)) == ErrorCode::invalid_argument);
@@ -123,7 +125,8 @@ TEST_CASE("store: connect refuses incomplete accounts", "[pg]") {
 
 TEST_CASE("store: the connected-users limit counts connected users only", "[pg]") {
     TempDatabase temp;
-    Accounts accounts(temp.open_migrated());
+    auto const accounts_owner = msteams::store::postgres_accounts(temp.open_migrated());
+    Accounts& accounts = *accounts_owner;
     must(accounts.connect(account("mm-a", "teams-a"), 2));
     must(accounts.connect(account("mm-b", "teams-b"), 2));
     auto const refused = accounts.connect(account("mm-c", "teams-c"), 2);
@@ -144,7 +147,8 @@ TEST_CASE("store: concurrent connects never pass the limit", "[pg]") {
     constexpr int k_threads = 8;
     constexpr int k_limit = 3;
     auto db = temp.open_migrated(k_threads);
-    Accounts accounts(db);
+    auto const accounts_owner = msteams::store::postgres_accounts(db);
+    Accounts& accounts = *accounts_owner;
     std::barrier start(k_threads);
     std::atomic<int> ok{0};
     std::atomic<int> denied{0};
@@ -152,7 +156,8 @@ TEST_CASE("store: concurrent connects never pass the limit", "[pg]") {
     std::vector<std::thread> threads;
     for (int i = 0; i < k_threads; ++i) {
         threads.emplace_back([&, i] {
-            Accounts mine(db);
+            auto const mine_owner = msteams::store::postgres_accounts(db);
+            Accounts& mine = *mine_owner;
             start.arrive_and_wait();
             auto const s = mine.connect(account("mm-" + std::to_string(i), "teams-" + std::to_string(i)), k_limit);
             if (s) {
@@ -175,7 +180,8 @@ TEST_CASE("store: concurrent connects never pass the limit", "[pg]") {
 
 TEST_CASE("store: a Teams account connected elsewhere is a conflict — a disconnected one is taken over", "[pg]") {
     TempDatabase temp;
-    Accounts accounts(temp.open_migrated());
+    auto const accounts_owner = msteams::store::postgres_accounts(temp.open_migrated());
+    Accounts& accounts = *accounts_owner;
     must(accounts.connect(account("mm-a", "teams-x"), 10));
 
     auto const taken = accounts.connect(account("mm-b", "teams-x"), 10);
@@ -201,7 +207,8 @@ TEST_CASE("store: a Teams account connected elsewhere is a conflict — a discon
 
 TEST_CASE("store: OAuth states are single-use, returned even when expired, and purged", "[pg]") {
     TempDatabase temp;
-    OAuthStates states(temp.open_migrated());
+    auto const states_owner = msteams::store::postgres_oauth_states(temp.open_migrated());
+    OAuthStates& states = *states_owner;
 
     must(states.put(oauth_state("s1", 1000)));
     must(states.put(oauth_state("s2", 5000, "bot")));
@@ -238,7 +245,8 @@ TEST_CASE("store: OAuth states are single-use, returned even when expired, and p
 
 TEST_CASE("store: only the user who started an OAuth flow can spend its state — others leave it intact", "[pg]") {
     TempDatabase temp;
-    OAuthStates states(temp.open_migrated());
+    auto const states_owner = msteams::store::postgres_oauth_states(temp.open_migrated());
+    OAuthStates& states = *states_owner;
     must(states.put(oauth_state("mine", 9000)));  // started by mm-user
     // Another user's redirect (a cancel or a code): refused, and the state is not consumed.
     auto const stolen = states.take("mine", "mm-other");
@@ -259,14 +267,15 @@ TEST_CASE("store: two concurrent takes of one OAuth state: exactly one wins", "[
     auto db = temp.open_migrated(4);
     for (int round = 0; round < 10; ++round) {
         std::string const state = "race-" + std::to_string(round);
-        REQUIRE(OAuthStates(db).put(oauth_state(state, 1)).has_value());
+        REQUIRE(msteams::store::postgres_oauth_states(db)->put(oauth_state(state, 1)).has_value());
         std::barrier start(2);
         std::atomic<int> won{0};
         std::atomic<int> not_found{0};
         std::vector<std::thread> threads;
         for (int t = 0; t < 2; ++t) {
             threads.emplace_back([&] {
-                OAuthStates mine(db);
+                auto const mine_owner = msteams::store::postgres_oauth_states(db);
+                OAuthStates& mine = *mine_owner;
                 start.arrive_and_wait();
                 auto const r = mine.take(state, "mm-user");
                 if (r) {
