@@ -188,7 +188,66 @@ struct Counters {
     std::uint64_t waited_ms = 0;  // time spent waiting for a rate-limiter turn
 };
 
-class Client {
+// The chats part of Graph as the bridge's pipelines use it (delegated tokens): Client implements it, unit tests fake
+// it in memory.
+class ChatApi {
+public:
+    virtual ~ChatApi() = default;
+
+    // Chats
+    [[nodiscard]] virtual Result<Chat> get_chat(std::string const& token, std::string const& chat_id,
+                                                bool with_members) = 0;
+    // POST /chats: oneOnOne with two members (idempotent) or group with more; the caller is one of `member_ids`.
+    [[nodiscard]] virtual Result<Chat> create_chat(std::string const& token, std::string const& chat_type,
+                                                   std::vector<std::string> const& member_ids) = 0;
+    // The caller's chats with members, for finding an existing group chat ($expand=members, all pages up to
+    // `max_chats`).
+    [[nodiscard]] virtual Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats) = 0;
+
+    // Chat messages
+    [[nodiscard]] virtual Result<ChatMessage> get_message(std::string const& token, std::string const& chat_id,
+                                                          std::string const& message_id) = 0;
+    // Messages of a chat modified after `after_ms` (Unix ms), oldest first, at most `max_messages` (the newest
+    // are kept when there are more; `truncated` says so). Graph compares more precisely than the milliseconds it
+    // shows, so messages of after_ms's own millisecond may come back again: callers deduplicate.
+    struct Page {
+        std::vector<ChatMessage> messages;
+        bool truncated = false;
+    };
+    [[nodiscard]] virtual Result<Page> list_messages_since(std::string const& token, std::string const& chat_id,
+                                                           std::int64_t after_ms, std::size_t max_messages) = 0;
+    // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
+    // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
+    // reading again from the newest of each chunk.
+    [[nodiscard]] virtual Result<Page> list_oldest_messages_since(std::string const& token, std::string const& chat_id,
+                                                                  std::int64_t after_ms, std::size_t max_messages) = 0;
+    [[nodiscard]] virtual Result<ChatMessage> send_message(std::string const& token, std::string const& chat_id,
+                                                           NewMessage const& message) = 0;
+    [[nodiscard]] virtual Status update_message(std::string const& token, std::string const& chat_id,
+                                                std::string const& message_id, NewMessage const& message) = 0;
+    // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
+    [[nodiscard]] virtual Status soft_delete_message(std::string const& token, std::string const& user_id,
+                                                     std::string const& chat_id, std::string const& message_id) = 0;
+    [[nodiscard]] virtual Status set_reaction(std::string const& token, std::string const& chat_id,
+                                              std::string const& message_id, std::string const& reaction_type) = 0;
+    [[nodiscard]] virtual Status unset_reaction(std::string const& token, std::string const& chat_id,
+                                                std::string const& message_id, std::string const& reaction_type) = 0;
+
+    // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
+    // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
+    [[nodiscard]] virtual Result<std::string> get_hosted_content(std::string const& token, std::string const& chat_id,
+                                                                 std::string const& message_id,
+                                                                 std::string const& hosted_content_id) = 0;
+    [[nodiscard]] virtual Result<std::string> download_shared(std::string const& token,
+                                                              std::string const& content_url) = 0;
+    // PUT /me/drive/root:/Microsoft Teams Chat Files/Mattermost/{key}/{name}:/content, then an organization view
+    // link so chat members can open it. `key` identifies the source file (e.g. its Mattermost file id), so that
+    // uploading it again (a retry) replaces the same item: same id, same link, same Teams attachment id.
+    [[nodiscard]] virtual Result<DriveItem> upload_chat_file(std::string const& token, std::string const& key,
+                                                             std::string const& name, std::string const& bytes) = 0;
+};
+
+class Client final : public ChatApi {
 public:
     // `graph_base` is e.g. https://graph.microsoft.com (no /v1.0).
     Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits = {});
@@ -209,54 +268,49 @@ public:
                                                               std::vector<std::string> const& ids);
 
     // Chats
-    [[nodiscard]] Result<Chat> get_chat(std::string const& token, std::string const& chat_id, bool with_members);
+    [[nodiscard]] Result<Chat> get_chat(std::string const& token, std::string const& chat_id,
+                                        bool with_members) override;
     // POST /chats: oneOnOne with two members (idempotent) or group with more; the caller is one of `member_ids`.
     [[nodiscard]] Result<Chat> create_chat(std::string const& token, std::string const& chat_type,
-                                           std::vector<std::string> const& member_ids);
+                                           std::vector<std::string> const& member_ids) override;
     // The caller's chats with members, for finding an existing group chat ($expand=members, all pages up to
     // `max_chats`).
-    [[nodiscard]] Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats);
+    [[nodiscard]] Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats) override;
 
     // Chat messages
     [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, std::string const& chat_id,
-                                                  std::string const& message_id);
-    // Messages of a chat modified after `after_ms` (Unix ms), oldest first, at most `max_messages` (the newest
-    // are kept when there are more; `truncated` says so). Graph compares more precisely than the milliseconds it
-    // shows, so messages of after_ms's own millisecond may come back again: callers deduplicate.
-    struct Page {
-        std::vector<ChatMessage> messages;
-        bool truncated = false;
-    };
+                                                  std::string const& message_id) override;
     [[nodiscard]] Result<Page> list_messages_since(std::string const& token, std::string const& chat_id,
-                                                   std::int64_t after_ms, std::size_t max_messages);
+                                                   std::int64_t after_ms, std::size_t max_messages) override;
     // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
     // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
     // reading again from the newest of each chunk.
     [[nodiscard]] Result<Page> list_oldest_messages_since(std::string const& token, std::string const& chat_id,
-                                                          std::int64_t after_ms, std::size_t max_messages);
+                                                          std::int64_t after_ms, std::size_t max_messages) override;
     [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, std::string const& chat_id,
-                                                   NewMessage const& message);
+                                                   NewMessage const& message) override;
     [[nodiscard]] Status update_message(std::string const& token, std::string const& chat_id,
-                                        std::string const& message_id, NewMessage const& message);
+                                        std::string const& message_id, NewMessage const& message) override;
     // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
     [[nodiscard]] Status soft_delete_message(std::string const& token, std::string const& user_id,
-                                             std::string const& chat_id, std::string const& message_id);
+                                             std::string const& chat_id, std::string const& message_id) override;
     [[nodiscard]] Status set_reaction(std::string const& token, std::string const& chat_id,
-                                      std::string const& message_id, std::string const& reaction_type);
+                                      std::string const& message_id, std::string const& reaction_type) override;
     [[nodiscard]] Status unset_reaction(std::string const& token, std::string const& chat_id,
-                                        std::string const& message_id, std::string const& reaction_type);
+                                        std::string const& message_id, std::string const& reaction_type) override;
 
     // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
     // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
     [[nodiscard]] Result<std::string> get_hosted_content(std::string const& token, std::string const& chat_id,
                                                          std::string const& message_id,
-                                                         std::string const& hosted_content_id);
-    [[nodiscard]] Result<std::string> download_shared(std::string const& token, std::string const& content_url);
+                                                         std::string const& hosted_content_id) override;
+    [[nodiscard]] Result<std::string> download_shared(std::string const& token,
+                                                      std::string const& content_url) override;
     // PUT /me/drive/root:/Microsoft Teams Chat Files/Mattermost/{key}/{name}:/content, then an organization view
     // link so chat members can open it. `key` identifies the source file (e.g. its Mattermost file id), so that
     // uploading it again (a retry) replaces the same item: same id, same link, same Teams attachment id.
     [[nodiscard]] Result<DriveItem> upload_chat_file(std::string const& token, std::string const& key,
-                                                     std::string const& name, std::string const& bytes);
+                                                     std::string const& name, std::string const& bytes) override;
 
     // Subscriptions (app token for chats/getAllMessages)
     [[nodiscard]] Result<Subscription> create_subscription(std::string const& token, Subscription const& wanted);

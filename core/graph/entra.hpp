@@ -49,7 +49,14 @@ struct Me {
     std::string user_principal_name;
 };
 
-class Entra {
+// Where the application's own token comes from: Entra, or a fake in unit tests.
+class AppTokens {
+public:
+    virtual ~AppTokens() = default;
+    [[nodiscard]] virtual Result<Token> app_token() = 0;
+};
+
+class Entra final : public AppTokens {
 public:
     Entra(std::shared_ptr<http::Client> http, App app);
 
@@ -60,7 +67,7 @@ public:
                                             std::string const& code_verifier) const;
     [[nodiscard]] Result<Token> refresh(std::string const& refresh_token) const;
     // The application's own token (client credentials), cached until five minutes before it expires.
-    [[nodiscard]] Result<Token> app_token();
+    [[nodiscard]] Result<Token> app_token() override;
 
     // GET /v1.0/me with a delegated token.
     [[nodiscard]] Result<Me> me(std::string const& access_token) const;

@@ -83,7 +83,7 @@ struct Inbound::Work {
     std::vector<std::pair<std::string, std::string>> connected;  // (Teams user id, Mattermost user id)
     std::size_t member = 0;
     std::string token;
-    Logins* logins = nullptr;
+    Connections* logins = nullptr;
 
     template <class F>
     auto with_token(F&& call) -> decltype(call(std::string())) {
@@ -116,8 +116,8 @@ struct Inbound::Work {
 };
 
 Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
-                 std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph,
-                 std::shared_ptr<graph::Entra> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats)
+                 std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
+                 std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       repos_(std::move(repos)),
@@ -421,7 +421,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         std::vector<graph::ChatMessage> messages;
         bool more = false;
         if (forward) {
-            graph::Client::Page page;
+            graph::ChatApi::Page page;
             MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
                 return graph_->list_oldest_messages_since(token, chat_id, after, settings_.max_messages_per_read);
             }));

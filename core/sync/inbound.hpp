@@ -49,8 +49,8 @@ struct InboundSettings {
 class Inbound {
 public:
     Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
-            std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<graph::Entra> entra,
-            std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
+            std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
+            std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
     ~Inbound();
 
     void start();
@@ -88,9 +88,9 @@ private:
     InboundSettings settings_;
     std::shared_ptr<mm::Api> api_;
     store::Repositories repos_;
-    std::shared_ptr<Logins> logins_;
-    std::shared_ptr<graph::Client> graph_;
-    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<Connections> logins_;
+    std::shared_ptr<graph::ChatApi> graph_;
+    std::shared_ptr<graph::AppTokens> entra_;
     std::shared_ptr<People> people_;
     std::shared_ptr<Stats> stats_;
 

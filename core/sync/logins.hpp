@@ -36,7 +36,18 @@ inline constexpr std::int64_t k_state_lifetime_ms = 5 * 60 * 1000;
 // Refresh a delegated token this long before it expires.
 inline constexpr std::int64_t k_refresh_margin_ms = 2 * 60 * 1000;
 
-class Logins {
+// What the pipelines need of users' Teams connections: Logins, or a fake in unit tests.
+class Connections {
+public:
+    virtual ~Connections() = default;
+    [[nodiscard]] virtual Result<std::optional<store::Account>> account(std::string const& mm_user_id) = 0;
+    // Connected Mattermost users, most recently connected first (at most `limit`).
+    [[nodiscard]] virtual Result<std::vector<std::string>> connected_users(std::size_t limit) = 0;
+    // A delegated access token for the user; permission_denied when the user is not (or no longer) connected.
+    [[nodiscard]] virtual Result<std::string> access_token(std::string const& mm_user_id) = 0;
+};
+
+class Logins final : public Connections {
 public:
     Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Accounts> accounts,
            std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::Entra> entra,
@@ -60,17 +71,16 @@ public:
     [[nodiscard]] Status abandon(std::string const& state, std::string const& session_user_id);
 
     [[nodiscard]] Status disconnect(std::string const& mm_user_id);
-    [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id);
+    [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id) override;
     [[nodiscard]] Result<int> count_connected();
-    // Connected Mattermost users, most recently connected first (at most `limit`).
-    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit);
+    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit) override;
     [[nodiscard]] int limit() const noexcept { return settings_.connected_users_allowed; }
     [[nodiscard]] std::string const& bot_user_id() const noexcept { return settings_.bot_user_id; }
 
     // A delegated access token for the user, refreshed when close to expiry (the rotated refresh token is saved).
     // A refused refresh or a token that can no longer be opened disconnects the user and sends them a direct
     // message from the bot with a link to connect again; the error is permission_denied.
-    [[nodiscard]] Result<std::string> access_token(std::string const& mm_user_id);
+    [[nodiscard]] Result<std::string> access_token(std::string const& mm_user_id) override;
 
     // Reads the user's Teams identity with their token (refreshing it as needed).
     [[nodiscard]] Result<graph::Me> whoami(std::string const& mm_user_id);

@@ -214,8 +214,8 @@ struct Outbound::Target {
 };
 
 Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
-                   std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats,
-                   TeamsLookup lookup)
+                   std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
+                   std::shared_ptr<Stats> stats, TeamsLookup lookup)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       repos_(std::move(repos)),
@@ -632,7 +632,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             names.push_back(f.name);
         }
         auto const wanted = fingerprint(out.html, std::move(names));
-        graph::Client::Page page;
+        graph::ChatApi::Page page;
         MSTEAMS_TRY_ASSIGN(
             page, graph_->list_messages_since(t->token, t->chat_id, pending->pending_since - k_resend_window_ms, 200));
         for (auto const& m : page.messages) {

@@ -48,7 +48,7 @@ using TeamsLookup = std::function<Result<std::optional<TeamsProfile>>(std::strin
 class Outbound {
 public:
     Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
-             std::shared_ptr<Logins> logins, std::shared_ptr<graph::Client> graph, std::shared_ptr<Stats> stats,
+             std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph, std::shared_ptr<Stats> stats,
              TeamsLookup lookup);
     ~Outbound();
 
@@ -78,8 +78,8 @@ private:
     OutboundSettings settings_;
     std::shared_ptr<mm::Api> api_;
     store::Repositories repos_;
-    std::shared_ptr<Logins> logins_;
-    std::shared_ptr<graph::Client> graph_;
+    std::shared_ptr<Connections> logins_;
+    std::shared_ptr<graph::ChatApi> graph_;
     std::shared_ptr<Stats> stats_;
     TeamsLookup lookup_;
     std::mutex cache_mutex_;
