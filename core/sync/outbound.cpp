@@ -255,7 +255,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
         return {};
     }
     std::vector<store::OutboxItem> items;
-    auto const now = now_ms();
+    auto const now = clock();
     for (auto const& e : events) {
         store::OutboxItem item;
         item.created_at = now;
@@ -335,7 +335,7 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
 }
 
 Result<bool> Outbound::run_once() {
-    auto const now = now_ms();
+    auto const now = clock();
     std::optional<store::OutboxItem> item;
     MSTEAMS_TRY_ASSIGN(item, repos_.outbox->claim(now, now - k_settle_ms, now + k_claim_lease.count()));
     if (!item) {
@@ -369,7 +369,7 @@ Result<bool> Outbound::run_once() {
             tell(item->user_id, item->channel_id,
                  "Your message could not be delivered to Microsoft Teams: " + e.message);
         }
-        MSTEAMS_TRY(repos_.outbox->dead_letter(*item, e.message, now_ms()));
+        MSTEAMS_TRY(repos_.outbox->dead_letter(*item, e.message, clock()));
         return true;
     }
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
@@ -379,7 +379,7 @@ Result<bool> Outbound::run_once() {
                {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)},
                {"error", e.message}});
-    MSTEAMS_TRY(repos_.outbox->postpone(item->id, now_ms() + delay_ms, e.message));
+    MSTEAMS_TRY(repos_.outbox->postpone(item->id, clock() + delay_ms, e.message));
     return true;
 }
 
@@ -407,7 +407,7 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
         return std::optional<std::string>(user->teams_user_id);
     }
     // Someone who never connected may still be in Teams: the same email is the same person.
-    auto const now = now_ms();
+    auto const now = clock();
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = not_in_teams_.find(mm_user_id); it != not_in_teams_.end() && now - it->second < k_lookup_ttl_ms) {
@@ -538,7 +538,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
             t.chat_id = chat.id;
         }
     }
-    store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, now_ms(), now_ms()};
+    store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, clock(), clock()};
     MSTEAMS_TRY(repos_.portals->add(created));
     return std::optional<Target>(std::move(t));
 }
@@ -676,7 +676,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         }
         if (!pending) {
             MSTEAMS_TRY(repos_.messages->mark_pending(
-                store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0, now_ms(), false}));
+                store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0, clock(), false}));
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "graph/client.hpp"
 #include "mm/api.hpp"
@@ -31,6 +32,8 @@ struct OutboundSettings {
     std::string bot_user_id;
     std::int64_t max_file_size = 20LL << 20;  // to Teams
     int workers = 2;
+    // The wall clock (Unix ms); tests move it.
+    std::function<std::int64_t()> clock_ms;
 };
 
 // A hook event as the outbox needs it.
@@ -74,6 +77,7 @@ private:
     [[nodiscard]] Status send_delete(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_reaction(Lease& lease, store::OutboxItem const& item, bool add);
     void tell(std::string const& user_id, std::string const& channel_id, std::string const& text);
+    [[nodiscard]] std::int64_t clock() const { return settings_.clock_ms ? settings_.clock_ms() : now_ms(); }
 
     OutboundSettings settings_;
     std::shared_ptr<mm::Api> api_;

@@ -64,6 +64,11 @@ public:
         std::lock_guard lock(mutex_);
         faults_[method].push_back(std::move(error));
     }
+    // The next send_message reaches Teams but its answer is lost (a timeout after the request went out).
+    void lose_next_answer() {
+        std::lock_guard lock(mutex_);
+        lose_answer_ = true;
+    }
     [[nodiscard]] int calls(std::string const& method) const {
         std::lock_guard lock(mutex_);
         auto const it = calls_.find(method);
@@ -150,7 +155,14 @@ public:
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("send_message", token));
         MSTEAMS_TRY(member(token, chat_id));
-        return append(chat_id, user_of(token), message.html, message.attachments);
+        auto sent = append(chat_id, user_of(token), message.html, message.attachments);
+        if (lose_answer_) {
+            lose_answer_ = false;
+            Error lost{ErrorCode::unavailable, "the request timed out", 0, {}};
+            lost.outcome_unknown = true;
+            return std::unexpected(lost);
+        }
+        return sent;
     }
     Status update_message(std::string const& token, std::string const& chat_id, std::string const& message_id,
                           graph::NewMessage const& message) override {
@@ -311,7 +323,8 @@ private:
     std::map<std::string, Room> chats_;
     std::map<std::string, std::deque<Error>> faults_;
     std::map<std::string, int> calls_;
-    std::int64_t now_ = msteams::now_ms() - 60 * 60 * 1000;  // an hour ago: every change is in the past
+    bool lose_answer_ = false;
+    std::int64_t now_ = msteams::now_ms() - 30'000;  // every change is in the recent past
 };
 
 // The application's token, always granted.

@@ -1,0 +1,238 @@
+// Mattermost → Teams, without network or PostgreSQL: sync::Outbound over FakeApi, FakeTeams and the in-memory store.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fakes/pipeline_world.hpp"
+#include "sync/inbound.hpp"
+#include "sync/outbound.hpp"
+
+using msteams::sync::OutboundEvent;
+using msteams::test::one_on_one;
+using msteams::test::PipelineWorld;
+using msteams::test::teams_id;
+
+namespace {
+
+std::string const k_alice = "alice00000000000000000000a";
+std::string const k_bob = "bob0000000000000000000000b";
+
+// The text of a Teams message's HTML, tags dropped.
+std::string text_of(std::string const& html) {
+    std::string out;
+    bool tag = false;
+    for (char c : html) {
+        if (c == '<' || c == '>') {
+            tag = c == '<';
+        } else if (!tag) {
+            out += c;
+        }
+    }
+    return out;
+}
+
+struct OutboundWorld : PipelineWorld {
+    std::string alice_teams = teams_id('a');
+    std::string bob_teams = teams_id('b');
+    std::string chat = one_on_one(teams_id('a'), teams_id('b'));
+    std::string dm;
+    std::int64_t t0 = msteams::now_ms() - 10'000;  // posts made a while ago: settled
+    std::shared_ptr<std::atomic<std::int64_t>> skew = std::make_shared<std::atomic<std::int64_t>>(0);
+    std::unique_ptr<msteams::sync::Outbound> outbound;
+
+    OutboundWorld() {
+        connect(k_alice, "alice", alice_teams);
+        connect(k_bob, "bob", bob_teams);
+        teams->add_chat(chat, "oneOnOne", {alice_teams, bob_teams});
+        dm = api->get_direct_channel(k_alice, k_bob)->id;
+        msteams::sync::OutboundSettings settings;
+        settings.bot_user_id = "bot0000000000000000000000b";
+        settings.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
+        outbound = std::make_unique<msteams::sync::Outbound>(
+            settings, api, store.repos, connections, teams, stats,
+            [](std::string const&) -> msteams::Result<std::optional<msteams::sync::TeamsProfile>> {
+                return std::optional<msteams::sync::TeamsProfile>();
+            });
+    }
+    // A post by `user` in the DM, `ms` after t0 (not yet told to the bridge).
+    msteams::mm::Post post(std::string const& user, std::string const& message, std::int64_t ms) {
+        msteams::mm::Post p;
+        p.user_id = user;
+        p.channel_id = dm;
+        p.message = message;
+        auto created = api->create_post(p).value();
+        created.create_at = created.update_at = t0 + ms;
+        return created;
+    }
+    void hook(OutboundEvent::Kind kind, msteams::mm::Post const& p, msteams::mm::Post const& old = {}) {
+        OutboundEvent e;
+        e.kind = kind;
+        e.post = p;
+        e.old_post = old;
+        REQUIRE(outbound->enqueue({e}).has_value());
+    }
+    int drain() {
+        int sent = 0;
+        while (sent < 1000) {
+            auto const ran = outbound->run_once();
+            INFO((ran ? std::string() : ran.error().message));
+            REQUIRE(ran.has_value());
+            if (!*ran) {
+                break;
+            }
+            ++sent;
+        }
+        return sent;
+    }
+    [[nodiscard]] std::vector<std::string> in_teams() {
+        std::vector<std::string> out;
+        for (auto const& m : teams->messages(chat)) {
+            out.push_back(m.deleted_at ? "(deleted)" : text_of(m.body));
+        }
+        return out;
+    }
+    [[nodiscard]] std::int64_t outbox_size() { return store.repos.outbox->size().value(); }
+};
+
+}  // namespace
+
+TEST_CASE("outbound: posts whose hooks arrive reversed reach Teams in the order they were written, each once",
+          "[sync]") {
+    OutboundWorld w;
+    auto const one = w.post(k_alice, "one", 1);
+    auto const two = w.post(k_bob, "two", 2);
+    auto const three = w.post(k_alice, "three", 3);
+    w.hook(OutboundEvent::Kind::posted, three);
+    w.hook(OutboundEvent::Kind::posted, two);
+    w.hook(OutboundEvent::Kind::posted, one);
+    w.hook(OutboundEvent::Kind::posted, two);  // a hook delivered twice
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"one", "two", "three"});
+    auto const sent = w.teams->messages(w.chat);
+    CHECK(sent[1].from.id == w.bob_teams);  // each as its author
+    CHECK(w.teams->calls("send_message") == 3);
+    CHECK(w.outbox_size() == 0);
+    auto const link = w.store.repos.messages->by_post(two.id).value();
+    REQUIRE(link);
+    CHECK(link->teams_message_id == sent[1].id);
+    CHECK(link->origin == "mattermost");
+}
+
+TEST_CASE("outbound: an edit and a delete in Mattermost follow the message to Teams", "[sync]") {
+    OutboundWorld w;
+    auto const p = w.post(k_alice, "draft", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    auto edited = p;
+    edited.message = "final";
+    edited.update_at = p.create_at + 5;
+    w.hook(OutboundEvent::Kind::edited, edited, p);
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"final"});
+
+    auto deleted = edited;
+    deleted.delete_at = edited.update_at + 5;
+    w.hook(OutboundEvent::Kind::deleted, deleted);
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"(deleted)"});
+    CHECK(w.stats->sent_edits == 1);
+    CHECK(w.stats->sent_deletes == 1);
+}
+
+TEST_CASE("outbound: a send whose answer was lost is found in Teams on the retry, not sent twice", "[sync]") {
+    OutboundWorld w;
+    auto const p = w.post(k_alice, "exactly once", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.teams->lose_next_answer();
+    REQUIRE(w.outbound->run_once().value());  // fails: the outcome is unknown
+    CHECK(w.outbox_size() == 1);
+    CHECK(w.in_teams() == std::vector<std::string>{"exactly once"});
+    w.make_due();
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"exactly once"});
+    CHECK(w.teams->calls("send_message") == 1);
+    CHECK(w.outbox_size() == 0);
+    auto const link = w.store.repos.messages->by_post(p.id).value();
+    REQUIRE(link);
+    CHECK(link->teams_message_id == w.teams->messages(w.chat).at(0).id);
+}
+
+TEST_CASE("outbound: the echo of a sent message from Teams does not come back into Mattermost", "[sync]") {
+    OutboundWorld w;
+    msteams::sync::InboundSettings settings;
+    settings.bot_user_id = "bot0000000000000000000000b";
+    msteams::sync::Inbound inbound(settings, w.api, w.store.repos, w.connections, w.teams,
+                                   std::make_shared<msteams::test::FakeAppTokens>(), w.people, w.stats);
+    auto const p = w.post(k_alice, "round trip", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    auto const sent = w.teams->messages(w.chat).at(0);
+    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", "created", w.chat, sent.id, 0}}).has_value());
+    while (inbound.run_once().value()) {
+    }
+    CHECK(w.api->posts_in(w.dm).size() == 1);  // the original only
+    CHECK(w.stats->echoes == 1);
+}
+
+TEST_CASE("outbound: a Mattermost reaction is the same user's reaction in Teams, and so is its removal", "[sync]") {
+    OutboundWorld w;
+    auto const p = w.post(k_alice, "lunch?", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    msteams::mm::Reaction r;
+    r.user_id = k_bob;
+    r.post_id = p.id;
+    r.channel_id = w.dm;
+    r.emoji_name = "+1";
+    r.create_at = w.t0 + 2;
+    OutboundEvent e;
+    e.kind = OutboundEvent::Kind::reacted;
+    e.reaction = r;
+    REQUIRE(w.outbound->enqueue({e}).has_value());
+    w.drain();
+    auto const reactions = w.teams->messages(w.chat).at(0).reactions;
+    REQUIRE(reactions.size() == 1);
+    CHECK(reactions[0].reaction_type == "like");
+    CHECK(reactions[0].user_id == w.bob_teams);
+
+    e.kind = OutboundEvent::Kind::unreacted;
+    REQUIRE(w.outbound->enqueue({e}).has_value());
+    *w.skew += 1'000;  // a removal is dated when its hook runs: it is sent once settled
+    w.drain();
+    CHECK(w.teams->messages(w.chat).at(0).reactions.empty());
+}
+
+TEST_CASE("outbound: an author who is not connected is told so, and nothing is sent", "[sync]") {
+    OutboundWorld w;
+    REQUIRE(w.store.repos.accounts->disconnect(k_bob).has_value());
+    auto const p = w.post(k_bob, "hello?", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    CHECK(w.in_teams().empty());
+    CHECK(w.stats->outbound_not_connected == 1);
+    std::lock_guard lock(w.api->mutex);
+    REQUIRE(w.api->ephemerals.size() == 1);
+    CHECK(w.api->ephemerals[0].first == k_bob);
+    CHECK(w.api->ephemerals[0].second.message.find("/msteams connect") != std::string::npos);
+}
+
+TEST_CASE("outbound: a change Teams refuses for good becomes a dead letter; the channel's later posts go on",
+          "[sync]") {
+    OutboundWorld w;
+    auto const bad = w.post(k_alice, "refused", 1);
+    auto const good = w.post(k_alice, "after", 2);
+    w.teams->fail_next("send_message", msteams::Error{msteams::ErrorCode::invalid_argument, "400: bad body", 400, {}});
+    w.hook(OutboundEvent::Kind::posted, bad);
+    w.hook(OutboundEvent::Kind::posted, good);
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"after"});
+    auto const letters = w.store.repos.dead_letters->newest(10).value();
+    REQUIRE(letters.size() == 1);
+    CHECK(letters[0].direction == "outbound");
+    std::lock_guard lock(w.api->mutex);
+    REQUIRE(w.api->ephemerals.size() == 1);
+    CHECK(w.api->ephemerals[0].second.message.find("could not be delivered") != std::string::npos);
+}
