@@ -222,8 +222,10 @@ TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
     auto const clash = repos.portals->add({"chat-b", "chat", "", "channel-1", "", 3, 0});
     REQUIRE_FALSE(clash);
     CHECK(clash.error().code == msteams::ErrorCode::conflict);
-    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 500); }));
-    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 400); }));
+    REQUIRE(
+        repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 500); }));
+    REQUIRE(
+        repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 400); }));
     CHECK(must(repos.portals->by_channel("channel-1"))->cursor_ms == 500);  // never backwards
 }
 
