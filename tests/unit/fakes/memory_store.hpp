@@ -1,12 +1,13 @@
 #pragma once
 
 // In-memory repositories for unit tests of the pipelines: the same contract as the PostgreSQL ones of
-// core/store/<concern>.cpp (tests/unit/store/repositories_test.cpp runs the shared cases against both), with one
+// core/store/<concern>.cpp (tests/unit/store/repositories_test.cpp runs its cases against both), with one
 // lock over all tables. A transaction holds the lock and is undone when its work fails, as a rollback would be.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,9 +90,17 @@ protected:
     std::shared_ptr<MemoryState> state_;
 };
 
+// The dead letters' payloads, as the PostgreSQL store writes them (what DeadLetters::retry puts back).
 inline std::string inbox_payload(store::InboxItem const& i) {
-    return "{\"change_type\":\"" + i.change_type + "\",\"message_id\":\"" + i.message_id + "\",\"subscription_id\":\"" +
-           i.subscription_id + "\"}";
+    return nlohmann::json{
+        {"change_type", i.change_type}, {"message_id", i.message_id}, {"subscription_id", i.subscription_id}}
+        .dump();
+}
+inline std::string outbox_payload(store::OutboxItem const& i) {
+    return nlohmann::json{{"created_at", i.created_at}, {"kind", i.kind},       {"post_id", i.post_id},
+                          {"user_id", i.user_id},       {"payload", i.payload}, {"event_key", i.event_key},
+                          {"sort_at", i.sort_at}}
+        .dump();
 }
 
 }  // namespace memory_detail
@@ -707,8 +716,9 @@ public:
         auto const first = s->first_failed_at ? s->first_failed_at : now_ms;
         auto const attempts = s->item.attempts + 1;
         std::erase_if(t().outbox, [&](auto const& o) { return o.item.id == item.id; });
-        t().dead_letters.push_back(store::DeadLetter{t().next_id++, "outbound", item.channel_id, item.payload, error,
-                                                     attempts, first, now_ms});
+        t().dead_letters.push_back(store::DeadLetter{t().next_id++, "outbound", item.channel_id,
+                                                     memory_detail::outbox_payload(item), error, attempts, first,
+                                                     now_ms});
         return {};
     }
 
@@ -739,33 +749,46 @@ public:
         all.resize(std::min(all.size(), limit));
         return all;
     }
-    // Inbound dead letters only: the outbound payload of the PostgreSQL store is not modelled here.
     Result<std::int64_t> retry(std::optional<std::int64_t> id, std::int64_t now_ms) override {
         auto const held = lock();
         std::int64_t n = 0;
         std::vector<store::DeadLetter> keep;
-        for (auto const& d : t().dead_letters) {
-            if ((id && d.id != *id) || d.direction != "inbound") {
+        auto letters = t().dead_letters;
+        std::sort(letters.begin(), letters.end(), [](auto const& a, auto const& b) { return a.id < b.id; });
+        for (auto const& d : letters) {
+            if (id && d.id != *id) {
                 keep.push_back(d);
                 continue;
             }
-            auto const field = [&](std::string const& name) {
-                auto const key = "\"" + name + "\":\"";
-                auto const at = d.payload.find(key);
-                if (at == std::string::npos) {
-                    return std::string();
+            auto const p = nlohmann::json::parse(d.payload, nullptr, false);
+            if (!p.is_object()) {
+                continue;  // unreadable: dropped
+            }
+            auto const text = [&](char const* key) { return p.value(key, std::string()); };
+            auto const integer = [&](char const* key) { return p.value(key, std::int64_t{0}); };
+            if (d.direction == "inbound") {
+                store::InboxItem i{
+                    t().next_id++,      now_ms, text("subscription_id"), text("change_type"), d.thread_id,
+                    text("message_id"), 0};
+                t().inbox.push_back({i, 0, 0, 0, {}});
+            } else {
+                store::OutboxItem o{0,
+                                    integer("created_at"),
+                                    d.thread_id,
+                                    text("kind"),
+                                    text("post_id"),
+                                    text("user_id"),
+                                    text("payload"),
+                                    text("event_key"),
+                                    integer("sort_at"),
+                                    0};
+                bool const queued = std::any_of(t().outbox.begin(), t().outbox.end(),
+                                                [&](auto const& q) { return q.item.event_key == o.event_key; });
+                if (!queued) {
+                    o.id = t().next_id++;
+                    t().outbox.push_back({o, 0, 0, 0, {}});
                 }
-                auto const from = at + key.size();
-                return d.payload.substr(from, d.payload.find('"', from) - from);
-            };
-            store::InboxItem i;
-            i.id = t().next_id++;
-            i.received_at = now_ms;
-            i.subscription_id = field("subscription_id");
-            i.change_type = field("change_type");
-            i.thread_id = d.thread_id;
-            i.message_id = field("message_id");
-            t().inbox.push_back({i, 0, 0, 0, {}});
+            }
             ++n;
         }
         t().dead_letters = keep;

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "fakes/memory_store.hpp"
 #include "pg_support.hpp"
 #include "store/repositories.hpp"
 
@@ -37,9 +38,8 @@ msteams::store::OutboxItem outbox_post(std::string const& channel, std::string c
 
 }  // namespace
 
-TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker", "[pg]") {
-    TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated(6));
+namespace {
+void contract_1(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-b", "1"), item("chat-a", "2"), item("chat-a", "3")}));
 
     // Worker 1 holds chat-a (all of its ready items, in order) while worker 2 gets chat-b only.
@@ -54,6 +54,17 @@ TEST_CASE("store: the inbox hands out one thread at a time, in order, to one wor
     // A new item of a held chat waits for its holder.
     REQUIRE(repos.inbox->enqueue({item("chat-a", "4")}));
     CHECK(must(repos.inbox->claim(20, 20 + 60'000, 100)).empty());
+}
+}  // namespace
+
+TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker", "[pg]") {
+    TempDatabase temp;
+    contract_1(msteams::store::postgres_repositories(temp.open_migrated(6)));
+}
+
+TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker (in memory)", "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_1(memory.repos);
 }
 
 TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease comes back with its attempt counted",
@@ -75,9 +86,8 @@ TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease c
     CHECK(again[0].attempts == 2);
 }
 
-TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]") {
-    TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+namespace {
+void contract_2(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-a", "2")}));
     std::vector<std::int64_t> ids;
     for (auto const& i : must(repos.inbox->claim(10, 60'000, 100))) {
@@ -95,11 +105,20 @@ TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]"
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.inbox->remove(tx, ids); }));
     CHECK(must(repos.inbox->size()) == 0);
 }
+}  // namespace
 
-TEST_CASE("store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all",
-          "[pg]") {
+TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]") {
     TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    contract_2(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE("store: postponed inbox items wait, and removed ones are gone (in memory)", "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_2(memory.repos);
+}
+
+namespace {
+void contract_3(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "m1", "deleted"), item("chat-a", "m2")}));
     auto const claimed = must(repos.inbox->claim(10, 60'000, 1));
     REQUIRE(claimed.size() == 1);
@@ -172,10 +191,23 @@ TEST_CASE("store: inbox and outbox items that keep failing become dead letters, 
     CHECK(claimed_out->kind == "delete");
     CHECK(claimed_out->sort_at == 5);
 }
+}  // namespace
 
-TEST_CASE("store: the message map is unique on both sides and pending links become real ones", "[pg]") {
+TEST_CASE("store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all",
+          "[pg]") {
     TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    contract_3(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE(
+    "store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all (in memory)",
+    "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_3(memory.repos);
+}
+
+namespace {
+void contract_4(msteams::store::Repositories const& repos) {
     msteams::store::MessageLink link{"chat-a", "m1", "", "channel-1", "teams", 0, 123, false};
     REQUIRE(repos.messages->mark_pending(link));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
@@ -198,10 +230,20 @@ TEST_CASE("store: the message map is unique on both sides and pending links beco
     });
     CHECK_FALSE(twin.has_value());
 }
+}  // namespace
 
-TEST_CASE("store: one lease holder at a time, until it lapses or is released", "[pg]") {
+TEST_CASE("store: the message map is unique on both sides and pending links become real ones", "[pg]") {
     TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    contract_4(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE("store: the message map is unique on both sides and pending links become real ones (in memory)", "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_4(memory.repos);
+}
+
+namespace {
+void contract_5(msteams::store::Repositories const& repos) {
     CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));
     CHECK_FALSE(must(repos.leases->hold("subscriptions", "node-b", std::chrono::seconds(30))));
     CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));  // renewal
@@ -211,10 +253,20 @@ TEST_CASE("store: one lease holder at a time, until it lapses or is released", "
     CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));
     CHECK_FALSE(must(repos.leases->hold("subscriptions", "node-b", std::chrono::seconds(30))));
 }
+}  // namespace
 
-TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
+TEST_CASE("store: one lease holder at a time, until it lapses or is released", "[pg]") {
     TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    contract_5(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE("store: one lease holder at a time, until it lapses or is released (in memory)", "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_5(memory.repos);
+}
+
+namespace {
+void contract_6(msteams::store::Repositories const& repos) {
     auto const p = must(repos.portals->add({"chat-a", "chat", "", "channel-1", "", 1, 0}));
     CHECK(p.mm_channel_id == "channel-1");
     // The same thread again returns the existing portal; another thread on the same channel is a conflict.
@@ -228,10 +280,20 @@ TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
         repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 400); }));
     CHECK(must(repos.portals->by_channel("channel-1"))->cursor_ms == 500);  // never backwards
 }
+}  // namespace
 
-TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time", "[pg]") {
+TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
     TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    contract_6(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE("store: portals are unique per thread and per channel (in memory)", "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_6(memory.repos);
+}
+
+namespace {
+void contract_7(msteams::store::Repositories const& repos) {
     auto out = [](std::string const& key, std::int64_t sort_at) { return outbox_post("dm-1", key, sort_at); };
     // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
     CHECK(must(repos.outbox->enqueue({out("p2", 200), out("p1", 100)})) == 2);
@@ -248,6 +310,19 @@ TEST_CASE("store: the outbox sends a channel's items in the order they happened,
     }
     CHECK(order == std::vector<std::string>{"p1", "p2"});
     CHECK(must(repos.outbox->size()) == 0);
+}
+}  // namespace
+
+TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time", "[pg]") {
+    TempDatabase temp;
+    contract_7(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE(
+    "store: the outbox sends a channel's items in the order they happened, once settled, one at a time (in memory)",
+    "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_7(memory.repos);
 }
 
 TEST_CASE("store: a claimed outbox item is leased with no transaction open and holds back its channel", "[pg]") {
@@ -280,9 +355,8 @@ TEST_CASE("store: a claimed outbox item is leased with no transaction open and h
     CHECK(retried->attempts == 1);
 }
 
-TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own", "[pg]") {
-    TempDatabase temp;
-    auto repos = msteams::store::postgres_repositories(temp.open_migrated(4));
+namespace {
+void contract_8(msteams::store::Repositories const& repos) {
     msteams::store::AutoCommit tx(*repos.db);
     // Without a portal there is nothing to wait for.
     CHECK(must(repos.portals->unchanged(tx, "19:none", 0, 1000)));
@@ -307,4 +381,16 @@ TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and l
     CHECK(must(repos.portals->unchanged(tx, "19:chat", v2, 6000)));
     REQUIRE(repos.portals->renew_write("19:chat", 20'000));  // too late: the write is over
     CHECK(must(repos.portals->unchanged(tx, "19:chat", v2, 6000)));
+}
+}  // namespace
+
+TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own", "[pg]") {
+    TempDatabase temp;
+    contract_8(msteams::store::postgres_repositories(temp.open_migrated(4)));
+}
+
+TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own (in memory)",
+          "[store]") {
+    msteams::test::MemoryStore memory;
+    contract_8(memory.repos);
 }
