@@ -219,8 +219,7 @@ TEST_CASE("outbound: an author who is not connected is told so, and nothing is s
     CHECK(w.api->ephemerals[0].second.message.find("/msteams connect") != std::string::npos);
 }
 
-TEST_CASE("outbound: a change Teams refuses for good becomes a dead letter; the channel's later posts go on",
-          "[sync]") {
+TEST_CASE("outbound: a change Teams refuses for good becomes a dead letter and the channel goes on", "[sync]") {
     OutboundWorld w;
     auto const bad = w.post(k_alice, "refused", 1);
     auto const good = w.post(k_alice, "after", 2);
