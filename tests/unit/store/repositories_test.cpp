@@ -394,3 +394,34 @@ TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and l
     msteams::test::MemoryStore memory;
     contract_8(memory.repos);
 }
+
+namespace {
+void users_contract(msteams::store::Repositories const& repos) {
+    msteams::store::TeamsUser const bob{"t-bob", "mm-bob", true, "Bob", "bob@example.com", 10, 0};
+    CHECK(must(repos.users->add(bob)).mm_user_id == "mm-bob");
+    // Another node adding the same Teams user gets the row that is there.
+    auto twin = bob;
+    twin.mm_user_id = "mm-bob-2";
+    CHECK(must(repos.users->add(twin)).mm_user_id == "mm-bob");
+    CHECK(must(repos.users->by_mm_id("mm-bob"))->teams_user_id == "t-bob");
+    CHECK_FALSE(must(repos.users->by_teams_id("t-nobody")).has_value());
+    REQUIRE(repos.users->mark_promoted("mm-bob", 99));
+    auto const promoted = must(repos.users->by_teams_id("t-bob"));
+    REQUIRE(promoted);
+    CHECK_FALSE(promoted->synthetic);
+    CHECK(promoted->promoted_at == 99);
+    auto const unknown = repos.users->mark_promoted("mm-nobody", 1);
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == msteams::ErrorCode::not_found);
+}
+}  // namespace
+
+TEST_CASE("store: a Teams user is added once and promoted by its Mattermost id", "[pg]") {
+    TempDatabase temp;
+    users_contract(msteams::store::postgres_repositories(temp.open_migrated()));
+}
+
+TEST_CASE("store: a Teams user is added once and promoted by its Mattermost id (in memory)", "[store]") {
+    msteams::test::MemoryStore memory;
+    users_contract(memory.repos);
+}

@@ -6,22 +6,20 @@
 #include <vector>
 
 #include "../fake_api.hpp"
-#include "../store/pg_support.hpp"
+#include "fakes/memory_store.hpp"
 #include "store/repositories.hpp"
 #include "sync/people.hpp"
 
 using msteams::Result;
 using msteams::sync::People;
 using msteams::sync::TeamsProfile;
-using msteams::test::TempDatabase;
 
 namespace {
 
-// Graph's directory as People reads it, counted; a real database; a fake Mattermost.
+// Graph's directory as People reads it, counted; the in-memory store; a fake Mattermost.
 struct World {
-    TempDatabase temp;
-    std::shared_ptr<msteams::store::Database> db = temp.open_migrated();
-    msteams::store::Repositories repos = msteams::store::postgres_repositories(db);
+    msteams::test::MemoryStore store;
+    msteams::store::Repositories repos = store.repos;
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
     std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
     std::map<std::string, TeamsProfile> directory;
@@ -47,7 +45,7 @@ struct World {
 
 }  // namespace
 
-TEST_CASE("people: a Teams person becomes one synthetic user, made once, with a free username", "[sync][pg]") {
+TEST_CASE("people: a Teams person becomes one synthetic user, made once, with a free username", "[sync]") {
     World w;
     w.directory["t-1"] = TeamsProfile{"t-1", "Adele Vance", "adele@contoso.example", false};
     w.directory["t-2"] = TeamsProfile{"t-2", "Adele Vance", "adele.v@contoso.example", false};
@@ -77,8 +75,7 @@ TEST_CASE("people: a Teams person becomes one synthetic user, made once, with a 
     CHECK(w.stats->synthetic_users_created == 2);
 }
 
-TEST_CASE("people: an existing Mattermost user with the same email is that person, not a synthetic user",
-          "[sync][pg]") {
+TEST_CASE("people: an existing Mattermost user with the same email is that person, not a synthetic user", "[sync]") {
     World w;
     msteams::mm::User existing;
     existing.username = "megan";
@@ -98,7 +95,7 @@ TEST_CASE("people: an existing Mattermost user with the same email is that perso
     CHECK_FALSE((*row)->synthetic);
 }
 
-TEST_CASE("people: a guest is nobody in Mattermost unless guests are synced — not an error", "[sync][pg]") {
+TEST_CASE("people: a guest is nobody in Mattermost unless guests are synced — not an error", "[sync]") {
     World w;
     w.directory["t-guest"] = TeamsProfile{"t-guest", "Gita Guest", "gita@fabrikam.example", true};
     auto people = w.people();
