@@ -247,7 +247,22 @@ public:
                                                              std::string const& name, std::string const& bytes) = 0;
 };
 
-class Client final : public ChatApi {
+// Graph's change-notification subscriptions as the monitor uses them: Client implements it, unit tests fake it.
+class SubscriptionApi {
+public:
+    virtual ~SubscriptionApi() = default;
+
+    // Subscriptions (app token for chats/getAllMessages)
+    [[nodiscard]] virtual Result<Subscription> create_subscription(std::string const& token,
+                                                                   Subscription const& wanted) = 0;
+    [[nodiscard]] virtual Result<Subscription> renew_subscription(std::string const& token, std::string const& id,
+                                                                  std::int64_t expires_at) = 0;
+    [[nodiscard]] virtual Status reauthorize_subscription(std::string const& token, std::string const& id) = 0;
+    [[nodiscard]] virtual Status delete_subscription(std::string const& token, std::string const& id) = 0;  // 404 → ok
+    [[nodiscard]] virtual Result<std::vector<Subscription>> list_subscriptions(std::string const& token) = 0;
+};
+
+class Client final : public ChatApi, public SubscriptionApi {
 public:
     // `graph_base` is e.g. https://graph.microsoft.com (no /v1.0).
     Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits = {});
@@ -313,12 +328,13 @@ public:
                                                      std::string const& name, std::string const& bytes) override;
 
     // Subscriptions (app token for chats/getAllMessages)
-    [[nodiscard]] Result<Subscription> create_subscription(std::string const& token, Subscription const& wanted);
+    [[nodiscard]] Result<Subscription> create_subscription(std::string const& token,
+                                                           Subscription const& wanted) override;
     [[nodiscard]] Result<Subscription> renew_subscription(std::string const& token, std::string const& id,
-                                                          std::int64_t expires_at);
-    [[nodiscard]] Status reauthorize_subscription(std::string const& token, std::string const& id);
-    [[nodiscard]] Status delete_subscription(std::string const& token, std::string const& id);  // 404 → ok
-    [[nodiscard]] Result<std::vector<Subscription>> list_subscriptions(std::string const& token);
+                                                          std::int64_t expires_at) override;
+    [[nodiscard]] Status reauthorize_subscription(std::string const& token, std::string const& id) override;
+    [[nodiscard]] Status delete_subscription(std::string const& token, std::string const& id) override;  // 404 → ok
+    [[nodiscard]] Result<std::vector<Subscription>> list_subscriptions(std::string const& token) override;
 
     [[nodiscard]] Counters counters() const;
 

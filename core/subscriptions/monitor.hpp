@@ -43,8 +43,8 @@ public:
     using CatchUp = std::function<Status(std::string const& reason)>;
     using Job = std::function<Status()>;
 
-    Monitor(MonitorSettings settings, store::Repositories repos, std::shared_ptr<graph::Client> graph,
-            std::shared_ptr<graph::Entra> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
+    Monitor(MonitorSettings settings, store::Repositories repos, std::shared_ptr<graph::SubscriptionApi> graph,
+            std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
     ~Monitor();
 
     void start();
@@ -67,8 +67,8 @@ private:
     MonitorSettings settings_;
     std::string client_state_hash_;
     store::Repositories repos_;
-    std::shared_ptr<graph::Client> graph_;
-    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<graph::SubscriptionApi> graph_;
+    std::shared_ptr<graph::AppTokens> entra_;
     std::shared_ptr<sync::Stats> stats_;
     CatchUp catch_up_;
     [[nodiscard]] std::int64_t now_ms() const;

@@ -338,3 +338,88 @@ public:
 };
 
 }  // namespace msteams::test
+
+namespace msteams::test {
+
+// Graph's subscriptions in memory: created, renewed, listed and deleted as the monitor asks; Graph may drop one
+// (forget) and can be made to fail.
+class FakeSubscriptions final : public graph::SubscriptionApi {
+public:
+    Result<graph::Subscription> create_subscription(std::string const&, graph::Subscription const& wanted) override {
+        std::lock_guard lock(mutex_);
+        MSTEAMS_TRY(fault("create"));
+        auto made = wanted;
+        made.id = "sub-" + std::to_string(++created_);
+        live_[made.id] = made;
+        return made;
+    }
+    Result<graph::Subscription> renew_subscription(std::string const&, std::string const& id,
+                                                   std::int64_t expires_at) override {
+        std::lock_guard lock(mutex_);
+        MSTEAMS_TRY(fault("renew"));
+        auto const it = live_.find(id);
+        if (it == live_.end()) {
+            return fail(ErrorCode::not_found, "404: no such subscription");
+        }
+        it->second.expires_at = expires_at;
+        ++renewed_;
+        return it->second;
+    }
+    Status reauthorize_subscription(std::string const&, std::string const& id) override {
+        std::lock_guard lock(mutex_);
+        return live_.contains(id) ? Status{} : fail(ErrorCode::not_found, "404: no such subscription");
+    }
+    Status delete_subscription(std::string const&, std::string const& id) override {
+        std::lock_guard lock(mutex_);
+        live_.erase(id);
+        return {};
+    }
+    Result<std::vector<graph::Subscription>> list_subscriptions(std::string const&) override {
+        std::lock_guard lock(mutex_);
+        MSTEAMS_TRY(fault("list"));
+        std::vector<graph::Subscription> out;
+        for (auto const& [_, s] : live_) {
+            out.push_back(s);
+        }
+        return out;
+    }
+
+    // Graph drops a subscription (as when it expires unrenewed).
+    void forget(std::string const& id) {
+        std::lock_guard lock(mutex_);
+        live_.erase(id);
+    }
+    void fail_next(std::string const& what, Error e) {
+        std::lock_guard lock(mutex_);
+        faults_[what].push_back(std::move(e));
+    }
+    [[nodiscard]] std::vector<graph::Subscription> live() {
+        auto l = list_subscriptions("");
+        return l ? *l : std::vector<graph::Subscription>();
+    }
+    [[nodiscard]] int created() const {
+        std::lock_guard lock(mutex_);
+        return created_;
+    }
+    [[nodiscard]] int renewed() const {
+        std::lock_guard lock(mutex_);
+        return renewed_;
+    }
+
+private:
+    Status fault(std::string const& what) {
+        if (auto& q = faults_[what]; !q.empty()) {
+            auto e = q.front();
+            q.pop_front();
+            return std::unexpected(e);
+        }
+        return {};
+    }
+    mutable std::mutex mutex_;
+    std::map<std::string, graph::Subscription> live_;
+    std::map<std::string, std::deque<Error>> faults_;
+    int created_ = 0;
+    int renewed_ = 0;
+};
+
+}  // namespace msteams::test

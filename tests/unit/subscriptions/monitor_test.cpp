@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "../store/pg_support.hpp"
+#include "fakes/fake_teams.hpp"
+#include "fakes/memory_store.hpp"
 #include "common/clock.hpp"
 #include "common/strings.hpp"
 #include "graph/client.hpp"
@@ -55,8 +57,8 @@ struct Node {
     std::vector<std::string> catch_ups;
     std::unique_ptr<Monitor> monitor;
 
-    Node(MonitorSettings settings, msteams::store::Repositories const& repos, std::shared_ptr<Client> client,
-         std::shared_ptr<Entra> entra) {
+    Node(MonitorSettings settings, msteams::store::Repositories const& repos,
+         std::shared_ptr<msteams::graph::SubscriptionApi> client, std::shared_ptr<msteams::graph::AppTokens> entra) {
         monitor = std::make_unique<Monitor>(settings, repos, client, entra, stats, [this](std::string const& why) {
             std::lock_guard lock(mutex);
             catch_ups.push_back(why);
@@ -97,6 +99,28 @@ struct World {
         s.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
         s.client_state = "monitor-test-secret";
         s.lease_ttl = 30s;
+        s.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
+        s.node_id = "node-a";
+        return s;
+    }
+};
+
+// The same without network or PostgreSQL: Graph's subscriptions and the store in memory.
+struct FakeWorld {
+    msteams::test::MemoryStore store;
+    std::shared_ptr<msteams::test::FakeSubscriptions> graph = std::make_shared<msteams::test::FakeSubscriptions>();
+    std::shared_ptr<msteams::test::FakeAppTokens> tokens = std::make_shared<msteams::test::FakeAppTokens>();
+    std::shared_ptr<std::atomic<std::int64_t>> skew = std::make_shared<std::atomic<std::int64_t>>(0);
+
+    [[nodiscard]] MonitorSettings settings() const {
+        MonitorSettings s;
+        s.resource = "chats/getAllMessages?model=B";
+        s.notification_url = "https://mattermost.example/plugins/com.mattermost.msteams/changes";
+        s.lifecycle_url = "https://mattermost.example/plugins/com.mattermost.msteams/lifecycle";
+        s.client_state = "monitor-test-secret";
+        s.lease_ttl = 30s;
+        s.lifetime = 60min;
+        s.renew_before = 10min;
         s.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
         s.node_id = "node-a";
         return s;
@@ -192,10 +216,9 @@ TEST_CASE("monitor: one node of two keeps the subscription, renews it past its e
     CHECK(subs[0].at("clientState") == "a-new-secret");
 }
 
-TEST_CASE("monitor: the leader runs each periodic job once per interval, starting from leadership",
-          "[subscriptions][pg]") {
-    World w;
-    Node a(w.settings(), w.repos, w.client, w.entra);
+TEST_CASE("monitor: the leader runs each periodic job once per interval, starting from leadership", "[subscriptions]") {
+    FakeWorld w;
+    Node a(w.settings(), w.store.repos, w.graph, w.tokens);
     std::atomic<int> reconciled{0};
     std::atomic<int> profiles{0};
     a.monitor->add_job("reconcile", 300s, [&] {
@@ -226,4 +249,46 @@ TEST_CASE("monitor: the leader runs each periodic job once per interval, startin
     CHECK(reconciled == 2);
     CHECK(profiles == 2);  // at 299 s and at 600.5 s: due in both, run once per pass
     CHECK(a.stats->worker_exceptions == 1);
+}
+
+TEST_CASE("monitor: a subscription Graph marked or lost is renewed or made again, and the chats are caught up",
+          "[subscriptions]") {
+    FakeWorld w;
+    Node a(w.settings(), w.store.repos, w.graph, w.tokens);
+    a.pass();
+    REQUIRE(w.graph->live().size() == 1);
+    auto const first = w.graph->live().front().id;
+    CHECK(a.catch_up_count() == 1);
+
+    // A `missed` lifecycle event (the receiver marks the row): renewed at once, and the chats read forward.
+    REQUIRE(w.store.repos.subscriptions->set_state(first, "missed"));
+    a.pass();
+    CHECK(w.graph->renewed() == 1);
+    CHECK(a.catch_up_count() == 2);
+    CHECK(w.store.repos.subscriptions->list().value().at(0).state == "active");
+    // Nothing to do: no request beyond the listing, no catch-up.
+    a.pass();
+    CHECK(w.graph->renewed() == 1);
+    CHECK(a.catch_up_count() == 2);
+
+    // `reauthorize`, but Graph no longer knows the subscription: made again, and the chats caught up.
+    REQUIRE(w.store.repos.subscriptions->set_state(first, "reauthorize"));
+    w.graph->forget(first);
+    a.pass();
+    auto const live = w.graph->live();
+    REQUIRE(live.size() == 1);
+    CHECK(live.front().id != first);
+    CHECK(w.graph->created() == 2);
+    CHECK(a.catch_up_count() == 3);
+    auto const rows = w.store.repos.subscriptions->list().value();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows.front().id == live.front().id);
+
+    // Graph fails for a while: the pass fails, nothing is lost, the next pass renews.
+    *w.skew += 55 * 60'000;  // inside the renewal margin
+    w.graph->fail_next("renew", msteams::Error{msteams::ErrorCode::unavailable, "503", 503, {}});
+    CHECK_FALSE(a.monitor->run_once().has_value());
+    a.pass();
+    CHECK(w.graph->renewed() == 2);
+    CHECK(w.graph->live().size() == 1);
 }
