@@ -56,21 +56,34 @@ public:
     [[nodiscard]] virtual Result<Token> app_token() = 0;
 };
 
-class Entra final : public AppTokens {
+// A user's sign-in as Logins runs it: Entra, or a fake in unit tests.
+class SignIn {
+public:
+    virtual ~SignIn() = default;
+    // The URL to send the user's browser to.
+    [[nodiscard]] virtual std::string authorize_url(std::string const& redirect_uri, std::string const& state,
+                                                    std::string const& code_challenge) const = 0;
+    [[nodiscard]] virtual Result<Token> redeem_code(std::string const& code, std::string const& redirect_uri,
+                                                    std::string const& code_verifier) const = 0;
+    // permission_denied when the grant is gone (the user must connect again).
+    [[nodiscard]] virtual Result<Token> refresh(std::string const& refresh_token) const = 0;
+    // GET /v1.0/me with a delegated token.
+    [[nodiscard]] virtual Result<Me> me(std::string const& access_token) const = 0;
+};
+
+class Entra final : public AppTokens, public SignIn {
 public:
     Entra(std::shared_ptr<http::Client> http, App app);
 
-    // The URL to send the user's browser to.
     [[nodiscard]] std::string authorize_url(std::string const& redirect_uri, std::string const& state,
-                                            std::string const& code_challenge) const;
+                                            std::string const& code_challenge) const override;
     [[nodiscard]] Result<Token> redeem_code(std::string const& code, std::string const& redirect_uri,
-                                            std::string const& code_verifier) const;
-    [[nodiscard]] Result<Token> refresh(std::string const& refresh_token) const;
+                                            std::string const& code_verifier) const override;
+    [[nodiscard]] Result<Token> refresh(std::string const& refresh_token) const override;
     // The application's own token (client credentials), cached until five minutes before it expires.
     [[nodiscard]] Result<Token> app_token() override;
 
-    // GET /v1.0/me with a delegated token.
-    [[nodiscard]] Result<Me> me(std::string const& access_token) const;
+    [[nodiscard]] Result<Me> me(std::string const& access_token) const override;
 
     [[nodiscard]] App const& app() const noexcept { return app_; }
 

@@ -17,7 +17,7 @@ char const* to_string(Purpose p) { return p == Purpose::bot ? "bot" : "user"; }
 }  // namespace
 
 Logins::Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Accounts> accounts,
-               std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::Entra> entra,
+               std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::SignIn> entra,
                std::shared_ptr<crypto::Sealer const> sealer)
     : settings_(std::move(settings)),
       api_(std::move(api)),

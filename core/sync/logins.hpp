@@ -50,7 +50,7 @@ public:
 class Logins final : public Connections {
 public:
     Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Accounts> accounts,
-           std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::Entra> entra,
+           std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::SignIn> entra,
            std::shared_ptr<crypto::Sealer const> sealer);
 
     [[nodiscard]] std::string redirect_uri() const;
@@ -95,7 +95,7 @@ private:
     std::shared_ptr<mm::Api> api_;
     std::shared_ptr<store::Accounts> accounts_;
     std::shared_ptr<store::OAuthStates> states_;
-    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<graph::SignIn> entra_;
     std::shared_ptr<crypto::Sealer const> sealer_;
 };
 
