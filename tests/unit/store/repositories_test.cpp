@@ -38,8 +38,20 @@ msteams::store::OutboxItem outbox_post(std::string const& channel, std::string c
 
 }  // namespace
 
+// Runs `check` against PostgreSQL ([pg]) and against the in-memory store the pipelines' unit tests use: the fake
+// keeps the real contract.
+#define STORE_CONTRACT(name, check)                                          \
+    TEST_CASE(name, "[pg]") {                                                \
+        TempDatabase temp;                                                   \
+        check(msteams::store::postgres_repositories(temp.open_migrated(6))); \
+    }                                                                        \
+    TEST_CASE(name " (in memory)", "[store]") {                              \
+        msteams::test::MemoryStore memory;                                   \
+        check(memory.repos);                                                 \
+    }
+
 namespace {
-void contract_1(msteams::store::Repositories const& repos) {
+void inbox_hands_out_threads(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-b", "1"), item("chat-a", "2"), item("chat-a", "3")}));
 
     // Worker 1 holds chat-a (all of its ready items, in order) while worker 2 gets chat-b only.
@@ -57,15 +69,7 @@ void contract_1(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker", "[pg]") {
-    TempDatabase temp;
-    contract_1(msteams::store::postgres_repositories(temp.open_migrated(6)));
-}
-
-TEST_CASE("store: the inbox hands out one thread at a time, in order, to one worker (in memory)", "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_1(memory.repos);
-}
+STORE_CONTRACT("store: the inbox hands out one thread at a time, in order, to one worker", inbox_hands_out_threads)
 
 TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease comes back with its attempt counted",
           "[pg]") {
@@ -87,7 +91,7 @@ TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease c
 }
 
 namespace {
-void contract_2(msteams::store::Repositories const& repos) {
+void inbox_postpones_and_removes(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-a", "2")}));
     std::vector<std::int64_t> ids;
     for (auto const& i : must(repos.inbox->claim(10, 60'000, 100))) {
@@ -107,18 +111,10 @@ void contract_2(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: postponed inbox items wait, and removed ones are gone", "[pg]") {
-    TempDatabase temp;
-    contract_2(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE("store: postponed inbox items wait, and removed ones are gone (in memory)", "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_2(memory.repos);
-}
+STORE_CONTRACT("store: postponed inbox items wait, and removed ones are gone", inbox_postpones_and_removes)
 
 namespace {
-void contract_3(msteams::store::Repositories const& repos) {
+void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "m1", "deleted"), item("chat-a", "m2")}));
     auto const claimed = must(repos.inbox->claim(10, 60'000, 1));
     REQUIRE(claimed.size() == 1);
@@ -193,21 +189,11 @@ void contract_3(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all",
-          "[pg]") {
-    TempDatabase temp;
-    contract_3(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE(
-    "store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all (in memory)",
-    "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_3(memory.repos);
-}
+STORE_CONTRACT("store: inbox and outbox items that keep failing become dead letters, listed and put back by id or all",
+               dead_letters_set_aside_and_retried)
 
 namespace {
-void contract_4(msteams::store::Repositories const& repos) {
+void message_map_links(msteams::store::Repositories const& repos) {
     msteams::store::MessageLink link{"chat-a", "m1", "", "channel-1", "teams", 0, 123, false};
     REQUIRE(repos.messages->mark_pending(link));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
@@ -232,18 +218,10 @@ void contract_4(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: the message map is unique on both sides and pending links become real ones", "[pg]") {
-    TempDatabase temp;
-    contract_4(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE("store: the message map is unique on both sides and pending links become real ones (in memory)", "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_4(memory.repos);
-}
+STORE_CONTRACT("store: the message map is unique on both sides and pending links become real ones", message_map_links)
 
 namespace {
-void contract_5(msteams::store::Repositories const& repos) {
+void leases_one_holder(msteams::store::Repositories const& repos) {
     CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));
     CHECK_FALSE(must(repos.leases->hold("subscriptions", "node-b", std::chrono::seconds(30))));
     CHECK(must(repos.leases->hold("subscriptions", "node-a", std::chrono::seconds(30))));  // renewal
@@ -255,18 +233,10 @@ void contract_5(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: one lease holder at a time, until it lapses or is released", "[pg]") {
-    TempDatabase temp;
-    contract_5(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE("store: one lease holder at a time, until it lapses or is released (in memory)", "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_5(memory.repos);
-}
+STORE_CONTRACT("store: one lease holder at a time, until it lapses or is released", leases_one_holder)
 
 namespace {
-void contract_6(msteams::store::Repositories const& repos) {
+void portals_unique(msteams::store::Repositories const& repos) {
     auto const p = must(repos.portals->add({"chat-a", "chat", "", "channel-1", "", 1, 0}));
     CHECK(p.mm_channel_id == "channel-1");
     // The same thread again returns the existing portal; another thread on the same channel is a conflict.
@@ -282,18 +252,10 @@ void contract_6(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: portals are unique per thread and per channel", "[pg]") {
-    TempDatabase temp;
-    contract_6(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE("store: portals are unique per thread and per channel (in memory)", "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_6(memory.repos);
-}
+STORE_CONTRACT("store: portals are unique per thread and per channel", portals_unique)
 
 namespace {
-void contract_7(msteams::store::Repositories const& repos) {
+void outbox_in_order(msteams::store::Repositories const& repos) {
     auto out = [](std::string const& key, std::int64_t sort_at) { return outbox_post("dm-1", key, sort_at); };
     // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
     CHECK(must(repos.outbox->enqueue({out("p2", 200), out("p1", 100)})) == 2);
@@ -313,17 +275,8 @@ void contract_7(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: the outbox sends a channel's items in the order they happened, once settled, one at a time", "[pg]") {
-    TempDatabase temp;
-    contract_7(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE(
-    "store: the outbox sends a channel's items in the order they happened, once settled, one at a time (in memory)",
-    "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_7(memory.repos);
-}
+STORE_CONTRACT("store: the outbox sends a channel's items in the order they happened, once settled, one at a time",
+               outbox_in_order)
 
 TEST_CASE("store: a claimed outbox item is leased with no transaction open and holds back its channel", "[pg]") {
     TempDatabase temp;
@@ -356,7 +309,7 @@ TEST_CASE("store: a claimed outbox item is leased with no transaction open and h
 }
 
 namespace {
-void contract_8(msteams::store::Repositories const& repos) {
+void thread_writes_announced(msteams::store::Repositories const& repos) {
     msteams::store::AutoCommit tx(*repos.db);
     // Without a portal there is nothing to wait for.
     CHECK(must(repos.portals->unchanged(tx, "19:none", 0, 1000)));
@@ -384,19 +337,11 @@ void contract_8(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own", "[pg]") {
-    TempDatabase temp;
-    contract_8(msteams::store::postgres_repositories(temp.open_migrated(4)));
-}
-
-TEST_CASE("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own (in memory)",
-          "[store]") {
-    msteams::test::MemoryStore memory;
-    contract_8(memory.repos);
-}
+STORE_CONTRACT("store: a write to a Teams chat is announced, renewed and ended, and lapses on its own",
+               thread_writes_announced)
 
 namespace {
-void users_contract(msteams::store::Repositories const& repos) {
+void users_added_once(msteams::store::Repositories const& repos) {
     msteams::store::TeamsUser const bob{"t-bob", "mm-bob", true, "Bob", "bob@example.com", 10, 0};
     CHECK(must(repos.users->add(bob)).mm_user_id == "mm-bob");
     // Another node adding the same Teams user gets the row that is there.
@@ -416,12 +361,4 @@ void users_contract(msteams::store::Repositories const& repos) {
 }
 }  // namespace
 
-TEST_CASE("store: a Teams user is added once and promoted by its Mattermost id", "[pg]") {
-    TempDatabase temp;
-    users_contract(msteams::store::postgres_repositories(temp.open_migrated()));
-}
-
-TEST_CASE("store: a Teams user is added once and promoted by its Mattermost id (in memory)", "[store]") {
-    msteams::test::MemoryStore memory;
-    users_contract(memory.repos);
-}
+STORE_CONTRACT("store: a Teams user is added once and promoted by its Mattermost id", users_added_once)
