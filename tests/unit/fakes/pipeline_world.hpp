@@ -118,6 +118,22 @@ inline std::string one_on_one(std::string const& a, std::string const& b) {
     return "19:" + std::min(a, b) + "_" + std::max(a, b) + "@unq.gbl.spaces";
 }
 
+// Runs a pipeline's run_once until it has nothing ready (each run must succeed); returns how many runs did work.
+template <class Run>
+int run_until_idle(Run&& run) {
+    int done = 0;
+    while (done < 1000) {
+        auto const ran = run();
+        INFO((ran ? std::string() : ran.error().message));
+        REQUIRE(ran.has_value());
+        if (!*ran) {
+            break;
+        }
+        ++done;
+    }
+    return done;
+}
+
 struct PipelineWorld {
     MemoryStore store;
     std::shared_ptr<PipelineApi> api = std::make_shared<PipelineApi>();
