@@ -27,8 +27,6 @@ constexpr std::size_t k_max_files_per_post = 10;
 constexpr int k_max_attempts_permanent = 5;
 constexpr int k_max_attempts_transient = 30;  // with backoff capped at 5 minutes: about two hours
 constexpr std::int64_t k_pending_window_ms = 60'000;
-// A catch-up of a chat first seen after downtime says from when to read it: "since:<Unix ms>".
-constexpr std::string_view k_discover_prefix = "since:";
 constexpr std::size_t k_max_discovery_users = 10'000;
 constexpr std::size_t k_max_discovery_chats = 1'000;
 // How long an interrupted outbound send holds back the chat's inbound changes at most.
@@ -344,76 +342,26 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         return Outcome::done;
     }
 
-    // Message ids, first notification first. A deletion is read from Teams like any other change: a notification
-    // alone (it could be forged, or late after an undo) never deletes a post.
-    std::vector<std::string> wanted;
-    std::set<std::string> changed;  // ids with a notification other than `created`
-    bool catch_up = false;
-    std::int64_t discover_since = 0;  // a chat first seen after downtime: read from then on
-    for (auto const& i : items) {
-        if (i.change_type == "catchup") {
-            catch_up = true;
-            if (std::string_view(i.message_id).starts_with(k_discover_prefix)) {
-                std::int64_t ms = 0;
-                auto const text = std::string_view(i.message_id).substr(k_discover_prefix.size());
-                if (std::from_chars(text.data(), text.data() + text.size(), ms).ec == std::errc()) {
-                    discover_since = std::max(discover_since, ms);
-                }
-            }
-            continue;
-        }
-        if (i.change_type != "created") {
-            changed.insert(i.message_id);
-        }
-        if (std::find(wanted.begin(), wanted.end(), i.message_id) == wanted.end()) {
-            wanted.push_back(i.message_id);
-        }
-    }
-    // A `created` notification for a message the map already has (our own coming back, or a redelivery) needs no
-    // Graph request: the map knows it.
+    auto plan = plan_reads(items);
     std::int64_t echoed_to = 0;
-    std::erase_if(wanted, [&](std::string const& id) -> bool {
-        if (changed.contains(id)) {
-            return false;
-        }
-        auto link = repos_.messages->find(tx, chat_id, id);
-        if (!link || !*link || (*link)->mm_post_id.empty()) {
-            return false;  // unknown, pending, or unreadable now: read it
-        }
-        if ((*link)->origin == "mattermost") {
-            ++stats_->echoes;
-            echoed_to = std::max(echoed_to, (*link)->teams_modified_at);
-        } else {
-            ++stats_->duplicates;
-        }
-        return true;
-    });
+    MSTEAMS_TRY_ASSIGN(echoed_to, skip_known(tx, chat_id, plan));
+    auto& wanted = plan.wanted;
     std::optional<store::Portal> portal;
     MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_thread(chat_id));
-    if (wanted.empty() && !catch_up) {
+    if (wanted.empty() && !plan.catch_up) {
         if (portal && echoed_to > 0) {
             MSTEAMS_TRY(repos_.portals->advance_cursor(tx, chat_id, echoed_to));
         }
         return Outcome::done;
     }
 
-    std::vector<std::int64_t> ids;
-    for (auto const& i : items) {
-        ids.push_back(i.id);
-    }
     // Read forward from the cursor: it covers every change since, applied in the order they happened whatever order
     // the notifications came in (Graph does not keep it). However long the gap, it is read oldest first in chunks
     // of at most max_messages_per_read (memory stays bounded), each chunk applied and the cursor moved before the
     // next is read.
-    bool forward = false;
-    std::int64_t after = 0;
-    if (portal && portal->cursor_ms > 0) {
-        forward = true;
-        after = portal->cursor_ms - settings_.cursor_overlap_ms;
-    } else if (discover_since > 0) {
-        forward = true;
-        after = discover_since - settings_.cursor_overlap_ms;
-    }
+    auto const from = read_forward_from(portal, plan, settings_.cursor_overlap_ms);
+    bool const forward = from.has_value();
+    std::int64_t after = from.value_or(0);
     while (true) {
         // What the bridge changes in this chat from now on makes what is read below possibly stale (checked below).
         std::int64_t version = 0;
@@ -502,6 +450,29 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         after = newest_listed;
         ++stats_->catchup_chunks;
     }
+}
+
+Result<std::int64_t> Inbound::skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan) {
+    // A `created` notification for a message the map already has (our own coming back, or a redelivery) needs no
+    // Graph request: the map knows it. Returns until when the bridge's own messages came back (for the cursor).
+    std::int64_t echoed_to = 0;
+    std::erase_if(plan.wanted, [&](std::string const& id) -> bool {
+        if (plan.changed.contains(id)) {
+            return false;
+        }
+        auto link = repos_.messages->find(tx, chat_id, id);
+        if (!link || !*link || (*link)->mm_post_id.empty()) {
+            return false;  // unknown, pending, or unreadable now: read it
+        }
+        if ((*link)->origin == "mattermost") {
+            ++stats_->echoes;
+            echoed_to = std::max(echoed_to, (*link)->teams_modified_at);
+        } else {
+            ++stats_->duplicates;
+        }
+        return true;
+    });
+    return echoed_to;
 }
 
 Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std::vector<std::string> const& members,

@@ -17,6 +17,7 @@
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
 #include "sync/logins.hpp"
+#include "sync/inbound_plan.hpp"
 #include "sync/people.hpp"
 #include "sync/stats.hpp"
 #include "sync/workers.hpp"
@@ -74,6 +75,9 @@ private:
     [[nodiscard]] Status apply(store::Tx& tx, Work& work, std::string const& chat_id,
                                std::vector<std::string> const& members, std::optional<store::Portal>& portal,
                                std::vector<graph::ChatMessage> const& messages, int attempts);
+    // Drops from `plan` the created notifications the message map answers; returns until when the bridge's own
+    // messages came back.
+    [[nodiscard]] Result<std::int64_t> skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan);
     [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
     [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
                                                       std::vector<std::string> const& members);

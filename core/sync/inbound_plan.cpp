@@ -1,0 +1,44 @@
+#include "sync/inbound_plan.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace msteams::sync {
+
+ReadPlan plan_reads(std::vector<store::InboxItem> const& items) {
+    ReadPlan plan;
+    for (auto const& i : items) {
+        if (i.change_type == "catchup") {
+            plan.catch_up = true;
+            std::string_view id = i.message_id;
+            if (id.starts_with(k_discover_prefix)) {
+                id.remove_prefix(k_discover_prefix.size());
+                std::int64_t ms = 0;
+                if (std::from_chars(id.data(), id.data() + id.size(), ms).ec == std::errc()) {
+                    plan.discover_since = std::max(plan.discover_since, ms);
+                }
+            }
+            continue;
+        }
+        if (i.change_type != "created") {
+            plan.changed.insert(i.message_id);
+        }
+        if (std::find(plan.wanted.begin(), plan.wanted.end(), i.message_id) == plan.wanted.end()) {
+            plan.wanted.push_back(i.message_id);
+        }
+    }
+    return plan;
+}
+
+std::optional<std::int64_t> read_forward_from(std::optional<store::Portal> const& portal, ReadPlan const& plan,
+                                              std::int64_t overlap_ms) {
+    if (portal && portal->cursor_ms > 0) {
+        return portal->cursor_ms - overlap_ms;
+    }
+    if (plan.discover_since > 0) {
+        return plan.discover_since - overlap_ms;
+    }
+    return std::nullopt;
+}
+
+}  // namespace msteams::sync

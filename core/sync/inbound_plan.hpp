@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/records.hpp"
+
+// The pure part of Inbound: what a batch of one chat's inbox items asks for, decided without any I/O.
+namespace msteams::sync {
+
+// A catch-up of a chat first seen after downtime says from when to read it: "since:<Unix ms>".
+inline constexpr std::string_view k_discover_prefix = "since:";
+
+struct ReadPlan {
+    // Message ids to read, in the order they were first notified. A deletion is read from Teams like any other
+    // change: a notification alone (it could be forged, or late after an undo) never deletes a post.
+    std::vector<std::string> wanted;
+    // Ids notified as something other than `created`: read even when the message map knows them.
+    std::set<std::string> changed;
+    // Read the chat forward (a catch-up or a reconciliation asked for it).
+    bool catch_up = false;
+    // A chat first seen after downtime: read it from then on (Unix ms); 0 if not.
+    std::int64_t discover_since = 0;
+};
+
+[[nodiscard]] ReadPlan plan_reads(std::vector<store::InboxItem> const& items);
+
+// Where reading forward starts (Unix ms): the portal's cursor, else the discovery time, less `overlap_ms` (clock
+// skew between Graph's servers); nullopt when there is neither (the notified messages are read one by one).
+[[nodiscard]] std::optional<std::int64_t> read_forward_from(std::optional<store::Portal> const& portal,
+                                                            ReadPlan const& plan, std::int64_t overlap_ms);
+
+}  // namespace msteams::sync
