@@ -543,18 +543,9 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
     return std::optional<Target>(std::move(t));
 }
 
-Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
-    std::optional<Target> t;
-    MSTEAMS_TRY_ASSIGN(t, target(item));
-    if (!t) {
-        return {};
-    }
-    // The echo of this message waits while the write is in flight.
-    MSTEAMS_TRY(lease.begin_write(t->chat_id));
-    store::AutoCommit tx(*repos_.db);
-    auto const payload = json::parse(item.payload, nullptr, false);
+Result<graph::NewMessage> Outbound::outgoing(nlohmann::json const& payload, store::OutboxItem const& item,
+                                             Target const& target) {
     auto const message = payload.is_object() ? text(payload, "message") : std::string();
-
     auto converted =
         convert::markdown_to_teams(message, [this](std::string const& username) -> std::optional<convert::TeamsUser> {
             auto const user = api_->get_user_by_username(username);
@@ -576,7 +567,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     for (auto const& m : converted->mentions) {
         out.mentions.push_back(graph::Mention{m.id, m.text, m.teams_user_id, m.text});
     }
-    if (t->relay) {
+    if (target.relay) {
         auto const author = api_->get_user(item.user_id);
         auto const name =
             author ? (author->first_name.empty() ? author->username : author->first_name + " " + author->last_name)
@@ -584,29 +575,12 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         out.html = "<p><b>" + strings::html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
     }
 
-    // Files: known before the look-up below, so that a retry recognises its message without uploading anything.
-    std::vector<mm::FileInfo> files;
-    std::vector<std::string> skipped;
-    if (payload.is_object() && payload.contains("file_ids") && payload["file_ids"].is_array() && !t->relay) {
-        for (auto const& f : payload["file_ids"]) {
-            if (!f.is_string()) {
-                continue;
-            }
-            mm::FileInfo info;
-            MSTEAMS_TRY_ASSIGN(info, api_->get_file_info(f.get<std::string>()));
-            if (info.size > settings_.max_file_size) {
-                skipped.push_back(info.name);
-                continue;
-            }
-            files.push_back(std::move(info));
-        }
-    }
     // A reply in a thread quotes the thread's root in Teams.
     auto const root_id = payload.is_object() ? text(payload, "root_id") : std::string();
     if (!root_id.empty()) {
         std::optional<store::MessageLink> root;
         MSTEAMS_TRY_ASSIGN(root, repos_.messages->by_post(root_id));
-        if (root && root->teams_thread_id == t->chat_id && !root->deleted) {
+        if (root && root->teams_thread_id == target.chat_id && !root->deleted) {
             graph::Attachment a;
             a.id = root->teams_message_id;
             a.content_type = "messageReference";
@@ -615,9 +589,101 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             out.html = "<attachment id=\"" + strings::html_escape(a.id) + "\"></attachment>" + out.html;
         }
     }
-    if (out.html.empty() && out.attachments.empty() && files.empty()) {
+    return out;
+}
+
+Result<Outbound::OutgoingFiles> Outbound::files_of(nlohmann::json const& payload, bool relay) {
+    // Files: known before the look-up below, so that a retry recognises its message without uploading anything.
+    OutgoingFiles out;
+    if (payload.is_object() && payload.contains("file_ids") && payload["file_ids"].is_array() && !relay) {
+        for (auto const& f : payload["file_ids"]) {
+            if (!f.is_string()) {
+                continue;
+            }
+            mm::FileInfo info;
+            MSTEAMS_TRY_ASSIGN(info, api_->get_file_info(f.get<std::string>()));
+            if (info.size > settings_.max_file_size) {
+                out.skipped.push_back(info.name);
+                continue;
+            }
+            out.files.push_back(std::move(info));
+        }
+    }
+    return out;
+}
+
+Result<std::optional<graph::ChatMessage>> Outbound::sent_before(store::Tx& tx, Target const& target,
+                                                                store::OutboxItem const& item,
+                                                                std::int64_t pending_since, std::string const& html,
+                                                                std::vector<mm::FileInfo> const& files) {
+    std::vector<std::string> names;
+    for (auto const& f : files) {
+        names.push_back(f.name);
+    }
+    auto const wanted = fingerprint(html, std::move(names));
+    graph::ChatApi::Page page;
+    MSTEAMS_TRY_ASSIGN(
+        page, graph_->list_messages_since(target.token, target.chat_id, pending_since - k_resend_window_ms, 200));
+    for (auto const& m : page.messages) {
+        bool const same_sender = target.sender_teams_id.empty() || m.from.id == target.sender_teams_id;
+        if (same_sender && m.deleted_at == 0 && m.message_type != "systemEventMessage" && fingerprint(m) == wanted) {
+            std::optional<store::MessageLink> taken;
+            MSTEAMS_TRY_ASSIGN(taken, repos_.messages->find(tx, target.chat_id, m.id));
+            if (!taken) {
+                log::info("found a message sent by an earlier try; not sending it again",
+                          {{"post_id", item.post_id}, {"message_id", m.id}});
+                return std::optional<graph::ChatMessage>(m);
+            }
+        }
+    }
+    return std::optional<graph::ChatMessage>();
+}
+
+Status Outbound::attach_files(Target const& target, std::vector<mm::FileInfo> const& files, graph::NewMessage& out) {
+    // Uploaded to the author's OneDrive chat-files folder under the Mattermost file's id (a retry replaces the
+    // same item, so its link and attachment id stay), shared, and attached.
+    for (auto const& info : files) {
+        std::string bytes;
+        MSTEAMS_TRY_ASSIGN(bytes, api_->get_file(info.id));
+        graph::DriveItem drive;
+        MSTEAMS_TRY_ASSIGN(drive, graph_->upload_chat_file(target.token, info.id, info.name, bytes));
+        // The attachment id is the GUID in the item's eTag ("{GUID},n").
+        std::string id = drive.etag;
+        auto const open = id.find('{');
+        auto const close = id.find('}');
+        if (open != std::string::npos && close != std::string::npos && close > open) {
+            id = id.substr(open + 1, close - open - 1);
+        }
+        graph::Attachment a;
+        a.id = id;
+        a.content_type = "reference";
+        a.content_url = drive.web_url;
+        a.name = info.name;
+        out.attachments.push_back(a);
+        out.html += "<attachment id=\"" + strings::html_escape(id) + "\"></attachment>";
+        ++stats_->sent_files;
+    }
+    return {};
+}
+
+Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
+    std::optional<Target> t;
+    MSTEAMS_TRY_ASSIGN(t, target(item));
+    if (!t) {
         return {};
     }
+    // The echo of this message waits while the write is in flight.
+    MSTEAMS_TRY(lease.begin_write(t->chat_id));
+    store::AutoCommit tx(*repos_.db);
+    auto const payload = json::parse(item.payload, nullptr, false);
+    graph::NewMessage out;
+    MSTEAMS_TRY_ASSIGN(out, outgoing(payload, item, *t));
+    OutgoingFiles files;
+    MSTEAMS_TRY_ASSIGN(files, files_of(payload, t->relay));
+    if (out.html.empty() && out.attachments.empty() && files.files.empty()) {
+        return {};
+    }
+
     // Graph has no idempotency key: a send is recorded before the request, so that after a crash or a request whose
     // outcome is unknown (the message may or may not have reached Teams) the retry looks for it in the chat instead of
     // sending it twice. It is recognised by its sender and fingerprint (text and file names), which do not depend on
@@ -627,53 +693,10 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     MSTEAMS_TRY_ASSIGN(pending, repos_.messages->find(tx, t->chat_id, marker));
     std::optional<graph::ChatMessage> sent;
     if (pending) {
-        std::vector<std::string> names;
-        for (auto const& f : files) {
-            names.push_back(f.name);
-        }
-        auto const wanted = fingerprint(out.html, std::move(names));
-        graph::ChatApi::Page page;
-        MSTEAMS_TRY_ASSIGN(
-            page, graph_->list_messages_since(t->token, t->chat_id, pending->pending_since - k_resend_window_ms, 200));
-        for (auto const& m : page.messages) {
-            bool const same_sender = t->sender_teams_id.empty() || m.from.id == t->sender_teams_id;
-            if (same_sender && m.deleted_at == 0 && m.message_type != "systemEventMessage" &&
-                fingerprint(m) == wanted) {
-                std::optional<store::MessageLink> taken;
-                MSTEAMS_TRY_ASSIGN(taken, repos_.messages->find(tx, t->chat_id, m.id));
-                if (!taken) {
-                    sent = m;
-                    log::info("found a message sent by an earlier try; not sending it again",
-                              {{"post_id", item.post_id}, {"message_id", m.id}});
-                    break;
-                }
-            }
-        }
+        MSTEAMS_TRY_ASSIGN(sent, sent_before(tx, *t, item, pending->pending_since, out.html, files.files));
     }
     if (!sent) {
-        // Uploaded to the author's OneDrive chat-files folder under the Mattermost file's id (a retry replaces the
-        // same item, so its link and attachment id stay), shared, and attached.
-        for (auto const& info : files) {
-            std::string bytes;
-            MSTEAMS_TRY_ASSIGN(bytes, api_->get_file(info.id));
-            graph::DriveItem drive;
-            MSTEAMS_TRY_ASSIGN(drive, graph_->upload_chat_file(t->token, info.id, info.name, bytes));
-            // The attachment id is the GUID in the item's eTag ("{GUID},n").
-            std::string id = drive.etag;
-            auto const open = id.find('{');
-            auto const close = id.find('}');
-            if (open != std::string::npos && close != std::string::npos && close > open) {
-                id = id.substr(open + 1, close - open - 1);
-            }
-            graph::Attachment a;
-            a.id = id;
-            a.content_type = "reference";
-            a.content_url = drive.web_url;
-            a.name = info.name;
-            out.attachments.push_back(a);
-            out.html += "<attachment id=\"" + strings::html_escape(id) + "\"></attachment>";
-            ++stats_->sent_files;
-        }
+        MSTEAMS_TRY(attach_files(*t, files.files, out));
         if (!pending) {
             MSTEAMS_TRY(repos_.messages->mark_pending(
                 store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0, clock(), false}));
@@ -693,9 +716,9 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
                                         {"outbox_id", std::to_string(item.id)},
                                         {"message_id", sent->id},
                                         {"attempt", std::to_string(item.attempts + 1)}});
-    if (!skipped.empty()) {
+    if (!files.skipped.empty()) {
         std::string names;
-        for (auto const& n : skipped) {
+        for (auto const& n : files.skipped) {
             names += (names.empty() ? "" : ", ") + n;
         }
         tell(item.user_id, item.channel_id,

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -73,6 +74,24 @@ private:
     [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<std::string>> teams_id_for(std::string const& mm_user_id);
     [[nodiscard]] Status send_post(Lease& lease, store::OutboxItem const& item);
+    // A post's files, those over the size limit apart (none for a relayed post).
+    struct OutgoingFiles {
+        std::vector<mm::FileInfo> files;
+        std::vector<std::string> skipped;
+    };
+    [[nodiscard]] Result<OutgoingFiles> files_of(nlohmann::json const& payload, bool relay);
+    // The Teams message for a post: converted Markdown, mentions, the relay's byline, a quoted thread root.
+    [[nodiscard]] Result<graph::NewMessage> outgoing(nlohmann::json const& payload, store::OutboxItem const& item,
+                                                     Target const& target);
+    // The message an earlier try of this item sent (recognised by its sender, text and file names), if any.
+    [[nodiscard]] Result<std::optional<graph::ChatMessage>> sent_before(store::Tx& tx, Target const& target,
+                                                                        store::OutboxItem const& item,
+                                                                        std::int64_t pending_since,
+                                                                        std::string const& html,
+                                                                        std::vector<mm::FileInfo> const& files);
+    // Uploads the files to the author's OneDrive and attaches them to `out`.
+    [[nodiscard]] Status attach_files(Target const& target, std::vector<mm::FileInfo> const& files,
+                                      graph::NewMessage& out);
     [[nodiscard]] Status send_edit(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_delete(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_reaction(Lease& lease, store::OutboxItem const& item, bool add);

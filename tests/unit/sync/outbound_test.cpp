@@ -224,3 +224,23 @@ TEST_CASE("outbound: a change Teams refuses for good becomes a dead letter and t
     REQUIRE(w.api->ephemerals.size() == 1);
     CHECK(w.api->ephemerals[0].second.message.find("could not be delivered") != std::string::npos);
 }
+
+TEST_CASE("outbound: a post's files are attached in Teams, and one over the limit is left out and its author told",
+          "[sync]") {
+    OutboundWorld w;
+    auto const small = w.api->upload_file(k_alice, w.dm, "notes.txt", "some notes").value();
+    auto const big = w.api->upload_file(k_alice, w.dm, "video.mp4", std::string(21 << 20, 'v')).value();
+    auto p = w.post(k_alice, "see attached", 1);
+    p.file_ids = {small.id, big.id};
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    auto const sent = w.teams->messages(w.chat);
+    REQUIRE(sent.size() == 1);
+    REQUIRE(sent[0].attachments.size() == 1);
+    CHECK(sent[0].attachments[0].name == "notes.txt");
+    CHECK(sent[0].attachments[0].content_type == "reference");
+    CHECK(text_of(sent[0].body) == "see attached");
+    std::lock_guard lock(w.api->mutex);
+    REQUIRE(w.api->ephemerals.size() == 1);
+    CHECK(w.api->ephemerals[0].second.message.find("video.mp4") != std::string::npos);
+}
