@@ -250,6 +250,67 @@ Result<bool> Outbound::is_direct_or_group(std::string const& channel_id) {
     return direct;
 }
 
+std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::int64_t now,
+                                                 std::string const& bot_user_id) {
+    store::OutboxItem item;
+    item.created_at = now;
+    json payload = json::object();
+    switch (e.kind) {
+        case OutboundEvent::Kind::posted:
+        case OutboundEvent::Kind::edited:
+        case OutboundEvent::Kind::deleted: {
+            auto const& p = e.post;
+            if (!p.type.empty() || p.user_id == bot_user_id || bridge_post(p.props_json)) {
+                return std::nullopt;  // system posts, the bot's, and what the bridge itself posted for Teams
+            }
+            item.channel_id = p.channel_id;
+            item.post_id = p.id;
+            item.user_id = p.user_id;
+            if (e.kind == OutboundEvent::Kind::posted) {
+                item.sort_at = p.create_at;
+                item.kind = "post";
+                item.event_key = "post:" + p.id;
+                payload = json{{"message", p.message}, {"root_id", p.root_id}, {"file_ids", p.file_ids}};
+            } else if (e.kind == OutboundEvent::Kind::edited) {
+                if (p.delete_at != 0 || p.message == e.old_post.message) {
+                    return std::nullopt;  // pins, reactions and other changes that are not edits
+                }
+                item.kind = "edit";
+                item.sort_at = p.update_at;
+                item.event_key = "edit:" + p.id + ":" + std::to_string(p.update_at);
+                payload = json{{"message", p.message}};
+            } else {
+                item.kind = "delete";
+                item.sort_at = p.delete_at != 0 ? p.delete_at : p.update_at;
+                item.event_key = "delete:" + p.id;
+            }
+            break;
+        }
+        case OutboundEvent::Kind::reacted:
+        case OutboundEvent::Kind::unreacted: {
+            auto const& r = e.reaction;
+            if (r.user_id == bot_user_id) {
+                return std::nullopt;  // the bot's
+            }
+            item.channel_id = r.channel_id;
+            item.post_id = r.post_id;
+            item.user_id = r.user_id;
+            bool const add = e.kind == OutboundEvent::Kind::reacted;
+            item.kind = add ? "react" : "unreact";
+            item.sort_at = add && r.create_at != 0 ? r.create_at : now;
+            item.event_key = item.kind + ":" + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
+                             std::to_string(add ? r.create_at : now);
+            payload = json{{"emoji", r.emoji_name}};
+            break;
+        }
+    }
+    if (item.sort_at == 0) {
+        item.sort_at = now;
+    }
+    item.payload = payload.dump();
+    return item;
+}
+
 Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
     if (!settings_.enabled) {
         return {};
@@ -257,58 +318,11 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
     std::vector<store::OutboxItem> items;
     auto const now = clock();
     for (auto const& e : events) {
-        store::OutboxItem item;
-        item.created_at = now;
-        json payload = json::object();
-        switch (e.kind) {
-            case OutboundEvent::Kind::posted:
-            case OutboundEvent::Kind::edited:
-            case OutboundEvent::Kind::deleted: {
-                auto const& p = e.post;
-                if (!p.type.empty() || p.user_id == settings_.bot_user_id || bridge_post(p.props_json)) {
-                    continue;  // system posts, the bot's, and what the bridge itself posted for Teams
-                }
-                item.channel_id = p.channel_id;
-                item.post_id = p.id;
-                item.user_id = p.user_id;
-                if (e.kind == OutboundEvent::Kind::posted) {
-                    item.sort_at = p.create_at;
-                    item.kind = "post";
-                    item.event_key = "post:" + p.id;
-                    payload = json{{"message", p.message}, {"root_id", p.root_id}, {"file_ids", p.file_ids}};
-                } else if (e.kind == OutboundEvent::Kind::edited) {
-                    if (p.delete_at != 0 || p.message == e.old_post.message) {
-                        continue;  // pins, reactions and other changes that are not edits
-                    }
-                    item.kind = "edit";
-                    item.sort_at = p.update_at;
-                    item.event_key = "edit:" + p.id + ":" + std::to_string(p.update_at);
-                    payload = json{{"message", p.message}};
-                } else {
-                    item.kind = "delete";
-                    item.sort_at = p.delete_at != 0 ? p.delete_at : p.update_at;
-                    item.event_key = "delete:" + p.id;
-                }
-                break;
-            }
-            case OutboundEvent::Kind::reacted:
-            case OutboundEvent::Kind::unreacted: {
-                auto const& r = e.reaction;
-                if (r.user_id == settings_.bot_user_id) {
-                    continue;
-                }
-                item.channel_id = r.channel_id;
-                item.post_id = r.post_id;
-                item.user_id = r.user_id;
-                bool const add = e.kind == OutboundEvent::Kind::reacted;
-                item.kind = add ? "react" : "unreact";
-                item.sort_at = add && r.create_at != 0 ? r.create_at : now;
-                item.event_key = item.kind + ":" + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
-                                 std::to_string(add ? r.create_at : now);
-                payload = json{{"emoji", r.emoji_name}};
-                break;
-            }
+        auto found = outbox_item_for(e, now, settings_.bot_user_id);
+        if (!found) {
+            continue;
         }
+        auto& item = *found;
         if (item.channel_id.empty() && !item.post_id.empty()) {
             mm::Post post;
             MSTEAMS_TRY_ASSIGN(post, api_->get_post(item.post_id));
@@ -319,10 +333,6 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
         if (!direct) {
             continue;
         }
-        if (item.sort_at == 0) {
-            item.sort_at = now;
-        }
-        item.payload = payload.dump();
         items.push_back(std::move(item));
     }
     std::int64_t added = 0;

@@ -46,6 +46,12 @@ struct OutboundEvent {
     mm::Reaction reaction;
 };
 
+// The outbox item for a hook event, before its channel is known to be a DM or GM; nullopt for what never goes to
+// Teams: system posts, the bot's, what the bridge itself posted, changes that are not edits. Pure. Items are sent
+// in `sort_at` order (when it happened in Mattermost; `now` when the event carries no time).
+[[nodiscard]] std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& event, std::int64_t now,
+                                                               std::string const& bot_user_id);
+
 // Finds the Teams account of a Mattermost user who never connected, by email (Graph, app token); nullopt if none.
 using TeamsLookup = std::function<Result<std::optional<TeamsProfile>>(std::string const& email)>;
 

@@ -244,3 +244,64 @@ TEST_CASE("outbound: a post's files are attached in Teams, and one over the limi
     REQUIRE(w.api->ephemerals.size() == 1);
     CHECK(w.api->ephemerals[0].second.message.find("video.mp4") != std::string::npos);
 }
+
+TEST_CASE("outbound: which hook events become outbox items, keyed once and dated when they happened", "[sync]") {
+    using msteams::sync::outbox_item_for;
+    std::string const bot = "bot0000000000000000000000b";
+    msteams::mm::Post p;
+    p.id = "post-1";
+    p.channel_id = "dm-1";
+    p.user_id = k_alice;
+    p.message = "hello";
+    p.create_at = 100;
+    p.update_at = 100;
+    OutboundEvent posted{OutboundEvent::Kind::posted, p, {}, {}};
+    auto const item = outbox_item_for(posted, 999, bot);
+    REQUIRE(item);
+    CHECK(item->kind == "post");
+    CHECK(item->sort_at == 100);
+    CHECK(item->event_key == "post:post-1");
+    CHECK(item->payload.find("\"message\":\"hello\"") != std::string::npos);
+
+    // Never to Teams: system posts, the bot's, and what the bridge posted for Teams.
+    auto system = posted;
+    system.post.type = "system_join_channel";
+    CHECK_FALSE(outbox_item_for(system, 999, bot));
+    auto by_bot = posted;
+    by_bot.post.user_id = bot;
+    CHECK_FALSE(outbox_item_for(by_bot, 999, bot));
+    auto bridged = posted;
+    bridged.post.props_json = R"({"msteams_message_id":"1700000000000"})";
+    CHECK_FALSE(outbox_item_for(bridged, 999, bot));
+
+    // An update that is not an edit (a pin, a reaction count) is not sent; an edit is keyed by its time.
+    auto pinned = p;
+    pinned.update_at = 200;
+    CHECK_FALSE(outbox_item_for({OutboundEvent::Kind::edited, pinned, p, {}}, 999, bot));
+    auto edited = pinned;
+    edited.message = "hello again";
+    auto const edit = outbox_item_for({OutboundEvent::Kind::edited, edited, p, {}}, 999, bot);
+    REQUIRE(edit);
+    CHECK(edit->kind == "edit");
+    CHECK(edit->sort_at == 200);
+    CHECK(edit->event_key == "edit:post-1:200");
+    auto removed = edited;
+    removed.delete_at = 300;
+    auto const del = outbox_item_for({OutboundEvent::Kind::deleted, removed, {}, {}}, 999, bot);
+    REQUIRE(del);
+    CHECK(del->kind == "delete");
+    CHECK(del->sort_at == 300);
+
+    // A reaction is dated by its creation; its removal by when the hook ran. The bot's own are not sent.
+    msteams::mm::Reaction r{k_bob, "post-1", "+1", 150, "dm-1", ""};
+    auto const react = outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot);
+    REQUIRE(react);
+    CHECK(react->kind == "react");
+    CHECK(react->sort_at == 150);
+    auto const unreact = outbox_item_for({OutboundEvent::Kind::unreacted, {}, {}, r}, 999, bot);
+    REQUIRE(unreact);
+    CHECK(unreact->kind == "unreact");
+    CHECK(unreact->sort_at == 999);
+    r.user_id = bot;
+    CHECK_FALSE(outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot));
+}
