@@ -457,6 +457,32 @@ Status Outbound::process(Lease& lease, store::OutboxItem const& item) {
     return send_reaction(lease, item, item.kind == "react");
 }
 
+Result<std::string> Outbound::chat_with(std::string const& token, std::vector<std::string> const& teams_members) {
+    if (teams_members.size() == 2) {
+        graph::Chat chat;
+        MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(token, "oneOnOne", teams_members));
+        return chat.id;
+    }
+    std::vector<graph::Chat> chats;
+    MSTEAMS_TRY_ASSIGN(chats, graph_->list_my_chats(token, 500));
+    for (auto const& c : chats) {
+        if (c.chat_type != "group") {
+            continue;
+        }
+        std::vector<std::string> ids;
+        for (auto const& m : c.members) {
+            ids.push_back(m.user_id);
+        }
+        std::sort(ids.begin(), ids.end());
+        if (ids == teams_members) {
+            return c.id;
+        }
+    }
+    graph::Chat chat;
+    MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(token, "group", teams_members));
+    return chat.id;
+}
+
 Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const& item) {
     // Every member must be someone in Teams (connected, matched or synthetic): then this DM/GM is a Teams chat.
     std::vector<std::string> members;
@@ -521,33 +547,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
         return std::optional<Target>(std::move(t));
     }
     // Find or create the chat: one-on-one creation is idempotent; a group chat with exactly these members is reused.
-    if (teams_members.size() == 2) {
-        graph::Chat chat;
-        MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(t.token, "oneOnOne", teams_members));
-        t.chat_id = chat.id;
-    } else {
-        std::vector<graph::Chat> chats;
-        MSTEAMS_TRY_ASSIGN(chats, graph_->list_my_chats(t.token, 500));
-        for (auto const& c : chats) {
-            if (c.chat_type != "group") {
-                continue;
-            }
-            std::vector<std::string> ids;
-            for (auto const& m : c.members) {
-                ids.push_back(m.user_id);
-            }
-            std::sort(ids.begin(), ids.end());
-            if (ids == teams_members) {
-                t.chat_id = c.id;
-                break;
-            }
-        }
-        if (t.chat_id.empty()) {
-            graph::Chat chat;
-            MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(t.token, "group", teams_members));
-            t.chat_id = chat.id;
-        }
-    }
+    MSTEAMS_TRY_ASSIGN(t.chat_id, chat_with(t.token, teams_members));
     store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, clock(), clock()};
     MSTEAMS_TRY(repos_.portals->add(created));
     return std::optional<Target>(std::move(t));

@@ -78,6 +78,9 @@ private:
     [[nodiscard]] Result<bool> is_direct_or_group(std::string const& channel_id);
     [[nodiscard]] Status process(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
+    // The Teams chat of exactly these members (sorted Teams user ids), found or created with `token`.
+    [[nodiscard]] Result<std::string> chat_with(std::string const& token,
+                                                std::vector<std::string> const& teams_members);
     [[nodiscard]] Result<std::optional<std::string>> teams_id_for(std::string const& mm_user_id);
     [[nodiscard]] Status send_post(Lease& lease, store::OutboxItem const& item);
     // A post's files, those over the size limit apart (none for a relayed post).

@@ -57,6 +57,14 @@ public:
         }
         return ch;
     }
+    Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override {
+        auto ch = FakeApi::get_group_channel(user_ids);
+        if (ch) {
+            std::lock_guard lock(mutex);
+            channels[ch->id] = *ch;
+        }
+        return ch;
+    }
     Result<mm::Post> create_post(mm::Post const& post) override {
         if (post.message.find(refuse_posts_with) != std::string::npos && !refuse_posts_with.empty()) {
             return fail(ErrorCode::invalid_argument, "Mattermost refused the post", 400);

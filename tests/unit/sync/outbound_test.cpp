@@ -305,3 +305,26 @@ TEST_CASE("outbound: which hook events become outbox items, keyed once and dated
     r.user_id = bot;
     CHECK_FALSE(outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot));
 }
+
+TEST_CASE("outbound: a group message goes to the Teams group chat of exactly its members, found when it exists",
+          "[sync]") {
+    OutboundWorld w;
+    std::string const carol = "carol00000000000000000000c";
+    w.connect(carol, "carol", teams_id('c'));
+    // In Teams: a group chat of the same three people, and another with someone else too.
+    w.teams->add_chat("19:other@thread.v2", "group", {w.alice_teams, w.bob_teams, teams_id('c'), teams_id('d')});
+    w.teams->add_chat("19:trio@thread.v2", "group", {w.alice_teams, w.bob_teams, teams_id('c')});
+    auto const gm = w.api->get_group_channel({k_alice, k_bob, carol}).value();
+    msteams::mm::Post p;
+    p.user_id = k_alice;
+    p.channel_id = gm.id;
+    p.message = "all three";
+    auto created = w.api->create_post(p).value();
+    created.create_at = w.t0;
+    w.hook(OutboundEvent::Kind::posted, created);
+    w.drain();
+    REQUIRE(w.teams->messages("19:trio@thread.v2").size() == 1);
+    CHECK(w.teams->messages("19:other@thread.v2").empty());
+    CHECK(w.teams->calls("create_chat") == 0);
+    CHECK(w.store.repos.portals->by_channel(gm.id).value()->teams_thread_id == "19:trio@thread.v2");
+}
