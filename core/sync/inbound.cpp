@@ -588,6 +588,69 @@ Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, std
     return text;
 }
 
+Result<std::string> Inbound::find_pending_post(store::Portal const& portal, store::MessageLink const& link,
+                                               std::string const& message_id) {
+    // A post may have been created before a crash: find it instead of posting twice.
+    std::vector<mm::Post> recent;
+    MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(portal.mm_channel_id, link.pending_since - k_pending_window_ms));
+    for (auto const& p : recent) {
+        if (posted_message_id(p.props_json) == message_id) {
+            ++stats_->recovered_pending;
+            return p.id;
+        }
+    }
+    return std::string();
+}
+
+Result<std::string> Inbound::create_post(store::Tx& tx, Work& work, store::Portal const& portal,
+                                         graph::ChatMessage const& m) {
+    std::string author = settings_.bot_user_id;
+    std::string prefix;
+    if (!m.from.id.empty()) {
+        std::optional<std::string> user;
+        MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{m.from.id, m.from.display_name, "", false}));
+        if (user) {
+            author = *user;
+        } else {
+            prefix = "**" + m.from.display_name + "** (Teams guest):\n";  // not synced: the bot posts for them
+        }
+    } else {
+        prefix = "**" + (m.from.display_name.empty() ? std::string("Teams") : m.from.display_name) + "**:\n";
+    }
+    mm::Post post;
+    post.user_id = author;
+    post.channel_id = portal.mm_channel_id;
+    MSTEAMS_TRY_ASSIGN(post.message, render(work, m, author, portal.mm_channel_id, post.file_ids));
+    post.message = prefix + post.message;
+    // A quoted reply becomes a reply in the thread of the message it quotes.
+    for (auto const& a : m.attachments) {
+        if (a.content_type != "messageReference") {
+            continue;
+        }
+        auto const ref = json::parse(a.content, nullptr, false);
+        std::string quoted = a.id;
+        if (ref.is_object() && ref.contains("messageId") && ref["messageId"].is_string()) {
+            quoted = ref["messageId"].get<std::string>();
+        }
+        std::optional<store::MessageLink> target;
+        MSTEAMS_TRY_ASSIGN(target, repos_.messages->find(tx, portal.teams_thread_id, quoted));
+        if (target && !target->mm_post_id.empty() && !target->deleted) {
+            auto const root = api_->get_post(target->mm_post_id);
+            if (root) {
+                post.root_id = root->root_id.empty() ? root->id : root->root_id;
+            }
+        }
+        break;
+    }
+    post.props_json = json{{k_teams_message_prop, m.id}}.dump();
+    MSTEAMS_TRY(repos_.messages->mark_pending(
+        store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id, "teams", 0, now_ms(), false}));
+    mm::Post created;
+    MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
+    ++stats_->posts_created;
+    return created.id;
+}
+
 Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal, graph::ChatMessage const& m) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, repos_.messages->find(tx, portal.teams_thread_id, m.id));
@@ -633,64 +696,10 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
 
     std::string post_id;
     if (link) {
-        // A post may have been created before a crash: find it instead of posting twice.
-        std::vector<mm::Post> recent;
-        MSTEAMS_TRY_ASSIGN(recent,
-                           api_->get_posts_since(portal.mm_channel_id, link->pending_since - k_pending_window_ms));
-        for (auto const& p : recent) {
-            if (posted_message_id(p.props_json) == m.id) {
-                post_id = p.id;
-                ++stats_->recovered_pending;
-                break;
-            }
-        }
+        MSTEAMS_TRY_ASSIGN(post_id, find_pending_post(portal, *link, m.id));
     }
     if (post_id.empty()) {
-        std::string author = settings_.bot_user_id;
-        std::string prefix;
-        if (!m.from.id.empty()) {
-            std::optional<std::string> user;
-            MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{m.from.id, m.from.display_name, "", false}));
-            if (user) {
-                author = *user;
-            } else {
-                prefix = "**" + m.from.display_name + "** (Teams guest):\n";  // not synced: the bot posts for them
-            }
-        } else {
-            prefix = "**" + (m.from.display_name.empty() ? std::string("Teams") : m.from.display_name) + "**:\n";
-        }
-        mm::Post post;
-        post.user_id = author;
-        post.channel_id = portal.mm_channel_id;
-        MSTEAMS_TRY_ASSIGN(post.message, render(work, m, author, portal.mm_channel_id, post.file_ids));
-        post.message = prefix + post.message;
-        // A quoted reply becomes a reply in the thread of the message it quotes.
-        for (auto const& a : m.attachments) {
-            if (a.content_type != "messageReference") {
-                continue;
-            }
-            auto const ref = json::parse(a.content, nullptr, false);
-            std::string quoted = a.id;
-            if (ref.is_object() && ref.contains("messageId") && ref["messageId"].is_string()) {
-                quoted = ref["messageId"].get<std::string>();
-            }
-            std::optional<store::MessageLink> target;
-            MSTEAMS_TRY_ASSIGN(target, repos_.messages->find(tx, portal.teams_thread_id, quoted));
-            if (target && !target->mm_post_id.empty() && !target->deleted) {
-                auto const root = api_->get_post(target->mm_post_id);
-                if (root) {
-                    post.root_id = root->root_id.empty() ? root->id : root->root_id;
-                }
-            }
-            break;
-        }
-        post.props_json = json{{k_teams_message_prop, m.id}}.dump();
-        MSTEAMS_TRY(repos_.messages->mark_pending(
-            store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id, "teams", 0, now_ms(), false}));
-        mm::Post created;
-        MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
-        post_id = created.id;
-        ++stats_->posts_created;
+        MSTEAMS_TRY_ASSIGN(post_id, create_post(tx, work, portal, m));
     }
     MSTEAMS_TRY(repos_.messages->put(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id, portal.mm_channel_id,
                                                             "teams", m.last_modified_at, 0, false}));

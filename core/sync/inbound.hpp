@@ -83,6 +83,13 @@ private:
                                                       std::vector<std::string> const& members);
     [[nodiscard]] Status reconcile(store::Tx& tx, Work& work, store::Portal const& portal,
                                    graph::ChatMessage const& message);
+    // The post made for `message_id` before a crash (marked pending, created, not yet linked): "" if none.
+    [[nodiscard]] Result<std::string> find_pending_post(store::Portal const& portal, store::MessageLink const& link,
+                                                        std::string const& message_id);
+    // Posts a Teams message in Mattermost, as its author (the bot for guests and apps), in the thread of the
+    // message it quotes; marked pending first. Returns the post id.
+    [[nodiscard]] Result<std::string> create_post(store::Tx& tx, Work& work, store::Portal const& portal,
+                                                  graph::ChatMessage const& message);
     [[nodiscard]] Status reconcile_reactions(store::Tx& tx, std::string const& post_id,
                                              graph::ChatMessage const& message);
     [[nodiscard]] Status notify(store::Tx& tx, Work& work, graph::ChatMessage const& message);

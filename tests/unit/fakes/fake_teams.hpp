@@ -41,6 +41,16 @@ public:
         std::lock_guard lock(mutex_);
         return append(chat_id, from, html, {});
     }
+    // A reply in Teams quoting message `quoted_id`.
+    graph::ChatMessage reply(std::string const& chat_id, std::string const& from, std::string const& html,
+                             std::string const& quoted_id) {
+        std::lock_guard lock(mutex_);
+        graph::Attachment quote;
+        quote.id = quoted_id;
+        quote.content_type = "messageReference";
+        quote.content = "{\"messageId\":\"" + quoted_id + "\"}";
+        return append(chat_id, from, "<attachment id=\"" + quoted_id + "\"></attachment>" + html, {quote});
+    }
     void edit(std::string const& chat_id, std::string const& id, std::string const& html) {
         std::lock_guard lock(mutex_);
         auto& m = message(chat_id, id);

@@ -278,3 +278,17 @@ TEST_CASE("inbound: when the first member's token is refused, another connected 
     CHECK(posts[0].message == "to both");
     CHECK(w.teams->calls("get_message") == 2);
 }
+
+TEST_CASE("inbound: a Teams reply that quotes a message lands in that message's thread", "[sync]") {
+    InboundWorld w;
+    auto const root = w.teams->post(w.chat, w.bob_teams, "<p>question</p>");
+    w.notify(root.id);
+    w.drain();
+    auto const answer = w.teams->reply(w.chat, w.alice_teams, "<p>answer</p>", root.id);
+    w.notify(answer.id);
+    w.drain();
+    auto const posts = w.api->posts_in(w.channel());
+    REQUIRE(posts.size() == 2);
+    CHECK(posts[1].root_id == posts[0].id);
+    CHECK(posts[1].message == "answer");
+}
