@@ -380,45 +380,16 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
             });
         }
         if (!more) {
-            // A notified message older than the cursor's window (a late redelivery) is read on its own.
-            for (auto const& id : wanted) {
-                auto m =
-                    work.with_token([&](std::string const& token) { return graph_->get_message(token, chat_id, id); });
-                if (!m) {
-                    if (m.error().code == ErrorCode::not_found) {
-                        ++stats_->duplicates;
-                        continue;
-                    }
-                    return std::unexpected(m.error());
-                }
-                messages.push_back(std::move(*m));
-            }
+            MSTEAMS_TRY(read_each(work, wanted, messages));
             wanted.clear();
         }
         std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
             return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
         });
 
-        // A message from Mattermost may be in Teams before its sender has linked it: the sender's marker is
-        // committed before the send and replaced by the link in one transaction, so checking the marker after
-        // reading Teams and the links after the marker never sees neither. Such a chat waits a moment.
-        bool in_flight = false;
-        MSTEAMS_TRY_ASSIGN(in_flight, repos_.messages->sending_to(chat_id, now_ms() - k_send_resolution_ms));
-        if (in_flight) {
-            for (auto const& m : messages) {
-                std::optional<store::MessageLink> link;
-                MSTEAMS_TRY_ASSIGN(link, repos_.messages->find(tx, chat_id, m.id));
-                if (!link) {
-                    return Outcome::wait_for_sender;
-                }
-            }
-        }
-        // The sender announces each write to Teams before it starts and ends it with what it recorded. A write in
-        // flight, or one that started after the version was read above, may be missing from what was read (a
-        // reaction it just set would look removed): read again.
-        bool unchanged = false;
-        MSTEAMS_TRY_ASSIGN(unchanged, repos_.portals->unchanged(tx, chat_id, version, now_ms()));
-        if (!unchanged) {
+        bool current = false;
+        MSTEAMS_TRY_ASSIGN(current, read_is_current(tx, chat_id, version, messages));
+        if (!current) {
             return Outcome::wait_for_sender;
         }
 
@@ -450,6 +421,45 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         after = newest_listed;
         ++stats_->catchup_chunks;
     }
+}
+
+Status Inbound::read_each(Work& work, std::vector<std::string> const& ids, std::vector<graph::ChatMessage>& messages) {
+    // A notified message older than the cursor's window (a late redelivery) is read on its own.
+    for (auto const& id : ids) {
+        auto m =
+            work.with_token([&](std::string const& token) { return graph_->get_message(token, work.chat_id, id); });
+        if (!m) {
+            if (m.error().code == ErrorCode::not_found) {
+                ++stats_->duplicates;
+                continue;
+            }
+            return std::unexpected(m.error());
+        }
+        messages.push_back(std::move(*m));
+    }
+    return {};
+}
+
+Result<bool> Inbound::read_is_current(store::Tx& tx, std::string const& chat_id, std::int64_t version,
+                                      std::vector<graph::ChatMessage> const& messages) {
+    // A message from Mattermost may be in Teams before its sender has linked it: the sender's marker is committed
+    // before the send and replaced by the link in one transaction, so checking the marker after reading Teams and
+    // the links after the marker never sees neither. Such a chat waits a moment.
+    bool in_flight = false;
+    MSTEAMS_TRY_ASSIGN(in_flight, repos_.messages->sending_to(chat_id, now_ms() - k_send_resolution_ms));
+    if (in_flight) {
+        for (auto const& m : messages) {
+            std::optional<store::MessageLink> link;
+            MSTEAMS_TRY_ASSIGN(link, repos_.messages->find(tx, chat_id, m.id));
+            if (!link) {
+                return false;
+            }
+        }
+    }
+    // The sender announces each write to Teams before it starts and ends it with what it recorded. A write in
+    // flight, or one that started after the version was read, may be missing from what was read (a reaction it just
+    // set would look removed): read again.
+    return repos_.portals->unchanged(tx, chat_id, version, now_ms());
 }
 
 Result<std::int64_t> Inbound::skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan) {

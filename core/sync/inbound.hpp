@@ -78,6 +78,12 @@ private:
     // Drops from `plan` the created notifications the message map answers; returns until when the bridge's own
     // messages came back.
     [[nodiscard]] Result<std::int64_t> skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan);
+    // Reads these messages of the chat one by one (a message Teams no longer has is skipped).
+    [[nodiscard]] Status read_each(Work& work, std::vector<std::string> const& ids,
+                                   std::vector<graph::ChatMessage>& messages);
+    // False when what was read may be missing the bridge's own latest writes to the chat (read again later).
+    [[nodiscard]] Result<bool> read_is_current(store::Tx& tx, std::string const& chat_id, std::int64_t version,
+                                               std::vector<graph::ChatMessage> const& messages);
     [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
     [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
                                                       std::vector<std::string> const& members);
