@@ -38,7 +38,13 @@ public:
         }
         return std::string("botuserid00000000000000000");
     }
-    Result<mm::User> get_user(std::string const&) override { return fail(ErrorCode::not_found, "no user"); }
+    Result<mm::User> get_user(std::string const& id) override {
+        std::lock_guard lock(mutex);
+        if (!users.contains(id)) {
+            return fail(ErrorCode::not_found, "no user", 404);
+        }
+        return users[id];
+    }
     Result<mm::User> get_user_by_email(std::string const& email) override {
         std::lock_guard lock(mutex);
         for (auto const& [id, u] : users) {

@@ -23,13 +23,6 @@ namespace msteams::test {
 class PipelineApi final : public FakeApi {
 public:
     PipelineApi() { clock = now_ms(); }  // posts carry wall-clock times, as in Mattermost
-    Result<mm::User> get_user(std::string const& id) override {
-        std::lock_guard lock(mutex);
-        if (!users.contains(id)) {
-            return fail(ErrorCode::not_found, "no user", 404);
-        }
-        return users[id];
-    }
     Result<mm::User> get_user_by_username(std::string const& name) override {
         std::lock_guard lock(mutex);
         for (auto const& [_, u] : users) {

@@ -68,16 +68,9 @@ public:
     mutable int refreshes = 0;
 };
 
-// Mattermost with its users and direct channels.
+// Mattermost with direct channels.
 class UsersApi final : public msteams::test::FakeApi {
 public:
-    Result<msteams::mm::User> get_user(std::string const& id) override {
-        std::lock_guard lock(mutex);
-        if (!users.contains(id)) {
-            return msteams::fail(ErrorCode::not_found, "no user", 404);
-        }
-        return users[id];
-    }
     Result<msteams::mm::Channel> get_direct_channel(std::string const& a, std::string const& b) override {
         msteams::mm::Channel c;
         c.id = "dm-" + std::min(a, b).substr(0, 8) + "-" + std::max(a, b).substr(0, 8);
