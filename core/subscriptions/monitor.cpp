@@ -157,6 +157,20 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     return row;
 }
 
+void Monitor::delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
+                                std::vector<graph::Subscription> const& live) {
+    // Subscriptions to our endpoints that we have no record of (an earlier installation, a lost row).
+    for (auto const& s : live) {
+        bool const recorded = std::any_of(rows.begin(), rows.end(), [&](auto const& r) { return r.id == s.id; });
+        if (!recorded && s.notification_url == settings_.notification_url) {
+            if (graph_->delete_subscription(token, s.id)) {
+                ++stats_->subscriptions_deleted;
+                log::info("deleted a stale subscription", {{"subscription_id", s.id}});
+            }
+        }
+    }
+}
+
 Status Monitor::maintain(std::string const& token) {
     std::vector<store::SubscriptionRow> rows;
     MSTEAMS_TRY_ASSIGN(rows, repos_.subscriptions->list());
@@ -193,16 +207,7 @@ Status Monitor::maintain(std::string const& token) {
         }
         MSTEAMS_TRY(repos_.subscriptions->remove(row.id));
     }
-    // Subscriptions to our endpoints that we have no record of (an earlier installation, a lost row).
-    for (auto const& s : live) {
-        bool const recorded = std::any_of(rows.begin(), rows.end(), [&](auto const& r) { return r.id == s.id; });
-        if (!recorded && s.notification_url == settings_.notification_url) {
-            if (graph_->delete_subscription(token, s.id)) {
-                ++stats_->subscriptions_deleted;
-                log::info("deleted a stale subscription", {{"subscription_id", s.id}});
-            }
-        }
-    }
+    delete_unrecorded(token, rows, live);
     if (!settings_.enabled) {
         return {};
     }

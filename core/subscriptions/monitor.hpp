@@ -62,6 +62,9 @@ public:
 private:
     void loop();
     [[nodiscard]] Status maintain(std::string const& token);
+    // Deletes the subscriptions to our endpoints that no row records (an earlier installation, a lost row).
+    void delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
+                           std::vector<graph::Subscription> const& live);
     [[nodiscard]] Result<store::SubscriptionRow> create(std::string const& token);
 
     MonitorSettings settings_;

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -291,4 +292,27 @@ TEST_CASE("monitor: a subscription Graph marked or lost is renewed or made again
     a.pass();
     CHECK(w.graph->renewed() == 2);
     CHECK(w.graph->live().size() == 1);
+}
+
+TEST_CASE("monitor: a subscription to our endpoints that no row records is deleted, another app's is left",
+          "[subscriptions]") {
+    FakeWorld w;
+    msteams::graph::Subscription stale;
+    stale.resource = "chats/getAllMessages";
+    stale.notification_url = w.settings().notification_url;  // an earlier installation's
+    REQUIRE(w.graph->create_subscription("", stale).has_value());
+    msteams::graph::Subscription foreign = stale;
+    foreign.notification_url = "https://another-app.example/notify";
+    REQUIRE(w.graph->create_subscription("", foreign).has_value());
+
+    Node a(w.settings(), w.store.repos, w.graph, w.tokens);
+    a.pass();
+    auto const live = w.graph->live();
+    REQUIRE(live.size() == 2);  // ours, made now, and the other app's
+    auto const rows = w.store.repos.subscriptions->list().value();
+    REQUIRE(rows.size() == 1);
+    CHECK(std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == rows[0].id; }));
+    CHECK(std::any_of(live.begin(), live.end(),
+                      [](auto const& s) { return s.notification_url == "https://another-app.example/notify"; }));
+    CHECK(a.stats->subscriptions_deleted == 1);
 }
