@@ -146,6 +146,8 @@ private:
 
 // --- parsers (each returns the problem in `problem`; empty = fine) ---------------------------------------------
 
+// Long (over 80 lines) on purpose: one field after another of a Graph chatMessage, each checked for its type and
+// size where it is read.
 ChatMessage message_from(json const& j, std::string& problem) {
     ChatMessage m;
     if (!j.is_object()) {

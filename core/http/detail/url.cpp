@@ -40,6 +40,8 @@ std::string Url::host_header() const {
     return h + ":" + std::to_string(port);
 }
 
+// Long (over 80 lines) on purpose: a single-pass parser (scheme, authority, IPv6 literal, port, path, query), each
+// step checking what the previous one left.
 Result<Url> parse_url(std::string_view url) {
     if (url.size() > k_max_url) {
         return bad_url("longer than 32 KiB");
