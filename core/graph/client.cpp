@@ -536,7 +536,8 @@ struct Client::Impl {
     // for the caller to judge. Every try takes its turn under the budgets. 429s, and 503s with Retry-After
     // (throttling: Graph did not apply the request), are retried after Retry-After; transport failures and other 5xx
     // with exponential backoff and jitter, but a call that is not repeatable is not sent again once Graph may have
-    // applied it: it fails with outcome_unknown.
+    // applied it: it fails with outcome_unknown. Long (over 80 lines) on purpose: those cases read best side by side
+    // in one loop.
     Result<http::Response> exchange(Call const& call) {
         auto const deadline = Clock::now() + limits.deadline;
         bool const repeat = repeatable(call);
