@@ -328,15 +328,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
     std::vector<std::string> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;
-    work.chat_id = chat_id;
-    work.logins = logins_.get();
-    for (auto const& m : members) {
-        std::optional<std::string> mm;
-        MSTEAMS_TRY_ASSIGN(mm, people_->connected_mm_user(m));
-        if (mm) {
-            work.connected.emplace_back(m, *mm);
-        }
-    }
+    MSTEAMS_TRY_ASSIGN(work, readers(chat_id, members));
     if (work.connected.empty()) {
         stats_->skipped_no_connected_member += items.size();
         return Outcome::done;
@@ -369,15 +361,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         std::vector<graph::ChatMessage> messages;
         bool more = false;
         if (forward) {
-            graph::ChatApi::Page page;
-            MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
-                return graph_->list_oldest_messages_since(token, chat_id, after, settings_.max_messages_per_read);
-            }));
-            more = page.truncated;
-            messages = std::move(page.messages);
-            std::erase_if(wanted, [&](std::string const& id) {
-                return std::any_of(messages.begin(), messages.end(), [&](auto const& m) { return m.id == id; });
-            });
+            MSTEAMS_TRY_ASSIGN(more, read_chunk(work, after, wanted, messages));
         }
         if (!more) {
             MSTEAMS_TRY(read_each(work, wanted, messages));
@@ -421,6 +405,33 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         after = newest_listed;
         ++stats_->catchup_chunks;
     }
+}
+
+Result<Inbound::Work> Inbound::readers(std::string const& chat_id, std::vector<std::string> const& members) {
+    Work work;
+    work.chat_id = chat_id;
+    work.logins = logins_.get();
+    for (auto const& m : members) {
+        std::optional<std::string> mm;
+        MSTEAMS_TRY_ASSIGN(mm, people_->connected_mm_user(m));
+        if (mm) {
+            work.connected.emplace_back(m, *mm);
+        }
+    }
+    return work;
+}
+
+Result<bool> Inbound::read_chunk(Work& work, std::int64_t after, std::vector<std::string>& wanted,
+                                 std::vector<graph::ChatMessage>& messages) {
+    graph::ChatApi::Page page;
+    MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
+        return graph_->list_oldest_messages_since(token, work.chat_id, after, settings_.max_messages_per_read);
+    }));
+    messages = std::move(page.messages);
+    std::erase_if(wanted, [&](std::string const& id) {
+        return std::any_of(messages.begin(), messages.end(), [&](auto const& m) { return m.id == id; });
+    });
+    return page.truncated;
 }
 
 Status Inbound::read_each(Work& work, std::vector<std::string> const& ids, std::vector<graph::ChatMessage>& messages) {

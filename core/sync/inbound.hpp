@@ -78,6 +78,12 @@ private:
     // Drops from `plan` the created notifications the message map answers; returns until when the bridge's own
     // messages came back.
     [[nodiscard]] Result<std::int64_t> skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan);
+    // The chat's connected members, whose tokens may read it (none: the chat is not bridged).
+    [[nodiscard]] Result<Work> readers(std::string const& chat_id, std::vector<std::string> const& members);
+    // Reads the next chunk of changes after `after`, oldest first, into `messages` and drops them from `wanted`;
+    // true when more changes remain.
+    [[nodiscard]] Result<bool> read_chunk(Work& work, std::int64_t after, std::vector<std::string>& wanted,
+                                          std::vector<graph::ChatMessage>& messages);
     // Reads these messages of the chat one by one (a message Teams no longer has is skipped).
     [[nodiscard]] Status read_each(Work& work, std::vector<std::string> const& ids,
                                    std::vector<graph::ChatMessage>& messages);
