@@ -50,6 +50,15 @@ int max_attempts(Error const& e) {
     return e.code == ErrorCode::unavailable ? k_max_attempts_transient : k_max_attempts_permanent;
 }
 
+// When the newest of these messages last changed (0 for none): where the cursor moves once they are applied.
+std::int64_t newest_change(std::vector<graph::ChatMessage> const& messages) {
+    std::int64_t newest = 0;
+    for (auto const& m : messages) {
+        newest = std::max(newest, m.last_modified_at);
+    }
+    return newest;
+}
+
 std::string posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
     if (props.is_object() && props.contains(k_teams_message_prop) && props[k_teams_message_prop].is_string()) {
@@ -347,10 +356,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         return Outcome::done;
     }
 
-    // Read forward from the cursor: it covers every change since, applied in the order they happened whatever order
-    // the notifications came in (Graph does not keep it). However long the gap, it is read oldest first in chunks
-    // of at most max_messages_per_read (memory stays bounded), each chunk applied and the cursor moved before the
-    // next is read.
+    // Forward from the cursor, oldest first, in bounded chunks (see read_forward_from); else the notified messages.
     auto const from = read_forward_from(portal, plan, settings_.cursor_overlap_ms);
     bool const forward = from.has_value();
     std::int64_t after = from.value_or(0);
@@ -377,16 +383,10 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
             return Outcome::wait_for_sender;
         }
 
-        std::int64_t newest = echoed_to;
-        std::int64_t newest_listed = 0;
-        for (auto const& m : messages) {
-            newest = std::max(newest, m.last_modified_at);
-            newest_listed = std::max(newest_listed, m.last_modified_at);
-        }
+        std::int64_t const newest_listed = newest_change(messages);
+        std::int64_t const newest = std::max(echoed_to, newest_listed);
         if (settings_.mode == InboundMode::notifications) {
-            for (auto const& m : messages) {
-                MSTEAMS_TRY(notify(tx, work, m));
-            }
+            MSTEAMS_TRY(notify(tx, work, messages));
             return Outcome::done;
         }
         MSTEAMS_TRY(apply(tx, work, chat_id, members, portal, messages, attempts));
@@ -396,8 +396,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         if (!more) {
             return Outcome::done;
         }
-        if (newest_listed <= after) {
-            // More than a chunk of changes in one millisecond: cannot happen in Teams; never loop on it.
+        if (newest_listed <= after) {  // more than a chunk in one millisecond: never loop on it
             log::warn("a Teams chat has more changes in one instant than can be read at once; some may be skipped",
                       {{"chat_id", chat_id}, {"read", std::to_string(messages.size())}});
             return Outcome::done;
@@ -772,6 +771,13 @@ Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, g
         }
         MSTEAMS_TRY(repos_.reactions->remove(tx, k));
         ++stats_->reactions_removed;
+    }
+    return {};
+}
+
+Status Inbound::notify(store::Tx& tx, Work& work, std::vector<graph::ChatMessage> const& messages) {
+    for (auto const& m : messages) {
+        MSTEAMS_TRY(notify(tx, work, m));
     }
     return {};
 }

@@ -105,6 +105,7 @@ private:
     [[nodiscard]] Status reconcile_reactions(store::Tx& tx, std::string const& post_id,
                                              graph::ChatMessage const& message);
     [[nodiscard]] Status notify(store::Tx& tx, Work& work, graph::ChatMessage const& message);
+    [[nodiscard]] Status notify(store::Tx& tx, Work& work, std::vector<graph::ChatMessage> const& messages);
     [[nodiscard]] Result<std::string> render(Work& work, graph::ChatMessage const& message, std::string const& author,
                                              std::string const& channel_id, std::vector<std::string>& file_ids);
 

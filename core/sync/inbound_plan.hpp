@@ -31,6 +31,9 @@ struct ReadPlan {
 
 // Where reading forward starts (Unix ms): the portal's cursor, else the discovery time, less `overlap_ms` (clock
 // skew between Graph's servers); nullopt when there is neither (the notified messages are read one by one).
+// Reading forward covers every change since, applied in the order they happened whatever order the notifications
+// came in (Graph does not keep it). However long the gap, it is read oldest first in chunks of at most
+// max_messages_per_read (memory stays bounded), each chunk applied and the cursor moved before the next is read.
 [[nodiscard]] std::optional<std::int64_t> read_forward_from(std::optional<store::Portal> const& portal,
                                                             ReadPlan const& plan, std::int64_t overlap_ms);
 
