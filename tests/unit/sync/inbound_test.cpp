@@ -292,3 +292,23 @@ TEST_CASE("inbound: a Teams reply that quotes a message lands in that message's 
     CHECK(posts[1].root_id == posts[0].id);
     CHECK(posts[1].message == "answer");
 }
+
+TEST_CASE("inbound: a Teams delete of a post already gone from Mattermost is recorded, not retried", "[sync]") {
+    InboundWorld w;
+    auto const m = w.teams->post(w.chat, w.bob_teams, "short-lived");
+    w.notify(m.id);
+    w.drain();
+    auto const post_id = w.api->posts_in(w.channel()).at(0).id;
+    {
+        std::lock_guard lock(w.api->mutex);
+        w.api->posts.erase(post_id);  // removed in Mattermost meanwhile (a data retention job, an admin)
+    }
+    w.teams->remove(w.chat, m.id);
+    w.notify(m.id, "deleted");
+    w.drain();
+    CHECK(w.inbox_size() == 0);
+    CHECK(w.stats->failures == 0);
+    auto const link = w.store.repos.messages->by_post(post_id).value();
+    REQUIRE(link);
+    CHECK(link->deleted);
+}

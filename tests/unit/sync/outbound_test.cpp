@@ -328,3 +328,40 @@ TEST_CASE("outbound: a group message goes to the Teams group chat of exactly its
     CHECK(w.teams->calls("create_chat") == 0);
     CHECK(w.store.repos.portals->by_channel(gm.id).value()->teams_thread_id == "19:trio@thread.v2");
 }
+
+TEST_CASE("outbound: an edit or delete of a post Teams never had, or of one already deleted, sends nothing", "[sync]") {
+    OutboundWorld w;
+    auto p = w.post(k_alice, "never bridged", 1);  // its hook was lost, say
+    auto edited = p;
+    edited.message = "edited";
+    edited.update_at = p.create_at + 1;
+    w.hook(OutboundEvent::Kind::edited, edited, p);
+    auto deleted = edited;
+    deleted.delete_at = edited.update_at + 1;
+    w.hook(OutboundEvent::Kind::deleted, deleted);
+    w.drain();
+    CHECK(w.in_teams().empty());
+    CHECK(w.teams->calls("update_message") == 0);
+    CHECK(w.teams->calls("soft_delete_message") == 0);
+    CHECK(w.outbox_size() == 0);
+
+    // Deleted once in Teams: a second delete (a replayed hook with a new time) is not sent again.
+    auto const q = w.post(k_alice, "bridged", 10);
+    w.hook(OutboundEvent::Kind::posted, q);
+    w.drain();
+    auto gone = q;
+    gone.delete_at = q.create_at + 5;
+    w.hook(OutboundEvent::Kind::deleted, gone);
+    w.drain();
+    REQUIRE(w.store.repos.outbox
+                ->enqueue({[&] {
+                    auto again =
+                        msteams::sync::outbox_item_for({OutboundEvent::Kind::deleted, gone, {}, {}}, 0, "").value();
+                    again.event_key += ":replayed";
+                    return again;
+                }()})
+                .has_value());
+    w.drain();
+    CHECK(w.teams->calls("soft_delete_message") == 1);
+    CHECK(w.in_teams() == std::vector<std::string>{"(deleted)"});
+}
