@@ -83,7 +83,7 @@ struct DeadLetter {
     std::int64_t id = 0;
     std::string direction;  // "inbound" or "outbound"
     std::string thread_id;  // the Teams chat (inbound) or the Mattermost channel (outbound)
-    std::string payload;    // JSON: what retry_dead_letters puts back
+    std::string payload;    // JSON: what DeadLetters::retry puts back
     std::string error;
     int attempts = 0;
     std::int64_t first_failed_at = 0;
