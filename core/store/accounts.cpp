@@ -4,7 +4,9 @@
 #include <string>
 #include <utility>
 
+#include "common/clock.hpp"
 #include "store/detail/migrations.hpp"
+#include "store/detail/sql.hpp"
 
 namespace msteams::store {
 namespace {
@@ -12,12 +14,7 @@ namespace {
 constexpr std::string_view k_account_columns =
     "mm_user_id, teams_user_id, teams_email, teams_display_name, token_sealed, connected_at, disconnected_at";
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-Param nullable(std::string const& text) { return text.empty() ? Param() : Param(text); }
+using detail::nullable;
 Param nullable(std::int64_t number) { return number == 0 ? Param() : Param(std::to_string(number)); }
 
 Account account_at(Rows const& rows, std::size_t i) {

@@ -16,6 +16,13 @@ std::string detail::inbox_payload(std::string const& change_type, std::string co
         .dump();
 }
 
+std::string detail::outbox_payload(OutboxItem const& i) {
+    return nlohmann::json{{"created_at", i.created_at}, {"kind", i.kind},       {"post_id", i.post_id},
+                          {"user_id", i.user_id},       {"payload", i.payload}, {"event_key", i.event_key},
+                          {"sort_at", i.sort_at}}
+        .dump();
+}
+
 Status detail::add_dead_letter(Tx& tx, std::string const& direction, std::string const& thread_id,
                                std::string const& payload, std::string const& error, int attempts, std::int64_t first,
                                std::int64_t last) {

@@ -14,7 +14,6 @@ using detail::error_text;
 using detail::id_array;
 using detail::inbox_payload;
 using detail::num;
-using detail::wall_ms;
 
 class PgInbox final : public Inbox {
 public:
@@ -109,7 +108,7 @@ Status PgInbox::postpone(std::vector<std::int64_t> const& ids, std::int64_t not_
     MSTEAMS_TRY(
         db_->exec("UPDATE msteams_inbox SET claimed_until = 0, not_before = $2, last_error = $3, "
                   "first_failed_at = COALESCE(first_failed_at, $4) WHERE id = ANY($1::bigint[])",
-                  {id_array(ids), num(not_before), error_text(error, 500), num(wall_ms())}));
+                  {id_array(ids), num(not_before), error_text(error, 500), num(now_ms())}));
     return {};
 }
 

@@ -12,7 +12,6 @@ namespace {
 using detail::add_dead_letter;
 using detail::error_text;
 using detail::num;
-using detail::wall_ms;
 
 class PgOutbox final : public Outbox {
 public:
@@ -92,7 +91,7 @@ Status PgOutbox::postpone(std::int64_t id, std::int64_t not_before, std::string 
     MSTEAMS_TRY(
         db_->exec("UPDATE msteams_outbox SET attempts = attempts + 1, not_before = $2, last_error = $3, "
                   "first_failed_at = COALESCE(first_failed_at, $4), claimed_until = 0 WHERE id = $1",
-                  {num(id), num(not_before), error_text(error, 500), num(wall_ms())}));
+                  {num(id), num(not_before), error_text(error, 500), num(now_ms())}));
     return {};
 }
 
@@ -111,12 +110,7 @@ Status PgOutbox::dead_letter(OutboxItem const& it, std::string const& error, std
             return {};
         }
         auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
-        auto const payload =
-            nlohmann::json{{"created_at", it.created_at}, {"kind", it.kind},       {"post_id", it.post_id},
-                           {"user_id", it.user_id},       {"payload", it.payload}, {"event_key", it.event_key},
-                           {"sort_at", it.sort_at}}
-                .dump();
-        return add_dead_letter(tx, "outbound", it.channel_id, payload, error,
+        return add_dead_letter(tx, "outbound", it.channel_id, detail::outbox_payload(it), error,
                                static_cast<int>(r.integer(0, "attempts")) + 1, first, now_ms);
     });
 }

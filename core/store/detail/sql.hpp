@@ -1,25 +1,21 @@
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "common/strings.hpp"
 #include "store/database.hpp"
+#include "store/records.hpp"
 
 // Small helpers shared by the PostgreSQL repositories (store/<concern>.cpp).
 namespace msteams::store::detail {
 
 inline Param nullable(std::string const& text) { return text.empty() ? Param() : Param(text); }
 inline std::string num(std::int64_t n) { return std::to_string(n); }
-
-inline std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // Error texts are stored and shown: at most `n` bytes, valid UTF-8.
 inline std::string error_text(std::string const& s, std::size_t n) {
@@ -39,9 +35,10 @@ inline std::string id_array(std::vector<std::int64_t> const& ids) {
     return out + "}";
 }
 
-// The dead letter of an inbox item, as DeadLetters::retry puts it back.
+// The dead letters' payloads: what DeadLetters::retry puts back in the inbox or the outbox.
 [[nodiscard]] std::string inbox_payload(std::string const& change_type, std::string const& message_id,
                                         std::string const& subscription_id);
+[[nodiscard]] std::string outbox_payload(OutboxItem const& item);
 
 // Adds a dead letter (store/dead_letters.cpp).
 [[nodiscard]] Status add_dead_letter(Tx& tx, std::string const& direction, std::string const& thread_id,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "store/detail/sql.hpp"
 #include "store/repositories.hpp"
 
 namespace msteams::test {
@@ -90,18 +91,11 @@ protected:
     std::shared_ptr<MemoryState> state_;
 };
 
-// The dead letters' payloads, as the PostgreSQL store writes them (what DeadLetters::retry puts back).
+// The dead letters' payloads, written by the store's own functions (what DeadLetters::retry reads back).
 inline std::string inbox_payload(store::InboxItem const& i) {
-    return nlohmann::json{
-        {"change_type", i.change_type}, {"message_id", i.message_id}, {"subscription_id", i.subscription_id}}
-        .dump();
+    return store::detail::inbox_payload(i.change_type, i.message_id, i.subscription_id);
 }
-inline std::string outbox_payload(store::OutboxItem const& i) {
-    return nlohmann::json{{"created_at", i.created_at}, {"kind", i.kind},       {"post_id", i.post_id},
-                          {"user_id", i.user_id},       {"payload", i.payload}, {"event_key", i.event_key},
-                          {"sort_at", i.sort_at}}
-        .dump();
-}
+using store::detail::outbox_payload;
 
 }  // namespace memory_detail
 

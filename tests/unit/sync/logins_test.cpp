@@ -10,8 +10,8 @@
 #include <string>
 
 #include "common/clock.hpp"
-#include "fake_api.hpp"
 #include "fakes/memory_store.hpp"
+#include "fakes/pipeline_world.hpp"
 #include "sync/logins.hpp"
 
 using msteams::ErrorCode;
@@ -68,24 +68,13 @@ public:
     mutable int refreshes = 0;
 };
 
-// Mattermost with direct channels.
-class UsersApi final : public msteams::test::FakeApi {
-public:
-    Result<msteams::mm::Channel> get_direct_channel(std::string const& a, std::string const& b) override {
-        msteams::mm::Channel c;
-        c.id = "dm-" + std::min(a, b).substr(0, 8) + "-" + std::max(a, b).substr(0, 8);
-        c.type = "D";
-        return c;
-    }
-};
-
 std::string const k_alice = "alice00000000000000000000a";
 std::string const k_mallory = "mallory0000000000000000000";
 std::string const k_bot = "bot0000000000000000000000b";
 
 struct World {
     msteams::test::MemoryStore store;
-    std::shared_ptr<UsersApi> api = std::make_shared<UsersApi>();
+    std::shared_ptr<msteams::test::PipelineApi> api = std::make_shared<msteams::test::PipelineApi>();
     std::shared_ptr<FakeSignIn> entra = std::make_shared<FakeSignIn>();
     std::shared_ptr<msteams::crypto::Sealer const> sealer =
         std::make_shared<msteams::crypto::Sealer const>("a-test-key-of-enough-length-000000");
@@ -170,8 +159,8 @@ TEST_CASE("logins: one Teams account belongs to one Mattermost user, and the lim
 
     World two(5);
     REQUIRE(two.logins->finish(two.begin(k_alice), "code-alice", k_alice).has_value());
-    // Mallory signs in to Microsoft as Alice (same email on her Mattermost account would be needed; here the
-    // account itself is taken).
+    // Mallory's Mattermost email is Alice's, so the same-email rule lets her sign in as Alice Teams: the Teams
+    // account is connected to Alice already.
     two.add_user(k_mallory, "alice@example.com");
     auto const taken = two.logins->finish(two.begin(k_mallory), "code-alice", k_mallory);
     REQUIRE_FALSE(taken);
