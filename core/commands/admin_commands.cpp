@@ -76,7 +76,7 @@ Result<std::string> dead_letter_summary(store::DeadLetters& dead_letters) {
                       "|---|---|---|---|---|---|\n";
     for (auto const& d : newest) {
         out += "| " + std::to_string(d.id) + " | " +
-               (d.direction == "inbound" ? "Teams → Mattermost" : "Mattermost → Teams") + " | " +
+               (d.direction == store::Direction::inbound ? "Teams → Mattermost" : "Mattermost → Teams") + " | " +
                cell(shorten(d.thread_id, 80)) + " | " + std::to_string(d.attempts) + " | " + utc(d.last_failed_at) +
                " | " + cell(shorten(d.error, 200)) + " |\n";
     }
@@ -168,7 +168,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source
             }
             std::shared_ptr<AdminContext const> ctx;
             MSTEAMS_TRY_ASSIGN(ctx, active(source));
-            auto portals = ctx->repos.portals->list("channel");
+            auto portals = ctx->repos.portals->list(store::PortalKind::channel);
             if (!portals) {
                 return std::unexpected(data_failure(portals.error()));
             }

@@ -9,27 +9,26 @@
 
 namespace msteams::store {
 
-std::string detail::inbox_payload(std::string const& change_type, std::string const& message_id,
+std::string detail::inbox_payload(Change change_type, std::string const& message_id,
                                   std::string const& subscription_id) {
     return nlohmann::json{
-        {"change_type", change_type}, {"message_id", message_id}, {"subscription_id", subscription_id}}
+        {"change_type", text(change_type)}, {"message_id", message_id}, {"subscription_id", subscription_id}}
         .dump();
 }
 
 std::string detail::outbox_payload(OutboxItem const& i) {
-    return nlohmann::json{{"created_at", i.created_at}, {"kind", i.kind},       {"post_id", i.post_id},
+    return nlohmann::json{{"created_at", i.created_at}, {"kind", text(i.kind)}, {"post_id", i.post_id},
                           {"user_id", i.user_id},       {"payload", i.payload}, {"event_key", i.event_key},
                           {"sort_at", i.sort_at}}
         .dump();
 }
 
-Status detail::add_dead_letter(Tx& tx, std::string const& direction, std::string const& thread_id,
-                               std::string const& payload, std::string const& error, int attempts, std::int64_t first,
-                               std::int64_t last) {
+Status detail::add_dead_letter(Tx& tx, Direction direction, std::string const& thread_id, std::string const& payload,
+                               std::string const& error, int attempts, std::int64_t first, std::int64_t last) {
     MSTEAMS_TRY(
         tx.exec("INSERT INTO msteams_dead_letters (direction, thread_id, payload, error, attempts, "
                 "first_failed_at, last_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                {direction, thread_id, payload, detail::error_text(error, 1000), std::to_string(attempts),
+                {word(direction), thread_id, payload, detail::error_text(error, 1000), std::to_string(attempts),
                  detail::num(first), detail::num(last)}));
     return {};
 }
@@ -37,6 +36,7 @@ Status detail::add_dead_letter(Tx& tx, std::string const& direction, std::string
 namespace {
 
 using detail::num;
+using detail::word;
 
 class PgDeadLetters final : public DeadLetters {
 public:
@@ -65,9 +65,10 @@ Result<std::vector<DeadLetter>> PgDeadLetters::newest(std::size_t limit) {
                                     {std::to_string(limit)}));
     std::vector<DeadLetter> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
-        out.push_back(DeadLetter{r.integer(i, "id"), r.text(i, "direction"), r.text(i, "thread_id"),
-                                 r.text(i, "payload"), r.text(i, "error"), static_cast<int>(r.integer(i, "attempts")),
-                                 r.integer(i, "first_failed_at"), r.integer(i, "last_failed_at")});
+        out.push_back(DeadLetter{r.integer(i, "id"), detail::word_at(r, i, "direction", Direction::inbound),
+                                 r.text(i, "thread_id"), r.text(i, "payload"), r.text(i, "error"),
+                                 static_cast<int>(r.integer(i, "attempts")), r.integer(i, "first_failed_at"),
+                                 r.integer(i, "last_failed_at")});
     }
     return out;
 }
@@ -102,7 +103,11 @@ Result<std::int64_t> PgDeadLetters::retry(std::optional<std::int64_t> id, std::i
             auto const integer = [&](char const* key) {
                 return p.contains(key) && p[key].is_number_integer() ? p[key].get<std::int64_t>() : std::int64_t{0};
             };
-            if (r.text(i, "direction") == "inbound") {
+            auto const inbound = detail::word_at(r, i, "direction", Direction::inbound) == Direction::inbound;
+            if (inbound ? !parse<Change>(text("change_type")) : !parse<OutboxKind>(text("kind"))) {
+                continue;  // unreadable: dropped with the row
+            }
+            if (inbound) {
                 MSTEAMS_TRY(
                     tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
                             "message_id) VALUES ($1, $2, $3, $4, $5)",

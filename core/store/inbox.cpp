@@ -14,6 +14,7 @@ using detail::error_text;
 using detail::id_array;
 using detail::inbox_payload;
 using detail::num;
+using detail::word;
 
 class PgInbox final : public Inbox {
 public:
@@ -48,7 +49,7 @@ Status PgInbox::enqueue(std::vector<InboxItem> const& items) {
             MSTEAMS_TRY(
                 tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
                         "message_id) VALUES ($1, $2, $3, $4, $5)",
-                        {num(it.received_at), it.subscription_id, it.change_type, it.thread_id, it.message_id}));
+                        {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id, it.message_id}));
         }
         return {};
     });
@@ -81,8 +82,8 @@ Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t 
                                     std::to_string(std::max<std::size_t>(1, max_items)), num(lease_until)}));
         for (std::size_t i = 0; i < r.size(); ++i) {
             out.push_back(InboxItem{r.integer(i, "id"), r.integer(i, "received_at"), r.text(i, "subscription_id"),
-                                    r.text(i, "change_type"), r.text(i, "thread_id"), r.text(i, "message_id"),
-                                    static_cast<int>(r.integer(i, "attempts"))});
+                                    detail::word_at(r, i, "change_type", Change::updated), r.text(i, "thread_id"),
+                                    r.text(i, "message_id"), static_cast<int>(r.integer(i, "attempts"))});
         }
         return {};
     });
@@ -130,7 +131,7 @@ Status PgInbox::dead_letter(Tx& tx, std::vector<InboxItem> const& items, std::st
             continue;
         }
         auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
-        MSTEAMS_TRY(add_dead_letter(tx, "inbound", it.thread_id,
+        MSTEAMS_TRY(add_dead_letter(tx, Direction::inbound, it.thread_id,
                                     inbox_payload(it.change_type, it.message_id, it.subscription_id), error,
                                     it.attempts, first, now_ms));
     }
@@ -139,8 +140,8 @@ Status PgInbox::dead_letter(Tx& tx, std::vector<InboxItem> const& items, std::st
 
 Status PgInbox::dead_letter_message(Tx& tx, std::string const& thread_id, std::string const& message_id,
                                     std::string const& error, int attempts, std::int64_t now_ms) {
-    return add_dead_letter(tx, "inbound", thread_id, inbox_payload("updated", message_id, ""), error, attempts, now_ms,
-                           now_ms);
+    return add_dead_letter(tx, Direction::inbound, thread_id, inbox_payload(Change::updated, message_id, ""), error,
+                           attempts, now_ms, now_ms);
 }
 
 Result<std::int64_t> PgInbox::size() {
@@ -151,13 +152,12 @@ Result<std::int64_t> PgInbox::size() {
 
 Result<std::int64_t> PgInbox::enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms) {
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r,
-                       db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                                 "message_id) SELECT $1, '', 'catchup', p.teams_thread_id, '' FROM msteams_portals p "
-                                 "WHERE p.kind = 'chat' AND GREATEST(p.cursor_ms, p.created_at) > $2 AND NOT EXISTS "
-                                 "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
-                                 "i.change_type = 'catchup')",
-                                 {num(now_ms), num(active_since)}));
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                                    "message_id) SELECT $1, '', $3, p.teams_thread_id, '' FROM msteams_portals p "
+                                    "WHERE p.kind = $4 AND GREATEST(p.cursor_ms, p.created_at) > $2 AND NOT EXISTS "
+                                    "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
+                                    "i.change_type = $3)",
+                                    {num(now_ms), num(active_since), word(Change::catchup), word(PortalKind::chat)}));
     return r.affected();
 }
 

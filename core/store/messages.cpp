@@ -11,14 +11,20 @@ namespace {
 using detail::nullable;
 using detail::num;
 using detail::sql;
+using detail::word;
 
 constexpr std::string_view k_message_columns =
     "teams_thread_id, teams_message_id, mm_post_id, mm_channel_id, origin, teams_modified_at, pending_since, deleted";
 
 MessageLink message_at(Rows const& r, std::size_t i) {
-    return MessageLink{r.text(i, "teams_thread_id"),  r.text(i, "teams_message_id"), r.text(i, "mm_post_id"),
-                       r.text(i, "mm_channel_id"),    r.text(i, "origin"),           r.integer(i, "teams_modified_at"),
-                       r.integer(i, "pending_since"), r.text(i, "deleted") == "t"};
+    return MessageLink{r.text(i, "teams_thread_id"),
+                       r.text(i, "teams_message_id"),
+                       r.text(i, "mm_post_id"),
+                       r.text(i, "mm_channel_id"),
+                       detail::word_at(r, i, "origin", Origin::teams),
+                       r.integer(i, "teams_modified_at"),
+                       r.integer(i, "pending_since"),
+                       r.text(i, "deleted") == "t"};
 }
 
 class PgMessages final : public Messages {
@@ -60,15 +66,15 @@ Status PgMessages::mark_pending(MessageLink const& link) {
         "origin, teams_modified_at, pending_since) VALUES ($1, $2, NULL, $3, $4, 0, $5) "
         "ON CONFLICT (teams_thread_id, teams_message_id) DO UPDATE SET pending_since = $5 "
         "WHERE msteams_messages.mm_post_id IS NULL",
-        {link.teams_thread_id, link.teams_message_id, link.mm_channel_id, link.origin, num(link.pending_since)}));
+        {link.teams_thread_id, link.teams_message_id, link.mm_channel_id, word(link.origin), num(link.pending_since)}));
     return {};
 }
 
 Result<bool> PgMessages::sending_to(std::string const& thread_id, std::int64_t since_ms) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT 1 FROM msteams_messages WHERE teams_thread_id = $1 AND mm_post_id IS NULL "
-                                    "AND origin = 'mattermost' AND pending_since > $2 LIMIT 1",
-                                    {thread_id, num(since_ms)}));
+                                    "AND origin = $3 AND pending_since > $2 LIMIT 1",
+                                    {thread_id, num(since_ms), word(Origin::mattermost)}));
     return !r.empty();
 }
 
@@ -85,7 +91,7 @@ Status PgMessages::put(Tx& tx, MessageLink const& link) {
                 "ON CONFLICT (teams_thread_id, teams_message_id) DO UPDATE SET mm_post_id = $3, "
                 "mm_channel_id = $4, teams_modified_at = $6, pending_since = NULL, deleted = $7",
                 {link.teams_thread_id, link.teams_message_id, nullable(link.mm_post_id), link.mm_channel_id,
-                 link.origin, num(link.teams_modified_at), link.deleted ? "true" : "false"}));
+                 word(link.origin), num(link.teams_modified_at), link.deleted ? "true" : "false"}));
     return {};
 }
 

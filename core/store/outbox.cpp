@@ -12,6 +12,7 @@ namespace {
 using detail::add_dead_letter;
 using detail::error_text;
 using detail::num;
+using detail::word;
 
 class PgOutbox final : public Outbox {
 public:
@@ -43,7 +44,7 @@ Result<std::int64_t> PgOutbox::enqueue(std::vector<OutboxItem> const& items) {
             MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, "
                                           "payload, event_key, sort_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                                           "ON CONFLICT (event_key) DO NOTHING",
-                                          {num(it.created_at), it.channel_id, it.kind, it.post_id, it.user_id,
+                                          {num(it.created_at), it.channel_id, word(it.kind), it.post_id, it.user_id,
                                            it.payload, it.event_key, num(it.sort_at)}));
             added += r.affected();
         }
@@ -71,9 +72,9 @@ Result<std::optional<OutboxItem>> PgOutbox::claim(std::int64_t now_ms, std::int6
         return std::optional<OutboxItem>();
     }
     return std::optional<OutboxItem>(OutboxItem{r.integer(0, "id"), r.integer(0, "created_at"), r.text(0, "channel_id"),
-                                                r.text(0, "kind"), r.text(0, "post_id"), r.text(0, "user_id"),
-                                                r.text(0, "payload"), r.text(0, "event_key"), r.integer(0, "sort_at"),
-                                                static_cast<int>(r.integer(0, "attempts"))});
+                                                detail::word_at(r, 0, "kind", OutboxKind::post), r.text(0, "post_id"),
+                                                r.text(0, "user_id"), r.text(0, "payload"), r.text(0, "event_key"),
+                                                r.integer(0, "sort_at"), static_cast<int>(r.integer(0, "attempts"))});
 }
 
 Status PgOutbox::renew(std::int64_t id, std::int64_t lease_until_ms) {
@@ -110,7 +111,7 @@ Status PgOutbox::dead_letter(OutboxItem const& it, std::string const& error, std
             return {};
         }
         auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
-        return add_dead_letter(tx, "outbound", it.channel_id, detail::outbox_payload(it), error,
+        return add_dead_letter(tx, Direction::outbound, it.channel_id, detail::outbox_payload(it), error,
                                static_cast<int>(r.integer(0, "attempts")) + 1, first, now_ms);
     });
 }

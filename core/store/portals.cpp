@@ -10,12 +10,13 @@ namespace {
 
 using detail::num;
 using detail::sql;
+using detail::word;
 
 constexpr std::string_view k_portal_columns =
     "teams_thread_id, kind, teams_team_id, mm_channel_id, creator_mm_user_id, created_at, cursor_ms";
 
 Portal portal_at(Rows const& r, std::size_t i) {
-    return Portal{r.text(i, "teams_thread_id"),    r.text(i, "kind"),
+    return Portal{r.text(i, "teams_thread_id"),    detail::word_at(r, i, "kind", PortalKind::chat),
                   r.text(i, "teams_team_id"),      r.text(i, "mm_channel_id"),
                   r.text(i, "creator_mm_user_id"), r.integer(i, "created_at"),
                   r.integer(i, "cursor_ms")};
@@ -27,7 +28,7 @@ public:
     [[nodiscard]] Result<std::optional<Portal>> by_thread(std::string const& teams_thread_id) override;
     [[nodiscard]] Result<std::optional<Portal>> by_channel(std::string const& mm_channel_id) override;
     [[nodiscard]] Result<Portal> add(Portal const& portal) override;
-    [[nodiscard]] Result<std::vector<Portal>> list(std::string const& kind) override;
+    [[nodiscard]] Result<std::vector<Portal>> list(PortalKind kind) override;
     [[nodiscard]] Result<std::int64_t> newest_chat_cursor() override;
     [[nodiscard]] Status advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms) override;
     [[nodiscard]] Result<std::int64_t> version(Tx& tx, std::string const& teams_thread_id) override;
@@ -63,8 +64,8 @@ Result<Portal> PgPortals::add(Portal const& p) {
         db_->exec("INSERT INTO msteams_portals (teams_thread_id, kind, teams_team_id, mm_channel_id, "
                   "creator_mm_user_id, created_at, cursor_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                   "ON CONFLICT DO NOTHING",
-                  {p.teams_thread_id, p.kind, p.teams_team_id, p.mm_channel_id, p.creator_mm_user_id, num(p.created_at),
-                   num(p.cursor_ms)}));
+                  {p.teams_thread_id, word(p.kind), p.teams_team_id, p.mm_channel_id, p.creator_mm_user_id,
+                   num(p.created_at), num(p.cursor_ms)}));
     std::optional<Portal> stored;
     MSTEAMS_TRY_ASSIGN(stored, by_thread(p.teams_thread_id));
     if (!stored) {
@@ -74,11 +75,11 @@ Result<Portal> PgPortals::add(Portal const& p) {
     return *stored;
 }
 
-Result<std::vector<Portal>> PgPortals::list(std::string const& kind) {
+Result<std::vector<Portal>> PgPortals::list(PortalKind kind) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns,
                                         " FROM msteams_portals WHERE kind = $1 ORDER BY created_at, teams_thread_id"),
-                                    {kind}));
+                                    {word(kind)}));
     std::vector<Portal> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(portal_at(r, i));
@@ -88,8 +89,8 @@ Result<std::vector<Portal>> PgPortals::list(std::string const& kind) {
 
 Result<std::int64_t> PgPortals::newest_chat_cursor() {
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r,
-                       db_->exec("SELECT COALESCE(max(cursor_ms), 0) AS n FROM msteams_portals WHERE kind = 'chat'"));
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT COALESCE(max(cursor_ms), 0) AS n FROM msteams_portals WHERE kind = $1",
+                                    {word(PortalKind::chat)}));
     return r.integer(0, "n");
 }
 

@@ -1,12 +1,72 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // The rows of the bridge's tables (migrations 002 and later), as the repositories of store/repositories.hpp read and
 // write them.
 namespace msteams::store {
+
+// The closed sets of the tables' text columns. Each is stored as the text `text()` gives (the migrations' CHECK
+// constraints list the same words) and read back with `parse()`: these two are the only places that spell them.
+enum class PortalKind { chat, channel };
+enum class Origin { teams, mattermost };                       // where a bridged message was written first
+enum class Change { created, updated, deleted, catchup };      // what an inbox item asks the inbound side to do
+enum class OutboxKind { post, edit, remove, react, unreact };  // remove is stored as "delete"
+enum class Direction { inbound, outbound };                    // Teams → Mattermost, Mattermost → Teams
+enum class SubscriptionKind { chats, user, channel };          // /chats/getAllMessages, one user's, one channel's
+enum class SubscriptionState { active, reauthorize, removed, missed };
+
+template <class E>
+struct Names;
+template <>
+struct Names<PortalKind> {
+    static constexpr std::array<std::string_view, 2> words{"chat", "channel"};
+};
+template <>
+struct Names<Origin> {
+    static constexpr std::array<std::string_view, 2> words{"teams", "mattermost"};
+};
+template <>
+struct Names<Change> {
+    static constexpr std::array<std::string_view, 4> words{"created", "updated", "deleted", "catchup"};
+};
+template <>
+struct Names<OutboxKind> {
+    static constexpr std::array<std::string_view, 5> words{"post", "edit", "delete", "react", "unreact"};
+};
+template <>
+struct Names<Direction> {
+    static constexpr std::array<std::string_view, 2> words{"inbound", "outbound"};
+};
+template <>
+struct Names<SubscriptionKind> {
+    static constexpr std::array<std::string_view, 3> words{"chats", "user", "channel"};
+};
+template <>
+struct Names<SubscriptionState> {
+    static constexpr std::array<std::string_view, 4> words{"active", "reauthorize", "removed", "missed"};
+};
+
+template <class E>
+[[nodiscard]] constexpr std::string_view text(E e) {
+    return Names<E>::words.at(static_cast<std::size_t>(e));
+}
+
+template <class E>
+[[nodiscard]] constexpr std::optional<E> parse(std::string_view word) {
+    for (std::size_t i = 0; i < Names<E>::words.size(); ++i) {
+        if (Names<E>::words[i] == word) {
+            return static_cast<E>(i);
+        }
+    }
+    return std::nullopt;
+}
 
 // A Teams user who has a Mattermost user without being connected (msteams_users).
 struct TeamsUser {
@@ -21,7 +81,7 @@ struct TeamsUser {
 
 struct Portal {
     std::string teams_thread_id;
-    std::string kind;  // "chat" or "channel"
+    PortalKind kind = PortalKind::chat;
     std::string teams_team_id;
     std::string mm_channel_id;
     std::string creator_mm_user_id;
@@ -41,7 +101,7 @@ struct MessageLink {
     std::string teams_message_id;
     std::string mm_post_id;  // "" while pending
     std::string mm_channel_id;
-    std::string origin;  // "teams" or "mattermost"
+    Origin origin = Origin::teams;
     std::int64_t teams_modified_at = 0;
     std::int64_t pending_since = 0;
     bool deleted = false;
@@ -59,7 +119,7 @@ struct InboxItem {
     std::int64_t id = 0;
     std::int64_t received_at = 0;
     std::string subscription_id;
-    std::string change_type;  // created, updated, deleted, catchup
+    Change change_type = Change::created;
     std::string thread_id;
     std::string message_id;
     int attempts = 0;
@@ -69,7 +129,7 @@ struct OutboxItem {
     std::int64_t id = 0;
     std::int64_t created_at = 0;
     std::string channel_id;
-    std::string kind;  // post, edit, delete, react, unreact
+    OutboxKind kind = OutboxKind::post;
     std::string post_id;
     std::string user_id;
     std::string payload;  // JSON
@@ -81,7 +141,7 @@ struct OutboxItem {
 // An inbox or outbox item that kept failing, set aside so that the rest of its conversation goes on.
 struct DeadLetter {
     std::int64_t id = 0;
-    std::string direction;  // "inbound" or "outbound"
+    Direction direction = Direction::inbound;
     std::string thread_id;  // the Teams chat (inbound) or the Mattermost channel (outbound)
     std::string payload;    // JSON: what DeadLetters::retry puts back
     std::string error;
@@ -92,12 +152,12 @@ struct DeadLetter {
 
 struct SubscriptionRow {
     std::string id;
-    std::string kind;  // "chats", "user", "channel"
+    SubscriptionKind kind = SubscriptionKind::chats;
     std::string resource;
     std::string owner;
     std::int64_t expires_at = 0;
     std::int64_t created_at = 0;
-    std::string state;  // active, reauthorize, removed, missed
+    SubscriptionState state = SubscriptionState::active;
     std::string client_state_hash;
 };
 

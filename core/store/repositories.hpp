@@ -41,7 +41,7 @@ public:
     // another thread.
     [[nodiscard]] virtual Result<Portal> add(Portal const& portal) = 0;
     // In creation order.
-    [[nodiscard]] virtual Result<std::vector<Portal>> list(std::string const& kind) = 0;
+    [[nodiscard]] virtual Result<std::vector<Portal>> list(PortalKind kind) = 0;
     // The newest cursor of any chat portal: until when the bridge had read Teams (0 when it never did).
     [[nodiscard]] virtual Result<std::int64_t> newest_chat_cursor() = 0;
     // Moves the cursor forward only.
@@ -182,7 +182,7 @@ public:
     [[nodiscard]] virtual Result<bool> known(std::string const& id) = 0;
     // Inserts or replaces (created_at stays).
     [[nodiscard]] virtual Status put(SubscriptionRow const& row) = 0;
-    [[nodiscard]] virtual Status set_state(std::string const& id, std::string const& state) = 0;
+    [[nodiscard]] virtual Status set_state(std::string const& id, SubscriptionState state) = 0;
     [[nodiscard]] virtual Status remove(std::string const& id) = 0;
 };
 

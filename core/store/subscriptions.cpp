@@ -10,18 +10,19 @@ namespace {
 
 using detail::num;
 using detail::sql;
+using detail::word;
 
 constexpr std::string_view k_subscription_columns =
     "id, kind, resource, owner, expires_at, created_at, state, client_state_hash";
 
 SubscriptionRow subscription_at(Rows const& r, std::size_t i) {
     return SubscriptionRow{r.text(i, "id"),
-                           r.text(i, "kind"),
+                           detail::word_at(r, i, "kind", SubscriptionKind::chats),
                            r.text(i, "resource"),
                            r.text(i, "owner"),
                            r.integer(i, "expires_at"),
                            r.integer(i, "created_at"),
-                           r.text(i, "state"),
+                           detail::word_at(r, i, "state", SubscriptionState::active),
                            r.text(i, "client_state_hash")};
 }
 
@@ -31,7 +32,7 @@ public:
     [[nodiscard]] Result<std::vector<SubscriptionRow>> list() override;
     [[nodiscard]] Result<bool> known(std::string const& id) override;
     [[nodiscard]] Status put(SubscriptionRow const& row) override;
-    [[nodiscard]] Status set_state(std::string const& id, std::string const& state) override;
+    [[nodiscard]] Status set_state(std::string const& id, SubscriptionState state) override;
     [[nodiscard]] Status remove(std::string const& id) override;
 
 private:
@@ -61,13 +62,13 @@ Status PgSubscriptions::put(SubscriptionRow const& s) {
         db_->exec("INSERT INTO msteams_subscriptions (id, kind, resource, owner, expires_at, created_at, state, "
                   "client_state_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET "
                   "kind = $2, resource = $3, owner = $4, expires_at = $5, state = $7, client_state_hash = $8",
-                  {s.id, s.kind, s.resource, s.owner, num(s.expires_at), num(s.created_at),
-                   s.state.empty() ? "active" : s.state, s.client_state_hash}));
+                  {s.id, word(s.kind), s.resource, s.owner, num(s.expires_at), num(s.created_at), word(s.state),
+                   s.client_state_hash}));
     return {};
 }
 
-Status PgSubscriptions::set_state(std::string const& id, std::string const& state) {
-    MSTEAMS_TRY(db_->exec("UPDATE msteams_subscriptions SET state = $2 WHERE id = $1", {id, state}));
+Status PgSubscriptions::set_state(std::string const& id, SubscriptionState state) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_subscriptions SET state = $2 WHERE id = $1", {id, word(state)}));
     return {};
 }
 

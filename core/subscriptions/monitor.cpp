@@ -149,8 +149,8 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     wanted.expires_at = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
     graph::Subscription made;
     MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
-    store::SubscriptionRow row{made.id,         "chats",  settings_.resource, "",
-                               made.expires_at, now_ms(), "active",           client_state_hash_};
+    store::SubscriptionRow row{made.id,  store::SubscriptionKind::chats,   settings_.resource, "", made.expires_at,
+                               now_ms(), store::SubscriptionState::active, client_state_hash_};
     MSTEAMS_TRY(repos_.subscriptions->put(row));
     ++stats_->subscriptions_created;
     log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
@@ -185,16 +185,18 @@ Status Monitor::maintain(std::string const& token) {
     // Ours, no longer wanted or no longer usable: gone from Graph, removed, another resource or clientState.
     std::optional<store::SubscriptionRow> current;
     for (auto const& row : rows) {
-        bool const wanted = settings_.enabled && row.kind == "chats" && row.resource == settings_.resource &&
-                            row.client_state_hash == client_state_hash_ && !current;
-        bool const lost = row.state == "removed" || !is_live(row.id);
+        bool const wanted = settings_.enabled && row.kind == store::SubscriptionKind::chats &&
+                            row.resource == settings_.resource && row.client_state_hash == client_state_hash_ &&
+                            !current;
+        bool const lost = row.state == store::SubscriptionState::removed || !is_live(row.id);
         if (wanted && !lost) {
             current = row;
             continue;
         }
         if (wanted && lost) {
-            reasons.push_back(row.state == "removed" ? "the subscription was removed by Microsoft Graph"
-                                                     : "the subscription was lost");
+            reasons.push_back(row.state == store::SubscriptionState::removed
+                                  ? "the subscription was removed by Microsoft Graph"
+                                  : "the subscription was lost");
             log::warn("the Teams chats subscription is gone; creating it again", {{"subscription_id", row.id}});
         }
         if (is_live(row.id)) {
@@ -216,12 +218,13 @@ Status Monitor::maintain(std::string const& token) {
         if (reasons.empty()) {
             reasons.push_back("the subscription was created");
         }
-    } else if (current->state == "missed") {
+    } else if (current->state == store::SubscriptionState::missed) {
         reasons.push_back("Microsoft Graph missed notifications");
     }
     auto const renew_at =
         current->expires_at - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.renew_before).count();
-    if (current->state == "reauthorize" || current->state == "missed" || now >= renew_at) {
+    if (current->state == store::SubscriptionState::reauthorize || current->state == store::SubscriptionState::missed ||
+        now >= renew_at) {
         auto const expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
         auto renewed = graph_->renew_subscription(token, current->id, expires);
         if (!renewed) {
@@ -233,7 +236,7 @@ Status Monitor::maintain(std::string const& token) {
             reasons.push_back("the subscription could not be renewed");
         } else {
             current->expires_at = renewed->expires_at;
-            current->state = "active";
+            current->state = store::SubscriptionState::active;
             MSTEAMS_TRY(repos_.subscriptions->put(*current));
             ++stats_->subscriptions_renewed;
             log::info("renewed the Teams chats subscription", {{"subscription_id", current->id}});

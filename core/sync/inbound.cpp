@@ -201,11 +201,11 @@ Result<bool> Inbound::run_once() {
 
 Status Inbound::schedule_catch_up(std::string const& reason) {
     std::vector<store::Portal> portals;
-    MSTEAMS_TRY_ASSIGN(portals, repos_.portals->list("chat"));
+    MSTEAMS_TRY_ASSIGN(portals, repos_.portals->list(store::PortalKind::chat));
     std::vector<store::InboxItem> items;
     auto const now = now_ms();
     for (auto const& p : portals) {
-        items.push_back(store::InboxItem{0, now, "", "catchup", p.teams_thread_id, "", 0});
+        items.push_back(store::InboxItem{0, now, "", store::Change::catchup, p.teams_thread_id, "", 0});
     }
     // Chats first seen while the bridge was away have no portal yet: a connected member's chats updated since the
     // bridge last read Teams are read from then on, oldest first.
@@ -231,7 +231,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
             }
             for (auto const& c : *chats) {
                 if (c.last_updated_at > since - settings_.cursor_overlap_ms && known.insert(c.id).second) {
-                    items.push_back(store::InboxItem{0, now, "", "catchup", c.id,
+                    items.push_back(store::InboxItem{0, now, "", store::Change::catchup, c.id,
                                                      std::string(k_discover_prefix) + std::to_string(since), 0});
                     ++discovered;
                 }
@@ -319,7 +319,7 @@ Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::ve
     } else {
         MSTEAMS_TRY_ASSIGN(channel, api_->get_group_channel(users));
     }
-    store::Portal portal{chat_id, "chat", "", channel.id, "", now_ms(), 0};
+    store::Portal portal{chat_id, store::PortalKind::chat, "", channel.id, "", now_ms(), 0};
     MSTEAMS_TRY_ASSIGN(portal, repos_.portals->add(portal));
     log::info("bridging a Teams chat", {{"chat_id", chat_id}, {"channel_id", portal.mm_channel_id}});
     return portal;
@@ -484,7 +484,7 @@ Result<std::int64_t> Inbound::skip_known(store::Tx& tx, std::string const& chat_
         if (!link || !*link || (*link)->mm_post_id.empty()) {
             return false;  // unknown, pending, or unreadable now: read it
         }
-        if ((*link)->origin == "mattermost") {
+        if ((*link)->origin == store::Origin::mattermost) {
             ++stats_->echoes;
             echoed_to = std::max(echoed_to, (*link)->teams_modified_at);
         } else {
@@ -663,8 +663,8 @@ Result<std::string> Inbound::create_post(store::Tx& tx, Work& work, store::Porta
         break;
     }
     post.props_json = json{{k_teams_message_prop, m.id}}.dump();
-    MSTEAMS_TRY(repos_.messages->mark_pending(
-        store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id, "teams", 0, now_ms(), false}));
+    MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id,
+                                                                 store::Origin::teams, 0, now_ms(), false}));
     mm::Post created;
     MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
     ++stats_->posts_created;
@@ -689,10 +689,10 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
             return repos_.messages->put(tx, *link);
         }
         if (m.last_modified_at <= link->teams_modified_at) {
-            ++(link->origin == "mattermost" ? stats_->echoes : stats_->unchanged);
+            ++(link->origin == store::Origin::mattermost ? stats_->echoes : stats_->unchanged);
             return {};
         }
-        if (link->origin == "teams" && m.last_edited_at > 0) {
+        if (link->origin == store::Origin::teams && m.last_edited_at > 0) {
             mm::Post post;
             MSTEAMS_TRY_ASSIGN(post, api_->get_post(link->mm_post_id));
             std::vector<std::string> no_new_files;
@@ -722,7 +722,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
         MSTEAMS_TRY_ASSIGN(post_id, create_post(tx, work, portal, m));
     }
     MSTEAMS_TRY(repos_.messages->put(tx, store::MessageLink{portal.teams_thread_id, m.id, post_id, portal.mm_channel_id,
-                                                            "teams", m.last_modified_at, 0, false}));
+                                                            store::Origin::teams, m.last_modified_at, 0, false}));
     return reconcile_reactions(tx, post_id, m);
 }
 

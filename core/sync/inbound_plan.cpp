@@ -8,7 +8,7 @@ namespace msteams::sync {
 ReadPlan plan_reads(std::vector<store::InboxItem> const& items) {
     ReadPlan plan;
     for (auto const& i : items) {
-        if (i.change_type == "catchup") {
+        if (i.change_type == store::Change::catchup) {
             plan.catch_up = true;
             std::string_view id = i.message_id;
             if (id.starts_with(k_discover_prefix)) {
@@ -20,7 +20,7 @@ ReadPlan plan_reads(std::vector<store::InboxItem> const& items) {
             }
             continue;
         }
-        if (i.change_type != "created") {
+        if (i.change_type != store::Change::created) {
             plan.changed.insert(i.message_id);
         }
         if (std::find(plan.wanted.begin(), plan.wanted.end(), i.message_id) == plan.wanted.end()) {

@@ -250,6 +250,11 @@ Result<bool> Outbound::is_direct_or_group(std::string const& channel_id) {
     return direct;
 }
 
+namespace {
+// An outbox item's event key starts with its kind: "post:<post id>", "edit:<post id>:<update_at>", …
+std::string key_of(store::OutboxKind kind) { return std::string(store::text(kind)) + ":"; }
+}  // namespace
+
 std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::int64_t now,
                                                  std::string const& bot_user_id) {
     store::OutboxItem item;
@@ -268,21 +273,21 @@ std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::in
             item.user_id = p.user_id;
             if (e.kind == OutboundEvent::Kind::posted) {
                 item.sort_at = p.create_at;
-                item.kind = "post";
-                item.event_key = "post:" + p.id;
+                item.kind = store::OutboxKind::post;
+                item.event_key = key_of(item.kind) + p.id;
                 payload = json{{"message", p.message}, {"root_id", p.root_id}, {"file_ids", p.file_ids}};
             } else if (e.kind == OutboundEvent::Kind::edited) {
                 if (p.delete_at != 0 || p.message == e.old_post.message) {
                     return std::nullopt;  // pins, reactions and other changes that are not edits
                 }
-                item.kind = "edit";
+                item.kind = store::OutboxKind::edit;
                 item.sort_at = p.update_at;
-                item.event_key = "edit:" + p.id + ":" + std::to_string(p.update_at);
+                item.event_key = key_of(item.kind) + p.id + ":" + std::to_string(p.update_at);
                 payload = json{{"message", p.message}};
             } else {
-                item.kind = "delete";
+                item.kind = store::OutboxKind::remove;
                 item.sort_at = p.delete_at != 0 ? p.delete_at : p.update_at;
-                item.event_key = "delete:" + p.id;
+                item.event_key = key_of(item.kind) + p.id;
             }
             break;
         }
@@ -296,9 +301,9 @@ std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::in
             item.post_id = r.post_id;
             item.user_id = r.user_id;
             bool const add = e.kind == OutboundEvent::Kind::reacted;
-            item.kind = add ? "react" : "unreact";
+            item.kind = add ? store::OutboxKind::react : store::OutboxKind::unreact;
             item.sort_at = add && r.create_at != 0 ? r.create_at : now;
-            item.event_key = item.kind + ":" + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
+            item.event_key = key_of(item.kind) + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
                              std::to_string(add ? r.create_at : now);
             payload = json{{"emoji", r.emoji_name}};
             break;
@@ -372,10 +377,10 @@ Result<bool> Outbound::run_once() {
         ++stats_->outbound_dead_lettered;
         log::error("could not send a Mattermost change to Teams; set aside as a dead letter",
                    {{"post_id", item->post_id},
-                    {"kind", item->kind},
+                    {"kind", std::string(store::text(item->kind))},
                     {"attempts", std::to_string(attempts)},
                     {"error", e.message}});
-        if (item->kind == "post" || item->kind == "edit") {
+        if (item->kind == store::OutboxKind::post || item->kind == store::OutboxKind::edit) {
             tell(item->user_id, item->channel_id,
                  "Your message could not be delivered to Microsoft Teams: " + e.message);
         }
@@ -385,7 +390,7 @@ Result<bool> Outbound::run_once() {
     std::int64_t const delay_ms = retry_delay(attempts, e.retry_after).count();
     log::warn("could not send a Mattermost change to Teams; trying again later",
               {{"post_id", item->post_id},
-               {"kind", item->kind},
+               {"kind", std::string(store::text(item->kind))},
                {"attempt", std::to_string(attempts)},
                {"retry_in_ms", std::to_string(delay_ms)},
                {"error", e.message}});
@@ -445,16 +450,14 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
 }
 
 Status Outbound::process(Lease& lease, store::OutboxItem const& item) {
-    if (item.kind == "post") {
-        return send_post(lease, item);
+    switch (item.kind) {
+        case store::OutboxKind::post: return send_post(lease, item);
+        case store::OutboxKind::edit: return send_edit(lease, item);
+        case store::OutboxKind::remove: return send_delete(lease, item);
+        case store::OutboxKind::react: return send_reaction(lease, item, true);
+        case store::OutboxKind::unreact: return send_reaction(lease, item, false);
     }
-    if (item.kind == "edit") {
-        return send_edit(lease, item);
-    }
-    if (item.kind == "delete") {
-        return send_delete(lease, item);
-    }
-    return send_reaction(lease, item, item.kind == "react");
+    return {};
 }
 
 Result<std::string> Outbound::chat_with(std::string const& token, std::vector<std::string> const& teams_members) {
@@ -548,7 +551,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
     }
     // Find or create the chat: one-on-one creation is idempotent; a group chat with exactly these members is reused.
     MSTEAMS_TRY_ASSIGN(t.chat_id, chat_with(t.token, teams_members));
-    store::Portal created{t.chat_id, "chat", "", item.channel_id, item.user_id, clock(), clock()};
+    store::Portal created{t.chat_id, store::PortalKind::chat, "", item.channel_id, item.user_id, clock(), clock()};
     MSTEAMS_TRY(repos_.portals->add(created));
     return std::optional<Target>(std::move(t));
 }
@@ -708,15 +711,16 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     if (!sent) {
         MSTEAMS_TRY(attach_files(*t, files.files, out));
         if (!pending) {
-            MSTEAMS_TRY(repos_.messages->mark_pending(
-                store::MessageLink{t->chat_id, marker, "", item.channel_id, "mattermost", 0, clock(), false}));
+            MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{
+                t->chat_id, marker, "", item.channel_id, store::Origin::mattermost, 0, clock(), false}));
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
     auto const recorded = lease.finish([&](store::Tx& done) -> Status {
         MSTEAMS_TRY(repos_.messages->forget(done, t->chat_id, marker));
-        return repos_.messages->put(done, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id,
-                                                             "mattermost", sent->last_modified_at, 0, false});
+        return repos_.messages->put(
+            done, store::MessageLink{t->chat_id, sent->id, item.post_id, item.channel_id, store::Origin::mattermost,
+                                     sent->last_modified_at, 0, false});
     });
     if (!recorded) {
         return recorded;
@@ -741,7 +745,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
 Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(item.post_id));
-    if (!link || link->origin != "mattermost" || link->deleted) {
+    if (!link || link->origin != store::Origin::mattermost || link->deleted) {
         return {};
     }
     auto token = logins_->access_token(item.user_id);
@@ -770,7 +774,7 @@ Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
 Status Outbound::send_delete(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(item.post_id));
-    if (!link || link->origin != "mattermost" || link->deleted) {
+    if (!link || link->origin != store::Origin::mattermost || link->deleted) {
         return {};
     }
     std::optional<std::string> author;

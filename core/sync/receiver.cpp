@@ -75,14 +75,14 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
     auto const& v = *s;
     ResourceRef r;
     if (v.size() == 2 && v[0].name == "chats" && v[1].name == "messages") {
-        r.kind = "chat";
+        r.kind = store::PortalKind::chat;
         r.thread_id = v[0].value;
         r.message_id = v[1].value;
         return r;
     }
     if ((v.size() == 3 || v.size() == 4) && v[0].name == "teams" && v[1].name == "channels" &&
         v[2].name == "messages" && (v.size() == 3 || v[3].name == "replies")) {
-        r.kind = "channel";
+        r.kind = store::PortalKind::channel;
         r.team_id = v[0].value;
         r.thread_id = v[1].value;
         r.message_id = v[2].value;
@@ -172,11 +172,10 @@ Answer Receiver::changes(std::string_view body) {
             ++stats_->notifications_wrong_tenant;
             continue;
         }
-        auto const change = text(item, "changeType");
+        auto const change = store::parse<store::Change>(text(item, "changeType"));
         auto const ref = parse_resource(text(item, "resource"));
         auto const subscription = text(item, "subscriptionId");
-        if (!ref || subscription.empty() || subscription.size() > 128 ||
-            (change != "created" && change != "updated" && change != "deleted")) {
+        if (!ref || subscription.empty() || subscription.size() > 128 || !change || *change == store::Change::catchup) {
             ++stats_->notifications_malformed;
             continue;
         }
@@ -184,12 +183,12 @@ Answer Receiver::changes(std::string_view body) {
             ++stats_->notifications_unknown_subscription;
             continue;
         }
-        if (ref->kind != "chat") {
+        if (ref->kind != store::PortalKind::chat) {
             // Linked channels are not bridged by this build; their notifications are acknowledged and dropped.
             ++stats_->notifications_malformed;
             continue;
         }
-        accepted.push_back(store::InboxItem{0, now, subscription, change, ref->thread_id, ref->message_id, 0});
+        accepted.push_back(store::InboxItem{0, now, subscription, *change, ref->thread_id, ref->message_id, 0});
     }
     if (!accepted.empty()) {
         if (auto stored = repos_.inbox->enqueue(accepted); !stored) {
@@ -225,19 +224,19 @@ Answer Receiver::lifecycle(std::string_view body) {
         }
         auto const subscription = text(item, "subscriptionId");
         auto const event = text(item, "lifecycleEvent");
-        std::string state;
+        std::optional<store::SubscriptionState> state;
         if (event == "reauthorizationRequired") {
-            state = "reauthorize";
+            state = store::SubscriptionState::reauthorize;
         } else if (event == "subscriptionRemoved") {
-            state = "removed";
+            state = store::SubscriptionState::removed;
         } else if (event == "missed") {
-            state = "missed";
+            state = store::SubscriptionState::missed;
         }
-        if (state.empty() || !known_subscription(subscription)) {
+        if (!state || !known_subscription(subscription)) {
             ++stats_->lifecycle_ignored;
             continue;
         }
-        if (auto s = repos_.subscriptions->set_state(subscription, state); !s) {
+        if (auto s = repos_.subscriptions->set_state(subscription, *state); !s) {
             ++stats_->notification_batches_refused;
             return Answer{503, "unavailable", "The lifecycle event could not be stored; send it again.", 5};
         }

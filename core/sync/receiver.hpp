@@ -18,7 +18,7 @@ namespace msteams::sync {
 
 // A Graph resource path such as chats('19:…')/messages('16…') or teams('…')/channels('…')/messages('…').
 struct ResourceRef {
-    std::string kind;  // "chat" or "channel"
+    store::PortalKind kind = store::PortalKind::chat;
     std::string team_id;
     std::string thread_id;  // chat id or channel id
     std::string message_id;

@@ -75,7 +75,7 @@ Response dead_letter_list(store::DeadLetters& dead_letters) {
     nlohmann::json list = nlohmann::json::array();
     for (auto const& d : *newest) {
         list.push_back({{"id", d.id},
-                        {"direction", d.direction},
+                        {"direction", std::string(store::text(d.direction))},
                         {"thread_id", d.thread_id},
                         {"payload", d.payload},
                         {"error", d.error},
@@ -167,7 +167,7 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
                              log::error("reading a portal failed", {{"error", portal.error().message}});
                              return json_error(503, "unavailable", "Try again in a moment.").set("Retry-After", "5");
                          }
-                         if (!*portal || (*portal)->kind != "chat") {
+                         if (!*portal || (*portal)->kind != store::PortalKind::chat) {
                              return no();
                          }
                          return json_response(200, R"({"bridged":true})");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/log.hpp"
 #include "common/result.hpp"
 #include "common/strings.hpp"
 #include "store/database.hpp"
@@ -16,6 +17,24 @@ namespace msteams::store::detail {
 
 inline Param nullable(std::string const& text) { return text.empty() ? Param() : Param(text); }
 inline std::string num(std::int64_t n) { return std::to_string(n); }
+
+// A closed-set column (records.hpp) as a query parameter, and read back. The migrations' CHECK constraints keep
+// every stored word one this version knows; a word it does not (a newer version's row after a downgrade) reads as
+// `fallback` and is logged.
+template <class E>
+[[nodiscard]] std::string word(E e) {
+    return std::string(text(e));
+}
+template <class E>
+[[nodiscard]] E word_at(Rows const& r, std::size_t i, std::string const& column, E fallback) {
+    auto const stored = r.text(i, column);
+    if (auto const known = parse<E>(stored)) {
+        return *known;
+    }
+    log::error("a stored word is unknown to this version; it is read as its default",
+               {{"column", column}, {"word", strings::utf8_prefix(stored, 40)}, {"default", word(fallback)}});
+    return fallback;
+}
 
 // Error texts are stored and shown: at most `n` bytes, valid UTF-8.
 inline std::string error_text(std::string const& s, std::size_t n) {
@@ -36,12 +55,12 @@ inline std::string id_array(std::vector<std::int64_t> const& ids) {
 }
 
 // The dead letters' payloads: what DeadLetters::retry puts back in the inbox or the outbox.
-[[nodiscard]] std::string inbox_payload(std::string const& change_type, std::string const& message_id,
+[[nodiscard]] std::string inbox_payload(Change change_type, std::string const& message_id,
                                         std::string const& subscription_id);
 [[nodiscard]] std::string outbox_payload(OutboxItem const& item);
 
 // Adds a dead letter (store/dead_letters.cpp).
-[[nodiscard]] Status add_dead_letter(Tx& tx, std::string const& direction, std::string const& thread_id,
+[[nodiscard]] Status add_dead_letter(Tx& tx, Direction direction, std::string const& thread_id,
                                      std::string const& payload, std::string const& error, int attempts,
                                      std::int64_t first, std::int64_t last);
 

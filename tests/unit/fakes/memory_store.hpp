@@ -298,7 +298,7 @@ public:
         t().portals.push_back({portal, 0, 0});
         return portal;
     }
-    Result<std::vector<store::Portal>> list(std::string const& kind) override {
+    Result<std::vector<store::Portal>> list(store::PortalKind kind) override {
         auto const held = lock();
         std::vector<store::Portal> out;
         for (auto const& r : t().portals) {
@@ -315,7 +315,7 @@ public:
         auto const held = lock();
         std::int64_t n = 0;
         for (auto const& r : t().portals) {
-            n = r.portal.kind == "chat" ? std::max(n, r.portal.cursor_ms) : n;
+            n = r.portal.kind == store::PortalKind::chat ? std::max(n, r.portal.cursor_ms) : n;
         }
         return n;
     }
@@ -428,7 +428,7 @@ public:
     Result<bool> sending_to(std::string const& thread_id, std::int64_t since_ms) override {
         auto const held = lock();
         for (auto const& [key, m] : t().messages) {
-            if (key.first == thread_id && m.mm_post_id.empty() && m.origin == "mattermost" &&
+            if (key.first == thread_id && m.mm_post_id.empty() && m.origin == store::Origin::mattermost &&
                 m.pending_since > since_ms) {
                 return true;
             }
@@ -584,7 +584,7 @@ public:
             }
             auto const first = it->first_failed_at ? it->first_failed_at : now_ms;
             t().inbox.erase(it);
-            t().dead_letters.push_back(store::DeadLetter{t().next_id++, "inbound", i.thread_id,
+            t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::inbound, i.thread_id,
                                                          memory_detail::inbox_payload(i), error, i.attempts, first,
                                                          now_ms});
         }
@@ -594,9 +594,9 @@ public:
                                std::string const& error, int attempts, std::int64_t now_ms) override {
         auto const held = lock();
         store::InboxItem i;
-        i.change_type = "updated";
+        i.change_type = store::Change::updated;
         i.message_id = message_id;
-        t().dead_letters.push_back(store::DeadLetter{t().next_id++, "inbound", thread_id,
+        t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::inbound, thread_id,
                                                      memory_detail::inbox_payload(i), error, attempts, now_ms, now_ms});
         return {};
     }
@@ -610,10 +610,10 @@ public:
         for (auto const& r : t().portals) {
             auto const& p = r.portal;
             bool const queued = std::any_of(t().inbox.begin(), t().inbox.end(), [&](auto const& q) {
-                return q.item.thread_id == p.teams_thread_id && q.item.change_type == "catchup";
+                return q.item.thread_id == p.teams_thread_id && q.item.change_type == store::Change::catchup;
             });
-            if (p.kind == "chat" && std::max(p.cursor_ms, p.created_at) > active_since && !queued) {
-                items.push_back(store::InboxItem{0, now_ms, "", "catchup", p.teams_thread_id, "", 0});
+            if (p.kind == store::PortalKind::chat && std::max(p.cursor_ms, p.created_at) > active_since && !queued) {
+                items.push_back(store::InboxItem{0, now_ms, "", store::Change::catchup, p.teams_thread_id, "", 0});
             }
         }
         MSTEAMS_TRY(enqueue(items));
@@ -710,7 +710,7 @@ public:
         auto const first = s->first_failed_at ? s->first_failed_at : now_ms;
         auto const attempts = s->item.attempts + 1;
         std::erase_if(t().outbox, [&](auto const& o) { return o.item.id == item.id; });
-        t().dead_letters.push_back(store::DeadLetter{t().next_id++, "outbound", item.channel_id,
+        t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::outbound, item.channel_id,
                                                      memory_detail::outbox_payload(item), error, attempts, first,
                                                      now_ms});
         return {};
@@ -760,16 +760,20 @@ public:
             }
             auto const text = [&](char const* key) { return p.value(key, std::string()); };
             auto const integer = [&](char const* key) { return p.value(key, std::int64_t{0}); };
-            if (d.direction == "inbound") {
-                store::InboxItem i{
-                    t().next_id++,      now_ms, text("subscription_id"), text("change_type"), d.thread_id,
-                    text("message_id"), 0};
+            auto const change = store::parse<store::Change>(text("change_type"));
+            auto const kind = store::parse<store::OutboxKind>(text("kind"));
+            if (d.direction == store::Direction::inbound ? !change : !kind) {
+                continue;  // unreadable: dropped
+            }
+            if (d.direction == store::Direction::inbound) {
+                store::InboxItem i{t().next_id++,      now_ms, text("subscription_id"), *change, d.thread_id,
+                                   text("message_id"), 0};
                 t().inbox.push_back({i, 0, 0, 0, {}});
             } else {
                 store::OutboxItem o{0,
                                     integer("created_at"),
                                     d.thread_id,
-                                    text("kind"),
+                                    *kind,
                                     text("post_id"),
                                     text("user_id"),
                                     text("payload"),
@@ -808,14 +812,13 @@ public:
     Status put(store::SubscriptionRow const& row) override {
         auto const held = lock();
         auto stored = row;
-        stored.state = row.state.empty() ? "active" : row.state;
         if (auto const it = t().subscriptions.find(row.id); it != t().subscriptions.end()) {
             stored.created_at = it->second.created_at;
         }
         t().subscriptions[row.id] = stored;
         return {};
     }
-    Status set_state(std::string const& id, std::string const& state) override {
+    Status set_state(std::string const& id, store::SubscriptionState state) override {
         auto const held = lock();
         if (auto const it = t().subscriptions.find(id); it != t().subscriptions.end()) {
             it->second.state = state;

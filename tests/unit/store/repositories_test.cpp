@@ -11,7 +11,8 @@ using msteams::test::TempDatabase;
 
 namespace {
 
-InboxItem item(std::string const& thread, std::string const& message, std::string const& change = "created") {
+InboxItem item(std::string const& thread, std::string const& message,
+               msteams::store::Change change = msteams::store::Change::created) {
     return InboxItem{0, 1, "sub", change, thread, message, 0};
 }
 
@@ -27,7 +28,7 @@ msteams::store::OutboxItem outbox_post(std::string const& channel, std::string c
     msteams::store::OutboxItem i;
     i.created_at = 1;
     i.channel_id = channel;
-    i.kind = "post";
+    i.kind = msteams::store::OutboxKind::post;
     i.post_id = key;
     i.user_id = "alice";
     i.payload = "{}";
@@ -115,7 +116,7 @@ STORE_CONTRACT("store: postponed inbox items wait, and removed ones are gone", i
 
 namespace {
 void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repos) {
-    REQUIRE(repos.inbox->enqueue({item("chat-a", "m1", "deleted"), item("chat-a", "m2")}));
+    REQUIRE(repos.inbox->enqueue({item("chat-a", "m1", msteams::store::Change::deleted), item("chat-a", "m2")}));
     auto const claimed = must(repos.inbox->claim(10, 60'000, 1));
     REQUIRE(claimed.size() == 1);
     REQUIRE(repos.inbox->postpone({claimed[0].id}, 20, "Mattermost refused the post"));
@@ -136,7 +137,7 @@ void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repo
     msteams::store::OutboxItem out;
     out.created_at = 1;
     out.channel_id = "dm-1";
-    out.kind = "delete";
+    out.kind = msteams::store::OutboxKind::remove;
     out.post_id = "p1";
     out.user_id = "alice";
     out.payload = R"({"x":1})";
@@ -152,7 +153,7 @@ void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repo
     CHECK(must(repos.dead_letters->count()) == 3);
     auto const listed = must(repos.dead_letters->newest(2));
     REQUIRE(listed.size() == 2);  // newest first
-    CHECK(listed[0].direction == "outbound");
+    CHECK(listed[0].direction == msteams::store::Direction::outbound);
     CHECK(listed[0].thread_id == "dm-1");
     CHECK(listed[0].error == "Graph answered 403");
     CHECK(listed[0].attempts == 1);
@@ -170,7 +171,7 @@ void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repo
     auto const back = must(repos.inbox->claim(70, 60'000, 10));
     REQUIRE(back.size() == 1);
     CHECK(back[0].thread_id == "chat-a");
-    CHECK(back[0].change_type == "deleted");
+    CHECK(back[0].change_type == msteams::store::Change::deleted);
     CHECK(back[0].message_id == "m1");
     CHECK(back[0].attempts == 1);
     // The rest: the message back in its chat's inbox, the outbox item back in its channel's outbox.
@@ -184,7 +185,7 @@ void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repo
     REQUIRE(claimed_out);
     CHECK(claimed_out->event_key == "delete:p1");
     CHECK(claimed_out->payload == R"({"x":1})");
-    CHECK(claimed_out->kind == "delete");
+    CHECK(claimed_out->kind == msteams::store::OutboxKind::remove);
     CHECK(claimed_out->sort_at == 5);
 }
 }  // namespace
@@ -194,7 +195,7 @@ STORE_CONTRACT("store: inbox and outbox items that keep failing become dead lett
 
 namespace {
 void message_map_links(msteams::store::Repositories const& repos) {
-    msteams::store::MessageLink link{"chat-a", "m1", "", "channel-1", "teams", 0, 123, false};
+    msteams::store::MessageLink link{"chat-a", "m1", "", "channel-1", msteams::store::Origin::teams, 0, 123, false};
     REQUIRE(repos.messages->mark_pending(link));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
         auto const pending = must(repos.messages->find(tx, "chat-a", "m1"));
@@ -212,7 +213,8 @@ void message_map_links(msteams::store::Repositories const& repos) {
     CHECK(found->teams_modified_at == 55);
     // Another Teams message cannot claim the same post.
     auto const twin = repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        return repos.messages->put(tx, {"chat-a", "m2", "post-1", "channel-1", "teams", 1, 0, false});
+        return repos.messages->put(tx,
+                                   {"chat-a", "m2", "post-1", "channel-1", msteams::store::Origin::teams, 1, 0, false});
     });
     CHECK_FALSE(twin.has_value());
 }
@@ -237,11 +239,12 @@ STORE_CONTRACT("store: one lease holder at a time, until it lapses or is release
 
 namespace {
 void portals_unique(msteams::store::Repositories const& repos) {
-    auto const p = must(repos.portals->add({"chat-a", "chat", "", "channel-1", "", 1, 0}));
+    auto const p = must(repos.portals->add({"chat-a", msteams::store::PortalKind::chat, "", "channel-1", "", 1, 0}));
     CHECK(p.mm_channel_id == "channel-1");
     // The same thread again returns the existing portal; another thread on the same channel is a conflict.
-    CHECK(must(repos.portals->add({"chat-a", "chat", "", "channel-2", "", 2, 0})).mm_channel_id == "channel-1");
-    auto const clash = repos.portals->add({"chat-b", "chat", "", "channel-1", "", 3, 0});
+    CHECK(must(repos.portals->add({"chat-a", msteams::store::PortalKind::chat, "", "channel-2", "", 2, 0}))
+              .mm_channel_id == "channel-1");
+    auto const clash = repos.portals->add({"chat-b", msteams::store::PortalKind::chat, "", "channel-1", "", 3, 0});
     REQUIRE_FALSE(clash);
     CHECK(clash.error().code == msteams::ErrorCode::conflict);
     REQUIRE(
@@ -313,7 +316,8 @@ void thread_writes_announced(msteams::store::Repositories const& repos) {
     msteams::store::AutoCommit tx(*repos.db);
     // Without a portal there is nothing to wait for.
     CHECK(must(repos.portals->unchanged(tx, "19:none", 0, 1000)));
-    REQUIRE(repos.portals->add(msteams::store::Portal{"19:chat", "chat", "", "dm-1", "alice", 1, 1}));
+    REQUIRE(repos.portals->add(
+        msteams::store::Portal{"19:chat", msteams::store::PortalKind::chat, "", "dm-1", "alice", 1, 1}));
     auto const v0 = must(repos.portals->version(tx, "19:chat"));
     CHECK(must(repos.portals->unchanged(tx, "19:chat", v0, 1000)));
 
@@ -362,3 +366,45 @@ void users_added_once(msteams::store::Repositories const& repos) {
 }  // namespace
 
 STORE_CONTRACT("store: a Teams user is added once and promoted by its Mattermost id", users_added_once)
+
+namespace {
+template <class E>
+void round_trips(std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        auto const e = static_cast<E>(i);
+        CHECK(msteams::store::parse<E>(msteams::store::text(e)) == e);
+    }
+    CHECK_FALSE(msteams::store::parse<E>("").has_value());
+    CHECK_FALSE(msteams::store::parse<E>("Created").has_value());
+}
+}  // namespace
+
+TEST_CASE("store: each closed set's words read back as themselves, and no other word does", "[store]") {
+    using namespace msteams::store;
+    round_trips<PortalKind>(2);
+    round_trips<Origin>(2);
+    round_trips<Change>(4);
+    round_trips<OutboxKind>(5);
+    round_trips<Direction>(2);
+    round_trips<SubscriptionKind>(3);
+    round_trips<SubscriptionState>(4);
+    CHECK(text(OutboxKind::remove) == "delete");  // the word already stored by earlier versions
+}
+
+TEST_CASE("store: the tables refuse a word outside its closed set", "[pg]") {
+    TempDatabase temp;
+    auto const repos = msteams::store::postgres_repositories(temp.open_migrated());
+    // What a notification with an unknown change type would have stored before migration 006.
+    auto const inbox = repos.db->exec(
+        "INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+        "message_id) VALUES (1, 's', 'renamed', '19:c', 'm')");
+    CHECK_FALSE(inbox.has_value());
+    auto const state = repos.db->exec(
+        "INSERT INTO msteams_subscriptions (id, kind, resource, owner, expires_at, "
+        "created_at, state, client_state_hash) VALUES ('s', 'chats', 'r', '', 1, 1, "
+        "'paused', '')");
+    CHECK_FALSE(state.has_value());
+    REQUIRE(repos.subscriptions->put(
+        {"s", msteams::store::SubscriptionKind::chats, "r", "", 1, 1, msteams::store::SubscriptionState::missed, ""}));
+    CHECK(repos.subscriptions->list()->at(0).state == msteams::store::SubscriptionState::missed);
+}

@@ -262,18 +262,18 @@ TEST_CASE("monitor: a subscription Graph marked or lost is renewed or made again
     CHECK(a.catch_up_count() == 1);
 
     // A `missed` lifecycle event (the receiver marks the row): renewed at once, and the chats read forward.
-    REQUIRE(w.store.repos.subscriptions->set_state(first, "missed"));
+    REQUIRE(w.store.repos.subscriptions->set_state(first, msteams::store::SubscriptionState::missed));
     a.pass();
     CHECK(w.graph->renewed() == 1);
     CHECK(a.catch_up_count() == 2);
-    CHECK(w.store.repos.subscriptions->list().value().at(0).state == "active");
+    CHECK(w.store.repos.subscriptions->list().value().at(0).state == msteams::store::SubscriptionState::active);
     // Nothing to do: no request beyond the listing, no catch-up.
     a.pass();
     CHECK(w.graph->renewed() == 1);
     CHECK(a.catch_up_count() == 2);
 
     // `reauthorize`, but Graph no longer knows the subscription: made again, and the chats caught up.
-    REQUIRE(w.store.repos.subscriptions->set_state(first, "reauthorize"));
+    REQUIRE(w.store.repos.subscriptions->set_state(first, msteams::store::SubscriptionState::reauthorize));
     w.graph->forget(first);
     a.pass();
     auto const live = w.graph->live();

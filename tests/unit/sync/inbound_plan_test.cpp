@@ -12,7 +12,7 @@ using msteams::sync::read_forward_from;
 
 namespace {
 InboxItem change(std::string const& type, std::string const& message) {
-    return {0, 1, "sub", type, "19:c", message, 0};
+    return {0, 1, "sub", *msteams::store::parse<msteams::store::Change>(type), "19:c", message, 0};
 }
 }  // namespace
 

@@ -32,7 +32,7 @@ struct InboundWorld : PipelineWorld {
             std::make_unique<msteams::sync::Inbound>(settings, api, store.repos, connections, teams,
                                                      std::make_shared<msteams::test::FakeAppTokens>(), people, stats);
     }
-    void notify(std::string const& message_id, std::string const& change = "created") {
+    void notify(std::string const& message_id, msteams::store::Change change = msteams::store::Change::created) {
         REQUIRE(store.repos.inbox->enqueue({{0, 1, "sub", change, chat, message_id, 0}}).has_value());
     }
     int drain() {
@@ -105,16 +105,16 @@ TEST_CASE("inbound: a Teams edit and delete reach the post, and a late notificat
     w.notify(m.id);
     w.drain();
     w.teams->edit(w.chat, m.id, "final");
-    w.notify(m.id, "updated");
+    w.notify(m.id, msteams::store::Change::updated);
     w.drain();
     CHECK(w.messages() == std::vector<std::string>{"final"});
     CHECK(w.stats->posts_updated == 1);
 
     w.teams->remove(w.chat, m.id);
-    w.notify(m.id, "deleted");
+    w.notify(m.id, msteams::store::Change::deleted);
     w.drain();
     CHECK(w.messages() == std::vector<std::string>{"(deleted)"});
-    w.notify(m.id, "updated");  // late
+    w.notify(m.id, msteams::store::Change::updated);  // late
     w.drain();
     CHECK(w.messages() == std::vector<std::string>{"(deleted)"});
     CHECK(w.stats->posts_deleted == 1);
@@ -126,7 +126,7 @@ TEST_CASE("inbound: a reaction in Teams is the same user's reaction in Mattermos
     w.notify(m.id);
     w.drain();
     w.teams->react(w.chat, m.id, w.alice_teams, "like");
-    w.notify(m.id, "updated");
+    w.notify(m.id, msteams::store::Change::updated);
     w.drain();
     auto const post_id = w.api->posts_in(w.channel()).at(0).id;
     auto reactions = w.api->get_reactions(post_id).value();
@@ -142,8 +142,10 @@ TEST_CASE("inbound: a post made just before a crash is found again, not posted t
     w.drain();
     auto const m = w.teams->post(w.chat, w.bob_teams, "during the crash");
     // The crash: the pending marker was committed and the post created, the link was not.
-    REQUIRE(w.store.repos.messages->mark_pending({w.chat, m.id, "", w.channel(), "teams", 0, msteams::now_ms(), false})
-                .has_value());
+    REQUIRE(
+        w.store.repos.messages
+            ->mark_pending({w.chat, m.id, "", w.channel(), msteams::store::Origin::teams, 0, msteams::now_ms(), false})
+            .has_value());
     msteams::mm::Post orphan;
     orphan.channel_id = w.channel();
     orphan.user_id = w.api->posts_in(w.channel()).at(0).user_id;
@@ -164,7 +166,7 @@ TEST_CASE("inbound: a chat without a connected member costs no Graph request", "
     auto const chat = one_on_one(dave, erin);
     w.teams->add_chat(chat, "oneOnOne", {dave, erin});
     auto const m = w.teams->post(chat, dave, "not for the bridge");
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", "created", chat, m.id, 0}}).has_value());
+    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", msteams::store::Change::created, chat, m.id, 0}}).has_value());
     w.drain();
     CHECK(w.stats->skipped_no_connected_member == 1);
     CHECK(w.teams->calls("get_message") == 0);
@@ -181,8 +183,9 @@ TEST_CASE("inbound: the bridge's own message coming back from Teams is dropped w
     auto const sent = w.teams->post(w.chat, w.alice_teams, "from Mattermost");
     REQUIRE(w.store.repos.db
                 ->transact([&](msteams::store::Tx& tx) {
-                    return w.store.repos.messages->put(tx, {w.chat, sent.id, "mmpost0000000000000000000x", w.channel(),
-                                                            "mattermost", sent.last_modified_at, 0, false});
+                    return w.store.repos.messages->put(
+                        tx, {w.chat, sent.id, "mmpost0000000000000000000x", w.channel(),
+                             msteams::store::Origin::mattermost, sent.last_modified_at, 0, false});
                 })
                 .has_value());
     auto const reads = w.teams->calls("get_message") + w.teams->calls("list_oldest_messages_since");
@@ -211,7 +214,7 @@ TEST_CASE("inbound: a message Mattermost keeps refusing becomes a dead letter an
     CHECK(w.inbox_size() == 0);
     auto const letters = w.store.repos.dead_letters->newest(10).value();
     REQUIRE(letters.size() == 1);
-    CHECK(letters[0].direction == "inbound");
+    CHECK(letters[0].direction == msteams::store::Direction::inbound);
     CHECK(letters[0].payload.find(bad.id) != std::string::npos);
     CHECK(letters[0].error.find("refused") != std::string::npos);
 }
@@ -223,7 +226,8 @@ TEST_CASE("inbound: while a send to the chat is in flight its Teams changes wait
     w.drain();
     // The outbound side announced a send it has not linked yet.
     REQUIRE(w.store.repos.messages
-                ->mark_pending({w.chat, "outbound:42", "", w.channel(), "mattermost", 0, msteams::now_ms(), false})
+                ->mark_pending({w.chat, "outbound:42", "", w.channel(), msteams::store::Origin::mattermost, 0,
+                                msteams::now_ms(), false})
                 .has_value());
     auto const m = w.teams->post(w.chat, w.bob_teams, "meanwhile");
     w.notify(m.id);
@@ -253,7 +257,7 @@ TEST_CASE("inbound: a catch-up reads a long gap oldest first in bounded chunks a
         w.teams->post(w.chat, i % 2 ? w.bob_teams : w.alice_teams, "m" + std::to_string(i));
         expected.push_back("m" + std::to_string(i));
     }
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "", "catchup", w.chat, "", 0}}).has_value());
+    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "", msteams::store::Change::catchup, w.chat, "", 0}}).has_value());
     w.drain();
     CHECK(w.messages() == expected);
     CHECK(w.stats->catchup_chunks >= 3);
@@ -269,7 +273,7 @@ TEST_CASE("inbound: when the first member's token is refused, another connected 
     w.teams->add_chat(group, "group", {w.alice_teams, w.bob_teams, carol_teams});
     auto const m = w.teams->post(group, w.bob_teams, "to both");
     w.teams->fail_next("get_message", msteams::Error{ErrorCode::unauthenticated, "401", 401, {}});
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", "created", group, m.id, 0}}).has_value());
+    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", msteams::store::Change::created, group, m.id, 0}}).has_value());
     w.drain();
     auto const portal = w.store.repos.portals->by_thread(group).value();
     REQUIRE(portal);
@@ -304,7 +308,7 @@ TEST_CASE("inbound: a Teams delete of a post already gone from Mattermost is rec
         w.api->posts.erase(post_id);  // removed in Mattermost meanwhile (a data retention job, an admin)
     }
     w.teams->remove(w.chat, m.id);
-    w.notify(m.id, "deleted");
+    w.notify(m.id, msteams::store::Change::deleted);
     w.drain();
     CHECK(w.inbox_size() == 0);
     CHECK(w.stats->failures == 0);

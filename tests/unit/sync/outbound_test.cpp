@@ -108,7 +108,7 @@ TEST_CASE("outbound: posts whose hooks arrive reversed reach Teams in the order 
     auto const link = w.store.repos.messages->by_post(two.id).value();
     REQUIRE(link);
     CHECK(link->teams_message_id == sent[1].id);
-    CHECK(link->origin == "mattermost");
+    CHECK(link->origin == msteams::store::Origin::mattermost);
 }
 
 TEST_CASE("outbound: an edit and a delete in Mattermost follow the message to Teams", "[sync]") {
@@ -160,7 +160,8 @@ TEST_CASE("outbound: the echo of a sent message from Teams does not come back in
     w.hook(OutboundEvent::Kind::posted, p);
     w.drain();
     auto const sent = w.teams->messages(w.chat).at(0);
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", "created", w.chat, sent.id, 0}}).has_value());
+    REQUIRE(
+        w.store.repos.inbox->enqueue({{0, 1, "sub", msteams::store::Change::created, w.chat, sent.id, 0}}).has_value());
     msteams::test::run_until_idle([&] { return inbound.run_once(); });
     CHECK(w.api->posts_in(w.dm).size() == 1);  // the original only
     CHECK(w.stats->echoes == 1);
@@ -219,7 +220,7 @@ TEST_CASE("outbound: a change Teams refuses for good becomes a dead letter and t
     CHECK(w.in_teams() == std::vector<std::string>{"after"});
     auto const letters = w.store.repos.dead_letters->newest(10).value();
     REQUIRE(letters.size() == 1);
-    CHECK(letters[0].direction == "outbound");
+    CHECK(letters[0].direction == msteams::store::Direction::outbound);
     std::lock_guard lock(w.api->mutex);
     REQUIRE(w.api->ephemerals.size() == 1);
     CHECK(w.api->ephemerals[0].second.message.find("could not be delivered") != std::string::npos);
@@ -258,7 +259,7 @@ TEST_CASE("outbound: which hook events become outbox items, keyed once and dated
     OutboundEvent posted{OutboundEvent::Kind::posted, p, {}, {}};
     auto const item = outbox_item_for(posted, 999, bot);
     REQUIRE(item);
-    CHECK(item->kind == "post");
+    CHECK(item->kind == msteams::store::OutboxKind::post);
     CHECK(item->sort_at == 100);
     CHECK(item->event_key == "post:post-1");
     CHECK(item->payload.find("\"message\":\"hello\"") != std::string::npos);
@@ -282,25 +283,25 @@ TEST_CASE("outbound: which hook events become outbox items, keyed once and dated
     edited.message = "hello again";
     auto const edit = outbox_item_for({OutboundEvent::Kind::edited, edited, p, {}}, 999, bot);
     REQUIRE(edit);
-    CHECK(edit->kind == "edit");
+    CHECK(edit->kind == msteams::store::OutboxKind::edit);
     CHECK(edit->sort_at == 200);
     CHECK(edit->event_key == "edit:post-1:200");
     auto removed = edited;
     removed.delete_at = 300;
     auto const del = outbox_item_for({OutboundEvent::Kind::deleted, removed, {}, {}}, 999, bot);
     REQUIRE(del);
-    CHECK(del->kind == "delete");
+    CHECK(del->kind == msteams::store::OutboxKind::remove);
     CHECK(del->sort_at == 300);
 
     // A reaction is dated by its creation; its removal by when the hook ran. The bot's own are not sent.
     msteams::mm::Reaction r{k_bob, "post-1", "+1", 150, "dm-1", ""};
     auto const react = outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot);
     REQUIRE(react);
-    CHECK(react->kind == "react");
+    CHECK(react->kind == msteams::store::OutboxKind::react);
     CHECK(react->sort_at == 150);
     auto const unreact = outbox_item_for({OutboundEvent::Kind::unreacted, {}, {}, r}, 999, bot);
     REQUIRE(unreact);
-    CHECK(unreact->kind == "unreact");
+    CHECK(unreact->kind == msteams::store::OutboxKind::unreact);
     CHECK(unreact->sort_at == 999);
     r.user_id = bot;
     CHECK_FALSE(outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot));

@@ -32,7 +32,7 @@ std::string batch(std::vector<json> const& items) { return json{{"value", items}
 TEST_CASE("receiver: resource paths of chat and channel messages parse, others do not", "[sync]") {
     auto const chat = parse_resource("chats('19:a_b@unq.gbl.spaces')/messages('1677774058888')");
     REQUIRE(chat);
-    CHECK(chat->kind == "chat");
+    CHECK(chat->kind == msteams::store::PortalKind::chat);
     CHECK(chat->thread_id == "19:a_b@unq.gbl.spaces");
     CHECK(chat->message_id == "1677774058888");
     auto const slashes = parse_resource("/chats/19:x@thread.v2/messages/42");
@@ -41,7 +41,7 @@ TEST_CASE("receiver: resource paths of chat and channel messages parse, others d
     CHECK(slashes->message_id == "42");
     auto const reply = parse_resource("teams('t1')/channels('19:c@thread.tacv2')/messages('1')/replies('2')");
     REQUIRE(reply);
-    CHECK(reply->kind == "channel");
+    CHECK(reply->kind == msteams::store::PortalKind::channel);
     CHECK(reply->team_id == "t1");
     CHECK(reply->reply_id == "2");
     for (auto const* bad : {"", "chats('x')", "chats('x')/messages(", "users('u')/messages('m')",
@@ -56,7 +56,8 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
           "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());
-    REQUIRE(repos.subscriptions->put({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    REQUIRE(repos.subscriptions->put({"sub-1", msteams::store::SubscriptionKind::chats, "chats/getAllMessages", "", 1,
+                                      1, msteams::store::SubscriptionState::active, ""}));
     auto stats = std::make_shared<Stats>();
     int woken = 0;
     Receiver receiver(repos, k_secret, stats, [&] { ++woken; }, {});
@@ -97,7 +98,8 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
 TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());
-    REQUIRE(repos.subscriptions->put({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    REQUIRE(repos.subscriptions->put({"sub-1", msteams::store::SubscriptionKind::chats, "chats/getAllMessages", "", 1,
+                                      1, msteams::store::SubscriptionState::active, ""}));
     auto stats = std::make_shared<Stats>();
     int woken = 0;
     Receiver receiver(repos, k_secret, stats, {}, [&] { ++woken; });
@@ -111,9 +113,9 @@ TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[
     CHECK(woken == 1);
     auto subs = repos.subscriptions->list();
     REQUIRE(subs);
-    CHECK(subs->at(0).state == "reauthorize");
+    CHECK(subs->at(0).state == msteams::store::SubscriptionState::reauthorize);
     CHECK(lifecycle("missed", k_secret).status == 202);
-    CHECK(repos.subscriptions->list()->at(0).state == "missed");
+    CHECK(repos.subscriptions->list()->at(0).state == msteams::store::SubscriptionState::missed);
     CHECK(lifecycle("somethingElse", k_secret).status == 202);
     CHECK(stats->lifecycle_ignored == 2);
 }
@@ -121,7 +123,8 @@ TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[
 TEST_CASE("receiver: notifications and lifecycle events for another tenant are refused and counted", "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());
-    REQUIRE(repos.subscriptions->put({"sub-1", "chats", "chats/getAllMessages", "", 1, 1, "active", ""}));
+    REQUIRE(repos.subscriptions->put({"sub-1", msteams::store::SubscriptionKind::chats, "chats/getAllMessages", "", 1,
+                                      1, msteams::store::SubscriptionState::active, ""}));
     auto stats = std::make_shared<Stats>();
     int enqueued = 0;
     int lifecycle_woken = 0;
@@ -160,8 +163,8 @@ TEST_CASE("receiver: notifications and lifecycle events for another tenant are r
     CHECK(lifecycle(std::nullopt).status == 202);
     CHECK(lifecycle_woken == 0);
     CHECK(stats->lifecycle_wrong_tenant == 2);
-    CHECK(repos.subscriptions->list()->at(0).state == "active");
+    CHECK(repos.subscriptions->list()->at(0).state == msteams::store::SubscriptionState::active);
     CHECK(lifecycle(ours).status == 202);
     CHECK(lifecycle_woken == 1);
-    CHECK(repos.subscriptions->list()->at(0).state == "removed");
+    CHECK(repos.subscriptions->list()->at(0).state == msteams::store::SubscriptionState::removed);
 }
