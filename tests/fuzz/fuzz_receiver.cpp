@@ -22,7 +22,7 @@ public:
     Result<std::vector<store::SubscriptionRow>> list() override { return std::vector<store::SubscriptionRow>(); }
     Result<bool> known(std::string const& id) override { return id.size() % 3 != 0; }
     Status put(store::SubscriptionRow const&) override { return {}; }
-    Status set_state(std::string const&, std::string const&) override { return {}; }
+    Status set_state(std::string const&, store::SubscriptionState) override { return {}; }
     Status remove(std::string const&) override { return {}; }
 };
 
