@@ -1,6 +1,12 @@
 // Package m365ctl is a client for the Microsoft 365 emulator's control API
 // (see README.md in the module root). It has no dependency on the emulator
 // itself, so it can drive an emulator started by the CLI in another process.
+//
+// The control API's request and answer shapes come from package wire, which
+// the emulator uses too; this package re-exports them under its own names
+// (UserSpec, Faults, Counters, ...). The Graph resources the control API
+// answers with (User, Team, Chat, Message, DriveItem, Subscription) are read
+// views declared here.
 package m365ctl
 
 import (
@@ -19,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // Client talks to one emulator's control API.
@@ -85,9 +93,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e wire.Error
 		json.Unmarshal(data, &e)
 		if e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
@@ -104,41 +110,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return json.Unmarshal(data, out)
 }
 
-type list[T any] struct {
-	Value []T `json:"value"`
-}
+type list[T any] = wire.List[T]
 
 // ---- tenant and directory ----
 
-// Tenant is GET /tenant.
-type Tenant struct {
-	TenantID               string   `json:"tenantId"`
-	Domain                 string   `json:"domain"`
-	DisplayName            string   `json:"displayName"`
-	ClientID               string   `json:"clientId"`
-	ClientSecret           string   `json:"clientSecret"`
-	SecretExpiresAt        string   `json:"secretExpiresAt"`
-	RedirectURIs           []string `json:"redirectUris"`
-	DelegatedPermissions   []string `json:"delegatedPermissions"`
-	ApplicationPermissions []string `json:"applicationPermissions"`
-	RequirePKCE            bool     `json:"requirePkce"`
-	LoginURL               string   `json:"loginUrl"`
-	GraphURL               string   `json:"graphUrl"`
-	ControlURL             string   `json:"controlUrl"`
-	CAFile                 string   `json:"caFile"`
-}
+// Tenant is GET /tenant: the tenant, the app registration and the endpoints.
+type Tenant = wire.Tenant
 
 // AppPatch changes the app registration (PATCH /app); nil/empty fields are kept.
-type AppPatch struct {
-	RedirectURIs           []string `json:"redirectUris,omitempty"`
-	AddRedirectURIs        []string `json:"addRedirectUris,omitempty"`
-	SecretExpiresAt        string   `json:"secretExpiresAt,omitempty"`
-	SecretExpired          *bool    `json:"secretExpired,omitempty"`
-	ClientSecret           string   `json:"clientSecret,omitempty"`
-	DelegatedPermissions   []string `json:"delegatedPermissions,omitempty"`
-	ApplicationPermissions []string `json:"applicationPermissions,omitempty"`
-	RequirePKCE            *bool    `json:"requirePkce,omitempty"`
-}
+type AppPatch = wire.AppPatch
 
 // Tenant returns the tenant and app registration.
 func (c *Client) Tenant(ctx context.Context) (*Tenant, error) {
@@ -172,33 +152,13 @@ type User struct {
 }
 
 // Presence of a user.
-type Presence struct {
-	Availability string `json:"availability"`
-	Activity     string `json:"activity"`
-}
+type Presence = wire.Presence
 
 // UserSpec creates a user.
-type UserSpec struct {
-	ID                string `json:"id,omitempty"`
-	DisplayName       string `json:"displayName"`
-	GivenName         string `json:"givenName,omitempty"`
-	Surname           string `json:"surname,omitempty"`
-	Mail              string `json:"mail,omitempty"`
-	UserPrincipalName string `json:"userPrincipalName,omitempty"`
-	UserType          string `json:"userType,omitempty"`
-	AccountEnabled    *bool  `json:"accountEnabled,omitempty"`
-	JobTitle          string `json:"jobTitle,omitempty"`
-}
+type UserSpec = wire.UserSpec
 
 // UserPatch changes a user.
-type UserPatch struct {
-	AccountEnabled *bool     `json:"accountEnabled,omitempty"`
-	DisplayName    string    `json:"displayName,omitempty"`
-	JobTitle       *string   `json:"jobTitle,omitempty"`
-	Presence       *Presence `json:"presence,omitempty"`
-	Photo          *string   `json:"photo,omitempty"`     // base64 bytes; "" removes the photo
-	PhotoType      string    `json:"photoType,omitempty"` // default image/jpeg
-}
+type UserPatch = wire.UserPatch
 
 // Users lists all users.
 func (c *Client) Users(ctx context.Context) ([]User, error) {
@@ -237,21 +197,10 @@ type Channel struct {
 }
 
 // TeamSpec creates a team (it gets a General channel).
-type TeamSpec struct {
-	ID          string        `json:"id,omitempty"`
-	DisplayName string        `json:"displayName"`
-	Description string        `json:"description,omitempty"`
-	Members     []string      `json:"members,omitempty"`
-	Channels    []ChannelSpec `json:"channels,omitempty"`
-}
+type TeamSpec = wire.TeamSpec
 
 // ChannelSpec creates a channel.
-type ChannelSpec struct {
-	ID             string `json:"id,omitempty"`
-	DisplayName    string `json:"displayName"`
-	Description    string `json:"description,omitempty"`
-	MembershipType string `json:"membershipType,omitempty"`
-}
+type ChannelSpec = wire.ChannelSpec
 
 // Teams lists teams.
 func (c *Client) Teams(ctx context.Context) ([]Team, error) {
@@ -273,7 +222,7 @@ func (c *Client) CreateChannel(ctx context.Context, teamID string, s ChannelSpec
 
 // AddTeamMember adds a user to a team.
 func (c *Client) AddTeamMember(ctx context.Context, teamID, userID string) error {
-	return c.do(ctx, "POST", "/teams/"+url.PathEscape(teamID)+"/members", map[string]string{"userId": userID}, nil)
+	return c.do(ctx, "POST", "/teams/"+url.PathEscape(teamID)+"/members", wire.Member{UserID: userID}, nil)
 }
 
 // RemoveTeamMember removes a user from a team.
@@ -300,12 +249,7 @@ type ChatMember struct {
 }
 
 // ChatSpec creates a chat; members are ids, UPNs or mails.
-type ChatSpec struct {
-	ID       string   `json:"id,omitempty"`
-	ChatType string   `json:"chatType"`
-	Topic    string   `json:"topic,omitempty"`
-	Members  []string `json:"members"`
-}
+type ChatSpec = wire.ChatSpec
 
 // Chats lists chats, all or those of userID.
 func (c *Client) Chats(ctx context.Context, userID string) ([]Chat, error) {
@@ -325,7 +269,7 @@ func (c *Client) CreateChat(ctx context.Context, s ChatSpec) (*Chat, error) {
 
 // AddChatMember adds a user to a group chat.
 func (c *Client) AddChatMember(ctx context.Context, chatID, userID string) error {
-	return c.do(ctx, "POST", "/chats/"+url.PathEscape(chatID)+"/members", map[string]string{"userId": userID}, nil)
+	return c.do(ctx, "POST", "/chats/"+url.PathEscape(chatID)+"/members", wire.Member{UserID: userID}, nil)
 }
 
 // RemoveChatMember removes a user from a group chat.
@@ -361,18 +305,10 @@ func (t Thread) path() string {
 }
 
 // Body is a message body.
-type Body struct {
-	ContentType string `json:"contentType"`
-	Content     string `json:"content"`
-}
+type Body = wire.Body
 
 // Identity is a user or application identity.
-type Identity struct {
-	ID               string `json:"id"`
-	DisplayName      string `json:"displayName"`
-	UserIdentityType string `json:"userIdentityType,omitempty"`
-	TenantID         string `json:"tenantId,omitempty"`
-}
+type Identity = wire.Identity
 
 // From is chatMessageFromIdentitySet.
 type From struct {
@@ -381,13 +317,7 @@ type From struct {
 }
 
 // Mention of a message.
-type Mention struct {
-	ID          int    `json:"id"`
-	MentionText string `json:"mentionText"`
-	Mentioned   struct {
-		User *Identity `json:"user"`
-	} `json:"mentioned"`
-}
+type Mention = wire.Mention
 
 // UserMention builds a mention of a user.
 func UserMention(id int, text, userID string) Mention {
@@ -397,13 +327,7 @@ func UserMention(id int, text, userID string) Mention {
 }
 
 // Attachment of a message.
-type Attachment struct {
-	ID          string  `json:"id"`
-	ContentType string  `json:"contentType"`
-	ContentURL  *string `json:"contentUrl,omitempty"`
-	Content     *string `json:"content,omitempty"`
-	Name        *string `json:"name,omitempty"`
-}
+type Attachment = wire.Attachment
 
 // Reaction on a message.
 type Reaction struct {
@@ -447,9 +371,9 @@ type File struct {
 	ContentType string
 }
 
-func (f File) wire() map[string]string {
-	return map[string]string{"name": f.Name, "folder": f.Folder, "contentType": f.ContentType,
-		"contentBase64": base64.StdEncoding.EncodeToString(f.Content)}
+func (f File) input() wire.FileInput {
+	return wire.FileInput{Name: f.Name, Folder: f.Folder, ContentType: f.ContentType,
+		ContentBase64: base64.StdEncoding.EncodeToString(f.Content)}
 }
 
 // HostedContent is an inline image sent with a message; reference it in
@@ -473,56 +397,36 @@ type Post struct {
 	HostedContents []HostedContent
 }
 
-func (p Post) wire() map[string]any {
-	m := map[string]any{"from": p.From}
+func (p Post) input() wire.PostMessage {
+	in := wire.PostMessage{From: p.From}
+	in.Body = &Body{ContentType: "text", Content: p.Text}
 	if p.HTML != "" {
-		m["body"] = Body{ContentType: "html", Content: p.HTML}
-	} else {
-		m["body"] = Body{ContentType: "text", Content: p.Text}
+		in.Body = &Body{ContentType: "html", Content: p.HTML}
 	}
-	if p.Subject != "" {
-		m["subject"] = p.Subject
-	}
-	if p.Importance != "" {
-		m["importance"] = p.Importance
-	}
-	if len(p.Mentions) > 0 {
-		m["mentions"] = p.Mentions
-	}
-	if len(p.Attachments) > 0 {
-		m["attachments"] = p.Attachments
-	}
-	var files []map[string]string
+	in.Subject, in.Importance = p.Subject, p.Importance
+	in.Mentions, in.Attachments = p.Mentions, p.Attachments
 	for _, f := range p.Files {
-		files = append(files, f.wire())
+		in.Files = append(in.Files, f.input())
 	}
-	if files != nil {
-		m["files"] = files
-	}
-	var hcs []map[string]string
 	for _, h := range p.HostedContents {
-		hcs = append(hcs, map[string]string{"@microsoft.graph.temporaryId": h.TemporaryID, "contentType": h.ContentType,
-			"contentBytes": base64.StdEncoding.EncodeToString(h.Content)})
+		in.HostedContents = append(in.HostedContents, wire.HostedContentInput{TemporaryID: h.TemporaryID,
+			ContentType: h.ContentType, ContentBytes: base64.StdEncoding.EncodeToString(h.Content)})
 	}
-	if hcs != nil {
-		m["hostedContents"] = hcs
-	}
-	return m
+	return in
 }
 
 // Send posts a message as a Teams user; subscribers are notified.
 func (c *Client) Send(ctx context.Context, t Thread, p Post) (*Message, error) {
 	var m Message
-	return &m, c.do(ctx, "POST", t.path(), p.wire(), &m)
+	return &m, c.do(ctx, "POST", t.path(), p.input(), &m)
 }
 
 // Edit replaces the body of a message as its sender.
 func (c *Client) Edit(ctx context.Context, t Thread, msgID string, p Post) (*Message, error) {
-	w := p.wire()
-	delete(w, "files")
-	delete(w, "hostedContents")
+	in := p.input()
+	in.Files, in.HostedContents = nil, nil
 	var m Message
-	return &m, c.do(ctx, "PATCH", t.path()+"/"+url.PathEscape(msgID), w, &m)
+	return &m, c.do(ctx, "PATCH", t.path()+"/"+url.PathEscape(msgID), in, &m)
 }
 
 // Delete soft-deletes a message as its sender.
@@ -537,7 +441,7 @@ func (c *Client) Undelete(ctx context.Context, t Thread, msgID, from string) err
 
 // React adds a reaction as a user.
 func (c *Client) React(ctx context.Context, t Thread, msgID, from, reactionType string) error {
-	return c.do(ctx, "POST", t.path()+"/"+url.PathEscape(msgID)+"/reactions", map[string]string{"from": from, "reactionType": reactionType}, nil)
+	return c.do(ctx, "POST", t.path()+"/"+url.PathEscape(msgID)+"/reactions", wire.ReactionInput{From: from, ReactionType: reactionType}, nil)
 }
 
 // Unreact removes a user's reaction.
@@ -588,7 +492,7 @@ type Uploaded struct {
 // UploadFile stores a file in a user's OneDrive as Teams would.
 func (c *Client) UploadFile(ctx context.Context, userID string, f File) (*Uploaded, error) {
 	var u Uploaded
-	return &u, c.do(ctx, "POST", "/users/"+url.PathEscape(userID)+"/files", f.wire(), &u)
+	return &u, c.do(ctx, "POST", "/users/"+url.PathEscape(userID)+"/files", f.input(), &u)
 }
 
 // Files lists a user's OneDrive files (what the bridge uploaded, too).
@@ -604,14 +508,7 @@ func (c *Client) FileContent(ctx context.Context, itemID string) ([]byte, error)
 }
 
 // Activity is one recorded sendActivityNotification call.
-type Activity struct {
-	Time        string         `json:"time"`
-	Target      string         `json:"target"`
-	Recipients  []string       `json:"recipients"`
-	CallerAppID string         `json:"callerAppId"`
-	CallerUser  string         `json:"callerUserId"`
-	Body        map[string]any `json:"body"`
-}
+type Activity = wire.Activity
 
 // Activity lists activity-feed notifications the bridge sent.
 func (c *Client) Activity(ctx context.Context) ([]Activity, error) {
@@ -646,9 +543,7 @@ func (c *Client) Subscriptions(ctx context.Context) ([]Subscription, error) {
 // RemoveSubscription deletes a subscription as Graph would on its own, and
 // sends subscriptionRemoved if it has a lifecycle URL.
 func (c *Client) RemoveSubscription(ctx context.Context, id string) (lifecycleSent bool, err error) {
-	var out struct {
-		LifecycleSent bool `json:"lifecycleSent"`
-	}
+	var out wire.LifecycleResult
 	err = c.do(ctx, "DELETE", "/subscriptions/"+url.PathEscape(id), nil, &out)
 	return out.LifecycleSent, err
 }
@@ -662,10 +557,8 @@ const (
 
 // SendLifecycle sends a lifecycle notification now.
 func (c *Client) SendLifecycle(ctx context.Context, id, event string) (bool, error) {
-	var out struct {
-		LifecycleSent bool `json:"lifecycleSent"`
-	}
-	err := c.do(ctx, "POST", "/subscriptions/"+url.PathEscape(id)+"/lifecycle", map[string]string{"event": event}, &out)
+	var out wire.LifecycleResult
+	err := c.do(ctx, "POST", "/subscriptions/"+url.PathEscape(id)+"/lifecycle", wire.LifecycleInput{Event: event}, &out)
 	return out.LifecycleSent, err
 }
 
@@ -675,11 +568,7 @@ func (c *Client) ExpireSubscription(ctx context.Context, id string) error {
 }
 
 // Quotas are the subscription quotas.
-type Quotas struct {
-	PerAppPerThread int `json:"perAppPerThread"`
-	PerUser         int `json:"perUser"`
-	PerTenant       int `json:"perTenant"`
-}
+type Quotas = wire.Quotas
 
 // SetQuotas changes the subscription quotas (zero keeps the default).
 func (c *Client) SetQuotas(ctx context.Context, q Quotas) (*Quotas, error) {
@@ -690,22 +579,7 @@ func (c *Client) SetQuotas(ctx context.Context, q Quotas) (*Quotas, error) {
 // ---- faults, tokens, throttling ----
 
 // Faults is the fault configuration; see the README.
-type Faults struct {
-	LatencyMs           int      `json:"latencyMs"`
-	JitterMs            int      `json:"jitterMs"`
-	ErrorShare          float64  `json:"errorShare"`
-	ErrorStatus         int      `json:"errorStatus"`
-	Hosts               []string `json:"hosts,omitempty"`
-	RouteContains       string   `json:"routeContains,omitempty"`
-	DropDeliveries      int      `json:"dropDeliveries"`
-	DropShare           float64  `json:"dropShare"`
-	DuplicateDeliveries int      `json:"duplicateDeliveries"`
-	DuplicateShare      float64  `json:"duplicateShare"`
-	DuplicateCopies     int      `json:"duplicateCopies,omitempty"`
-	DeliveryDelayMs     int      `json:"deliveryDelayMs"`
-	LateResponseMs      int      `json:"lateResponseMs,omitempty"`
-	LateResponses       int      `json:"lateResponses,omitempty"`
-}
+type Faults = wire.Faults
 
 // SetFaults replaces the fault configuration.
 func (c *Client) SetFaults(ctx context.Context, f Faults) error {
@@ -724,29 +598,17 @@ func (c *Client) ClearFaults(ctx context.Context) error {
 }
 
 // Revoke selects tokens to revoke.
-type Revoke struct {
-	UserID           string `json:"userId,omitempty"`
-	AllUsers         bool   `json:"allUsers,omitempty"`
-	App              bool   `json:"app,omitempty"`
-	KeepAccessTokens bool   `json:"keepAccessTokens,omitempty"`
-}
+type Revoke = wire.Revoke
 
 // RevokeTokens revokes refresh (and access) tokens; it returns how many.
 func (c *Client) RevokeTokens(ctx context.Context, r Revoke) (int, error) {
-	var out struct {
-		Revoked int `json:"revoked"`
-	}
+	var out wire.Revoked
 	err := c.do(ctx, "POST", "/tokens/revoke", r, &out)
 	return out.Revoked, err
 }
 
 // Lifetimes are token lifetimes.
-type Lifetimes struct {
-	AccessTokenSeconds         int  `json:"accessTokenSeconds"`
-	RefreshTokenSeconds        int  `json:"refreshTokenSeconds"`
-	CodeSeconds                int  `json:"codeSeconds"`
-	RevokeRotatedRefreshTokens bool `json:"revokeRotatedRefreshTokens"`
-}
+type Lifetimes = wire.Lifetimes
 
 // SetLifetimes changes token lifetimes for tokens issued from now on.
 func (c *Client) SetLifetimes(ctx context.Context, l Lifetimes) error {
@@ -754,24 +616,14 @@ func (c *Client) SetLifetimes(ctx context.Context, l Lifetimes) error {
 }
 
 // Limit is Count per PerSeconds.
-type Limit struct {
-	Count      float64 `json:"count"`
-	PerSeconds float64 `json:"perSeconds"`
-}
+type Limit = wire.Limit
 
 // Throttle is the throttling configuration.
-type Throttle struct {
-	Enabled bool             `json:"enabled"`
-	Limits  map[string]Limit `json:"limits"`
-}
+type Throttle = wire.Throttle
 
 // ThrottleUpdate changes throttling: Enabled switches it, Limits override
 // named limits, Reset restores the documented defaults first.
-type ThrottleUpdate struct {
-	Enabled *bool            `json:"enabled,omitempty"`
-	Limits  map[string]Limit `json:"limits,omitempty"`
-	Reset   bool             `json:"reset,omitempty"`
-}
+type ThrottleUpdate = wire.ThrottleUpdate
 
 // SetThrottle updates throttling.
 func (c *Client) SetThrottle(ctx context.Context, u ThrottleUpdate) (*Throttle, error) {
@@ -788,54 +640,14 @@ func (c *Client) EnableThrottle(ctx context.Context, on bool) error {
 // ---- counters and deliveries ----
 
 // CounterRow is one request counter.
-type CounterRow struct {
-	Host     string `json:"host"`
-	Route    string `json:"route"`
-	Caller   string `json:"caller"`
-	CallerID string `json:"callerId"`
-	Status   int    `json:"status"`
-	Count    int64  `json:"count"`
-}
+type CounterRow = wire.CounterRow
 
 // DeliveryStats are the notification delivery counters.
-type DeliveryStats struct {
-	Enqueued           int64 `json:"enqueued"`
-	Delivered          int64 `json:"delivered"`
-	Batches            int64 `json:"batches"`
-	Attempts           int64 `json:"attempts"`
-	FailedAttempts     int64 `json:"failedAttempts"`
-	Retries            int64 `json:"retries"`
-	Slow               int64 `json:"slow"`
-	DroppedByFault     int64 `json:"droppedByFault"`
-	Duplicated         int64 `json:"duplicated"`
-	DroppedQueueFull   int64 `json:"droppedQueueFull"`
-	DroppedExpired     int64 `json:"droppedExpired"`
-	DroppedSlow        int64 `json:"droppedSlowEndpoint"`
-	DroppedPaused      int64 `json:"droppedNeedsReauthorization"`
-	Lifecycle          int64 `json:"lifecycle"`
-	Validations        int64 `json:"validations"`
-	ValidationFailures int64 `json:"validationFailures"`
-	Queued             int64 `json:"queued"`
-}
+type DeliveryStats = wire.DeliveryStats
 
-// Counters is GET /counters.
-type Counters struct {
-	Requests  []CounterRow     `json:"requests"`
-	Delivery  DeliveryStats    `json:"delivery"`
-	Throttled map[string]int64 `json:"throttled"`
-}
-
-// Count sums request counters matching host, route, caller and status;
-// empty strings and status 0 match anything.
-func (c *Counters) Count(host, route, caller string, status int) int64 {
-	var n int64
-	for _, r := range c.Requests {
-		if (host == "" || r.Host == host) && (route == "" || r.Route == route) && (caller == "" || r.Caller == caller) && (status == 0 || r.Status == status) {
-			n += r.Count
-		}
-	}
-	return n
-}
+// Counters is GET /counters; Count sums request counters matching host,
+// route, caller and status.
+type Counters = wire.Counters
 
 // Counters returns all counters.
 func (c *Client) Counters(ctx context.Context) (*Counters, error) {
@@ -849,15 +661,7 @@ func (c *Client) ResetCounters(ctx context.Context) error {
 }
 
 // Batch is one delivery attempt.
-type Batch struct {
-	Time       string `json:"time"`
-	URL        string `json:"url"`
-	Items      int    `json:"items"`
-	Status     int    `json:"status"`
-	Error      string `json:"error"`
-	DurationMs int64  `json:"durationMs"`
-	Attempt    int    `json:"attempt"`
-}
+type Batch = wire.Batch
 
 // Deliveries returns the latest delivery attempts (up to 2000).
 func (c *Client) Deliveries(ctx context.Context) ([]Batch, error) {
