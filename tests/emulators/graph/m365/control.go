@@ -9,12 +9,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // ctlError writes the control API's error JSON.
 func ctlError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"error": msg})
+	writeJSON(w, status, wire.Error{Error: msg})
 }
+
+// ctlList is the control API's collection answer.
+func ctlList[T any](v []T) wire.List[T] { return wire.List[T]{Value: v} }
 
 func ctlFail(w http.ResponseWriter, err error) {
 	var se *storeError
@@ -48,7 +53,7 @@ func (e *Emulator) controlHandler() http.Handler {
 			fn(sw, r)
 		})
 	}
-	h("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"ok": true}) })
+	h("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, wire.Health{OK: true}) })
 	h("GET /env", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte(strings.Join(e.Env(), "\n") + "\n"))
@@ -93,7 +98,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		e.st.mu.RLock()
 		out := append([]ActivityRecord{}, e.st.activity...)
 		e.st.mu.RUnlock()
-		writeJSON(w, 200, map[string]any{"value": out})
+		writeJSON(w, 200, ctlList(out))
 	})
 	h("GET /subscriptions", e.ctlListSubs)
 	h("DELETE /subscriptions/{sid}", e.ctlRemoveSub)
@@ -184,7 +189,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		w.WriteHeader(204)
 	})
 	h("GET /deliveries", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"value": e.dlv.records()})
+		writeJSON(w, 200, ctlList(e.dlv.records()))
 	})
 	h("POST /deliveries/wait", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("timeoutMs"))
@@ -241,23 +246,14 @@ func (e *Emulator) ctlTenant(w http.ResponseWriter, r *http.Request) {
 		return out
 	}
 	a := e.st.app
-	writeJSON(w, 200, map[string]any{"tenantId": e.st.tenantID, "domain": e.st.domain, "displayName": e.st.tenantName,
-		"clientId": a.ClientID, "clientSecret": a.ClientSecret, "secretExpiresAt": a.SecretExpiresAt.UTC().Format(time.RFC3339),
-		"redirectUris": a.RedirectURIs, "delegatedPermissions": keys(a.Delegated), "applicationPermissions": keys(a.Application),
-		"requirePkce": a.RequirePKCE, "loginUrl": e.LoginURL, "graphUrl": e.GraphURL, "controlUrl": e.ControlURL, "caFile": e.CAFile})
+	writeJSON(w, 200, wire.Tenant{TenantID: e.st.tenantID, Domain: e.st.domain, DisplayName: e.st.tenantName,
+		ClientID: a.ClientID, ClientSecret: a.ClientSecret, SecretExpiresAt: a.SecretExpiresAt.UTC().Format(time.RFC3339),
+		RedirectURIs: a.RedirectURIs, DelegatedPermissions: keys(a.Delegated), ApplicationPermissions: keys(a.Application),
+		RequirePKCE: a.RequirePKCE, LoginURL: e.LoginURL, GraphURL: e.GraphURL, ControlURL: e.ControlURL, CAFile: e.CAFile})
 }
 
 func (e *Emulator) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		RedirectURIs           []string `json:"redirectUris"`
-		AddRedirectURIs        []string `json:"addRedirectUris"`
-		SecretExpiresAt        string   `json:"secretExpiresAt"`
-		SecretExpired          *bool    `json:"secretExpired"`
-		ClientSecret           string   `json:"clientSecret"`
-		DelegatedPermissions   []string `json:"delegatedPermissions"`
-		ApplicationPermissions []string `json:"applicationPermissions"`
-		RequirePKCE            *bool    `json:"requirePkce"`
-	}
+	var in wire.AppPatch
 	if !e.ctlDecode(w, r, &in) {
 		return
 	}
@@ -320,7 +316,7 @@ func (e *Emulator) ctlListUsers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, ctlUserJSON(u))
 	}
 	e.st.mu.RUnlock()
-	writeJSON(w, 200, map[string]any{"value": out})
+	writeJSON(w, 200, ctlList(out))
 }
 
 func (e *Emulator) ctlCreateUser(w http.ResponseWriter, r *http.Request) {
@@ -343,15 +339,7 @@ func (e *Emulator) ctlCreateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		AccountEnabled *bool     `json:"accountEnabled"`
-		DisplayName    string    `json:"displayName"`
-		JobTitle       *string   `json:"jobTitle"`
-		Presence       *Presence `json:"presence"`
-		// The profile photo, base64; "" removes it. PhotoType defaults to image/jpeg.
-		Photo     *string `json:"photo"`
-		PhotoType string  `json:"photoType"`
-	}
+	var in wire.UserPatch
 	if !e.ctlDecode(w, r, &in) {
 		return
 	}
@@ -411,7 +399,7 @@ func (e *Emulator) ctlListTeams(w http.ResponseWriter, r *http.Request) {
 		out = append(out, e.ctlTeamJSON(t))
 	}
 	e.st.mu.RUnlock()
-	writeJSON(w, 200, map[string]any{"value": out})
+	writeJSON(w, 200, ctlList(out))
 }
 
 func (e *Emulator) ctlCreateTeam(w http.ResponseWriter, r *http.Request) {
@@ -456,9 +444,7 @@ func (e *Emulator) ctlCreateChannel(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) ctlTeamMember(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	if r.Method == "POST" {
-		var in struct {
-			UserID string `json:"userId"`
-		}
+		var in wire.Member
 		if !e.ctlDecode(w, r, &in) {
 			return
 		}
@@ -504,7 +490,7 @@ func (e *Emulator) ctlListChats(w http.ResponseWriter, r *http.Request) {
 	for _, c := range chats {
 		out = append(out, e.chatJSON(c, "members"))
 	}
-	writeJSON(w, 200, map[string]any{"value": out})
+	writeJSON(w, 200, ctlList(out))
 }
 
 func (e *Emulator) ctlCreateChat(w http.ResponseWriter, r *http.Request) {
@@ -549,9 +535,7 @@ func (e *Emulator) chatBody(id string) map[string]any {
 func (e *Emulator) ctlChatMember(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	if r.Method == "POST" {
-		var in struct {
-			UserID string `json:"userId"`
-		}
+		var in wire.Member
 		if !e.ctlDecode(w, r, &in) {
 			return
 		}
@@ -651,7 +635,7 @@ func (e *Emulator) ctlListMessages(w http.ResponseWriter, r *http.Request) {
 	for _, m := range src {
 		out = append(out, e.messageJSON(m, true))
 	}
-	writeJSON(w, 200, map[string]any{"value": out})
+	writeJSON(w, 200, ctlList(out))
 }
 
 func (e *Emulator) ctlGetMessage(w http.ResponseWriter, r *http.Request) {
@@ -927,7 +911,7 @@ func (e *Emulator) ctlListFiles(w http.ResponseWriter, r *http.Request) {
 		m["links"] = links
 		out = append(out, m)
 	}
-	writeJSON(w, 200, map[string]any{"value": out})
+	writeJSON(w, 200, ctlList(out))
 }
 
 func (e *Emulator) ctlFileContent(w http.ResponseWriter, r *http.Request) {
@@ -961,7 +945,7 @@ func (e *Emulator) ctlListSubs(w http.ResponseWriter, r *http.Request) {
 		out = append(out, m)
 	}
 	e.subs.mu.RUnlock()
-	writeJSON(w, 200, map[string]any{"value": out})
+	writeJSON(w, 200, ctlList(out))
 }
 
 func (e *Emulator) ctlRemoveSub(w http.ResponseWriter, r *http.Request) {

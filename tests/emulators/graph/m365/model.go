@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // User is a directory user.
@@ -28,10 +30,7 @@ type User struct {
 }
 
 // Presence of a user.
-type Presence struct {
-	Availability string `json:"availability"`
-	Activity     string `json:"activity"`
-}
+type Presence = wire.Presence
 
 // Team is a team with channels.
 type Team struct {

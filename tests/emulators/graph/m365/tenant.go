@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // TenantFile is the JSON document that seeds a tenant (see README.md).
@@ -35,43 +37,17 @@ type AppSpec struct {
 	RequirePKCE bool `json:"requirePkce"`
 }
 
-// UserSpec seeds or creates a user.
-type UserSpec struct {
-	ID                string `json:"id,omitempty"`
-	DisplayName       string `json:"displayName"`
-	GivenName         string `json:"givenName,omitempty"`
-	Surname           string `json:"surname,omitempty"`
-	Mail              string `json:"mail,omitempty"`
-	UserPrincipalName string `json:"userPrincipalName,omitempty"`
-	UserType          string `json:"userType,omitempty"` // Member (default) or Guest
-	AccountEnabled    *bool  `json:"accountEnabled,omitempty"`
-	JobTitle          string `json:"jobTitle,omitempty"`
-}
+// UserSpec seeds or creates a user (control API POST /users).
+type UserSpec = wire.UserSpec
 
 // TeamSpec seeds or creates a team; members are user ids, UPNs or mails.
-type TeamSpec struct {
-	ID          string        `json:"id,omitempty"`
-	DisplayName string        `json:"displayName"`
-	Description string        `json:"description,omitempty"`
-	Members     []string      `json:"members,omitempty"`
-	Channels    []ChannelSpec `json:"channels,omitempty"`
-}
+type TeamSpec = wire.TeamSpec
 
 // ChannelSpec seeds or creates a channel. A team always has "General".
-type ChannelSpec struct {
-	ID             string `json:"id,omitempty"`
-	DisplayName    string `json:"displayName"`
-	Description    string `json:"description,omitempty"`
-	MembershipType string `json:"membershipType,omitempty"` // standard (default), private, shared
-}
+type ChannelSpec = wire.ChannelSpec
 
 // ChatSpec seeds or creates a chat; members are user ids, UPNs or mails.
-type ChatSpec struct {
-	ID       string   `json:"id,omitempty"`
-	ChatType string   `json:"chatType"` // oneOnOne or group
-	Topic    string   `json:"topic,omitempty"`
-	Members  []string `json:"members"`
-}
+type ChatSpec = wire.ChatSpec
 
 // Default identifiers of the built-in tenant.
 const (
