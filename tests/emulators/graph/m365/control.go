@@ -649,20 +649,6 @@ func (e *Emulator) ctlGetMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, e.messageJSON(t.msg, true))
 }
 
-// FileInput is a file attached to a control-API message or upload.
-type FileInput struct {
-	Name          string `json:"name"`
-	Folder        string `json:"folder,omitempty"`
-	ContentBase64 string `json:"contentBase64"`
-	ContentType   string `json:"contentType,omitempty"`
-}
-
-type ctlMessageInput struct {
-	From string `json:"from"`
-	MessageInput
-	Files []FileInput `json:"files,omitempty"`
-}
-
 func isMember(t *msgTarget, uid string) bool {
 	if t.chat != nil {
 		return t.chat.member(uid) != nil
@@ -671,7 +657,7 @@ func isMember(t *msgTarget, uid string) bool {
 }
 
 func (e *Emulator) ctlPostMessage(w http.ResponseWriter, r *http.Request) {
-	var in ctlMessageInput
+	var in wire.PostMessage
 	if !e.ctlDecode(w, r, &in) {
 		return
 	}
@@ -710,12 +696,12 @@ func (e *Emulator) ctlPostMessage(w http.ResponseWriter, r *http.Request) {
 
 // attachFiles uploads files to the sender's OneDrive and references them as
 // Teams does; st.mu held.
-func (e *Emulator) attachFiles(uid string, in *ctlMessageInput) error {
+func (e *Emulator) attachFiles(uid string, in *wire.PostMessage) error {
 	if len(in.Files) == 0 {
 		return nil
 	}
 	if in.Body == nil {
-		in.Body = &msgBody{ContentType: "html"}
+		in.Body = &wire.Body{ContentType: "html"}
 	}
 	if in.Body.ContentType != "html" {
 		in.Body.Content = htmlEscape(in.Body.Content)
@@ -814,10 +800,7 @@ func (e *Emulator) ctlDeleteMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) ctlReact(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		From         string `json:"from"`
-		ReactionType string `json:"reactionType"`
-	}
+	var in wire.ReactionInput
 	if r.Method == "POST" {
 		if !e.ctlDecode(w, r, &in) {
 			return
@@ -856,7 +839,7 @@ func (e *Emulator) ctlReact(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) ctlUpload(w http.ResponseWriter, r *http.Request) {
-	var in FileInput
+	var in wire.FileInput
 	if !e.ctlDecode(w, r, &in) {
 		return
 	}

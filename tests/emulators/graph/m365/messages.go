@@ -9,15 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // MaxMessageBytes is the largest message body accepted (about 28 KB).
 const MaxMessageBytes = 28 * 1024
-
-type msgBody struct {
-	ContentType string `json:"contentType"`
-	Content     string `json:"content"`
-}
 
 type channelIdent struct {
 	TeamID    string `json:"teamId"`
@@ -44,7 +41,7 @@ type msgJSON struct {
 	PolicyViolation any           `json:"policyViolation"`
 	EventDetail     any           `json:"eventDetail"`
 	From            any           `json:"from"`
-	Body            msgBody       `json:"body"`
+	Body            wire.Body     `json:"body"`
 	Attachments     []Attachment  `json:"attachments"`
 	Mentions        []Mention     `json:"mentions"`
 	Reactions       []Reaction    `json:"reactions"`
@@ -82,7 +79,7 @@ func (e *Emulator) messageJSON(m *Message, withReplies bool) msgJSON {
 	j := msgJSON{ID: m.ID, ETag: strconv.FormatInt(m.LastModified.UnixMilli(), 10), MessageType: m.MessageType,
 		Created: graphTime(m.Created), LastModified: graphTime(m.LastModified), LastEdited: nullableTime(m.LastEdited),
 		Deleted: nullableTime(m.Deleted), Importance: m.Importance, Locale: "en-us", PolicyViolation: m.PolicyViolation,
-		From: e.fromJSON(m), Body: msgBody{ContentType: m.BodyType, Content: m.renderContent()},
+		From: e.fromJSON(m), Body: wire.Body{ContentType: m.BodyType, Content: m.renderContent()},
 		Attachments: m.Attachments, Mentions: m.Mentions, Reactions: m.Reactions, MessageHistory: m.History}
 	if m.ReplyToID != "" {
 		j.ReplyToID = &m.ReplyToID
@@ -154,21 +151,10 @@ func (m *Message) entityContext(e *Emulator) string {
 // ---- message input and validation ----
 
 // HostedContentInput is a hosted content sent with a new message.
-type HostedContentInput struct {
-	TemporaryID  string `json:"@microsoft.graph.temporaryId"`
-	ContentBytes string `json:"contentBytes"`
-	ContentType  string `json:"contentType"`
-}
+type HostedContentInput = wire.HostedContentInput
 
 // MessageInput is the body of POST …/messages (and of the control API's post).
-type MessageInput struct {
-	Body           *msgBody             `json:"body"`
-	Subject        string               `json:"subject,omitempty"`
-	Importance     string               `json:"importance,omitempty"`
-	Mentions       []Mention            `json:"mentions,omitempty"`
-	Attachments    []Attachment         `json:"attachments,omitempty"`
-	HostedContents []HostedContentInput `json:"hostedContents,omitempty"`
-}
+type MessageInput = wire.MessageInput
 
 var (
 	atRE         = regexp.MustCompile(`<at\s+id=\\?["'](\d+)\\?["']`)
@@ -658,7 +644,7 @@ func (e *Emulator) applyEdit(m *Message, raw map[string]json.RawMessage, app boo
 		m.PolicyViolation = pv
 	}
 	if !app && (raw["body"] != nil || raw["mentions"] != nil || raw["attachments"] != nil || raw["subject"] != nil || raw["importance"] != nil) {
-		in := MessageInput{Body: &msgBody{ContentType: m.BodyType, Content: m.BodyContent}, Subject: m.Subject, Importance: m.Importance,
+		in := MessageInput{Body: &wire.Body{ContentType: m.BodyType, Content: m.BodyContent}, Subject: m.Subject, Importance: m.Importance,
 			Mentions: m.Mentions, Attachments: m.Attachments}
 		for k, v := range raw {
 			var err error

@@ -120,47 +120,21 @@ type Message struct {
 	CallerAppID string
 }
 
-// Attachment of a chatMessage.
-type Attachment struct {
-	ID           string  `json:"id"`
-	ContentType  string  `json:"contentType"`
-	ContentURL   *string `json:"contentUrl"`
-	Content      *string `json:"content"`
-	Name         *string `json:"name"`
-	ThumbnailURL *string `json:"thumbnailUrl"`
-	TeamsAppID   *string `json:"teamsAppId"`
-}
-
-// Mention of a chatMessage.
-type Mention struct {
-	ID          int            `json:"id"`
-	MentionText string         `json:"mentionText"`
-	Mentioned   MentionedIdent `json:"mentioned"`
-}
-
-// MentionedIdent is the identity set of a mention.
-type MentionedIdent struct {
-	Application  *Identity          `json:"application"`
-	Device       *Identity          `json:"device"`
-	Conversation *ConversationIdent `json:"conversation"`
-	User         *Identity          `json:"user"`
-}
-
-// Identity is a teamworkUserIdentity / identity.
-type Identity struct {
-	ID                      string `json:"id"`
-	DisplayName             string `json:"displayName"`
-	UserIdentityType        string `json:"userIdentityType,omitempty"`
-	ApplicationIdentityType string `json:"applicationIdentityType,omitempty"`
-	TenantID                string `json:"tenantId,omitempty"`
-}
-
-// ConversationIdent is a mentioned conversation (channel, chat, team).
-type ConversationIdent struct {
-	ID                       string `json:"id"`
-	DisplayName              string `json:"displayName"`
-	ConversationIdentityType string `json:"conversationIdentityType"`
-}
+// The chatMessage parts below are shapes of package wire: the control API's
+// post takes them as Graph's POST …/messages does, and messages keep them as
+// they came.
+type (
+	// Attachment of a chatMessage.
+	Attachment = wire.Attachment
+	// Mention of a chatMessage.
+	Mention = wire.Mention
+	// MentionedIdent is the identity set of a mention.
+	MentionedIdent = wire.MentionedIdent
+	// Identity is a teamworkUserIdentity / identity.
+	Identity = wire.Identity
+	// ConversationIdent is a mentioned conversation (channel, chat, team).
+	ConversationIdent = wire.ConversationIdent
+)
 
 // Reaction on a chatMessage.
 type Reaction struct {
@@ -217,14 +191,7 @@ type SharingLink struct {
 }
 
 // ActivityRecord is one sendActivityNotification call, as recorded for the control API.
-type ActivityRecord struct {
-	Time        string         `json:"time"`
-	Target      string         `json:"target"` // users/{id}, chats/{id}, teams/{id}
-	Recipients  []string       `json:"recipients"`
-	CallerAppID string         `json:"callerAppId"`
-	CallerUser  string         `json:"callerUserId,omitempty"`
-	Body        map[string]any `json:"body"`
-}
+type ActivityRecord = wire.Activity
 
 // store is the emulated tenant. One RWMutex guards everything in it.
 type store struct {
