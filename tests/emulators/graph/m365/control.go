@@ -135,11 +135,7 @@ func (e *Emulator) controlHandler() http.Handler {
 	h("GET /throttle", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, e.thr.config()) })
 	h("PUT /throttle", func(w http.ResponseWriter, r *http.Request) {
 		cur := e.thr.config()
-		var in struct {
-			Enabled *bool            `json:"enabled"`
-			Limits  map[string]Limit `json:"limits"`
-			Reset   bool             `json:"reset"`
-		}
+		var in wire.ThrottleUpdate
 		if !e.ctlDecode(w, r, &in) {
 			return
 		}
@@ -150,7 +146,6 @@ func (e *Emulator) controlHandler() http.Handler {
 			cur.Enabled = *in.Enabled
 		}
 		for k, v := range in.Limits {
-			v.Per = 0
 			cur.Limits[k] = v
 		}
 		e.thr.set(cur)
@@ -219,11 +214,7 @@ func (e *Emulator) controlHandler() http.Handler {
 }
 
 // CountersSnapshot is GET /counters.
-type CountersSnapshot struct {
-	Requests  []CounterRow     `json:"requests"`
-	Delivery  DeliveryStats    `json:"delivery"`
-	Throttled map[string]int64 `json:"throttled"`
-}
+type CountersSnapshot = wire.Counters
 
 // Counters returns a snapshot of all counters.
 func (e *Emulator) Counters() CountersSnapshot {
@@ -945,13 +936,11 @@ func (e *Emulator) ctlRemoveSub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sent := e.sendLifecycle(&cp, LifecycleSubscriptionRemoved)
-	writeJSON(w, 200, map[string]any{"removed": cp.ID, "lifecycleSent": sent})
+	writeJSON(w, 200, wire.LifecycleResult{LifecycleSent: sent, Removed: cp.ID})
 }
 
 func (e *Emulator) ctlLifecycle(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Event string `json:"event"`
-	}
+	var in wire.LifecycleInput
 	if !e.ctlDecode(w, r, &in) {
 		return
 	}
@@ -978,7 +967,7 @@ func (e *Emulator) ctlLifecycle(w http.ResponseWriter, r *http.Request) {
 		ctlError(w, 404, "no such subscription")
 		return
 	}
-	writeJSON(w, 200, map[string]any{"lifecycleSent": e.sendLifecycle(&cp, in.Event)})
+	writeJSON(w, 200, wire.LifecycleResult{LifecycleSent: e.sendLifecycle(&cp, in.Event)})
 }
 
 func (e *Emulator) ctlExpireSub(w http.ResponseWriter, r *http.Request) {
@@ -996,12 +985,7 @@ func (e *Emulator) ctlExpireSub(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) ctlRevoke(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		UserID           string `json:"userId"`
-		AllUsers         bool   `json:"allUsers"`
-		App              bool   `json:"app"`
-		KeepAccessTokens bool   `json:"keepAccessTokens"`
-	}
+	var in wire.Revoke
 	if !e.ctlDecode(w, r, &in) {
 		return
 	}
@@ -1029,5 +1013,5 @@ func (e *Emulator) ctlRevoke(w http.ResponseWriter, r *http.Request) {
 	if in.App {
 		n += e.auth.revokeApp()
 	}
-	writeJSON(w, 200, map[string]any{"revoked": n})
+	writeJSON(w, 200, wire.Revoked{Revoked: n})
 }

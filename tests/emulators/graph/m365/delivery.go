@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // dItem is one queued notification.
@@ -36,25 +38,7 @@ type endpoint struct {
 }
 
 // DeliveryStats are delivery counters (control API /counters).
-type DeliveryStats struct {
-	Enqueued           int64 `json:"enqueued"`
-	Delivered          int64 `json:"delivered"`
-	Batches            int64 `json:"batches"`
-	Attempts           int64 `json:"attempts"`
-	FailedAttempts     int64 `json:"failedAttempts"`
-	Retries            int64 `json:"retries"`
-	Slow               int64 `json:"slow"`
-	DroppedByFault     int64 `json:"droppedByFault"`
-	Duplicated         int64 `json:"duplicated"`
-	DroppedQueueFull   int64 `json:"droppedQueueFull"`
-	DroppedExpired     int64 `json:"droppedExpired"`
-	DroppedSlow        int64 `json:"droppedSlowEndpoint"`
-	DroppedPaused      int64 `json:"droppedNeedsReauthorization"`
-	Lifecycle          int64 `json:"lifecycle"`
-	Validations        int64 `json:"validations"`
-	ValidationFailures int64 `json:"validationFailures"`
-	Queued             int64 `json:"queued"`
-}
+type DeliveryStats = wire.DeliveryStats
 
 type deliveryCounters struct {
 	enqueued, delivered, batches, attempts, failedAttempts, retries, slow atomic.Int64
@@ -64,15 +48,7 @@ type deliveryCounters struct {
 }
 
 // BatchRecord describes one delivery attempt (control API /deliveries).
-type BatchRecord struct {
-	Time       string `json:"time"`
-	URL        string `json:"url"`
-	Items      int    `json:"items"`
-	Status     int    `json:"status"`
-	Error      string `json:"error,omitempty"`
-	DurationMs int64  `json:"durationMs"`
-	Attempt    int    `json:"attempt"`
-}
+type BatchRecord = wire.Batch
 
 type deliverer struct {
 	e      *Emulator

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // GraphResource is the resource identifier of Microsoft Graph.
@@ -26,18 +28,7 @@ const GraphResource = "https://graph.microsoft.com"
 const graphAppID = "00000003-0000-0000-c000-000000000000"
 
 // Lifetimes configure token lifetimes (control API /lifetimes).
-type Lifetimes struct {
-	// AccessTokenSeconds: 0 means Entra's default, random 60–90 minutes.
-	AccessTokenSeconds int `json:"accessTokenSeconds"`
-	// RefreshTokenSeconds: default 90 days.
-	RefreshTokenSeconds int `json:"refreshTokenSeconds"`
-	// CodeSeconds: authorization code lifetime, default 600.
-	CodeSeconds int `json:"codeSeconds"`
-	// RevokeRotatedRefreshTokens makes a refresh token single-use (Entra
-	// keeps the old one valid; this is stricter, for catching clients that
-	// keep using a rotated token).
-	RevokeRotatedRefreshTokens bool `json:"revokeRotatedRefreshTokens"`
-}
+type Lifetimes = wire.Lifetimes
 
 func defaultLifetimes() Lifetimes {
 	return Lifetimes{RefreshTokenSeconds: 90 * 24 * 3600, CodeSeconds: 600}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // statusWriter records the status written by a handler.
@@ -144,10 +146,7 @@ type CounterKey struct {
 }
 
 // CounterRow is one counter in GET /counters.
-type CounterRow struct {
-	CounterKey
-	Count int64 `json:"count"`
-}
+type CounterRow = wire.CounterRow
 
 type counterSet struct {
 	m sync.Map // CounterKey → *atomic.Int64
@@ -166,7 +165,9 @@ func (cs *counterSet) inc(k CounterKey) {
 func (cs *counterSet) rows() []CounterRow {
 	var out []CounterRow
 	cs.m.Range(func(k, v any) bool {
-		out = append(out, CounterRow{k.(CounterKey), v.(*atomic.Int64).Load()})
+		key := k.(CounterKey)
+		out = append(out, CounterRow{Host: key.Host, Route: key.Route, Caller: key.Caller, CallerID: key.CallerID,
+			Status: key.Status, Count: v.(*atomic.Int64).Load()})
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool {
@@ -193,35 +194,7 @@ func (cs *counterSet) reset() { cs.m.Clear() }
 // ---- faults ----
 
 // Faults is the injectable fault configuration (control API /faults).
-type Faults struct {
-	// LatencyMs delays every matching request; JitterMs adds up to that much more.
-	LatencyMs int `json:"latencyMs"`
-	JitterMs  int `json:"jitterMs"`
-	// ErrorShare (0..1) of matching requests fail with ErrorStatus (default 503).
-	ErrorShare  float64 `json:"errorShare"`
-	ErrorStatus int     `json:"errorStatus"`
-	// Hosts limits request faults to "graph", "login" or both (empty: graph).
-	Hosts []string `json:"hosts,omitempty"`
-	// RouteContains limits request faults to routes containing this text.
-	RouteContains string `json:"routeContains,omitempty"`
-	// DropDeliveries drops the next N notifications; DropShare drops that share.
-	DropDeliveries int     `json:"dropDeliveries"`
-	DropShare      float64 `json:"dropShare"`
-	// DuplicateDeliveries delivers the next N notifications twice;
-	// DuplicateShare does so for that share. DuplicateCopies is how many
-	// extra copies a duplicated notification gets (default 1: twice).
-	DuplicateDeliveries int     `json:"duplicateDeliveries"`
-	DuplicateShare      float64 `json:"duplicateShare"`
-	DuplicateCopies     int     `json:"duplicateCopies,omitempty"`
-	// LateResponseMs applies a matching Graph request at once but holds its
-	// answer this long (or until the client gives up): a client whose
-	// timeout is shorter sees a timeout for a request that took effect.
-	// LateResponses limits it to the next N matching requests (0: every one).
-	LateResponseMs int `json:"lateResponseMs,omitempty"`
-	LateResponses  int `json:"lateResponses,omitempty"`
-	// DeliveryDelayMs holds every notification this long before sending.
-	DeliveryDelayMs int `json:"deliveryDelayMs"`
-}
+type Faults = wire.Faults
 
 type faultState struct {
 	mu  sync.Mutex
@@ -262,7 +235,7 @@ func (f *faultState) take(which func(*Faults) *int) bool {
 // route, counting down LateResponses; the fault ends when the count does.
 func (f *faultState) takeLate(host, route string) time.Duration {
 	cur := f.cur.Load()
-	if cur == nil || cur.LateResponseMs <= 0 || !cur.appliesTo(host, route) {
+	if cur == nil || cur.LateResponseMs <= 0 || !faultApplies(cur, host, route) {
 		return 0
 	}
 	f.mu.Lock()
@@ -321,7 +294,8 @@ func (h *heldWriter) release(r *http.Request, d time.Duration) {
 	_, _ = h.w.Write(h.body.Bytes())
 }
 
-func (f *Faults) appliesTo(host, route string) bool {
+// faultApplies reports whether f's request faults apply to host and route.
+func faultApplies(f *Faults, host, route string) bool {
 	if len(f.Hosts) == 0 {
 		if host != "graph" {
 			return false
@@ -343,7 +317,7 @@ func (f *Faults) appliesTo(host, route string) bool {
 // requestFault applies latency and error faults; true means it answered.
 func (e *Emulator) requestFault(host, route string, w http.ResponseWriter, r *http.Request, reqID string) bool {
 	f := e.faults.get()
-	if (f.LatencyMs == 0 && f.ErrorShare == 0) || !f.appliesTo(host, route) {
+	if (f.LatencyMs == 0 && f.ErrorShare == 0) || !faultApplies(f, host, route) {
 		return false
 	}
 	if f.LatencyMs > 0 || f.JitterMs > 0 {

@@ -17,14 +17,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
 // Quotas are the subscription quotas (control API /quotas).
-type Quotas struct {
-	PerAppPerThread int `json:"perAppPerThread"` // 1: one subscription per app per chat or channel
-	PerUser         int `json:"perUser"`         // 10: /users/{id}/chats/getAllMessages per user
-	PerTenant       int `json:"perTenant"`       // 10000: all Teams subscriptions in the tenant
-}
+type Quotas = wire.Quotas
 
 // DefaultQuotas are Graph's documented quotas.
 func DefaultQuotas() Quotas { return Quotas{PerAppPerThread: 1, PerUser: 10, PerTenant: 10000} }

@@ -5,28 +5,20 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
 
-// Limit allows Count requests (or resource units) per Per, as a token
-// bucket holding at most Count.
-type Limit struct {
-	Count float64       `json:"count"`
-	Per   time.Duration `json:"-"`
-	// PerSeconds is Per in seconds, for JSON.
-	PerSeconds float64 `json:"perSeconds"`
-}
+// Limit allows Count requests (or resource units) per PerSeconds, as a
+// token bucket holding at most Count.
+type Limit = wire.Limit
 
-// ThrottleConfig is the throttling configuration (control API /throttle).
-// Limit names are "<category>.<scope>", scope being app (per app per
-// tenant), thread (per app per chat or channel), team (per app per team),
-// user (per user) or userThread (per user per chat or channel).
-type ThrottleConfig struct {
-	Enabled bool             `json:"enabled"`
-	Limits  map[string]Limit `json:"limits"`
-}
+// ThrottleConfig is the throttling configuration (control API /throttle);
+// wire.Throttle names its limits.
+type ThrottleConfig = wire.Throttle
 
 func per(count float64, d time.Duration) Limit {
-	return Limit{Count: count, Per: d, PerSeconds: d.Seconds()}
+	return Limit{Count: count, PerSeconds: d.Seconds()}
 }
 
 // DefaultThrottleConfig returns the documented Teams, identity and
@@ -91,13 +83,9 @@ func newThrottler(cfg ThrottleConfig) *throttler {
 func (t *throttler) set(cfg ThrottleConfig) {
 	lim := map[string]Limit{}
 	for k, v := range cfg.Limits {
-		if v.Per <= 0 && v.PerSeconds > 0 {
-			v.Per = time.Duration(v.PerSeconds * float64(time.Second))
+		if v.PerSeconds <= 0 {
+			v.PerSeconds = 1
 		}
-		if v.Per <= 0 {
-			v.Per = time.Second
-		}
-		v.PerSeconds = v.Per.Seconds()
 		lim[k] = v
 	}
 	t.mu.Lock()
@@ -154,7 +142,7 @@ func (t *throttler) take(keys [][2]string, cost float64, now time.Time) (time.Du
 			b = &bucket{tokens: lim.Count, last: now}
 			t.buckets[k[1]] = b
 		}
-		rate := lim.Count / lim.Per.Seconds()
+		rate := lim.Count / lim.PerSeconds
 		b.tokens = math.Min(lim.Count, b.tokens+now.Sub(b.last).Seconds()*rate)
 		b.last = now
 		if b.tokens < cost {
