@@ -136,13 +136,14 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, v any) 
 
 // ---- request counters ----
 
-// CounterKey identifies one counter.
+// CounterKey identifies one counter; GET /counters lists it as a
+// wire.CounterRow.
 type CounterKey struct {
-	Host     string `json:"host"`     // login, graph or control
-	Route    string `json:"route"`    // the route pattern, e.g. "GET /v1.0/chats/{id}/messages"
-	Caller   string `json:"caller"`   // app, user or none
-	CallerID string `json:"callerId"` // client id or user id
-	Status   int    `json:"status"`
+	Host     string // login, graph or control
+	Route    string // the route pattern, e.g. "GET /v1.0/chats/{id}/messages"
+	Caller   string // app, user or none
+	CallerID string // client id or user id
+	Status   int
 }
 
 // CounterRow is one counter in GET /counters.
