@@ -17,6 +17,7 @@ cases = {
     "crypto": ("crypto/crypto.hpp", "http/client.hpp"),
     "http": ("http/client.hpp", "graph/client.hpp"),
     "convert": ("convert/convert.hpp", "store/database.hpp"),
+    "metrics": ("metrics/counters.hpp", "sync/people.hpp"),
     "store": ("store/database.hpp", "graph/client.hpp"),
     "graph": ("graph/client.hpp", "sync/people.hpp"),
     "sync": ("sync/people.hpp", "subscriptions/monitor.hpp"),

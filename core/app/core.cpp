@@ -122,7 +122,7 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
     : api_(std::move(api)),
       open_database_(std::move(open_database)),
       commands_(*api_),
-      stats_(std::make_shared<sync::Stats>()),
+      stats_(std::make_shared<metrics::Counters>()),
       node_id_(random::token(12)) {
     auto logins_source = [this] { return logins(); };
     commands::add_account_commands(commands_, logins_source);

@@ -22,8 +22,10 @@ namespace msteams::sync {
 struct Connected;
 class Logins;
 class Receiver;
-struct Stats;
 }  // namespace msteams::sync
+namespace msteams::metrics {
+struct Counters;
+}
 
 namespace msteams::app {
 
@@ -100,7 +102,7 @@ public:
     [[nodiscard]] std::shared_ptr<sync::Logins> logins() const;
     // The change-notification receiver of the configuration in force, or nullptr while not active.
     [[nodiscard]] std::shared_ptr<sync::Receiver> receiver() const;
-    [[nodiscard]] std::shared_ptr<sync::Stats> stats() const noexcept { return stats_; }
+    [[nodiscard]] std::shared_ptr<metrics::Counters> stats() const noexcept { return stats_; }
     // What system admins are told about saved settings that were not applied, or empty.
     [[nodiscard]] std::string problems() const;
 
@@ -131,7 +133,7 @@ private:
     std::atomic<std::shared_ptr<Config const>> config_;
     std::atomic<bool> active_{false};
     std::string bot_user_id_;
-    std::shared_ptr<sync::Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
     std::string node_id_;
     mutable std::mutex problems_mutex_;
     std::string problems_;

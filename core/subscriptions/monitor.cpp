@@ -25,7 +25,7 @@ std::string hex(std::string const& bytes) {
 }  // namespace
 
 Monitor::Monitor(MonitorSettings settings, store::Repositories repos, std::shared_ptr<graph::SubscriptionApi> graph,
-                 std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up)
+                 std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<metrics::Counters> stats, CatchUp catch_up)
     : settings_(std::move(settings)),
       client_state_hash_(hex(crypto::sha256(settings_.client_state))),
       repos_(std::move(repos)),

@@ -15,7 +15,7 @@
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "store/repositories.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
 // (a lease in PostgreSQL), it creates the global chats subscription, renews it before it expires, reauthorizes it
@@ -44,7 +44,7 @@ public:
     using Job = std::function<Status()>;
 
     Monitor(MonitorSettings settings, store::Repositories repos, std::shared_ptr<graph::SubscriptionApi> graph,
-            std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<sync::Stats> stats, CatchUp catch_up);
+            std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<metrics::Counters> stats, CatchUp catch_up);
     ~Monitor();
 
     void start();
@@ -72,7 +72,7 @@ private:
     store::Repositories repos_;
     std::shared_ptr<graph::SubscriptionApi> graph_;
     std::shared_ptr<graph::AppTokens> entra_;
-    std::shared_ptr<sync::Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
     CatchUp catch_up_;
     [[nodiscard]] std::int64_t now_ms() const;
     void run_jobs(bool took_over);

@@ -124,7 +124,8 @@ struct Inbound::Work {
 
 Inbound::Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
                  std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
-                 std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats)
+                 std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<People> people,
+                 std::shared_ptr<metrics::Counters> stats)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       repos_(std::move(repos)),

@@ -19,7 +19,7 @@
 #include "sync/logins.hpp"
 #include "sync/inbound_plan.hpp"
 #include "sync/people.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 #include "sync/workers.hpp"
 
 // Teams → Mattermost. Workers take inbox items thread by thread (one worker per chat at a time, in arrival
@@ -51,7 +51,8 @@ class Inbound {
 public:
     Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
             std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
-            std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<People> people, std::shared_ptr<Stats> stats);
+            std::shared_ptr<graph::AppTokens> entra, std::shared_ptr<People> people,
+            std::shared_ptr<metrics::Counters> stats);
     ~Inbound();
 
     void start();
@@ -116,7 +117,7 @@ private:
     std::shared_ptr<graph::ChatApi> graph_;
     std::shared_ptr<graph::AppTokens> entra_;
     std::shared_ptr<People> people_;
-    std::shared_ptr<Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
 
     Workers workers_;
 };

@@ -215,7 +215,7 @@ struct Outbound::Target {
 
 Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
                    std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
-                   std::shared_ptr<Stats> stats, TeamsLookup lookup)
+                   std::shared_ptr<metrics::Counters> stats, TeamsLookup lookup)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       repos_(std::move(repos)),

@@ -17,7 +17,7 @@
 #include "store/repositories.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 #include "sync/workers.hpp"
 
 // Mattermost → Teams. Hooks put posts, edits, deletes and reactions of DMs and GMs into the durable outbox (so a
@@ -58,8 +58,8 @@ using TeamsLookup = std::function<Result<std::optional<TeamsProfile>>(std::strin
 class Outbound {
 public:
     Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
-             std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph, std::shared_ptr<Stats> stats,
-             TeamsLookup lookup);
+             std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
+             std::shared_ptr<metrics::Counters> stats, TeamsLookup lookup);
     ~Outbound();
 
     void start();
@@ -112,7 +112,7 @@ private:
     store::Repositories repos_;
     std::shared_ptr<Connections> logins_;
     std::shared_ptr<graph::ChatApi> graph_;
-    std::shared_ptr<Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
     TeamsLookup lookup_;
     std::mutex cache_mutex_;
     std::unordered_map<std::string, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked up

@@ -42,7 +42,7 @@ std::string synthetic_username(std::string const& display_name, int attempt) {
 }
 
 People::People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSettings settings,
-               ProfileReader read_profile, std::shared_ptr<Stats> stats)
+               ProfileReader read_profile, std::shared_ptr<metrics::Counters> stats)
     : api_(std::move(api)),
       repos_(std::move(repos)),
       settings_(settings),

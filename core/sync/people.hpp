@@ -11,7 +11,7 @@
 #include "mm/api.hpp"
 #include "store/accounts.hpp"
 #include "store/repositories.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
 // People on both sides: which Mattermost user stands for a Teams user (a connected account, an existing Mattermost
 // user with the same email, or a synthetic user the bridge creates), and the reverse for mentions.
@@ -39,7 +39,7 @@ struct PeopleSettings {
 class People {
 public:
     People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSettings settings, ProfileReader read_profile,
-           std::shared_ptr<Stats> stats);
+           std::shared_ptr<metrics::Counters> stats);
 
     // The Mattermost user for a Teams user, created as a synthetic user when there is none. `profile` may be
     // partial (id only): missing details are read from Graph. nullopt: nobody stands for this person in Mattermost
@@ -62,7 +62,7 @@ private:
     store::Repositories repos_;
     PeopleSettings settings_;
     ProfileReader read_profile_;
-    std::shared_ptr<Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
     Created created_;
     std::mutex mutex_;  // one creation at a time (two workers meeting the same new Teams user)
     std::mutex cache_mutex_;

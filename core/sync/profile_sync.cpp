@@ -23,7 +23,7 @@ std::string status_for(std::string const& availability) {
 
 ProfileSync::ProfileSync(ProfileSyncSettings settings, std::shared_ptr<mm::Api> api,
                          std::shared_ptr<store::Profiles> profiles, PhotoReader read_photo,
-                         PresenceReader read_presence, std::shared_ptr<Stats> stats)
+                         PresenceReader read_presence, std::shared_ptr<metrics::Counters> stats)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       profiles_(std::move(profiles)),

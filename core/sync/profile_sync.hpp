@@ -15,7 +15,7 @@
 #include "graph/client.hpp"
 #include "mm/api.hpp"
 #include "store/profiles.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
 // Keeps the Mattermost users that stand for Teams people (synthetic users) looking like those people: their Teams
 // photo as avatar (read when the user is created, then again every photo_refresh) and their Teams presence as status
@@ -42,7 +42,7 @@ struct ProfileSyncSettings {
 class ProfileSync {
 public:
     ProfileSync(ProfileSyncSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Profiles> profiles,
-                PhotoReader read_photo, PresenceReader read_presence, std::shared_ptr<Stats> stats);
+                PhotoReader read_photo, PresenceReader read_presence, std::shared_ptr<metrics::Counters> stats);
 
     // One pass: the photos that are due, then one page of presence (the next pass goes on from there).
     [[nodiscard]] Status run_once();
@@ -59,7 +59,7 @@ private:
     std::shared_ptr<store::Profiles> profiles_;
     PhotoReader read_photo_;
     PresenceReader read_presence_;
-    std::shared_ptr<Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
 
     std::mutex mutex_;                                       // one pass at a time; guards what follows
     std::unordered_map<std::string, std::string> statuses_;  // Mattermost user id → the status last set

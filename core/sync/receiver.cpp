@@ -92,7 +92,7 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
     return std::nullopt;
 }
 
-Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<Stats> stats,
+Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
                    std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id)
     : repos_(std::move(repos)),
       webhook_secret_(std::move(webhook_secret)),
@@ -126,7 +126,7 @@ bool Receiver::known_subscription(std::string const& id) {
 
 namespace {
 
-std::optional<json> notification_items(std::string_view body, Stats& stats, Answer& refusal) {
+std::optional<json> notification_items(std::string_view body, metrics::Counters& stats, Answer& refusal) {
     // nlohmann parses recursively: a body of nested brackets from anyone who finds the URL must not reach it.
     if (!json_limits::nesting_within(body, json_limits::k_max_json_depth)) {
         ++stats.notification_batches_refused;

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "store/repositories.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
 // The receiving end of Microsoft Graph change and lifecycle notifications: validates every item (clientState in
 // constant time, a subscription of ours, a resource we understand) and writes the batch to the inbox in one
@@ -40,7 +40,7 @@ public:
     // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor. `tenant_id` is the
     // configured tenant: when it is a GUID, every item must carry it as its tenantId (any case); items without it
     // or for another tenant are refused and counted. A tenant configured by domain name has no GUID to compare.
-    Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<Stats> stats,
+    Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
              std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {});
 
     [[nodiscard]] Answer changes(std::string_view body);
@@ -52,7 +52,7 @@ private:
 
     store::Repositories repos_;
     std::string webhook_secret_;
-    std::shared_ptr<Stats> stats_;
+    std::shared_ptr<metrics::Counters> stats_;
     std::function<void()> on_enqueued_;
     std::function<void()> on_lifecycle_;
     std::string tenant_id_;  // a GUID, or empty: not checked

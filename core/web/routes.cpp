@@ -8,7 +8,7 @@
 #include "common/strings.hpp"
 #include "store/repositories.hpp"
 #include "sync/receiver.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
 namespace msteams::web {
 namespace {
@@ -89,7 +89,7 @@ Response dead_letter_list(store::DeadLetters& dead_letters) {
 }  // namespace
 
 void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
-                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
+                                 std::shared_ptr<metrics::Counters> stats, std::shared_ptr<mm::Api> api,
                                  std::function<std::optional<store::Repositories>()> repositories) {
     router.add(Route{"POST", "/changes", Access::anyone, k_max_notification_body,
                      [receiver](Request const& r) { return notifications(r, "changes", receiver); }});

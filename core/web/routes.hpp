@@ -9,9 +9,11 @@
 #include "store/repositories.hpp"
 #include "web/router.hpp"
 
+namespace msteams::metrics {
+struct Counters;
+}
 namespace msteams::sync {
 class Receiver;
-struct Stats;
 }  // namespace msteams::sync
 
 namespace msteams::web {
@@ -33,7 +35,7 @@ void install_routes(Router& router, std::function<std::optional<WebappSettings>(
 // the plugin is not active, so that Graph sends them again), GET /api/v1/stats (system admins: the counters, and the
 // dead-letter count when `repositories` returns them, i.e. while active) and GET /api/v1/dead-letters (the newest).
 void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
-                                 std::shared_ptr<sync::Stats> stats, std::shared_ptr<mm::Api> api,
+                                 std::shared_ptr<metrics::Counters> stats, std::shared_ptr<mm::Api> api,
                                  std::function<std::optional<store::Repositories>()> repositories = {});
 
 // GET /api/v1/channel-bridged?channel_id=<id>: {"bridged": bool} — whether a DM or GM the asking user belongs to is

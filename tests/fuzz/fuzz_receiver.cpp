@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         return r;
     }();
     std::string_view const body(reinterpret_cast<char const*>(data), size);
-    sync::Receiver receiver(repos, "fuzz-secret", std::make_shared<sync::Stats>(), [] {}, [] {});
+    sync::Receiver receiver(repos, "fuzz-secret", std::make_shared<metrics::Counters>(), [] {}, [] {});
     (void)receiver.changes(body);
     (void)receiver.lifecycle(body);
     (void)sync::parse_resource(body);

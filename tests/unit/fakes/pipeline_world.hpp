@@ -15,7 +15,7 @@
 #include "fakes/memory_store.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
 namespace msteams::test {
 
@@ -140,7 +140,7 @@ struct PipelineWorld {
     std::shared_ptr<PipelineApi> api = std::make_shared<PipelineApi>();
     std::shared_ptr<FakeTeams> teams = std::make_shared<FakeTeams>();
     std::shared_ptr<FakeConnections> connections = std::make_shared<FakeConnections>(store.repos.accounts);
-    std::shared_ptr<sync::Stats> stats = std::make_shared<sync::Stats>();
+    std::shared_ptr<metrics::Counters> stats = std::make_shared<metrics::Counters>();
     std::shared_ptr<sync::People> people = std::make_shared<sync::People>(
         api, store.repos, sync::PeopleSettings{},
         [](std::string const& id) -> Result<sync::TeamsProfile> {

@@ -53,7 +53,7 @@ Reply endpoint_reply(Seen const& s) {
 }
 
 struct Node {
-    std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
+    std::shared_ptr<msteams::metrics::Counters> stats = std::make_shared<msteams::metrics::Counters>();
     std::mutex mutex;
     std::vector<std::string> catch_ups;
     std::unique_ptr<Monitor> monitor;

@@ -21,7 +21,7 @@ struct World {
     msteams::test::MemoryStore store;
     msteams::store::Repositories repos = store.repos;
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
-    std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
+    std::shared_ptr<msteams::metrics::Counters> stats = std::make_shared<msteams::metrics::Counters>();
     std::map<std::string, TeamsProfile> directory;
     int reads = 0;
     std::vector<std::string> created;  // on_synthetic_created calls

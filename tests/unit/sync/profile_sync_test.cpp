@@ -26,7 +26,7 @@ struct World {
     TempDatabase temp;
     std::shared_ptr<msteams::store::Database> db = temp.open_migrated();
     std::shared_ptr<msteams::test::FakeApi> api = std::make_shared<msteams::test::FakeApi>();
-    std::shared_ptr<msteams::sync::Stats> stats = std::make_shared<msteams::sync::Stats>();
+    std::shared_ptr<msteams::metrics::Counters> stats = std::make_shared<msteams::metrics::Counters>();
     std::map<std::string, std::string> photos;        // Teams user id → photo bytes
     std::map<std::string, std::string> availability;  // Teams user id → availability
     int photo_reads = 0;

@@ -6,7 +6,7 @@
 #include "sync/receiver.hpp"
 
 using msteams::sync::Receiver;
-using msteams::sync::Stats;
+using Stats = msteams::metrics::Counters;
 
 TEST_CASE("receiver: a deeply nested body is refused, not parsed recursively", "[sync]") {
     // 200,000 nested brackets overflowed nlohmann's recursive parser (a segfault) before any check: the URL is

@@ -7,7 +7,7 @@
 
 using msteams::sync::parse_resource;
 using msteams::sync::Receiver;
-using msteams::sync::Stats;
+using Stats = msteams::metrics::Counters;
 using msteams::test::TempDatabase;
 using nlohmann::json;
 

@@ -2,7 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sync/receiver.hpp"
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 #include "web/router.hpp"
 #include "web/routes.hpp"
 
@@ -15,7 +15,7 @@ Router make_router(bool active = true) {
     Router r;
     // Not active: the notification routes answer the handshake and refuse notifications with 503.
     msteams::web::install_notification_routes(
-        r, [] { return std::shared_ptr<msteams::sync::Receiver>(); }, std::make_shared<msteams::sync::Stats>(),
+        r, [] { return std::shared_ptr<msteams::sync::Receiver>(); }, std::make_shared<msteams::metrics::Counters>(),
         nullptr);
     msteams::web::install_routes(r, [active]() -> std::optional<msteams::web::WebappSettings> {
         if (!active) {

@@ -1,8 +1,8 @@
-#include "sync/stats.hpp"
+#include "metrics/counters.hpp"
 
-namespace msteams::sync {
+namespace msteams::metrics {
 
-std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
+std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     std::vector<std::pair<std::string, std::uint64_t>> out;
     auto add = [&](char const* name, Counter const& c) { out.emplace_back(name, c.load()); };
     add("notifications_received", notifications_received);
@@ -61,4 +61,4 @@ std::vector<std::pair<std::string, std::uint64_t>> Stats::snapshot() const {
     return out;
 }
 
-}  // namespace msteams::sync
+}  // namespace msteams::metrics

@@ -6,10 +6,11 @@
 #include <utility>
 #include <vector>
 
-// What the bridge did, counted. Read by the admin stats route and the benchmark; never holds secrets.
-namespace msteams::sync {
+// What the bridge did, counted by the modules that do it (sync, subscriptions). Read by the admin stats route and
+// the benchmark; never holds secrets.
+namespace msteams::metrics {
 
-struct Stats {
+struct Counters {
     using Counter = std::atomic<std::uint64_t>;
 
     // change notifications (/changes)
@@ -81,4 +82,4 @@ struct Stats {
     [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> snapshot() const;
 };
 
-}  // namespace msteams::sync
+}  // namespace msteams::metrics
