@@ -16,8 +16,8 @@ func TestAPICreateUserCarriesEveryField(t *testing.T) {
 	c, api := apiClient(t)
 	api.On("CreateUser", mock.MatchedBy(func(u *model.User) bool {
 		return u.Username == "msteams_alice" && u.Email == "alice@example.com" && u.Password == "s3cret!" &&
-			u.FirstName == "Alice" && u.LastName == "Liddell" && u.AuthService == "gitlab" &&
-			u.GetAuthData() == "entra-1" && u.GetRemoteID() == "remote1" && u.Props["msteams_user_id"] == "t1"
+			u.FirstName == "Alice" && u.LastName == "Liddell" && u.Position == "Microsoft Teams" && u.AuthService == "gitlab" &&
+			u.GetAuthData() == "entra-1" && u.Props["msteams_user_id"] == "t1"
 	})).Return(func(u *model.User) *model.User {
 		out := *u
 		out.Id, out.CreateAt, out.Password = "new-user", 1000, ""
@@ -27,14 +27,15 @@ func TestAPICreateUserCarriesEveryField(t *testing.T) {
 		Message: "An account with that username already exists.", StatusCode: 400, Where: "CreateUser"}).Once()
 
 	in := &corepb.User{Username: "msteams_alice", Email: "alice@example.com", FirstName: "Alice", LastName: "Liddell",
-		AuthService: "gitlab", AuthData: "entra-1", RemoteId: "remote1", Props: map[string]string{"msteams_user_id": "t1"}}
+		Position:    "Microsoft Teams",
+		AuthService: "gitlab", AuthData: "entra-1", Props: map[string]string{"msteams_user_id": "t1"}}
 	r, err := c.CreateUser(context.Background(), &corepb.CreateUserRequest{User: in, Password: "s3cret!"})
 	if err != nil || r.Error != nil {
 		t.Fatalf("CreateUser = %v, %v", r, err)
 	}
 	u := r.User
-	if u.Id != "new-user" || u.CreateAt != 1000 || u.AuthData != "entra-1" || u.AuthService != "gitlab" ||
-		u.RemoteId != "remote1" || u.Props["msteams_user_id"] != "t1" {
+	if u.Id != "new-user" || u.AuthData != "entra-1" || u.AuthService != "gitlab" || u.Position != "Microsoft Teams" ||
+		u.Props["msteams_user_id"] != "t1" {
 		t.Errorf("created user = %v", u)
 	}
 	r, _ = c.CreateUser(context.Background(), &corepb.CreateUserRequest{User: &corepb.User{Username: "taken"}})
@@ -51,7 +52,7 @@ func TestAPIUpdateUserKeepsOtherFieldsAndSetsAuthSeparately(t *testing.T) {
 	c, api := apiClient(t)
 	ctx := context.Background()
 	stored := func() *model.User {
-		return &model.User{Id: "u1", Username: "old", Email: "old@x", Locale: "de", Position: "boss",
+		return &model.User{Id: "u1", Username: "old", Email: "old@x", LastName: "Liddell", Locale: "de", Position: "boss",
 			NotifyProps: model.StringMap{"email": "false"}, Timezone: model.StringMap{"automaticTimezone": "Europe/Berlin"},
 			AuthService: "", Props: model.StringMap{"old": "1"}}
 	}
@@ -59,7 +60,8 @@ func TestAPIUpdateUserKeepsOtherFieldsAndSetsAuthSeparately(t *testing.T) {
 	api.On("UpdateUser", mock.MatchedBy(func(u *model.User) bool {
 		// The core's fields are replaced; everything it does not carry keeps its stored value.
 		return u.Username == "new" && u.Email == "new@x" && u.FirstName == "N" && u.Nickname == "nick" &&
-			u.Props["msteams"] == "1" && u.Props["old"] == "" && u.Locale == "de" && u.Position == "boss" &&
+			u.Props["msteams"] == "1" && u.Props["old"] == "" && u.LastName == "Liddell" && u.Locale == "de" &&
+			u.Position == "boss" &&
 			u.NotifyProps["email"] == "false" && u.Timezone["automaticTimezone"] == "Europe/Berlin"
 	})).Return(func(u *model.User) *model.User { return u }, nil).Twice()
 	api.On("UpdateUserAuth", "u1", &model.UserAuth{AuthService: "gitlab", AuthData: model.NewPointer("entra-1")}).
@@ -71,7 +73,7 @@ func TestAPIUpdateUserKeepsOtherFieldsAndSetsAuthSeparately(t *testing.T) {
 	if err != nil || r.Error != nil {
 		t.Fatalf("UpdateUser = %v, %v", r, err)
 	}
-	if r.User.Username != "new" || r.User.AuthService != "gitlab" || r.User.AuthData != "entra-1" || r.User.Locale != "de" {
+	if r.User.Username != "new" || r.User.AuthService != "gitlab" || r.User.AuthData != "entra-1" || r.User.Position != "boss" {
 		t.Errorf("updated user = %v", r.User)
 	}
 	// Unchanged auth: no UpdateUserAuth call (Once above would fail on a second).
@@ -159,12 +161,12 @@ func TestAPIGetUpdateDeletePost(t *testing.T) {
 	api.On("GetPost", "p1").Return(func(string) *model.Post { return stored() }, nil)
 	api.On("GetPost", "missing").Return(nil, sampleAppErr)
 	api.On("UpdatePost", mock.MatchedBy(func(p *model.Post) bool {
-		// is_pinned and has_reactions are not the core's: they keep their stored values.
+		// is_pinned, has_reactions and remote_id are not the core's: they keep their stored values.
 		return p.Id == "p1" && p.Message == "edited" && p.IsPinned && p.HasReactions && len(p.FileIds) == 2 &&
 			p.GetProp("msteams_id") == "m2" && p.GetRemoteID() == "remote1"
 	})).Return(func(p *model.Post) *model.Post {
 		out := p.Clone()
-		out.EditAt = 99
+		out.UpdateAt = 99
 		return out
 	}, nil).Once()
 	api.On("DeletePost", "p1").Return(nil)
@@ -172,7 +174,7 @@ func TestAPIGetUpdateDeletePost(t *testing.T) {
 
 	r, err := c.GetPost(ctx, &corepb.IdRequest{Id: "p1"})
 	if err != nil || r.Error != nil || r.Post.GetMessage() != "old" || r.Post.GetPropsJson() != `{"msteams_id":"m1"}` ||
-		r.Post.GetRemoteId() != "remote1" || len(r.Post.GetFileIds()) != 1 {
+		r.Post.GetChannelId() != "c1" || len(r.Post.GetFileIds()) != 1 {
 		t.Fatalf("GetPost = %v, %v", r, err)
 	}
 	r, _ = c.GetPost(ctx, &corepb.IdRequest{Id: "missing"})
@@ -180,7 +182,7 @@ func TestAPIGetUpdateDeletePost(t *testing.T) {
 
 	r, err = c.UpdatePost(ctx, &corepb.PostRequest{Post: &corepb.Post{Id: "p1", Message: "edited",
 		PropsJson: `{"msteams_id":"m2"}`, FileIds: []string{"f1", "f2"}}})
-	if err != nil || r.Error != nil || r.Post.GetEditAt() != 99 || r.Post.GetMessage() != "edited" || !r.Post.GetIsPinned() {
+	if err != nil || r.Error != nil || r.Post.GetUpdateAt() != 99 || r.Post.GetMessage() != "edited" {
 		t.Fatalf("UpdatePost = %v, %v", r, err)
 	}
 	r, _ = c.UpdatePost(ctx, &corepb.PostRequest{Post: &corepb.Post{Id: "missing"}})
@@ -239,7 +241,7 @@ func TestAPIGetPostsSinceOldestFirstWithDeletedWithoutUnchangedRoots(t *testing.
 func TestAPIReactions(t *testing.T) {
 	c, api := apiClient(t)
 	ctx := context.Background()
-	want := &model.Reaction{UserId: "u1", PostId: "p1", EmojiName: "+1", ChannelId: "c1", RemoteId: model.NewPointer("r1")}
+	want := &model.Reaction{UserId: "u1", PostId: "p1", EmojiName: "+1", ChannelId: "c1"}
 	api.On("AddReaction", want).Return(func(r *model.Reaction) *model.Reaction {
 		out := *r
 		out.CreateAt = 77
@@ -249,12 +251,12 @@ func TestAPIReactions(t *testing.T) {
 	api.On("RemoveReaction", &model.Reaction{UserId: "u1", PostId: "p1", EmojiName: "+1"}).Return(nil).Once()
 	api.On("RemoveReaction", mock.Anything).Return(sampleAppErr).Once()
 	api.On("GetReactions", "p1").Return([]*model.Reaction{{UserId: "u1", PostId: "p1", EmojiName: "+1"},
-		{UserId: "u2", PostId: "p1", EmojiName: "smile", RemoteId: model.NewPointer("r2")}}, nil)
+		{UserId: "u2", PostId: "p1", EmojiName: "smile", CreateAt: 88}}, nil)
 	api.On("GetReactions", "missing").Return(nil, sampleAppErr)
 
 	r, err := c.AddReaction(ctx, &corepb.ReactionRequest{Reaction: &corepb.Reaction{UserId: "u1", PostId: "p1",
-		EmojiName: "+1", ChannelId: "c1", RemoteId: "r1"}})
-	if err != nil || r.Error != nil || r.Reaction.GetCreateAt() != 77 || r.Reaction.GetRemoteId() != "r1" {
+		EmojiName: "+1", ChannelId: "c1"}})
+	if err != nil || r.Error != nil || r.Reaction.GetCreateAt() != 77 || r.Reaction.GetChannelId() != "c1" {
 		t.Fatalf("AddReaction = %v, %v", r, err)
 	}
 	r, _ = c.AddReaction(ctx, &corepb.ReactionRequest{Reaction: &corepb.Reaction{PostId: "missing"}})
@@ -276,7 +278,7 @@ func TestAPIReactions(t *testing.T) {
 	}
 
 	l, err := c.GetReactions(ctx, &corepb.IdRequest{Id: "p1"})
-	if err != nil || l.Error != nil || len(l.Reactions) != 2 || l.Reactions[1].EmojiName != "smile" || l.Reactions[1].RemoteId != "r2" {
+	if err != nil || l.Error != nil || len(l.Reactions) != 2 || l.Reactions[1].EmojiName != "smile" || l.Reactions[1].CreateAt != 88 {
 		t.Fatalf("GetReactions = %v, %v", l, err)
 	}
 	l, _ = c.GetReactions(ctx, &corepb.IdRequest{Id: "missing"})
@@ -324,7 +326,7 @@ func TestAPIFilesOfSeveralMBRoundTrip(t *testing.T) {
 		t.Fatalf("UploadFile = %v, %v", r.GetError(), err)
 	}
 	if f := r.FileInfo; f.Id != "f1" || f.UserId != "nouser" || f.Size != int64(len(data)) || f.MimeType != "image/png" ||
-		f.Extension != "png" || f.Width != 640 || f.Height != 480 || f.Name != "diagram.png" || f.ChannelId != "c1" {
+		f.Extension != "png" || f.Name != "diagram.png" || f.ChannelId != "c1" {
 		t.Errorf("file info = %v", f)
 	}
 	if !bytes.Equal(api.data, data) {

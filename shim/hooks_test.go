@@ -28,11 +28,11 @@ func samplePost(id, msg string) *model.Post {
 }
 
 func wantPost(id, msg string) *corepb.Post {
+	// Only the fields the core uses travel (edit_at, is_pinned, hashtags, … do not).
 	return &corepb.Post{
-		Id: id, CreateAt: 1000, UpdateAt: 2000, EditAt: 3000, IsPinned: true,
-		UserId: "user1", ChannelId: "chan1", RootId: "root1", OriginalId: "orig1",
-		Message: msg, Type: "custom_x", Hashtags: "#a", FileIds: []string{"f1", "f2"},
-		PendingPostId: "pend1", HasReactions: true, RemoteId: "remote-1",
+		Id: id, CreateAt: 1000, UpdateAt: 2000,
+		UserId: "user1", ChannelId: "chan1", RootId: "root1",
+		Message: msg, Type: "custom_x", FileIds: []string{"f1", "f2"},
 		PropsJson: `{"from_msteams":true,"n":3}`,
 	}
 }
@@ -49,17 +49,16 @@ func TestEveryHookKindIsForwardedWithItsFields(t *testing.T) {
 		LastPictureUpdate: 9, Password: "hash-must-not-travel", MfaSecret: "mfa-must-not-travel",
 	}
 	wantUser := &corepb.User{
-		Id: "u1", CreateAt: 1, UpdateAt: 2, DeleteAt: 3, Username: "alice", AuthData: "aad-oid", AuthService: "office365",
+		Id: "u1", Username: "alice", AuthData: "aad-oid", AuthService: "office365",
 		Email: "alice@example.com", EmailVerified: true, Nickname: "al", FirstName: "Alice", LastName: "Liddell",
-		Position: "eng", Roles: "system_user", Locale: "en", Props: map[string]string{"k": "v"}, LastPictureUpdate: 9,
+		Position: "eng", Props: map[string]string{"k": "v"},
 	}
 	remote := "r9"
 	reaction := &model.Reaction{UserId: "u1", PostId: "p1", EmojiName: "tada", CreateAt: 77, ChannelId: "c1", RemoteId: &remote}
-	wantReaction := &corepb.Reaction{UserId: "u1", PostId: "p1", EmojiName: "tada", CreateAt: 77, ChannelId: "c1", RemoteId: "r9"}
+	wantReaction := &corepb.Reaction{UserId: "u1", PostId: "p1", EmojiName: "tada", CreateAt: 77, ChannelId: "c1"}
 	channel := &model.Channel{Id: "c1", CreateAt: 1, UpdateAt: 2, DeleteAt: 0, TeamId: "t1", Type: model.ChannelTypeDirect,
 		DisplayName: "DM", Name: "a__b", Header: "h", Purpose: "p", CreatorId: "u1", LastPostAt: 5}
-	wantChannel := &corepb.Channel{Id: "c1", CreateAt: 1, UpdateAt: 2, TeamId: "t1", Type: "D",
-		DisplayName: "DM", Name: "a__b", Header: "h", Purpose: "p", CreatorId: "u1", LastPostAt: 5}
+	wantChannel := &corepb.Channel{Id: "c1", TeamId: "t1", Type: "D", DisplayName: "DM", Name: "a__b", CreatorId: "u1"}
 
 	p.MessageHasBeenPosted(testCtx, samplePost("p1", "hello"))
 	p.MessageHasBeenUpdated(testCtx, samplePost("p1", "new"), samplePost("p1", "old"))

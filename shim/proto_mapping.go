@@ -63,24 +63,17 @@ func postToProto(p *model.Post) *corepb.Post {
 		return nil
 	}
 	return &corepb.Post{
-		Id:            p.Id,
-		CreateAt:      p.CreateAt,
-		UpdateAt:      p.UpdateAt,
-		EditAt:        p.EditAt,
-		DeleteAt:      p.DeleteAt,
-		UserId:        p.UserId,
-		ChannelId:     p.ChannelId,
-		RootId:        p.RootId,
-		OriginalId:    p.OriginalId,
-		Message:       p.Message,
-		Type:          p.Type,
-		PropsJson:     marshalMap(p.GetProps()),
-		FileIds:       append([]string(nil), p.FileIds...),
-		PendingPostId: p.PendingPostId,
-		RemoteId:      p.GetRemoteID(),
-		IsPinned:      p.IsPinned,
-		HasReactions:  p.HasReactions,
-		Hashtags:      p.Hashtags,
+		Id:        p.Id,
+		CreateAt:  p.CreateAt,
+		UpdateAt:  p.UpdateAt,
+		DeleteAt:  p.DeleteAt,
+		UserId:    p.UserId,
+		ChannelId: p.ChannelId,
+		RootId:    p.RootId,
+		Message:   p.Message,
+		Type:      p.Type,
+		PropsJson: marshalMap(p.GetProps()),
+		FileIds:   append([]string(nil), p.FileIds...),
 	}
 }
 
@@ -93,29 +86,19 @@ func postFromProto(p *corepb.Post) (*model.Post, error) {
 		return nil, fmt.Errorf("post props: %w", err)
 	}
 	post := &model.Post{
-		Id:            p.Id,
-		CreateAt:      p.CreateAt,
-		UpdateAt:      p.UpdateAt,
-		EditAt:        p.EditAt,
-		DeleteAt:      p.DeleteAt,
-		UserId:        p.UserId,
-		ChannelId:     p.ChannelId,
-		RootId:        p.RootId,
-		OriginalId:    p.OriginalId,
-		Message:       p.Message,
-		Type:          p.Type,
-		FileIds:       append(model.StringArray(nil), p.FileIds...),
-		PendingPostId: p.PendingPostId,
-		IsPinned:      p.IsPinned,
-		HasReactions:  p.HasReactions,
-		Hashtags:      p.Hashtags,
+		Id:        p.Id,
+		CreateAt:  p.CreateAt,
+		UpdateAt:  p.UpdateAt,
+		DeleteAt:  p.DeleteAt,
+		UserId:    p.UserId,
+		ChannelId: p.ChannelId,
+		RootId:    p.RootId,
+		Message:   p.Message,
+		Type:      p.Type,
+		FileIds:   append(model.StringArray(nil), p.FileIds...),
 	}
 	if props != nil {
 		post.SetProps(props)
-	}
-	if p.RemoteId != "" {
-		id := p.RemoteId
-		post.RemoteId = &id
 	}
 	return post, nil
 }
@@ -133,25 +116,18 @@ func userToProto(u *model.User) *corepb.User {
 	}
 	// Password, MFA secret and notify props are deliberately not carried.
 	return &corepb.User{
-		Id:                u.Id,
-		CreateAt:          u.CreateAt,
-		UpdateAt:          u.UpdateAt,
-		DeleteAt:          u.DeleteAt,
-		Username:          u.Username,
-		AuthData:          u.GetAuthData(),
-		AuthService:       u.AuthService,
-		Email:             u.Email,
-		EmailVerified:     u.EmailVerified,
-		Nickname:          u.Nickname,
-		FirstName:         u.FirstName,
-		LastName:          u.LastName,
-		Position:          u.Position,
-		Roles:             u.Roles,
-		Locale:            u.Locale,
-		RemoteId:          u.GetRemoteID(),
-		IsBot:             u.IsBot,
-		Props:             props,
-		LastPictureUpdate: u.LastPictureUpdate,
+		Id:            u.Id,
+		Username:      u.Username,
+		AuthData:      u.GetAuthData(),
+		AuthService:   u.AuthService,
+		Email:         u.Email,
+		EmailVerified: u.EmailVerified,
+		Nickname:      u.Nickname,
+		FirstName:     u.FirstName,
+		LastName:      u.LastName,
+		Position:      u.Position,
+		IsBot:         u.IsBot,
+		Props:         props,
 	}
 }
 
@@ -161,23 +137,17 @@ func userFromProto(u *corepb.User) *model.User {
 		return nil
 	}
 	out := &model.User{
-		Id:                u.Id,
-		CreateAt:          u.CreateAt,
-		UpdateAt:          u.UpdateAt,
-		DeleteAt:          u.DeleteAt,
-		Username:          u.Username,
-		AuthService:       u.AuthService,
-		Email:             u.Email,
-		EmailVerified:     u.EmailVerified,
-		Nickname:          u.Nickname,
-		FirstName:         u.FirstName,
-		LastName:          u.LastName,
-		Position:          u.Position,
-		Roles:             u.Roles,
-		Locale:            u.Locale,
-		IsBot:             u.IsBot,
-		Props:             model.StringMap(copyStringMap(u.Props)),
-		LastPictureUpdate: u.LastPictureUpdate,
+		Id:            u.Id,
+		Username:      u.Username,
+		AuthService:   u.AuthService,
+		Email:         u.Email,
+		EmailVerified: u.EmailVerified,
+		Nickname:      u.Nickname,
+		FirstName:     u.FirstName,
+		LastName:      u.LastName,
+		Position:      u.Position,
+		IsBot:         u.IsBot,
+		Props:         model.StringMap(copyStringMap(u.Props)),
 	}
 	if len(u.NotifyProps) > 0 {
 		// Mattermost fills in its defaults only for an empty map, so start from them and apply the overrides.
@@ -190,10 +160,6 @@ func userFromProto(u *corepb.User) *model.User {
 		data := u.AuthData
 		out.AuthData = &data
 	}
-	if u.RemoteId != "" {
-		id := u.RemoteId
-		out.RemoteId = &id
-	}
 	return out
 }
 
@@ -203,17 +169,12 @@ func channelToProto(c *model.Channel) *corepb.Channel {
 	}
 	return &corepb.Channel{
 		Id:          c.Id,
-		CreateAt:    c.CreateAt,
-		UpdateAt:    c.UpdateAt,
 		DeleteAt:    c.DeleteAt,
 		TeamId:      c.TeamId,
 		Type:        string(c.Type),
 		DisplayName: c.DisplayName,
 		Name:        c.Name,
-		Header:      c.Header,
-		Purpose:     c.Purpose,
 		CreatorId:   c.CreatorId,
-		LastPostAt:  c.LastPostAt,
 	}
 }
 
@@ -221,17 +182,12 @@ func reactionToProto(r *model.Reaction) *corepb.Reaction {
 	if r == nil {
 		return nil
 	}
-	remote := ""
-	if r.RemoteId != nil {
-		remote = *r.RemoteId
-	}
 	return &corepb.Reaction{
 		UserId:    r.UserId,
 		PostId:    r.PostId,
 		EmojiName: r.EmojiName,
 		CreateAt:  r.CreateAt,
 		ChannelId: r.ChannelId,
-		RemoteId:  remote,
 	}
 }
 
@@ -239,43 +195,28 @@ func reactionFromProto(r *corepb.Reaction) *model.Reaction {
 	if r == nil {
 		return nil
 	}
-	out := &model.Reaction{
+	return &model.Reaction{
 		UserId:    r.UserId,
 		PostId:    r.PostId,
 		EmojiName: r.EmojiName,
 		CreateAt:  r.CreateAt,
 		ChannelId: r.ChannelId,
 	}
-	if r.RemoteId != "" {
-		id := r.RemoteId
-		out.RemoteId = &id
-	}
-	return out
 }
 
 func fileInfoToProto(f *model.FileInfo) *corepb.FileInfo {
 	if f == nil {
 		return nil
 	}
-	remote := ""
-	if f.RemoteId != nil {
-		remote = *f.RemoteId
-	}
 	return &corepb.FileInfo{
 		Id:        f.Id,
 		UserId:    f.CreatorId,
 		PostId:    f.PostId,
 		ChannelId: f.ChannelId,
-		CreateAt:  f.CreateAt,
-		UpdateAt:  f.UpdateAt,
-		DeleteAt:  f.DeleteAt,
 		Name:      f.Name,
 		Extension: f.Extension,
 		Size:      f.Size,
 		MimeType:  f.MimeType,
-		Width:     int32(f.Width),
-		Height:    int32(f.Height),
-		RemoteId:  remote,
 	}
 }
 

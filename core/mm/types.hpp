@@ -10,9 +10,6 @@ namespace msteams::mm {
 
 struct User {
     std::string id;
-    std::int64_t create_at = 0;
-    std::int64_t update_at = 0;
-    std::int64_t delete_at = 0;
     std::string username;
     std::string auth_data;
     std::string auth_service;
@@ -22,9 +19,6 @@ struct User {
     std::string first_name;
     std::string last_name;
     std::string position;
-    std::string roles;
-    std::string locale;
-    std::string remote_id;
     bool is_bot = false;
     std::map<std::string, std::string> props;
     // Only sent on create: overrides of Mattermost's default notification settings.
@@ -35,7 +29,6 @@ struct Post {
     std::string id;
     std::int64_t create_at = 0;
     std::int64_t update_at = 0;
-    std::int64_t edit_at = 0;
     std::int64_t delete_at = 0;
     std::string user_id;
     std::string channel_id;
@@ -44,7 +37,6 @@ struct Post {
     std::string type;
     std::string props_json;
     std::vector<std::string> file_ids;
-    std::string remote_id;
 };
 
 struct Channel {
@@ -63,7 +55,6 @@ struct Reaction {
     std::string emoji_name;
     std::int64_t create_at = 0;
     std::string channel_id;
-    std::string remote_id;
 };
 
 struct FileInfo {

@@ -7,7 +7,6 @@ mm::Post from_proto(v1::Post const& p) {
     out.id = p.id();
     out.create_at = p.create_at();
     out.update_at = p.update_at();
-    out.edit_at = p.edit_at();
     out.delete_at = p.delete_at();
     out.user_id = p.user_id();
     out.channel_id = p.channel_id();
@@ -16,16 +15,12 @@ mm::Post from_proto(v1::Post const& p) {
     out.type = p.type();
     out.props_json = p.props_json();
     out.file_ids.assign(p.file_ids().begin(), p.file_ids().end());
-    out.remote_id = p.remote_id();
     return out;
 }
 
 mm::User from_proto(v1::User const& u) {
     mm::User out;
     out.id = u.id();
-    out.create_at = u.create_at();
-    out.update_at = u.update_at();
-    out.delete_at = u.delete_at();
     out.username = u.username();
     out.auth_data = u.auth_data();
     out.auth_service = u.auth_service();
@@ -35,9 +30,6 @@ mm::User from_proto(v1::User const& u) {
     out.first_name = u.first_name();
     out.last_name = u.last_name();
     out.position = u.position();
-    out.roles = u.roles();
-    out.locale = u.locale();
-    out.remote_id = u.remote_id();
     out.is_bot = u.is_bot();
     out.props.insert(u.props().begin(), u.props().end());
     return out;
@@ -62,7 +54,6 @@ mm::Reaction from_proto(v1::Reaction const& r) {
     out.emoji_name = r.emoji_name();
     out.create_at = r.create_at();
     out.channel_id = r.channel_id();
-    out.remote_id = r.remote_id();
     return out;
 }
 
@@ -155,7 +146,6 @@ void to_proto(mm::Post const& in, v1::Post& out) {
     out.set_id(in.id);
     out.set_create_at(in.create_at);
     out.set_update_at(in.update_at);
-    out.set_edit_at(in.edit_at);
     out.set_delete_at(in.delete_at);
     out.set_user_id(in.user_id);
     out.set_channel_id(in.channel_id);
@@ -166,14 +156,10 @@ void to_proto(mm::Post const& in, v1::Post& out) {
     for (auto const& f : in.file_ids) {
         out.add_file_ids(f);
     }
-    out.set_remote_id(in.remote_id);
 }
 
 void to_proto(mm::User const& in, v1::User& out) {
     out.set_id(in.id);
-    out.set_create_at(in.create_at);
-    out.set_update_at(in.update_at);
-    out.set_delete_at(in.delete_at);
     out.set_username(in.username);
     out.set_auth_data(in.auth_data);
     out.set_auth_service(in.auth_service);
@@ -183,9 +169,6 @@ void to_proto(mm::User const& in, v1::User& out) {
     out.set_first_name(in.first_name);
     out.set_last_name(in.last_name);
     out.set_position(in.position);
-    out.set_roles(in.roles);
-    out.set_locale(in.locale);
-    out.set_remote_id(in.remote_id);
     out.set_is_bot(in.is_bot);
     out.mutable_props()->insert(in.props.begin(), in.props.end());
     out.mutable_notify_props()->insert(in.notify_props.begin(), in.notify_props.end());
@@ -197,7 +180,6 @@ void to_proto(mm::Reaction const& in, v1::Reaction& out) {
     out.set_emoji_name(in.emoji_name);
     out.set_create_at(in.create_at);
     out.set_channel_id(in.channel_id);
-    out.set_remote_id(in.remote_id);
 }
 
 void to_proto(mm::CommandResponse const& in, v1::CommandResponse& out) {

@@ -164,7 +164,7 @@ public:
         p.message = post.message;
         p.props_json = post.props_json;
         p.file_ids = post.file_ids;
-        p.edit_at = p.update_at = ++clock;
+        p.update_at = ++clock;
         return p;
     }
     Status delete_post(std::string const& id) override {

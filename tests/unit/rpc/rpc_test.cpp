@@ -537,13 +537,12 @@ public:
         }
         *out->mutable_user() = req->user();
         out->mutable_user()->set_id("new-user");
-        out->mutable_user()->set_create_at(1000);
         return grpc::Status::OK;
     }
     grpc::Status UpdateUser(grpc::ServerContext*, v1::UserRequest const* req, v1::UserResponse* out) override {
         updated_user = *req;
         *out->mutable_user() = req->user();
-        out->mutable_user()->set_update_at(2000);
+        out->mutable_user()->set_nickname("changed by the server");
         return grpc::Status::OK;
     }
     grpc::Status UpdatePreference(grpc::ServerContext*, v1::PreferenceRequest const* req,
@@ -588,14 +587,13 @@ public:
         p->set_message("hello");
         p->set_props_json(R"({"msteams_id":"m1"})");
         p->add_file_ids("f1");
-        p->set_remote_id("remote1");
-        p->set_edit_at(5);
+        p->set_update_at(5);
         return grpc::Status::OK;
     }
     grpc::Status UpdatePost(grpc::ServerContext*, v1::PostRequest const* req, v1::PostResponse* out) override {
         updated_post = *req;
         *out->mutable_post() = req->post();
-        out->mutable_post()->set_edit_at(3000);
+        out->mutable_post()->set_update_at(3000);
         return grpc::Status::OK;
     }
     grpc::Status DeletePost(grpc::ServerContext*, v1::IdRequest const* req, v1::ErrorResponse* out) override {
@@ -715,15 +713,13 @@ TEST_CASE("rpc: the API client creates and updates users and preferences", "[rpc
     u.last_name = "Liddell";
     u.auth_service = "gitlab";
     u.auth_data = "entra-object-id";
-    u.remote_id = "remote1";
     u.props = {{"msteams_user_id", "t1"}};
     auto const created = client.create_user(u, "s3cret!");
     REQUIRE(created.has_value());
     CHECK(created->id == "new-user");
-    CHECK(created->create_at == 1000);
     CHECK(created->auth_service == "gitlab");
     CHECK(created->auth_data == "entra-object-id");
-    CHECK(created->remote_id == "remote1");
+    CHECK(created->last_name == "Liddell");
     CHECK(created->props == u.props);
     CHECK(service.created_user.password() == "s3cret!");
     CHECK(service.created_user.user().first_name() == "Alice");
@@ -740,7 +736,7 @@ TEST_CASE("rpc: the API client creates and updates users and preferences", "[rpc
     auto const updated = client.update_user(u);
     REQUIRE(updated.has_value());
     CHECK(updated->username == "alice2");
-    CHECK(updated->update_at == 2000);
+    CHECK(updated->nickname == "changed by the server");
     CHECK(service.updated_user.user().id() == "new-user");
     CHECK(service.updated_user.user().props().at("msteams_user_id") == "t1");
 
@@ -789,8 +785,8 @@ TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
     CHECK(post->id == "p1");
     CHECK(post->props_json == R"({"msteams_id":"m1"})");
     CHECK(post->file_ids == std::vector<std::string>{"f1"});
-    CHECK(post->remote_id == "remote1");
-    CHECK(post->edit_at == 5);
+    CHECK(post->channel_id == "c1");
+    CHECK(post->update_at == 5);
     auto const missing = client.get_post("missing");
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().code == msteams::ErrorCode::not_found);
@@ -800,7 +796,7 @@ TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
     auto const edited = client.update_post(*post);
     REQUIRE(edited.has_value());
     CHECK(edited->message == "edited");
-    CHECK(edited->edit_at == 3000);
+    CHECK(edited->update_at == 3000);
     CHECK(service.updated_post.post().file_ids_size() == 2);
     CHECK(service.updated_post.post().props_json() == R"({"msteams_id":"m1"})");
 
@@ -835,12 +831,11 @@ TEST_CASE("rpc: the API client adds, removes and lists reactions", "[rpc]") {
     r.post_id = "p1";
     r.emoji_name = "+1";
     r.channel_id = "c1";
-    r.remote_id = "remote1";
     auto const added = client.add_reaction(r);
     REQUIRE(added.has_value());
     CHECK(added->emoji_name == "+1");
     CHECK(added->create_at == 4000);
-    CHECK(added->remote_id == "remote1");
+    CHECK(added->channel_id == "c1");
     CHECK(service.added_reaction.reaction().channel_id() == "c1");
 
     REQUIRE(client.remove_reaction(r).has_value());

@@ -294,7 +294,7 @@ TEST_CASE("outbound: which hook events become outbox items, keyed once and dated
     CHECK(del->sort_at == 300);
 
     // A reaction is dated by its creation; its removal by when the hook ran. The bot's own are not sent.
-    msteams::mm::Reaction r{k_bob, "post-1", "+1", 150, "dm-1", ""};
+    msteams::mm::Reaction r{k_bob, "post-1", "+1", 150, "dm-1"};
     auto const react = outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot);
     REQUIRE(react);
     CHECK(react->kind == msteams::store::OutboxKind::react);
