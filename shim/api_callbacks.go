@@ -257,6 +257,7 @@ func (s *apiServer) UpdateUser(_ context.Context, req *corepb.UserRequest) (*cor
 	cur.Username = in.GetUsername()
 	cur.Nickname = in.GetNickname()
 	cur.FirstName = in.GetFirstName()
+	cur.LastName = in.GetLastName()
 	cur.Email = in.GetEmail()
 	cur.Props = model.StringMap(copyStringMap(in.GetProps()))
 	updated, appErr := s.api.UpdateUser(cur)

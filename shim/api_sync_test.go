@@ -60,14 +60,14 @@ func TestAPIUpdateUserKeepsOtherFieldsAndSetsAuthSeparately(t *testing.T) {
 	api.On("UpdateUser", mock.MatchedBy(func(u *model.User) bool {
 		// The core's fields are replaced; everything it does not carry keeps its stored value.
 		return u.Username == "new" && u.Email == "new@x" && u.FirstName == "N" && u.Nickname == "nick" &&
-			u.Props["msteams"] == "1" && u.Props["old"] == "" && u.LastName == "Liddell" && u.Locale == "de" &&
+			u.Props["msteams"] == "1" && u.Props["old"] == "" && u.LastName == "Hargreaves" && u.Locale == "de" &&
 			u.Position == "boss" &&
 			u.NotifyProps["email"] == "false" && u.Timezone["automaticTimezone"] == "Europe/Berlin"
 	})).Return(func(u *model.User) *model.User { return u }, nil).Twice()
 	api.On("UpdateUserAuth", "u1", &model.UserAuth{AuthService: "gitlab", AuthData: model.NewPointer("entra-1")}).
 		Return(&model.UserAuth{}, nil).Once()
 
-	in := &corepb.User{Id: "u1", Username: "new", Email: "new@x", FirstName: "N", Nickname: "nick",
+	in := &corepb.User{Id: "u1", Username: "new", Email: "new@x", FirstName: "N", LastName: "Hargreaves", Nickname: "nick",
 		AuthService: "gitlab", AuthData: "entra-1", Props: map[string]string{"msteams": "1"}}
 	r, err := c.UpdateUser(ctx, &corepb.UserRequest{User: in})
 	if err != nil || r.Error != nil {
