@@ -361,6 +361,7 @@ char const* to_string(ChatSync c) noexcept {
 }
 
 // Long (over 80 lines) on purpose: one setting after another, each read, bounded and explained in place.
+// NOLINTNEXTLINE(readability-function-size)
 Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings const& server,
                                   bool generate_missing_secrets, std::vector<std::string>* problems_out) {
     if (settings_json.size() > k_max_settings_json) {

@@ -219,7 +219,8 @@ std::shared_ptr<sync::Logins> Core::logins() const {
 
 // Long (over 80 lines) on purpose: the wiring of every part in dependency order, each from the configuration in
 // force; one function keeps that order visible.
-Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Config const> config) {
+// NOLINTNEXTLINE(readability-function-size)
+Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Config const> const& config) {
     auto runtime = std::make_shared<Runtime>();
     runtime->config = config;
     try {

@@ -119,7 +119,7 @@ private:
     // when they differ from the ones told before.
     void report_problems(std::vector<std::string> const& list);
 
-    [[nodiscard]] Result<std::shared_ptr<Runtime const>> build_runtime(std::shared_ptr<Config const> config);
+    [[nodiscard]] Result<std::shared_ptr<Runtime const>> build_runtime(std::shared_ptr<Config const> const& config);
 
     // The bot's direct message to a user who just connected: what now happens to their chats.
     void welcome(sync::Connected const& connected) const;

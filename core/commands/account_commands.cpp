@@ -59,7 +59,8 @@ Result<Caller> caller(LoginsSource const& source, Invocation const& inv, char co
 }  // namespace
 
 // Long (over 80 lines) on purpose: one registration per sub-command, each a short handler.
-void add_account_commands(Dispatcher& dispatcher, LoginsSource source) {
+// NOLINTNEXTLINE(readability-function-size)
+void add_account_commands(Dispatcher& dispatcher, LoginsSource const& source) {
     dispatcher.add(SubCommand{
         "connect", "", "Connect your Mattermost account to your Microsoft Teams account.", false,
         [source](Invocation const& inv) -> Result<std::string> {

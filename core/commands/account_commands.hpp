@@ -11,6 +11,6 @@ namespace msteams::commands {
 using LoginsSource = std::function<std::shared_ptr<sync::Logins>()>;
 
 // connect, disconnect, status; for system admins connect-bot and disconnect-bot.
-void add_account_commands(Dispatcher& dispatcher, LoginsSource logins);
+void add_account_commands(Dispatcher& dispatcher, LoginsSource const& source);
 
 }  // namespace msteams::commands

@@ -100,7 +100,8 @@ bool valid_username(std::string const& name) {
 
 // Long (over 80 lines) on purpose: one registration per sub-command, each a short handler, listed as /msteams help
 // lists them.
-void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source) {
+// NOLINTNEXTLINE(readability-function-size)
+void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const& source) {
     // `/msteams status` also shows system admins the dead letters.
     if (auto const* status = dispatcher.find("status"); status != nullptr && status->run) {
         SubCommand extended = *status;

@@ -24,6 +24,6 @@ using AdminSource = std::function<std::shared_ptr<AdminContext const>()>;
 [[nodiscard]] bool valid_username(std::string const& name);
 
 // For system admins: show-links (the linked channels) and promote (a synthetic user becomes a normal user).
-void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource source);
+void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const& source);
 
 }  // namespace msteams::commands

@@ -233,7 +233,7 @@ void write(Level level, std::string_view message, Fields fields) noexcept {
         std::fprintf(stderr, "%s\n", line.c_str());
         std::fflush(stderr);
     } catch (...) {
-        // Logging must never take the process down.
+        std::fputs("msteams-core: a log line could not be written\n", stderr);  // logging never takes the process down
     }
 }
 

@@ -148,6 +148,7 @@ private:
 
 // Long (over 80 lines) on purpose: one field after another of a Graph chatMessage, each checked for its type and
 // size where it is read.
+// NOLINTNEXTLINE(readability-function-size)
 ChatMessage message_from(json const& j, std::string& problem) {
     ChatMessage m;
     if (!j.is_object()) {
@@ -538,6 +539,7 @@ struct Client::Impl {
     // with exponential backoff and jitter, but a call that is not repeatable is not sent again once Graph may have
     // applied it: it fails with outcome_unknown. Long (over 80 lines) on purpose: those cases read best side by side
     // in one loop.
+    // NOLINTNEXTLINE(readability-function-size)
     Result<http::Response> exchange(Call const& call) {
         auto const deadline = Clock::now() + limits.deadline;
         bool const repeat = repeatable(call);

@@ -95,7 +95,7 @@ struct ChatMessage {
 
 // Parses one chatMessage JSON object (a GET answer, or a decrypted rich notification). invalid_argument when it is
 // not one.
-[[nodiscard]] Result<ChatMessage> parse_chat_message(std::string const& json);
+[[nodiscard]] Result<ChatMessage> parse_chat_message(std::string const& text);
 
 // A Teams user's presence (GET /communications/getPresencesByUserId): availability is Available, AvailableIdle,
 // Away, BeRightBack, Busy, BusyIdle, DoNotDisturb, Offline or PresenceUnknown.

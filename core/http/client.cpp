@@ -12,6 +12,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -467,7 +468,7 @@ private:
                                  beast::bind_front_handler(&Exchange::on_resolve, shared_from_this()));
     }
 
-    void on_resolve(error_code ec, tcp::resolver::results_type results) {
+    void on_resolve(error_code ec, tcp::resolver::results_type const& results) {
         if (resolve_timer_) {
             resolve_timer_->cancel();
         }
@@ -868,7 +869,7 @@ std::string Response::header(std::string_view name) const {
     return {};
 }
 
-Client::Client(TlsOptions tls, std::size_t threads) : impl_(std::make_shared<Impl>(tls)) {
+Client::Client(TlsOptions const& tls, std::size_t threads) : impl_(std::make_shared<Impl>(tls)) {
     try {
         impl_->start_threads(threads);
     } catch (...) {
@@ -877,7 +878,13 @@ Client::Client(TlsOptions tls, std::size_t threads) : impl_(std::make_shared<Imp
     }
 }
 
-Client::~Client() { impl_->shutdown(); }
+Client::~Client() {
+    try {
+        impl_->shutdown();
+    } catch (...) {
+        std::fputs("msteams-core: the HTTP client did not stop cleanly\n", stderr);
+    }
+}
 
 Result<Response> Client::send(Request request) {
     if (impl_->ioc_.get_executor().running_in_this_thread()) {

@@ -52,7 +52,7 @@ struct Stats {
 class Client {
 public:
     // `threads` run the I/O. Throws std::invalid_argument if extra_ca_pem holds no certificate.
-    explicit Client(TlsOptions tls, std::size_t threads = 2);
+    explicit Client(TlsOptions const& tls, std::size_t threads = 2);
     ~Client();
     Client(Client const&) = delete;
     Client& operator=(Client const&) = delete;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -249,7 +250,7 @@ int convert_message(ConvertArgs const& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     std::string_view const cmd = argc > 1 ? argv[1] : "";
     if (cmd == "--version" || cmd == "version") {
         std::printf("msteams-core %s\n", msteams::k_version);
@@ -277,4 +278,16 @@ int main(int argc, char** argv) {
     }
     std::fputs(k_usage, stderr);
     return 2;
+}
+
+// What escapes `run` is a bug: say so and exit non-zero rather than abort (the shim restarts the core either way).
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (std::exception const& e) {
+        std::fprintf(stderr, "msteams-core: stopped by an unexpected error: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "msteams-core: stopped by an unexpected error\n");
+    }
+    return 70;
 }

@@ -110,7 +110,7 @@ void ApiClient::log(log::Level level, std::string_view message, log::Fields cons
                          log::format_line(level, message, fields).c_str(), r.error().message.c_str());
         }
     } catch (...) {
-        // Logging never throws.
+        std::fputs("msteams-core: a log line could not be sent to Mattermost\n", stderr);  // logging never throws
     }
 }
 

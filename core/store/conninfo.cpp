@@ -200,6 +200,7 @@ Result<HostPort> parse_host_port(std::string_view item) {
 
 // Long (over 80 lines) on purpose: a single-pass parser of the URL and key=value forms, whose state (the parameters
 // seen so far) would only be passed around if it were split.
+// NOLINTNEXTLINE(readability-function-size)
 Result<std::string> to_libpq_conninfo(std::string_view data_source, std::chrono::seconds connect_timeout) {
     // libpq reads the result as a C string: a NUL typed in the data source would silently cut the parameters
     // after it, sslmode included (percent-encoded ones are refused by decode()).

@@ -36,7 +36,6 @@ Status detail::add_dead_letter(Tx& tx, Direction direction, std::string const& t
 namespace {
 
 using detail::num;
-using detail::word;
 
 class PgDeadLetters final : public DeadLetters {
 public:

@@ -30,17 +30,17 @@ Result<std::vector<ReactionLink>> PgReactions::list(Tx& tx, std::string const& m
     return out;
 }
 
-Status PgReactions::add(Tx& tx, ReactionLink const& x) {
+Status PgReactions::add(Tx& tx, ReactionLink const& r) {
     MSTEAMS_TRY(
         tx.exec("INSERT INTO msteams_reactions (mm_post_id, mm_user_id, emoji_name, teams_user_id, "
                 "reaction_type) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                {x.mm_post_id, x.mm_user_id, x.emoji_name, x.teams_user_id, x.reaction_type}));
+                {r.mm_post_id, r.mm_user_id, r.emoji_name, r.teams_user_id, r.reaction_type}));
     return {};
 }
 
-Status PgReactions::remove(Tx& tx, ReactionLink const& x) {
+Status PgReactions::remove(Tx& tx, ReactionLink const& r) {
     MSTEAMS_TRY(tx.exec("DELETE FROM msteams_reactions WHERE mm_post_id = $1 AND mm_user_id = $2 AND emoji_name = $3",
-                        {x.mm_post_id, x.mm_user_id, x.emoji_name}));
+                        {r.mm_post_id, r.mm_user_id, r.emoji_name}));
     return {};
 }
 

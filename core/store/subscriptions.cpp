@@ -57,13 +57,13 @@ Result<bool> PgSubscriptions::known(std::string const& id) {
     return !r.empty();
 }
 
-Status PgSubscriptions::put(SubscriptionRow const& s) {
+Status PgSubscriptions::put(SubscriptionRow const& row) {
     MSTEAMS_TRY(
         db_->exec("INSERT INTO msteams_subscriptions (id, kind, resource, owner, expires_at, created_at, state, "
                   "client_state_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET "
                   "kind = $2, resource = $3, owner = $4, expires_at = $5, state = $7, client_state_hash = $8",
-                  {s.id, word(s.kind), s.resource, s.owner, num(s.expires_at), num(s.created_at), word(s.state),
-                   s.client_state_hash}));
+                  {row.id, word(row.kind), row.resource, row.owner, num(row.expires_at), num(row.created_at),
+                   word(row.state), row.client_state_hash}));
     return {};
 }
 

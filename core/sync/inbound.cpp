@@ -77,7 +77,7 @@ std::vector<std::string> one_on_one_members(std::string const& chat_id) {
         return {};
     }
     id = id.substr(prefix.size(), id.size() - prefix.size() - suffix.size());
-    auto const parts = strings::split(id, '_');
+    auto parts = strings::split(id, '_');
     if (parts.size() != 2 || !strings::is_guid(parts[0]) || !strings::is_guid(parts[1])) {
         return {};
     }

@@ -104,7 +104,7 @@ private:
     [[nodiscard]] Status send_edit(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_delete(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_reaction(Lease& lease, store::OutboxItem const& item, bool add);
-    void tell(std::string const& user_id, std::string const& channel_id, std::string const& text);
+    void tell(std::string const& user_id, std::string const& channel_id, std::string const& message);
     [[nodiscard]] std::int64_t clock() const { return settings_.clock_ms ? settings_.clock_ms() : now_ms(); }
 
     OutboundSettings settings_;

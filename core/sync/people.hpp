@@ -44,7 +44,7 @@ public:
     // The Mattermost user for a Teams user, created as a synthetic user when there is none. `profile` may be
     // partial (id only): missing details are read from Graph. nullopt: nobody stands for this person in Mattermost
     // (a Teams guest while guests are not synced), which is not an error.
-    [[nodiscard]] Result<std::optional<std::string>> mm_user_for(TeamsProfile const& profile);
+    [[nodiscard]] Result<std::optional<std::string>> mm_user_for(TeamsProfile const& given);
     // Without creating anyone: the Mattermost user id, when known.
     [[nodiscard]] Result<std::optional<std::string>> known_mm_user(std::string const& teams_user_id);
     // The connected Mattermost user for a Teams user, if connected (has a token).

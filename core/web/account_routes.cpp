@@ -88,122 +88,129 @@ Response end_attempt(mm::Api& api, std::string const& user_id, Ending const& end
     return connect_result_page(ending.status, ending.outcome, ending.title, ending.text);
 }
 
+Response not_active_json() {
+    return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+}
+
+// GET /connect: where the browser goes to sign in with Microsoft (the bot's account with ?purpose=bot).
+Response start_connect(sync::Logins& logins, mm::Api& api, Request const& request) {
+    auto purpose = sync::Purpose::user;
+    if (query_value(request, "purpose").value_or("") == "bot") {
+        auto admin = api.has_permission_to(request.user_id, "manage_system");
+        if (!admin || !*admin) {
+            return connect_result_page(403, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
+                                       "Only system admins can connect the bot account.");
+        }
+        purpose = sync::Purpose::bot;
+    }
+    auto url = logins.begin(request.user_id, purpose);
+    if (!url) {
+        return connect_error_page(url.error());
+    }
+    Response r;
+    r.status = 302;
+    r.set("Location", *url);
+    r.set("Cache-Control", "no-store");
+    return r;
+}
+
+// GET /oauth-redirect: Microsoft's answer; the outcome goes to the pop-up and to the user's Mattermost windows.
+Response finish_connect(sync::Logins& logins, mm::Api& api, OnConnected const& on_connected, Request const& request) {
+    auto const end = [&](Ending const& ending) { return end_attempt(api, request.user_id, ending); };
+    auto const state = query_value(request, "state");
+    if (auto const error = query_value(request, "error")) {
+        auto const description = query_value(request, "error_description").value_or("");
+        log::info("Microsoft sign-in ended with an error",
+                  {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
+        if (state) {
+            if (auto a = logins.abandon(*state, request.user_id); !a) {
+                // Not this user's sign-in: nothing is said to this user's windows about another's.
+                return connect_result_page(403, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
+                                           a.error().message);
+            }
+        }
+        if (*error == "access_denied") {
+            return end({400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
+                        "The sign-in was cancelled or permission was not granted."});
+        }
+        return end({400, ConnectOutcome::refused, "Microsoft Teams was not connected",
+                    "Microsoft ended the sign-in with an error (" + strings::utf8_prefix(*error, 100) +
+                        "). Try again, or ask your system admin."});
+    }
+    auto const code = query_value(request, "code");
+    if (!state || !code || state->empty() || code->empty()) {
+        return end({400, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
+                    "The sign-in response is incomplete. Start again from Mattermost."});
+    }
+    auto connected = logins.finish(*state, *code, request.user_id);
+    if (!connected) {
+        return end(error_ending(connected.error()));
+    }
+    if (on_connected) {
+        on_connected(*connected);
+    }
+    auto const who = connected->teams_display_name.empty()
+                         ? connected->teams_email
+                         : connected->teams_display_name + " (" + connected->teams_email + ")";
+    return end({200, ConnectOutcome::connected, "Microsoft Teams connected",
+                connected->purpose == sync::Purpose::bot
+                    ? "The MS Teams bot is now connected as " + who + ". You can close this window."
+                    : "Your Mattermost account is now connected to Microsoft Teams as " + who +
+                          ". You can close this window."});
+}
+
+// GET /api/v1/connection-status: the webapp's view of the user's connection.
+Response connection_status(sync::Logins& logins, Request const& request) {
+    auto account = logins.account(request.user_id);
+    if (!account) {
+        log::error("reading a connection failed", {{"error", account.error().message}});
+        return json_error(503, "unavailable", "The connection status is unavailable.");
+    }
+    bool const connected = *account && (*account)->connected();
+    bool can_connect = connected;
+    if (!connected) {
+        auto const count = logins.count_connected();
+        can_connect = count && *count < logins.limit();
+    }
+    nlohmann::json body{{"connected", connected},
+                        {"teams_user_id", connected ? (*account)->teams_user_id : ""},
+                        {"teams_email", connected ? (*account)->teams_email : ""},
+                        {"teams_display_name", connected ? (*account)->teams_display_name : ""},
+                        {"can_connect", can_connect}};
+    return json_response(200, body.dump());
+}
+
+// POST /api/v1/disconnect
+Response disconnect(sync::Logins& logins, Request const& request) {
+    if (auto d = logins.disconnect(request.user_id); !d) {
+        if (d.error().code == ErrorCode::not_found) {
+            return json_error(404, "not_connected", "Your account is not connected.");
+        }
+        log::error("disconnecting failed", {{"error", d.error().message}});
+        return json_error(503, "unavailable", "Disconnecting failed; try again.");
+    }
+    return json_response(200, R"({"connected":false})");
+}
+
 }  // namespace
 
-void install_account_routes(Router& router, LoginsSource logins_source, std::shared_ptr<mm::Api> api,
-                            OnConnected on_connected) {
+void install_account_routes(Router& router, LoginsSource const& logins_source, std::shared_ptr<mm::Api> const& api,
+                            OnConnected const& on_connected) {
     router.add(Route{"GET", "/connect", Access::user, 0, [logins_source, api](Request const& request) {
                          auto logins = logins_source();
-                         if (!logins) {
-                             return not_active_page();
-                         }
-                         auto purpose = sync::Purpose::user;
-                         if (query_value(request, "purpose").value_or("") == "bot") {
-                             auto admin = api->has_permission_to(request.user_id, "manage_system");
-                             if (!admin || !*admin) {
-                                 return connect_result_page(403, ConnectOutcome::refused,
-                                                            "Could not connect to Microsoft Teams",
-                                                            "Only system admins can connect the bot account.");
-                             }
-                             purpose = sync::Purpose::bot;
-                         }
-                         auto url = logins->begin(request.user_id, purpose);
-                         if (!url) {
-                             return connect_error_page(url.error());
-                         }
-                         Response r;
-                         r.status = 302;
-                         r.set("Location", *url);
-                         r.set("Cache-Control", "no-store");
-                         return r;
+                         return logins ? start_connect(*logins, *api, request) : not_active_page();
                      }});
-
-    router.add(
-        Route{"GET", "/oauth-redirect", Access::user, 0, [logins_source, api, on_connected](Request const& request) {
-                  auto logins = logins_source();
-                  if (!logins) {
-                      return not_active_page();
-                  }
-                  auto const end = [&](Ending const& ending) { return end_attempt(*api, request.user_id, ending); };
-                  auto const state = query_value(request, "state");
-                  if (auto const error = query_value(request, "error")) {
-                      auto const description = query_value(request, "error_description").value_or("");
-                      log::info("Microsoft sign-in ended with an error",
-                                {{"error", *error}, {"description", strings::utf8_prefix(description, 300)}});
-                      if (state) {
-                          if (auto a = logins->abandon(*state, request.user_id); !a) {
-                              // Not this user's sign-in: nothing is said to this user's windows about another's.
-                              return connect_result_page(403, ConnectOutcome::refused,
-                                                         "Could not connect to Microsoft Teams", a.error().message);
-                          }
-                      }
-                      if (*error == "access_denied") {
-                          return end({400, ConnectOutcome::cancelled, "Microsoft Teams was not connected",
-                                      "The sign-in was cancelled or permission was not granted."});
-                      }
-                      return end({400, ConnectOutcome::refused, "Microsoft Teams was not connected",
-                                  "Microsoft ended the sign-in with an error (" + strings::utf8_prefix(*error, 100) +
-                                      "). Try again, or ask your system admin."});
-                  }
-                  auto const code = query_value(request, "code");
-                  if (!state || !code || state->empty() || code->empty()) {
-                      return end({400, ConnectOutcome::refused, "Could not connect to Microsoft Teams",
-                                  "The sign-in response is incomplete. Start again from Mattermost."});
-                  }
-                  auto connected = logins->finish(*state, *code, request.user_id);
-                  if (!connected) {
-                      return end(error_ending(connected.error()));
-                  }
-                  if (on_connected) {
-                      on_connected(*connected);
-                  }
-                  auto const who = connected->teams_display_name.empty()
-                                       ? connected->teams_email
-                                       : connected->teams_display_name + " (" + connected->teams_email + ")";
-                  return end({200, ConnectOutcome::connected, "Microsoft Teams connected",
-                              connected->purpose == sync::Purpose::bot
-                                  ? "The MS Teams bot is now connected as " + who + ". You can close this window."
-                                  : "Your Mattermost account is now connected to Microsoft Teams as " + who +
-                                        ". You can close this window."});
-              }});
-
+    router.add(Route{"GET", "/oauth-redirect", Access::user, 0, [logins_source, api, on_connected](Request const& r) {
+                         auto logins = logins_source();
+                         return logins ? finish_connect(*logins, *api, on_connected, r) : not_active_page();
+                     }});
     router.add(Route{"GET", "/api/v1/connection-status", Access::user, 0, [logins_source](Request const& request) {
                          auto logins = logins_source();
-                         if (!logins) {
-                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
-                         }
-                         auto account = logins->account(request.user_id);
-                         if (!account) {
-                             log::error("reading a connection failed", {{"error", account.error().message}});
-                             return json_error(503, "unavailable", "The connection status is unavailable.");
-                         }
-                         bool const connected = *account && (*account)->connected();
-                         bool can_connect = connected;
-                         if (!connected) {
-                             auto const count = logins->count_connected();
-                             can_connect = count && *count < logins->limit();
-                         }
-                         nlohmann::json body{{"connected", connected},
-                                             {"teams_user_id", connected ? (*account)->teams_user_id : ""},
-                                             {"teams_email", connected ? (*account)->teams_email : ""},
-                                             {"teams_display_name", connected ? (*account)->teams_display_name : ""},
-                                             {"can_connect", can_connect}};
-                         return json_response(200, body.dump());
+                         return logins ? connection_status(*logins, request) : not_active_json();
                      }});
-
     router.add(Route{"POST", "/api/v1/disconnect", Access::user, 4096, [logins_source](Request const& request) {
                          auto logins = logins_source();
-                         if (!logins) {
-                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
-                         }
-                         if (auto d = logins->disconnect(request.user_id); !d) {
-                             if (d.error().code == ErrorCode::not_found) {
-                                 return json_error(404, "not_connected", "Your account is not connected.");
-                             }
-                             log::error("disconnecting failed", {{"error", d.error().message}});
-                             return json_error(503, "unavailable", "Disconnecting failed; try again.");
-                         }
-                         return json_response(200, R"({"connected":false})");
+                         return logins ? disconnect(*logins, request) : not_active_json();
                      }});
 }
 

@@ -16,7 +16,7 @@ using LoginsSource = std::function<std::shared_ptr<sync::Logins>()>;
 using OnConnected = std::function<void(sync::Connected const&)>;
 
 // /connect, /oauth-redirect, /api/v1/connection-status, /api/v1/disconnect.
-void install_account_routes(Router& router, LoginsSource logins, std::shared_ptr<mm::Api> api,
-                            OnConnected on_connected = {});
+void install_account_routes(Router& router, LoginsSource const& logins_source, std::shared_ptr<mm::Api> const& api,
+                            OnConnected const& on_connected = {});
 
 }  // namespace msteams::web

@@ -88,9 +88,9 @@ Response dead_letter_list(store::DeadLetters& dead_letters) {
 
 }  // namespace
 
-void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
-                                 std::shared_ptr<metrics::Counters> stats, std::shared_ptr<mm::Api> api,
-                                 std::function<std::optional<store::Repositories>()> repositories) {
+void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> const& receiver,
+                                 std::shared_ptr<metrics::Counters> const& stats, std::shared_ptr<mm::Api> const& api,
+                                 std::function<std::optional<store::Repositories>()> const& repositories) {
     router.add(Route{"POST", "/changes", Access::anyone, k_max_notification_body,
                      [receiver](Request const& r) { return notifications(r, "changes", receiver); }});
     router.add(Route{"POST", "/lifecycle", Access::anyone, k_max_notification_body,
@@ -125,8 +125,8 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                      }});
 }
 
-void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
-                            std::function<std::optional<store::Repositories>()> repositories) {
+void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
+                            std::function<std::optional<store::Repositories>()> const& repositories) {
     router.add(Route{"GET", "/api/v1/channel-bridged", Access::user, 0, [api, repositories](Request const& r) {
                          auto const query = strings::parse_query(r.raw_query);
                          std::string channel_id;
@@ -174,7 +174,7 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
                      }});
 }
 
-void install_routes(Router& router, std::function<std::optional<WebappSettings>()> settings) {
+void install_routes(Router& router, std::function<std::optional<WebappSettings>()> const& settings) {
     router.add(Route{"GET", "/api/v1/config", Access::user, 0, [settings](Request const&) {
                          auto const s = settings();
                          if (!s) {

@@ -29,20 +29,20 @@ inline constexpr std::size_t k_max_notification_body = 1 << 20;  // Graph batche
 inline constexpr std::size_t k_max_validation_token = 4096;
 
 // Installs the routes that exist in this build. `settings` returns nullopt while the plugin is not active.
-void install_routes(Router& router, std::function<std::optional<WebappSettings>()> settings);
+void install_routes(Router& router, std::function<std::optional<WebappSettings>()> const& settings);
 
 // /changes and /lifecycle (Microsoft Graph's notifications: the validation handshake, then the receiver; 503 while
 // the plugin is not active, so that Graph sends them again), GET /api/v1/stats (system admins: the counters, and the
 // dead-letter count when `repositories` returns them, i.e. while active) and GET /api/v1/dead-letters (the newest).
-void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> receiver,
-                                 std::shared_ptr<metrics::Counters> stats, std::shared_ptr<mm::Api> api,
-                                 std::function<std::optional<store::Repositories>()> repositories = {});
+void install_notification_routes(Router& router, std::function<std::shared_ptr<sync::Receiver>()> const& receiver,
+                                 std::shared_ptr<metrics::Counters> const& stats, std::shared_ptr<mm::Api> const& api,
+                                 std::function<std::optional<store::Repositories>()> const& repositories = {});
 
 // GET /api/v1/channel-bridged?channel_id=<id>: {"bridged": bool} — whether a DM or GM the asking user belongs to is
 // bridged to a Teams chat (the webapp marks such conversations). Other channel types, channels the user is not a
 // member of, and unknown ids all answer false, so the answer tells nobody anything about a conversation they are not
 // in; 503 while the plugin is not active.
-void install_channel_routes(Router& router, std::shared_ptr<mm::Api> api,
-                            std::function<std::optional<store::Repositories>()> repositories);
+void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
+                            std::function<std::optional<store::Repositories>()> const& repositories);
 
 }  // namespace msteams::web

@@ -10,7 +10,7 @@ namespace msteams::graph::detail {
 
 // An ISO-8601 date-time as Graph writes it ("2021-03-28T21:11:12.395Z", any number of fractional digits, "Z" or a
 // "+hh:mm"/"-hh:mm" offset) as Unix milliseconds (fractions below a millisecond are dropped). nullopt if malformed.
-[[nodiscard]] std::optional<std::int64_t> parse_time(std::string_view text);
+[[nodiscard]] std::optional<std::int64_t> parse_time(std::string_view s);
 
 // Unix milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), the form Graph accepts in $filter and bodies.
 [[nodiscard]] std::string format_time(std::int64_t unix_ms);
