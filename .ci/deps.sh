@@ -10,7 +10,7 @@ packages=(
   libpq-dev postgresql postgresql-server-dev-15
   libgumbo-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
   chromium
-  clang-19 libclang-rt-19-dev clang-format-19
+  clang-19 libclang-rt-19-dev clang-format-19 clang-tidy-19
 )
 missing=()
 for p in "${packages[@]}"; do
