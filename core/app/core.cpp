@@ -300,21 +300,8 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     outbound.enabled = config->chat_sync == ChatSync::mirror;
     outbound.bot_user_id = bot_user_id_;
     outbound.max_file_size = config->max_file_size_to_teams;
-    sync::TeamsLookup lookup = [read_profile](std::string const& email) -> Result<std::optional<sync::TeamsProfile>> {
-        auto profile = read_profile(email);  // by user principal name, which is the email for most tenants
-        if (!profile) {
-            if (profile.error().code == ErrorCode::not_found) {
-                return std::optional<sync::TeamsProfile>();
-            }
-            return std::unexpected(profile.error());
-        }
-        if (!strings::iequals(profile->email, email)) {
-            return std::optional<sync::TeamsProfile>();  // same-email rule, as for connecting
-        }
-        return std::optional<sync::TeamsProfile>(*profile);
-    };
     runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->repos, runtime->logins,
-                                                         runtime->graph, stats_, lookup);
+                                                         runtime->graph, stats_, runtime->people);
 
     std::string site = config->server.site_url;
     while (!site.empty() && site.back() == '/') {

@@ -30,7 +30,6 @@ constexpr std::int64_t k_settle_ms = 500;
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
 // A Mattermost user not found in Teams is looked up again after this long.
-constexpr std::int64_t k_lookup_ttl_ms = 10 * 60'000;
 
 std::string text(json const& j, char const* key) {
     auto const it = j.find(key);
@@ -215,14 +214,14 @@ struct Outbound::Target {
 
 Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
                    std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
-                   std::shared_ptr<metrics::Counters> stats, TeamsLookup lookup)
+                   std::shared_ptr<metrics::Counters> stats, std::shared_ptr<People> people)
     : settings_(std::move(settings)),
       api_(std::move(api)),
       repos_(std::move(repos)),
       logins_(std::move(logins)),
       graph_(std::move(graph)),
       stats_(std::move(stats)),
-      lookup_(std::move(lookup)),
+      people_(std::move(people)),
       workers_(
           "outbox", settings_.workers, std::chrono::milliseconds(250), [this] { return run_once(); },
           &stats_->worker_exceptions) {}
@@ -416,37 +415,7 @@ Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_
     if (*account) {
         return std::optional<std::string>((*account)->teams_user_id);
     }
-    std::optional<store::TeamsUser> user;
-    MSTEAMS_TRY_ASSIGN(user, repos_.users->by_mm_id(mm_user_id));
-    if (user) {
-        return std::optional<std::string>(user->teams_user_id);
-    }
-    // Someone who never connected may still be in Teams: the same email is the same person.
-    auto const now = clock();
-    {
-        std::lock_guard lock(cache_mutex_);
-        if (auto it = not_in_teams_.find(mm_user_id); it != not_in_teams_.end() && now - it->second < k_lookup_ttl_ms) {
-            return std::optional<std::string>();
-        }
-    }
-    mm::User mm_user;
-    MSTEAMS_TRY_ASSIGN(mm_user, api_->get_user(mm_user_id));
-    std::optional<TeamsProfile> found;
-    if (!mm_user.is_bot && !mm_user.email.empty() && lookup_) {
-        MSTEAMS_TRY_ASSIGN(found, lookup_(mm_user.email));
-    }
-    if (!found || (found->guest)) {
-        std::lock_guard lock(cache_mutex_);
-        if (not_in_teams_.size() > 100'000) {
-            not_in_teams_.clear();
-        }
-        not_in_teams_[mm_user_id] = now;
-        return std::optional<std::string>();
-    }
-    store::TeamsUser stored;
-    MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
-                                                                  found->email, now, 0}));
-    return std::optional<std::string>(stored.teams_user_id);
+    return people_->teams_user_for(mm_user_id);
 }
 
 Status Outbound::process(Lease& lease, store::OutboxItem const& item) {

@@ -52,14 +52,11 @@ struct OutboundEvent {
 [[nodiscard]] std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& event, std::int64_t now,
                                                                std::string const& bot_user_id);
 
-// Finds the Teams account of a Mattermost user who never connected, by email (Graph, app token); nullopt if none.
-using TeamsLookup = std::function<Result<std::optional<TeamsProfile>>(std::string const& email)>;
-
 class Outbound {
 public:
     Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,
              std::shared_ptr<Connections> logins, std::shared_ptr<graph::ChatApi> graph,
-             std::shared_ptr<metrics::Counters> stats, TeamsLookup lookup);
+             std::shared_ptr<metrics::Counters> stats, std::shared_ptr<People> people);
     ~Outbound();
 
     void start();
@@ -113,10 +110,9 @@ private:
     std::shared_ptr<Connections> logins_;
     std::shared_ptr<graph::ChatApi> graph_;
     std::shared_ptr<metrics::Counters> stats_;
-    TeamsLookup lookup_;
+    std::shared_ptr<People> people_;
     std::mutex cache_mutex_;
-    std::unordered_map<std::string, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked up
-    std::unordered_map<std::string, bool> channel_kinds_;         // channel id → DM or GM (types never change)
+    std::unordered_map<std::string, bool> channel_kinds_;  // channel id → DM or GM (types never change)
     Workers workers_;
 };
 

@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
+#include "common/strings.hpp"
 #include "graph/entra.hpp"
 
 namespace msteams::sync {
@@ -12,6 +13,7 @@ namespace {
 
 constexpr std::size_t k_max_username = 22;  // Mattermost's limit
 constexpr char const* k_prefix = "msteams_";
+constexpr std::int64_t k_not_in_teams_ttl_ms = 10 * 60'000;
 
 }  // namespace
 
@@ -172,6 +174,47 @@ std::optional<std::string> People::username_for(std::string const& teams_user_id
     }
     usernames_[teams_user_id] = user->username;
     return user->username;
+}
+
+Result<std::optional<std::string>> People::teams_user_for(std::string const& mm_user_id) {
+    std::optional<store::TeamsUser> user;
+    MSTEAMS_TRY_ASSIGN(user, repos_.users->by_mm_id(mm_user_id));
+    if (user) {
+        return std::optional<std::string>(user->teams_user_id);
+    }
+    auto const now = now_ms();
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = not_in_teams_.find(mm_user_id);
+            it != not_in_teams_.end() && now - it->second < k_not_in_teams_ttl_ms) {
+            return std::optional<std::string>();
+        }
+    }
+    // Someone who never connected may still be in Teams: the same email is the same person, as for connecting.
+    // Graph reads a user by user principal name, which is the email for most tenants.
+    mm::User mm_user;
+    MSTEAMS_TRY_ASSIGN(mm_user, api_->get_user(mm_user_id));
+    std::optional<TeamsProfile> found;
+    if (!mm_user.is_bot && !mm_user.email.empty()) {
+        auto profile = read_profile_(mm_user.email);
+        if (profile && strings::iequals(profile->email, mm_user.email) && !profile->guest) {
+            found = *profile;
+        } else if (!profile && profile.error().code != ErrorCode::not_found) {
+            return std::unexpected(profile.error());
+        }
+    }
+    if (!found) {
+        std::lock_guard lock(cache_mutex_);
+        if (not_in_teams_.size() > 100'000) {
+            not_in_teams_.clear();
+        }
+        not_in_teams_[mm_user_id] = now;
+        return std::optional<std::string>();
+    }
+    store::TeamsUser stored;
+    MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
+                                                                  found->email, now, 0}));
+    return std::optional<std::string>(stored.teams_user_id);
 }
 
 }  // namespace msteams::sync

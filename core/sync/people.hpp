@@ -54,6 +54,10 @@ public:
     void on_synthetic_created(Created created) { created_ = std::move(created); }
     // For mentions: the username of the Mattermost user who stands for a Teams user (known users only).
     [[nodiscard]] std::optional<std::string> username_for(std::string const& teams_user_id);
+    // The other way, for a Mattermost user who is not connected: the Teams user bridged before (msteams_users), or
+    // the member of the tenant with the same email (read from Graph and remembered). nullopt when nobody in Teams
+    // is this person, which is remembered for 10 minutes; bots and Teams guests are nobody.
+    [[nodiscard]] Result<std::optional<std::string>> teams_user_for(std::string const& mm_user_id);
 
 private:
     [[nodiscard]] Result<std::string> create_synthetic(TeamsProfile const& profile);
@@ -66,7 +70,8 @@ private:
     Created created_;
     std::mutex mutex_;  // one creation at a time (two workers meeting the same new Teams user)
     std::mutex cache_mutex_;
-    std::unordered_map<std::string, std::string> usernames_;  // Teams user id → username
+    std::unordered_map<std::string, std::string> usernames_;      // Teams user id → username
+    std::unordered_map<std::string, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked for
 };
 
 }  // namespace msteams::sync

@@ -51,11 +51,8 @@ struct OutboundWorld : PipelineWorld {
         msteams::sync::OutboundSettings settings;
         settings.bot_user_id = "bot0000000000000000000000b";
         settings.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
-        outbound = std::make_unique<msteams::sync::Outbound>(
-            settings, api, store.repos, connections, teams, stats,
-            [](std::string const&) -> msteams::Result<std::optional<msteams::sync::TeamsProfile>> {
-                return std::optional<msteams::sync::TeamsProfile>();
-            });
+        outbound =
+            std::make_unique<msteams::sync::Outbound>(settings, api, store.repos, connections, teams, stats, people);
     }
     // A post by `user` in the DM, `ms` after t0 (not yet told to the bridge).
     msteams::mm::Post post(std::string const& user, std::string const& message, std::int64_t ms) {

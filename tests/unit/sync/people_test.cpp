@@ -113,3 +113,48 @@ TEST_CASE("people: a guest is nobody in Mattermost unless guests are synced — 
     auto const unknown = people->mm_user_for(TeamsProfile{"t-nobody", "", "", false});
     CHECK_FALSE(unknown.has_value());
 }
+
+TEST_CASE("people: a Mattermost user who never connected is the Teams member with the same email, or nobody",
+          "[sync]") {
+    World w;
+    // Graph reads a user by id or by user principal name; here the UPN is the email.
+    w.directory["nestor@contoso.example"] = TeamsProfile{"t-nestor", "Nestor Wilke", "nestor@contoso.example", false};
+    w.directory["pat@contoso.example"] = TeamsProfile{"t-pat", "Pat", "patricia@contoso.example", false};
+    w.directory["gita@contoso.example"] = TeamsProfile{"t-gita", "Gita", "gita@contoso.example", true};
+    auto make = [&](std::string const& name, std::string const& email, bool bot = false) {
+        msteams::mm::User u;
+        u.username = name;
+        u.email = email;
+        u.is_bot = bot;
+        return w.api->create_user(u, "pw").value().id;
+    };
+    auto const nestor = make("nestor", "nestor@contoso.example");
+    auto const pat = make("pat", "pat@contoso.example");     // the UPN is hers, the email another's
+    auto const gita = make("gita", "gita@contoso.example");  // a guest in Teams
+    auto const robot = make("robot", "nestor@contoso.example", true);
+    auto const nobody = make("nobody", "nobody@contoso.example");
+    auto people = w.people();
+
+    auto const found = people->teams_user_for(nestor);
+    REQUIRE(found.has_value());
+    CHECK(*found == std::optional<std::string>("t-nestor"));
+    // Remembered: the next asks read neither Graph nor Mattermost.
+    int const reads = w.reads;
+    CHECK(people->teams_user_for(nestor).value() == std::optional<std::string>("t-nestor"));
+    CHECK(w.reads == reads);
+    auto const row = w.repos.users->by_mm_id(nestor);
+    REQUIRE((row.has_value() && row->has_value()));
+    CHECK((*row)->teams_user_id == "t-nestor");
+    CHECK_FALSE((*row)->synthetic);
+
+    for (auto const& id : {pat, gita, robot, nobody}) {
+        INFO(w.api->users.at(id).username);
+        auto const none = people->teams_user_for(id);
+        REQUIRE(none.has_value());
+        CHECK_FALSE(none->has_value());
+    }
+    // Nobody is remembered as nobody for a while: no second Graph read.
+    int const after = w.reads;
+    CHECK_FALSE(people->teams_user_for(nobody).value().has_value());
+    CHECK(w.reads == after);
+}
