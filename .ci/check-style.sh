@@ -31,7 +31,8 @@ else
   changed=$( (git diff --name-only "$base" 2>/dev/null || true; git ls-files --others --exclude-standard) |
     grep -E '^core/.*\.(cpp|hpp)$' | sort -u || true)
   tidy_files=$(for f in $changed; do
-    src=${f%.hpp}.cpp
+    src=${f%.hpp}
+    src=${src%.cpp}.cpp
     [ -f "$src" ] && [ "$src" != core/convert/detail/emoji_table.cpp ] && echo "$src"
   done | sort -u)
 fi
