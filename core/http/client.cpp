@@ -12,7 +12,6 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +23,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdio>
 #include <future>
 #include <limits>
 #include <mutex>

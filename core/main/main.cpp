@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>

@@ -29,7 +29,6 @@ constexpr int k_max_members = 8;  // Mattermost group messages
 constexpr std::int64_t k_settle_ms = 500;
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
-// A Mattermost user not found in Teams is looked up again after this long.
 
 std::string text(json const& j, char const* key) {
     auto const it = j.find(key);
