@@ -14,8 +14,8 @@
 #include "common/result.hpp"
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
-#include "store/repositories.hpp"
 #include "metrics/counters.hpp"
+#include "store/repositories.hpp"
 
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
 // (a lease in PostgreSQL), it creates the global chats subscription, renews it before it expires, reauthorizes it

@@ -14,12 +14,12 @@
 #include "common/result.hpp"
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
+#include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
-#include "sync/logins.hpp"
 #include "sync/inbound_plan.hpp"
+#include "sync/logins.hpp"
 #include "sync/people.hpp"
-#include "metrics/counters.hpp"
 #include "sync/workers.hpp"
 
 // Teams → Mattermost. Workers take inbox items thread by thread (one worker per chat at a time, in arrival

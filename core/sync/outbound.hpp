@@ -13,11 +13,11 @@
 #include "common/clock.hpp"
 #include "common/result.hpp"
 #include "graph/client.hpp"
+#include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
-#include "metrics/counters.hpp"
 #include "sync/workers.hpp"
 
 // Mattermost → Teams. Hooks put posts, edits, deletes and reactions of DMs and GMs into the durable outbox (so a

@@ -8,10 +8,10 @@
 #include <unordered_map>
 
 #include "common/result.hpp"
+#include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/accounts.hpp"
 #include "store/repositories.hpp"
-#include "metrics/counters.hpp"
 
 // People on both sides: which Mattermost user stands for a Teams user (a connected account, an existing Mattermost
 // user with the same email, or a synthetic user the bridge creates), and the reverse for mentions.

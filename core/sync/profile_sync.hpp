@@ -13,9 +13,9 @@
 
 #include "common/result.hpp"
 #include "graph/client.hpp"
+#include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/profiles.hpp"
-#include "metrics/counters.hpp"
 
 // Keeps the Mattermost users that stand for Teams people (synthetic users) looking like those people: their Teams
 // photo as avatar (read when the user is created, then again every photo_refresh) and their Teams presence as status

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "store/repositories.hpp"
 #include "metrics/counters.hpp"
+#include "store/repositories.hpp"
 
 // The receiving end of Microsoft Graph change and lifecycle notifications: validates every item (clientState in
 // constant time, a subscription of ours, a resource we understand) and writes the batch to the inbox in one

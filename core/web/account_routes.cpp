@@ -88,10 +88,6 @@ Response end_attempt(mm::Api& api, std::string const& user_id, Ending const& end
     return connect_result_page(ending.status, ending.outcome, ending.title, ending.text);
 }
 
-Response not_active_json() {
-    return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
-}
-
 // GET /connect: where the browser goes to sign in with Microsoft (the bot's account with ?purpose=bot).
 Response start_connect(sync::Logins& logins, mm::Api& api, Request const& request) {
     auto purpose = sync::Purpose::user;

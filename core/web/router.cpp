@@ -35,6 +35,11 @@ Response json_error(int status, std::string id, std::string message) {
     return json_response(status, body.dump());
 }
 
+Response not_active_json(int retry_after_seconds) {
+    return json_error(503, "not_active", "The plugin is not active.")
+        .set("Retry-After", std::to_string(retry_after_seconds));
+}
+
 void Router::add(Route route) { routes_.push_back(std::move(route)); }
 
 std::size_t Router::body_limit(std::string const& method, std::string const& path) const {

@@ -52,6 +52,8 @@ struct Route {
 
 // The JSON error body every route uses: {"id": "...", "message": "...", "status_code": N}.
 Response json_error(int status, std::string id, std::string message);
+// 503 "not_active" while the plugin is not running, with when to ask again.
+Response not_active_json(int retry_after_seconds = 5);
 Response json_response(int status, std::string body);
 
 class Router {

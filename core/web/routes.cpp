@@ -6,9 +6,9 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "metrics/counters.hpp"
 #include "store/repositories.hpp"
 #include "sync/receiver.hpp"
-#include "metrics/counters.hpp"
 
 namespace msteams::web {
 namespace {
@@ -50,7 +50,7 @@ Response notifications(Request const& request, char const* kind,
     auto const r = receiver();
     if (!r) {
         // Not active: refuse without losing anything; Graph sends the notifications again.
-        return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "30");
+        return not_active_json(30);
     }
     auto const answer = std::string_view(kind) == "changes" ? r->changes(request.body) : r->lifecycle(request.body);
     if (answer.status >= 400) {
@@ -119,7 +119,7 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                          }
                          auto const repos = repositories ? repositories() : std::nullopt;
                          if (!repos) {
-                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                             return not_active_json();
                          }
                          return dead_letter_list(*repos->dead_letters);
                      }});
@@ -147,7 +147,7 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
                          }
                          auto const repos = repositories ? repositories() : std::nullopt;
                          if (!repos) {
-                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                             return not_active_json();
                          }
                          auto const no = [] { return json_response(200, R"({"bridged":false})"); };
                          auto const channel = api->get_channel(channel_id);
@@ -178,7 +178,7 @@ void install_routes(Router& router, std::function<std::optional<WebappSettings>(
     router.add(Route{"GET", "/api/v1/config", Access::user, 0, [settings](Request const&) {
                          auto const s = settings();
                          if (!s) {
-                             return json_error(503, "not_active", "The plugin is not active.").set("Retry-After", "5");
+                             return not_active_json();
                          }
                          nlohmann::json const body{{"enforce_connected_accounts", s->enforce_connected_accounts},
                                                    {"allow_skip_connect_accounts", s->allow_skip_connect_accounts},

@@ -13,9 +13,9 @@
 #include "fake_api.hpp"
 #include "fakes/fake_teams.hpp"
 #include "fakes/memory_store.hpp"
+#include "metrics/counters.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
-#include "metrics/counters.hpp"
 
 namespace msteams::test {
 

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "sync/receiver.hpp"
 #include "metrics/counters.hpp"
+#include "sync/receiver.hpp"
 #include "web/router.hpp"
 #include "web/routes.hpp"
 
