@@ -9,7 +9,7 @@
 #   make demo         the bridge running end to end on this machine
 #   make bench        throughput, latency and Graph cost, end to end (bench/); BENCH_FLAGS adds flags
 #   make fuzz         every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (default 60; FUZZ_RUNS=N stops
-#                     a target after N executions, FUZZ_TARGETS picks targets)
+#                     a target after N executions, FUZZ_TARGETS picks targets, FUZZ_WORKERS=N processes each)
 #   make chaos        fault experiments end to end, both directions (tests/chaos/); CHAOS_FLAGS adds flags
 #   make clean
 
