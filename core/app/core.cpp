@@ -251,11 +251,11 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
 
     auto entra = runtime->entra;
     auto graph = runtime->graph;
-    sync::ProfileReader read_profile = [entra, graph](std::string const& id) -> Result<sync::TeamsProfile> {
+    sync::ProfileReader read_profile = [entra, graph](std::string const& id_or_upn) -> Result<sync::TeamsProfile> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         graph::GraphUser user;
-        MSTEAMS_TRY_ASSIGN(user, graph->get_user(app.access_token, id));
+        MSTEAMS_TRY_ASSIGN(user, graph->get_user(app.access_token, id_or_upn));
         return sync::TeamsProfile{user.id, user.display_name, user.mail.empty() ? user.user_principal_name : user.mail,
                                   user.user_type == "Guest"};
     };
@@ -263,13 +263,13 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         api_, runtime->repos, sync::PeopleSettings{config->sync_guest_users}, read_profile, stats_);
     sync::ProfileSyncSettings profile_sync;
     profile_sync.presence = config->sync_presence;
-    sync::PhotoReader read_photo = [entra, graph](std::string const& id) -> Result<std::optional<std::string>> {
+    sync::PhotoReader read_photo = [entra, graph](TeamsUserId const& id) -> Result<std::optional<std::string>> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         return graph->get_user_photo(app.access_token, id);
     };
     sync::PresenceReader read_presence =
-        [entra, graph](std::vector<std::string> const& ids) -> Result<std::vector<graph::Presence>> {
+        [entra, graph](std::vector<TeamsUserId> const& ids) -> Result<std::vector<graph::Presence>> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         return graph->get_presences(app.access_token, ids);
@@ -280,7 +280,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     // retries what fails).
     std::weak_ptr<sync::ProfileSync> weak_profiles = runtime->profiles;
     runtime->people->on_synthetic_created(
-        [weak_profiles](std::string const& teams_user_id, std::string const& mm_user_id) {
+        [weak_profiles](TeamsUserId const& teams_user_id, MmUserId const& mm_user_id) {
             if (auto p = weak_profiles.lock()) {
                 if (auto s = p->sync_photo(store::SyntheticProfile{teams_user_id, mm_user_id, 0, ""}); !s) {
                     log::debug("the photo of a new Teams user waits for the next pass", {{"error", s.error().message}});
@@ -437,7 +437,7 @@ Status Core::configuration_change(std::string const& settings_json, ServerSettin
         log::info("configuration applied; waiting to be set up", {{"missing", joined(config->missing)}});
     }
     // Webapps re-read what they show (the connect prompt depends on the configuration).
-    if (auto s = api_->publish_websocket_event("config_changed", "{}", mm::Broadcast{"", "", "", true}); !s) {
+    if (auto s = api_->publish_websocket_event("config_changed", "{}", mm::Broadcast{{}, {}, "", true}); !s) {
         log::warn("could not tell webapps about the configuration change", {{"error", s.error().message}});
     }
     return {};

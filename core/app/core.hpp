@@ -97,7 +97,7 @@ public:
     [[nodiscard]] bool active() const noexcept { return active_.load(); }
     // The configuration in force, or nullptr before the first successful activation.
     [[nodiscard]] std::shared_ptr<Config const> config() const noexcept { return config_.load(); }
-    [[nodiscard]] std::string const& bot_user_id() const noexcept { return bot_user_id_; }
+    [[nodiscard]] MmUserId const& bot_user_id() const noexcept { return bot_user_id_; }
     // The logins of the configuration in force, or nullptr while not active.
     [[nodiscard]] std::shared_ptr<sync::Logins> logins() const;
     // The change-notification receiver of the configuration in force, or nullptr while not active.
@@ -132,7 +132,7 @@ private:
     web::Router router_;
     std::atomic<std::shared_ptr<Config const>> config_;
     std::atomic<bool> active_{false};
-    std::string bot_user_id_;
+    MmUserId bot_user_id_;
     std::shared_ptr<metrics::Counters> stats_;
     std::string node_id_;
     mutable std::mutex problems_mutex_;

@@ -181,8 +181,9 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const&
                 auto const channel = api.get_channel(p.mm_channel_id);
                 auto const creator = p.creator_mm_user_id.empty() ? Result<mm::User>(std::unexpected(Error{}))
                                                                   : api.get_user(p.creator_mm_user_id);
-                table += "| " + cell(channel ? channel->display_name + " (~" + channel->name + ")" : p.mm_channel_id) +
-                         " | " + cell(p.teams_team_id) + " | " + cell(p.teams_thread_id) + " | " +
+                table += "| " +
+                         cell(channel ? channel->display_name + " (~" + channel->name + ")" : p.mm_channel_id.str()) +
+                         " | " + cell(p.teams_team_id) + " | " + cell(p.teams_thread_id.str()) + " | " +
                          cell(creator ? "@" + creator->username : "") + " |\n";
             }
             return table;
@@ -232,7 +233,7 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const&
             changed.auth_service = ctx->synthetic_auth_service;
             changed.auth_data = ctx->synthetic_auth_data == "mail" || ctx->synthetic_auth_data == "upn"
                                     ? (*teams)->email
-                                    : (*teams)->teams_user_id;
+                                    : (*teams)->teams_user_id.str();
             if (auto updated = api.update_user(changed); !updated) {
                 return fail(ErrorCode::unavailable, "Could not update @" + username + ": " + updated.error().message);
             }

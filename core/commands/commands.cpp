@@ -94,7 +94,7 @@ std::string Dispatcher::help_text(bool include_admin) const {
     return text;
 }
 
-bool Dispatcher::is_system_admin(std::string const& user_id) const {
+bool Dispatcher::is_system_admin(MmUserId const& user_id) const {
     auto const allowed = api_.has_permission_to(user_id, "manage_system");
     if (!allowed) {
         log::warn("could not check a user's permissions", {{"user_id", user_id}, {"error", allowed.error().message}});

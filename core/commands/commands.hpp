@@ -53,7 +53,7 @@ public:
     [[nodiscard]] std::string help_text(bool include_admin) const;
 
 private:
-    [[nodiscard]] bool is_system_admin(std::string const& user_id) const;
+    [[nodiscard]] bool is_system_admin(MmUserId const& user_id) const;
 
     mm::Api& api_;
     std::vector<SubCommand> commands_;

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/ids.hpp"
+
 // Logging for the whole core. Until the Mattermost API is connected, lines go to stderr (which the shim forwards to
 // the server log); afterwards they go through the API, so they land in the Mattermost server log with their level
 // and fields. Never pass secrets: values are logged as given.
@@ -17,7 +19,13 @@ namespace msteams::log {
 
 enum class Level { debug, info, warn, error };
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
+// One field of a log line: a key and its text; an id is its text.
+struct Field : std::pair<std::string, std::string> {
+    using std::pair<std::string, std::string>::pair;
+    template <class Tag>
+    Field(std::string key, Id<Tag> const& id) : std::pair<std::string, std::string>(std::move(key), id.str()) {}
+};
+using Fields = std::vector<Field>;
 
 class Sink {
 public:

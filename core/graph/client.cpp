@@ -63,6 +63,25 @@ public:
         return v.get<std::string>();
     }
 
+    // An id of Graph's own objects (a chat, a message, a subscription): one of another shape is a problem.
+    template <class I>
+    I id(char const* key) {
+        auto const text = str(key);
+        if (text.empty()) {
+            return {};
+        }
+        auto id = I::parse(text);
+        if (!id) {
+            wrong(key, "an id of the expected shape");
+            return {};
+        }
+        return *std::move(id);
+    }
+
+    // A user's id, which is an Entra object id for the users the bridge can map. Senders of other kinds (anonymous
+    // meeting guests, phone users) have ids of other shapes: they read as no user, and the message still counts.
+    TeamsUserId user_id(char const* key) { return TeamsUserId::parse(str(key)).value_or(TeamsUserId()); }
+
     std::int64_t integer(char const* key) {
         if (!has(key)) {
             return 0;
@@ -156,12 +175,12 @@ ChatMessage message_from(json const& j, std::string& problem) {
         return m;
     }
     Fields f(j, "chatMessage", &problem);
-    m.id = f.str("id");
+    m.id = f.id<TeamsMessageId>("id");
     if (m.id.empty() && problem.empty()) {
         problem = "chatMessage has no id";
     }
-    m.chat_id = f.str("chatId");
-    m.reply_to_id = f.str("replyToId");
+    m.chat_id = f.id<TeamsThreadId>("chatId");
+    m.reply_to_id = f.id<TeamsMessageId>("replyToId");
     m.message_type = f.str("messageType");
     m.created_at = f.time("createdDateTime");
     m.last_modified_at = f.time("lastModifiedDateTime");
@@ -172,7 +191,7 @@ ChatMessage message_from(json const& j, std::string& problem) {
         Fields ff(*from, "chatMessage.from", &problem);
         if (auto const* user = ff.object("user")) {
             Fields uf(*user, "chatMessage.from.user", &problem);
-            m.from.id = uf.str("id");
+            m.from.id = uf.user_id("id");
             m.from.display_name = uf.str("displayName");
         } else if (auto const* app = ff.object("application")) {
             // An application (bot) sender: no user id, but its name is worth showing.
@@ -219,7 +238,7 @@ ChatMessage message_from(json const& j, std::string& problem) {
                 Fields wf(*mentioned, "chatMessage.mentions[].mentioned", &problem);
                 if (auto const* user = wf.object("user")) {
                     Fields uf(*user, "chatMessage.mentions[].mentioned.user", &problem);
-                    out.user_id = uf.str("id");
+                    out.user_id = uf.user_id("id");
                     out.display_name = uf.str("displayName");
                 }
             }
@@ -240,7 +259,7 @@ ChatMessage message_from(json const& j, std::string& problem) {
                 Fields wf(*who, "chatMessage.reactions[].user", &problem);
                 if (auto const* user = wf.object("user")) {
                     Fields uf(*user, "chatMessage.reactions[].user.user", &problem);
-                    out.user_id = uf.str("id");
+                    out.user_id = uf.user_id("id");
                 }
             }
             m.reactions.push_back(std::move(out));
@@ -256,7 +275,7 @@ Chat chat_from(json const& j, std::string& problem) {
         return c;
     }
     Fields f(j, "chat", &problem);
-    c.id = f.str("id");
+    c.id = f.id<TeamsThreadId>("id");
     if (c.id.empty() && problem.empty()) {
         problem = "chat has no id";
     }
@@ -272,7 +291,7 @@ Chat chat_from(json const& j, std::string& problem) {
             }
             Fields mf(member, "chat.members[]", &problem);
             ChatMember out;
-            out.user_id = mf.str("userId");
+            out.user_id = mf.user_id("userId");
             out.display_name = mf.str("displayName");
             out.email = mf.str("email");
             if (auto const* roles = mf.array("roles")) {
@@ -293,7 +312,7 @@ Chat chat_from(json const& j, std::string& problem) {
 GraphUser user_from(json const& j, std::string& problem) {
     GraphUser u;
     Fields f(j, "user", &problem);
-    u.id = f.str("id");
+    u.id = f.id<TeamsUserId>("id");
     if (u.id.empty() && problem.empty()) {
         problem = "user has no id";
     }
@@ -312,7 +331,7 @@ Subscription subscription_from(json const& j, std::string& problem) {
         return s;
     }
     Fields f(j, "subscription", &problem);
-    s.id = f.str("id");
+    s.id = f.id<SubscriptionId>("id");
     if (s.id.empty() && problem.empty()) {
         problem = "subscription has no id";
     }
@@ -763,7 +782,7 @@ Result<GraphUser> Client::get_user(std::string const& token, std::string const& 
     return u;
 }
 
-Result<std::optional<std::string>> Client::get_user_photo(std::string const& token, std::string const& id) {
+Result<std::optional<std::string>> Client::get_user_photo(std::string const& token, TeamsUserId const& id) {
     Call call;
     call.url = impl_->api + "/users/" + detail::path_segment(id) + "/photo/$value";
     call.token = token;
@@ -784,7 +803,7 @@ Result<std::optional<std::string>> Client::get_user_photo(std::string const& tok
     return std::optional<std::string>(std::move(r.body));
 }
 
-Result<std::vector<Presence>> Client::get_presences(std::string const& token, std::vector<std::string> const& ids) {
+Result<std::vector<Presence>> Client::get_presences(std::string const& token, std::vector<TeamsUserId> const& ids) {
     if (ids.empty() || ids.size() > k_max_presence_ids) {
         return fail(ErrorCode::invalid_argument, "get presences: between 1 and 650 user ids per request");
     }
@@ -805,7 +824,7 @@ Result<std::vector<Presence>> Client::get_presences(std::string const& token, st
     for (auto const& item : *items) {
         std::string problem;
         Fields f(item, "presence", &problem);
-        Presence p{f.str("id"), f.str("availability"), f.str("activity")};
+        Presence p{f.id<TeamsUserId>("id"), f.str("availability"), f.str("activity")};
         if (!problem.empty() || p.id.empty()) {
             return fail(ErrorCode::internal, call.what + ": malformed answer: " +
                                                  (problem.empty() ? std::string("a presence has no id") : problem));
@@ -817,7 +836,7 @@ Result<std::vector<Presence>> Client::get_presences(std::string const& token, st
 
 // --- chats -----------------------------------------------------------------------------------------------------------
 
-Result<Chat> Client::get_chat(std::string const& token, std::string const& chat_id, bool with_members) {
+Result<Chat> Client::get_chat(std::string const& token, TeamsThreadId const& chat_id, bool with_members) {
     Call call;
     call.url = impl_->api + "/chats/" + detail::path_segment(chat_id) + (with_members ? "?$expand=members" : "");
     call.token = token;
@@ -834,7 +853,7 @@ Result<Chat> Client::get_chat(std::string const& token, std::string const& chat_
 }
 
 Result<Chat> Client::create_chat(std::string const& token, std::string const& chat_type,
-                                 std::vector<std::string> const& member_ids) {
+                                 std::vector<TeamsUserId> const& member_ids) {
     if (chat_type != "oneOnOne" && chat_type != "group") {
         return fail(ErrorCode::invalid_argument, "create chat: chatType must be oneOnOne or group");
     }
@@ -846,7 +865,7 @@ Result<Chat> Client::create_chat(std::string const& token, std::string const& ch
     for (auto const& id : member_ids) {
         // users('…') in an OData key: a quote is doubled.
         std::string key;
-        for (char c : id) {
+        for (char c : id.str()) {
             key += c;
             if (c == '\'') {
                 key += '\'';
@@ -908,19 +927,19 @@ Result<std::vector<Chat>> Client::list_my_chats(std::string const& token, std::s
 
 namespace {
 
-std::string messages_path(std::string const& api, std::string const& chat_id) {
+std::string messages_path(std::string const& api, TeamsThreadId const& chat_id) {
     return api + "/chats/" + detail::path_segment(chat_id) + "/messages";
 }
 
 }  // namespace
 
-Result<ChatMessage> Client::get_message(std::string const& token, std::string const& chat_id,
-                                        std::string const& message_id) {
+Result<ChatMessage> Client::get_message(std::string const& token, TeamsThreadId const& chat_id,
+                                        TeamsMessageId const& message_id) {
     Call call;
     call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id);
     call.token = token;
     call.budget = Budget::chat_read;
-    call.chat_id = chat_id;
+    call.chat_id = chat_id.str();
     call.kind = &Counters::message_gets;
     call.what = "GET chat message";
     json j;
@@ -934,18 +953,18 @@ Result<ChatMessage> Client::get_message(std::string const& token, std::string co
     return m;
 }
 
-Result<Client::Page> Client::list_messages_since(std::string const& token, std::string const& chat_id,
+Result<Client::Page> Client::list_messages_since(std::string const& token, TeamsThreadId const& chat_id,
                                                  std::int64_t after_ms, std::size_t max_messages) {
     return list_messages(token, chat_id, after_ms, max_messages, Keep::newest);
 }
 
-Result<Client::Page> Client::list_oldest_messages_since(std::string const& token, std::string const& chat_id,
+Result<Client::Page> Client::list_oldest_messages_since(std::string const& token, TeamsThreadId const& chat_id,
                                                         std::int64_t after_ms, std::size_t max_messages) {
     return list_messages(token, chat_id, after_ms, max_messages, Keep::oldest);
 }
 
-Result<Client::Page> Client::list_messages(std::string const& token, std::string const& chat_id, std::int64_t after_ms,
-                                           std::size_t max_messages, Keep keep) {
+Result<Client::Page> Client::list_messages(std::string const& token, TeamsThreadId const& chat_id,
+                                           std::int64_t after_ms, std::size_t max_messages, Keep keep) {
     Page out;
     if (max_messages == 0) {
         return out;
@@ -962,7 +981,7 @@ Result<Client::Page> Client::list_messages(std::string const& token, std::string
         call.url = url;
         call.token = token;
         call.budget = Budget::chat_read;
-        call.chat_id = chat_id;
+        call.chat_id = chat_id.str();
         call.kind = &Counters::message_lists;
         call.what = "GET chat messages";
         json page;
@@ -1003,7 +1022,7 @@ Result<Client::Page> Client::list_messages(std::string const& token, std::string
     return out;
 }
 
-Result<ChatMessage> Client::send_message(std::string const& token, std::string const& chat_id,
+Result<ChatMessage> Client::send_message(std::string const& token, TeamsThreadId const& chat_id,
                                          NewMessage const& message) {
     Call call;
     call.method = "POST";
@@ -1012,7 +1031,7 @@ Result<ChatMessage> Client::send_message(std::string const& token, std::string c
     call.body = dump(message_body(message));
     call.content_type = "application/json";
     call.budget = Budget::chat_post;
-    call.chat_id = chat_id;
+    call.chat_id = chat_id.str();
     call.kind = &Counters::message_posts;
     call.idempotent = false;  // a second POST is a second message
     call.what = "POST chat message";
@@ -1027,7 +1046,7 @@ Result<ChatMessage> Client::send_message(std::string const& token, std::string c
     return m;
 }
 
-Status Client::update_message(std::string const& token, std::string const& chat_id, std::string const& message_id,
+Status Client::update_message(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
                               NewMessage const& message) {
     Call call;
     call.method = "PATCH";
@@ -1036,22 +1055,22 @@ Status Client::update_message(std::string const& token, std::string const& chat_
     call.body = dump(message_body(message));
     call.content_type = "application/json";
     call.budget = Budget::chat_write;
-    call.chat_id = chat_id;
+    call.chat_id = chat_id.str();
     call.kind = &Counters::message_writes;
     call.idempotent = true;  // the same body again
     call.what = "PATCH chat message";
     return impl_->status_call(call, {200, 204});
 }
 
-Status Client::soft_delete_message(std::string const& token, std::string const& user_id, std::string const& chat_id,
-                                   std::string const& message_id) {
+Status Client::soft_delete_message(std::string const& token, TeamsUserId const& user_id, TeamsThreadId const& chat_id,
+                                   TeamsMessageId const& message_id) {
     Call call;
     call.method = "POST";
     call.url = impl_->api + "/users/" + detail::path_segment(user_id) + "/chats/" + detail::path_segment(chat_id) +
                "/messages/" + detail::path_segment(message_id) + "/softDelete";
     call.token = token;
     call.budget = Budget::chat_write;
-    call.chat_id = chat_id;
+    call.chat_id = chat_id.str();
     call.kind = &Counters::message_writes;
     call.idempotent = true;  // deleting a deleted message changes nothing
     call.what = "POST softDelete";
@@ -1060,8 +1079,8 @@ Status Client::soft_delete_message(std::string const& token, std::string const& 
 
 namespace {
 
-Call reaction_call(std::string const& api, std::string const& token, std::string const& chat_id,
-                   std::string const& message_id, std::string const& reaction_type, char const* action) {
+Call reaction_call(std::string const& api, std::string const& token, TeamsThreadId const& chat_id,
+                   TeamsMessageId const& message_id, std::string const& reaction_type, char const* action) {
     Call call;
     call.method = "POST";
     call.url = messages_path(api, chat_id) + "/" + detail::path_segment(message_id) + "/" + action;
@@ -1069,7 +1088,7 @@ Call reaction_call(std::string const& api, std::string const& token, std::string
     call.body = dump(json{{"reactionType", reaction_type}});
     call.content_type = "application/json";
     call.budget = Budget::chat_write;
-    call.chat_id = chat_id;
+    call.chat_id = chat_id.str();
     call.kind = &Counters::message_writes;
     call.idempotent = true;  // one reaction of a kind per user: setting or unsetting it again changes nothing
     call.what = std::string("POST ") + action;
@@ -1078,13 +1097,13 @@ Call reaction_call(std::string const& api, std::string const& token, std::string
 
 }  // namespace
 
-Status Client::set_reaction(std::string const& token, std::string const& chat_id, std::string const& message_id,
+Status Client::set_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
                             std::string const& reaction_type) {
     return impl_->status_call(reaction_call(impl_->api, token, chat_id, message_id, reaction_type, "setReaction"),
                               {200, 204});
 }
 
-Status Client::unset_reaction(std::string const& token, std::string const& chat_id, std::string const& message_id,
+Status Client::unset_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
                               std::string const& reaction_type) {
     return impl_->status_call(reaction_call(impl_->api, token, chat_id, message_id, reaction_type, "unsetReaction"),
                               {200, 204});
@@ -1092,14 +1111,14 @@ Status Client::unset_reaction(std::string const& token, std::string const& chat_
 
 // --- files -----------------------------------------------------------------------------------------------------------
 
-Result<std::string> Client::get_hosted_content(std::string const& token, std::string const& chat_id,
-                                               std::string const& message_id, std::string const& hosted_content_id) {
+Result<std::string> Client::get_hosted_content(std::string const& token, TeamsThreadId const& chat_id,
+                                               TeamsMessageId const& message_id, std::string const& hosted_content_id) {
     Call call;
     call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id) + "/hostedContents/" +
                detail::path_segment(hosted_content_id) + "/$value";
     call.token = token;
     call.budget = Budget::chat_read;
-    call.chat_id = chat_id;
+    call.chat_id = chat_id.str();
     call.kind = &Counters::file_downloads;
     call.what = "GET hosted content";
     return impl_->download(std::move(call));
@@ -1209,7 +1228,7 @@ Result<Subscription> Client::create_subscription(std::string const& token, Subsc
     return s;
 }
 
-Result<Subscription> Client::renew_subscription(std::string const& token, std::string const& id,
+Result<Subscription> Client::renew_subscription(std::string const& token, SubscriptionId const& id,
                                                 std::int64_t expires_at) {
     Call call;
     call.method = "PATCH";
@@ -1225,7 +1244,7 @@ Result<Subscription> Client::renew_subscription(std::string const& token, std::s
     return subscription_answer(j, call.what);
 }
 
-Status Client::reauthorize_subscription(std::string const& token, std::string const& id) {
+Status Client::reauthorize_subscription(std::string const& token, SubscriptionId const& id) {
     Call call;
     call.method = "POST";
     call.url = impl_->api + "/subscriptions/" + detail::path_segment(id) + "/reauthorize";
@@ -1236,7 +1255,7 @@ Status Client::reauthorize_subscription(std::string const& token, std::string co
     return impl_->status_call(call, {200, 202, 204});
 }
 
-Status Client::delete_subscription(std::string const& token, std::string const& id) {
+Status Client::delete_subscription(std::string const& token, SubscriptionId const& id) {
     Call call;
     call.method = "DELETE";
     call.url = impl_->api + "/subscriptions/" + detail::path_segment(id);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ids.hpp"
 #include "common/result.hpp"
 #include "graph/entra.hpp"
 #include "http/client.hpp"
@@ -29,19 +30,19 @@
 namespace msteams::graph {
 
 struct Identity {
-    std::string id;
+    TeamsUserId id;
     std::string display_name;
 };
 
 struct ChatMember {
-    std::string user_id;
+    TeamsUserId user_id;  // empty for members who are not Entra users
     std::string display_name;
     std::string email;
     std::vector<std::string> roles;  // "owner", "guest"
 };
 
 struct Chat {
-    std::string id;
+    TeamsThreadId id;
     std::string chat_type;  // "oneOnOne", "group", "meeting"
     std::string topic;
     std::string web_url;
@@ -51,8 +52,8 @@ struct Chat {
 
 struct Mention {
     int id = 0;
-    std::string text;  // mentionText
-    std::string user_id;
+    std::string text;     // mentionText
+    TeamsUserId user_id;  // empty when a mention is not of a user (a tag, a channel, everyone)
     std::string display_name;
 };
 
@@ -66,7 +67,7 @@ struct Attachment {
 
 struct Reaction {
     std::string reaction_type;  // "like", "heart", ... or a Unicode emoji
-    std::string user_id;
+    TeamsUserId user_id;
     std::int64_t created_at = 0;  // Unix ms
 };
 
@@ -75,9 +76,9 @@ struct HostedContentRef {
 };
 
 struct ChatMessage {
-    std::string id;
-    std::string chat_id;
-    std::string reply_to_id;
+    TeamsMessageId id;
+    TeamsThreadId chat_id;
+    TeamsMessageId reply_to_id;
     std::string message_type;           // "message", "systemEventMessage", ...
     std::int64_t created_at = 0;        // Unix ms
     std::int64_t last_modified_at = 0;  // Unix ms
@@ -100,7 +101,7 @@ struct ChatMessage {
 // A Teams user's presence (GET /communications/getPresencesByUserId): availability is Available, AvailableIdle,
 // Away, BeRightBack, Busy, BusyIdle, DoNotDisturb, Offline or PresenceUnknown.
 struct Presence {
-    std::string id;
+    TeamsUserId id;
     std::string availability;
     std::string activity;
 };
@@ -111,7 +112,7 @@ inline constexpr std::size_t k_max_presence_ids = 650;
 inline constexpr std::size_t k_max_photo_bytes = std::size_t{4} << 20;
 
 struct GraphUser {
-    std::string id;
+    TeamsUserId id;
     std::string display_name;
     std::string mail;
     std::string user_principal_name;
@@ -120,7 +121,7 @@ struct GraphUser {
 };
 
 struct Subscription {
-    std::string id;
+    SubscriptionId id;
     std::string resource;
     std::string change_type;
     std::string notification_url;
@@ -195,18 +196,18 @@ public:
     virtual ~ChatApi() = default;
 
     // Chats
-    [[nodiscard]] virtual Result<Chat> get_chat(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] virtual Result<Chat> get_chat(std::string const& token, TeamsThreadId const& chat_id,
                                                 bool with_members) = 0;
     // POST /chats: oneOnOne with two members (idempotent) or group with more; the caller is one of `member_ids`.
     [[nodiscard]] virtual Result<Chat> create_chat(std::string const& token, std::string const& chat_type,
-                                                   std::vector<std::string> const& member_ids) = 0;
+                                                   std::vector<TeamsUserId> const& member_ids) = 0;
     // The caller's chats with members, for finding an existing group chat ($expand=members, all pages up to
     // `max_chats`).
     [[nodiscard]] virtual Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats) = 0;
 
     // Chat messages
-    [[nodiscard]] virtual Result<ChatMessage> get_message(std::string const& token, std::string const& chat_id,
-                                                          std::string const& message_id) = 0;
+    [[nodiscard]] virtual Result<ChatMessage> get_message(std::string const& token, TeamsThreadId const& chat_id,
+                                                          TeamsMessageId const& message_id) = 0;
     // Messages of a chat modified after `after_ms` (Unix ms), oldest first, at most `max_messages` (the newest
     // are kept when there are more; `truncated` says so). Graph compares more precisely than the milliseconds it
     // shows, so messages of after_ms's own millisecond may come back again: callers deduplicate.
@@ -214,29 +215,31 @@ public:
         std::vector<ChatMessage> messages;
         bool truncated = false;
     };
-    [[nodiscard]] virtual Result<Page> list_messages_since(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] virtual Result<Page> list_messages_since(std::string const& token, TeamsThreadId const& chat_id,
                                                            std::int64_t after_ms, std::size_t max_messages) = 0;
     // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
     // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
     // reading again from the newest of each chunk.
-    [[nodiscard]] virtual Result<Page> list_oldest_messages_since(std::string const& token, std::string const& chat_id,
-                                                                  std::int64_t after_ms, std::size_t max_messages) = 0;
-    [[nodiscard]] virtual Result<ChatMessage> send_message(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] virtual Result<Page> list_oldest_messages_since(std::string const& token,
+                                                                  TeamsThreadId const& chat_id, std::int64_t after_ms,
+                                                                  std::size_t max_messages) = 0;
+    [[nodiscard]] virtual Result<ChatMessage> send_message(std::string const& token, TeamsThreadId const& chat_id,
                                                            NewMessage const& message) = 0;
-    [[nodiscard]] virtual Status update_message(std::string const& token, std::string const& chat_id,
-                                                std::string const& message_id, NewMessage const& message) = 0;
+    [[nodiscard]] virtual Status update_message(std::string const& token, TeamsThreadId const& chat_id,
+                                                TeamsMessageId const& message_id, NewMessage const& message) = 0;
     // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
-    [[nodiscard]] virtual Status soft_delete_message(std::string const& token, std::string const& user_id,
-                                                     std::string const& chat_id, std::string const& message_id) = 0;
-    [[nodiscard]] virtual Status set_reaction(std::string const& token, std::string const& chat_id,
-                                              std::string const& message_id, std::string const& reaction_type) = 0;
-    [[nodiscard]] virtual Status unset_reaction(std::string const& token, std::string const& chat_id,
-                                                std::string const& message_id, std::string const& reaction_type) = 0;
+    [[nodiscard]] virtual Status soft_delete_message(std::string const& token, TeamsUserId const& user_id,
+                                                     TeamsThreadId const& chat_id,
+                                                     TeamsMessageId const& message_id) = 0;
+    [[nodiscard]] virtual Status set_reaction(std::string const& token, TeamsThreadId const& chat_id,
+                                              TeamsMessageId const& message_id, std::string const& reaction_type) = 0;
+    [[nodiscard]] virtual Status unset_reaction(std::string const& token, TeamsThreadId const& chat_id,
+                                                TeamsMessageId const& message_id, std::string const& reaction_type) = 0;
 
     // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
     // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
-    [[nodiscard]] virtual Result<std::string> get_hosted_content(std::string const& token, std::string const& chat_id,
-                                                                 std::string const& message_id,
+    [[nodiscard]] virtual Result<std::string> get_hosted_content(std::string const& token, TeamsThreadId const& chat_id,
+                                                                 TeamsMessageId const& message_id,
                                                                  std::string const& hosted_content_id) = 0;
     [[nodiscard]] virtual Result<std::string> download_shared(std::string const& token,
                                                               std::string const& content_url) = 0;
@@ -255,10 +258,11 @@ public:
     // Subscriptions (app token for chats/getAllMessages)
     [[nodiscard]] virtual Result<Subscription> create_subscription(std::string const& token,
                                                                    Subscription const& wanted) = 0;
-    [[nodiscard]] virtual Result<Subscription> renew_subscription(std::string const& token, std::string const& id,
+    [[nodiscard]] virtual Result<Subscription> renew_subscription(std::string const& token, SubscriptionId const& id,
                                                                   std::int64_t expires_at) = 0;
-    [[nodiscard]] virtual Status reauthorize_subscription(std::string const& token, std::string const& id) = 0;
-    [[nodiscard]] virtual Status delete_subscription(std::string const& token, std::string const& id) = 0;  // 404 → ok
+    [[nodiscard]] virtual Status reauthorize_subscription(std::string const& token, SubscriptionId const& id) = 0;
+    [[nodiscard]] virtual Status delete_subscription(std::string const& token,
+                                                     SubscriptionId const& id) = 0;  // 404 → ok
     [[nodiscard]] virtual Result<std::vector<Subscription>> list_subscriptions(std::string const& token) = 0;
 };
 
@@ -277,47 +281,47 @@ public:
     // Users (app token)
     [[nodiscard]] Result<GraphUser> get_user(std::string const& token, std::string const& id_or_upn);
     // The user's profile photo (its largest size), nullopt when they have none.
-    [[nodiscard]] Result<std::optional<std::string>> get_user_photo(std::string const& token, std::string const& id);
+    [[nodiscard]] Result<std::optional<std::string>> get_user_photo(std::string const& token, TeamsUserId const& id);
     // Presence of up to k_max_presence_ids users in one request; users Graph does not know are left out.
     [[nodiscard]] Result<std::vector<Presence>> get_presences(std::string const& token,
-                                                              std::vector<std::string> const& ids);
+                                                              std::vector<TeamsUserId> const& ids);
 
     // Chats
-    [[nodiscard]] Result<Chat> get_chat(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] Result<Chat> get_chat(std::string const& token, TeamsThreadId const& chat_id,
                                         bool with_members) override;
     // POST /chats: oneOnOne with two members (idempotent) or group with more; the caller is one of `member_ids`.
     [[nodiscard]] Result<Chat> create_chat(std::string const& token, std::string const& chat_type,
-                                           std::vector<std::string> const& member_ids) override;
+                                           std::vector<TeamsUserId> const& member_ids) override;
     // The caller's chats with members, for finding an existing group chat ($expand=members, all pages up to
     // `max_chats`).
     [[nodiscard]] Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats) override;
 
     // Chat messages
-    [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, std::string const& chat_id,
-                                                  std::string const& message_id) override;
-    [[nodiscard]] Result<Page> list_messages_since(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, TeamsThreadId const& chat_id,
+                                                  TeamsMessageId const& message_id) override;
+    [[nodiscard]] Result<Page> list_messages_since(std::string const& token, TeamsThreadId const& chat_id,
                                                    std::int64_t after_ms, std::size_t max_messages) override;
     // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
     // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
     // reading again from the newest of each chunk.
-    [[nodiscard]] Result<Page> list_oldest_messages_since(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] Result<Page> list_oldest_messages_since(std::string const& token, TeamsThreadId const& chat_id,
                                                           std::int64_t after_ms, std::size_t max_messages) override;
-    [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, TeamsThreadId const& chat_id,
                                                    NewMessage const& message) override;
-    [[nodiscard]] Status update_message(std::string const& token, std::string const& chat_id,
-                                        std::string const& message_id, NewMessage const& message) override;
+    [[nodiscard]] Status update_message(std::string const& token, TeamsThreadId const& chat_id,
+                                        TeamsMessageId const& message_id, NewMessage const& message) override;
     // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
-    [[nodiscard]] Status soft_delete_message(std::string const& token, std::string const& user_id,
-                                             std::string const& chat_id, std::string const& message_id) override;
-    [[nodiscard]] Status set_reaction(std::string const& token, std::string const& chat_id,
-                                      std::string const& message_id, std::string const& reaction_type) override;
-    [[nodiscard]] Status unset_reaction(std::string const& token, std::string const& chat_id,
-                                        std::string const& message_id, std::string const& reaction_type) override;
+    [[nodiscard]] Status soft_delete_message(std::string const& token, TeamsUserId const& user_id,
+                                             TeamsThreadId const& chat_id, TeamsMessageId const& message_id) override;
+    [[nodiscard]] Status set_reaction(std::string const& token, TeamsThreadId const& chat_id,
+                                      TeamsMessageId const& message_id, std::string const& reaction_type) override;
+    [[nodiscard]] Status unset_reaction(std::string const& token, TeamsThreadId const& chat_id,
+                                        TeamsMessageId const& message_id, std::string const& reaction_type) override;
 
     // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
     // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
-    [[nodiscard]] Result<std::string> get_hosted_content(std::string const& token, std::string const& chat_id,
-                                                         std::string const& message_id,
+    [[nodiscard]] Result<std::string> get_hosted_content(std::string const& token, TeamsThreadId const& chat_id,
+                                                         TeamsMessageId const& message_id,
                                                          std::string const& hosted_content_id) override;
     [[nodiscard]] Result<std::string> download_shared(std::string const& token,
                                                       std::string const& content_url) override;
@@ -330,17 +334,17 @@ public:
     // Subscriptions (app token for chats/getAllMessages)
     [[nodiscard]] Result<Subscription> create_subscription(std::string const& token,
                                                            Subscription const& wanted) override;
-    [[nodiscard]] Result<Subscription> renew_subscription(std::string const& token, std::string const& id,
+    [[nodiscard]] Result<Subscription> renew_subscription(std::string const& token, SubscriptionId const& id,
                                                           std::int64_t expires_at) override;
-    [[nodiscard]] Status reauthorize_subscription(std::string const& token, std::string const& id) override;
-    [[nodiscard]] Status delete_subscription(std::string const& token, std::string const& id) override;  // 404 → ok
+    [[nodiscard]] Status reauthorize_subscription(std::string const& token, SubscriptionId const& id) override;
+    [[nodiscard]] Status delete_subscription(std::string const& token, SubscriptionId const& id) override;  // 404 → ok
     [[nodiscard]] Result<std::vector<Subscription>> list_subscriptions(std::string const& token) override;
 
     [[nodiscard]] Counters counters() const;
 
 private:
     enum class Keep { newest, oldest };
-    [[nodiscard]] Result<Page> list_messages(std::string const& token, std::string const& chat_id,
+    [[nodiscard]] Result<Page> list_messages(std::string const& token, TeamsThreadId const& chat_id,
                                              std::int64_t after_ms, std::size_t max_messages, Keep keep);
 
     struct Impl;

@@ -207,7 +207,11 @@ Result<Me> Entra::me(std::string const& access_token) const {
     auto const text = [&](char const* key) {
         return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string();
     };
-    return Me{text("id"), text("displayName"), text("mail"), text("userPrincipalName")};
+    auto id = TeamsUserId::parse(text("id"));
+    if (!id) {
+        return fail(ErrorCode::internal, "Microsoft Graph answered /me with an id that is not an Entra object id");
+    }
+    return Me{*std::move(id), text("displayName"), text("mail"), text("userPrincipalName")};
 }
 
 }  // namespace msteams::graph

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/ids.hpp"
 #include "common/result.hpp"
 #include "http/client.hpp"
 
@@ -43,7 +44,7 @@ struct Token {
 };
 
 struct Me {
-    std::string id;
+    TeamsUserId id;
     std::string display_name;
     std::string mail;
     std::string user_principal_name;

@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "common/ids.hpp"
+
 // Mattermost's model, as far as the core uses it. Free-form JSON (props) stays a JSON string.
 namespace msteams::mm {
 
 struct User {
-    std::string id;
+    MmUserId id;
     std::string username;
     std::string auth_data;
     std::string auth_service;
@@ -26,13 +28,13 @@ struct User {
 };
 
 struct Post {
-    std::string id;
+    MmPostId id;
     std::int64_t create_at = 0;
     std::int64_t update_at = 0;
     std::int64_t delete_at = 0;
-    std::string user_id;
-    std::string channel_id;
-    std::string root_id;
+    MmUserId user_id;
+    MmChannelId channel_id;
+    MmPostId root_id;
     std::string message;
     std::string type;
     std::string props_json;
@@ -40,28 +42,28 @@ struct Post {
 };
 
 struct Channel {
-    std::string id;
+    MmChannelId id;
     std::int64_t delete_at = 0;
     std::string team_id;
     std::string type;  // "O", "P", "D", "G"
     std::string display_name;
     std::string name;
-    std::string creator_id;
+    MmUserId creator_id;
 };
 
 struct Reaction {
-    std::string user_id;
-    std::string post_id;
+    MmUserId user_id;
+    MmPostId post_id;
     std::string emoji_name;
     std::int64_t create_at = 0;
-    std::string channel_id;
+    MmChannelId channel_id;
 };
 
 struct FileInfo {
     std::string id;
-    std::string user_id;
-    std::string post_id;
-    std::string channel_id;
+    MmUserId user_id;
+    MmPostId post_id;
+    MmChannelId channel_id;
     std::string name;
     std::string extension;
     std::int64_t size = 0;
@@ -69,10 +71,10 @@ struct FileInfo {
 };
 
 struct CommandArgs {
-    std::string user_id;
-    std::string channel_id;
+    MmUserId user_id;
+    MmChannelId channel_id;
     std::string team_id;
-    std::string root_id;
+    MmPostId root_id;
     std::string command;
     std::string site_url;
 };
@@ -102,8 +104,8 @@ struct Bot {
 
 // Who receives a websocket event: one user, channel or team, or (explicitly) everyone.
 struct Broadcast {
-    std::string user_id;
-    std::string channel_id;
+    MmUserId user_id;
+    MmChannelId channel_id;
     std::string team_id;
     bool all_users = false;
 };

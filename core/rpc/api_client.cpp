@@ -13,6 +13,16 @@
 namespace msteams::rpc {
 namespace {
 
+// User ids as Mattermost's server answered them.
+std::vector<MmUserId> ids_of(google::protobuf::RepeatedPtrField<std::string> const& ids) {
+    std::vector<MmUserId> out;
+    out.reserve(static_cast<std::size_t>(ids.size()));
+    for (auto const& id : ids) {
+        out.emplace_back(id);
+    }
+    return out;
+}
+
 // Files travel whole: a 100 MB upload goes on from the shim to Mattermost's file store, which may be remote.
 constexpr std::chrono::milliseconds kFileDeadline = std::chrono::minutes(5);
 
@@ -140,7 +150,7 @@ Status ApiClient::unregister_command(std::string const& team_id, std::string con
     return to_status(impl_->invoke("UnregisterCommand", &Impl::Stub::UnregisterCommand, req));
 }
 
-Result<std::string> ApiClient::ensure_bot(mm::Bot const& bot) {
+Result<MmUserId> ApiClient::ensure_bot(mm::Bot const& bot) {
     v1::EnsureBotRequest req;
     req.set_username(bot.username);
     req.set_display_name(bot.display_name);
@@ -150,12 +160,12 @@ Result<std::string> ApiClient::ensure_bot(mm::Bot const& bot) {
     if (!r) {
         return std::unexpected(r.error());
     }
-    return r->id();
+    return MmUserId(r->id());
 }
 
-Result<mm::User> ApiClient::get_user(std::string const& id) {
+Result<mm::User> ApiClient::get_user(MmUserId const& id) {
     v1::IdRequest req;
-    req.set_id(id);
+    req.set_id(id.str());
     auto r = impl_->invoke("GetUser", &Impl::Stub::GetUser, req);
     if (!r) {
         return std::unexpected(r.error());
@@ -183,9 +193,9 @@ Result<mm::User> ApiClient::get_user_by_username(std::string const& username) {
     return from_proto(r->user());
 }
 
-Result<bool> ApiClient::has_permission_to(std::string const& user_id, std::string const& permission) {
+Result<bool> ApiClient::has_permission_to(MmUserId const& user_id, std::string const& permission) {
     v1::PermissionRequest req;
-    req.set_user_id(user_id);
+    req.set_user_id(user_id.str());
     req.set_permission(permission);
     auto r = impl_->invoke("HasPermissionTo", &Impl::Stub::HasPermissionTo, req);
     if (!r) {
@@ -194,9 +204,9 @@ Result<bool> ApiClient::has_permission_to(std::string const& user_id, std::strin
     return r->value();
 }
 
-Result<mm::Channel> ApiClient::get_channel(std::string const& id) {
+Result<mm::Channel> ApiClient::get_channel(MmChannelId const& id) {
     v1::IdRequest req;
-    req.set_id(id);
+    req.set_id(id.str());
     auto r = impl_->invoke("GetChannel", &Impl::Stub::GetChannel, req);
     if (!r) {
         return std::unexpected(r.error());
@@ -204,10 +214,10 @@ Result<mm::Channel> ApiClient::get_channel(std::string const& id) {
     return from_proto(r->channel());
 }
 
-Result<mm::Channel> ApiClient::get_direct_channel(std::string const& user_a, std::string const& user_b) {
+Result<mm::Channel> ApiClient::get_direct_channel(MmUserId const& user_a, MmUserId const& user_b) {
     v1::UserPairRequest req;
-    req.set_user_id_1(user_a);
-    req.set_user_id_2(user_b);
+    req.set_user_id_1(user_a.str());
+    req.set_user_id_2(user_b.str());
     auto r = impl_->invoke("GetDirectChannel", &Impl::Stub::GetDirectChannel, req);
     if (!r) {
         return std::unexpected(r.error());
@@ -225,9 +235,9 @@ Result<mm::Post> ApiClient::create_post(mm::Post const& post) {
     return from_proto(r->post());
 }
 
-Result<mm::Post> ApiClient::send_ephemeral_post(std::string const& user_id, mm::Post const& post) {
+Result<mm::Post> ApiClient::send_ephemeral_post(MmUserId const& user_id, mm::Post const& post) {
     v1::EphemeralPostRequest req;
-    req.set_user_id(user_id);
+    req.set_user_id(user_id.str());
     to_proto(post, *req.mutable_post());
     auto r = impl_->invoke("SendEphemeralPost", &Impl::Stub::SendEphemeralPost, req);
     if (!r) {
@@ -241,8 +251,8 @@ Status ApiClient::publish_websocket_event(std::string const& event, std::string 
     v1::WebSocketEventRequest req;
     req.set_event(event);
     req.set_payload_json(payload_json);
-    req.set_user_id(broadcast.user_id);
-    req.set_channel_id(broadcast.channel_id);
+    req.set_user_id(broadcast.user_id.str());
+    req.set_channel_id(broadcast.channel_id.str());
     req.set_team_id(broadcast.team_id);
     req.set_all_users(broadcast.all_users);
     return to_status(impl_->invoke("PublishWebSocketEvent", &Impl::Stub::PublishWebSocketEvent, req));
@@ -269,37 +279,37 @@ Result<mm::User> ApiClient::update_user(mm::User const& user) {
     return from_proto(r->user());
 }
 
-Status ApiClient::update_preference(std::string const& user_id, std::string const& category, std::string const& name,
+Status ApiClient::update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                                     std::string const& value) {
     v1::PreferenceRequest req;
-    req.set_user_id(user_id);
+    req.set_user_id(user_id.str());
     req.set_category(category);
     req.set_name(name);
     req.set_value(value);
     return to_status(impl_->invoke("UpdatePreference", &Impl::Stub::UpdatePreference, req));
 }
 
-Status ApiClient::set_profile_image(std::string const& user_id, std::string const& image) {
+Status ApiClient::set_profile_image(MmUserId const& user_id, std::string const& image) {
     if (image.size() > kMaxFileBytes) {
         return fail(ErrorCode::too_large, "A profile image of " + std::to_string(image.size()) + " bytes is too large");
     }
     v1::ProfileImageRequest req;
-    req.set_user_id(user_id);
+    req.set_user_id(user_id.str());
     req.set_image(image);
     return to_status(impl_->invoke("SetProfileImage", &Impl::Stub::SetProfileImage, req));
 }
 
-Status ApiClient::update_user_status(std::string const& user_id, std::string const& status) {
+Status ApiClient::update_user_status(MmUserId const& user_id, std::string const& status) {
     v1::UserStatusRequest req;
-    req.set_user_id(user_id);
+    req.set_user_id(user_id.str());
     req.set_status(status);
     return to_status(impl_->invoke("UpdateUserStatus", &Impl::Stub::UpdateUserStatus, req));
 }
 
-Result<mm::Channel> ApiClient::get_group_channel(std::vector<std::string> const& user_ids) {
+Result<mm::Channel> ApiClient::get_group_channel(std::vector<MmUserId> const& user_ids) {
     v1::UserIdsRequest req;
     for (auto const& id : user_ids) {
-        req.add_user_ids(id);
+        req.add_user_ids(id.str());
     }
     auto r = impl_->invoke("GetGroupChannel", &Impl::Stub::GetGroupChannel, req);
     if (!r) {
@@ -308,32 +318,31 @@ Result<mm::Channel> ApiClient::get_group_channel(std::vector<std::string> const&
     return from_proto(r->channel());
 }
 
-Result<std::vector<std::string>> ApiClient::get_channel_member_ids(std::string const& channel_id, int page,
-                                                                   int per_page) {
+Result<std::vector<MmUserId>> ApiClient::get_channel_member_ids(MmChannelId const& channel_id, int page, int per_page) {
     v1::ChannelMembersRequest req;
-    req.set_channel_id(channel_id);
+    req.set_channel_id(channel_id.str());
     req.set_page(page);
     req.set_per_page(per_page);
     auto r = impl_->invoke("GetChannelMemberIds", &Impl::Stub::GetChannelMemberIds, req);
     if (!r) {
         return std::unexpected(r.error());
     }
-    return std::vector<std::string>(r->ids().begin(), r->ids().end());
+    return ids_of(r->ids());
 }
 
-Result<std::vector<std::string>> ApiClient::get_active_user_ids_in_role(std::string const& role) {
+Result<std::vector<MmUserId>> ApiClient::get_active_user_ids_in_role(std::string const& role) {
     v1::ValueRequest req;
     req.set_value(role);
     auto r = impl_->invoke("GetActiveUserIdsInRole", &Impl::Stub::GetActiveUserIdsInRole, req);
     if (!r) {
         return std::unexpected(r.error());
     }
-    return std::vector<std::string>(r->ids().begin(), r->ids().end());
+    return ids_of(r->ids());
 }
 
-Result<mm::Post> ApiClient::get_post(std::string const& id) {
+Result<mm::Post> ApiClient::get_post(MmPostId const& id) {
     v1::IdRequest req;
-    req.set_id(id);
+    req.set_id(id.str());
     auto r = impl_->invoke("GetPost", &Impl::Stub::GetPost, req);
     if (!r) {
         return std::unexpected(r.error());
@@ -351,15 +360,15 @@ Result<mm::Post> ApiClient::update_post(mm::Post const& post) {
     return from_proto(r->post());
 }
 
-Status ApiClient::delete_post(std::string const& id) {
+Status ApiClient::delete_post(MmPostId const& id) {
     v1::IdRequest req;
-    req.set_id(id);
+    req.set_id(id.str());
     return to_status(impl_->invoke("DeletePost", &Impl::Stub::DeletePost, req));
 }
 
-Result<std::vector<mm::Post>> ApiClient::get_posts_since(std::string const& channel_id, std::int64_t since_ms) {
+Result<std::vector<mm::Post>> ApiClient::get_posts_since(MmChannelId const& channel_id, std::int64_t since_ms) {
     v1::PostsSinceRequest req;
-    req.set_channel_id(channel_id);
+    req.set_channel_id(channel_id.str());
     req.set_since(since_ms);
     auto r = impl_->invoke("GetPostsSince", &Impl::Stub::GetPostsSince, req);
     if (!r) {
@@ -389,9 +398,9 @@ Status ApiClient::remove_reaction(mm::Reaction const& reaction) {
     return to_status(impl_->invoke("RemoveReaction", &Impl::Stub::RemoveReaction, req));
 }
 
-Result<std::vector<mm::Reaction>> ApiClient::get_reactions(std::string const& post_id) {
+Result<std::vector<mm::Reaction>> ApiClient::get_reactions(MmPostId const& post_id) {
     v1::IdRequest req;
-    req.set_id(post_id);
+    req.set_id(post_id.str());
     auto r = impl_->invoke("GetReactions", &Impl::Stub::GetReactions, req);
     if (!r) {
         return std::unexpected(r.error());
@@ -404,7 +413,7 @@ Result<std::vector<mm::Reaction>> ApiClient::get_reactions(std::string const& po
     return out;
 }
 
-Result<mm::FileInfo> ApiClient::upload_file(std::string const& user_id, std::string const& channel_id,
+Result<mm::FileInfo> ApiClient::upload_file(MmUserId const& user_id, MmChannelId const& channel_id,
                                             std::string const& name, std::string const& data) {
     if (data.size() > kMaxFileBytes) {
         return fail(ErrorCode::too_large,
@@ -413,8 +422,8 @@ Result<mm::FileInfo> ApiClient::upload_file(std::string const& user_id, std::str
                     413);
     }
     v1::UploadFileRequest req;
-    req.set_user_id(user_id);
-    req.set_channel_id(channel_id);
+    req.set_user_id(user_id.str());
+    req.set_channel_id(channel_id.str());
     req.set_name(name);
     req.set_data(data);
     auto r = impl_->invoke("UploadFile", &Impl::Stub::UploadFile, req, std::max(impl_->deadline, kFileDeadline));

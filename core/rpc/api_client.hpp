@@ -23,36 +23,36 @@ public:
     Status save_plugin_config(std::string const& settings_json) override;
     Status register_command(mm::Command const& command) override;
     Status unregister_command(std::string const& team_id, std::string const& trigger) override;
-    Result<std::string> ensure_bot(mm::Bot const& bot) override;
-    Result<mm::User> get_user(std::string const& id) override;
+    Result<MmUserId> ensure_bot(mm::Bot const& bot) override;
+    Result<mm::User> get_user(MmUserId const& id) override;
     Result<mm::User> get_user_by_email(std::string const& email) override;
     Result<mm::User> get_user_by_username(std::string const& username) override;
-    Result<bool> has_permission_to(std::string const& user_id, std::string const& permission) override;
-    Result<mm::Channel> get_channel(std::string const& id) override;
-    Result<mm::Channel> get_direct_channel(std::string const& user_a, std::string const& user_b) override;
+    Result<bool> has_permission_to(MmUserId const& user_id, std::string const& permission) override;
+    Result<mm::Channel> get_channel(MmChannelId const& id) override;
+    Result<mm::Channel> get_direct_channel(MmUserId const& user_a, MmUserId const& user_b) override;
     Result<mm::Post> create_post(mm::Post const& post) override;
-    Result<mm::Post> send_ephemeral_post(std::string const& user_id, mm::Post const& post) override;
+    Result<mm::Post> send_ephemeral_post(MmUserId const& user_id, mm::Post const& post) override;
     Status publish_websocket_event(std::string const& event, std::string const& payload_json,
                                    mm::Broadcast const& broadcast) override;
     Result<mm::User> create_user(mm::User const& user, std::string const& password) override;
     Result<mm::User> update_user(mm::User const& user) override;
-    Status update_preference(std::string const& user_id, std::string const& category, std::string const& name,
+    Status update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override;
-    Status set_profile_image(std::string const& user_id, std::string const& image) override;
-    Status update_user_status(std::string const& user_id, std::string const& status) override;
-    Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override;
-    Result<std::vector<std::string>> get_active_user_ids_in_role(std::string const& role) override;
-    Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id, int page,
-                                                            int per_page) override;
-    Result<mm::Post> get_post(std::string const& id) override;
+    Status set_profile_image(MmUserId const& user_id, std::string const& image) override;
+    Status update_user_status(MmUserId const& user_id, std::string const& status) override;
+    Result<mm::Channel> get_group_channel(std::vector<MmUserId> const& user_ids) override;
+    Result<std::vector<MmUserId>> get_active_user_ids_in_role(std::string const& role) override;
+    Result<std::vector<MmUserId>> get_channel_member_ids(MmChannelId const& channel_id, int page,
+                                                         int per_page) override;
+    Result<mm::Post> get_post(MmPostId const& id) override;
     Result<mm::Post> update_post(mm::Post const& post) override;
-    Status delete_post(std::string const& id) override;
-    Result<std::vector<mm::Post>> get_posts_since(std::string const& channel_id, std::int64_t since_ms) override;
+    Status delete_post(MmPostId const& id) override;
+    Result<std::vector<mm::Post>> get_posts_since(MmChannelId const& channel_id, std::int64_t since_ms) override;
     Result<mm::Reaction> add_reaction(mm::Reaction const& reaction) override;
     Status remove_reaction(mm::Reaction const& reaction) override;
-    Result<std::vector<mm::Reaction>> get_reactions(std::string const& post_id) override;
+    Result<std::vector<mm::Reaction>> get_reactions(MmPostId const& post_id) override;
     // Data over rpc::kMaxFileBytes fails with ErrorCode::too_large without a call.
-    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id, std::string const& name,
+    Result<mm::FileInfo> upload_file(MmUserId const& user_id, MmChannelId const& channel_id, std::string const& name,
                                      std::string const& data) override;
     Result<mm::FileInfo> get_file_info(std::string const& file_id) override;
     Result<std::string> get_file(std::string const& file_id) override;

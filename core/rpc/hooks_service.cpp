@@ -32,7 +32,7 @@ web::Request request_from_head(v1::HttpRequestHead const& head) {
             r.headers.emplace_back(name, v);
         }
     }
-    r.user_id = head.user_id();
+    r.user_id = MmUserId(head.user_id());  // Mattermost sets it for a valid session only
     r.source_plugin_id = head.source_plugin_id();
     r.declared_length = head.content_length() < 0 ? -1 : head.content_length();
     return r;

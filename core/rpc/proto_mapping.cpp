@@ -2,15 +2,17 @@
 
 namespace msteams::rpc {
 
+// Ids in messages from the shim come from Mattermost's own server: taken as they are.
+
 mm::Post from_proto(v1::Post const& p) {
     mm::Post out;
-    out.id = p.id();
+    out.id = MmPostId(p.id());
     out.create_at = p.create_at();
     out.update_at = p.update_at();
     out.delete_at = p.delete_at();
-    out.user_id = p.user_id();
-    out.channel_id = p.channel_id();
-    out.root_id = p.root_id();
+    out.user_id = MmUserId(p.user_id());
+    out.channel_id = MmChannelId(p.channel_id());
+    out.root_id = MmPostId(p.root_id());
     out.message = p.message();
     out.type = p.type();
     out.props_json = p.props_json();
@@ -20,7 +22,7 @@ mm::Post from_proto(v1::Post const& p) {
 
 mm::User from_proto(v1::User const& u) {
     mm::User out;
-    out.id = u.id();
+    out.id = MmUserId(u.id());
     out.username = u.username();
     out.auth_data = u.auth_data();
     out.auth_service = u.auth_service();
@@ -37,32 +39,32 @@ mm::User from_proto(v1::User const& u) {
 
 mm::Channel from_proto(v1::Channel const& c) {
     mm::Channel out;
-    out.id = c.id();
+    out.id = MmChannelId(c.id());
     out.delete_at = c.delete_at();
     out.team_id = c.team_id();
     out.type = c.type();
     out.display_name = c.display_name();
     out.name = c.name();
-    out.creator_id = c.creator_id();
+    out.creator_id = MmUserId(c.creator_id());
     return out;
 }
 
 mm::Reaction from_proto(v1::Reaction const& r) {
     mm::Reaction out;
-    out.user_id = r.user_id();
-    out.post_id = r.post_id();
+    out.user_id = MmUserId(r.user_id());
+    out.post_id = MmPostId(r.post_id());
     out.emoji_name = r.emoji_name();
     out.create_at = r.create_at();
-    out.channel_id = r.channel_id();
+    out.channel_id = MmChannelId(r.channel_id());
     return out;
 }
 
 mm::FileInfo from_proto(v1::FileInfo const& f) {
     mm::FileInfo out;
     out.id = f.id();
-    out.user_id = f.user_id();
-    out.post_id = f.post_id();
-    out.channel_id = f.channel_id();
+    out.user_id = MmUserId(f.user_id());
+    out.post_id = MmPostId(f.post_id());
+    out.channel_id = MmChannelId(f.channel_id());
     out.name = f.name();
     out.extension = f.extension();
     out.size = f.size();
@@ -72,10 +74,10 @@ mm::FileInfo from_proto(v1::FileInfo const& f) {
 
 mm::CommandArgs from_proto(v1::CommandArgs const& a) {
     mm::CommandArgs out;
-    out.user_id = a.user_id();
-    out.channel_id = a.channel_id();
+    out.user_id = MmUserId(a.user_id());
+    out.channel_id = MmChannelId(a.channel_id());
     out.team_id = a.team_id();
-    out.root_id = a.root_id();
+    out.root_id = MmPostId(a.root_id());
     out.command = a.command();
     out.site_url = a.site_url();
     return out;
@@ -143,13 +145,13 @@ bool from_proto(v1::HookEvent const& in, app::HookEvent& out) {
 }
 
 void to_proto(mm::Post const& in, v1::Post& out) {
-    out.set_id(in.id);
+    out.set_id(in.id.str());
     out.set_create_at(in.create_at);
     out.set_update_at(in.update_at);
     out.set_delete_at(in.delete_at);
-    out.set_user_id(in.user_id);
-    out.set_channel_id(in.channel_id);
-    out.set_root_id(in.root_id);
+    out.set_user_id(in.user_id.str());
+    out.set_channel_id(in.channel_id.str());
+    out.set_root_id(in.root_id.str());
     out.set_message(in.message);
     out.set_type(in.type);
     out.set_props_json(in.props_json);
@@ -159,7 +161,7 @@ void to_proto(mm::Post const& in, v1::Post& out) {
 }
 
 void to_proto(mm::User const& in, v1::User& out) {
-    out.set_id(in.id);
+    out.set_id(in.id.str());
     out.set_username(in.username);
     out.set_auth_data(in.auth_data);
     out.set_auth_service(in.auth_service);
@@ -175,11 +177,11 @@ void to_proto(mm::User const& in, v1::User& out) {
 }
 
 void to_proto(mm::Reaction const& in, v1::Reaction& out) {
-    out.set_user_id(in.user_id);
-    out.set_post_id(in.post_id);
+    out.set_user_id(in.user_id.str());
+    out.set_post_id(in.post_id.str());
     out.set_emoji_name(in.emoji_name);
     out.set_create_at(in.create_at);
-    out.set_channel_id(in.channel_id);
+    out.set_channel_id(in.channel_id.str());
 }
 
 void to_proto(mm::CommandResponse const& in, v1::CommandResponse& out) {

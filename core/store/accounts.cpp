@@ -19,8 +19,8 @@ Param nullable(std::int64_t number) { return number == 0 ? Param() : Param(std::
 
 Account account_at(Rows const& rows, std::size_t i) {
     Account a;
-    a.mm_user_id = rows.text(i, "mm_user_id");
-    a.teams_user_id = rows.text(i, "teams_user_id");
+    a.mm_user_id = rows.id<MmUserId>(i, "mm_user_id");
+    a.teams_user_id = rows.id<TeamsUserId>(i, "teams_user_id");
     a.teams_email = rows.text(i, "teams_email");
     a.teams_display_name = rows.text(i, "teams_display_name");
     a.token_sealed = rows.text(i, "token_sealed");
@@ -29,7 +29,7 @@ Account account_at(Rows const& rows, std::size_t i) {
     return a;
 }
 
-Result<std::optional<Account>> one_account(Database& db, std::string const& column, std::string const& value) {
+Result<std::optional<Account>> one_account(Database& db, std::string const& column, Param const& value) {
     Rows rows;
     MSTEAMS_TRY_ASSIGN(
         rows, db.exec("SELECT " + std::string(k_account_columns) + " FROM msteams_accounts WHERE " + column + " = $1",
@@ -43,13 +43,13 @@ Result<std::optional<Account>> one_account(Database& db, std::string const& colu
 class PgAccounts final : public Accounts {
 public:
     explicit PgAccounts(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-    [[nodiscard]] Result<std::optional<Account>> by_mm_user(std::string const& mm_user_id) override;
-    [[nodiscard]] Result<std::optional<Account>> by_teams_user(std::string const& teams_user_id) override;
+    [[nodiscard]] Result<std::optional<Account>> by_mm_user(MmUserId const& mm_user_id) override;
+    [[nodiscard]] Result<std::optional<Account>> by_teams_user(TeamsUserId const& teams_user_id) override;
     [[nodiscard]] Status connect(Account const& account, int limit) override;
-    [[nodiscard]] Status disconnect(std::string const& mm_user_id) override;
-    [[nodiscard]] Status update_token(std::string const& mm_user_id, std::string const& token_sealed) override;
+    [[nodiscard]] Status disconnect(MmUserId const& mm_user_id) override;
+    [[nodiscard]] Status update_token(MmUserId const& mm_user_id, std::string const& token_sealed) override;
     [[nodiscard]] Result<int> count_connected() override;
-    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit) override;
+    [[nodiscard]] Result<std::vector<MmUserId>> connected_users(std::size_t limit) override;
 
 private:
     std::shared_ptr<Database> db_;
@@ -59,7 +59,7 @@ class PgOAuthStates final : public OAuthStates {
 public:
     explicit PgOAuthStates(std::shared_ptr<Database> db) : db_(std::move(db)) {}
     [[nodiscard]] Status put(OAuthState const& state) override;
-    [[nodiscard]] Result<OAuthState> take(std::string const& state, std::string const& mm_user_id) override;
+    [[nodiscard]] Result<OAuthState> take(std::string const& state, MmUserId const& mm_user_id) override;
     [[nodiscard]] Result<std::int64_t> purge_expired(std::int64_t now_ms) override;
 
 private:
@@ -68,11 +68,11 @@ private:
 
 }  // namespace
 
-Result<std::optional<Account>> PgAccounts::by_mm_user(std::string const& mm_user_id) {
+Result<std::optional<Account>> PgAccounts::by_mm_user(MmUserId const& mm_user_id) {
     return one_account(*db_, "mm_user_id", mm_user_id);
 }
 
-Result<std::optional<Account>> PgAccounts::by_teams_user(std::string const& teams_user_id) {
+Result<std::optional<Account>> PgAccounts::by_teams_user(TeamsUserId const& teams_user_id) {
     return one_account(*db_, "teams_user_id", teams_user_id);
 }
 
@@ -96,7 +96,7 @@ Status PgAccounts::connect(Account const& account, int limit) {
         bool already_connected = false;
         for (std::size_t i = 0; i < rows.size(); ++i) {
             bool const connected = rows.text(i, "connected") == "t";
-            if (rows.text(i, "mm_user_id") == account.mm_user_id) {
+            if (rows.id<MmUserId>(i, "mm_user_id") == account.mm_user_id) {
                 already_connected = connected;
                 continue;
             }
@@ -132,7 +132,7 @@ Status PgAccounts::connect(Account const& account, int limit) {
     });
 }
 
-Status PgAccounts::disconnect(std::string const& mm_user_id) {
+Status PgAccounts::disconnect(MmUserId const& mm_user_id) {
     // Disconnecting twice keeps the first time.
     Rows rows;
     MSTEAMS_TRY_ASSIGN(rows, db_->exec("UPDATE msteams_accounts SET token_sealed = NULL, disconnected_at = "
@@ -145,7 +145,7 @@ Status PgAccounts::disconnect(std::string const& mm_user_id) {
     return {};
 }
 
-Status PgAccounts::update_token(std::string const& mm_user_id, std::string const& token_sealed) {
+Status PgAccounts::update_token(MmUserId const& mm_user_id, std::string const& token_sealed) {
     if (token_sealed.empty()) {
         return fail(ErrorCode::invalid_argument, "an empty token cannot replace a token; disconnect instead");
     }
@@ -166,14 +166,14 @@ Result<int> PgAccounts::count_connected() {
     return static_cast<int>(rows.integer(0, "n"));
 }
 
-Result<std::vector<std::string>> PgAccounts::connected_users(std::size_t limit) {
+Result<std::vector<MmUserId>> PgAccounts::connected_users(std::size_t limit) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_user_id FROM msteams_accounts WHERE token_sealed IS NOT NULL "
                                     "ORDER BY connected_at DESC LIMIT $1",
                                     {std::to_string(limit)}));
-    std::vector<std::string> out;
+    std::vector<MmUserId> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
-        out.push_back(r.text(i, "mm_user_id"));
+        out.push_back(r.id<MmUserId>(i, "mm_user_id"));
     }
     return out;
 }
@@ -197,7 +197,7 @@ Status PgOAuthStates::put(OAuthState const& state) {
     return {};
 }
 
-Result<OAuthState> PgOAuthStates::take(std::string const& state, std::string const& mm_user_id) {
+Result<OAuthState> PgOAuthStates::take(std::string const& state, MmUserId const& mm_user_id) {
     Rows rows;
     MSTEAMS_TRY_ASSIGN(rows, db_->exec("DELETE FROM msteams_oauth_states WHERE state = $1 AND mm_user_id = $2 "
                                        "RETURNING state, mm_user_id, verifier_sealed, purpose, expires_at",
@@ -212,7 +212,7 @@ Result<OAuthState> PgOAuthStates::take(std::string const& state, std::string con
     }
     OAuthState out;
     out.state = rows.text(0, "state");
-    out.mm_user_id = rows.text(0, "mm_user_id");
+    out.mm_user_id = rows.id<MmUserId>(0, "mm_user_id");
     out.verifier_sealed = rows.text(0, "verifier_sealed");
     out.purpose = rows.text(0, "purpose");
     out.expires_at = rows.integer(0, "expires_at");

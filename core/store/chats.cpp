@@ -16,7 +16,7 @@ using detail::num;
 class PgChats final : public Chats {
 public:
     explicit PgChats(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-    [[nodiscard]] Result<std::optional<ChatInfo>> find(std::string const& chat_id) override;
+    [[nodiscard]] Result<std::optional<ChatInfo>> find(TeamsThreadId const& chat_id) override;
     [[nodiscard]] Status put(ChatInfo const& chat) override;
 
 private:
@@ -25,7 +25,7 @@ private:
 
 }  // namespace
 
-Result<std::optional<ChatInfo>> PgChats::find(std::string const& chat_id) {
+Result<std::optional<ChatInfo>> PgChats::find(TeamsThreadId const& chat_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT chat_id, member_ids, web_url, checked_at FROM msteams_chats "
                                     "WHERE chat_id = $1",
@@ -33,9 +33,12 @@ Result<std::optional<ChatInfo>> PgChats::find(std::string const& chat_id) {
     if (r.empty()) {
         return std::optional<ChatInfo>();
     }
-    ChatInfo c{r.text(0, "chat_id"), strings::split(r.text(0, "member_ids"), ','), r.text(0, "web_url"),
-               r.integer(0, "checked_at")};
-    std::erase_if(c.member_ids, [](std::string const& s) { return s.empty(); });
+    ChatInfo c{r.id<TeamsThreadId>(0, "chat_id"), {}, r.text(0, "web_url"), r.integer(0, "checked_at")};
+    for (auto& member : strings::split(r.text(0, "member_ids"), ',')) {
+        if (!member.empty()) {
+            c.member_ids.emplace_back(std::move(member));
+        }
+    }
     return std::optional<ChatInfo>(std::move(c));
 }
 
@@ -44,7 +47,7 @@ Status PgChats::put(ChatInfo const& chat) {
     std::sort(members.begin(), members.end());
     std::string joined;
     for (auto const& m : members) {
-        joined += joined.empty() ? m : "," + m;
+        joined += joined.empty() ? m.str() : "," + m.str();
     }
     MSTEAMS_TRY(
         db_->exec("INSERT INTO msteams_chats (chat_id, member_ids, web_url, checked_at) "

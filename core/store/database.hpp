@@ -11,13 +11,18 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ids.hpp"
 #include "common/result.hpp"
 
 // The Mattermost database, reached with libpq. libpq stays behind this header.
 namespace msteams::store {
 
-// A query parameter in libpq's text format; nullopt is SQL NULL.
-using Param = std::optional<std::string>;
+// A query parameter in libpq's text format; nullopt is SQL NULL. An id is its text.
+struct Param : std::optional<std::string> {
+    using std::optional<std::string>::optional;
+    template <class Tag>
+    Param(Id<Tag> const& id) : std::optional<std::string>(id.str()) {}  // NOLINT(google-explicit-constructor)
+};
 
 // Query results as text, NULL as nullopt.
 class Rows {
@@ -33,6 +38,11 @@ public:
     [[nodiscard]] std::optional<std::string> const& at(std::size_t row, std::string_view column) const;
     [[nodiscard]] std::string text(std::size_t row, std::string_view column) const;      // NULL → ""
     [[nodiscard]] std::int64_t integer(std::size_t row, std::string_view column) const;  // NULL → 0
+    // An id the bridge stored (NULL → empty).
+    template <class I>
+    [[nodiscard]] I id(std::size_t row, std::string_view column) const {
+        return I(text(row, column));
+    }
 
 private:
     std::vector<std::string> columns_;

@@ -9,10 +9,10 @@
 
 namespace msteams::store {
 
-std::string detail::inbox_payload(Change change_type, std::string const& message_id,
-                                  std::string const& subscription_id) {
+std::string detail::inbox_payload(Change change_type, std::string const& message_column,
+                                  SubscriptionId const& subscription_id) {
     return nlohmann::json{
-        {"change_type", text(change_type)}, {"message_id", message_id}, {"subscription_id", subscription_id}}
+        {"change_type", text(change_type)}, {"message_id", message_column}, {"subscription_id", subscription_id}}
         .dump();
 }
 

@@ -1,5 +1,6 @@
 // The msteams_inbox table's SQL.
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <utility>
 
@@ -29,7 +30,7 @@ public:
     [[nodiscard]] Status delay(std::vector<std::int64_t> const& ids, std::int64_t not_before) override;
     [[nodiscard]] Status dead_letter(Tx& tx, std::vector<InboxItem> const& items, std::string const& error,
                                      std::int64_t now_ms) override;
-    [[nodiscard]] Status dead_letter_message(Tx& tx, std::string const& thread_id, std::string const& message_id,
+    [[nodiscard]] Status dead_letter_message(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
                                              std::string const& error, int attempts, std::int64_t now_ms) override;
     [[nodiscard]] Result<std::int64_t> size() override;
     [[nodiscard]] Result<std::int64_t> enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms) override;
@@ -37,6 +38,26 @@ public:
 private:
     std::shared_ptr<Database> db_;
 };
+
+// A catch-up item's message_id column holds "since:<Unix ms>" when it has a start (InboxItem::since_ms).
+constexpr std::string_view k_since_prefix = "since:";
+
+std::string message_column(InboxItem const& it) {
+    return it.since_ms > 0 ? std::string(k_since_prefix) + std::to_string(it.since_ms) : it.message_id.str();
+}
+
+void read_message_column(std::string const& text, InboxItem& it) {
+    std::string_view rest = text;
+    if (rest.starts_with(k_since_prefix)) {
+        rest.remove_prefix(k_since_prefix.size());
+        std::int64_t ms = 0;
+        if (std::from_chars(rest.data(), rest.data() + rest.size(), ms).ec == std::errc() && ms > 0) {
+            it.since_ms = ms;
+        }
+        return;
+    }
+    it.message_id = TeamsMessageId(text);
+}
 
 }  // namespace
 
@@ -46,10 +67,10 @@ Status PgInbox::enqueue(std::vector<InboxItem> const& items) {
     }
     return db_->transact([&](Tx& tx) -> Status {
         for (auto const& it : items) {
-            MSTEAMS_TRY(
-                tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                        "message_id) VALUES ($1, $2, $3, $4, $5)",
-                        {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id, it.message_id}));
+            MSTEAMS_TRY(tx.exec(
+                "INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                "message_id) VALUES ($1, $2, $3, $4, $5)",
+                {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id, message_column(it)}));
         }
         return {};
     });
@@ -81,9 +102,15 @@ Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t 
                                    {head.text(0, "thread_id"), head.text(0, "id"), num(now_ms),
                                     std::to_string(std::max<std::size_t>(1, max_items)), num(lease_until)}));
         for (std::size_t i = 0; i < r.size(); ++i) {
-            out.push_back(InboxItem{r.integer(i, "id"), r.integer(i, "received_at"), r.text(i, "subscription_id"),
-                                    detail::word_at(r, i, "change_type", Change::updated), r.text(i, "thread_id"),
-                                    r.text(i, "message_id"), static_cast<int>(r.integer(i, "attempts"))});
+            InboxItem item{r.integer(i, "id"),
+                           r.integer(i, "received_at"),
+                           r.id<SubscriptionId>(i, "subscription_id"),
+                           detail::word_at(r, i, "change_type", Change::updated),
+                           r.id<TeamsThreadId>(i, "thread_id"),
+                           {},
+                           static_cast<int>(r.integer(i, "attempts"))};
+            read_message_column(r.text(i, "message_id"), item);
+            out.push_back(std::move(item));
         }
         return {};
     });
@@ -131,17 +158,17 @@ Status PgInbox::dead_letter(Tx& tx, std::vector<InboxItem> const& items, std::st
             continue;
         }
         auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
-        MSTEAMS_TRY(add_dead_letter(tx, Direction::inbound, it.thread_id,
-                                    inbox_payload(it.change_type, it.message_id, it.subscription_id), error,
+        MSTEAMS_TRY(add_dead_letter(tx, Direction::inbound, it.thread_id.str(),
+                                    inbox_payload(it.change_type, message_column(it), it.subscription_id), error,
                                     it.attempts, first, now_ms));
     }
     return {};
 }
 
-Status PgInbox::dead_letter_message(Tx& tx, std::string const& thread_id, std::string const& message_id,
+Status PgInbox::dead_letter_message(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
                                     std::string const& error, int attempts, std::int64_t now_ms) {
-    return add_dead_letter(tx, Direction::inbound, thread_id, inbox_payload(Change::updated, message_id, ""), error,
-                           attempts, now_ms, now_ms);
+    return add_dead_letter(tx, Direction::inbound, thread_id.str(),
+                           inbox_payload(Change::updated, message_id.str(), {}), error, attempts, now_ms, now_ms);
 }
 
 Result<std::int64_t> PgInbox::size() {

@@ -17,10 +17,10 @@ constexpr std::string_view k_message_columns =
     "teams_thread_id, teams_message_id, mm_post_id, mm_channel_id, origin, teams_modified_at, pending_since, deleted";
 
 MessageLink message_at(Rows const& r, std::size_t i) {
-    return MessageLink{r.text(i, "teams_thread_id"),
-                       r.text(i, "teams_message_id"),
-                       r.text(i, "mm_post_id"),
-                       r.text(i, "mm_channel_id"),
+    return MessageLink{r.id<TeamsThreadId>(i, "teams_thread_id"),
+                       r.id<TeamsMessageId>(i, "teams_message_id"),
+                       r.id<MmPostId>(i, "mm_post_id"),
+                       r.id<MmChannelId>(i, "mm_channel_id"),
                        detail::word_at(r, i, "origin", Origin::teams),
                        r.integer(i, "teams_modified_at"),
                        r.integer(i, "pending_since"),
@@ -30,12 +30,12 @@ MessageLink message_at(Rows const& r, std::size_t i) {
 class PgMessages final : public Messages {
 public:
     explicit PgMessages(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-    [[nodiscard]] Result<std::optional<MessageLink>> find(Tx& tx, std::string const& thread_id,
-                                                          std::string const& message_id) override;
-    [[nodiscard]] Result<std::optional<MessageLink>> by_post(std::string const& mm_post_id) override;
+    [[nodiscard]] Result<std::optional<MessageLink>> find(Tx& tx, TeamsThreadId const& thread_id,
+                                                          TeamsMessageId const& message_id) override;
+    [[nodiscard]] Result<std::optional<MessageLink>> by_post(MmPostId const& mm_post_id) override;
     [[nodiscard]] Status mark_pending(MessageLink const& link) override;
-    [[nodiscard]] Result<bool> sending_to(std::string const& thread_id, std::int64_t since_ms) override;
-    [[nodiscard]] Status forget(Tx& tx, std::string const& thread_id, std::string const& message_id) override;
+    [[nodiscard]] Result<bool> sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) override;
+    [[nodiscard]] Status forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) override;
     [[nodiscard]] Status put(Tx& tx, MessageLink const& link) override;
 
 private:
@@ -44,8 +44,8 @@ private:
 
 }  // namespace
 
-Result<std::optional<MessageLink>> PgMessages::find(Tx& tx, std::string const& thread_id,
-                                                    std::string const& message_id) {
+Result<std::optional<MessageLink>> PgMessages::find(Tx& tx, TeamsThreadId const& thread_id,
+                                                    TeamsMessageId const& message_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, tx.exec(sql("SELECT ", k_message_columns,
                                       " FROM msteams_messages WHERE teams_thread_id = $1 AND teams_message_id = $2"),
@@ -53,7 +53,7 @@ Result<std::optional<MessageLink>> PgMessages::find(Tx& tx, std::string const& t
     return r.empty() ? std::optional<MessageLink>() : std::optional<MessageLink>(message_at(r, 0));
 }
 
-Result<std::optional<MessageLink>> PgMessages::by_post(std::string const& mm_post_id) {
+Result<std::optional<MessageLink>> PgMessages::by_post(MmPostId const& mm_post_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(
         r, db_->exec(sql("SELECT ", k_message_columns, " FROM msteams_messages WHERE mm_post_id = $1"), {mm_post_id}));
@@ -70,7 +70,7 @@ Status PgMessages::mark_pending(MessageLink const& link) {
     return {};
 }
 
-Result<bool> PgMessages::sending_to(std::string const& thread_id, std::int64_t since_ms) {
+Result<bool> PgMessages::sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT 1 FROM msteams_messages WHERE teams_thread_id = $1 AND mm_post_id IS NULL "
                                     "AND origin = $3 AND pending_since > $2 LIMIT 1",
@@ -78,7 +78,7 @@ Result<bool> PgMessages::sending_to(std::string const& thread_id, std::int64_t s
     return !r.empty();
 }
 
-Status PgMessages::forget(Tx& tx, std::string const& thread_id, std::string const& message_id) {
+Status PgMessages::forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) {
     MSTEAMS_TRY(tx.exec("DELETE FROM msteams_messages WHERE teams_thread_id = $1 AND teams_message_id = $2",
                         {thread_id, message_id}));
     return {};

@@ -10,16 +10,16 @@ namespace {
 
 class PgNotified final : public Notified {
 public:
-    [[nodiscard]] Result<bool> claim(Tx& tx, std::string const& thread_id, std::string const& message_id,
-                                     std::string const& mm_user_id) override;
-    [[nodiscard]] Status release(Tx& tx, std::string const& thread_id, std::string const& message_id,
-                                 std::string const& mm_user_id) override;
+    [[nodiscard]] Result<bool> claim(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                                     MmUserId const& mm_user_id) override;
+    [[nodiscard]] Status release(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                                 MmUserId const& mm_user_id) override;
 };
 
 }  // namespace
 
-Result<bool> PgNotified::claim(Tx& tx, std::string const& thread_id, std::string const& message_id,
-                               std::string const& mm_user_id) {
+Result<bool> PgNotified::claim(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                               MmUserId const& mm_user_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_notified (teams_thread_id, teams_message_id, mm_user_id) "
                                   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -27,8 +27,8 @@ Result<bool> PgNotified::claim(Tx& tx, std::string const& thread_id, std::string
     return r.affected() == 1;
 }
 
-Status PgNotified::release(Tx& tx, std::string const& thread_id, std::string const& message_id,
-                           std::string const& mm_user_id) {
+Status PgNotified::release(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                           MmUserId const& mm_user_id) {
     MSTEAMS_TRY(
         tx.exec("DELETE FROM msteams_notified WHERE teams_thread_id = $1 AND teams_message_id = $2 AND "
                 "mm_user_id = $3",

@@ -71,10 +71,11 @@ Result<std::optional<OutboxItem>> PgOutbox::claim(std::int64_t now_ms, std::int6
     if (r.empty()) {
         return std::optional<OutboxItem>();
     }
-    return std::optional<OutboxItem>(OutboxItem{r.integer(0, "id"), r.integer(0, "created_at"), r.text(0, "channel_id"),
-                                                detail::word_at(r, 0, "kind", OutboxKind::post), r.text(0, "post_id"),
-                                                r.text(0, "user_id"), r.text(0, "payload"), r.text(0, "event_key"),
-                                                r.integer(0, "sort_at"), static_cast<int>(r.integer(0, "attempts"))});
+    return std::optional<OutboxItem>(
+        OutboxItem{r.integer(0, "id"), r.integer(0, "created_at"), r.id<MmChannelId>(0, "channel_id"),
+                   detail::word_at(r, 0, "kind", OutboxKind::post), r.id<MmPostId>(0, "post_id"),
+                   r.id<MmUserId>(0, "user_id"), r.text(0, "payload"), r.text(0, "event_key"), r.integer(0, "sort_at"),
+                   static_cast<int>(r.integer(0, "attempts"))});
 }
 
 Status PgOutbox::renew(std::int64_t id, std::int64_t lease_until_ms) {
@@ -111,7 +112,7 @@ Status PgOutbox::dead_letter(OutboxItem const& it, std::string const& error, std
             return {};
         }
         auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
-        return add_dead_letter(tx, Direction::outbound, it.channel_id, detail::outbox_payload(it), error,
+        return add_dead_letter(tx, Direction::outbound, it.channel_id.str(), detail::outbox_payload(it), error,
                                static_cast<int>(r.integer(0, "attempts")) + 1, first, now_ms);
     });
 }

@@ -16,26 +16,29 @@ constexpr std::string_view k_portal_columns =
     "teams_thread_id, kind, teams_team_id, mm_channel_id, creator_mm_user_id, created_at, cursor_ms";
 
 Portal portal_at(Rows const& r, std::size_t i) {
-    return Portal{r.text(i, "teams_thread_id"),    detail::word_at(r, i, "kind", PortalKind::chat),
-                  r.text(i, "teams_team_id"),      r.text(i, "mm_channel_id"),
-                  r.text(i, "creator_mm_user_id"), r.integer(i, "created_at"),
+    return Portal{r.id<TeamsThreadId>(i, "teams_thread_id"),
+                  detail::word_at(r, i, "kind", PortalKind::chat),
+                  r.text(i, "teams_team_id"),
+                  r.id<MmChannelId>(i, "mm_channel_id"),
+                  r.id<MmUserId>(i, "creator_mm_user_id"),
+                  r.integer(i, "created_at"),
                   r.integer(i, "cursor_ms")};
 }
 
 class PgPortals final : public Portals {
 public:
     explicit PgPortals(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-    [[nodiscard]] Result<std::optional<Portal>> by_thread(std::string const& teams_thread_id) override;
-    [[nodiscard]] Result<std::optional<Portal>> by_channel(std::string const& mm_channel_id) override;
+    [[nodiscard]] Result<std::optional<Portal>> by_thread(TeamsThreadId const& teams_thread_id) override;
+    [[nodiscard]] Result<std::optional<Portal>> by_channel(MmChannelId const& mm_channel_id) override;
     [[nodiscard]] Result<Portal> add(Portal const& portal) override;
     [[nodiscard]] Result<std::vector<Portal>> list(PortalKind kind) override;
     [[nodiscard]] Result<std::int64_t> newest_chat_cursor() override;
-    [[nodiscard]] Status advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms) override;
-    [[nodiscard]] Result<std::int64_t> version(Tx& tx, std::string const& teams_thread_id) override;
-    [[nodiscard]] Status begin_write(std::string const& teams_thread_id, std::int64_t until_ms) override;
-    [[nodiscard]] Status renew_write(std::string const& teams_thread_id, std::int64_t until_ms) override;
-    [[nodiscard]] Status end_write(Tx& tx, std::string const& teams_thread_id) override;
-    [[nodiscard]] Result<bool> unchanged(Tx& tx, std::string const& teams_thread_id, std::int64_t version,
+    [[nodiscard]] Status advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t cursor_ms) override;
+    [[nodiscard]] Result<std::int64_t> version(Tx& tx, TeamsThreadId const& teams_thread_id) override;
+    [[nodiscard]] Status begin_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) override;
+    [[nodiscard]] Status renew_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) override;
+    [[nodiscard]] Status end_write(Tx& tx, TeamsThreadId const& teams_thread_id) override;
+    [[nodiscard]] Result<bool> unchanged(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t version,
                                          std::int64_t now_ms) override;
 
 private:
@@ -44,7 +47,7 @@ private:
 
 }  // namespace
 
-Result<std::optional<Portal>> PgPortals::by_thread(std::string const& teams_thread_id) {
+Result<std::optional<Portal>> PgPortals::by_thread(TeamsThreadId const& teams_thread_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r,
                        db_->exec(sql("SELECT ", k_portal_columns, " FROM msteams_portals WHERE teams_thread_id = $1"),
@@ -52,7 +55,7 @@ Result<std::optional<Portal>> PgPortals::by_thread(std::string const& teams_thre
     return r.empty() ? std::optional<Portal>() : std::optional<Portal>(portal_at(r, 0));
 }
 
-Result<std::optional<Portal>> PgPortals::by_channel(std::string const& mm_channel_id) {
+Result<std::optional<Portal>> PgPortals::by_channel(MmChannelId const& mm_channel_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns, " FROM msteams_portals WHERE mm_channel_id = $1"),
                                     {mm_channel_id}));
@@ -94,19 +97,19 @@ Result<std::int64_t> PgPortals::newest_chat_cursor() {
     return r.integer(0, "n");
 }
 
-Status PgPortals::advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms) {
+Status PgPortals::advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t cursor_ms) {
     MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET cursor_ms = $2 WHERE teams_thread_id = $1 AND cursor_ms < $2",
                         {teams_thread_id, num(cursor_ms)}));
     return {};
 }
 
-Result<std::int64_t> PgPortals::version(Tx& tx, std::string const& teams_thread_id) {
+Result<std::int64_t> PgPortals::version(Tx& tx, TeamsThreadId const& teams_thread_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT version FROM msteams_portals WHERE teams_thread_id = $1", {teams_thread_id}));
     return r.empty() ? 0 : r.integer(0, "version");
 }
 
-Status PgPortals::begin_write(std::string const& teams_thread_id, std::int64_t until_ms) {
+Status PgPortals::begin_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) {
     MSTEAMS_TRY(
         db_->exec("UPDATE msteams_portals SET version = version + 1, writing_until = $2 "
                   "WHERE teams_thread_id = $1",
@@ -114,21 +117,21 @@ Status PgPortals::begin_write(std::string const& teams_thread_id, std::int64_t u
     return {};
 }
 
-Status PgPortals::renew_write(std::string const& teams_thread_id, std::int64_t until_ms) {
+Status PgPortals::renew_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) {
     MSTEAMS_TRY(
         db_->exec("UPDATE msteams_portals SET writing_until = $2 WHERE teams_thread_id = $1 AND writing_until > 0",
                   {teams_thread_id, num(until_ms)}));
     return {};
 }
 
-Status PgPortals::end_write(Tx& tx, std::string const& teams_thread_id) {
+Status PgPortals::end_write(Tx& tx, TeamsThreadId const& teams_thread_id) {
     MSTEAMS_TRY(
         tx.exec("UPDATE msteams_portals SET version = version + 1, writing_until = 0 WHERE teams_thread_id = $1",
                 {teams_thread_id}));
     return {};
 }
 
-Result<bool> PgPortals::unchanged(Tx& tx, std::string const& teams_thread_id, std::int64_t version,
+Result<bool> PgPortals::unchanged(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t version,
                                   std::int64_t now_ms) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(

@@ -10,22 +10,23 @@ namespace {
 
 class PgReactions final : public Reactions {
 public:
-    [[nodiscard]] Result<std::vector<ReactionLink>> list(Tx& tx, std::string const& mm_post_id) override;
+    [[nodiscard]] Result<std::vector<ReactionLink>> list(Tx& tx, MmPostId const& mm_post_id) override;
     [[nodiscard]] Status add(Tx& tx, ReactionLink const& r) override;
     [[nodiscard]] Status remove(Tx& tx, ReactionLink const& r) override;
 };
 
 }  // namespace
 
-Result<std::vector<ReactionLink>> PgReactions::list(Tx& tx, std::string const& mm_post_id) {
+Result<std::vector<ReactionLink>> PgReactions::list(Tx& tx, MmPostId const& mm_post_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, tx.exec("SELECT mm_post_id, mm_user_id, emoji_name, teams_user_id, reaction_type "
                                   "FROM msteams_reactions WHERE mm_post_id = $1 ORDER BY mm_user_id, emoji_name",
                                   {mm_post_id}));
     std::vector<ReactionLink> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
-        out.push_back(ReactionLink{r.text(i, "mm_post_id"), r.text(i, "mm_user_id"), r.text(i, "emoji_name"),
-                                   r.text(i, "teams_user_id"), r.text(i, "reaction_type")});
+        out.push_back(ReactionLink{r.id<MmPostId>(i, "mm_post_id"), r.id<MmUserId>(i, "mm_user_id"),
+                                   r.text(i, "emoji_name"), r.id<TeamsUserId>(i, "teams_user_id"),
+                                   r.text(i, "reaction_type")});
     }
     return out;
 }

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ids.hpp"
+
 // The rows of the bridge's tables (migrations 002 and later), as the repositories of store/repositories.hpp read and
 // write them.
 namespace msteams::store {
@@ -70,8 +72,8 @@ template <class E>
 
 // A Teams user who has a Mattermost user without being connected (msteams_users).
 struct TeamsUser {
-    std::string teams_user_id;
-    std::string mm_user_id;
+    TeamsUserId teams_user_id;
+    MmUserId mm_user_id;
     bool synthetic = false;
     std::string display_name;
     std::string email;
@@ -80,58 +82,65 @@ struct TeamsUser {
 };
 
 struct Portal {
-    std::string teams_thread_id;
+    TeamsThreadId teams_thread_id;
     PortalKind kind = PortalKind::chat;
     std::string teams_team_id;
-    std::string mm_channel_id;
-    std::string creator_mm_user_id;
+    MmChannelId mm_channel_id;
+    MmUserId creator_mm_user_id;
     std::int64_t created_at = 0;
     std::int64_t cursor_ms = 0;
 };
 
 struct ChatInfo {
-    std::string chat_id;
-    std::vector<std::string> member_ids;  // sorted
+    TeamsThreadId chat_id;
+    std::vector<TeamsUserId> member_ids;  // sorted
     std::string web_url;
     std::int64_t checked_at = 0;
 };
 
 struct MessageLink {
-    std::string teams_thread_id;
-    std::string teams_message_id;
-    std::string mm_post_id;  // "" while pending
-    std::string mm_channel_id;
+    TeamsThreadId teams_thread_id;
+    TeamsMessageId teams_message_id;
+    MmPostId mm_post_id;  // empty while pending
+    MmChannelId mm_channel_id;
     Origin origin = Origin::teams;
     std::int64_t teams_modified_at = 0;
     std::int64_t pending_since = 0;
     bool deleted = false;
 };
 
+// The message id under which an outbound send is recorded while in flight, before Teams has given the message its
+// id: "pending:<post id>", a key no Teams message has (Messages::mark_pending, sending_to and forget use it).
+[[nodiscard]] inline TeamsMessageId send_in_flight(MmPostId const& post) {
+    return TeamsMessageId("pending:" + post.str());
+}
+
 struct ReactionLink {
-    std::string mm_post_id;
-    std::string mm_user_id;
+    MmPostId mm_post_id;
+    MmUserId mm_user_id;
     std::string emoji_name;
-    std::string teams_user_id;
+    TeamsUserId teams_user_id;
     std::string reaction_type;
 };
 
 struct InboxItem {
     std::int64_t id = 0;
     std::int64_t received_at = 0;
-    std::string subscription_id;
+    SubscriptionId subscription_id;
     Change change_type = Change::created;
-    std::string thread_id;
-    std::string message_id;
+    TeamsThreadId thread_id;
+    TeamsMessageId message_id;  // empty for a catch-up read
     int attempts = 0;
+    std::int64_t since_ms = 0;  // a catch-up of a chat first seen after downtime: read it from then on (Unix ms)
 };
 
 struct OutboxItem {
     std::int64_t id = 0;
     std::int64_t created_at = 0;
-    std::string channel_id;
+    MmChannelId channel_id;
     OutboxKind kind = OutboxKind::post;
-    std::string post_id;
-    std::string user_id;
+    MmPostId post_id;
+    MmUserId user_id;
     std::string payload;  // JSON
     std::string event_key;
     std::int64_t sort_at = 0;  // when it happened in Mattermost: items are sent in this order
@@ -151,7 +160,7 @@ struct DeadLetter {
 };
 
 struct SubscriptionRow {
-    std::string id;
+    SubscriptionId id;
     SubscriptionKind kind = SubscriptionKind::chats;
     std::string resource;
     std::string owner;

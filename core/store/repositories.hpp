@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ids.hpp"
 #include "common/result.hpp"
 #include "store/accounts.hpp"
 #include "store/database.hpp"
@@ -22,12 +23,12 @@ namespace msteams::store {
 class Users {
 public:
     virtual ~Users() = default;
-    [[nodiscard]] virtual Result<std::optional<TeamsUser>> by_teams_id(std::string const& teams_user_id) = 0;
-    [[nodiscard]] virtual Result<std::optional<TeamsUser>> by_mm_id(std::string const& mm_user_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<TeamsUser>> by_teams_id(TeamsUserId const& teams_user_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<TeamsUser>> by_mm_id(MmUserId const& mm_user_id) = 0;
     // Inserts, or returns the row another node inserted first for the same Teams user.
     [[nodiscard]] virtual Result<TeamsUser> add(TeamsUser const& user) = 0;
     // not_found when the Mattermost user is not a Teams user.
-    [[nodiscard]] virtual Status mark_promoted(std::string const& mm_user_id, std::int64_t at) = 0;
+    [[nodiscard]] virtual Status mark_promoted(MmUserId const& mm_user_id, std::int64_t at) = 0;
 };
 
 // Teams conversations bridged to a Mattermost channel (msteams_portals): where reading stopped (the cursor), and the
@@ -35,8 +36,8 @@ public:
 class Portals {
 public:
     virtual ~Portals() = default;
-    [[nodiscard]] virtual Result<std::optional<Portal>> by_thread(std::string const& teams_thread_id) = 0;
-    [[nodiscard]] virtual Result<std::optional<Portal>> by_channel(std::string const& mm_channel_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<Portal>> by_thread(TeamsThreadId const& teams_thread_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<Portal>> by_channel(MmChannelId const& mm_channel_id) = 0;
     // Inserts; when the thread already has a portal, returns that one; conflict when the channel is bridged to
     // another thread.
     [[nodiscard]] virtual Result<Portal> add(Portal const& portal) = 0;
@@ -45,17 +46,18 @@ public:
     // The newest cursor of any chat portal: until when the bridge had read Teams (0 when it never did).
     [[nodiscard]] virtual Result<std::int64_t> newest_chat_cursor() = 0;
     // Moves the cursor forward only.
-    [[nodiscard]] virtual Status advance_cursor(Tx& tx, std::string const& teams_thread_id, std::int64_t cursor_ms) = 0;
+    [[nodiscard]] virtual Status advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id,
+                                                std::int64_t cursor_ms) = 0;
     // What the bridge itself changed in a Teams conversation is counted, so that the inbound side can tell whether
     // what it read from Teams is older than the bridge's own latest change (then it reads again). 0 without a portal.
-    [[nodiscard]] virtual Result<std::int64_t> version(Tx& tx, std::string const& teams_thread_id) = 0;
+    [[nodiscard]] virtual Result<std::int64_t> version(Tx& tx, TeamsThreadId const& teams_thread_id) = 0;
     // The sender's side of it: a write to Teams is announced (committed) before its first request, in flight until
     // `until_ms` unless renewed, and ended together with what it recorded. Each moves the version.
-    [[nodiscard]] virtual Status begin_write(std::string const& teams_thread_id, std::int64_t until_ms) = 0;
-    [[nodiscard]] virtual Status renew_write(std::string const& teams_thread_id, std::int64_t until_ms) = 0;
-    [[nodiscard]] virtual Status end_write(Tx& tx, std::string const& teams_thread_id) = 0;
+    [[nodiscard]] virtual Status begin_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) = 0;
+    [[nodiscard]] virtual Status renew_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) = 0;
+    [[nodiscard]] virtual Status end_write(Tx& tx, TeamsThreadId const& teams_thread_id) = 0;
     // True when the version is still `version` and no write is in flight at `now_ms` (true without a portal).
-    [[nodiscard]] virtual Result<bool> unchanged(Tx& tx, std::string const& teams_thread_id, std::int64_t version,
+    [[nodiscard]] virtual Result<bool> unchanged(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t version,
                                                  std::int64_t now_ms) = 0;
 };
 
@@ -63,7 +65,7 @@ public:
 class Chats {
 public:
     virtual ~Chats() = default;
-    [[nodiscard]] virtual Result<std::optional<ChatInfo>> find(std::string const& chat_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<ChatInfo>> find(TeamsThreadId const& chat_id) = 0;
     // Inserts or replaces; an empty web_url keeps the one known.
     [[nodiscard]] virtual Status put(ChatInfo const& chat) = 0;
 };
@@ -72,17 +74,17 @@ public:
 class Messages {
 public:
     virtual ~Messages() = default;
-    [[nodiscard]] virtual Result<std::optional<MessageLink>> find(Tx& tx, std::string const& thread_id,
-                                                                  std::string const& message_id) = 0;
-    [[nodiscard]] virtual Result<std::optional<MessageLink>> by_post(std::string const& mm_post_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<MessageLink>> find(Tx& tx, TeamsThreadId const& thread_id,
+                                                                  TeamsMessageId const& message_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<MessageLink>> by_post(MmPostId const& mm_post_id) = 0;
     // Records that a post or message is about to be created (committed on its own, before it exists), so that a
     // crash between creating it and committing the link can be recovered without a second one. Keeps a link that
     // has its post already.
     [[nodiscard]] virtual Status mark_pending(MessageLink const& link) = 0;
     // Outbound sends in flight (recorded before the Graph request, removed when its link is committed) since
     // `since_ms`: their echoes must wait, and after a crash the sender looks in Teams before sending again.
-    [[nodiscard]] virtual Result<bool> sending_to(std::string const& thread_id, std::int64_t since_ms) = 0;
-    [[nodiscard]] virtual Status forget(Tx& tx, std::string const& thread_id, std::string const& message_id) = 0;
+    [[nodiscard]] virtual Result<bool> sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) = 0;
+    [[nodiscard]] virtual Status forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) = 0;
     // Sets the post id and modification time (insert or update); clears the pending marker.
     [[nodiscard]] virtual Status put(Tx& tx, MessageLink const& link) = 0;
 };
@@ -92,7 +94,7 @@ class Reactions {
 public:
     virtual ~Reactions() = default;
     // By user, then emoji.
-    [[nodiscard]] virtual Result<std::vector<ReactionLink>> list(Tx& tx, std::string const& mm_post_id) = 0;
+    [[nodiscard]] virtual Result<std::vector<ReactionLink>> list(Tx& tx, MmPostId const& mm_post_id) = 0;
     [[nodiscard]] virtual Status add(Tx& tx, ReactionLink const& r) = 0;
     [[nodiscard]] virtual Status remove(Tx& tx, ReactionLink const& r) = 0;
 };
@@ -102,11 +104,11 @@ class Notified {
 public:
     virtual ~Notified() = default;
     // True when this (message, user) was not notified before (and now counts as notified).
-    [[nodiscard]] virtual Result<bool> claim(Tx& tx, std::string const& thread_id, std::string const& message_id,
-                                             std::string const& mm_user_id) = 0;
+    [[nodiscard]] virtual Result<bool> claim(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                                             MmUserId const& mm_user_id) = 0;
     // Undoes a claim whose notification could not be sent (it is tried again).
-    [[nodiscard]] virtual Status release(Tx& tx, std::string const& thread_id, std::string const& message_id,
-                                         std::string const& mm_user_id) = 0;
+    [[nodiscard]] virtual Status release(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                                         MmUserId const& mm_user_id) = 0;
 };
 
 // Changes read from Teams, waiting to be applied (msteams_inbox); ordered by id within a thread.
@@ -131,8 +133,8 @@ public:
     [[nodiscard]] virtual Status dead_letter(Tx& tx, std::vector<InboxItem> const& items, std::string const& error,
                                              std::int64_t now_ms) = 0;
     // Sets aside one Teams message of a chat that could not be applied (its chat goes on without it).
-    [[nodiscard]] virtual Status dead_letter_message(Tx& tx, std::string const& thread_id,
-                                                     std::string const& message_id, std::string const& error,
+    [[nodiscard]] virtual Status dead_letter_message(Tx& tx, TeamsThreadId const& thread_id,
+                                                     TeamsMessageId const& message_id, std::string const& error,
                                                      int attempts, std::int64_t now_ms) = 0;
     [[nodiscard]] virtual Result<std::int64_t> size() = 0;
     // Queues a read forward of every chat portal active since `active_since` (its cursor or creation) that has no
@@ -179,11 +181,11 @@ public:
     virtual ~Subscriptions() = default;
     // By id.
     [[nodiscard]] virtual Result<std::vector<SubscriptionRow>> list() = 0;
-    [[nodiscard]] virtual Result<bool> known(std::string const& id) = 0;
+    [[nodiscard]] virtual Result<bool> known(SubscriptionId const& id) = 0;
     // Inserts or replaces (created_at stays).
     [[nodiscard]] virtual Status put(SubscriptionRow const& row) = 0;
-    [[nodiscard]] virtual Status set_state(std::string const& id, SubscriptionState state) = 0;
-    [[nodiscard]] virtual Status remove(std::string const& id) = 0;
+    [[nodiscard]] virtual Status set_state(SubscriptionId const& id, SubscriptionState state) = 0;
+    [[nodiscard]] virtual Status remove(SubscriptionId const& id) = 0;
 };
 
 // Named leases between nodes (msteams_leases), on the database's clock.

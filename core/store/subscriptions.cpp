@@ -16,7 +16,7 @@ constexpr std::string_view k_subscription_columns =
     "id, kind, resource, owner, expires_at, created_at, state, client_state_hash";
 
 SubscriptionRow subscription_at(Rows const& r, std::size_t i) {
-    return SubscriptionRow{r.text(i, "id"),
+    return SubscriptionRow{r.id<SubscriptionId>(i, "id"),
                            detail::word_at(r, i, "kind", SubscriptionKind::chats),
                            r.text(i, "resource"),
                            r.text(i, "owner"),
@@ -30,10 +30,10 @@ class PgSubscriptions final : public Subscriptions {
 public:
     explicit PgSubscriptions(std::shared_ptr<Database> db) : db_(std::move(db)) {}
     [[nodiscard]] Result<std::vector<SubscriptionRow>> list() override;
-    [[nodiscard]] Result<bool> known(std::string const& id) override;
+    [[nodiscard]] Result<bool> known(SubscriptionId const& id) override;
     [[nodiscard]] Status put(SubscriptionRow const& row) override;
-    [[nodiscard]] Status set_state(std::string const& id, SubscriptionState state) override;
-    [[nodiscard]] Status remove(std::string const& id) override;
+    [[nodiscard]] Status set_state(SubscriptionId const& id, SubscriptionState state) override;
+    [[nodiscard]] Status remove(SubscriptionId const& id) override;
 
 private:
     std::shared_ptr<Database> db_;
@@ -51,7 +51,7 @@ Result<std::vector<SubscriptionRow>> PgSubscriptions::list() {
     return out;
 }
 
-Result<bool> PgSubscriptions::known(std::string const& id) {
+Result<bool> PgSubscriptions::known(SubscriptionId const& id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT 1 FROM msteams_subscriptions WHERE id = $1", {id}));
     return !r.empty();
@@ -67,12 +67,12 @@ Status PgSubscriptions::put(SubscriptionRow const& row) {
     return {};
 }
 
-Status PgSubscriptions::set_state(std::string const& id, SubscriptionState state) {
+Status PgSubscriptions::set_state(SubscriptionId const& id, SubscriptionState state) {
     MSTEAMS_TRY(db_->exec("UPDATE msteams_subscriptions SET state = $2 WHERE id = $1", {id, word(state)}));
     return {};
 }
 
-Status PgSubscriptions::remove(std::string const& id) {
+Status PgSubscriptions::remove(SubscriptionId const& id) {
     MSTEAMS_TRY(db_->exec("DELETE FROM msteams_subscriptions WHERE id = $1", {id}));
     return {};
 }

@@ -15,18 +15,22 @@ constexpr std::string_view k_user_columns =
     "teams_user_id, mm_user_id, synthetic, display_name, email, created_at, promoted_at";
 
 TeamsUser user_at(Rows const& r, std::size_t i) {
-    return TeamsUser{r.text(i, "teams_user_id"), r.text(i, "mm_user_id"), r.text(i, "synthetic") == "t",
-                     r.text(i, "display_name"),  r.text(i, "email"),      r.integer(i, "created_at"),
+    return TeamsUser{r.id<TeamsUserId>(i, "teams_user_id"),
+                     r.id<MmUserId>(i, "mm_user_id"),
+                     r.text(i, "synthetic") == "t",
+                     r.text(i, "display_name"),
+                     r.text(i, "email"),
+                     r.integer(i, "created_at"),
                      r.integer(i, "promoted_at")};
 }
 
 class PgUsers final : public Users {
 public:
     explicit PgUsers(std::shared_ptr<Database> db) : db_(std::move(db)) {}
-    [[nodiscard]] Result<std::optional<TeamsUser>> by_teams_id(std::string const& teams_user_id) override;
-    [[nodiscard]] Result<std::optional<TeamsUser>> by_mm_id(std::string const& mm_user_id) override;
+    [[nodiscard]] Result<std::optional<TeamsUser>> by_teams_id(TeamsUserId const& teams_user_id) override;
+    [[nodiscard]] Result<std::optional<TeamsUser>> by_mm_id(MmUserId const& mm_user_id) override;
     [[nodiscard]] Result<TeamsUser> add(TeamsUser const& user) override;
-    [[nodiscard]] Status mark_promoted(std::string const& mm_user_id, std::int64_t at) override;
+    [[nodiscard]] Status mark_promoted(MmUserId const& mm_user_id, std::int64_t at) override;
 
 private:
     std::shared_ptr<Database> db_;
@@ -34,14 +38,14 @@ private:
 
 }  // namespace
 
-Result<std::optional<TeamsUser>> PgUsers::by_teams_id(std::string const& teams_user_id) {
+Result<std::optional<TeamsUser>> PgUsers::by_teams_id(TeamsUserId const& teams_user_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(
         r, db_->exec(sql("SELECT ", k_user_columns, " FROM msteams_users WHERE teams_user_id = $1"), {teams_user_id}));
     return r.empty() ? std::optional<TeamsUser>() : std::optional<TeamsUser>(user_at(r, 0));
 }
 
-Result<std::optional<TeamsUser>> PgUsers::by_mm_id(std::string const& mm_user_id) {
+Result<std::optional<TeamsUser>> PgUsers::by_mm_id(MmUserId const& mm_user_id) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(
         r, db_->exec(sql("SELECT ", k_user_columns, " FROM msteams_users WHERE mm_user_id = $1"), {mm_user_id}));
@@ -62,7 +66,7 @@ Result<TeamsUser> PgUsers::add(TeamsUser const& user) {
     return *stored;
 }
 
-Status PgUsers::mark_promoted(std::string const& mm_user_id, std::int64_t at) {
+Status PgUsers::mark_promoted(MmUserId const& mm_user_id, std::int64_t at) {
     Rows r;
     MSTEAMS_TRY_ASSIGN(r,
                        db_->exec("UPDATE msteams_users SET synthetic = false, promoted_at = $2 WHERE mm_user_id = $1",

@@ -176,7 +176,7 @@ Status Monitor::maintain(std::string const& token) {
     MSTEAMS_TRY_ASSIGN(rows, repos_.subscriptions->list());
     std::vector<graph::Subscription> live;
     MSTEAMS_TRY_ASSIGN(live, graph_->list_subscriptions(token));
-    auto const is_live = [&](std::string const& id) {
+    auto const is_live = [&](SubscriptionId const& id) {
         return std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == id; });
     };
     auto const now = now_ms();

@@ -38,9 +38,9 @@ bool token_refused(Error const& e) {
 
 std::string megabytes(std::int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
 
-std::string teams_link(std::string const& chat_id, std::string const& message_id) {
-    return "https://teams.microsoft.com/l/message/" + strings::url_encode(chat_id) + "/" +
-           strings::url_encode(message_id) + "?context=%7B%22contextType%22%3A%22chat%22%7D";
+std::string teams_link(TeamsThreadId const& chat_id, TeamsMessageId const& message_id) {
+    return "https://teams.microsoft.com/l/message/" + strings::url_encode(chat_id.str()) + "/" +
+           strings::url_encode(message_id.str()) + "?context=%7B%22contextType%22%3A%22chat%22%7D";
 }
 
 using strings::utf8_prefix;  // trims to at most n bytes without cutting a UTF-8 sequence
@@ -59,35 +59,41 @@ std::int64_t newest_change(std::vector<graph::ChatMessage> const& messages) {
     return newest;
 }
 
-std::string posted_message_id(std::string const& props_json) {
+// The Teams message a post was made from (the prop the bridge set); empty when it has none of that shape.
+TeamsMessageId posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
     if (props.is_object() && props.contains(k_teams_message_prop) && props[k_teams_message_prop].is_string()) {
-        return props[k_teams_message_prop].get<std::string>();
+        return TeamsMessageId::parse(props[k_teams_message_prop].get<std::string>()).value_or(TeamsMessageId());
     }
     return {};
 }
 
 }  // namespace
 
-std::vector<std::string> one_on_one_members(std::string const& chat_id) {
+std::vector<TeamsUserId> one_on_one_members(TeamsThreadId const& chat_id) {
     constexpr std::string_view prefix = "19:";
     constexpr std::string_view suffix = "@unq.gbl.spaces";
-    std::string_view id = chat_id;
+    std::string_view id = chat_id.str();
     if (!id.starts_with(prefix) || !id.ends_with(suffix)) {
         return {};
     }
     id = id.substr(prefix.size(), id.size() - prefix.size() - suffix.size());
     auto parts = strings::split(id, '_');
-    if (parts.size() != 2 || !strings::is_guid(parts[0]) || !strings::is_guid(parts[1])) {
+    if (parts.size() != 2) {
         return {};
     }
-    return parts;
+    auto a = TeamsUserId::parse(parts[0]);
+    auto b = TeamsUserId::parse(parts[1]);
+    if (!a || !b) {
+        return {};
+    }
+    return {*std::move(a), *std::move(b)};
 }
 
 // One thread's processing: the connected members whose tokens may read it, tried in turn.
 struct Inbound::Work {
-    std::string chat_id;
-    std::vector<std::pair<std::string, std::string>> connected;  // (Teams user id, Mattermost user id)
+    TeamsThreadId chat_id;
+    std::vector<std::pair<TeamsUserId, MmUserId>> connected;
     std::size_t member = 0;
     std::string token;
     Connections* logins = nullptr;
@@ -206,7 +212,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
     std::vector<store::InboxItem> items;
     auto const now = now_ms();
     for (auto const& p : portals) {
-        items.push_back(store::InboxItem{0, now, "", store::Change::catchup, p.teams_thread_id, "", 0});
+        items.push_back(store::InboxItem{0, now, {}, store::Change::catchup, p.teams_thread_id, {}, 0});
     }
     // Chats first seen while the bridge was away have no portal yet: a connected member's chats updated since the
     // bridge last read Teams are read from then on, oldest first.
@@ -214,11 +220,11 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
     MSTEAMS_TRY_ASSIGN(since, repos_.portals->newest_chat_cursor());
     std::size_t discovered = 0;
     if (since > 0) {
-        std::set<std::string> known;
+        std::set<TeamsThreadId> known;
         for (auto const& p : portals) {
             known.insert(p.teams_thread_id);
         }
-        std::vector<std::string> users;
+        std::vector<MmUserId> users;
         MSTEAMS_TRY_ASSIGN(users, logins_->connected_users(k_max_discovery_users));
         for (auto const& user : users) {
             auto token = logins_->access_token(user);
@@ -232,8 +238,7 @@ Status Inbound::schedule_catch_up(std::string const& reason) {
             }
             for (auto const& c : *chats) {
                 if (c.last_updated_at > since - settings_.cursor_overlap_ms && known.insert(c.id).second) {
-                    items.push_back(store::InboxItem{0, now, "", store::Change::catchup, c.id,
-                                                     std::string(k_discover_prefix) + std::to_string(since), 0});
+                    items.push_back(store::InboxItem{0, now, {}, store::Change::catchup, c.id, {}, 0, since});
                     ++discovered;
                 }
             }
@@ -259,7 +264,7 @@ Status Inbound::schedule_reconcile() {
     return {};
 }
 
-Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_id, bool refresh) {
+Result<std::vector<TeamsUserId>> Inbound::chat_members(TeamsThreadId const& chat_id, bool refresh) {
     auto ids = one_on_one_members(chat_id);
     if (!ids.empty()) {
         return ids;  // known from the id itself: no request
@@ -275,7 +280,7 @@ Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_i
     auto chat = graph_->get_chat(app.access_token, chat_id, /*with_members=*/true);
     if (!chat) {
         if (chat.error().code == ErrorCode::not_found) {
-            return std::vector<std::string>();
+            return std::vector<TeamsUserId>();
         }
         return std::unexpected(chat.error());
     }
@@ -290,15 +295,15 @@ Result<std::vector<std::string>> Inbound::chat_members(std::string const& chat_i
     return info.member_ids;
 }
 
-Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::vector<std::string> const& members) {
+Result<store::Portal> Inbound::ensure_portal(TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members) {
     std::optional<store::Portal> existing;
     MSTEAMS_TRY_ASSIGN(existing, repos_.portals->by_thread(chat_id));
     if (existing) {
         return *existing;
     }
-    std::vector<std::string> users;
+    std::vector<MmUserId> users;
     for (auto const& teams_id : members) {
-        std::optional<std::string> user;
+        std::optional<MmUserId> user;
         MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{teams_id, "", "", false}));
         if (!user) {
             continue;  // a guest, not synced
@@ -320,7 +325,7 @@ Result<store::Portal> Inbound::ensure_portal(std::string const& chat_id, std::ve
     } else {
         MSTEAMS_TRY_ASSIGN(channel, api_->get_group_channel(users));
     }
-    store::Portal portal{chat_id, store::PortalKind::chat, "", channel.id, "", now_ms(), 0};
+    store::Portal portal{chat_id, store::PortalKind::chat, "", channel.id, {}, now_ms(), 0};
     MSTEAMS_TRY_ASSIGN(portal, repos_.portals->add(portal));
     log::info("bridging a Teams chat", {{"chat_id", chat_id}, {"channel_id", portal.mm_channel_id}});
     return portal;
@@ -335,7 +340,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
     // No transaction stays open across a network call: what is written here is idempotent (the message map's keys,
     // the pending marker and the post prop make a repeat harmless).
     store::AutoCommit tx(*repos_.db);
-    std::vector<std::string> members;
+    std::vector<TeamsUserId> members;
     MSTEAMS_TRY_ASSIGN(members, chat_members(chat_id, false));
     Work work;
     MSTEAMS_TRY_ASSIGN(work, readers(chat_id, members));
@@ -407,12 +412,12 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
     }
 }
 
-Result<Inbound::Work> Inbound::readers(std::string const& chat_id, std::vector<std::string> const& members) {
+Result<Inbound::Work> Inbound::readers(TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members) {
     Work work;
     work.chat_id = chat_id;
     work.logins = logins_.get();
     for (auto const& m : members) {
-        std::optional<std::string> mm;
+        std::optional<MmUserId> mm;
         MSTEAMS_TRY_ASSIGN(mm, people_->connected_mm_user(m));
         if (mm) {
             work.connected.emplace_back(m, *mm);
@@ -421,20 +426,21 @@ Result<Inbound::Work> Inbound::readers(std::string const& chat_id, std::vector<s
     return work;
 }
 
-Result<bool> Inbound::read_chunk(Work& work, std::int64_t after, std::vector<std::string>& wanted,
+Result<bool> Inbound::read_chunk(Work& work, std::int64_t after, std::vector<TeamsMessageId>& wanted,
                                  std::vector<graph::ChatMessage>& messages) {
     graph::ChatApi::Page page;
     MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
         return graph_->list_oldest_messages_since(token, work.chat_id, after, settings_.max_messages_per_read);
     }));
     messages = std::move(page.messages);
-    std::erase_if(wanted, [&](std::string const& id) {
+    std::erase_if(wanted, [&](TeamsMessageId const& id) {
         return std::any_of(messages.begin(), messages.end(), [&](auto const& m) { return m.id == id; });
     });
     return page.truncated;
 }
 
-Status Inbound::read_each(Work& work, std::vector<std::string> const& ids, std::vector<graph::ChatMessage>& messages) {
+Status Inbound::read_each(Work& work, std::vector<TeamsMessageId> const& ids,
+                          std::vector<graph::ChatMessage>& messages) {
     // A notified message older than the cursor's window (a late redelivery) is read on its own.
     for (auto const& id : ids) {
         auto m =
@@ -451,7 +457,7 @@ Status Inbound::read_each(Work& work, std::vector<std::string> const& ids, std::
     return {};
 }
 
-Result<bool> Inbound::read_is_current(store::Tx& tx, std::string const& chat_id, std::int64_t version,
+Result<bool> Inbound::read_is_current(store::Tx& tx, TeamsThreadId const& chat_id, std::int64_t version,
                                       std::vector<graph::ChatMessage> const& messages) {
     // A message from Mattermost may be in Teams before its sender has linked it: the sender's marker is committed
     // before the send and replaced by the link in one transaction, so checking the marker after reading Teams and
@@ -473,11 +479,11 @@ Result<bool> Inbound::read_is_current(store::Tx& tx, std::string const& chat_id,
     return repos_.portals->unchanged(tx, chat_id, version, now_ms());
 }
 
-Result<std::int64_t> Inbound::skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan) {
+Result<std::int64_t> Inbound::skip_known(store::Tx& tx, TeamsThreadId const& chat_id, ReadPlan& plan) {
     // A `created` notification for a message the map already has (our own coming back, or a redelivery) needs no
     // Graph request: the map knows it. Returns until when the bridge's own messages came back (for the cursor).
     std::int64_t echoed_to = 0;
-    std::erase_if(plan.wanted, [&](std::string const& id) -> bool {
+    std::erase_if(plan.wanted, [&](TeamsMessageId const& id) -> bool {
         if (plan.changed.contains(id)) {
             return false;
         }
@@ -496,7 +502,7 @@ Result<std::int64_t> Inbound::skip_known(store::Tx& tx, std::string const& chat_
     return echoed_to;
 }
 
-Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std::vector<std::string> const& members,
+Status Inbound::apply(store::Tx& tx, Work& work, TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members,
                       std::optional<store::Portal>& portal, std::vector<graph::ChatMessage> const& messages,
                       int attempts) {
     for (auto const& m : messages) {
@@ -531,15 +537,16 @@ Status Inbound::apply(store::Tx& tx, Work& work, std::string const& chat_id, std
     return {};
 }
 
-Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, std::string const& author,
-                                    std::string const& channel_id, std::vector<std::string>& file_ids) {
+Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, MmUserId const& author,
+                                    MmChannelId const& channel_id, std::vector<std::string>& file_ids) {
     std::vector<convert::TeamsMention> mentions;
     for (auto const& x : m.mentions) {
-        mentions.push_back(convert::TeamsMention{x.id, x.text, x.user_id});
+        mentions.push_back(convert::TeamsMention{x.id, x.text, x.user_id.str()});
     }
     auto converted = convert::teams_to_markdown(
         m.body, m.body_content_type, mentions,
-        [this](std::string const& teams_user_id) { return people_->username_for(teams_user_id); });
+        // The converter hands back the ids of `mentions`, which were Teams user ids already.
+        [this](std::string const& teams_user_id) { return people_->username_for(TeamsUserId(teams_user_id)); });
     std::string text;
     std::vector<std::string> notes;
     std::vector<std::string> hosted;
@@ -609,8 +616,8 @@ Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, std
     return text;
 }
 
-Result<std::string> Inbound::find_pending_post(store::Portal const& portal, store::MessageLink const& link,
-                                               std::string const& message_id) {
+Result<MmPostId> Inbound::find_pending_post(store::Portal const& portal, store::MessageLink const& link,
+                                            TeamsMessageId const& message_id) {
     // A post may have been created before a crash: find it instead of posting twice.
     std::vector<mm::Post> recent;
     MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(portal.mm_channel_id, link.pending_since - k_pending_window_ms));
@@ -620,15 +627,15 @@ Result<std::string> Inbound::find_pending_post(store::Portal const& portal, stor
             return p.id;
         }
     }
-    return std::string();
+    return MmPostId();
 }
 
-Result<std::string> Inbound::create_post(store::Tx& tx, Work& work, store::Portal const& portal,
-                                         graph::ChatMessage const& m) {
-    std::string author = settings_.bot_user_id;
+Result<MmPostId> Inbound::create_post(store::Tx& tx, Work& work, store::Portal const& portal,
+                                      graph::ChatMessage const& m) {
+    MmUserId author = settings_.bot_user_id;
     std::string prefix;
     if (!m.from.id.empty()) {
-        std::optional<std::string> user;
+        std::optional<MmUserId> user;
         MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{m.from.id, m.from.display_name, "", false}));
         if (user) {
             author = *user;
@@ -649,12 +656,15 @@ Result<std::string> Inbound::create_post(store::Tx& tx, Work& work, store::Porta
             continue;
         }
         auto const ref = json::parse(a.content, nullptr, false);
-        std::string quoted = a.id;
+        auto quoted = TeamsMessageId::parse(a.id);
         if (ref.is_object() && ref.contains("messageId") && ref["messageId"].is_string()) {
-            quoted = ref["messageId"].get<std::string>();
+            quoted = TeamsMessageId::parse(ref["messageId"].get<std::string>());
+        }
+        if (!quoted) {
+            break;  // not a message of this chat: posted as it is, outside any thread
         }
         std::optional<store::MessageLink> target;
-        MSTEAMS_TRY_ASSIGN(target, repos_.messages->find(tx, portal.teams_thread_id, quoted));
+        MSTEAMS_TRY_ASSIGN(target, repos_.messages->find(tx, portal.teams_thread_id, *quoted));
         if (target && !target->mm_post_id.empty() && !target->deleted) {
             auto const root = api_->get_post(target->mm_post_id);
             if (root) {
@@ -664,8 +674,8 @@ Result<std::string> Inbound::create_post(store::Tx& tx, Work& work, store::Porta
         break;
     }
     post.props_json = json{{k_teams_message_prop, m.id}}.dump();
-    MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{portal.teams_thread_id, m.id, "", portal.mm_channel_id,
-                                                                 store::Origin::teams, 0, now_ms(), false}));
+    MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{
+        portal.teams_thread_id, m.id, {}, portal.mm_channel_id, store::Origin::teams, 0, now_ms(), false}));
     mm::Post created;
     MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
     ++stats_->posts_created;
@@ -715,7 +725,7 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
         return {};  // created and deleted before we saw it
     }
 
-    std::string post_id;
+    MmPostId post_id;
     if (link) {
         MSTEAMS_TRY_ASSIGN(post_id, find_pending_post(portal, *link, m.id));
     }
@@ -727,16 +737,16 @@ Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal
     return reconcile_reactions(tx, post_id, m);
 }
 
-Status Inbound::reconcile_reactions(store::Tx& tx, std::string const& post_id, graph::ChatMessage const& m) {
+Status Inbound::reconcile_reactions(store::Tx& tx, MmPostId const& post_id, graph::ChatMessage const& m) {
     std::vector<store::ReactionLink> known;
     MSTEAMS_TRY_ASSIGN(known, repos_.reactions->list(tx, post_id));
-    std::map<std::pair<std::string, std::string>, store::ReactionLink> wanted;
+    std::map<std::pair<MmUserId, std::string>, store::ReactionLink> wanted;  // by (user, emoji)
     for (auto const& r : m.reactions) {
         auto const emoji = convert::reaction_to_emoji(r.reaction_type);
         if (!emoji || r.user_id.empty()) {
             continue;
         }
-        std::optional<std::string> user;
+        std::optional<MmUserId> user;
         MSTEAMS_TRY_ASSIGN(user, people_->mm_user_for(TeamsProfile{r.user_id, "", "", false}));
         if (!user) {
             continue;  // a guest, not synced: their reaction stays in Teams

@@ -34,7 +34,7 @@ enum class InboundMode { mirror, notifications, off };
 
 struct InboundSettings {
     InboundMode mode = InboundMode::mirror;
-    std::string bot_user_id;
+    MmUserId bot_user_id;
     std::int64_t max_file_size = 20LL << 20;  // to Mattermost
     int workers = 2;
     // A group chat's membership is read again after this long.
@@ -45,7 +45,7 @@ struct InboundSettings {
 };
 
 // The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.
-[[nodiscard]] std::vector<std::string> one_on_one_members(std::string const& chat_id);
+[[nodiscard]] std::vector<TeamsUserId> one_on_one_members(TeamsThreadId const& chat_id);
 
 class Inbound {
 public:
@@ -73,42 +73,41 @@ private:
     // Applies one chat's claimed items; `attempts` is how often they were claimed (this time included).
     [[nodiscard]] Result<Outcome> process(std::vector<store::InboxItem> const& items, int attempts);
     // Reconciles messages in order; one that keeps failing (after `attempts`) is set aside as a dead letter.
-    [[nodiscard]] Status apply(store::Tx& tx, Work& work, std::string const& chat_id,
-                               std::vector<std::string> const& members, std::optional<store::Portal>& portal,
+    [[nodiscard]] Status apply(store::Tx& tx, Work& work, TeamsThreadId const& chat_id,
+                               std::vector<TeamsUserId> const& members, std::optional<store::Portal>& portal,
                                std::vector<graph::ChatMessage> const& messages, int attempts);
     // Drops from `plan` the created notifications the message map answers; returns until when the bridge's own
     // messages came back.
-    [[nodiscard]] Result<std::int64_t> skip_known(store::Tx& tx, std::string const& chat_id, ReadPlan& plan);
+    [[nodiscard]] Result<std::int64_t> skip_known(store::Tx& tx, TeamsThreadId const& chat_id, ReadPlan& plan);
     // The chat's connected members, whose tokens may read it (none: the chat is not bridged).
-    [[nodiscard]] Result<Work> readers(std::string const& chat_id, std::vector<std::string> const& members);
+    [[nodiscard]] Result<Work> readers(TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members);
     // Reads the next chunk of changes after `after`, oldest first, into `messages` and drops them from `wanted`;
     // true when more changes remain.
-    [[nodiscard]] Result<bool> read_chunk(Work& work, std::int64_t after, std::vector<std::string>& wanted,
+    [[nodiscard]] Result<bool> read_chunk(Work& work, std::int64_t after, std::vector<TeamsMessageId>& wanted,
                                           std::vector<graph::ChatMessage>& messages);
     // Reads these messages of the chat one by one (a message Teams no longer has is skipped).
-    [[nodiscard]] Status read_each(Work& work, std::vector<std::string> const& ids,
+    [[nodiscard]] Status read_each(Work& work, std::vector<TeamsMessageId> const& ids,
                                    std::vector<graph::ChatMessage>& messages);
     // False when what was read may be missing the bridge's own latest writes to the chat (read again later).
-    [[nodiscard]] Result<bool> read_is_current(store::Tx& tx, std::string const& chat_id, std::int64_t version,
+    [[nodiscard]] Result<bool> read_is_current(store::Tx& tx, TeamsThreadId const& chat_id, std::int64_t version,
                                                std::vector<graph::ChatMessage> const& messages);
-    [[nodiscard]] Result<std::vector<std::string>> chat_members(std::string const& chat_id, bool refresh);
-    [[nodiscard]] Result<store::Portal> ensure_portal(std::string const& chat_id,
-                                                      std::vector<std::string> const& members);
+    [[nodiscard]] Result<std::vector<TeamsUserId>> chat_members(TeamsThreadId const& chat_id, bool refresh);
+    [[nodiscard]] Result<store::Portal> ensure_portal(TeamsThreadId const& chat_id,
+                                                      std::vector<TeamsUserId> const& members);
     [[nodiscard]] Status reconcile(store::Tx& tx, Work& work, store::Portal const& portal,
                                    graph::ChatMessage const& message);
-    // The post made for `message_id` before a crash (marked pending, created, not yet linked): "" if none.
-    [[nodiscard]] Result<std::string> find_pending_post(store::Portal const& portal, store::MessageLink const& link,
-                                                        std::string const& message_id);
+    // The post made for `message_id` before a crash (marked pending, created, not yet linked): empty if none.
+    [[nodiscard]] Result<MmPostId> find_pending_post(store::Portal const& portal, store::MessageLink const& link,
+                                                     TeamsMessageId const& message_id);
     // Posts a Teams message in Mattermost, as its author (the bot for guests and apps), in the thread of the
     // message it quotes; marked pending first. Returns the post id.
-    [[nodiscard]] Result<std::string> create_post(store::Tx& tx, Work& work, store::Portal const& portal,
-                                                  graph::ChatMessage const& message);
-    [[nodiscard]] Status reconcile_reactions(store::Tx& tx, std::string const& post_id,
-                                             graph::ChatMessage const& message);
+    [[nodiscard]] Result<MmPostId> create_post(store::Tx& tx, Work& work, store::Portal const& portal,
+                                               graph::ChatMessage const& message);
+    [[nodiscard]] Status reconcile_reactions(store::Tx& tx, MmPostId const& post_id, graph::ChatMessage const& message);
     [[nodiscard]] Status notify(store::Tx& tx, Work& work, graph::ChatMessage const& message);
     [[nodiscard]] Status notify(store::Tx& tx, Work& work, std::vector<graph::ChatMessage> const& messages);
-    [[nodiscard]] Result<std::string> render(Work& work, graph::ChatMessage const& message, std::string const& author,
-                                             std::string const& channel_id, std::vector<std::string>& file_ids);
+    [[nodiscard]] Result<std::string> render(Work& work, graph::ChatMessage const& message, MmUserId const& author,
+                                             MmChannelId const& channel_id, std::vector<std::string>& file_ids);
 
     InboundSettings settings_;
     std::shared_ptr<mm::Api> api_;

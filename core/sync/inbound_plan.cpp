@@ -1,7 +1,6 @@
 #include "sync/inbound_plan.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 namespace msteams::sync {
 
@@ -10,14 +9,7 @@ ReadPlan plan_reads(std::vector<store::InboxItem> const& items) {
     for (auto const& i : items) {
         if (i.change_type == store::Change::catchup) {
             plan.catch_up = true;
-            std::string_view id = i.message_id;
-            if (id.starts_with(k_discover_prefix)) {
-                id.remove_prefix(k_discover_prefix.size());
-                std::int64_t ms = 0;
-                if (std::from_chars(id.data(), id.data() + id.size(), ms).ec == std::errc()) {
-                    plan.discover_since = std::max(plan.discover_since, ms);
-                }
-            }
+            plan.discover_since = std::max(plan.discover_since, i.since_ms);
             continue;
         }
         if (i.change_type != store::Change::created) {

@@ -12,15 +12,12 @@
 // The pure part of Inbound: what a batch of one chat's inbox items asks for, decided without any I/O.
 namespace msteams::sync {
 
-// A catch-up of a chat first seen after downtime says from when to read it: "since:<Unix ms>".
-inline constexpr std::string_view k_discover_prefix = "since:";
-
 struct ReadPlan {
     // Message ids to read, in the order they were first notified. A deletion is read from Teams like any other
     // change: a notification alone (it could be forged, or late after an undo) never deletes a post.
-    std::vector<std::string> wanted;
+    std::vector<TeamsMessageId> wanted;
     // Ids notified as something other than `created`: read even when the message map knows them.
-    std::set<std::string> changed;
+    std::set<TeamsMessageId> changed;
     // Read the chat forward (a catch-up or a reconciliation asked for it).
     bool catch_up = false;
     // A chat first seen after downtime: read it from then on (Unix ms); 0 if not.

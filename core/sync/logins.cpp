@@ -32,8 +32,8 @@ std::string Logins::redirect_uri() const {
 
 std::string Logins::connect_url() const { return settings_.site_url + "/plugins/" + settings_.plugin_id + "/connect"; }
 
-Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose) {
-    std::string const owner = purpose == Purpose::bot ? settings_.bot_user_id : mm_user_id;
+Result<std::string> Logins::begin(MmUserId const& mm_user_id, Purpose purpose) {
+    MmUserId const owner = purpose == Purpose::bot ? settings_.bot_user_id : mm_user_id;
     if (owner.empty()) {
         return fail(ErrorCode::unavailable, "The msteams bot does not exist yet.");
     }
@@ -60,7 +60,7 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
     store::OAuthState state;
     state.state = random::token(43);
     state.mm_user_id = mm_user_id;
-    state.verifier_sealed = sealer_->seal(pkce.verifier, mm_user_id);
+    state.verifier_sealed = sealer_->seal(pkce.verifier, mm_user_id.str());
     state.purpose = to_string(purpose);
     state.expires_at = now_ms() + k_state_lifetime_ms;
     MSTEAMS_TRY(states_->put(state));
@@ -68,7 +68,7 @@ Result<std::string> Logins::begin(std::string const& mm_user_id, Purpose purpose
 }
 
 Result<Connected> Logins::finish(std::string const& state_id, std::string const& code,
-                                 std::string const& session_user_id) {
+                                 MmUserId const& session_user_id) {
     // Only the user who started the flow can spend its state: in anyone else's session it stays for its owner.
     auto taken = states_->take(state_id, session_user_id);
     if (!taken) {
@@ -89,7 +89,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
                     "This sign-in took longer than 5 minutes and expired. Start again from Mattermost.");
     }
     Purpose const purpose = state.purpose == "bot" ? Purpose::bot : Purpose::user;
-    auto verifier = sealer_->open(state.verifier_sealed, state.mm_user_id);
+    auto verifier = sealer_->open(state.verifier_sealed, state.mm_user_id.str());
     if (!verifier) {
         return fail(ErrorCode::permission_denied,
                     "This sign-in can no longer be completed (the plugin's encryption key changed). Start again.");
@@ -99,7 +99,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     graph::Me me;
     MSTEAMS_TRY_ASSIGN(me, entra_->me(token.access_token));
 
-    std::string const owner = purpose == Purpose::bot ? settings_.bot_user_id : session_user_id;
+    MmUserId const owner = purpose == Purpose::bot ? settings_.bot_user_id : session_user_id;
     if (purpose == Purpose::user) {
         mm::User user;
         MSTEAMS_TRY_ASSIGN(user, api_->get_user(session_user_id));
@@ -139,7 +139,7 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
     return Connected{owner, me.id, me.display_name, account.teams_email, purpose};
 }
 
-Status Logins::abandon(std::string const& state, std::string const& session_user_id) {
+Status Logins::abandon(std::string const& state, MmUserId const& session_user_id) {
     auto taken = states_->take(state, session_user_id);
     if (taken || taken.error().code == ErrorCode::not_found) {
         return {};
@@ -153,35 +153,33 @@ Status Logins::abandon(std::string const& state, std::string const& session_user
     return {};
 }
 
-Status Logins::disconnect(std::string const& mm_user_id) {
+Status Logins::disconnect(MmUserId const& mm_user_id) {
     MSTEAMS_TRY(accounts_->disconnect(mm_user_id));
     log::info("disconnected a Teams account", {{"user_id", mm_user_id}});
     notify_webapp(mm_user_id, false, "", "");
     return {};
 }
 
-Result<std::optional<store::Account>> Logins::account(std::string const& mm_user_id) {
+Result<std::optional<store::Account>> Logins::account(MmUserId const& mm_user_id) {
     return accounts_->by_mm_user(mm_user_id);
 }
 
 Result<int> Logins::count_connected() { return accounts_->count_connected(); }
 
-Result<std::vector<std::string>> Logins::connected_users(std::size_t limit) {
-    return accounts_->connected_users(limit);
-}
+Result<std::vector<MmUserId>> Logins::connected_users(std::size_t limit) { return accounts_->connected_users(limit); }
 
-std::string Logins::seal_token(graph::Token const& token, std::string const& mm_user_id) const {
+std::string Logins::seal_token(graph::Token const& token, MmUserId const& mm_user_id) const {
     json const payload{{"a", token.access_token}, {"r", token.refresh_token}, {"e", token.expires_at}};
-    return sealer_->seal(payload.dump(), mm_user_id);
+    return sealer_->seal(payload.dump(), mm_user_id.str());
 }
 
-Result<std::string> Logins::access_token(std::string const& mm_user_id) {
+Result<std::string> Logins::access_token(MmUserId const& mm_user_id) {
     std::optional<store::Account> account;
     MSTEAMS_TRY_ASSIGN(account, accounts_->by_mm_user(mm_user_id));
     if (!account || !account->connected()) {
         return fail(ErrorCode::not_found, "not connected to Microsoft Teams");
     }
-    auto opened = sealer_->open(account->token_sealed, mm_user_id);
+    auto opened = sealer_->open(account->token_sealed, mm_user_id.str());
     if (!opened) {
         lose_connection(mm_user_id, "the stored token cannot be read (the encryption key changed)");
         return fail(ErrorCode::permission_denied, "the stored Teams token cannot be read");
@@ -210,7 +208,7 @@ Result<std::string> Logins::access_token(std::string const& mm_user_id) {
     return refreshed->access_token;
 }
 
-Result<graph::Me> Logins::whoami(std::string const& mm_user_id) {
+Result<graph::Me> Logins::whoami(MmUserId const& mm_user_id) {
     std::string token;
     MSTEAMS_TRY_ASSIGN(token, access_token(mm_user_id));
     auto me = entra_->me(token);
@@ -220,7 +218,7 @@ Result<graph::Me> Logins::whoami(std::string const& mm_user_id) {
     return me;
 }
 
-void Logins::lose_connection(std::string const& mm_user_id, std::string const& why) {
+void Logins::lose_connection(MmUserId const& mm_user_id, std::string const& why) {
     log::warn("a Teams connection was lost", {{"user_id", mm_user_id}, {"reason", why}});
     if (auto d = accounts_->disconnect(mm_user_id); !d) {
         log::error("could not record a lost connection", {{"user_id", mm_user_id}, {"error", d.error().message}});
@@ -248,10 +246,10 @@ void Logins::lose_connection(std::string const& mm_user_id, std::string const& w
     }
 }
 
-void Logins::notify_webapp(std::string const& mm_user_id, bool connected, std::string const& name,
+void Logins::notify_webapp(MmUserId const& mm_user_id, bool connected, std::string const& name,
                            std::string const& email) {
     json const payload{{"connected", connected}, {"teams_display_name", name}, {"teams_email", email}};
-    if (auto s = api_->publish_websocket_event("connection_changed", payload.dump(), mm::Broadcast{mm_user_id, "", ""});
+    if (auto s = api_->publish_websocket_event("connection_changed", payload.dump(), mm::Broadcast{mm_user_id, {}, ""});
         !s) {
         log::warn("could not tell the webapp about a connection change", {{"error", s.error().message}});
     }

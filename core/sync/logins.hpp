@@ -20,13 +20,13 @@ enum class Purpose { user, bot };
 struct LoginSettings {
     std::string site_url;
     std::string plugin_id;
-    std::string bot_user_id;
+    MmUserId bot_user_id;
     int connected_users_allowed = 1000;
 };
 
 struct Connected {
-    std::string mm_user_id;
-    std::string teams_user_id;
+    MmUserId mm_user_id;
+    TeamsUserId teams_user_id;
     std::string teams_display_name;
     std::string teams_email;
     Purpose purpose = Purpose::user;
@@ -40,11 +40,11 @@ inline constexpr std::int64_t k_refresh_margin_ms = 2 * 60 * 1000;
 class Connections {
 public:
     virtual ~Connections() = default;
-    [[nodiscard]] virtual Result<std::optional<store::Account>> account(std::string const& mm_user_id) = 0;
+    [[nodiscard]] virtual Result<std::optional<store::Account>> account(MmUserId const& mm_user_id) = 0;
     // Connected Mattermost users, most recently connected first (at most `limit`).
-    [[nodiscard]] virtual Result<std::vector<std::string>> connected_users(std::size_t limit) = 0;
+    [[nodiscard]] virtual Result<std::vector<MmUserId>> connected_users(std::size_t limit) = 0;
     // A delegated access token for the user; permission_denied when the user is not (or no longer) connected.
-    [[nodiscard]] virtual Result<std::string> access_token(std::string const& mm_user_id) = 0;
+    [[nodiscard]] virtual Result<std::string> access_token(MmUserId const& mm_user_id) = 0;
 };
 
 class Logins final : public Connections {
@@ -58,38 +58,37 @@ public:
 
     // Starts a flow for `mm_user_id` (for Purpose::bot, the admin connecting the bot): returns the Entra URL to
     // send the browser to. Refused when the user is connected already or the limit is reached.
-    [[nodiscard]] Result<std::string> begin(std::string const& mm_user_id, Purpose purpose);
+    [[nodiscard]] Result<std::string> begin(MmUserId const& mm_user_id, Purpose purpose);
 
     // Finishes a flow on the redirect: `session_user_id` is who the browser is logged in as. Verifies the state
     // (exists, unused, unexpired, bound to this user), redeems the code with the PKCE verifier, reads /me, applies
     // the same-email rule and the one-to-one rule, stores the sealed token, and tells the webapp.
     [[nodiscard]] Result<Connected> finish(std::string const& state, std::string const& code,
-                                           std::string const& session_user_id);
+                                           MmUserId const& session_user_id);
 
     // Spends a flow's state without completing it (Microsoft redirected back with an error).
     // Only the user who started the flow can: in anyone else's session it is permission_denied and the state stays.
-    [[nodiscard]] Status abandon(std::string const& state, std::string const& session_user_id);
+    [[nodiscard]] Status abandon(std::string const& state, MmUserId const& session_user_id);
 
-    [[nodiscard]] Status disconnect(std::string const& mm_user_id);
-    [[nodiscard]] Result<std::optional<store::Account>> account(std::string const& mm_user_id) override;
+    [[nodiscard]] Status disconnect(MmUserId const& mm_user_id);
+    [[nodiscard]] Result<std::optional<store::Account>> account(MmUserId const& mm_user_id) override;
     [[nodiscard]] Result<int> count_connected();
-    [[nodiscard]] Result<std::vector<std::string>> connected_users(std::size_t limit) override;
+    [[nodiscard]] Result<std::vector<MmUserId>> connected_users(std::size_t limit) override;
     [[nodiscard]] int limit() const noexcept { return settings_.connected_users_allowed; }
-    [[nodiscard]] std::string const& bot_user_id() const noexcept { return settings_.bot_user_id; }
+    [[nodiscard]] MmUserId const& bot_user_id() const noexcept { return settings_.bot_user_id; }
 
     // A delegated access token for the user, refreshed when close to expiry (the rotated refresh token is saved).
     // A refused refresh or a token that can no longer be opened disconnects the user and sends them a direct
     // message from the bot with a link to connect again; the error is permission_denied.
-    [[nodiscard]] Result<std::string> access_token(std::string const& mm_user_id) override;
+    [[nodiscard]] Result<std::string> access_token(MmUserId const& mm_user_id) override;
 
     // Reads the user's Teams identity with their token (refreshing it as needed).
-    [[nodiscard]] Result<graph::Me> whoami(std::string const& mm_user_id);
+    [[nodiscard]] Result<graph::Me> whoami(MmUserId const& mm_user_id);
 
 private:
-    [[nodiscard]] std::string seal_token(graph::Token const& token, std::string const& mm_user_id) const;
-    void lose_connection(std::string const& mm_user_id, std::string const& why);
-    void notify_webapp(std::string const& mm_user_id, bool connected, std::string const& name,
-                       std::string const& email);
+    [[nodiscard]] std::string seal_token(graph::Token const& token, MmUserId const& mm_user_id) const;
+    void lose_connection(MmUserId const& mm_user_id, std::string const& why);
+    void notify_webapp(MmUserId const& mm_user_id, bool connected, std::string const& name, std::string const& email);
 
     LoginSettings settings_;
     std::shared_ptr<mm::Api> api_;

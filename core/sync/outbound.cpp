@@ -143,7 +143,7 @@ public:
     Lease& operator=(Lease const&) = delete;
 
     // Before the first Graph request that changes the chat: the inbound side waits while it is in flight.
-    [[nodiscard]] Status begin_write(std::string const& thread_id) {
+    [[nodiscard]] Status begin_write(TeamsThreadId const& thread_id) {
         MSTEAMS_TRY(repos_.portals->begin_write(thread_id, now_ms() + k_claim_lease.count()));
         std::lock_guard lock(mutex_);
         thread_id_ = thread_id;
@@ -156,7 +156,7 @@ public:
         if (finished_) {
             return {};
         }
-        std::string thread;
+        TeamsThreadId thread;
         {
             std::lock_guard lock(mutex_);
             thread = thread_id_;
@@ -173,13 +173,13 @@ public:
         }
         finished_ = true;
         std::lock_guard lock(mutex_);
-        thread_id_.clear();
+        thread_id_ = {};
         return {};
     }
 
 private:
     void renew() {
-        std::string thread;
+        TeamsThreadId thread;
         {
             std::lock_guard lock(mutex_);
             thread = thread_id_;
@@ -197,17 +197,17 @@ private:
     store::Repositories repos_;
     std::int64_t outbox_id_;
     std::mutex mutex_;
-    std::string thread_id_;              // the chat being written to, if any (the keeper reads it)
+    TeamsThreadId thread_id_;            // the chat being written to, if any (the keeper reads it)
     bool finished_ = false;              // only touched by the sending worker
     std::optional<LeaseKeeper> keeper_;  // last: renews once the rest is ready
 };
 
 // Where a post goes and as whom.
 struct Outbound::Target {
-    std::string chat_id;
+    TeamsThreadId chat_id;
     std::string token;
-    std::string author_teams_id;
-    std::string sender_teams_id;  // whose Teams account posts: the author's, or the bot's for a relay ("" if unknown)
+    TeamsUserId author_teams_id;
+    TeamsUserId sender_teams_id;  // whose Teams account posts: the author's, or the bot's for a relay (empty: unknown)
     bool relay = false;           // posted by the bot's Teams account for an author who is not connected
 };
 
@@ -230,7 +230,7 @@ Outbound::~Outbound() { stop(); }
 void Outbound::start() { workers_.start(); }
 void Outbound::stop() { workers_.stop(); }
 
-Result<bool> Outbound::is_direct_or_group(std::string const& channel_id) {
+Result<bool> Outbound::is_direct_or_group(MmChannelId const& channel_id) {
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = channel_kinds_.find(channel_id); it != channel_kinds_.end()) {
@@ -254,7 +254,7 @@ std::string key_of(store::OutboxKind kind) { return std::string(store::text(kind
 }  // namespace
 
 std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::int64_t now,
-                                                 std::string const& bot_user_id) {
+                                                 MmUserId const& bot_user_id) {
     store::OutboxItem item;
     item.created_at = now;
     json payload = json::object();
@@ -272,7 +272,7 @@ std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::in
             if (e.kind == OutboundEvent::Kind::posted) {
                 item.sort_at = p.create_at;
                 item.kind = store::OutboxKind::post;
-                item.event_key = key_of(item.kind) + p.id;
+                item.event_key = key_of(item.kind) + p.id.str();
                 payload = json{{"message", p.message}, {"root_id", p.root_id}, {"file_ids", p.file_ids}};
             } else if (e.kind == OutboundEvent::Kind::edited) {
                 if (p.delete_at != 0 || p.message == e.old_post.message) {
@@ -280,12 +280,12 @@ std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::in
                 }
                 item.kind = store::OutboxKind::edit;
                 item.sort_at = p.update_at;
-                item.event_key = key_of(item.kind) + p.id + ":" + std::to_string(p.update_at);
+                item.event_key = key_of(item.kind) + p.id.str() + ":" + std::to_string(p.update_at);
                 payload = json{{"message", p.message}};
             } else {
                 item.kind = store::OutboxKind::remove;
                 item.sort_at = p.delete_at != 0 ? p.delete_at : p.update_at;
-                item.event_key = key_of(item.kind) + p.id;
+                item.event_key = key_of(item.kind) + p.id.str();
             }
             break;
         }
@@ -301,7 +301,7 @@ std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::in
             bool const add = e.kind == OutboundEvent::Kind::reacted;
             item.kind = add ? store::OutboxKind::react : store::OutboxKind::unreact;
             item.sort_at = add && r.create_at != 0 ? r.create_at : now;
-            item.event_key = key_of(item.kind) + r.post_id + ":" + r.user_id + ":" + r.emoji_name + ":" +
+            item.event_key = key_of(item.kind) + r.post_id.str() + ":" + r.user_id.str() + ":" + r.emoji_name + ":" +
                              std::to_string(add ? r.create_at : now);
             payload = json{{"emoji", r.emoji_name}};
             break;
@@ -396,7 +396,7 @@ Result<bool> Outbound::run_once() {
     return true;
 }
 
-void Outbound::tell(std::string const& user_id, std::string const& channel_id, std::string const& message) {
+void Outbound::tell(MmUserId const& user_id, MmChannelId const& channel_id, std::string const& message) {
     mm::Post post;
     post.user_id = settings_.bot_user_id;
     post.channel_id = channel_id;
@@ -406,13 +406,13 @@ void Outbound::tell(std::string const& user_id, std::string const& channel_id, s
     }
 }
 
-Result<std::optional<std::string>> Outbound::teams_id_for(std::string const& mm_user_id) {
+Result<std::optional<TeamsUserId>> Outbound::teams_id_for(MmUserId const& mm_user_id) {
     auto account = logins_->account(mm_user_id);
     if (!account) {
         return std::unexpected(account.error());
     }
     if (*account) {
-        return std::optional<std::string>((*account)->teams_user_id);
+        return std::optional<TeamsUserId>((*account)->teams_user_id);
     }
     return people_->teams_user_for(mm_user_id);
 }
@@ -428,7 +428,7 @@ Status Outbound::process(Lease& lease, store::OutboxItem const& item) {
     return {};
 }
 
-Result<std::string> Outbound::chat_with(std::string const& token, std::vector<std::string> const& teams_members) {
+Result<TeamsThreadId> Outbound::chat_with(std::string const& token, std::vector<TeamsUserId> const& teams_members) {
     if (teams_members.size() == 2) {
         graph::Chat chat;
         MSTEAMS_TRY_ASSIGN(chat, graph_->create_chat(token, "oneOnOne", teams_members));
@@ -440,7 +440,7 @@ Result<std::string> Outbound::chat_with(std::string const& token, std::vector<st
         if (c.chat_type != "group") {
             continue;
         }
-        std::vector<std::string> ids;
+        std::vector<TeamsUserId> ids;
         for (auto const& m : c.members) {
             ids.push_back(m.user_id);
         }
@@ -456,11 +456,11 @@ Result<std::string> Outbound::chat_with(std::string const& token, std::vector<st
 
 Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const& item) {
     // Every member must be someone in Teams (connected, matched or synthetic): then this DM/GM is a Teams chat.
-    std::vector<std::string> members;
+    std::vector<MmUserId> members;
     MSTEAMS_TRY_ASSIGN(members, api_->get_channel_member_ids(item.channel_id, 0, k_max_members + 1));
-    std::vector<std::string> teams_members;
+    std::vector<TeamsUserId> teams_members;
     for (auto const& m : members) {
-        std::optional<std::string> id;
+        std::optional<TeamsUserId> id;
         MSTEAMS_TRY_ASSIGN(id, teams_id_for(m));
         if (!id) {
             ++stats_->outbound_not_bridged;
@@ -481,9 +481,9 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
     }
 
     Target t;
-    std::optional<std::string> author;
+    std::optional<TeamsUserId> author;
     MSTEAMS_TRY_ASSIGN(author, teams_id_for(item.user_id));
-    t.author_teams_id = author.value_or("");
+    t.author_teams_id = author.value_or(TeamsUserId());
     auto token = logins_->access_token(item.user_id);
     if (!token) {
         if (!not_connected(token.error())) {
@@ -499,7 +499,7 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
             t.relay = true;
             std::optional<store::Account> bot;
             MSTEAMS_TRY_ASSIGN(bot, logins_->account(settings_.bot_user_id));
-            t.sender_teams_id = bot ? bot->teams_user_id : std::string();
+            t.sender_teams_id = bot ? bot->teams_user_id : TeamsUserId();
             return std::optional<Target>(std::move(t));
         }
         ++stats_->outbound_not_connected;
@@ -538,7 +538,7 @@ Result<graph::NewMessage> Outbound::outgoing(nlohmann::json const& payload, stor
                 return std::nullopt;
             }
             std::string name = user->first_name + (user->last_name.empty() ? "" : " " + user->last_name);
-            return convert::TeamsUser{**id, name.empty() ? user->username : name};
+            return convert::TeamsUser{(*id)->str(), name.empty() ? user->username : name};
         });
     if (!converted) {
         return fail(ErrorCode::invalid_argument, "the message could not be converted: " + converted.error().message);
@@ -546,7 +546,8 @@ Result<graph::NewMessage> Outbound::outgoing(nlohmann::json const& payload, stor
     graph::NewMessage out;
     out.html = converted->html;
     for (auto const& m : converted->mentions) {
-        out.mentions.push_back(graph::Mention{m.id, m.text, m.teams_user_id, m.text});
+        // The converter hands back the ids the look-up above gave it, which were Teams user ids already.
+        out.mentions.push_back(graph::Mention{m.id, m.text, TeamsUserId(m.teams_user_id), m.text});
     }
     if (target.relay) {
         auto const author = api_->get_user(item.user_id);
@@ -560,10 +561,10 @@ Result<graph::NewMessage> Outbound::outgoing(nlohmann::json const& payload, stor
     auto const root_id = payload.is_object() ? text(payload, "root_id") : std::string();
     if (!root_id.empty()) {
         std::optional<store::MessageLink> root;
-        MSTEAMS_TRY_ASSIGN(root, repos_.messages->by_post(root_id));
+        MSTEAMS_TRY_ASSIGN(root, repos_.messages->by_post(MmPostId(root_id)));  // the post's own, from Mattermost
         if (root && root->teams_thread_id == target.chat_id && !root->deleted) {
             graph::Attachment a;
-            a.id = root->teams_message_id;
+            a.id = root->teams_message_id.str();
             a.content_type = "messageReference";
             a.content = json{{"messageId", root->teams_message_id}}.dump();
             out.attachments.push_back(a);
@@ -669,7 +670,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     // outcome is unknown (the message may or may not have reached Teams) the retry looks for it in the chat instead of
     // sending it twice. It is recognised by its sender and fingerprint (text and file names), which do not depend on
     // anything a try creates.
-    std::string const marker = "pending:" + item.post_id;
+    auto const marker = store::send_in_flight(item.post_id);
     std::optional<store::MessageLink> pending;
     MSTEAMS_TRY_ASSIGN(pending, repos_.messages->find(tx, t->chat_id, marker));
     std::optional<graph::ChatMessage> sent;
@@ -680,7 +681,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         MSTEAMS_TRY(attach_files(*t, files.files, out));
         if (!pending) {
             MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{
-                t->chat_id, marker, "", item.channel_id, store::Origin::mattermost, 0, clock(), false}));
+                t->chat_id, marker, {}, item.channel_id, store::Origin::mattermost, 0, clock(), false}));
         }
         MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
     }
@@ -745,7 +746,7 @@ Status Outbound::send_delete(Lease& lease, store::OutboxItem const& item) {
     if (!link || link->origin != store::Origin::mattermost || link->deleted) {
         return {};
     }
-    std::optional<std::string> author;
+    std::optional<TeamsUserId> author;
     MSTEAMS_TRY_ASSIGN(author, teams_id_for(item.user_id));
     auto token = logins_->access_token(item.user_id);
     if (!token || !author) {
@@ -774,7 +775,7 @@ Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool
     auto const payload = json::parse(item.payload, nullptr, false);
     auto const emoji = payload.is_object() ? text(payload, "emoji") : std::string();
     auto const reaction = convert::emoji_to_reaction(emoji);
-    std::optional<std::string> teams_user;
+    std::optional<TeamsUserId> teams_user;
     MSTEAMS_TRY_ASSIGN(teams_user, teams_id_for(item.user_id));
     if (!reaction || !teams_user) {
         return {};

@@ -30,7 +30,7 @@ namespace msteams::sync {
 
 struct OutboundSettings {
     bool enabled = true;  // chat sync mirrors
-    std::string bot_user_id;
+    MmUserId bot_user_id;
     std::int64_t max_file_size = 20LL << 20;  // to Teams
     int workers = 2;
     // The wall clock (Unix ms); tests move it.
@@ -50,7 +50,7 @@ struct OutboundEvent {
 // Teams: system posts, the bot's, what the bridge itself posted, changes that are not edits. Pure. Items are sent
 // in `sort_at` order (when it happened in Mattermost; `now` when the event carries no time).
 [[nodiscard]] std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& event, std::int64_t now,
-                                                               std::string const& bot_user_id);
+                                                               MmUserId const& bot_user_id);
 
 class Outbound {
 public:
@@ -72,13 +72,13 @@ public:
 private:
     struct Target;
     class Lease;
-    [[nodiscard]] Result<bool> is_direct_or_group(std::string const& channel_id);
+    [[nodiscard]] Result<bool> is_direct_or_group(MmChannelId const& channel_id);
     [[nodiscard]] Status process(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
     // The Teams chat of exactly these members (sorted Teams user ids), found or created with `token`.
-    [[nodiscard]] Result<std::string> chat_with(std::string const& token,
-                                                std::vector<std::string> const& teams_members);
-    [[nodiscard]] Result<std::optional<std::string>> teams_id_for(std::string const& mm_user_id);
+    [[nodiscard]] Result<TeamsThreadId> chat_with(std::string const& token,
+                                                  std::vector<TeamsUserId> const& teams_members);
+    [[nodiscard]] Result<std::optional<TeamsUserId>> teams_id_for(MmUserId const& mm_user_id);
     [[nodiscard]] Status send_post(Lease& lease, store::OutboxItem const& item);
     // A post's files, those over the size limit apart (none for a relayed post).
     struct OutgoingFiles {
@@ -101,7 +101,7 @@ private:
     [[nodiscard]] Status send_edit(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_delete(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Status send_reaction(Lease& lease, store::OutboxItem const& item, bool add);
-    void tell(std::string const& user_id, std::string const& channel_id, std::string const& message);
+    void tell(MmUserId const& user_id, MmChannelId const& channel_id, std::string const& message);
     [[nodiscard]] std::int64_t clock() const { return settings_.clock_ms ? settings_.clock_ms() : now_ms(); }
 
     OutboundSettings settings_;
@@ -112,7 +112,7 @@ private:
     std::shared_ptr<metrics::Counters> stats_;
     std::shared_ptr<People> people_;
     std::mutex cache_mutex_;
-    std::unordered_map<std::string, bool> channel_kinds_;  // channel id → DM or GM (types never change)
+    std::unordered_map<MmChannelId, bool> channel_kinds_;  // channel id → DM or GM (types never change)
     Workers workers_;
 };
 

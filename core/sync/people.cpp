@@ -51,32 +51,32 @@ People::People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSe
       read_profile_(std::move(read_profile)),
       stats_(std::move(stats)) {}
 
-Result<std::optional<std::string>> People::connected_mm_user(std::string const& teams_user_id) {
+Result<std::optional<MmUserId>> People::connected_mm_user(TeamsUserId const& teams_user_id) {
     std::optional<store::Account> account;
     MSTEAMS_TRY_ASSIGN(account, repos_.accounts->by_teams_user(teams_user_id));
     if (account && account->connected()) {
-        return std::optional<std::string>(account->mm_user_id);
+        return std::optional<MmUserId>(account->mm_user_id);
     }
-    return std::optional<std::string>();
+    return std::optional<MmUserId>();
 }
 
-Result<std::optional<std::string>> People::known_mm_user(std::string const& teams_user_id) {
+Result<std::optional<MmUserId>> People::known_mm_user(TeamsUserId const& teams_user_id) {
     std::optional<store::Account> account;
     MSTEAMS_TRY_ASSIGN(account, repos_.accounts->by_teams_user(teams_user_id));
     if (account) {
         // Connected or not: the link stays, so history stays attributed to the same person.
-        return std::optional<std::string>(account->mm_user_id);
+        return std::optional<MmUserId>(account->mm_user_id);
     }
     std::optional<store::TeamsUser> user;
     MSTEAMS_TRY_ASSIGN(user, repos_.users->by_teams_id(teams_user_id));
     if (user) {
-        return std::optional<std::string>(user->mm_user_id);
+        return std::optional<MmUserId>(user->mm_user_id);
     }
-    return std::optional<std::string>();
+    return std::optional<MmUserId>();
 }
 
-Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given) {
-    std::optional<std::string> known;
+Result<std::optional<MmUserId>> People::mm_user_for(TeamsProfile const& given) {
+    std::optional<MmUserId> known;
     MSTEAMS_TRY_ASSIGN(known, known_mm_user(given.id));
     if (known) {
         return known;
@@ -88,10 +88,10 @@ Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given
     }
     TeamsProfile profile = given;
     if (profile.display_name.empty() || profile.email.empty()) {
-        MSTEAMS_TRY_ASSIGN(profile, read_profile_(given.id));
+        MSTEAMS_TRY_ASSIGN(profile, read_profile_(given.id.str()));
     }
     if (profile.guest && !settings_.sync_guest_users) {
-        return std::optional<std::string>();  // Teams guests are not synced (syncGuestUsers is off)
+        return std::optional<MmUserId>();  // Teams guests are not synced (syncGuestUsers is off)
     }
     // An existing Mattermost user with the same email is that person.
     if (!profile.email.empty()) {
@@ -101,29 +101,29 @@ Result<std::optional<std::string>> People::mm_user_for(TeamsProfile const& given
             MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(row));
             log::info("matched a Teams user to a Mattermost user by email",
                       {{"teams_user_id", profile.id}, {"user_id", stored.mm_user_id}});
-            return std::optional<std::string>(stored.mm_user_id);
+            return std::optional<MmUserId>(stored.mm_user_id);
         } else if (existing.error().code != ErrorCode::not_found && existing.error().http_status != 404) {
             return std::unexpected(existing.error());
         }
     }
-    std::string made;
+    MmUserId made;
     MSTEAMS_TRY_ASSIGN(made, create_synthetic(profile));
     lock.unlock();  // what follows may wait for Graph; other workers need not wait for it
     if (created_) {
         created_(profile.id, made);
     }
-    return std::optional<std::string>(made);
+    return std::optional<MmUserId>(made);
 }
 
-Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
+Result<MmUserId> People::create_synthetic(TeamsProfile const& profile) {
     mm::User user;
-    user.email = profile.email.empty() ? profile.id + "@msteams.invalid" : profile.email;
+    user.email = profile.email.empty() ? profile.id.str() + "@msteams.invalid" : profile.email;
     user.email_verified = true;
     user.first_name = profile.display_name;
     user.nickname = profile.display_name;
     // Shown in the profile card and the DM header: this person is on Microsoft Teams.
     user.position = "Microsoft Teams";
-    user.props["msteams_user_id"] = profile.id;
+    user.props["msteams_user_id"] = profile.id.str();
     // The address is the real person's, who reads their messages in Teams: no emails from Mattermost.
     user.notify_props = {{"email", "false"}, {"push", "none"}, {"desktop", "none"}};
     // A password nobody knows, meeting any password policy: synthetic users cannot log in until promoted.
@@ -150,10 +150,10 @@ Result<std::string> People::create_synthetic(TeamsProfile const& profile) {
         }
     }
     return fail(last.code == ErrorCode::internal ? ErrorCode::unavailable : last.code,
-                "Could not create a Mattermost user for Teams user " + profile.id + ": " + last.message);
+                "Could not create a Mattermost user for Teams user " + profile.id.str() + ": " + last.message);
 }
 
-std::optional<std::string> People::username_for(std::string const& teams_user_id) {
+std::optional<std::string> People::username_for(TeamsUserId const& teams_user_id) {
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = usernames_.find(teams_user_id); it != usernames_.end()) {
@@ -176,18 +176,18 @@ std::optional<std::string> People::username_for(std::string const& teams_user_id
     return user->username;
 }
 
-Result<std::optional<std::string>> People::teams_user_for(std::string const& mm_user_id) {
+Result<std::optional<TeamsUserId>> People::teams_user_for(MmUserId const& mm_user_id) {
     std::optional<store::TeamsUser> user;
     MSTEAMS_TRY_ASSIGN(user, repos_.users->by_mm_id(mm_user_id));
     if (user) {
-        return std::optional<std::string>(user->teams_user_id);
+        return std::optional<TeamsUserId>(user->teams_user_id);
     }
     auto const now = now_ms();
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = not_in_teams_.find(mm_user_id);
             it != not_in_teams_.end() && now - it->second < k_not_in_teams_ttl_ms) {
-            return std::optional<std::string>();
+            return std::optional<TeamsUserId>();
         }
     }
     // Someone who never connected may still be in Teams: the same email is the same person, as for connecting.
@@ -209,12 +209,12 @@ Result<std::optional<std::string>> People::teams_user_for(std::string const& mm_
             not_in_teams_.clear();
         }
         not_in_teams_[mm_user_id] = now;
-        return std::optional<std::string>();
+        return std::optional<TeamsUserId>();
     }
     store::TeamsUser stored;
     MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
                                                                   found->email, now, 0}));
-    return std::optional<std::string>(stored.teams_user_id);
+    return std::optional<TeamsUserId>(stored.teams_user_id);
 }
 
 }  // namespace msteams::sync

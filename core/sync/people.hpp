@@ -19,14 +19,14 @@ namespace msteams::sync {
 
 // What Graph says about a Teams user, as far as a Mattermost user needs it.
 struct TeamsProfile {
-    std::string id;
+    TeamsUserId id;
     std::string display_name;
     std::string email;  // mail, else userPrincipalName
     bool guest = false;
 };
 
 // Reads a Teams user's profile (Graph, with the app token) when the caller has none.
-using ProfileReader = std::function<Result<TeamsProfile>(std::string const& teams_user_id)>;
+using ProfileReader = std::function<Result<TeamsProfile>(std::string const& id_or_upn)>;
 
 struct PeopleSettings {
     bool sync_guest_users = false;
@@ -44,23 +44,23 @@ public:
     // The Mattermost user for a Teams user, created as a synthetic user when there is none. `profile` may be
     // partial (id only): missing details are read from Graph. nullopt: nobody stands for this person in Mattermost
     // (a Teams guest while guests are not synced), which is not an error.
-    [[nodiscard]] Result<std::optional<std::string>> mm_user_for(TeamsProfile const& given);
+    [[nodiscard]] Result<std::optional<MmUserId>> mm_user_for(TeamsProfile const& given);
     // Without creating anyone: the Mattermost user id, when known.
-    [[nodiscard]] Result<std::optional<std::string>> known_mm_user(std::string const& teams_user_id);
+    [[nodiscard]] Result<std::optional<MmUserId>> known_mm_user(TeamsUserId const& teams_user_id);
     // The connected Mattermost user for a Teams user, if connected (has a token).
-    [[nodiscard]] Result<std::optional<std::string>> connected_mm_user(std::string const& teams_user_id);
+    [[nodiscard]] Result<std::optional<MmUserId>> connected_mm_user(TeamsUserId const& teams_user_id);
     // Called after a synthetic user was created (e.g. to set their photo); set before the workers start.
-    using Created = std::function<void(std::string const& teams_user_id, std::string const& mm_user_id)>;
+    using Created = std::function<void(TeamsUserId const& teams_user_id, MmUserId const& mm_user_id)>;
     void on_synthetic_created(Created created) { created_ = std::move(created); }
     // For mentions: the username of the Mattermost user who stands for a Teams user (known users only).
-    [[nodiscard]] std::optional<std::string> username_for(std::string const& teams_user_id);
+    [[nodiscard]] std::optional<std::string> username_for(TeamsUserId const& teams_user_id);
     // The other way, for a Mattermost user who is not connected: the Teams user bridged before (msteams_users), or
     // the member of the tenant with the same email (read from Graph and remembered). nullopt when nobody in Teams
     // is this person, which is remembered for 10 minutes; bots and Teams guests are nobody.
-    [[nodiscard]] Result<std::optional<std::string>> teams_user_for(std::string const& mm_user_id);
+    [[nodiscard]] Result<std::optional<TeamsUserId>> teams_user_for(MmUserId const& mm_user_id);
 
 private:
-    [[nodiscard]] Result<std::string> create_synthetic(TeamsProfile const& profile);
+    [[nodiscard]] Result<MmUserId> create_synthetic(TeamsProfile const& profile);
 
     std::shared_ptr<mm::Api> api_;
     store::Repositories repos_;
@@ -70,8 +70,8 @@ private:
     Created created_;
     std::mutex mutex_;  // one creation at a time (two workers meeting the same new Teams user)
     std::mutex cache_mutex_;
-    std::unordered_map<std::string, std::string> usernames_;      // Teams user id → username
-    std::unordered_map<std::string, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked for
+    std::unordered_map<TeamsUserId, std::string> usernames_;   // Teams user id → username
+    std::unordered_map<MmUserId, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked for
 };
 
 }  // namespace msteams::sync

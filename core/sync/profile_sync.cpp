@@ -94,11 +94,11 @@ Status ProfileSync::sync_presence() {
         std::vector<store::SyntheticProfile> page;
         MSTEAMS_TRY_ASSIGN(page, profiles_->synthetic_after(presence_after_, graph::k_max_presence_ids));
         if (page.empty()) {
-            presence_after_.clear();  // everyone seen: the next pass starts over
+            presence_after_ = {};  // everyone seen: the next pass starts over
             return {};
         }
-        std::vector<std::string> ids;
-        std::unordered_map<std::string, std::string> mm_user;  // Teams user id → Mattermost user id
+        std::vector<TeamsUserId> ids;
+        std::unordered_map<TeamsUserId, MmUserId> mm_user;
         for (auto const& p : page) {
             ids.push_back(p.teams_user_id);
             mm_user[p.teams_user_id] = p.mm_user_id;
@@ -138,7 +138,7 @@ Status ProfileSync::sync_presence() {
         presence_after_ = page.back().teams_user_id;
         done += page.size();
         if (page.size() < graph::k_max_presence_ids) {
-            presence_after_.clear();
+            presence_after_ = {};
             return {};
         }
     }

@@ -23,9 +23,9 @@
 namespace msteams::sync {
 
 // The Teams user's photo (Graph, app token); nullopt when they have none.
-using PhotoReader = std::function<Result<std::optional<std::string>>(std::string const& teams_user_id)>;
+using PhotoReader = std::function<Result<std::optional<std::string>>(TeamsUserId const& teams_user_id)>;
 // Presence of at most graph::k_max_presence_ids users (Graph, app token).
-using PresenceReader = std::function<Result<std::vector<graph::Presence>>(std::vector<std::string> const& ids)>;
+using PresenceReader = std::function<Result<std::vector<graph::Presence>>(std::vector<TeamsUserId> const& ids)>;
 
 struct ProfileSyncSettings {
     bool presence = true;                         // mirror presence as status (needs Presence.Read.All)
@@ -61,9 +61,9 @@ private:
     PresenceReader read_presence_;
     std::shared_ptr<metrics::Counters> stats_;
 
-    std::mutex mutex_;                                       // one pass at a time; guards what follows
-    std::unordered_map<std::string, std::string> statuses_;  // Mattermost user id → the status last set
-    std::string presence_after_;                             // where the next presence pass goes on
+    std::mutex mutex_;                                    // one pass at a time; guards what follows
+    std::unordered_map<MmUserId, std::string> statuses_;  // Mattermost user id → the status last set
+    TeamsUserId presence_after_;                          // where the next presence pass goes on
     std::int64_t presence_refused_until_ = 0;
 };
 

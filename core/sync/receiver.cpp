@@ -74,22 +74,32 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
     }
     auto const& v = *s;
     ResourceRef r;
+    std::optional<TeamsThreadId> thread;
+    std::optional<TeamsMessageId> message;
     if (v.size() == 2 && v[0].name == "chats" && v[1].name == "messages") {
         r.kind = store::PortalKind::chat;
-        r.thread_id = v[0].value;
-        r.message_id = v[1].value;
-        return r;
-    }
-    if ((v.size() == 3 || v.size() == 4) && v[0].name == "teams" && v[1].name == "channels" &&
-        v[2].name == "messages" && (v.size() == 3 || v[3].name == "replies")) {
+        thread = TeamsThreadId::parse(v[0].value);
+        message = TeamsMessageId::parse(v[1].value);
+    } else if ((v.size() == 3 || v.size() == 4) && v[0].name == "teams" && v[1].name == "channels" &&
+               v[2].name == "messages" && (v.size() == 3 || v[3].name == "replies")) {
         r.kind = store::PortalKind::channel;
         r.team_id = v[0].value;
-        r.thread_id = v[1].value;
-        r.message_id = v[2].value;
-        r.reply_id = v.size() == 4 ? v[3].value : "";
-        return r;
+        thread = TeamsThreadId::parse(v[1].value);
+        message = TeamsMessageId::parse(v[2].value);
+        if (v.size() == 4) {
+            auto reply = TeamsMessageId::parse(v[3].value);
+            if (!reply) {
+                return std::nullopt;
+            }
+            r.reply_id = *std::move(reply);
+        }
     }
-    return std::nullopt;
+    if (!thread || !message) {
+        return std::nullopt;
+    }
+    r.thread_id = *std::move(thread);
+    r.message_id = *std::move(message);
+    return r;
 }
 
 Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
@@ -105,7 +115,7 @@ bool Receiver::our_tenant(std::string const& tenant_id) const {
     return tenant_id_.empty() || strings::iequals(tenant_id, tenant_id_);
 }
 
-bool Receiver::known_subscription(std::string const& id) {
+bool Receiver::known_subscription(SubscriptionId const& id) {
     {
         std::lock_guard lock(mutex_);
         if (known_.contains(id)) {
@@ -174,12 +184,12 @@ Answer Receiver::changes(std::string_view body) {
         }
         auto const change = store::parse<store::Change>(text(item, "changeType"));
         auto const ref = parse_resource(text(item, "resource"));
-        auto const subscription = text(item, "subscriptionId");
-        if (!ref || subscription.empty() || subscription.size() > 128 || !change || *change == store::Change::catchup) {
+        auto const subscription = SubscriptionId::parse(text(item, "subscriptionId"));
+        if (!ref || !subscription || !change || *change == store::Change::catchup) {
             ++stats_->notifications_malformed;
             continue;
         }
-        if (!known_subscription(subscription)) {
+        if (!known_subscription(*subscription)) {
             ++stats_->notifications_unknown_subscription;
             continue;
         }
@@ -188,7 +198,7 @@ Answer Receiver::changes(std::string_view body) {
             ++stats_->notifications_malformed;
             continue;
         }
-        accepted.push_back(store::InboxItem{0, now, subscription, *change, ref->thread_id, ref->message_id, 0});
+        accepted.push_back(store::InboxItem{0, now, *subscription, *change, ref->thread_id, ref->message_id, 0});
     }
     if (!accepted.empty()) {
         if (auto stored = repos_.inbox->enqueue(accepted); !stored) {
@@ -222,7 +232,7 @@ Answer Receiver::lifecycle(std::string_view body) {
             ++stats_->lifecycle_wrong_tenant;
             continue;
         }
-        auto const subscription = text(item, "subscriptionId");
+        auto const subscription = SubscriptionId::parse(text(item, "subscriptionId"));
         auto const event = text(item, "lifecycleEvent");
         std::optional<store::SubscriptionState> state;
         if (event == "reauthorizationRequired") {
@@ -232,15 +242,15 @@ Answer Receiver::lifecycle(std::string_view body) {
         } else if (event == "missed") {
             state = store::SubscriptionState::missed;
         }
-        if (!state || !known_subscription(subscription)) {
+        if (!state || !subscription || !known_subscription(*subscription)) {
             ++stats_->lifecycle_ignored;
             continue;
         }
-        if (auto s = repos_.subscriptions->set_state(subscription, *state); !s) {
+        if (auto s = repos_.subscriptions->set_state(*subscription, *state); !s) {
             ++stats_->notification_batches_refused;
             return Answer{503, "unavailable", "The lifecycle event could not be stored; send it again.", 5};
         }
-        log::info("subscription lifecycle event", {{"subscription_id", subscription}, {"event", event}});
+        log::info("subscription lifecycle event", {{"subscription_id", subscription->str()}, {"event", event}});
         changed = true;
     }
     if (changed && on_lifecycle_) {

@@ -20,9 +20,9 @@ namespace msteams::sync {
 struct ResourceRef {
     store::PortalKind kind = store::PortalKind::chat;
     std::string team_id;
-    std::string thread_id;  // chat id or channel id
-    std::string message_id;
-    std::string reply_id;  // channel replies
+    TeamsThreadId thread_id;  // chat id or channel id
+    TeamsMessageId message_id;
+    TeamsMessageId reply_id;  // channel replies
 };
 [[nodiscard]] std::optional<ResourceRef> parse_resource(std::string_view resource);
 
@@ -47,7 +47,7 @@ public:
     [[nodiscard]] Answer lifecycle(std::string_view body);
 
 private:
-    [[nodiscard]] bool known_subscription(std::string const& id);
+    [[nodiscard]] bool known_subscription(SubscriptionId const& id);
     [[nodiscard]] bool our_tenant(std::string const& tenant_id) const;
 
     store::Repositories repos_;
@@ -57,7 +57,7 @@ private:
     std::function<void()> on_lifecycle_;
     std::string tenant_id_;  // a GUID, or empty: not checked
     std::mutex mutex_;
-    std::set<std::string> known_;
+    std::set<SubscriptionId> known_;
 };
 
 }  // namespace msteams::sync

@@ -77,10 +77,10 @@ Response connect_error_page(Error const& e) {
 // Microsoft's sign-in pages send Cross-Origin-Opener-Policy: same-origin, which cuts the sign-in window off from the
 // window that opened it, so the page's own message may never arrive. A connection is announced by Logins
 // (connection_changed).
-Response end_attempt(mm::Api& api, std::string const& user_id, Ending const& ending) {
+Response end_attempt(mm::Api& api, MmUserId const& user_id, Ending const& ending) {
     if (ending.outcome != ConnectOutcome::connected) {
         nlohmann::json const payload{{"outcome", to_string(ending.outcome)}, {"message", ending.text}};
-        if (auto s = api.publish_websocket_event("connect_outcome", payload.dump(), mm::Broadcast{user_id, "", ""});
+        if (auto s = api.publish_websocket_event("connect_outcome", payload.dump(), mm::Broadcast{user_id, {}, ""});
             !s) {
             log::warn("could not tell a user's windows how connecting ended", {{"error", s.error().message}});
         }
@@ -169,7 +169,7 @@ Response connection_status(sync::Logins& logins, Request const& request) {
         can_connect = count && *count < logins.limit();
     }
     nlohmann::json body{{"connected", connected},
-                        {"teams_user_id", connected ? (*account)->teams_user_id : ""},
+                        {"teams_user_id", connected ? (*account)->teams_user_id.str() : ""},
                         {"teams_email", connected ? (*account)->teams_email : ""},
                         {"teams_display_name", connected ? (*account)->teams_display_name : ""},
                         {"can_connect", can_connect}};

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/ids.hpp"
+
 // HTTP routes below /plugins/com.mattermost.msteams. The rpc layer streams the request in, asks the router how
 // much body the route accepts, and hands over a complete request.
 namespace msteams::web {
@@ -16,7 +18,7 @@ struct Request {
     std::string path;                                          // below the plugin's prefix, e.g. "/changes"
     std::string raw_query;                                     // still percent-encoded
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased; one pair per value
-    std::string user_id;           // set by Mattermost only for a valid session; empty otherwise
+    MmUserId user_id;              // set by Mattermost only for a valid session; empty otherwise
     std::string source_plugin_id;  // inter-plugin requests
     std::string body;
     // The Content-Length the client declared, -1 when it sent none. A body of another length is incomplete (the

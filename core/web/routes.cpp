@@ -129,22 +129,18 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
                             std::function<std::optional<store::Repositories>()> const& repositories) {
     router.add(Route{"GET", "/api/v1/channel-bridged", Access::user, 0, [api, repositories](Request const& r) {
                          auto const query = strings::parse_query(r.raw_query);
-                         std::string channel_id;
+                         std::optional<MmChannelId> parsed;
                          if (query) {
                              for (auto const& [k, v] : *query) {
                                  if (k == "channel_id") {
-                                     channel_id = v;
+                                     parsed = MmChannelId::parse(v);
                                  }
                              }
                          }
-                         // Mattermost ids are 26 lower-case letters and digits.
-                         bool valid = channel_id.size() == 26;
-                         for (char c : channel_id) {
-                             valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-                         }
-                         if (!valid) {
+                         if (!parsed) {
                              return json_error(400, "bad_channel_id", "channel_id must be a Mattermost channel id.");
                          }
+                         auto const& channel_id = *parsed;
                          auto const repos = repositories ? repositories() : std::nullopt;
                          if (!repos) {
                              return not_active_json();

@@ -20,10 +20,10 @@ using namespace msteams;
 class FuzzSubscriptions final : public store::Subscriptions {
 public:
     Result<std::vector<store::SubscriptionRow>> list() override { return std::vector<store::SubscriptionRow>(); }
-    Result<bool> known(std::string const& id) override { return id.size() % 3 != 0; }
+    Result<bool> known(SubscriptionId const& id) override { return id.str().size() % 3 != 0; }
     Status put(store::SubscriptionRow const&) override { return {}; }
-    Status set_state(std::string const&, store::SubscriptionState) override { return {}; }
-    Status remove(std::string const&) override { return {}; }
+    Status set_state(SubscriptionId const&, store::SubscriptionState) override { return {}; }
+    Status remove(SubscriptionId const&) override { return {}; }
 };
 
 class FuzzInbox final : public store::Inbox {
@@ -42,7 +42,7 @@ public:
     Status dead_letter(store::Tx&, std::vector<store::InboxItem> const&, std::string const&, std::int64_t) override {
         return {};
     }
-    Status dead_letter_message(store::Tx&, std::string const&, std::string const&, std::string const&, int,
+    Status dead_letter_message(store::Tx&, TeamsThreadId const&, TeamsMessageId const&, std::string const&, int,
                                std::int64_t) override {
         return {};
     }

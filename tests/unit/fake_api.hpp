@@ -30,20 +30,20 @@ public:
         return {};
     }
     Status unregister_command(std::string const&, std::string const&) override { return {}; }
-    Result<std::string> ensure_bot(mm::Bot const& bot) override {
+    Result<MmUserId> ensure_bot(mm::Bot const& bot) override {
         std::lock_guard lock(mutex);
         bots.push_back(bot);
         if (fail_bot) {
             return fail(ErrorCode::internal, "bot creation failed");
         }
-        return std::string("botuserid00000000000000000");
+        return MmUserId("botuserid00000000000000000");
     }
-    Result<mm::User> get_user(std::string const& id) override {
+    Result<mm::User> get_user(MmUserId const& id) override {
         std::lock_guard lock(mutex);
-        if (!users.contains(id)) {
+        if (!users.contains(id.str())) {
             return fail(ErrorCode::not_found, "no user", 404);
         }
-        return users[id];
+        return users[id.str()];
     }
     Result<mm::User> get_user_by_email(std::string const& email) override {
         std::lock_guard lock(mutex);
@@ -55,28 +55,32 @@ public:
         return fail(ErrorCode::not_found, "no user", 404);
     }
     Result<mm::User> get_user_by_username(std::string const&) override { return fail(ErrorCode::not_found, "no user"); }
-    Result<bool> has_permission_to(std::string const& user_id, std::string const& permission) override {
-        return permission == "manage_system" && admins.contains(user_id);
+    Result<bool> has_permission_to(MmUserId const& user_id, std::string const& permission) override {
+        return permission == "manage_system" && admins.contains(user_id.str());
     }
-    Result<mm::Channel> get_channel(std::string const&) override { return fail(ErrorCode::not_found, "no channel"); }
-    Result<mm::Channel> get_direct_channel(std::string const&, std::string const&) override {
+    Result<mm::Channel> get_channel(MmChannelId const&) override { return fail(ErrorCode::not_found, "no channel"); }
+    Result<mm::Channel> get_direct_channel(MmUserId const&, MmUserId const&) override {
         return fail(ErrorCode::not_found, "no channel");
     }
-    Result<std::vector<std::string>> get_active_user_ids_in_role(std::string const& role) override {
+    Result<std::vector<MmUserId>> get_active_user_ids_in_role(std::string const& role) override {
         if (role != "system_admin") {
-            return std::vector<std::string>{};
+            return std::vector<MmUserId>{};
         }
-        return std::vector<std::string>(admins.begin(), admins.end());
+        std::vector<MmUserId> out;
+        for (auto const& a : admins) {
+            out.emplace_back(a);
+        }
+        return out;
     }
     Result<mm::Post> create_post(mm::Post const& post) override {
         std::lock_guard lock(mutex);
         mm::Post p = post;
         if (p.id.empty()) {
-            p.id = next_id("post");
+            p.id = MmPostId(next_id("post"));
         }
         p.create_at = p.update_at = ++clock;
-        posts[p.id] = p;
-        post_order.push_back(p.id);
+        posts[p.id.str()] = p;
+        post_order.push_back(p.id.str());
         return p;
     }
     Result<mm::User> create_user(mm::User const& user, std::string const&) override {
@@ -89,93 +93,95 @@ public:
             }
         }
         mm::User u = user;
-        u.id = next_id("user");
-        users[u.id] = u;
+        u.id = MmUserId(next_id("user"));
+        users[u.id.str()] = u;
         return u;
     }
     Result<mm::User> update_user(mm::User const& user) override {
         std::lock_guard lock(mutex);
-        if (!users.contains(user.id)) {
+        if (!users.contains(user.id.str())) {
             return fail(ErrorCode::not_found, "no user", 404);
         }
-        users[user.id] = user;
+        users[user.id.str()] = user;
         return user;
     }
-    Status update_preference(std::string const& user_id, std::string const& category, std::string const& name,
+    Status update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override {
         std::lock_guard lock(mutex);
-        preferences[user_id + "/" + category + "/" + name] = value;
+        preferences[user_id.str() + "/" + category + "/" + name] = value;
         return {};
     }
-    Status set_profile_image(std::string const& user_id, std::string const& image) override {
+    Status set_profile_image(MmUserId const& user_id, std::string const& image) override {
         std::lock_guard lock(mutex);
-        if (users.count(user_id) == 0) {
+        if (users.count(user_id.str()) == 0) {
             return fail(ErrorCode::not_found, "no user", 404);
         }
-        profile_images[user_id] = image;
+        profile_images[user_id.str()] = image;
         return {};
     }
-    Status update_user_status(std::string const& user_id, std::string const& status) override {
+    Status update_user_status(MmUserId const& user_id, std::string const& status) override {
         std::lock_guard lock(mutex);
-        statuses[user_id] = status;
+        statuses[user_id.str()] = status;
         ++status_updates;
         return {};
     }
-    Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override {
+    Result<mm::Channel> get_group_channel(std::vector<MmUserId> const& user_ids) override {
         std::lock_guard lock(mutex);
         auto sorted = user_ids;
         std::sort(sorted.begin(), sorted.end());
         std::string key;
         for (auto const& id : sorted) {
-            key += id + ",";
+            key += id.str() + ",";
         }
         auto& ch = group_channels[key];
         if (ch.id.empty()) {
-            ch.id = next_id("gm");
+            ch.id = MmChannelId(next_id("gm"));
             ch.type = "G";
-            channel_members[ch.id] = sorted;
+            for (auto const& id : sorted) {
+                channel_members[ch.id.str()].push_back(id.str());
+            }
         }
         return ch;
     }
-    Result<std::vector<std::string>> get_channel_member_ids(std::string const& channel_id, int page,
-                                                            int per_page) override {
+    Result<std::vector<MmUserId>> get_channel_member_ids(MmChannelId const& channel_id, int page,
+                                                         int per_page) override {
         std::lock_guard lock(mutex);
-        auto const& all = channel_members[channel_id];
-        std::vector<std::string> out;
+        auto const& all = channel_members[channel_id.str()];
+        std::vector<MmUserId> out;
         for (std::size_t i = static_cast<std::size_t>(page * per_page);
              i < all.size() && out.size() < static_cast<std::size_t>(per_page); ++i) {
-            out.push_back(all[i]);
+            out.emplace_back(all[i]);
         }
         return out;
     }
-    Result<mm::Post> get_post(std::string const& id) override {
+    Result<mm::Post> get_post(MmPostId const& id) override {
         std::lock_guard lock(mutex);
-        if (!posts.contains(id)) {
+        if (!posts.contains(id.str())) {
             return fail(ErrorCode::not_found, "no post", 404);
         }
-        return posts[id];
+        return posts[id.str()];
     }
     Result<mm::Post> update_post(mm::Post const& post) override {
         std::lock_guard lock(mutex);
-        if (!posts.contains(post.id)) {
+        if (!posts.contains(post.id.str())) {
             return fail(ErrorCode::not_found, "no post", 404);
         }
-        auto& p = posts[post.id];
+        auto& p = posts[post.id.str()];
         p.message = post.message;
         p.props_json = post.props_json;
         p.file_ids = post.file_ids;
         p.update_at = ++clock;
         return p;
     }
-    Status delete_post(std::string const& id) override {
+    Status delete_post(MmPostId const& id) override {
         std::lock_guard lock(mutex);
-        if (!posts.contains(id)) {
+        if (!posts.contains(id.str())) {
             return fail(ErrorCode::not_found, "no post", 404);
         }
-        posts[id].delete_at = posts[id].update_at = ++clock;
+        posts[id.str()].delete_at = posts[id.str()].update_at = ++clock;
         return {};
     }
-    Result<std::vector<mm::Post>> get_posts_since(std::string const& channel_id, std::int64_t since_ms) override {
+    Result<std::vector<mm::Post>> get_posts_since(MmChannelId const& channel_id, std::int64_t since_ms) override {
         std::lock_guard lock(mutex);
         std::vector<mm::Post> out;
         for (auto const& id : post_order) {
@@ -188,7 +194,7 @@ public:
     }
     Result<mm::Reaction> add_reaction(mm::Reaction const& reaction) override {
         std::lock_guard lock(mutex);
-        auto& list = reactions[reaction.post_id];
+        auto& list = reactions[reaction.post_id.str()];
         for (auto const& r : list) {
             if (r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name) {
                 return r;
@@ -199,17 +205,17 @@ public:
     }
     Status remove_reaction(mm::Reaction const& reaction) override {
         std::lock_guard lock(mutex);
-        auto& list = reactions[reaction.post_id];
+        auto& list = reactions[reaction.post_id.str()];
         std::erase_if(list, [&](mm::Reaction const& r) {
             return r.user_id == reaction.user_id && r.emoji_name == reaction.emoji_name;
         });
         return {};
     }
-    Result<std::vector<mm::Reaction>> get_reactions(std::string const& post_id) override {
+    Result<std::vector<mm::Reaction>> get_reactions(MmPostId const& post_id) override {
         std::lock_guard lock(mutex);
-        return reactions[post_id];
+        return reactions[post_id.str()];
     }
-    Result<mm::FileInfo> upload_file(std::string const& user_id, std::string const& channel_id, std::string const& name,
+    Result<mm::FileInfo> upload_file(MmUserId const& user_id, MmChannelId const& channel_id, std::string const& name,
                                      std::string const& data) override {
         std::lock_guard lock(mutex);
         mm::FileInfo info;
@@ -235,14 +241,14 @@ public:
         }
         return files[file_id].second;
     }
-    Result<mm::Post> send_ephemeral_post(std::string const& user_id, mm::Post const& post) override {
+    Result<mm::Post> send_ephemeral_post(MmUserId const& user_id, mm::Post const& post) override {
         std::lock_guard lock(mutex);
-        ephemerals.emplace_back(user_id, post);
+        ephemerals.emplace_back(user_id.str(), post);
         return post;
     }
     Status publish_websocket_event(std::string const&, std::string const&, mm::Broadcast const&) override { return {}; }
 
-    // A 26-character id, unique within this fake.
+    // A 26-character id, unique within this fake. The maps below are keyed by an id's text.
     std::string next_id(std::string const& prefix) {
         auto id = prefix + std::to_string(++ids);
         id.resize(26, 'x');

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/ids.hpp"
+
 // Small pure helpers of the Graph client: Graph's date-times, path segments, share tokens.
 namespace msteams::graph::detail {
 
@@ -18,6 +20,10 @@ namespace msteams::graph::detail {
 // One path segment, percent-encoded: everything but RFC 3986 unreserved characters (so ':' and '@' of chat ids and
 // UPNs become %3A and %40, which Graph decodes; '/', '?', '#' can never change the path).
 [[nodiscard]] std::string path_segment(std::string_view s);
+template <class Tag>
+[[nodiscard]] std::string path_segment(Id<Tag> const& id) {
+    return path_segment(std::string_view(id.str()));
+}
 
 // The /shares token of a sharing or web URL: "u!" + unpadded base64url of the URL.
 [[nodiscard]] std::string share_token(std::string_view url);

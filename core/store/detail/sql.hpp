@@ -16,6 +16,10 @@
 namespace msteams::store::detail {
 
 inline Param nullable(std::string const& text) { return text.empty() ? Param() : Param(text); }
+template <class Tag>
+Param nullable(Id<Tag> const& id) {
+    return nullable(id.str());
+}
 inline std::string num(std::int64_t n) { return std::to_string(n); }
 
 // A closed-set column (records.hpp) as a query parameter, and read back. The migrations' CHECK constraints keep
@@ -55,8 +59,8 @@ inline std::string id_array(std::vector<std::int64_t> const& ids) {
 }
 
 // The dead letters' payloads: what DeadLetters::retry puts back in the inbox or the outbox.
-[[nodiscard]] std::string inbox_payload(Change change_type, std::string const& message_id,
-                                        std::string const& subscription_id);
+[[nodiscard]] std::string inbox_payload(Change change_type, std::string const& message_column,
+                                        SubscriptionId const& subscription_id);
 [[nodiscard]] std::string outbox_payload(OutboxItem const& item);
 
 // Adds a dead letter (store/dead_letters.cpp).

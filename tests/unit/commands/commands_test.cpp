@@ -15,8 +15,8 @@ namespace {
 
 msteams::mm::CommandArgs args_for(std::string command, std::string user = "user1") {
     msteams::mm::CommandArgs a;
-    a.user_id = std::move(user);
-    a.channel_id = "channel1";
+    a.user_id = msteams::MmUserId(std::move(user));
+    a.channel_id = msteams::MmChannelId("channel1");
     a.command = std::move(command);
     return a;
 }
@@ -57,7 +57,7 @@ TEST_CASE("commands: admin-only sub-commands are hidden from and refused to othe
     int runs = 0;
     d.add(SubCommand{"show-links", "", "List linked channels.", true, [&](auto const& inv) {
                          ++runs;
-                         return msteams::Result<std::string>("links for " + inv.args.user_id);
+                         return msteams::Result<std::string>("links for " + inv.args.user_id.str());
                      }});
     CHECK_THAT(d.execute(args_for("/msteams help", "user1")).text, !Catch::Contains("show-links"));
     CHECK_THAT(d.execute(args_for("/msteams help", "admin1")).text, Catch::Contains("show-links"));
@@ -132,8 +132,8 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
     CHECK_THAT(d.execute(args_for("/msteams status", "admin1")).text,
                Catch::Contains("You are connected.") && Catch::Contains("No dead letters"));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
-        return repos.inbox->dead_letter_message(tx, "19:chat@thread.v2", "m1", "Mattermost refused | the post", 5,
-                                                1000);
+        return repos.inbox->dead_letter_message(tx, msteams::TeamsThreadId("19:chat@thread.v2"),
+                                                msteams::TeamsMessageId("1"), "Mattermost refused | the post", 5, 1000);
     }));
     auto const admin_view = d.execute(args_for("/msteams status", "admin1")).text;
     CHECK_THAT(admin_view, Catch::Contains("You are connected.") && Catch::Contains("Dead letters: 1") &&

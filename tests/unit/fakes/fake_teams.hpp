@@ -14,6 +14,7 @@
 #include "common/clock.hpp"
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
+#include "test_ids.hpp"
 
 namespace msteams::test {
 
@@ -21,29 +22,34 @@ class FakeTeams final : public graph::ChatApi {
 public:
     // A token for `user_id` (what the fake Connections hand out).
     static std::string token_for(std::string const& user_id) { return "token-of-" + user_id; }
+    static std::string token_for(TeamsUserId const& user_id) { return token_for(user_id.str()); }
+
+    // The helpers below take ids as text, and the fake keeps them so; graph::ChatApi's functions take typed ids.
 
     // A chat with these members (Teams user ids); returns its id.
-    std::string add_chat(std::string const& id, std::string const& type, std::vector<std::string> const& members) {
+    std::string add_chat(IdText const& chat, std::string const& type, std::vector<IdText> const& members) {
+        std::string const& id = chat;
         std::lock_guard lock(mutex_);
         graph::Chat c;
-        c.id = id;
+        c.id = TeamsThreadId(id);
         c.chat_type = type;
         c.web_url = "https://teams.example/chat/" + id;
-        for (auto const& m : members) {
-            c.members.push_back(graph::ChatMember{m, "User " + m, m + "@example.com", {}});
+        for (auto const& member : members) {
+            std::string const& m = member;
+            c.members.push_back(graph::ChatMember{TeamsUserId(m), "User " + m, m + "@example.com", {}});
         }
         chats_[id] = Room{c, {}};
         return id;
     }
 
     // A message written in Teams by `from` (not through the bridge); returns it.
-    graph::ChatMessage post(std::string const& chat_id, std::string const& from, std::string const& html) {
+    graph::ChatMessage post(IdText const& chat_id, IdText const& from, std::string const& html) {
         std::lock_guard lock(mutex_);
         return append(chat_id, from, html, {});
     }
     // A reply in Teams quoting message `quoted_id`.
-    graph::ChatMessage reply(std::string const& chat_id, std::string const& from, std::string const& html,
-                             std::string const& quoted_id) {
+    graph::ChatMessage reply(IdText const& chat_id, IdText const& from, std::string const& html, IdText const& quoted) {
+        std::string const& quoted_id = quoted;
         std::lock_guard lock(mutex_);
         graph::Attachment quote;
         quote.id = quoted_id;
@@ -51,21 +57,21 @@ public:
         quote.content = "{\"messageId\":\"" + quoted_id + "\"}";
         return append(chat_id, from, "<attachment id=\"" + quoted_id + "\"></attachment>" + html, {quote});
     }
-    void edit(std::string const& chat_id, std::string const& id, std::string const& html) {
+    void edit(IdText const& chat_id, IdText const& id, std::string const& html) {
         std::lock_guard lock(mutex_);
         auto& m = message(chat_id, id);
         m.body = html;
         m.last_edited_at = m.last_modified_at = tick();
     }
-    void remove(std::string const& chat_id, std::string const& id) {
+    void remove(IdText const& chat_id, IdText const& id) {
         std::lock_guard lock(mutex_);
         auto& m = message(chat_id, id);
         m.deleted_at = m.last_modified_at = tick();
     }
-    void react(std::string const& chat_id, std::string const& id, std::string const& user, std::string const& type) {
+    void react(IdText const& chat_id, IdText const& id, IdText const& user, std::string const& type) {
         std::lock_guard lock(mutex_);
         auto& m = message(chat_id, id);
-        m.reactions.push_back(graph::Reaction{type, user, tick()});
+        m.reactions.push_back(graph::Reaction{type, TeamsUserId(user.text), tick()});
         m.last_modified_at = now_;
     }
 
@@ -84,9 +90,9 @@ public:
         auto const it = calls_.find(method);
         return it == calls_.end() ? 0 : it->second;
     }
-    [[nodiscard]] std::vector<graph::ChatMessage> messages(std::string const& chat_id) const {
+    [[nodiscard]] std::vector<graph::ChatMessage> messages(IdText const& chat_id) const {
         std::lock_guard lock(mutex_);
-        auto const it = chats_.find(chat_id);
+        auto const it = chats_.find(chat_id.text);
         return it == chats_.end() ? std::vector<graph::ChatMessage>() : it->second.messages;
     }
     [[nodiscard]] std::int64_t now() const {
@@ -95,33 +101,33 @@ public:
     }
 
     // ---- graph::ChatApi
-    Result<graph::Chat> get_chat(std::string const& token, std::string const& chat_id, bool) override {
+    Result<graph::Chat> get_chat(std::string const& token, TeamsThreadId const& chat_id, bool) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("get_chat", token));
-        auto const it = chats_.find(chat_id);
+        auto const it = chats_.find(chat_id.str());
         if (it == chats_.end()) {
             return fail(ErrorCode::not_found, "no such chat");
         }
         return it->second.chat;
     }
     Result<graph::Chat> create_chat(std::string const& token, std::string const& chat_type,
-                                    std::vector<std::string> const& member_ids) override {
+                                    std::vector<TeamsUserId> const& member_ids) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("create_chat", token));
         auto members = member_ids;
         std::sort(members.begin(), members.end());
         std::string id;
         if (chat_type == "oneOnOne" && members.size() == 2) {
-            id = "19:" + members[0] + "_" + members[1] + "@unq.gbl.spaces";
+            id = "19:" + members[0].str() + "_" + members[1].str() + "@unq.gbl.spaces";
         } else {
             id = "19:group" + std::to_string(chats_.size() + 1) + "@thread.v2";
         }
         if (!chats_.contains(id)) {
             graph::Chat c;
-            c.id = id;
+            c.id = TeamsThreadId(id);
             c.chat_type = chat_type;
             for (auto const& m : members) {
-                c.members.push_back(graph::ChatMember{m, "User " + m, m + "@example.com", {}});
+                c.members.push_back(graph::ChatMember{m, "User " + m.str(), m.str() + "@example.com", {}});
             }
             chats_[id] = Room{c, {}};
         }
@@ -140,32 +146,32 @@ public:
         }
         return out;
     }
-    Result<graph::ChatMessage> get_message(std::string const& token, std::string const& chat_id,
-                                           std::string const& message_id) override {
+    Result<graph::ChatMessage> get_message(std::string const& token, TeamsThreadId const& chat_id,
+                                           TeamsMessageId const& message_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("get_message", token));
         MSTEAMS_TRY(member(token, chat_id));
-        for (auto const& m : chats_[chat_id].messages) {
+        for (auto const& m : chats_[chat_id.str()].messages) {
             if (m.id == message_id) {
                 return m;
             }
         }
         return fail(ErrorCode::not_found, "no such message");
     }
-    Result<Page> list_messages_since(std::string const& token, std::string const& chat_id, std::int64_t after_ms,
+    Result<Page> list_messages_since(std::string const& token, TeamsThreadId const& chat_id, std::int64_t after_ms,
                                      std::size_t max_messages) override {
         return list("list_messages_since", token, chat_id, after_ms, max_messages, false);
     }
-    Result<Page> list_oldest_messages_since(std::string const& token, std::string const& chat_id, std::int64_t after_ms,
-                                            std::size_t max_messages) override {
+    Result<Page> list_oldest_messages_since(std::string const& token, TeamsThreadId const& chat_id,
+                                            std::int64_t after_ms, std::size_t max_messages) override {
         return list("list_oldest_messages_since", token, chat_id, after_ms, max_messages, true);
     }
-    Result<graph::ChatMessage> send_message(std::string const& token, std::string const& chat_id,
+    Result<graph::ChatMessage> send_message(std::string const& token, TeamsThreadId const& chat_id,
                                             graph::NewMessage const& message) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("send_message", token));
         MSTEAMS_TRY(member(token, chat_id));
-        auto sent = append(chat_id, user_of(token), message.html, message.attachments);
+        auto sent = append(chat_id.str(), user_of(token), message.html, message.attachments);
         if (lose_answer_) {
             lose_answer_ = false;
             Error lost{ErrorCode::unavailable, "the request timed out", 0, {}};
@@ -174,7 +180,7 @@ public:
         }
         return sent;
     }
-    Status update_message(std::string const& token, std::string const& chat_id, std::string const& message_id,
+    Status update_message(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
                           graph::NewMessage const& message) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("update_message", token));
@@ -187,8 +193,8 @@ public:
         m->last_edited_at = m->last_modified_at = tick();
         return {};
     }
-    Status soft_delete_message(std::string const& token, std::string const&, std::string const& chat_id,
-                               std::string const& message_id) override {
+    Status soft_delete_message(std::string const& token, TeamsUserId const&, TeamsThreadId const& chat_id,
+                               TeamsMessageId const& message_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("soft_delete_message", token));
         auto* m = find(chat_id, message_id);
@@ -198,7 +204,7 @@ public:
         m->deleted_at = m->last_modified_at = tick();
         return {};
     }
-    Status set_reaction(std::string const& token, std::string const& chat_id, std::string const& message_id,
+    Status set_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
                         std::string const& reaction_type) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("set_reaction", token));
@@ -206,11 +212,11 @@ public:
         if (!m) {
             return fail(ErrorCode::not_found, "no such message");
         }
-        m->reactions.push_back(graph::Reaction{reaction_type, user_of(token), tick()});
+        m->reactions.push_back(graph::Reaction{reaction_type, TeamsUserId(user_of(token)), tick()});
         m->last_modified_at = now_;
         return {};
     }
-    Status unset_reaction(std::string const& token, std::string const& chat_id, std::string const& message_id,
+    Status unset_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
                           std::string const& reaction_type) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("unset_reaction", token));
@@ -218,12 +224,13 @@ public:
         if (!m) {
             return fail(ErrorCode::not_found, "no such message");
         }
-        std::erase_if(m->reactions,
-                      [&](auto const& r) { return r.reaction_type == reaction_type && r.user_id == user_of(token); });
+        std::erase_if(m->reactions, [&](auto const& r) {
+            return r.reaction_type == reaction_type && r.user_id.str() == user_of(token);
+        });
         m->last_modified_at = tick();
         return {};
     }
-    Result<std::string> get_hosted_content(std::string const& token, std::string const&, std::string const&,
+    Result<std::string> get_hosted_content(std::string const& token, TeamsThreadId const&, TeamsMessageId const&,
                                            std::string const& hosted_content_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("get_hosted_content", token));
@@ -266,8 +273,8 @@ private:
         }
         return {};
     }
-    Status member(std::string const& token, std::string const& chat_id) {
-        auto const it = chats_.find(chat_id);
+    Status member(std::string const& token, TeamsThreadId const& chat_id) {
+        auto const it = chats_.find(chat_id.str());
         if (it == chats_.end()) {
             return fail(ErrorCode::not_found, "no such chat");
         }
@@ -275,16 +282,19 @@ private:
             return {};
         }
         bool const in = std::any_of(it->second.chat.members.begin(), it->second.chat.members.end(),
-                                    [&](auto const& m) { return m.user_id == user_of(token); });
+                                    [&](auto const& m) { return m.user_id.str() == user_of(token); });
         return in ? Status{} : fail(ErrorCode::permission_denied, "403: not a member of the chat");
     }
     graph::ChatMessage* find(std::string const& chat_id, std::string const& id) {
         for (auto& m : chats_[chat_id].messages) {
-            if (m.id == id) {
+            if (m.id.str() == id) {
                 return &m;
             }
         }
         return nullptr;
+    }
+    graph::ChatMessage* find(TeamsThreadId const& chat_id, TeamsMessageId const& id) {
+        return find(chat_id.str(), id.str());
     }
     graph::ChatMessage& message(std::string const& chat_id, std::string const& id) { return *find(chat_id, id); }
 
@@ -292,10 +302,10 @@ private:
                               std::vector<graph::Attachment> const& attachments) {
         graph::ChatMessage m;
         m.created_at = m.last_modified_at = tick();
-        m.id = std::to_string(m.created_at);
-        m.chat_id = chat_id;
+        m.id = TeamsMessageId(std::to_string(m.created_at));
+        m.chat_id = TeamsThreadId(chat_id);
         m.message_type = "message";
-        m.from = graph::Identity{from, "User " + from};
+        m.from = graph::Identity{TeamsUserId(from), "User " + from};
         m.body_content_type = "html";
         m.body = html;
         m.attachments = attachments;
@@ -303,13 +313,13 @@ private:
         return m;
     }
 
-    Result<Page> list(std::string const& method, std::string const& token, std::string const& chat_id,
+    Result<Page> list(std::string const& method, std::string const& token, TeamsThreadId const& chat_id,
                       std::int64_t after_ms, std::size_t max_messages, bool oldest) {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter(method, token));
         MSTEAMS_TRY(member(token, chat_id));
         std::vector<graph::ChatMessage> changed;
-        for (auto const& m : chats_[chat_id].messages) {
+        for (auto const& m : chats_[chat_id.str()].messages) {
             if (m.last_modified_at > after_ms) {
                 changed.push_back(m);
             }
@@ -359,15 +369,15 @@ public:
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(fault("create"));
         auto made = wanted;
-        made.id = "sub-" + std::to_string(++created_);
-        live_[made.id] = made;
+        made.id = SubscriptionId("sub-" + std::to_string(++created_));
+        live_[made.id.str()] = made;
         return made;
     }
-    Result<graph::Subscription> renew_subscription(std::string const&, std::string const& id,
+    Result<graph::Subscription> renew_subscription(std::string const&, SubscriptionId const& id,
                                                    std::int64_t expires_at) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(fault("renew"));
-        auto const it = live_.find(id);
+        auto const it = live_.find(id.str());
         if (it == live_.end()) {
             return fail(ErrorCode::not_found, "404: no such subscription");
         }
@@ -375,13 +385,13 @@ public:
         ++renewed_;
         return it->second;
     }
-    Status reauthorize_subscription(std::string const&, std::string const& id) override {
+    Status reauthorize_subscription(std::string const&, SubscriptionId const& id) override {
         std::lock_guard lock(mutex_);
-        return live_.contains(id) ? Status{} : fail(ErrorCode::not_found, "404: no such subscription");
+        return live_.contains(id.str()) ? Status{} : fail(ErrorCode::not_found, "404: no such subscription");
     }
-    Status delete_subscription(std::string const&, std::string const& id) override {
+    Status delete_subscription(std::string const&, SubscriptionId const& id) override {
         std::lock_guard lock(mutex_);
-        live_.erase(id);
+        live_.erase(id.str());
         return {};
     }
     Result<std::vector<graph::Subscription>> list_subscriptions(std::string const&) override {

@@ -49,18 +49,18 @@ struct MemoryTables {
         std::int64_t expires_at = 0;
     };
 
-    std::map<std::string, store::Account> accounts;  // by Mattermost user id
+    std::map<MmUserId, store::Account> accounts;
     std::map<std::string, store::OAuthState> oauth_states;
-    std::map<std::string, store::TeamsUser> users;  // by Teams user id
+    std::map<TeamsUserId, store::TeamsUser> users;
     std::vector<PortalRow> portals;
-    std::map<std::string, store::ChatInfo> chats;
-    std::map<std::pair<std::string, std::string>, store::MessageLink> messages;
+    std::map<TeamsThreadId, store::ChatInfo> chats;
+    std::map<std::pair<TeamsThreadId, TeamsMessageId>, store::MessageLink> messages;
     std::vector<store::ReactionLink> reactions;
-    std::set<std::tuple<std::string, std::string, std::string>> notified;
+    std::set<std::tuple<TeamsThreadId, TeamsMessageId, MmUserId>> notified;
     std::vector<Queued> inbox;
     std::vector<Sending> outbox;
     std::vector<store::DeadLetter> dead_letters;
-    std::map<std::string, store::SubscriptionRow> subscriptions;
+    std::map<SubscriptionId, store::SubscriptionRow> subscriptions;
     std::map<std::string, LeaseRow> leases;
     std::int64_t next_id = 1;
 };
@@ -93,7 +93,8 @@ protected:
 
 // The dead letters' payloads, written by the store's own functions (what DeadLetters::retry reads back).
 inline std::string inbox_payload(store::InboxItem const& i) {
-    return store::detail::inbox_payload(i.change_type, i.message_id, i.subscription_id);
+    return store::detail::inbox_payload(
+        i.change_type, i.since_ms > 0 ? "since:" + std::to_string(i.since_ms) : i.message_id.str(), i.subscription_id);
 }
 using store::detail::outbox_payload;
 
@@ -122,12 +123,12 @@ public:
 class MemoryAccounts final : public store::Accounts, memory_detail::Base {
 public:
     using Base::Base;
-    Result<std::optional<store::Account>> by_mm_user(std::string const& mm_user_id) override {
+    Result<std::optional<store::Account>> by_mm_user(MmUserId const& mm_user_id) override {
         auto const held = lock();
         auto const it = t().accounts.find(mm_user_id);
         return it == t().accounts.end() ? std::optional<store::Account>() : std::optional(it->second);
     }
-    Result<std::optional<store::Account>> by_teams_user(std::string const& teams_user_id) override {
+    Result<std::optional<store::Account>> by_teams_user(TeamsUserId const& teams_user_id) override {
         auto const held = lock();
         for (auto const& [_, a] : t().accounts) {
             if (a.teams_user_id == teams_user_id) {
@@ -161,7 +162,7 @@ public:
         t().accounts[account.mm_user_id] = account;
         return {};
     }
-    Status disconnect(std::string const& mm_user_id) override {
+    Status disconnect(MmUserId const& mm_user_id) override {
         auto const held = lock();
         auto const it = t().accounts.find(mm_user_id);
         if (it == t().accounts.end()) {
@@ -171,7 +172,7 @@ public:
         it->second.disconnected_at = now();
         return {};
     }
-    Status update_token(std::string const& mm_user_id, std::string const& token_sealed) override {
+    Status update_token(MmUserId const& mm_user_id, std::string const& token_sealed) override {
         auto const held = lock();
         auto const it = t().accounts.find(mm_user_id);
         if (it == t().accounts.end() || !it->second.connected()) {
@@ -185,7 +186,7 @@ public:
         return static_cast<int>(std::count_if(t().accounts.begin(), t().accounts.end(),
                                               [](auto const& a) { return a.second.connected(); }));
     }
-    Result<std::vector<std::string>> connected_users(std::size_t limit) override {
+    Result<std::vector<MmUserId>> connected_users(std::size_t limit) override {
         auto const held = lock();
         std::vector<store::Account> connected;
         for (auto const& [_, a] : t().accounts) {
@@ -195,7 +196,7 @@ public:
         }
         std::stable_sort(connected.begin(), connected.end(),
                          [](auto const& a, auto const& b) { return a.connected_at > b.connected_at; });
-        std::vector<std::string> out;
+        std::vector<MmUserId> out;
         for (auto const& a : connected) {
             if (out.size() < limit) {
                 out.push_back(a.mm_user_id);
@@ -213,7 +214,7 @@ public:
         t().oauth_states[state.state] = state;
         return {};
     }
-    Result<store::OAuthState> take(std::string const& state, std::string const& mm_user_id) override {
+    Result<store::OAuthState> take(std::string const& state, MmUserId const& mm_user_id) override {
         auto const held = lock();
         auto const it = t().oauth_states.find(state);
         if (it == t().oauth_states.end()) {
@@ -236,12 +237,12 @@ public:
 class MemoryUsers final : public store::Users, memory_detail::Base {
 public:
     using Base::Base;
-    Result<std::optional<store::TeamsUser>> by_teams_id(std::string const& teams_user_id) override {
+    Result<std::optional<store::TeamsUser>> by_teams_id(TeamsUserId const& teams_user_id) override {
         auto const held = lock();
         auto const it = t().users.find(teams_user_id);
         return it == t().users.end() ? std::optional<store::TeamsUser>() : std::optional(it->second);
     }
-    Result<std::optional<store::TeamsUser>> by_mm_id(std::string const& mm_user_id) override {
+    Result<std::optional<store::TeamsUser>> by_mm_id(MmUserId const& mm_user_id) override {
         auto const held = lock();
         for (auto const& [_, u] : t().users) {
             if (u.mm_user_id == mm_user_id) {
@@ -254,7 +255,7 @@ public:
         auto const held = lock();
         return t().users.try_emplace(user.teams_user_id, user).first->second;
     }
-    Status mark_promoted(std::string const& mm_user_id, std::int64_t at) override {
+    Status mark_promoted(MmUserId const& mm_user_id, std::int64_t at) override {
         auto const held = lock();
         for (auto& [_, u] : t().users) {
             if (u.mm_user_id == mm_user_id) {
@@ -270,12 +271,12 @@ public:
 class MemoryPortals final : public store::Portals, memory_detail::Base {
 public:
     using Base::Base;
-    Result<std::optional<store::Portal>> by_thread(std::string const& id) override {
+    Result<std::optional<store::Portal>> by_thread(TeamsThreadId const& id) override {
         auto const held = lock();
         auto const* row = find(id);
         return row ? std::optional(row->portal) : std::nullopt;
     }
-    Result<std::optional<store::Portal>> by_channel(std::string const& mm_channel_id) override {
+    Result<std::optional<store::Portal>> by_channel(MmChannelId const& mm_channel_id) override {
         auto const held = lock();
         for (auto const& r : t().portals) {
             if (r.portal.mm_channel_id == mm_channel_id) {
@@ -319,19 +320,19 @@ public:
         }
         return n;
     }
-    Status advance_cursor(store::Tx&, std::string const& id, std::int64_t cursor_ms) override {
+    Status advance_cursor(store::Tx&, TeamsThreadId const& id, std::int64_t cursor_ms) override {
         auto const held = lock();
         if (auto* row = find(id)) {
             row->portal.cursor_ms = std::max(row->portal.cursor_ms, cursor_ms);
         }
         return {};
     }
-    Result<std::int64_t> version(store::Tx&, std::string const& id) override {
+    Result<std::int64_t> version(store::Tx&, TeamsThreadId const& id) override {
         auto const held = lock();
         auto const* row = find(id);
         return row ? row->version : 0;
     }
-    Status begin_write(std::string const& id, std::int64_t until_ms) override {
+    Status begin_write(TeamsThreadId const& id, std::int64_t until_ms) override {
         auto const held = lock();
         if (auto* row = find(id)) {
             ++row->version;
@@ -339,14 +340,14 @@ public:
         }
         return {};
     }
-    Status renew_write(std::string const& id, std::int64_t until_ms) override {
+    Status renew_write(TeamsThreadId const& id, std::int64_t until_ms) override {
         auto const held = lock();
         if (auto* row = find(id); row && row->writing_until > 0) {
             row->writing_until = until_ms;
         }
         return {};
     }
-    Status end_write(store::Tx&, std::string const& id) override {
+    Status end_write(store::Tx&, TeamsThreadId const& id) override {
         auto const held = lock();
         if (auto* row = find(id)) {
             ++row->version;
@@ -354,14 +355,14 @@ public:
         }
         return {};
     }
-    Result<bool> unchanged(store::Tx&, std::string const& id, std::int64_t version, std::int64_t now_ms) override {
+    Result<bool> unchanged(store::Tx&, TeamsThreadId const& id, std::int64_t version, std::int64_t now_ms) override {
         auto const held = lock();
         auto const* row = find(id);
         return row ? row->version == version && row->writing_until <= now_ms : version == 0;
     }
 
 private:
-    MemoryTables::PortalRow* find(std::string const& id) const {
+    MemoryTables::PortalRow* find(TeamsThreadId const& id) const {
         for (auto& r : t().portals) {
             if (r.portal.teams_thread_id == id) {
                 return &r;
@@ -374,7 +375,7 @@ private:
 class MemoryChats final : public store::Chats, memory_detail::Base {
 public:
     using Base::Base;
-    Result<std::optional<store::ChatInfo>> find(std::string const& chat_id) override {
+    Result<std::optional<store::ChatInfo>> find(TeamsThreadId const& chat_id) override {
         auto const held = lock();
         auto const it = t().chats.find(chat_id);
         return it == t().chats.end() ? std::optional<store::ChatInfo>() : std::optional(it->second);
@@ -394,13 +395,13 @@ public:
 class MemoryMessages final : public store::Messages, memory_detail::Base {
 public:
     using Base::Base;
-    Result<std::optional<store::MessageLink>> find(store::Tx&, std::string const& thread_id,
-                                                   std::string const& message_id) override {
+    Result<std::optional<store::MessageLink>> find(store::Tx&, TeamsThreadId const& thread_id,
+                                                   TeamsMessageId const& message_id) override {
         auto const held = lock();
         auto const it = t().messages.find({thread_id, message_id});
         return it == t().messages.end() ? std::optional<store::MessageLink>() : std::optional(it->second);
     }
-    Result<std::optional<store::MessageLink>> by_post(std::string const& mm_post_id) override {
+    Result<std::optional<store::MessageLink>> by_post(MmPostId const& mm_post_id) override {
         auto const held = lock();
         for (auto const& [_, m] : t().messages) {
             if (!mm_post_id.empty() && m.mm_post_id == mm_post_id) {
@@ -419,13 +420,13 @@ public:
             return {};
         }
         auto row = link;
-        row.mm_post_id.clear();
+        row.mm_post_id = {};
         row.teams_modified_at = 0;
         row.deleted = false;
         t().messages[key] = row;
         return {};
     }
-    Result<bool> sending_to(std::string const& thread_id, std::int64_t since_ms) override {
+    Result<bool> sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) override {
         auto const held = lock();
         for (auto const& [key, m] : t().messages) {
             if (key.first == thread_id && m.mm_post_id.empty() && m.origin == store::Origin::mattermost &&
@@ -435,7 +436,7 @@ public:
         }
         return false;
     }
-    Status forget(store::Tx&, std::string const& thread_id, std::string const& message_id) override {
+    Status forget(store::Tx&, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) override {
         auto const held = lock();
         t().messages.erase({thread_id, message_id});
         return {};
@@ -458,7 +459,7 @@ public:
 class MemoryReactions final : public store::Reactions, memory_detail::Base {
 public:
     using Base::Base;
-    Result<std::vector<store::ReactionLink>> list(store::Tx&, std::string const& mm_post_id) override {
+    Result<std::vector<store::ReactionLink>> list(store::Tx&, MmPostId const& mm_post_id) override {
         auto const held = lock();
         std::vector<store::ReactionLink> out;
         for (auto const& r : t().reactions) {
@@ -493,13 +494,13 @@ private:
 class MemoryNotified final : public store::Notified, memory_detail::Base {
 public:
     using Base::Base;
-    Result<bool> claim(store::Tx&, std::string const& thread_id, std::string const& message_id,
-                       std::string const& mm_user_id) override {
+    Result<bool> claim(store::Tx&, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                       MmUserId const& mm_user_id) override {
         auto const held = lock();
         return t().notified.insert({thread_id, message_id, mm_user_id}).second;
     }
-    Status release(store::Tx&, std::string const& thread_id, std::string const& message_id,
-                   std::string const& mm_user_id) override {
+    Status release(store::Tx&, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
+                   MmUserId const& mm_user_id) override {
         auto const held = lock();
         t().notified.erase({thread_id, message_id, mm_user_id});
         return {};
@@ -584,19 +585,19 @@ public:
             }
             auto const first = it->first_failed_at ? it->first_failed_at : now_ms;
             t().inbox.erase(it);
-            t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::inbound, i.thread_id,
+            t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::inbound, i.thread_id.str(),
                                                          memory_detail::inbox_payload(i), error, i.attempts, first,
                                                          now_ms});
         }
         return {};
     }
-    Status dead_letter_message(store::Tx&, std::string const& thread_id, std::string const& message_id,
+    Status dead_letter_message(store::Tx&, TeamsThreadId const& thread_id, TeamsMessageId const& message_id,
                                std::string const& error, int attempts, std::int64_t now_ms) override {
         auto const held = lock();
         store::InboxItem i;
         i.change_type = store::Change::updated;
         i.message_id = message_id;
-        t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::inbound, thread_id,
+        t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::inbound, thread_id.str(),
                                                      memory_detail::inbox_payload(i), error, attempts, now_ms, now_ms});
         return {};
     }
@@ -613,7 +614,7 @@ public:
                 return q.item.thread_id == p.teams_thread_id && q.item.change_type == store::Change::catchup;
             });
             if (p.kind == store::PortalKind::chat && std::max(p.cursor_ms, p.created_at) > active_since && !queued) {
-                items.push_back(store::InboxItem{0, now_ms, "", store::Change::catchup, p.teams_thread_id, "", 0});
+                items.push_back(store::InboxItem{0, now_ms, {}, store::Change::catchup, p.teams_thread_id, {}, 0});
             }
         }
         MSTEAMS_TRY(enqueue(items));
@@ -710,7 +711,7 @@ public:
         auto const first = s->first_failed_at ? s->first_failed_at : now_ms;
         auto const attempts = s->item.attempts + 1;
         std::erase_if(t().outbox, [&](auto const& o) { return o.item.id == item.id; });
-        t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::outbound, item.channel_id,
+        t().dead_letters.push_back(store::DeadLetter{t().next_id++, store::Direction::outbound, item.channel_id.str(),
                                                      memory_detail::outbox_payload(item), error, attempts, first,
                                                      now_ms});
         return {};
@@ -766,16 +767,27 @@ public:
                 continue;  // unreadable: dropped
             }
             if (d.direction == store::Direction::inbound) {
-                store::InboxItem i{t().next_id++,      now_ms, text("subscription_id"), *change, d.thread_id,
-                                   text("message_id"), 0};
+                store::InboxItem i{t().next_id++,
+                                   now_ms,
+                                   SubscriptionId(text("subscription_id")),
+                                   *change,
+                                   TeamsThreadId(d.thread_id),
+                                   {},
+                                   0};
+                auto const message = text("message_id");
+                if (message.starts_with("since:")) {
+                    i.since_ms = std::stoll(message.substr(6));
+                } else {
+                    i.message_id = TeamsMessageId(message);
+                }
                 t().inbox.push_back({i, 0, 0, 0, {}});
             } else {
                 store::OutboxItem o{0,
                                     integer("created_at"),
-                                    d.thread_id,
+                                    MmChannelId(d.thread_id),
                                     *kind,
-                                    text("post_id"),
-                                    text("user_id"),
+                                    MmPostId(text("post_id")),
+                                    MmUserId(text("user_id")),
                                     text("payload"),
                                     text("event_key"),
                                     integer("sort_at"),
@@ -805,7 +817,7 @@ public:
         }
         return out;
     }
-    Result<bool> known(std::string const& id) override {
+    Result<bool> known(SubscriptionId const& id) override {
         auto const held = lock();
         return t().subscriptions.contains(id);
     }
@@ -818,14 +830,14 @@ public:
         t().subscriptions[row.id] = stored;
         return {};
     }
-    Status set_state(std::string const& id, store::SubscriptionState state) override {
+    Status set_state(SubscriptionId const& id, store::SubscriptionState state) override {
         auto const held = lock();
         if (auto const it = t().subscriptions.find(id); it != t().subscriptions.end()) {
             it->second.state = state;
         }
         return {};
     }
-    Status remove(std::string const& id) override {
+    Status remove(SubscriptionId const& id) override {
         auto const held = lock();
         t().subscriptions.erase(id);
         return {};

@@ -32,29 +32,31 @@ public:
         }
         return fail(ErrorCode::not_found, "no user", 404);
     }
-    Result<mm::Channel> get_channel(std::string const& id) override {
+    Result<mm::Channel> get_channel(MmChannelId const& id) override {
         std::lock_guard lock(mutex);
-        if (!channels.contains(id)) {
+        if (!channels.contains(id.str())) {
             return fail(ErrorCode::not_found, "no channel", 404);
         }
-        return channels[id];
+        return channels[id.str()];
     }
-    Result<mm::Channel> get_direct_channel(std::string const& a, std::string const& b) override {
+    Result<mm::Channel> get_direct_channel(MmUserId const& user_a, MmUserId const& user_b) override {
         std::lock_guard lock(mutex);
+        auto const& a = user_a.str();
+        auto const& b = user_b.str();
         auto const id = std::min(a, b).substr(0, 12) + "__" + std::max(a, b).substr(0, 12);
         auto& ch = channels[id];
         if (ch.id.empty()) {
-            ch.id = id;
+            ch.id = MmChannelId(id);
             ch.type = "D";
             channel_members[id] = {a, b};
         }
         return ch;
     }
-    Result<mm::Channel> get_group_channel(std::vector<std::string> const& user_ids) override {
+    Result<mm::Channel> get_group_channel(std::vector<MmUserId> const& user_ids) override {
         auto ch = FakeApi::get_group_channel(user_ids);
         if (ch) {
             std::lock_guard lock(mutex);
-            channels[ch->id] = *ch;
+            channels[ch->id.str()] = *ch;
         }
         return ch;
     }
@@ -66,20 +68,22 @@ public:
     }
 
     // A user with this id, username and email.
-    void add_user(std::string const& id, std::string const& username) {
+    void add_user(IdText const& user, std::string const& username) {
+        std::string const& id = user;
         std::lock_guard lock(mutex);
         mm::User u;
-        u.id = id;
+        u.id = MmUserId(id);
         u.username = username;
         u.email = username + "@example.com";
         users[id] = u;
     }
     // The posts of a channel, oldest first, deleted ones included.
-    std::vector<mm::Post> posts_in(std::string const& channel_id) {
+    std::vector<mm::Post> posts_in(IdText const& channel) {
+        std::string const& channel_id = channel;
         std::lock_guard lock(mutex);
         std::vector<mm::Post> out;
         for (auto const& id : post_order) {
-            if (posts[id].channel_id == channel_id) {
+            if (posts[id].channel_id.str() == channel_id) {
                 out.push_back(posts[id]);
             }
         }
@@ -94,13 +98,13 @@ public:
 class FakeConnections final : public sync::Connections {
 public:
     explicit FakeConnections(std::shared_ptr<store::Accounts> accounts) : accounts_(std::move(accounts)) {}
-    Result<std::optional<store::Account>> account(std::string const& mm_user_id) override {
+    Result<std::optional<store::Account>> account(MmUserId const& mm_user_id) override {
         return accounts_->by_mm_user(mm_user_id);
     }
-    Result<std::vector<std::string>> connected_users(std::size_t limit) override {
+    Result<std::vector<MmUserId>> connected_users(std::size_t limit) override {
         return accounts_->connected_users(limit);
     }
-    Result<std::string> access_token(std::string const& mm_user_id) override {
+    Result<std::string> access_token(MmUserId const& mm_user_id) override {
         std::optional<store::Account> a;
         MSTEAMS_TRY_ASSIGN(a, accounts_->by_mm_user(mm_user_id));
         if (!a || !a->connected()) {
@@ -144,16 +148,19 @@ struct PipelineWorld {
     std::shared_ptr<sync::People> people = std::make_shared<sync::People>(
         api, store.repos, sync::PeopleSettings{},
         [](std::string const& id) -> Result<sync::TeamsProfile> {
-            return sync::TeamsProfile{id, "Teams " + id.substr(id.size() - 1), "teams-" + id + "@example.com", false};
+            return sync::TeamsProfile{TeamsUserId(id), "Teams " + id.substr(id.size() - 1),
+                                      "teams-" + id + "@example.com", false};
         },
         stats);
 
     // A Mattermost user connected to a Teams account.
-    void connect(std::string const& mm_user_id, std::string const& username, std::string const& teams_user_id) {
+    void connect(IdText const& mm_user, std::string const& username, IdText const& teams_user) {
+        std::string const& mm_user_id = mm_user;
+        std::string const& teams_user_id = teams_user;
         api->add_user(mm_user_id, username);
         store::Account a;
-        a.mm_user_id = mm_user_id;
-        a.teams_user_id = teams_user_id;
+        a.mm_user_id = MmUserId(mm_user_id);
+        a.teams_user_id = TeamsUserId(teams_user_id);
         a.teams_email = username + "@example.com";
         a.token_sealed = "sealed";
         a.connected_at = 1;

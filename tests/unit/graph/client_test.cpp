@@ -1,3 +1,4 @@
+#include "test_ids.hpp"
 #include "http/tls_server.hpp"  // first: it includes <utility> before Asio
 
 #include <catch2/catch.hpp>
@@ -228,6 +229,16 @@ TEST_CASE("graph: parse_chat_message reads every field of a Graph chatMessage", 
         CHECK(system->message_type == "systemEventMessage");
     }
 
+    SECTION("a sender who is not an Entra user (a meeting guest, a phone) is no user, and the message still counts") {
+        auto guest = msteams::graph::parse_chat_message(
+            R"({"id":"3","from":{"user":{"id":"8:teamsvisitor:4f1c","displayName":"Guest Gil",)"
+            R"("userIdentityType":"anonymousGuest"}},"body":{"contentType":"text","content":"hi"}})");
+        REQUIRE(guest);
+        CHECK(guest->from.id.empty());
+        CHECK(guest->from.display_name == "Guest Gil");
+        CHECK(guest->body == "hi");
+    }
+
     SECTION("malformed messages are invalid_argument with the reason, never an exception") {
         struct Case {
             char const* json;
@@ -266,23 +277,26 @@ TEST_CASE("graph: a user's photo (none is not an error) and presences in one req
     REQUIRE(app);
     Client client(emu.http, emu.graph_url(), unlimited());
 
-    auto none = client.get_user_photo(app->access_token, k_bianca);
+    auto none = client.get_user_photo(app->access_token, msteams::TeamsUserId(k_bianca));
     REQUIRE(none);
     CHECK_FALSE(none->has_value());
     std::string const png("\x89PNG\r\n\x1a\n\0photo", 14);
     emu.control_ok("PATCH", "/users/" + std::string(k_bianca),
                    {{"photo", msteams::crypto::base64_encode(png)}, {"photoType", "image/png"}});
-    auto photo = client.get_user_photo(app->access_token, k_bianca);
+    auto photo = client.get_user_photo(app->access_token, msteams::TeamsUserId(k_bianca));
     REQUIRE(photo);
     REQUIRE(photo->has_value());
     CHECK(**photo == png);  // bytes as they are, NUL included
-    auto missing = client.get_user_photo(app->access_token, "a1b2c3d4-0099-4000-8000-000000000099");
+    auto missing =
+        client.get_user_photo(app->access_token, msteams::TeamsUserId("a1b2c3d4-0099-4000-8000-000000000099"));
     CHECK((missing && !missing->has_value()));  // an unknown user has no photo either: 404
 
     emu.control_ok("PATCH", "/users/" + std::string(k_adele),
                    {{"presence", {{"availability", "DoNotDisturb"}, {"activity", "Presenting"}}}});
     std::string const unknown = "a1b2c3d4-0099-4000-8000-000000000099";
-    auto presences = client.get_presences(app->access_token, {k_adele, k_bianca, unknown});
+    auto presences = client.get_presences(
+        app->access_token,
+        {msteams::TeamsUserId(k_adele), msteams::TeamsUserId(k_bianca), msteams::TeamsUserId(unknown)});
     REQUIRE(presences);
     REQUIRE(presences->size() == 2);  // unknown ids are left out
     CHECK((*presences)[0].id == k_adele);
@@ -344,33 +358,35 @@ TEST_CASE("graph: create_chat, get_chat with members and list_my_chats", "[graph
     auto const adele = emu.user_token(k_adele_upn).access_token;
     Client client(emu.http, emu.graph_url(), unlimited());
 
-    auto one = client.create_chat(adele, "oneOnOne", {k_adele, k_bianca});
+    auto one = client.create_chat(adele, "oneOnOne", {msteams::TeamsUserId(k_adele), msteams::TeamsUserId(k_bianca)});
     REQUIRE(one);
     CHECK(one->chat_type == "oneOnOne");
-    CHECK(contains(one->id, "@unq.gbl.spaces"));
-    auto again = client.create_chat(adele, "oneOnOne", {k_bianca, k_adele});
+    CHECK(contains(one->id.str(), "@unq.gbl.spaces"));
+    auto again = client.create_chat(adele, "oneOnOne", {msteams::TeamsUserId(k_bianca), msteams::TeamsUserId(k_adele)});
     REQUIRE(again);
     CHECK(again->id == one->id);  // one-on-one chats are idempotent
-    auto group = client.create_chat(adele, "group", {k_adele, k_bianca, k_cameron});
+    auto group = client.create_chat(
+        adele, "group",
+        {msteams::TeamsUserId(k_adele), msteams::TeamsUserId(k_bianca), msteams::TeamsUserId(k_cameron)});
     REQUIRE(group);
     CHECK(group->chat_type == "group");
-    CHECK(contains(group->id, "@thread.v2"));
+    CHECK(contains(group->id.str(), "@thread.v2"));
 
-    auto with = client.get_chat(adele, group->id, true);
+    auto with = client.get_chat(adele, msteams::TeamsThreadId(group->id), true);
     REQUIRE(with);
     CHECK(with->id == group->id);
     CHECK_FALSE(with->web_url.empty());
     REQUIRE(with->members.size() == 3);
     std::vector<std::string> ids;
     for (auto const& m : with->members) {
-        ids.push_back(m.user_id);
+        ids.push_back(m.user_id.str());
         CHECK(std::find(m.roles.begin(), m.roles.end(), "owner") != m.roles.end());
         CHECK(contains(m.email, "@contoso.onmicrosoft.com"));
         CHECK_FALSE(m.display_name.empty());
     }
     std::sort(ids.begin(), ids.end());
     CHECK(ids == std::vector<std::string>{k_adele, k_bianca, k_cameron});
-    auto without = client.get_chat(adele, one->id, false);
+    auto without = client.get_chat(adele, msteams::TeamsThreadId(one->id), false);
     REQUIRE(without);
     CHECK(without->members.empty());
 
@@ -387,12 +403,12 @@ TEST_CASE("graph: create_chat, get_chat with members and list_my_chats", "[graph
 
     SECTION("wrong shapes are refused before any request, strangers get permission_denied") {
         auto const before = client.counters().requests;
-        auto bad = client.create_chat(adele, "group", {k_adele, k_bianca});
+        auto bad = client.create_chat(adele, "group", {msteams::TeamsUserId(k_adele), msteams::TeamsUserId(k_bianca)});
         REQUIRE_FALSE(bad);
         CHECK(bad.error().code == ErrorCode::invalid_argument);
         CHECK(client.counters().requests == before);
         auto const diego = emu.user_token("diego@contoso.onmicrosoft.com").access_token;
-        auto stranger = client.get_chat(diego, group->id, true);
+        auto stranger = client.get_chat(diego, msteams::TeamsThreadId(group->id), true);
         REQUIRE_FALSE(stranger);
         CHECK(stranger.error().code == ErrorCode::permission_denied);
         CHECK(client.counters().requests == before + 1);  // 4xx: no retry
@@ -417,7 +433,7 @@ TEST_CASE("graph: get_message parses a Teams user's mentions, file attachment an
 
     auto const adele = emu.user_token(k_adele_upn).access_token;
     Client client(emu.http, emu.graph_url(), unlimited());
-    auto m = client.get_message(adele, chat, id);
+    auto m = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id));
     REQUIRE(m);
     CHECK(m->id == id);
     CHECK(m->chat_id == chat);
@@ -447,7 +463,7 @@ TEST_CASE("graph: get_message parses a Teams user's mentions, file attachment an
     CHECK(raw.at("id") == id);
     CHECK(client.counters().message_gets == 1);
 
-    auto missing = client.get_message(adele, chat, "1");
+    auto missing = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId("1"));
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code == ErrorCode::not_found);
 }
@@ -465,7 +481,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     auto const adele = emu.user_token(k_adele_upn).access_token;
     Client client(emu.http, emu.graph_url(), unlimited());
 
-    auto all = client.list_messages_since(adele, chat, 0, 100);
+    auto all = client.list_messages_since(adele, msteams::TeamsThreadId(chat), 0, 100);
     REQUIRE(all);
     CHECK_FALSE(all->truncated);
     REQUIRE(all->messages.size() == 55);
@@ -477,20 +493,20 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     // Everything modified after the cut, in order; messages of the cut's own millisecond may come too (Graph
     // compares more precisely than the milliseconds it shows), never older ones.
     auto const cut = all->messages[49].last_modified_at;
-    auto newer = client.list_messages_since(adele, chat, cut, 100);
+    auto newer = client.list_messages_since(adele, msteams::TeamsThreadId(chat), cut, 100);
     REQUIRE(newer);
     CHECK_FALSE(newer->truncated);
     std::vector<std::string> got;
     for (auto const& m : newer->messages) {
         CHECK(m.last_modified_at >= cut);
         if (m.last_modified_at > cut) {
-            got.push_back(m.id);
+            got.push_back(m.id.str());
         }
     }
     std::vector<std::string> want;
     for (auto const& m : all->messages) {
         if (m.last_modified_at > cut) {
-            want.push_back(m.id);
+            want.push_back(m.id.str());
         }
     }
     CHECK(want.size() == 5);
@@ -498,7 +514,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     REQUIRE(newer->messages.size() >= 5);
     CHECK(newer->messages.back().id == ids[54]);
 
-    auto newest = client.list_messages_since(adele, chat, 0, 5);
+    auto newest = client.list_messages_since(adele, msteams::TeamsThreadId(chat), 0, 5);
     REQUIRE(newest);
     CHECK(newest->truncated);
     REQUIRE(newest->messages.size() == 5);
@@ -507,7 +523,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
 
     // A long gap is read oldest first in chunks: every page is read, the oldest are kept, in order.
     auto const lists_before = client.counters().message_lists;
-    auto oldest = client.list_oldest_messages_since(adele, chat, 0, 7);
+    auto oldest = client.list_oldest_messages_since(adele, msteams::TeamsThreadId(chat), 0, 7);
     REQUIRE(oldest);
     CHECK(oldest->truncated);
     REQUIRE(oldest->messages.size() == 7);
@@ -515,7 +531,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
         CHECK(oldest->messages[i].id == ids[i]);
     }
     CHECK(client.counters().message_lists == lists_before + 2);
-    auto whole = client.list_oldest_messages_since(adele, chat, 0, 55);
+    auto whole = client.list_oldest_messages_since(adele, msteams::TeamsThreadId(chat), 0, 55);
     REQUIRE(whole);
     CHECK_FALSE(whole->truncated);
     REQUIRE(whole->messages.size() == 55);
@@ -525,7 +541,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     auto const since = all->messages.back().last_modified_at;
     emu.control_ok("PATCH", chat_path(chat) + "/messages/" + ids[3],
                    json{{"from", k_bianca_upn}, {"body", {{"contentType", "text"}, {"content", "edited"}}}});
-    auto edited = client.list_messages_since(adele, chat, since, 100);
+    auto edited = client.list_messages_since(adele, msteams::TeamsThreadId(chat), since, 100);
     REQUIRE(edited);
     REQUIRE_FALSE(edited->messages.empty());
     for (std::size_t i = 0; i + 1 < edited->messages.size(); ++i) {
@@ -537,7 +553,7 @@ TEST_CASE("graph: list_messages_since pages, filters by modification and returns
     CHECK(changed.last_edited_at > 0);
     CHECK(changed.last_modified_at > since);
 
-    auto nothing = client.list_messages_since(adele, chat, msteams::now_ms() + 60'000, 100);
+    auto nothing = client.list_messages_since(adele, msteams::TeamsThreadId(chat), msteams::now_ms() + 60'000, 100);
     REQUIRE(nothing);
     CHECK(nothing->messages.empty());
 }
@@ -551,9 +567,9 @@ TEST_CASE("graph: send, update, react and soft-delete as a connected user", "[gr
     std::string const png("\x89PNG\r\n\x1a\n-not-really-an-image", 28);
     NewMessage out;
     out.html = "Hello <at id=\"0\">Bianca Pisani</at> <img src=\"../hostedContents/1/$value\">";
-    out.mentions.push_back({0, "Bianca Pisani", k_bianca, "Bianca Pisani"});
+    out.mentions.push_back({0, "Bianca Pisani", msteams::TeamsUserId(k_bianca), "Bianca Pisani"});
     out.hosted_contents.push_back({"1", "image/png", png});
-    auto sent = client.send_message(adele, chat, out);
+    auto sent = client.send_message(adele, msteams::TeamsThreadId(chat), out);
     REQUIRE(sent);
     CHECK(sent->from.id == k_adele);
     CHECK(sent->chat_id == chat);
@@ -565,36 +581,38 @@ TEST_CASE("graph: send, update, react and soft-delete as a connected user", "[gr
     auto const hosted_end = sent->body.find("/$value", hosted_at);
     REQUIRE(hosted_end != std::string::npos);
     auto const hosted_id = sent->body.substr(hosted_at + 16, hosted_end - hosted_at - 16);
-    auto bytes = client.get_hosted_content(adele, chat, sent->id, hosted_id);
+    auto bytes =
+        client.get_hosted_content(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(sent->id), hosted_id);
     REQUIRE(bytes);
     CHECK(*bytes == png);
 
     NewMessage edit;
     edit.html = "<p>Edited</p>";
-    REQUIRE(client.update_message(adele, chat, sent->id, edit));
-    auto seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id);
+    REQUIRE(client.update_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(sent->id), edit));
+    auto seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id.str());
     CHECK(seen.at("body").at("content") == "<p>Edited</p>");
     CHECK(seen.at("lastEditedDateTime").is_string());
 
-    REQUIRE(client.set_reaction(adele, chat, sent->id, "like"));
-    seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id);
+    REQUIRE(client.set_reaction(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(sent->id), "like"));
+    seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id.str());
     REQUIRE(seen.at("reactions").size() == 1);
     CHECK(seen.at("reactions")[0].at("reactionType") == "like");
     CHECK(seen.at("reactions")[0].at("user").at("user").at("id") == k_adele);
-    REQUIRE(client.unset_reaction(adele, chat, sent->id, "like"));
-    seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id);
+    REQUIRE(client.unset_reaction(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(sent->id), "like"));
+    seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id.str());
     CHECK(seen.at("reactions").empty());
 
     SECTION("errors come back at once, not retried") {
         auto const bianca = emu.user_token(k_bianca_upn).access_token;
         auto const before = client.counters();
-        auto foreign = client.update_message(bianca, chat, sent->id, edit);
+        auto foreign =
+            client.update_message(bianca, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(sent->id), edit);
         REQUIRE_FALSE(foreign);
         CHECK(foreign.error().code == ErrorCode::permission_denied);
         Entra entra(emu.http, emu.app());
         auto app = entra.app_token();
         REQUIRE(app);
-        auto as_app = client.send_message(app->access_token, chat, out);
+        auto as_app = client.send_message(app->access_token, msteams::TeamsThreadId(chat), out);
         REQUIRE_FALSE(as_app);
         CHECK(as_app.error().code == ErrorCode::unauthenticated);
         CHECK(as_app.error().http_status == 401);
@@ -604,10 +622,11 @@ TEST_CASE("graph: send, update, react and soft-delete as a connected user", "[gr
     }
 
     SECTION("soft delete") {
-        REQUIRE(client.soft_delete_message(adele, k_adele, chat, sent->id));
-        seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id);
+        REQUIRE(
+            client.soft_delete_message(adele, msteams::TeamsUserId(k_adele), msteams::TeamsThreadId(chat), sent->id));
+        seen = emu.control_ok("GET", chat_path(chat) + "/messages/" + sent->id.str());
         CHECK(seen.at("deletedDateTime").is_string());
-        auto m = client.get_message(adele, chat, sent->id);
+        auto m = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(sent->id));
         REQUIRE(m);
         CHECK(m->deleted_at > 0);
         CHECK(m->body.empty());
@@ -637,7 +656,7 @@ TEST_CASE("graph: shared files and hosted contents download with the size limit"
     auto const adele = emu.user_token(k_adele_upn).access_token;
 
     Client client(emu.http, emu.graph_url(), unlimited());
-    auto m = client.get_message(adele, chat, id);
+    auto m = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id));
     REQUIRE(m);
     REQUIRE(m->attachments.size() == 1);
     auto const url = m->attachments[0].content_url;
@@ -651,7 +670,7 @@ TEST_CASE("graph: shared files and hosted contents download with the size limit"
     auto const at = m->body.find("/hostedContents/");
     REQUIRE(at != std::string::npos);
     auto const hid = m->body.substr(at + 16, m->body.find("/$value", at) - at - 16);
-    auto image = client.get_hosted_content(adele, chat, id, hid);
+    auto image = client.get_hosted_content(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id), hid);
     REQUIRE(image);
     CHECK(*image == content);
     CHECK(client.counters().file_downloads == 2);
@@ -663,7 +682,7 @@ TEST_CASE("graph: shared files and hosted contents download with the size limit"
     REQUIRE_FALSE(big);
     CHECK(big.error().code == ErrorCode::too_large);
     CHECK(contains(big.error().message, "2999"));
-    auto big_image = strict.get_hosted_content(adele, chat, id, hid);
+    auto big_image = strict.get_hosted_content(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id), hid);
     REQUIRE_FALSE(big_image);
     CHECK(big_image.error().code == ErrorCode::too_large);
 
@@ -821,9 +840,9 @@ TEST_CASE("graph: a 429 from Graph is retried after its Retry-After, within the 
 
     SECTION("retried") {
         Client client(emu.http, emu.graph_url(), unlimited(10s));
-        REQUIRE(client.get_message(adele, chat, id));
+        REQUIRE(client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id)));
         auto const started = Steady::now();
-        auto second = client.get_message(adele, chat, id);
+        auto second = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id));
         auto const took = Steady::now() - started;
         REQUIRE(second);
         CHECK(second->id == id);
@@ -839,9 +858,9 @@ TEST_CASE("graph: a 429 from Graph is retried after its Retry-After, within the 
     SECTION("given up at the deadline with unavailable and retry_after") {
         LogCapture logs;
         Client client(emu.http, emu.graph_url(), unlimited(300ms));
-        REQUIRE(client.get_message(adele, chat, id));
+        REQUIRE(client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id)));
         auto const started = Steady::now();
-        auto second = client.get_message(adele, chat, id);
+        auto second = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id));
         CHECK(Steady::now() - started < 900ms);  // did not sleep past the deadline
         REQUIRE_FALSE(second);
         CHECK(second.error().code == ErrorCode::unavailable);
@@ -871,7 +890,7 @@ TEST_CASE("graph: the per-chat budget keeps a burst free of 429s", "[graph]") {
     {
         Client careless(emu.http, emu.graph_url(), unlimited(20s));
         for (int i = 0; i < burst; ++i) {
-            REQUIRE(careless.get_message(adele, chat, id));
+            REQUIRE(careless.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id)));
         }
         CHECK(careless.counters().throttled > 0);
         CHECK(emu.count(route, 429) > 0);
@@ -888,7 +907,7 @@ TEST_CASE("graph: the per-chat budget keeps a burst free of 429s", "[graph]") {
     for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < burst / 2; ++i) {
-                if (careful.get_message(adele, chat, id)) {
+                if (careful.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id))) {
                     ++ok;
                 }
             }
@@ -923,27 +942,29 @@ TEST_CASE("graph: malformed Graph answers become clear errors", "[graph]") {
         {"<html>oops</html>", "without a JSON object"},
         {"[]", "without a JSON object"},
         {R"({"id":5})", "chatMessage.id is not a string"},
+        {R"({"id":"m1"})", "chatMessage.id is not an id of the expected shape"},
+        {R"({"id":"1","chatId":"chat/../1"})", "chatMessage.chatId is not an id of the expected shape"},
         {R"({"id":"1","lastModifiedDateTime":17})", "lastModifiedDateTime is not a string"},
     };
     for (auto const& c : messages) {
         body = c.body;
         INFO(c.body);
-        auto r = client.get_message(token, "19:x@thread.v2", "1");
+        auto r = client.get_message(token, msteams::TeamsThreadId("19:x@thread.v2"), msteams::TeamsMessageId("1"));
         REQUIRE_FALSE(r);
         CHECK(r.error().code == ErrorCode::internal);
         CHECK(contains(r.error().message, c.reason));
         CHECK_FALSE(contains(r.error().message, token));
     }
     body = R"({"value":{}})";
-    auto list = client.list_messages_since(token, "19:x@thread.v2", 0, 10);
+    auto list = client.list_messages_since(token, msteams::TeamsThreadId("19:x@thread.v2"), 0, 10);
     REQUIRE_FALSE(list);
     CHECK(contains(list.error().message, "no value array"));
-    body = R"({"id":"u","accountEnabled":"yes"})";
+    body = R"({"id":"a1b2c3d4-0099-4000-8000-0000000000ff","accountEnabled":"yes"})";
     auto user = client.get_user(token, "u");
     REQUIRE_FALSE(user);
     CHECK(contains(user.error().message, "accountEnabled is not a boolean"));
-    body = R"({"id":"c","members":[{"userId":"u","roles":"owner"}]})";
-    auto chat = client.get_chat(token, "c", true);
+    body = R"({"id":"19:c@thread.v2","members":[{"userId":"a1b2c3d4-0099-4000-8000-0000000000ff","roles":"owner"}]})";
+    auto chat = client.get_chat(token, msteams::TeamsThreadId("c"), true);
     REQUIRE_FALSE(chat);
     CHECK(contains(chat.error().message, "roles is not an array"));
     body = R"({"value":[{"id":"s","expirationDateTime":"soon"}]})";
@@ -954,14 +975,14 @@ TEST_CASE("graph: malformed Graph answers become clear errors", "[graph]") {
     // A next page on another host is refused: the token never leaves Graph.
     body = R"({"value":[],"@odata.nextLink":"https://evil.example/v1.0/chats/x/messages?$skiptoken=1"})";
     auto const before = server.requests().size();
-    auto next = client.list_messages_since(token, "19:x@thread.v2", 0, 10);
+    auto next = client.list_messages_since(token, msteams::TeamsThreadId("19:x@thread.v2"), 0, 10);
     REQUIRE_FALSE(next);
     CHECK(contains(next.error().message, "outside"));
     CHECK(server.requests().size() == before + 1);
 
     // The request itself: percent-encoded ids, the documented list query.
     body = R"({"value":[]})";
-    REQUIRE(client.list_messages_since(token, "19:a_b@unq.gbl.spaces", 1616965872395, 10));
+    REQUIRE(client.list_messages_since(token, msteams::TeamsThreadId("19:a_b@unq.gbl.spaces"), 1616965872395, 10));
     auto const seen = server.requests().back();
     CHECK(seen.target ==
           "/v1.0/chats/19%3Aa_b%40unq.gbl.spaces/messages?$top=50&$orderby=lastModifiedDateTime%20desc"
@@ -978,7 +999,7 @@ TEST_CASE("graph: 5xx are retried with backoff, 4xx are not", "[graph]") {
         if (calls++ < failures) {
             return json_reply(status, R"({"error":{"code":"InternalServerError","message":"boom"}})");
         }
-        return json_reply(200, R"({"id":"u","displayName":"U"})");
+        return json_reply(200, R"({"id":"a1b2c3d4-0099-4000-8000-0000000000ff","displayName":"U"})");
     });
     SECTION("two 500s, then success") {
         Client client(f.http, server.url(""), unlimited(10s));
@@ -1019,7 +1040,7 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again 
             ++posts;
             return answer;
         }
-        return json_reply(200, R"({"id":"u","displayName":"U"})");
+        return json_reply(200, R"({"id":"a1b2c3d4-0099-4000-8000-0000000000ff","displayName":"U"})");
     });
     Limits limits = unlimited(10s);
     limits.request_timeout = 1s;
@@ -1039,11 +1060,11 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again 
     };
     SECTION("applied, answered after the client's timeout") {
         answer.action = msteams::test::Action::hang;
-        unknown(client.send_message("t", "19:c@thread.v2", message));
+        unknown(client.send_message("t", msteams::TeamsThreadId("19:c@thread.v2"), message));
     }
     SECTION("applied, then the connection is lost before the answer") {
         answer.action = msteams::test::Action::drop;
-        unknown(client.send_message("t", "19:c@thread.v2", message));
+        unknown(client.send_message("t", msteams::TeamsThreadId("19:c@thread.v2"), message));
     }
     SECTION("a 5xx of unknown effect") {
         for (int status : {500, 502, 503, 504}) {
@@ -1051,7 +1072,7 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again 
             posts = 0;
             Client fresh(f.http, server.url(""), limits);
             answer = json_reply(status, R"({"error":{"code":"InternalServerError","message":"boom"}})");
-            auto r = fresh.send_message("t", "19:c@thread.v2", message);
+            auto r = fresh.send_message("t", msteams::TeamsThreadId("19:c@thread.v2"), message);
             REQUIRE_FALSE(r);
             CHECK(r.error().outcome_unknown);
             CHECK(posts == 1);
@@ -1065,12 +1086,12 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again 
                 r.headers.emplace_back("Retry-After", "1");
                 return r;
             }
-            return json_reply(201, R"({"id":"m1","body":{"contentType":"html","content":"<p>once</p>"}})");
+            return json_reply(201, R"({"id":"1700000000001","body":{"contentType":"html","content":"<p>once</p>"}})");
         });
         Client c(f.http, throttled.url(""), limits);
-        auto r = c.send_message("t", "19:c@thread.v2", message);
+        auto r = c.send_message("t", msteams::TeamsThreadId("19:c@thread.v2"), message);
         REQUIRE(r);
-        CHECK(r->id == "m1");
+        CHECK(r->id == "1700000000001");
         CHECK(tries == 2);
         CHECK(c.counters().retries >= 1);
     }
@@ -1083,7 +1104,7 @@ TEST_CASE("graph: a message POST that may have been applied is never sent again 
                 r.action = msteams::test::Action::hang;
                 return r;
             }
-            return json_reply(200, R"({"id":"u","displayName":"U"})");
+            return json_reply(200, R"({"id":"a1b2c3d4-0099-4000-8000-0000000000ff","displayName":"U"})");
         });
         Client c(f.http, slow_once.url(""), limits);
         auto u = c.get_user("t", "u");
@@ -1102,7 +1123,7 @@ TEST_CASE("graph: a POST that never reached Graph is sent again", "[graph]") {
     Client client(f.http, silent.url(""), limits);
     NewMessage message;
     message.html = "<p>x</p>";
-    auto r = client.send_message("t", "19:c@thread.v2", message);
+    auto r = client.send_message("t", msteams::TeamsThreadId("19:c@thread.v2"), message);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == ErrorCode::unavailable);
     CHECK_FALSE(r.error().outcome_unknown);
@@ -1115,17 +1136,22 @@ TEST_CASE("graph: stop() ends a wait for a rate-limiter turn at once, and every 
     Limits limits = unlimited(std::chrono::milliseconds(4'000'000));
     limits.chat_reads_per_second = 0.001;  // the next turn of a chat is 1,000 s away
     Client client(emu.http, emu.graph_url(), limits);
-    auto const first = client.get_message("not-a-token", "19:chat@thread.v2", "1");  // the burst's one token
+    auto const first = client.get_message("not-a-token", msteams::TeamsThreadId("19:chat@thread.v2"),
+                                          msteams::TeamsMessageId("1"));  // the burst's one token
     CHECK(first.error().code == ErrorCode::unauthenticated);
 
     msteams::Result<msteams::graph::ChatMessage> waiting = msteams::fail(ErrorCode::internal, "not run");
-    std::thread worker([&] { waiting = client.get_message("not-a-token", "19:chat@thread.v2", "2"); });
+    std::thread worker([&] {
+        waiting = client.get_message("not-a-token", msteams::TeamsThreadId("19:chat@thread.v2"),
+                                     msteams::TeamsMessageId("2"));
+    });
     client.stop();
     worker.join();  // would take 1,000 s without stop()
     REQUIRE_FALSE(waiting.has_value());
     CHECK(waiting.error().code == ErrorCode::unavailable);
     CHECK_THAT(waiting.error().message, Catch::Contains("stopping"));
-    auto const later = client.get_message("not-a-token", "19:chat@thread.v2", "3");
+    auto const later =
+        client.get_message("not-a-token", msteams::TeamsThreadId("19:chat@thread.v2"), msteams::TeamsMessageId("3"));
     CHECK_THAT(later.error().message, Catch::Contains("stopping"));
 }
 
@@ -1141,7 +1167,7 @@ TEST_CASE("graph: retries take their turn under the rate budget", "[graph]") {
     Limits limits = unlimited(10s);
     limits.chat_reads_per_second = 1;  // a burst of one: each retry waits for a new turn
     Client client(f.http, server.url(""), limits);
-    auto m = client.get_message("t", "19:c@thread.v2", "1");
+    auto m = client.get_message("t", msteams::TeamsThreadId("19:c@thread.v2"), msteams::TeamsMessageId("1"));
     REQUIRE(m);
     auto const c = client.counters();
     CHECK(c.requests == 3);
@@ -1191,7 +1217,8 @@ TEST_CASE("graph: download redirects drop the token, stay on https and stop afte
     }
     SECTION("at most three redirects") {
         hops = 10;
-        auto bytes = client.get_hosted_content(token, "19:c@thread.v2", "1", "h");
+        auto bytes = client.get_hosted_content(token, msteams::TeamsThreadId("19:c@thread.v2"),
+                                               msteams::TeamsMessageId("1"), "h");
         REQUIRE_FALSE(bytes);
         CHECK(contains(bytes.error().message, "more than 3 redirects"));
         CHECK(server.requests().size() == 4);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "test_ids.hpp"
 #include "../fake_api.hpp"
 #include "app/core.hpp"
 #include "msteams.grpc.pb.h"
@@ -472,22 +473,22 @@ TEST_CASE("rpc: the API client carries Mattermost's errors faithfully", "[rpc]")
     REQUIRE(server);
 
     msteams::rpc::ApiClient client(socket, std::chrono::seconds(5));
-    auto const alice = client.get_user("u1");
+    auto const alice = client.get_user(msteams::MmUserId("u1"));
     REQUIRE(alice.has_value());
     CHECK(alice->username == "alice");
 
-    auto const missing = client.get_user("missing");
+    auto const missing = client.get_user(msteams::MmUserId("missing"));
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().code == msteams::ErrorCode::not_found);
     CHECK(missing.error().http_status == 404);
     CHECK_THAT(missing.error().message, Catch::Contains("Unable to find the user.") &&
                                             Catch::Contains("resource: User id: missing") &&
                                             Catch::Contains("app.user.missing.app_error"));
-    CHECK(client.has_permission_to("admin", "manage_system").value());
-    CHECK_FALSE(client.has_permission_to("bob", "manage_system").value());
+    CHECK(client.has_permission_to(msteams::MmUserId("admin"), "manage_system").value());
+    CHECK_FALSE(client.has_permission_to(msteams::MmUserId("bob"), "manage_system").value());
 
     // A method the fake does not implement is a transport-level failure, reported as such.
-    auto const unimplemented = client.get_channel("c1");
+    auto const unimplemented = client.get_channel(msteams::MmChannelId("c1"));
     REQUIRE_FALSE(unimplemented.has_value());
     CHECK(unimplemented.error().code == msteams::ErrorCode::unavailable);
     server->Shutdown();
@@ -497,7 +498,7 @@ TEST_CASE("rpc: the API client carries Mattermost's errors faithfully", "[rpc]")
 TEST_CASE("rpc: the API client reports an absent shim as unavailable within its deadline", "[rpc]") {
     msteams::rpc::ApiClient client("/tmp/msteams-no-such-dir/api.sock", std::chrono::milliseconds(300));
     auto const start = std::chrono::steady_clock::now();
-    auto const r = client.get_user("u1");
+    auto const r = client.get_user(msteams::MmUserId("u1"));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == msteams::ErrorCode::unavailable);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
@@ -731,7 +732,7 @@ TEST_CASE("rpc: the API client creates and updates users and preferences", "[rpc
     CHECK(taken.error().code == msteams::ErrorCode::invalid_argument);
     CHECK_THAT(taken.error().message, Catch::Contains("already exists"));
 
-    u.id = "new-user";
+    u.id = msteams::MmUserId("new-user");
     u.username = "alice2";
     auto const updated = client.update_user(u);
     REQUIRE(updated.has_value());
@@ -740,12 +741,12 @@ TEST_CASE("rpc: the API client creates and updates users and preferences", "[rpc
     CHECK(service.updated_user.user().id() == "new-user");
     CHECK(service.updated_user.user().props().at("msteams_user_id") == "t1");
 
-    REQUIRE(client.update_preference("u1", "notifications", "email_interval", "0").has_value());
+    REQUIRE(client.update_preference(msteams::MmUserId("u1"), "notifications", "email_interval", "0").has_value());
     CHECK(service.preference.user_id() == "u1");
     CHECK(service.preference.category() == "notifications");
     CHECK(service.preference.name() == "email_interval");
     CHECK(service.preference.value() == "0");
-    auto const missing = client.update_preference("missing", "c", "n", "v");
+    auto const missing = client.update_preference(msteams::MmUserId("missing"), "c", "n", "v");
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().code == msteams::ErrorCode::not_found);
 }
@@ -755,22 +756,23 @@ TEST_CASE("rpc: the API client gets group channels and channel members", "[rpc]"
     ApiServer srv(service);
     msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
 
-    auto const gm = client.get_group_channel({"u1", "u2", "u3"});
+    auto const gm =
+        client.get_group_channel({msteams::MmUserId("u1"), msteams::MmUserId("u2"), msteams::MmUserId("u3")});
     REQUIRE(gm.has_value());
     CHECK(gm->id == "gm1");
     CHECK(gm->type == "G");
     CHECK(service.group.user_ids_size() == 3);
     CHECK(service.group.user_ids(2) == "u3");
-    auto const small = client.get_group_channel({"u1", "u2"});
+    auto const small = client.get_group_channel({msteams::MmUserId("u1"), msteams::MmUserId("u2")});
     REQUIRE_FALSE(small.has_value());
     CHECK(small.error().http_status == 400);
 
-    auto const ids = client.get_channel_member_ids("c1", 2, 50);
+    auto const ids = client.get_channel_member_ids(msteams::MmChannelId("c1"), 2, 50);
     REQUIRE(ids.has_value());
-    CHECK(*ids == std::vector<std::string>{"u1", "u2"});
+    CHECK(*ids == std::vector<msteams::MmUserId>{msteams::MmUserId("u1"), msteams::MmUserId("u2")});
     CHECK(service.members.page() == 2);
     CHECK(service.members.per_page() == 50);
-    auto const forbidden = client.get_channel_member_ids("forbidden", 0, 50);
+    auto const forbidden = client.get_channel_member_ids(msteams::MmChannelId("forbidden"), 0, 50);
     REQUIRE_FALSE(forbidden.has_value());
     CHECK(forbidden.error().code == msteams::ErrorCode::permission_denied);
 }
@@ -780,14 +782,14 @@ TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
     ApiServer srv(service);
     msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
 
-    auto post = client.get_post("p1");
+    auto post = client.get_post(msteams::MmPostId("p1"));
     REQUIRE(post.has_value());
     CHECK(post->id == "p1");
     CHECK(post->props_json == R"({"msteams_id":"m1"})");
     CHECK(post->file_ids == std::vector<std::string>{"f1"});
     CHECK(post->channel_id == "c1");
     CHECK(post->update_at == 5);
-    auto const missing = client.get_post("missing");
+    auto const missing = client.get_post(msteams::MmPostId("missing"));
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().code == msteams::ErrorCode::not_found);
 
@@ -800,18 +802,18 @@ TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
     CHECK(service.updated_post.post().file_ids_size() == 2);
     CHECK(service.updated_post.post().props_json() == R"({"msteams_id":"m1"})");
 
-    REQUIRE(client.delete_post("p1").has_value());
-    auto const not_deleted = client.delete_post("missing");
+    REQUIRE(client.delete_post(msteams::MmPostId("p1")).has_value());
+    auto const not_deleted = client.delete_post(msteams::MmPostId("missing"));
     REQUIRE_FALSE(not_deleted.has_value());
     CHECK(not_deleted.error().http_status == 404);
     CHECK(not_deleted.error().code == msteams::ErrorCode::not_found);
     // Already deleted: Mattermost's 400 is "not found" to the core, so that deleting again is success.
-    auto const already = client.delete_post("gone");
+    auto const already = client.delete_post(msteams::MmPostId("gone"));
     REQUIRE_FALSE(already.has_value());
     CHECK(already.error().code == msteams::ErrorCode::not_found);
     CHECK(service.deleted_posts == std::vector<std::string>{"p1", "missing", "gone"});
 
-    auto const since = client.get_posts_since("c1", 1'700'000'000'000);
+    auto const since = client.get_posts_since(msteams::MmChannelId("c1"), 1'700'000'000'000);
     REQUIRE(since.has_value());
     REQUIRE(since->size() == 3);
     CHECK((*since)[0].id == "p1");
@@ -827,10 +829,10 @@ TEST_CASE("rpc: the API client adds, removes and lists reactions", "[rpc]") {
     msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
 
     msteams::mm::Reaction r;
-    r.user_id = "u1";
-    r.post_id = "p1";
+    r.user_id = msteams::MmUserId("u1");
+    r.post_id = msteams::MmPostId("p1");
     r.emoji_name = "+1";
-    r.channel_id = "c1";
+    r.channel_id = msteams::MmChannelId("c1");
     auto const added = client.add_reaction(r);
     REQUIRE(added.has_value());
     CHECK(added->emoji_name == "+1");
@@ -840,12 +842,12 @@ TEST_CASE("rpc: the API client adds, removes and lists reactions", "[rpc]") {
 
     REQUIRE(client.remove_reaction(r).has_value());
     CHECK(service.removed_reaction.reaction().emoji_name() == "+1");
-    r.post_id = "missing";
+    r.post_id = msteams::MmPostId("missing");
     auto const gone = client.remove_reaction(r);
     REQUIRE_FALSE(gone.has_value());
     CHECK(gone.error().code == msteams::ErrorCode::not_found);
 
-    auto const all = client.get_reactions("p1");
+    auto const all = client.get_reactions(msteams::MmPostId("p1"));
     REQUIRE(all.has_value());
     REQUIRE(all->size() == 2);
     CHECK((*all)[1].emoji_name == "smile");
@@ -862,7 +864,7 @@ TEST_CASE("rpc: files of several MB round-trip — data over the limit is refuse
     for (std::size_t i = 0; i < data.size(); ++i) {
         data[i] = static_cast<char>((i * 131) % 251);
     }
-    auto const info = client.upload_file("u1", "c1", "diagram.png", data);
+    auto const info = client.upload_file(msteams::MmUserId("u1"), msteams::MmChannelId("c1"), "diagram.png", data);
     REQUIRE(info.has_value());
     CHECK(info->id == "file1");
     CHECK(info->size == static_cast<std::int64_t>(data.size()));
@@ -877,7 +879,8 @@ TEST_CASE("rpc: files of several MB round-trip — data over the limit is refuse
     CHECK(back->size() == data.size());
     CHECK(*back == data);
 
-    auto const bad_channel = client.upload_file("u1", "missing", "x.png", "png");
+    auto const bad_channel =
+        client.upload_file(msteams::MmUserId("u1"), msteams::MmChannelId("missing"), "x.png", "png");
     REQUIRE_FALSE(bad_channel.has_value());
     CHECK(bad_channel.error().code == msteams::ErrorCode::invalid_argument);
 
@@ -893,7 +896,8 @@ TEST_CASE("rpc: files of several MB round-trip — data over the limit is refuse
     CHECK(no_file.error().code == msteams::ErrorCode::not_found);
 
     int const uploads = service.uploads;
-    auto const huge = client.upload_file("u1", "c1", "huge.bin", std::string(msteams::rpc::kMaxFileBytes + 1, 'x'));
+    auto const huge = client.upload_file(msteams::MmUserId("u1"), msteams::MmChannelId("c1"), "huge.bin",
+                                         std::string(msteams::rpc::kMaxFileBytes + 1, 'x'));
     REQUIRE_FALSE(huge.has_value());
     CHECK(huge.error().code == msteams::ErrorCode::too_large);
     CHECK(huge.error().http_status == 413);

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "test_ids.hpp"
 #include "fakes/memory_store.hpp"
 #include "pg_support.hpp"
 #include "store/repositories.hpp"
@@ -13,7 +14,9 @@ namespace {
 
 InboxItem item(std::string const& thread, std::string const& message,
                msteams::store::Change change = msteams::store::Change::created) {
-    return InboxItem{0, 1, "sub", change, thread, message, 0};
+    return InboxItem{
+        0, 1, msteams::SubscriptionId("sub"), change, msteams::TeamsThreadId(thread), msteams::TeamsMessageId(message),
+        0};
 }
 
 template <class T>
@@ -27,10 +30,10 @@ T must(msteams::Result<T> r) {
 msteams::store::OutboxItem outbox_post(std::string const& channel, std::string const& key, std::int64_t sort_at) {
     msteams::store::OutboxItem i;
     i.created_at = 1;
-    i.channel_id = channel;
+    i.channel_id = msteams::MmChannelId(channel);
     i.kind = msteams::store::OutboxKind::post;
-    i.post_id = key;
-    i.user_id = "alice";
+    i.post_id = msteams::MmPostId(key);
+    i.user_id = msteams::MmUserId("alice");
     i.payload = "{}";
     i.event_key = "post:" + key;
     i.sort_at = sort_at;
@@ -71,6 +74,36 @@ void inbox_hands_out_threads(msteams::store::Repositories const& repos) {
 }  // namespace
 
 STORE_CONTRACT("store: the inbox hands out one thread at a time, in order, to one worker", inbox_hands_out_threads)
+
+namespace {
+void catch_up_start_kept(msteams::store::Repositories const& repos) {
+    auto discover = item("chat-new", "");
+    discover.change_type = msteams::store::Change::catchup;
+    discover.message_id = {};
+    discover.since_ms = 1'700'000'000'000;
+    auto plain = discover;
+    plain.thread_id = msteams::TeamsThreadId("chat-old");
+    plain.since_ms = 0;
+    REQUIRE(repos.inbox->enqueue({discover, plain}));
+    auto const first = must(repos.inbox->claim(10, 10 + 60'000, 100));
+    auto const second = must(repos.inbox->claim(10, 10 + 60'000, 100));
+    REQUIRE(first.size() == 1);
+    REQUIRE(second.size() == 1);
+    CHECK(first[0].since_ms == 1'700'000'000'000);
+    CHECK(first[0].message_id.empty());
+    CHECK(second[0].since_ms == 0);
+    CHECK(second[0].message_id.empty());
+    // Set aside and put back, a catch-up keeps where it starts.
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.inbox->dead_letter(tx, first, "x", 20); }));
+    CHECK(must(repos.dead_letters->retry(std::nullopt, 30)) == 1);
+    auto const again = must(repos.inbox->claim(40, 40 + 60'000, 100));
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].since_ms == 1'700'000'000'000);
+}
+}  // namespace
+
+STORE_CONTRACT("store: a catch-up of a newly seen chat keeps the time it reads from, through a dead letter too",
+               catch_up_start_kept)
 
 TEST_CASE("store: a claimed chat holds no transaction open, and a lapsed lease comes back with its attempt counted",
           "[pg]") {
@@ -126,7 +159,8 @@ void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repo
         return repos.inbox->dead_letter(tx, again, "Mattermost refused the post \xC3\xA9", 30);
     }));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
-        return repos.inbox->dead_letter_message(tx, "chat-b", "m9", "could not render", 5, 40);
+        return repos.inbox->dead_letter_message(tx, msteams::TeamsThreadId("chat-b"), msteams::TeamsMessageId("m9"),
+                                                "could not render", 5, 40);
     }));
     // The rest of chat-a goes on.
     auto const rest = must(repos.inbox->claim(50, 60'000, 10));
@@ -136,10 +170,10 @@ void dead_letters_set_aside_and_retried(msteams::store::Repositories const& repo
 
     msteams::store::OutboxItem out;
     out.created_at = 1;
-    out.channel_id = "dm-1";
+    out.channel_id = msteams::MmChannelId("dm-1");
     out.kind = msteams::store::OutboxKind::remove;
-    out.post_id = "p1";
-    out.user_id = "alice";
+    out.post_id = msteams::MmPostId("p1");
+    out.user_id = msteams::MmUserId("alice");
     out.payload = R"({"x":1})";
     out.event_key = "delete:p1";
     out.sort_at = 5;
@@ -195,26 +229,35 @@ STORE_CONTRACT("store: inbox and outbox items that keep failing become dead lett
 
 namespace {
 void message_map_links(msteams::store::Repositories const& repos) {
-    msteams::store::MessageLink link{"chat-a", "m1", "", "channel-1", msteams::store::Origin::teams, 0, 123, false};
+    msteams::store::MessageLink link{msteams::TeamsThreadId("chat-a"),
+                                     msteams::TeamsMessageId("m1"),
+                                     msteams::MmPostId(""),
+                                     msteams::MmChannelId("channel-1"),
+                                     msteams::store::Origin::teams,
+                                     0,
+                                     123,
+                                     false};
     REQUIRE(repos.messages->mark_pending(link));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        auto const pending = must(repos.messages->find(tx, "chat-a", "m1"));
+        auto const pending =
+            must(repos.messages->find(tx, msteams::TeamsThreadId("chat-a"), msteams::TeamsMessageId("m1")));
         REQUIRE(pending);
         CHECK(pending->mm_post_id.empty());
         CHECK(pending->pending_since == 123);
-        link.mm_post_id = "post-1";
+        link.mm_post_id = msteams::MmPostId("post-1");
         link.teams_modified_at = 55;
         return repos.messages->put(tx, link);
     }));
-    auto const found = must(repos.messages->by_post("post-1"));
+    auto const found = must(repos.messages->by_post(msteams::MmPostId("post-1")));
     REQUIRE(found);
     CHECK(found->teams_message_id == "m1");
     CHECK(found->pending_since == 0);
     CHECK(found->teams_modified_at == 55);
     // Another Teams message cannot claim the same post.
     auto const twin = repos.db->transact([&](msteams::store::Tx& tx) -> msteams::Status {
-        return repos.messages->put(tx,
-                                   {"chat-a", "m2", "post-1", "channel-1", msteams::store::Origin::teams, 1, 0, false});
+        return repos.messages->put(
+            tx, {msteams::TeamsThreadId("chat-a"), msteams::TeamsMessageId("m2"), msteams::MmPostId("post-1"),
+                 msteams::MmChannelId("channel-1"), msteams::store::Origin::teams, 1, 0, false});
     });
     CHECK_FALSE(twin.has_value());
 }
@@ -239,19 +282,39 @@ STORE_CONTRACT("store: one lease holder at a time, until it lapses or is release
 
 namespace {
 void portals_unique(msteams::store::Repositories const& repos) {
-    auto const p = must(repos.portals->add({"chat-a", msteams::store::PortalKind::chat, "", "channel-1", "", 1, 0}));
+    auto const p = must(repos.portals->add({msteams::TeamsThreadId("chat-a"),
+                                            msteams::store::PortalKind::chat,
+                                            "",
+                                            msteams::MmChannelId("channel-1"),
+                                            {},
+                                            1,
+                                            0}));
     CHECK(p.mm_channel_id == "channel-1");
     // The same thread again returns the existing portal; another thread on the same channel is a conflict.
-    CHECK(must(repos.portals->add({"chat-a", msteams::store::PortalKind::chat, "", "channel-2", "", 2, 0}))
+    CHECK(must(repos.portals->add({msteams::TeamsThreadId("chat-a"),
+                                   msteams::store::PortalKind::chat,
+                                   "",
+                                   msteams::MmChannelId("channel-2"),
+                                   {},
+                                   2,
+                                   0}))
               .mm_channel_id == "channel-1");
-    auto const clash = repos.portals->add({"chat-b", msteams::store::PortalKind::chat, "", "channel-1", "", 3, 0});
+    auto const clash = repos.portals->add({msteams::TeamsThreadId("chat-b"),
+                                           msteams::store::PortalKind::chat,
+                                           "",
+                                           msteams::MmChannelId("channel-1"),
+                                           {},
+                                           3,
+                                           0});
     REQUIRE_FALSE(clash);
     CHECK(clash.error().code == msteams::ErrorCode::conflict);
-    REQUIRE(
-        repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 500); }));
-    REQUIRE(
-        repos.db->transact([&](msteams::store::Tx& tx) { return repos.portals->advance_cursor(tx, "chat-a", 400); }));
-    CHECK(must(repos.portals->by_channel("channel-1"))->cursor_ms == 500);  // never backwards
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.portals->advance_cursor(tx, msteams::TeamsThreadId("chat-a"), 500);
+    }));
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.portals->advance_cursor(tx, msteams::TeamsThreadId("chat-a"), 400);
+    }));
+    CHECK(must(repos.portals->by_channel(msteams::MmChannelId("channel-1")))->cursor_ms == 500);  // never backwards
 }
 }  // namespace
 
@@ -269,7 +332,7 @@ void outbox_in_order(msteams::store::Repositories const& repos) {
         CHECK_FALSE(early.has_value());
         auto const item = must(repos.outbox->claim(1000, 1000, 60'000));
         if (item) {
-            order.push_back(item->post_id);
+            order.push_back(item->post_id.str());
             REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, item->id); }));
         }
     }
@@ -315,29 +378,33 @@ namespace {
 void thread_writes_announced(msteams::store::Repositories const& repos) {
     msteams::store::AutoCommit tx(*repos.db);
     // Without a portal there is nothing to wait for.
-    CHECK(must(repos.portals->unchanged(tx, "19:none", 0, 1000)));
-    REQUIRE(repos.portals->add(
-        msteams::store::Portal{"19:chat", msteams::store::PortalKind::chat, "", "dm-1", "alice", 1, 1}));
-    auto const v0 = must(repos.portals->version(tx, "19:chat"));
-    CHECK(must(repos.portals->unchanged(tx, "19:chat", v0, 1000)));
+    CHECK(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:none"), 0, 1000)));
+    REQUIRE(
+        repos.portals->add(msteams::store::Portal{msteams::TeamsThreadId("19:chat"), msteams::store::PortalKind::chat,
+                                                  "", msteams::MmChannelId("dm-1"), msteams::MmUserId("alice"), 1, 1}));
+    auto const v0 = must(repos.portals->version(tx, msteams::TeamsThreadId("19:chat")));
+    CHECK(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v0, 1000)));
 
     // Announced: what the inbound side read before, or while it is in flight, is possibly stale.
-    REQUIRE(repos.portals->begin_write("19:chat", 5000));
-    auto const v1 = must(repos.portals->version(tx, "19:chat"));
+    REQUIRE(repos.portals->begin_write(msteams::TeamsThreadId("19:chat"), 5000));
+    auto const v1 = must(repos.portals->version(tx, msteams::TeamsThreadId("19:chat")));
     CHECK(v1 != v0);
-    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v0, 1000)));
-    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v1, 1000)));  // read during the write
-    REQUIRE(repos.portals->renew_write("19:chat", 9000));
-    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v1, 6000)));
-    CHECK(must(repos.portals->unchanged(tx, "19:chat", v1, 9000)));  // a crashed sender's write lapses
+    CHECK_FALSE(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v0, 1000)));
+    CHECK_FALSE(
+        must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v1, 1000)));  // read during the write
+    REQUIRE(repos.portals->renew_write(msteams::TeamsThreadId("19:chat"), 9000));
+    CHECK_FALSE(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v1, 6000)));
+    CHECK(must(
+        repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v1, 9000)));  // a crashed sender's write lapses
 
     // Ended with what it recorded: a read that started during the write is stale, a read after it is not.
-    REQUIRE(repos.db->transact([&](msteams::store::Tx& t) { return repos.portals->end_write(t, "19:chat"); }));
-    CHECK_FALSE(must(repos.portals->unchanged(tx, "19:chat", v1, 6000)));
-    auto const v2 = must(repos.portals->version(tx, "19:chat"));
-    CHECK(must(repos.portals->unchanged(tx, "19:chat", v2, 6000)));
-    REQUIRE(repos.portals->renew_write("19:chat", 20'000));  // too late: the write is over
-    CHECK(must(repos.portals->unchanged(tx, "19:chat", v2, 6000)));
+    REQUIRE(repos.db->transact(
+        [&](msteams::store::Tx& t) { return repos.portals->end_write(t, msteams::TeamsThreadId("19:chat")); }));
+    CHECK_FALSE(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v1, 6000)));
+    auto const v2 = must(repos.portals->version(tx, msteams::TeamsThreadId("19:chat")));
+    CHECK(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v2, 6000)));
+    REQUIRE(repos.portals->renew_write(msteams::TeamsThreadId("19:chat"), 20'000));  // too late: the write is over
+    CHECK(must(repos.portals->unchanged(tx, msteams::TeamsThreadId("19:chat"), v2, 6000)));
 }
 }  // namespace
 
@@ -346,20 +413,21 @@ STORE_CONTRACT("store: a write to a Teams chat is announced, renewed and ended, 
 
 namespace {
 void users_added_once(msteams::store::Repositories const& repos) {
-    msteams::store::TeamsUser const bob{"t-bob", "mm-bob", true, "Bob", "bob@example.com", 10, 0};
+    msteams::store::TeamsUser const bob{
+        msteams::TeamsUserId("t-bob"), msteams::MmUserId("mm-bob"), true, "Bob", "bob@example.com", 10, 0};
     CHECK(must(repos.users->add(bob)).mm_user_id == "mm-bob");
     // Another node adding the same Teams user gets the row that is there.
     auto twin = bob;
-    twin.mm_user_id = "mm-bob-2";
+    twin.mm_user_id = msteams::MmUserId("mm-bob-2");
     CHECK(must(repos.users->add(twin)).mm_user_id == "mm-bob");
-    CHECK(must(repos.users->by_mm_id("mm-bob"))->teams_user_id == "t-bob");
-    CHECK_FALSE(must(repos.users->by_teams_id("t-nobody")).has_value());
-    REQUIRE(repos.users->mark_promoted("mm-bob", 99));
-    auto const promoted = must(repos.users->by_teams_id("t-bob"));
+    CHECK(must(repos.users->by_mm_id(msteams::MmUserId("mm-bob")))->teams_user_id == "t-bob");
+    CHECK_FALSE(must(repos.users->by_teams_id(msteams::TeamsUserId("t-nobody"))).has_value());
+    REQUIRE(repos.users->mark_promoted(msteams::MmUserId("mm-bob"), 99));
+    auto const promoted = must(repos.users->by_teams_id(msteams::TeamsUserId("t-bob")));
     REQUIRE(promoted);
     CHECK_FALSE(promoted->synthetic);
     CHECK(promoted->promoted_at == 99);
-    auto const unknown = repos.users->mark_promoted("mm-nobody", 1);
+    auto const unknown = repos.users->mark_promoted(msteams::MmUserId("mm-nobody"), 1);
     REQUIRE_FALSE(unknown);
     CHECK(unknown.error().code == msteams::ErrorCode::not_found);
 }
@@ -404,7 +472,7 @@ TEST_CASE("store: the tables refuse a word outside its closed set", "[pg]") {
         "created_at, state, client_state_hash) VALUES ('s', 'chats', 'r', '', 1, 1, "
         "'paused', '')");
     CHECK_FALSE(state.has_value());
-    REQUIRE(repos.subscriptions->put(
-        {"s", msteams::store::SubscriptionKind::chats, "r", "", 1, 1, msteams::store::SubscriptionState::missed, ""}));
+    REQUIRE(repos.subscriptions->put({msteams::SubscriptionId("s"), msteams::store::SubscriptionKind::chats, "r", "", 1,
+                                      1, msteams::store::SubscriptionState::missed, ""}));
     CHECK(repos.subscriptions->list()->at(0).state == msteams::store::SubscriptionState::missed);
 }

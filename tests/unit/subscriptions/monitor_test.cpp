@@ -274,7 +274,7 @@ TEST_CASE("monitor: a subscription Graph marked or lost is renewed or made again
 
     // `reauthorize`, but Graph no longer knows the subscription: made again, and the chats caught up.
     REQUIRE(w.store.repos.subscriptions->set_state(first, msteams::store::SubscriptionState::reauthorize));
-    w.graph->forget(first);
+    w.graph->forget(first.str());
     a.pass();
     auto const live = w.graph->live();
     REQUIRE(live.size() == 1);

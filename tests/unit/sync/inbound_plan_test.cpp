@@ -11,27 +11,42 @@ using msteams::sync::plan_reads;
 using msteams::sync::read_forward_from;
 
 namespace {
-InboxItem change(std::string const& type, std::string const& message) {
-    return {0, 1, "sub", *msteams::store::parse<msteams::store::Change>(type), "19:c", message, 0};
+using msteams::TeamsMessageId;
+
+InboxItem change(std::string const& type, std::string const& message, std::int64_t since_ms = 0) {
+    return {0,
+            1,
+            msteams::SubscriptionId("sub"),
+            *msteams::store::parse<msteams::store::Change>(type),
+            msteams::TeamsThreadId("19:c"),
+            TeamsMessageId(message),
+            0,
+            since_ms};
+}
+std::vector<TeamsMessageId> ids(std::vector<std::string> const& texts) {
+    std::vector<TeamsMessageId> out;
+    for (auto const& t : texts) {
+        out.emplace_back(t);
+    }
+    return out;
 }
 }  // namespace
 
 TEST_CASE("inbound plan: notifications coalesce into one read per message, in the order first notified", "[sync]") {
     auto const plan = plan_reads({change("created", "m2"), change("created", "m1"), change("updated", "m2"),
                                   change("created", "m2"), change("deleted", "m3")});
-    CHECK(plan.wanted == std::vector<std::string>{"m2", "m1", "m3"});
-    CHECK(plan.changed == std::set<std::string>{"m2", "m3"});  // read even if already known
+    CHECK(plan.wanted == ids({"m2", "m1", "m3"}));
+    CHECK(plan.changed == std::set<TeamsMessageId>{TeamsMessageId("m2"), TeamsMessageId("m3")});  // read even if known
     CHECK_FALSE(plan.catch_up);
     CHECK_FALSE(read_forward_from(std::nullopt, plan, 5'000).has_value());  // no portal: each message on its own
 }
 
 TEST_CASE("inbound plan: a catch-up reads forward from the cursor, or from when a new chat was discovered", "[sync]") {
-    auto const plan =
-        plan_reads({change("catchup", ""), change("catchup", "since:1000000"), change("catchup", "since:2000000"),
-                    change("catchup", "since:garbage"), change("created", "m1")});
+    auto const plan = plan_reads({change("catchup", ""), change("catchup", "", 1'000'000),
+                                  change("catchup", "", 2'000'000), change("created", "m1")});
     CHECK(plan.catch_up);
-    CHECK(plan.discover_since == 2'000'000);  // the latest; a malformed one is ignored
-    CHECK(plan.wanted == std::vector<std::string>{"m1"});
+    CHECK(plan.discover_since == 2'000'000);  // the latest
+    CHECK(plan.wanted == ids({"m1"}));
     CHECK(read_forward_from(std::nullopt, plan, 5'000) == 1'995'000);
     msteams::store::Portal portal;
     portal.cursor_ms = 3'000'000;

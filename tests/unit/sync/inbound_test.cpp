@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "test_ids.hpp"
 #include "fakes/pipeline_world.hpp"
 #include "sync/inbound.hpp"
 
@@ -19,26 +20,28 @@ std::string const k_alice = "alice00000000000000000000a";  // Mattermost, connec
 std::string const k_carol = "carol00000000000000000000c";  // Mattermost, connected
 
 struct InboundWorld : PipelineWorld {
-    std::string alice_teams = teams_id('a');
-    std::string bob_teams = teams_id('b');  // in Teams only
-    std::string chat = one_on_one(teams_id('a'), teams_id('b'));
+    msteams::TeamsUserId alice_teams{teams_id('a')};
+    msteams::TeamsUserId bob_teams{teams_id('b')};  // in Teams only
+    msteams::TeamsThreadId chat{one_on_one(teams_id('a'), teams_id('b'))};
     std::unique_ptr<msteams::sync::Inbound> inbound;
 
     explicit InboundWorld(msteams::sync::InboundSettings settings = {}) {
         connect(k_alice, "alice", alice_teams);
         teams->add_chat(chat, "oneOnOne", {alice_teams, bob_teams});
-        settings.bot_user_id = "bot0000000000000000000000b";
+        settings.bot_user_id = msteams::MmUserId("bot0000000000000000000000b");
         inbound =
             std::make_unique<msteams::sync::Inbound>(settings, api, store.repos, connections, teams,
                                                      std::make_shared<msteams::test::FakeAppTokens>(), people, stats);
     }
-    void notify(std::string const& message_id, msteams::store::Change change = msteams::store::Change::created) {
-        REQUIRE(store.repos.inbox->enqueue({{0, 1, "sub", change, chat, message_id, 0}}).has_value());
+    void notify(msteams::TeamsMessageId const& message_id,
+                msteams::store::Change change = msteams::store::Change::created) {
+        REQUIRE(store.repos.inbox->enqueue({{0, 1, msteams::SubscriptionId("sub"), change, chat, message_id, 0}})
+                    .has_value());
     }
     int drain() {
         return msteams::test::run_until_idle([this] { return inbound->run_once(); });
     }
-    [[nodiscard]] std::string channel() {
+    [[nodiscard]] msteams::MmChannelId channel() {
         auto const p = store.repos.portals->by_thread(chat);
         REQUIRE(p.has_value());
         REQUIRE(p->has_value());
@@ -144,13 +147,13 @@ TEST_CASE("inbound: a post made just before a crash is found again, not posted t
     // The crash: the pending marker was committed and the post created, the link was not.
     REQUIRE(
         w.store.repos.messages
-            ->mark_pending({w.chat, m.id, "", w.channel(), msteams::store::Origin::teams, 0, msteams::now_ms(), false})
+            ->mark_pending({w.chat, m.id, {}, w.channel(), msteams::store::Origin::teams, 0, msteams::now_ms(), false})
             .has_value());
     msteams::mm::Post orphan;
     orphan.channel_id = w.channel();
     orphan.user_id = w.api->posts_in(w.channel()).at(0).user_id;
     orphan.message = "during the crash";
-    orphan.props_json = R"({"msteams_message_id":")" + m.id + R"("})";
+    orphan.props_json = R"({"msteams_message_id":")" + m.id.str() + R"("})";
     REQUIRE(w.api->create_post(orphan).has_value());
 
     w.notify(m.id);
@@ -166,7 +169,10 @@ TEST_CASE("inbound: a chat without a connected member costs no Graph request", "
     auto const chat = one_on_one(dave, erin);
     w.teams->add_chat(chat, "oneOnOne", {dave, erin});
     auto const m = w.teams->post(chat, dave, "not for the bridge");
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", msteams::store::Change::created, chat, m.id, 0}}).has_value());
+    REQUIRE(w.store.repos.inbox
+                ->enqueue({{0, 1, msteams::SubscriptionId("sub"), msteams::store::Change::created,
+                            msteams::TeamsThreadId(chat), m.id, 0}})
+                .has_value());
     w.drain();
     CHECK(w.stats->skipped_no_connected_member == 1);
     CHECK(w.teams->calls("get_message") == 0);
@@ -184,7 +190,7 @@ TEST_CASE("inbound: the bridge's own message coming back from Teams is dropped w
     REQUIRE(w.store.repos.db
                 ->transact([&](msteams::store::Tx& tx) {
                     return w.store.repos.messages->put(
-                        tx, {w.chat, sent.id, "mmpost0000000000000000000x", w.channel(),
+                        tx, {w.chat, sent.id, msteams::MmPostId("mmpost0000000000000000000x"), w.channel(),
                              msteams::store::Origin::mattermost, sent.last_modified_at, 0, false});
                 })
                 .has_value());
@@ -215,7 +221,7 @@ TEST_CASE("inbound: a message Mattermost keeps refusing becomes a dead letter an
     auto const letters = w.store.repos.dead_letters->newest(10).value();
     REQUIRE(letters.size() == 1);
     CHECK(letters[0].direction == msteams::store::Direction::inbound);
-    CHECK(letters[0].payload.find(bad.id) != std::string::npos);
+    CHECK(letters[0].payload.find(bad.id.str()) != std::string::npos);
     CHECK(letters[0].error.find("refused") != std::string::npos);
 }
 
@@ -226,8 +232,14 @@ TEST_CASE("inbound: while a send to the chat is in flight its Teams changes wait
     w.drain();
     // The outbound side announced a send it has not linked yet.
     REQUIRE(w.store.repos.messages
-                ->mark_pending({w.chat, "outbound:42", "", w.channel(), msteams::store::Origin::mattermost, 0,
-                                msteams::now_ms(), false})
+                ->mark_pending({w.chat,
+                                msteams::TeamsMessageId("outbound:42"),
+                                {},
+                                w.channel(),
+                                msteams::store::Origin::mattermost,
+                                0,
+                                msteams::now_ms(),
+                                false})
                 .has_value());
     auto const m = w.teams->post(w.chat, w.bob_teams, "meanwhile");
     w.notify(m.id);
@@ -237,8 +249,9 @@ TEST_CASE("inbound: while a send to the chat is in flight its Teams changes wait
     CHECK(w.stats->failures == 0);
 
     REQUIRE(w.store.repos.db
-                ->transact(
-                    [&](msteams::store::Tx& tx) { return w.store.repos.messages->forget(tx, w.chat, "outbound:42"); })
+                ->transact([&](msteams::store::Tx& tx) {
+                    return w.store.repos.messages->forget(tx, w.chat, msteams::TeamsMessageId("outbound:42"));
+                })
                 .has_value());
     w.make_due();
     w.drain();
@@ -257,7 +270,7 @@ TEST_CASE("inbound: a catch-up reads a long gap oldest first in bounded chunks a
         w.teams->post(w.chat, i % 2 ? w.bob_teams : w.alice_teams, "m" + std::to_string(i));
         expected.push_back("m" + std::to_string(i));
     }
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "", msteams::store::Change::catchup, w.chat, "", 0}}).has_value());
+    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, {}, msteams::store::Change::catchup, w.chat, {}, 0}}).has_value());
     w.drain();
     CHECK(w.messages() == expected);
     CHECK(w.stats->catchup_chunks >= 3);
@@ -269,11 +282,13 @@ TEST_CASE("inbound: when the first member's token is refused, another connected 
     // Carol is connected too, in a group chat with Alice and Bob.
     auto const carol_teams = teams_id('c');
     w.connect(k_carol, "carol", carol_teams);
-    std::string const group = "19:groupchat@thread.v2";
+    msteams::TeamsThreadId const group("19:groupchat@thread.v2");
     w.teams->add_chat(group, "group", {w.alice_teams, w.bob_teams, carol_teams});
     auto const m = w.teams->post(group, w.bob_teams, "to both");
     w.teams->fail_next("get_message", msteams::Error{ErrorCode::unauthenticated, "401", 401, {}});
-    REQUIRE(w.store.repos.inbox->enqueue({{0, 1, "sub", msteams::store::Change::created, group, m.id, 0}}).has_value());
+    REQUIRE(w.store.repos.inbox
+                ->enqueue({{0, 1, msteams::SubscriptionId("sub"), msteams::store::Change::created, group, m.id, 0}})
+                .has_value());
     w.drain();
     auto const portal = w.store.repos.portals->by_thread(group).value();
     REQUIRE(portal);
@@ -305,7 +320,7 @@ TEST_CASE("inbound: a Teams delete of a post already gone from Mattermost is rec
     auto const post_id = w.api->posts_in(w.channel()).at(0).id;
     {
         std::lock_guard lock(w.api->mutex);
-        w.api->posts.erase(post_id);  // removed in Mattermost meanwhile (a data retention job, an admin)
+        w.api->posts.erase(post_id.str());  // removed in Mattermost meanwhile (a data retention job, an admin)
     }
     w.teams->remove(w.chat, m.id);
     w.notify(m.id, msteams::store::Change::deleted);

@@ -68,9 +68,9 @@ public:
     mutable int refreshes = 0;
 };
 
-std::string const k_alice = "alice00000000000000000000a";
-std::string const k_mallory = "mallory0000000000000000000";
-std::string const k_bot = "bot0000000000000000000000b";
+msteams::MmUserId const k_alice("alice00000000000000000000a");
+msteams::MmUserId const k_mallory("mallory0000000000000000000");
+msteams::MmUserId const k_bot("bot0000000000000000000000b");
 
 struct World {
     msteams::test::MemoryStore store;
@@ -89,18 +89,20 @@ struct World {
         logins = std::make_unique<Logins>(settings, api, store.repos.accounts, store.repos.oauth_states, entra, sealer);
         add_user(k_alice, "alice@example.com");
         add_user(k_mallory, "mallory@example.com");
-        entra->accounts["code-alice"] = Me{"t-alice", "Alice Teams", "Alice@Example.com", "alice@example.com"};
-        entra->accounts["code-mallory"] = Me{"t-mallory", "Mallory", "mallory@example.com", "mallory@example.com"};
+        entra->accounts["code-alice"] =
+            Me{msteams::TeamsUserId("t-alice"), "Alice Teams", "Alice@Example.com", "alice@example.com"};
+        entra->accounts["code-mallory"] =
+            Me{msteams::TeamsUserId("t-mallory"), "Mallory", "mallory@example.com", "mallory@example.com"};
     }
-    void add_user(std::string const& id, std::string const& email) {
+    void add_user(msteams::MmUserId const& id, std::string const& email) {
         msteams::mm::User u;
         u.id = id;
-        u.username = id.substr(0, 5);
+        u.username = id.str().substr(0, 5);
         u.email = email;
-        api->users[id] = u;
+        api->users[id.str()] = u;
     }
     // The state in the URL begin() returns.
-    std::string begin(std::string const& user) {
+    std::string begin(msteams::MmUserId const& user) {
         auto const url = logins->begin(user, Purpose::user);
         INFO((url ? std::string() : url.error().message));
         REQUIRE(url.has_value());
@@ -122,7 +124,7 @@ TEST_CASE("logins: a sign-in connects the user once, and its link cannot be repl
     auto const connected = w.logins->finish(state, "code-alice", k_alice);
     INFO((connected ? std::string() : connected.error().message));
     REQUIRE(connected.has_value());
-    CHECK(connected->teams_user_id == "t-alice");
+    CHECK(connected->teams_user_id.str() == "t-alice");
     auto const account = w.logins->account(k_alice).value();
     REQUIRE(account);
     CHECK(account->connected());
@@ -182,8 +184,8 @@ TEST_CASE("logins: a token close to expiry is refreshed once and the rotated ref
     // Stored sealed, bound to the user: not readable, and not openable as anyone else's.
     auto const sealed = w.logins->account(k_alice).value()->token_sealed;
     CHECK(sealed.find(*first) == std::string::npos);
-    CHECK_FALSE(w.sealer->open(sealed, k_mallory).has_value());
-    CHECK(w.sealer->open(sealed, k_alice).value().find("rt2:code-alice") != std::string::npos);
+    CHECK_FALSE(w.sealer->open(sealed, k_mallory.str()).has_value());
+    CHECK(w.sealer->open(sealed, k_alice.str()).value().find("rt2:code-alice") != std::string::npos);
 }
 
 TEST_CASE("logins: a refused refresh disconnects the user and tells them how to connect again", "[sync]") {

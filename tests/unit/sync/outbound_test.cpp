@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "test_ids.hpp"
 #include "fakes/pipeline_world.hpp"
 #include "sync/inbound.hpp"
 #include "sync/outbound.hpp"
@@ -17,8 +18,8 @@ using msteams::test::teams_id;
 
 namespace {
 
-std::string const k_alice = "alice00000000000000000000a";
-std::string const k_bob = "bob0000000000000000000000b";
+msteams::MmUserId const k_alice("alice00000000000000000000a");
+msteams::MmUserId const k_bob("bob0000000000000000000000b");
 
 // The text of a Teams message's HTML, tags dropped.
 std::string text_of(std::string const& html) {
@@ -35,10 +36,10 @@ std::string text_of(std::string const& html) {
 }
 
 struct OutboundWorld : PipelineWorld {
-    std::string alice_teams = teams_id('a');
-    std::string bob_teams = teams_id('b');
-    std::string chat = one_on_one(teams_id('a'), teams_id('b'));
-    std::string dm;
+    msteams::TeamsUserId alice_teams{teams_id('a')};
+    msteams::TeamsUserId bob_teams{teams_id('b')};
+    msteams::TeamsThreadId chat{one_on_one(teams_id('a'), teams_id('b'))};
+    msteams::MmChannelId dm;
     std::int64_t t0 = msteams::now_ms() - 10'000;  // posts made a while ago: settled
     std::shared_ptr<std::atomic<std::int64_t>> skew = std::make_shared<std::atomic<std::int64_t>>(0);
     std::unique_ptr<msteams::sync::Outbound> outbound;
@@ -49,13 +50,13 @@ struct OutboundWorld : PipelineWorld {
         teams->add_chat(chat, "oneOnOne", {alice_teams, bob_teams});
         dm = api->get_direct_channel(k_alice, k_bob)->id;
         msteams::sync::OutboundSettings settings;
-        settings.bot_user_id = "bot0000000000000000000000b";
+        settings.bot_user_id = msteams::MmUserId("bot0000000000000000000000b");
         settings.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
         outbound =
             std::make_unique<msteams::sync::Outbound>(settings, api, store.repos, connections, teams, stats, people);
     }
     // A post by `user` in the DM, `ms` after t0 (not yet told to the bridge).
-    msteams::mm::Post post(std::string const& user, std::string const& message, std::int64_t ms) {
+    msteams::mm::Post post(msteams::MmUserId const& user, std::string const& message, std::int64_t ms) {
         msteams::mm::Post p;
         p.user_id = user;
         p.channel_id = dm;
@@ -150,15 +151,16 @@ TEST_CASE("outbound: a send whose answer was lost is found in Teams on the retry
 TEST_CASE("outbound: the echo of a sent message from Teams does not come back into Mattermost", "[sync]") {
     OutboundWorld w;
     msteams::sync::InboundSettings settings;
-    settings.bot_user_id = "bot0000000000000000000000b";
+    settings.bot_user_id = msteams::MmUserId("bot0000000000000000000000b");
     msteams::sync::Inbound inbound(settings, w.api, w.store.repos, w.connections, w.teams,
                                    std::make_shared<msteams::test::FakeAppTokens>(), w.people, w.stats);
     auto const p = w.post(k_alice, "round trip", 1);
     w.hook(OutboundEvent::Kind::posted, p);
     w.drain();
     auto const sent = w.teams->messages(w.chat).at(0);
-    REQUIRE(
-        w.store.repos.inbox->enqueue({{0, 1, "sub", msteams::store::Change::created, w.chat, sent.id, 0}}).has_value());
+    REQUIRE(w.store.repos.inbox
+                ->enqueue({{0, 1, msteams::SubscriptionId("sub"), msteams::store::Change::created, w.chat, sent.id, 0}})
+                .has_value());
     msteams::test::run_until_idle([&] { return inbound.run_once(); });
     CHECK(w.api->posts_in(w.dm).size() == 1);  // the original only
     CHECK(w.stats->echoes == 1);
@@ -245,10 +247,10 @@ TEST_CASE("outbound: a post's files are attached in Teams, and one over the limi
 
 TEST_CASE("outbound: which hook events become outbox items, keyed once and dated when they happened", "[sync]") {
     using msteams::sync::outbox_item_for;
-    std::string const bot = "bot0000000000000000000000b";
+    msteams::MmUserId const bot("bot0000000000000000000000b");
     msteams::mm::Post p;
-    p.id = "post-1";
-    p.channel_id = "dm-1";
+    p.id = msteams::MmPostId("post-1");
+    p.channel_id = msteams::MmChannelId("dm-1");
     p.user_id = k_alice;
     p.message = "hello";
     p.create_at = 100;
@@ -291,7 +293,7 @@ TEST_CASE("outbound: which hook events become outbox items, keyed once and dated
     CHECK(del->sort_at == 300);
 
     // A reaction is dated by its creation; its removal by when the hook ran. The bot's own are not sent.
-    msteams::mm::Reaction r{k_bob, "post-1", "+1", 150, "dm-1"};
+    msteams::mm::Reaction r{k_bob, msteams::MmPostId("post-1"), "+1", 150, msteams::MmChannelId("dm-1")};
     auto const react = outbox_item_for({OutboundEvent::Kind::reacted, {}, {}, r}, 999, bot);
     REQUIRE(react);
     CHECK(react->kind == msteams::store::OutboxKind::react);
@@ -307,7 +309,7 @@ TEST_CASE("outbound: which hook events become outbox items, keyed once and dated
 TEST_CASE("outbound: a group message goes to the Teams group chat of exactly its members, found when it exists",
           "[sync]") {
     OutboundWorld w;
-    std::string const carol = "carol00000000000000000000c";
+    msteams::MmUserId const carol("carol00000000000000000000c");
     w.connect(carol, "carol", teams_id('c'));
     // In Teams: a group chat of the same three people, and another with someone else too.
     w.teams->add_chat("19:other@thread.v2", "group", {w.alice_teams, w.bob_teams, teams_id('c'), teams_id('d')});
@@ -354,7 +356,7 @@ TEST_CASE("outbound: an edit or delete of a post Teams never had, or of one alre
     REQUIRE(w.store.repos.outbox
                 ->enqueue({[&] {
                     auto again =
-                        msteams::sync::outbox_item_for({OutboundEvent::Kind::deleted, gone, {}, {}}, 0, "").value();
+                        msteams::sync::outbox_item_for({OutboundEvent::Kind::deleted, gone, {}, {}}, 0, {}).value();
                     again.event_key += ":replayed";
                     return again;
                 }()})

@@ -7,12 +7,14 @@
 
 #include "../fake_api.hpp"
 #include "fakes/memory_store.hpp"
+#include "test_ids.hpp"
 #include "store/repositories.hpp"
 #include "sync/people.hpp"
 
 using msteams::Result;
 using msteams::sync::People;
 using msteams::sync::TeamsProfile;
+using msteams::test::teams_user;
 
 namespace {
 
@@ -37,8 +39,9 @@ struct World {
                 return msteams::fail(msteams::ErrorCode::not_found, "no such user");
             },
             stats);
-        p->on_synthetic_created(
-            [this](std::string const& teams_id, std::string const&) { created.push_back(teams_id); });
+        p->on_synthetic_created([this](msteams::TeamsUserId const& teams_id, msteams::MmUserId const&) {
+            created.push_back(teams_id.str());
+        });
         return p;
     }
 };
@@ -47,31 +50,31 @@ struct World {
 
 TEST_CASE("people: a Teams person becomes one synthetic user, made once, with a free username", "[sync]") {
     World w;
-    w.directory["t-1"] = TeamsProfile{"t-1", "Adele Vance", "adele@contoso.example", false};
-    w.directory["t-2"] = TeamsProfile{"t-2", "Adele Vance", "adele.v@contoso.example", false};
+    w.directory["t-1"] = TeamsProfile{teams_user("t-1"), "Adele Vance", "adele@contoso.example", false};
+    w.directory["t-2"] = TeamsProfile{teams_user("t-2"), "Adele Vance", "adele.v@contoso.example", false};
     auto people = w.people();
 
-    auto const first = people->mm_user_for(TeamsProfile{"t-1", "", "", false});
+    auto const first = people->mm_user_for(TeamsProfile{teams_user("t-1"), "", "", false});
     REQUIRE(first.has_value());
     REQUIRE(first->has_value());
-    auto const& user = w.api->users.at(**first);
+    auto const& user = w.api->users.at((*first)->str());
     CHECK(user.username == "msteams_adele.vance");
     CHECK(user.position == "Microsoft Teams");
     CHECK(user.notify_props.at("email") == "false");
     CHECK(w.created == std::vector<std::string>{"t-1"});
 
     // Known now: no Graph read, no second user, no second callback.
-    auto const again = people->mm_user_for(TeamsProfile{"t-1", "", "", false});
+    auto const again = people->mm_user_for(TeamsProfile{teams_user("t-1"), "", "", false});
     REQUIRE(again.has_value());
     CHECK(*again == *first);
     CHECK(w.reads == 1);
     CHECK(w.created.size() == 1);
 
     // Same display name, another person: the username gets a suffix.
-    auto const other = people->mm_user_for(TeamsProfile{"t-2", "", "", false});
+    auto const other = people->mm_user_for(TeamsProfile{teams_user("t-2"), "", "", false});
     REQUIRE(other.has_value());
     REQUIRE(other->has_value());
-    CHECK(w.api->users.at(**other).username == "msteams_adele.vance-2");
+    CHECK(w.api->users.at((*other)->str()).username == "msteams_adele.vance-2");
     CHECK(w.stats->synthetic_users_created == 2);
 }
 
@@ -84,33 +87,34 @@ TEST_CASE("people: an existing Mattermost user with the same email is that perso
     REQUIRE(made.has_value());
     auto people = w.people();
     // A full profile needs no Graph read.
-    auto const user = people->mm_user_for(TeamsProfile{"t-megan", "Megan Bowen", "megan@contoso.example", false});
+    auto const user =
+        people->mm_user_for(TeamsProfile{teams_user("t-megan"), "Megan Bowen", "megan@contoso.example", false});
     REQUIRE(user.has_value());
     REQUIRE(user->has_value());
     CHECK(**user == made->id);
     CHECK(w.reads == 0);
     CHECK(w.created.empty());
-    auto const row = w.repos.users->by_teams_id("t-megan");
+    auto const row = w.repos.users->by_teams_id(teams_user("t-megan"));
     REQUIRE((row.has_value() && row->has_value()));
     CHECK_FALSE((*row)->synthetic);
 }
 
 TEST_CASE("people: a guest is nobody in Mattermost unless guests are synced — not an error", "[sync]") {
     World w;
-    w.directory["t-guest"] = TeamsProfile{"t-guest", "Gita Guest", "gita@fabrikam.example", true};
+    w.directory["t-guest"] = TeamsProfile{teams_user("t-guest"), "Gita Guest", "gita@fabrikam.example", true};
     auto people = w.people();
-    auto const skipped = people->mm_user_for(TeamsProfile{"t-guest", "", "", false});
+    auto const skipped = people->mm_user_for(TeamsProfile{teams_user("t-guest"), "", "", false});
     REQUIRE(skipped.has_value());
     CHECK_FALSE(skipped->has_value());
     CHECK(w.api->users.empty());
 
     auto synced = w.people(true);
-    auto const user = synced->mm_user_for(TeamsProfile{"t-guest", "", "", false});
+    auto const user = synced->mm_user_for(TeamsProfile{teams_user("t-guest"), "", "", false});
     REQUIRE(user.has_value());
     CHECK(user->has_value());
 
     // An unknown Teams user is an error the caller sees (retried later), not a skip.
-    auto const unknown = people->mm_user_for(TeamsProfile{"t-nobody", "", "", false});
+    auto const unknown = people->mm_user_for(TeamsProfile{teams_user("t-nobody"), "", "", false});
     CHECK_FALSE(unknown.has_value());
 }
 
@@ -118,9 +122,10 @@ TEST_CASE("people: a Mattermost user who never connected is the Teams member wit
           "[sync]") {
     World w;
     // Graph reads a user by id or by user principal name; here the UPN is the email.
-    w.directory["nestor@contoso.example"] = TeamsProfile{"t-nestor", "Nestor Wilke", "nestor@contoso.example", false};
-    w.directory["pat@contoso.example"] = TeamsProfile{"t-pat", "Pat", "patricia@contoso.example", false};
-    w.directory["gita@contoso.example"] = TeamsProfile{"t-gita", "Gita", "gita@contoso.example", true};
+    w.directory["nestor@contoso.example"] =
+        TeamsProfile{teams_user("t-nestor"), "Nestor Wilke", "nestor@contoso.example", false};
+    w.directory["pat@contoso.example"] = TeamsProfile{teams_user("t-pat"), "Pat", "patricia@contoso.example", false};
+    w.directory["gita@contoso.example"] = TeamsProfile{teams_user("t-gita"), "Gita", "gita@contoso.example", true};
     auto make = [&](std::string const& name, std::string const& email, bool bot = false) {
         msteams::mm::User u;
         u.username = name;
@@ -137,18 +142,18 @@ TEST_CASE("people: a Mattermost user who never connected is the Teams member wit
 
     auto const found = people->teams_user_for(nestor);
     REQUIRE(found.has_value());
-    CHECK(*found == std::optional<std::string>("t-nestor"));
+    CHECK(*found == std::optional(teams_user("t-nestor")));
     // Remembered: the next asks read neither Graph nor Mattermost.
     int const reads = w.reads;
-    CHECK(people->teams_user_for(nestor).value() == std::optional<std::string>("t-nestor"));
+    CHECK(people->teams_user_for(nestor).value() == std::optional(teams_user("t-nestor")));
     CHECK(w.reads == reads);
     auto const row = w.repos.users->by_mm_id(nestor);
     REQUIRE((row.has_value() && row->has_value()));
-    CHECK((*row)->teams_user_id == "t-nestor");
+    CHECK((*row)->teams_user_id == teams_user("t-nestor"));
     CHECK_FALSE((*row)->synthetic);
 
     for (auto const& id : {pat, gita, robot, nobody}) {
-        INFO(w.api->users.at(id).username);
+        INFO(w.api->users.at(id.str()).username);
         auto const none = people->teams_user_for(id);
         REQUIRE(none.has_value());
         CHECK_FALSE(none->has_value());

@@ -37,26 +37,30 @@ struct World {
 
     void synthetic(std::string const& teams_id, std::string const& mm_id) {
         auto const repos = msteams::store::postgres_repositories(db);
-        REQUIRE(repos.users->add({teams_id, mm_id, true, teams_id, teams_id + "@example.com", 1, 0}).has_value());
-        api->users[mm_id].id = mm_id;
+        REQUIRE(repos.users
+                    ->add({msteams::TeamsUserId(teams_id), msteams::MmUserId(mm_id), true, teams_id,
+                           teams_id + "@example.com", 1, 0})
+                    .has_value());
+        api->users[mm_id].id = msteams::MmUserId(mm_id);
     }
 
     std::unique_ptr<ProfileSync> sync(ProfileSyncSettings settings = {}) {
         settings.clock_ms = [this] { return now; };
-        msteams::sync::PhotoReader read_photo = [this](std::string const& id) -> Result<std::optional<std::string>> {
+        msteams::sync::PhotoReader read_photo =
+            [this](msteams::TeamsUserId const& id) -> Result<std::optional<std::string>> {
             ++photo_reads;
-            auto const it = photos.find(id);
+            auto const it = photos.find(id.str());
             return it == photos.end() ? std::optional<std::string>() : std::optional<std::string>(it->second);
         };
         msteams::sync::PresenceReader read_presence =
-            [this](std::vector<std::string> const& ids) -> Result<std::vector<Presence>> {
+            [this](std::vector<msteams::TeamsUserId> const& ids) -> Result<std::vector<Presence>> {
             presence_requests.push_back(ids.size());
             if (presence_fails) {
                 return fail(presence_error, "Graph says no");
             }
             std::vector<Presence> out;
             for (auto const& id : ids) {
-                if (auto it = availability.find(id); it != availability.end()) {
+                if (auto it = availability.find(id.str()); it != availability.end()) {
                     out.push_back(Presence{id, it->second, ""});
                 }
             }

@@ -33,19 +33,22 @@ TEST_CASE("receiver: resource paths of chat and channel messages parse, others d
     auto const chat = parse_resource("chats('19:a_b@unq.gbl.spaces')/messages('1677774058888')");
     REQUIRE(chat);
     CHECK(chat->kind == msteams::store::PortalKind::chat);
-    CHECK(chat->thread_id == "19:a_b@unq.gbl.spaces");
-    CHECK(chat->message_id == "1677774058888");
+    CHECK(chat->thread_id.str() == "19:a_b@unq.gbl.spaces");
+    CHECK(chat->message_id.str() == "1677774058888");
     auto const slashes = parse_resource("/chats/19:x@thread.v2/messages/42");
     REQUIRE(slashes);
-    CHECK(slashes->thread_id == "19:x@thread.v2");
-    CHECK(slashes->message_id == "42");
+    CHECK(slashes->thread_id.str() == "19:x@thread.v2");
+    CHECK(slashes->message_id.str() == "42");
     auto const reply = parse_resource("teams('t1')/channels('19:c@thread.tacv2')/messages('1')/replies('2')");
     REQUIRE(reply);
     CHECK(reply->kind == msteams::store::PortalKind::channel);
     CHECK(reply->team_id == "t1");
-    CHECK(reply->reply_id == "2");
+    CHECK(reply->reply_id.str() == "2");
+    // Ids of the wrong shape are refused where they enter: a chat id is "<digits>:…", a message id decimal digits.
     for (auto const* bad : {"", "chats('x')", "chats('x')/messages(", "users('u')/messages('m')",
-                            "chats('')/messages('m')", "chats('x')/members('m')"}) {
+                            "chats('')/messages('m')", "chats('x')/members('m')", "chats('chat-1')/messages('1')",
+                            "chats('19:a@thread.v2')/messages('m1')", "chats('19:a b@thread.v2')/messages('1')",
+                            "teams('t1')/channels('19:c@thread.tacv2')/messages('1')/replies('r')"}) {
         INFO(bad);
         CHECK_FALSE(parse_resource(bad));
     }
@@ -56,8 +59,9 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
           "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());
-    REQUIRE(repos.subscriptions->put({"sub-1", msteams::store::SubscriptionKind::chats, "chats/getAllMessages", "", 1,
-                                      1, msteams::store::SubscriptionState::active, ""}));
+    REQUIRE(
+        repos.subscriptions->put({msteams::SubscriptionId("sub-1"), msteams::store::SubscriptionKind::chats,
+                                  "chats/getAllMessages", "", 1, 1, msteams::store::SubscriptionState::active, ""}));
     auto stats = std::make_shared<Stats>();
     int woken = 0;
     Receiver receiver(repos, k_secret, stats, [&] { ++woken; }, {});
@@ -98,8 +102,9 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
 TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());
-    REQUIRE(repos.subscriptions->put({"sub-1", msteams::store::SubscriptionKind::chats, "chats/getAllMessages", "", 1,
-                                      1, msteams::store::SubscriptionState::active, ""}));
+    REQUIRE(
+        repos.subscriptions->put({msteams::SubscriptionId("sub-1"), msteams::store::SubscriptionKind::chats,
+                                  "chats/getAllMessages", "", 1, 1, msteams::store::SubscriptionState::active, ""}));
     auto stats = std::make_shared<Stats>();
     int woken = 0;
     Receiver receiver(repos, k_secret, stats, {}, [&] { ++woken; });
@@ -123,8 +128,9 @@ TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[
 TEST_CASE("receiver: notifications and lifecycle events for another tenant are refused and counted", "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());
-    REQUIRE(repos.subscriptions->put({"sub-1", msteams::store::SubscriptionKind::chats, "chats/getAllMessages", "", 1,
-                                      1, msteams::store::SubscriptionState::active, ""}));
+    REQUIRE(
+        repos.subscriptions->put({msteams::SubscriptionId("sub-1"), msteams::store::SubscriptionKind::chats,
+                                  "chats/getAllMessages", "", 1, 1, msteams::store::SubscriptionState::active, ""}));
     auto stats = std::make_shared<Stats>();
     int enqueued = 0;
     int lifecycle_woken = 0;

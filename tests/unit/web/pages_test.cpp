@@ -75,7 +75,7 @@ TEST_CASE("web: channel-bridged checks its argument and answers 503 while not ac
     msteams::web::Request q;
     q.method = "GET";
     q.path = "/api/v1/channel-bridged";
-    q.user_id = "u1";
+    q.user_id = msteams::MmUserId("u1");
     for (auto const* bad : {"", "channel_id=", "channel_id=short", "channel_id=ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                             "channel_id=abcdefghijklmnopqrstuvwxy%2F"}) {
         q.raw_query = bad;
@@ -83,6 +83,6 @@ TEST_CASE("web: channel-bridged checks its argument and answers 503 while not ac
     }
     q.raw_query = "channel_id=abcdefghijklmnopqrstuvwxyz";
     CHECK(router.handle(q).status == 503);
-    q.user_id.clear();
+    q.user_id = {};
     CHECK(router.handle(q).status == 401);
 }

@@ -31,7 +31,7 @@ Request request(std::string method, std::string path, std::string query = "", st
     q.method = std::move(method);
     q.path = std::move(path);
     q.raw_query = std::move(query);
-    q.user_id = std::move(user);
+    q.user_id = msteams::MmUserId(std::move(user));
     return q;
 }
 
