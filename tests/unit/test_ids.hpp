@@ -21,7 +21,7 @@ struct IdText {
     IdText(std::string t) : text(std::move(t)) {}  // NOLINT(google-explicit-constructor)
     IdText(char const* t) : text(t) {}             // NOLINT(google-explicit-constructor)
     template <class Tag>
-    IdText(Id<Tag> const& id) : text(id.str()) {}  // NOLINT(google-explicit-constructor)
+    IdText(Id<Tag> const& id) : text(id.str()) {}         // NOLINT(google-explicit-constructor)
     operator std::string const&() const { return text; }  // NOLINT(google-explicit-constructor)
     std::string text;
 };
