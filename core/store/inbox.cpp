@@ -42,11 +42,13 @@ private:
 // A catch-up item's message_id column holds "since:<Unix ms>" when it has a start (InboxItem::since_ms).
 constexpr std::string_view k_since_prefix = "since:";
 
-std::string message_column(InboxItem const& it) {
+}  // namespace
+
+std::string detail::message_column(InboxItem const& it) {
     return it.since_ms > 0 ? std::string(k_since_prefix) + std::to_string(it.since_ms) : it.message_id.str();
 }
 
-void read_message_column(std::string const& text, InboxItem& it) {
+void detail::read_message_column(std::string const& text, InboxItem& it) {
     std::string_view rest = text;
     if (rest.starts_with(k_since_prefix)) {
         rest.remove_prefix(k_since_prefix.size());
@@ -59,18 +61,17 @@ void read_message_column(std::string const& text, InboxItem& it) {
     it.message_id = TeamsMessageId(text);
 }
 
-}  // namespace
-
 Status PgInbox::enqueue(std::vector<InboxItem> const& items) {
     if (items.empty()) {
         return {};
     }
     return db_->transact([&](Tx& tx) -> Status {
         for (auto const& it : items) {
-            MSTEAMS_TRY(tx.exec(
-                "INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                "message_id) VALUES ($1, $2, $3, $4, $5)",
-                {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id, message_column(it)}));
+            MSTEAMS_TRY(
+                tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                        "message_id) VALUES ($1, $2, $3, $4, $5)",
+                        {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id,
+                         detail::message_column(it)}));
         }
         return {};
     });
@@ -109,7 +110,7 @@ Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t 
                            r.id<TeamsThreadId>(i, "thread_id"),
                            {},
                            static_cast<int>(r.integer(i, "attempts"))};
-            read_message_column(r.text(i, "message_id"), item);
+            detail::read_message_column(r.text(i, "message_id"), item);
             out.push_back(std::move(item));
         }
         return {};
@@ -159,8 +160,8 @@ Status PgInbox::dead_letter(Tx& tx, std::vector<InboxItem> const& items, std::st
         }
         auto const first = r.at(0, "first_failed_at") ? r.integer(0, "first_failed_at") : now_ms;
         MSTEAMS_TRY(add_dead_letter(tx, Direction::inbound, it.thread_id.str(),
-                                    inbox_payload(it.change_type, message_column(it), it.subscription_id), error,
-                                    it.attempts, first, now_ms));
+                                    inbox_payload(it.change_type, detail::message_column(it), it.subscription_id),
+                                    error, it.attempts, first, now_ms));
     }
     return {};
 }

@@ -58,6 +58,11 @@ inline std::string id_array(std::vector<std::int64_t> const& ids) {
     return out + "}";
 }
 
+// An inbox item's message_id column: its message id, or "since:<Unix ms>" for a catch-up with a start
+// (InboxItem::since_ms); read back into `item` (a malformed start is dropped). store/inbox.cpp.
+[[nodiscard]] std::string message_column(InboxItem const& item);
+void read_message_column(std::string const& text, InboxItem& item);
+
 // The dead letters' payloads: what DeadLetters::retry puts back in the inbox or the outbox.
 [[nodiscard]] std::string inbox_payload(Change change_type, std::string const& message_column,
                                         SubscriptionId const& subscription_id);

@@ -93,8 +93,7 @@ protected:
 
 // The dead letters' payloads, written by the store's own functions (what DeadLetters::retry reads back).
 inline std::string inbox_payload(store::InboxItem const& i) {
-    return store::detail::inbox_payload(
-        i.change_type, i.since_ms > 0 ? "since:" + std::to_string(i.since_ms) : i.message_id.str(), i.subscription_id);
+    return store::detail::inbox_payload(i.change_type, store::detail::message_column(i), i.subscription_id);
 }
 using store::detail::outbox_payload;
 
@@ -774,12 +773,7 @@ public:
                                    TeamsThreadId(d.thread_id),
                                    {},
                                    0};
-                auto const message = text("message_id");
-                if (message.starts_with("since:")) {
-                    i.since_ms = std::stoll(message.substr(6));
-                } else {
-                    i.message_id = TeamsMessageId(message);
-                }
+                store::detail::read_message_column(text("message_id"), i);
                 t().inbox.push_back({i, 0, 0, 0, {}});
             } else {
                 store::OutboxItem o{0,
