@@ -53,6 +53,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("outbound_failures", outbound_failures);
     add("outbound_dropped", outbound_dropped);
     add("outbound_dead_lettered", outbound_dead_lettered);
+    add("outbound_order_waits", outbound_order_waits);
     add("worker_exceptions", worker_exceptions);
     add("subscriptions_created", subscriptions_created);
     add("subscriptions_renewed", subscriptions_renewed);

@@ -64,6 +64,7 @@ struct Counters {
     Counter outbound_failures{0};
     Counter outbound_dropped{0};
     Counter outbound_dead_lettered{0};
+    Counter outbound_order_waits{0};  // posts set aside a moment for an earlier post whose hook was on its way
 
     // Teams people's profiles (synthetic users): photos set as avatars, statuses mirrored from presence
     Counter avatars_set{0};

@@ -20,6 +20,7 @@ public:
     [[nodiscard]] Result<std::int64_t> enqueue(std::vector<OutboxItem> const& items) override;
     [[nodiscard]] Result<std::optional<OutboxItem>> claim(std::int64_t now_ms, std::int64_t settled_ms,
                                                           std::int64_t lease_until_ms) override;
+    [[nodiscard]] Status hold(std::int64_t id, std::int64_t until_ms) override;
     [[nodiscard]] Status renew(std::int64_t id, std::int64_t lease_until_ms) override;
     [[nodiscard]] Status remove(Tx& tx, std::int64_t id) override;
     [[nodiscard]] Status postpone(std::int64_t id, std::int64_t not_before, std::string const& error) override;
@@ -47,6 +48,12 @@ Result<std::int64_t> PgOutbox::enqueue(std::vector<OutboxItem> const& items) {
                                           {num(it.created_at), it.channel_id, word(it.kind), it.post_id, it.user_id,
                                            it.payload, it.event_key, num(it.sort_at)}));
             added += r.affected();
+            if (r.affected() > 0) {  // ends the holds of the channel (an item held has no attempt counted)
+                MSTEAMS_TRY(
+                    tx.exec("UPDATE msteams_outbox SET not_before = 0 WHERE channel_id = $1 AND attempts = 0 "
+                            "AND not_before > 0",
+                            {it.channel_id}));
+            }
         }
         return {};
     });
@@ -60,14 +67,15 @@ Result<std::optional<OutboxItem>> PgOutbox::claim(std::int64_t now_ms, std::int6
                                                   std::int64_t lease_until_ms) {
     // An item still in the outbox holds back its channel's later items, claimed or not.
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r, db_->exec("UPDATE msteams_outbox SET claimed_until = $3 WHERE id = (SELECT o.id FROM "
-                                    "msteams_outbox o WHERE o.not_before <= $1 AND o.claimed_until <= $1 AND "
-                                    "o.sort_at <= $2 AND NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE "
-                                    "p.channel_id = o.channel_id AND (p.sort_at, p.id) < (o.sort_at, o.id)) "
-                                    "ORDER BY o.sort_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                                    "RETURNING id, created_at, channel_id, kind, post_id, user_id, payload, event_key, "
-                                    "sort_at, attempts",
-                                    {num(now_ms), num(settled_ms), num(lease_until_ms)}));
+    MSTEAMS_TRY_ASSIGN(
+        r, db_->exec("UPDATE msteams_outbox SET claimed_until = $3 WHERE id = (SELECT o.id FROM "
+                     "msteams_outbox o WHERE o.not_before <= $1 AND o.claimed_until <= $1 AND "
+                     "(o.kind = 'post' OR o.sort_at <= $2) AND NOT EXISTS (SELECT 1 FROM msteams_outbox p WHERE "
+                     "p.channel_id = o.channel_id AND (p.sort_at, p.id) < (o.sort_at, o.id)) "
+                     "ORDER BY o.sort_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                     "RETURNING id, created_at, channel_id, kind, post_id, user_id, payload, event_key, "
+                     "sort_at, attempts",
+                     {num(now_ms), num(settled_ms), num(lease_until_ms)}));
     if (r.empty()) {
         return std::optional<OutboxItem>();
     }
@@ -78,6 +86,12 @@ Result<std::optional<OutboxItem>> PgOutbox::claim(std::int64_t now_ms, std::int6
                    static_cast<int>(r.integer(0, "attempts"))});
 }
 
+Status PgOutbox::hold(std::int64_t id, std::int64_t until_ms) {
+    MSTEAMS_TRY(db_->exec("UPDATE msteams_outbox SET not_before = $2, claimed_until = 0 WHERE id = $1",
+                          {num(id), num(until_ms)}));
+    return {};
+}
+
 Status PgOutbox::renew(std::int64_t id, std::int64_t lease_until_ms) {
     MSTEAMS_TRY(
         db_->exec("UPDATE msteams_outbox SET claimed_until = $2 WHERE id = $1", {num(id), num(lease_until_ms)}));
@@ -85,7 +99,11 @@ Status PgOutbox::renew(std::int64_t id, std::int64_t lease_until_ms) {
 }
 
 Status PgOutbox::remove(Tx& tx, std::int64_t id) {
-    MSTEAMS_TRY(tx.exec("DELETE FROM msteams_outbox WHERE id = $1", {num(id)}));
+    MSTEAMS_TRY(
+        tx.exec("WITH gone AS (DELETE FROM msteams_outbox WHERE id = $1 RETURNING channel_id) UPDATE "
+                "msteams_outbox SET not_before = 0 WHERE channel_id IN (SELECT channel_id FROM gone) AND "
+                "attempts = 0 AND not_before > 0",
+                {num(id)}));
     return {};
 }
 

@@ -147,15 +147,22 @@ public:
 class Outbox {
 public:
     virtual ~Outbox() = default;
-    // Adds the items not already there (by event_key); returns how many were new.
+    // Adds the items not already there (by event_key); returns how many were new. A new item ends the holds of its
+    // channel.
     [[nodiscard]] virtual Result<std::int64_t> enqueue(std::vector<OutboxItem> const& items) = 0;
-    // The next item of a channel no other sender holds, in (sort_at, id) order, among items that happened before
-    // `settled_ms` (Mattermost runs post hooks concurrently, so they can arrive a little out of order). An item still
-    // in the outbox holds back its channel's later ones. The claim is committed: the item is the caller's until
-    // `lease_until_ms` (renew extends it), with no transaction open.
+    // The next item of a channel no other sender holds, in (sort_at, id) order. Posts can be claimed at once; other
+    // kinds only once they happened before `settled_ms` (Mattermost runs hooks concurrently, so two edits of a post
+    // can arrive in either order; the sender checks posts itself, see Outbound). An item still in the outbox holds
+    // back its channel's later ones. The claim is committed: the item is the caller's until `lease_until_ms` (renew
+    // extends it), with no transaction open.
     [[nodiscard]] virtual Result<std::optional<OutboxItem>> claim(std::int64_t now_ms, std::int64_t settled_ms,
                                                                   std::int64_t lease_until_ms) = 0;
+    // Gives a claimed item back without counting an attempt: it waits until `until_ms`, or until an item of its
+    // channel is added or removed (the one it waits for, most likely), and holds back its channel's later items
+    // meanwhile.
+    [[nodiscard]] virtual Status hold(std::int64_t id, std::int64_t until_ms) = 0;
     [[nodiscard]] virtual Status renew(std::int64_t id, std::int64_t lease_until_ms) = 0;
+    // Removes a sent item, which ends the holds of its channel.
     [[nodiscard]] virtual Status remove(Tx& tx, std::int64_t id) = 0;
     // A failed attempt: released, retried after `not_before`.
     [[nodiscard]] virtual Status postpone(std::int64_t id, std::int64_t not_before, std::string const& error) = 0;

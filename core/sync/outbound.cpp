@@ -24,9 +24,14 @@ using nlohmann::json;
 
 constexpr int k_max_attempts = 30;
 constexpr int k_max_members = 8;  // Mattermost group messages
-// Mattermost runs post hooks on goroutines, so two posts made a moment apart can reach the plugin in either order:
-// items wait this long before they are sent, in the order they happened.
+// Mattermost runs hooks on goroutines, so two events of a channel made a moment apart can reach the plugin in either
+// order, a few milliseconds apart. Edits, deletes and reactions wait this long before they are sent, in the order they
+// happened. A post is sent at once unless Mattermost shows an earlier post of its channel that has not reached the
+// bridge yet; then it waits for that post, at most until it is this old.
 constexpr std::int64_t k_settle_ms = 500;
+// How long a post waiting for an earlier one is set aside before it is looked at again (the earlier post's arrival
+// ends the wait sooner).
+constexpr std::int64_t k_order_wait_ms = 100;
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
 
@@ -354,6 +359,17 @@ Result<bool> Outbound::run_once() {
     if (!item) {
         return false;
     }
+    if (item->kind == store::OutboxKind::post && item->sort_at > now - k_settle_ms) {
+        auto const wait = earlier_post_in_flight(*item);
+        if (!wait) {  // sent without the check, as if the post were settled: order is a courtesy, delivery is not
+            log::warn("could not read a channel's recent posts; sending without waiting for earlier ones",
+                      {{"channel_id", item->channel_id}, {"error", wait.error().message}});
+        } else if (*wait) {
+            ++stats_->outbound_order_waits;
+            MSTEAMS_TRY(repos_.outbox->hold(item->id, std::min(now + k_order_wait_ms, item->sort_at + k_settle_ms)));
+            return true;
+        }
+    }
     Status done;
     {
         Lease lease(repos_, item->id);
@@ -394,6 +410,31 @@ Result<bool> Outbound::run_once() {
                {"error", e.message}});
     MSTEAMS_TRY(repos_.outbox->postpone(item->id, clock() + delay_ms, e.message));
     return true;
+}
+
+Result<bool> Outbound::earlier_post_in_flight(store::OutboxItem const& item) {
+    std::vector<mm::Post> recent;
+    MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(item.channel_id, item.sort_at - k_settle_ms));
+    for (auto const& p : recent) {
+        // Only posts written before this one count: one still queued would have held this one back (the claim takes
+        // a channel's items in order), so what is not sent yet was not queued either. Posts of the same millisecond
+        // have no order to keep.
+        if (p.id == item.post_id || p.create_at >= item.sort_at || p.create_at < item.sort_at - k_settle_ms) {
+            continue;
+        }
+        OutboundEvent e;
+        e.kind = OutboundEvent::Kind::posted;
+        e.post = p;
+        if (!outbox_item_for(e, item.sort_at, settings_.bot_user_id)) {
+            continue;  // not something the bridge sends
+        }
+        std::optional<store::MessageLink> link;
+        MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(p.id));
+        if (!link) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void Outbound::tell(MmUserId const& user_id, MmChannelId const& channel_id, std::string const& message) {

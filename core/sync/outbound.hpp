@@ -73,6 +73,9 @@ private:
     struct Target;
     class Lease;
     [[nodiscard]] Result<bool> is_direct_or_group(MmChannelId const& channel_id);
+    // True when Mattermost has a post of the item's channel, written just before the item's post, that the bridge
+    // would send but has neither sent nor queued: its hook is still on its way.
+    [[nodiscard]] Result<bool> earlier_post_in_flight(store::OutboxItem const& item);
     [[nodiscard]] Status process(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
     // The Teams chat of exactly these members (sorted Teams user ids), found or created with `token`.

@@ -649,6 +649,7 @@ public:
             }
             i.id = t().next_id++;
             i.attempts = 0;
+            end_holds(i.channel_id);
             t().outbox.push_back({i, 0, 0, 0, {}});
             ++added;
         }
@@ -663,7 +664,8 @@ public:
             bool const first = std::none_of(t().outbox.begin(), t().outbox.end(), [&](auto const& o) {
                 return o.item.channel_id == s.item.channel_id && key(o) < key(s);
             });
-            if (first && s.not_before <= now_ms && s.claimed_until <= now_ms && s.item.sort_at <= settled_ms &&
+            bool const settled = s.item.kind == store::OutboxKind::post || s.item.sort_at <= settled_ms;
+            if (first && s.not_before <= now_ms && s.claimed_until <= now_ms && settled &&
                 (!best || key(s) < key(*best))) {
                 best = &s;
             }
@@ -674,6 +676,14 @@ public:
         best->claimed_until = lease_until_ms;
         return std::optional(best->item);
     }
+    Status hold(std::int64_t id, std::int64_t until_ms) override {
+        auto const held = lock();
+        if (auto* s = find(id)) {
+            s->not_before = until_ms;
+            s->claimed_until = 0;
+        }
+        return {};
+    }
     Status renew(std::int64_t id, std::int64_t lease_until_ms) override {
         auto const held = lock();
         if (auto* s = find(id)) {
@@ -683,6 +693,9 @@ public:
     }
     Status remove(store::Tx&, std::int64_t id) override {
         auto const held = lock();
+        if (auto const* gone = find(id)) {
+            end_holds(gone->item.channel_id);
+        }
         std::erase_if(t().outbox, [&](auto const& s) { return s.item.id == id; });
         return {};
     }
@@ -717,6 +730,13 @@ public:
     }
 
 private:
+    void end_holds(MmChannelId const& channel_id) const {
+        for (auto& s : t().outbox) {
+            if (s.item.channel_id == channel_id && s.item.attempts == 0) {
+                s.not_before = 0;
+            }
+        }
+    }
     MemoryTables::Sending* find(std::int64_t id) const {
         for (auto& s : t().outbox) {
             if (s.item.id == id) {

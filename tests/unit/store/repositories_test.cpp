@@ -40,6 +40,14 @@ msteams::store::OutboxItem outbox_post(std::string const& channel, std::string c
     return i;
 }
 
+// An edit of `key` in `channel` made at `sort_at`.
+msteams::store::OutboxItem outbox_edit(std::string const& channel, std::string const& key, std::int64_t sort_at) {
+    auto i = outbox_post(channel, key, sort_at);
+    i.kind = msteams::store::OutboxKind::edit;
+    i.event_key = "edit:" + key + ":" + std::to_string(sort_at);
+    return i;
+}
+
 }  // namespace
 
 // Runs `check` against PostgreSQL ([pg]) and against the in-memory store the pipelines' unit tests use: the fake
@@ -326,23 +334,76 @@ void outbox_in_order(msteams::store::Repositories const& repos) {
     // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
     CHECK(must(repos.outbox->enqueue({out("p2", 200), out("p1", 100)})) == 2);
     CHECK(must(repos.outbox->enqueue({out("p2", 200)})) == 0);
+    auto const remove = [&](std::int64_t id) {
+        REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, id); }));
+    };
     std::vector<std::string> order;
     for (int i = 0; i < 3; ++i) {
-        auto const early = must(repos.outbox->claim(1000, 99, 60'000));  // nothing settled yet
-        CHECK_FALSE(early.has_value());
-        auto const item = must(repos.outbox->claim(1000, 1000, 60'000));
+        auto const item = must(repos.outbox->claim(1000, 99, 60'000));  // posts need not have settled
         if (item) {
             order.push_back(item->post_id.str());
-            REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, item->id); }));
+            remove(item->id);
         }
     }
     CHECK(order == std::vector<std::string>{"p1", "p2"});
+    // Other changes go once settled, and their channel's later posts wait behind them.
+    CHECK(must(repos.outbox->enqueue({out("p3", 400), outbox_edit("dm-1", "p2", 300)})) == 2);
+    CHECK_FALSE(must(repos.outbox->claim(1000, 299, 60'000)).has_value());
+    auto const edit = must(repos.outbox->claim(1000, 300, 60'000));
+    REQUIRE(edit);
+    CHECK(edit->kind == msteams::store::OutboxKind::edit);
+    remove(edit->id);
+    auto const p3 = must(repos.outbox->claim(1000, 300, 60'000));
+    REQUIRE(p3);
+    CHECK(p3->post_id == "p3");
+    remove(p3->id);
     CHECK(must(repos.outbox->size()) == 0);
+}
+
+void outbox_holds(msteams::store::Repositories const& repos) {
+    auto const remove = [&](std::int64_t id) {
+        REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, id); }));
+    };
+    CHECK(must(repos.outbox->enqueue(
+              {outbox_post("dm-1", "p2", 200), outbox_post("dm-1", "p3", 300), outbox_post("dm-2", "q1", 250)})) == 3);
+    auto const p2 = must(repos.outbox->claim(1000, 0, 60'000));
+    REQUIRE(p2);
+    CHECK(p2->post_id == "p2");
+    REQUIRE(repos.outbox->hold(p2->id, 1100));
+    // Held, it holds back its channel; other channels go on.
+    auto const q1 = must(repos.outbox->claim(1000, 0, 60'000));
+    REQUIRE(q1);
+    CHECK(q1->post_id == "q1");
+    CHECK_FALSE(must(repos.outbox->claim(1099, 0, 60'000)).has_value());
+    // Its time over, it comes back with no attempt counted.
+    auto const again = must(repos.outbox->claim(1100, 0, 60'000));
+    REQUIRE(again);
+    CHECK(again->id == p2->id);
+    CHECK(again->attempts == 0);
+    // Held again, the post it waits for arrives: the hold ends at once, and that post goes first.
+    REQUIRE(repos.outbox->hold(p2->id, 5000));
+    CHECK(must(repos.outbox->enqueue({outbox_post("dm-1", "p1", 100)})) == 1);
+    auto const p1 = must(repos.outbox->claim(1200, 0, 60'000));
+    REQUIRE(p1);
+    CHECK(p1->post_id == "p1");
+    // A hold that began while that post was being sent ends when it is sent.
+    REQUIRE(repos.outbox->hold(p2->id, 5000));
+    remove(p1->id);
+    auto const next = must(repos.outbox->claim(1200, 0, 60'000));
+    REQUIRE(next);
+    CHECK(next->post_id == "p2");
+    // A postponed retry is not a hold: a new item of its channel does not bring it forward.
+    REQUIRE(repos.outbox->postpone(q1->id, 9000, "Graph answered 503"));
+    CHECK(must(repos.outbox->enqueue({outbox_post("dm-2", "q2", 260)})) == 1);
+    CHECK_FALSE(must(repos.outbox->claim(1300, 0, 60'000)).has_value());
 }
 }  // namespace
 
-STORE_CONTRACT("store: the outbox sends a channel's items in the order they happened, once settled, one at a time",
-               outbox_in_order)
+STORE_CONTRACT(
+    "store: the outbox sends a channel's items in the order they happened, one at a time, edits once settled",
+    outbox_in_order)
+STORE_CONTRACT("store: a held outbox item waits for its time or for its channel to change, holding its channel back",
+               outbox_holds)
 
 TEST_CASE("store: a claimed outbox item is leased with no transaction open and holds back its channel", "[pg]") {
     TempDatabase temp;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,8 @@ struct OutboundWorld : PipelineWorld {
     msteams::TeamsUserId bob_teams{teams_id('b')};
     msteams::TeamsThreadId chat{one_on_one(teams_id('a'), teams_id('b'))};
     msteams::MmChannelId dm;
-    std::int64_t t0 = msteams::now_ms() - 10'000;  // posts made a while ago: settled
+    std::int64_t const start = msteams::now_ms();  // the bridge's clock stands still but for `skew`
+    std::int64_t t0 = start - 10'000;              // posts made a while ago: settled
     std::shared_ptr<std::atomic<std::int64_t>> skew = std::make_shared<std::atomic<std::int64_t>>(0);
     std::unique_ptr<msteams::sync::Outbound> outbound;
 
@@ -51,7 +53,7 @@ struct OutboundWorld : PipelineWorld {
         dm = api->get_direct_channel(k_alice, k_bob)->id;
         msteams::sync::OutboundSettings settings;
         settings.bot_user_id = msteams::MmUserId("bot0000000000000000000000b");
-        settings.clock_ms = [skew = skew] { return msteams::now_ms() + skew->load(); };
+        settings.clock_ms = [start = start, skew = skew] { return start + skew->load(); };
         outbound =
             std::make_unique<msteams::sync::Outbound>(settings, api, store.repos, connections, teams, stats, people);
     }
@@ -63,6 +65,8 @@ struct OutboundWorld : PipelineWorld {
         p.message = message;
         auto created = api->create_post(p).value();
         created.create_at = created.update_at = t0 + ms;
+        std::lock_guard lock(api->mutex);
+        api->posts[created.id.str()] = created;
         return created;
     }
     void hook(OutboundEvent::Kind kind, msteams::mm::Post const& p, msteams::mm::Post const& old = {}) {
@@ -107,6 +111,63 @@ TEST_CASE("outbound: posts whose hooks arrive reversed reach Teams in the order 
     REQUIRE(link);
     CHECK(link->teams_message_id == sent[1].id);
     CHECK(link->origin == msteams::store::Origin::mattermost);
+}
+
+TEST_CASE("outbound: a post goes to Teams as soon as its hook arrives, with no settling wait", "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start;
+    w.hook(OutboundEvent::Kind::posted, w.post(k_alice, "before", -100));  // sent already
+    w.drain();
+    w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "now", 0));
+    CHECK(w.outbound->run_once().value());  // one step, the clock unchanged
+    CHECK(w.in_teams() == std::vector<std::string>{"before", "now"});
+    CHECK(w.stats->outbound_order_waits == 0);
+}
+
+TEST_CASE("outbound: a post whose earlier neighbour's hook is still on its way waits for it, then both go in order",
+          "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start;
+    auto const one = w.post(k_alice, "one", 0);
+    auto const two = w.post(k_bob, "two", 1);
+    w.hook(OutboundEvent::Kind::posted, two);  // Mattermost ran the second post's hook first
+    w.drain();
+    CHECK(w.in_teams().empty());
+    CHECK(w.stats->outbound_order_waits == 1);
+    CHECK(w.outbox_size() == 1);
+    w.hook(OutboundEvent::Kind::posted, one);
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"one", "two"});
+    CHECK(w.teams->calls("send_message") == 2);
+    CHECK(w.outbox_size() == 0);
+}
+
+TEST_CASE("outbound: a post waits for an earlier one only while a hook could still be on its way", "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start;
+    // Posts the bridge does not send hold nothing back: a system post, the bot's, one the bridge wrote for Teams.
+    auto system = w.post(k_alice, "joined", 0);
+    auto bot = w.post(k_alice, "bot says", 1);
+    auto bridged = w.post(k_alice, "from Teams", 2);
+    {
+        std::lock_guard lock(w.api->mutex);
+        w.api->posts[system.id.str()].type = "system_join_channel";
+        w.api->posts[bot.id.str()].user_id = msteams::MmUserId("bot0000000000000000000000b");
+        w.api->posts[bridged.id.str()].props_json = R"({"msteams_message_id":"1700000000000"})";
+    }
+    w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "reply", 3));
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"reply"});
+    CHECK(w.stats->outbound_order_waits == 0);
+    // An earlier post whose hook never comes (lost with a crashed server) holds the next one back only until it
+    // has settled: it is not lost for waiting on it.
+    w.post(k_alice, "lost", 10);
+    w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "after", 11));
+    w.drain();
+    CHECK(w.in_teams().size() == 1);
+    *w.skew += 600;
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"reply", "after"});
 }
 
 TEST_CASE("outbound: an edit and a delete in Mattermost follow the message to Teams", "[sync]") {
