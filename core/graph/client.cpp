@@ -506,28 +506,51 @@ struct Client::Impl {
         return milliseconds(dist(rng));
     }
 
-    // Waits for the request's turn under the per-chat and per-tenant budgets.
-    Status take_turn(Call const& call, Clock::time_point deadline) {
-        if (call.budget == Budget::none) {
-            return {};
-        }
-        std::array<detail::RateLimiter::Want, 2> wants;
+    // The budgets that govern a request: its chat's first, then the tenant's.
+    struct Wants {
+        std::array<detail::RateLimiter::Want, 2> list;
         std::size_t n = 0;
+    };
+    Wants wants_of(Call const& call) const {
+        Wants w;
         switch (call.budget) {
             case Budget::chat_read:
-                wants[n++] = {"chat-read\n" + call.chat_id, limits.chat_reads_per_second};
-                wants[n++] = {"tenant-read", limits.tenant_reads_per_second};
+                w.list[w.n++] = {"chat-read\n" + call.chat_id, limits.chat_reads_per_second};
+                w.list[w.n++] = {"tenant-read", limits.tenant_reads_per_second};
                 break;
             case Budget::chat_post:
-                wants[n++] = {"chat-post\n" + call.chat_id, limits.chat_posts_per_second};
-                wants[n++] = {"tenant-post", limits.tenant_posts_per_second};
+                w.list[w.n++] = {"chat-post\n" + call.chat_id, limits.chat_posts_per_second};
+                w.list[w.n++] = {"tenant-post", limits.tenant_posts_per_second};
                 break;
-            case Budget::chat_write: wants[n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second}; break;
+            case Budget::chat_write:
+                w.list[w.n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second};
+                break;
             case Budget::none: break;
+        }
+        return w;
+    }
+
+    // Graph throttled the request: its chat's budget has no turn until `pause` has passed, for the retry and the
+    // chat's other requests alike (they would only collect 429s meanwhile). False when no chat budget governs it.
+    bool hold_chat_budget(Call const& call, milliseconds pause) {
+        auto const w = wants_of(call);
+        if (w.n == 0 || !(w.list[0].per_second > 0)) {
+            return false;
+        }
+        auto const now = Clock::now();
+        limiter.hold(w.list[0], now, now + pause);
+        return true;
+    }
+
+    // Waits for the request's turn under the per-chat and per-tenant budgets.
+    Status take_turn(Call const& call, Clock::time_point deadline) {
+        auto const w = wants_of(call);
+        if (w.n == 0) {
+            return {};
         }
         auto const now = Clock::now();
         auto const budget = std::chrono::duration_cast<milliseconds>(deadline - now);
-        auto const turn = limiter.reserve(std::span(wants.data(), n), now, std::max(budget, milliseconds(0)));
+        auto const turn = limiter.reserve(std::span(w.list.data(), w.n), now, std::max(budget, milliseconds(0)));
         if (!turn.granted) {
             Error e;
             e.code = ErrorCode::unavailable;
@@ -587,6 +610,7 @@ struct Client::Impl {
             Error failure;
             milliseconds pause{0};
             bool applied_maybe = false;
+            bool held = false;  // the pause is the chat budget's: the retry waits for its turn
             if (!result) {
                 failure = result.error();
                 applied_maybe = failure.outcome_unknown;
@@ -600,6 +624,7 @@ struct Client::Impl {
                 count(&Counters::throttled);
                 failure = graph_error(*result);
                 pause = failure.retry_after.count() > 0 ? milliseconds(failure.retry_after) : backoff(attempt);
+                held = hold_chat_budget(call, pause);
             } else if (result->status == 503 && graph_error(*result).retry_after.count() > 0) {
                 failure = graph_error(*result);
                 pause = milliseconds(failure.retry_after);
@@ -639,7 +664,7 @@ struct Client::Impl {
             log::debug("graph: retrying a request", {{"request", call.what},
                                                      {"status", std::to_string(failure.http_status)},
                                                      {"pause_ms", std::to_string(pause.count())}});
-            if (!interruptible_wait(pause)) {
+            if (!held && !interruptible_wait(pause)) {
                 failure.code = ErrorCode::unavailable;
                 failure.message = call.what + ": " + failure.message + " (not retried: the bridge is stopping)";
                 return std::unexpected(std::move(failure));

@@ -18,7 +18,8 @@
 // Every call takes the access token to use (a connected user's delegated token, or the app token from
 // Entra::app_token()). The client keeps Graph's documented limits by design: token buckets per chat (reads, posts,
 // other writes) and per tenant, which make callers wait their turn instead of collecting 429s; every try, retries
-// included, takes its turn. A 429 or 503 that still arrives is retried after its Retry-After, other 5xx and transport
+// included, takes its turn. A 429 or 503 that still arrives is retried after its Retry-After (a 429 also holds its
+// chat's bucket until then, so the chat's other requests wait instead of collecting 429s), other 5xx and transport
 // failures with exponential backoff, up to a deadline, after which the error (ErrorCode::unavailable, retry_after set)
 // goes to the caller. Errors are graph_error()'s.
 //

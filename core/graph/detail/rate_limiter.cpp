@@ -71,6 +71,25 @@ RateLimiter::Turn RateLimiter::reserve(std::span<Want const> wants, Clock::time_
     return Turn{true, wait};
 }
 
+void RateLimiter::hold(Want const& want, Clock::time_point now, Clock::time_point until) {
+    if (!(want.per_second > 0) || until <= now) {
+        return;
+    }
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = buckets_.try_emplace(want.key);
+    Bucket& b = it->second;
+    b.rate = want.per_second;
+    b.capacity = std::max(1.0, want.per_second);
+    if (fresh) {
+        b.tokens = b.capacity;
+        b.last = now;
+    }
+    refill(b, now);
+    // A reservation leaves tokens - 1 and waits -(tokens - 1) / rate: the next one waits until `until`.
+    double const seconds = std::chrono::duration<double>(until - now).count();
+    b.tokens = std::min(b.tokens, 1.0 - (seconds * b.rate));
+}
+
 std::size_t RateLimiter::size() const {
     std::lock_guard lock(mutex_);
     return buckets_.size();

@@ -31,6 +31,11 @@ public:
     // longer than `max_wait`. A bucket's burst is max(1, per_second) tokens.
     [[nodiscard]] Turn reserve(std::span<Want const> wants, Clock::time_point now, std::chrono::milliseconds max_wait);
 
+    // Graph refused a request of this bucket for throttling until `until` (its Retry-After): the next reservation
+    // waits until then, and later ones follow at the bucket's rate. Graph counts requests as they arrive, which this
+    // bucket can only estimate; its answer sets the estimate right.
+    void hold(Want const& want, Clock::time_point now, Clock::time_point until);
+
     // Buckets currently held. Buckets that have refilled completely are forgotten (they are indistinguishable from
     // new ones), so idle chats cost nothing.
     [[nodiscard]] std::size_t size() const;

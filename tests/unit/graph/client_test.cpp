@@ -168,6 +168,24 @@ TEST_CASE("graph: the rate limiter spaces turns, refuses past the budget and for
     CHECK(limiter.size() < 200);
 }
 
+TEST_CASE("graph: a Retry-After holds the chat's bucket, and the turns after it follow at the bucket's rate",
+          "[graph]") {
+    detail::RateLimiter limiter;
+    auto const t0 = detail::RateLimiter::Clock::now();
+    detail::RateLimiter::Want const chat{"chat-a", 1.0};
+    std::vector<detail::RateLimiter::Want> const wants = {chat, {"tenant", 100.0}};
+    CHECK(limiter.reserve(wants, t0, 10s).wait == 0ms);
+    // Graph answered 429 with Retry-After: 3 (someone else used the chat's budget): the next turn is 3 s away, not 1.
+    limiter.hold(chat, t0 + 100ms, t0 + 3100ms);
+    CHECK(limiter.reserve(wants, t0 + 100ms, 10s).wait == 3000ms);
+    CHECK(limiter.reserve(wants, t0 + 100ms, 10s).wait == 4000ms);
+    // A hold shorter than the queue already there changes nothing; neither does one on a budget without a limit.
+    limiter.hold(chat, t0 + 100ms, t0 + 200ms);
+    CHECK(limiter.reserve(wants, t0 + 100ms, 10s).wait == 5000ms);
+    limiter.hold({"chat-b", 0.0}, t0, t0 + 1h);
+    CHECK(limiter.reserve(std::vector<detail::RateLimiter::Want>{{"chat-b", 0.0}}, t0, 0ms).granted);
+}
+
 TEST_CASE("graph: parse_chat_message reads every field of a Graph chatMessage", "[graph]") {
     std::string const text = R"({
       "id":"1616965872395","replyToId":null,"etag":"1616965872395","messageType":"message",
