@@ -99,10 +99,11 @@ Status PgOutbox::renew(std::int64_t id, std::int64_t lease_until_ms) {
 }
 
 Status PgOutbox::remove(Tx& tx, std::int64_t id) {
+    // Not the removed row itself: a statement that deletes a row and updates it too may do only the update.
     MSTEAMS_TRY(
         tx.exec("WITH gone AS (DELETE FROM msteams_outbox WHERE id = $1 RETURNING channel_id) UPDATE "
                 "msteams_outbox SET not_before = 0 WHERE channel_id IN (SELECT channel_id FROM gone) AND "
-                "attempts = 0 AND not_before > 0",
+                "id <> $1 AND attempts = 0 AND not_before > 0",
                 {num(id)}));
     return {};
 }

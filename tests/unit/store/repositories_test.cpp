@@ -396,6 +396,17 @@ void outbox_holds(msteams::store::Repositories const& repos) {
     REQUIRE(repos.outbox->postpone(q1->id, 9000, "Graph answered 503"));
     CHECK(must(repos.outbox->enqueue({outbox_post("dm-2", "q2", 260)})) == 1);
     CHECK_FALSE(must(repos.outbox->claim(1300, 0, 60'000)).has_value());
+    // An item sent once its hold ran out is gone for good.
+    remove(next->id);
+    auto const p3 = must(repos.outbox->claim(1300, 0, 60'000));
+    REQUIRE(p3);
+    CHECK(p3->post_id == "p3");
+    REQUIRE(repos.outbox->hold(p3->id, 1400));
+    auto const p3_again = must(repos.outbox->claim(1400, 0, 60'000));
+    REQUIRE(p3_again);
+    CHECK(p3_again->id == p3->id);
+    remove(p3->id);
+    CHECK(must(repos.outbox->size()) == 2);  // q1 and q2, which waits behind it
 }
 }  // namespace
 
