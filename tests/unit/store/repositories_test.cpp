@@ -329,20 +329,29 @@ void portals_unique(msteams::store::Repositories const& repos) {
 STORE_CONTRACT("store: portals are unique per thread and per channel", portals_unique)
 
 namespace {
+// The outbox's next item at `now` (posts need not have settled), which must exist.
+msteams::store::OutboxItem next_out(msteams::store::Repositories const& repos, std::int64_t now) {
+    auto const item = must(repos.outbox->claim(now, 0, 60'000));
+    REQUIRE(item);
+    return *item;
+}
+
+// An item sent: removed from the outbox.
+void remove_sent(msteams::store::Repositories const& repos, std::int64_t id) {
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, id); }));
+}
+
 void outbox_in_order(msteams::store::Repositories const& repos) {
     auto out = [](std::string const& key, std::int64_t sort_at) { return outbox_post("dm-1", key, sort_at); };
     // Hooks arrived as 2, 1 (Mattermost runs them concurrently); 1 happened first. A replay adds nothing.
     CHECK(must(repos.outbox->enqueue({out("p2", 200), out("p1", 100)})) == 2);
     CHECK(must(repos.outbox->enqueue({out("p2", 200)})) == 0);
-    auto const remove = [&](std::int64_t id) {
-        REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, id); }));
-    };
     std::vector<std::string> order;
     for (int i = 0; i < 3; ++i) {
         auto const item = must(repos.outbox->claim(1000, 99, 60'000));  // posts need not have settled
         if (item) {
             order.push_back(item->post_id.str());
-            remove(item->id);
+            remove_sent(repos, item->id);
         }
     }
     CHECK(order == std::vector<std::string>{"p1", "p2"});
@@ -352,60 +361,48 @@ void outbox_in_order(msteams::store::Repositories const& repos) {
     auto const edit = must(repos.outbox->claim(1000, 300, 60'000));
     REQUIRE(edit);
     CHECK(edit->kind == msteams::store::OutboxKind::edit);
-    remove(edit->id);
+    remove_sent(repos, edit->id);
     auto const p3 = must(repos.outbox->claim(1000, 300, 60'000));
     REQUIRE(p3);
     CHECK(p3->post_id == "p3");
-    remove(p3->id);
+    remove_sent(repos, p3->id);
     CHECK(must(repos.outbox->size()) == 0);
 }
 
 void outbox_holds(msteams::store::Repositories const& repos) {
-    auto const remove = [&](std::int64_t id) {
-        REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) { return repos.outbox->remove(tx, id); }));
-    };
     CHECK(must(repos.outbox->enqueue(
               {outbox_post("dm-1", "p2", 200), outbox_post("dm-1", "p3", 300), outbox_post("dm-2", "q1", 250)})) == 3);
-    auto const p2 = must(repos.outbox->claim(1000, 0, 60'000));
-    REQUIRE(p2);
-    CHECK(p2->post_id == "p2");
-    REQUIRE(repos.outbox->hold(p2->id, 1100));
+    auto const p2 = next_out(repos, 1000);
+    CHECK(p2.post_id == "p2");
+    REQUIRE(repos.outbox->hold(p2.id, 1100));
     // Held, it holds back its channel; other channels go on.
-    auto const q1 = must(repos.outbox->claim(1000, 0, 60'000));
-    REQUIRE(q1);
-    CHECK(q1->post_id == "q1");
+    auto const q1 = next_out(repos, 1000);
+    CHECK(q1.post_id == "q1");
     CHECK_FALSE(must(repos.outbox->claim(1099, 0, 60'000)).has_value());
     // Its time over, it comes back with no attempt counted.
-    auto const again = must(repos.outbox->claim(1100, 0, 60'000));
-    REQUIRE(again);
-    CHECK(again->id == p2->id);
-    CHECK(again->attempts == 0);
+    auto const again = next_out(repos, 1100);
+    CHECK(again.id == p2.id);
+    CHECK(again.attempts == 0);
     // Held again, the post it waits for arrives: the hold ends at once, and that post goes first.
-    REQUIRE(repos.outbox->hold(p2->id, 5000));
+    REQUIRE(repos.outbox->hold(p2.id, 5000));
     CHECK(must(repos.outbox->enqueue({outbox_post("dm-1", "p1", 100)})) == 1);
-    auto const p1 = must(repos.outbox->claim(1200, 0, 60'000));
-    REQUIRE(p1);
-    CHECK(p1->post_id == "p1");
+    auto const p1 = next_out(repos, 1200);
+    CHECK(p1.post_id == "p1");
     // A hold that began while that post was being sent ends when it is sent.
-    REQUIRE(repos.outbox->hold(p2->id, 5000));
-    remove(p1->id);
-    auto const next = must(repos.outbox->claim(1200, 0, 60'000));
-    REQUIRE(next);
-    CHECK(next->post_id == "p2");
+    REQUIRE(repos.outbox->hold(p2.id, 5000));
+    remove_sent(repos, p1.id);
+    CHECK(next_out(repos, 1200).post_id == "p2");
     // A postponed retry is not a hold: a new item of its channel does not bring it forward.
-    REQUIRE(repos.outbox->postpone(q1->id, 9000, "Graph answered 503"));
+    REQUIRE(repos.outbox->postpone(q1.id, 9000, "Graph answered 503"));
     CHECK(must(repos.outbox->enqueue({outbox_post("dm-2", "q2", 260)})) == 1);
     CHECK_FALSE(must(repos.outbox->claim(1300, 0, 60'000)).has_value());
     // An item sent once its hold ran out is gone for good.
-    remove(next->id);
-    auto const p3 = must(repos.outbox->claim(1300, 0, 60'000));
-    REQUIRE(p3);
-    CHECK(p3->post_id == "p3");
-    REQUIRE(repos.outbox->hold(p3->id, 1400));
-    auto const p3_again = must(repos.outbox->claim(1400, 0, 60'000));
-    REQUIRE(p3_again);
-    CHECK(p3_again->id == p3->id);
-    remove(p3->id);
+    remove_sent(repos, p2.id);
+    auto const p3 = next_out(repos, 1300);
+    CHECK(p3.post_id == "p3");
+    REQUIRE(repos.outbox->hold(p3.id, 1400));
+    CHECK(next_out(repos, 1400).id == p3.id);
+    remove_sent(repos, p3.id);
     CHECK(must(repos.outbox->size()) == 2);  // q1 and q2, which waits behind it
 }
 }  // namespace
