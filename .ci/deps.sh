@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev libboost-dev catch2 libssl-dev
   libpq-dev postgresql postgresql-server-dev-15
   libgumbo-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
-  chromium
+  chromium prometheus
   clang-19 libclang-rt-19-dev clang-format-19 clang-tidy-19
 )
 missing=()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -198,6 +199,7 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		server.SqlDriverName = deref(cfg.SqlSettings.DriverName)
 		server.SqlDataSource = deref(cfg.SqlSettings.DataSource)
 		server.LogLevel = mostVerboseLogLevel(cfg)
+		server.NodeName = nodeNameOf(cfg)
 		if cfg.FileSettings.MaxFileSize != nil {
 			server.MaxFileSize = *cfg.FileSettings.MaxFileSize
 		}
@@ -206,6 +208,19 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 	}
 	return &corepb.Configuration{PluginSettingsJson: string(js), Server: server}, nil
 }
+
+// nodeNameOf names this server in the bridge's metrics: ClusterSettings.OverrideHostname, else the host name.
+func nodeNameOf(cfg *model.Config) string {
+	if cfg != nil {
+		if name := deref(cfg.ClusterSettings.OverrideHostname); name != "" {
+			return name
+		}
+	}
+	name, _ := os.Hostname()
+	return name
+}
+
+func (p *Plugin) nodeName() string { return nodeNameOf(p.API.GetUnsanitizedConfig()) }
 
 // mostVerboseLogLevel is the most verbose level the server writes anywhere (console or file), so that the core
 // sends no line the server would drop; "" when the settings do not say.

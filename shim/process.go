@@ -158,6 +158,7 @@ type supervisor struct {
 	stopping bool
 	stopCh   chan struct{}
 	restarts int
+	exits    int // unexpected exits of the core, each followed by a restart (the core's metrics count them)
 
 	wg sync.WaitGroup
 }
@@ -237,6 +238,9 @@ func (s *supervisor) run(p *coreProcess) {
 		if s.isStopping() {
 			return
 		}
+		s.mu.Lock()
+		s.exits++
+		s.mu.Unlock()
 		if !p.readyAt.IsZero() && time.Since(p.readyAt) >= s.opts.HealthyAfter {
 			delay = s.opts.BackoffInitial
 		}
@@ -299,7 +303,7 @@ func (s *supervisor) launch() (*coreProcess, error) {
 	s.mu.Lock()
 	cfgGen := s.cfgGen
 	s.mu.Unlock()
-	cfg, err := s.opts.Config()
+	cfg, err := s.config()
 	if err != nil {
 		return fail(fmt.Errorf("cannot read the configuration: %w", err))
 	}
@@ -674,9 +678,23 @@ func (s *supervisor) configurationChanged() error {
 	return result
 }
 
+// config is the configuration to send the core, with how often the core exited and was started again.
+func (s *supervisor) config() (*corepb.Configuration, error) {
+	cfg, err := s.opts.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.GetServer() != nil {
+		s.mu.Lock()
+		cfg.Server.CoreRestarts = int64(s.exits)
+		s.mu.Unlock()
+	}
+	return cfg, nil
+}
+
 // pushConfig sends the current configuration to p with ConfigurationChange.
 func (s *supervisor) pushConfig(p *coreProcess) error {
-	cfg, err := s.opts.Config()
+	cfg, err := s.config()
 	if err != nil {
 		return fmt.Errorf("cannot read the configuration: %w", err)
 	}

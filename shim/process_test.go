@@ -287,6 +287,12 @@ func TestSupervisorRestartsAfterKill9AndReplaysGapEventsOnce(t *testing.T) {
 	if w.Code != 503 || w.Header().Get("Retry-After") != "5" {
 		t.Errorf("HTTP during the restart: %d %v", w.Code, w.Header())
 	}
+	// ... and the metrics listener reads that the core is down.
+	w = httptest.NewRecorder()
+	h.p.ServeMetrics(testCtx, w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 200 || !strings.HasSuffix(w.Body.String(), "} 0\n") {
+		t.Errorf("metrics during the restart: %d %q", w.Code, w.Body.String())
+	}
 	// Events raised during the gap.
 	for i := 1; i <= 20; i++ {
 		h.post(fmt.Sprintf("gap-%d", i))
@@ -296,6 +302,10 @@ func TestSupervisorRestartsAfterKill9AndReplaysGapEventsOnce(t *testing.T) {
 		return ok && gen > gen1
 	})
 	t.Logf("restarted and re-activated in %s", time.Since(killed))
+	// The restarted core is told it was restarted once (its msteams_core_restarts_total).
+	if cfg, err := h.p.sup.config(); err != nil || cfg.GetServer().GetCoreRestarts() != 1 {
+		t.Errorf("configuration after one restart: core_restarts %d, %v", cfg.GetServer().GetCoreRestarts(), err)
+	}
 	pid2 := h.corePid()
 	if pid2 == pid1 || pid2 == 0 {
 		t.Fatalf("pid after restart = %d (before %d)", pid2, pid1)

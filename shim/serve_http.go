@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -103,6 +104,28 @@ const (
 )
 
 func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	p.serve(c, w, r, false)
+}
+
+// ServeMetrics answers the server's metrics listener (/plugins/com.mattermost.msteams/metrics on the metrics port)
+// with the core's Prometheus exposition. While the core is not running it answers msteams_core_up 0 itself, so that
+// an alert sees the bridge down rather than a failed scrape.
+func (p *Plugin) ServeMetrics(c *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	p.serve(c, w, r, true)
+}
+
+// coreDownExposition is what the metrics listener gets while the core cannot answer.
+func coreDownExposition(node string) string {
+	return "# HELP msteams_core_up 1 while the core answers (the shim answers 0 while it restarts).\n" +
+		"# TYPE msteams_core_up gauge\n" +
+		"msteams_core_up{node=\"" + escapeLabelValue(node) + "\"} 0\n"
+}
+
+func escapeLabelValue(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+}
+
+func (p *Plugin) serve(c *plugin.Context, w http.ResponseWriter, r *http.Request, metricsListener bool) {
 	if n := p.httpRunning.Add(1); n > maxConcurrentHTTP {
 		p.httpRunning.Add(-1)
 		writeBusy(w)
@@ -116,11 +139,17 @@ func (p *Plugin) ServeHTTP(c *plugin.Context, w http.ResponseWriter, r *http.Req
 		client, _, ready = link.readyClient()
 	}
 	if !ready || client == nil {
+		if metricsListener {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			_, _ = io.WriteString(w, coreDownExposition(p.nodeName()))
+			return
+		}
 		w.Header().Set("Retry-After", retryAfterSecs)
 		writeJSONError(w, http.StatusServiceUnavailable, "The MS Teams plugin is restarting. Try again shortly.")
 		return
 	}
 	head := requestHead(c, r)
+	head.MetricsListener = metricsListener
 	if head.ContentLength > maxRequestBody {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "The request body is too large.")
 		return

@@ -531,3 +531,47 @@ func TestServeHTTPCancelsTheStreamWhenTheClientGoesAway(t *testing.T) {
 		t.Fatal("the core kept streaming to a client that went away")
 	}
 }
+
+func TestServeMetricsForwardsToTheCoreMarkedAsTheMetricsListener(t *testing.T) {
+	var head *corepb.HttpRequestHead
+	f := &fakeHooks{serveHTTP: func(s corepb.Hooks_ServeHTTPServer) error {
+		var err error
+		if head, err = readHead(s); err != nil {
+			return err
+		}
+		if err := sendHead(s, 200, &corepb.Header{Name: "Content-Type", Values: []string{"text/plain; version=0.0.4"}}); err != nil {
+			return err
+		}
+		return sendBody(s, []byte("msteams_core_up{node=\"n\"} 1\n"))
+	}}
+	p, _, _ := newLinkedPlugin(t, f, true)
+	w := httptest.NewRecorder()
+	p.ServeMetrics(testCtx, w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 200 || w.Body.String() != "msteams_core_up{node=\"n\"} 1\n" {
+		t.Fatalf("response %d %q", w.Code, w.Body.String())
+	}
+	if head == nil || !head.GetMetricsListener() || head.GetPath() != "/" {
+		t.Fatalf("head %+v: want the metrics listener's request", head)
+	}
+	// The plugin's own routes never carry the mark.
+	head = nil
+	w = httptest.NewRecorder()
+	p.ServeHTTP(testCtx, w, httptest.NewRequest("GET", "/metrics", nil))
+	if head == nil || head.GetMetricsListener() {
+		t.Fatalf("head %+v: a plugin route marked as the metrics listener", head)
+	}
+}
+
+func TestServeMetricsAnswersCoreDownWhileTheCoreIsNotRunning(t *testing.T) {
+	f := &fakeHooks{serveHTTP: func(corepb.Hooks_ServeHTTPServer) error { t.Error("core called"); return nil }}
+	p, _, _ := newLinkedPlugin(t, f, false)
+	w := httptest.NewRecorder()
+	p.ServeMetrics(testCtx, w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain; version=0.0.4") ||
+		!strings.Contains(w.Body.String(), "\nmsteams_core_up{node=\"") || !strings.HasSuffix(w.Body.String(), "\"} 0\n") {
+		t.Fatalf("response %d %v %q", w.Code, w.Header(), w.Body.String())
+	}
+	if got := coreDownExposition("a\"b\\c\nd"); !strings.Contains(got, `{node="a\"b\\c\nd"} 0`) {
+		t.Fatalf("node label not escaped: %q", got)
+	}
+}

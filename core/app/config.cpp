@@ -59,6 +59,7 @@ constexpr Setting k_reconcile_seconds{"reconcileIntervalSeconds", "Reconciliatio
 constexpr Setting k_chat_writes{"graphChatWritesPerMinute", "Graph edits, deletes and reactions per chat per minute"};
 // Advanced: how long one Graph request may take before the bridge gives up on its answer.
 constexpr Setting k_request_timeout{"graphRequestTimeoutMs", "Graph request timeout (ms)"};
+constexpr Setting k_metrics_token{"metricsToken", "Metrics bearer token"};
 
 constexpr std::size_t k_max_text = 4096;
 constexpr std::size_t k_max_ca_pem = 64 * 1024;
@@ -431,6 +432,13 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
         generated_secret(r, k_webhook_secret, generate_missing_secrets, 16, 128, normalized, out.generated_keys),
         c.webhook_secret);
 
+    // Optional: empty keeps the plugin's own /metrics route closed (the server's metrics listener serves them).
+    problems.take(r.text(k_metrics_token, 256), c.metrics_token);
+    if (!c.metrics_token.empty() && (c.metrics_token.size() < 16 || has_control_chars(c.metrics_token) ||
+                                     c.metrics_token.find(' ') != std::string::npos)) {
+        problems.check(invalid(k_metrics_token, "must be empty or at least 16 characters without spaces."));
+        c.metrics_token.clear();
+    }
     problems.take(r.choice(k_national_cloud, Cloud::global,
                            {{"global", Cloud::global},
                             {"usgov", Cloud::usgov},

@@ -20,6 +20,8 @@ struct ServerSettings {
     std::string plugin_version;
     std::string diagnostic_id;
     std::string log_level;  // the server's most verbose log level; "" = unknown
+    std::string node_name;  // this server's name in a cluster (the metrics' node label)
+    std::int64_t core_restarts = 0;
 };
 
 enum class Cloud { global, usgov, usgovdod, china, custom };
@@ -38,6 +40,7 @@ struct Config {
     std::string client_secret;   // secret
     std::string encryption_key;  // secret
     std::string webhook_secret;  // secret
+    std::string metrics_token;   // secret; empty: the plugin's /metrics route is closed
     Cloud cloud = Cloud::global;
     std::string login_base_url;  // e.g. https://login.microsoftonline.com (no trailing slash)
     std::string graph_base_url;  // e.g. https://graph.microsoft.com (no trailing slash, no /v1.0)

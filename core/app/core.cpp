@@ -4,8 +4,10 @@
 #include <sstream>
 #include <thread>
 
+#include "app/observers.hpp"
 #include "commands/account_commands.hpp"
 #include "commands/admin_commands.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
 #include "common/strings.hpp"
@@ -14,6 +16,8 @@
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "http/client.hpp"
+#include "metrics/prometheus.hpp"
+#include "store/overview.hpp"
 #include "store/repositories.hpp"
 #include "store/database.hpp"
 #include "store/profiles.hpp"
@@ -123,7 +127,8 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
       open_database_(std::move(open_database)),
       commands_(*api_),
       stats_(std::make_shared<metrics::Counters>()),
-      node_id_(random::token(12)) {
+      node_id_(random::token(12)),
+      started_at_ms_(now_ms()) {
     auto logins_source = [this] { return logins(); };
     commands::add_account_commands(commands_, logins_source);
     commands::add_admin_commands(commands_, *api_, [this]() -> std::shared_ptr<commands::AdminContext const> {
@@ -140,6 +145,13 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
     };
     web::install_notification_routes(router_, [this] { return receiver(); }, stats_, api_, repositories);
     web::install_channel_routes(router_, api_, repositories);
+    web::install_metrics_route(
+        router_,
+        [this] {
+            auto const c = config_.load();
+            return c ? c->metrics_token : std::string();
+        },
+        [this] { return metrics_text(); });
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -229,9 +241,12 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         return fail(ErrorCode::invalid_argument,
                     std::string("Additional trusted CA certificates (extraCaPem) cannot be used: ") + e.what());
     }
+    auto const observer = graph_observer(stats_);
     runtime->entra = std::make_shared<graph::Entra>(
-        runtime->http, graph::App{config->login_base_url, config->graph_base_url, config->graph_resource,
-                                  config->tenant_id, config->client_id, config->client_secret});
+        runtime->http,
+        graph::App{config->login_base_url, config->graph_base_url, config->graph_resource, config->tenant_id,
+                   config->client_id, config->client_secret},
+        observer);
     runtime->sealer = std::make_shared<crypto::Sealer const>(config->encryption_key);
     sync::LoginSettings settings{config->server.site_url, k_plugin_id, bot_user_id_, config->connected_users_allowed};
     runtime->repos = store::postgres_repositories(db_);
@@ -249,7 +264,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.tenant_reads_per_second = k_margin * limits.tenant_reads_per_second;
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
     limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
-    runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits);
+    runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits, observer);
 
     auto entra = runtime->entra;
     auto graph = runtime->graph;
@@ -373,7 +388,7 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
         return fail(ErrorCode::unavailable,
                     "The MS Teams plugin cannot use the Mattermost database: " + db.error().message);
     }
-    db_ = *db;
+    db_ = store::observed(*db, query_observer(stats_));
 
     mm::Bot const bot{"msteams", "MS Teams",
                       "Posts for Microsoft Teams users and tells you about your Teams connection.", ""};
@@ -590,6 +605,32 @@ std::size_t Core::http_body_limit(std::string const& method, std::string const& 
 }
 
 web::Response Core::serve_http(web::Request const& request) const { return router_.handle(request); }
+
+std::string Core::metrics_text() const {
+    metrics::Gauges g;
+    auto const config = config_.load();
+    auto const runtime = runtime_.load();
+    g.active = active_.load() && config && config->configured();
+    g.start_time = static_cast<double>(started_at_ms_) / 1000.0;
+    std::string node = "unknown";
+    if (config) {
+        g.restarts = config->server.core_restarts;
+        if (!config->server.node_name.empty()) {
+            node = config->server.node_name;
+        }
+    }
+    if (runtime && active_.load()) {
+        g.leader = runtime->monitor->leader();
+        if (runtime->repos.db) {
+            if (auto const overview = store::read_overview(*runtime->repos.db)) {
+                g.database = database_gauges(*overview, now_ms());
+            } else {
+                log::debug("metrics: the bridge's tables could not be read", {{"error", overview.error().message}});
+            }
+        }
+    }
+    return metrics::render(*stats_, g, node);
+}
 
 std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
     std::vector<sync::OutboundEvent> outbound;

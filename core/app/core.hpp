@@ -90,6 +90,8 @@ public:
 
     [[nodiscard]] std::size_t http_body_limit(std::string const& method, std::string const& path) const;
     [[nodiscard]] web::Response serve_http(web::Request const& request) const;
+    // The Prometheus exposition of this node (GET /metrics).
+    [[nodiscard]] std::string metrics_text() const;
 
     // Handles events in order and returns the sequence number of the last one finished (0 if none).
     std::uint64_t deliver_events(std::span<HookEvent const> events);
@@ -135,6 +137,7 @@ private:
     MmUserId bot_user_id_;
     std::shared_ptr<metrics::Counters> stats_;
     std::string node_id_;
+    std::int64_t started_at_ms_ = 0;
     mutable std::mutex problems_mutex_;
     std::string problems_;
 };

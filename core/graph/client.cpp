@@ -449,7 +449,8 @@ struct Call {
     std::string content_type;
     Budget budget = Budget::none;
     std::string chat_id;
-    std::uint64_t Counters::* kind = nullptr;  // counted once per call, not per retry
+    std::uint64_t Counters::* kind = nullptr;  // counted once per call, not per retry; names its endpoint class
+    bool count_kind = true;                    // false for a download's redirect (its call was counted)
     std::size_t max_body = k_max_json;
     milliseconds timeout{0};  // 0: Limits::request_timeout
     // Whether the request may be sent again when its outcome is unknown (a timeout or a lost connection after it was
@@ -458,6 +459,31 @@ struct Call {
     std::string accept = "application/json";
     std::string what;  // "GET chat message", for errors and logs (never secrets)
 };
+
+// The endpoint class a request is counted under, from what its call counts.
+std::string_view endpoint_class(std::uint64_t Counters::* kind) {
+    struct Name {
+        std::uint64_t Counters::* kind;
+        std::string_view name;
+    };
+    static constexpr std::array<Name, 11> k_names = {{{&Counters::message_gets, "message_get"},
+                                                      {&Counters::message_lists, "message_list"},
+                                                      {&Counters::message_posts, "message_post"},
+                                                      {&Counters::message_writes, "message_write"},
+                                                      {&Counters::chat_gets, "chat"},
+                                                      {&Counters::file_downloads, "file_download"},
+                                                      {&Counters::file_uploads, "file_upload"},
+                                                      {&Counters::subscription_calls, "subscription"},
+                                                      {&Counters::user_gets, "user"},
+                                                      {&Counters::photo_gets, "photo"},
+                                                      {&Counters::presence_reads, "presence"}}};
+    for (auto const& n : k_names) {
+        if (n.kind == kind) {
+            return n.name;
+        }
+    }
+    return "other";
+}
 
 }  // namespace
 
@@ -484,7 +510,13 @@ struct Client::Impl {
     std::mutex rng_mutex;
     std::minstd_rand rng;
 
-    Impl(std::shared_ptr<http::Client> h, std::string b, Limits l) : http(std::move(h)), base(std::move(b)), limits(l) {
+    std::shared_ptr<Observer> observer;  // never null (a do-nothing one when none was given)
+
+    Impl(std::shared_ptr<http::Client> h, std::string b, Limits l, std::shared_ptr<Observer> o)
+        : http(std::move(h)),
+          base(std::move(b)),
+          limits(l),
+          observer(o ? std::move(o) : std::make_shared<Observer>()) {
         while (!base.empty() && base.back() == '/') {
             base.pop_back();
         }
@@ -564,6 +596,7 @@ struct Client::Impl {
                 return fail(ErrorCode::unavailable, call.what + ": not sent, the bridge is stopping");
             }
             count(&Counters::waited_ms, static_cast<std::uint64_t>(turn.wait.count()));
+            observer->graph_waited(turn.wait);
         }
         return {};
     }
@@ -588,7 +621,7 @@ struct Client::Impl {
         auto const timeout = call.timeout.count() > 0 ? call.timeout : limits.request_timeout;
         for (int attempt = 0;; ++attempt) {
             MSTEAMS_TRY(take_turn(call, deadline));
-            if (attempt == 0 && call.kind != nullptr) {
+            if (attempt == 0 && call.kind != nullptr && call.count_kind) {
                 count(call.kind);
             }
             http::Request req;
@@ -605,7 +638,9 @@ struct Client::Impl {
             req.timeout = timeout;
             req.max_response_body = call.max_body;
             count(&Counters::requests);
+            auto const sent_at = Clock::now();
             auto result = http->send(std::move(req));
+            observer->graph_request(endpoint_class(call.kind), result ? result->status : 0, Clock::now() - sent_at);
 
             Error failure;
             milliseconds pause{0};
@@ -670,6 +705,7 @@ struct Client::Impl {
                 return std::unexpected(std::move(failure));
             }
             count(&Counters::retries);
+            observer->graph_retry();
         }
     }
 
@@ -759,7 +795,7 @@ struct Client::Impl {
                 call.url = location;
                 call.token.clear();  // pre-authenticated: the bearer token stays with Graph
                 call.budget = Budget::none;
-                call.kind = nullptr;
+                call.count_kind = false;
                 call.what += " (redirected)";
                 continue;
             }
@@ -770,8 +806,9 @@ struct Client::Impl {
     }
 };
 
-Client::Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits)
-    : impl_(std::make_unique<Impl>(std::move(http), std::move(graph_base), limits)) {}
+Client::Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits,
+               std::shared_ptr<Observer> observer)
+    : impl_(std::make_unique<Impl>(std::move(http), std::move(graph_base), limits, std::move(observer))) {}
 
 Client::~Client() = default;
 

@@ -11,6 +11,7 @@
 #include "common/ids.hpp"
 #include "common/result.hpp"
 #include "graph/entra.hpp"
+#include "graph/observer.hpp"
 #include "http/client.hpp"
 
 // Microsoft Graph v1.0, typed: chats, chat messages, files, users and change-notification subscriptions.
@@ -270,7 +271,9 @@ public:
 class Client final : public ChatApi, public SubscriptionApi {
 public:
     // `graph_base` is e.g. https://graph.microsoft.com (no /v1.0).
-    Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits = {});
+    // `observer` (optional) is told of every request, retry and rate-limiter wait.
+    Client(std::shared_ptr<http::Client> http, std::string graph_base, Limits limits = {},
+           std::shared_ptr<Observer> observer = nullptr);
     ~Client();
     Client(Client const&) = delete;
     Client& operator=(Client const&) = delete;

@@ -104,7 +104,10 @@ Error graph_error(http::Response const& r) {
     return e;
 }
 
-Entra::Entra(std::shared_ptr<http::Client> http, App app) : http_(std::move(http)), app_(std::move(app)) {}
+Entra::Entra(std::shared_ptr<http::Client> http, App app, std::shared_ptr<Observer> observer)
+    : http_(std::move(http)),
+      app_(std::move(app)),
+      observer_(std::move(observer)) {}
 
 std::string Entra::delegated_scope() const {
     std::string scope = "openid profile offline_access";
@@ -122,7 +125,7 @@ std::string Entra::authorize_url(std::string const& redirect_uri, std::string co
            form_field("code_challenge", code_challenge) + "&code_challenge_method=S256&prompt=select_account";
 }
 
-Result<Token> Entra::token_request(std::string const& form) const {
+Result<Token> Entra::token_request(std::string_view grant, std::string const& form) const {
     http::Request req;
     req.method = "POST";
     req.url = app_.login_base + "/" + strings::url_encode(app_.tenant) + "/oauth2/v2.0/token";
@@ -132,8 +135,13 @@ Result<Token> Entra::token_request(std::string const& form) const {
     req.timeout = k_timeout;
     req.max_response_body = k_max_token_response;
     auto const started = now_ms();
+    auto const sent_at = std::chrono::steady_clock::now();
+    auto answer = http_->send(std::move(req));
+    if (observer_) {
+        observer_->entra_request(grant, answer ? answer->status : 0, std::chrono::steady_clock::now() - sent_at);
+    }
     http::Response r;
-    MSTEAMS_TRY_ASSIGN(r, http_->send(std::move(req)));
+    MSTEAMS_TRY_ASSIGN(r, std::move(answer));
     if (r.status != 200) {
         return std::unexpected(entra_error(r));
     }
@@ -167,14 +175,15 @@ Result<Token> Entra::token_request(std::string const& form) const {
 
 Result<Token> Entra::redeem_code(std::string const& code, std::string const& redirect_uri,
                                  std::string const& code_verifier) const {
-    return token_request("grant_type=authorization_code&" + form_field("code", code) + "&" +
-                         form_field("redirect_uri", redirect_uri) + "&" + form_field("code_verifier", code_verifier) +
-                         "&" + form_field("scope", delegated_scope()));
+    return token_request("authorization_code", "grant_type=authorization_code&" + form_field("code", code) + "&" +
+                                                   form_field("redirect_uri", redirect_uri) + "&" +
+                                                   form_field("code_verifier", code_verifier) + "&" +
+                                                   form_field("scope", delegated_scope()));
 }
 
 Result<Token> Entra::refresh(std::string const& refresh_token) const {
-    return token_request("grant_type=refresh_token&" + form_field("refresh_token", refresh_token) + "&" +
-                         form_field("scope", delegated_scope()));
+    return token_request("refresh_token", "grant_type=refresh_token&" + form_field("refresh_token", refresh_token) +
+                                              "&" + form_field("scope", delegated_scope()));
 }
 
 Result<Token> Entra::app_token() {
@@ -183,8 +192,8 @@ Result<Token> Entra::app_token() {
         return app_token_;
     }
     Token t;
-    MSTEAMS_TRY_ASSIGN(
-        t, token_request("grant_type=client_credentials&" + form_field("scope", app_.resource + "/.default")));
+    MSTEAMS_TRY_ASSIGN(t, token_request("client_credentials", "grant_type=client_credentials&" +
+                                                                  form_field("scope", app_.resource + "/.default")));
     app_token_ = t;
     return t;
 }
@@ -195,8 +204,13 @@ Result<Me> Entra::me(std::string const& access_token) const {
     req.headers = {{"Authorization", "Bearer " + access_token}, {"Accept", "application/json"}};
     req.timeout = k_timeout;
     req.max_response_body = k_max_token_response;
+    auto const sent_at = std::chrono::steady_clock::now();
+    auto answer = http_->send(std::move(req));
+    if (observer_) {
+        observer_->graph_request("me", answer ? answer->status : 0, std::chrono::steady_clock::now() - sent_at);
+    }
     http::Response r;
-    MSTEAMS_TRY_ASSIGN(r, http_->send(std::move(req)));
+    MSTEAMS_TRY_ASSIGN(r, std::move(answer));
     if (r.status != 200) {
         return std::unexpected(graph_error(r));
     }

@@ -8,6 +8,7 @@
 
 #include "common/ids.hpp"
 #include "common/result.hpp"
+#include "graph/observer.hpp"
 #include "http/client.hpp"
 
 // Microsoft Entra ID (v2 endpoints): authorization code with PKCE, refresh, client credentials; and the errors
@@ -74,7 +75,8 @@ public:
 
 class Entra final : public AppTokens, public SignIn {
 public:
-    Entra(std::shared_ptr<http::Client> http, App app);
+    // `observer` (optional) is told of every token request.
+    Entra(std::shared_ptr<http::Client> http, App app, std::shared_ptr<Observer> observer = nullptr);
 
     [[nodiscard]] std::string authorize_url(std::string const& redirect_uri, std::string const& state,
                                             std::string const& code_challenge) const override;
@@ -89,11 +91,12 @@ public:
     [[nodiscard]] App const& app() const noexcept { return app_; }
 
 private:
-    [[nodiscard]] Result<Token> token_request(std::string const& form) const;
+    [[nodiscard]] Result<Token> token_request(std::string_view grant, std::string const& form) const;
     [[nodiscard]] std::string delegated_scope() const;
 
     std::shared_ptr<http::Client> http_;
     App app_;
+    std::shared_ptr<Observer> observer_;  // may be null
     std::mutex app_token_mutex_;
     Token app_token_;
 };

@@ -6,8 +6,11 @@
 #include <utility>
 #include <vector>
 
-// What the bridge did, counted by the modules that do it (sync, subscriptions). Read by the admin stats route and
-// the benchmark; never holds secrets.
+#include "metrics/instruments.hpp"
+
+// What the bridge did, counted by the modules that do it (sync, subscriptions) and by the observers app wires to the
+// Graph client, Entra and the database. Read by the admin stats route, the Prometheus exposition and the benchmark;
+// never holds secrets. Everything here counts from the core's start.
 namespace msteams::metrics {
 
 struct Counters {
@@ -79,6 +82,24 @@ struct Counters {
     Counter subscriptions_renewed{0};
     Counter subscriptions_deleted{0};
     Counter subscription_failures{0};
+
+    // Microsoft Graph and Entra, as the app's observers see them (per request, retries included)
+    CounterFamily graph_requests{{"endpoint", "status"}};  // status: the HTTP status, or "error" (no answer)
+    HistogramFamily graph_request_seconds{{"endpoint"}};
+    Counter graph_retries{0};
+    Counter graph_limiter_wait_ms{0};  // time requests waited for a rate-limiter turn
+    CounterFamily entra_requests{{"grant", "status"}};
+    HistogramFamily entra_request_seconds{{"grant"}};
+    CounterFamily token_refreshes{
+        {"result"}, 8, {{"ok"}, {"revoked"}, {"failed"}}};  // ok, revoked (the user must connect again), failed
+
+    // delivery latencies
+    Histogram notification_to_post_seconds;  // a change notification's arrival → its Mattermost post
+    Histogram post_to_teams_seconds;         // a Mattermost post's creation → its Teams message
+
+    // the Mattermost database
+    Histogram db_query_seconds;
+    Counter db_errors{0};
 
     [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> snapshot() const;
 };

@@ -35,6 +35,11 @@ web::Request request_from_head(v1::HttpRequestHead const& head) {
     r.user_id = MmUserId(head.user_id());  // Mattermost sets it for a valid session only
     r.source_plugin_id = head.source_plugin_id();
     r.declared_length = head.content_length() < 0 ? -1 : head.content_length();
+    if (head.metrics_listener()) {
+        // The server's metrics listener serves the plugin's exposition at its root, and nothing else of it.
+        r.metrics_listener = true;
+        r.path = r.path.empty() || r.path == "/" ? "/metrics" : "/metrics-listener" + r.path;
+    }
     return r;
 }
 

@@ -94,6 +94,8 @@ app::ServerSettings from_proto(v1::ServerSettings const& s) {
     out.plugin_version = s.plugin_version();
     out.diagnostic_id = s.diagnostic_id();
     out.log_level = s.log_level();
+    out.node_name = s.node_name();
+    out.core_restarts = s.core_restarts();
     return out;
 }
 

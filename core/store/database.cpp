@@ -296,6 +296,57 @@ Result<std::shared_ptr<Database>> Database::open(Options options) {
     return std::shared_ptr<Database>(std::move(db));
 }
 
+namespace {
+
+class ObservedTx final : public Tx {
+public:
+    ObservedTx(Tx& inner, QueryObserver const& observe) : inner_(inner), observe_(observe) {}
+    Result<Rows> exec(std::string_view sql, std::vector<Param> const& params) override {
+        auto const started = std::chrono::steady_clock::now();
+        auto rows = inner_.exec(sql, params);
+        observe_(std::chrono::steady_clock::now() - started, rows.has_value());
+        return rows;
+    }
+
+private:
+    Tx& inner_;
+    QueryObserver const& observe_;
+};
+
+class ObservedDatabase final : public Database {
+public:
+    ObservedDatabase(std::shared_ptr<Database> inner, QueryObserver observe)
+        : inner_(std::move(inner)),
+          observe_(std::move(observe)) {}
+    Status migrate() override { return inner_->migrate(); }
+    Result<int> schema_version() override { return inner_->schema_version(); }
+    Status transact(std::function<Status(Tx&)> const& work) override {
+        return inner_->transact([&](Tx& tx) {
+            ObservedTx observed(tx, observe_);
+            return work(observed);
+        });
+    }
+    Result<Rows> exec(std::string_view sql, std::vector<Param> const& params) override {
+        auto const started = std::chrono::steady_clock::now();
+        auto rows = inner_->exec(sql, params);
+        observe_(std::chrono::steady_clock::now() - started, rows.has_value());
+        return rows;
+    }
+
+private:
+    std::shared_ptr<Database> inner_;
+    QueryObserver observe_;
+};
+
+}  // namespace
+
+std::shared_ptr<Database> observed(std::shared_ptr<Database> db, QueryObserver observe) {
+    if (!db || !observe) {
+        return db;
+    }
+    return std::make_shared<ObservedDatabase>(std::move(db), std::move(observe));
+}
+
 Result<Rows> AutoCommit::exec(std::string_view sql, std::vector<Param> const& params) { return db_.exec(sql, params); }
 
 }  // namespace msteams::store

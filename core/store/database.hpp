@@ -97,6 +97,12 @@ public:
     [[nodiscard]] virtual Result<Rows> exec(std::string_view sql, std::vector<Param> const& params = {}) = 0;
 };
 
+// What an observed database reports of each statement: how long it took and whether it succeeded.
+using QueryObserver = std::function<void(std::chrono::nanoseconds took, bool ok)>;
+
+// `db` with every statement (inside transactions too) reported to `observe`, for metrics (a null `db` stays null).
+[[nodiscard]] std::shared_ptr<Database> observed(std::shared_ptr<Database> db, QueryObserver observe);
+
 // Converts Mattermost's DataSource into a libpq connection string (exposed for tests).
 [[nodiscard]] Result<std::string> to_libpq_conninfo(std::string_view data_source, std::chrono::seconds connect_timeout);
 

@@ -93,6 +93,8 @@ std::vector<TeamsUserId> one_on_one_members(TeamsThreadId const& chat_id) {
 // One thread's processing: the connected members whose tokens may read it, tried in turn.
 struct Inbound::Work {
     TeamsThreadId chat_id;
+    // When the notifications of the batch arrived, by message (for the notification → post latency).
+    std::vector<std::pair<TeamsMessageId, std::int64_t>> notified_at;
     std::vector<std::pair<TeamsUserId, MmUserId>> connected;
     std::size_t member = 0;
     std::string token;
@@ -331,6 +333,21 @@ Result<store::Portal> Inbound::ensure_portal(TeamsThreadId const& chat_id, std::
     return portal;
 }
 
+namespace {
+
+// When the batch's notifications arrived, by message.
+std::vector<std::pair<TeamsMessageId, std::int64_t>> notified_at(std::vector<store::InboxItem> const& items) {
+    std::vector<std::pair<TeamsMessageId, std::int64_t>> out;
+    for (auto const& item : items) {
+        if (!item.message_id.empty() && item.received_at > 0) {
+            out.emplace_back(item.message_id, item.received_at);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& items, int attempts) {
     auto const& chat_id = items.front().thread_id;
     if (settings_.mode == InboundMode::off) {
@@ -349,6 +366,7 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         return Outcome::done;
     }
 
+    work.notified_at = notified_at(items);
     auto plan = plan_reads(items);
     std::int64_t echoed_to = 0;
     MSTEAMS_TRY_ASSIGN(echoed_to, skip_known(tx, chat_id, plan));
@@ -679,6 +697,12 @@ Result<MmPostId> Inbound::create_post(store::Tx& tx, Work& work, store::Portal c
     mm::Post created;
     MSTEAMS_TRY_ASSIGN(created, api_->create_post(post));
     ++stats_->posts_created;
+    for (auto const& [id, at] : work.notified_at) {
+        if (id == m.id) {
+            stats_->notification_to_post_seconds.observe(static_cast<double>(now_ms() - at) / 1000.0);
+            break;
+        }
+    }
     return created.id;
 }
 

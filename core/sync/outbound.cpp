@@ -736,6 +736,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
         return recorded;
     }
     ++(t->relay ? stats_->relayed_posts : stats_->sent_posts);
+    stats_->post_to_teams_seconds.observe(static_cast<double>(clock() - item.sort_at) / 1000.0);
     log::debug("sent a post to Teams", {{"post_id", item.post_id},
                                         {"outbox_id", std::to_string(item.id)},
                                         {"message_id", sent->id},

@@ -24,6 +24,8 @@ struct Request {
     // The Content-Length the client declared, -1 when it sent none. A body of another length is incomplete (the
     // client went away mid-body) and is refused, never handled as if it were whole.
     std::int64_t declared_length = -1;
+    // Came through the server's metrics listener (the ServeMetrics hook), not the plugin's HTTP routes.
+    bool metrics_listener = false;
 
     // The first value of a header (name in any case), or "".
     [[nodiscard]] std::string header(std::string_view name) const;

@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "metrics/counters.hpp"
+#include "metrics/prometheus.hpp"
 #include "store/repositories.hpp"
 #include "sync/receiver.hpp"
 
@@ -123,6 +124,33 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                          }
                          return dead_letter_list(*repos->dead_letters);
                      }});
+}
+
+void install_metrics_route(Router& router, std::function<std::string()> const& token,
+                           std::function<std::string()> const& render) {
+    router.add(
+        Route{"GET", "/metrics", Access::anyone, 0, [token, render](Request const& r) {
+                  if (!r.metrics_listener) {
+                      auto const expected = token();
+                      if (expected.empty()) {
+                          return json_error(404, "not_found",
+                                            "Metrics are served on the Mattermost server's metrics listener; "
+                                            "set a metrics token in the plugin's settings to read them here.");
+                      }
+                      auto const given = r.header("Authorization");
+                      constexpr std::string_view k_bearer = "Bearer ";
+                      if (given.size() <= k_bearer.size() || given.compare(0, k_bearer.size(), k_bearer) != 0 ||
+                          !strings::constant_time_equal(std::string_view(given).substr(k_bearer.size()), expected)) {
+                          return json_error(401, "unauthorized", "A valid metrics bearer token is required.")
+                              .set("WWW-Authenticate", "Bearer");
+                      }
+                  }
+                  Response out;
+                  out.status = 200;
+                  out.body = render();
+                  out.set("Content-Type", metrics::k_content_type).set("Cache-Control", "no-store");
+                  return out;
+              }});
 }
 
 void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,

@@ -221,3 +221,17 @@ TEST_CASE("config: Mattermost's mask for secrets is never taken as a value", "[c
                Catch::Contains("At-rest encryption key (encryptionKey) holds the mask"));
     CHECK_THAT(error_of(with("webhooksecret", mask)), Catch::Contains("Webhook secret (webhookSecret) holds the mask"));
 }
+
+TEST_CASE("config: the metrics token is optional, and a short one is refused by name", "[config]") {
+    auto const none = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(none.has_value());
+    CHECK(none->config.metrics_token.empty());
+    auto const set = parse_config(with("metricsToken", "0123456789abcdef"), valid_server(), true);
+    REQUIRE(set.has_value());
+    CHECK(set->config.metrics_token == "0123456789abcdef");
+    CHECK_THAT(error_of(with("metricsToken", "short")),
+               Catch::Contains("Metrics bearer token (metricsToken) must be empty or at least 16 characters"));
+    CHECK_THAT(error_of(with("metricsToken", "0123456789 abcdef")), Catch::Contains("metricsToken"));
+    // never in the description of the configuration that is logged
+    CHECK(msteams::app::describe(set->config).find("0123456789abcdef") == std::string::npos);
+}

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -857,7 +858,23 @@ TEST_CASE("graph: a 429 from Graph is retried after its Retry-After, within the 
     std::string const route = "GET /v1.0/chats/{chid}/messages/{mid}";
 
     SECTION("retried") {
-        Client client(emu.http, emu.graph_url(), unlimited(10s));
+        // What the metrics see: every exchange with its endpoint class and status, and the retry.
+        struct Recording final : msteams::graph::Observer {
+            std::mutex mutex;
+            std::vector<std::pair<std::string, int>> requests;
+            int retries = 0;
+            void graph_request(std::string_view endpoint, int status, std::chrono::nanoseconds took) override {
+                std::lock_guard lock(mutex);
+                requests.emplace_back(std::string(endpoint), status);
+                CHECK(took.count() > 0);
+            }
+            void graph_retry() override {
+                std::lock_guard lock(mutex);
+                ++retries;
+            }
+        };
+        auto const seen = std::make_shared<Recording>();
+        Client client(emu.http, emu.graph_url(), unlimited(10s), seen);
         REQUIRE(client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id)));
         auto const started = Steady::now();
         auto second = client.get_message(adele, msteams::TeamsThreadId(chat), msteams::TeamsMessageId(id));
@@ -871,6 +888,14 @@ TEST_CASE("graph: a 429 from Graph is retried after its Retry-After, within the 
         CHECK(c.message_gets == 2);
         CHECK(emu.count(route, 429) == static_cast<std::int64_t>(c.throttled));
         CHECK(emu.count(route, 200) == 2);
+        auto const count = [&](int status) {
+            return std::count(seen->requests.begin(), seen->requests.end(),
+                              std::pair<std::string, int>{"message_get", status});
+        };
+        CHECK(count(200) == 2);
+        CHECK(count(429) == static_cast<std::int64_t>(c.throttled));
+        CHECK(seen->requests.size() == 2 + c.throttled);
+        CHECK(seen->retries == static_cast<int>(c.retries));
     }
 
     SECTION("given up at the deadline with unavailable and retry_after") {

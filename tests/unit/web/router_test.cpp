@@ -141,3 +141,35 @@ TEST_CASE("web: a body shorter or longer than its Content-Length is refused befo
     CHECK(router.handle(g).status == 200);
     CHECK(handled == 3);
 }
+
+TEST_CASE("web: metrics are served to the metrics listener, and on the plugin route only with the token", "[web]") {
+    std::string token;
+    Router r;
+    msteams::web::install_metrics_route(
+        r, [&token] { return token; }, [] { return std::string("msteams_core_up{node=\"n\"} 1\n"); });
+
+    auto listener = request("GET", "/metrics");
+    listener.metrics_listener = true;
+    auto const served = r.handle(listener);
+    CHECK(served.status == 200);
+    CHECK(served.body == "msteams_core_up{node=\"n\"} 1\n");
+    CHECK_THAT(header(served, "Content-Type"), Catch::StartsWith("text/plain; version=0.0.4"));
+
+    // no token configured: the plugin route is closed, even for a Mattermost session
+    CHECK(r.handle(request("GET", "/metrics", "", "user1")).status == 404);
+
+    token = "0123456789abcdef-token";
+    auto with = [&](std::string const& value) {
+        auto q = request("GET", "/metrics");
+        q.headers.emplace_back("authorization", value);
+        return r.handle(q);
+    };
+    CHECK(r.handle(request("GET", "/metrics")).status == 401);
+    CHECK(with("Bearer wrong-token-0123456789").status == 401);
+    CHECK(with("Bearer ").status == 401);
+    CHECK(with("bearer 0123456789abcdef-token").status == 401);
+    auto const ok = with("Bearer 0123456789abcdef-token");
+    CHECK(ok.status == 200);
+    CHECK(ok.body.find("msteams_core_up") != std::string::npos);
+    CHECK(header(with("Basic x"), "WWW-Authenticate") == "Bearer");
+}
