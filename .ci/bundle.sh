@@ -20,7 +20,7 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/$id
 mkdir -p "$root/server/dist" "$root/webapp/dist" "$root/assets"
 cp plugin.json "$root/"
-cp assets/* "$root/assets/"
+cp assets/icon.svg "$root/assets/"  # assets/grafana and assets/prometheus are for the admin, not the server
 install -m 0755 "$shim" "$root/server/dist/plugin-linux-amd64"
 install -m 0755 -s "$core" "$root/server/dist/msteams-core"
 install -m 0644 "$webapp" "$root/webapp/dist/main.js"

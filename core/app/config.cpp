@@ -59,7 +59,7 @@ constexpr Setting k_reconcile_seconds{"reconcileIntervalSeconds", "Reconciliatio
 constexpr Setting k_chat_writes{"graphChatWritesPerMinute", "Graph edits, deletes and reactions per chat per minute"};
 // Advanced: how long one Graph request may take before the bridge gives up on its answer.
 constexpr Setting k_request_timeout{"graphRequestTimeoutMs", "Graph request timeout (ms)"};
-constexpr Setting k_metrics_token{"metricsToken", "Metrics bearer token"};
+constexpr Setting k_metrics_token{"metricsToken", "Metrics token"};
 
 constexpr std::size_t k_max_text = 4096;
 constexpr std::size_t k_max_ca_pem = 64 * 1024;

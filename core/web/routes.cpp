@@ -6,6 +6,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "crypto/crypto.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/prometheus.hpp"
 #include "store/repositories.hpp"
@@ -126,31 +127,52 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                      }});
 }
 
+namespace {
+
+// The password of an HTTP Basic Authorization header, or nullopt. (Not a Bearer token: Mattermost takes a bearer
+// token on a plugin route for a session token and logs it when it is not one.)
+std::optional<std::string> basic_password(std::string_view header) {
+    constexpr std::string_view k_basic = "Basic ";
+    if (header.size() <= k_basic.size() || !strings::iequals(header.substr(0, k_basic.size()), k_basic)) {
+        return std::nullopt;
+    }
+    auto const decoded = crypto::base64_decode(strings::trim(header.substr(k_basic.size())));
+    if (!decoded) {
+        return std::nullopt;
+    }
+    auto const colon = decoded->find(':');
+    if (colon == std::string::npos) {
+        return std::nullopt;
+    }
+    return decoded->substr(colon + 1);
+}
+
+}  // namespace
+
 void install_metrics_route(Router& router, std::function<std::string()> const& token,
                            std::function<std::string()> const& render) {
-    router.add(
-        Route{"GET", "/metrics", Access::anyone, 0, [token, render](Request const& r) {
-                  if (!r.metrics_listener) {
-                      auto const expected = token();
-                      if (expected.empty()) {
-                          return json_error(404, "not_found",
-                                            "Metrics are served on the Mattermost server's metrics listener; "
-                                            "set a metrics token in the plugin's settings to read them here.");
-                      }
-                      auto const given = r.header("Authorization");
-                      constexpr std::string_view k_bearer = "Bearer ";
-                      if (given.size() <= k_bearer.size() || given.compare(0, k_bearer.size(), k_bearer) != 0 ||
-                          !strings::constant_time_equal(std::string_view(given).substr(k_bearer.size()), expected)) {
-                          return json_error(401, "unauthorized", "A valid metrics bearer token is required.")
-                              .set("WWW-Authenticate", "Bearer");
-                      }
-                  }
-                  Response out;
-                  out.status = 200;
-                  out.body = render();
-                  out.set("Content-Type", metrics::k_content_type).set("Cache-Control", "no-store");
-                  return out;
-              }});
+    router.add(Route{"GET", "/metrics", Access::anyone, 0, [token, render](Request const& r) {
+                         if (!r.metrics_listener) {
+                             auto const expected = token();
+                             if (expected.empty()) {
+                                 return json_error(404, "not_found",
+                                                   "Metrics are served on the Mattermost server's metrics listener; "
+                                                   "set a metrics token in the plugin's settings to read them here.");
+                             }
+                             auto const given = basic_password(r.header("Authorization"));
+                             if (!given || !strings::constant_time_equal(*given, expected)) {
+                                 return json_error(401, "unauthorized",
+                                                   "The metrics token is required as the password of HTTP Basic "
+                                                   "authentication.")
+                                     .set("WWW-Authenticate", "Basic realm=\"msteams metrics\"");
+                             }
+                         }
+                         Response out;
+                         out.status = 200;
+                         out.body = render();
+                         out.set("Content-Type", metrics::k_content_type).set("Cache-Control", "no-store");
+                         return out;
+                     }});
 }
 
 void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,

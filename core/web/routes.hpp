@@ -47,8 +47,8 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
 
 // GET /metrics: the Prometheus exposition `render` writes. Requests from the server's metrics listener (the
 // ServeMetrics hook) are served as they come: that listener is the admin's to protect. Through the plugin's own
-// route only with `Authorization: Bearer <token>` where `token()` is the configured metrics token; 404 while none is
-// set, 401 for a wrong or missing one.
+// route only with HTTP Basic authentication whose password is `token()`, the configured metrics token (any user
+// name); 404 while none is set, 401 for a wrong or missing one.
 void install_metrics_route(Router& router, std::function<std::string()> const& token,
                            std::function<std::string()> const& render);
 

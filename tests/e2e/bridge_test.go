@@ -23,8 +23,14 @@ func bridgeSettings(emu *m365.Emulator) map[string]any { return harness.Emulator
 
 func startBridge(t *testing.T, extra map[string]any) *bridge {
 	t.Helper()
+	return startBridgeWithEnv(t, extra, nil)
+}
+
+// startBridgeWithEnv starts the bridge with env added to the server's environment.
+func startBridgeWithEnv(t *testing.T, extra map[string]any, env []string) *bridge {
+	t.Helper()
 	hb, err := harness.Start(context.Background(), harness.Options{Bundle: bundlePath(t), Settings: extra,
-		StateDir: t.TempDir(), Logf: t.Logf})
+		StateDir: t.TempDir(), Logf: t.Logf, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}

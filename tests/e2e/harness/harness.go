@@ -34,6 +34,7 @@ type Options struct {
 	StateDir string         // the emulator's state directory (its CA); a temp dir when empty
 	LogDir   string         // keeps the Mattermost and PostgreSQL logs when set
 	LogLevel string         // the server's log level; DEBUG when empty
+	Env      []string       // added to the server's environment (e.g. MM_METRICSSETTINGS_ENABLE=true)
 	Logf     func(format string, args ...any)
 }
 
@@ -72,7 +73,7 @@ func Start(ctx context.Context, opts Options) (_ *Bridge, err error) {
 		level = "DEBUG"
 	}
 	s, err := mmtest.Start(ctx, mmtest.Options{Bundle: opts.Bundle, PluginSettings: settings, LogLevel: level,
-		LogDir: opts.LogDir, Logf: opts.Logf})
+		LogDir: opts.LogDir, Logf: opts.Logf, Env: opts.Env})
 	if err != nil {
 		return nil, err
 	}

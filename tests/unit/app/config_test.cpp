@@ -230,7 +230,7 @@ TEST_CASE("config: the metrics token is optional, and a short one is refused by 
     REQUIRE(set.has_value());
     CHECK(set->config.metrics_token == "0123456789abcdef");
     CHECK_THAT(error_of(with("metricsToken", "short")),
-               Catch::Contains("Metrics bearer token (metricsToken) must be empty or at least 16 characters"));
+               Catch::Contains("Metrics token (metricsToken) must be empty or at least 16 characters"));
     CHECK_THAT(error_of(with("metricsToken", "0123456789 abcdef")), Catch::Contains("metricsToken"));
     // never in the description of the configuration that is logged
     CHECK(msteams::app::describe(set->config).find("0123456789abcdef") == std::string::npos);

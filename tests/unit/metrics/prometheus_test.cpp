@@ -146,7 +146,8 @@ TEST_CASE("metrics: the whole exposition is valid text format, every sample labe
     g.database = d;
     auto const text = msteams::metrics::render(c, g, "node-a");
 
-    std::regex const sample_re(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*\{node="node-a"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\} \S+$)");
+    std::regex const sample_re(
+        R"(^[a-zA-Z_:][a-zA-Z0-9_:]*\{node="node-a"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\} \S+$)");
     std::regex const meta_re(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$)");
     std::set<std::string> typed;
     for (auto const& l : lines_of(text)) {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "crypto/crypto.hpp"
 #include "metrics/counters.hpp"
 #include "sync/receiver.hpp"
 #include "web/router.hpp"
@@ -164,12 +165,18 @@ TEST_CASE("web: metrics are served to the metrics listener, and on the plugin ro
         q.headers.emplace_back("authorization", value);
         return r.handle(q);
     };
+    auto basic = [](std::string const& user_password) {
+        return "Basic " + msteams::crypto::base64_encode(user_password);
+    };
     CHECK(r.handle(request("GET", "/metrics")).status == 401);
-    CHECK(with("Bearer wrong-token-0123456789").status == 401);
-    CHECK(with("Bearer ").status == 401);
-    CHECK(with("bearer 0123456789abcdef-token").status == 401);
-    auto const ok = with("Bearer 0123456789abcdef-token");
+    CHECK(with(basic("prometheus:wrong-token-0123456789")).status == 401);
+    CHECK(with(basic("prometheus:")).status == 401);
+    CHECK(with(basic("0123456789abcdef-token")).status == 401);  // no user name separator
+    CHECK(with("Bearer 0123456789abcdef-token").status == 401);  // Mattermost would log a bearer token
+    CHECK(with("Basic !!!not-base64").status == 401);
+    auto const ok = with(basic("prometheus:0123456789abcdef-token"));
     CHECK(ok.status == 200);
     CHECK(ok.body.find("msteams_core_up") != std::string::npos);
-    CHECK(header(with("Basic x"), "WWW-Authenticate") == "Bearer");
+    CHECK(with(basic(":0123456789abcdef-token")).status == 200);
+    CHECK_THAT(header(with("Basic x"), "WWW-Authenticate"), Catch::StartsWith("Basic realm="));
 }
