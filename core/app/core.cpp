@@ -4,6 +4,7 @@
 #include <sstream>
 #include <thread>
 
+#include "app/diagnostics.hpp"
 #include "app/observers.hpp"
 #include "commands/account_commands.hpp"
 #include "commands/admin_commands.hpp"
@@ -152,6 +153,7 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
             return c ? c->metrics_token : std::string();
         },
         [this] { return metrics_text(); });
+    web::install_status_route(router_, api_, [this] { return to_json(diagnostics()); });
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -360,7 +362,8 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         runtime->repos, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
         config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"
         : config->synthetic_auth_data == SyntheticAuthData::user_principal_name ? "upn"
-                                                                                : "id"});
+                                                                                : "id",
+        [this] { return to_markdown(diagnostics()); }});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
     runtime->receiver = std::make_shared<sync::Receiver>(
         runtime->repos, config->webhook_secret, stats_,
@@ -605,6 +608,53 @@ std::size_t Core::http_body_limit(std::string const& method, std::string const& 
 }
 
 web::Response Core::serve_http(web::Request const& request) const { return router_.handle(request); }
+
+Diagnostics Core::diagnostics() const {
+    Diagnostics d;
+    d.now = now_ms();
+    d.version = k_version;
+    d.started_at = started_at_ms_;
+    d.last_notification_at = stats_->last_notification_at_ms.load();
+    auto const config = config_.load();
+    auto const runtime = runtime_.load();
+    d.active = active_.load();
+    d.node = "unknown";
+    if (config) {
+        d.configured = config->configured();
+        d.chat_sync = to_string(config->chat_sync);
+        d.restarts = config->server.core_restarts;
+        if (!config->server.node_name.empty()) {
+            d.node = config->server.node_name;
+        }
+    }
+    for (auto const& s : stats_->graph_requests.snapshot()) {
+        d.graph_requests += s.value;
+        if (s.values.size() == 2 && s.values[1] == "429") {
+            d.graph_throttled += s.value;
+        }
+    }
+    d.graph_retries = stats_->graph_retries.load();
+    d.graph_waited_ms = stats_->graph_limiter_wait_ms.load();
+    if (!runtime || !d.active) {
+        d.database_problem = "the bridge is not running";
+        return d;
+    }
+    d.leader = runtime->monitor->leader();
+    if (auto const token = runtime->entra->app_token(); token) {
+        d.credentials_problem = std::string();
+    } else {
+        d.credentials_problem = token.error().message;
+    }
+    auto overview = store::read_overview(*runtime->repos.db);
+    auto subscriptions = runtime->repos.subscriptions->list();
+    if (!overview || !subscriptions) {
+        d.database_problem = !overview ? overview.error().message : subscriptions.error().message;
+        return d;
+    }
+    d.overview = std::move(*overview);
+    d.subscriptions = std::move(*subscriptions);
+    return d;
+}
 
 std::string Core::metrics_text() const {
     metrics::Gauges g;

@@ -29,6 +29,8 @@ struct Counters;
 
 namespace msteams::app {
 
+struct Diagnostics;
+
 // A Mattermost hook event that needs no answer, in the order the server raised it.
 struct HookEvent {
     enum class Kind {
@@ -92,6 +94,8 @@ public:
     [[nodiscard]] web::Response serve_http(web::Request const& request) const;
     // The Prometheus exposition of this node (GET /metrics).
     [[nodiscard]] std::string metrics_text() const;
+    // What system admins are shown by /msteams status and GET /api/v1/status.
+    [[nodiscard]] Diagnostics diagnostics() const;
 
     // Handles events in order and returns the sequence number of the last one finished (0 if none).
     std::uint64_t deliver_events(std::span<HookEvent const> events);

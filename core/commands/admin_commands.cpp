@@ -72,7 +72,8 @@ Result<std::string> dead_letter_summary(store::DeadLetters& dead_letters) {
     MSTEAMS_TRY_ASSIGN(newest, dead_letters.newest(k_dead_letters_shown));
     std::string out = "\n\n**Dead letters: " + std::to_string(count) +
                       "** (changes that kept failing and were set aside; `/msteams retry-dead-letters all` tries them "
-                      "again). Newest:\n| Id | Direction | Conversation | Attempts | Last failure | Error |\n"
+                      "again, `/msteams discard-dead-letters all` drops them). Newest:\n| Id | Direction | "
+                      "Conversation | Attempts | Last failure | Error |\n"
                       "|---|---|---|---|---|---|\n";
     for (auto const& d : newest) {
         out += "| " + std::to_string(d.id) + " | " +
@@ -81,6 +82,30 @@ Result<std::string> dead_letter_summary(store::DeadLetters& dead_letters) {
                " | " + cell(shorten(d.error, 200)) + " |\n";
     }
     return out;
+}
+
+// The dead letter a retry or discard names: its id, or nullopt for `all`.
+Result<std::optional<std::int64_t>> dead_letter_id(Invocation const& inv, std::string const& command) {
+    if (inv.words.size() != 1) {
+        return fail(ErrorCode::invalid_argument,
+                    "Usage: `/msteams " + command + " [id|all]`; `/msteams status` lists them.");
+    }
+    if (inv.words[0] == "all") {
+        return std::optional<std::int64_t>();
+    }
+    std::int64_t n = 0;
+    auto const& w = inv.words[0];
+    auto const [end, ec] = std::from_chars(w.data(), w.data() + w.size(), n);
+    if (ec != std::errc() || end != w.data() + w.size() || n <= 0) {
+        return fail(
+            ErrorCode::invalid_argument,
+            "`" + shorten(w, 40) + "` is not a dead-letter id: give a number from `/msteams status`, or `all`.");
+    }
+    return std::optional<std::int64_t>(n);
+}
+
+std::string no_dead_letter(std::optional<std::int64_t> id) {
+    return id ? "There is no dead letter " + std::to_string(*id) + "." : std::string("There are no dead letters.");
 }
 
 }  // namespace
@@ -115,51 +140,57 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const&
             if (!ctx) {
                 return reply;
             }
+            auto const details = ctx->status_details ? ctx->status_details() : std::string();
             auto summary = dead_letter_summary(*ctx->repos.dead_letters);
             if (!summary) {
                 log::warn("could not read the dead letters", {{"error", summary.error().message}});
-                return *reply + "\n\nThe dead letters could not be read just now.";
+                return *reply + details + "\n\nThe dead letters could not be read just now.";
             }
-            return *reply + *summary;
+            return *reply + details + *summary;
         };
         dispatcher.add(std::move(extended));
     }
 
-    dispatcher.add(SubCommand{
-        "retry-dead-letters", "[id|all]",
-        "Try again the changes that kept failing and were set aside (see `/msteams status`).", true,
-        [source](Invocation const& inv) -> Result<std::string> {
-            if (inv.words.size() != 1) {
-                return fail(ErrorCode::invalid_argument,
-                            "Usage: `/msteams retry-dead-letters [id|all]`; `/msteams status` lists them.");
-            }
-            std::optional<std::int64_t> id;
-            if (inv.words[0] != "all") {
-                std::int64_t n = 0;
-                auto const& w = inv.words[0];
-                auto const [end, ec] = std::from_chars(w.data(), w.data() + w.size(), n);
-                if (ec != std::errc() || end != w.data() + w.size() || n <= 0) {
-                    return fail(ErrorCode::invalid_argument, "`" + shorten(w, 40) +
-                                                                 "` is not a dead-letter id: give a number from "
-                                                                 "`/msteams status`, or `all`.");
-                }
-                id = n;
-            }
-            std::shared_ptr<AdminContext const> ctx;
-            MSTEAMS_TRY_ASSIGN(ctx, active(source));
-            auto retried = ctx->repos.dead_letters->retry(id, now_ms());
-            if (!retried) {
-                return std::unexpected(data_failure(retried.error()));
-            }
-            if (*retried == 0) {
-                return id ? "There is no dead letter " + std::to_string(*id) + "."
-                          : std::string("There are no dead letters.");
-            }
-            log::info("dead letters put back by an admin",
-                      {{"user_id", inv.args.user_id}, {"count", std::to_string(*retried)}});
-            return std::to_string(*retried) + (*retried == 1 ? " change was" : " changes were") +
-                   " put back in the queue and will be tried again.";
-        }});
+    dispatcher.add(SubCommand{"retry-dead-letters", "[id|all]",
+                              "Try again the changes that kept failing and were set aside (see `/msteams status`).",
+                              true, [source](Invocation const& inv) -> Result<std::string> {
+                                  std::optional<std::int64_t> id;
+                                  MSTEAMS_TRY_ASSIGN(id, dead_letter_id(inv, "retry-dead-letters"));
+                                  std::shared_ptr<AdminContext const> ctx;
+                                  MSTEAMS_TRY_ASSIGN(ctx, active(source));
+                                  auto retried = ctx->repos.dead_letters->retry(id, now_ms());
+                                  if (!retried) {
+                                      return std::unexpected(data_failure(retried.error()));
+                                  }
+                                  if (*retried == 0) {
+                                      return no_dead_letter(id);
+                                  }
+                                  log::info("dead letters put back by an admin",
+                                            {{"user_id", inv.args.user_id}, {"count", std::to_string(*retried)}});
+                                  return std::to_string(*retried) + (*retried == 1 ? " change was" : " changes were") +
+                                         " put back in the queue and will be tried again.";
+                              }});
+
+    dispatcher.add(SubCommand{"discard-dead-letters", "[id|all]",
+                              "Drop for good the changes that kept failing and were set aside (see `/msteams status`).",
+                              true, [source](Invocation const& inv) -> Result<std::string> {
+                                  std::optional<std::int64_t> id;
+                                  MSTEAMS_TRY_ASSIGN(id, dead_letter_id(inv, "discard-dead-letters"));
+                                  std::shared_ptr<AdminContext const> ctx;
+                                  MSTEAMS_TRY_ASSIGN(ctx, active(source));
+                                  auto discarded = ctx->repos.dead_letters->discard(id);
+                                  if (!discarded) {
+                                      return std::unexpected(data_failure(discarded.error()));
+                                  }
+                                  if (*discarded == 0) {
+                                      return no_dead_letter(id);
+                                  }
+                                  log::info("dead letters discarded by an admin",
+                                            {{"user_id", inv.args.user_id}, {"count", std::to_string(*discarded)}});
+                                  return std::to_string(*discarded) +
+                                         (*discarded == 1 ? " change was" : " changes were") +
+                                         " discarded: " + (*discarded == 1 ? "it" : "they") + " will not be bridged.";
+                              }});
 
     dispatcher.add(SubCommand{
         "show-links", "", "Show the Mattermost channels linked to Teams channels.", true,

@@ -15,6 +15,8 @@ struct AdminContext {
     store::Repositories repos;
     std::string synthetic_auth_service;  // "saml" or "ldap"
     std::string synthetic_auth_data;     // "id", "mail" or "upn"
+    // The bridge's state for system admins (Markdown), appended to /msteams status; may be empty.
+    std::function<std::string()> status_details;
 };
 
 // nullptr while the plugin is not active.

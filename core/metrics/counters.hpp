@@ -23,7 +23,8 @@ struct Counters {
     Counter notifications_unknown_subscription{0};
     Counter notifications_wrong_tenant{0};  // tenantId missing or not the configured tenant
     Counter notifications_malformed{0};
-    Counter notification_batches_refused{0};  // malformed bodies, database unavailable
+    Counter notification_batches_refused{0};               // malformed bodies, database unavailable
+    std::atomic<std::int64_t> last_notification_at_ms{0};  // Unix ms this node last accepted one; 0: never
     // lifecycle notifications (/lifecycle)
     Counter lifecycle_received{0};
     Counter lifecycle_ignored{0};

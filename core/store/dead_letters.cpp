@@ -43,6 +43,7 @@ public:
     [[nodiscard]] Result<std::int64_t> count() override;
     [[nodiscard]] Result<std::vector<DeadLetter>> newest(std::size_t limit) override;
     [[nodiscard]] Result<std::int64_t> retry(std::optional<std::int64_t> id, std::int64_t now_ms) override;
+    [[nodiscard]] Result<std::int64_t> discard(std::optional<std::int64_t> id) override;
 
 private:
     std::shared_ptr<Database> db_;
@@ -70,6 +71,16 @@ Result<std::vector<DeadLetter>> PgDeadLetters::newest(std::size_t limit) {
                                  r.integer(i, "last_failed_at")});
     }
     return out;
+}
+
+Result<std::int64_t> PgDeadLetters::discard(std::optional<std::int64_t> id) {
+    Rows r;
+    if (id) {
+        MSTEAMS_TRY_ASSIGN(r, db_->exec("DELETE FROM msteams_dead_letters WHERE id = $1", {num(*id)}));
+    } else {
+        MSTEAMS_TRY_ASSIGN(r, db_->exec("DELETE FROM msteams_dead_letters"));
+    }
+    return r.affected();
 }
 
 Result<std::int64_t> PgDeadLetters::retry(std::optional<std::int64_t> id, std::int64_t now_ms) {

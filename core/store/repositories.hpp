@@ -180,6 +180,8 @@ public:
     [[nodiscard]] virtual Result<std::vector<DeadLetter>> newest(std::size_t limit) = 0;
     // Puts dead letters back in the inbox or outbox: one by id, or all when `id` is empty; returns how many.
     [[nodiscard]] virtual Result<std::int64_t> retry(std::optional<std::int64_t> id, std::int64_t now_ms) = 0;
+    // Drops dead letters for good: one by id, or all when `id` is empty; returns how many.
+    [[nodiscard]] virtual Result<std::int64_t> discard(std::optional<std::int64_t> id) = 0;
 };
 
 // Graph change notification subscriptions (msteams_subscriptions).

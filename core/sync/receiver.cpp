@@ -208,6 +208,7 @@ Answer Receiver::changes(std::string_view body) {
             return Answer{503, "unavailable", "The notifications could not be stored; send them again.", 5};
         }
         stats_->notifications_accepted += accepted.size();
+        stats_->last_notification_at_ms.store(now);
         if (on_enqueued_) {
             on_enqueued_();
         }

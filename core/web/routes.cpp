@@ -175,6 +175,17 @@ void install_metrics_route(Router& router, std::function<std::string()> const& t
                      }});
 }
 
+void install_status_route(Router& router, std::shared_ptr<mm::Api> const& api,
+                          std::function<std::string()> const& render) {
+    router.add(Route{"GET", "/api/v1/status", Access::user, 0, [api, render](Request const& r) {
+                         auto const admin = api->has_permission_to(r.user_id, "manage_system");
+                         if (!admin || !*admin) {
+                             return json_error(403, "forbidden", "Only system admins can read the bridge's status.");
+                         }
+                         return json_response(200, render());
+                     }});
+}
+
 void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
                             std::function<std::optional<store::Repositories>()> const& repositories) {
     router.add(Route{"GET", "/api/v1/channel-bridged", Access::user, 0, [api, repositories](Request const& r) {

@@ -52,4 +52,8 @@ void install_channel_routes(Router& router, std::shared_ptr<mm::Api> const& api,
 void install_metrics_route(Router& router, std::function<std::string()> const& token,
                            std::function<std::string()> const& render);
 
+// GET /api/v1/status: what /msteams status shows system admins, as JSON (`render`); 403 for anyone else.
+void install_status_route(Router& router, std::shared_ptr<mm::Api> const& api,
+                          std::function<std::string()> const& render);
+
 }  // namespace msteams::web

@@ -449,6 +449,56 @@ func TestMetrics(t *testing.T) {
 			func(v float64) bool { return v > 3600 })
 	})
 
+	t.Run("admins read the bridge's status in /msteams status and as JSON, others do not", func(t *testing.T) {
+		channel, err := b.mm.CreateChannel(ctx, b.mm.Team.Id, "status-cmds", model.ChannelTypeOpen, b.mm.Admin, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := b.command(t, b.mm.Admin, channel.Id, "/msteams status")
+		mustContain(t, "admin status", admin, "Bridge status (node ", "this node keeps the subscriptions",
+			"App credentials:** working", "Teams changes waiting", "1 connected", "| chats | chats/getAllMessages",
+			"No dead letters")
+		user := b.command(t, alice, channel.Id, "/msteams status")
+		if strings.Contains(user, "Bridge status") || strings.Contains(user, "App credentials") {
+			t.Errorf("a user sees the admin status: %s", user)
+		}
+		resp, err := b.mm.PluginRequest(ctx, b.mm.Admin, http.MethodGet, "/api/v1/status", nil, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /api/v1/status as admin: %v %v", resp, err)
+		}
+		var status struct {
+			Node struct {
+				Name   string `json:"name"`
+				Leader bool   `json:"leader"`
+			} `json:"node"`
+			Credentials struct {
+				Working bool `json:"working"`
+			} `json:"credentials"`
+			Users struct {
+				Connected int `json:"connected"`
+			} `json:"users"`
+			Subscriptions []struct {
+				Kind      string `json:"kind"`
+				ExpiresAt int64  `json:"expires_at"`
+			} `json:"subscriptions"`
+		}
+		if err := json.Unmarshal(resp.Body, &status); err != nil {
+			t.Fatalf("%v: %s", err, resp.Body)
+		}
+		if status.Node.Name == "" || !status.Node.Leader || !status.Credentials.Working || status.Users.Connected != 1 ||
+			len(status.Subscriptions) != 1 || status.Subscriptions[0].Kind != "chats" ||
+			status.Subscriptions[0].ExpiresAt <= time.Now().UnixMilli() {
+			t.Errorf("status: %s", resp.Body)
+		}
+		if strings.Contains(string(resp.Body), b.emu.ClientSecret) || strings.Contains(string(resp.Body), token) {
+			t.Error("a secret in the status JSON")
+		}
+		resp, err = b.mm.PluginRequest(ctx, alice, http.MethodGet, "/api/v1/status", nil, nil)
+		if err != nil || resp.StatusCode != 403 {
+			t.Errorf("GET /api/v1/status as a user: %v %v", resp, err)
+		}
+	})
+
 	t.Run("the inbox age rises while Graph reads fail and falls after", func(t *testing.T) {
 		if err := b.ctl.SetFaults(ctx, m365ctl.Faults{ErrorShare: 1, ErrorStatus: 503,
 			RouteContains: "GET /v1.0/chats/{chid}/messages"}); err != nil {

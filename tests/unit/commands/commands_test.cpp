@@ -125,12 +125,13 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
     Dispatcher d(api);
     d.add(SubCommand{"status", "", "Show your connection.", false,
                      [](auto const&) { return msteams::Result<std::string>("You are connected."); }});
-    auto const ctx =
-        std::make_shared<msteams::commands::AdminContext const>(msteams::commands::AdminContext{repos, "saml", "id"});
+    auto const ctx = std::make_shared<msteams::commands::AdminContext const>(msteams::commands::AdminContext{
+        repos, "saml", "id", [] { return std::string("\n\n#### Bridge status (node mm-1)"); }});
     msteams::commands::add_admin_commands(d, api, [ctx] { return ctx; });
 
     CHECK_THAT(d.execute(args_for("/msteams status", "admin1")).text,
-               Catch::Contains("You are connected.") && Catch::Contains("No dead letters"));
+               Catch::Contains("You are connected.") && Catch::Contains("Bridge status (node mm-1)") &&
+                   Catch::Contains("No dead letters"));
     REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
         return repos.inbox->dead_letter_message(tx, msteams::TeamsThreadId("19:chat@thread.v2"),
                                                 msteams::TeamsMessageId("1"), "Mattermost refused | the post", 5, 1000);
@@ -151,6 +152,24 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
                Catch::Contains("1 change was put back"));
     CHECK(repos.dead_letters->count().value() == 0);
     CHECK(repos.inbox->size().value() == 1);
+
+    // Discarded: gone for good, nothing put back.
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.inbox->dead_letter_message(tx, msteams::TeamsThreadId("19:chat@thread.v2"),
+                                                msteams::TeamsMessageId("2"), "refused", 5, 1000);
+    }));
+    CHECK_THAT(d.execute(args_for("/msteams discard-dead-letters all", "user1")).text,
+               Catch::Contains("for system admins only"));
+    CHECK_THAT(d.execute(args_for("/msteams discard-dead-letters", "admin1")).text,
+               Catch::Contains("Usage: `/msteams discard-dead-letters [id|all]`"));
+    CHECK_THAT(d.execute(args_for("/msteams discard-dead-letters -3", "admin1")).text,
+               Catch::Contains("is not a dead-letter id"));
+    CHECK_THAT(d.execute(args_for("/msteams discard-dead-letters all", "admin1")).text,
+               Catch::Contains("1 change was discarded"));
+    CHECK(repos.dead_letters->count().value() == 0);
+    CHECK(repos.inbox->size().value() == 1);
+    CHECK_THAT(d.execute(args_for("/msteams discard-dead-letters all", "admin1")).text,
+               Catch::Contains("There are no dead letters"));
 
     auto const data = nlohmann::json::parse(d.registration("<svg/>").autocomplete_data_json);
     bool listed = false;

@@ -763,6 +763,13 @@ public:
         all.resize(std::min(all.size(), limit));
         return all;
     }
+    Result<std::int64_t> discard(std::optional<std::int64_t> id) override {
+        auto const held = lock();
+        auto& letters = t().dead_letters;
+        auto const before = letters.size();
+        std::erase_if(letters, [&](store::DeadLetter const& d) { return !id || d.id == *id; });
+        return static_cast<std::int64_t>(before - letters.size());
+    }
     Result<std::int64_t> retry(std::optional<std::int64_t> id, std::int64_t now_ms) override {
         auto const held = lock();
         std::int64_t n = 0;

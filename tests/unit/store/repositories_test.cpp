@@ -236,6 +236,37 @@ STORE_CONTRACT("store: inbox and outbox items that keep failing become dead lett
                dead_letters_set_aside_and_retried)
 
 namespace {
+void dead_letters_discarded(msteams::store::Repositories const& repos) {
+    for (auto const* chat : {"chat-a", "chat-b", "chat-c"}) {
+        REQUIRE(repos.inbox->enqueue(
+            {msteams::store::InboxItem{0, 10, msteams::SubscriptionId("sub"), msteams::store::Change::created,
+                                       msteams::TeamsThreadId(chat), msteams::TeamsMessageId("m1"), 0}}));
+    }
+    std::vector<msteams::store::InboxItem> items;  // a claim takes one chat's items
+    for (int i = 0; i < 3; ++i) {
+        auto const claimed = must(repos.inbox->claim(10, 60'000, 10));
+        items.insert(items.end(), claimed.begin(), claimed.end());
+    }
+    REQUIRE(items.size() == 3);
+    for (auto const& item : items) {
+        REQUIRE(repos.db->transact(
+            [&](msteams::store::Tx& tx) { return repos.inbox->dead_letter(tx, {item}, "failed", 20); }));
+    }
+    auto const all = must(repos.dead_letters->newest(10));
+    REQUIRE(all.size() == 3);
+    CHECK(must(repos.dead_letters->discard(all[0].id)) == 1);
+    CHECK(must(repos.dead_letters->discard(all[0].id)) == 0);
+    CHECK(must(repos.dead_letters->count()) == 2);
+    CHECK(must(repos.dead_letters->discard(std::nullopt)) == 2);
+    CHECK(must(repos.dead_letters->count()) == 0);
+    // gone for good: nothing came back to the inbox
+    CHECK(must(repos.inbox->claim(30, 60'000, 10)).empty());
+}
+}  // namespace
+
+STORE_CONTRACT("store: dead letters are discarded by id or all, and nothing of them comes back", dead_letters_discarded)
+
+namespace {
 void message_map_links(msteams::store::Repositories const& repos) {
     msteams::store::MessageLink link{msteams::TeamsThreadId("chat-a"),
                                      msteams::TeamsMessageId("m1"),

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/crypto.hpp"
+#include "fake_api.hpp"
 #include "metrics/counters.hpp"
 #include "sync/receiver.hpp"
 #include "web/router.hpp"
@@ -179,4 +180,18 @@ TEST_CASE("web: metrics are served to the metrics listener, and on the plugin ro
     CHECK(ok.body.find("msteams_core_up") != std::string::npos);
     CHECK(with(basic(":0123456789abcdef-token")).status == 200);
     CHECK_THAT(header(with("Basic x"), "WWW-Authenticate"), Catch::StartsWith("Basic realm="));
+}
+
+TEST_CASE("web: the bridge's status JSON is for system admins only", "[web]") {
+    auto api = std::make_shared<msteams::test::FakeApi>();
+    api->admins.insert("admin1");
+    Router r;
+    msteams::web::install_status_route(r, api, [] { return std::string(R"({"node":{"name":"mm-1"}})"); });
+    auto const admin = r.handle(request("GET", "/api/v1/status", "", "admin1"));
+    CHECK(admin.status == 200);
+    CHECK(nlohmann::json::parse(admin.body)["node"]["name"] == "mm-1");
+    auto const user = r.handle(request("GET", "/api/v1/status", "", "user1"));
+    CHECK(user.status == 403);
+    CHECK(user.body.find("mm-1") == std::string::npos);
+    CHECK(r.handle(request("GET", "/api/v1/status")).status == 401);
 }

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/overview.hpp"
+#include "store/records.hpp"
+
+// What `/msteams status` shows system admins and GET /api/v1/status answers them: this node, the queues, the
+// subscriptions, Graph's throttling and the app's credentials. Plain language; no secrets, no message content.
+namespace msteams::app {
+
+struct Diagnostics {
+    // this node
+    std::string node;
+    std::string version;
+    std::string chat_sync;  // mirror, notifications, off
+    bool active = false;
+    bool configured = false;
+    bool leader = false;
+    std::int64_t started_at = 0;  // Unix ms
+    std::int64_t restarts = 0;
+    std::int64_t last_notification_at = 0;  // Unix ms this node last accepted a change notification; 0: never
+    // Graph as this node saw it since its core started
+    std::uint64_t graph_requests = 0;
+    std::uint64_t graph_throttled = 0;  // 429 answers
+    std::uint64_t graph_retries = 0;
+    std::uint64_t graph_waited_ms = 0;  // waits for a turn under the bridge's own rate budgets
+    // the app's credentials: nullopt when not tried (not configured), else "" when working or the problem
+    std::optional<std::string> credentials_problem;
+    // the database (nullopt: it could not be read; database_problem says why)
+    std::optional<store::Overview> overview;
+    std::vector<store::SubscriptionRow> subscriptions;
+    std::string database_problem;
+    std::int64_t now = 0;  // Unix ms, for ages
+};
+
+[[nodiscard]] std::string to_markdown(Diagnostics const& d);
+[[nodiscard]] std::string to_json(Diagnostics const& d);
+
+}  // namespace msteams::app
