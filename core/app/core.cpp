@@ -22,6 +22,7 @@
 #include "store/repositories.hpp"
 #include "store/database.hpp"
 #include "store/profiles.hpp"
+#include "subscriptions/credentials.hpp"
 #include "subscriptions/monitor.hpp"
 #include "sync/inbound.hpp"
 #include "sync/logins.hpp"
@@ -36,6 +37,32 @@ namespace msteams::app {
 namespace {
 
 constexpr std::size_t k_max_icon_bytes = 256 * 1024;
+
+void tell_admins(mm::Api& api, MmUserId const& bot, std::string const& text);
+
+// Asks Entra for the app's token. A definite refusal (a wrong tenant, client id or secret, an expired secret) is an
+// error naming the settings to check; Entra out of reach is not (the bridge keeps trying, and says so in its log).
+Status app_credentials_accepted(graph::Entra& entra) {
+    auto const token = entra.app_token();
+    if (token) {
+        return {};
+    }
+    auto const& e = token.error();
+    if (e.code == ErrorCode::unauthenticated) {
+        return fail(ErrorCode::invalid_argument,
+                    "Microsoft Entra ID refused the app's credentials: check Client ID (clientId) and Client secret "
+                    "(clientSecret), and that the secret has not expired. " +
+                        e.message);
+    }
+    if (e.code == ErrorCode::invalid_argument) {
+        return fail(ErrorCode::invalid_argument,
+                    "Microsoft Entra ID refused the app's sign-in: check Tenant ID (tenantId) and Client ID "
+                    "(clientId). " +
+                        e.message);
+    }
+    log::warn("could not check the app's credentials with Microsoft Entra ID; starting anyway", {{"error", e.message}});
+    return {};
+}
 
 std::string joined(std::vector<std::string> const& items) {
     std::string out;
@@ -81,6 +108,7 @@ struct Runtime {
     std::shared_ptr<sync::Receiver> receiver;
     std::shared_ptr<subscriptions::Monitor> monitor;
     std::shared_ptr<commands::AdminContext const> admin;
+    std::shared_ptr<subscriptions::CredentialCheck> credentials;
 
     void start() const {
         inbound->start();
@@ -358,6 +386,27 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   }
                                   return {};
                               });
+    // The client secret's expiry, read at leadership and daily; admins are told 30, 7 and 1 days before.
+    std::string const client_id = config->client_id;
+    runtime->credentials = std::make_shared<subscriptions::CredentialCheck>(
+        subscriptions::CredentialCheckSettings{config->client_secret, {}},
+        [entra, graph, client_id]() -> Result<std::vector<graph::AppSecret>> {
+            graph::Token app;
+            MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+            return graph->list_app_secrets(app.access_token, client_id);
+        },
+        runtime->repos.notices,
+        [api = api_, bot = bot_user_id_](std::string const& text) { tell_admins(*api, bot, text); });
+    std::weak_ptr<subscriptions::CredentialCheck> weak_credentials = runtime->credentials;
+    runtime->monitor->add_job(
+        "credentials", std::chrono::seconds(config->credential_check_interval_seconds),
+        [weak_credentials]() -> Status {
+            if (auto c = weak_credentials.lock()) {
+                return c->run_once();
+            }
+            return {};
+        },
+        /*at_once=*/true);
     runtime->admin = std::make_shared<commands::AdminContext const>(commands::AdminContext{
         runtime->repos, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
         config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"
@@ -414,6 +463,9 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
     }
     std::shared_ptr<Runtime const> runtime;
     MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
+    if (db_) {  // tests may run without one, and without Entra
+        MSTEAMS_TRY(app_credentials_accepted(*runtime->entra));
+    }
     runtime_.store(runtime);
     config_.store(config);
     active_.store(true);
@@ -441,6 +493,11 @@ Status Core::configuration_change(std::string const& settings_json, ServerSettin
         std::shared_ptr<Runtime const> runtime;
         if (config->configured()) {
             MSTEAMS_TRY_ASSIGN(runtime, build_runtime(config));
+            if (auto accepted = app_credentials_accepted(*runtime->entra); !accepted) {
+                found.push_back(accepted.error().message);
+                report_problems(found);
+                return accepted;
+            }
         }
         auto const previous = runtime_.exchange(runtime);
         if (previous) {
@@ -513,6 +570,34 @@ std::string problems_text(std::vector<std::string> const& list) {
     return text;
 }
 
+namespace {
+
+// A direct message from the bot to every system admin (waits for the server: not from inside a configuration hook).
+void tell_admins(mm::Api& api, MmUserId const& bot, std::string const& text) {
+    auto admins = api.get_active_user_ids_in_role("system_admin");
+    if (!admins) {
+        log::warn("could not list system admins to tell them something", {{"error", admins.error().message}});
+        return;
+    }
+    for (auto const& admin : *admins) {
+        auto channel = api.get_direct_channel(bot, admin);
+        if (!channel) {
+            log::warn("could not open a DM to a system admin",
+                      {{"user_id", admin}, {"error", channel.error().message}});
+            continue;
+        }
+        mm::Post post;
+        post.user_id = bot;
+        post.channel_id = channel->id;
+        post.message = text;
+        if (auto p = api.create_post(post); !p) {
+            log::warn("could not send a system admin a message", {{"user_id", admin}, {"error", p.error().message}});
+        }
+    }
+}
+
+}  // namespace
+
 void Core::report_problems(std::vector<std::string> const& list) {
     std::string text = list.empty() ? std::string() : problems_text(list);
     {
@@ -527,30 +612,7 @@ void Core::report_problems(std::vector<std::string> const& list) {
     }
     log::warn("invalid settings were saved; telling system admins", {{"problems", std::to_string(list.size())}});
     // Not from inside the configuration hook: posting there would wait on the server's configuration lock.
-    std::thread([api = api_, bot = bot_user_id_, text] {
-        auto admins = api->get_active_user_ids_in_role("system_admin");
-        if (!admins) {
-            log::warn("could not list system admins to tell them about invalid settings",
-                      {{"error", admins.error().message}});
-            return;
-        }
-        for (auto const& admin : *admins) {
-            auto channel = api->get_direct_channel(bot, admin);
-            if (!channel) {
-                log::warn("could not open a DM to a system admin",
-                          {{"user_id", admin}, {"error", channel.error().message}});
-                continue;
-            }
-            mm::Post post;
-            post.user_id = bot;
-            post.channel_id = channel->id;
-            post.message = text;
-            if (auto p = api->create_post(post); !p) {
-                log::warn("could not tell a system admin about invalid settings",
-                          {{"user_id", admin}, {"error", p.error().message}});
-            }
-        }
-    }).detach();
+    std::thread([api = api_, bot = bot_user_id_, text] { tell_admins(*api, bot, text); }).detach();
 }
 
 std::string Core::problems() const {
@@ -645,6 +707,7 @@ Diagnostics Core::diagnostics() const {
     } else {
         d.credentials_problem = token.error().message;
     }
+    d.secret_expires_at = runtime->credentials->expiry();
     auto overview = store::read_overview(*runtime->repos.db);
     auto subscriptions = runtime->repos.subscriptions->list();
     if (!overview || !subscriptions) {

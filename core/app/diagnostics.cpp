@@ -63,6 +63,11 @@ std::string to_markdown(Diagnostics const& d) {
                (d.credentials_problem->empty() ? std::string("working (Entra ID issues the app's token).")
                                                : "not working: " + *d.credentials_problem) +
                "\n";
+        out += "- **Client secret:** " +
+               (d.secret_expires_at
+                    ? "expires " + utc(*d.secret_expires_at) + " (in " + span(*d.secret_expires_at - d.now) + ")."
+                    : std::string("expiry unknown (the app needs Application.Read.All to read it).")) +
+               "\n";
     }
     if (!d.overview) {
         out += "- **Database:** could not be read: " + d.database_problem + "\n";
@@ -105,7 +110,10 @@ std::string to_json(Diagnostics const& d) {
                   {"retries", d.graph_retries},
                   {"rate_budget_wait_ms", d.graph_waited_ms}};
     if (d.credentials_problem) {
-        j["credentials"] = {{"working", d.credentials_problem->empty()}, {"problem", *d.credentials_problem}};
+        j["credentials"] = {{"working", d.credentials_problem->empty()},
+                            {"problem", *d.credentials_problem},
+                            {"secret_expires_at",
+                             d.secret_expires_at ? nlohmann::json(*d.secret_expires_at) : nlohmann::json(nullptr)}};
     } else {
         j["credentials"] = nullptr;
     }

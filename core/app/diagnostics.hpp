@@ -30,6 +30,7 @@ struct Diagnostics {
     std::uint64_t graph_waited_ms = 0;  // waits for a turn under the bridge's own rate budgets
     // the app's credentials: nullopt when not tried (not configured), else "" when working or the problem
     std::optional<std::string> credentials_problem;
+    std::optional<std::int64_t> secret_expires_at;  // Unix ms, when the app registration lets the bridge read it
     // the database (nullopt: it could not be read; database_problem says why)
     std::optional<store::Overview> overview;
     std::vector<store::SubscriptionRow> subscriptions;

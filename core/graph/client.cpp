@@ -898,6 +898,38 @@ Result<std::vector<Presence>> Client::get_presences(std::string const& token, st
 
 // --- chats -----------------------------------------------------------------------------------------------------------
 
+Result<std::vector<AppSecret>> Client::list_app_secrets(std::string const& token, std::string const& client_id) {
+    Call call;
+    call.url = impl_->api + "/applications?$filter=" + strings::url_encode("appId eq '" + client_id + "'") +
+               "&$select=appId,passwordCredentials";
+    call.token = token;
+    call.kind = &Counters::user_gets;  // directory reads
+    call.what = "GET applications";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    json const* items = nullptr;
+    MSTEAMS_TRY_ASSIGN(items, Impl::value_array(j, call.what));
+    std::vector<AppSecret> out;
+    for (auto const& app : *items) {
+        std::string problem;
+        Fields f(app, "application", &problem);
+        json const* creds = f.array("passwordCredentials");
+        if (creds != nullptr) {
+            for (auto const& c : *creds) {
+                Fields cf(c, "passwordCredential", &problem);
+                AppSecret secret{cf.str("hint"), cf.time("endDateTime")};
+                if (problem.empty() && secret.end_at > 0) {
+                    out.push_back(std::move(secret));
+                }
+            }
+        }
+        if (!problem.empty()) {
+            return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+        }
+    }
+    return out;
+}
+
 Result<Chat> Client::get_chat(std::string const& token, TeamsThreadId const& chat_id, bool with_members) {
     Call call;
     call.url = impl_->api + "/chats/" + detail::path_segment(chat_id) + (with_members ? "?$expand=members" : "");

@@ -108,6 +108,12 @@ struct Presence {
     std::string activity;
 };
 
+// A client secret of the app registration as Graph lists it: never the secret, only its first characters.
+struct AppSecret {
+    std::string hint;         // the secret's first three characters
+    std::int64_t end_at = 0;  // Unix ms it expires
+};
+
 // The most users one getPresencesByUserId request may ask about.
 inline constexpr std::size_t k_max_presence_ids = 650;
 // The largest profile photo the bridge takes (Graph's largest size, 648×648, is far smaller).
@@ -289,6 +295,10 @@ public:
     // Presence of up to k_max_presence_ids users in one request; users Graph does not know are left out.
     [[nodiscard]] Result<std::vector<Presence>> get_presences(std::string const& token,
                                                               std::vector<TeamsUserId> const& ids);
+    // The client secrets of the app registration `client_id` (app token; needs Application.Read.All, else
+    // permission_denied).
+    [[nodiscard]] Result<std::vector<AppSecret>> list_app_secrets(std::string const& token,
+                                                                  std::string const& client_id);
 
     // Chats
     [[nodiscard]] Result<Chat> get_chat(std::string const& token, TeamsThreadId const& chat_id,

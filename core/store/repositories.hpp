@@ -207,6 +207,14 @@ public:
     [[nodiscard]] virtual Status release(std::string const& name, std::string const& holder) = 0;
 };
 
+// Notices sent once across the cluster (msteams_notices).
+class Notices {
+public:
+    virtual ~Notices() = default;
+    // True the first time `key` is claimed (the caller sends the notice), false ever after.
+    [[nodiscard]] virtual Result<bool> claim(std::string const& key, std::int64_t now_ms) = 0;
+};
+
 // All of them, and the database for transactions that span several.
 struct Repositories {
     std::shared_ptr<Database> db;
@@ -223,11 +231,13 @@ struct Repositories {
     std::shared_ptr<DeadLetters> dead_letters;
     std::shared_ptr<Subscriptions> subscriptions;
     std::shared_ptr<Leases> leases;
+    std::shared_ptr<Notices> notices;
 };
 
 // The PostgreSQL repositories over `db`.
 [[nodiscard]] Repositories postgres_repositories(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Users> postgres_users(std::shared_ptr<Database> db);
+[[nodiscard]] std::shared_ptr<Notices> postgres_notices(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Portals> postgres_portals(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Chats> postgres_chats(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Messages> postgres_messages(std::shared_ptr<Database> db);

@@ -113,22 +113,24 @@ Status Monitor::run_once() {
     return maintained;
 }
 
-void Monitor::add_job(std::string name, std::chrono::seconds every, Job job) {
+void Monitor::add_job(std::string name, std::chrono::seconds every, Job job, bool at_once) {
     if (every.count() > 0 && job) {
-        jobs_.push_back(ScheduledJob{std::move(name), every, std::move(job)});
+        jobs_.push_back(ScheduledJob{std::move(name), every, std::move(job), -1, at_once});
     }
 }
 
 void Monitor::run_jobs(bool took_over) {
     auto const now = now_ms();
     for (auto& job : jobs_) {
-        // The first interval starts with leadership (taking over already caught every chat up).
-        if (took_over || job.last_at < 0) {
+        // The first interval starts with leadership (taking over already caught every chat up), unless the job runs
+        // at once.
+        bool const starting = took_over || job.last_at < 0;
+        if (starting && !job.at_once) {
             job.last_at = now;
             continue;
         }
         auto const every = std::chrono::duration_cast<std::chrono::milliseconds>(job.every).count();
-        if (!settings_.enabled || now - job.last_at < every) {
+        if (!starting && ((!settings_.enabled && !job.at_once) || now - job.last_at < every)) {
             continue;
         }
         job.last_at = now;

@@ -54,7 +54,9 @@ public:
     void wake();
     // Work the leader runs every `every` while chat sync is on (e.g. reading recently active chats forward, for lost
     // notifications); the first interval starts with leadership. Added before start(); `every` of 0 adds nothing.
-    void add_job(std::string name, std::chrono::seconds every, Job job);
+    // `at_once`: the job also runs as leadership starts, and whether or not chat sync is on (checks of the app's own
+    // health).
+    void add_job(std::string name, std::chrono::seconds every, Job job, bool at_once = false);
     // One pass (what the thread does every interval); a no-op when another node leads.
     [[nodiscard]] Status run_once();
     [[nodiscard]] bool leader() const noexcept { return leader_.load(); }
@@ -82,6 +84,7 @@ private:
         std::chrono::seconds every;
         Job run;
         std::int64_t last_at = -1;  // only touched by run_once's caller; -1: never
+        bool at_once = false;
     };
     std::vector<ScheduledJob> jobs_;
     std::atomic<bool> leader_{false};

@@ -62,6 +62,7 @@ struct MemoryTables {
     std::vector<store::DeadLetter> dead_letters;
     std::map<SubscriptionId, store::SubscriptionRow> subscriptions;
     std::map<std::string, LeaseRow> leases;
+    std::map<std::string, std::int64_t> notices;
     std::int64_t next_id = 1;
 };
 
@@ -887,6 +888,15 @@ public:
     }
 };
 
+class MemoryNotices final : public store::Notices, memory_detail::Base {
+public:
+    using Base::Base;
+    Result<bool> claim(std::string const& key, std::int64_t now_ms) override {
+        auto const held = lock();
+        return t().notices.emplace(key, now_ms).second;
+    }
+};
+
 // Every repository over one in-memory state; `state` is there for tests to look at (under its lock).
 struct MemoryStore {
     std::shared_ptr<MemoryState> state = std::make_shared<MemoryState>();
@@ -906,6 +916,7 @@ struct MemoryStore {
         r.dead_letters = std::make_shared<MemoryDeadLetters>(state);
         r.subscriptions = std::make_shared<MemorySubscriptions>(state);
         r.leases = std::make_shared<MemoryLeases>(state);
+        r.notices = std::make_shared<MemoryNotices>(state);
         return r;
     }();
 

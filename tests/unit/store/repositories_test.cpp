@@ -267,6 +267,16 @@ void dead_letters_discarded(msteams::store::Repositories const& repos) {
 STORE_CONTRACT("store: dead letters are discarded by id or all, and nothing of them comes back", dead_letters_discarded)
 
 namespace {
+void notices_claimed_once(msteams::store::Repositories const& repos) {
+    CHECK(must(repos.notices->claim("secret-expiry:2027-01-01:30", 10)));
+    CHECK_FALSE(must(repos.notices->claim("secret-expiry:2027-01-01:30", 20)));
+    CHECK(must(repos.notices->claim("secret-expiry:2027-01-01:7", 30)));
+}
+}  // namespace
+
+STORE_CONTRACT("store: a notice is claimed once, whoever asks again", notices_claimed_once)
+
+namespace {
 void message_map_links(msteams::store::Repositories const& repos) {
     msteams::store::MessageLink link{msteams::TeamsThreadId("chat-a"),
                                      msteams::TeamsMessageId("m1"),

@@ -252,6 +252,35 @@ TEST_CASE("monitor: the leader runs each periodic job once per interval, startin
     CHECK(a.stats->worker_exceptions == 1);
 }
 
+TEST_CASE("monitor: a job run at once runs as leadership starts and with chat sync off, then once per interval",
+          "[subscriptions]") {
+    FakeWorld w;
+    auto settings = w.settings();
+    settings.enabled = false;  // Teams chats off: the subscription jobs wait, the app's own checks do not
+    Node a(settings, w.store.repos, w.graph, w.tokens);
+    std::atomic<int> checked{0};
+    std::atomic<int> reconciled{0};
+    a.monitor->add_job(
+        "credentials", 86400s,
+        [&] {
+            ++checked;
+            return msteams::Status{};
+        },
+        /*at_once=*/true);
+    a.monitor->add_job("reconcile", 300s, [&] {
+        ++reconciled;
+        return msteams::Status{};
+    });
+    a.pass();
+    CHECK(checked == 1);
+    a.pass();
+    CHECK(checked == 1);
+    w.skew->store(86'400'000);
+    a.pass();
+    CHECK(checked == 2);
+    CHECK(reconciled == 0);
+}
+
 TEST_CASE("monitor: a subscription Graph marked or lost is renewed or made again, and the chats are caught up",
           "[subscriptions]") {
     FakeWorld w;

@@ -28,6 +28,8 @@ func (e *Emulator) graphHandler() http.Handler {
 	r("GET /v1.0/me/presence", e.getPresence)
 	r("GET /v1.0/users/{uid}/presence", e.getPresence)
 	r("POST /v1.0/communications/getPresencesByUserId", e.getPresences)
+	// applications (the app registration's own secrets: their hint and dates)
+	r("GET /v1.0/applications", e.listApplications)
 	r("GET /v1.0/me/photo", e.getPhoto)
 	r("GET /v1.0/users/{uid}/photo", e.getPhoto)
 	r("GET /v1.0/me/photo/$value", e.getPhotoValue)
@@ -1331,4 +1333,42 @@ func (e *Emulator) sendActivity(c *call) {
 // withTimeout is used by $batch to bound inner requests.
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 30*time.Second)
+}
+
+// listApplications answers GET /applications, usually with $filter=appId eq '{id}': the tenant's one app
+// registration with its password credentials as Graph lists them (the first three characters of the secret as
+// hint, the dates; never the secret).
+func (e *Emulator) listApplications(c *call) {
+	if !c.permit([]string{"Application.Read.All", "Directory.Read.All"},
+		[]string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"}) {
+		return
+	}
+	want := ""
+	if f := strings.TrimSpace(c.q.Get("$filter")); f != "" {
+		const prefix = "appId eq '"
+		if !strings.HasPrefix(f, prefix) || !strings.HasSuffix(f, "'") || len(f) < len(prefix)+1 {
+			c.fail(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property 'appId' of resource 'Application'.")
+			return
+		}
+		want = f[len(prefix) : len(f)-1]
+	}
+	e.st.mu.RLock()
+	app := e.st.app
+	e.st.mu.RUnlock()
+	value := []any{}
+	if want == "" || strings.EqualFold(want, app.ClientID) {
+		hint := app.ClientSecret
+		if len(hint) > 3 {
+			hint = hint[:3]
+		}
+		start := app.SecretExpiresAt.AddDate(-2, 0, 0)
+		value = append(value, map[string]any{
+			"id": uuidFrom("application:" + app.ClientID), "appId": app.ClientID, "displayName": app.DisplayName,
+			"passwordCredentials": []any{map[string]any{
+				"customKeyIdentifier": nil, "displayName": "bridge", "endDateTime": app.SecretExpiresAt.UTC().Format(time.RFC3339),
+				"hint": hint, "keyId": uuidFrom("secret:" + app.ClientSecret), "secretText": nil,
+				"startDateTime": start.UTC().Format(time.RFC3339)}},
+		})
+	}
+	c.json(200, map[string]any{"@odata.context": e.meta("applications"), "value": value})
 }

@@ -3,10 +3,12 @@ package m365_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
 )
@@ -615,5 +617,47 @@ func TestCountersFaultsAndLimits(t *testing.T) {
 	}
 	if r := e.graph("GET", "/nonexistent", app, nil); r.status != 400 {
 		t.Fatalf("unknown segment: %d", r.status)
+	}
+}
+
+func TestApplicationsListTheSecretsHintAndExpiryWithTheRole(t *testing.T) {
+	e := start(t)
+	exp := time.Now().Add(6 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := e.ctl.PatchApp(e.ctx, m365ctl.AppPatch{SecretExpiresAt: exp.Format(time.RFC3339)}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.appToken()
+	r := e.graph("GET", "/applications?$filter="+url.QueryEscape("appId eq '"+e.emu.ClientID+"'"), tok, nil)
+	var out struct {
+		Value []struct {
+			AppID               string `json:"appId"`
+			PasswordCredentials []struct {
+				Hint        string  `json:"hint"`
+				EndDateTime string  `json:"endDateTime"`
+				SecretText  *string `json:"secretText"`
+			} `json:"passwordCredentials"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 || len(out.Value) != 1 ||
+		len(out.Value[0].PasswordCredentials) != 1 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	c := out.Value[0].PasswordCredentials[0]
+	if c.Hint != e.emu.ClientSecret[:3] || c.EndDateTime != exp.Format(time.RFC3339) || c.SecretText != nil {
+		t.Errorf("credential %+v", c)
+	}
+	if strings.Contains(string(r.body), e.emu.ClientSecret) {
+		t.Error("the secret itself is listed")
+	}
+	r = e.graph("GET", "/applications?$filter="+url.QueryEscape("appId eq 'other'"), tok, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"value":[]`) {
+		t.Errorf("another app id: %d %s", r.status, r.body)
+	}
+	// Without Application.Read.All: 403.
+	if _, err := e.ctl.PatchApp(e.ctx, m365ctl.AppPatch{ApplicationPermissions: []string{"User.Read.All"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.graph("GET", "/applications", e.appToken(), nil); r.status != 403 {
+		t.Errorf("without the role: %d", r.status)
 	}
 }

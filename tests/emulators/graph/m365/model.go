@@ -2,6 +2,7 @@ package m365
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -576,4 +577,10 @@ func nullableTime(t time.Time) *string {
 	}
 	s := graphTime(t)
 	return &s
+}
+
+// uuidFrom is a GUID derived from s: the same s gives the same GUID (stable ids for derived objects).
+func uuidFrom(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
