@@ -1,23 +1,14 @@
 #include "app/diagnostics.hpp"
 
-#include <ctime>
 #include <nlohmann/json.hpp>
+
+#include "common/clock.hpp"
 
 namespace msteams::app {
 
 namespace {
 
-std::string utc(std::int64_t unix_ms) {
-    if (unix_ms <= 0) {
-        return "never";
-    }
-    std::time_t const t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm parts{};
-    gmtime_r(&t, &parts);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &parts);
-    return buf;
-}
+std::string utc(std::int64_t unix_ms) { return unix_ms > 0 ? utc_text(unix_ms) : std::string("never"); }
 
 // "3 h 5 min", "42 s": how long, in words an admin reads at a glance.
 std::string span(std::int64_t ms) {

@@ -1,7 +1,6 @@
 #include "commands/admin_commands.hpp"
 
 #include <charconv>
-#include <ctime>
 #include <optional>
 
 #include "common/clock.hpp"
@@ -52,15 +51,6 @@ std::string shorten(std::string const& s, std::size_t n) {
 
 constexpr std::size_t k_dead_letters_shown = 5;
 
-std::string utc(std::int64_t unix_ms) {
-    std::time_t const t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm parts{};
-    gmtime_r(&t, &parts);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &parts);
-    return buf;
-}
-
 // The dead-letter lines of `/msteams status` for system admins.
 Result<std::string> dead_letter_summary(store::DeadLetters& dead_letters) {
     std::int64_t count = 0;
@@ -78,8 +68,8 @@ Result<std::string> dead_letter_summary(store::DeadLetters& dead_letters) {
     for (auto const& d : newest) {
         out += "| " + std::to_string(d.id) + " | " +
                (d.direction == store::Direction::inbound ? "Teams → Mattermost" : "Mattermost → Teams") + " | " +
-               cell(shorten(d.thread_id, 80)) + " | " + std::to_string(d.attempts) + " | " + utc(d.last_failed_at) +
-               " | " + cell(shorten(d.error, 200)) + " |\n";
+               cell(shorten(d.thread_id, 80)) + " | " + std::to_string(d.attempts) + " | " +
+               utc_text(d.last_failed_at) + " | " + cell(shorten(d.error, 200)) + " |\n";
     }
     return out;
 }

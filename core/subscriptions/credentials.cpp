@@ -1,7 +1,6 @@
 #include "subscriptions/credentials.hpp"
 
 #include <array>
-#include <ctime>
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
@@ -13,21 +12,12 @@ namespace {
 constexpr std::int64_t k_day_ms = 24LL * 3600 * 1000;
 constexpr std::array<int, 3> k_notice_days = {30, 7, 1};
 
-std::string date(std::int64_t unix_ms) {
-    std::time_t const t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm parts{};
-    gmtime_r(&t, &parts);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &parts);
-    return buf;
-}
-
 std::string notice_text(int days, std::int64_t end_at, std::int64_t now) {
     auto const left = (end_at - now) / k_day_ms;
-    std::string when =
-        end_at <= now ? "has expired (" + date(end_at) + ")"
-        : left == 0   ? "expires within a day (" + date(end_at) + ")"
-                    : "expires in " + std::to_string(left) + (left == 1 ? " day" : " days") + " (" + date(end_at) + ")";
+    std::string when = end_at <= now ? "has expired (" + utc_text(end_at, false) + ")"
+                       : left == 0   ? "expires within a day (" + utc_text(end_at, false) + ")"
+                                     : "expires in " + std::to_string(left) + (left == 1 ? " day" : " days") + " (" +
+                                         utc_text(end_at, false) + ")";
     std::string text = "**The MS Teams integration's client secret " + when + ".** ";
     text += days == 0 ? "Nothing is bridged until a new one is set: " : "Bridging stops when it expires: before then, ";
     text +=
@@ -125,7 +115,7 @@ Status CredentialCheck::run_once() {
     }
     if (send) {
         log::warn("the client secret expires soon; telling system admins",
-                  {{"expires", date(*end_at)}, {"notice_days", std::to_string(*due)}});
+                  {{"expires", utc_text(*end_at, false)}, {"notice_days", std::to_string(*due)}});
         tell_(notice_text(*due, *end_at, now));
     }
     return {};

@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/msteams-bridge/msteams/tests/e2e/harness"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
@@ -120,4 +123,39 @@ func mustContain(t *testing.T, what, text string, parts ...string) {
 			t.Errorf("%s: %q does not contain %q", what, text, p)
 		}
 	}
+}
+
+// meganDM connects a new Mattermost user alice (with a Teams twin), and has Megan Bowen (a Teams user) write her
+// first in a Teams one-on-one chat, so that Megan becomes a synthetic user and the chat a bridged DM. It returns alice,
+// her Teams account, Megan, the Teams chat and the Mattermost DM.
+func (b *bridge) meganDM(t *testing.T, first string) (*mmtest.User, *m365ctl.User, *m365ctl.User, *m365ctl.Chat,
+	*model.Channel) {
+	t.Helper()
+	ctx := context.Background()
+	alice := b.user(t, "alice")
+	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	b.connect(t, alice, aliceTeams.ID)
+	megan := b.megan(t)
+	b.chatsSubscription(t, "")
+	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ctl.Send(ctx, m365ctl.InChat(dm.ID), m365ctl.Post{From: megan.ID, Text: first}); err != nil {
+		t.Fatal(err)
+	}
+	var ghost *model.User
+	within(t, 20*time.Second, func() string {
+		ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
+		if err != nil {
+			return "no synthetic user"
+		}
+		return ""
+	})
+	channel, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPost(t, alice, channel.Id, withText(first))
+	return alice, aliceTeams, megan, dm, channel
 }

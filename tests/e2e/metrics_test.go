@@ -275,32 +275,8 @@ func TestMetrics(t *testing.T) {
 	})
 
 	// Traffic both ways, so that every family has series: a Teams DM to a connected user, her answer, and one 429.
-	alice := b.user(t, "alice")
-	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
-	b.connect(t, alice, aliceTeams.ID)
-	megan := b.megan(t)
-	b.chatsSubscription(t, "")
-	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, _, megan, dm, channel := b.meganDM(t, "hi from Teams")
 	chat := m365ctl.InChat(dm.ID)
-	if _, err := b.ctl.Send(ctx, chat, m365ctl.Post{From: megan.ID, Text: "hi from Teams"}); err != nil {
-		t.Fatal(err)
-	}
-	var ghost *model.User
-	within(t, 20*time.Second, func() string {
-		ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
-		if err != nil {
-			return "no synthetic user"
-		}
-		return ""
-	})
-	channel, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitPost(t, alice, channel.Id, withText("hi from Teams"))
 
 	prom := startPrometheus(t, listener, b.mm.URL, token, rules)
 	within(t, 30*time.Second, func() string {

@@ -73,35 +73,16 @@ func TestOutbound(t *testing.T) {
 	// Graph's per-chat limits are one post per second; the burst below runs with both sides at a higher budget
 	// (the emulator lower than the bridge, so that 429s happen) to keep the suite short.
 	b := startBridge(t, map[string]any{"graphChatPostsPerMinute": 480})
-	alice, carol, dave := b.user(t, "alice"), b.user(t, "carol"), b.user(t, "dave")
-	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
+	// Megan writes first, so that she exists in Mattermost (a synthetic user) and the DM is bridged.
+	alice, aliceTeams, megan, dm, channel := b.meganDM(t, "hi from Teams")
+	carol, dave := b.user(t, "carol"), b.user(t, "dave")
 	carolTeams := b.teamsTwin(t, carol, "Carol Cruz")
 	daveTeams := b.teamsTwin(t, dave, "Dave Diaz")
-	b.connect(t, alice, aliceTeams.ID)
 	b.connect(t, dave, daveTeams.ID)
-	megan := b.megan(t)
-	b.chatsSubscription(t, "")
-	// Megan writes first, so that she exists in Mattermost (a synthetic user) and the DM is bridged.
-	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	ghost, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ctl.Send(ctx, m365ctl.InChat(dm.ID), m365ctl.Post{From: megan.ID, Text: "hi from Teams"}); err != nil {
-		t.Fatal(err)
-	}
-	var ghost *model.User
-	within(t, 20*time.Second, func() string {
-		ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
-		if err != nil {
-			return "no synthetic user"
-		}
-		return ""
-	})
-	channel, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitPost(t, alice, channel.Id, withText("hi from Teams"))
 
 	t.Run("a connected user's post, edit, reaction, reply, file and delete reach Teams as that user", func(t *testing.T) {
 		post, err := alice.Post(ctx, channel.Id, "Hello **Megan** :smile: see `code`")
