@@ -734,6 +734,9 @@ std::string Core::metrics_text() const {
     }
     if (runtime && active_.load()) {
         g.leader = runtime->monitor->leader();
+        if (auto const expiry = runtime->credentials->expiry(); expiry && g.leader) {
+            g.secret_seconds_to_expiry = static_cast<double>(*expiry - now_ms()) / 1000.0;
+        }
         if (runtime->repos.db) {
             if (auto const overview = store::read_overview(*runtime->repos.db)) {
                 g.database = database_gauges(*overview, now_ms());

@@ -292,6 +292,12 @@ void render_gauges(Exposition& e, Gauges const& g) {
     e.gauge("msteams_core_start_time_seconds", "When the core process started (Unix time).", g.start_time);
     e.counter("msteams_core_restarts_total", "Core processes started again after a crash, since the plugin started.",
               static_cast<double>(g.restarts));
+    if (g.secret_seconds_to_expiry) {
+        e.gauge("msteams_client_secret_seconds_to_expiry",
+                "Seconds until the app's client secret expires (negative: expired), as this node last read it. "
+                "Only on the leader, and only when the app may read it (Application.Read.All).",
+                *g.secret_seconds_to_expiry);
+    }
     e.gauge("msteams_database_up", "1 when the bridge's tables could be read for this scrape.", g.database ? 1 : 0);
     if (!g.database) {
         return;

@@ -19,8 +19,11 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 // What is read at scrape time rather than counted: the database's view (the same from every node) and this node's.
 struct Gauges {
     // this node
-    bool active = false;        // the plugin runs with a complete configuration
-    bool leader = false;        // this node keeps the subscriptions and runs the periodic jobs
+    bool active = false;  // the plugin runs with a complete configuration
+    bool leader = false;  // this node keeps the subscriptions and runs the periodic jobs
+    // Seconds until the configured client secret expires, as the leader last read it (absent: not read here, or the
+    // app may not read it)
+    std::optional<double> secret_seconds_to_expiry;
     double start_time = 0;      // Unix seconds the core started
     std::int64_t restarts = 0;  // core processes the shim started after the first one, since the plugin started
 

@@ -395,7 +395,7 @@ func TestMetrics(t *testing.T) {
 					}
 				}
 			}
-			if n != 11 {
+			if n != 12 {
 				return fmt.Sprintf("%d rules loaded", n)
 			}
 			return ""

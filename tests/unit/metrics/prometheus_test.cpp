@@ -137,6 +137,7 @@ TEST_CASE("metrics: the whole exposition is valid text format, every sample labe
     g.active = true;
     g.start_time = 1700000000;
     g.restarts = 2;
+    g.secret_seconds_to_expiry = 86400;
     Gauges::Database d;
     d.inbox_items = 4;
     d.inbox_oldest_age = 12.5;
@@ -169,6 +170,7 @@ TEST_CASE("metrics: the whole exposition is valid text format, every sample labe
     CHECK(has(samples(text, "msteams_notification_to_post_seconds_count"), "{node=\"node-a\"} 1"));
     CHECK(has(samples(text, "msteams_core_up"), "{node=\"node-a\"} 1"));
     CHECK(has(samples(text, "msteams_core_restarts_total"), "{node=\"node-a\"} 2"));
+    CHECK(has(samples(text, "msteams_client_secret_seconds_to_expiry"), "{node=\"node-a\"} 86400"));
     CHECK(has(samples(text, "msteams_database_up"), "{node=\"node-a\"} 1"));
     CHECK(has(samples(text, "msteams_inbox_items"), "{node=\"node-a\"} 4"));
     CHECK(has(samples(text, "msteams_inbox_oldest_age_seconds"), "{node=\"node-a\"} 12.5"));
@@ -185,4 +187,5 @@ TEST_CASE("metrics: without the database the node's gauges remain and database_u
     CHECK(has(samples(text, "msteams_database_up"), "{node=\"n\"} 0"));
     CHECK(has(samples(text, "msteams_plugin_active"), "{node=\"n\"} 0"));
     CHECK(samples(text, "msteams_inbox_items").empty());
+    CHECK(samples(text, "msteams_client_secret_seconds_to_expiry").empty());  // not read on this node
 }
