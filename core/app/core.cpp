@@ -388,12 +388,24 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                               });
     // The client secret's expiry, read at leadership and daily; admins are told 30, 7 and 1 days before.
     std::string const client_id = config->client_id;
+    std::vector<std::string> required{"User.Read.All|User.ReadWrite.All|Directory.Read.All"};
+    if (config->chat_sync != ChatSync::off) {
+        required.emplace_back("Chat.Read.All|Chat.ReadWrite.All");
+    }
+    if (config->sync_presence) {
+        required.emplace_back("Presence.Read.All|Presence.ReadWrite.All");
+    }
     runtime->credentials = std::make_shared<subscriptions::CredentialCheck>(
-        subscriptions::CredentialCheckSettings{config->client_secret, {}},
+        subscriptions::CredentialCheckSettings{config->client_secret, {}, std::move(required)},
         [entra, graph, client_id]() -> Result<std::vector<graph::AppSecret>> {
             graph::Token app;
             MSTEAMS_TRY_ASSIGN(app, entra->app_token());
             return graph->list_app_secrets(app.access_token, client_id);
+        },
+        [entra]() -> Result<std::vector<std::string>> {
+            graph::Token app;
+            MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+            return graph::token_roles(app.access_token);
         },
         runtime->repos.notices,
         [api = api_, bot = bot_user_id_](std::string const& text) { tell_admins(*api, bot, text); });
@@ -708,6 +720,7 @@ Diagnostics Core::diagnostics() const {
         d.credentials_problem = token.error().message;
     }
     d.secret_expires_at = runtime->credentials->expiry();
+    d.missing_permissions = runtime->credentials->missing();
     auto overview = store::read_overview(*runtime->repos.db);
     auto subscriptions = runtime->repos.subscriptions->list();
     if (!overview || !subscriptions) {

@@ -54,6 +54,13 @@ std::string to_markdown(Diagnostics const& d) {
                (d.credentials_problem->empty() ? std::string("working (Entra ID issues the app's token).")
                                                : "not working: " + *d.credentials_problem) +
                "\n";
+        if (!d.missing_permissions.empty()) {
+            std::string list;
+            for (auto const& m : d.missing_permissions) {
+                list += (list.empty() ? "`" : ", `") + m + "`";
+            }
+            out += "- **Missing application permissions:** " + list + " (grant them with admin consent in Entra ID).\n";
+        }
         out += "- **Client secret:** " +
                (d.secret_expires_at
                     ? "expires " + utc(*d.secret_expires_at) + " (in " + span(*d.secret_expires_at - d.now) + ")."
@@ -103,6 +110,7 @@ std::string to_json(Diagnostics const& d) {
     if (d.credentials_problem) {
         j["credentials"] = {{"working", d.credentials_problem->empty()},
                             {"problem", *d.credentials_problem},
+                            {"missing_permissions", d.missing_permissions},
                             {"secret_expires_at",
                              d.secret_expires_at ? nlohmann::json(*d.secret_expires_at) : nlohmann::json(nullptr)}};
     } else {

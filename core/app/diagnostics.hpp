@@ -31,6 +31,7 @@ struct Diagnostics {
     // the app's credentials: nullopt when not tried (not configured), else "" when working or the problem
     std::optional<std::string> credentials_problem;
     std::optional<std::int64_t> secret_expires_at;  // Unix ms, when the app registration lets the bridge read it
+    std::vector<std::string> missing_permissions;   // application permissions the configured features need and lack
     // the database (nullopt: it could not be read; database_problem says why)
     std::optional<store::Overview> overview;
     std::vector<store::SubscriptionRow> subscriptions;

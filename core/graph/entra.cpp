@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
+#include "crypto/crypto.hpp"
 #include "common/strings.hpp"
 
 namespace msteams::graph {
@@ -102,6 +103,29 @@ Error graph_error(http::Response const& r) {
                 (message.empty() ? "" : ": " + message);
     e.peer_id = code;
     return e;
+}
+
+std::vector<std::string> token_roles(std::string const& access_token) {
+    std::vector<std::string> roles;
+    auto const first = access_token.find('.');
+    auto const second = first == std::string::npos ? std::string::npos : access_token.find('.', first + 1);
+    if (second == std::string::npos) {
+        return roles;
+    }
+    auto const payload = crypto::base64url_decode(std::string_view(access_token).substr(first + 1, second - first - 1));
+    if (!payload) {
+        return roles;
+    }
+    auto const claims = json::parse(*payload, nullptr, false);
+    if (!claims.is_object() || !claims.contains("roles") || !claims["roles"].is_array()) {
+        return roles;
+    }
+    for (auto const& r : claims["roles"]) {
+        if (r.is_string()) {
+            roles.push_back(r.get<std::string>());
+        }
+    }
+    return roles;
 }
 
 Entra::Entra(std::shared_ptr<http::Client> http, App app, std::shared_ptr<Observer> observer)

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/ids.hpp"
 #include "common/result.hpp"
@@ -100,6 +101,10 @@ private:
     std::mutex app_token_mutex_;
     Token app_token_;
 };
+
+// The application permissions ("roles") an app token carries, read from its JWT payload without checking it (the
+// token came from Entra over TLS); empty when it has none or is not a JWT.
+[[nodiscard]] std::vector<std::string> token_roles(std::string const& access_token);
 
 // An Entra error answer as an Error: invalid_grant → permission_denied (the grant is gone: the user must connect
 // again); invalid_client / unauthorized_client → unauthenticated (the app registration's credentials are wrong: an

@@ -1,5 +1,6 @@
 #include "subscriptions/credentials.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "common/clock.hpp"
@@ -55,12 +56,69 @@ std::optional<std::int64_t> configured_secret_expiry(std::vector<graph::AppSecre
     return soonest;
 }
 
-CredentialCheck::CredentialCheck(CredentialCheckSettings settings, SecretReader read,
+std::vector<std::string> missing_permissions(std::vector<std::string> const& required,
+                                             std::vector<std::string> const& granted) {
+    std::vector<std::string> missing;
+    for (auto const& need : required) {
+        bool satisfied = false;
+        std::size_t start = 0;
+        while (!satisfied) {
+            auto const bar = need.find('|', start);
+            auto const one = need.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+            satisfied = std::find(granted.begin(), granted.end(), one) != granted.end();
+            if (bar == std::string::npos) {
+                break;
+            }
+            start = bar + 1;
+        }
+        if (!satisfied) {
+            missing.push_back(need.substr(0, need.find('|')));
+        }
+    }
+    return missing;
+}
+
+CredentialCheck::CredentialCheck(CredentialCheckSettings settings, SecretReader read, PermissionReader permissions,
                                  std::shared_ptr<store::Notices> notices, AdminTeller tell_admins)
     : settings_(std::move(settings)),
       read_(std::move(read)),
+      permissions_(std::move(permissions)),
       notices_(std::move(notices)),
       tell_(std::move(tell_admins)) {}
+
+std::vector<std::string> CredentialCheck::missing() const {
+    std::lock_guard lock(mutex_);
+    return missing_;
+}
+
+Status CredentialCheck::check_permissions() {
+    if (!permissions_) {
+        return {};
+    }
+    std::vector<std::string> granted;
+    MSTEAMS_TRY_ASSIGN(granted, permissions_());
+    auto const missing = missing_permissions(settings_.required_permissions, granted);
+    {
+        std::lock_guard lock(mutex_);
+        missing_ = missing;
+    }
+    if (missing.empty()) {
+        return {};
+    }
+    std::string list;
+    for (auto const& m : missing) {
+        list += (list.empty() ? "`" : ", `") + m + "`";
+    }
+    log::warn("the app registration lacks application permissions the configured features need", {{"missing", list}});
+    bool claimed = false;
+    MSTEAMS_TRY_ASSIGN(claimed, notices_->claim("missing-permissions:" + list, clock()));
+    if (claimed) {
+        tell_("**The MS Teams integration's app registration lacks application permissions it needs:** " + list +
+              ". Add them in Microsoft Entra ID (API permissions, Microsoft Graph, application permissions) and grant "
+              "admin consent; until then the features that need them do not work.");
+    }
+    return {};
+}
 
 std::int64_t CredentialCheck::clock() const { return settings_.clock_ms ? settings_.clock_ms() : now_ms(); }
 
@@ -70,6 +128,7 @@ std::optional<std::int64_t> CredentialCheck::expiry() const {
 }
 
 Status CredentialCheck::run_once() {
+    MSTEAMS_TRY(check_permissions());
     auto secrets = read_();
     if (!secrets) {
         if (secrets.error().code == ErrorCode::permission_denied) {

@@ -25,18 +25,25 @@ namespace msteams::subscriptions {
 [[nodiscard]] std::optional<std::int64_t> configured_secret_expiry(std::vector<graph::AppSecret> const& secrets,
                                                                    std::string const& client_secret);
 
+// The application permissions of `required` that `granted` does not satisfy. An entry may name alternatives
+// ("Chat.Read.All|Chat.ReadWrite.All"): any one of them satisfies it.
+[[nodiscard]] std::vector<std::string> missing_permissions(std::vector<std::string> const& required,
+                                                           std::vector<std::string> const& granted);
+
 struct CredentialCheckSettings {
     std::string client_secret;               // secret: only its first three characters are compared, never logged
     std::function<std::int64_t()> clock_ms;  // tests move it; default now_ms()
+    std::vector<std::string> required_permissions;  // what the configured features need (alternatives with '|')
 };
 
 using SecretReader = std::function<Result<std::vector<graph::AppSecret>>()>;
+using PermissionReader = std::function<Result<std::vector<std::string>>()>;  // the app token's roles
 using AdminTeller = std::function<void(std::string const& text)>;
 
 class CredentialCheck {
 public:
-    CredentialCheck(CredentialCheckSettings settings, SecretReader read, std::shared_ptr<store::Notices> notices,
-                    AdminTeller tell_admins);
+    CredentialCheck(CredentialCheckSettings settings, SecretReader read, PermissionReader permissions,
+                    std::shared_ptr<store::Notices> notices, AdminTeller tell_admins);
 
     // Reads the secret's expiry and tells admins when a notice is due and not sent yet. A secret Graph does not let
     // the bridge read (no Application.Read.All) is logged once and is not an error.
@@ -44,12 +51,18 @@ public:
 
     // The configured secret's expiry as last read (Unix ms), or nullopt (not read, or not readable).
     [[nodiscard]] std::optional<std::int64_t> expiry() const;
+    // The required application permissions the app's token lacked when last checked.
+    [[nodiscard]] std::vector<std::string> missing() const;
 
 private:
     [[nodiscard]] std::int64_t clock() const;
 
     CredentialCheckSettings settings_;
+    [[nodiscard]] Status check_permissions();
+
     SecretReader read_;
+    PermissionReader permissions_;
+    std::vector<std::string> missing_;
     std::shared_ptr<store::Notices> notices_;
     AdminTeller tell_;
     mutable std::mutex mutex_;

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/msteams-bridge/msteams/tests/e2e/harness"
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
 )
 
@@ -86,6 +87,29 @@ func TestCredentials(t *testing.T) {
 		// The previous configuration is still in force: a user can still connect.
 		aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 		b.connect(t, alice, aliceTeams.ID)
+	})
+
+	t.Run("a permission the configured features need and the app lacks is named to admins", func(t *testing.T) {
+		var kept []string
+		for _, p := range m365.DefaultApplicationPermissions {
+			if p != "Presence.Read.All" {
+				kept = append(kept, p)
+			}
+		}
+		if _, err := b.ctl.PatchApp(ctx, m365ctl.AppPatch{ApplicationPermissions: kept}); err != nil {
+			t.Fatal(err)
+		}
+		// Saved settings (the right secret again) start a new runtime, whose app token carries the new roles.
+		if err := b.mm.SetPluginSettings(ctx, harness.PluginID,
+			withSettings(b, map[string]any{"credentialCheckIntervalSeconds": 1})); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 30*time.Second, func() string {
+			if countContaining(b.botDM(t, admin), "lacks application permissions it needs:** `Presence.Read.All`") == 1 {
+				return ""
+			}
+			return "admins not told yet"
+		})
 	})
 }
 

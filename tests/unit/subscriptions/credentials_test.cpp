@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "crypto/crypto.hpp"
 #include "fakes/memory_store.hpp"
+#include "graph/entra.hpp"
 #include "subscriptions/credentials.hpp"
 
 using msteams::subscriptions::configured_secret_expiry;
@@ -41,11 +43,11 @@ TEST_CASE("credentials: admins are told once per notice, never of one a later no
     std::int64_t end_at = k_t0 + 40 * k_day;
     std::vector<std::string> told;
     CredentialCheck check(
-        {"abc-the-secret", [&] { return now; }},
+        {"abc-the-secret", [&] { return now; }, {}},
         [&]() -> msteams::Result<std::vector<msteams::graph::AppSecret>> {
             return std::vector<msteams::graph::AppSecret>{{"abc", end_at}, {"zzz", k_t0 + k_day}};
         },
-        store.repos.notices, [&](std::string const& text) { told.push_back(text); });
+        nullptr, store.repos.notices, [&](std::string const& text) { told.push_back(text); });
 
     REQUIRE(check.run_once());
     CHECK(told.empty());  // 40 days left
@@ -87,12 +89,12 @@ TEST_CASE("credentials: a secret Graph does not let the bridge read is no error,
     int reads = 0;
     std::vector<std::string> told;
     CredentialCheck check(
-        {"abc", {}},
+        {"abc", {}, {}},
         [&]() -> msteams::Result<std::vector<msteams::graph::AppSecret>> {
             ++reads;
             return msteams::fail(msteams::ErrorCode::permission_denied, "Microsoft Graph answered 403");
         },
-        store.repos.notices, [&](std::string const& text) { told.push_back(text); });
+        nullptr, store.repos.notices, [&](std::string const& text) { told.push_back(text); });
     CHECK(check.run_once());
     CHECK(check.run_once());
     CHECK(reads == 2);
@@ -100,10 +102,48 @@ TEST_CASE("credentials: a secret Graph does not let the bridge read is no error,
     CHECK_FALSE(check.expiry());
 
     CredentialCheck failing(
-        {"abc", {}},
+        {"abc", {}, {}},
         []() -> msteams::Result<std::vector<msteams::graph::AppSecret>> {
             return msteams::fail(msteams::ErrorCode::unavailable, "Graph is down");
         },
-        store.repos.notices, [&](std::string const& text) { told.push_back(text); });
+        nullptr, store.repos.notices, [&](std::string const& text) { told.push_back(text); });
     CHECK_FALSE(failing.run_once());  // an outage is the job's failure: logged, tried at the next interval
+}
+
+TEST_CASE("credentials: missing application permissions are named once, alternatives satisfy", "[credentials]") {
+    using msteams::subscriptions::missing_permissions;
+    CHECK(missing_permissions({"Chat.Read.All|Chat.ReadWrite.All", "User.Read.All"}, {"Chat.ReadWrite.All"}) ==
+          std::vector<std::string>{"User.Read.All"});
+    CHECK(missing_permissions({"Chat.Read.All|Chat.ReadWrite.All"}, {}) == std::vector<std::string>{"Chat.Read.All"});
+    CHECK(missing_permissions({"User.Read.All"}, {"User.Read.All", "Presence.Read.All"}).empty());
+
+    msteams::test::MemoryStore store;
+    std::vector<std::string> granted{"User.Read.All"};
+    std::vector<std::string> told;
+    CredentialCheck check(
+        {"abc", {}, {"User.Read.All", "Presence.Read.All|Presence.ReadWrite.All"}},
+        []() -> msteams::Result<std::vector<msteams::graph::AppSecret>> {
+            return std::vector<msteams::graph::AppSecret>{};
+        },
+        [&]() -> msteams::Result<std::vector<std::string>> { return granted; }, store.repos.notices,
+        [&](std::string const& text) { told.push_back(text); });
+    REQUIRE(check.run_once());
+    REQUIRE(told.size() == 1);
+    CHECK_THAT(told[0], Catch::Contains("`Presence.Read.All`") && Catch::Contains("admin consent"));
+    CHECK(check.missing() == std::vector<std::string>{"Presence.Read.All"});
+    REQUIRE(check.run_once());
+    CHECK(told.size() == 1);  // told once
+    granted.push_back("Presence.ReadWrite.All");
+    REQUIRE(check.run_once());
+    CHECK(check.missing().empty());
+    CHECK(told.size() == 1);
+}
+
+TEST_CASE("credentials: an app token's roles are read from its payload; anything else has none", "[credentials]") {
+    auto const payload = msteams::crypto::base64url_encode(R"({"aud":"x","roles":["Chat.Read.All","User.Read.All"]})");
+    CHECK(msteams::graph::token_roles("eyJhbGciOiJSUzI1NiJ9." + payload + ".sig") ==
+          std::vector<std::string>{"Chat.Read.All", "User.Read.All"});
+    CHECK(msteams::graph::token_roles("not-a-jwt").empty());
+    CHECK(msteams::graph::token_roles("a.%%%.c").empty());
+    CHECK(msteams::graph::token_roles("a." + msteams::crypto::base64url_encode(R"({"roles":"x"})") + ".c").empty());
 }
