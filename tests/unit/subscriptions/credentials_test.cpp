@@ -139,7 +139,7 @@ TEST_CASE("credentials: missing application permissions are named once, alternat
     CHECK(told.size() == 1);
 }
 
-TEST_CASE("credentials: an app token's roles are read from its payload; anything else has none", "[credentials]") {
+TEST_CASE("credentials: an app token's roles are read from its payload, anything else has none", "[credentials]") {
     auto const payload = msteams::crypto::base64url_encode(R"({"aud":"x","roles":["Chat.Read.All","User.Read.All"]})");
     CHECK(msteams::graph::token_roles("eyJhbGciOiJSUzI1NiJ9." + payload + ".sig") ==
           std::vector<std::string>{"Chat.Read.All", "User.Read.All"});
