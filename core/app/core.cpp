@@ -38,7 +38,34 @@ namespace {
 
 constexpr std::size_t k_max_icon_bytes = 256 * 1024;
 
-void tell_admins(mm::Api& api, MmUserId const& bot, std::string const& text);
+// A direct message from the bot to every system admin (waits for the server: not from inside a configuration hook).
+void tell_admins(mm::Api& api, MmUserId const& bot, std::string const& text) {
+    auto admins = api.get_active_user_ids_in_role("system_admin");
+    if (!admins) {
+        log::warn("could not list system admins to tell them something", {{"error", admins.error().message}});
+        return;
+    }
+    for (auto const& admin : *admins) {
+        auto channel = api.get_direct_channel(bot, admin);
+        if (!channel) {
+            log::warn("could not open a DM to a system admin",
+                      {{"user_id", admin}, {"error", channel.error().message}});
+            continue;
+        }
+        mm::Post post;
+        post.user_id = bot;
+        post.channel_id = channel->id;
+        post.message = text;
+        if (auto p = api.create_post(post); !p) {
+            log::warn("could not send a system admin a message", {{"user_id", admin}, {"error", p.error().message}});
+        }
+    }
+}
+
+// The name this server goes by in the metrics and the admin status.
+std::string node_name(Config const* config) {
+    return config && !config->server.node_name.empty() ? config->server.node_name : std::string("unknown");
+}
 
 // Asks Entra for the app's token. A definite refusal (a wrong tenant, client id or secret, an expired secret) is an
 // error naming the settings to check; Entra out of reach is not (the bridge keeps trying, and says so in its log).
@@ -582,34 +609,6 @@ std::string problems_text(std::vector<std::string> const& list) {
     return text;
 }
 
-namespace {
-
-// A direct message from the bot to every system admin (waits for the server: not from inside a configuration hook).
-void tell_admins(mm::Api& api, MmUserId const& bot, std::string const& text) {
-    auto admins = api.get_active_user_ids_in_role("system_admin");
-    if (!admins) {
-        log::warn("could not list system admins to tell them something", {{"error", admins.error().message}});
-        return;
-    }
-    for (auto const& admin : *admins) {
-        auto channel = api.get_direct_channel(bot, admin);
-        if (!channel) {
-            log::warn("could not open a DM to a system admin",
-                      {{"user_id", admin}, {"error", channel.error().message}});
-            continue;
-        }
-        mm::Post post;
-        post.user_id = bot;
-        post.channel_id = channel->id;
-        post.message = text;
-        if (auto p = api.create_post(post); !p) {
-            log::warn("could not send a system admin a message", {{"user_id", admin}, {"error", p.error().message}});
-        }
-    }
-}
-
-}  // namespace
-
 void Core::report_problems(std::vector<std::string> const& list) {
     std::string text = list.empty() ? std::string() : problems_text(list);
     {
@@ -692,14 +691,11 @@ Diagnostics Core::diagnostics() const {
     auto const config = config_.load();
     auto const runtime = runtime_.load();
     d.active = active_.load();
-    d.node = "unknown";
+    d.node = node_name(config.get());
     if (config) {
         d.configured = config->configured();
         d.chat_sync = to_string(config->chat_sync);
         d.restarts = config->server.core_restarts;
-        if (!config->server.node_name.empty()) {
-            d.node = config->server.node_name;
-        }
     }
     for (auto const& s : stats_->graph_requests.snapshot()) {
         d.graph_requests += s.value;
@@ -738,12 +734,8 @@ std::string Core::metrics_text() const {
     auto const runtime = runtime_.load();
     g.active = active_.load() && config && config->configured();
     g.start_time = static_cast<double>(started_at_ms_) / 1000.0;
-    std::string node = "unknown";
     if (config) {
         g.restarts = config->server.core_restarts;
-        if (!config->server.node_name.empty()) {
-            node = config->server.node_name;
-        }
     }
     if (runtime && active_.load()) {
         g.leader = runtime->monitor->leader();
@@ -758,7 +750,7 @@ std::string Core::metrics_text() const {
             }
         }
     }
-    return metrics::render(*stats_, g, node);
+    return metrics::render(*stats_, g, node_name(config.get()));
 }
 
 std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {

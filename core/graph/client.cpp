@@ -466,7 +466,7 @@ std::string_view endpoint_class(std::uint64_t Counters::* kind) {
         std::uint64_t Counters::* kind;
         std::string_view name;
     };
-    static constexpr std::array<Name, 11> k_names = {{{&Counters::message_gets, "message_get"},
+    static constexpr std::array<Name, 12> k_names = {{{&Counters::message_gets, "message_get"},
                                                       {&Counters::message_lists, "message_list"},
                                                       {&Counters::message_posts, "message_post"},
                                                       {&Counters::message_writes, "message_write"},
@@ -475,6 +475,7 @@ std::string_view endpoint_class(std::uint64_t Counters::* kind) {
                                                       {&Counters::file_uploads, "file_upload"},
                                                       {&Counters::subscription_calls, "subscription"},
                                                       {&Counters::user_gets, "user"},
+                                                      {&Counters::application_reads, "application"},
                                                       {&Counters::photo_gets, "photo"},
                                                       {&Counters::presence_reads, "presence"}}};
     for (auto const& n : k_names) {
@@ -903,7 +904,7 @@ Result<std::vector<AppSecret>> Client::list_app_secrets(std::string const& token
     call.url = impl_->api + "/applications?$filter=" + strings::url_encode("appId eq '" + client_id + "'") +
                "&$select=appId,passwordCredentials";
     call.token = token;
-    call.kind = &Counters::user_gets;  // directory reads
+    call.kind = &Counters::application_reads;
     call.what = "GET applications";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));

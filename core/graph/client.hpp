@@ -190,6 +190,7 @@ struct Counters {
     std::uint64_t file_uploads = 0;
     std::uint64_t subscription_calls = 0;
     std::uint64_t user_gets = 0;
+    std::uint64_t application_reads = 0;  // the app registration's own secrets
     std::uint64_t photo_gets = 0;
     std::uint64_t presence_reads = 0;
     std::uint64_t throttled = 0;  // 429 answers received

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
-#include "crypto/crypto.hpp"
 #include "common/strings.hpp"
+#include "crypto/crypto.hpp"
 
 namespace msteams::graph {
 namespace {
@@ -133,6 +133,16 @@ Entra::Entra(std::shared_ptr<http::Client> http, App app, std::shared_ptr<Observ
       app_(std::move(app)),
       observer_(std::move(observer)) {}
 
+Result<http::Response> Entra::timed_send(http::Request req,
+                                         std::function<void(int, std::chrono::nanoseconds)> const& report) const {
+    auto const sent_at = std::chrono::steady_clock::now();
+    auto answer = http_->send(std::move(req));
+    if (observer_) {
+        report(answer ? answer->status : 0, std::chrono::steady_clock::now() - sent_at);
+    }
+    return answer;
+}
+
 std::string Entra::delegated_scope() const {
     std::string scope = "openid profile offline_access";
     for (auto const* p : k_delegated_permissions) {
@@ -159,13 +169,10 @@ Result<Token> Entra::token_request(std::string_view grant, std::string const& fo
     req.timeout = k_timeout;
     req.max_response_body = k_max_token_response;
     auto const started = now_ms();
-    auto const sent_at = std::chrono::steady_clock::now();
-    auto answer = http_->send(std::move(req));
-    if (observer_) {
-        observer_->entra_request(grant, answer ? answer->status : 0, std::chrono::steady_clock::now() - sent_at);
-    }
     http::Response r;
-    MSTEAMS_TRY_ASSIGN(r, std::move(answer));
+    MSTEAMS_TRY_ASSIGN(r, timed_send(std::move(req), [&](int status, std::chrono::nanoseconds took) {
+                           observer_->entra_request(grant, status, took);
+                       }));
     if (r.status != 200) {
         return std::unexpected(entra_error(r));
     }
@@ -228,13 +235,10 @@ Result<Me> Entra::me(std::string const& access_token) const {
     req.headers = {{"Authorization", "Bearer " + access_token}, {"Accept", "application/json"}};
     req.timeout = k_timeout;
     req.max_response_body = k_max_token_response;
-    auto const sent_at = std::chrono::steady_clock::now();
-    auto answer = http_->send(std::move(req));
-    if (observer_) {
-        observer_->graph_request("me", answer ? answer->status : 0, std::chrono::steady_clock::now() - sent_at);
-    }
     http::Response r;
-    MSTEAMS_TRY_ASSIGN(r, std::move(answer));
+    MSTEAMS_TRY_ASSIGN(r, timed_send(std::move(req), [&](int status, std::chrono::nanoseconds took) {
+                           observer_->graph_request("me", status, took);
+                       }));
     if (r.status != 200) {
         return std::unexpected(graph_error(r));
     }

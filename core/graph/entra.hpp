@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -93,6 +95,9 @@ public:
 
 private:
     [[nodiscard]] Result<Token> token_request(std::string_view grant, std::string const& form) const;
+    // Sends `req`; with an observer, `report` is told its status (0: no answer) and latency.
+    [[nodiscard]] Result<http::Response> timed_send(
+        http::Request req, std::function<void(int, std::chrono::nanoseconds)> const& report) const;
     [[nodiscard]] std::string delegated_scope() const;
 
     std::shared_ptr<http::Client> http_;

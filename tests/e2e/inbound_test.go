@@ -820,15 +820,8 @@ func TestNotificationsOnly(t *testing.T) {
 func TestReconciliation(t *testing.T) {
 	ctx := context.Background()
 	b := startBridge(t, map[string]any{"reconcileIntervalSeconds": 3})
-	alice := b.user(t, "alice")
-	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
-	b.connect(t, alice, aliceTeams.ID)
-	megan := b.megan(t)
-	b.chatsSubscription(t, "")
-	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, _, megan, dm, channel := b.meganDM(t, "before the losses")
+	channelID := channel.Id
 	chat := m365ctl.InChat(dm.ID)
 	send := func(text string) {
 		t.Helper()
@@ -836,23 +829,6 @@ func TestReconciliation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	send("before the losses")
-	var channelID string
-	within(t, 20*time.Second, func() string {
-		ghost, _, err := b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
-		if err != nil {
-			return "no synthetic user yet: " + err.Error()
-		}
-		ch, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
-		if err != nil {
-			return err.Error()
-		}
-		channelID = ch.Id
-		if len(allPosts(t, alice, channelID, "before the losses")) == 0 {
-			return "no post yet"
-		}
-		return ""
-	})
 
 	t.Run("notifications Graph loses without a word still arrive within the interval, in order", func(t *testing.T) {
 		if err := b.ctl.SetFaults(ctx, m365ctl.Faults{DropDeliveries: 100}); err != nil {
