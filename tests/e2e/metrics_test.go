@@ -30,6 +30,15 @@ type prometheus struct {
 	cmd *exec.Cmd
 }
 
+// quotedList is a YAML flow sequence of quoted strings.
+func quotedList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, it := range items {
+		quoted[i] = strconv.Quote(it)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,17 +49,13 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startPrometheus runs Prometheus with the bridge's alerting rules, scraping the server's metrics listener and the
-// plugin's own /metrics route (with its bearer token) every second.
-func startPrometheus(t *testing.T, listener, site, token, rules string) *prometheus {
+// startPrometheus runs Prometheus with the bridge's alerting rules, scraping the servers' metrics listeners and, with
+// a token, the plugin's own /metrics route at site (with Basic auth) every second.
+func startPrometheus(t *testing.T, listeners []string, site, token, rules string) *prometheus {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("prometheus is missing (make deps installs Debian's package)")
-	}
-	siteURL, err := url.Parse(site)
-	if err != nil {
-		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	config := fmt.Sprintf(`global:
@@ -61,12 +66,19 @@ rule_files: [%q]
 scrape_configs:
   - job_name: metrics-listener
     metrics_path: /plugins/com.mattermost.msteams/metrics
-    static_configs: [{targets: [%q]}]
-  - job_name: plugin-route
+    static_configs: [{targets: %s}]
+`, rules, quotedList(listeners))
+	if token != "" {
+		siteURL, err := url.Parse(site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config += fmt.Sprintf(`  - job_name: plugin-route
     metrics_path: /plugins/com.mattermost.msteams/metrics
     basic_auth: {username: prometheus, password: %q}
     static_configs: [{targets: [%q]}]
-`, rules, listener, token, siteURL.Host)
+`, token, siteURL.Host)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +290,7 @@ func TestMetrics(t *testing.T) {
 	alice, _, megan, dm, channel := b.meganDM(t, "hi from Teams")
 	chat := m365ctl.InChat(dm.ID)
 
-	prom := startPrometheus(t, listener, b.mm.URL, token, rules)
+	prom := startPrometheus(t, []string{listener}, b.mm.URL, token, rules)
 	within(t, 30*time.Second, func() string {
 		var targets struct {
 			Data struct {

@@ -4,6 +4,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,9 @@ type Bridge struct {
 	MM  *mmtest.Server
 	Emu *m365.Emulator
 	Ctl *m365ctl.Client
+	// With Options.Balanced: the load balancer at the SiteURL, and every node behind it (MM first).
+	LB    *mmtest.Balancer
+	Nodes []*mmtest.Server
 }
 
 // Options say what to start.
@@ -35,6 +39,9 @@ type Options struct {
 	LogDir   string         // keeps the Mattermost and PostgreSQL logs when set
 	LogLevel string         // the server's log level; DEBUG when empty
 	Env      []string       // added to the server's environment (e.g. MM_METRICSSETTINGS_ENABLE=true)
+	// Balanced puts a load balancer in front of the server, at the SiteURL: Microsoft's notifications and the OAuth
+	// redirect go through it, and AddNode adds servers behind it.
+	Balanced bool
 	Logf     func(format string, args ...any)
 }
 
@@ -72,12 +79,29 @@ func Start(ctx context.Context, opts Options) (_ *Bridge, err error) {
 	if level == "" {
 		level = "DEBUG"
 	}
+	var lb *mmtest.Balancer
+	siteURL := ""
+	if opts.Balanced {
+		if lb, err = mmtest.StartBalancer(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lb.Close()
+			}
+		}()
+		siteURL = lb.URL
+	}
 	s, err := mmtest.Start(ctx, mmtest.Options{Bundle: opts.Bundle, PluginSettings: settings, LogLevel: level,
-		LogDir: opts.LogDir, Logf: opts.Logf, Env: opts.Env})
+		LogDir: opts.LogDir, Logf: opts.Logf, Env: opts.Env, SiteURL: siteURL})
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{MM: s, Emu: emu, Ctl: m365ctl.NewWithHTTPClient(emu.ControlURL, emu.HTTPClient())}
+	b := &Bridge{MM: s, Emu: emu, Ctl: m365ctl.NewWithHTTPClient(emu.ControlURL, emu.HTTPClient()), LB: lb,
+		Nodes: []*mmtest.Server{s}}
+	if lb != nil {
+		lb.Add(s)
+	}
 	if _, err := b.Ctl.PatchApp(ctx, m365ctl.AppPatch{AddRedirectURIs: []string{b.RedirectURI()}}); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("registering the redirect URI: %w", err)
@@ -85,15 +109,38 @@ func Start(ctx context.Context, opts Options) (_ *Bridge, err error) {
 	return b, nil
 }
 
-// Close stops the server and the emulator.
-func (b *Bridge) Close() error {
-	err := b.MM.Stop()
-	b.Emu.Close()
-	return err
+// AddNode starts another Mattermost server on the same database and file store, with env in its environment, and
+// puts it behind the load balancer (Options.Balanced).
+func (b *Bridge) AddNode(ctx context.Context, env []string) (*mmtest.Server, error) {
+	if b.LB == nil {
+		return nil, fmt.Errorf("AddNode needs Options.Balanced")
+	}
+	s, err := b.MM.StartPeer(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	b.Nodes = append(b.Nodes, s)
+	b.LB.Add(s)
+	return s, nil
 }
 
-// RedirectURI is the plugin's OAuth redirect URI on this server.
-func (b *Bridge) RedirectURI() string { return b.MM.URL + "/plugins/" + PluginID + "/oauth-redirect" }
+// Close stops the servers (peers first), the load balancer and the emulator.
+func (b *Bridge) Close() error {
+	var errs []error
+	for i := len(b.Nodes) - 1; i >= 0; i-- {
+		errs = append(errs, b.Nodes[i].Stop())
+	}
+	if b.LB != nil {
+		b.LB.Close()
+	}
+	b.Emu.Close()
+	return errors.Join(errs...)
+}
+
+// RedirectURI is the plugin's OAuth redirect URI at the SiteURL.
+func (b *Bridge) RedirectURI() string {
+	return b.MM.SiteURL + "/plugins/" + PluginID + "/oauth-redirect"
+}
 
 // TeamsTwin creates a Teams user with the same email address as the Mattermost user.
 func (b *Bridge) TeamsTwin(ctx context.Context, u *mmtest.User, displayName string) (*m365ctl.User, error) {

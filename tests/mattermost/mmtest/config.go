@@ -10,8 +10,7 @@ import (
 // writeConfig writes the server's config.json: only the settings the test bed cares about.
 // The server fills in everything else with its own defaults, which keeps one generator
 // valid for every pinned release (a field unknown to an older server is ignored).
-func writeConfig(path, runDir string, port int, dataSource, logLevel string) error {
-	siteURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+func writeConfig(path, runDir string, port int, siteURL, dataSource, logLevel string) error {
 	cfg := map[string]any{
 		"ServiceSettings": map[string]any{
 			"SiteURL":                         siteURL,

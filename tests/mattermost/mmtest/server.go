@@ -56,11 +56,15 @@ type Options struct {
 	LogLevel string
 	// Logf receives progress lines (for example t.Logf). Default: discard.
 	Logf func(format string, args ...any)
+	// SiteURL is the address users and Microsoft reach the server at, when it is not the server's own (a load
+	// balancer in front of several servers, see Balancer). Default: URL.
+	SiteURL string
 }
 
 // Server is one running Mattermost server with its own database and directories.
 type Server struct {
-	URL         string         // http://127.0.0.1:<port>, also the SiteURL
+	URL         string         // http://127.0.0.1:<port>: this server itself
+	SiteURL     string         // ServiceSettings.SiteURL: Options.SiteURL, else URL
 	AdminToken  string         // personal access token of Admin
 	AdminClient *model.Client4 // authenticated with AdminToken
 	Admin       *User          // the first user, a system admin
@@ -78,6 +82,7 @@ type Server struct {
 	logPath string
 	logFile *os.File
 	port    int
+	peerOf  *Server // a server started by StartPeer shares this one's database and file store
 
 	stopOnce sync.Once
 	stopErr  error
@@ -221,10 +226,13 @@ func (s *Server) launch(ctx context.Context) error {
 func (s *Server) launchOn(ctx context.Context, port int) (err error) {
 	s.port = port
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	if s.SiteURL = s.opts.SiteURL; s.SiteURL == "" {
+		s.SiteURL = s.URL
+	}
 	// Written once: the server keeps its own changes (plugin settings and states) there across a Restart.
 	configPath := filepath.Join(s.RunDir, "config.json")
 	if _, err := os.Stat(configPath); errors.Is(err, os.ErrNotExist) {
-		if err := writeConfig(configPath, s.RunDir, port, s.DataSource, s.opts.LogLevel); err != nil {
+		if err := writeConfig(configPath, s.RunDir, port, s.SiteURL, s.DataSource, s.opts.LogLevel); err != nil {
 			return err
 		}
 	}
@@ -307,7 +315,8 @@ func (s *Server) createAdmin(ctx context.Context) error {
 }
 
 // Stop shuts down the server (SIGTERM, then SIGKILL of its whole process group after 30s),
-// PostgreSQL, and removes the run directory. Logs survive only in Options.LogDir.
+// PostgreSQL, and removes the run directory. Logs survive only in Options.LogDir. A peer (StartPeer) leaves the
+// database and the file store it shares alone; stop peers before the server they share them with.
 // It is safe to call more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
@@ -328,7 +337,7 @@ func (s *Server) Stop() error {
 		if s.logFile != nil {
 			s.logFile.Close()
 		}
-		if s.pg != nil {
+		if s.pg != nil && s.peerOf == nil {
 			if err := s.pg.stop(); err != nil {
 				errs = append(errs, err)
 			}
