@@ -142,10 +142,13 @@ struct Runtime {
         outbound->start();
         monitor->start();
     }
-    void stop() const {
-        graph->stop();  // workers waiting for a Graph turn or a retry stop waiting
-        monitor->stop();
-        outbound->stop();
+    // `cleanly`: Mattermost deactivated the plugin or the configuration changed. Otherwise the process is going away
+    // without either (its server was killed, or the shim is gone): this node's heartbeat stays and ages, and the
+    // leader recovers the posts whose hooks this node may have lost.
+    void stop(bool cleanly = true) const {
+        graph->stop();     // workers waiting for a Graph turn or a retry stop waiting
+        outbound->stop();  // first: a recovery of lost hooks on the monitor's thread stops at its next chat
+        monitor->stop(cleanly);
         inbound->stop();
     }
 };
@@ -272,7 +275,7 @@ Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_jso
 
 Core::~Core() {
     if (auto const runtime = runtime_.load()) {
-        runtime->stop();
+        runtime->stop(/*cleanly=*/!active_.load());  // still active: the plugin was never deactivated
     }
 }
 
@@ -388,6 +391,15 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.lifecycle_url = site + "/plugins/" + k_plugin_id + "/lifecycle";
     monitor.client_state = config->webhook_secret;
     monitor.node_id = node_id_;
+    // A node killed with its server may have had posts saved whose hooks never ran: the posts since a minute before
+    // its last heartbeat (clocks differ a little) are looked at again.
+    std::weak_ptr<sync::Outbound> weak_outbound = runtime->outbound;
+    monitor.node_lost = [weak_outbound](std::int64_t last_seen_ms) -> Status {
+        if (auto out = weak_outbound.lock()) {
+            return out->recover_since(last_seen_ms - 60'000);
+        }
+        return {};
+    };
     std::weak_ptr<sync::Inbound> weak_inbound = runtime->inbound;
     runtime->monitor =
         std::make_shared<subscriptions::Monitor>(monitor, runtime->repos, runtime->graph, runtime->entra, stats_,
@@ -406,6 +418,13 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   }
                                   return {};
                               });
+    // The outbox remembers the events it was given for an hour (a late or repeated hook is not sent twice).
+    runtime->monitor->add_job("outbox-seen", std::chrono::minutes(10), [weak_outbound]() -> Status {
+        if (auto out = weak_outbound.lock()) {
+            return out->forget_seen_events();
+        }
+        return {};
+    });
     runtime->monitor->add_job("profiles", std::chrono::seconds(config->profile_sync_interval_seconds),
                               [weak_profiles]() -> Status {
                                   if (auto p = weak_profiles.lock()) {

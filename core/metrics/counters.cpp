@@ -54,11 +54,14 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("outbound_dropped", outbound_dropped);
     add("outbound_dead_lettered", outbound_dead_lettered);
     add("outbound_order_waits", outbound_order_waits);
+    add("outbound_hooks_recovered", outbound_hooks_recovered);
+    add("outbound_duplicates", outbound_duplicates);
     add("worker_exceptions", worker_exceptions);
     add("subscriptions_created", subscriptions_created);
     add("subscriptions_renewed", subscriptions_renewed);
     add("subscriptions_deleted", subscriptions_deleted);
     add("subscription_failures", subscription_failures);
+    add("nodes_lost", nodes_lost);
     return out;
 }
 

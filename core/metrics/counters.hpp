@@ -68,7 +68,9 @@ struct Counters {
     Counter outbound_failures{0};
     Counter outbound_dropped{0};
     Counter outbound_dead_lettered{0};
-    Counter outbound_order_waits{0};  // posts set aside a moment for an earlier post whose hook was on its way
+    Counter outbound_order_waits{0};      // posts set aside a moment for an earlier post whose hook was on its way
+    Counter outbound_hooks_recovered{0};  // posts queued without their hook, which never came (its server died)
+    Counter outbound_duplicates{0};       // posts already in Teams found queued again, not sent twice
 
     // Teams people's profiles (synthetic users): photos set as avatars, statuses mirrored from presence
     Counter avatars_set{0};
@@ -83,6 +85,8 @@ struct Counters {
     Counter subscriptions_renewed{0};
     Counter subscriptions_deleted{0};
     Counter subscription_failures{0};
+    // nodes of the cluster that stopped beating without stopping (killed), whose lost hooks were recovered
+    Counter nodes_lost{0};
 
     // Microsoft Graph and Entra, as the app's observers see them (per request, retries included)
     CounterFamily graph_requests{{"endpoint", "status"}};  // status: the HTTP status, or "error" (no answer)

@@ -236,6 +236,12 @@ void render_counters(Exposition& e, Counters const& c) {
     counter("msteams_outbound_order_waits_total",
             "Posts held a moment for an earlier post of their channel whose hook was on its way.",
             c.outbound_order_waits);
+    counter("msteams_outbound_hooks_recovered_total",
+            "Posts queued for Teams without their hook, which never came (Mattermost saved the post, then its server "
+            "died).",
+            c.outbound_hooks_recovered);
+    counter("msteams_outbound_duplicates_dropped_total", "Posts already in Teams found queued again, not sent twice.",
+            c.outbound_duplicates);
     counter("msteams_synthetic_users_created_total", "Mattermost users created for Teams people.",
             c.synthetic_users_created);
     counter("msteams_avatars_set_total", "Teams photos set as Mattermost avatars.", c.avatars_set);
@@ -249,6 +255,10 @@ void render_counters(Exposition& e, Counters const& c) {
     counter("msteams_subscription_operations_total", subs, c.subscriptions_renewed, {{"operation", "renew"}});
     counter("msteams_subscription_operations_total", subs, c.subscriptions_deleted, {{"operation", "delete"}});
     counter("msteams_subscription_operations_total", subs, c.subscription_failures, {{"operation", "failed"}});
+    counter("msteams_nodes_lost_total",
+            "Nodes found to have stopped without shutting down (their heartbeat too old); the posts whose hooks they "
+            "may have lost were recovered.",
+            c.nodes_lost);
 
     // Microsoft Graph and Entra
     e.counters("msteams_graph_requests_total",

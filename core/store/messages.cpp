@@ -33,6 +33,7 @@ public:
     [[nodiscard]] Result<std::optional<MessageLink>> find(Tx& tx, TeamsThreadId const& thread_id,
                                                           TeamsMessageId const& message_id) override;
     [[nodiscard]] Result<std::optional<MessageLink>> by_post(MmPostId const& mm_post_id) override;
+    [[nodiscard]] Result<std::vector<MmPostId>> linked(std::vector<MmPostId> const& mm_post_ids) override;
     [[nodiscard]] Status mark_pending(MessageLink const& link) override;
     [[nodiscard]] Result<bool> sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) override;
     [[nodiscard]] Status forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) override;
@@ -58,6 +59,25 @@ Result<std::optional<MessageLink>> PgMessages::by_post(MmPostId const& mm_post_i
     MSTEAMS_TRY_ASSIGN(
         r, db_->exec(sql("SELECT ", k_message_columns, " FROM msteams_messages WHERE mm_post_id = $1"), {mm_post_id}));
     return r.empty() ? std::optional<MessageLink>() : std::optional<MessageLink>(message_at(r, 0));
+}
+
+Result<std::vector<MmPostId>> PgMessages::linked(std::vector<MmPostId> const& mm_post_ids) {
+    std::vector<MmPostId> out;
+    if (mm_post_ids.empty()) {
+        return out;
+    }
+    std::vector<std::string> ids;
+    ids.reserve(mm_post_ids.size());
+    for (auto const& id : mm_post_ids) {
+        ids.push_back(id.str());
+    }
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_post_id FROM msteams_messages WHERE mm_post_id = ANY($1::text[])",
+                                    {detail::text_array(ids)}));
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(r.id<MmPostId>(i, "mm_post_id"));
+    }
+    return out;
 }
 
 Status PgMessages::mark_pending(MessageLink const& link) {

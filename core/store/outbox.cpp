@@ -12,12 +12,15 @@ namespace {
 using detail::add_dead_letter;
 using detail::error_text;
 using detail::num;
+using detail::text_array;
 using detail::word;
 
 class PgOutbox final : public Outbox {
 public:
     explicit PgOutbox(std::shared_ptr<Database> db) : db_(std::move(db)) {}
     [[nodiscard]] Result<std::int64_t> enqueue(std::vector<OutboxItem> const& items) override;
+    [[nodiscard]] Result<std::vector<SeenEvent>> seen(std::vector<std::string> const& event_keys) override;
+    [[nodiscard]] Result<std::int64_t> forget_seen(std::int64_t before_ms) override;
     [[nodiscard]] Result<std::optional<OutboxItem>> claim(std::int64_t now_ms, std::int64_t settled_ms,
                                                           std::int64_t lease_until_ms) override;
     [[nodiscard]] Status hold(std::int64_t id, std::int64_t until_ms) override;
@@ -41,12 +44,18 @@ Result<std::int64_t> PgOutbox::enqueue(std::vector<OutboxItem> const& items) {
     auto const stored = db_->transact([&](Tx& tx) -> Status {
         added = 0;
         for (auto const& it : items) {
+            // Queued only when its key is new to msteams_outbox_seen too: an item sent and removed is not queued again.
+            // (Items queued before the seen keys existed are still unique in the outbox.)
             Rows r;
-            MSTEAMS_TRY_ASSIGN(r, tx.exec("INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, "
-                                          "payload, event_key, sort_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-                                          "ON CONFLICT (event_key) DO NOTHING",
-                                          {num(it.created_at), it.channel_id, word(it.kind), it.post_id, it.user_id,
-                                           it.payload, it.event_key, num(it.sort_at)}));
+            MSTEAMS_TRY_ASSIGN(
+                r, tx.exec("WITH seen AS (INSERT INTO msteams_outbox_seen (event_key, seen_at) VALUES ($7, $1) "
+                           "ON CONFLICT (event_key) DO NOTHING RETURNING event_key) "
+                           "INSERT INTO msteams_outbox (created_at, channel_id, kind, post_id, user_id, payload, "
+                           "event_key, sort_at) SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, "
+                           "event_key, $8::bigint FROM seen "
+                           "ON CONFLICT (event_key) DO NOTHING",
+                           {num(it.created_at), it.channel_id, word(it.kind), it.post_id, it.user_id, it.payload,
+                            it.event_key, num(it.sort_at)}));
             added += r.affected();
             if (r.affected() > 0) {  // ends the holds of the channel (an item held has no attempt counted)
                 MSTEAMS_TRY(
@@ -61,6 +70,30 @@ Result<std::int64_t> PgOutbox::enqueue(std::vector<OutboxItem> const& items) {
         return std::unexpected(stored.error());
     }
     return added;
+}
+
+Result<std::vector<SeenEvent>> PgOutbox::seen(std::vector<std::string> const& event_keys) {
+    std::vector<SeenEvent> out;
+    if (event_keys.empty()) {
+        return out;
+    }
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT s.event_key, EXISTS (SELECT 1 FROM msteams_outbox o WHERE o.event_key = "
+                                    "s.event_key) AS queued FROM msteams_outbox_seen s "
+                                    "WHERE s.event_key = ANY($1::text[])",
+                                    {text_array(event_keys)}));
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(SeenEvent{r.text(i, "event_key"), r.text(i, "queued") == "t"});
+    }
+    return out;
+}
+
+Result<std::int64_t> PgOutbox::forget_seen(std::int64_t before_ms) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("DELETE FROM msteams_outbox_seen s WHERE s.seen_at < $1 AND NOT EXISTS "
+                                    "(SELECT 1 FROM msteams_outbox o WHERE o.event_key = s.event_key)",
+                                    {num(before_ms)}));
+    return r.affected();
 }
 
 Result<std::optional<OutboxItem>> PgOutbox::claim(std::int64_t now_ms, std::int64_t settled_ms,

@@ -32,6 +32,8 @@ public:
     [[nodiscard]] Result<std::optional<Portal>> by_channel(MmChannelId const& mm_channel_id) override;
     [[nodiscard]] Result<Portal> add(Portal const& portal) override;
     [[nodiscard]] Result<std::vector<Portal>> list(PortalKind kind) override;
+    [[nodiscard]] Result<std::vector<Portal>> list_page(PortalKind kind, TeamsThreadId const& after,
+                                                        std::size_t limit) override;
     [[nodiscard]] Result<std::int64_t> newest_chat_cursor() override;
     [[nodiscard]] Status advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t cursor_ms) override;
     [[nodiscard]] Result<std::int64_t> version(Tx& tx, TeamsThreadId const& teams_thread_id) override;
@@ -83,6 +85,19 @@ Result<std::vector<Portal>> PgPortals::list(PortalKind kind) {
     MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns,
                                         " FROM msteams_portals WHERE kind = $1 ORDER BY created_at, teams_thread_id"),
                                     {word(kind)}));
+    std::vector<Portal> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(portal_at(r, i));
+    }
+    return out;
+}
+
+Result<std::vector<Portal>> PgPortals::list_page(PortalKind kind, TeamsThreadId const& after, std::size_t limit) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec(sql("SELECT ", k_portal_columns,
+                                        " FROM msteams_portals WHERE kind = $1 AND teams_thread_id > $2 "
+                                        "ORDER BY teams_thread_id LIMIT $3"),
+                                    {word(kind), after, std::to_string(limit)}));
     std::vector<Portal> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(portal_at(r, i));

@@ -147,6 +147,18 @@ struct OutboxItem {
     int attempts = 0;
 };
 
+// An event key the outbox was given (Outbox::seen), and whether its item is still queued.
+struct SeenEvent {
+    std::string event_key;
+    bool queued = false;
+};
+
+// A node's last heartbeat (msteams_nodes), Unix ms on the database's clock.
+struct NodeBeat {
+    std::string node_id;
+    std::int64_t seen_at = 0;
+};
+
 // An inbox or outbox item that kept failing, set aside so that the rest of its conversation goes on.
 struct DeadLetter {
     std::int64_t id = 0;

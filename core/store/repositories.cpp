@@ -19,6 +19,7 @@ Repositories postgres_repositories(std::shared_ptr<Database> db) {
     r.dead_letters = postgres_dead_letters(db);
     r.subscriptions = postgres_subscriptions(db);
     r.leases = postgres_leases(db);
+    r.nodes = postgres_nodes(db);
     r.notices = postgres_notices(db);
     r.db = std::move(db);
     return r;

@@ -43,6 +43,10 @@ public:
     [[nodiscard]] virtual Result<Portal> add(Portal const& portal) = 0;
     // In creation order.
     [[nodiscard]] virtual Result<std::vector<Portal>> list(PortalKind kind) = 0;
+    // Up to `limit` portals of the kind whose thread id comes after `after` (empty: from the first), by thread id: the
+    // next page starts after the last one returned.
+    [[nodiscard]] virtual Result<std::vector<Portal>> list_page(PortalKind kind, TeamsThreadId const& after,
+                                                                std::size_t limit) = 0;
     // The newest cursor of any chat portal: until when the bridge had read Teams (0 when it never did).
     [[nodiscard]] virtual Result<std::int64_t> newest_chat_cursor() = 0;
     // Moves the cursor forward only.
@@ -77,6 +81,8 @@ public:
     [[nodiscard]] virtual Result<std::optional<MessageLink>> find(Tx& tx, TeamsThreadId const& thread_id,
                                                                   TeamsMessageId const& message_id) = 0;
     [[nodiscard]] virtual Result<std::optional<MessageLink>> by_post(MmPostId const& mm_post_id) = 0;
+    // Which of these posts have a link (by_post finds them), in one query.
+    [[nodiscard]] virtual Result<std::vector<MmPostId>> linked(std::vector<MmPostId> const& mm_post_ids) = 0;
     // Records that a post or message is about to be created (committed on its own, before it exists), so that a
     // crash between creating it and committing the link can be recovered without a second one. Keeps a link that
     // has its post already.
@@ -147,9 +153,14 @@ public:
 class Outbox {
 public:
     virtual ~Outbox() = default;
-    // Adds the items not already there (by event_key); returns how many were new. A new item ends the holds of its
-    // channel.
+    // Adds the items whose event_key the outbox was never given (in the last hour: see forget_seen), even if an item
+    // with that key was sent and removed since; returns how many were new. A new item ends the holds of its channel.
     [[nodiscard]] virtual Result<std::int64_t> enqueue(std::vector<OutboxItem> const& items) = 0;
+    // Which of these event keys the outbox was given (and not forgotten), each with whether its item is still queued;
+    // in one query.
+    [[nodiscard]] virtual Result<std::vector<SeenEvent>> seen(std::vector<std::string> const& event_keys) = 0;
+    // Forgets the keys given before `before_ms` (Unix ms) whose items are no longer queued; returns how many.
+    [[nodiscard]] virtual Result<std::int64_t> forget_seen(std::int64_t before_ms) = 0;
     // The next item of a channel no other sender holds, in (sort_at, id) order. Posts can be claimed at once; other
     // kinds only once they happened before `settled_ms` (Mattermost runs hooks concurrently, so two edits of a post
     // can arrive in either order; the sender checks posts itself, see Outbound). An item still in the outbox holds
@@ -207,6 +218,21 @@ public:
     [[nodiscard]] virtual Status release(std::string const& name, std::string const& holder) = 0;
 };
 
+// The nodes running the bridge (msteams_nodes), on the database's clock: each beats while it runs and removes its row
+// when it stops cleanly, so a row whose beat is old is a node that died without stopping.
+class Nodes {
+public:
+    virtual ~Nodes() = default;
+    // `node_id` is alive now (inserted or updated).
+    [[nodiscard]] virtual Status beat(std::string const& node_id) = 0;
+    // The nodes whose last beat is older than `ttl`, oldest first.
+    [[nodiscard]] virtual Result<std::vector<NodeBeat>> silent(std::chrono::seconds ttl) = 0;
+    // Removes the row of a node that stopped.
+    [[nodiscard]] virtual Status remove(std::string const& node_id) = 0;
+    // Removes the row of a silent node once dealt with, unless it beat again since `beat` was read (it was only slow).
+    [[nodiscard]] virtual Status forget(NodeBeat const& beat) = 0;
+};
+
 // Notices sent once across the cluster (msteams_notices).
 class Notices {
 public:
@@ -231,6 +257,7 @@ struct Repositories {
     std::shared_ptr<DeadLetters> dead_letters;
     std::shared_ptr<Subscriptions> subscriptions;
     std::shared_ptr<Leases> leases;
+    std::shared_ptr<Nodes> nodes;
     std::shared_ptr<Notices> notices;
 };
 
@@ -248,5 +275,6 @@ struct Repositories {
 [[nodiscard]] std::shared_ptr<DeadLetters> postgres_dead_letters(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Subscriptions> postgres_subscriptions(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Leases> postgres_leases(std::shared_ptr<Database> db);
+[[nodiscard]] std::shared_ptr<Nodes> postgres_nodes(std::shared_ptr<Database> db);
 
 }  // namespace msteams::store

@@ -6,6 +6,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "crypto/crypto.hpp"
+#include "sync/lease_keeper.hpp"
 
 namespace msteams::subscriptions {
 namespace {
@@ -45,7 +46,7 @@ void Monitor::start() {
     thread_ = std::thread([this] { loop(); });
 }
 
-void Monitor::stop() {
+void Monitor::stop(bool cleanly) {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -55,7 +56,13 @@ void Monitor::stop() {
         thread_.join();
     }
     if (leader_.exchange(false)) {
-        (void)repos_.leases->release(k_lease, settings_.node_id);
+        (void)repos_.leases->release(k_lease, settings_.node_id);  // another node takes over at its next tick
+    }
+    if (beating_.exchange(false) && cleanly) {
+        if (auto s = repos_.nodes->remove(settings_.node_id); !s) {
+            log::warn("could not remove this node's heartbeat; the leader will take it for a lost node",
+                      {{"node", settings_.node_id}, {"error", s.error().message}});
+        }
     }
 }
 
@@ -68,19 +75,13 @@ void Monitor::wake() {
 }
 
 void Monitor::loop() {
+    bool upkeep_now = false;
     while (true) {
-        // A bug must not end the core: logged, counted, retried at the next interval.
-        Status const s = guarded(stats_->worker_exceptions, [this] { return run_once(); });
-        if (!s) {
-            ++stats_->subscription_failures;
-            log::warn("could not maintain the Teams change-notification subscriptions", {{"error", s.error().message}});
-        }
+        // Each part logs and counts its own failure (a bug too), and is tried again at the next tick.
+        (void)guarded(stats_->worker_exceptions, [&] { return pass(upkeep_now); });
         std::unique_lock lock(mutex_);
-        auto wait = settings_.interval;
-        for (auto const& job : jobs_) {
-            wait = std::min(wait, job.every);
-        }
-        cv_.wait_for(lock, wait, [&] { return stopping_ || woken_; });
+        cv_.wait_for(lock, tick_every(), [&] { return stopping_ || woken_; });
+        upkeep_now = woken_;
         woken_ = false;
         if (stopping_) {
             return;
@@ -90,9 +91,32 @@ void Monitor::loop() {
 
 std::int64_t Monitor::now_ms() const { return settings_.clock_ms ? settings_.clock_ms() : msteams::now_ms(); }
 
-Status Monitor::run_once() {
-    bool held = false;
-    MSTEAMS_TRY_ASSIGN(held, repos_.leases->hold(k_lease, settings_.node_id, settings_.lease_ttl));
+std::chrono::milliseconds Monitor::tick_every() const {
+    std::chrono::milliseconds every =
+        settings_.lease_every.count() > 0 ? settings_.lease_every : std::chrono::seconds(5);
+    for (auto const& job : jobs_) {
+        every = std::min<std::chrono::milliseconds>(every, job.every);
+    }
+    return every;
+}
+
+Status Monitor::tick() { return pass(false); }
+
+Status Monitor::run_once() { return pass(true); }
+
+Result<bool> Monitor::keep_lease() {
+    MSTEAMS_TRY(repos_.nodes->beat(settings_.node_id));
+    beating_ = true;
+    return repos_.leases->hold(k_lease, settings_.node_id, settings_.lease_ttl);
+}
+
+Status Monitor::pass(bool upkeep_now) {
+    auto const kept = guarded(stats_->worker_exceptions, [this] { return keep_lease(); });
+    if (!kept) {
+        log::warn("could not renew this node's heartbeat and the leadership lease", {{"error", kept.error().message}});
+        return std::unexpected(kept.error());
+    }
+    bool const held = *kept;
     bool const took_over = held && !leader_.exchange(held);
     if (took_over || (!held && leader_.exchange(false))) {
         log::info(
@@ -106,11 +130,67 @@ Status Monitor::run_once() {
         // Whatever happened while no node was watching (downtime, a restart) is read from the chats' cursors.
         pending_catch_up_ = "the bridge started";
     }
+    // The leader's work (a recovery, a job) may outlast the lease: it is kept meanwhile.
+    sync::LeaseKeeper const keeper(settings_.lease_every.count() > 0 ? settings_.lease_every : std::chrono::seconds(5),
+                                   [this] {
+                                       if (auto k = keep_lease(); !k) {
+                                           log::warn("could not renew this node's heartbeat and the leadership lease",
+                                                     {{"error", k.error().message}});
+                                       }
+                                   });
+    (void)guarded(stats_->worker_exceptions, [this] {
+        recover_lost_nodes();
+        return Status{};
+    });
+    auto const now = now_ms();
+    Status upkept;
+    if (upkeep_now || took_over || upkept_at_ < 0 ||
+        now - upkept_at_ >= std::chrono::duration_cast<std::chrono::milliseconds>(settings_.interval).count()) {
+        upkept_at_ = now;
+        upkept = guarded(stats_->worker_exceptions, [this] { return upkeep(); });
+        if (!upkept) {
+            ++stats_->subscription_failures;
+            log::warn("could not maintain the Teams change-notification subscriptions",
+                      {{"error", upkept.error().message}});
+        }
+    }
+    run_jobs(took_over);
+    return upkept;
+}
+
+Status Monitor::upkeep() {
     graph::Token app;
     MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
-    auto const maintained = maintain(app.access_token);
-    run_jobs(took_over);
-    return maintained;
+    return maintain(app.access_token);
+}
+
+void Monitor::recover_lost_nodes() {
+    auto const silent = repos_.nodes->silent(settings_.lease_ttl);
+    if (!silent) {
+        log::warn("could not read the nodes' heartbeats", {{"error", silent.error().message}});
+        return;
+    }
+    for (auto const& node : *silent) {
+        if (node.node_id == settings_.node_id) {
+            continue;  // beat a moment ago
+        }
+        log::info("a node stopped without shutting down; recovering the posts whose hooks it may have lost",
+                  {{"node", node.node_id}, {"last_seen_ms", std::to_string(node.seen_at)}});
+        if (settings_.node_lost) {
+            auto const recovered =
+                guarded(stats_->worker_exceptions, [&] { return settings_.node_lost(node.seen_at); });
+            if (!recovered) {
+                log::warn("could not recover the posts of a node that stopped without shutting down; trying again",
+                          {{"node", node.node_id}, {"error", recovered.error().message}});
+                continue;
+            }
+        }
+        if (auto s = repos_.nodes->forget(node); !s) {
+            log::warn("could not forget a node that stopped", {{"node", node.node_id}, {"error", s.error().message}});
+            continue;
+        }
+        ++stats_->nodes_lost;
+    }
 }
 
 void Monitor::add_job(std::string name, std::chrono::seconds every, Job job, bool at_once) {

@@ -20,7 +20,8 @@
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
 // (a lease in PostgreSQL), it creates the global chats subscription, renews it before it expires, reauthorizes it
 // when Graph asks, recreates it when Graph lost or removed it (and then has the chats caught up), and deletes
-// subscriptions of ours that are no longer wanted.
+// subscriptions of ours that are no longer wanted. Every node beats (msteams_nodes) while it runs; the leader finds
+// the nodes that died without stopping and has what their hooks may have lost recovered.
 namespace msteams::subscriptions {
 
 struct MonitorSettings {
@@ -29,13 +30,18 @@ struct MonitorSettings {
     std::string notification_url;  // <SiteURL>/plugins/<id>/changes
     std::string lifecycle_url;     // <SiteURL>/plugins/<id>/lifecycle
     std::string client_state;      // the webhook secret; never logged
-    std::string node_id;           // who holds the lease
+    std::string node_id;           // who holds the lease; this node's heartbeat
     std::chrono::seconds lifetime{3 * 60 * 60};
     std::chrono::seconds renew_before{60 * 60};
-    std::chrono::seconds interval{30};
-    std::chrono::seconds lease_ttl{45};
+    std::chrono::seconds interval{30};    // the subscription upkeep
+    std::chrono::seconds lease_every{5};  // the lease's try or renewal and this node's heartbeat
+    std::chrono::seconds lease_ttl{30};   // a lease not renewed for this long is free; a node silent this long, lost
     // Wall-clock milliseconds since the epoch: expiries and the jobs' schedule (tests move it by hand).
     std::function<std::int64_t()> clock_ms;
+    // Called by the leader for a node that stopped beating without stopping (its server killed), with its last beat
+    // (Unix ms, the database's clock): recovers what its hooks may have lost. Its row is removed once this succeeds;
+    // on failure it is called again at the next tick.
+    std::function<Status(std::int64_t last_seen_ms)> node_lost;
 };
 
 class Monitor {
@@ -48,8 +54,10 @@ public:
     ~Monitor();
 
     void start();
-    // Stops the thread and gives up leadership.
-    void stop();
+    // Stops the thread and gives up leadership. `cleanly` (Mattermost deactivated the plugin): this node's heartbeat
+    // row goes too. Otherwise (the process is going away with its server) the row stays and ages, and the leader
+    // recovers what this node's hooks may have lost.
+    void stop(bool cleanly = true);
     // Something changed (a lifecycle event): run a pass now.
     void wake();
     // Work the leader runs every `every` while chat sync is on (e.g. reading recently active chats forward, for lost
@@ -57,12 +65,23 @@ public:
     // `at_once`: the job also runs as leadership starts, and whether or not chat sync is on (checks of the app's own
     // health).
     void add_job(std::string name, std::chrono::seconds every, Job job, bool at_once = false);
-    // One pass (what the thread does every interval); a no-op when another node leads.
+    // What the thread does every `lease_every`: this node's heartbeat and the lease; then, on the leader, the nodes
+    // lost, the subscription upkeep when `interval` has passed since the last, and the jobs that are due.
+    [[nodiscard]] Status tick();
+    // A tick with the subscription upkeep now, whatever its interval (what wake() asks for).
     [[nodiscard]] Status run_once();
     [[nodiscard]] bool leader() const noexcept { return leader_.load(); }
+    // How long the thread waits between ticks.
+    [[nodiscard]] std::chrono::milliseconds tick_every() const;
 
 private:
     void loop();
+    [[nodiscard]] Status pass(bool upkeep_now);
+    // The heartbeat and the lease; true when this node holds it.
+    [[nodiscard]] Result<bool> keep_lease();
+    // The nodes silent for longer than the lease's ttl: recovered (node_lost), then forgotten.
+    void recover_lost_nodes();
+    [[nodiscard]] Status upkeep();
     [[nodiscard]] Status maintain(std::string const& token);
     // Deletes the subscriptions to our endpoints that no row records (an earlier installation, a lost row).
     void delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
@@ -88,7 +107,9 @@ private:
     };
     std::vector<ScheduledJob> jobs_;
     std::atomic<bool> leader_{false};
-    std::string pending_catch_up_;  // only touched by run_once's caller
+    std::atomic<bool> beating_{false};  // this node's heartbeat row exists (until stop)
+    std::string pending_catch_up_;      // only touched by run_once's caller
+    std::int64_t upkept_at_ = -1;       // only touched by run_once's caller; -1: never
 
     std::mutex mutex_;
     std::condition_variable cv_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <mutex>
 #include <optional>
@@ -27,11 +28,20 @@ constexpr int k_max_members = 8;  // Mattermost group messages
 // Mattermost runs hooks on goroutines, so two events of a channel made a moment apart can reach the plugin in either
 // order, a few milliseconds apart. Edits, deletes and reactions wait this long before they are sent, in the order they
 // happened. A post is sent at once unless Mattermost shows an earlier post of its channel that has not reached the
-// bridge yet; then it waits for that post, at most until it is this old.
+// bridge yet; then it waits for that post until that post is this old: by then its hook is taken as lost (Mattermost
+// saved the post, then its server died before the hook ran), and the post is queued without it.
 constexpr std::int64_t k_settle_ms = 500;
+// How far back, from a post, its claim looks for earlier posts of its channel that the bridge has not sent; a post is
+// checked while it is younger than this.
+constexpr std::int64_t k_lookback_ms = 10'000;
 // How long a post waiting for an earlier one is set aside before it is looked at again (the earlier post's arrival
 // ends the wait sooner).
 constexpr std::int64_t k_order_wait_ms = 100;
+// How long the outbox remembers the event keys it was given: a hook later than that would be queued again.
+constexpr std::int64_t k_seen_for_ms = 60 * 60'000;
+// recover_since: chat portals read per page, and posts queued per channel at most.
+constexpr std::size_t k_recover_page = 200;
+constexpr std::size_t k_recover_max_per_channel = 200;
 // How far back a retried send looks for its own message in Teams.
 constexpr std::int64_t k_resend_window_ms = 60'000;
 
@@ -232,8 +242,14 @@ Outbound::Outbound(OutboundSettings settings, std::shared_ptr<mm::Api> api, stor
 
 Outbound::~Outbound() { stop(); }
 
-void Outbound::start() { workers_.start(); }
-void Outbound::stop() { workers_.stop(); }
+void Outbound::start() {
+    stopping_ = false;
+    workers_.start();
+}
+void Outbound::stop() {
+    stopping_ = true;
+    workers_.stop();
+}
 
 Result<bool> Outbound::is_direct_or_group(MmChannelId const& channel_id) {
     {
@@ -359,14 +375,14 @@ Result<bool> Outbound::run_once() {
     if (!item) {
         return false;
     }
-    if (item->kind == store::OutboxKind::post && item->sort_at > now - k_settle_ms) {
+    if (item->kind == store::OutboxKind::post && item->sort_at > now - k_lookback_ms) {
         auto const wait = earlier_post_in_flight(*item);
-        if (!wait) {  // sent without the check, as if the post were settled: order is a courtesy, delivery is not
+        if (!wait) {  // sent without the check: order is a courtesy, delivery is not
             log::warn("could not read a channel's recent posts; sending without waiting for earlier ones",
                       {{"channel_id", item->channel_id}, {"error", wait.error().message}});
         } else if (*wait) {
             ++stats_->outbound_order_waits;
-            MSTEAMS_TRY(repos_.outbox->hold(item->id, std::min(now + k_order_wait_ms, item->sort_at + k_settle_ms)));
+            MSTEAMS_TRY(repos_.outbox->hold(item->id, now + k_order_wait_ms));
             return true;
         }
     }
@@ -414,27 +430,154 @@ Result<bool> Outbound::run_once() {
 
 Result<bool> Outbound::earlier_post_in_flight(store::OutboxItem const& item) {
     std::vector<mm::Post> recent;
-    MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(item.channel_id, item.sort_at - k_settle_ms));
-    for (auto const& p : recent) {
-        // Only posts written before this one count: one still queued would have held this one back (the claim takes
-        // a channel's items in order), so what is not sent yet was not queued either. Posts of the same millisecond
-        // have no order to keep.
-        if (p.id == item.post_id || p.create_at >= item.sort_at || p.create_at < item.sort_at - k_settle_ms) {
-            continue;
-        }
-        OutboundEvent e;
-        e.kind = OutboundEvent::Kind::posted;
-        e.post = p;
-        if (!outbox_item_for(e, item.sort_at, settings_.bot_user_id)) {
-            continue;  // not something the bridge sends
-        }
-        std::optional<store::MessageLink> link;
-        MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(p.id));
-        if (!link) {
-            return true;
+    MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(item.channel_id, item.sort_at - k_lookback_ms));
+    // Only posts written before this one count; posts of the same millisecond have no order to keep.
+    std::erase_if(recent, [&](mm::Post const& p) {
+        return p.id == item.post_id || p.create_at >= item.sort_at || p.create_at < item.sort_at - k_lookback_ms;
+    });
+    Unsent found;
+    MSTEAMS_TRY_ASSIGN(found, unsent(recent));
+    // One queued before this post was claimed would have held it back (the claim takes a channel's items in order):
+    // one queued since goes first. One given and no longer queued (skipped on purpose, set aside) is not on its way.
+    bool wait = found.queued;
+    auto const now = clock();
+    std::vector<store::OutboxItem> lost;
+    for (auto& earlier : found.never_given) {
+        wait = true;
+        if (now - earlier.sort_at >= k_settle_ms) {  // its hook would have come by now
+            lost.push_back(std::move(earlier));
         }
     }
-    return false;
+    MSTEAMS_TRY(recover(lost));  // sorted before this post, they go first
+    return wait;
+}
+
+Result<Outbound::Unsent> Outbound::unsent(std::vector<mm::Post> const& posts) {
+    Unsent out;
+    auto const now = clock();
+    std::vector<store::OutboxItem> items;
+    std::vector<MmPostId> ids;
+    for (auto const& p : posts) {
+        if (p.delete_at != 0) {
+            continue;  // deleted before it was sent: nothing to send
+        }
+        auto item = outbox_item_for(OutboundEvent{OutboundEvent::Kind::posted, p, {}, {}}, now, settings_.bot_user_id);
+        if (!item) {
+            continue;  // not something the bridge sends
+        }
+        ids.push_back(p.id);
+        items.push_back(std::move(*item));
+    }
+    if (items.empty()) {
+        return out;
+    }
+    // Two queries, whatever the number of posts: the links, then the keys the outbox was given.
+    std::vector<MmPostId> linked;
+    MSTEAMS_TRY_ASSIGN(linked, repos_.messages->linked(ids));
+    std::set<MmPostId> const sent(linked.begin(), linked.end());
+    std::erase_if(items, [&](store::OutboxItem const& i) { return sent.contains(i.post_id); });
+    if (items.empty()) {
+        return out;
+    }
+    std::vector<std::string> keys;
+    keys.reserve(items.size());
+    for (auto const& i : items) {
+        keys.push_back(i.event_key);
+    }
+    std::vector<store::SeenEvent> given;
+    MSTEAMS_TRY_ASSIGN(given, repos_.outbox->seen(keys));
+    std::map<std::string, bool> queued;
+    for (auto const& g : given) {
+        queued[g.event_key] = g.queued;
+    }
+    for (auto& i : items) {
+        auto const it = queued.find(i.event_key);
+        if (it == queued.end()) {
+            out.never_given.push_back(std::move(i));
+        } else if (it->second) {
+            out.queued = true;
+        }
+    }
+    return out;
+}
+
+Result<std::int64_t> Outbound::recover(std::vector<store::OutboxItem> const& items) {
+    std::int64_t recovered = 0;
+    for (auto const& item : items) {
+        std::int64_t added = 0;
+        MSTEAMS_TRY_ASSIGN(added, repos_.outbox->enqueue({item}));
+        if (added == 0) {
+            continue;  // its hook came meanwhile, or another node recovered it
+        }
+        ++recovered;
+        ++stats_->outbound_hooks_recovered;
+        ++stats_->outbox_enqueued;
+        log::info("queued a post whose hook never reached the bridge",
+                  {{"post_id", item.post_id}, {"channel_id", item.channel_id}});
+    }
+    if (recovered > 0) {
+        workers_.wake();
+    }
+    return recovered;
+}
+
+Status Outbound::recover_since(std::int64_t since_ms) {
+    if (!settings_.enabled) {
+        return {};
+    }
+    auto const settled = clock() - k_settle_ms;  // younger posts are left to their hooks
+    TeamsThreadId after;
+    std::int64_t channels = 0;
+    std::int64_t recovered = 0;
+    while (true) {
+        std::vector<store::Portal> page;
+        MSTEAMS_TRY_ASSIGN(page, repos_.portals->list_page(store::PortalKind::chat, after, k_recover_page));
+        for (auto const& portal : page) {
+            if (stopping_) {
+                return fail(ErrorCode::unavailable, "the bridge is stopping");
+            }
+            auto posts = api_->get_posts_since(portal.mm_channel_id, since_ms);
+            if (!posts) {
+                if (posts.error().code == ErrorCode::unavailable) {
+                    return std::unexpected(posts.error());  // Mattermost out of reach: all of it again later
+                }
+                log::warn("could not read a bridged chat's posts to recover those whose hooks were lost",
+                          {{"channel_id", portal.mm_channel_id}, {"error", posts.error().message}});
+                continue;
+            }
+            std::erase_if(*posts, [&](mm::Post const& p) { return p.create_at < since_ms || p.create_at >= settled; });
+            Unsent found;
+            MSTEAMS_TRY_ASSIGN(found, unsent(*posts));
+            if (found.never_given.size() > k_recover_max_per_channel) {
+                log::warn("a chat has more posts without hooks than are recovered at once; the newest are left",
+                          {{"channel_id", portal.mm_channel_id},
+                           {"posts", std::to_string(found.never_given.size())},
+                           {"queued", std::to_string(k_recover_max_per_channel)}});
+                found.never_given.resize(k_recover_max_per_channel);
+            }
+            std::int64_t n = 0;
+            MSTEAMS_TRY_ASSIGN(n, recover(found.never_given));
+            recovered += n;
+            ++channels;
+        }
+        if (page.size() < k_recover_page) {
+            break;
+        }
+        after = page.back().teams_thread_id;
+    }
+    log::info("looked for posts whose hooks were lost", {{"since_ms", std::to_string(since_ms)},
+                                                         {"chats", std::to_string(channels)},
+                                                         {"recovered", std::to_string(recovered)}});
+    return {};
+}
+
+Status Outbound::forget_seen_events() {
+    std::int64_t forgotten = 0;
+    MSTEAMS_TRY_ASSIGN(forgotten, repos_.outbox->forget_seen(clock() - k_seen_for_ms));
+    if (forgotten > 0) {
+        log::debug("forgot the outbox's old event keys", {{"keys", std::to_string(forgotten)}});
+    }
+    return {};
 }
 
 void Outbound::tell(MmUserId const& user_id, MmChannelId const& channel_id, std::string const& message) {
@@ -690,6 +833,15 @@ Status Outbound::attach_files(Target const& target, std::vector<mm::FileInfo> co
 }
 
 Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
+    // Teams has it already (queued again under another key, or by an older version): done, nothing sent.
+    std::optional<store::MessageLink> already;
+    MSTEAMS_TRY_ASSIGN(already, repos_.messages->by_post(item.post_id));
+    if (already) {
+        ++stats_->outbound_duplicates;
+        log::debug("a post already in Teams was queued again; not sending it twice",
+                   {{"post_id", item.post_id}, {"outbox_id", std::to_string(item.id)}});
+        return {};
+    }
     std::optional<Target> t;
     MSTEAMS_TRY_ASSIGN(t, target(item));
     if (!t) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,7 @@ public:
     ~Outbound();
 
     void start();
+    // Stops the senders, and a recovery (recover_since) at its next channel.
     void stop();
 
     // Adds the events that may concern Teams to the outbox (durably) and wakes the senders. Events of channels other
@@ -69,13 +71,31 @@ public:
     // Sends the oldest ready item of one channel; false when there was nothing to do.
     [[nodiscard]] Result<bool> run_once();
 
+    // For a node that died without stopping (its server killed): the posts Mattermost saved there whose hooks may
+    // never have reached the bridge. Queues, as their hooks would have, the posts of every bridged chat written since
+    // `since_ms` (Unix ms) that the bridge would send and was neither given nor has sent, at most a few hundred per
+    // channel. Posts younger than a hook's usual delay are left to their hooks.
+    [[nodiscard]] Status recover_since(std::int64_t since_ms);
+    // Forgets the event keys given more than an hour ago (a periodic job): a hook that late is queued again.
+    [[nodiscard]] Status forget_seen_events();
+
 private:
     struct Target;
     class Lease;
     [[nodiscard]] Result<bool> is_direct_or_group(MmChannelId const& channel_id);
-    // True when Mattermost has a post of the item's channel, written just before the item's post, that the bridge
-    // would send but has neither sent nor queued: its hook is still on its way.
+    // True when the item's post must wait for a post of its channel written before it (within k_lookback_ms) that the
+    // bridge would send but has not sent: one whose hook may still be on its way, one queued since the item was
+    // claimed, or one whose hook was lost (queued now, as its hook would have: it goes first).
     [[nodiscard]] Result<bool> earlier_post_in_flight(store::OutboxItem const& item);
+    // Of these posts of one channel, the outbox items of those the bridge would send (as their hooks would have made
+    // them) that it has neither sent nor been given, oldest first; and whether one it was given is still queued.
+    struct Unsent {
+        std::vector<store::OutboxItem> never_given;
+        bool queued = false;
+    };
+    [[nodiscard]] Result<Unsent> unsent(std::vector<mm::Post> const& posts);
+    // Queues posts whose hooks were lost, one by one (a hook arriving meanwhile wins, once); returns how many.
+    [[nodiscard]] Result<std::int64_t> recover(std::vector<store::OutboxItem> const& items);
     [[nodiscard]] Status process(Lease& lease, store::OutboxItem const& item);
     [[nodiscard]] Result<std::optional<Target>> target(store::OutboxItem const& item);
     // The Teams chat of exactly these members (sorted Teams user ids), found or created with `token`.
@@ -116,6 +136,7 @@ private:
     std::shared_ptr<People> people_;
     std::mutex cache_mutex_;
     std::unordered_map<MmChannelId, bool> channel_kinds_;  // channel id → DM or GM (types never change)
+    std::atomic<bool> stopping_{false};
     Workers workers_;
 };
 

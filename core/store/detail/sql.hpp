@@ -58,6 +58,22 @@ inline std::string id_array(std::vector<std::int64_t> const& ids) {
     return out + "}";
 }
 
+// A PostgreSQL text[] literal: each element quoted, so any text is taken as it is.
+inline std::string text_array(std::vector<std::string> const& texts) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char const c : texts[i]) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
 // An inbox item's message_id column: its message id, or "since:<Unix ms>" for a catch-up with a start
 // (InboxItem::since_ms); read back into `item` (a malformed start is dropped). store/inbox.cpp.
 [[nodiscard]] std::string message_column(InboxItem const& item);

@@ -397,6 +397,7 @@ public:
     Result<std::vector<graph::Subscription>> list_subscriptions(std::string const&) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(fault("list"));
+        ++listed_;
         std::vector<graph::Subscription> out;
         for (auto const& [_, s] : live_) {
             out.push_back(s);
@@ -413,9 +414,18 @@ public:
         std::lock_guard lock(mutex_);
         faults_[what].push_back(std::move(e));
     }
-    [[nodiscard]] std::vector<graph::Subscription> live() {
-        auto l = list_subscriptions("");
-        return l ? *l : std::vector<graph::Subscription>();
+    [[nodiscard]] std::vector<graph::Subscription> live() const {
+        std::lock_guard lock(mutex_);
+        std::vector<graph::Subscription> out;
+        for (auto const& [_, s] : live_) {
+            out.push_back(s);
+        }
+        return out;
+    }
+    // How many times the monitor listed the subscriptions (once per upkeep).
+    [[nodiscard]] int listed() const {
+        std::lock_guard lock(mutex_);
+        return listed_;
     }
     [[nodiscard]] int created() const {
         std::lock_guard lock(mutex_);
@@ -440,6 +450,7 @@ private:
     std::map<std::string, std::deque<Error>> faults_;
     int created_ = 0;
     int renewed_ = 0;
+    int listed_ = 0;
 };
 
 }  // namespace msteams::test

@@ -59,9 +59,11 @@ struct MemoryTables {
     std::set<std::tuple<TeamsThreadId, TeamsMessageId, MmUserId>> notified;
     std::vector<Queued> inbox;
     std::vector<Sending> outbox;
+    std::map<std::string, std::int64_t> outbox_seen;  // event key → when the outbox was given it
     std::vector<store::DeadLetter> dead_letters;
     std::map<SubscriptionId, store::SubscriptionRow> subscriptions;
     std::map<std::string, LeaseRow> leases;
+    std::map<std::string, std::int64_t> nodes;  // node id → last beat
     std::map<std::string, std::int64_t> notices;
     std::int64_t next_id = 1;
 };
@@ -312,6 +314,20 @@ public:
         });
         return out;
     }
+    Result<std::vector<store::Portal>> list_page(store::PortalKind kind, TeamsThreadId const& after,
+                                                 std::size_t limit) override {
+        auto const held = lock();
+        std::vector<store::Portal> out;
+        for (auto const& r : t().portals) {
+            if (r.portal.kind == kind && r.portal.teams_thread_id.str() > after.str()) {
+                out.push_back(r.portal);
+            }
+        }
+        std::sort(out.begin(), out.end(),
+                  [](auto const& a, auto const& b) { return a.teams_thread_id.str() < b.teams_thread_id.str(); });
+        out.resize(std::min(out.size(), limit));
+        return out;
+    }
     Result<std::int64_t> newest_chat_cursor() override {
         auto const held = lock();
         std::int64_t n = 0;
@@ -409,6 +425,17 @@ public:
             }
         }
         return std::optional<store::MessageLink>();
+    }
+    Result<std::vector<MmPostId>> linked(std::vector<MmPostId> const& mm_post_ids) override {
+        auto const held = lock();
+        std::vector<MmPostId> out;
+        for (auto const& [_, m] : t().messages) {
+            if (!m.mm_post_id.empty() &&
+                std::find(mm_post_ids.begin(), mm_post_ids.end(), m.mm_post_id) != mm_post_ids.end()) {
+                out.push_back(m.mm_post_id);
+            }
+        }
+        return out;
     }
     Status mark_pending(store::MessageLink const& link) override {
         auto const held = lock();
@@ -644,8 +671,7 @@ public:
         auto const held = lock();
         std::int64_t added = 0;
         for (auto i : items) {
-            if (std::any_of(t().outbox.begin(), t().outbox.end(),
-                            [&](auto const& s) { return s.item.event_key == i.event_key; })) {
+            if (!t().outbox_seen.emplace(i.event_key, i.created_at).second || queued(i.event_key)) {
                 continue;
             }
             i.id = t().next_id++;
@@ -655,6 +681,22 @@ public:
             ++added;
         }
         return added;
+    }
+    Result<std::vector<store::SeenEvent>> seen(std::vector<std::string> const& event_keys) override {
+        auto const held = lock();
+        std::vector<store::SeenEvent> out;
+        for (auto const& key : event_keys) {
+            if (t().outbox_seen.contains(key) &&
+                std::none_of(out.begin(), out.end(), [&](auto const& s) { return s.event_key == key; })) {
+                out.push_back(store::SeenEvent{key, queued(key)});
+            }
+        }
+        return out;
+    }
+    Result<std::int64_t> forget_seen(std::int64_t before_ms) override {
+        auto const held = lock();
+        return static_cast<std::int64_t>(std::erase_if(
+            t().outbox_seen, [&](auto const& seen) { return seen.second < before_ms && !queued(seen.first); }));
     }
     Result<std::optional<store::OutboxItem>> claim(std::int64_t now_ms, std::int64_t settled_ms,
                                                    std::int64_t lease_until_ms) override {
@@ -731,6 +773,10 @@ public:
     }
 
 private:
+    [[nodiscard]] bool queued(std::string const& event_key) const {
+        return std::any_of(t().outbox.begin(), t().outbox.end(),
+                           [&](auto const& s) { return s.item.event_key == event_key; });
+    }
     void end_holds(MmChannelId const& channel_id) const {
         for (auto& s : t().outbox) {
             if (s.item.channel_id == channel_id && s.item.attempts == 0) {
@@ -888,6 +934,42 @@ public:
     }
 };
 
+class MemoryNodes final : public store::Nodes, memory_detail::Base {
+public:
+    using Base::Base;
+    Status beat(std::string const& node_id) override {
+        auto const held = lock();
+        t().nodes[node_id] = now();
+        return {};
+    }
+    Result<std::vector<store::NodeBeat>> silent(std::chrono::seconds ttl) override {
+        auto const held = lock();
+        auto const before = now() - std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+        std::vector<store::NodeBeat> out;
+        for (auto const& [id, seen_at] : t().nodes) {
+            if (seen_at < before) {
+                out.push_back(store::NodeBeat{id, seen_at});
+            }
+        }
+        std::sort(out.begin(), out.end(), [](auto const& a, auto const& b) {
+            return std::tie(a.seen_at, a.node_id) < std::tie(b.seen_at, b.node_id);
+        });
+        return out;
+    }
+    Status remove(std::string const& node_id) override {
+        auto const held = lock();
+        t().nodes.erase(node_id);
+        return {};
+    }
+    Status forget(store::NodeBeat const& beat) override {
+        auto const held = lock();
+        if (auto const it = t().nodes.find(beat.node_id); it != t().nodes.end() && it->second == beat.seen_at) {
+            t().nodes.erase(it);
+        }
+        return {};
+    }
+};
+
 class MemoryNotices final : public store::Notices, memory_detail::Base {
 public:
     using Base::Base;
@@ -916,6 +998,7 @@ struct MemoryStore {
         r.dead_letters = std::make_shared<MemoryDeadLetters>(state);
         r.subscriptions = std::make_shared<MemorySubscriptions>(state);
         r.leases = std::make_shared<MemoryLeases>(state);
+        r.nodes = std::make_shared<MemoryNodes>(state);
         r.notices = std::make_shared<MemoryNotices>(state);
         return r;
     }();

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,17 @@ public:
         }
         return ch;
     }
+    Result<std::vector<mm::Post>> get_posts_since(MmChannelId const& channel_id, std::int64_t since_ms) override {
+        std::function<void()> before;
+        {
+            std::lock_guard lock(mutex);
+            before = std::exchange(before_next_posts_since, {});
+        }
+        if (before) {
+            before();
+        }
+        return FakeApi::get_posts_since(channel_id, since_ms);
+    }
     Result<mm::Post> create_post(mm::Post const& post) override {
         if (post.message.find(refuse_posts_with) != std::string::npos && !refuse_posts_with.empty()) {
             return fail(ErrorCode::invalid_argument, "Mattermost refused the post", 400);
@@ -92,6 +104,8 @@ public:
 
     std::map<std::string, mm::Channel> channels;
     std::string refuse_posts_with;
+    // Runs once, at the next listing of a channel's posts, before it answers (what happens meanwhile elsewhere).
+    std::function<void()> before_next_posts_since;
 };
 
 // Connections over the store's accounts: a connected user's token is the one FakeTeams accepts for their Teams id.

@@ -586,3 +586,133 @@ TEST_CASE("store: the tables refuse a word outside its closed set", "[pg]") {
                                       1, msteams::store::SubscriptionState::missed, ""}));
     CHECK(repos.subscriptions->list()->at(0).state == msteams::store::SubscriptionState::missed);
 }
+
+namespace {
+void outbox_keys_seen_once(msteams::store::Repositories const& repos) {
+    // Keys as any text may be: quotes, backslashes, commas and braces are taken as they are.
+    std::vector<std::string> const odd{"post:a\"b", "post:c,d", "post:e\\f", "post:{g}", "post:h i"};
+    std::vector<msteams::store::OutboxItem> items;
+    for (auto const& key : odd) {
+        auto i = outbox_post("dm-9", key.substr(5), 500);
+        i.event_key = key;
+        items.push_back(i);
+    }
+    CHECK(must(repos.outbox->enqueue(items)) == static_cast<std::int64_t>(odd.size()));
+    auto found = must(repos.outbox->seen(odd));
+    CHECK(found.size() == odd.size());
+
+    CHECK(must(repos.outbox->enqueue({outbox_post("dm-1", "p1", 100)})) == 1);
+    auto const p1 = must(repos.outbox->claim(1000, 1000, 60'000));
+    REQUIRE(p1);
+    REQUIRE(p1->channel_id == "dm-1");
+    // Given once, while queued.
+    found = must(repos.outbox->seen({"post:p1", "post:p2"}));
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].event_key == "post:p1");
+    CHECK(found[0].queued);
+    // Sent and removed: still known, so the same hook again (or the hook of a recovered post) adds nothing.
+    remove_sent(repos, p1->id);
+    CHECK(must(repos.outbox->enqueue({outbox_post("dm-1", "p1", 100)})) == 0);
+    CHECK(must(repos.outbox->size()) == static_cast<std::int64_t>(odd.size()));
+    found = must(repos.outbox->seen({"post:p1"}));
+    REQUIRE(found.size() == 1);
+    CHECK_FALSE(found[0].queued);
+    CHECK(must(repos.outbox->seen({})).empty());
+
+    // Forgotten once old (those still queued are kept): then it is queued again.
+    auto p2 = outbox_post("dm-1", "p2", 200);
+    p2.created_at = 5'000;
+    CHECK(must(repos.outbox->enqueue({p2})) == 1);
+    CHECK(must(repos.outbox->forget_seen(2)) == 1);  // p1 (given at 1); the odd ones are still queued
+    CHECK(must(repos.outbox->seen({"post:p1"})).empty());
+    CHECK(must(repos.outbox->seen(odd)).size() == odd.size());
+    CHECK(must(repos.outbox->forget_seen(5'001)) == 0);  // p2 is queued
+    CHECK(must(repos.outbox->enqueue({outbox_post("dm-1", "p1", 100)})) == 1);
+}
+
+void posts_linked_in_one_query(msteams::store::Repositories const& repos) {
+    CHECK(must(repos.messages->linked({})).empty());
+    REQUIRE(repos.db->transact([&](msteams::store::Tx& tx) {
+        return repos.messages->put(
+            tx, {msteams::TeamsThreadId("chat-a"), msteams::TeamsMessageId("m1"), msteams::MmPostId("post-1"),
+                 msteams::MmChannelId("dm-1"), msteams::store::Origin::mattermost, 1, 0, false});
+    }));
+    // A send in flight has no post yet.
+    REQUIRE(repos.messages->mark_pending({msteams::TeamsThreadId("chat-a"),
+                                          msteams::TeamsMessageId("pending:post-2"),
+                                          {},
+                                          msteams::MmChannelId("dm-1"),
+                                          msteams::store::Origin::mattermost,
+                                          0,
+                                          5,
+                                          false}));
+    auto const linked = must(repos.messages->linked(
+        {msteams::MmPostId("post-1"), msteams::MmPostId("post-2"), msteams::MmPostId("post-\"3")}));
+    REQUIRE(linked.size() == 1);
+    CHECK(linked[0] == "post-1");
+}
+
+void portals_paged(msteams::store::Repositories const& repos) {
+    for (auto const* id : {"19:e", "19:b", "19:d", "19:a", "19:c"}) {
+        REQUIRE(repos.portals->add({msteams::TeamsThreadId(id),
+                                    msteams::store::PortalKind::chat,
+                                    "",
+                                    msteams::MmChannelId(std::string("channel-") + id),
+                                    {},
+                                    1,
+                                    0}));
+    }
+    REQUIRE(repos.portals->add({msteams::TeamsThreadId("19:bb"),
+                                msteams::store::PortalKind::channel,
+                                "team",
+                                msteams::MmChannelId("channel-linked"),
+                                {},
+                                1,
+                                0}));
+    std::vector<std::string> seen;
+    msteams::TeamsThreadId after;
+    for (int pages = 0; pages < 10; ++pages) {
+        auto const page = must(repos.portals->list_page(msteams::store::PortalKind::chat, after, 2));
+        for (auto const& p : page) {
+            seen.push_back(p.teams_thread_id.str());
+        }
+        if (page.size() < 2) {
+            break;
+        }
+        after = page.back().teams_thread_id;
+    }
+    CHECK(seen == std::vector<std::string>{"19:a", "19:b", "19:c", "19:d", "19:e"});
+}
+
+void nodes_beat_and_lost(msteams::store::Repositories const& repos) {
+    REQUIRE(repos.nodes->beat("node-a"));
+    REQUIRE(repos.nodes->beat("node-b"));
+    REQUIRE(repos.nodes->beat("node-c"));
+    CHECK(must(repos.nodes->silent(std::chrono::seconds(30))).empty());
+    // Stopped cleanly: gone, never silent.
+    REQUIRE(repos.nodes->remove("node-b"));
+    // As silent as can be (the ttl already behind the database's clock: no real wait needed).
+    auto silent = must(repos.nodes->silent(std::chrono::seconds(-1)));
+    REQUIRE(silent.size() == 2);
+    CHECK(silent[0].seen_at > 0);
+    auto const c = *std::find_if(silent.begin(), silent.end(), [](auto const& n) { return n.node_id == "node-c"; });
+    // A node that beat again since it was read is not forgotten.
+    REQUIRE(repos.nodes->forget({"node-c", c.seen_at - 1}));
+    CHECK(must(repos.nodes->silent(std::chrono::seconds(-1))).size() == 2);
+    REQUIRE(repos.nodes->forget(c));
+    silent = must(repos.nodes->silent(std::chrono::seconds(-1)));
+    REQUIRE(silent.size() == 1);
+    CHECK(silent[0].node_id == "node-a");
+    // A forgotten node that beats again is back.
+    REQUIRE(repos.nodes->beat("node-c"));
+    CHECK(must(repos.nodes->silent(std::chrono::seconds(-1))).size() == 2);
+}
+}  // namespace
+
+STORE_CONTRACT("store: an outbox event key is queued once, even after its item was sent, until it is forgotten",
+               outbox_keys_seen_once)
+STORE_CONTRACT("store: which of many posts have a Teams message is one query, sends in flight left out",
+               posts_linked_in_one_query)
+STORE_CONTRACT("store: portals of a kind are listed page by page after a thread id", portals_paged)
+STORE_CONTRACT("store: a node that stopped beating is found until forgotten, one that stopped cleanly never is",
+               nodes_beat_and_lost)

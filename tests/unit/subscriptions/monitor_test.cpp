@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "../store/pg_support.hpp"
 #include "fakes/fake_teams.hpp"
@@ -344,4 +347,166 @@ TEST_CASE("monitor: a subscription to our endpoints that no row records is delet
     CHECK(std::any_of(live.begin(), live.end(),
                       [](auto const& s) { return s.notification_url == "https://another-app.example/notify"; }));
     CHECK(a.stats->subscriptions_deleted == 1);
+}
+
+namespace {
+
+// Fake nodes of one cluster: the store's clock (leases and heartbeats) is the monitors' clock, which the test moves.
+struct Cluster : FakeWorld {
+    std::mutex mutex;
+    std::vector<std::int64_t> lost;  // the last beats node_lost was called with
+    int lost_failures = 0;           // node_lost fails this many more times
+
+    Cluster() { store.state->clock = FakeWorld::settings().clock_ms; }
+    [[nodiscard]] MonitorSettings settings(std::string const& node) {
+        auto s = FakeWorld::settings();
+        s.node_id = node;
+        s.lease_every = 5s;
+        s.lease_ttl = 30s;
+        s.interval = 30s;
+        s.node_lost = [this](std::int64_t last_seen_ms) -> msteams::Status {
+            std::lock_guard lock(mutex);
+            if (lost_failures > 0) {
+                --lost_failures;
+                return msteams::fail(msteams::ErrorCode::unavailable, "Mattermost is out of reach");
+            }
+            lost.push_back(last_seen_ms);
+            return {};
+        };
+        return s;
+    }
+    std::unique_ptr<Node> node(std::string const& id) {
+        return std::make_unique<Node>(settings(id), store.repos, graph, tokens);
+    }
+    void at(std::int64_t ms) { skew->store(ms); }
+    std::vector<std::int64_t> lost_calls() {
+        std::lock_guard lock(mutex);
+        return lost;
+    }
+    std::map<std::string, std::int64_t> beats() {
+        return store.with([](msteams::test::MemoryTables& t) { return t.nodes; });
+    }
+};
+
+void tick(Node& n) {
+    auto const s = n.monitor->tick();
+    INFO((s ? std::string() : s.error().message));
+    REQUIRE(s.has_value());
+}
+
+}  // namespace
+
+TEST_CASE("monitor: a follower takes over within ttl + lease_every of the leader's last renewal", "[subscriptions]") {
+    Cluster w;
+    auto a = w.node("node-a");
+    auto b = w.node("node-b");
+    CHECK(a->monitor->tick_every() == 5s);
+    // The leader renews at each of its ticks (every 5 s), then dies at once, without a word.
+    for (std::int64_t t = 0; t <= 10'000; t += 5'000) {
+        w.at(t);
+        tick(*a);
+    }
+    REQUIRE(a->monitor->leader());
+    std::int64_t const last_renewal = 10'000;
+    // The follower ticks every 5 s too, out of step with the leader.
+    std::int64_t took_over_at = -1;
+    for (std::int64_t t = 2'500; t <= 120'000 && took_over_at < 0; t += 5'000) {
+        w.at(t);
+        tick(*b);
+        if (b->monitor->leader()) {
+            took_over_at = t;
+        }
+    }
+    REQUIRE(took_over_at > 0);
+    CHECK(took_over_at > last_renewal + 30'000);           // not while the lease runs
+    CHECK(took_over_at <= last_renewal + 30'000 + 5'000);  // at its first tick after
+    CHECK(b->catch_up_count() == 1);                       // taking over reads the chats forward
+}
+
+TEST_CASE("monitor: a leader that stops cleanly hands over at the follower's next tick", "[subscriptions]") {
+    Cluster w;
+    auto a = w.node("node-a");
+    auto b = w.node("node-b");
+    tick(*a);
+    tick(*b);
+    REQUIRE(a->monitor->leader());
+    REQUIRE_FALSE(b->monitor->leader());
+    a->monitor->stop();
+    w.at(1'000);
+    tick(*b);
+    CHECK(b->monitor->leader());
+    CHECK_FALSE(a->monitor->leader());
+    CHECK_FALSE(w.beats().contains("node-a"));
+}
+
+TEST_CASE("monitor: the subscription upkeep keeps its interval while the lease and heartbeat go every tick",
+          "[subscriptions]") {
+    Cluster w;
+    auto a = w.node("node-a");
+    for (std::int64_t t = 0; t <= 60'000; t += 5'000) {
+        w.at(t);
+        tick(*a);
+        // Each tick beats.
+        auto const beats = w.beats();
+        REQUIRE(beats.contains("node-a"));
+        CHECK(beats.at("node-a") >= msteams::now_ms() + t - 1'000);
+    }
+    CHECK(w.graph->listed() == 3);  // at 0, 30 and 60 s
+    a->pass();                      // what a wake (a lifecycle event) asks for: at once
+    CHECK(w.graph->listed() == 4);
+}
+
+TEST_CASE("monitor: a node that stopped cleanly is not recovered, one whose heartbeat is older than the ttl is, once",
+          "[subscriptions]") {
+    Cluster w;
+    auto a = w.node("node-a");
+    auto b = w.node("node-b");
+    auto c = w.node("node-c");
+    tick(*a);
+    tick(*b);
+    tick(*c);
+    REQUIRE(a->monitor->leader());
+    auto const c_last_beat = w.beats().at("node-c");
+    b->monitor->stop();                   // deactivated: its row goes
+    c->monitor->stop(/*cleanly=*/false);  // its server killed: its row stays and ages
+    for (std::int64_t t = 5'000; t <= 25'000; t += 5'000) {
+        w.at(t);
+        tick(*a);
+    }
+    w.at(29'000);
+    tick(*a);
+    CHECK(w.lost_calls().empty());  // not before the ttl
+    w.at(31'000);
+    tick(*a);
+    CHECK(w.lost_calls() == std::vector<std::int64_t>{c_last_beat});
+    CHECK(a->stats->nodes_lost == 1);
+    for (std::int64_t t = 36'000; t <= 66'000; t += 5'000) {
+        w.at(t);
+        tick(*a);
+    }
+    CHECK(w.lost_calls().size() == 1);  // once
+    auto const beats = w.beats();
+    CHECK(beats.size() == 1);
+    CHECK(beats.contains("node-a"));
+}
+
+TEST_CASE("monitor: a lost node's recovery that fails is tried again at the next tick, then the node is forgotten",
+          "[subscriptions]") {
+    Cluster w;
+    auto a = w.node("node-a");
+    auto c = w.node("node-c");
+    tick(*a);
+    tick(*c);
+    c->monitor->stop(/*cleanly=*/false);
+    w.lost_failures = 1;
+    w.at(31'000);
+    tick(*a);
+    CHECK(w.lost_calls().empty());
+    CHECK(a->stats->nodes_lost == 0);
+    CHECK(w.beats().contains("node-c"));
+    w.at(36'000);
+    tick(*a);
+    CHECK(w.lost_calls().size() == 1);
+    CHECK(a->stats->nodes_lost == 1);
+    CHECK_FALSE(w.beats().contains("node-c"));
 }

@@ -9,6 +9,7 @@
 
 #include "test_ids.hpp"
 #include "fakes/pipeline_world.hpp"
+#include "log_capture.hpp"
 #include "sync/inbound.hpp"
 #include "sync/outbound.hpp"
 
@@ -159,15 +160,18 @@ TEST_CASE("outbound: a post waits for an earlier one only while a hook could sti
     w.drain();
     CHECK(w.in_teams() == std::vector<std::string>{"reply"});
     CHECK(w.stats->outbound_order_waits == 0);
-    // An earlier post whose hook never comes (lost with a crashed server) holds the next one back only until it
-    // has settled: it is not lost for waiting on it.
+    // An earlier post whose hook has not come holds the next one back while its hook may be on its way; once it has
+    // settled its hook is taken as lost (its server crashed): it is queued without it, and goes first.
     w.post(k_alice, "lost", 10);
     w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "after", 11));
     w.drain();
     CHECK(w.in_teams().size() == 1);
+    CHECK(w.stats->outbound_hooks_recovered == 0);
     *w.skew += 600;
     w.drain();
-    CHECK(w.in_teams() == std::vector<std::string>{"reply", "after"});
+    CHECK(w.in_teams() == std::vector<std::string>{"reply", "lost", "after"});
+    CHECK(w.stats->outbound_hooks_recovered == 1);
+    CHECK(w.outbox_size() == 0);
 }
 
 TEST_CASE("outbound: an edit and a delete in Mattermost follow the message to Teams", "[sync]") {
@@ -399,6 +403,11 @@ TEST_CASE("outbound: an edit or delete of a post Teams never had, or of one alre
     w.hook(OutboundEvent::Kind::edited, edited, p);
     auto deleted = edited;
     deleted.delete_at = edited.update_at + 1;
+    deleted.update_at = deleted.delete_at;
+    {
+        std::lock_guard lock(w.api->mutex);
+        w.api->posts[p.id.str()] = deleted;  // as Mattermost lists it from now on: never recovered
+    }
     w.hook(OutboundEvent::Kind::deleted, deleted);
     w.drain();
     CHECK(w.in_teams().empty());
@@ -425,4 +434,172 @@ TEST_CASE("outbound: an edit or delete of a post Teams never had, or of one alre
     w.drain();
     CHECK(w.teams->calls("soft_delete_message") == 1);
     CHECK(w.in_teams() == std::vector<std::string>{"(deleted)"});
+}
+
+TEST_CASE("outbound: a post whose hook never came is sent before the later post that found it", "[sync]") {
+    OutboundWorld w;
+    msteams::test::LogCapture logs;
+    w.t0 = w.start - 2'000;
+    auto const lost = w.post(k_alice, "lost", 0);  // saved, then its server died before the hook ran
+    w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "later", 1'800));
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"lost", "later"});
+    CHECK(w.stats->outbound_hooks_recovered == 1);
+    CHECK(w.stats->outbound_order_waits == 1);
+    CHECK(w.teams->calls("send_message") == 2);
+    CHECK(w.outbox_size() == 0);
+    auto const link = w.store.repos.messages->by_post(lost.id).value();
+    REQUIRE(link);
+    CHECK(link->teams_message_id == w.teams->messages(w.chat).at(0).id);
+    CHECK_THAT(logs.sink->text(),
+               Catch::Contains("queued a post whose hook never reached the bridge") && Catch::Contains(lost.id.str()));
+}
+
+TEST_CASE("outbound: a hook that arrives after its post was recovered and sent sends nothing", "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start - 2'000;
+    auto const lost = w.post(k_alice, "lost", 0);
+    w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "later", 1'800));
+    w.drain();
+    REQUIRE(w.in_teams() == std::vector<std::string>{"lost", "later"});
+    // The server was slow, not dead: the hook comes after all, even twice.
+    w.hook(OutboundEvent::Kind::posted, lost);
+    w.hook(OutboundEvent::Kind::posted, lost);
+    CHECK(w.outbox_size() == 0);
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"lost", "later"});
+    CHECK(w.teams->calls("send_message") == 2);
+    CHECK(w.stats->outbox_enqueued == 2);
+}
+
+TEST_CASE("outbound: a post skipped on purpose or set aside does not hold later posts back", "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start;
+    REQUIRE(w.store.repos.accounts->disconnect(k_bob).has_value());
+    w.hook(OutboundEvent::Kind::posted, w.post(k_bob, "not connected", 0));
+    w.drain();
+    CHECK(w.stats->outbound_not_connected == 1);
+    w.teams->fail_next("send_message", msteams::Error{msteams::ErrorCode::invalid_argument, "400: bad body", 400, {}});
+    w.hook(OutboundEvent::Kind::posted, w.post(k_alice, "refused", 1));
+    w.drain();
+    CHECK(w.store.repos.dead_letters->count().value() == 1);
+    // Neither is sent nor on its way: the next post goes at once, the clock unchanged.
+    w.hook(OutboundEvent::Kind::posted, w.post(k_alice, "after", 2));
+    CHECK(w.outbound->run_once().value());
+    CHECK(w.in_teams() == std::vector<std::string>{"after"});
+    CHECK(w.stats->outbound_order_waits == 0);
+    CHECK(w.stats->outbound_hooks_recovered == 0);
+}
+
+TEST_CASE("outbound: an earlier post queued while a later one was being checked goes first", "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start;
+    auto const one = w.post(k_alice, "one", 0);
+    auto const two = w.post(k_bob, "two", 1);
+    w.hook(OutboundEvent::Kind::posted, two);
+    // The first post's hook lands after the second post was claimed, before its channel's posts are read.
+    w.api->before_next_posts_since = [&] { w.hook(OutboundEvent::Kind::posted, one); };
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"one", "two"});
+    CHECK(w.stats->outbound_order_waits == 1);
+    CHECK(w.stats->outbound_hooks_recovered == 0);
+}
+
+TEST_CASE("outbound: a post already in Teams is not sent twice, whatever its outbox key", "[sync]") {
+    OutboundWorld w;
+    auto const p = w.post(k_alice, "once", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    auto again = msteams::sync::outbox_item_for({OutboundEvent::Kind::posted, p, {}, {}}, 0, {}).value();
+    again.event_key += ":replayed";
+    REQUIRE(w.store.repos.outbox->enqueue({again}).value() == 1);
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"once"});
+    CHECK(w.teams->calls("send_message") == 1);
+    CHECK(w.stats->outbound_duplicates == 1);
+    CHECK(w.outbox_size() == 0);
+}
+
+TEST_CASE("outbound: a hook repeated after the outbox forgot its key is dropped as a duplicate, not sent twice",
+          "[sync]") {
+    OutboundWorld w;
+    auto const p = w.post(k_alice, "once", 1);
+    w.hook(OutboundEvent::Kind::posted, p);
+    w.drain();
+    REQUIRE(w.outbound->forget_seen_events().has_value());
+    w.hook(OutboundEvent::Kind::posted, p);  // within the hour: known, not queued
+    CHECK(w.outbox_size() == 0);
+    *w.skew += 60 * 60'000 + 1;
+    REQUIRE(w.outbound->forget_seen_events().has_value());
+    CHECK(w.store.with([](msteams::test::MemoryTables& t) { return t.outbox_seen.size(); }) == 0);
+    w.hook(OutboundEvent::Kind::posted, p);  // forgotten: queued again, and found in Teams already
+    CHECK(w.outbox_size() == 1);
+    w.drain();
+    CHECK(w.teams->calls("send_message") == 1);
+    CHECK(w.stats->outbound_duplicates == 1);
+    CHECK(w.outbox_size() == 0);
+}
+
+TEST_CASE("outbound: recover_since queues the unsent posts of every chat portal once", "[sync]") {
+    OutboundWorld w;
+    w.t0 = w.start - 60'000;  // long settled: no claim looks for earlier posts
+    msteams::MmUserId const carol("carol00000000000000000000c");
+    w.connect(carol, "carol", teams_id('c'));
+    msteams::TeamsThreadId const trio("19:zz-trio@thread.v2");
+    w.teams->add_chat(trio, "group", {w.alice_teams, w.bob_teams, teams_id('c')});
+    auto const gm = w.api->get_group_channel({k_alice, k_bob, carol}).value();
+    auto const portal = [&](msteams::TeamsThreadId const& thread, msteams::MmChannelId const& channel) {
+        REQUIRE(w.store.repos.portals
+                    ->add({thread, msteams::store::PortalKind::chat, "", channel, k_alice, w.start - 100'000, 0})
+                    .has_value());
+    };
+    portal(w.chat, w.dm);
+    portal(trio, gm.id);
+    for (int i = 0; i < 200; ++i) {  // the group chat is on the second page
+        portal(msteams::TeamsThreadId("19:filler-" + std::to_string(1000 + i)),
+               msteams::MmChannelId("filler" + std::to_string(1000 + i)));
+    }
+    // A DM between alice and carol, not bridged: its posts are not looked at.
+    auto const unbridged = w.api->get_direct_channel(k_alice, carol)->id;
+
+    w.post(k_alice, "before the node was lost", -5);
+    w.hook(OutboundEvent::Kind::posted, w.post(k_alice, "sent", 1));
+    w.drain();
+    w.post(k_bob, "lost one", 2);
+    auto system = w.post(k_alice, "joined", 3);
+    auto deleted = w.post(k_alice, "deleted", 4);
+    w.post(k_bob, "lost two", 5);
+    w.hook(OutboundEvent::Kind::posted, w.post(k_alice, "queued", 6));
+    w.post(k_alice, "its hook may still come", 59'900);  // 100 ms old
+    {
+        std::lock_guard lock(w.api->mutex);
+        w.api->posts[system.id.str()].type = "system_join_channel";
+        w.api->posts[deleted.id.str()].delete_at = w.t0 + 10;
+        w.api->posts[deleted.id.str()].update_at = w.t0 + 10;
+    }
+    auto const in_channel = [&](msteams::MmChannelId const& channel, std::string const& message, std::int64_t ms) {
+        msteams::mm::Post p;
+        p.user_id = k_alice;
+        p.channel_id = channel;
+        p.message = message;
+        auto created = w.api->create_post(p).value();
+        created.create_at = created.update_at = w.t0 + ms;
+        std::lock_guard lock(w.api->mutex);
+        w.api->posts[created.id.str()] = created;
+    };
+    in_channel(gm.id, "lost in the group", 7);
+    in_channel(unbridged, "not bridged", 8);
+
+    REQUIRE(w.outbound->recover_since(w.t0).has_value());
+    CHECK(w.stats->outbound_hooks_recovered == 3);
+    CHECK(w.outbox_size() == 4);                           // and "queued"
+    REQUIRE(w.outbound->recover_since(w.t0).has_value());  // again: nothing new
+    CHECK(w.stats->outbound_hooks_recovered == 3);
+    CHECK(w.outbox_size() == 4);
+
+    w.drain();
+    CHECK(w.in_teams() == std::vector<std::string>{"sent", "lost one", "lost two", "queued"});
+    REQUIRE(w.teams->messages(trio).size() == 1);
+    CHECK(text_of(w.teams->messages(trio).at(0).body) == "lost in the group");
+    CHECK(w.outbox_size() == 0);
 }
