@@ -407,7 +407,7 @@ func TestMetrics(t *testing.T) {
 					}
 				}
 			}
-			if n != 12 {
+			if n != 13 {
 				return fmt.Sprintf("%d rules loaded", n)
 			}
 			return ""
