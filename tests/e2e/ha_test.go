@@ -90,15 +90,13 @@ func TestTwoNodes(t *testing.T) {
 		}
 	})
 	nodes[0].server = hb.MM
-	if nodes[1].server, err = hb.AddNode(ctx, envOf(nodes[1])); err != nil {
-		t.Fatal(err)
-	}
 	b := &bridge{Bridge: hb, mm: hb.MM, emu: hb.Emu, ctl: hb.Ctl}
-	prom := startPrometheus(t, []string{nodes[0].listener, nodes[1].listener}, "", "",
-		filepath.Join(root, "assets/prometheus/msteams-alerts.yml"))
 
 	// Alice talks with four Teams users in four one-on-one chats: Graph takes one message a second each way per chat,
-	// and the bridge keeps to that, so the load is spread over the chats.
+	// and the bridge keeps to that, so the load is spread over the chats. The chats become DMs before the second
+	// server starts: without Mattermost's clustering (a licensed feature) nothing tells one server that another
+	// created a channel, and Mattermost 9.11 checks channel permissions against a per-server cache of the user's
+	// channels.
 	alice, aliceTeams, megan, dm, channel := b.meganDM(t, "hello from Teams")
 	chats := []haChat{{teams: megan, chat: dm, channel: channel}}
 	for _, name := range []string{"Nestor Wilke", "Lynne Robbins", "Diego Siciliani"} {
@@ -107,6 +105,12 @@ func TestTwoNodes(t *testing.T) {
 	// Alice uses Mattermost through the load balancer, as behind a deployment's proxy.
 	aliceLB := model.NewAPIv4Client(hb.LB.URL)
 	aliceLB.SetToken(alice.Client.AuthToken)
+
+	if nodes[1].server, err = hb.AddNode(ctx, envOf(nodes[1])); err != nil {
+		t.Fatal(err)
+	}
+	prom := startPrometheus(t, []string{nodes[0].listener, nodes[1].listener}, "", "",
+		filepath.Join(root, "assets/prometheus/msteams-alerts.yml"))
 
 	var leader, follower node
 	t.Run("one node leads: one subscription, one node running the jobs", func(t *testing.T) {
