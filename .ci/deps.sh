@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build pkg-config file python3
+  build-essential cmake ninja-build pkg-config file python3 python3-venv
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   nlohmann-json3-dev libboost-dev catch2 libssl-dev
   libpq-dev postgresql postgresql-server-dev-15

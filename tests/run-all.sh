@@ -25,6 +25,7 @@ run "fuzz (short)"                   make --no-print-directory fuzz FUZZ_SECONDS
 run "shim"                           make --no-print-directory test-shim
 run "webapp"                         make --no-print-directory test-webapp
 [ -d tests/emulators/graph ] && run "m365 emulator" bash -c 'cd tests/emulators/graph && go vet ./... && go test -count=1 ./...'
+run "Microsoft SDKs against the emulator" tests/sdk/run.sh
 [ -d tests/mattermost ] && run "mattermost test bed" bash -c 'cd tests/mattermost && go vet ./... && go test -count=1 -timeout 20m ./...'
 [ -d tests/chaos ] && run "chaos (short)" make --no-print-directory chaos CHAOS_FLAGS=-short
 [ -d tests/e2e ] && run "end to end (Mattermost 11.4)" make --no-print-directory test-e2e BUNDLE="$bundle"

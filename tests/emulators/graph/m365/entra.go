@@ -656,15 +656,14 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// verifierOK compares the code_verifier with the code_challenge of the authorize request, and nothing else.
+// RFC 7636 §4.1 describes a verifier of 43-128 characters of [A-Za-z0-9-._~], but Entra enforces sizes on the
+// code_challenge only: its error reference (ED reference-error-codes.md) has AADSTS501491 "Invalid size of
+// Code_Challenge parameter" and, for the verifier, only AADSTS501481 "The Code_Verifier doesn't match the
+// code_challenge" (no size or character error). So a verifier whose S256 transform matches is accepted
+// whatever its length, as Entra does (unverified beyond the error reference); with "plain" the verifier equals
+// the challenge, whose 43-128 size /authorize already checked.
 func verifierOK(c *authCode, verifier string) bool {
-	if len(verifier) < 43 || len(verifier) > 128 {
-		return false
-	}
-	for _, ch := range verifier {
-		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || strings.ContainsRune("-._~", ch)) {
-			return false
-		}
-	}
 	want := c.challenge
 	got := verifier
 	if c.method == "S256" {
@@ -821,7 +820,16 @@ func (e *Emulator) grantClientCredentials(w http.ResponseWriter, f url.Values, a
 		e.tokenError(w, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
 		return
 	}
-	fields := strings.Fields(scope)
+	// MSAL Go appends "openid offline_access profile" to every token request, client credentials included
+	// (apps/internal/oauth/ops/accesstokens: FromClientSecret -> addScopeQueryParam -> AppendDefaultScopes), and
+	// Entra issues the app-only token all the same: OIDC scopes are set aside (no user, so no id_token and no
+	// refresh token), and what remains must be one resource's /.default.
+	var fields []string
+	for _, f := range strings.Fields(scope) {
+		if !oidcScopes[f] {
+			fields = append(fields, f)
+		}
+	}
 	if len(fields) != 1 || !strings.HasSuffix(fields[0], "/.default") {
 		e.tokenError(w, 400, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope))
 		return

@@ -1,8 +1,10 @@
 package m365_test
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"net"
 	"net/url"
 	"strings"
@@ -150,6 +152,10 @@ func TestClientCredentialsAndClientErrors(t *testing.T) {
 		{"unknown app", e.tokenURL(), func(f url.Values) { f.Set("client_id", "00000000-0000-0000-0000-000000000001") }, 400, "unauthorized_client", 700016},
 		{"not .default", e.tokenURL(), func(f url.Values) { f.Set("scope", "https://graph.microsoft.com/User.Read.All") }, 400, "invalid_scope", 1002012},
 		{"other resource", e.tokenURL(), func(f url.Values) { f.Set("scope", "api://other/.default") }, 400, "invalid_resource", 500011},
+		{"OIDC scopes only", e.tokenURL(), func(f url.Values) { f.Set("scope", "openid offline_access profile") }, 400, "invalid_scope", 1002012},
+		{"two resources", e.tokenURL(), func(f url.Values) {
+			f.Set("scope", "https://graph.microsoft.com/.default api://other/.default openid")
+		}, 400, "invalid_scope", 1002012},
 		{"common", e.emu.LoginURL + "/common/oauth2/v2.0/token", func(url.Values) {}, 400, "invalid_request", 9001023},
 		{"bad grant", e.tokenURL(), func(f url.Values) { f.Set("grant_type", "password") }, 400, "unsupported_grant_type", 70003},
 	}
@@ -168,6 +174,64 @@ func TestClientCredentialsAndClientErrors(t *testing.T) {
 	e.ctl.ExpireClientSecret(e.ctx, false)
 	if r := e.do("POST", e.tokenURL(), "", form(func(url.Values) {})); r.status != 200 {
 		t.Fatalf("secret valid again: %s", r.body)
+	}
+}
+
+// MSAL Go sends "openid offline_access profile" after the .default scope on every client-credentials
+// request (AppendDefaultScopes); Entra issues the app-only token, with no refresh or id token.
+func TestClientCredentialsWithTheScopesMSALAdds(t *testing.T) {
+	e := start(t)
+	for _, scope := range []string{
+		"https://graph.microsoft.com/.default openid offline_access profile",
+		"openid https://graph.microsoft.com/.default email",
+		"00000003-0000-0000-c000-000000000000/.default offline_access",
+	} {
+		r := e.do("POST", e.tokenURL(), "", url.Values{"grant_type": {"client_credentials"}, "client_id": {e.emu.ClientID},
+			"client_secret": {e.emu.ClientSecret}, "scope": {scope}})
+		if r.status != 200 {
+			t.Fatalf("%q: %d %s", scope, r.status, r.body)
+		}
+		m := r.json(t)
+		if m["token_type"] != "Bearer" || m["refresh_token"] != nil || m["id_token"] != nil {
+			t.Errorf("%q: token response %v", scope, m)
+		}
+		tok, _ := m["access_token"].(string)
+		if r := e.graph("GET", "/users", tok, nil); r.status != 200 {
+			t.Errorf("%q: the app token on GET /users: %d %s", scope, r.status, r.body)
+		}
+		if r := e.graph("GET", "/me", tok, nil); r.status != 400 {
+			t.Errorf("%q: an app token must stay app-only (GET /me): %d", scope, r.status)
+		}
+	}
+}
+
+// Entra checks the size of the code_challenge (AADSTS501491) and that the verifier matches it (AADSTS501481),
+// and documents no size or character rule for the verifier itself.
+func TestPKCEVerifierIsOnlyMatchedAgainstTheChallenge(t *testing.T) {
+	e := start(t)
+	s256 := func(v string) string {
+		sum := sha256.Sum256([]byte(v))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	for _, v := range []string{
+		"short-verifier",                 // 14 characters, under RFC 7636's 43
+		strings.Repeat("0123456789", 20), // 200 characters, over its 128
+		"verifier with spaces+and/slashes=and-more-than-43-characters",
+	} {
+		if r := e.redeem(e.authorize(adele, s256(v), userScopes), v); r.status != 200 {
+			t.Errorf("verifier %q matching its S256 challenge refused: %d %s", v, r.status, r.body)
+		}
+		if got := tokenErr(t, e.redeem(e.authorize(adele, s256(v), userScopes), v+"x"), 400, "invalid_grant"); got != 501481 {
+			t.Errorf("verifier %q plus one character: AADSTS%d", v, got)
+		}
+	}
+	// The challenge keeps its size rule on /authorize.
+	q := url.Values{"client_id": {e.emu.ClientID}, "response_type": {"code"}, "redirect_uri": {redirURI}, "scope": {userScopes},
+		"login_hint": {adele}, "code_challenge": {"too-short"}, "code_challenge_method": {"S256"}}
+	r := e.do("GET", e.emu.LoginURL+"/"+e.emu.TenantID+"/oauth2/v2.0/authorize?"+q.Encode(), "", nil)
+	loc, _ := url.Parse(r.header.Get("Location"))
+	if r.status != 302 || !strings.Contains(loc.Query().Get("error_description"), "AADSTS501491") {
+		t.Errorf("a 9-character challenge: %d %s", r.status, r.header.Get("Location"))
 	}
 }
 

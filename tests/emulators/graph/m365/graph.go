@@ -30,6 +30,7 @@ func (e *Emulator) graphHandler() http.Handler {
 	r("POST /v1.0/communications/getPresencesByUserId", e.getPresences)
 	// applications (the app registration's own secrets: their hint and dates)
 	r("GET /v1.0/applications", e.listApplications)
+	r("GET /v1.0/applications/{aid}", e.getApplication)
 	r("GET /v1.0/me/photo", e.getPhoto)
 	r("GET /v1.0/users/{uid}/photo", e.getPhoto)
 	r("GET /v1.0/me/photo/$value", e.getPhotoValue)
@@ -111,10 +112,59 @@ func (e *Emulator) graphHandler() http.Handler {
 	mux.HandleFunc("GET /_download/{key}", e.wrap("GET /_download/{key}", e.download, true))
 	// batch
 	r("POST /v1.0/$batch", func(c *call) { e.batch(c, mux) })
-	mux.HandleFunc("/", e.wrap("unmatched", func(c *call) {
+	unmatched := e.wrap("unmatched", func(c *call) {
 		c.fail(400, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", lastSegment(c.r.URL.Path)))
-	}, true))
-	return mux
+	}, true)
+	// GET /applications(appId='{appId}'): the alternate key of L /graph/api/application-get. A key in
+	// parentheses is part of the segment, which ServeMux wildcards cannot split, so one-segment paths that no
+	// other route takes come here and everything but that key is unmatched.
+	byAppID := e.wrap("GET /v1.0/applications(appId='{appId}')", e.getApplication, false)
+	mux.HandleFunc("GET /v1.0/{segment}", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := appIDKey(r.PathValue("segment")); ok {
+			byAppID(w, r)
+			return
+		}
+		unmatched(w, r)
+	})
+	mux.HandleFunc("/", unmatched)
+	return collapseSlashes(mux)
+}
+
+// collapseSlashes serves a path with repeated slashes as the path with single ones, where ServeMux would
+// answer 301. Graph serves them (obs): msgraph-sdk for Python with microsoft-kiota-http 1.16, in its default
+// configuration, requests https://graph.microsoft.com/v1.0//me (httpx gives the client's base URL a
+// trailing slash and the SDK's URL templates start with another), and GET /v1.0//servicePrincipals is
+// answered (github.com/manicminer/hamilton issue 223).
+func collapseSlashes(next http.Handler) http.Handler {
+	collapse := func(p string) string {
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
+		}
+		return p
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "//") || strings.Contains(r.URL.RawPath, "//") {
+			u := *r.URL
+			u.Path, u.RawPath = collapse(u.Path), collapse(u.RawPath)
+			r2 := r.Clone(r.Context())
+			r2.URL = &u
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// appIDKey parses the segment applications(appId='{appId}').
+func appIDKey(seg string) (string, bool) {
+	inner, ok := strings.CutPrefix(seg, "applications(appId=")
+	if !ok {
+		return "", false
+	}
+	inner, ok = strings.CutSuffix(inner, ")")
+	if !ok || len(inner) < 2 || inner[0] != '\'' || inner[len(inner)-1] != '\'' {
+		return "", false
+	}
+	return inner[1 : len(inner)-1], true
 }
 
 func lastSegment(p string) string {
@@ -159,6 +209,9 @@ func (e *Emulator) wrap(pattern string, fn func(*call), anonymous bool) http.Han
 			if !c.inBatch && !c.throttle("global", "") {
 				return
 			}
+		}
+		if !c.decodeContentEncoding() {
+			return
 		}
 		c.q = r.URL.Query()
 		fn(c)
@@ -1336,8 +1389,7 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // listApplications answers GET /applications, usually with $filter=appId eq '{id}': the tenant's one app
-// registration with its password credentials as Graph lists them (the first three characters of the secret as
-// hint, the dates; never the secret).
+// registration (application below).
 func (e *Emulator) listApplications(c *call) {
 	if !c.permit([]string{"Application.Read.All", "Directory.Read.All"},
 		[]string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"}) {
@@ -1352,23 +1404,51 @@ func (e *Emulator) listApplications(c *call) {
 		}
 		want = f[len(prefix) : len(f)-1]
 	}
+	app := e.application()
+	value := []any{}
+	if want == "" || strings.EqualFold(want, app["appId"].(string)) {
+		value = append(value, app)
+	}
+	c.json(200, map[string]any{"@odata.context": e.meta("applications"), "value": value})
+}
+
+// getApplication answers GET /applications/{id} (object id) and GET /applications(appId='{appId}') (client id),
+// the two addresses of L /graph/api/application-get, with the permissions of the list; an unknown key is
+// Graph's directory 404.
+func (e *Emulator) getApplication(c *call) {
+	if !c.permit([]string{"Application.Read.All", "Directory.Read.All"},
+		[]string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"}) {
+		return
+	}
+	app := e.application()
+	key, byAppID := appIDKey(c.r.PathValue("segment"))
+	if !byAppID {
+		key = c.r.PathValue("aid")
+	}
+	if (byAppID && !strings.EqualFold(key, app["appId"].(string))) || (!byAppID && !strings.EqualFold(key, app["id"].(string))) {
+		c.fail(404, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", key))
+		return
+	}
+	app["@odata.context"] = e.meta("applications/$entity")
+	c.json(200, app)
+}
+
+// application is the tenant's one app registration as Graph shows it, with its password credential (the
+// first three characters of the secret as hint, the dates; never the secret).
+func (e *Emulator) application() map[string]any {
 	e.st.mu.RLock()
 	app := e.st.app
 	e.st.mu.RUnlock()
-	value := []any{}
-	if want == "" || strings.EqualFold(want, app.ClientID) {
-		hint := app.ClientSecret
-		if len(hint) > 3 {
-			hint = hint[:3]
-		}
-		start := app.SecretExpiresAt.AddDate(-2, 0, 0)
-		value = append(value, map[string]any{
-			"id": uuidFrom("application:" + app.ClientID), "appId": app.ClientID, "displayName": app.DisplayName,
-			"passwordCredentials": []any{map[string]any{
-				"customKeyIdentifier": nil, "displayName": "bridge", "endDateTime": app.SecretExpiresAt.UTC().Format(time.RFC3339),
-				"hint": hint, "keyId": uuidFrom("secret:" + app.ClientSecret), "secretText": nil,
-				"startDateTime": start.UTC().Format(time.RFC3339)}},
-		})
+	hint := app.ClientSecret
+	if len(hint) > 3 {
+		hint = hint[:3]
 	}
-	c.json(200, map[string]any{"@odata.context": e.meta("applications"), "value": value})
+	start := app.SecretExpiresAt.AddDate(-2, 0, 0)
+	return map[string]any{
+		"id": uuidFrom("application:" + app.ClientID), "appId": app.ClientID, "displayName": app.DisplayName,
+		"passwordCredentials": []any{map[string]any{
+			"customKeyIdentifier": nil, "displayName": "bridge", "endDateTime": app.SecretExpiresAt.UTC().Format(time.RFC3339),
+			"hint": hint, "keyId": uuidFrom("secret:" + app.ClientSecret), "secretText": nil,
+			"startDateTime": start.UTC().Format(time.RFC3339)}},
+	}
 }

@@ -2,6 +2,7 @@ package m365_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -659,5 +660,141 @@ func TestApplicationsListTheSecretsHintAndExpiryWithTheRole(t *testing.T) {
 	}
 	if r := e.graph("GET", "/applications", e.appToken(), nil); r.status != 403 {
 		t.Errorf("without the role: %d", r.status)
+	}
+}
+
+// GET /applications(appId='{appId}') and GET /applications/{id} (L /graph/api/application-get), as
+// msgraph-sdk's applications_with_app_id(...).get() and by_application_id(...).get() send them.
+func TestApplicationByAppIDAndByObjectID(t *testing.T) {
+	e := start(t)
+	tok := e.appToken()
+	r := e.graph("GET", "/applications(appId='"+e.emu.ClientID+"')", tok, nil)
+	m := r.json(t)
+	if r.status != 200 || m["appId"] != e.emu.ClientID || m["displayName"] != "Mattermost Teams Bridge" ||
+		!strings.HasSuffix(m["@odata.context"].(string), "$metadata#applications/$entity") {
+		t.Fatalf("by appId: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), e.emu.ClientSecret) {
+		t.Error("the secret itself is shown")
+	}
+	objectID := m["id"].(string)
+	if r := e.graph("GET", "/applications/"+objectID, tok, nil); r.status != 200 || r.json(t)["appId"] != e.emu.ClientID {
+		t.Errorf("by object id: %d %s", r.status, r.body)
+	}
+	// the quotes percent-encoded, and inside $batch
+	if r := e.graph("GET", "/applications(appId=%27"+e.emu.ClientID+"%27)", tok, nil); r.status != 200 {
+		t.Errorf("encoded quotes: %d %s", r.status, r.body)
+	}
+	b := e.graph("POST", "/$batch", tok, map[string]any{"requests": []any{
+		map[string]any{"id": "1", "method": "GET", "url": "/applications(appId='" + e.emu.ClientID + "')"}}})
+	if b.status != 200 || !strings.Contains(string(b.body), `"status":200`) {
+		t.Errorf("in $batch: %d %s", b.status, b.body)
+	}
+	// unknown keys are Graph's directory 404
+	for _, p := range []string{"/applications(appId='00000000-0000-0000-0000-000000000009')", "/applications/" + e.emu.ClientID} {
+		r := e.graph("GET", p, tok, nil)
+		if code, _ := r.graphErr(t); r.status != 404 || code != "Request_ResourceNotFound" {
+			t.Errorf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	// other one-segment paths stay unmatched, token or not
+	for _, p := range []string{"/applications(displayName='x')", "/nonexistent"} {
+		for _, tk := range []string{tok, ""} {
+			r := e.graph("GET", p, tk, nil)
+			if code, _ := r.graphErr(t); r.status != 400 || code != "BadRequest" {
+				t.Errorf("%s (token %v): %d %s", p, tk != "", r.status, r.body)
+			}
+		}
+	}
+	// the permission of the list
+	if _, err := e.ctl.PatchApp(e.ctx, m365ctl.AppPatch{ApplicationPermissions: []string{"User.Read.All"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.graph("GET", "/applications(appId='"+e.emu.ClientID+"')", e.appToken(), nil); r.status != 403 {
+		t.Errorf("without Application.Read.All: %d", r.status)
+	}
+}
+
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// The Graph SDKs gzip request bodies by default (kiota-http-go CompressionHandler) and Graph decompresses
+// them; a body it cannot read is its 400 "Unable to read JSON request payload".
+func TestGzipRequestBodies(t *testing.T) {
+	e := start(t)
+	at, _ := e.userToken(adele)
+	chat := e.chat(adele, bianca)
+	post := func(body []byte, encoding string) resp {
+		return e.do("POST", e.emu.GraphURL+"/v1.0/chats/"+chat+"/messages", at, body,
+			"Content-Type", "application/json", "Content-Encoding", encoding)
+	}
+	r := post(gzipped(t, []byte(`{"body":{"contentType":"text","content":"compressed hello"}}`)), "gzip")
+	if r.status != 201 || r.json(t)["body"].(map[string]any)["content"] != "compressed hello" {
+		t.Fatalf("gzip body: %d %s", r.status, r.body)
+	}
+	if msgs, _ := e.ctl.Messages(e.ctx, m365ctl.InChat(chat)); len(msgs) != 1 || msgs[0].Body.Content != "compressed hello" {
+		t.Fatalf("stored: %+v", msgs)
+	}
+	// a gzipped $batch
+	batch, _ := json.Marshal(map[string]any{"requests": []any{map[string]any{"id": "1", "method": "GET", "url": "/me"}}})
+	b := e.do("POST", e.emu.GraphURL+"/v1.0/$batch", at, gzipped(t, batch), "Content-Type", "application/json", "Content-Encoding", "gzip")
+	if b.status != 200 || !strings.Contains(string(b.body), `"status":200`) {
+		t.Errorf("gzip $batch: %d %s", b.status, b.body)
+	}
+	// not gzip after all, or a coding Graph does not take
+	for _, c := range []struct {
+		body     []byte
+		encoding string
+	}{
+		{[]byte(`{"body":{"content":"plain"}}`), "gzip"},
+		{[]byte(`{"body":{"content":"plain"}}`), "br"},
+		{gzipped(t, []byte(`{"body":{"content":"x"}}`))[:12], "gzip"},
+	} {
+		r := post(c.body, c.encoding)
+		code, msg := r.graphErr(t)
+		if r.status != 400 || code != "BadRequest" || !strings.HasPrefix(msg, "Unable to read JSON request payload.") {
+			t.Errorf("%s %q: %d %s", c.encoding, c.body, r.status, r.body)
+		}
+	}
+	// the body limits hold for the decompressed size: over the request limit (4 MiB), and a gzip bomb
+	big := gzipped(t, []byte(`{"body":{"content":"`+strings.Repeat("a", 5<<20)+`"}}`))
+	if r := post(big, "gzip"); r.status != 413 {
+		t.Errorf("5 MiB decompressed: %d %.200s", r.status, r.body)
+	}
+	bomb := gzipped(t, make([]byte, 80<<20))
+	if r := post(bomb, "gzip"); r.status != 413 {
+		t.Errorf("80 MiB of zeros: %d %.200s", r.status, r.body)
+	}
+	if msgs, _ := e.ctl.Messages(e.ctx, m365ctl.InChat(chat)); len(msgs) != 1 {
+		t.Errorf("refused bodies posted: %d messages", len(msgs))
+	}
+}
+
+// msgraph-sdk for Python requests https://graph.microsoft.com/v1.0//me in its default configuration; Graph
+// serves it (no redirect).
+func TestRepeatedSlashesAreServed(t *testing.T) {
+	e := start(t)
+	at, _ := e.userToken(adele)
+	chat := e.chat(adele, bianca)
+	if r := e.graph("GET", "//me", at, nil); r.status != 200 || r.json(t)["id"] != adele {
+		t.Fatalf("GET /v1.0//me: %d %s", r.status, r.body)
+	}
+	encoded := strings.NewReplacer(":", "%3A", "@", "%40").Replace(chat)
+	r := e.graph("POST", "//chats/"+encoded+"//messages", at, map[string]any{"body": map[string]any{"content": "double"}})
+	if r.status != 201 {
+		t.Fatalf("POST /v1.0//chats/{id}//messages: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", e.emu.GraphURL+"//v1.0/me", at, nil); r.status != 200 {
+		t.Errorf("GET //v1.0/me: %d", r.status)
 	}
 }
