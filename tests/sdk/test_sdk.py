@@ -1,8 +1,9 @@
 """Microsoft's own client libraries, unpatched, against the Microsoft 365 emulator.
 
 msal signs a user in (authorization code + PKCE) and gets app-only tokens, azure-identity gets app-only
-tokens for the Graph SDK, and msgraph-sdk (kiota) creates a chat, a subscription and a message whose
-change notification reaches a local HTTPS listener. Only configuration is used: authority and base URLs,
+tokens for the Graph SDK, and msgraph-sdk (kiota) creates a chat, a subscription with resource data and a
+message whose rich change notification reaches a local HTTPS listener, where its validation tokens are
+checked against the published keys and its content decrypted with our certificate's key. Only configuration is used: authority and base URLs,
 instance discovery off, the emulator's test CA as the trust anchor (TLS is always verified).
 
 tests/sdk/run.sh starts the emulator and exports its M365_* variables (tests/emulators/graph/README.md §1).
@@ -14,6 +15,7 @@ libraries send them.
 """
 
 import asyncio
+import base64
 import datetime
 import ipaddress
 import json
@@ -26,13 +28,17 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import jwt
 import msal
 import pytest
 import requests
 from azure.identity.aio import ClientSecretCredential
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import constant_time, hashes, hmac, serialization
+from cryptography.hazmat.primitives import padding as block_padding
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 from kiota_abstractions.authentication import (
     AccessTokenProvider,
@@ -85,6 +91,7 @@ class Listener:
     def __init__(self):
         self.validations = 0
         self.items = queue.Queue()
+        self.tokens = []  # the validationTokens of the batches received
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,7 +109,9 @@ class Listener:
                     self.end_headers()
                     self.wfile.write(data)
                     return
-                for item in json.loads(body).get("value", []):
+                batch = json.loads(body)
+                listener.tokens.extend(batch.get("validationTokens", []))
+                for item in batch.get("value", []):
                     listener.items.put(item)
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
@@ -154,6 +163,65 @@ class Listener:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+# ---- rich notifications: our certificate, and Graph's encryption undone (microsoft-graph.md §4) ----
+
+class NotificationKey:
+    """The RSA key pair and self-signed certificate a subscriber gives Graph to encrypt resource data with."""
+
+    def __init__(self, cert_id):
+        self.cert_id = cert_id
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sdk-test notifications")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - datetime.timedelta(minutes=5))
+                     .not_valid_after(now + datetime.timedelta(days=1))
+                     .sign(self.key, hashes.SHA256()))
+        self.der = self.cert.public_bytes(serialization.Encoding.DER)
+
+    def certificate_base64(self):
+        return base64.b64encode(self.der).decode()
+
+    def thumbprint(self):
+        digest = hashes.Hash(hashes.SHA1())
+        digest.update(self.der)
+        return digest.finalize().hex().upper()
+
+    def decrypt(self, content):
+        """The resource's JSON from an item's encryptedContent: the symmetric key unwrapped with RSA-OAEP
+        (SHA-1), the HMAC-SHA256 signature of the ciphertext checked (in constant time) before anything is
+        decrypted, then AES-256-CBC with the key's first 16 bytes as IV and PKCS7 padding."""
+        assert content["encryptionCertificateId"] == self.cert_id, content
+        assert content["encryptionCertificateThumbprint"] == self.thumbprint(), content
+        sym = self.key.decrypt(base64.b64decode(content["dataKey"]),
+                               rsa_padding.OAEP(mgf=rsa_padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(),
+                                                label=None))
+        data = base64.b64decode(content["data"])
+        mac = hmac.HMAC(sym, hashes.SHA256())
+        mac.update(data)
+        assert constant_time.bytes_eq(mac.finalize(), base64.b64decode(content["dataSignature"])), \
+            "dataSignature does not match"
+        decryptor = Cipher(algorithms.AES(sym), modes.CBC(sym[:16])).decryptor()
+        padded = decryptor.update(data) + decryptor.finalize()
+        unpadder = block_padding.PKCS7(128).unpadder()
+        return json.loads(unpadder.update(padded) + unpadder.finalize())
+
+
+def check_validation_tokens(tokens):
+    """Each token is an RS256 JWT signed with a key of the tenant's published key set, for our app, from
+    Graph's issuer for the tenant, unexpired (microsoft-graph.md §4)."""
+    assert tokens, "a rich notification batch carries validationTokens"
+    jwks = requests.get(f"{LOGIN}/{TENANT}/discovery/v2.0/keys", verify=CA, timeout=10).json()
+    keys = jwt.PyJWKSet.from_dict(jwks)
+    for token in tokens:
+        kid = jwt.get_unverified_header(token)["kid"]
+        key = next(k for k in keys.keys if k.key_id == kid)
+        claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=CLIENT_ID,
+                            issuer=f"https://sts.windows.net/{TENANT}/", options={"require": ["exp", "aud", "iss"]})
+        assert claims["tid"] == TENANT, claims
 
 
 # ---- Graph clients: the SDK's own middleware, pointed at the emulator ----
@@ -263,9 +331,12 @@ def test_graph_sdk_chat_subscription_message_notification(signed_in):
             assert chat.id and chat.chat_type == ChatType.OneOnOne
 
             expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=50)
+            # With resource data: the message comes in the notification, encrypted with our certificate.
+            key = NotificationKey("sdk-test-cert-1")
             subscription = await app_graph.subscriptions.post(Subscription(
                 change_type="created", notification_url=listener.url, resource=f"chats/{chat.id}/messages",
-                expiration_date_time=expires, client_state="sdk-test"))
+                expiration_date_time=expires, client_state="sdk-test", include_resource_data=True,
+                encryption_certificate=key.certificate_base64(), encryption_certificate_id=key.cert_id))
             assert subscription.id and listener.validations == 1
 
             sent = await user_graph.chats.by_chat_id(chat.id).messages.post(ChatMessage(
@@ -278,13 +349,14 @@ def test_graph_sdk_chat_subscription_message_notification(signed_in):
             assert note["resourceData"]["id"] == sent.id, note
             assert note["resource"] == f"chats('{chat.id}')/messages('{sent.id}')", note
 
-            # TODO(#13, item 4): the rich notification goes here. Create the subscription above with
-            # include_resource_data=True, encryption_certificate (base64 DER of a test RSA certificate) and
-            # encryption_certificate_id (Graph allows one subscription per app per chat, so this one, or
-            # one on another chat); take the item's encryptedContent at the listener, check dataSignature
-            # (HMAC-SHA256), decrypt dataKey (RSA-OAEP) and data (AES-256-CBC) with the test key (MG §4),
-            # verify the batch's validationTokens against the emulator's JWKS, and compare the plaintext
-            # with the message the SDK's GET returns.
+            # The rich part: trusted only once the batch's validation tokens check out, then decrypted; it is
+            # the message as a GET returns it.
+            check_validation_tokens(listener.tokens)
+            message = key.decrypt(note["encryptedContent"])
+            fetched = await user_graph.chats.by_chat_id(chat.id).messages.by_chat_message_id(sent.id).get()
+            assert message["id"] == sent.id == fetched.id, message
+            assert message["body"]["content"] == fetched.body.content == "hello from msgraph-sdk", message
+            assert message["from"]["user"]["id"] == me.id, message
         finally:
             await app_http.aclose()
             await user_http.aclose()
