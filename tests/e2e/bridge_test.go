@@ -58,11 +58,14 @@ func (b *bridge) user(t *testing.T, name string) *mmtest.User {
 	return u
 }
 
-// megan creates Megan Bowen, a Teams user with no Mattermost account.
+// meganSpec is Megan Bowen, a Teams user with no Mattermost account.
+var meganSpec = m365ctl.UserSpec{DisplayName: "Megan Bowen", Mail: "megan@contoso.example",
+	UserPrincipalName: "megan@contoso.example"}
+
+// megan creates Megan Bowen in Teams.
 func (b *bridge) megan(t *testing.T) *m365ctl.User {
 	t.Helper()
-	megan, err := b.ctl.CreateUser(context.Background(), m365ctl.UserSpec{DisplayName: "Megan Bowen",
-		Mail: "megan@contoso.example", UserPrincipalName: "megan@contoso.example"})
+	megan, err := b.ctl.CreateUser(context.Background(), meganSpec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,24 +134,35 @@ func mustContain(t *testing.T, what, text string, parts ...string) {
 func (b *bridge) meganDM(t *testing.T, first string) (*mmtest.User, *m365ctl.User, *m365ctl.User, *m365ctl.Chat,
 	*model.Channel) {
 	t.Helper()
-	ctx := context.Background()
 	alice := b.user(t, "alice")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	b.connect(t, alice, aliceTeams.ID)
-	megan := b.megan(t)
 	b.chatsSubscription(t, "")
-	dm, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{megan.ID, aliceTeams.ID}})
+	megan, dm, channel := b.teamsChat(t, alice, aliceTeams, meganSpec, first)
+	return alice, aliceTeams, megan, dm, channel
+}
+
+// teamsChat creates a Teams user who writes alice first in a one-on-one chat, and returns the user, the chat and the
+// Mattermost DM it became (the Teams user's synthetic Mattermost user on the other side).
+func (b *bridge) teamsChat(t *testing.T, alice *mmtest.User, aliceTeams *m365ctl.User, spec m365ctl.UserSpec,
+	first string) (*m365ctl.User, *m365ctl.Chat, *model.Channel) {
+	t.Helper()
+	ctx := context.Background()
+	tu, err := b.ctl.CreateUser(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ctl.Send(ctx, m365ctl.InChat(dm.ID), m365ctl.Post{From: megan.ID, Text: first}); err != nil {
+	chat, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{tu.ID, aliceTeams.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ctl.Send(ctx, m365ctl.InChat(chat.ID), m365ctl.Post{From: tu.ID, Text: first}); err != nil {
 		t.Fatal(err)
 	}
 	var ghost *model.User
 	within(t, 20*time.Second, func() string {
-		ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, "megan@contoso.example", "")
-		if err != nil {
-			return "no synthetic user"
+		if ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, spec.Mail, ""); err != nil {
+			return "no synthetic user for " + spec.DisplayName
 		}
 		return ""
 	})
@@ -157,5 +171,5 @@ func (b *bridge) meganDM(t *testing.T, first string) (*mmtest.User, *m365ctl.Use
 		t.Fatal(err)
 	}
 	waitPost(t, alice, channel.Id, withText(first))
-	return alice, aliceTeams, megan, dm, channel
+	return tu, chat, channel
 }

@@ -100,7 +100,10 @@ func TestTwoNodes(t *testing.T) {
 	alice, aliceTeams, megan, dm, channel := b.meganDM(t, "hello from Teams")
 	chats := []haChat{{teams: megan, chat: dm, channel: channel}}
 	for _, name := range []string{"Nestor Wilke", "Lynne Robbins", "Diego Siciliani"} {
-		chats = append(chats, b.teamsChatWith(t, alice, aliceTeams, name))
+		mail := strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@contoso.example"
+		tu, chat, channel := b.teamsChat(t, alice, aliceTeams,
+			m365ctl.UserSpec{DisplayName: name, Mail: mail, UserPrincipalName: mail}, "hello from "+name)
+		chats = append(chats, haChat{teams: tu, chat: chat, channel: channel})
 	}
 	// Alice uses Mattermost through the load balancer, as behind a deployment's proxy.
 	aliceLB := model.NewAPIv4Client(hb.LB.URL)
@@ -309,38 +312,6 @@ type haChat struct {
 	teams   *m365ctl.User
 	chat    *m365ctl.Chat
 	channel *model.Channel
-}
-
-// teamsChatWith has a new Teams user write alice first in a one-on-one chat, and returns the chat and the DM it
-// became.
-func (b *bridge) teamsChatWith(t *testing.T, alice *mmtest.User, aliceTeams *m365ctl.User, name string) haChat {
-	t.Helper()
-	ctx := context.Background()
-	mail := strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@contoso.example"
-	tu, err := b.ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: name, Mail: mail, UserPrincipalName: mail})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chat, err := b.ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{tu.ID, aliceTeams.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.ctl.Send(ctx, m365ctl.InChat(chat.ID), m365ctl.Post{From: tu.ID, Text: "hello from " + name}); err != nil {
-		t.Fatal(err)
-	}
-	var ghost *model.User
-	within(t, 20*time.Second, func() string {
-		if ghost, _, err = b.mm.AdminClient.GetUserByEmail(ctx, mail, ""); err != nil {
-			return "no synthetic user for " + name
-		}
-		return ""
-	})
-	channel, _, err := alice.Client.CreateDirectChannel(ctx, alice.Id, ghost.Id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitPost(t, alice, channel.Id, withText("hello from "+name))
-	return haChat{teams: tu, chat: chat, channel: channel}
 }
 
 // postOnce creates a post through c, as a user does once: when the request fails without an answer (the server
