@@ -337,7 +337,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   user.user_type == "Guest"};
     };
     runtime->people = std::make_shared<sync::People>(
-        api_, runtime->repos, sync::PeopleSettings{config->sync_guest_users}, read_profile, stats_);
+        api_, runtime->repos, sync::PeopleSettings{config->sync_guest_users, {}}, read_profile, stats_);
     sync::ProfileSyncSettings profile_sync;
     profile_sync.presence = config->sync_presence;
     sync::PhotoReader read_photo = [entra, graph](TeamsUserId const& id) -> Result<std::optional<std::string>> {

@@ -14,6 +14,8 @@ namespace {
 constexpr std::size_t k_max_username = 22;  // Mattermost's limit
 constexpr char const* k_prefix = "msteams_";
 constexpr std::int64_t k_not_in_teams_ttl_ms = 10 * 60'000;
+// A username is read again after this long: an admin's promotion or a rename shows in mentions on every node.
+constexpr std::int64_t k_username_ttl_ms = 5 * 60'000;
 
 }  // namespace
 
@@ -154,10 +156,12 @@ Result<MmUserId> People::create_synthetic(TeamsProfile const& profile) {
 }
 
 std::optional<std::string> People::username_for(TeamsUserId const& teams_user_id) {
+    auto const at = now();
     {
         std::lock_guard lock(cache_mutex_);
-        if (auto it = usernames_.find(teams_user_id); it != usernames_.end()) {
-            return it->second;
+        if (auto it = usernames_.find(teams_user_id);
+            it != usernames_.end() && at - it->second.read_at < k_username_ttl_ms) {
+            return it->second.username;
         }
     }
     auto const known = known_mm_user(teams_user_id);
@@ -172,7 +176,7 @@ std::optional<std::string> People::username_for(TeamsUserId const& teams_user_id
     if (usernames_.size() > 50'000) {
         usernames_.clear();
     }
-    usernames_[teams_user_id] = user->username;
+    usernames_[teams_user_id] = Username{user->username, at};
     return user->username;
 }
 
@@ -182,7 +186,7 @@ Result<std::optional<TeamsUserId>> People::teams_user_for(MmUserId const& mm_use
     if (user) {
         return std::optional<TeamsUserId>(user->teams_user_id);
     }
-    auto const now = now_ms();
+    auto const now = this->now();
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = not_in_teams_.find(mm_user_id);

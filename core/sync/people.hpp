@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "metrics/counters.hpp"
 #include "mm/api.hpp"
@@ -30,6 +31,8 @@ using ProfileReader = std::function<Result<TeamsProfile>(std::string const& id_o
 
 struct PeopleSettings {
     bool sync_guest_users = false;
+    // Wall-clock milliseconds since the epoch: how long lookups are remembered (tests move it by hand).
+    std::function<std::int64_t()> clock_ms;
 };
 
 // A Mattermost username for a synthetic user: "msteams_" and a slug of the display name, within Mattermost's
@@ -70,7 +73,13 @@ private:
     Created created_;
     std::mutex mutex_;  // one creation at a time (two workers meeting the same new Teams user)
     std::mutex cache_mutex_;
-    std::unordered_map<TeamsUserId, std::string> usernames_;   // Teams user id → username
+    struct Username {
+        std::string username;
+        std::int64_t read_at = 0;
+    };
+    [[nodiscard]] std::int64_t now() const { return settings_.clock_ms ? settings_.clock_ms() : now_ms(); }
+
+    std::unordered_map<TeamsUserId, Username> usernames_;      // Teams user id → username, read when
     std::unordered_map<MmUserId, std::int64_t> not_in_teams_;  // Mattermost user id → when last looked for
 };
 

@@ -26,11 +26,12 @@ struct World {
     std::shared_ptr<msteams::metrics::Counters> stats = std::make_shared<msteams::metrics::Counters>();
     std::map<std::string, TeamsProfile> directory;
     int reads = 0;
-    std::vector<std::string> created;  // on_synthetic_created calls
+    std::vector<std::string> created;    // on_synthetic_created calls
+    std::int64_t clock = 1'000'000'000;  // the wall clock People sees (Unix ms)
 
     std::unique_ptr<People> people(bool sync_guests = false) {
         auto p = std::make_unique<People>(
-            api, repos, msteams::sync::PeopleSettings{sync_guests},
+            api, repos, msteams::sync::PeopleSettings{sync_guests, [this] { return clock; }},
             [this](std::string const& id) -> Result<TeamsProfile> {
                 ++reads;
                 if (auto it = directory.find(id); it != directory.end()) {
@@ -162,4 +163,21 @@ TEST_CASE("people: a Mattermost user who never connected is the Teams member wit
     int const after = w.reads;
     CHECK_FALSE(people->teams_user_for(nobody).value().has_value());
     CHECK(w.reads == after);
+}
+
+TEST_CASE("people: a mention's username is read again after five minutes, so a promotion or rename shows", "[sync]") {
+    World w;
+    w.directory["t-1"] = TeamsProfile{teams_user("t-1"), "Adele Vance", "adele@contoso.example", false};
+    auto people = w.people();
+    auto const made = people->mm_user_for(TeamsProfile{teams_user("t-1"), "", "", false});
+    REQUIRE((made.has_value() && made->has_value()));
+    auto& user = w.api->users.at((*made)->str());
+    std::string const synthetic = user.username;
+    CHECK(people->username_for(teams_user("t-1")) == std::optional(synthetic));
+
+    user.username = "adele";  // an admin promoted the synthetic user (on this node or another)
+    w.clock += 4 * 60'000;
+    CHECK(people->username_for(teams_user("t-1")) == std::optional(synthetic));  // remembered for a while
+    w.clock += 60'000;
+    CHECK(people->username_for(teams_user("t-1")) == std::optional<std::string>("adele"));
 }
