@@ -49,7 +49,7 @@ People::People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSe
                ProfileReader read_profile, std::shared_ptr<metrics::Counters> stats)
     : api_(std::move(api)),
       repos_(std::move(repos)),
-      settings_(settings),
+      settings_(std::move(settings)),
       read_profile_(std::move(read_profile)),
       stats_(std::move(stats)) {}
 
