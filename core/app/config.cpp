@@ -39,6 +39,7 @@ constexpr Setting k_custom_graph{"customGraphUrl", "Custom Graph endpoint"};
 constexpr Setting k_extra_ca{"extraCaPem", "Additional trusted CA certificates"};
 constexpr Setting k_evaluation_api{"evaluationApi", "Use the Graph evaluation API"};
 constexpr Setting k_chat_sync{"chatSync", "Teams chats"};
+constexpr Setting k_subscription_mode{"subscriptionMode", "How the bridge hears of Teams messages"};
 constexpr Setting k_enforce{"enforceConnectedAccounts", "Ask users to connect their Teams account"};
 constexpr Setting k_allow_skip{"allowSkipConnectAccounts", "Allow users to skip connecting for now"};
 constexpr Setting k_connected_allowed{"connectedUsersAllowed", "Maximum connected users"};
@@ -360,7 +361,15 @@ char const* to_string(ChatSync c) noexcept {
         case ChatSync::notifications: return "notifications";
         case ChatSync::off: return "off";
     }
-    return "mirror";
+    return "?";
+}
+
+char const* to_string(SubscriptionMode m) noexcept {
+    switch (m) {
+        case SubscriptionMode::global: return "global";
+        case SubscriptionMode::global_rich: return "global-rich";
+    }
+    return "?";
 }
 
 // Long (over 80 lines) on purpose: one setting after another, each read, bounded and explained in place.
@@ -492,6 +501,9 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
         r.choice(k_chat_sync, ChatSync::mirror,
                  {{"mirror", ChatSync::mirror}, {"notifications", ChatSync::notifications}, {"off", ChatSync::off}}),
         c.chat_sync);
+    problems.take(r.choice(k_subscription_mode, SubscriptionMode::global,
+                           {{"global", SubscriptionMode::global}, {"global-rich", SubscriptionMode::global_rich}}),
+                  c.subscription_mode);
 
     problems.take(r.boolean(k_enforce, false), c.enforce_connected_accounts);
     problems.take(r.boolean(k_allow_skip, true), c.allow_skip_connect_accounts);
@@ -552,6 +564,7 @@ std::string describe(Config const& c) {
     s += std::string(" cloud=") + to_string(c.cloud);
     s += " graph=" + c.graph_base_url;
     s += std::string(" chats=") + to_string(c.chat_sync);
+    s += std::string(" subscriptions=") + to_string(c.subscription_mode);
     s += " site_url=" + c.server.site_url;
     return s;
 }

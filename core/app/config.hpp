@@ -26,11 +26,16 @@ struct ServerSettings {
 
 enum class Cloud { global, usgov, usgovdod, china, custom };
 enum class ChatSync { mirror, notifications, off };
+// How the bridge hears of Teams chat messages: `global`, one tenant-wide subscription with basic notifications (each
+// message read with a GET); `global_rich`, the same subscription with the message inside the notification, encrypted
+// for the bridge (no GET).
+enum class SubscriptionMode { global, global_rich };
 enum class SyntheticAuthService { saml, ldap };
 enum class SyntheticAuthData { id, mail, user_principal_name };
 
 char const* to_string(Cloud c) noexcept;
 char const* to_string(ChatSync c) noexcept;
+char const* to_string(SubscriptionMode m) noexcept;
 
 // A validated, immutable snapshot of everything configurable. Built only by parse_config.
 struct Config {
@@ -52,6 +57,7 @@ struct Config {
 
     // What is bridged
     ChatSync chat_sync = ChatSync::mirror;
+    SubscriptionMode subscription_mode = SubscriptionMode::global;
 
     // Users
     bool enforce_connected_accounts = false;

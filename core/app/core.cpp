@@ -16,6 +16,7 @@
 #include "crypto/crypto.hpp"
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
+#include "graph/notification_tokens.hpp"
 #include "http/client.hpp"
 #include "metrics/prometheus.hpp"
 #include "store/overview.hpp"
@@ -370,6 +371,10 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                                                   : sync::InboundMode::off;
     inbound.bot_user_id = bot_user_id_;
     inbound.max_file_size = config->max_file_size_to_mattermost;
+    // Rich notifications are opened whatever the mode: after a switch back to global, those still on their way are
+    // applied too.
+    auto certificates = std::make_shared<sync::Certificates>(runtime->repos.certificates, runtime->sealer);
+    inbound.certificates = certificates;
     runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->repos, runtime->logins, runtime->graph,
                                                        runtime->entra, runtime->people, stats_);
 
@@ -391,6 +396,9 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.lifecycle_url = site + "/plugins/" + k_plugin_id + "/lifecycle";
     monitor.client_state = config->webhook_secret;
     monitor.node_id = node_id_;
+    if (config->subscription_mode == SubscriptionMode::global_rich) {
+        monitor.certificates = certificates;
+    }
     // A node killed with its server may have had posts saved whose hooks never ran: the posts since a minute before
     // its last heartbeat (clocks differ a little) are looked at again.
     std::weak_ptr<sync::Outbound> weak_outbound = runtime->outbound;
@@ -472,6 +480,10 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                                                                 : "id",
         [this] { return to_markdown(diagnostics()); }});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
+    graph::NotificationTokenSettings token_settings;
+    token_settings.login_base = config->login_base_url;
+    token_settings.client_id = config->client_id;
+    token_settings.tenant_id = config->tenant_id;
     runtime->receiver = std::make_shared<sync::Receiver>(
         runtime->repos, config->webhook_secret, stats_,
         [weak_inbound] {
@@ -484,7 +496,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                 m->wake();
             }
         },
-        config->tenant_id);
+        config->tenant_id, std::make_shared<graph::NotificationTokens>(runtime->http, token_settings));
     return runtime;
 }
 

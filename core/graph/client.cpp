@@ -1324,12 +1324,18 @@ Result<Subscription> Client::create_subscription(std::string const& token, Subsc
 }
 
 Result<Subscription> Client::renew_subscription(std::string const& token, SubscriptionId const& id,
-                                                std::int64_t expires_at) {
+                                                std::int64_t expires_at, std::string const& certificate,
+                                                std::string const& certificate_id) {
+    json body{{"expirationDateTime", detail::format_time(expires_at)}};
+    if (!certificate.empty()) {
+        body["encryptionCertificate"] = certificate;
+        body["encryptionCertificateId"] = certificate_id;
+    }
     Call call;
     call.method = "PATCH";
     call.url = impl_->api + "/subscriptions/" + detail::path_segment(id);
     call.token = token;
-    call.body = dump(json{{"expirationDateTime", detail::format_time(expires_at)}});
+    call.body = dump(body);
     call.content_type = "application/json";
     call.kind = &Counters::subscription_calls;
     call.idempotent = true;  // the same expiry again

@@ -267,8 +267,11 @@ public:
     // Subscriptions (app token for chats/getAllMessages)
     [[nodiscard]] virtual Result<Subscription> create_subscription(std::string const& token,
                                                                    Subscription const& wanted) = 0;
+    // PATCHes the expiry; with a certificate (base64 DER) and its id, rotates the rich subscription's certificate too.
     [[nodiscard]] virtual Result<Subscription> renew_subscription(std::string const& token, SubscriptionId const& id,
-                                                                  std::int64_t expires_at) = 0;
+                                                                  std::int64_t expires_at,
+                                                                  std::string const& certificate,
+                                                                  std::string const& certificate_id) = 0;
     [[nodiscard]] virtual Status reauthorize_subscription(std::string const& token, SubscriptionId const& id) = 0;
     [[nodiscard]] virtual Status delete_subscription(std::string const& token,
                                                      SubscriptionId const& id) = 0;  // 404 → ok
@@ -350,7 +353,8 @@ public:
     [[nodiscard]] Result<Subscription> create_subscription(std::string const& token,
                                                            Subscription const& wanted) override;
     [[nodiscard]] Result<Subscription> renew_subscription(std::string const& token, SubscriptionId const& id,
-                                                          std::int64_t expires_at) override;
+                                                          std::int64_t expires_at, std::string const& certificate,
+                                                          std::string const& certificate_id) override;
     [[nodiscard]] Status reauthorize_subscription(std::string const& token, SubscriptionId const& id) override;
     [[nodiscard]] Status delete_subscription(std::string const& token, SubscriptionId const& id) override;  // 404 → ok
     [[nodiscard]] Result<std::vector<Subscription>> list_subscriptions(std::string const& token) override;

@@ -12,6 +12,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("notifications_wrong_tenant", notifications_wrong_tenant);
     add("notifications_malformed", notifications_malformed);
     add("notification_batches_refused", notification_batches_refused);
+    add("rich_unbridged", rich_unbridged);
+    add("rich_applied", rich_applied);
     add("lifecycle_received", lifecycle_received);
     add("lifecycle_ignored", lifecycle_ignored);
     add("lifecycle_wrong_tenant", lifecycle_wrong_tenant);

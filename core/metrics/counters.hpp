@@ -23,7 +23,14 @@ struct Counters {
     Counter notifications_unknown_subscription{0};
     Counter notifications_wrong_tenant{0};  // tenantId missing or not the configured tenant
     Counter notifications_malformed{0};
-    Counter notification_batches_refused{0};               // malformed bodies, database unavailable
+    Counter notification_batches_refused{0};  // malformed bodies, database unavailable
+    // rich notifications (resource data): refused at the webhook because of their batch's validationTokens (reason:
+    // missing, malformed, signature, claims, expired); dropped unread because their chat has no connected member;
+    // refused by the worker because their encryptedContent did not decrypt (reason: certificate, malformed, key,
+    // signature, data, content); applied from their content without reading Graph
+    CounterFamily rich_refused{{"stage", "reason"}};
+    Counter rich_unbridged{0};
+    Counter rich_applied{0};
     std::atomic<std::int64_t> last_notification_at_ms{0};  // Unix ms this node last accepted one; 0: never
     // lifecycle notifications (/lifecycle)
     Counter lifecycle_received{0};

@@ -174,6 +174,16 @@ void render_counters(Exposition& e, Counters const& c) {
             {{"reason", "ignored"}});
     counter("msteams_lifecycle_notifications_refused_total", lifecycle_refused, c.lifecycle_wrong_tenant,
             {{"reason", "wrong_tenant"}});
+    e.counters("msteams_rich_notifications_refused_total",
+               std::string("Rich notifications refused, by stage (webhook: their batch's validation tokens; worker: "
+                           "their encrypted content) and reason; nothing of them is posted.") +
+                   since,
+               c.rich_refused);
+    counter("msteams_rich_notifications_unbridged_total",
+            "Rich notifications dropped unread (before decryption) because their chat has no connected member.",
+            c.rich_unbridged);
+    counter("msteams_rich_notifications_applied_total",
+            "Teams messages applied from a rich notification's content, with no Graph read.", c.rich_applied);
 
     // what was bridged
     auto const bridged = "Changes bridged, by direction and kind.";

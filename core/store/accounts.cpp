@@ -50,6 +50,7 @@ public:
     [[nodiscard]] Status update_token(MmUserId const& mm_user_id, std::string const& token_sealed) override;
     [[nodiscard]] Result<int> count_connected() override;
     [[nodiscard]] Result<std::vector<MmUserId>> connected_users(std::size_t limit) override;
+    [[nodiscard]] Result<std::vector<TeamsUserId>> connected_among(std::vector<TeamsUserId> const& ids) override;
 
 private:
     std::shared_ptr<Database> db_;
@@ -174,6 +175,25 @@ Result<std::vector<MmUserId>> PgAccounts::connected_users(std::size_t limit) {
     std::vector<MmUserId> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(r.id<MmUserId>(i, "mm_user_id"));
+    }
+    return out;
+}
+
+Result<std::vector<TeamsUserId>> PgAccounts::connected_among(std::vector<TeamsUserId> const& ids) {
+    if (ids.empty()) {
+        return std::vector<TeamsUserId>();
+    }
+    std::vector<std::string> texts;
+    for (auto const& id : ids) {
+        texts.push_back(id.str());
+    }
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT teams_user_id FROM msteams_accounts WHERE token_sealed IS NOT NULL AND "
+                                    "teams_user_id = ANY($1::text[])",
+                                    {detail::text_array(texts)}));
+    std::vector<TeamsUserId> out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        out.push_back(r.id<TeamsUserId>(i, "teams_user_id"));
     }
     return out;
 }

@@ -43,6 +43,8 @@ public:
     [[nodiscard]] virtual Result<int> count_connected() = 0;
     // Mattermost users with a connected Teams account, most recently connected first (at most `limit`).
     [[nodiscard]] virtual Result<std::vector<MmUserId>> connected_users(std::size_t limit) = 0;
+    // Which of these Teams users are connected, in one query.
+    [[nodiscard]] virtual Result<std::vector<TeamsUserId>> connected_among(std::vector<TeamsUserId> const& ids) = 0;
 };
 
 // Pending OAuth flows (table msteams_oauth_states): random, single-use, bound to a user, short-lived.

@@ -69,9 +69,9 @@ Status PgInbox::enqueue(std::vector<InboxItem> const& items) {
         for (auto const& it : items) {
             MSTEAMS_TRY(
                 tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                        "message_id) VALUES ($1, $2, $3, $4, $5)",
+                        "message_id, content) VALUES ($1, $2, $3, $4, $5, $6)",
                         {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id,
-                         detail::message_column(it)}));
+                         detail::message_column(it), detail::nullable(it.content)}));
         }
         return {};
     });
@@ -99,7 +99,7 @@ Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t 
                                    "(SELECT id FROM msteams_inbox WHERE thread_id = $1 AND (id = $2 OR "
                                    "(not_before <= $3 AND claimed_until <= $3)) ORDER BY id LIMIT $4 FOR UPDATE) "
                                    "RETURNING id, received_at, subscription_id, change_type, thread_id, message_id, "
-                                   "attempts",
+                                   "attempts, content",
                                    {head.text(0, "thread_id"), head.text(0, "id"), num(now_ms),
                                     std::to_string(std::max<std::size_t>(1, max_items)), num(lease_until)}));
         for (std::size_t i = 0; i < r.size(); ++i) {
@@ -111,6 +111,7 @@ Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t 
                            {},
                            static_cast<int>(r.integer(i, "attempts"))};
             detail::read_message_column(r.text(i, "message_id"), item);
+            item.content = r.text(i, "content");
             out.push_back(std::move(item));
         }
         return {};
@@ -180,12 +181,13 @@ Result<std::int64_t> PgInbox::size() {
 
 Result<std::int64_t> PgInbox::enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms) {
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r, db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                                    "message_id) SELECT $1, '', $3, p.teams_thread_id, '' FROM msteams_portals p "
-                                    "WHERE p.kind = $4 AND GREATEST(p.cursor_ms, p.created_at) > $2 AND NOT EXISTS "
-                                    "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
-                                    "i.change_type = $3)",
-                                    {num(now_ms), num(active_since), word(Change::catchup), word(PortalKind::chat)}));
+    MSTEAMS_TRY_ASSIGN(
+        r, db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                     "message_id) SELECT $1, '', $3, p.teams_thread_id, '' FROM msteams_portals p "
+                     "WHERE p.kind = $4 AND GREATEST(p.cursor_ms, p.created_at, p.heard_at) > $2 AND NOT EXISTS "
+                     "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
+                     "i.change_type = $3)",
+                     {num(now_ms), num(active_since), word(Change::catchup), word(PortalKind::chat)}));
     return r.affected();
 }
 

@@ -36,6 +36,7 @@ public:
                                                         std::size_t limit) override;
     [[nodiscard]] Result<std::int64_t> newest_chat_cursor() override;
     [[nodiscard]] Status advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t cursor_ms) override;
+    [[nodiscard]] Status mark_heard(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t at_ms) override;
     [[nodiscard]] Result<std::int64_t> version(Tx& tx, TeamsThreadId const& teams_thread_id) override;
     [[nodiscard]] Status begin_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) override;
     [[nodiscard]] Status renew_write(TeamsThreadId const& teams_thread_id, std::int64_t until_ms) override;
@@ -115,6 +116,12 @@ Result<std::int64_t> PgPortals::newest_chat_cursor() {
 Status PgPortals::advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t cursor_ms) {
     MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET cursor_ms = $2 WHERE teams_thread_id = $1 AND cursor_ms < $2",
                         {teams_thread_id, num(cursor_ms)}));
+    return {};
+}
+
+Status PgPortals::mark_heard(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t at_ms) {
+    MSTEAMS_TRY(tx.exec("UPDATE msteams_portals SET heard_at = $2 WHERE teams_thread_id = $1 AND heard_at < $2",
+                        {teams_thread_id, num(at_ms)}));
     return {};
 }
 

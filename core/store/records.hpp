@@ -132,6 +132,8 @@ struct InboxItem {
     TeamsMessageId message_id;  // empty for a catch-up read
     int attempts = 0;
     std::int64_t since_ms = 0;  // a catch-up of a chat first seen after downtime: read it from then on (Unix ms)
+    // A rich notification's encryptedContent as it arrived (JSON, still encrypted); empty for a basic one.
+    std::string content{};
 };
 
 struct OutboxItem {
@@ -180,6 +182,17 @@ struct SubscriptionRow {
     std::int64_t created_at = 0;
     SubscriptionState state = SubscriptionState::active;
     std::string client_state_hash;
+    std::string certificate_id{};  // rich subscriptions: the certificate it was created or last renewed with
+};
+
+// A certificate Graph encrypts rich notifications with (msteams_certificates).
+struct CertificateRow {
+    std::string id;  // the encryptionCertificateId
+    std::string thumbprint;
+    std::string certificate;         // base64 of the DER
+    std::string private_key_sealed;  // PKCS#8 PEM, sealed with the id as context
+    std::int64_t created_at = 0;     // Unix ms
+    std::int64_t expires_at = 0;     // Unix ms
 };
 
 }  // namespace msteams::store

@@ -21,6 +21,7 @@ Repositories postgres_repositories(std::shared_ptr<Database> db) {
     r.leases = postgres_leases(db);
     r.nodes = postgres_nodes(db);
     r.notices = postgres_notices(db);
+    r.certificates = postgres_certificates(db);
     r.db = std::move(db);
     return r;
 }

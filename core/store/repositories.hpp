@@ -52,6 +52,8 @@ public:
     // Moves the cursor forward only.
     [[nodiscard]] virtual Status advance_cursor(Tx& tx, TeamsThreadId const& teams_thread_id,
                                                 std::int64_t cursor_ms) = 0;
+    // A change applied from a rich notification, unread (the cursor stays): the chat is active (forward only).
+    [[nodiscard]] virtual Status mark_heard(Tx& tx, TeamsThreadId const& teams_thread_id, std::int64_t at_ms) = 0;
     // What the bridge itself changed in a Teams conversation is counted, so that the inbound side can tell whether
     // what it read from Teams is older than the bridge's own latest change (then it reads again). 0 without a portal.
     [[nodiscard]] virtual Result<std::int64_t> version(Tx& tx, TeamsThreadId const& teams_thread_id) = 0;
@@ -241,6 +243,17 @@ public:
     [[nodiscard]] virtual Result<bool> claim(std::string const& key, std::int64_t now_ms) = 0;
 };
 
+// The certificates of rich notifications (msteams_certificates).
+class Certificates {
+public:
+    virtual ~Certificates() = default;
+    // Newest first.
+    [[nodiscard]] virtual Result<std::vector<CertificateRow>> list() = 0;
+    [[nodiscard]] virtual Status add(CertificateRow const& row) = 0;
+    // Removes those that expired before `before_ms`; returns how many.
+    [[nodiscard]] virtual Result<std::int64_t> remove_expired(std::int64_t before_ms) = 0;
+};
+
 // All of them, and the database for transactions that span several.
 struct Repositories {
     std::shared_ptr<Database> db;
@@ -259,12 +272,14 @@ struct Repositories {
     std::shared_ptr<Leases> leases;
     std::shared_ptr<Nodes> nodes;
     std::shared_ptr<Notices> notices;
+    std::shared_ptr<Certificates> certificates;
 };
 
 // The PostgreSQL repositories over `db`.
 [[nodiscard]] Repositories postgres_repositories(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Users> postgres_users(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Notices> postgres_notices(std::shared_ptr<Database> db);
+[[nodiscard]] std::shared_ptr<Certificates> postgres_certificates(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Portals> postgres_portals(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Chats> postgres_chats(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Messages> postgres_messages(std::shared_ptr<Database> db);

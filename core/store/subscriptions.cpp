@@ -13,7 +13,7 @@ using detail::sql;
 using detail::word;
 
 constexpr std::string_view k_subscription_columns =
-    "id, kind, resource, owner, expires_at, created_at, state, client_state_hash";
+    "id, kind, resource, owner, expires_at, created_at, state, client_state_hash, certificate_id";
 
 SubscriptionRow subscription_at(Rows const& r, std::size_t i) {
     return SubscriptionRow{r.id<SubscriptionId>(i, "id"),
@@ -23,7 +23,8 @@ SubscriptionRow subscription_at(Rows const& r, std::size_t i) {
                            r.integer(i, "expires_at"),
                            r.integer(i, "created_at"),
                            detail::word_at(r, i, "state", SubscriptionState::active),
-                           r.text(i, "client_state_hash")};
+                           r.text(i, "client_state_hash"),
+                           r.text(i, "certificate_id")};
 }
 
 class PgSubscriptions final : public Subscriptions {
@@ -60,10 +61,11 @@ Result<bool> PgSubscriptions::known(SubscriptionId const& id) {
 Status PgSubscriptions::put(SubscriptionRow const& row) {
     MSTEAMS_TRY(
         db_->exec("INSERT INTO msteams_subscriptions (id, kind, resource, owner, expires_at, created_at, state, "
-                  "client_state_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET "
-                  "kind = $2, resource = $3, owner = $4, expires_at = $5, state = $7, client_state_hash = $8",
+                  "client_state_hash, certificate_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) "
+                  "DO UPDATE SET kind = $2, resource = $3, owner = $4, expires_at = $5, state = $7, "
+                  "client_state_hash = $8, certificate_id = $9",
                   {row.id, word(row.kind), row.resource, row.owner, num(row.expires_at), num(row.created_at),
-                   word(row.state), row.client_state_hash}));
+                   word(row.state), row.client_state_hash, row.certificate_id}));
     return {};
 }
 

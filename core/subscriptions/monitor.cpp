@@ -229,10 +229,24 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     wanted.lifecycle_notification_url = settings_.lifecycle_url;
     wanted.client_state = settings_.client_state;
     wanted.expires_at = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+    if (settings_.certificates) {
+        sync::Certificates::Current certificate;
+        MSTEAMS_TRY_ASSIGN(certificate, settings_.certificates->current());
+        wanted.include_resource_data = true;
+        wanted.encryption_certificate = certificate.certificate;
+        wanted.encryption_certificate_id = certificate.id;
+    }
     graph::Subscription made;
     MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
-    store::SubscriptionRow row{made.id,  store::SubscriptionKind::chats,   settings_.resource, "", made.expires_at,
-                               now_ms(), store::SubscriptionState::active, client_state_hash_};
+    store::SubscriptionRow row{made.id,
+                               store::SubscriptionKind::chats,
+                               settings_.resource,
+                               "",
+                               made.expires_at,
+                               now_ms(),
+                               store::SubscriptionState::active,
+                               client_state_hash_,
+                               wanted.encryption_certificate_id};
     MSTEAMS_TRY(repos_.subscriptions->put(row));
     ++stats_->subscriptions_created;
     log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
@@ -253,6 +267,47 @@ void Monitor::delete_unrecorded(std::string const& token, std::vector<store::Sub
     }
 }
 
+Status Monitor::renew_if_due(std::string const& token, store::SubscriptionRow& current,
+                             std::vector<std::string>& reasons) {
+    auto const now = now_ms();
+    auto const renew_at =
+        current.expires_at - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.renew_before).count();
+    if (current.state != store::SubscriptionState::reauthorize && current.state != store::SubscriptionState::missed &&
+        now < renew_at) {
+        return {};
+    }
+    auto const expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+    // A rich subscription is renewed with the newest certificate (rotated before the old one ends).
+    sync::Certificates::Current certificate;
+    if (settings_.certificates) {
+        MSTEAMS_TRY_ASSIGN(certificate, settings_.certificates->current());
+        if (certificate.id == current.certificate_id) {
+            certificate = {};
+        }
+    }
+    auto renewed = graph_->renew_subscription(token, current.id, expires, certificate.certificate, certificate.id);
+    if (!renewed) {
+        if (renewed.error().code != ErrorCode::not_found) {
+            return std::unexpected(renewed.error());
+        }
+        MSTEAMS_TRY(repos_.subscriptions->remove(current.id));
+        MSTEAMS_TRY_ASSIGN(current, create(token));
+        reasons.push_back("the subscription could not be renewed");
+        return {};
+    }
+    current.expires_at = renewed->expires_at;
+    current.state = store::SubscriptionState::active;
+    if (!certificate.id.empty()) {
+        current.certificate_id = certificate.id;
+        log::info("gave the Teams chats subscription a new certificate",
+                  {{"subscription_id", current.id}, {"certificate_id", certificate.id}});
+    }
+    MSTEAMS_TRY(repos_.subscriptions->put(current));
+    ++stats_->subscriptions_renewed;
+    log::info("renewed the Teams chats subscription", {{"subscription_id", current.id}});
+    return {};
+}
+
 Status Monitor::maintain(std::string const& token) {
     std::vector<store::SubscriptionRow> rows;
     MSTEAMS_TRY_ASSIGN(rows, repos_.subscriptions->list());
@@ -261,15 +316,15 @@ Status Monitor::maintain(std::string const& token) {
     auto const is_live = [&](SubscriptionId const& id) {
         return std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == id; });
     };
-    auto const now = now_ms();
     std::vector<std::string> reasons;  // why the chats need catching up
 
     // Ours, no longer wanted or no longer usable: gone from Graph, removed, another resource or clientState.
     std::optional<store::SubscriptionRow> current;
     for (auto const& row : rows) {
+        // A rich subscription has a certificate; a basic one none.
         bool const wanted = settings_.enabled && row.kind == store::SubscriptionKind::chats &&
                             row.resource == settings_.resource && row.client_state_hash == client_state_hash_ &&
-                            !current;
+                            row.certificate_id.empty() == !settings_.certificates && !current;
         bool const lost = row.state == store::SubscriptionState::removed || !is_live(row.id);
         if (wanted && !lost) {
             current = row;
@@ -303,25 +358,10 @@ Status Monitor::maintain(std::string const& token) {
     } else if (current->state == store::SubscriptionState::missed) {
         reasons.push_back("Microsoft Graph missed notifications");
     }
-    auto const renew_at =
-        current->expires_at - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.renew_before).count();
-    if (current->state == store::SubscriptionState::reauthorize || current->state == store::SubscriptionState::missed ||
-        now >= renew_at) {
-        auto const expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
-        auto renewed = graph_->renew_subscription(token, current->id, expires);
-        if (!renewed) {
-            if (renewed.error().code != ErrorCode::not_found) {
-                return std::unexpected(renewed.error());
-            }
-            MSTEAMS_TRY(repos_.subscriptions->remove(current->id));
-            MSTEAMS_TRY_ASSIGN(current, create(token));
-            reasons.push_back("the subscription could not be renewed");
-        } else {
-            current->expires_at = renewed->expires_at;
-            current->state = store::SubscriptionState::active;
-            MSTEAMS_TRY(repos_.subscriptions->put(*current));
-            ++stats_->subscriptions_renewed;
-            log::info("renewed the Teams chats subscription", {{"subscription_id", current->id}});
+    MSTEAMS_TRY(renew_if_due(token, *current, reasons));
+    if (settings_.certificates) {
+        if (auto pruned = settings_.certificates->prune(); !pruned) {
+            log::warn("could not forget expired certificates", {{"error", pruned.error().message}});
         }
     }
     if (reasons.empty() && !pending_catch_up_.empty()) {

@@ -16,6 +16,7 @@
 #include "graph/entra.hpp"
 #include "metrics/counters.hpp"
 #include "store/repositories.hpp"
+#include "sync/certificates.hpp"
 
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
 // (a lease in PostgreSQL), it creates the global chats subscription, renews it before it expires, reauthorizes it
@@ -42,6 +43,9 @@ struct MonitorSettings {
     // (Unix ms, the database's clock): recovers what its hooks may have lost. Its row is removed once this succeeds;
     // on failure it is called again at the next tick.
     std::function<Status(std::int64_t last_seen_ms)> node_lost;
+    // Rich notifications (includeResourceData): the certificates the subscription is created and renewed with. Null:
+    // basic notifications. A change either way replaces the subscription.
+    std::shared_ptr<sync::Certificates> certificates;
 };
 
 class Monitor {
@@ -83,6 +87,10 @@ private:
     void recover_lost_nodes();
     [[nodiscard]] Status upkeep();
     [[nodiscard]] Status maintain(std::string const& token);
+    // Renews `current` when it nears its end or Graph asked (a rich one with the newest certificate); made again when
+    // Graph no longer has it (the reason is added).
+    [[nodiscard]] Status renew_if_due(std::string const& token, store::SubscriptionRow& current,
+                                      std::vector<std::string>& reasons);
     // Deletes the subscriptions to our endpoints that no row records (an earlier installation, a lost row).
     void delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
                            std::vector<graph::Subscription> const& live);

@@ -14,6 +14,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "convert/convert.hpp"
+#include "crypto/rich.hpp"
 #include "sync/lease_keeper.hpp"
 #include "sync/post_props.hpp"
 
@@ -57,6 +58,19 @@ std::int64_t newest_change(std::vector<graph::ChatMessage> const& messages) {
         newest = std::max(newest, m.last_modified_at);
     }
     return newest;
+}
+
+// Adds what rich notifications carried to what was read (the newer version of a message wins); empties `heard`.
+void merge_heard(std::vector<graph::ChatMessage>& messages, std::map<TeamsMessageId, graph::ChatMessage>& heard) {
+    for (auto& [id, m] : heard) {
+        auto const same = std::find_if(messages.begin(), messages.end(), [&](auto const& r) { return r.id == id; });
+        if (same == messages.end()) {
+            messages.push_back(std::move(m));
+        } else if (m.last_modified_at > same->last_modified_at) {
+            *same = std::move(m);
+        }
+    }
+    heard.clear();
 }
 
 // The Teams message a post was made from (the prop the bridge set); empty when it has none of that shape.
@@ -348,6 +362,66 @@ std::vector<std::pair<TeamsMessageId, std::int64_t>> notified_at(std::vector<sto
 
 }  // namespace
 
+Status Inbound::open_rich(std::vector<store::InboxItem> const& items,
+                          std::map<TeamsMessageId, graph::ChatMessage>& heard, std::set<TeamsMessageId>& dropped) {
+    std::set<TeamsMessageId> kept;  // messages with an item that was not refused
+    for (auto const& item : items) {
+        if (item.change_type == store::Change::catchup) {
+            continue;
+        }
+        if (item.content.empty() || !settings_.certificates) {
+            kept.insert(item.message_id);
+            continue;
+        }
+        auto const refuse = [&](std::string_view reason) {
+            stats_->rich_refused.add({"worker", std::string(reason)});
+            log::warn("a rich Teams notification did not open; nothing of it is applied",
+                      {{"chat_id", item.thread_id}, {"message_id", item.message_id}, {"reason", std::string(reason)}});
+        };
+        auto const content = json::parse(item.content, nullptr, false);
+        auto const field = [&](char const* name) -> std::string {
+            return content.is_object() && content.contains(name) && content[name].is_string()
+                       ? content[name].get<std::string>()
+                       : std::string();
+        };
+        auto key = settings_.certificates->private_key(field("encryptionCertificateId"));
+        if (!key) {
+            if (key.error().code != ErrorCode::not_found && key.error().code != ErrorCode::permission_denied) {
+                return std::unexpected(key.error());  // the database: try again
+            }
+            refuse("certificate");
+            continue;
+        }
+        auto const opened =
+            crypto::decrypt_rich_content(**key, field("data"), field("dataKey"), field("dataSignature"));
+        if (!opened.ok) {
+            refuse(crypto::to_string(opened.refusal));
+            continue;
+        }
+        auto message = graph::parse_chat_message(opened.plaintext);
+        // What Graph encrypted names the message the notification does (anything else would be a replay).
+        if (!message || message->id != item.message_id ||
+            (!message->chat_id.empty() && message->chat_id != item.thread_id)) {
+            refuse("content");
+            continue;
+        }
+        kept.insert(item.message_id);
+        auto const it = heard.find(message->id);
+        bool const newer = it == heard.end() || message->last_modified_at > it->second.last_modified_at ||
+                           (message->last_modified_at == it->second.last_modified_at && message->deleted_at != 0);
+        if (newer) {
+            auto const id = message->id;
+            heard[id] = *std::move(message);
+        }
+    }
+    for (auto const& item : items) {
+        if (item.change_type != store::Change::catchup && !kept.contains(item.message_id)) {
+            dropped.insert(item.message_id);
+        }
+    }
+    return {};
+}
+
 Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& items, int attempts) {
     auto const& chat_id = items.front().thread_id;
     if (settings_.mode == InboundMode::off) {
@@ -368,6 +442,11 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
 
     work.notified_at = notified_at(items);
     auto plan = plan_reads(items);
+    // Rich notifications carry their messages: those are applied as they are, with no Graph request.
+    std::map<TeamsMessageId, graph::ChatMessage> heard;
+    std::set<TeamsMessageId> dropped;
+    MSTEAMS_TRY(open_rich(items, heard, dropped));
+    std::erase_if(plan.wanted, [&](TeamsMessageId const& id) { return dropped.contains(id); });
     std::int64_t echoed_to = 0;
     MSTEAMS_TRY_ASSIGN(echoed_to, skip_known(tx, chat_id, plan));
     auto& wanted = plan.wanted;
@@ -379,7 +458,22 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         }
         return Outcome::done;
     }
+    bool const all_heard =
+        !plan.catch_up && plan.discover_since == 0 &&
+        std::all_of(wanted.begin(), wanted.end(), [&](auto const& id) { return heard.contains(id); });
+    if (all_heard) {
+        return apply_heard(tx, work, members, portal, wanted, heard, attempts);
+    }
 
+    return read_and_apply(tx, work, members, portal, plan, heard, echoed_to, attempts);
+}
+
+Result<Inbound::Outcome> Inbound::read_and_apply(store::Tx& tx, Work& work, std::vector<TeamsUserId> const& members,
+                                                 std::optional<store::Portal>& portal, ReadPlan& plan,
+                                                 std::map<TeamsMessageId, graph::ChatMessage>& heard,
+                                                 std::int64_t echoed_to, int attempts) {
+    auto const& chat_id = work.chat_id;
+    auto& wanted = plan.wanted;
     // Forward from the cursor, oldest first, in bounded chunks (see read_forward_from); else the notified messages.
     auto const from = read_forward_from(portal, plan, settings_.cursor_overlap_ms);
     bool const forward = from.has_value();
@@ -394,8 +488,11 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
             MSTEAMS_TRY_ASSIGN(more, read_chunk(work, after, wanted, messages));
         }
         if (!more) {
+            // What rich notifications carried is not read again; it joins the last chunk.
+            std::erase_if(wanted, [&](TeamsMessageId const& id) { return heard.contains(id); });
             MSTEAMS_TRY(read_each(work, wanted, messages));
             wanted.clear();
+            merge_heard(messages, heard);
         }
         std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
             return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
@@ -428,6 +525,39 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         after = newest_listed;
         ++stats_->catchup_chunks;
     }
+}
+
+Result<Inbound::Outcome> Inbound::apply_heard(store::Tx& tx, Work& work, std::vector<TeamsUserId> const& members,
+                                              std::optional<store::Portal>& portal,
+                                              std::vector<TeamsMessageId> const& wanted,
+                                              std::map<TeamsMessageId, graph::ChatMessage>& heard, int attempts) {
+    auto const& chat_id = work.chat_id;
+    std::int64_t version = 0;
+    MSTEAMS_TRY_ASSIGN(version, repos_.portals->version(tx, chat_id));
+    std::vector<graph::ChatMessage> messages;
+    for (auto const& id : wanted) {
+        messages.push_back(std::move(heard[id]));
+    }
+    std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
+        return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+    });
+    // The bridge's own sends in flight are waited for as after a read (an echo must find its link).
+    bool current = false;
+    MSTEAMS_TRY_ASSIGN(current, read_is_current(tx, chat_id, version, messages));
+    if (!current) {
+        return Outcome::wait_for_sender;
+    }
+    if (settings_.mode == InboundMode::notifications) {
+        MSTEAMS_TRY(notify(tx, work, messages));
+        stats_->rich_applied += messages.size();
+        return Outcome::done;
+    }
+    MSTEAMS_TRY(apply(tx, work, chat_id, members, portal, messages, attempts));
+    stats_->rich_applied += messages.size();
+    if (portal) {
+        MSTEAMS_TRY(repos_.portals->mark_heard(tx, chat_id, newest_change(messages)));
+    }
+    return Outcome::done;
 }
 
 Result<Inbound::Work> Inbound::readers(TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members) {

@@ -4,9 +4,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
+#include "sync/certificates.hpp"
 #include "sync/inbound_plan.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
@@ -42,6 +45,8 @@ struct InboundSettings {
     // Reading a chat forward from its cursor starts this much earlier (clock skew between Graph's servers).
     std::int64_t cursor_overlap_ms = 5'000;
     std::size_t max_messages_per_read = 1000;
+    // The keys of rich notifications; null: an item's encrypted content is never opened (it is read from Graph).
+    std::shared_ptr<Certificates> certificates;
 };
 
 // The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.
@@ -70,6 +75,23 @@ public:
 private:
     struct Work;
     enum class Outcome { done, wait_for_sender };
+    // The messages rich items carry, opened (the newest version of each); `dropped`: the messages whose every item
+    // was refused (counted; nothing of them is applied). An error only when a key could not be read now.
+    [[nodiscard]] Status open_rich(std::vector<store::InboxItem> const& items,
+                                   std::map<TeamsMessageId, graph::ChatMessage>& heard,
+                                   std::set<TeamsMessageId>& dropped);
+    // Applies the messages rich notifications carried, oldest first, without reading the chat. The cursor (where
+    // reading stopped) stays; the chat is marked heard, so the periodic read forward still finds what Graph lost.
+    [[nodiscard]] Result<Outcome> apply_heard(store::Tx& tx, Work& work, std::vector<TeamsUserId> const& members,
+                                              std::optional<store::Portal>& portal,
+                                              std::vector<TeamsMessageId> const& wanted,
+                                              std::map<TeamsMessageId, graph::ChatMessage>& heard, int attempts);
+    // Reads the chat forward from its cursor, oldest first, in bounded chunks (see read_forward_from), else the
+    // notified messages one by one, and applies what was read (with what rich notifications carried).
+    [[nodiscard]] Result<Outcome> read_and_apply(store::Tx& tx, Work& work, std::vector<TeamsUserId> const& members,
+                                                 std::optional<store::Portal>& portal, ReadPlan& plan,
+                                                 std::map<TeamsMessageId, graph::ChatMessage>& heard,
+                                                 std::int64_t echoed_to, int attempts);
     // Applies one chat's claimed items; `attempts` is how often they were claimed (this time included).
     [[nodiscard]] Result<Outcome> process(std::vector<store::InboxItem> const& items, int attempts);
     // Reconciles messages in order; one that keeps failing (after `attempts`) is set aside as a dead letter.

@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "graph/entra.hpp"
+#include "sync/inbound.hpp"
 
 namespace msteams::sync {
 namespace {
@@ -103,13 +104,15 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
 }
 
 Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
-                   std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id)
+                   std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id,
+                   std::shared_ptr<graph::NotificationTokens> tokens)
     : repos_(std::move(repos)),
       webhook_secret_(std::move(webhook_secret)),
       stats_(std::move(stats)),
       on_enqueued_(std::move(on_enqueued)),
       on_lifecycle_(std::move(on_lifecycle)),
-      tenant_id_(strings::is_guid(tenant_id) ? std::move(tenant_id) : std::string()) {}
+      tenant_id_(strings::is_guid(tenant_id) ? std::move(tenant_id) : std::string()),
+      tokens_(std::move(tokens)) {}
 
 bool Receiver::our_tenant(std::string const& tenant_id) const {
     return tenant_id_.empty() || strings::iequals(tenant_id, tenant_id_);
@@ -136,7 +139,8 @@ bool Receiver::known_subscription(SubscriptionId const& id) {
 
 namespace {
 
-std::optional<json> notification_items(std::string_view body, metrics::Counters& stats, Answer& refusal) {
+std::optional<json> notification_items(std::string_view body, metrics::Counters& stats, Answer& refusal,
+                                       std::vector<std::string>* tokens = nullptr) {
     // nlohmann parses recursively: a body of nested brackets from anyone who finds the URL must not reach it.
     if (!json_limits::nesting_within(body, json_limits::k_max_json_depth)) {
         ++stats.notification_batches_refused;
@@ -154,51 +158,153 @@ std::optional<json> notification_items(std::string_view body, metrics::Counters&
         refusal = Answer{413, "too_many_notifications", "The batch has too many notifications.", 0};
         return std::nullopt;
     }
+    if (tokens != nullptr) {
+        if (auto const it = parsed.find("validationTokens"); it != parsed.end() && it->is_array()) {
+            for (auto const& t : *it) {
+                if (t.is_string() && tokens->size() < 16) {
+                    tokens->push_back(t.get<std::string>());
+                }
+            }
+        }
+    }
     return std::move(parsed["value"]);
+}
+
+// A rich item's encryptedContent, kept as it arrived (the worker decrypts it); nullopt when it is not one.
+std::optional<std::string> encrypted_content(json const& item) {
+    auto const it = item.find("encryptedContent");
+    if (it == item.end() || !it->is_object()) {
+        return std::nullopt;
+    }
+    json kept = json::object();
+    for (char const* field : {"data", "dataKey", "dataSignature", "encryptionCertificateId"}) {
+        auto const f = it->find(field);
+        if (f == it->end() || !f->is_string()) {
+            return std::string();  // rich, but not usable
+        }
+        kept[field] = *f;
+    }
+    return kept.dump();
 }
 
 }  // namespace
 
+Receiver::Bridged Receiver::bridged(TeamsThreadId const& chat_id, std::map<TeamsUserId, bool>& connected) {
+    // Known without Graph: a one-on-one chat's members are in its id; a group chat's were read when it was last
+    // seen. Unknown: the item goes on without its content and the worker reads the chat's members first.
+    auto members = one_on_one_members(chat_id);
+    bool fresh = true;
+    if (members.empty()) {
+        auto cached = repos_.chats->find(chat_id);
+        if (!cached || !*cached) {
+            return Bridged::unknown;
+        }
+        members = (*cached)->member_ids;
+        fresh = now_ms() - (*cached)->checked_at < k_chat_members_fresh_ms;
+    }
+    std::vector<TeamsUserId> ask;
+    for (auto const& m : members) {
+        if (!connected.contains(m)) {
+            ask.push_back(m);
+        }
+    }
+    if (!ask.empty()) {
+        auto found = repos_.accounts->connected_among(ask);
+        if (!found) {
+            return Bridged::unknown;
+        }
+        for (auto const& m : ask) {
+            connected[m] = std::find(found->begin(), found->end(), m) != found->end();
+        }
+    }
+    if (std::any_of(members.begin(), members.end(), [&](auto const& m) { return connected[m]; })) {
+        return Bridged::yes;
+    }
+    return fresh ? Bridged::no : Bridged::unknown;
+}
+
+std::optional<store::InboxItem> Receiver::accept(nlohmann::json const& item, std::int64_t now) {
+    ++stats_->notifications_received;
+    if (!item.is_object()) {
+        ++stats_->notifications_malformed;
+        return std::nullopt;
+    }
+    // clientState first, in constant time: a forged item learns nothing else about us.
+    if (!strings::constant_time_equal(text(item, "clientState"), webhook_secret_)) {
+        ++stats_->notifications_bad_client_state;
+        return std::nullopt;
+    }
+    if (!our_tenant(text(item, "tenantId"))) {
+        ++stats_->notifications_wrong_tenant;
+        return std::nullopt;
+    }
+    auto const change = store::parse<store::Change>(text(item, "changeType"));
+    auto const ref = parse_resource(text(item, "resource"));
+    auto const subscription = SubscriptionId::parse(text(item, "subscriptionId"));
+    if (!ref || !subscription || !change || *change == store::Change::catchup) {
+        ++stats_->notifications_malformed;
+        return std::nullopt;
+    }
+    if (!known_subscription(*subscription)) {
+        ++stats_->notifications_unknown_subscription;
+        return std::nullopt;
+    }
+    if (ref->kind != store::PortalKind::chat) {
+        // Linked channels are not bridged by this build; their notifications are acknowledged and dropped.
+        ++stats_->notifications_malformed;
+        return std::nullopt;
+    }
+    return store::InboxItem{0, now, *subscription, *change, ref->thread_id, ref->message_id, 0};
+}
+
+Receiver::Rich Receiver::take_rich(nlohmann::json const& item, RichBatch& batch, store::InboxItem& accepted) {
+    auto content = encrypted_content(item);
+    if (!content) {
+        return Rich::keep;  // a basic notification
+    }
+    // A rich batch is trusted only when its validationTokens are Graph's, for us, now: checked once per batch.
+    if (!batch.checked) {
+        batch.checked = tokens_ ? tokens_->check(batch.tokens) : graph::TokenRefusal::claims;
+    }
+    if (*batch.checked == graph::TokenRefusal::keys_unavailable) {
+        return Rich::retry;
+    }
+    if (*batch.checked != graph::TokenRefusal::none) {
+        stats_->rich_refused.add({"webhook", graph::to_string(*batch.checked)});
+        return Rich::drop;
+    }
+    auto const is_bridged = bridged(accepted.thread_id, batch.connected);
+    if (is_bridged == Bridged::no) {
+        ++stats_->rich_unbridged;  // dropped unread: nothing of it is stored or logged
+        return Rich::drop;
+    }
+    if (is_bridged == Bridged::yes && !content->empty()) {
+        accepted.content = std::move(*content);
+    }
+    return Rich::keep;
+}
+
 Answer Receiver::changes(std::string_view body) {
     Answer refusal;
-    auto const items = notification_items(body, *stats_, refusal);
+    RichBatch batch;
+    auto const items = notification_items(body, *stats_, refusal, &batch.tokens);
     if (!items) {
         return refusal;
     }
     std::vector<store::InboxItem> accepted;
     auto const now = now_ms();
     for (auto const& item : *items) {
-        ++stats_->notifications_received;
-        if (!item.is_object()) {
-            ++stats_->notifications_malformed;
+        auto one = accept(item, now);
+        if (!one) {
             continue;
         }
-        // clientState first, in constant time: a forged item learns nothing else about us.
-        if (!strings::constant_time_equal(text(item, "clientState"), webhook_secret_)) {
-            ++stats_->notifications_bad_client_state;
-            continue;
+        auto const rich = take_rich(item, batch, *one);
+        if (rich == Rich::retry) {
+            return Answer{503, "unavailable", "The notifications could not be checked; send them again.", 5};
         }
-        if (!our_tenant(text(item, "tenantId"))) {
-            ++stats_->notifications_wrong_tenant;
-            continue;
+        if (rich == Rich::keep) {
+            accepted.push_back(*std::move(one));
         }
-        auto const change = store::parse<store::Change>(text(item, "changeType"));
-        auto const ref = parse_resource(text(item, "resource"));
-        auto const subscription = SubscriptionId::parse(text(item, "subscriptionId"));
-        if (!ref || !subscription || !change || *change == store::Change::catchup) {
-            ++stats_->notifications_malformed;
-            continue;
-        }
-        if (!known_subscription(*subscription)) {
-            ++stats_->notifications_unknown_subscription;
-            continue;
-        }
-        if (ref->kind != store::PortalKind::chat) {
-            // Linked channels are not bridged by this build; their notifications are acknowledged and dropped.
-            ++stats_->notifications_malformed;
-            continue;
-        }
-        accepted.push_back(store::InboxItem{0, now, *subscription, *change, ref->thread_id, ref->message_id, 0});
     }
     if (!accepted.empty()) {
         if (auto stored = repos_.inbox->enqueue(accepted); !stored) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -8,6 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "graph/notification_tokens.hpp"
 #include "metrics/counters.hpp"
 #include "store/repositories.hpp"
 
@@ -40,13 +44,35 @@ public:
     // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor. `tenant_id` is the
     // configured tenant: when it is a GUID, every item must carry it as its tenantId (any case); items without it
     // or for another tenant are refused and counted. A tenant configured by domain name has no GUID to compare.
+    // `tokens` checks rich batches' validationTokens; without it (the bridge asked for no rich notifications) every
+    // rich item is refused.
     Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
-             std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {});
+             std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {},
+             std::shared_ptr<graph::NotificationTokens> tokens = nullptr);
 
     [[nodiscard]] Answer changes(std::string_view body);
     [[nodiscard]] Answer lifecycle(std::string_view body);
 
+    // A group chat whose members were read longer ago than this is not taken as unbridged on their word.
+    static constexpr std::int64_t k_chat_members_fresh_ms = 10 * 60 * 1000;
+
 private:
+    // An item checked like any notification (clientState, tenant, a subscription of ours, a resource); nullopt when
+    // refused (counted).
+    [[nodiscard]] std::optional<store::InboxItem> accept(nlohmann::json const& item, std::int64_t now);
+    struct RichBatch {
+        std::vector<std::string> tokens;             // the batch's validationTokens
+        std::optional<graph::TokenRefusal> checked;  // once, at the first rich item
+        std::map<TeamsUserId, bool> connected;       // each member asked about once
+    };
+    enum class Rich { keep, drop, retry };
+    // A rich item: kept (with its content when its chat is bridged), dropped (forged batch, unbridged chat: counted,
+    // nothing stored), or the batch is to be sent again (the keys could not be read).
+    [[nodiscard]] Rich take_rich(nlohmann::json const& item, RichBatch& batch, store::InboxItem& accepted);
+    enum class Bridged { yes, no, unknown };
+    // Whether a rich item's chat has a connected member, from what the database knows (no Graph request: the
+    // answer to Graph waits on it). `connected` caches the batch's answers by Teams user.
+    [[nodiscard]] Bridged bridged(TeamsThreadId const& chat_id, std::map<TeamsUserId, bool>& connected);
     [[nodiscard]] bool known_subscription(SubscriptionId const& id);
     [[nodiscard]] bool our_tenant(std::string const& tenant_id) const;
 
@@ -56,6 +82,7 @@ private:
     std::function<void()> on_enqueued_;
     std::function<void()> on_lifecycle_;
     std::string tenant_id_;  // a GUID, or empty: not checked
+    std::shared_ptr<graph::NotificationTokens> tokens_;
     std::mutex mutex_;
     std::set<SubscriptionId> known_;
 };

@@ -374,7 +374,8 @@ public:
         return made;
     }
     Result<graph::Subscription> renew_subscription(std::string const&, SubscriptionId const& id,
-                                                   std::int64_t expires_at) override {
+                                                   std::int64_t expires_at, std::string const& certificate,
+                                                   std::string const& certificate_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(fault("renew"));
         auto const it = live_.find(id.str());
@@ -382,6 +383,10 @@ public:
             return fail(ErrorCode::not_found, "404: no such subscription");
         }
         it->second.expires_at = expires_at;
+        if (!certificate.empty()) {
+            it->second.encryption_certificate = certificate;
+            it->second.encryption_certificate_id = certificate_id;
+        }
         ++renewed_;
         return it->second;
     }

@@ -43,6 +43,7 @@ struct MemoryTables {
         store::Portal portal;
         std::int64_t version = 0;
         std::int64_t writing_until = 0;
+        std::int64_t heard_at = 0;
     };
     struct LeaseRow {
         std::string holder;
@@ -65,6 +66,7 @@ struct MemoryTables {
     std::map<std::string, LeaseRow> leases;
     std::map<std::string, std::int64_t> nodes;  // node id → last beat
     std::map<std::string, std::int64_t> notices;
+    std::vector<store::CertificateRow> certificates;
     std::int64_t next_id = 1;
 };
 
@@ -187,6 +189,16 @@ public:
         auto const held = lock();
         return static_cast<int>(std::count_if(t().accounts.begin(), t().accounts.end(),
                                               [](auto const& a) { return a.second.connected(); }));
+    }
+    Result<std::vector<TeamsUserId>> connected_among(std::vector<TeamsUserId> const& ids) override {
+        auto const held = lock();
+        std::vector<TeamsUserId> out;
+        for (auto const& [_, a] : t().accounts) {
+            if (a.connected() && std::find(ids.begin(), ids.end(), a.teams_user_id) != ids.end()) {
+                out.push_back(a.teams_user_id);
+            }
+        }
+        return out;
     }
     Result<std::vector<MmUserId>> connected_users(std::size_t limit) override {
         auto const held = lock();
@@ -340,6 +352,13 @@ public:
         auto const held = lock();
         if (auto* row = find(id)) {
             row->portal.cursor_ms = std::max(row->portal.cursor_ms, cursor_ms);
+        }
+        return {};
+    }
+    Status mark_heard(store::Tx&, TeamsThreadId const& id, std::int64_t at_ms) override {
+        auto const held = lock();
+        if (auto* row = find(id)) {
+            row->heard_at = std::max(row->heard_at, at_ms);
         }
         return {};
     }
@@ -640,7 +659,8 @@ public:
             bool const queued = std::any_of(t().inbox.begin(), t().inbox.end(), [&](auto const& q) {
                 return q.item.thread_id == p.teams_thread_id && q.item.change_type == store::Change::catchup;
             });
-            if (p.kind == store::PortalKind::chat && std::max(p.cursor_ms, p.created_at) > active_since && !queued) {
+            if (p.kind == store::PortalKind::chat && std::max({p.cursor_ms, p.created_at, r.heard_at}) > active_since &&
+                !queued) {
                 items.push_back(store::InboxItem{0, now_ms, {}, store::Change::catchup, p.teams_thread_id, {}, 0});
             }
         }
@@ -979,6 +999,28 @@ public:
     }
 };
 
+class MemoryCertificates final : public store::Certificates, memory_detail::Base {
+public:
+    using Base::Base;
+    Result<std::vector<store::CertificateRow>> list() override {
+        auto const held = lock();
+        auto out = t().certificates;
+        std::stable_sort(out.begin(), out.end(),
+                         [](auto const& a, auto const& b) { return a.created_at > b.created_at; });
+        return out;
+    }
+    Status add(store::CertificateRow const& row) override {
+        auto const held = lock();
+        t().certificates.push_back(row);
+        return {};
+    }
+    Result<std::int64_t> remove_expired(std::int64_t before_ms) override {
+        auto const held = lock();
+        return static_cast<std::int64_t>(
+            std::erase_if(t().certificates, [&](auto const& c) { return c.expires_at < before_ms; }));
+    }
+};
+
 // Every repository over one in-memory state; `state` is there for tests to look at (under its lock).
 struct MemoryStore {
     std::shared_ptr<MemoryState> state = std::make_shared<MemoryState>();
@@ -1000,6 +1042,7 @@ struct MemoryStore {
         r.leases = std::make_shared<MemoryLeases>(state);
         r.nodes = std::make_shared<MemoryNodes>(state);
         r.notices = std::make_shared<MemoryNotices>(state);
+        r.certificates = std::make_shared<MemoryCertificates>(state);
         return r;
     }();
 

@@ -813,7 +813,7 @@ TEST_CASE("graph: subscriptions are created with the validation handshake, renew
     CHECK(listed->front().id == sub->id);
 
     auto const later = msteams::now_ms() + 3 * 3600 * 1000;
-    auto renewed = client.renew_subscription(app->access_token, sub->id, later);
+    auto renewed = client.renew_subscription(app->access_token, sub->id, later, {}, {});
     REQUIRE(renewed);
     CHECK(renewed->id == sub->id);
     CHECK(std::llabs(renewed->expires_at - later) < 1000);

@@ -17,10 +17,14 @@
 #include "fakes/memory_store.hpp"
 #include "common/clock.hpp"
 #include "common/strings.hpp"
+#include "crypto/crypto.hpp"
+#include "crypto/rich.hpp"
 #include "graph/client.hpp"
 #include "graph/emulator.hpp"
+#include "graph/notification_tokens.hpp"
 #include "store/repositories.hpp"
 #include "subscriptions/monitor.hpp"
+#include "sync/certificates.hpp"
 
 using msteams::graph::Client;
 using msteams::graph::Entra;
@@ -509,4 +513,133 @@ TEST_CASE("monitor: a lost node's recovery that fails is tried again at the next
     CHECK(w.lost_calls().size() == 1);
     CHECK(a->stats->nodes_lost == 1);
     CHECK_FALSE(w.beats().contains("node-c"));
+}
+
+TEST_CASE(
+    "monitor: a rich subscription carries the newest certificate, gets the next one at renewal, and switching "
+    "modes replaces it",
+    "[subscriptions][rich]") {
+    FakeWorld w;
+    msteams::sync::CertificateSettings cs;
+    cs.clock_ms = [skew = w.skew] { return msteams::now_ms() + skew->load(); };
+    auto const certificates = std::make_shared<msteams::sync::Certificates>(
+        w.store.repos.certificates, std::make_shared<msteams::crypto::Sealer const>("encryption-key"), cs);
+    auto settings = w.settings();
+    settings.certificates = certificates;
+    Node a(settings, w.store.repos, w.graph, w.tokens);
+    a.pass();
+    auto live = w.graph->live();
+    REQUIRE(live.size() == 1);
+    CHECK(live.front().include_resource_data);
+    auto const first = certificates->current().value();
+    CHECK(live.front().encryption_certificate_id == first.id);
+    CHECK(live.front().encryption_certificate == first.certificate);
+    CHECK(w.store.repos.subscriptions->list().value().front().certificate_id == first.id);
+
+    // Renewed while the certificate has weeks left: the same certificate, no PATCH of it.
+    *w.skew += 55 * 60'000;
+    a.pass();
+    CHECK(w.graph->renewed() == 1);
+    CHECK(w.graph->live().front().encryption_certificate_id == first.id);
+
+    // Six days before it ends, the next renewal gives the subscription a new certificate; the old key stays.
+    *w.skew += 24LL * 24 * 3600 * 1000;
+    a.pass();
+    auto const second = certificates->current().value();
+    CHECK(second.id != first.id);
+    CHECK(w.graph->live().front().encryption_certificate_id == second.id);
+    CHECK(w.store.repos.subscriptions->list().value().front().certificate_id == second.id);
+    CHECK(certificates->private_key(first.id).has_value());
+    CHECK(w.graph->created() == 1);
+
+    // Back to basic notifications: the rich subscription is replaced by a plain one (and the chats caught up).
+    auto const catch_ups = a.catch_up_count();
+    Node basic(w.settings(), w.store.repos, w.graph, w.tokens);
+    a.monitor->stop();
+    basic.pass();
+    live = w.graph->live();
+    REQUIRE(live.size() == 1);
+    CHECK_FALSE(live.front().include_resource_data);
+    CHECK(w.store.repos.subscriptions->list().value().front().certificate_id.empty());
+    CHECK(basic.catch_up_count() == 1);
+    CHECK(a.catch_up_count() == catch_ups);
+}
+
+TEST_CASE("monitor: the emulator's rich notification opens with the bridge's certificate and its tokens check out",
+          "[subscriptions][rich][pg]") {
+    TestPki pki;
+    std::mutex mutex;
+    std::vector<std::string> bodies;
+    TlsServer endpoint{pki.issue("127.0.0.1", "IP:127.0.0.1"), [&](Seen const& s) {
+                           auto r = endpoint_reply(s);
+                           if (r.status == 202 && s.target.starts_with("/changes")) {
+                               std::lock_guard lock(mutex);
+                               bodies.push_back(s.body);
+                           }
+                           return r;
+                       }};
+    Emulator emu{[&] {
+        EmulatorOptions options;
+        options.trust_ca_pem = pki.ca_pem();
+        return options;
+    }()};
+    TempDatabase temp;
+    auto const repos = msteams::store::postgres_repositories(temp.open_migrated());
+    auto const certificates = std::make_shared<msteams::sync::Certificates>(
+        repos.certificates, std::make_shared<msteams::crypto::Sealer const>("encryption-key"));
+    MonitorSettings settings;
+    settings.resource = "chats/getAllMessages?model=B";
+    settings.notification_url = endpoint.url("/changes", "127.0.0.1");
+    settings.lifecycle_url = endpoint.url("/lifecycle", "127.0.0.1");
+    settings.client_state = "monitor-test-secret";
+    settings.node_id = "node-a";
+    settings.certificates = certificates;
+    Node a(settings, repos, std::make_shared<Client>(emu.http, emu.graph_url()),
+           std::make_shared<Entra>(emu.http, emu.app()));
+    a.pass();
+
+    std::string const adele = "a1b2c3d4-0001-4000-8000-000000000001";
+    std::string const bianca = "a1b2c3d4-0002-4000-8000-000000000002";
+    auto const chat = emu.control_ok("POST", "/chats", {{"chatType", "oneOnOne"}, {"members", {adele, bianca}}})
+                          .at("id")
+                          .get<std::string>();
+    auto const sent = emu.control_ok("POST", "/chats/" + msteams::strings::url_encode(chat) + "/messages",
+                                     {{"from", adele}, {"body", {{"contentType", "html"}, {"content", "<p>hi</p>"}}}});
+    nlohmann::json batch;
+    for (int i = 0; i < 200 && batch.is_null(); ++i) {
+        {
+            std::lock_guard lock(mutex);
+            if (!bodies.empty()) {
+                batch = nlohmann::json::parse(bodies.front());
+            }
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE(batch.is_object());
+    auto const& item = batch.at("value").at(0);
+    auto const& content = item.at("encryptedContent");
+    auto const key = certificates->private_key(content.at("encryptionCertificateId").get<std::string>());
+    REQUIRE(key.has_value());
+    auto const opened = msteams::crypto::decrypt_rich_content(**key, content.at("data").get<std::string>(),
+                                                              content.at("dataKey").get<std::string>(),
+                                                              content.at("dataSignature").get<std::string>());
+    REQUIRE(opened.ok);
+    auto const message = msteams::graph::parse_chat_message(opened.plaintext);
+    REQUIRE(message.has_value());
+    CHECK(message->id.str() == sent.at("id").get<std::string>());
+    CHECK(message->body == "<p>hi</p>");
+
+    msteams::graph::NotificationTokenSettings ts;
+    ts.login_base = emu.login_url();
+    ts.client_id = emu.app().client_id;
+    ts.tenant_id = emu.tenant_id();
+    msteams::graph::NotificationTokens tokens(emu.http, ts);
+    std::vector<std::string> validation;
+    for (auto const& t : batch.at("validationTokens")) {
+        validation.push_back(t.get<std::string>());
+    }
+    CHECK(tokens.check(validation) == msteams::graph::TokenRefusal::none);
+    ts.client_id = "99999999-0000-0000-0000-000000000000";  // another app's endpoint would refuse them
+    msteams::graph::NotificationTokens others(emu.http, ts);
+    CHECK(others.check(validation) == msteams::graph::TokenRefusal::claims);
 }
