@@ -111,6 +111,9 @@ void install_notification_routes(Router& router, std::function<std::shared_ptr<s
                              if (auto const n = repos->dead_letters->count()) {
                                  body["dead_letters"] = *n;
                              }
+                             if (auto const n = repos->inbox->size()) {
+                                 body["inbox_items"] = *n;
+                             }
                          }
                          return json_response(200, body.dump());
                      }});

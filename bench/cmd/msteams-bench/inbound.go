@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/msteams-bridge/msteams/tests/e2e/harness"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
 	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
 )
@@ -32,6 +33,7 @@ type inChat struct {
 type seen struct {
 	phase, chat, seq int
 	postID           string
+	userID           string
 	channelID        string
 	createAt         int64 // ms, Mattermost's
 	at               time.Time
@@ -214,7 +216,7 @@ func (in *inbound) collect(ctx context.Context, c *inChat) {
 		if !ok {
 			return false
 		}
-		s := seen{phase: phase, chat: chat, seq: seq, postID: p.Id, channelID: p.ChannelId, createAt: p.CreateAt, at: time.Now()}
+		s := seen{phase: phase, chat: chat, seq: seq, postID: p.Id, userID: p.UserId, channelID: p.ChannelId, createAt: p.CreateAt, at: time.Now()}
 		in.mu.Lock()
 		in.events = append(in.events, s)
 		if chat == c.idx {
@@ -235,7 +237,32 @@ type sendRecord struct {
 	callMs    float64
 }
 
+// sender sends one benchmark message into a chat and returns when it was created (the latency's start).
+type sender func(ctx context.Context, c *inChat, text string) (time.Time, error)
+
+// teamsSender sends as the chat's Teams-only user through the emulator's control API: the message's createdDateTime
+// is its creation (the emulator's clock is ours).
+func teamsSender(b *harness.Bridge) sender {
+	return func(ctx context.Context, c *inChat, text string) (time.Time, error) {
+		t0 := time.Now()
+		m, err := b.Ctl.Send(ctx, m365ctl.InChat(c.chatID), m365ctl.Post{From: c.sender.ID, Text: text})
+		if err != nil {
+			return t0, err
+		}
+		created, perr := time.Parse(time.RFC3339Nano, m.CreatedDateTime)
+		if perr != nil {
+			created = t0
+		}
+		return created, nil
+	}
+}
+
 func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, error) {
+	return in.runWith(ctx, env, rate, teamsSender(env.Bridge))
+}
+
+// runWith is one phase at `rate`, each message sent by `send`.
+func (in *inbound) runWith(ctx context.Context, env *Env, rate float64, send sender) (*Phase, error) {
 	b, k, dur := env.Bridge, len(in.chats), env.Cfg.Duration
 	in.phase++
 	phase := in.phase
@@ -273,17 +300,13 @@ func (in *inbound) run(ctx context.Context, env *Env, rate float64) (*Phase, err
 				}
 				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				t0 := time.Now()
-				m, err := b.Ctl.Send(sctx, m365ctl.InChat(c.chatID), m365ctl.Post{From: c.sender.ID, Text: msgText(phase, c.idx, i)})
+				created, err := send(sctx, c, msgText(phase, c.idx, i))
 				callMs := float64(time.Since(t0).Microseconds()) / 1000
 				cancel()
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, fmt.Sprintf("chat %d #%d: %v", c.idx, i, err))
 				} else {
-					created, perr := time.Parse(time.RFC3339Nano, m.CreatedDateTime)
-					if perr != nil {
-						created = t0
-					}
 					records = append(records, sendRecord{chat: c.idx, seq: i, sentAt: t0, createdAt: created, callMs: callMs})
 				}
 				mu.Unlock()

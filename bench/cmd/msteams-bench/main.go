@@ -136,6 +136,7 @@ type scenario struct {
 var scenarios = map[string]func() scenario{
 	"inbound":  newInbound,
 	"outbound": newOutbound,
+	"rich":     newRich,
 }
 
 // scenarioOrder is what -scenario all runs, in order.
@@ -176,7 +177,7 @@ func main() {
 	var cfg Config
 	var rate float64
 	var rates string
-	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost), outbound (Mattermost → Teams), all (both, one after the other)")
+	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost), outbound (Mattermost → Teams), rich (the floor, global and global-rich side by side at each rate), all (inbound and outbound, one after the other)")
 	flag.StringVar(&cfg.Bundle, "bundle", "", "the plugin bundle (.tar.gz), required")
 	flag.IntVar(&cfg.Chats, "chats", 20, "one-on-one chats (inbound: = connected Mattermost users = Teams-only senders; outbound: DMs of two connected users)")
 	flag.Float64Var(&rate, "rate", 10, "messages per second in total, spread over the chats (outbound: the steady phase)")
@@ -201,7 +202,7 @@ func main() {
 	}
 	for _, n := range names {
 		if _, ok := scenarios[n]; !ok {
-			usage("unknown scenario %q (known: inbound, outbound, all)", n)
+			usage("unknown scenario %q (known: inbound, outbound, rich, all)", n)
 		}
 	}
 	if cfg.Bundle == "" {
