@@ -496,7 +496,9 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                 m->wake();
             }
         },
-        config->tenant_id, std::make_shared<graph::NotificationTokens>(runtime->http, token_settings));
+        config->tenant_id,
+        [tokens = std::make_shared<graph::NotificationTokens>(runtime->http, token_settings)](
+            std::vector<std::string> const& batch) { return tokens->check(batch); });
     return runtime;
 }
 

@@ -16,19 +16,6 @@ struct NotificationTokens::Keys {
     crypto::Jwks jwks;
 };
 
-char const* to_string(TokenRefusal r) noexcept {
-    switch (r) {
-        case TokenRefusal::none: return "none";
-        case TokenRefusal::missing: return "missing";
-        case TokenRefusal::malformed: return "malformed";
-        case TokenRefusal::signature: return "signature";
-        case TokenRefusal::claims: return "claims";
-        case TokenRefusal::expired: return "expired";
-        case TokenRefusal::keys_unavailable: return "keys_unavailable";
-    }
-    return "?";
-}
-
 NotificationTokens::NotificationTokens(std::shared_ptr<http::Client> http, NotificationTokenSettings settings)
     : http_(std::move(http)),
       settings_(std::move(settings)) {}

@@ -34,7 +34,20 @@ struct NotificationTokenSettings {
 
 // Why a batch's tokens were refused (counted by the receiver).
 enum class TokenRefusal { none, missing, malformed, signature, claims, expired, keys_unavailable };
-[[nodiscard]] char const* to_string(TokenRefusal r) noexcept;
+[[nodiscard]] constexpr char const* to_string(TokenRefusal r) noexcept {
+    switch (r) {
+        case TokenRefusal::none: return "none";
+        case TokenRefusal::missing: return "missing";
+        case TokenRefusal::malformed: return "malformed";
+        case TokenRefusal::signature: return "signature";
+        case TokenRefusal::claims: return "claims";
+        case TokenRefusal::expired: return "expired";
+        case TokenRefusal::keys_unavailable: return "keys_unavailable";
+    }
+    return "?";
+}
+// What checks a batch's tokens (NotificationTokens::check, or a test's).
+using TokenCheck = std::function<TokenRefusal(std::vector<std::string> const& tokens)>;
 
 class NotificationTokens {
 public:

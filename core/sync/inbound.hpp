@@ -49,9 +49,6 @@ struct InboundSettings {
     std::shared_ptr<Certificates> certificates;
 };
 
-// The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.
-[[nodiscard]] std::vector<TeamsUserId> one_on_one_members(TeamsThreadId const& chat_id);
-
 class Inbound {
 public:
     Inbound(InboundSettings settings, std::shared_ptr<mm::Api> api, store::Repositories repos,

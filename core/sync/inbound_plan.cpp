@@ -1,8 +1,31 @@
 #include "sync/inbound_plan.hpp"
 
 #include <algorithm>
+#include <string_view>
+
+#include "common/strings.hpp"
 
 namespace msteams::sync {
+
+std::vector<TeamsUserId> one_on_one_members(TeamsThreadId const& chat_id) {
+    constexpr std::string_view prefix = "19:";
+    constexpr std::string_view suffix = "@unq.gbl.spaces";
+    std::string_view id = chat_id.str();
+    if (!id.starts_with(prefix) || !id.ends_with(suffix)) {
+        return {};
+    }
+    id = id.substr(prefix.size(), id.size() - prefix.size() - suffix.size());
+    auto parts = strings::split(id, '_');
+    if (parts.size() != 2) {
+        return {};
+    }
+    auto a = TeamsUserId::parse(parts[0]);
+    auto b = TeamsUserId::parse(parts[1]);
+    if (!a || !b) {
+        return {};
+    }
+    return {*std::move(a), *std::move(b)};
+}
 
 ReadPlan plan_reads(std::vector<store::InboxItem> const& items) {
     ReadPlan plan;

@@ -24,6 +24,9 @@ struct ReadPlan {
     std::int64_t discover_since = 0;
 };
 
+// The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.
+[[nodiscard]] std::vector<TeamsUserId> one_on_one_members(TeamsThreadId const& chat_id);
+
 [[nodiscard]] ReadPlan plan_reads(std::vector<store::InboxItem> const& items);
 
 // Where reading forward starts (Unix ms): the portal's cursor, else the discovery time, less `overlap_ms` (clock

@@ -7,7 +7,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "graph/entra.hpp"
-#include "sync/inbound.hpp"
+#include "sync/inbound_plan.hpp"
 
 namespace msteams::sync {
 namespace {
@@ -105,14 +105,14 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
 
 Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
                    std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id,
-                   std::shared_ptr<graph::NotificationTokens> tokens)
+                   graph::TokenCheck check_tokens)
     : repos_(std::move(repos)),
       webhook_secret_(std::move(webhook_secret)),
       stats_(std::move(stats)),
       on_enqueued_(std::move(on_enqueued)),
       on_lifecycle_(std::move(on_lifecycle)),
       tenant_id_(strings::is_guid(tenant_id) ? std::move(tenant_id) : std::string()),
-      tokens_(std::move(tokens)) {}
+      check_tokens_(std::move(check_tokens)) {}
 
 bool Receiver::our_tenant(std::string const& tenant_id) const {
     return tenant_id_.empty() || strings::iequals(tenant_id, tenant_id_);
@@ -264,7 +264,7 @@ Receiver::Rich Receiver::take_rich(nlohmann::json const& item, RichBatch& batch,
     }
     // A rich batch is trusted only when its validationTokens are Graph's, for us, now: checked once per batch.
     if (!batch.checked) {
-        batch.checked = tokens_ ? tokens_->check(batch.tokens) : graph::TokenRefusal::claims;
+        batch.checked = check_tokens_ ? check_tokens_(batch.tokens) : graph::TokenRefusal::claims;
     }
     if (*batch.checked == graph::TokenRefusal::keys_unavailable) {
         return Rich::retry;

@@ -44,11 +44,11 @@ public:
     // `on_enqueued` wakes the inbound workers; `on_lifecycle` wakes the subscription monitor. `tenant_id` is the
     // configured tenant: when it is a GUID, every item must carry it as its tenantId (any case); items without it
     // or for another tenant are refused and counted. A tenant configured by domain name has no GUID to compare.
-    // `tokens` checks rich batches' validationTokens; without it (the bridge asked for no rich notifications) every
-    // rich item is refused.
+    // `check_tokens` checks rich batches' validationTokens (graph::NotificationTokens::check); without it every rich
+    // item is refused.
     Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
              std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {},
-             std::shared_ptr<graph::NotificationTokens> tokens = nullptr);
+             graph::TokenCheck check_tokens = {});
 
     [[nodiscard]] Answer changes(std::string_view body);
     [[nodiscard]] Answer lifecycle(std::string_view body);
@@ -82,7 +82,7 @@ private:
     std::function<void()> on_enqueued_;
     std::function<void()> on_lifecycle_;
     std::string tenant_id_;  // a GUID, or empty: not checked
-    std::shared_ptr<graph::NotificationTokens> tokens_;
+    graph::TokenCheck check_tokens_;
     std::mutex mutex_;
     std::set<SubscriptionId> known_;
 };

@@ -1,12 +1,15 @@
 // libFuzzer target: the /changes and /lifecycle notification bodies (core/sync/receiver.cpp) and Graph resource
-// paths. The receiver is built alone, over the fake store below (it knows most subscription ids), so the
-// fuzzer reaches past the subscription check. The webhook secret is fixed; the seed corpus carries it.
+// paths. The receiver is built alone, over the fake store below (it knows most subscription ids, some chats and
+// connected users), so the fuzzer reaches past the subscription check and into rich items. The webhook secret is fixed;
+// the seed corpus carries it.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "graph/entra.hpp"
 #include "store/repositories.hpp"
@@ -50,6 +53,39 @@ public:
     Result<std::int64_t> enqueue_reconcile(std::int64_t, std::int64_t) override { return 0; }
 };
 
+// Rich items: a group chat is known when its id is long; a Teams user is connected when their id ends in an even digit.
+class FuzzChats final : public store::Chats {
+public:
+    Result<std::optional<store::ChatInfo>> find(TeamsThreadId const& chat_id) override {
+        if (chat_id.str().size() % 2 == 0) {
+            return std::optional<store::ChatInfo>();
+        }
+        return std::optional<store::ChatInfo>(
+            store::ChatInfo{chat_id, {TeamsUserId("00000000-0000-0000-0000-000000000002")}, "", 0});
+    }
+    Status put(store::ChatInfo const&) override { return {}; }
+};
+
+class FuzzAccounts final : public store::Accounts {
+public:
+    Result<std::optional<store::Account>> by_mm_user(MmUserId const&) override { return std::nullopt; }
+    Result<std::optional<store::Account>> by_teams_user(TeamsUserId const&) override { return std::nullopt; }
+    Status connect(store::Account const&, int) override { return {}; }
+    Status disconnect(MmUserId const&) override { return {}; }
+    Status update_token(MmUserId const&, std::string const&) override { return {}; }
+    Result<int> count_connected() override { return 0; }
+    Result<std::vector<MmUserId>> connected_users(std::size_t) override { return std::vector<MmUserId>(); }
+    Result<std::vector<TeamsUserId>> connected_among(std::vector<TeamsUserId> const& ids) override {
+        std::vector<TeamsUserId> out;
+        for (auto const& id : ids) {
+            if (!id.str().empty() && (id.str().back() - '0') % 2 == 0) {
+                out.push_back(id);
+            }
+        }
+        return out;
+    }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
@@ -58,10 +94,19 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         store::Repositories r;
         r.subscriptions = std::make_shared<FuzzSubscriptions>();
         r.inbox = std::make_shared<FuzzInbox>();
+        r.chats = std::make_shared<FuzzChats>();
+        r.accounts = std::make_shared<FuzzAccounts>();
         return r;
     }();
     std::string_view const body(reinterpret_cast<char const*>(data), size);
-    sync::Receiver receiver(repos, "fuzz-secret", std::make_shared<metrics::Counters>(), [] {}, [] {});
+    // A rich batch is trusted when its first validation token is "ok" (the real check is tested elsewhere; here the
+    // items behind it are the subject).
+    sync::Receiver receiver(
+        repos, "fuzz-secret", std::make_shared<metrics::Counters>(), [] {}, [] {}, {},
+        [](std::vector<std::string> const& tokens) {
+            return !tokens.empty() && tokens.front() == "ok" ? graph::TokenRefusal::none
+                                                             : graph::TokenRefusal::signature;
+        });
     (void)receiver.changes(body);
     (void)receiver.lifecycle(body);
     (void)sync::parse_resource(body);

@@ -161,6 +161,10 @@ func (r *rich) setMode(ctx context.Context, env *Env, mode string) error {
 	if err != nil {
 		return err
 	}
+	before, err := pluginStats(ctx, b.MM)
+	if err != nil {
+		return err
+	}
 	settings["subscriptionmode"] = mode
 	if err := b.MM.SetPluginSettings(ctx, b.MM.PluginID, settings); err != nil {
 		return fmt.Errorf("setting subscriptionMode=%s: %w", mode, err)
@@ -191,10 +195,11 @@ func (r *rich) setMode(ctx context.Context, env *Env, mode string) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	// Replacing the subscription reads every chat forward once (a catch-up): let it finish before measuring.
+	// Replacing the subscription reads every chat forward once (a catch-up, queued right after the new subscription
+	// is made): let it be queued and finish before measuring.
 	for {
 		st, err := pluginStats(ctx, b.MM)
-		if err == nil && st["inbox_items"] == 0 {
+		if err == nil && st["catchups"] > before["catchups"] && st["inbox_items"] == 0 {
 			break
 		}
 		select {

@@ -388,7 +388,9 @@ TEST_CASE("receiver: a rich batch is kept encrypted for bridged chats, dropped u
                                       "",
                                       msteams::now_ms()}));
     int woken = 0;
-    msteams::sync::Receiver receiver(w.store.repos, k_secret, w.stats, [&] { ++woken; }, {}, k_tenant, tw.tokens);
+    msteams::sync::Receiver receiver(
+        w.store.repos, k_secret, w.stats, [&] { ++woken; }, {}, k_tenant,
+        [&](auto const& tokens) { return tw.tokens->check(tokens); });
     auto const item = [](std::string const& chat, std::string const& id) {
         return json{{"subscriptionId", "sub-1"},
                     {"clientState", k_secret},
@@ -433,16 +435,16 @@ TEST_CASE("receiver: a rich batch is kept encrypted for bridged chats, dropped u
 
     // The keys cannot be read: Graph is asked to send the batch again.
     tw.keys_down = true;
-    msteams::sync::Receiver cold(
-        w.store.repos, k_secret, w.stats, {}, {}, k_tenant,
-        std::make_shared<msteams::graph::NotificationTokens>(
-            tw.http, msteams::graph::NotificationTokenSettings{tw.login.url("", "localhost"),
-                                                               k_client,
-                                                               k_tenant,
-                                                               86'400'000,
-                                                               300'000,
-                                                               300'000,
-                                                               std::chrono::milliseconds(2'000),
-                                                               {}}));
+    auto cold_tokens = std::make_shared<msteams::graph::NotificationTokens>(
+        tw.http, msteams::graph::NotificationTokenSettings{tw.login.url("", "localhost"),
+                                                           k_client,
+                                                           k_tenant,
+                                                           86'400'000,
+                                                           300'000,
+                                                           300'000,
+                                                           std::chrono::milliseconds(2'000),
+                                                           {}});
+    msteams::sync::Receiver cold(w.store.repos, k_secret, w.stats, {}, {}, k_tenant,
+                                 [&](auto const& tokens) { return cold_tokens->check(tokens); });
     CHECK(cold.changes(batch({tw.token(tw.claims())})).status == 503);
 }
