@@ -395,7 +395,41 @@ std::string_view to_string(RichRefusal r) noexcept {
     return "unknown";
 }
 
+struct RsaPrivateKey::Impl {
+    Pkey key;
+};
+
+RsaPrivateKey::RsaPrivateKey() = default;
+RsaPrivateKey::~RsaPrivateKey() { delete impl_; }
+RsaPrivateKey::RsaPrivateKey(RsaPrivateKey&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)) {}
+RsaPrivateKey& RsaPrivateKey::operator=(RsaPrivateKey&& other) noexcept {
+    if (this != &other) {
+        delete impl_;
+        impl_ = std::exchange(other.impl_, nullptr);
+    }
+    return *this;
+}
+
+Result<RsaPrivateKey> RsaPrivateKey::parse(std::string_view pem) {
+    Pkey key = load_rsa_private_key(pem);
+    if (!key) {
+        return fail(ErrorCode::invalid_argument, "not an RSA private key");
+    }
+    RsaPrivateKey out;
+    out.impl_ = new Impl{std::move(key)};
+    return out;
+}
+
 RichPlaintext decrypt_rich_content(std::string_view private_key_pem, std::string_view data_b64,
+                                   std::string_view data_key_b64, std::string_view data_signature_b64) {
+    auto key = RsaPrivateKey::parse(private_key_pem);
+    if (!key) {
+        return refused(RichRefusal::malformed);
+    }
+    return decrypt_rich_content(*key, data_b64, data_key_b64, data_signature_b64);
+}
+
+RichPlaintext decrypt_rich_content(RsaPrivateKey const& private_key, std::string_view data_b64,
                                    std::string_view data_key_b64, std::string_view data_signature_b64) {
     // Bound the work before doing any: sizes first, then decoding.
     if (data_b64.size() > k_max_rich_data || data_key_b64.size() > k_max_data_key_b64 ||
@@ -410,12 +444,10 @@ RichPlaintext decrypt_rich_content(std::string_view private_key_pem, std::string
         data->size() % k_iv_size != 0) {
         return refused(RichRefusal::malformed);
     }
-    Pkey const key = load_rsa_private_key(private_key_pem);
-    if (!key) {
+    if (private_key.impl_ == nullptr || !private_key.impl_->key) {
         return refused(RichRefusal::malformed);
     }
-
-    std::string symmetric = unwrap_key(key.get(), *wrapped_key);
+    std::string symmetric = unwrap_key(private_key.impl_->key.get(), *wrapped_key);
     Wipe const wipe_key{symmetric};
     if (symmetric.size() != k_symmetric_key_size) {
         return refused(RichRefusal::key);

@@ -39,8 +39,33 @@ struct RichPlaintext {
 // The limit on `data` (base64): a Teams message is at most ~28 KB of HTML; 4 MiB leaves room for any resource.
 inline constexpr std::size_t k_max_rich_data = 4u << 20;
 
+// An RSA private key parsed once (parsing a PEM costs twice the RSA decryption itself: keep one per certificate).
+// Safe to use from several threads at once.
+class RsaPrivateKey {
+public:
+    RsaPrivateKey();
+    ~RsaPrivateKey();
+    RsaPrivateKey(RsaPrivateKey&&) noexcept;
+    RsaPrivateKey& operator=(RsaPrivateKey&&) noexcept;
+    RsaPrivateKey(RsaPrivateKey const&) = delete;
+    RsaPrivateKey& operator=(RsaPrivateKey const&) = delete;
+
+    // invalid_argument when the PEM is not an RSA private key (or is encrypted, or over 64 KiB).
+    [[nodiscard]] static Result<RsaPrivateKey> parse(std::string_view pem);
+
+    struct Impl;
+
+private:
+    Impl* impl_ = nullptr;
+    friend RichPlaintext decrypt_rich_content(RsaPrivateKey const&, std::string_view, std::string_view,
+                                              std::string_view);
+};
+
 // Decrypts one item exactly as Graph specifies, checking the signature before decrypting anything. The inputs are
 // the base64 fields as they arrived. Never throws on bad input.
+[[nodiscard]] RichPlaintext decrypt_rich_content(RsaPrivateKey const& key, std::string_view data_b64,
+                                                 std::string_view data_key_b64, std::string_view data_signature_b64);
+// The same with the key as PEM, parsed for this item alone (a malformed PEM: `malformed`).
 [[nodiscard]] RichPlaintext decrypt_rich_content(std::string_view private_key_pem, std::string_view data_b64,
                                                  std::string_view data_key_b64, std::string_view data_signature_b64);
 

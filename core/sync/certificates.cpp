@@ -4,7 +4,6 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
-#include "crypto/rich.hpp"
 
 namespace msteams::sync {
 
@@ -35,15 +34,15 @@ Result<Certificates::Current> Certificates::current() {
                               at,
                               at + settings_.lifetime_ms};
     MSTEAMS_TRY(repo_->add(row));
-    {
+    if (auto key = crypto::RsaPrivateKey::parse(made.private_key_pem)) {
         std::lock_guard held(mutex_);
-        keys_[id] = std::make_shared<std::string const>(std::move(made.private_key_pem));
+        keys_[id] = std::make_shared<crypto::RsaPrivateKey const>(*std::move(key));
     }
     log::info("made a certificate for rich Teams notifications", {{"certificate_id", id}});
     return Current{row.id, row.certificate};
 }
 
-Result<std::shared_ptr<std::string const>> Certificates::private_key(std::string const& id) {
+Result<std::shared_ptr<crypto::RsaPrivateKey const>> Certificates::private_key(std::string const& id) {
     {
         std::lock_guard held(mutex_);
         if (auto const it = keys_.find(id); it != keys_.end()) {
@@ -58,7 +57,9 @@ Result<std::shared_ptr<std::string const>> Certificates::private_key(std::string
         }
         std::string pem;
         MSTEAMS_TRY_ASSIGN(pem, sealer_->open(row.private_key_sealed, row.id));
-        auto key = std::make_shared<std::string const>(std::move(pem));
+        crypto::RsaPrivateKey parsed;
+        MSTEAMS_TRY_ASSIGN(parsed, crypto::RsaPrivateKey::parse(pem));
+        auto key = std::make_shared<crypto::RsaPrivateKey const>(std::move(parsed));
         std::lock_guard held(mutex_);
         keys_[id] = key;
         return key;

@@ -9,6 +9,7 @@
 
 #include "common/result.hpp"
 #include "crypto/crypto.hpp"
+#include "crypto/rich.hpp"
 #include "store/repositories.hpp"
 
 // The certificates Microsoft Graph encrypts rich notifications with: RSA key pairs made by the bridge, their private
@@ -39,9 +40,9 @@ public:
     // nears its end. The leader's call (two nodes making one each at once would only waste one).
     [[nodiscard]] Result<Current> current();
 
-    // The private key (PEM) of the certificate a notification names: not_found when the bridge has no such
+    // The private key of the certificate a notification names, parsed once: not_found when the bridge has no such
     // certificate (not ours, or long expired); permission_denied when it does not open with the encryption key.
-    [[nodiscard]] Result<std::shared_ptr<std::string const>> private_key(std::string const& id);
+    [[nodiscard]] Result<std::shared_ptr<crypto::RsaPrivateKey const>> private_key(std::string const& id);
 
     // Forgets the certificates that expired more than keep_after_expiry ago; returns how many.
     [[nodiscard]] Result<std::int64_t> prune();
@@ -53,7 +54,7 @@ private:
     std::shared_ptr<crypto::Sealer const> sealer_;
     CertificateSettings settings_;
     std::mutex mutex_;
-    std::map<std::string, std::shared_ptr<std::string const>> keys_;  // opened private keys by id
+    std::map<std::string, std::shared_ptr<crypto::RsaPrivateKey const>> keys_;  // opened private keys by id
 };
 
 }  // namespace msteams::sync

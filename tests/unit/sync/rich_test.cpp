@@ -264,7 +264,13 @@ TEST_CASE("certificates: reused until a week before they end, then a new one, ol
     msteams::sync::Certificates follower(store.repos.certificates, sealer, settings);
     auto const key = follower.private_key(first.id);
     REQUIRE(key.has_value());
-    CHECK((*key)->starts_with("-----BEGIN PRIVATE KEY-----"));
+    // The key opened on this node decrypts what was encrypted for the leader's certificate.
+    auto const der = msteams::crypto::base64_decode(first.certificate).value();
+    auto const sealed = msteams::crypto::encrypt_rich_content(der, "for the follower");
+    auto const opened =
+        msteams::crypto::decrypt_rich_content(**key, sealed.data_b64, sealed.data_key_b64, sealed.data_signature_b64);
+    CHECK(opened.ok);
+    CHECK(opened.plaintext == "for the follower");
     CHECK(follower.private_key("unknown").error().code == msteams::ErrorCode::not_found);
     msteams::sync::Certificates wrong(store.repos.certificates,
                                       std::make_shared<msteams::crypto::Sealer const>("another key"), settings);
