@@ -39,7 +39,7 @@ struct InboundSettings {
     InboundMode mode = InboundMode::mirror;
     MmUserId bot_user_id;
     std::int64_t max_file_size = 20LL << 20;  // to Mattermost
-    int workers = 2;
+    int workers = 4;
     // A group chat's membership is read again after this long.
     std::int64_t chat_info_ttl_ms = 10 * 60 * 1000;
     // Reading a chat forward from its cursor starts this much earlier (clock skew between Graph's servers).
