@@ -60,6 +60,22 @@ std::int64_t newest_change(std::vector<graph::ChatMessage> const& messages) {
     return newest;
 }
 
+// When the oldest of a batch's notifications arrived (Unix ms).
+std::int64_t oldest_received(std::vector<store::InboxItem> const& items) {
+    std::int64_t oldest = items.front().received_at;
+    for (auto const& item : items) {
+        oldest = std::min(oldest, item.received_at);
+    }
+    return oldest;
+}
+
+// In the order they were written (Graph keeps no order between notifications, nor between pages).
+void sort_oldest_first(std::vector<graph::ChatMessage>& messages) {
+    std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
+        return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+    });
+}
+
 // Adds what rich notifications carried to what was read (the newer version of a message wins); empties `heard`.
 void merge_heard(std::vector<graph::ChatMessage>& messages, std::map<TeamsMessageId, graph::ChatMessage>& heard) {
     for (auto& [id, m] : heard) {
@@ -172,6 +188,10 @@ Result<bool> Inbound::run_once() {
     }
     if (done && *done == Outcome::wait_for_sender) {
         MSTEAMS_TRY(repos_.inbox->delay(ids, now_ms() + 1000));
+        return true;
+    }
+    if (done && *done == Outcome::hold) {
+        MSTEAMS_TRY(repos_.inbox->delay(ids, oldest_received(items) + settings_.rich_hold_ms));
         return true;
     }
     if (done) {
@@ -442,6 +462,9 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         !plan.catch_up && plan.discover_since == 0 &&
         std::all_of(wanted.begin(), wanted.end(), [&](auto const& id) { return heard.contains(id); });
     if (all_heard) {
+        if (oldest_received(items) > now_ms() - settings_.rich_hold_ms) {
+            return Outcome::hold;
+        }
         return apply_heard(tx, work, members, portal, wanted, heard, attempts);
     }
 
@@ -474,9 +497,7 @@ Result<Inbound::Outcome> Inbound::read_and_apply(store::Tx& tx, Work& work, std:
             wanted.clear();
             merge_heard(messages, heard);
         }
-        std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
-            return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
-        });
+        sort_oldest_first(messages);
 
         bool current = false;
         MSTEAMS_TRY_ASSIGN(current, read_is_current(tx, chat_id, version, messages));
@@ -518,9 +539,7 @@ Result<Inbound::Outcome> Inbound::apply_heard(store::Tx& tx, Work& work, std::ve
     for (auto const& id : wanted) {
         messages.push_back(std::move(heard[id]));
     }
-    std::stable_sort(messages.begin(), messages.end(), [](auto const& a, auto const& b) {
-        return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
-    });
+    sort_oldest_first(messages);
     // The bridge's own sends in flight are waited for as after a read (an echo must find its link).
     bool current = false;
     MSTEAMS_TRY_ASSIGN(current, read_is_current(tx, chat_id, version, messages));

@@ -47,6 +47,10 @@ struct InboundSettings {
     std::size_t max_messages_per_read = 1000;
     // The keys of rich notifications; null: an item's encrypted content is never opened (it is read from Graph).
     std::shared_ptr<Certificates> certificates;
+    // Graph keeps no order between notifications, and a rich message is applied without reading the chat: a chat's
+    // rich items are applied once the oldest has waited this long, together with every item that came meanwhile, in
+    // the order the messages were written.
+    std::int64_t rich_hold_ms = 1000;
 };
 
 class Inbound {
@@ -71,7 +75,8 @@ public:
 
 private:
     struct Work;
-    enum class Outcome { done, wait_for_sender };
+    // hold: rich items younger than rich_hold_ms wait for the notifications of earlier messages delivered alongside.
+    enum class Outcome { done, wait_for_sender, hold };
     // The messages rich items carry, opened (the newest version of each); `dropped`: the messages whose every item
     // was refused (counted; nothing of them is applied). An error only when a key could not be read now.
     [[nodiscard]] Status open_rich(std::vector<store::InboxItem> const& items,

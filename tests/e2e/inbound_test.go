@@ -391,16 +391,7 @@ func TestInbound(t *testing.T) {
 		if inTransaction != "0" {
 			t.Errorf("%s core sessions stayed idle in transaction", inTransaction)
 		}
-		counters, err := b.ctl.Counters(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var reads int64
-		for _, r := range counters.Requests {
-			if r.Host == "graph" && strings.HasPrefix(r.Route, "GET ") && strings.Contains(r.Route, "/messages") {
-				reads += r.Count
-			}
-		}
+		reads := graphMessageReads(t, b)
 		// One read per new message at most (a read forward from the cursor may cover several); the replays cost none
 		// (before, each batch of them cost a read: at least 4 for 400).
 		if reads > fresh {

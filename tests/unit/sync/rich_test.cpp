@@ -92,10 +92,11 @@ struct RichWorld : PipelineWorld {
     std::unique_ptr<msteams::sync::Inbound> inbound;
     std::int64_t t0 = msteams::now_ms() - 60'000;
 
-    RichWorld() {
+    explicit RichWorld(std::int64_t hold_ms = 0) {
         connect(k_alice, "alice", alice_teams);
         teams->add_chat(chat, "oneOnOne", {alice_teams, bob_teams});
         msteams::sync::InboundSettings settings;
+        settings.rich_hold_ms = hold_ms;
         settings.bot_user_id = msteams::MmUserId("bot0000000000000000000000b");
         settings.certificates = certificates;
         inbound =
@@ -180,6 +181,28 @@ TEST_CASE("rich: a notification's own message is posted, edited and deleted with
 
     // The chat counts as active for the periodic read forward (its cursor stays where reading stopped).
     CHECK(w.store.repos.inbox->enqueue_reconcile(w.t0 - 1, msteams::now_ms()).value() == 1);
+}
+
+TEST_CASE("rich: messages whose notifications came out of order are posted in the order they were written",
+          "[sync][rich]") {
+    RichWorld w(/*hold_ms=*/1'000);
+    // The second message's notification comes first; the first's a moment later (Graph keeps no order).
+    w.heard(chat_message(w.chat, "3002", w.bob_teams, "<p>second</p>", w.t0 + 10, w.t0 + 10));
+    w.drain();
+    CHECK(w.messages().empty());  // held: an earlier message's notification may be on its way
+    w.heard(chat_message(w.chat, "3001", w.bob_teams, "<p>first</p>", w.t0, w.t0));
+    // Once the oldest has waited the hold, everything that came meanwhile is applied together, in order.
+    w.store.with([](auto& t) {
+        for (auto& q : t.inbox) {
+            q.item.received_at -= 1'500;
+        }
+    });
+    w.make_due();
+    w.drain();
+    CHECK(w.messages() == std::vector<std::string>{"first", "second"});
+    CHECK(w.graph_reads() == 0);
+    // A held item's wait is no failed attempt.
+    CHECK(w.stats->failures == 0);
 }
 
 TEST_CASE("rich: tampered content, an unknown certificate or another message's content is refused, nothing posted",
