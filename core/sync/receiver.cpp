@@ -273,7 +273,11 @@ Receiver::Rich Receiver::take_rich(nlohmann::json const& item, RichBatch& batch,
         stats_->rich_refused.add({"webhook", graph::to_string(*batch.checked)});
         return Rich::drop;
     }
-    auto const is_bridged = bridged(accepted.thread_id, batch.connected);
+    auto const known = batch.chats.find(accepted.thread_id);
+    auto const is_bridged =
+        known != batch.chats.end()
+            ? known->second
+            : batch.chats.emplace(accepted.thread_id, bridged(accepted.thread_id, batch.connected)).first->second;
     if (is_bridged == Bridged::no) {
         ++stats_->rich_unbridged;  // dropped unread: nothing of it is stored or logged
         return Rich::drop;

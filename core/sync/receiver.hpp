@@ -60,16 +60,17 @@ private:
     // An item checked like any notification (clientState, tenant, a subscription of ours, a resource); nullopt when
     // refused (counted).
     [[nodiscard]] std::optional<store::InboxItem> accept(nlohmann::json const& item, std::int64_t now);
+    enum class Bridged { yes, no, unknown };
     struct RichBatch {
         std::vector<std::string> tokens;             // the batch's validationTokens
         std::optional<graph::TokenRefusal> checked;  // once, at the first rich item
         std::map<TeamsUserId, bool> connected;       // each member asked about once
+        std::map<TeamsThreadId, Bridged> chats;      // each chat looked up once
     };
     enum class Rich { keep, drop, retry };
     // A rich item: kept (with its content when its chat is bridged), dropped (forged batch, unbridged chat: counted,
     // nothing stored), or the batch is to be sent again (the keys could not be read).
     [[nodiscard]] Rich take_rich(nlohmann::json const& item, RichBatch& batch, store::InboxItem& accepted);
-    enum class Bridged { yes, no, unknown };
     // Whether a rich item's chat has a connected member, from what the database knows (no Graph request: the
     // answer to Graph waits on it). `connected` caches the batch's answers by Teams user.
     [[nodiscard]] Bridged bridged(TeamsThreadId const& chat_id, std::map<TeamsUserId, bool>& connected);

@@ -16,6 +16,7 @@
 #include "crypto/crypto.hpp"
 #include "crypto/rich.hpp"
 #include "fakes/pipeline_world.hpp"
+#include "graph/detail/support.hpp"
 #include "graph/notification_tokens.hpp"
 #include "sync/certificates.hpp"
 #include "sync/inbound.hpp"
@@ -37,16 +38,7 @@ constexpr char const* k_tenant = "6e7a9c1b-0f3d-4c2a-9b8e-1d2c3b4a5f60";
 constexpr char const* k_client = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a";
 constexpr char const* k_secret = "webhook-secret-0123456789";
 
-std::string iso(std::int64_t ms) {
-    auto const t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[48];
-    std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-    return out;
-}
+using msteams::graph::detail::format_time;  // Graph's own shape of a time
 
 // A chatMessage as Graph serialises it (what a rich notification's content decrypts to).
 json chat_message(msteams::TeamsThreadId const& chat, std::string const& id, msteams::TeamsUserId const& from,
@@ -54,18 +46,18 @@ json chat_message(msteams::TeamsThreadId const& chat, std::string const& id, mst
     json m{{"id", id},
            {"chatId", chat.str()},
            {"messageType", "message"},
-           {"createdDateTime", iso(created)},
-           {"lastModifiedDateTime", iso(modified)},
+           {"createdDateTime", format_time(created)},
+           {"lastModifiedDateTime", format_time(modified)},
            {"from", {{"user", {{"id", from.str()}, {"displayName", "Bob"}}}}},
            {"body", {{"contentType", "html"}, {"content", html}}},
            {"attachments", json::array()},
            {"mentions", json::array()},
            {"reactions", json::array()}};
     if (deleted) {
-        m["deletedDateTime"] = iso(modified);
+        m["deletedDateTime"] = format_time(modified);
     }
     if (modified != created) {
-        m["lastEditedDateTime"] = iso(modified);
+        m["lastEditedDateTime"] = format_time(modified);
     }
     return m;
 }
