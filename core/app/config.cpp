@@ -40,6 +40,10 @@ constexpr Setting k_extra_ca{"extraCaPem", "Additional trusted CA certificates"}
 constexpr Setting k_evaluation_api{"evaluationApi", "Use the Graph evaluation API"};
 constexpr Setting k_chat_sync{"chatSync", "Teams chats"};
 constexpr Setting k_subscription_mode{"subscriptionMode", "How the bridge hears of Teams messages"};
+constexpr Setting k_user_budget{"perUserSubscriptionBudget", "Teams subscriptions the bridge may own"};
+// Advanced, not in System Console: the planner's activity half-life and shortest hold of a rich subscription (tests).
+constexpr Setting k_planner_half_life{"plannerHalfLifeSeconds", "Activity half-life (seconds)"};
+constexpr Setting k_planner_min_hold{"plannerMinHoldSeconds", "Shortest hold of a rich subscription (seconds)"};
 constexpr Setting k_enforce{"enforceConnectedAccounts", "Ask users to connect their Teams account"};
 constexpr Setting k_allow_skip{"allowSkipConnectAccounts", "Allow users to skip connecting for now"};
 constexpr Setting k_connected_allowed{"connectedUsersAllowed", "Maximum connected users"};
@@ -368,6 +372,8 @@ char const* to_string(SubscriptionMode m) noexcept {
     switch (m) {
         case SubscriptionMode::global: return "global";
         case SubscriptionMode::global_rich: return "global-rich";
+        case SubscriptionMode::per_user: return "per-user";
+        case SubscriptionMode::hybrid: return "hybrid";
     }
     return "?";
 }
@@ -502,8 +508,14 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
                  {{"mirror", ChatSync::mirror}, {"notifications", ChatSync::notifications}, {"off", ChatSync::off}}),
         c.chat_sync);
     problems.take(r.choice(k_subscription_mode, SubscriptionMode::global,
-                           {{"global", SubscriptionMode::global}, {"global-rich", SubscriptionMode::global_rich}}),
+                           {{"global", SubscriptionMode::global},
+                            {"global-rich", SubscriptionMode::global_rich},
+                            {"per-user", SubscriptionMode::per_user},
+                            {"hybrid", SubscriptionMode::hybrid}}),
                   c.subscription_mode);
+    problems.take(r.integer(k_user_budget, 9000, 2, 10'000), c.per_user_subscription_budget);
+    problems.take(r.integer(k_planner_half_life, 6 * 3600, 1, 7 * 86400), c.planner_half_life_seconds);
+    problems.take(r.integer(k_planner_min_hold, 30 * 60, 0, 86400), c.planner_min_hold_seconds);
 
     problems.take(r.boolean(k_enforce, false), c.enforce_connected_accounts);
     problems.take(r.boolean(k_allow_skip, true), c.allow_skip_connect_accounts);

@@ -28,8 +28,10 @@ enum class Cloud { global, usgov, usgovdod, china, custom };
 enum class ChatSync { mirror, notifications, off };
 // How the bridge hears of Teams chat messages: `global`, one tenant-wide subscription with basic notifications (each
 // message read with a GET); `global_rich`, the same subscription with the message inside the notification, encrypted
-// for the bridge (no GET).
-enum class SubscriptionMode { global, global_rich };
+// for the bridge (no GET); `per_user`, a rich subscription per connected user while the budget lasts (in the order
+// they connected) beside the basic global one for the rest; `hybrid`, the same with the budget given to the users
+// whose chats are busiest (subscriptions::Planner).
+enum class SubscriptionMode { global, global_rich, per_user, hybrid };
 enum class SyntheticAuthService { saml, ldap };
 enum class SyntheticAuthData { id, mail, user_principal_name };
 
@@ -58,6 +60,10 @@ struct Config {
     // What is bridged
     ChatSync chat_sync = ChatSync::mirror;
     SubscriptionMode subscription_mode = SubscriptionMode::global;
+    // per-user and hybrid: Teams subscriptions the bridge may own in all (the organization has 10,000 for every app).
+    int per_user_subscription_budget = 9000;
+    int planner_half_life_seconds = 6 * 3600;
+    int planner_min_hold_seconds = 30 * 60;
 
     // Users
     bool enforce_connected_accounts = false;

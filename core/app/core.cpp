@@ -1,6 +1,9 @@
 #include "app/core.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -117,6 +120,67 @@ std::string read_icon(std::string const& bundle_path) {
         return {};
     }
     return data;
+}
+
+// Who holds a rich subscription of their own, read from the database at most every 5 s (the workers of every node
+// ask, before waiting for a rich notification rather than reading a message).
+class RichHolders {
+public:
+    explicit RichHolders(std::shared_ptr<store::Subscriptions> subscriptions)
+        : subscriptions_(std::move(subscriptions)) {}
+
+    bool any_of(std::vector<TeamsUserId> const& users) {
+        std::lock_guard lock(mutex_);
+        auto const now = now_ms();
+        if (read_at_ < 0 || now - read_at_ >= 5000) {
+            read_at_ = now;
+            if (auto rows = subscriptions_->list()) {
+                holders_.clear();
+                for (auto const& row : *rows) {
+                    if (row.kind == store::SubscriptionKind::user && row.state == store::SubscriptionState::active) {
+                        holders_.insert(row.owner);
+                    }
+                }
+            }
+        }
+        return std::any_of(users.begin(), users.end(), [&](auto const& u) { return holders_.contains(u.str()); });
+    }
+
+private:
+    std::shared_ptr<store::Subscriptions> subscriptions_;
+    std::mutex mutex_;
+    std::set<std::string> holders_;
+    std::int64_t read_at_ = -1;
+};
+
+// per-user and hybrid: the planner's settings from the configuration; nullopt for the global modes.
+std::optional<subscriptions::PlannerSettings> planner_settings(Config const& config) {
+    if (config.subscription_mode != SubscriptionMode::per_user &&
+        config.subscription_mode != SubscriptionMode::hybrid) {
+        return std::nullopt;
+    }
+    subscriptions::PlannerSettings p;
+    p.mode = config.subscription_mode == SubscriptionMode::per_user ? subscriptions::PlanMode::per_user
+                                                                    : subscriptions::PlanMode::hybrid;
+    p.budget = static_cast<std::size_t>(config.per_user_subscription_budget);
+    p.half_life_ms = static_cast<std::int64_t>(config.planner_half_life_seconds) * 1000;
+    p.min_hold_ms = static_cast<std::int64_t>(config.planner_min_hold_seconds) * 1000;
+    return p;
+}
+
+// `/msteams status @user`: the planner as the database sees it, asked about one user; empty in the global modes.
+std::function<Result<std::string>(TeamsUserId const&)> explainer(
+    std::optional<subscriptions::PlannerSettings> const& settings, store::Repositories const& repos) {
+    if (!settings) {
+        return {};
+    }
+    return [settings = *settings, repos](TeamsUserId const& user) -> Result<std::string> {
+        std::vector<store::SubscriptionRow> rows;
+        MSTEAMS_TRY_ASSIGN(rows, repos.subscriptions->list());
+        subscriptions::Planner planner{settings};
+        MSTEAMS_TRY_ASSIGN(planner, subscriptions::load_planner(settings, *repos.planning, rows));
+        return planner.explain(user.str(), now_ms());
+    };
 }
 
 }  // namespace
@@ -375,6 +439,11 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     // applied too.
     auto certificates = std::make_shared<sync::Certificates>(runtime->repos.certificates, runtime->sealer);
     inbound.certificates = certificates;
+    if (auto planner = planner_settings(*config)) {
+        auto holders = std::make_shared<RichHolders>(runtime->repos.subscriptions);
+        inbound.rich_covered = [holders](std::vector<TeamsUserId> const& users) { return holders->any_of(users); };
+        inbound.activity_half_life_ms = planner->half_life_ms;
+    }
     runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->repos, runtime->logins, runtime->graph,
                                                        runtime->entra, runtime->people, stats_);
 
@@ -396,8 +465,11 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     monitor.lifecycle_url = site + "/plugins/" + k_plugin_id + "/lifecycle";
     monitor.client_state = config->webhook_secret;
     monitor.node_id = node_id_;
-    if (config->subscription_mode == SubscriptionMode::global_rich) {
-        monitor.certificates = certificates;
+    monitor.certificates = certificates;
+    monitor.global_rich = config->subscription_mode == SubscriptionMode::global_rich;
+    monitor.user_resource_suffix = config->evaluation_api ? "" : "?model=B";
+    if (auto planner = planner_settings(*config)) {
+        monitor.planner = *planner;
     }
     // A node killed with its server may have had posts saved whose hooks never ran: the posts since a minute before
     // its last heartbeat (clocks differ a little) are looked at again.
@@ -478,7 +550,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"
         : config->synthetic_auth_data == SyntheticAuthData::user_principal_name ? "upn"
                                                                                 : "id",
-        [this] { return to_markdown(diagnostics()); }});
+        [this] { return to_markdown(diagnostics()); }, explainer(planner_settings(*config), runtime->repos)});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
     graph::NotificationTokenSettings token_settings;
     token_settings.login_base = config->login_base_url;
@@ -615,6 +687,10 @@ void Core::welcome(sync::Connected const& connected) const {
     auto const config = config_.load();
     if (connected.purpose != sync::Purpose::user || bot_user_id_.empty() || !config) {
         return;
+    }
+    // per-user and hybrid: the planner looks at the newcomer now (on the leader; the others within its interval).
+    if (auto const runtime = runtime_.load(); runtime && runtime->monitor && planner_settings(*config)) {
+        runtime->monitor->wake();
     }
     auto channel = api_->get_direct_channel(bot_user_id_, connected.mm_user_id);
     if (!channel) {
@@ -758,6 +834,15 @@ Diagnostics Core::diagnostics() const {
     }
     d.overview = std::move(*overview);
     d.subscriptions = std::move(*subscriptions);
+    if (config) {
+        d.subscription_mode = to_string(config->subscription_mode);
+        if (auto const settings = planner_settings(*config)) {
+            d.configured_budget = settings->budget;
+            if (auto planner = subscriptions::load_planner(*settings, *runtime->repos.planning, d.subscriptions)) {
+                d.planner_budget = planner->budget(d.now);
+            }
+        }
+    }
     return d;
 }
 

@@ -1,5 +1,7 @@
 #include "app/diagnostics.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
@@ -83,8 +85,30 @@ std::string to_markdown(Diagnostics const& d) {
                "\n";
         return out;
     }
+    auto const per_user =
+        static_cast<std::size_t>(std::count_if(d.subscriptions.begin(), d.subscriptions.end(),
+                                               [](auto const& s) { return s.kind == store::SubscriptionKind::user; }));
+    if (d.planner_budget) {
+        out += "- **Subscriptions (" + d.subscription_mode + "):** " + std::to_string(per_user) +
+               " users on a rich subscription of their own, " +
+               std::to_string(o.connected_users > static_cast<std::int64_t>(per_user)
+                                  ? o.connected_users - static_cast<std::int64_t>(per_user)
+                                  : 0) +
+               " connected users heard through the global subscription; budget " + std::to_string(*d.planner_budget) +
+               " subscriptions in all" +
+               (*d.planner_budget < d.configured_budget
+                    ? " (shrunk from " + std::to_string(d.configured_budget) +
+                          " after Microsoft Graph refused one for the organization's quota)"
+                    : "") +
+               ". `/msteams status @user` tells why a user is or is not on one.\n";
+    } else if (!d.subscription_mode.empty()) {
+        out += "- **Subscriptions (" + d.subscription_mode + "):**\n";
+    }
     out += "\n| Subscription | Resource | State | Expires |\n|---|---|---|---|\n";
     for (auto const& s : d.subscriptions) {
+        if (s.kind == store::SubscriptionKind::user) {
+            continue;  // counted above
+        }
         out += "| " + std::string(store::text(s.kind)) + " | " + s.resource + " | " +
                std::string(store::text(s.state)) + " | " + utc(s.expires_at) + " (in " + span(s.expires_at - d.now) +
                ") |\n";
@@ -125,13 +149,21 @@ std::string to_json(Diagnostics const& d) {
                        {"dead_letters", o.dead_letters}};
         j["users"] = {{"connected", o.connected_users}, {"disconnected", o.disconnected_users}};
         auto subs = nlohmann::json::array();
+        std::int64_t per_user = 0;
         for (auto const& s : d.subscriptions) {
+            if (s.kind == store::SubscriptionKind::user) {
+                ++per_user;
+                continue;
+            }
             subs.push_back({{"kind", std::string(store::text(s.kind))},
                             {"resource", s.resource},
                             {"state", std::string(store::text(s.state))},
                             {"expires_at", s.expires_at}});
         }
         j["subscriptions"] = std::move(subs);
+        j["subscription_mode"] = d.subscription_mode;
+        j["per_user_subscriptions"] = per_user;
+        j["subscription_budget"] = d.planner_budget ? nlohmann::json(*d.planner_budget) : nlohmann::json(nullptr);
         j["database"] = {{"readable", true}};
     } else {
         j["database"] = {{"readable", false}, {"problem", d.database_problem}};

@@ -35,6 +35,11 @@ struct Diagnostics {
     // the database (nullopt: it could not be read; database_problem says why)
     std::optional<store::Overview> overview;
     std::vector<store::SubscriptionRow> subscriptions;
+    // How the bridge hears of Teams messages (global, global-rich, per-user, hybrid); per-user and hybrid: the
+    // planner's budget in force (the global subscription included) and the configured one.
+    std::string subscription_mode;
+    std::optional<std::size_t> planner_budget;
+    std::size_t configured_budget = 0;
     std::string database_problem;
     std::int64_t now = 0;  // Unix ms, for ages
 };

@@ -5,6 +5,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/strings.hpp"
 #include "graph/entra.hpp"
 
 namespace msteams::commands {
@@ -113,6 +114,39 @@ bool valid_username(std::string const& name) {
     return true;
 }
 
+// `/msteams status @user` for system admins: whether the user is on a rich subscription of their own, and why.
+Result<std::string> explain_user(mm::Api& api, AdminSource const& source, Invocation const& inv) {
+    if (inv.words.size() != 1) {
+        return fail(ErrorCode::invalid_argument, "Usage: `/msteams status` or `/msteams status @username`.");
+    }
+    auto const username = strip_at(inv.words[0]);
+    if (!valid_username(username)) {
+        return fail(ErrorCode::invalid_argument, "`" + strings::utf8_prefix(username, 64) + "` is not a username.");
+    }
+    std::shared_ptr<AdminContext const> ctx;
+    MSTEAMS_TRY_ASSIGN(ctx, active(source));
+    auto const user = api.get_user_by_username(username);
+    if (!user) {
+        return fail(ErrorCode::not_found, "There is no user @" + username + ".");
+    }
+    auto const account = ctx->repos.accounts->by_mm_user(user->id);
+    if (!account) {
+        return std::unexpected(data_failure(account.error()));
+    }
+    if (!*account || !(*account)->connected()) {
+        return "@" + username +
+               " has no connected Teams account: the bridge hears of their chats only through "
+               "connected members.";
+    }
+    if (!ctx->explain_subscription) {
+        return "@" + username +
+               " is heard through the global subscription (every connected user is, in this subscription mode).";
+    }
+    std::string line;
+    MSTEAMS_TRY_ASSIGN(line, ctx->explain_subscription((*account)->teams_user_id));
+    return "@" + username + ": " + line + ".";
+}
+
 // Long (over 80 lines) on purpose: one registration per sub-command, each a short handler, listed as /msteams help
 // lists them.
 // NOLINTNEXTLINE(readability-function-size)
@@ -121,8 +155,15 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const&
     if (auto const* status = dispatcher.find("status"); status != nullptr && status->run) {
         SubCommand extended = *status;
         extended.run = [&api, source, base = status->run](Invocation const& inv) -> Result<std::string> {
-            auto reply = base(inv);
             auto const admin = api.has_permission_to(inv.args.user_id, "manage_system");
+            if (!inv.words.empty()) {
+                if (!admin || !*admin) {
+                    return fail(ErrorCode::permission_denied,
+                                "Only system admins can see another user's subscription: use `/msteams status`.");
+                }
+                return explain_user(api, source, inv);
+            }
+            auto reply = base(inv);
             if (!reply || !admin || !*admin) {
                 return reply;
             }

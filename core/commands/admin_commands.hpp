@@ -17,6 +17,9 @@ struct AdminContext {
     std::string synthetic_auth_data;     // "id", "mail" or "upn"
     // The bridge's state for system admins (Markdown), appended to /msteams status; may be empty.
     std::function<std::string()> status_details;
+    // Why a Teams user is or is not on a rich subscription of their own (per-user and hybrid modes), for
+    // `/msteams status @user`; empty in the global modes.
+    std::function<Result<std::string>(TeamsUserId const&)> explain_subscription{};
 };
 
 // nullptr while the plugin is not active.

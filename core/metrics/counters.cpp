@@ -63,6 +63,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("subscriptions_renewed", subscriptions_renewed);
     add("subscriptions_deleted", subscriptions_deleted);
     add("subscription_failures", subscription_failures);
+    add("subscription_quota_refusals", subscription_quota_refusals);
     add("nodes_lost", nodes_lost);
     return out;
 }

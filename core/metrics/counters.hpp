@@ -92,6 +92,8 @@ struct Counters {
     Counter subscriptions_renewed{0};
     Counter subscriptions_deleted{0};
     Counter subscription_failures{0};
+    // per-user subscriptions Graph refused for the organization's quota (each shrank the planner's budget)
+    Counter subscription_quota_refusals{0};
     // nodes of the cluster that stopped beating without stopping (killed), whose lost hooks were recovered
     Counter nodes_lost{0};
 

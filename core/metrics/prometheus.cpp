@@ -265,6 +265,9 @@ void render_counters(Exposition& e, Counters const& c) {
     counter("msteams_subscription_operations_total", subs, c.subscriptions_renewed, {{"operation", "renew"}});
     counter("msteams_subscription_operations_total", subs, c.subscriptions_deleted, {{"operation", "delete"}});
     counter("msteams_subscription_operations_total", subs, c.subscription_failures, {{"operation", "failed"}});
+    counter("msteams_subscription_quota_refusals_total",
+            "Per-user subscriptions Microsoft Graph refused for the organization's quota; each shrank the budget.",
+            c.subscription_quota_refusals);
     counter("msteams_nodes_lost_total",
             "Nodes found to have stopped without shutting down (their heartbeat too old); the posts whose hooks they "
             "may have lost were recovered.",

@@ -185,6 +185,25 @@ struct SubscriptionRow {
     std::string certificate_id{};  // rich subscriptions: the certificate it was created or last renewed with
 };
 
+// A connected Teams user, for the subscription planner.
+struct ConnectedUser {
+    TeamsUserId user;
+    std::int64_t connected_at = 0;  // Unix ms
+};
+
+// A Teams user's activity: bridged messages in their chats, decayed; the value at `at` (Unix ms).
+struct ActivityRow {
+    TeamsUserId user;
+    double activity = 0;
+    std::int64_t at = 0;
+};
+
+// Graph refused a subscription for the organization's quota while the bridge owned `budget` of them.
+struct QuotaRefusal {
+    std::int64_t budget = 0;
+    std::int64_t at = 0;  // Unix ms
+};
+
 // A certificate Graph encrypts rich notifications with (msteams_certificates).
 struct CertificateRow {
     std::string id;  // the encryptionCertificateId

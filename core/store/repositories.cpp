@@ -22,6 +22,7 @@ Repositories postgres_repositories(std::shared_ptr<Database> db) {
     r.nodes = postgres_nodes(db);
     r.notices = postgres_notices(db);
     r.certificates = postgres_certificates(db);
+    r.planning = postgres_planning(db);
     r.db = std::move(db);
     return r;
 }

@@ -254,6 +254,23 @@ public:
     [[nodiscard]] virtual Result<std::int64_t> remove_expired(std::int64_t before_ms) = 0;
 };
 
+// What the planner of per-user subscriptions reads and keeps (msteams_activity, msteams_planner; accounts read only).
+class Planning {
+public:
+    virtual ~Planning() = default;
+    // The connected Teams users, with when they connected.
+    [[nodiscard]] virtual Result<std::vector<ConnectedUser>> connected() = 0;
+    // Every stored activity (its value at its time; decay is the reader's).
+    [[nodiscard]] virtual Result<std::vector<ActivityRow>> activity() = 0;
+    // Adds `messages` to each user's activity at now_ms, the stored value first halved every half_life_ms.
+    [[nodiscard]] virtual Status credit(std::vector<TeamsUserId> const& users, double messages, std::int64_t now_ms,
+                                        std::int64_t half_life_ms) = 0;
+    // The quota refusal in force, if any.
+    [[nodiscard]] virtual Result<std::optional<QuotaRefusal>> refusal() = 0;
+    // Records a refusal; nullopt forgets it.
+    [[nodiscard]] virtual Status set_refusal(std::optional<QuotaRefusal> const& refusal) = 0;
+};
+
 // All of them, and the database for transactions that span several.
 struct Repositories {
     std::shared_ptr<Database> db;
@@ -273,6 +290,7 @@ struct Repositories {
     std::shared_ptr<Nodes> nodes;
     std::shared_ptr<Notices> notices;
     std::shared_ptr<Certificates> certificates;
+    std::shared_ptr<Planning> planning;
 };
 
 // The PostgreSQL repositories over `db`.
@@ -280,6 +298,7 @@ struct Repositories {
 [[nodiscard]] std::shared_ptr<Users> postgres_users(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Notices> postgres_notices(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Certificates> postgres_certificates(std::shared_ptr<Database> db);
+[[nodiscard]] std::shared_ptr<Planning> postgres_planning(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Portals> postgres_portals(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Chats> postgres_chats(std::shared_ptr<Database> db);
 [[nodiscard]] std::shared_ptr<Messages> postgres_messages(std::shared_ptr<Database> db);

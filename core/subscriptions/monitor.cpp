@@ -221,15 +221,23 @@ void Monitor::run_jobs(bool took_over) {
     }
 }
 
-Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
+std::string Monitor::user_resource(TeamsUserId const& user) const {
+    return "users/" + user.str() + "/chats/getAllMessages" + settings_.user_resource_suffix;
+}
+
+Result<store::SubscriptionRow> Monitor::create(std::string const& token, TeamsUserId const& owner) {
+    bool const per_user = !owner.empty();
     graph::Subscription wanted;
-    wanted.resource = settings_.resource;
+    wanted.resource = per_user ? user_resource(owner) : settings_.resource;
     wanted.change_type = "created,updated,deleted";
     wanted.notification_url = settings_.notification_url;
     wanted.lifecycle_notification_url = settings_.lifecycle_url;
     wanted.client_state = settings_.client_state;
     wanted.expires_at = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
-    if (settings_.certificates) {
+    if (per_user || settings_.global_rich) {
+        if (!settings_.certificates) {
+            return fail(ErrorCode::internal, "rich subscriptions need the bridge's certificates");
+        }
         sync::Certificates::Current certificate;
         MSTEAMS_TRY_ASSIGN(certificate, settings_.certificates->current());
         wanted.include_resource_data = true;
@@ -239,9 +247,9 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
     graph::Subscription made;
     MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
     store::SubscriptionRow row{made.id,
-                               store::SubscriptionKind::chats,
-                               settings_.resource,
-                               "",
+                               per_user ? store::SubscriptionKind::user : store::SubscriptionKind::chats,
+                               wanted.resource,
+                               owner.str(),
                                made.expires_at,
                                now_ms(),
                                store::SubscriptionState::active,
@@ -249,7 +257,12 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token) {
                                wanted.encryption_certificate_id};
     MSTEAMS_TRY(repos_.subscriptions->put(row));
     ++stats_->subscriptions_created;
-    log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
+    if (per_user) {
+        log::info("created a Teams user's rich chats subscription",
+                  {{"subscription_id", made.id}, {"teams_user_id", owner.str()}});
+    } else {
+        log::info("created the Teams chats subscription", {{"subscription_id", made.id}, {"resource", made.resource}});
+    }
     return row;
 }
 
@@ -279,7 +292,7 @@ Status Monitor::renew_if_due(std::string const& token, store::SubscriptionRow& c
     auto const expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
     // A rich subscription is renewed with the newest certificate (rotated before the old one ends).
     sync::Certificates::Current certificate;
-    if (settings_.certificates) {
+    if (!current.certificate_id.empty() && settings_.certificates) {
         MSTEAMS_TRY_ASSIGN(certificate, settings_.certificates->current());
         if (certificate.id == current.certificate_id) {
             certificate = {};
@@ -291,7 +304,7 @@ Status Monitor::renew_if_due(std::string const& token, store::SubscriptionRow& c
             return std::unexpected(renewed.error());
         }
         MSTEAMS_TRY(repos_.subscriptions->remove(current.id));
-        MSTEAMS_TRY_ASSIGN(current, create(token));
+        MSTEAMS_TRY_ASSIGN(current, create(token, TeamsUserId(current.owner)));
         reasons.push_back("the subscription could not be renewed");
         return {};
     }
@@ -299,12 +312,13 @@ Status Monitor::renew_if_due(std::string const& token, store::SubscriptionRow& c
     current.state = store::SubscriptionState::active;
     if (!certificate.id.empty()) {
         current.certificate_id = certificate.id;
-        log::info("gave the Teams chats subscription a new certificate",
+        log::info("gave a Teams chats subscription a new certificate",
                   {{"subscription_id", current.id}, {"certificate_id", certificate.id}});
     }
     MSTEAMS_TRY(repos_.subscriptions->put(current));
     ++stats_->subscriptions_renewed;
-    log::info("renewed the Teams chats subscription", {{"subscription_id", current.id}});
+    log::info("renewed a Teams chats subscription",
+              {{"subscription_id", current.id}, {"teams_user_id", current.owner}});
     return {};
 }
 
@@ -321,10 +335,13 @@ Status Monitor::maintain(std::string const& token) {
     // Ours, no longer wanted or no longer usable: gone from Graph, removed, another resource or clientState.
     std::optional<store::SubscriptionRow> current;
     for (auto const& row : rows) {
+        if (row.kind == store::SubscriptionKind::user) {
+            continue;  // maintain_users
+        }
         // A rich subscription has a certificate; a basic one none.
         bool const wanted = settings_.enabled && row.kind == store::SubscriptionKind::chats &&
                             row.resource == settings_.resource && row.client_state_hash == client_state_hash_ &&
-                            row.certificate_id.empty() == !settings_.certificates && !current;
+                            row.certificate_id.empty() == !settings_.global_rich && !current;
         bool const lost = row.state == store::SubscriptionState::removed || !is_live(row.id);
         if (wanted && !lost) {
             current = row;
@@ -348,7 +365,7 @@ Status Monitor::maintain(std::string const& token) {
     }
     delete_unrecorded(token, rows, live);
     if (!settings_.enabled) {
-        return {};
+        return maintain_users(token, rows, live);
     }
     if (!current) {
         MSTEAMS_TRY_ASSIGN(current, create(token));
@@ -359,7 +376,13 @@ Status Monitor::maintain(std::string const& token) {
         reasons.push_back("Microsoft Graph missed notifications");
     }
     MSTEAMS_TRY(renew_if_due(token, *current, reasons));
-    if (settings_.certificates) {
+    // The global subscription first: it covers every user, and the per-user ones come out of what it leaves. They
+    // only spare reads: a failure is logged and the chats are caught up as usual.
+    if (auto s = maintain_users(token, rows, live); !s) {
+        ++stats_->subscription_failures;
+        log::warn("could not maintain the per-user Teams subscriptions", {{"error", s.error().message}});
+    }
+    if (settings_.certificates && (settings_.global_rich || settings_.planner)) {
         if (auto pruned = settings_.certificates->prune(); !pruned) {
             log::warn("could not forget expired certificates", {{"error", pruned.error().message}});
         }
@@ -371,6 +394,135 @@ Status Monitor::maintain(std::string const& token) {
         MSTEAMS_TRY(catch_up_(reasons.front()));
     }
     pending_catch_up_.clear();
+    return {};
+}
+
+}  // namespace msteams::subscriptions
+
+namespace msteams::subscriptions {
+
+Result<Planner> load_planner(PlannerSettings const& settings, store::Planning& planning,
+                             std::vector<store::SubscriptionRow> const& rows) {
+    Planner planner(settings);
+    std::vector<store::ConnectedUser> connected;
+    MSTEAMS_TRY_ASSIGN(connected, planning.connected());
+    for (auto const& c : connected) {
+        planner.connect(c.user.str(), c.connected_at);
+    }
+    std::vector<store::ActivityRow> activity;
+    MSTEAMS_TRY_ASSIGN(activity, planning.activity());
+    for (auto const& a : activity) {
+        planner.set_activity(a.user.str(), a.activity, a.at);
+    }
+    for (auto const& row : rows) {
+        if (row.kind == store::SubscriptionKind::user && row.state != store::SubscriptionState::removed) {
+            planner.held(row.owner, true, row.created_at);
+        }
+    }
+    std::optional<store::QuotaRefusal> refusal;
+    MSTEAMS_TRY_ASSIGN(refusal, planning.refusal());
+    if (refusal) {
+        planner.quota_refused(static_cast<std::size_t>(std::max<std::int64_t>(refusal->budget, 0)), refusal->at);
+    }
+    return planner;
+}
+
+Status Monitor::maintain_users(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
+                               std::vector<graph::Subscription> const& live) {
+    auto const is_live = [&](SubscriptionId const& id) {
+        return std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == id; });
+    };
+    bool const planning = settings_.enabled && settings_.planner && repos_.planning;
+    std::vector<store::SubscriptionRow> held;
+    for (auto const& row : rows) {
+        if (row.kind != store::SubscriptionKind::user) {
+            continue;
+        }
+        bool const wanted = planning && row.resource == user_resource(TeamsUserId(row.owner)) &&
+                            row.client_state_hash == client_state_hash_ && !row.certificate_id.empty();
+        bool const lost = row.state == store::SubscriptionState::removed || !is_live(row.id);
+        if (wanted && !lost) {
+            held.push_back(row);
+            continue;
+        }
+        if (wanted) {
+            // The planner gives it back at once if the user still deserves it; the global subscription (and the
+            // periodic read forward) covered the user's chats meanwhile.
+            log::warn("a Teams user's rich subscription is gone",
+                      {{"subscription_id", row.id.str()}, {"teams_user_id", row.owner}});
+        }
+        if (is_live(row.id)) {
+            if (auto s = graph_->delete_subscription(token, row.id); !s) {
+                log::warn("could not delete a subscription",
+                          {{"subscription_id", row.id}, {"error", s.error().message}});
+            } else {
+                ++stats_->subscriptions_deleted;
+            }
+        }
+        MSTEAMS_TRY(repos_.subscriptions->remove(row.id));
+    }
+    if (!planning) {
+        return {};
+    }
+    for (auto& row : held) {
+        std::vector<std::string> ignored;  // the user's chats are covered by the global subscription meanwhile
+        if (auto s = renew_if_due(token, row, ignored); !s) {
+            log::warn("could not renew a Teams user's rich subscription",
+                      {{"subscription_id", row.id}, {"error", s.error().message}});
+        }
+    }
+    auto planner = load_planner(*settings_.planner, *repos_.planning, held);
+    if (!planner) {
+        return std::unexpected(planner.error());
+    }
+    auto const plan = planner->plan(now_ms());
+    return carry_out(token, plan, *planner, held);
+}
+
+Status Monitor::carry_out(std::string const& token, Plan const& plan, Planner& planner,
+                          std::vector<store::SubscriptionRow>& held) {
+    auto const now = now_ms();
+    for (auto const& user : plan.drop) {
+        auto const it = std::find_if(held.begin(), held.end(), [&](auto const& r) { return r.owner == user; });
+        if (it == held.end()) {
+            continue;
+        }
+        if (auto s = graph_->delete_subscription(token, it->id); !s && s.error().code != ErrorCode::not_found) {
+            log::warn("could not delete a Teams user's rich subscription",
+                      {{"subscription_id", it->id}, {"error", s.error().message}});
+            continue;
+        }
+        ++stats_->subscriptions_deleted;
+        MSTEAMS_TRY(repos_.subscriptions->remove(it->id));
+        log::info("took a Teams user's rich subscription back", {{"teams_user_id", user}});
+        planner.held(user, false, now);
+        held.erase(it);
+    }
+    for (auto const& user : plan.add) {
+        auto made = create(token, TeamsUserId(user));
+        if (made) {
+            planner.held(user, true, now);
+            held.push_back(*std::move(made));
+            continue;
+        }
+        if (made.error().code == ErrorCode::permission_denied) {
+            // The organization's 10,000 (shared by every app) are taken: the budget is what the bridge owns now.
+            auto const owned = held.size() + 1;
+            planner.quota_refused(owned, now);
+            MSTEAMS_TRY(repos_.planning->set_refusal(store::QuotaRefusal{static_cast<std::int64_t>(owned), now}));
+            ++stats_->subscription_quota_refusals;
+            log::warn(
+                "Microsoft Graph refused a subscription for the organization's quota; the bridge's budget shrinks",
+                {{"budget", std::to_string(owned)}, {"error", made.error().message}});
+            return {};
+        }
+        log::warn("could not create a Teams user's rich subscription",
+                  {{"teams_user_id", user}, {"error", made.error().message}});
+    }
+    if (auto const refused = repos_.planning->refusal();
+        refused && *refused && planner.budget(now) >= settings_.planner->budget) {
+        MSTEAMS_TRY(repos_.planning->set_refusal(std::nullopt));  // grown back to the configured budget
+    }
     return {};
 }
 

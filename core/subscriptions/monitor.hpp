@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "graph/entra.hpp"
 #include "metrics/counters.hpp"
 #include "store/repositories.hpp"
+#include "subscriptions/planner.hpp"
 #include "sync/certificates.hpp"
 
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
@@ -43,10 +45,21 @@ struct MonitorSettings {
     // (Unix ms, the database's clock): recovers what its hooks may have lost. Its row is removed once this succeeds;
     // on failure it is called again at the next tick.
     std::function<Status(std::int64_t last_seen_ms)> node_lost;
-    // Rich notifications (includeResourceData): the certificates the subscription is created and renewed with. Null:
-    // basic notifications. A change either way replaces the subscription.
+    // Rich notifications (includeResourceData): the certificates rich subscriptions are created and renewed with.
     std::shared_ptr<sync::Certificates> certificates;
+    // The global subscription is rich (global-rich; needs certificates). A change either way replaces it.
+    bool global_rich = false;
+    // per-user and hybrid: rich /users/{id}/chats/getAllMessages subscriptions for the users the planner picks, beside
+    // the basic global one. nullopt: none (any left over are deleted).
+    std::optional<PlannerSettings> planner;
+    // Appended to a per-user resource: the payment model ("?model=B"), or nothing (the evaluation API).
+    std::string user_resource_suffix;
 };
+
+// The planner as the database sees it: the connected users, their activity, the quota refusal in force and
+// who holds a per-user subscription (the rows of kind `user` among `rows`). Any node may ask (/msteams status).
+[[nodiscard]] Result<Planner> load_planner(PlannerSettings const& settings, store::Planning& planning,
+                                           std::vector<store::SubscriptionRow> const& rows);
 
 class Monitor {
 public:
@@ -94,7 +107,15 @@ private:
     // Deletes the subscriptions to our endpoints that no row records (an earlier installation, a lost row).
     void delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
                            std::vector<graph::Subscription> const& live);
-    [[nodiscard]] Result<store::SubscriptionRow> create(std::string const& token);
+    // Creates the global subscription (`owner` empty) or a Teams user's rich one.
+    [[nodiscard]] Result<store::SubscriptionRow> create(std::string const& token, TeamsUserId const& owner = {});
+    [[nodiscard]] std::string user_resource(TeamsUserId const& user) const;
+    // The per-user subscriptions: those gone or unwanted deleted, the rest renewed, then the planner's changes made.
+    [[nodiscard]] Status maintain_users(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
+                                        std::vector<graph::Subscription> const& live);
+    // Carries out a plan; a 403 for the quota shrinks the budget (remembered) and ends it.
+    [[nodiscard]] Status carry_out(std::string const& token, Plan const& plan, Planner& planner,
+                                   std::vector<store::SubscriptionRow>& held);
 
     MonitorSettings settings_;
     std::string client_state_hash_;

@@ -461,11 +461,23 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
     bool const all_heard =
         !plan.catch_up && plan.discover_since == 0 &&
         std::all_of(wanted.begin(), wanted.end(), [&](auto const& id) { return heard.contains(id); });
+    bool const young = oldest_received(items) > now_ms() - settings_.rich_hold_ms;
     if (all_heard) {
-        if (oldest_received(items) > now_ms() - settings_.rich_hold_ms) {
+        if (young) {
             return Outcome::hold;
         }
         return apply_heard(tx, work, members, portal, wanted, heard, attempts);
+    }
+    // A member's rich subscription carries this chat's messages: the basic notification's message is waited for
+    // rather than read.
+    if (young && !plan.catch_up && plan.discover_since == 0 && settings_.rich_covered) {
+        std::vector<TeamsUserId> connected;
+        for (auto const& c : work.connected) {
+            connected.push_back(c.first);
+        }
+        if (settings_.rich_covered(connected)) {
+            return Outcome::hold;
+        }
     }
 
     return read_and_apply(tx, work, members, portal, plan, heard, echoed_to, attempts);
@@ -649,6 +661,27 @@ Result<std::int64_t> Inbound::skip_known(store::Tx& tx, TeamsThreadId const& cha
     return echoed_to;
 }
 
+void Inbound::credit(Work const& work, std::vector<graph::ChatMessage> const& messages) {
+    if (settings_.activity_half_life_ms <= 0 || !repos_.planning || work.connected.empty()) {
+        return;
+    }
+    auto const n = std::count_if(messages.begin(), messages.end(),
+                                 [](auto const& m) { return m.message_type == "message" && m.deleted_at == 0; });
+    if (n == 0) {
+        return;
+    }
+    std::vector<TeamsUserId> users;
+    for (auto const& c : work.connected) {
+        users.push_back(c.first);
+    }
+    // The ranking is a hint: a failure to keep it is logged, never a reason to apply a message again.
+    if (auto s = repos_.planning->credit(users, static_cast<double>(n), now_ms(), settings_.activity_half_life_ms);
+        !s) {
+        log::warn("could not add to the chat members' activity",
+                  {{"chat_id", work.chat_id}, {"error", s.error().message}});
+    }
+}
+
 Status Inbound::apply(store::Tx& tx, Work& work, TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members,
                       std::optional<store::Portal>& portal, std::vector<graph::ChatMessage> const& messages,
                       int attempts) {
@@ -681,6 +714,7 @@ Status Inbound::apply(store::Tx& tx, Work& work, TeamsThreadId const& chat_id, s
                     {"error", applied.error().message}});
         MSTEAMS_TRY(repos_.inbox->dead_letter_message(tx, chat_id, m.id, applied.error().message, attempts, now_ms()));
     }
+    credit(work, messages);
     return {};
 }
 

@@ -51,6 +51,13 @@ struct InboundSettings {
     // rich items are applied once the oldest has waited this long, together with every item that came meanwhile, in
     // the order the messages were written.
     std::int64_t rich_hold_ms = 1000;
+    // per-user and hybrid: whether one of these connected members of a chat holds a rich subscription of their own.
+    // A basic notification of such a chat waits rich_hold_ms for the rich one that carries the message (no read);
+    // what did not come by then is read. Empty: never.
+    std::function<bool(std::vector<TeamsUserId> const&)> rich_covered;
+    // per-user and hybrid: each applied message adds to its chat's connected members' activity (msteams_activity),
+    // halved every this long; 0: activity is not kept.
+    std::int64_t activity_half_life_ms = 0;
 };
 
 class Inbound {
@@ -97,6 +104,8 @@ private:
     // Applies one chat's claimed items; `attempts` is how often they were claimed (this time included).
     [[nodiscard]] Result<Outcome> process(std::vector<store::InboxItem> const& items, int attempts);
     // Reconciles messages in order; one that keeps failing (after `attempts`) is set aside as a dead letter.
+    // Adds the messages applied to the activity of the chat's connected members (the planner's ranking).
+    void credit(Work const& work, std::vector<graph::ChatMessage> const& messages);
     [[nodiscard]] Status apply(store::Tx& tx, Work& work, TeamsThreadId const& chat_id,
                                std::vector<TeamsUserId> const& members, std::optional<store::Portal>& portal,
                                std::vector<graph::ChatMessage> const& messages, int attempts);

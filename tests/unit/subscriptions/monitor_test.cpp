@@ -526,6 +526,7 @@ TEST_CASE(
         w.store.repos.certificates, std::make_shared<msteams::crypto::Sealer const>("encryption-key"), cs);
     auto settings = w.settings();
     settings.certificates = certificates;
+    settings.global_rich = true;
     Node a(settings, w.store.repos, w.graph, w.tokens);
     a.pass();
     auto live = w.graph->live();
@@ -594,6 +595,7 @@ TEST_CASE("monitor: the emulator's rich notification opens with the bridge's cer
     settings.client_state = "monitor-test-secret";
     settings.node_id = "node-a";
     settings.certificates = certificates;
+    settings.global_rich = true;
     Node a(settings, repos, std::make_shared<Client>(emu.http, emu.graph_url()),
            std::make_shared<Entra>(emu.http, emu.app()));
     a.pass();
