@@ -36,11 +36,11 @@ func newRich() scenario {
 	return scenario{setup: r.setup, plan: richPhases, run: r.run, summary: richSummary}
 }
 
-// richPhases: per rate, the floor, then global, then global-rich.
+// richPhases: per rate, the floor, then global, global-rich, per-user and hybrid.
 func richPhases(cfg Config) []phaseSpec {
 	var out []phaseSpec
 	for _, r := range cfg.Rates {
-		for _, kind := range []string{"floor", "global", "global-rich"} {
+		for _, kind := range []string{"floor", "global", "global-rich", "per-user", "hybrid"} {
 			out = append(out, phaseSpec{Name: fmt.Sprintf("%s R=%g/s", kind, r), Kind: kind, Rate: r})
 		}
 	}
@@ -177,12 +177,22 @@ func (r *rich) setMode(ctx context.Context, env *Env, mode string) error {
 			return err
 		}
 		var chats []m365ctl.Subscription
+		users := 0
 		for _, s := range subs {
 			if strings.HasPrefix(s.Resource, "chats/getAllMessages") {
 				chats = append(chats, s)
 			}
+			if strings.HasPrefix(s.Resource, "users/") {
+				users++
+			}
 		}
-		if len(chats) == 1 && chats[0].IncludeResourceData == wantRich {
+		// per-user and hybrid: the basic global subscription and every connected user's rich one (each chat has
+		// one connected user, and each has carried messages: hybrid's budget covers them all too).
+		wantUsers := 0
+		if mode == "per-user" || mode == "hybrid" {
+			wantUsers = env.Cfg.Chats
+		}
+		if len(chats) == 1 && chats[0].IncludeResourceData == wantRich && users == wantUsers {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -196,7 +206,8 @@ func (r *rich) setMode(ctx context.Context, env *Env, mode string) error {
 		}
 	}
 	// Replacing the subscription reads every chat forward once (a catch-up, queued right after the new subscription
-	// is made): let it be queued and finish before measuring.
+	// is made; a new configuration's leader does the same even when the subscription stays): let it be queued and
+	// finish before measuring.
 	for {
 		st, err := pluginStats(ctx, b.MM)
 		if err == nil && st["catchups"] > before["catchups"] && st["inbox_items"] == 0 {
@@ -252,6 +263,26 @@ func richSummary(rep *Report) string {
 			g.DeliveredPerSec, ri.DeliveredPerSec, ratio(ri.DeliveredPerSec, f.DeliveredPerSec),
 			ratio(ri.DeliveredPerSec, g.DeliveredPerSec), g.Graph.PerMessage, ri.Graph.PerMessage,
 			g.Webhooks.AckMs.P99, ri.Webhooks.AckMs.P99)
+	}
+	b.WriteString(perUserSummary(rep, byName))
+	return b.String()
+}
+
+// perUserSummary: per rate, the per-user and hybrid modes beside the floor (one connected user: its rich
+// subscription carries every message, the basic global one a second copy that waits for it).
+func perUserSummary(rep *Report, byName map[string]*Phase) string {
+	var b strings.Builder
+	b.WriteString("\n| rate (msg/s) | per-user msg/s | hybrid msg/s | per-user ÷ floor | hybrid ÷ floor | Graph req/msg per-user, hybrid | latency p50/p99 per-user (ms) | ack p99 per-user, hybrid (ms) |\n|---|---|---|---|---|---|---|---|\n")
+	for _, rate := range rep.Config.Rates {
+		f, u, h := byName[fmt.Sprintf("floor R=%g/s", rate)], byName[fmt.Sprintf("per-user R=%g/s", rate)],
+			byName[fmt.Sprintf("hybrid R=%g/s", rate)]
+		if f == nil || u == nil || h == nil || f.DeliveredPerSec == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %g | %.2f | %.2f | %.2f | %.2f | %.2f, %.2f | %.0f/%.0f | %.0f, %.0f |\n", rate,
+			u.DeliveredPerSec, h.DeliveredPerSec, u.DeliveredPerSec/f.DeliveredPerSec, h.DeliveredPerSec/f.DeliveredPerSec,
+			u.Graph.PerMessage, h.Graph.PerMessage, u.PostLatencyMs.P50, u.PostLatencyMs.P99, u.Webhooks.AckMs.P99,
+			h.Webhooks.AckMs.P99)
 	}
 	return b.String()
 }
