@@ -156,7 +156,9 @@ func (in *inbound) setup(ctx context.Context, env *Env) (map[string]any, error) 
 				return nil, fmt.Errorf("warm-up send in chat %d: %w", c.idx, err)
 			}
 		}
-		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		// A first message makes a synthetic user and a DM: allow a second per ten chats beyond the first minute.
+		warmupFor := 60*time.Second + time.Duration(k)*100*time.Millisecond
+		wctx, cancel := context.WithTimeout(ctx, warmupFor)
 		defer cancel()
 		for {
 			in.mu.Lock()
@@ -168,7 +170,7 @@ func (in *inbound) setup(ctx context.Context, env *Env) (map[string]any, error) 
 			select {
 			case <-notify:
 			case <-wctx.Done():
-				return nil, fmt.Errorf("warm-up: %d of %d chats have a post after 60s", n, k)
+				return nil, fmt.Errorf("warm-up: %d of %d chats have a post after %s", n, k, warmupFor)
 			}
 		}
 		out["warmupS"] = round2(time.Since(t1).Seconds())

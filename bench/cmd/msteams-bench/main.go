@@ -40,6 +40,7 @@ type Config struct {
 	DurationS    float64       `json:"durationSeconds"`
 	DrainTimeout time.Duration `json:"-"`
 	Warmup       bool          `json:"warmup"`
+	Modes        []string      `json:"modes,omitempty"` // rich: the phases run at each rate, in order
 	LogLevel     string        `json:"serverLogLevel"`
 	Out          string        `json:"-"`
 	LogDir       string        `json:"-"`
@@ -185,6 +186,8 @@ func main() {
 	flag.StringVar(&rates, "rates", "", "several rates run back to back against the same server, e.g. 10,20 (overrides -rate)")
 	flag.DurationVar(&cfg.Duration, "duration", 30*time.Second, "sending time per rate")
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait after the last send for every post")
+	var modes string
+	flag.StringVar(&modes, "modes", "floor,global,global-rich,per-user,hybrid", "rich: the phases run at each rate, in this order (floor, global, global-rich, per-user, hybrid)")
 	flag.BoolVar(&cfg.Warmup, "warmup", true, "send one unmeasured message per chat first (creates the DMs and synthetic users)")
 	flag.StringVar(&cfg.LogLevel, "server-log-level", "INFO", "Mattermost's console log level (DEBUG slows the server)")
 	flag.StringVar(&cfg.Out, "out", "", "the JSON report (default bench/results/<scenario>.json beside this module)")
@@ -195,6 +198,14 @@ func main() {
 	usage := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "msteams-bench: "+format+"\n", args...)
 		os.Exit(2)
+	}
+	for _, m := range strings.Split(modes, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "floor", "global", "global-rich", "per-user", "hybrid":
+			cfg.Modes = append(cfg.Modes, m)
+		default:
+			usage("unknown mode %q in -modes (known: floor, global, global-rich, per-user, hybrid)", m)
+		}
 	}
 	names := []string{cfg.Scenario}
 	if cfg.Scenario == "all" {

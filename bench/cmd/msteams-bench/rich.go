@@ -36,11 +36,12 @@ func newRich() scenario {
 	return scenario{setup: r.setup, plan: richPhases, run: r.run, summary: richSummary}
 }
 
-// richPhases: per rate, the floor, then global, global-rich, per-user and hybrid.
+// richPhases: per rate, the modes asked for (-modes; by default the floor, then global, global-rich, per-user and
+// hybrid).
 func richPhases(cfg Config) []phaseSpec {
 	var out []phaseSpec
 	for _, r := range cfg.Rates {
-		for _, kind := range []string{"floor", "global", "global-rich", "per-user", "hybrid"} {
+		for _, kind := range cfg.Modes {
 			out = append(out, phaseSpec{Name: fmt.Sprintf("%s R=%g/s", kind, r), Kind: kind, Rate: r})
 		}
 	}
