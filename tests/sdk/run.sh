@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Drives the Microsoft 365 emulator with Microsoft's own client libraries, unpatched (msal, azure-identity,
+# Drives the Microsoft 365 emulator with Microsoft's own client libraries, unpatched. Python (msal, azure-identity,
 # msgraph-sdk; versions pinned in requirements.txt): sign-in with PKCE, app-only tokens, a chat, a subscription,
-# a message and its change notification. See tests/emulators/graph/README.md §8.
+# a message and its change notification. Go (tests/sdk/go; MSAL Go and kiota-http-go, pinned in its go.mod):
+# MSAL Go's client-credentials request and Kiota's gzip-compressed request bodies. See
+# tests/emulators/graph/README.md §8.
 #
 # usage: tests/sdk/run.sh [pytest arguments]
 # The venv lives in build/sdk-venv (made once, reinstalled only when requirements.txt changes); the emulator is
-# built into build/sdk/ and runs from a throwaway state directory.
+# built into build/sdk/ and runs from a throwaway state directory for pytest. The Go tests start their own
+# emulator in process; their modules come from the Go module proxy into the module cache on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -28,11 +31,11 @@ fi
     nice go build -o "$root/build/sdk/m365-emulator" ./cmd/m365-emulator)
 
 state=$(mktemp -d)
-emu_pid=
+emu_pid= show_log=1   # the CLI emulator's log is of use unless pytest passed (the Go tests print their own)
 cleanup() {
   local rc=$?
   if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; wait "$emu_pid" 2>/dev/null || true; fi
-  if [ "$rc" != 0 ] && [ -s "$state/stderr" ]; then
+  if [ "$rc" != 0 ] && [ "$show_log" = 1 ] && [ -s "$state/stderr" ]; then
     echo "--- emulator log (last 40 lines)"
     tail -n 40 "$state/stderr"
   fi
@@ -50,4 +53,9 @@ grep -q '^M365_CLIENT_SECRET=' "$state/env" 2>/dev/null ||
   { echo "sdk: the emulator wrote no env within 10 s" >&2; exit 1; }
 while IFS= read -r line; do export "$line"; done <"$state/env"   # KEY=value lines, taken literally
 
-PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -p no:cacheprovider -q tests/sdk "$@"
+py_rc=0 go_rc=0
+PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -p no:cacheprovider -q tests/sdk "$@" || py_rc=$?
+[ "$py_rc" != 0 ] || show_log=0
+echo "sdk: Go (tests/sdk/go)"
+(cd tests/sdk/go && export GOTOOLCHAIN=local && nice go vet ./... && nice go test -count=1 ./...) || go_rc=$?
+[ "$py_rc" = 0 ] && [ "$go_rc" = 0 ] || { echo "sdk: failed (pytest rc=$py_rc, go rc=$go_rc)" >&2; exit 1; }

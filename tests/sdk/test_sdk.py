@@ -10,8 +10,8 @@ tests/sdk/run.sh starts the emulator and exports its M365_* variables (tests/emu
 
 Not reachable from Python: request-body compression (msgraph-sdk for Python sends bodies uncompressed;
 microsoft/kiota-http-python issue 393) and MSAL Go's extra client-credentials scopes (MSAL Python sends the
-scopes it is given, so the second test gives it that list); the emulator's Go tests cover both as the Go
-libraries send them.
+scopes it is given, so the second test gives it that list); tests/sdk/go covers both with the Go libraries
+themselves (MSAL Go, kiota-http-go), run by run.sh after this file.
 """
 
 import asyncio
