@@ -570,7 +570,8 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         },
         config->tenant_id,
         [tokens = std::make_shared<graph::NotificationTokens>(runtime->http, token_settings)](
-            std::vector<std::string> const& batch) { return tokens->check(batch); });
+            std::vector<std::string> const& batch) { return tokens->check(batch); },
+        inbound.rich_hold_ms);
     return runtime;
 }
 

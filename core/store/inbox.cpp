@@ -69,9 +69,9 @@ Status PgInbox::enqueue(std::vector<InboxItem> const& items) {
         for (auto const& it : items) {
             MSTEAMS_TRY(
                 tx.exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                        "message_id, content) VALUES ($1, $2, $3, $4, $5, $6)",
+                        "message_id, content, not_before) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                         {num(it.received_at), it.subscription_id, word(it.change_type), it.thread_id,
-                         detail::message_column(it), detail::nullable(it.content)}));
+                         detail::message_column(it), detail::nullable(it.content), num(it.not_before)}));
         }
         return {};
     });

@@ -134,6 +134,9 @@ struct InboxItem {
     std::int64_t since_ms = 0;  // a catch-up of a chat first seen after downtime: read it from then on (Unix ms)
     // A rich notification's encryptedContent as it arrived (JSON, still encrypted); empty for a basic one.
     std::string content{};
+    // Enqueued: not claimed before this (Unix ms; 0: at once). A rich item waits out the order hold here rather than
+    // being claimed, found too young and put back.
+    std::int64_t not_before{};
 };
 
 struct OutboxItem {

@@ -266,6 +266,17 @@ Result<store::SubscriptionRow> Monitor::create(std::string const& token, TeamsUs
     return row;
 }
 
+Status Monitor::forget(std::string const& token, SubscriptionId const& id, bool live) {
+    if (live) {
+        if (auto s = graph_->delete_subscription(token, id); !s) {
+            log::warn("could not delete a subscription", {{"subscription_id", id}, {"error", s.error().message}});
+        } else {
+            ++stats_->subscriptions_deleted;
+        }
+    }
+    return repos_.subscriptions->remove(id);
+}
+
 void Monitor::delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
                                 std::vector<graph::Subscription> const& live) {
     // Subscriptions to our endpoints that we have no record of (an earlier installation, a lost row).
@@ -353,15 +364,7 @@ Status Monitor::maintain(std::string const& token) {
                                   : "the subscription was lost");
             log::warn("the Teams chats subscription is gone; creating it again", {{"subscription_id", row.id}});
         }
-        if (is_live(row.id)) {
-            if (auto s = graph_->delete_subscription(token, row.id); !s) {
-                log::warn("could not delete a subscription",
-                          {{"subscription_id", row.id}, {"error", s.error().message}});
-            } else {
-                ++stats_->subscriptions_deleted;
-            }
-        }
-        MSTEAMS_TRY(repos_.subscriptions->remove(row.id));
+        MSTEAMS_TRY(forget(token, row.id, is_live(row.id)));
     }
     delete_unrecorded(token, rows, live);
     if (!settings_.enabled) {
@@ -451,15 +454,7 @@ Status Monitor::maintain_users(std::string const& token, std::vector<store::Subs
             log::warn("a Teams user's rich subscription is gone",
                       {{"subscription_id", row.id.str()}, {"teams_user_id", row.owner}});
         }
-        if (is_live(row.id)) {
-            if (auto s = graph_->delete_subscription(token, row.id); !s) {
-                log::warn("could not delete a subscription",
-                          {{"subscription_id", row.id}, {"error", s.error().message}});
-            } else {
-                ++stats_->subscriptions_deleted;
-            }
-        }
-        MSTEAMS_TRY(repos_.subscriptions->remove(row.id));
+        MSTEAMS_TRY(forget(token, row.id, is_live(row.id)));
     }
     if (!planning) {
         return {};

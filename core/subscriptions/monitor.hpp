@@ -104,6 +104,9 @@ private:
     // Graph no longer has it (the reason is added).
     [[nodiscard]] Status renew_if_due(std::string const& token, store::SubscriptionRow& current,
                                       std::vector<std::string>& reasons);
+    // A subscription no longer wanted: deleted at Graph when `live` (a failure is logged; Graph ends it at its
+    // expiry), and its row removed.
+    [[nodiscard]] Status forget(std::string const& token, SubscriptionId const& id, bool live);
     // Deletes the subscriptions to our endpoints that no row records (an earlier installation, a lost row).
     void delete_unrecorded(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
                            std::vector<graph::Subscription> const& live);

@@ -105,14 +105,15 @@ std::optional<ResourceRef> parse_resource(std::string_view resource) {
 
 Receiver::Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
                    std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id,
-                   graph::TokenCheck check_tokens)
+                   graph::TokenCheck check_tokens, std::int64_t rich_hold_ms)
     : repos_(std::move(repos)),
       webhook_secret_(std::move(webhook_secret)),
       stats_(std::move(stats)),
       on_enqueued_(std::move(on_enqueued)),
       on_lifecycle_(std::move(on_lifecycle)),
       tenant_id_(strings::is_guid(tenant_id) ? std::move(tenant_id) : std::string()),
-      check_tokens_(std::move(check_tokens)) {}
+      check_tokens_(std::move(check_tokens)),
+      rich_hold_ms_(rich_hold_ms) {}
 
 bool Receiver::our_tenant(std::string const& tenant_id) const {
     return tenant_id_.empty() || strings::iequals(tenant_id, tenant_id_);
@@ -284,6 +285,8 @@ Receiver::Rich Receiver::take_rich(nlohmann::json const& item, RichBatch& batch,
     }
     if (is_bridged == Bridged::yes && !content->empty()) {
         accepted.content = std::move(*content);
+        // Graph keeps no order between notifications: the item waits out the workers' order hold in the inbox.
+        accepted.not_before = accepted.received_at + rich_hold_ms_;
     }
     return Rich::keep;
 }

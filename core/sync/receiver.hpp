@@ -45,10 +45,11 @@ public:
     // configured tenant: when it is a GUID, every item must carry it as its tenantId (any case); items without it
     // or for another tenant are refused and counted. A tenant configured by domain name has no GUID to compare.
     // `check_tokens` checks rich batches' validationTokens (graph::NotificationTokens::check); without it every rich
-    // item is refused.
+    // item is refused. A rich item kept with its content is not claimed before `rich_hold_ms` (the workers' order
+    // hold, InboundSettings::rich_hold_ms).
     Receiver(store::Repositories repos, std::string webhook_secret, std::shared_ptr<metrics::Counters> stats,
              std::function<void()> on_enqueued, std::function<void()> on_lifecycle, std::string tenant_id = {},
-             graph::TokenCheck check_tokens = {});
+             graph::TokenCheck check_tokens = {}, std::int64_t rich_hold_ms = 0);
 
     [[nodiscard]] Answer changes(std::string_view body);
     [[nodiscard]] Answer lifecycle(std::string_view body);
@@ -84,6 +85,7 @@ private:
     std::function<void()> on_lifecycle_;
     std::string tenant_id_;  // a GUID, or empty: not checked
     graph::TokenCheck check_tokens_;
+    std::int64_t rich_hold_ms_ = 0;
     std::mutex mutex_;
     std::set<SubscriptionId> known_;
 };

@@ -101,27 +101,44 @@ func forEach(ctx context.Context, n, par int, f func(i int) error) error {
 
 func (in *inbound) setup(ctx context.Context, env *Env) (map[string]any, error) {
 	b, k := env.Bridge, env.Cfg.Chats
+	// Who is in chat i: by default its own connected user and its own Teams-only sender; with -senders S, S senders
+	// shared by ceil(k/S) connected users, chat i between user i/S and sender i%S (many chats, few Mattermost users:
+	// an unlicensed server refuses more than a few hundred).
+	users, senders := k, k
+	owner, from := func(i int) int { return i }, func(i int) int { return i }
+	if s := env.Cfg.Senders; s > 0 && s < k {
+		users, senders = (k+s-1)/s, s
+		owner, from = func(i int) int { return i / s }, func(i int) int { return i % s }
+	}
 	in.chats = make([]*inChat, k)
-	env.Logf("creating and connecting %d Mattermost users through OAuth, and %d Teams-only senders", k, k)
+	people := make([]*inChat, users) // mmUser and twin
+	teamsOnly := make([]*m365ctl.User, senders)
+	env.Logf("creating and connecting %d Mattermost users through OAuth, and %d Teams-only senders, for %d chats", users, senders, k)
 	t0 := time.Now()
-	err := forEach(ctx, k, 4, func(i int) error {
-		c := &inChat{idx: i}
-		var err error
-		if c.mmUser, err = b.MM.CreateUser(ctx, fmt.Sprintf("bench%03d", i)); err != nil {
-			return fmt.Errorf("creating Mattermost user %d: %w", i, err)
+	err := forEach(ctx, max(users, senders), 4, func(i int) error {
+		if i < users {
+			c := &inChat{idx: i}
+			var err error
+			if c.mmUser, err = b.MM.CreateUser(ctx, fmt.Sprintf("bench%03d", i)); err != nil {
+				return fmt.Errorf("creating Mattermost user %d: %w", i, err)
+			}
+			if c.twin, err = b.TeamsTwin(ctx, c.mmUser, fmt.Sprintf("Bench User %03d", i)); err != nil {
+				return fmt.Errorf("creating the Teams twin of %s: %w", c.mmUser.Username, err)
+			}
+			if _, err = b.Connect(ctx, c.mmUser, c.twin.ID); err != nil {
+				return fmt.Errorf("connecting %s: %w", c.mmUser.Username, err)
+			}
+			people[i] = c
 		}
-		if c.twin, err = b.TeamsTwin(ctx, c.mmUser, fmt.Sprintf("Bench User %03d", i)); err != nil {
-			return fmt.Errorf("creating the Teams twin of %s: %w", c.mmUser.Username, err)
+		if i < senders {
+			mail := fmt.Sprintf("sender%03d@contoso.example", i)
+			sender, err := b.Ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: fmt.Sprintf("Sender %03d", i),
+				Mail: mail, UserPrincipalName: mail})
+			if err != nil {
+				return fmt.Errorf("creating Teams sender %d: %w", i, err)
+			}
+			teamsOnly[i] = sender
 		}
-		if _, err = b.Connect(ctx, c.mmUser, c.twin.ID); err != nil {
-			return fmt.Errorf("connecting %s: %w", c.mmUser.Username, err)
-		}
-		mail := fmt.Sprintf("sender%03d@contoso.example", i)
-		if c.sender, err = b.Ctl.CreateUser(ctx, m365ctl.UserSpec{DisplayName: fmt.Sprintf("Sender %03d", i),
-			Mail: mail, UserPrincipalName: mail}); err != nil {
-			return fmt.Errorf("creating Teams sender %d: %w", i, err)
-		}
-		in.chats[i] = c
 		return nil
 	})
 	if err != nil {
@@ -134,16 +151,23 @@ func (in *inbound) setup(ctx context.Context, env *Env) (map[string]any, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range in.chats {
+	for _, u := range people {
+		if u.listener, err = u.mmUser.Listen(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for i := range in.chats {
+		u := people[owner(i)]
+		c := &inChat{idx: i, mmUser: u.mmUser, twin: u.twin, sender: teamsOnly[from(i)], listener: u.listener}
 		chat, err := b.Ctl.CreateChat(ctx, m365ctl.ChatSpec{ChatType: "oneOnOne", Members: []string{c.sender.ID, c.twin.ID}})
 		if err != nil {
 			return nil, fmt.Errorf("creating chat %d: %w", c.idx, err)
 		}
 		c.chatID = chat.ID
-		if c.listener, err = c.mmUser.Listen(ctx); err != nil {
-			return nil, err
-		}
-		go in.collect(ctx, c)
+		in.chats[i] = c
+	}
+	for u, p := range people {
+		go in.collect(ctx, p.listener, func(chat int) bool { return chat < k && owner(chat) == u })
 	}
 
 	out := map[string]any{"chats": k, "connectS": round2(connectS), "subscription": sub.Resource}
@@ -203,10 +227,10 @@ func waitChatsSubscription(ctx context.Context, ctl *m365ctl.Client, timeout tim
 	return nil, fmt.Errorf("after %s: %s", timeout, last)
 }
 
-// collect records every benchmark post the chat's Mattermost user sees, until ctx ends. WaitFor calls the
-// predicate once per event as it arrives, in order; it never matches.
-func (in *inbound) collect(ctx context.Context, c *inChat) {
-	_, _ = c.listener.WaitFor(ctx, func(ev *model.WebSocketEvent) bool {
+// collect records every benchmark post a Mattermost user sees (the DM channels of the chats that are `mine`), until
+// ctx ends. WaitFor calls the predicate once per event as it arrives, in order; it never matches.
+func (in *inbound) collect(ctx context.Context, listener *mmtest.Listener, mine func(chat int) bool) {
+	_, _ = listener.WaitFor(ctx, func(ev *model.WebSocketEvent) bool {
 		if ev.EventType() != model.WebsocketEventPosted {
 			return false
 		}
@@ -221,7 +245,7 @@ func (in *inbound) collect(ctx context.Context, c *inChat) {
 		s := seen{phase: phase, chat: chat, seq: seq, postID: p.Id, userID: p.UserId, channelID: p.ChannelId, createAt: p.CreateAt, at: time.Now()}
 		in.mu.Lock()
 		in.events = append(in.events, s)
-		if chat == c.idx {
+		if mine(chat) {
 			in.channels[chat] = p.ChannelId
 		}
 		close(in.notify)

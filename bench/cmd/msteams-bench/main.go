@@ -34,6 +34,7 @@ type Config struct {
 	Scenario     string        `json:"scenario"`
 	Bundle       string        `json:"bundle"`
 	Chats        int           `json:"chats"`
+	Senders      int           `json:"senders,omitempty"` // inbound, rich: Teams-only senders shared by the chats (0: one each)
 	Rates        []float64     `json:"rates"`
 	Burst        int           `json:"burst,omitempty"` // outbound: posts in the burst phase (0 = no burst)
 	Duration     time.Duration `json:"-"`
@@ -181,6 +182,7 @@ func main() {
 	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost), outbound (Mattermost → Teams), rich (the floor, global and global-rich side by side at each rate), all (inbound and outbound, one after the other)")
 	flag.StringVar(&cfg.Bundle, "bundle", "", "the plugin bundle (.tar.gz), required")
 	flag.IntVar(&cfg.Chats, "chats", 20, "one-on-one chats (inbound: = connected Mattermost users = Teams-only senders; outbound: DMs of two connected users)")
+	flag.IntVar(&cfg.Senders, "senders", 0, "inbound, rich: this many Teams-only senders shared by the chats, each connected user in chats with all of them (many chats, few Mattermost users); 0: one sender and one user per chat")
 	flag.Float64Var(&rate, "rate", 10, "messages per second in total, spread over the chats (outbound: the steady phase)")
 	flag.IntVar(&cfg.Burst, "burst", 60, "outbound: posts in the burst into one DM (Graph drains it at 1 post/s; 0 skips the burst)")
 	flag.StringVar(&rates, "rates", "", "several rates run back to back against the same server, e.g. 10,20 (overrides -rate)")

@@ -561,7 +561,7 @@ public:
         for (auto i : items) {
             i.id = t().next_id++;
             i.attempts = 0;
-            t().inbox.push_back({i, 0, 0, 0, {}});
+            t().inbox.push_back({i, i.not_before, 0, 0, {}});
         }
         return {};
     }
@@ -868,7 +868,7 @@ public:
                                    {},
                                    0};
                 store::detail::read_message_column(text("message_id"), i);
-                t().inbox.push_back({i, 0, 0, 0, {}});
+                t().inbox.push_back({i, i.not_before, 0, 0, {}});
             } else {
                 store::OutboxItem o{0,
                                     integer("created_at"),

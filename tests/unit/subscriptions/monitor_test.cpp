@@ -1,4 +1,4 @@
-#include "http/tls_server.hpp"  // first: it includes <utility> before Asio
+#include "subscriptions/endpoint.hpp"  // first: it includes <utility> before Asio
 
 #include <catch2/catch.hpp>
 
@@ -32,7 +32,7 @@ using msteams::subscriptions::Monitor;
 using msteams::subscriptions::MonitorSettings;
 using msteams::test::Emulator;
 using msteams::test::EmulatorOptions;
-using msteams::test::Reply;
+using msteams::test::endpoint_reply;
 using msteams::test::Seen;
 using msteams::test::TempDatabase;
 using msteams::test::TestPki;
@@ -40,24 +40,6 @@ using msteams::test::TlsServer;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The plugin's endpoints as Graph sees them: answers the validation handshake, accepts notifications.
-Reply endpoint_reply(Seen const& s) {
-    Reply r;
-    auto const q = s.target.find('?');
-    auto const params = msteams::strings::parse_query(q == std::string::npos ? "" : s.target.substr(q + 1));
-    if (params) {
-        for (auto const& [k, v] : *params) {
-            if (k == "validationToken") {
-                r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
-                r.body = v;
-                return r;
-            }
-        }
-    }
-    r.status = 202;
-    return r;
-}
 
 struct Node {
     std::shared_ptr<msteams::metrics::Counters> stats = std::make_shared<msteams::metrics::Counters>();

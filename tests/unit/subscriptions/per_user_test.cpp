@@ -1,4 +1,4 @@
-#include "http/tls_server.hpp"  // first: it includes <utility> before Asio
+#include "subscriptions/endpoint.hpp"  // first: it includes <utility> before Asio
 
 #include <catch2/catch.hpp>
 
@@ -28,34 +28,16 @@ using msteams::subscriptions::Monitor;
 using msteams::subscriptions::MonitorSettings;
 using msteams::test::Emulator;
 using msteams::test::EmulatorOptions;
-using msteams::test::Reply;
-using msteams::test::Seen;
+using msteams::test::endpoint_reply;
 using msteams::test::TempDatabase;
 using msteams::test::TestPki;
 using msteams::test::TlsServer;
 
 namespace {
 
-Reply handshake(Seen const& s) {
-    Reply r;
-    auto const q = s.target.find('?');
-    auto const params = msteams::strings::parse_query(q == std::string::npos ? "" : s.target.substr(q + 1));
-    if (params) {
-        for (auto const& [k, v] : *params) {
-            if (k == "validationToken") {
-                r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
-                r.body = v;
-                return r;
-            }
-        }
-    }
-    r.status = 202;
-    return r;
-}
-
 struct Bed {
     TestPki pki;
-    TlsServer endpoint{pki.issue("127.0.0.1", "IP:127.0.0.1"), handshake};
+    TlsServer endpoint{pki.issue("127.0.0.1", "IP:127.0.0.1"), endpoint_reply};
     Emulator emu{[this] {
         EmulatorOptions options;
         options.trust_ca_pem = pki.ca_pem();

@@ -411,7 +411,7 @@ TEST_CASE("receiver: a rich batch is kept encrypted for bridged chats, dropped u
     int woken = 0;
     msteams::sync::Receiver receiver(
         w.store.repos, k_secret, w.stats, [&] { ++woken; }, {}, k_tenant,
-        [&](auto const& tokens) { return tw.tokens->check(tokens); });
+        [&](auto const& tokens) { return tw.tokens->check(tokens); }, 1000);
     auto const item = [](std::string const& chat, std::string const& id) {
         return json{{"subscriptionId", "sub-1"},
                     {"clientState", k_secret},
@@ -439,9 +439,17 @@ TEST_CASE("receiver: a rich batch is kept encrypted for bridged chats, dropped u
     CHECK(queued[0].item.thread_id.str() == bridged);
     CHECK(json::parse(queued[0].item.content)["encryptionCertificateId"] == "cert-1");
     CHECK(json::parse(queued[0].item.content).size() == 4);
-    // A group chat the bridge has not seen: kept without its content; the worker reads its members first.
+    // The item with its content waits out the order hold in the inbox: no worker claims it for a second.
+    CHECK(queued[0].not_before == queued[0].item.received_at + 1000);
+    CHECK(w.store.repos.inbox->claim(queued[0].item.received_at + 999, msteams::now_ms() + 60'000, 10)
+              .value()
+              .front()
+              .thread_id.str() == new_group);
+    // A group chat the bridge has not seen: kept without its content (read, not held); the worker reads its members
+    // first.
     CHECK(queued[1].item.thread_id.str() == new_group);
     CHECK(queued[1].item.content.empty());
+    CHECK(queued[1].not_before == 0);
     CHECK(w.stats->rich_unbridged == 2);
 
     // Forged or missing tokens: nothing of the batch is kept.
