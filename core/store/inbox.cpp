@@ -80,7 +80,9 @@ Status PgInbox::enqueue(std::vector<InboxItem> const& items) {
 Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t lease_until, std::size_t max_items) {
     // The head of a thread is its oldest row. A thread with a leased row belongs to the worker holding the lease;
     // the head is always among the rows leased, so checking the head row itself (re-checked under its row lock
-    // when another worker leased it meanwhile) is enough to skip such a thread.
+    // when another worker leased it meanwhile) is enough to skip such a thread. Behind a ready head, a rich item
+    // still in its order hold comes too: the worker's batch holds until its oldest item has waited (the copy of a
+    // message whose basic notification led the batch is not left behind to be read).
     std::vector<InboxItem> out;
     auto const done = db_->transact([&](Tx& tx) -> Status {
         out.clear();
@@ -97,7 +99,8 @@ Result<std::vector<InboxItem>> PgInbox::claim(std::int64_t now_ms, std::int64_t 
         MSTEAMS_TRY_ASSIGN(r,
                            tx.exec("UPDATE msteams_inbox SET claimed_until = $5, attempts = attempts + 1 WHERE id IN "
                                    "(SELECT id FROM msteams_inbox WHERE thread_id = $1 AND (id = $2 OR "
-                                   "(not_before <= $3 AND claimed_until <= $3)) ORDER BY id LIMIT $4 FOR UPDATE) "
+                                   "((not_before <= $3 OR content IS NOT NULL) AND claimed_until <= $3)) "
+                                   "ORDER BY id LIMIT $4 FOR UPDATE) "
                                    "RETURNING id, received_at, subscription_id, change_type, thread_id, message_id, "
                                    "attempts, content",
                                    {head.text(0, "thread_id"), head.text(0, "id"), num(now_ms),

@@ -588,7 +588,9 @@ public:
         auto const thread = head->item.thread_id;
         auto const head_id = head->item.id;
         for (auto& q : t().inbox) {
-            if (q.item.thread_id == thread && (q.item.id == head_id || ready(q)) &&
+            // Behind the head, a rich item in its order hold comes too (as PgInbox::claim).
+            bool const held_rich = !q.item.content.empty() && q.claimed_until <= now_ms;
+            if (q.item.thread_id == thread && (q.item.id == head_id || ready(q) || held_rich) &&
                 out.size() < std::max<std::size_t>(1, max_items)) {
                 q.claimed_until = lease_until;
                 ++q.item.attempts;

@@ -63,6 +63,33 @@ msteams::store::OutboxItem outbox_edit(std::string const& channel, std::string c
     }
 
 namespace {
+// A rich item waits out its order hold unclaimed, unless a ready item of its chat leads a batch: then it comes along,
+// so that a basic notification and the rich copy of the same message are handled together.
+void inbox_holds_rich_items(msteams::store::Repositories const& repos) {
+    auto rich = item("chat-r", "1");
+    rich.content = R"({"data":"x"})";
+    rich.not_before = 1000;
+    REQUIRE(repos.inbox->enqueue({rich}));
+    CHECK(must(repos.inbox->claim(999, 999 + 60'000, 100)).empty());
+    auto const alone = must(repos.inbox->claim(1000, 1000 + 60'000, 100));
+    REQUIRE(alone.size() == 1);
+    CHECK(alone[0].content == rich.content);
+
+    auto basic = item("chat-s", "2");
+    auto copy = item("chat-s", "2");
+    copy.content = R"({"data":"y"})";
+    copy.not_before = 2000;
+    REQUIRE(repos.inbox->enqueue({basic, copy}));
+    auto const both = must(repos.inbox->claim(1500, 1500 + 60'000, 100));
+    REQUIRE(both.size() == 2);
+    CHECK(both[0].content.empty());
+    CHECK(both[1].content == copy.content);
+}
+}  // namespace
+
+STORE_CONTRACT("store: a rich item waits out its hold unless a ready item of its chat leads", inbox_holds_rich_items)
+
+namespace {
 void inbox_hands_out_threads(msteams::store::Repositories const& repos) {
     REQUIRE(repos.inbox->enqueue({item("chat-a", "1"), item("chat-b", "1"), item("chat-a", "2"), item("chat-a", "3")}));
 
