@@ -139,6 +139,7 @@ var scenarios = map[string]func() scenario{
 	"inbound":  newInbound,
 	"outbound": newOutbound,
 	"rich":     newRich,
+	"planner":  newPlanner,
 }
 
 // scenarioOrder is what -scenario all runs, in order.
@@ -179,7 +180,7 @@ func main() {
 	var cfg Config
 	var rate float64
 	var rates string
-	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost), outbound (Mattermost → Teams), rich (the floor, global and global-rich side by side at each rate), all (inbound and outbound, one after the other)")
+	flag.StringVar(&cfg.Scenario, "scenario", "inbound", "what to measure: inbound (Teams → Mattermost), outbound (Mattermost → Teams), rich (the floor and the subscription modes side by side at each rate), planner (the core's RSS with -chats connected users in the planner's state), all (inbound and outbound, one after the other)")
 	flag.StringVar(&cfg.Bundle, "bundle", "", "the plugin bundle (.tar.gz), required")
 	flag.IntVar(&cfg.Chats, "chats", 20, "one-on-one chats (inbound: = connected Mattermost users = Teams-only senders; outbound: DMs of two connected users)")
 	flag.IntVar(&cfg.Senders, "senders", 0, "inbound, rich: this many Teams-only senders shared by the chats, each connected user in chats with all of them (many chats, few Mattermost users); 0: one sender and one user per chat")
@@ -215,7 +216,7 @@ func main() {
 	}
 	for _, n := range names {
 		if _, ok := scenarios[n]; !ok {
-			usage("unknown scenario %q (known: inbound, outbound, rich, all)", n)
+			usage("unknown scenario %q (known: inbound, outbound, rich, planner, all)", n)
 		}
 	}
 	if cfg.Bundle == "" {
