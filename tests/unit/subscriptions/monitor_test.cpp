@@ -1,4 +1,4 @@
-#include "subscriptions/endpoint.hpp"  // first: it includes <utility> before Asio
+#include "http/graph_endpoint.hpp"  // first: it includes <utility> before Asio
 
 #include <catch2/catch.hpp>
 
