@@ -480,6 +480,15 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         }
     }
 
+    if (!portal && plan.discover_since == 0) {
+        // A chat's first messages, read: the one notified first need not be the first written (its notification,
+        // or its trip through the inbox, can be slower than the next one's). The chat is read from a while before
+        // them, once, so they are posted in the order written; later changes follow the chat's cursor. (Rich
+        // copies were ordered by the hold above, as in any chat.)
+        plan.discover_since = std::max<std::int64_t>(1, oldest_received(items) - settings_.first_read_window_ms);
+        plan.first_read = true;
+    }
+
     return read_and_apply(tx, work, members, portal, plan, heard, echoed_to, attempts);
 }
 
@@ -489,6 +498,7 @@ Result<Inbound::Outcome> Inbound::read_and_apply(store::Tx& tx, Work& work, std:
                                                  std::int64_t echoed_to, int attempts) {
     auto const& chat_id = work.chat_id;
     auto& wanted = plan.wanted;
+    std::vector<TeamsMessageId> const notified = wanted;
     // Forward from the cursor, oldest first, in bounded chunks (see read_forward_from); else the notified messages.
     auto const from = read_forward_from(portal, plan, settings_.cursor_overlap_ms);
     bool const forward = from.has_value();
@@ -501,6 +511,13 @@ Result<Inbound::Outcome> Inbound::read_and_apply(store::Tx& tx, Work& work, std:
         bool more = false;
         if (forward) {
             MSTEAMS_TRY_ASSIGN(more, read_chunk(work, after, wanted, messages));
+        }
+        if (plan.first_read) {
+            // Older messages edited since are history, not the chat's first posts (a notified one is kept).
+            std::erase_if(messages, [&](graph::ChatMessage const& m) {
+                return m.created_at < plan.discover_since &&
+                       std::find(notified.begin(), notified.end(), m.id) == notified.end();
+            });
         }
         if (!more) {
             // What rich notifications carried is not read again; it joins the last chunk.
@@ -855,6 +872,7 @@ Result<MmPostId> Inbound::create_post(store::Tx& tx, Work& work, store::Portal c
         break;
     }
     post.props_json = json{{k_teams_message_prop, m.id}}.dump();
+    post.create_at = post_clock_.next(portal.mm_channel_id.str(), now_ms());
     MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{
         portal.teams_thread_id, m.id, {}, portal.mm_channel_id, store::Origin::teams, 0, now_ms(), false}));
     mm::Post created;

@@ -19,6 +19,7 @@
 #include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
+#include "sync/post_clock.hpp"
 #include "sync/certificates.hpp"
 #include "sync/inbound_plan.hpp"
 #include "sync/logins.hpp"
@@ -44,6 +45,9 @@ struct InboundSettings {
     std::int64_t chat_info_ttl_ms = 10 * 60 * 1000;
     // Reading a chat forward from its cursor starts this much earlier (clock skew between Graph's servers).
     std::int64_t cursor_overlap_ms = 5'000;
+    // A chat's first notified messages are read with what was written this long before them: Graph keeps no order
+    // between notifications, so the first one heard need not be the first one written.
+    std::int64_t first_read_window_ms = 60'000;
     std::size_t max_messages_per_read = 1000;
     // The keys of rich notifications; null: an item's encrypted content is never opened (it is read from Graph).
     std::shared_ptr<Certificates> certificates;
@@ -150,6 +154,7 @@ private:
     std::shared_ptr<graph::AppTokens> entra_;
     std::shared_ptr<People> people_;
     std::shared_ptr<metrics::Counters> stats_;
+    PostClock post_clock_;
 
     Workers workers_;
 };

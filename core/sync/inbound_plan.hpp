@@ -22,6 +22,9 @@ struct ReadPlan {
     bool catch_up = false;
     // A chat first seen after downtime: read it from then on (Unix ms); 0 if not.
     std::int64_t discover_since = 0;
+    // The chat has no Mattermost side yet and is read from discover_since: only messages written since then (or
+    // notified) are its first posts, not older ones edited meanwhile.
+    bool first_read = false;
 };
 
 // The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.

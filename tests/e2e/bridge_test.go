@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +33,9 @@ func startBridge(t *testing.T, extra map[string]any) *bridge {
 // startBridgeWithEnv starts the bridge with env added to the server's environment.
 func startBridgeWithEnv(t *testing.T, extra map[string]any, env []string) *bridge {
 	t.Helper()
+	// MSTEAMS_E2E_LOG_DIR keeps the Mattermost (with the core's lines) and PostgreSQL logs of the test's servers.
 	hb, err := harness.Start(context.Background(), harness.Options{Bundle: bundlePath(t), Settings: extra,
-		StateDir: t.TempDir(), Logf: t.Logf, Env: env})
+		StateDir: t.TempDir(), Logf: t.Logf, Env: env, LogDir: os.Getenv("MSTEAMS_E2E_LOG_DIR")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,11 @@ public:
         if (p.id.empty()) {
             p.id = MmPostId(next_id("post"));
         }
-        p.create_at = p.update_at = ++clock;
+        // Like Mattermost: a creation time given is kept; else the server's clock (fixed when a test froze it).
+        if (p.create_at == 0) {
+            p.create_at = frozen_clock != 0 ? frozen_clock : ++clock;
+        }
+        p.update_at = p.create_at;
         posts[p.id.str()] = p;
         post_order.push_back(p.id.str());
         return p;
@@ -257,6 +261,7 @@ public:
 
     std::mutex mutex;
     std::int64_t clock = 1'000;
+    std::int64_t frozen_clock = 0;  // when set, the time of every post made without one (a burst in one instant)
     int ids = 0;
     std::map<std::string, mm::User> users;
     std::map<std::string, mm::Post> posts;

@@ -75,6 +75,12 @@ public:
         m.last_modified_at = now_;
     }
 
+    // Time passes in Teams: the next change is `ms` later.
+    void advance(std::int64_t ms) {
+        std::lock_guard lock(mutex_);
+        now_ += ms;
+    }
+
     // The next call of `method` fails with `error` (in order, one per call).
     void fail_next(std::string const& method, Error error) {
         std::lock_guard lock(mutex_);

@@ -38,6 +38,13 @@ struct InboundWorld : PipelineWorld {
         REQUIRE(store.repos.inbox->enqueue({{0, 1, msteams::SubscriptionId("sub"), change, chat, message_id, 0}})
                     .has_value());
     }
+    // A notification the webhook received at `received_at` (Unix ms).
+    void notify_at(msteams::TeamsMessageId const& message_id, std::int64_t received_at) {
+        REQUIRE(store.repos.inbox
+                    ->enqueue({{0, received_at, msteams::SubscriptionId("sub"), msteams::store::Change::created, chat,
+                                message_id, 0}})
+                    .has_value());
+    }
     int drain() {
         return msteams::test::run_until_idle([this] { return inbound->run_once(); });
     }
@@ -100,6 +107,48 @@ TEST_CASE("inbound: messages are posted in the order they were written, whatever
     w.drain();
     CHECK(w.messages() == std::vector<std::string>{"one", "two", "three", "four"});
     CHECK(w.api->posts_in(w.channel())[2].user_id == k_alice);  // a connected user's own message is theirs
+}
+
+TEST_CASE("inbound: a new chat's first messages are posted in the order written, whichever is heard first", "[sync]") {
+    // Graph keeps no order between notifications: the second message of a chat nobody bridged yet can be heard
+    // (or get through the inbox) before the first. The first heard brings the chat's recent messages along, in order;
+    // an old message edited meanwhile stays history.
+    InboundWorld w;
+    auto const old = w.teams->post(w.chat, w.bob_teams, "from last week");
+    w.teams->advance(7LL * 24 * 3600 * 1000);
+    auto const first = w.teams->post(w.chat, w.bob_teams, "first");
+    auto const second = w.teams->post(w.chat, w.bob_teams, "second");
+    w.teams->edit(w.chat, old.id, "from last week, edited");
+    auto const heard_at = std::stoll(second.id.str()) + 50;  // FakeTeams' ids are their creation times
+    w.notify_at(second.id, heard_at);
+    w.drain();
+    CHECK(w.messages() == std::vector<std::string>{"first", "second"});
+    w.notify_at(first.id, heard_at + 10);
+    w.drain();
+    CHECK(w.messages() == std::vector<std::string>{"first", "second"});
+    CHECK(w.inbox_size() == 0);
+}
+
+TEST_CASE("inbound: messages applied in one instant keep their order in Mattermost", "[sync]") {
+    // Mattermost orders a channel by creation time alone and leaves ties in no defined order: a burst posted within
+    // one millisecond of its clock must still get distinct, increasing times, in the order the messages were written.
+    InboundWorld w;
+    w.api->frozen_clock = 1'700'000'000'000;
+    std::vector<std::string> texts;
+    for (int i = 0; i < 5; ++i) {
+        texts.push_back("burst " + std::to_string(i));
+        auto const m = w.teams->post(w.chat, w.bob_teams, texts.back());
+        w.notify(m.id);
+    }
+    w.drain();
+    auto const posts = w.api->posts_in(w.channel());
+    REQUIRE(posts.size() == texts.size());
+    for (std::size_t i = 0; i < posts.size(); ++i) {
+        CHECK(posts[i].message == texts[i]);
+        if (i > 0) {
+            CHECK(posts[i].create_at > posts[i - 1].create_at);
+        }
+    }
 }
 
 TEST_CASE("inbound: a Teams edit and delete reach the post, and a late notification changes nothing", "[sync]") {
@@ -285,7 +334,8 @@ TEST_CASE("inbound: when the first member's token is refused, another connected 
     msteams::TeamsThreadId const group("19:groupchat@thread.v2");
     w.teams->add_chat(group, "group", {w.alice_teams, w.bob_teams, carol_teams});
     auto const m = w.teams->post(group, w.bob_teams, "to both");
-    w.teams->fail_next("get_message", msteams::Error{ErrorCode::unauthenticated, "401", 401, {}});
+    // A new chat is first read as a listing (its first messages in order).
+    w.teams->fail_next("list_oldest_messages_since", msteams::Error{ErrorCode::unauthenticated, "401", 401, {}});
     REQUIRE(w.store.repos.inbox
                 ->enqueue({{0, 1, msteams::SubscriptionId("sub"), msteams::store::Change::created, group, m.id, 0}})
                 .has_value());
@@ -295,7 +345,7 @@ TEST_CASE("inbound: when the first member's token is refused, another connected 
     auto const posts = w.api->posts_in(portal->mm_channel_id);
     REQUIRE(posts.size() == 1);
     CHECK(posts[0].message == "to both");
-    CHECK(w.teams->calls("get_message") == 2);
+    CHECK(w.teams->calls("list_oldest_messages_since") == 2);
 }
 
 TEST_CASE("inbound: a Teams reply that quotes a message lands in that message's thread", "[sync]") {
