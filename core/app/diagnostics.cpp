@@ -51,6 +51,9 @@ std::string to_markdown(Diagnostics const& d) {
     out += "- **Microsoft Graph on this node:** " + std::to_string(d.graph_requests) + " requests, " +
            std::to_string(d.graph_throttled) + " throttled (429), " + std::to_string(d.graph_retries) + " retried; " +
            span(static_cast<std::int64_t>(d.graph_waited_ms)) + " spent waiting for the bridge's rate budgets.\n";
+    if (!d.legacy_import.empty()) {
+        out += "- **Upgrade from the official MS Teams plugin:** " + d.legacy_import + ".\n";
+    }
     if (d.credentials_problem) {
         out += "- **App credentials:** " +
                (d.credentials_problem->empty() ? std::string("working (Entra ID issues the app's token).")
@@ -168,6 +171,7 @@ std::string to_json(Diagnostics const& d) {
     } else {
         j["database"] = {{"readable", false}, {"problem", d.database_problem}};
     }
+    j["legacy_import"] = d.legacy_import.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.legacy_import);
     j["now"] = d.now;
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
