@@ -1,7 +1,6 @@
 #include "app/core.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -786,31 +785,26 @@ void Core::start_legacy_import(Config const& config) {
     settings.settings_note = legacy_settings_note_;
     // The admins' message waits until the plugin is active (posting from inside the activation would run the
     // plugin's own hooks before it is ready for them).
-    legacy_cancelled_ = std::make_shared<std::atomic<bool>>(false);
-    auto tell = [this, cancelled = legacy_cancelled_](std::string const& text) {
-        for (int i = 0; i < 300 && !active_.load() && !cancelled->load(); ++i) {
+    auto const signal = std::make_shared<LegacyImportSignal>();
+    legacy_signal_ = signal;
+    auto tell = [this, signal](std::string const& text) {
+        for (int i = 0; i < 300 && !active_.load() && !signal->stopping(); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        if (!bot_user_id_.empty() && !cancelled->load()) {
+        if (!bot_user_id_.empty() && !signal->stopping()) {
             tell_admins(*api_, bot_user_id_, text);
         }
     };
     auto importer = std::make_shared<sync::LegacyImport>(
         settings, std::make_shared<store::LegacyImportStore>(db_), store::postgres_leases(db_),
         store::postgres_notices(db_), std::make_shared<crypto::Sealer const>(config.encryption_key), tell);
-    struct Signal {
-        std::mutex mutex;
-        std::condition_variable_any cv;
-        bool quick_done = false;
-    };
-    auto signal = std::make_shared<Signal>();
     auto const quick_done = [signal] {
         std::lock_guard lock(signal->mutex);
         signal->quick_done = true;
         signal->cv.notify_all();
     };
-    legacy_thread_ = std::jthread([importer, signal, quick_done](std::stop_token stop) {
-        auto const stopping = [&stop] { return stop.stop_requested(); };
+    legacy_thread_ = std::thread([importer, signal, quick_done] {
+        auto const stopping = [&signal] { return signal->stopping(); };
         for (;;) {
             auto outcome = importer->run(stopping, quick_done);
             quick_done();  // whatever happened, activation waits no longer
@@ -825,7 +819,7 @@ void Core::start_legacy_import(Config const& config) {
                           {{"error", outcome.error().message}, {"retry_in_s", std::to_string(pause.count())}});
             }
             std::unique_lock lock(signal->mutex);
-            if (signal->cv.wait_for(lock, stop, pause, [] { return false; }); stop.stop_requested()) {
+            if (signal->cv.wait_for(lock, pause, [&] { return signal->stop; })) {
                 return;
             }
         }
@@ -837,9 +831,12 @@ void Core::start_legacy_import(Config const& config) {
 }
 
 void Core::stop_legacy_import() {
-    legacy_cancelled_->store(true);
+    if (legacy_signal_) {
+        std::lock_guard lock(legacy_signal_->mutex);
+        legacy_signal_->stop = true;
+        legacy_signal_->cv.notify_all();
+    }
     if (legacy_thread_.joinable()) {
-        legacy_thread_.request_stop();
         legacy_thread_.join();
     }
 }

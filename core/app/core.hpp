@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -152,8 +153,18 @@ private:
     std::string problems_;
     // The official plugin's settings carried over at activation ("" none), recorded with the import.
     std::string legacy_settings_note_;
-    std::shared_ptr<std::atomic<bool>> legacy_cancelled_ = std::make_shared<std::atomic<bool>>(false);
-    std::jthread legacy_thread_;
+    struct LegacyImportSignal {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool quick_done = false;  // the users and links are in: activation goes on
+        bool stop = false;        // deactivating: the import stops between two batches
+        [[nodiscard]] bool stopping() {
+            std::lock_guard lock(mutex);
+            return stop;
+        }
+    };
+    std::shared_ptr<LegacyImportSignal> legacy_signal_;
+    std::thread legacy_thread_;
     void stop_legacy_import();
 };
 
