@@ -569,6 +569,80 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     return out;
 }
 
+namespace {
+
+// A stored boolean setting: a JSON boolean, or "true"/"false" as System Console sometimes saves them.
+std::optional<bool> legacy_bool(json const& settings, std::string const& key) {
+    auto const it = settings.find(key);
+    if (it == settings.end()) {
+        return std::nullopt;
+    }
+    if (it->is_boolean()) {
+        return it->get<bool>();
+    }
+    if (it->is_string()) {
+        auto const v = strings::to_lower(it->get<std::string>());
+        if (v == "true") {
+            return true;
+        }
+        if (v == "false") {
+            return false;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+LegacySettings carry_over_legacy_settings(std::string_view settings_json) {
+    LegacySettings out;
+    out.settings_json = std::string(settings_json);
+    if (settings_json.size() > k_max_settings_json ||
+        !json_limits::nesting_within(settings_json, json_limits::k_max_json_depth)) {
+        return out;  // parse_config refuses it
+    }
+    auto parsed = json::parse(settings_json, nullptr, false);
+    if (!parsed.is_object()) {
+        return out;  // parse_config says what is wrong with it
+    }
+    json settings = json::object();
+    for (auto const& [key, value] : parsed.items()) {
+        settings[strings::to_lower(key)] = value;
+    }
+    // Teams chats (chatSync). The official plugin mirrored chats with syncDirectMessages / syncGroupMessages (up to
+    // v1.14) or experimentalSyncChats (v1.15), and sent notifications only with syncNotifications. Both mirror keys
+    // stored as false with notifications off is a server that bridged no chats. Anything else is left to the default.
+    if (!settings.contains("chatsync")) {
+        std::string from;
+        for (char const* key : {"syncDirectMessages", "syncGroupMessages", "experimentalSyncChats"}) {
+            if (legacy_bool(settings, strings::to_lower(key)).value_or(false)) {
+                from += (from.empty() ? "" : ", ") + std::string(key);
+            }
+        }
+        auto const notifications = legacy_bool(settings, "syncnotifications");
+        auto const dms = legacy_bool(settings, "syncdirectmessages");
+        auto const gms = legacy_bool(settings, "syncgroupmessages");
+        std::string value;
+        if (!from.empty()) {
+            value = "mirror";
+        } else if (notifications.value_or(false)) {
+            value = "notifications";
+            from = "syncNotifications";
+        } else if (dms == false && gms == false) {
+            value = "off";
+            from = std::string("syncDirectMessages, syncGroupMessages") + (notifications ? ", syncNotifications" : "");
+        }
+        if (!value.empty()) {
+            settings["chatsync"] = value;
+            out.carried.push_back("chatSync = " + value + " (from " + from + ")");
+        }
+    }
+    if (!out.carried.empty()) {
+        out.settings_json = settings.dump();
+    }
+    return out;
+}
+
 std::string describe(Config const& c) {
     std::string s;
     s += "tenant=" + c.tenant_id;

@@ -118,6 +118,17 @@ struct ParsedConfig {
                                                 bool generate_missing_secrets,
                                                 std::vector<std::string>* problems = nullptr);
 
+// The official Mattermost MS Teams plugin (the same plugin id) left its settings under its own names; where this plugin
+// reads the same value under another name it is carried over, once: only while this plugin's setting is absent from
+// the stored settings (docs/upgrade.md lists which). Settings both plugins name alike (tenantId, clientId,
+// clientSecret, encryptionKey, webhookSecret, evaluationApi, connectedUsersAllowed, syncGuestUsers,
+// syntheticUserAuthService, syntheticUserAuthData) need nothing.
+struct LegacySettings {
+    std::string settings_json;         // the settings with the carried-over values added (keys lower-cased)
+    std::vector<std::string> carried;  // e.g. "chatSync = mirror (from syncDirectMessages)"; empty: nothing
+};
+[[nodiscard]] LegacySettings carry_over_legacy_settings(std::string_view settings_json);
+
 // A one-line description for the log, without secrets.
 std::string describe(Config const& config);
 

@@ -28,7 +28,9 @@
 #include "store/profiles.hpp"
 #include "subscriptions/credentials.hpp"
 #include "subscriptions/monitor.hpp"
+#include "store/legacy.hpp"
 #include "sync/inbound.hpp"
+#include "sync/legacy_import.hpp"
 #include "sync/logins.hpp"
 #include "sync/outbound.hpp"
 #include "sync/people.hpp"
@@ -309,14 +311,35 @@ std::string not_set_up_text(Config const& config, bool admin) {
 
 Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_json, ServerSettings const& server,
                                                  SaveGenerated when, std::vector<std::string>* found) {
-    auto parsed = parse_config(settings_json, server, /*generate_missing_secrets=*/true, found);
+    // On activation, the official plugin's settings that this plugin names differently are carried over (once: only
+    // while ours are absent) and saved with the generated secrets.
+    std::string input(settings_json);
+    std::vector<std::string> carried;
+    if (when == SaveGenerated::now) {
+        auto legacy = carry_over_legacy_settings(settings_json);
+        if (!legacy.carried.empty()) {
+            input = std::move(legacy.settings_json);
+            carried = std::move(legacy.carried);
+        }
+    }
+    auto parsed = parse_config(input, server, /*generate_missing_secrets=*/true, found);
     if (!parsed) {
         return std::unexpected(parsed.error());
     }
-    if (!parsed->generated_keys.empty()) {
+    if (!carried.empty()) {
+        legacy_settings_note_ = joined(carried);
+        log::info("carried over the official MS Teams plugin's settings", {{"settings", legacy_settings_note_}});
+        if (parsed->settings_json.empty()) {
+            parsed->settings_json = input;
+        }
+    }
+    if (!parsed->generated_keys.empty() || !carried.empty()) {
         std::string keys;
         for (auto const& k : parsed->generated_keys) {
             keys += keys.empty() ? k : "," + k;
+        }
+        for (auto const& c : carried) {
+            keys += (keys.empty() ? "" : ",") + c.substr(0, c.find(' '));
         }
         if (when == SaveGenerated::now) {
             if (auto saved = api_->save_plugin_config(parsed->settings_json); !saved) {
@@ -339,6 +362,7 @@ Result<std::shared_ptr<Config const>> Core::load(std::string const& settings_jso
 }
 
 Core::~Core() {
+    stop_legacy_import();
     if (auto const runtime = runtime_.load()) {
         runtime->stop(/*cleanly=*/!active_.load());  // still active: the plugin was never deactivated
     }
@@ -598,6 +622,7 @@ Status Core::activate(std::string const& settings_json, ServerSettings const& se
     if (auto registered = api_->register_command(commands_.registration(read_icon(server.bundle_path))); !registered) {
         return fail(ErrorCode::unavailable, "Could not register /msteams: " + registered.error().message);
     }
+    start_legacy_import(*config);
     if (!config->configured()) {
         // Enabled before it was configured (the admin guide's order): run, wait for the settings, call no one.
         config_.store(config);
@@ -749,7 +774,75 @@ Status Core::validate_configuration(std::string const& settings_json, ServerSett
     return {};
 }
 
+void Core::start_legacy_import(Config const& config) {
+    if (!db_) {
+        return;  // tests may run without a database
+    }
+    stop_legacy_import();  // an earlier activation's
+    sync::LegacyImportSettings settings;
+    settings.legacy_key = config.encryption_key;
+    settings.node_id = node_id_;
+    settings.settings_note = legacy_settings_note_;
+    // The admins' message waits until the plugin is active (posting from inside the activation would run the
+    // plugin's own hooks before it is ready for them).
+    auto const signal = std::make_shared<LegacyImportSignal>();
+    legacy_signal_ = signal;
+    auto tell = [this, signal](std::string const& text) {
+        for (int i = 0; i < 300 && !active_.load() && !signal->stopping(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        if (!bot_user_id_.empty() && !signal->stopping()) {
+            tell_admins(*api_, bot_user_id_, text);
+        }
+    };
+    auto importer = std::make_shared<sync::LegacyImport>(
+        settings, std::make_shared<store::LegacyImportStore>(db_), store::postgres_leases(db_),
+        store::postgres_notices(db_), std::make_shared<crypto::Sealer const>(config.encryption_key), tell);
+    auto const quick_done = [signal] {
+        std::lock_guard lock(signal->mutex);
+        signal->quick_done = true;
+        signal->cv.notify_all();
+    };
+    legacy_thread_ = std::thread([importer, signal, quick_done] {
+        auto const stopping = [&signal] { return signal->stopping(); };
+        for (;;) {
+            auto outcome = importer->run(stopping, quick_done);
+            quick_done();  // whatever happened, activation waits no longer
+            std::chrono::seconds pause{30};
+            if (outcome) {
+                if (*outcome != sync::LegacyOutcome::elsewhere) {
+                    return;  // done, nothing to do, or stopping
+                }
+                pause = std::chrono::seconds(15);  // another node imports: take over if it stops or dies
+            } else {
+                log::warn("could not import the official MS Teams plugin's data; trying again",
+                          {{"error", outcome.error().message}, {"retry_in_s", std::to_string(pause.count())}});
+            }
+            std::unique_lock lock(signal->mutex);
+            if (signal->cv.wait_for(lock, pause, [&] { return signal->stop; })) {
+                return;
+            }
+        }
+    });
+    std::unique_lock lock(signal->mutex);
+    if (!signal->cv.wait_for(lock, std::chrono::seconds(15), [&] { return signal->quick_done; })) {
+        log::info("the import of the official MS Teams plugin's data goes on in the background");
+    }
+}
+
+void Core::stop_legacy_import() {
+    if (legacy_signal_) {
+        std::lock_guard lock(legacy_signal_->mutex);
+        legacy_signal_->stop = true;
+        legacy_signal_->cv.notify_all();
+    }
+    if (legacy_thread_.joinable()) {
+        legacy_thread_.join();
+    }
+}
+
 void Core::deactivate() {
+    stop_legacy_import();
     active_.store(false);
     if (auto const runtime = runtime_.load()) {
         runtime->stop();
@@ -815,6 +908,14 @@ Diagnostics Core::diagnostics() const {
     }
     d.graph_retries = stats_->graph_retries.load();
     d.graph_waited_ms = stats_->graph_limiter_wait_ms.load();
+    if (db_) {
+        store::LegacyImportStore legacy(db_);
+        auto progress = legacy.progress();
+        auto problems = legacy.problems(store::LegacyStep::accounts, 21);
+        if (progress && problems) {
+            d.legacy_import = sync::legacy_status(*progress, *problems);
+        }
+    }
     if (!runtime || !d.active) {
         d.database_problem = "the bridge is not running";
         return d;

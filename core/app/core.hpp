@@ -1,12 +1,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/config.hpp"
@@ -130,6 +132,11 @@ private:
     // The bot's direct message to a user who just connected: what now happens to their chats.
     void welcome(sync::Connected const& connected) const;
 
+    // Imports the official plugin's data (sync::LegacyImport) on a thread of its own, in batches, until done here or
+    // on another node; waits a little for the users and links (the bridge then starts knowing them), not for the
+    // message map.
+    void start_legacy_import(Config const& config);
+
     std::shared_ptr<mm::Api> api_;
     DatabaseOpener open_database_;
     std::shared_ptr<store::Database> db_;
@@ -144,6 +151,21 @@ private:
     std::int64_t started_at_ms_ = 0;
     mutable std::mutex problems_mutex_;
     std::string problems_;
+    // The official plugin's settings carried over at activation ("" none), recorded with the import.
+    std::string legacy_settings_note_;
+    struct LegacyImportSignal {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool quick_done = false;  // the users and links are in: activation goes on
+        bool stop = false;        // deactivating: the import stops between two batches
+        [[nodiscard]] bool stopping() {
+            std::lock_guard lock(mutex);
+            return stop;
+        }
+    };
+    std::shared_ptr<LegacyImportSignal> legacy_signal_;
+    std::thread legacy_thread_;
+    void stop_legacy_import();
 };
 
 }  // namespace msteams::app

@@ -32,10 +32,9 @@ std::string span(std::int64_t ms) {
 
 std::string age(std::int64_t since, std::int64_t now) { return since > 0 ? span(now - since) : std::string("—"); }
 
-}  // namespace
-
-std::string to_markdown(Diagnostics const& d) {
-    std::string out = "\n\n#### Bridge status (node " + d.node + ")\n";
+// This node: its mode, core, last notification, Graph, and the upgrade from the official plugin.
+std::string node_lines(Diagnostics const& d) {
+    std::string out;
     out += "- **Mode:** Teams chats " + d.chat_sync + (d.active ? "" : ", plugin not active") +
            (d.configured ? "" : ", not set up") + "; " +
            (d.leader ? "this node keeps the subscriptions and runs the jobs"
@@ -51,6 +50,16 @@ std::string to_markdown(Diagnostics const& d) {
     out += "- **Microsoft Graph on this node:** " + std::to_string(d.graph_requests) + " requests, " +
            std::to_string(d.graph_throttled) + " throttled (429), " + std::to_string(d.graph_retries) + " retried; " +
            span(static_cast<std::int64_t>(d.graph_waited_ms)) + " spent waiting for the bridge's rate budgets.\n";
+    if (!d.legacy_import.empty()) {
+        out += "- **Upgrade from the official MS Teams plugin:** " + d.legacy_import + ".\n";
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string to_markdown(Diagnostics const& d) {
+    std::string out = "\n\n#### Bridge status (node " + d.node + ")\n" + node_lines(d);
     if (d.credentials_problem) {
         out += "- **App credentials:** " +
                (d.credentials_problem->empty() ? std::string("working (Entra ID issues the app's token).")
@@ -168,6 +177,7 @@ std::string to_json(Diagnostics const& d) {
     } else {
         j["database"] = {{"readable", false}, {"problem", d.database_problem}};
     }
+    j["legacy_import"] = d.legacy_import.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.legacy_import);
     j["now"] = d.now;
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -41,6 +41,8 @@ struct Diagnostics {
     std::optional<std::size_t> planner_budget;
     std::size_t configured_budget = 0;
     std::string database_problem;
+    // The upgrade from the official plugin (sync::legacy_status); "" when there was none.
+    std::string legacy_import;
     std::int64_t now = 0;  // Unix ms, for ages
 };
 

@@ -251,6 +251,52 @@ Result<std::string> Sealer::open(std::string_view sealed, std::string_view conte
     return plaintext;
 }
 
+Result<std::string> aes_gcm_open(std::string_view raw_key, std::string_view nonce_ciphertext_tag) {
+    EVP_CIPHER const* cipher = nullptr;
+    switch (raw_key.size()) {
+        case 16: cipher = EVP_aes_128_gcm(); break;
+        case 24: cipher = EVP_aes_192_gcm(); break;
+        case 32: cipher = EVP_aes_256_gcm(); break;
+        default:
+            return fail(ErrorCode::invalid_argument,
+                        "an AES key has 16, 24 or 32 bytes, not " + std::to_string(raw_key.size()));
+    }
+    if (nonce_ciphertext_tag.size() < k_nonce_size + k_tag_size) {
+        return fail(ErrorCode::invalid_argument, "too short for AES-GCM output");
+    }
+    if (nonce_ciphertext_tag.size() > k_nonce_size + k_max_plaintext + k_tag_size) {
+        return fail(ErrorCode::invalid_argument, "larger than the 1 MiB limit");
+    }
+    std::string raw(nonce_ciphertext_tag);  // the tag is passed through a non-const pointer
+    auto const* const nonce = bytes(raw);
+    auto const* const ciphertext = nonce + k_nonce_size;
+    std::size_t const ciphertext_size = raw.size() - k_nonce_size - k_tag_size;
+    auto* const tag = bytes(raw) + k_nonce_size + ciphertext_size;
+
+    CipherCtx ctx(EVP_CIPHER_CTX_new());
+    if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, bytes(raw_key), nonce) != 1) {
+        openssl_failure("AES-GCM decrypt init");
+    }
+    std::string plaintext(ciphertext_size, '\0');
+    int len = 0;
+    int written = 0;
+    if (ciphertext_size > 0) {
+        if (EVP_DecryptUpdate(ctx.get(), bytes(plaintext), &len, ciphertext, static_cast<int>(ciphertext_size)) != 1) {
+            openssl_failure("AES-GCM decrypt");
+        }
+        written = len;
+    }
+    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(k_tag_size), tag) != 1) {
+        openssl_failure("AES-GCM set tag");
+    }
+    if (EVP_DecryptFinal_ex(ctx.get(), bytes(plaintext) + written, &len) != 1) {
+        ERR_clear_error();
+        OPENSSL_cleanse(plaintext.data(), plaintext.size());
+        return fail(ErrorCode::permission_denied, "does not open: wrong key, or the value was modified");
+    }
+    return plaintext;
+}
+
 // --- PKCE ------------------------------------------------------------------------------------------------------------
 
 Pkce make_pkce() {

@@ -29,6 +29,12 @@ private:
     unsigned char key_[32];
 };
 
+// Opens AES-GCM output laid out as nonce (12 bytes) || ciphertext || tag (16 bytes), without associated data, with a
+// raw key of 16, 24 or 32 bytes (AES-128, -192 or -256). For values other software sealed (the official plugin's
+// tokens, docs/upgrade.md); the bridge's own values use Sealer. invalid_argument for a key of another length or an
+// input too short; permission_denied when the tag does not match (a wrong key, or a modified value).
+[[nodiscard]] Result<std::string> aes_gcm_open(std::string_view raw_key, std::string_view nonce_ciphertext_tag);
+
 // RFC 7636 PKCE with S256.
 struct Pkce {
     std::string verifier;   // 43 characters of [A-Za-z0-9-._~]

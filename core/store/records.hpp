@@ -23,6 +23,7 @@ enum class OutboxKind { post, edit, remove, react, unreact };  // remove is stor
 enum class Direction { inbound, outbound };                    // Teams → Mattermost, Mattermost → Teams
 enum class SubscriptionKind { chats, user, channel };          // /chats/getAllMessages, one user's, one channel's
 enum class SubscriptionState { active, reauthorize, removed, missed };
+enum class LegacyStep { settings, accounts, users, links, messages };  // the import of the official plugin's data
 
 template <class E>
 struct Names;
@@ -53,6 +54,11 @@ struct Names<SubscriptionKind> {
 template <>
 struct Names<SubscriptionState> {
     static constexpr std::array<std::string_view, 4> words{"active", "reauthorize", "removed", "missed"};
+};
+
+template <>
+struct Names<LegacyStep> {
+    static constexpr std::array<std::string_view, 5> words{"settings", "accounts", "users", "links", "messages"};
 };
 
 template <class E>

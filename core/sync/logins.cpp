@@ -168,9 +168,13 @@ Result<int> Logins::count_connected() { return accounts_->count_connected(); }
 
 Result<std::vector<MmUserId>> Logins::connected_users(std::size_t limit) { return accounts_->connected_users(limit); }
 
-std::string Logins::seal_token(graph::Token const& token, MmUserId const& mm_user_id) const {
+std::string seal_token(crypto::Sealer const& sealer, graph::Token const& token, MmUserId const& mm_user_id) {
     json const payload{{"a", token.access_token}, {"r", token.refresh_token}, {"e", token.expires_at}};
-    return sealer_->seal(payload.dump(), mm_user_id.str());
+    return sealer.seal(payload.dump(), mm_user_id.str());
+}
+
+std::string Logins::seal_token(graph::Token const& token, MmUserId const& mm_user_id) const {
+    return sync::seal_token(*sealer_, token, mm_user_id);
 }
 
 Result<std::string> Logins::access_token(MmUserId const& mm_user_id) {

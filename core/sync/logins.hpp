@@ -36,6 +36,11 @@ inline constexpr std::int64_t k_state_lifetime_ms = 5 * 60 * 1000;
 // Refresh a delegated token this long before it expires.
 inline constexpr std::int64_t k_refresh_margin_ms = 2 * 60 * 1000;
 
+// A delegated token as msteams_accounts.token_sealed holds it: {"a": access, "r": refresh, "e": expiry in Unix ms} as
+// JSON, sealed with the Mattermost user's id as context.
+[[nodiscard]] std::string seal_token(crypto::Sealer const& sealer, graph::Token const& token,
+                                     MmUserId const& mm_user_id);
+
 // What the pipelines need of users' Teams connections: Logins, or a fake in unit tests.
 class Connections {
 public:
