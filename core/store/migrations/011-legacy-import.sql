@@ -1,4 +1,4 @@
--- 013: the import of the official Mattermost MS Teams plugin's data (its msteamssync_ tables, which stay as they are)
+-- 011: the import of the official Mattermost MS Teams plugin's data (its msteamssync_ tables, which stay as they are)
 -- on the first activation after it was replaced by this plugin (docs/upgrade.md). One row per step: where it stands,
 -- so that a crash or a stop continues from the last batch committed and a finished import never runs again, and
 -- what it did, for the log, the admins' direct message and /msteams status.
