@@ -44,6 +44,8 @@ struct World {
     std::shared_ptr<msteams::store::Roster> roster = msteams::store::postgres_roster(db);
     std::shared_ptr<msteams::test::PipelineApi> api = std::make_shared<msteams::test::PipelineApi>();
     std::shared_ptr<msteams::metrics::Counters> stats = std::make_shared<msteams::metrics::Counters>();
+    std::shared_ptr<msteams::crypto::Sealer const> sealer =
+        std::make_shared<msteams::crypto::Sealer const>("a-test-key-of-enough-length-000000");
     std::shared_ptr<msteams::sync::Logins> logins;
     std::shared_ptr<msteams::commands::RolloutContext const> ctx;
     Dispatcher dispatcher{*api};
@@ -54,9 +56,8 @@ struct World {
         api->add_user(k_admin, "admin");
         api->admins.insert(k_admin.str());
         msteams::sync::LoginSettings settings{"https://mm.example", "com.mattermost.msteams", k_bot, 10};
-        logins = std::make_shared<msteams::sync::Logins>(
-            settings, api, repos.accounts, repos.oauth_states, std::make_shared<NoSignIn>(),
-            std::make_shared<msteams::crypto::Sealer const>("a-test-key-of-enough-length-000000"));
+        logins = std::make_shared<msteams::sync::Logins>(settings, api, repos.accounts, repos.oauth_states,
+                                                         std::make_shared<NoSignIn>(), sealer);
         auto people = std::make_shared<msteams::sync::People>(
             api, repos, msteams::sync::PeopleSettings{},
             [](std::string const&) -> msteams::Result<msteams::sync::TeamsProfile> {
@@ -83,7 +84,9 @@ struct World {
         msteams::store::Account a;
         a.mm_user_id = user;
         a.teams_user_id = msteams::TeamsUserId("00000000-0000-0000-0000-00000000000" + std::string(1, teams));
-        a.token_sealed = "sealed";
+        // A token that opens and lasts (status checks it with Teams, which this test cannot reach).
+        nlohmann::json const token{{"a", "access"}, {"r", "refresh"}, {"e", msteams::now_ms() + 3'600'000}};
+        a.token_sealed = sealer->seal(token.dump(), user.str());
         REQUIRE(repos.accounts->connect(a, 10).has_value());
     }
 };
