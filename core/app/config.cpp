@@ -47,6 +47,9 @@ constexpr Setting k_planner_min_hold{"plannerMinHoldSeconds", "Shortest hold of 
 constexpr Setting k_enforce{"enforceConnectedAccounts", "Ask users to connect their Teams account"};
 constexpr Setting k_allow_skip{"allowSkipConnectAccounts", "Allow users to skip connecting for now"};
 constexpr Setting k_connected_allowed{"connectedUsersAllowed", "Maximum connected users"};
+constexpr Setting k_allow_list{"connectAllowList", "Who may connect"};
+constexpr Setting k_invite_pool{"invitePoolSize", "Invite pool size"};
+constexpr Setting k_selective_sync{"selectiveSync", "Selective sync"};
 constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
 constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
 // Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
@@ -520,6 +523,9 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     problems.take(r.boolean(k_enforce, false), c.enforce_connected_accounts);
     problems.take(r.boolean(k_allow_skip, true), c.allow_skip_connect_accounts);
     problems.take(r.integer(k_connected_allowed, 1000, 0, 1'000'000), c.connected_users_allowed);
+    problems.take(r.text(k_allow_list, 64 * 1024), c.connect_allow_list);
+    problems.take(r.integer(k_invite_pool, 0, 0, 1'000'000), c.invite_pool_size);
+    problems.take(r.boolean(k_selective_sync, false), c.selective_sync);
     problems.take(r.boolean(k_sync_guests, false), c.sync_guest_users);
     problems.take(r.boolean(k_sync_presence, true), c.sync_presence);
     problems.take(r.integer(k_profile_seconds, 60, 1, 86400), c.profile_sync_interval_seconds);

@@ -69,6 +69,11 @@ struct Config {
     bool enforce_connected_accounts = false;
     bool allow_skip_connect_accounts = true;
     int connected_users_allowed = 1000;
+    // Rollout controls: who may connect besides the maximum (empty list and pool 0: everyone), and selective sync
+    // (a chat is bridged only when someone in it reads it in Mattermost).
+    std::string connect_allow_list{};  // usernames, separated by commas or spaces
+    long long invite_pool_size = 0;
+    bool selective_sync = false;
     // Chats active recently are read forward from their cursors this often (a lost notification costs at most this
     // delay); 0 = off.
     int reconcile_interval_seconds = 300;

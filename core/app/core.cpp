@@ -36,7 +36,12 @@
 #include "sync/people.hpp"
 #include "sync/profile_sync.hpp"
 #include "sync/receiver.hpp"
+#include "commands/rollout_commands.hpp"
+#include "store/roster.hpp"
+#include "sync/admission.hpp"
+#include "sync/audience.hpp"
 #include "web/account_routes.hpp"
+#include "web/report_route.hpp"
 #include "web/routes.hpp"
 
 namespace msteams::app {
@@ -203,6 +208,10 @@ struct Runtime {
     std::shared_ptr<subscriptions::Monitor> monitor;
     std::shared_ptr<commands::AdminContext const> admin;
     std::shared_ptr<subscriptions::CredentialCheck> credentials;
+    // Rollout controls and per-user choices (selective sync, notifications only, who may connect, the report).
+    std::shared_ptr<store::Roster> roster;
+    std::shared_ptr<sync::Audience> audience;
+    std::shared_ptr<commands::RolloutContext const> rollout;
 
     void start() const {
         inbound->start();
@@ -261,7 +270,15 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         auto const runtime = runtime_.load();
         return runtime && active_.load() ? runtime->admin : nullptr;
     });
+    commands::add_rollout_commands(commands_, *api_, [this]() -> std::shared_ptr<commands::RolloutContext const> {
+        auto const runtime = runtime_.load();
+        return runtime && active_.load() ? runtime->rollout : nullptr;
+    });
     web::install_account_routes(router_, logins_source, api_, [this](sync::Connected const& c) { welcome(c); });
+    web::install_report_route(router_, api_, [this]() -> std::shared_ptr<store::Roster> {
+        auto const runtime = runtime_.load();
+        return runtime && active_.load() ? runtime->roster : nullptr;
+    });
     auto const repositories = [this]() -> std::optional<store::Repositories> {
         auto const runtime = runtime_.load();
         if (!runtime || !active_.load()) {
@@ -442,6 +459,25 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     };
     runtime->profiles = std::make_shared<sync::ProfileSync>(profile_sync, api_, std::make_shared<store::Profiles>(db_),
                                                             read_photo, read_presence, stats_);
+    runtime->roster = store::postgres_roster(db_);
+    {
+        sync::AudienceSettings audience;
+        audience.selective_sync = config->selective_sync;
+        runtime->audience =
+            std::make_shared<sync::Audience>(audience, runtime->repos, runtime->roster, runtime->people, read_presence);
+        auto admission = std::make_shared<sync::Admission>(
+            sync::AdmissionSettings{sync::parse_allow_list(config->connect_allow_list), config->invite_pool_size}, api_,
+            runtime->roster);
+        std::weak_ptr<sync::Audience> weak_audience = runtime->audience;
+        runtime->logins->set_rollout(admission, runtime->roster, [weak_audience](MmUserId const& user) {
+            if (auto a = weak_audience.lock()) {
+                a->forget(user);
+            }
+        });
+        runtime->rollout = std::make_shared<commands::RolloutContext const>(commands::RolloutContext{
+            runtime->repos, runtime->roster, runtime->audience, admission, bot_user_id_,
+            config->server.site_url + "/plugins/" + k_plugin_id + web::k_report_path, config->connected_users_allowed});
+    }
     // A new Teams person has their photo as avatar from their first message on (best effort: the periodic job
     // retries what fails).
     std::weak_ptr<sync::ProfileSync> weak_profiles = runtime->profiles;
@@ -468,6 +504,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         inbound.rich_covered = [holders](std::vector<TeamsUserId> const& users) { return holders->any_of(users); };
         inbound.activity_half_life_ms = planner->half_life_ms;
     }
+    inbound.audience = runtime->audience;
     runtime->inbound = std::make_shared<sync::Inbound>(inbound, api_, runtime->repos, runtime->logins, runtime->graph,
                                                        runtime->entra, runtime->people, stats_);
 
@@ -475,6 +512,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     outbound.enabled = config->chat_sync == ChatSync::mirror;
     outbound.bot_user_id = bot_user_id_;
     outbound.max_file_size = config->max_file_size_to_teams;
+    outbound.audience = runtime->audience;
     runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->repos, runtime->logins,
                                                          runtime->graph, stats_, runtime->people);
 

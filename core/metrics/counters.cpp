@@ -32,6 +32,9 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("files_delivered", files_delivered);
     add("files_failed", files_failed);
     add("notifications_sent", notifications_sent);
+    add("skipped_selective", skipped_selective);
+    add("outbound_selective_skipped", outbound_selective_skipped);
+    add("notifications_skipped_active", notifications_skipped_active);
     add("recovered_pending", recovered_pending);
     add("failures", failures);
     add("dropped", dropped);

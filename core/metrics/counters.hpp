@@ -53,6 +53,11 @@ struct Counters {
     Counter files_delivered{0};
     Counter files_failed{0};
     Counter notifications_sent{0};  // notifications-only mode
+    // Rollout: chats left alone by selective sync (both directions), notifications-only users not told because
+    // they were at Teams right then.
+    Counter skipped_selective{0};
+    Counter outbound_selective_skipped{0};
+    Counter notifications_skipped_active{0};
     Counter recovered_pending{0};
     Counter failures{0};
     Counter dropped{0};        // given up (permanent errors)

@@ -224,6 +224,12 @@ void render_counters(Exposition& e, Counters const& c) {
             {{"direction", "to_teams"}, {"reason", "not_bridged"}});
     counter("msteams_skipped_total", skipped, c.outbound_not_connected,
             {{"direction", "to_teams"}, {"reason", "not_connected"}});
+    counter("msteams_skipped_total", skipped, c.skipped_selective,
+            {{"direction", "to_mattermost"}, {"reason", "selective_sync"}});
+    counter("msteams_skipped_total", skipped, c.outbound_selective_skipped,
+            {{"direction", "to_teams"}, {"reason", "selective_sync"}});
+    counter("msteams_skipped_total", skipped, c.notifications_skipped_active,
+            {{"direction", "to_mattermost"}, {"reason", "active_in_teams"}});
     auto const failed = "Attempts that failed and will be tried again, by direction.";
     counter("msteams_failures_total", failed, c.failures, {{"direction", "to_mattermost"}});
     counter("msteams_failures_total", failed, c.outbound_failures, {{"direction", "to_teams"}});

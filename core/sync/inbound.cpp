@@ -109,6 +109,10 @@ struct Inbound::Work {
     std::size_t member = 0;
     std::string token;
     Connections* logins = nullptr;
+    // Mirror mode, every connected member chose notifications only: these are told instead (Audience).
+    bool notify_only = false;
+    std::vector<std::pair<TeamsUserId, MmUserId>> recipients{};
+    [[nodiscard]] bool notifying(InboundMode mode) const { return mode == InboundMode::notifications || notify_only; }
 
     template <class F>
     auto with_token(F&& call) -> decltype(call(std::string())) {
@@ -439,6 +443,21 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         stats_->skipped_no_connected_member += items.size();
         return Outcome::done;
     }
+    if (settings_.audience && settings_.mode == InboundMode::mirror) {
+        ChatPlan chat_plan;
+        MSTEAMS_TRY_ASSIGN(chat_plan, settings_.audience->for_teams_members(members));
+        if (chat_plan.bridging == Bridging::none) {
+            stats_->skipped_selective += items.size();
+            log::debug("a Teams chat is not bridged", {{"chat_id", chat_id}, {"reason", chat_plan.reason}});
+            return Outcome::done;
+        }
+        if (chat_plan.bridging == Bridging::notify) {
+            work.notify_only = true;
+            for (auto const& m : chat_plan.notify) {
+                work.recipients.emplace_back(m.teams_user_id, m.mm_user_id);
+            }
+        }
+    }
 
     work.notified_at = notified_at(items);
     auto plan = plan_reads(items);
@@ -480,11 +499,12 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         }
     }
 
-    if (!portal && plan.discover_since == 0) {
+    if (!portal && plan.discover_since == 0 && !work.notifying(settings_.mode)) {
         // A chat's first messages, read: the one notified first need not be the first written (its notification,
         // or its trip through the inbox, can be slower than the next one's). The chat is read from a while before
         // them, once, so they are posted in the order written; later changes follow the chat's cursor. (Rich
-        // copies were ordered by the hold above, as in any chat.)
+        // copies were ordered by the hold above, as in any chat. A chat only notified about never has a portal:
+        // each notification is about its own message.)
         plan.discover_since = std::max<std::int64_t>(1, oldest_received(items) - settings_.first_read_window_ms);
         plan.first_read = true;
     }
@@ -536,7 +556,7 @@ Result<Inbound::Outcome> Inbound::read_and_apply(store::Tx& tx, Work& work, std:
 
         std::int64_t const newest_listed = newest_change(messages);
         std::int64_t const newest = std::max(echoed_to, newest_listed);
-        if (settings_.mode == InboundMode::notifications) {
+        if (work.notifying(settings_.mode)) {
             MSTEAMS_TRY(notify(tx, work, messages));
             return Outcome::done;
         }
@@ -575,7 +595,7 @@ Result<Inbound::Outcome> Inbound::apply_heard(store::Tx& tx, Work& work, std::ve
     if (!current) {
         return Outcome::wait_for_sender;
     }
-    if (settings_.mode == InboundMode::notifications) {
+    if (work.notifying(settings_.mode)) {
         MSTEAMS_TRY(notify(tx, work, messages));
         stats_->rich_applied += messages.size();
         return Outcome::done;
@@ -992,13 +1012,23 @@ Status Inbound::reconcile_reactions(store::Tx& tx, MmPostId const& post_id, grap
 }
 
 Status Inbound::notify(store::Tx& tx, Work& work, std::vector<graph::ChatMessage> const& messages) {
+    // Users who chose notifications only are not told while they are at Teams (they see the message there); their
+    // presence is asked once for the batch, within the presence budget.
+    std::set<TeamsUserId> at_teams;
+    if (work.notify_only && settings_.audience && !messages.empty()) {
+        std::vector<TeamsUserId> ids;
+        for (auto const& r : work.recipients) {
+            ids.push_back(r.first);
+        }
+        at_teams = settings_.audience->at_teams(ids);
+    }
     for (auto const& m : messages) {
-        MSTEAMS_TRY(notify(tx, work, m));
+        MSTEAMS_TRY(notify(tx, work, m, at_teams));
     }
     return {};
 }
 
-Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
+Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m, std::set<TeamsUserId> const& at_teams) {
     if (m.message_type != "message" || m.deleted_at != 0 || m.last_edited_at != 0) {
         return {};
     }
@@ -1011,9 +1041,13 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m) {
     for (auto const& line : strings::split(preview, '\n')) {
         quoted += "> " + line + "\n";
     }
-    for (auto const& [teams_id, mm_id] : work.connected) {
+    for (auto const& [teams_id, mm_id] : work.notify_only ? work.recipients : work.connected) {
         if (teams_id == m.from.id) {
             continue;  // their own message
+        }
+        if (at_teams.contains(teams_id)) {
+            ++stats_->notifications_skipped_active;
+            continue;
         }
         bool first = false;
         MSTEAMS_TRY_ASSIGN(first, repos_.notified->claim(tx, work.chat_id, m.id, mm_id));

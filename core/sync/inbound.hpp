@@ -20,6 +20,7 @@
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
 #include "sync/post_clock.hpp"
+#include "sync/audience.hpp"
 #include "sync/certificates.hpp"
 #include "sync/inbound_plan.hpp"
 #include "sync/logins.hpp"
@@ -62,6 +63,10 @@ struct InboundSettings {
     // per-user and hybrid: each applied message adds to its chat's connected members' activity (msteams_activity),
     // halved every this long; 0: activity is not kept.
     std::int64_t activity_half_life_ms = 0;
+    // Mirror mode: selective sync and each user's notifications-only choice decide, chat by chat, whether it is
+    // mirrored, notified to some members (those at Teams right now are skipped), or left alone. Null: every chat with
+    // a connected member is mirrored.
+    std::shared_ptr<Audience> audience{};
 };
 
 class Inbound {
@@ -141,7 +146,8 @@ private:
     [[nodiscard]] Result<MmPostId> create_post(store::Tx& tx, Work& work, store::Portal const& portal,
                                                graph::ChatMessage const& message);
     [[nodiscard]] Status reconcile_reactions(store::Tx& tx, MmPostId const& post_id, graph::ChatMessage const& message);
-    [[nodiscard]] Status notify(store::Tx& tx, Work& work, graph::ChatMessage const& message);
+    [[nodiscard]] Status notify(store::Tx& tx, Work& work, graph::ChatMessage const& message,
+                                std::set<TeamsUserId> const& at_teams);
     [[nodiscard]] Status notify(store::Tx& tx, Work& work, std::vector<graph::ChatMessage> const& messages);
     [[nodiscard]] Result<std::string> render(Work& work, graph::ChatMessage const& message, MmUserId const& author,
                                              MmChannelId const& channel_id, std::vector<std::string>& file_ids);

@@ -14,7 +14,59 @@ using nlohmann::json;
 
 char const* to_string(Purpose p) { return p == Purpose::bot ? "bot" : "user"; }
 
+constexpr std::int64_t k_activity_gap_ms = 60'000;
+
 }  // namespace
+
+void Logins::set_rollout(std::shared_ptr<Admission> admission, std::shared_ptr<store::Roster> roster,
+                         std::function<void(MmUserId const&)> changed) {
+    admission_ = std::move(admission);
+    roster_ = std::move(roster);
+    changed_ = std::move(changed);
+}
+
+Result<std::optional<std::string>> Logins::refusal(MmUserId const& mm_user_id) {
+    if (!admission_) {
+        return std::optional<std::string>();
+    }
+    return admission_->refusal(mm_user_id);
+}
+
+void Logins::record_health(MmUserId const& mm_user_id, store::TokenHealth health) {
+    if (!roster_) {
+        return;
+    }
+    if (auto s = roster_->set_health(mm_user_id, health); !s) {
+        log::warn("could not record a connection's health", {{"user_id", mm_user_id}, {"error", s.error().message}});
+    }
+}
+
+void Logins::record_activity(MmUserId const& mm_user_id) {
+    if (!roster_) {
+        return;
+    }
+    auto const now = now_ms();
+    {
+        std::lock_guard lock(activity_mutex_);
+        auto& at = active_at_[mm_user_id];
+        if (now - at < k_activity_gap_ms) {
+            return;
+        }
+        at = now;
+        if (active_at_.size() > 100'000) {
+            active_at_.clear();
+        }
+    }
+    if (auto s = roster_->touch(mm_user_id, now, k_activity_gap_ms); !s) {
+        log::debug("could not record a connection's last activity", {{"error", s.error().message}});
+    }
+}
+
+void Logins::changed(MmUserId const& mm_user_id) const {
+    if (changed_) {
+        changed_(mm_user_id);
+    }
+}
 
 Logins::Logins(LoginSettings settings, std::shared_ptr<mm::Api> api, std::shared_ptr<store::Accounts> accounts,
                std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::SignIn> entra,
@@ -48,6 +100,12 @@ Result<std::string> Logins::begin(MmUserId const& mm_user_id, Purpose purpose) {
                           "run /msteams disconnect first.");
     }
     if (purpose == Purpose::user) {
+        std::optional<std::string> refused;
+        MSTEAMS_TRY_ASSIGN(refused, refusal(owner));
+        if (refused) {
+            log::info("refused a connection: rollout controls", {{"user_id", owner}});
+            return fail(ErrorCode::permission_denied, *refused);
+        }
         int connected = 0;
         MSTEAMS_TRY_ASSIGN(connected, accounts_->count_connected());
         if (connected >= settings_.connected_users_allowed) {
@@ -112,6 +170,13 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
                             ") does not have the same email address as your Mattermost account (" + user.email +
                             "). Sign in to Microsoft with the account that matches your Mattermost email.");
         }
+        // Asked again: the rules may have changed while the user was signing in.
+        std::optional<std::string> refused;
+        MSTEAMS_TRY_ASSIGN(refused, refusal(owner));
+        if (refused) {
+            log::info("refused a connection: rollout controls", {{"user_id", owner}});
+            return fail(ErrorCode::permission_denied, *refused);
+        }
     }
     store::Account account;
     account.mm_user_id = owner;
@@ -133,6 +198,8 @@ Result<Connected> Logins::finish(std::string const& state_id, std::string const&
             default: return std::unexpected(stored.error());
         }
     }
+    record_health(owner, store::TokenHealth::ok);
+    changed(owner);
     log::info("connected a Teams account",
               {{"user_id", owner}, {"teams_user_id", me.id}, {"purpose", to_string(purpose)}});
     notify_webapp(owner, true, me.display_name, account.teams_email);
@@ -155,6 +222,7 @@ Status Logins::abandon(std::string const& state, MmUserId const& session_user_id
 
 Status Logins::disconnect(MmUserId const& mm_user_id) {
     MSTEAMS_TRY(accounts_->disconnect(mm_user_id));
+    changed(mm_user_id);
     log::info("disconnected a Teams account", {{"user_id", mm_user_id}});
     notify_webapp(mm_user_id, false, "", "");
     return {};
@@ -196,12 +264,15 @@ Result<std::string> Logins::access_token(MmUserId const& mm_user_id) {
     graph::Token token{payload["a"].get<std::string>(), payload["r"].get<std::string>(),
                        payload["e"].get<std::int64_t>(), ""};
     if (token.expires_at - k_refresh_margin_ms > now_ms()) {
+        record_activity(mm_user_id);
         return token.access_token;
     }
     auto refreshed = entra_->refresh(token.refresh_token);
     if (!refreshed) {
         if (refreshed.error().code == ErrorCode::permission_denied) {
             lose_connection(mm_user_id, refreshed.error().message);
+        } else {
+            record_health(mm_user_id, store::TokenHealth::refresh_failed);
         }
         return std::unexpected(refreshed.error());
     }
@@ -209,6 +280,8 @@ Result<std::string> Logins::access_token(MmUserId const& mm_user_id) {
         refreshed->refresh_token = token.refresh_token;
     }
     MSTEAMS_TRY(accounts_->update_token(mm_user_id, seal_token(*refreshed, mm_user_id)));
+    record_health(mm_user_id, store::TokenHealth::ok);
+    record_activity(mm_user_id);
     return refreshed->access_token;
 }
 
@@ -227,6 +300,8 @@ void Logins::lose_connection(MmUserId const& mm_user_id, std::string const& why)
     if (auto d = accounts_->disconnect(mm_user_id); !d) {
         log::error("could not record a lost connection", {{"user_id", mm_user_id}, {"error", d.error().message}});
     }
+    record_health(mm_user_id, store::TokenHealth::needs_reconnect);
+    changed(mm_user_id);
     notify_webapp(mm_user_id, false, "", "");
     if (settings_.bot_user_id.empty() || mm_user_id == settings_.bot_user_id) {
         return;

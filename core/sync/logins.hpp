@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 
 #include "common/result.hpp"
@@ -10,6 +13,8 @@
 #include "graph/entra.hpp"
 #include "mm/api.hpp"
 #include "store/accounts.hpp"
+#include "store/roster.hpp"
+#include "sync/admission.hpp"
 
 // Logins: connected users' delegated Teams tokens. Starting and finishing the OAuth flow, refreshing tokens, and
 // telling users when their connection is lost.
@@ -58,6 +63,13 @@ public:
            std::shared_ptr<store::OAuthStates> states, std::shared_ptr<graph::SignIn> entra,
            std::shared_ptr<crypto::Sealer const> sealer);
 
+    // Rollout controls (who may connect), the connected-users report's health and activity, and who to tell when a
+    // user's connection changes (cached decisions about them). Set before the logins are used; each may be null.
+    void set_rollout(std::shared_ptr<Admission> admission, std::shared_ptr<store::Roster> roster,
+                     std::function<void(MmUserId const&)> changed);
+    // nullopt when the user may connect (or no rule restricts it); otherwise what to tell them.
+    [[nodiscard]] Result<std::optional<std::string>> refusal(MmUserId const& mm_user_id);
+
     [[nodiscard]] std::string redirect_uri() const;
     [[nodiscard]] std::string connect_url() const;  // <SiteURL>/plugins/<id>/connect
 
@@ -94,6 +106,10 @@ private:
     [[nodiscard]] std::string seal_token(graph::Token const& token, MmUserId const& mm_user_id) const;
     void lose_connection(MmUserId const& mm_user_id, std::string const& why);
     void notify_webapp(MmUserId const& mm_user_id, bool connected, std::string const& name, std::string const& email);
+    void record_health(MmUserId const& mm_user_id, store::TokenHealth health);
+    // The bridge used the user's connection: their last activity, written at most once a minute per user.
+    void record_activity(MmUserId const& mm_user_id);
+    void changed(MmUserId const& mm_user_id) const;
 
     LoginSettings settings_;
     std::shared_ptr<mm::Api> api_;
@@ -101,6 +117,11 @@ private:
     std::shared_ptr<store::OAuthStates> states_;
     std::shared_ptr<graph::SignIn> entra_;
     std::shared_ptr<crypto::Sealer const> sealer_;
+    std::shared_ptr<Admission> admission_{};
+    std::shared_ptr<store::Roster> roster_{};
+    std::function<void(MmUserId const&)> changed_{};
+    std::mutex activity_mutex_;
+    std::unordered_map<MmUserId, std::int64_t> active_at_{};
 };
 
 }  // namespace msteams::sync

@@ -663,6 +663,15 @@ Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const
     if (ghost && ghost->synthetic) {
         return std::optional<Target>();  // synthetic users speak in Teams, not here
     }
+    if (settings_.audience) {
+        ChatPlan plan;
+        MSTEAMS_TRY_ASSIGN(plan, settings_.audience->for_mm_members(members));
+        if (plan.bridging != Bridging::mirror) {
+            ++stats_->outbound_selective_skipped;
+            tell(item.user_id, item.channel_id, "This message was not sent to Microsoft Teams. " + plan.reason);
+            return std::optional<Target>();
+        }
+    }
 
     Target t;
     std::optional<TeamsUserId> author;

@@ -17,6 +17,7 @@
 #include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
+#include "sync/audience.hpp"
 #include "sync/logins.hpp"
 #include "sync/people.hpp"
 #include "sync/workers.hpp"
@@ -36,6 +37,9 @@ struct OutboundSettings {
     int workers = 2;
     // The wall clock (Unix ms); tests move it.
     std::function<std::int64_t()> clock_ms;
+    // Selective sync and notifications-only choices: a DM or GM is sent to Teams only when its chat is mirrored
+    // (the author is told why not). Null: every DM or GM of people in Teams is.
+    std::shared_ptr<Audience> audience{};
 };
 
 // A hook event as the outbox needs it.

@@ -166,7 +166,8 @@ Response connection_status(sync::Logins& logins, Request const& request) {
     bool can_connect = connected;
     if (!connected) {
         auto const count = logins.count_connected();
-        can_connect = count && *count < logins.limit();
+        auto const refused = logins.refusal(request.user_id);
+        can_connect = count && *count < logins.limit() && refused && !*refused;
     }
     nlohmann::json body{{"connected", connected},
                         {"teams_user_id", connected ? (*account)->teams_user_id.str() : ""},
