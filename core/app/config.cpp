@@ -54,6 +54,8 @@ constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
 constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
 // Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
 constexpr Setting k_profile_seconds{"profileSyncIntervalSeconds", "Profile sync interval (seconds)"};
+// Advanced, not in System Console: how long a Teams presence read for notifications-only users is trusted (tests).
+constexpr Setting k_presence_cache_seconds{"presenceCacheSeconds", "Presence cache (seconds)"};
 // Advanced, not in System Console: how often the app's client secret expiry is read (tests).
 constexpr Setting k_credential_seconds{"credentialCheckIntervalSeconds", "Credential check interval (seconds)"};
 constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' authentication service"};
@@ -529,6 +531,7 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     problems.take(r.boolean(k_sync_guests, false), c.sync_guest_users);
     problems.take(r.boolean(k_sync_presence, true), c.sync_presence);
     problems.take(r.integer(k_profile_seconds, 60, 1, 86400), c.profile_sync_interval_seconds);
+    problems.take(r.integer(k_presence_cache_seconds, 60, 1, 3600), c.presence_cache_seconds);
     problems.take(r.integer(k_credential_seconds, 86400, 1, 7 * 86400), c.credential_check_interval_seconds);
     problems.take(r.choice(k_auth_service, SyntheticAuthService::saml,
                            {{"saml", SyntheticAuthService::saml}, {"ldap", SyntheticAuthService::ldap}}),

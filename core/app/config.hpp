@@ -81,6 +81,7 @@ struct Config {
     // Teams people's presence shown as their Mattermost status (needs Presence.Read.All); their photos always are.
     bool sync_presence = true;
     long long profile_sync_interval_seconds = 60;
+    long long presence_cache_seconds = 60;  // how long a presence read for notifications-only users is trusted
     long long credential_check_interval_seconds = 86400;  // reading the client secret's expiry
     SyntheticAuthService synthetic_auth_service = SyntheticAuthService::saml;
     SyntheticAuthData synthetic_auth_data = SyntheticAuthData::id;

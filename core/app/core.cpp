@@ -463,6 +463,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     {
         sync::AudienceSettings audience;
         audience.selective_sync = config->selective_sync;
+        audience.presence_ttl_ms = config->presence_cache_seconds * 1000;
         runtime->audience =
             std::make_shared<sync::Audience>(audience, runtime->repos, runtime->roster, runtime->people, read_presence);
         auto admission = std::make_shared<sync::Admission>(
