@@ -198,31 +198,20 @@ std::string Sealer::seal(std::string_view plaintext, std::string_view context) c
     return std::string(k_sealed_prefix) + base64url_encode(raw);
 }
 
-Result<std::string> Sealer::open(std::string_view sealed, std::string_view context) const {
-    if (!sealed.starts_with(k_sealed_prefix)) {
-        return fail(ErrorCode::invalid_argument, "not a sealed value (no v1. prefix)");
-    }
-    if (sealed.size() > k_max_sealed) {
-        return fail(ErrorCode::invalid_argument, "sealed value is larger than the 1 MiB limit");
-    }
-    auto raw = base64url_decode(sealed.substr(k_sealed_prefix.size()));
-    if (!raw) {
-        return fail(ErrorCode::invalid_argument, "not a sealed value: " + raw.error().message);
-    }
-    if (raw->size() < k_nonce_size + k_tag_size) {
-        return fail(ErrorCode::invalid_argument, "not a sealed value: too short");
-    }
-    if (context.size() > k_max_plaintext) {
-        return fail(ErrorCode::invalid_argument, "sealing context is larger than 1 MiB");
-    }
-    auto const* const nonce = bytes(*raw);
+namespace {
+
+// AES-GCM decryption of nonce ‖ ciphertext ‖ tag (sizes checked by the caller) with `context` as AAD; `refusal` is
+// the error when the tag does not match (a wrong key, a wrong context or a modified value).
+Result<std::string> gcm_open(EVP_CIPHER const* cipher, unsigned char const* key, std::string raw,
+                             std::string_view context, char const* refusal) {
+    auto const* const nonce = bytes(raw);
     auto const* const ciphertext = nonce + k_nonce_size;
-    std::size_t const ciphertext_size = raw->size() - k_nonce_size - k_tag_size;
+    std::size_t const ciphertext_size = raw.size() - k_nonce_size - k_tag_size;
     // The tag is an input to the decryptor, but EVP_CIPHER_CTX_ctrl takes a non-const pointer.
-    auto* const tag = bytes(*raw) + k_nonce_size + ciphertext_size;
+    auto* const tag = bytes(raw) + k_nonce_size + ciphertext_size;
 
     CipherCtx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_, nonce) != 1) {
+    if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key, nonce) != 1) {
         openssl_failure("AES-GCM decrypt init");
     }
     int len = 0;
@@ -241,14 +230,36 @@ Result<std::string> Sealer::open(std::string_view sealed, std::string_view conte
     if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(k_tag_size), tag) != 1) {
         openssl_failure("AES-GCM set tag");
     }
-    // Final checks the tag; a mismatch means a wrong key, a wrong context or a modified value.
+    // Final checks the tag.
     if (EVP_DecryptFinal_ex(ctx.get(), bytes(plaintext) + written, &len) != 1) {
         ERR_clear_error();
         OPENSSL_cleanse(plaintext.data(), plaintext.size());
-        return fail(ErrorCode::permission_denied,
-                    "sealed value does not open: wrong key or context, or the value was modified");
+        return fail(ErrorCode::permission_denied, refusal);
     }
     return plaintext;
+}
+
+}  // namespace
+
+Result<std::string> Sealer::open(std::string_view sealed, std::string_view context) const {
+    if (!sealed.starts_with(k_sealed_prefix)) {
+        return fail(ErrorCode::invalid_argument, "not a sealed value (no v1. prefix)");
+    }
+    if (sealed.size() > k_max_sealed) {
+        return fail(ErrorCode::invalid_argument, "sealed value is larger than the 1 MiB limit");
+    }
+    auto raw = base64url_decode(sealed.substr(k_sealed_prefix.size()));
+    if (!raw) {
+        return fail(ErrorCode::invalid_argument, "not a sealed value: " + raw.error().message);
+    }
+    if (raw->size() < k_nonce_size + k_tag_size) {
+        return fail(ErrorCode::invalid_argument, "not a sealed value: too short");
+    }
+    if (context.size() > k_max_plaintext) {
+        return fail(ErrorCode::invalid_argument, "sealing context is larger than 1 MiB");
+    }
+    return gcm_open(EVP_aes_256_gcm(), key_, std::move(*raw), context,
+                    "sealed value does not open: wrong key or context, or the value was modified");
 }
 
 Result<std::string> aes_gcm_open(std::string_view raw_key, std::string_view nonce_ciphertext_tag) {
@@ -267,34 +278,8 @@ Result<std::string> aes_gcm_open(std::string_view raw_key, std::string_view nonc
     if (nonce_ciphertext_tag.size() > k_nonce_size + k_max_plaintext + k_tag_size) {
         return fail(ErrorCode::invalid_argument, "larger than the 1 MiB limit");
     }
-    std::string raw(nonce_ciphertext_tag);  // the tag is passed through a non-const pointer
-    auto const* const nonce = bytes(raw);
-    auto const* const ciphertext = nonce + k_nonce_size;
-    std::size_t const ciphertext_size = raw.size() - k_nonce_size - k_tag_size;
-    auto* const tag = bytes(raw) + k_nonce_size + ciphertext_size;
-
-    CipherCtx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, bytes(raw_key), nonce) != 1) {
-        openssl_failure("AES-GCM decrypt init");
-    }
-    std::string plaintext(ciphertext_size, '\0');
-    int len = 0;
-    int written = 0;
-    if (ciphertext_size > 0) {
-        if (EVP_DecryptUpdate(ctx.get(), bytes(plaintext), &len, ciphertext, static_cast<int>(ciphertext_size)) != 1) {
-            openssl_failure("AES-GCM decrypt");
-        }
-        written = len;
-    }
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(k_tag_size), tag) != 1) {
-        openssl_failure("AES-GCM set tag");
-    }
-    if (EVP_DecryptFinal_ex(ctx.get(), bytes(plaintext) + written, &len) != 1) {
-        ERR_clear_error();
-        OPENSSL_cleanse(plaintext.data(), plaintext.size());
-        return fail(ErrorCode::permission_denied, "does not open: wrong key, or the value was modified");
-    }
-    return plaintext;
+    return gcm_open(cipher, bytes(raw_key), std::string(nonce_ciphertext_tag), {},
+                    "does not open: wrong key, or the value was modified");
 }
 
 // --- PKCE ------------------------------------------------------------------------------------------------------------
