@@ -260,6 +260,14 @@ func (s *apiServer) UpdateUser(_ context.Context, req *corepb.UserRequest) (*cor
 	cur.LastName = in.GetLastName()
 	cur.Email = in.GetEmail()
 	cur.Props = model.StringMap(copyStringMap(in.GetProps()))
+	if len(in.GetNotifyProps()) > 0 {
+		if cur.NotifyProps == nil {
+			cur.NotifyProps = model.StringMap{}
+		}
+		for k, v := range in.GetNotifyProps() {
+			cur.NotifyProps[k] = v
+		}
+	}
 	updated, appErr := s.api.UpdateUser(cur)
 	if appErr != nil {
 		return userResponse(nil, appErr), nil
@@ -328,6 +336,36 @@ func (s *apiServer) GetActiveUserIdsInRole(_ context.Context, req *corepb.ValueR
 		ids = append(ids, u.Id)
 	}
 	return &corepb.IdsResponse{Ids: ids}, nil
+}
+
+func (s *apiServer) UpdateUserActive(_ context.Context, req *corepb.UserActiveRequest) (*corepb.ErrorResponse, error) {
+	if req.GetUserId() == "" {
+		return &corepb.ErrorResponse{Error: badRequest("UpdateUserActive", errors.New("user_id is missing"))}, nil
+	}
+	appErr := s.api.UpdateUserActive(req.GetUserId(), req.GetActive())
+	return &corepb.ErrorResponse{Error: appErrorToProto(appErr)}, nil
+}
+
+func (s *apiServer) GetTeamIdsForUser(_ context.Context, req *corepb.IdRequest) (*corepb.IdsResponse, error) {
+	teams, appErr := s.api.GetTeamsForUser(req.GetId())
+	if appErr != nil {
+		return &corepb.IdsResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	ids := make([]string, 0, len(teams))
+	for _, t := range teams {
+		if t != nil && t.DeleteAt == 0 {
+			ids = append(ids, t.Id)
+		}
+	}
+	return &corepb.IdsResponse{Ids: ids}, nil
+}
+
+func (s *apiServer) CreateTeamMember(_ context.Context, req *corepb.TeamMemberRequest) (*corepb.ErrorResponse, error) {
+	if req.GetTeamId() == "" || req.GetUserId() == "" {
+		return &corepb.ErrorResponse{Error: badRequest("CreateTeamMember", errors.New("team_id and user_id are required"))}, nil
+	}
+	_, appErr := s.api.CreateTeamMember(req.GetTeamId(), req.GetUserId())
+	return &corepb.ErrorResponse{Error: appErrorToProto(appErr)}, nil
 }
 
 func (s *apiServer) GetPost(_ context.Context, req *corepb.IdRequest) (*corepb.PostResponse, error) {

@@ -370,3 +370,51 @@ func TestAPIFilesOverTheLimitAre413NotTransportErrors(t *testing.T) {
 		t.Fatalf("GetFile of a huge file = %v, %v", f.GetError(), err)
 	}
 }
+
+func TestAPIUserActiveTeamsAndNotifyProps(t *testing.T) {
+	c, api := apiClient(t)
+	ctx := context.Background()
+	api.On("UpdateUserActive", "u1", false).Return(nil).Once()
+	api.On("UpdateUserActive", "missing", true).Return(sampleAppErr).Once()
+	if r, err := c.UpdateUserActive(ctx, &corepb.UserActiveRequest{UserId: "u1", Active: false}); err != nil || r.Error != nil {
+		t.Fatalf("UpdateUserActive = %v, %v", r, err)
+	}
+	r, _ := c.UpdateUserActive(ctx, &corepb.UserActiveRequest{UserId: "missing", Active: true})
+	checkAppErr(t, r.Error, wantAppErr)
+	if r, _ := c.UpdateUserActive(ctx, &corepb.UserActiveRequest{}); r.Error.GetStatusCode() != 400 {
+		t.Errorf("no user id = %v", r)
+	}
+
+	// Deleted teams are left out.
+	api.On("GetTeamsForUser", "u1").Return([]*model.Team{{Id: "t1"}, {Id: "t2", DeleteAt: 5}, {Id: "t3"}}, nil).Once()
+	api.On("GetTeamsForUser", "missing").Return(nil, sampleAppErr).Once()
+	ids, err := c.GetTeamIdsForUser(ctx, &corepb.IdRequest{Id: "u1"})
+	if err != nil || ids.Error != nil || len(ids.Ids) != 2 || ids.Ids[0] != "t1" || ids.Ids[1] != "t3" {
+		t.Fatalf("GetTeamIdsForUser = %v, %v", ids, err)
+	}
+	ids, _ = c.GetTeamIdsForUser(ctx, &corepb.IdRequest{Id: "missing"})
+	checkAppErr(t, ids.Error, wantAppErr)
+
+	api.On("CreateTeamMember", "t1", "u1").Return(&model.TeamMember{TeamId: "t1", UserId: "u1"}, nil).Once()
+	api.On("CreateTeamMember", "t1", "missing").Return(nil, sampleAppErr).Once()
+	if r, err := c.CreateTeamMember(ctx, &corepb.TeamMemberRequest{TeamId: "t1", UserId: "u1"}); err != nil || r.Error != nil {
+		t.Fatalf("CreateTeamMember = %v, %v", r, err)
+	}
+	r, _ = c.CreateTeamMember(ctx, &corepb.TeamMemberRequest{TeamId: "t1", UserId: "missing"})
+	checkAppErr(t, r.Error, wantAppErr)
+	if r, _ := c.CreateTeamMember(ctx, &corepb.TeamMemberRequest{UserId: "u1"}); r.Error.GetStatusCode() != 400 {
+		t.Errorf("no team id = %v", r)
+	}
+
+	// UpdateUser changes the notification settings it names and keeps the others.
+	api.On("GetUser", "u2").Return(&model.User{Id: "u2", Username: "x",
+		NotifyProps: model.StringMap{"email": "false", "push": "none", "channel": "true"}}, nil).Once()
+	api.On("UpdateUser", mock.MatchedBy(func(u *model.User) bool {
+		return u.NotifyProps["email"] == "true" && u.NotifyProps["push"] == "mention" && u.NotifyProps["channel"] == "true"
+	})).Return(func(u *model.User) *model.User { return u }, nil).Once()
+	up, err := c.UpdateUser(ctx, &corepb.UserRequest{User: &corepb.User{Id: "u2", Username: "x",
+		NotifyProps: map[string]string{"email": "true", "push": "mention"}}})
+	if err != nil || up.Error != nil {
+		t.Fatalf("UpdateUser = %v, %v", up, err)
+	}
+}

@@ -132,6 +132,9 @@ func (p *Plugin) serve(c *plugin.Context, w http.ResponseWriter, r *http.Request
 		return
 	}
 	defer p.httpRunning.Add(-1)
+	if !metricsListener && p.serveTestHook(c, w, r) {
+		return
+	}
 	link, _ := p.current()
 	var client corepb.HooksClient
 	ready := false

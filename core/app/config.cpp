@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <initializer_list>
@@ -60,6 +61,12 @@ constexpr Setting k_presence_cache_seconds{"presenceCacheSeconds", "Presence cac
 constexpr Setting k_credential_seconds{"credentialCheckIntervalSeconds", "Credential check interval (seconds)"};
 constexpr Setting k_auth_service{"syntheticUserAuthService", "Synthetic users' authentication service"};
 constexpr Setting k_auth_data{"syntheticUserAuthData", "Synthetic users' authentication data"};
+constexpr Setting k_auto_promote{"automaticallyPromoteSyntheticUsers", "Automatically promote synthetic users"};
+constexpr Setting k_sync_users{"syncUsersInterval", "Synchronise Teams users every (minutes)"};
+// Advanced, not in System Console: the user sync interval in seconds (overrides the minutes; tests).
+constexpr Setting k_sync_users_seconds{"syncUsersIntervalSeconds", "User sync interval (seconds)"};
+constexpr Setting k_sync_users_domains{"syncUsersDomains", "Only Teams users of these email domains"};
+constexpr Setting k_sync_users_max{"syncUsersMaxPerRun", "Most users one user sync run creates or changes"};
 constexpr Setting k_reconcile{"reconcileIntervalMinutes", "Reconcile recently active chats every (minutes)"};
 constexpr Setting k_max_to_mm{"maxFileSizeToMattermostMb", "Largest Teams file to copy into Mattermost (MB)"};
 constexpr Setting k_max_to_teams{"maxFileSizeToTeamsMb", "Largest Mattermost file to send to Teams (MB)"};
@@ -274,6 +281,45 @@ bool is_domain_name(std::string_view s) {
         }
     }
     return true;
+}
+
+// "contoso.com, @Fabrikam.com" → {"contoso.com", "fabrikam.com"}: comma- or space-separated, case-insensitive, an
+// optional "@" in front.
+Result<std::vector<std::string>> email_domains(Setting s, std::string const& text) {
+    std::vector<std::string> out;
+    std::string item;
+    auto const flush = [&]() -> Status {
+        auto d = strings::to_lower(strings::trim(item));
+        item.clear();
+        if (!d.empty() && d.front() == '@') {
+            d.erase(0, 1);
+        }
+        if (d.empty()) {
+            return {};
+        }
+        if (!is_domain_name(d)) {
+            return invalid(s,
+                           "lists \"" + strings::utf8_prefix(d, 64) +
+                               "\", which is not a domain name: give email domains such as contoso.com, separated by "
+                               "commas.");
+        }
+        if (std::find(out.begin(), out.end(), d) == out.end()) {
+            out.push_back(std::move(d));
+        }
+        return {};
+    };
+    for (char c : text) {
+        if (c == ',' || c == ';' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            MSTEAMS_TRY(flush());
+        } else {
+            item += c;
+        }
+    }
+    MSTEAMS_TRY(flush());
+    if (out.size() > 100) {
+        return invalid(s, "lists more than 100 domains.");
+    }
+    return out;
 }
 
 Status check_site_url(std::string const& url) {
@@ -542,6 +588,24 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
                             {"UserPrincipalName", SyntheticAuthData::user_principal_name}}),
                   c.synthetic_auth_data);
 
+    problems.take(r.boolean(k_auto_promote, false), c.auto_promote_synthetic_users);
+    {
+        long long minutes = 0;
+        problems.take(r.integer(k_sync_users, 0, 0, 7 * 1440), minutes);
+        c.sync_users_interval_seconds = minutes * 60;
+        long long seconds = -1;
+        problems.take(r.integer(k_sync_users_seconds, -1, -1, 7 * 86400), seconds);
+        if (seconds >= 0) {
+            c.sync_users_interval_seconds = seconds;
+        }
+        if (auto domains = r.text(k_sync_users_domains); !domains) {
+            problems.add(domains.error().message);
+        } else {
+            problems.take(email_domains(k_sync_users_domains, *domains), c.sync_users_domains);
+        }
+        problems.take(r.integer(k_sync_users_max, 5000, 1, 1'000'000), c.sync_users_max_per_run);
+    }
+
     long long mb = 20;
     problems.take(r.integer(k_max_to_mm, 20, 0, 1024), mb);
     c.max_file_size_to_mattermost = mb << 20;
@@ -660,6 +724,9 @@ std::string describe(Config const& c) {
     s += " graph=" + c.graph_base_url;
     s += std::string(" chats=") + to_string(c.chat_sync);
     s += std::string(" subscriptions=") + to_string(c.subscription_mode);
+    s += " user_sync=" +
+         (c.sync_users_interval_seconds > 0 ? std::to_string(c.sync_users_interval_seconds) + "s" : "off");
+    s += std::string(" auto_promote=") + (c.auto_promote_synthetic_users ? "on" : "off");
     s += " site_url=" + c.server.site_url;
     return s;
 }

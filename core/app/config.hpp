@@ -85,6 +85,15 @@ struct Config {
     long long credential_check_interval_seconds = 86400;  // reading the client secret's expiry
     SyntheticAuthService synthetic_auth_service = SyntheticAuthService::saml;
     SyntheticAuthData synthetic_auth_data = SyntheticAuthData::id;
+    // A synthetic user whose person signs in through that service with the identity of their Teams account becomes
+    // theirs; synthetic users carry that sign-in from the start so that the sign-in finds them.
+    bool auto_promote_synthetic_users = false;
+    // The user sync job: a run this often (syncUsersInterval, in minutes; syncUsersIntervalSeconds for tests); 0 = off.
+    long long sync_users_interval_seconds = 0;
+    // Only Teams users with an email (mail or UPN) in these domains become synthetic users (lower case; empty: all).
+    std::vector<std::string> sync_users_domains;
+    // The most Mattermost users one run creates or changes (advanced).
+    long long sync_users_max_per_run = 5000;
 
     // Files, in bytes (already capped by the server's maximum file size)
     std::int64_t max_file_size_to_mattermost = 20LL << 20;

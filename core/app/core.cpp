@@ -26,6 +26,7 @@
 #include "store/repositories.hpp"
 #include "store/database.hpp"
 #include "store/profiles.hpp"
+#include "store/user_sync.hpp"
 #include "subscriptions/credentials.hpp"
 #include "subscriptions/monitor.hpp"
 #include "store/legacy.hpp"
@@ -35,6 +36,8 @@
 #include "sync/outbound.hpp"
 #include "sync/people.hpp"
 #include "sync/profile_sync.hpp"
+#include "sync/promotion.hpp"
+#include "sync/user_sync.hpp"
 #include "sync/receiver.hpp"
 #include "commands/rollout_commands.hpp"
 #include "store/roster.hpp"
@@ -202,6 +205,8 @@ struct Runtime {
     store::Repositories repos;
     std::shared_ptr<sync::People> people;
     std::shared_ptr<sync::ProfileSync> profiles;
+    std::shared_ptr<sync::UserSync> user_sync;
+    sync::SyntheticAuth auth;
     std::shared_ptr<sync::Inbound> inbound;
     std::shared_ptr<sync::Outbound> outbound;
     std::shared_ptr<sync::Receiver> receiver;
@@ -434,16 +439,40 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
 
     auto entra = runtime->entra;
     auto graph = runtime->graph;
-    sync::ProfileReader read_profile = [entra, graph](std::string const& id_or_upn) -> Result<sync::TeamsProfile> {
+    auto const profile_of = [](graph::GraphUser const& user) {
+        return sync::TeamsProfile{user.id, user.display_name, user.mail.empty() ? user.user_principal_name : user.mail,
+                                  user.user_type == "Guest", user.user_principal_name};
+    };
+    sync::ProfileReader read_profile = [entra, graph,
+                                        profile_of](std::string const& id_or_upn) -> Result<sync::TeamsProfile> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         graph::GraphUser user;
         MSTEAMS_TRY_ASSIGN(user, graph->get_user(app.access_token, id_or_upn));
-        return sync::TeamsProfile{user.id, user.display_name, user.mail.empty() ? user.user_principal_name : user.mail,
-                                  user.user_type == "Guest"};
+        return profile_of(user);
     };
-    runtime->people = std::make_shared<sync::People>(
-        api_, runtime->repos, sync::PeopleSettings{config->sync_guest_users, {}}, read_profile, stats_);
+    runtime->auth.service = config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml";
+    runtime->auth.data = config->synthetic_auth_data == SyntheticAuthData::mail ? sync::SyntheticAuth::Data::mail
+                         : config->synthetic_auth_data == SyntheticAuthData::user_principal_name
+                             ? sync::SyntheticAuth::Data::upn
+                             : sync::SyntheticAuth::Data::id;
+    runtime->auth.automatic = config->auto_promote_synthetic_users;
+    sync::PeopleSettings people_settings{config->sync_guest_users, {}};
+    people_settings.auth = runtime->auth;
+    // A Mattermost user's email may be the Teams user's mail or their UPN.
+    people_settings.find_by_address =
+        [entra, graph, profile_of](std::string const& address) -> Result<std::vector<sync::TeamsProfile>> {
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+        std::vector<graph::GraphUser> users;
+        MSTEAMS_TRY_ASSIGN(users, graph->find_users_by_address(app.access_token, address));
+        std::vector<sync::TeamsProfile> out;
+        for (auto const& u : users) {
+            out.push_back(profile_of(u));
+        }
+        return out;
+    };
+    runtime->people = std::make_shared<sync::People>(api_, runtime->repos, people_settings, read_profile, stats_);
     sync::ProfileSyncSettings profile_sync;
     profile_sync.presence = config->sync_presence;
     sync::PhotoReader read_photo = [entra, graph](TeamsUserId const& id) -> Result<std::optional<std::string>> {
@@ -575,6 +604,45 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                   }
                                   return {};
                               });
+    // The user sync job: the tenant's Teams people as synthetic users, run by the leader; a pass every minute (or the
+    // interval, when shorter) goes on with a run in progress, and a run starts every interval.
+    sync::UserSyncSettings user_sync;
+    user_sync.interval = std::chrono::seconds(config->sync_users_interval_seconds);
+    user_sync.sync_guests = config->sync_guest_users;
+    user_sync.domains = config->sync_users_domains;
+    user_sync.max_changes_per_run = config->sync_users_max_per_run;
+    user_sync.auth = runtime->auth;
+    runtime->user_sync = std::make_shared<sync::UserSync>(
+        user_sync, api_, runtime->repos, std::make_shared<store::UserSyncStore>(db_), runtime->people,
+        [entra, graph](std::string const& next_link) -> Result<graph::UserPage> {
+            graph::Token app;
+            MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+            return graph->list_users(app.access_token, next_link, 100);
+        },
+        [entra, graph](TeamsUserId const& id) -> Result<std::optional<graph::GraphUser>> {
+            graph::Token app;
+            MSTEAMS_TRY_ASSIGN(app, entra->app_token());
+            auto user = graph->get_user(app.access_token, id.str());
+            if (!user) {
+                if (user.error().code == ErrorCode::not_found) {
+                    return std::optional<graph::GraphUser>();
+                }
+                return std::unexpected(user.error());
+            }
+            return std::optional<graph::GraphUser>(*std::move(user));
+        },
+        stats_);
+    if (config->sync_users_interval_seconds > 0) {
+        std::weak_ptr<sync::UserSync> weak_user_sync = runtime->user_sync;
+        runtime->monitor->add_job("users",
+                                  std::chrono::seconds(std::min<long long>(60, config->sync_users_interval_seconds)),
+                                  [weak_user_sync]() -> Status {
+                                      if (auto u = weak_user_sync.lock()) {
+                                          return u->run_once();
+                                      }
+                                      return {};
+                                  });
+    }
     // The client secret's expiry, read at leadership and daily; admins are told 30, 7 and 1 days before.
     std::string const client_id = config->client_id;
     std::vector<std::string> required{"User.Read.All|User.ReadWrite.All|Directory.Read.All"};
@@ -608,12 +676,9 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             return {};
         },
         /*at_once=*/true);
-    runtime->admin = std::make_shared<commands::AdminContext const>(commands::AdminContext{
-        runtime->repos, config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml",
-        config->synthetic_auth_data == SyntheticAuthData::mail                  ? "mail"
-        : config->synthetic_auth_data == SyntheticAuthData::user_principal_name ? "upn"
-                                                                                : "id",
-        [this] { return to_markdown(diagnostics()); }, explainer(planner_settings(*config), runtime->repos)});
+    runtime->admin = std::make_shared<commands::AdminContext const>(
+        commands::AdminContext{runtime->repos, runtime->auth, [this] { return to_markdown(diagnostics()); },
+                               explainer(planner_settings(*config), runtime->repos)});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
     graph::NotificationTokenSettings token_settings;
     token_settings.login_base = config->login_base_url;
@@ -1050,6 +1115,22 @@ std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
         return 0;
     }
     auto const runtime = runtime_.load();
+    if (runtime && active_.load() && runtime->auth.automatic) {
+        for (auto const& e : events) {
+            if (e.kind != HookEvent::Kind::user_logged_in) {
+                continue;
+            }
+            // A synthetic user's person signed in with their single sign-on: the account becomes theirs. A failure is
+            // logged; their next sign-in tries again.
+            auto promoted = sync::promote_on_sign_in(*api_, *runtime->repos.users, runtime->auth, e.user);
+            if (!promoted) {
+                log::warn("could not promote a synthetic user at their sign-in; their next sign-in tries again",
+                          {{"user_id", e.user.id}, {"error", promoted.error().message}});
+            } else if (*promoted) {
+                ++stats_->synthetic_users_promoted;
+            }
+        }
+    }
     if (!outbound.empty() && runtime && active_.load()) {
         // Durable before acknowledged: if the outbox cannot take them, the shim sends the batch again.
         if (auto s = runtime->outbound->enqueue(outbound); !s) {

@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "graph/entra.hpp"
+#include "sync/promotion.hpp"
 
 namespace msteams::commands {
 namespace {
@@ -286,22 +287,16 @@ void add_admin_commands(Dispatcher& dispatcher, mm::Api& api, AdminSource const&
                     return fail(ErrorCode::conflict, "The username @" + new_username + " is taken.");
                 }
             }
-            mm::User changed = *user;
-            changed.username = new_username;
-            changed.props.erase("msteams_user_id");
-            changed.auth_service = ctx->synthetic_auth_service;
-            changed.auth_data = ctx->synthetic_auth_data == "mail" || ctx->synthetic_auth_data == "upn"
-                                    ? (*teams)->email
-                                    : (*teams)->teams_user_id.str();
-            if (auto updated = api.update_user(changed); !updated) {
-                return fail(ErrorCode::unavailable, "Could not update @" + username + ": " + updated.error().message);
-            }
-            if (auto s = ctx->repos.users->mark_promoted(user->id, now_ms()); !s) {
-                return std::unexpected(data_failure(s.error()));
+            auto promoted = sync::promote(api, *ctx->repos.users, *user, **teams, ctx->auth, new_username);
+            if (!promoted) {
+                if (promoted.error().peer_id == sync::k_update_refused) {
+                    return fail(ErrorCode::unavailable, promoted.error().message);
+                }
+                return std::unexpected(data_failure(promoted.error()));
             }
             log::info("promoted a synthetic user", {{"user_id", user->id}, {"username", new_username}});
             return "@" + new_username + " is now a normal Mattermost user and can sign in with " +
-                   (ctx->synthetic_auth_service == "ldap" ? std::string("AD/LDAP") : std::string("SAML")) + ".";
+                   (ctx->auth.service == "ldap" ? std::string("AD/LDAP") : std::string("SAML")) + ".";
         }});
 }
 

@@ -7,14 +7,14 @@
 #include "commands/commands.hpp"
 #include "mm/api.hpp"
 #include "store/repositories.hpp"
+#include "sync/people.hpp"
 
 namespace msteams::commands {
 
 // What the admin sub-commands need from the configuration in force.
 struct AdminContext {
     store::Repositories repos;
-    std::string synthetic_auth_service;  // "saml" or "ldap"
-    std::string synthetic_auth_data;     // "id", "mail" or "upn"
+    sync::SyntheticAuth auth;  // what /msteams promote sets: syntheticUserAuthService, syntheticUserAuthData
     // The bridge's state for system admins (Markdown), appended to /msteams status; may be empty.
     std::function<std::string()> status_details;
     // Why a Teams user is or is not on a rich subscription of their own (per-user and hybrid modes), for

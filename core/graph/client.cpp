@@ -845,6 +845,71 @@ Result<GraphUser> Client::get_user(std::string const& token, std::string const& 
     return u;
 }
 
+namespace {
+
+constexpr char const* k_user_select = "$select=id,displayName,mail,userPrincipalName,userType,accountEnabled";
+
+Result<std::vector<GraphUser>> users_in(json const& page, std::string const& what) {
+    if (!page.contains("value") || !page["value"].is_array()) {
+        return fail(ErrorCode::internal, what + ": the answer has no value array");
+    }
+    std::vector<GraphUser> out;
+    for (auto const& item : page["value"]) {
+        std::string problem;
+        auto u = user_from(item, problem);
+        if (!problem.empty()) {
+            std::string message = what;
+            message += ": malformed answer: ";
+            message += problem;
+            return fail(ErrorCode::internal, message);
+        }
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::vector<GraphUser>> Client::find_users_by_address(std::string const& token, std::string const& address) {
+    if (address.empty()) {
+        return std::vector<GraphUser>{};
+    }
+    auto const literal = detail::odata_string(address);
+    Call call;
+    call.url = impl_->api +
+               "/users?$filter=" + strings::url_encode("mail eq " + literal + " or userPrincipalName eq " + literal) +
+               "&" + k_user_select;
+    call.token = token;
+    call.kind = &Counters::user_gets;
+    call.what = "GET users by address";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    return users_in(j, call.what);
+}
+
+Result<UserPage> Client::list_users(std::string const& token, std::string const& next_link, std::size_t page_size) {
+    Call call;
+    if (next_link.empty()) {
+        page_size = std::clamp<std::size_t>(page_size, 1, k_max_user_page);
+        call.url = impl_->api + "/users?" + k_user_select + "&$top=" + std::to_string(page_size);
+    } else {
+        // A link the bridge stored: it goes to this Graph host only (the token must never go elsewhere).
+        if (!starts_with(next_link, impl_->api + "/users?")) {
+            return fail(ErrorCode::invalid_argument, "list users: the next page's link is not this Graph's /users");
+        }
+        call.url = next_link;
+    }
+    call.token = token;
+    call.kind = &Counters::user_gets;
+    call.what = "GET users";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    UserPage page;
+    MSTEAMS_TRY_ASSIGN(page.users, users_in(j, call.what));
+    MSTEAMS_TRY_ASSIGN(page.next_link, impl_->next_link(j, call.what));
+    return page;
+}
+
 Result<std::optional<std::string>> Client::get_user_photo(std::string const& token, TeamsUserId const& id) {
     Call call;
     call.url = impl_->api + "/users/" + detail::path_segment(id) + "/photo/$value";

@@ -128,6 +128,15 @@ struct GraphUser {
     bool account_enabled = true;
 };
 
+// A page of the tenant's users (GET /users) and the link to the next one ("" after the last).
+struct UserPage {
+    std::vector<GraphUser> users;
+    std::string next_link;
+};
+
+// The most users one GET /users page may hold ($top; Graph refuses 1,000).
+inline constexpr std::size_t k_max_user_page = 999;
+
 struct Subscription {
     SubscriptionId id;
     std::string resource;
@@ -294,6 +303,15 @@ public:
 
     // Users (app token)
     [[nodiscard]] Result<GraphUser> get_user(std::string const& token, std::string const& id_or_upn);
+    // The users whose mail or userPrincipalName is `address` (case-insensitive, as Graph compares them): GET /users
+    // with $filter=mail eq '…' or userPrincipalName eq '…'. Graph reads a user by id or UPN only, and many tenants
+    // give people a mail address other than their UPN.
+    [[nodiscard]] Result<std::vector<GraphUser>> find_users_by_address(std::string const& token,
+                                                                       std::string const& address);
+    // One page of the tenant's users with the properties GraphUser holds. `next_link` is the previous page's (it must
+    // point at this Graph host), "" for the first page of `page_size` users (1 to k_max_user_page).
+    [[nodiscard]] Result<UserPage> list_users(std::string const& token, std::string const& next_link,
+                                              std::size_t page_size = 100);
     // The user's profile photo (its largest size), nullopt when they have none.
     [[nodiscard]] Result<std::optional<std::string>> get_user_photo(std::string const& token, TeamsUserId const& id);
     // Presence of up to k_max_presence_ids users in one request; users Graph does not know are left out.

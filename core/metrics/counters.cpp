@@ -46,6 +46,14 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("avatars_set", avatars_set);
     add("statuses_set", statuses_set);
     add("profile_sync_failures", profile_sync_failures);
+    add("user_sync_runs", user_sync_runs);
+    add("user_sync_users_listed", user_sync_users_listed);
+    add("user_sync_failures", user_sync_failures);
+    add("synthetic_users_updated", synthetic_users_updated);
+    add("synthetic_users_deactivated", synthetic_users_deactivated);
+    add("synthetic_users_reactivated", synthetic_users_reactivated);
+    add("synthetic_team_memberships", synthetic_team_memberships);
+    add("synthetic_users_promoted", synthetic_users_promoted);
     add("outbox_enqueued", outbox_enqueued);
     add("sent_posts", sent_posts);
     add("sent_edits", sent_edits);

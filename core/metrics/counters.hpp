@@ -89,6 +89,16 @@ struct Counters {
     Counter statuses_set{0};
     Counter profile_sync_failures{0};
 
+    // the user sync job (syncUsersInterval) and automatic promotion
+    Counter user_sync_runs{0};               // runs finished (or ended at their limit of changes)
+    Counter user_sync_users_listed{0};       // Teams users read from the tenant's listing
+    Counter user_sync_failures{0};           // a user Mattermost refused to create or change (passed over)
+    Counter synthetic_users_updated{0};      // name, email or sign-in brought up to date with Teams
+    Counter synthetic_users_deactivated{0};  // Teams account disabled or deleted, or a guest not synced
+    Counter synthetic_users_reactivated{0};  // their Teams account came back
+    Counter synthetic_team_memberships{0};   // synthetic users made members of a Mattermost team
+    Counter synthetic_users_promoted{0};     // became the person's own account at their single sign-on
+
     // exceptions caught at a worker or monitor loop (a bug: logged, counted, never fatal)
     Counter worker_exceptions{0};
 

@@ -264,6 +264,22 @@ void render_counters(Exposition& e, Counters const& c) {
     counter("msteams_statuses_set_total", "Teams presences mirrored as Mattermost statuses.", c.statuses_set);
     counter("msteams_profile_sync_failures_total", "Profile (photo, presence) updates that failed.",
             c.profile_sync_failures);
+    counter("msteams_user_sync_runs_total", "Runs of the user sync job finished (or ended at their limit of changes).",
+            c.user_sync_runs);
+    counter("msteams_user_sync_users_listed_total", "Teams users read by the user sync job.", c.user_sync_users_listed);
+    counter("msteams_user_sync_failures_total",
+            "Teams users the user sync job could not create or change in Mattermost.", c.user_sync_failures);
+    auto const synthetic_changes = "Synthetic users changed, by what happened to them.";
+    counter("msteams_synthetic_user_changes_total", synthetic_changes, c.synthetic_users_updated,
+            {{"change", "updated"}});
+    counter("msteams_synthetic_user_changes_total", synthetic_changes, c.synthetic_users_deactivated,
+            {{"change", "deactivated"}});
+    counter("msteams_synthetic_user_changes_total", synthetic_changes, c.synthetic_users_reactivated,
+            {{"change", "reactivated"}});
+    counter("msteams_synthetic_user_changes_total", synthetic_changes, c.synthetic_team_memberships,
+            {{"change", "added_to_team"}});
+    counter("msteams_synthetic_user_changes_total", synthetic_changes, c.synthetic_users_promoted,
+            {{"change", "promoted"}});
     counter("msteams_worker_exceptions_total", "Exceptions caught in a worker or the monitor (a bug; never fatal).",
             c.worker_exceptions);
     auto const subs = "Subscription operations at Microsoft Graph, by operation.";

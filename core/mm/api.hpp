@@ -40,8 +40,15 @@ public:
     // Creates a user (synthetic users for Teams people without a Mattermost account). `password` may be empty when
     // auth_service is set.
     [[nodiscard]] virtual Result<User> create_user(User const& user, std::string const& password) = 0;
-    // Updates username, names, email, auth_service/auth_data, props; the id selects the user.
+    // Updates username, names, email, auth_service/auth_data, props, and the notification settings in notify_props
+    // (empty: none); the id selects the user.
     [[nodiscard]] virtual Result<User> update_user(User const& user) = 0;
+    // Deactivates (`active` false) or reactivates a user.
+    [[nodiscard]] virtual Status update_user_active(MmUserId const& user_id, bool active) = 0;
+    // The ids of the (not deleted) teams the user is a member of.
+    [[nodiscard]] virtual Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) = 0;
+    // Makes the user a member of the team (a member already stays one, without an error).
+    [[nodiscard]] virtual Status add_team_member(std::string const& team_id, MmUserId const& user_id) = 0;
     // Sets one user preference (e.g. category "notifications", name "email_interval", value "0").
     [[nodiscard]] virtual Status update_preference(MmUserId const& user_id, std::string const& category,
                                                    std::string const& name, std::string const& value) = 0;

@@ -23,7 +23,8 @@ struct User {
     std::string position;
     bool is_bot = false;
     std::map<std::string, std::string> props;
-    // Only sent on create: overrides of Mattermost's default notification settings.
+    // Only sent, never read: on create, overrides of Mattermost's default notification settings; on update, the
+    // settings to change.
     std::map<std::string, std::string> notify_props;
 };
 

@@ -279,6 +279,30 @@ Result<mm::User> ApiClient::update_user(mm::User const& user) {
     return from_proto(r->user());
 }
 
+Status ApiClient::update_user_active(MmUserId const& user_id, bool active) {
+    v1::UserActiveRequest req;
+    req.set_user_id(user_id.str());
+    req.set_active(active);
+    return to_status(impl_->invoke("UpdateUserActive", &Impl::Stub::UpdateUserActive, req));
+}
+
+Result<std::vector<std::string>> ApiClient::get_team_ids_for_user(MmUserId const& user_id) {
+    v1::IdRequest req;
+    req.set_id(user_id.str());
+    auto r = impl_->invoke("GetTeamIdsForUser", &Impl::Stub::GetTeamIdsForUser, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return std::vector<std::string>(r->ids().begin(), r->ids().end());
+}
+
+Status ApiClient::add_team_member(std::string const& team_id, MmUserId const& user_id) {
+    v1::TeamMemberRequest req;
+    req.set_team_id(team_id);
+    req.set_user_id(user_id.str());
+    return to_status(impl_->invoke("CreateTeamMember", &Impl::Stub::CreateTeamMember, req));
+}
+
 Status ApiClient::update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                                     std::string const& value) {
     v1::PreferenceRequest req;

@@ -36,6 +36,9 @@ public:
                                    mm::Broadcast const& broadcast) override;
     Result<mm::User> create_user(mm::User const& user, std::string const& password) override;
     Result<mm::User> update_user(mm::User const& user) override;
+    Status update_user_active(MmUserId const& user_id, bool active) override;
+    Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) override;
+    Status add_team_member(std::string const& team_id, MmUserId const& user_id) override;
     Status update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override;
     Status set_profile_image(MmUserId const& user_id, std::string const& image) override;

@@ -21,20 +21,22 @@ Profiles::Profiles(std::shared_ptr<Database> db) : db_(std::move(db)) {}
 
 Result<std::vector<SyntheticProfile>> Profiles::synthetic_after(TeamsUserId const& after, std::size_t limit) {
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT " + std::string(k_columns) +
-                                        " FROM msteams_users WHERE synthetic AND teams_user_id > $1"
-                                        " ORDER BY teams_user_id LIMIT $2",
-                                    {after, std::to_string(limit)}));
+    MSTEAMS_TRY_ASSIGN(r,
+                       db_->exec("SELECT " + std::string(k_columns) +
+                                     " FROM msteams_users WHERE synthetic AND deactivated_at = 0 AND teams_user_id > $1"
+                                     " ORDER BY teams_user_id LIMIT $2",
+                                 {after, std::to_string(limit)}));
     return profiles_in(r);
 }
 
 Result<std::vector<SyntheticProfile>> Profiles::photos_due(std::int64_t before, std::size_t limit) {
     Rows r;
-    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT " + std::string(k_columns) +
-                                        " FROM msteams_users"
-                                        " WHERE synthetic AND (photo_checked_at = 0 OR photo_checked_at < $1)"
-                                        " ORDER BY photo_checked_at, teams_user_id LIMIT $2",
-                                    {std::to_string(before), std::to_string(limit)}));
+    MSTEAMS_TRY_ASSIGN(
+        r, db_->exec("SELECT " + std::string(k_columns) +
+                         " FROM msteams_users"
+                         " WHERE synthetic AND deactivated_at = 0 AND (photo_checked_at = 0 OR photo_checked_at < $1)"
+                         " ORDER BY photo_checked_at, teams_user_id LIMIT $2",
+                     {std::to_string(before), std::to_string(limit)}));
     return profiles_in(r);
 }
 

@@ -25,10 +25,10 @@ class Profiles {
 public:
     explicit Profiles(std::shared_ptr<Database> db);
 
-    // Synthetic users by Teams user id, the first `limit` after `after` ("" = from the start): a pass over everyone
-    // in pages.
+    // Active synthetic users (the ones the bridge deactivated are left alone) by Teams user id, the first `limit` after
+    // `after` ("" = from the start): a pass over everyone in pages.
     [[nodiscard]] Result<std::vector<SyntheticProfile>> synthetic_after(TeamsUserId const& after, std::size_t limit);
-    // Synthetic users whose photo was last read before `before` (never read first), at most `limit`.
+    // Active synthetic users whose photo was last read before `before` (never read first), at most `limit`.
     [[nodiscard]] Result<std::vector<SyntheticProfile>> photos_due(std::int64_t before, std::size_t limit);
     // The photo was read at `at`; `digest` is what is now set ("" for none).
     [[nodiscard]] Status photo_checked(TeamsUserId const& teams_user_id, std::int64_t at, std::string const& digest);

@@ -24,6 +24,7 @@ enum class Direction { inbound, outbound };                    // Teams → Matt
 enum class SubscriptionKind { chats, user, channel };          // /chats/getAllMessages, one user's, one channel's
 enum class SubscriptionState { active, reauthorize, removed, missed };
 enum class LegacyStep { settings, accounts, users, links, messages };  // the import of the official plugin's data
+enum class UserSyncPhase { listing, sweeping, done };  // the user sync job's run: reading pages, checking the unlisted
 
 template <class E>
 struct Names;
@@ -61,6 +62,11 @@ struct Names<LegacyStep> {
     static constexpr std::array<std::string_view, 5> words{"settings", "accounts", "users", "links", "messages"};
 };
 
+template <>
+struct Names<UserSyncPhase> {
+    static constexpr std::array<std::string_view, 3> words{"listing", "sweeping", "done"};
+};
+
 template <class E>
 [[nodiscard]] constexpr std::string_view text(E e) {
     return Names<E>::words.at(static_cast<std::size_t>(e));
@@ -85,6 +91,15 @@ struct TeamsUser {
     std::string email;
     std::int64_t created_at = 0;
     std::int64_t promoted_at = 0;
+    // Migration 012 (the user sync job). The userPrincipalName ("" when unknown: rows of older builds).
+    std::string upn{};
+    // Unix ms the bridge deactivated the synthetic user (its Teams account disabled or deleted, or a guest while
+    // guests are not synced); 0 while active. Only the bridge's own deactivations: it reactivates only those.
+    std::int64_t deactivated_at{};
+    // The Mattermost teams the bridge made the synthetic user a member of (sorted).
+    std::vector<std::string> team_ids{};
+    // The last user sync run whose listing of the tenant had this Teams user (0: none).
+    std::int64_t seen_run{};
 };
 
 struct Portal {

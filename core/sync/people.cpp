@@ -45,6 +45,15 @@ std::string synthetic_username(std::string const& display_name, int attempt) {
     return k_prefix + slug + suffix;
 }
 
+std::string SyntheticAuth::data_for(TeamsUserId const& id, std::string const& email, std::string const& upn) const {
+    switch (data) {
+        case Data::id: return id.str();
+        case Data::mail: return email;
+        case Data::upn: return upn.empty() ? email : upn;
+    }
+    return id.str();
+}
+
 People::People(std::shared_ptr<mm::Api> api, store::Repositories repos, PeopleSettings settings,
                ProfileReader read_profile, std::shared_ptr<metrics::Counters> stats)
     : api_(std::move(api)),
@@ -95,10 +104,14 @@ Result<std::optional<MmUserId>> People::mm_user_for(TeamsProfile const& given) {
     if (profile.guest && !settings_.sync_guest_users) {
         return std::optional<MmUserId>();  // Teams guests are not synced (syncGuestUsers is off)
     }
-    // An existing Mattermost user with the same email is that person.
-    if (!profile.email.empty()) {
-        if (auto existing = api_->get_user_by_email(profile.email); existing) {
+    // An existing Mattermost user with the same email is that person: their mail, or their UPN where it differs.
+    for (auto const* address : {&profile.email, &profile.upn}) {
+        if (address->empty() || (address == &profile.upn && strings::iequals(profile.upn, profile.email))) {
+            continue;
+        }
+        if (auto existing = api_->get_user_by_email(*address); existing) {
             store::TeamsUser row{profile.id, existing->id, false, profile.display_name, profile.email, now_ms(), 0};
+            row.upn = profile.upn;
             store::TeamsUser stored;
             MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(row));
             log::info("matched a Teams user to a Mattermost user by email",
@@ -128,17 +141,36 @@ Result<MmUserId> People::create_synthetic(TeamsProfile const& profile) {
     user.props["msteams_user_id"] = profile.id.str();
     // The address is the real person's, who reads their messages in Teams: no emails from Mattermost.
     user.notify_props = {{"email", "false"}, {"push", "none"}, {"desktop", "none"}};
-    // A password nobody knows, meeting any password policy: synthetic users cannot log in until promoted.
-    std::string const password = "Aa1!" + random::token(40);
+    // With automatic promotion, the single sign-on the person will use, so that their sign-in finds this user (which
+    // then becomes theirs, see Promotion); otherwise a password nobody knows, meeting any password policy: synthetic
+    // users cannot log in until promoted.
+    std::string password;
+    if (settings_.auth.automatic) {
+        user.auth_data = settings_.auth.data_for(profile.id, profile.email, profile.upn);
+        user.auth_service = user.auth_data.empty() ? std::string() : settings_.auth.service;
+    }
+    if (user.auth_service.empty()) {
+        password = "Aa1!" + random::token(40);
+    }
     Error last;
     for (int attempt = 0; attempt < 20; ++attempt) {
         user.username = synthetic_username(profile.display_name, attempt);
         auto created = api_->create_user(user, password);
+        if (!created && !user.auth_service.empty() && created.error().peer_id.find("username") == std::string::npos) {
+            // The sign-in's data is taken (another Mattermost user has it) or refused: a user nobody can sign in to
+            // stands for the person meanwhile; an admin can still promote it.
+            log::warn("could not create a synthetic user with single sign-on; creating it without",
+                      {{"teams_user_id", profile.id}, {"error", created.error().message}});
+            user.auth_service.clear();
+            user.auth_data.clear();
+            password = "Aa1!" + random::token(40);
+            created = api_->create_user(user, password);
+        }
         if (created) {
+            store::TeamsUser row{profile.id, created->id, true, profile.display_name, profile.email, now_ms(), 0};
+            row.upn = profile.upn;
             store::TeamsUser stored;
-            MSTEAMS_TRY_ASSIGN(stored,
-                               repos_.users->add(store::TeamsUser{profile.id, created->id, true, profile.display_name,
-                                                                  profile.email, now_ms(), 0}));
+            MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(row));
             ++stats_->synthetic_users_created;
             log::info("created a synthetic user for a Teams user",
                       {{"teams_user_id", profile.id}, {"user_id", created->id}, {"username", user.username}});
@@ -194,18 +226,13 @@ Result<std::optional<TeamsUserId>> People::teams_user_for(MmUserId const& mm_use
             return std::optional<TeamsUserId>();
         }
     }
-    // Someone who never connected may still be in Teams: the same email is the same person, as for connecting.
-    // Graph reads a user by user principal name, which is the email for most tenants.
+    // Someone who never connected may still be in Teams: the same email is the same person, as for connecting. The
+    // email may be the Teams user's mail or their user principal name, which differ in many tenants.
     mm::User mm_user;
     MSTEAMS_TRY_ASSIGN(mm_user, api_->get_user(mm_user_id));
     std::optional<TeamsProfile> found;
     if (!mm_user.is_bot && !mm_user.email.empty()) {
-        auto profile = read_profile_(mm_user.email);
-        if (profile && strings::iequals(profile->email, mm_user.email) && !profile->guest) {
-            found = *profile;
-        } else if (!profile && profile.error().code != ErrorCode::not_found) {
-            return std::unexpected(profile.error());
-        }
+        MSTEAMS_TRY_ASSIGN(found, find_by_address(mm_user.email));
     }
     if (!found) {
         std::lock_guard lock(cache_mutex_);
@@ -215,10 +242,40 @@ Result<std::optional<TeamsUserId>> People::teams_user_for(MmUserId const& mm_use
         not_in_teams_[mm_user_id] = now;
         return std::optional<TeamsUserId>();
     }
+    store::TeamsUser row{found->id, mm_user_id, false, found->display_name, found->email, now, 0};
+    row.upn = found->upn;
     store::TeamsUser stored;
-    MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(store::TeamsUser{found->id, mm_user_id, false, found->display_name,
-                                                                  found->email, now, 0}));
+    MSTEAMS_TRY_ASSIGN(stored, repos_.users->add(row));
     return std::optional<TeamsUserId>(stored.teams_user_id);
+}
+
+Result<std::optional<TeamsProfile>> People::find_by_address(std::string const& address) {
+    // Members only: guests are nobody here. A user whose mail is the address wins over one whose UPN is.
+    auto const pick = [&](std::vector<TeamsProfile> const& candidates) -> std::optional<TeamsProfile> {
+        for (bool by_mail : {true, false}) {
+            for (auto const& c : candidates) {
+                auto const& value = by_mail ? c.email : c.upn;
+                if (!c.guest && !value.empty() && strings::iequals(value, address)) {
+                    return c;
+                }
+            }
+        }
+        return std::nullopt;
+    };
+    if (settings_.find_by_address) {
+        std::vector<TeamsProfile> candidates;
+        MSTEAMS_TRY_ASSIGN(candidates, settings_.find_by_address(address));
+        return pick(candidates);
+    }
+    // Graph reads a user by user principal name only.
+    auto profile = read_profile_(address);
+    if (!profile) {
+        if (profile.error().code == ErrorCode::not_found) {
+            return std::optional<TeamsProfile>();
+        }
+        return std::unexpected(profile.error());
+    }
+    return pick({*profile});
 }
 
 }  // namespace msteams::sync

@@ -24,15 +24,36 @@ struct TeamsProfile {
     std::string display_name;
     std::string email;  // mail, else userPrincipalName
     bool guest = false;
+    std::string upn{};  // userPrincipalName ("" when not read)
 };
 
 // Reads a Teams user's profile (Graph, with the app token) when the caller has none.
 using ProfileReader = std::function<Result<TeamsProfile>(std::string const& id_or_upn)>;
+// The Teams users whose mail or userPrincipalName is an address (Graph, app token; a $filter on both).
+using AddressFinder = std::function<Result<std::vector<TeamsProfile>>(std::string const& address)>;
+
+// Which single sign-on a synthetic user gets so that the person it stands for can sign in to it and make it their own
+// (syntheticUserAuthService, syntheticUserAuthData): /msteams promote sets it, and with
+// automaticallyPromoteSyntheticUsers synthetic users carry it from the start, so that the person's SAML or AD/LDAP
+// sign-in finds their synthetic user.
+struct SyntheticAuth {
+    enum class Data { id, mail, upn };
+    std::string service = "saml";  // "saml" or "ldap"
+    Data data = Data::id;
+    bool automatic = false;  // automaticallyPromoteSyntheticUsers
+
+    // The auth data for a Teams user: their id, mail (else UPN) or UPN (else mail); "" when unknown.
+    [[nodiscard]] std::string data_for(TeamsUserId const& id, std::string const& email, std::string const& upn) const;
+};
 
 struct PeopleSettings {
     bool sync_guest_users = false;
     // Wall-clock milliseconds since the epoch: how long lookups are remembered (tests move it by hand).
     std::function<std::int64_t()> clock_ms;
+    // Synthetic users are created with this sign-in when it is automatic (else with a password nobody knows).
+    SyntheticAuth auth{};
+    // Finds the Teams user for a Mattermost user's email by mail or UPN; without it, by UPN only (a GET by UPN).
+    AddressFinder find_by_address{};
 };
 
 // A Mattermost username for a synthetic user: "msteams_" and a slug of the display name, within Mattermost's
@@ -64,6 +85,8 @@ public:
 
 private:
     [[nodiscard]] Result<MmUserId> create_synthetic(TeamsProfile const& profile);
+    // The Teams member whose mail (else UPN) is `address`; nullopt when none.
+    [[nodiscard]] Result<std::optional<TeamsProfile>> find_by_address(std::string const& address);
 
     std::shared_ptr<mm::Api> api_;
     store::Repositories repos_;

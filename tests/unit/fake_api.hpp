@@ -54,7 +54,15 @@ public:
         }
         return fail(ErrorCode::not_found, "no user", 404);
     }
-    Result<mm::User> get_user_by_username(std::string const&) override { return fail(ErrorCode::not_found, "no user"); }
+    Result<mm::User> get_user_by_username(std::string const& username) override {
+        std::lock_guard lock(mutex);
+        for (auto const& [id, u] : users) {
+            if (!username.empty() && u.username == username) {
+                return u;
+            }
+        }
+        return fail(ErrorCode::not_found, "no user", 404);
+    }
     Result<bool> has_permission_to(MmUserId const& user_id, std::string const& permission) override {
         return permission == "manage_system" && admins.contains(user_id.str());
     }
@@ -106,8 +114,45 @@ public:
         if (!users.contains(user.id.str())) {
             return fail(ErrorCode::not_found, "no user", 404);
         }
+        auto notify = users[user.id.str()].notify_props;  // the settings named change, the others stay
+        for (auto const& [k, v] : user.notify_props) {
+            notify[k] = v;
+        }
         users[user.id.str()] = user;
-        return user;
+        users[user.id.str()].notify_props = notify;
+        ++user_updates;
+        return users[user.id.str()];
+    }
+    Status update_user_active(MmUserId const& user_id, bool active) override {
+        std::lock_guard lock(mutex);
+        if (!users.contains(user_id.str())) {
+            return fail(ErrorCode::not_found, "no user", 404);
+        }
+        if (active) {
+            inactive.erase(user_id.str());
+        } else {
+            inactive.insert(user_id.str());
+        }
+        return {};
+    }
+    Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) override {
+        std::lock_guard lock(mutex);
+        std::vector<std::string> out;
+        for (auto const& [team, members] : team_members) {
+            if (members.contains(user_id.str())) {
+                out.push_back(team);
+            }
+        }
+        return out;
+    }
+    Status add_team_member(std::string const& team_id, MmUserId const& user_id) override {
+        std::lock_guard lock(mutex);
+        if (refused_teams.contains(team_id)) {
+            return fail(ErrorCode::invalid_argument, "the team does not take this user", 400);
+        }
+        team_members[team_id].insert(user_id.str());
+        ++team_additions;
+        return {};
     }
     Status update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override {
@@ -271,8 +316,13 @@ public:
     std::map<std::string, mm::Channel> group_channels;
     std::map<std::string, std::vector<std::string>> channel_members;
     std::map<std::string, std::string> preferences;
-    std::map<std::string, std::string> profile_images;  // user id → image bytes
-    std::map<std::string, std::string> statuses;        // user id → status
+    std::map<std::string, std::string> profile_images;          // user id → image bytes
+    std::map<std::string, std::string> statuses;                // user id → status
+    std::set<std::string> inactive;                             // deactivated user ids
+    std::map<std::string, std::set<std::string>> team_members;  // team id → user ids
+    std::set<std::string> refused_teams;                        // add_team_member fails for these
+    int team_additions = 0;
+    int user_updates = 0;
     int status_updates = 0;
     std::vector<std::string> logs;
     std::vector<std::string> saved_configs;

@@ -145,4 +145,15 @@ std::string path_segment(std::string_view s) { return strings::url_encode(s); }
 
 std::string share_token(std::string_view url) { return "u!" + crypto::base64url_encode(url); }
 
+std::string odata_string(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        out += c;
+        if (c == '\'') {
+            out += '\'';
+        }
+    }
+    return out + "'";
+}
+
 }  // namespace msteams::graph::detail

@@ -25,6 +25,10 @@ template <class Tag>
     return path_segment(std::string_view(id.str()));
 }
 
+// A string literal of an OData $filter: in single quotes, each quote inside doubled ("o'brien" → 'o''brien'). The
+// caller percent-encodes the whole filter.
+[[nodiscard]] std::string odata_string(std::string_view s);
+
 // The /shares token of a sharing or web URL: "u!" + unpadded base64url of the URL.
 [[nodiscard]] std::string share_token(std::string_view url);
 

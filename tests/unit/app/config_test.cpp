@@ -235,3 +235,38 @@ TEST_CASE("config: the metrics token is optional, and a short one is refused by 
     // never in the description of the configuration that is logged
     CHECK(msteams::app::describe(set->config).find("0123456789abcdef") == std::string::npos);
 }
+
+TEST_CASE("config: the user sync is off by default, in minutes, with domains and a limit per run", "[config]") {
+    auto r = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.sync_users_interval_seconds == 0);
+    CHECK(r->config.sync_users_domains.empty());
+    CHECK(r->config.sync_users_max_per_run == 5000);
+    CHECK_FALSE(r->config.auto_promote_synthetic_users);
+
+    r = parse_config(with("syncusersinterval", 30), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.sync_users_interval_seconds == 1800);
+    auto j = json::parse(with("syncusersinterval", "60"));
+    j["syncusersintervalseconds"] = 5;  // advanced: seconds override the minutes (tests)
+    j["syncusersdomains"] = " Contoso.com, @fabrikam.example;contoso.com  sub.contoso.com ";
+    j["syncusersmaxperrun"] = 10;
+    j["automaticallypromotesyntheticusers"] = "true";
+    r = parse_config(j.dump(), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.sync_users_interval_seconds == 5);
+    CHECK(r->config.sync_users_domains ==
+          std::vector<std::string>{"contoso.com", "fabrikam.example", "sub.contoso.com"});
+    CHECK(r->config.sync_users_max_per_run == 10);
+    CHECK(r->config.auto_promote_synthetic_users);
+    CHECK_THAT(msteams::app::describe(r->config),
+               Catch::Contains("user_sync=5s") && Catch::Contains("auto_promote=on"));
+
+    CHECK_THAT(error_of(with("syncusersinterval", -1)),
+               Catch::Contains("Synchronise Teams users every (minutes) (syncUsersInterval)"));
+    CHECK_THAT(error_of(with("syncusersdomains", "contoso.com, exa_mple.com")),
+               Catch::Contains("syncUsersDomains") && Catch::Contains("\"exa_mple.com\""));
+    CHECK_THAT(error_of(with("syncusersmaxperrun", 0)), Catch::Contains("syncUsersMaxPerRun"));
+    CHECK_THAT(error_of(with("automaticallypromotesyntheticusers", "maybe")),
+               Catch::Contains("automaticallyPromoteSyntheticUsers"));
+}

@@ -126,7 +126,7 @@ TEST_CASE("commands: system admins see dead letters in /msteams status and put t
     d.add(SubCommand{"status", "", "Show your connection.", false,
                      [](auto const&) { return msteams::Result<std::string>("You are connected."); }});
     auto const ctx = std::make_shared<msteams::commands::AdminContext const>(msteams::commands::AdminContext{
-        repos, "saml", "id", [] { return std::string("\n\n#### Bridge status (node mm-1)"); }});
+        repos, msteams::sync::SyntheticAuth{}, [] { return std::string("\n\n#### Bridge status (node mm-1)"); }});
     msteams::commands::add_admin_commands(d, api, [ctx] { return ctx; });
 
     CHECK_THAT(d.execute(args_for("/msteams status", "admin1")).text,

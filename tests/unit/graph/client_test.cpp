@@ -128,6 +128,10 @@ TEST_CASE("graph: ids are percent-encoded path segments and share tokens are u! 
     // The example of the shares API documentation.
     CHECK(detail::share_token("https://onedrive.live.com/redir?resid=1231244193912!12&authKey=1201919!12921!1") ==
           "u!aHR0cHM6Ly9vbmVkcml2ZS5saXZlLmNvbS9yZWRpcj9yZXNpZD0xMjMxMjQ0MTkzOTEyITEyJmF1dGhLZXk9MTIwMTkxOSExMjkyMSEx");
+    // OData string literals: quotes around, a quote inside doubled.
+    CHECK(detail::odata_string("pat.o'brien@contoso.com") == "'pat.o''brien@contoso.com'");
+    CHECK(detail::odata_string("''") == "''''''");
+    CHECK(detail::odata_string("") == "''");
 }
 
 TEST_CASE("graph: the rate limiter spaces turns, refuses past the budget and forgets idle chats", "[graph]") {
@@ -370,6 +374,56 @@ TEST_CASE("graph: app and delegated tokens from the emulator and get_user", "[gr
     CHECK(c.user_gets == 5);
     CHECK(c.requests == 5);
     CHECK(c.retries == 0);
+}
+
+TEST_CASE("graph: list_users pages through the tenant and find_users_by_address matches mail or UPN", "[graph]") {
+    Emulator emu;
+    Entra entra(emu.http, emu.app());
+    auto app = entra.app_token();
+    REQUIRE(app);
+    Client client(emu.http, emu.graph_url(), unlimited());
+    std::vector<msteams::graph::GraphUser> all;
+    std::string next;
+    int pages = 0;
+    do {
+        auto page = client.list_users(app->access_token, next, 3);
+        REQUIRE(page);
+        all.insert(all.end(), page->users.begin(), page->users.end());
+        next = page->next_link;
+        ++pages;
+    } while (!next.empty());
+    CHECK(pages == 3);
+    REQUIRE(all.size() == 7);
+    auto const dora =
+        std::find_if(all.begin(), all.end(), [](auto const& u) { return u.display_name == "Dora Disabled"; });
+    REQUIRE(dora != all.end());
+    CHECK_FALSE(dora->account_enabled);
+    CHECK(std::count_if(all.begin(), all.end(), [](auto const& u) { return u.user_type == "Guest"; }) == 1);
+    // A link elsewhere is never followed with the token.
+    auto const elsewhere = client.list_users(app->access_token, "https://example.com/v1.0/users?$skiptoken=x");
+    REQUIRE_FALSE(elsewhere);
+    CHECK(elsewhere.error().code == ErrorCode::invalid_argument);
+
+    emu.control_ok("POST", "/users",
+                   {{"displayName", "Pat O'Brien"},
+                    {"mail", "pat.o'brien@contoso.example"},
+                    {"userPrincipalName", "pobrien@contoso.onmicrosoft.com"}});
+    for (auto const* address : {"Pat.O'Brien@contoso.example", "pobrien@contoso.onmicrosoft.com"}) {
+        INFO(address);
+        auto found = client.find_users_by_address(app->access_token, address);
+        REQUIRE(found);
+        REQUIRE(found->size() == 1);
+        CHECK(found->front().user_principal_name == "pobrien@contoso.onmicrosoft.com");
+        CHECK(found->front().mail == "pat.o'brien@contoso.example");
+    }
+    auto none =
+        client.find_users_by_address(app->access_token, "x' or userPrincipalName eq 'dora@contoso.onmicrosoft.com");
+    REQUIRE(none);
+    CHECK(none->empty());  // the quote is data, not syntax
+    // Graph itself reads a user by id or UPN only.
+    auto by_mail = client.get_user(app->access_token, "pat.o'brien@contoso.example");
+    REQUIRE_FALSE(by_mail);
+    CHECK(by_mail.error().code == ErrorCode::not_found);
 }
 
 TEST_CASE("graph: create_chat, get_chat with members and list_my_chats", "[graph]") {

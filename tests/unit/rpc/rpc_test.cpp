@@ -519,6 +519,8 @@ public:
     v1::CreateUserRequest created_user;
     v1::UserRequest updated_user;
     v1::PreferenceRequest preference;
+    v1::UserActiveRequest user_active;
+    v1::TeamMemberRequest team_member;
     v1::UserIdsRequest group;
     v1::ChannelMembersRequest members;
     v1::PostRequest updated_post;
@@ -544,6 +546,32 @@ public:
         updated_user = *req;
         *out->mutable_user() = req->user();
         out->mutable_user()->set_nickname("changed by the server");
+        return grpc::Status::OK;
+    }
+    grpc::Status UpdateUserActive(grpc::ServerContext*, v1::UserActiveRequest const* req,
+                                  v1::ErrorResponse* out) override {
+        user_active = *req;
+        if (req->user_id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.user.missing", "Unable to find the user.");
+        }
+        return grpc::Status::OK;
+    }
+    grpc::Status GetTeamIdsForUser(grpc::ServerContext*, v1::IdRequest const* req, v1::IdsResponse* out) override {
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.user.missing", "Unable to find the user.");
+            return grpc::Status::OK;
+        }
+        out->add_ids("team-1");
+        out->add_ids("team-2");
+        return grpc::Status::OK;
+    }
+    grpc::Status CreateTeamMember(grpc::ServerContext*, v1::TeamMemberRequest const* req,
+                                  v1::ErrorResponse* out) override {
+        team_member = *req;
+        if (req->team_id() == "forbidden") {
+            set_app_error(out->mutable_error(), 400, "app.team.join_user_to_team.allowed_domains.app_error",
+                          "The user cannot be added: the team's allowed domains do not include their email.");
+        }
         return grpc::Status::OK;
     }
     grpc::Status UpdatePreference(grpc::ServerContext*, v1::PreferenceRequest const* req,
@@ -749,6 +777,41 @@ TEST_CASE("rpc: the API client creates and updates users and preferences", "[rpc
     auto const missing = client.update_preference(msteams::MmUserId("missing"), "c", "n", "v");
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().code == msteams::ErrorCode::not_found);
+}
+
+TEST_CASE("rpc: the API client deactivates users, lists their teams and adds them to teams", "[rpc]") {
+    SyncFakeApi service;
+    ApiServer srv(service);
+    msteams::rpc::ApiClient client(srv.socket, std::chrono::seconds(5));
+
+    REQUIRE(client.update_user_active(msteams::MmUserId("u1"), false).has_value());
+    CHECK(service.user_active.user_id() == "u1");
+    CHECK_FALSE(service.user_active.active());
+    REQUIRE(client.update_user_active(msteams::MmUserId("u1"), true).has_value());
+    CHECK(service.user_active.active());
+    auto const missing = client.update_user_active(msteams::MmUserId("missing"), true);
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error().code == msteams::ErrorCode::not_found);
+
+    auto const teams = client.get_team_ids_for_user(msteams::MmUserId("u1"));
+    REQUIRE(teams.has_value());
+    CHECK(*teams == std::vector<std::string>{"team-1", "team-2"});
+    CHECK_FALSE(client.get_team_ids_for_user(msteams::MmUserId("missing")).has_value());
+
+    msteams::mm::User u;
+    u.id = msteams::MmUserId("u1");
+    u.username = "promoted";
+    u.notify_props = {{"email", "true"}};
+    REQUIRE(client.update_user(u).has_value());
+    CHECK(service.updated_user.user().notify_props().at("email") == "true");
+
+    REQUIRE(client.add_team_member("team-1", msteams::MmUserId("u1")).has_value());
+    CHECK(service.team_member.team_id() == "team-1");
+    CHECK(service.team_member.user_id() == "u1");
+    auto const refused = client.add_team_member("forbidden", msteams::MmUserId("u1"));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == msteams::ErrorCode::invalid_argument);
+    CHECK_THAT(refused.error().message, Catch::Contains("allowed domains"));
 }
 
 TEST_CASE("rpc: the API client gets group channels and channel members", "[rpc]") {

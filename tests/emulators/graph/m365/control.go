@@ -63,6 +63,8 @@ func (e *Emulator) controlHandler() http.Handler {
 	h("GET /users", e.ctlListUsers)
 	h("POST /users", e.ctlCreateUser)
 	h("PATCH /users/{uid}", e.ctlPatchUser)
+	h("DELETE /users/{uid}", e.ctlDeleteUser)
+	h("POST /users/{uid}/restore", e.ctlDeleteUser)
 	h("GET /teams", e.ctlListTeams)
 	h("POST /teams", e.ctlCreateTeam)
 	h("POST /teams/{tid}/channels", e.ctlCreateChannel)
@@ -297,7 +299,24 @@ func ctlUserJSON(u *User) map[string]any {
 	m := userAll(u)
 	m["presence"] = u.Presence
 	m["hasPhoto"] = u.Photo != nil
+	m["deleted"] = u.Deleted
 	return m
+}
+
+// ctlDeleteUser deletes a user as an admin would (DELETE: to the directory's deleted items; Graph then lists them no
+// more and answers 404 for them) or restores them (POST …/restore, as /directory/deletedItems/{id}/restore).
+func (e *Emulator) ctlDeleteUser(w http.ResponseWriter, r *http.Request) {
+	e.st.mu.Lock()
+	u := e.st.findUser(r.PathValue("uid"))
+	if u == nil {
+		e.st.mu.Unlock()
+		ctlError(w, 404, "no such user")
+		return
+	}
+	u.Deleted = r.Method == http.MethodDelete
+	out := ctlUserJSON(u)
+	e.st.mu.Unlock()
+	writeJSON(w, 200, out)
 }
 
 func (e *Emulator) ctlListUsers(w http.ResponseWriter, r *http.Request) {
@@ -354,6 +373,28 @@ func (e *Emulator) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.DisplayName != "" {
 		u.DisplayName = in.DisplayName
+	}
+	if in.UserType != "" {
+		if in.UserType != "Member" && in.UserType != "Guest" {
+			e.st.mu.Unlock()
+			ctlError(w, 400, "userType must be Member or Guest")
+			return
+		}
+		u.UserType = in.UserType
+	}
+	if in.Mail != nil && !strings.EqualFold(*in.Mail, u.Mail) {
+		if other := e.st.userKeys[strings.ToLower(*in.Mail)]; *in.Mail != "" && other != nil && other != u {
+			e.st.mu.Unlock()
+			ctlError(w, 409, "a user with "+*in.Mail+" exists")
+			return
+		}
+		if u.Mail != "" && !strings.EqualFold(u.Mail, u.UserPrincipalName) {
+			delete(e.st.userKeys, strings.ToLower(u.Mail))
+		}
+		u.Mail = *in.Mail
+		if u.Mail != "" {
+			e.st.userKeys[strings.ToLower(u.Mail)] = u
+		}
 	}
 	if in.JobTitle != nil {
 		u.JobTitle = *in.JobTitle

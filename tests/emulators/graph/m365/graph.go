@@ -284,7 +284,7 @@ func (c *call) subject(self bool) (string, bool) {
 		return c.p.userID, true
 	}
 	c.e.st.mu.RLock()
-	u := c.e.st.findUser(uid)
+	u := c.e.st.findGraphUser(uid)
 	c.e.st.mu.RUnlock()
 	if u == nil {
 		c.fail(404, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", uid))
@@ -442,7 +442,7 @@ func (e *Emulator) getMe(c *call) {
 func (e *Emulator) getUser(c *call) {
 	uid := c.r.PathValue("uid")
 	e.st.mu.RLock()
-	u := e.st.findUser(uid)
+	u := e.st.findGraphUser(uid)
 	var cp User
 	if u != nil {
 		cp = *u
@@ -504,7 +504,7 @@ func (e *Emulator) listUsers(c *call) {
 	e.st.mu.RLock()
 	var all []User
 	for _, u := range e.st.userOrder {
-		if pred == nil || pred(u) {
+		if !u.Deleted && (pred == nil || pred(u)) {
 			all = append(all, *u)
 		}
 	}

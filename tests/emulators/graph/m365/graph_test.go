@@ -69,6 +69,80 @@ func TestUsersPagingSelectFilter(t *testing.T) {
 	}
 }
 
+// Graph reads a user by id or UPN, never by mail; a filter on mail or UPN finds either, quotes doubled inside; disabled
+// users are listed (accountEnabled false) and deleted ones are not, until restored.
+func TestUsersByMailOrUPNDisabledAndDeleted(t *testing.T) {
+	e := start(t)
+	app := e.appToken()
+	obrien, err := e.ctl.CreateUser(e.ctx, m365ctl.UserSpec{DisplayName: "Pat O'Brien", Mail: "pat.o'brien@contoso.example",
+		UserPrincipalName: "pobrien@contoso.onmicrosoft.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.graph("GET", "/users/"+url.PathEscape("pat.o'brien@contoso.example"), app, nil); r.status != 404 {
+		t.Fatalf("GET /users/{mail}: %d %s, want 404 (Graph takes an id or a UPN)", r.status, r.body)
+	}
+	if r := e.graph("GET", "/users/pobrien@contoso.onmicrosoft.com", app, nil); r.status != 200 || r.json(t)["id"] != obrien.ID {
+		t.Fatalf("GET /users/{upn}: %d %s", r.status, r.body)
+	}
+	for _, address := range []string{"PAT.O'BRIEN@contoso.example", "pobrien@contoso.onmicrosoft.com"} {
+		literal := "'" + strings.ReplaceAll(address, "'", "''") + "'"
+		r := e.graph("GET", "/users?$filter="+url.QueryEscape("mail eq "+literal+" or userPrincipalName eq "+literal)+
+			"&$select=id,mail,userPrincipalName", app, nil)
+		if v, _ := r.json(t)["value"].([]any); r.status != 200 || len(v) != 1 || v[0].(map[string]any)["id"] != obrien.ID {
+			t.Fatalf("filter on %s: %d %s", address, r.status, r.body)
+		}
+	}
+	// A new mail address: found by it, no longer by the old one.
+	newMail := "patrick@contoso.example"
+	if _, err := e.ctl.PatchUser(e.ctx, obrien.ID, m365ctl.UserPatch{Mail: &newMail}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.graph("GET", "/users?$filter="+url.QueryEscape("mail eq 'patrick@contoso.example'"), app, nil)
+	if v, _ := r.json(t)["value"].([]any); len(v) != 1 {
+		t.Fatalf("filter on the new mail: %s", r.body)
+	}
+
+	off := false
+	if _, err := e.ctl.PatchUser(e.ctx, bianca, m365ctl.UserPatch{AccountEnabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ctl.DeleteUser(e.ctx, obrien.ID); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for next := e.emu.GraphURL + "/v1.0/users?$select=id,accountEnabled,userType&$top=2"; next != ""; {
+			m := e.do("GET", next, app, nil).json(t)
+			for _, v := range m["value"].([]any) {
+				u := v.(map[string]any)
+				out[u["id"].(string)] = u
+			}
+			next, _ = m["@odata.nextLink"].(string)
+		}
+		return out
+	}
+	users := listed()
+	if users[bianca] == nil || users[bianca]["accountEnabled"] != false {
+		t.Errorf("a disabled user is listed with accountEnabled false: %v", users[bianca])
+	}
+	if users[gita]["userType"] != "Guest" {
+		t.Errorf("a guest is listed with userType Guest: %v", users[gita])
+	}
+	if users[obrien.ID] != nil {
+		t.Error("a deleted user is listed")
+	}
+	if r := e.graph("GET", "/users/"+obrien.ID, app, nil); r.status != 404 {
+		t.Errorf("GET a deleted user: %d, want 404", r.status)
+	}
+	if _, err := e.ctl.RestoreUser(e.ctx, obrien.ID); err != nil {
+		t.Fatal(err)
+	}
+	if users = listed(); users[obrien.ID] == nil {
+		t.Error("a restored user is not listed")
+	}
+}
+
 func TestDelegatedPermissionsAreChecked(t *testing.T) {
 	e := start(t)
 	// an app consented only for User.Read

@@ -28,6 +28,9 @@ type User struct {
 	Presence          Presence
 	Photo             []byte // profile photo (GET /users/{id}/photo/$value); nil: none
 	PhotoType         string // its media type, e.g. image/jpeg
+	// Deleted: in the directory's deleted items (restorable for 30 days): gone from GET /users and GET /users/{id}
+	// (404), its UPN and mail still taken, its chats and messages kept.
+	Deleted bool
 }
 
 // Presence of a user.
@@ -337,12 +340,27 @@ func (s *store) addUser(u UserSpec) (*User, error) {
 	return user, nil
 }
 
-// findUser resolves an id, UPN or mail.
+// findUser resolves an id, UPN or mail (the emulator's own lookups: control API, sign-in hints, tenant files).
 func (s *store) findUser(key string) *User {
 	if u := s.users[key]; u != nil {
 		return u
 	}
 	return s.userKeys[strings.ToLower(key)]
+}
+
+// findGraphUser resolves what Graph takes in /users/{id | userPrincipalName}: an id or a UPN, never a mail address
+// (GET /users/{mail} is a 404 when the mail differs from the UPN), and not a deleted user.
+func (s *store) findGraphUser(key string) *User {
+	u := s.users[key]
+	if u == nil {
+		if k := s.userKeys[strings.ToLower(key)]; k != nil && strings.EqualFold(k.UserPrincipalName, key) {
+			u = k
+		}
+	}
+	if u == nil || u.Deleted {
+		return nil
+	}
+	return u
 }
 
 func (s *store) addTeam(t TeamSpec) (*Team, error) {

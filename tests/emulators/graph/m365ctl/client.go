@@ -149,6 +149,7 @@ type User struct {
 	UserType          string   `json:"userType"`
 	AccountEnabled    bool     `json:"accountEnabled"`
 	Presence          Presence `json:"presence"`
+	Deleted           bool     `json:"deleted"`
 }
 
 // Presence of a user.
@@ -177,6 +178,18 @@ func (c *Client) CreateUser(ctx context.Context, s UserSpec) (*User, error) {
 func (c *Client) PatchUser(ctx context.Context, id string, p UserPatch) (*User, error) {
 	var u User
 	return &u, c.do(ctx, "PATCH", "/users/"+url.PathEscape(id), p, &u)
+}
+
+// DeleteUser deletes a user as an admin would: Graph no longer lists them and answers 404 for them; their chats stay.
+func (c *Client) DeleteUser(ctx context.Context, id string) (*User, error) {
+	var u User
+	return &u, c.do(ctx, "DELETE", "/users/"+url.PathEscape(id), nil, &u)
+}
+
+// RestoreUser brings a deleted user back (as /directory/deletedItems/{id}/restore).
+func (c *Client) RestoreUser(ctx context.Context, id string) (*User, error) {
+	var u User
+	return &u, c.do(ctx, "POST", "/users/"+url.PathEscape(id)+"/restore", nil, &u)
 }
 
 // Team is a team with its channels and member ids.

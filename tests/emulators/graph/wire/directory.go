@@ -57,6 +57,8 @@ type UserSpec struct {
 type UserPatch struct {
 	AccountEnabled *bool     `json:"accountEnabled,omitempty"`
 	DisplayName    string    `json:"displayName,omitempty"`
+	Mail           *string   `json:"mail,omitempty"`     // a new mail address ("" removes it); the UPN stays
+	UserType       string    `json:"userType,omitempty"` // Member or Guest
 	JobTitle       *string   `json:"jobTitle,omitempty"`
 	Presence       *Presence `json:"presence,omitempty"`
 	Photo          *string   `json:"photo,omitempty"`     // the profile photo, base64; "" removes it
