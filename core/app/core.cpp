@@ -439,17 +439,12 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
 
     auto entra = runtime->entra;
     auto graph = runtime->graph;
-    auto const profile_of = [](graph::GraphUser const& user) {
-        return sync::TeamsProfile{user.id, user.display_name, user.mail.empty() ? user.user_principal_name : user.mail,
-                                  user.user_type == "Guest", user.user_principal_name};
-    };
-    sync::ProfileReader read_profile = [entra, graph,
-                                        profile_of](std::string const& id_or_upn) -> Result<sync::TeamsProfile> {
+    sync::ProfileReader read_profile = [entra, graph](std::string const& id_or_upn) -> Result<sync::TeamsProfile> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         graph::GraphUser user;
         MSTEAMS_TRY_ASSIGN(user, graph->get_user(app.access_token, id_or_upn));
-        return profile_of(user);
+        return sync::profile_of(user);
     };
     runtime->auth.service = config->synthetic_auth_service == SyntheticAuthService::ldap ? "ldap" : "saml";
     runtime->auth.data = config->synthetic_auth_data == SyntheticAuthData::mail ? sync::SyntheticAuth::Data::mail
@@ -460,15 +455,15 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     sync::PeopleSettings people_settings{config->sync_guest_users, {}};
     people_settings.auth = runtime->auth;
     // A Mattermost user's email may be the Teams user's mail or their UPN.
-    people_settings.find_by_address =
-        [entra, graph, profile_of](std::string const& address) -> Result<std::vector<sync::TeamsProfile>> {
+    people_settings.find_by_address = [entra,
+                                       graph](std::string const& address) -> Result<std::vector<sync::TeamsProfile>> {
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra->app_token());
         std::vector<graph::GraphUser> users;
         MSTEAMS_TRY_ASSIGN(users, graph->find_users_by_address(app.access_token, address));
         std::vector<sync::TeamsProfile> out;
         for (auto const& u : users) {
-            out.push_back(profile_of(u));
+            out.push_back(sync::profile_of(u));
         }
         return out;
     };

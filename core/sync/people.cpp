@@ -19,6 +19,11 @@ constexpr std::int64_t k_username_ttl_ms = 5 * 60'000;
 
 }  // namespace
 
+TeamsProfile profile_of(graph::GraphUser const& user) {
+    return TeamsProfile{user.id, user.display_name, user.mail.empty() ? user.user_principal_name : user.mail,
+                        user.user_type == "Guest", user.user_principal_name};
+}
+
 std::string synthetic_username(std::string const& display_name, int attempt) {
     std::string slug;
     for (unsigned char c : display_name) {

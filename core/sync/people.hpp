@@ -9,6 +9,7 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "graph/client.hpp"
 #include "metrics/counters.hpp"
 #include "mm/api.hpp"
 #include "store/accounts.hpp"
@@ -26,6 +27,9 @@ struct TeamsProfile {
     bool guest = false;
     std::string upn{};  // userPrincipalName ("" when not read)
 };
+
+// What the bridge keeps of a Teams user Graph listed or read.
+[[nodiscard]] TeamsProfile profile_of(graph::GraphUser const& user);
 
 // Reads a Teams user's profile (Graph, with the app token) when the caller has none.
 using ProfileReader = std::function<Result<TeamsProfile>(std::string const& id_or_upn)>;

@@ -19,11 +19,6 @@ std::string domain_of(std::string const& address) {
     return at == std::string::npos ? std::string() : strings::to_lower(address.substr(at + 1));
 }
 
-TeamsProfile profile_of(graph::GraphUser const& u) {
-    return TeamsProfile{u.id, u.display_name, u.mail.empty() ? u.user_principal_name : u.mail, u.user_type == "Guest",
-                        u.user_principal_name};
-}
-
 }  // namespace
 
 bool in_domains(std::string const& address, std::vector<std::string> const& domains) {

@@ -26,6 +26,7 @@ using msteams::Result;
 using msteams::TeamsUserId;
 using msteams::graph::GraphUser;
 using msteams::store::UserSyncPhase;
+using msteams::sync::profile_of;
 using msteams::sync::SyntheticAuth;
 using msteams::sync::TeamsProfile;
 using msteams::sync::UserSync;
@@ -44,11 +45,6 @@ constexpr char const* k_diego = "a1b2c3d4-0004-4000-8000-000000000004";
 constexpr char const* k_emily = "a1b2c3d4-0005-4000-8000-000000000005";
 constexpr char const* k_gita = "a1b2c3d4-0006-4000-8000-000000000006";
 constexpr char const* k_dora = "a1b2c3d4-0007-4000-8000-000000000007";
-
-TeamsProfile profile_of(GraphUser const& u) {
-    return TeamsProfile{u.id, u.display_name, u.mail.empty() ? u.user_principal_name : u.mail, u.user_type == "Guest",
-                        u.user_principal_name};
-}
 
 // The Microsoft 365 emulator as Graph, PostgreSQL as the store, a fake Mattermost; a wall clock the test moves.
 struct World {
