@@ -7,7 +7,9 @@
 
 namespace msteams::web {
 
-std::string Request::header(std::string_view name) const {
+namespace {
+
+std::string find_header(std::vector<std::pair<std::string, std::string>> const& headers, std::string_view name) {
     for (auto const& [k, v] : headers) {
         if (strings::iequals(k, name)) {
             return v;
@@ -15,6 +17,11 @@ std::string Request::header(std::string_view name) const {
     }
     return {};
 }
+
+}  // namespace
+
+std::string Request::header(std::string_view name) const { return find_header(headers, name); }
+std::string Response::header(std::string_view name) const { return find_header(headers, name); }
 
 Response& Response::set(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

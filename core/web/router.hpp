@@ -37,6 +37,8 @@ struct Response {
     std::string body;
 
     Response& set(std::string name, std::string value);
+    // The value of the first header of this name (case-insensitive), "" when none.
+    [[nodiscard]] std::string header(std::string_view name) const;
 };
 
 enum class Access {

@@ -13,15 +13,6 @@ using msteams::web::ConnectOutcome;
 
 namespace {
 
-std::string header(msteams::web::Response const& r, std::string const& name) {
-    for (auto const& [k, v] : r.headers) {
-        if (k == name) {
-            return v;
-        }
-    }
-    return {};
-}
-
 // The text between <script> and </script>.
 std::string script_of(std::string const& body) {
     auto const open = body.find("<script>");
@@ -50,7 +41,7 @@ TEST_CASE("web: a connect result page tells its opener the outcome, same origin 
     CHECK_THAT(script, Catch::Contains(msteams::web::k_connect_result_message));
     CHECK_THAT(script, !Catch::Contains("ada@contoso.com"));  // the data is not in the script
     // The CSP allows exactly this script, by its hash, and nothing else.
-    auto const csp = header(r, "Content-Security-Policy");
+    auto const csp = r.header("Content-Security-Policy");
     auto const hash = msteams::crypto::base64_encode(msteams::crypto::sha256(script));
     CHECK_THAT(csp, Catch::Contains("script-src 'sha256-" + hash + "'"));
     CHECK_THAT(csp, Catch::StartsWith("default-src 'none'"));

@@ -24,15 +24,6 @@ msteams::web::Request get(std::string const& user) {
     return q;
 }
 
-std::string header(msteams::web::Response const& r, std::string const& name) {
-    for (auto const& [k, v] : r.headers) {
-        if (k == name) {
-            return v;
-        }
-    }
-    return {};
-}
-
 }  // namespace
 
 TEST_CASE("report: CSV cells are quoted and a formula is never run by a spreadsheet", "[web]") {
@@ -81,8 +72,8 @@ TEST_CASE("report: admins download the connected users as CSV, others are refuse
 
     auto const r = router.handle(get("admin000000000000000000000"));
     REQUIRE(r.status == 200);
-    CHECK(header(r, "Content-Type") == "text/csv; charset=utf-8");
-    CHECK(header(r, "Content-Disposition").find("attachment") != std::string::npos);
+    CHECK(r.header("Content-Type") == "text/csv; charset=utf-8");
+    CHECK(r.header("Content-Disposition").find("attachment") != std::string::npos);
     std::size_t lines = 0;
     for (char c : r.body) {
         lines += c == '\n' ? 1 : 0;

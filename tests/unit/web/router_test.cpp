@@ -37,15 +37,6 @@ Request request(std::string method, std::string path, std::string query = "", st
     return q;
 }
 
-std::string header(msteams::web::Response const& r, std::string const& name) {
-    for (auto const& [k, v] : r.headers) {
-        if (k == name) {
-            return v;
-        }
-    }
-    return {};
-}
-
 }  // namespace
 
 TEST_CASE("web: Graph's validation handshake gets the decoded token back as text/plain", "[web]") {
@@ -54,8 +45,8 @@ TEST_CASE("web: Graph's validation handshake gets the decoded token back as text
         auto const r = router.handle(request("POST", path, "validationToken=Validation%3A%20Testing+client%2Bx"));
         CHECK(r.status == 200);
         CHECK(r.body == "Validation: Testing client+x");
-        CHECK_THAT(header(r, "Content-Type"), Catch::StartsWith("text/plain"));
-        CHECK(header(r, "X-Content-Type-Options") == "nosniff");
+        CHECK_THAT(r.header("Content-Type"), Catch::StartsWith("text/plain"));
+        CHECK(r.header("X-Content-Type-Options") == "nosniff");
     }
 }
 
@@ -72,7 +63,7 @@ TEST_CASE("web: notifications while the plugin is not active are refused with Re
     q.body = R"({"value":[]})";
     auto const r = router.handle(q);
     CHECK(r.status == 503);
-    CHECK(header(r, "Retry-After") == "30");
+    CHECK(r.header("Retry-After") == "30");
 }
 
 TEST_CASE("web: unknown paths are 404, other methods 405 with Allow", "[web]") {
@@ -82,7 +73,7 @@ TEST_CASE("web: unknown paths are 404, other methods 405 with Allow", "[web]") {
     CHECK(nlohmann::json::parse(missing.body)["status_code"] == 404);
     auto const wrong = router.handle(request("GET", "/changes"));
     CHECK(wrong.status == 405);
-    CHECK(header(wrong, "Allow") == "POST");
+    CHECK(wrong.header("Allow") == "POST");
 }
 
 TEST_CASE("web: user routes need a Mattermost session", "[web]") {
@@ -155,7 +146,7 @@ TEST_CASE("web: metrics are served to the metrics listener, and on the plugin ro
     auto const served = r.handle(listener);
     CHECK(served.status == 200);
     CHECK(served.body == "msteams_core_up{node=\"n\"} 1\n");
-    CHECK_THAT(header(served, "Content-Type"), Catch::StartsWith("text/plain; version=0.0.4"));
+    CHECK_THAT(served.header("Content-Type"), Catch::StartsWith("text/plain; version=0.0.4"));
 
     // no token configured: the plugin route is closed, even for a Mattermost session
     CHECK(r.handle(request("GET", "/metrics", "", "user1")).status == 404);
@@ -179,7 +170,7 @@ TEST_CASE("web: metrics are served to the metrics listener, and on the plugin ro
     CHECK(ok.status == 200);
     CHECK(ok.body.find("msteams_core_up") != std::string::npos);
     CHECK(with(basic(":0123456789abcdef-token")).status == 200);
-    CHECK_THAT(header(with("Basic x"), "WWW-Authenticate"), Catch::StartsWith("Basic realm="));
+    CHECK_THAT(with("Basic x").header("WWW-Authenticate"), Catch::StartsWith("Basic realm="));
 }
 
 TEST_CASE("web: the bridge's status JSON is for system admins only", "[web]") {
