@@ -426,6 +426,26 @@ Status Inbound::open_rich(std::vector<store::InboxItem> const& items,
     return {};
 }
 
+Result<bool> Inbound::take_audience(Work& work, std::vector<TeamsUserId> const& members, std::size_t items) {
+    if (!settings_.audience || settings_.mode != InboundMode::mirror) {
+        return true;
+    }
+    ChatPlan chat_plan;
+    MSTEAMS_TRY_ASSIGN(chat_plan, settings_.audience->for_teams_members(members));
+    if (chat_plan.bridging == Bridging::none) {
+        stats_->skipped_selective += items;
+        log::debug("a Teams chat is not bridged", {{"chat_id", work.chat_id}, {"reason", chat_plan.reason}});
+        return false;
+    }
+    if (chat_plan.bridging == Bridging::notify) {
+        work.notify_only = true;
+        for (auto const& m : chat_plan.notify) {
+            work.recipients.emplace_back(m.teams_user_id, m.mm_user_id);
+        }
+    }
+    return true;
+}
+
 Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& items, int attempts) {
     auto const& chat_id = items.front().thread_id;
     if (settings_.mode == InboundMode::off) {
@@ -443,20 +463,10 @@ Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& i
         stats_->skipped_no_connected_member += items.size();
         return Outcome::done;
     }
-    if (settings_.audience && settings_.mode == InboundMode::mirror) {
-        ChatPlan chat_plan;
-        MSTEAMS_TRY_ASSIGN(chat_plan, settings_.audience->for_teams_members(members));
-        if (chat_plan.bridging == Bridging::none) {
-            stats_->skipped_selective += items.size();
-            log::debug("a Teams chat is not bridged", {{"chat_id", chat_id}, {"reason", chat_plan.reason}});
-            return Outcome::done;
-        }
-        if (chat_plan.bridging == Bridging::notify) {
-            work.notify_only = true;
-            for (auto const& m : chat_plan.notify) {
-                work.recipients.emplace_back(m.teams_user_id, m.mm_user_id);
-            }
-        }
+    bool bridged = true;
+    MSTEAMS_TRY_ASSIGN(bridged, take_audience(work, members, items.size()));
+    if (!bridged) {
+        return Outcome::done;
     }
 
     work.notified_at = notified_at(items);
@@ -518,7 +528,8 @@ Result<Inbound::Outcome> Inbound::read_and_apply(store::Tx& tx, Work& work, std:
                                                  std::int64_t echoed_to, int attempts) {
     auto const& chat_id = work.chat_id;
     auto& wanted = plan.wanted;
-    std::vector<TeamsMessageId> const notified = wanted;
+    // A first read keeps the notified messages whatever their age (see first_read below).
+    std::vector<TeamsMessageId> const notified = plan.first_read ? wanted : std::vector<TeamsMessageId>{};
     // Forward from the cursor, oldest first, in bounded chunks (see read_forward_from); else the notified messages.
     auto const from = read_forward_from(portal, plan, settings_.cursor_overlap_ms);
     bool const forward = from.has_value();

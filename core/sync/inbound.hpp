@@ -95,6 +95,9 @@ private:
     enum class Outcome { done, wait_for_sender, hold };
     // The messages rich items carry, opened (the newest version of each); `dropped`: the messages whose every item
     // was refused (counted; nothing of them is applied). An error only when a key could not be read now.
+    // Selective sync and notifications-only users (Audience): false when the chat is not bridged (counted); else
+    // `work` learns whether its users are only told.
+    [[nodiscard]] Result<bool> take_audience(Work& work, std::vector<TeamsUserId> const& members, std::size_t items);
     [[nodiscard]] Status open_rich(std::vector<store::InboxItem> const& items,
                                    std::map<TeamsMessageId, graph::ChatMessage>& heard,
                                    std::set<TeamsMessageId>& dropped);
