@@ -521,16 +521,19 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
             c.graph_resource = c.graph_base_url;
             break;
         case Cloud::usgov:
+            c.teams_web_url = "https://gov.teams.microsoft.us";
             c.login_base_url = "https://login.microsoftonline.us";
             c.graph_base_url = "https://graph.microsoft.us";
             c.graph_resource = c.graph_base_url;
             break;
         case Cloud::usgovdod:
+            c.teams_web_url = "https://dod.teams.microsoft.us";
             c.login_base_url = "https://login.microsoftonline.us";
             c.graph_base_url = "https://dod-graph.microsoft.us";
             c.graph_resource = c.graph_base_url;
             break;
         case Cloud::china:
+            c.teams_web_url = "https://teams.microsoftonline.cn";
             c.login_base_url = "https://login.chinacloudapi.cn";
             c.graph_base_url = "https://microsoftgraph.chinacloudapi.cn";
             c.graph_resource = c.graph_base_url;

@@ -51,6 +51,8 @@ struct Config {
     Cloud cloud = Cloud::global;
     std::string login_base_url;  // e.g. https://login.microsoftonline.com (no trailing slash)
     std::string graph_base_url;  // e.g. https://graph.microsoft.com (no trailing slash, no /v1.0)
+    // The cloud's Teams web client, for links into Teams (no trailing slash): e.g. https://gov.teams.microsoft.us.
+    std::string teams_web_url = "https://teams.microsoft.com";
     // The resource identifier in scopes ("<resource>/Chat.ReadWrite", "<resource>/.default"): the cloud's Graph
     // host, also for custom endpoints (which emulate the global cloud).
     std::string graph_resource;

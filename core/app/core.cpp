@@ -520,6 +520,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
                                                                   : sync::InboundMode::off;
     inbound.bot_user_id = bot_user_id_;
     inbound.max_file_size = config->max_file_size_to_mattermost;
+    inbound.teams_web_url = config->teams_web_url;
     // Rich notifications are opened whatever the mode: after a switch back to global, those still on their way are
     // applied too.
     auto certificates = std::make_shared<sync::Certificates>(runtime->repos.certificates, runtime->sealer);

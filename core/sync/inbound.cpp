@@ -39,9 +39,9 @@ bool token_refused(Error const& e) {
 
 std::string megabytes(std::int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
 
-std::string teams_link(TeamsThreadId const& chat_id, TeamsMessageId const& message_id) {
-    return "https://teams.microsoft.com/l/message/" + strings::url_encode(chat_id.str()) + "/" +
-           strings::url_encode(message_id.str()) + "?context=%7B%22contextType%22%3A%22chat%22%7D";
+std::string teams_link(std::string const& web_url, TeamsThreadId const& chat_id, TeamsMessageId const& message_id) {
+    return web_url + "/l/message/" + strings::url_encode(chat_id.str()) + "/" + strings::url_encode(message_id.str()) +
+           "?context=%7B%22contextType%22%3A%22chat%22%7D";
 }
 
 using strings::utf8_prefix;  // trims to at most n bytes without cutting a UTF-8 sequence
@@ -1077,7 +1077,7 @@ Status Inbound::notify(store::Tx& tx, Work& work, graph::ChatMessage const& m, s
         post.channel_id = dm->id;
         post.message = "**" + (m.from.display_name.empty() ? std::string("Someone") : m.from.display_name) +
                        "** sent you a message in Microsoft Teams:\n" + quoted + "\n[Open in Teams](" +
-                       teams_link(work.chat_id, m.id) + ")";
+                       teams_link(settings_.teams_web_url, work.chat_id, m.id) + ")";
         post.props_json = json{{k_teams_message_prop, m.id}}.dump();
         if (auto created = api_->create_post(post); !created) {
             (void)repos_.notified->release(tx, work.chat_id, m.id, mm_id);

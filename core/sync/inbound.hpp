@@ -41,6 +41,8 @@ struct InboundSettings {
     InboundMode mode = InboundMode::mirror;
     MmUserId bot_user_id;
     std::int64_t max_file_size = 20LL << 20;  // to Mattermost
+    // The Teams web client of the configured cloud, for links that open a message in Teams (no trailing slash).
+    std::string teams_web_url = "https://teams.microsoft.com";
     int workers = 4;
     // A group chat's membership is read again after this long.
     std::int64_t chat_info_ttl_ms = 10 * 60 * 1000;

@@ -151,6 +151,17 @@ TEST_CASE("config: national clouds map to their hosts — custom endpoints must 
     REQUIRE(r.has_value());
     CHECK(r->config.graph_base_url == "https://dod-graph.microsoft.us");
     CHECK(r->config.login_base_url == "https://login.microsoftonline.us");
+    CHECK(r->config.teams_web_url == "https://dod.teams.microsoft.us");
+    r = parse_config(with("nationalcloud", "usgov"), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.teams_web_url == "https://gov.teams.microsoft.us");
+    r = parse_config(with("nationalcloud", "china"), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.graph_base_url == "https://microsoftgraph.chinacloudapi.cn");
+    CHECK(r->config.teams_web_url == "https://teams.microsoftonline.cn");
+    r = parse_config(with("nationalcloud", "global"), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.teams_web_url == "https://teams.microsoft.com");
 
     auto j = json::parse(valid_settings_json());
     j["nationalcloud"] = "custom";

@@ -62,11 +62,13 @@ struct InboundRollout : RolloutWorld {
     msteams::TeamsThreadId chat{one_on_one(teams_id('a'), teams_id('b'))};
     std::unique_ptr<msteams::sync::Inbound> inbound;
 
-    explicit InboundRollout(bool selective) : RolloutWorld(selective) {
+    explicit InboundRollout(bool selective, std::string const& teams_web_url = "https://teams.microsoft.com")
+        : RolloutWorld(selective) {
         connect(k_alice, "alice", alice_teams);
         teams->add_chat(chat, "oneOnOne", {alice_teams, bob_teams});
         msteams::sync::InboundSettings settings;
         settings.bot_user_id = k_bot;
+        settings.teams_web_url = teams_web_url;
         settings.audience = audience;
         inbound =
             std::make_unique<msteams::sync::Inbound>(settings, api, store.repos, connections, teams,
@@ -165,13 +167,14 @@ TEST_CASE("rollout: with selective sync a chat with a member who is not on Teams
 }
 
 TEST_CASE("rollout: a user in notifications-only mode is told by the bot instead, unless at Teams right now", "[pg]") {
-    InboundRollout w(false);
+    InboundRollout w(false, "https://gov.teams.microsoft.us");  // a GCC High tenant
     w.notifications(k_alice, true);
     w.message(w.chat, w.bob_teams, "ping one");
     CHECK_FALSE(w.bridged(w.chat));  // not mirrored
     auto dms = w.bot_dms_to_alice();
     REQUIRE(dms.size() == 1);
     CHECK(dms[0].find("sent you a message in Microsoft Teams") != std::string::npos);
+    CHECK(dms[0].find("[Open in Teams](https://gov.teams.microsoft.us/l/message/") != std::string::npos);
     CHECK(dms[0].find("ping one") != std::string::npos);
 
     // At Teams right now (Graph presence): not told, counted.
