@@ -360,6 +360,23 @@ func (s *apiServer) GetTeamIdsForUser(_ context.Context, req *corepb.IdRequest) 
 	return &corepb.IdsResponse{Ids: ids}, nil
 }
 
+func (s *apiServer) GetGroupNamesForUser(_ context.Context, req *corepb.IdRequest) (*corepb.IdsResponse, error) {
+	if req.GetId() == "" {
+		return &corepb.IdsResponse{Error: badRequest("GetGroupNamesForUser", errors.New("id is missing"))}, nil
+	}
+	groups, appErr := s.api.GetGroupsForUser(req.GetId())
+	if appErr != nil {
+		return &corepb.IdsResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if g != nil && g.DeleteAt == 0 && g.Name != nil && *g.Name != "" {
+			names = append(names, strings.ToLower(*g.Name))
+		}
+	}
+	return &corepb.IdsResponse{Ids: names}, nil
+}
+
 func (s *apiServer) CreateTeamMember(_ context.Context, req *corepb.TeamMemberRequest) (*corepb.ErrorResponse, error) {
 	if req.GetTeamId() == "" || req.GetUserId() == "" {
 		return &corepb.ErrorResponse{Error: badRequest("CreateTeamMember", errors.New("team_id and user_id are required"))}, nil

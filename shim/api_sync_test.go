@@ -395,6 +395,20 @@ func TestAPIUserActiveTeamsAndNotifyProps(t *testing.T) {
 	ids, _ = c.GetTeamIdsForUser(ctx, &corepb.IdRequest{Id: "missing"})
 	checkAppErr(t, ids.Error, wantAppErr)
 
+	// Groups: lower-case names; deleted and nameless groups are left out.
+	devs, ops := "Developers", "ops"
+	api.On("GetGroupsForUser", "u1").Return([]*model.Group{{Id: "g1", Name: &devs}, {Id: "g2", Name: &ops, DeleteAt: 7}, {Id: "g3"}}, nil).Once()
+	api.On("GetGroupsForUser", "missing").Return(nil, sampleAppErr).Once()
+	names, err := c.GetGroupNamesForUser(ctx, &corepb.IdRequest{Id: "u1"})
+	if err != nil || names.Error != nil || len(names.Ids) != 1 || names.Ids[0] != "developers" {
+		t.Fatalf("GetGroupNamesForUser = %v, %v", names, err)
+	}
+	names, _ = c.GetGroupNamesForUser(ctx, &corepb.IdRequest{Id: "missing"})
+	checkAppErr(t, names.Error, wantAppErr)
+	if r, _ := c.GetGroupNamesForUser(ctx, &corepb.IdRequest{}); r.Error.GetStatusCode() != 400 {
+		t.Errorf("no user id = %v", r)
+	}
+
 	api.On("CreateTeamMember", "t1", "u1").Return(&model.TeamMember{TeamId: "t1", UserId: "u1"}, nil).Once()
 	api.On("CreateTeamMember", "t1", "missing").Return(nil, sampleAppErr).Once()
 	if r, err := c.CreateTeamMember(ctx, &corepb.TeamMemberRequest{TeamId: "t1", UserId: "u1"}); err != nil || r.Error != nil {

@@ -47,6 +47,8 @@ public:
     [[nodiscard]] virtual Status update_user_active(MmUserId const& user_id, bool active) = 0;
     // The ids of the (not deleted) teams the user is a member of.
     [[nodiscard]] virtual Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) = 0;
+    // The names (lower case) of the user groups (custom or LDAP-synced) the user belongs to.
+    [[nodiscard]] virtual Result<std::vector<std::string>> get_group_names_for_user(MmUserId const& user_id) = 0;
     // Makes the user a member of the team (a member already stays one, without an error).
     [[nodiscard]] virtual Status add_team_member(std::string const& team_id, MmUserId const& user_id) = 0;
     // Sets one user preference (e.g. category "notifications", name "email_interval", value "0").

@@ -296,6 +296,16 @@ Result<std::vector<std::string>> ApiClient::get_team_ids_for_user(MmUserId const
     return std::vector<std::string>(r->ids().begin(), r->ids().end());
 }
 
+Result<std::vector<std::string>> ApiClient::get_group_names_for_user(MmUserId const& user_id) {
+    v1::IdRequest req;
+    req.set_id(user_id.str());
+    auto r = impl_->invoke("GetGroupNamesForUser", &Impl::Stub::GetGroupNamesForUser, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return std::vector<std::string>(r->ids().begin(), r->ids().end());
+}
+
 Status ApiClient::add_team_member(std::string const& team_id, MmUserId const& user_id) {
     v1::TeamMemberRequest req;
     req.set_team_id(team_id);

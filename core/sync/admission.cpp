@@ -15,12 +15,10 @@ Result<std::optional<std::string>> Admission::refusal(MmUserId const& mm_user_id
     if (!restricted()) {
         return std::optional<std::string>();
     }
-    if (!settings_.allowed_usernames.empty()) {
-        mm::User user;
-        MSTEAMS_TRY_ASSIGN(user, api_->get_user(mm_user_id));
-        auto const name = strings::to_lower(user.username);
-        if (std::find(settings_.allowed_usernames.begin(), settings_.allowed_usernames.end(), name) !=
-            settings_.allowed_usernames.end()) {
+    if (!settings_.allowed_names.empty()) {
+        bool listed = false;
+        MSTEAMS_TRY_ASSIGN(listed, on_allow_list(mm_user_id));
+        if (listed) {
             return std::optional<std::string>();
         }
     }
@@ -37,6 +35,22 @@ Result<std::optional<std::string>> Admission::refusal(MmUserId const& mm_user_id
     return std::optional<std::string>(
         "Connecting to Microsoft Teams is open to a list of people while your organization rolls it out, and you are "
         "not on it yet. Ask a system admin to add you.");
+}
+
+Result<bool> Admission::on_allow_list(MmUserId const& mm_user_id) {
+    auto const listed = [this](std::string const& name) {
+        return std::find(settings_.allowed_names.begin(), settings_.allowed_names.end(), strings::to_lower(name)) !=
+               settings_.allowed_names.end();
+    };
+    mm::User user;
+    MSTEAMS_TRY_ASSIGN(user, api_->get_user(mm_user_id));
+    if (listed(user.username)) {
+        return true;
+    }
+    // Not by name: perhaps through a group (a custom group, or one synced from AD/LDAP) named on the list.
+    std::vector<std::string> groups;
+    MSTEAMS_TRY_ASSIGN(groups, api_->get_group_names_for_user(mm_user_id));
+    return std::any_of(groups.begin(), groups.end(), listed);
 }
 
 std::vector<std::string> parse_allow_list(std::string const& text) {

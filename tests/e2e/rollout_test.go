@@ -130,7 +130,7 @@ func TestRolloutControls(t *testing.T) {
 		t.Skip("starts a Mattermost server and the Microsoft 365 emulator")
 	}
 	ctx := context.Background()
-	b := startBridge(t, map[string]any{"connectAllowList": "@alice", "invitePoolSize": 1})
+	b := startBridge(t, map[string]any{"connectAllowList": "@alice, @developers", "invitePoolSize": 1})
 	alice, bob, carol := b.user(t, "alice"), b.user(t, "bob"), b.user(t, "carol")
 	aliceTeams := b.teamsTwin(t, alice, "Alice Adams")
 	bobTeams := b.teamsTwin(t, bob, "Bob Brown")
@@ -143,6 +143,18 @@ func TestRolloutControls(t *testing.T) {
 
 	t.Run("the allow list admits its users", func(t *testing.T) {
 		b.connect(t, alice, aliceTeams.ID)
+	})
+	t.Run("a group on the allow list admits its members", func(t *testing.T) {
+		// A group as AD/LDAP group sync creates it (custom groups need a license the test server does not have).
+		dave := b.user(t, "dave")
+		daveTeams := b.teamsTwin(t, dave, "Dave Dunn")
+		if _, err := b.Connect(ctx, dave, daveTeams.ID); err == nil {
+			t.Fatalf("dave connected before he was in the group")
+		}
+		b.psql(t, `INSERT INTO usergroups (id, name, displayname, description, source, remoteid, createat, updateat, deleteat, allowreference)
+			VALUES ('developersgroup00000000000', 'developers', 'Developers', '', 'ldap', 'cn=developers', 1, 1, 0, false)`)
+		b.psql(t, `INSERT INTO groupmembers (groupid, userid, createat, deleteat) VALUES ('developersgroup00000000000', '`+dave.User.Id+`', 1, 0)`)
+		b.connect(t, dave, daveTeams.ID)
 	})
 	t.Run("others are refused at connect time until invited", func(t *testing.T) {
 		mustContain(t, "connect command", b.command(t, bob, general.Id, "/msteams connect"), "by invitation")
@@ -172,7 +184,7 @@ func TestRolloutControls(t *testing.T) {
 	})
 	t.Run("the connected-users report is for admins, as CSV", func(t *testing.T) {
 		mustContain(t, "link", b.command(t, admin, general.Id, "/msteams connected-users"),
-			"3 users are connected", "/plugins/com.mattermost.msteams/admin/connected-users.csv")
+			"4 users are connected", "/plugins/com.mattermost.msteams/admin/connected-users.csv")
 		mustContain(t, "not admin", b.command(t, bob, general.Id, "/msteams connected-users"), "system admins only")
 		resp, _, err := asUser(ctx, bob, http.MethodGet, b.mm.URL+"/plugins/com.mattermost.msteams/admin/connected-users.csv")
 		if err != nil {
@@ -192,7 +204,7 @@ func TestRolloutControls(t *testing.T) {
 		if err != nil {
 			t.Fatalf("report is not CSV: %v\n%s", err, body)
 		}
-		if len(rows) != 4 || rows[0][0] != "Mattermost user" || rows[0][7] != "Token health" {
+		if len(rows) != 5 || rows[0][0] != "Mattermost user" || rows[0][7] != "Token health" {
 			t.Fatalf("report rows: %q", rows)
 		}
 		byUser := map[string][]string{}

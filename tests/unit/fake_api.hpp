@@ -135,6 +135,16 @@ public:
         }
         return {};
     }
+    Result<std::vector<std::string>> get_group_names_for_user(MmUserId const& user_id) override {
+        std::lock_guard lock(mutex);
+        std::vector<std::string> out;
+        for (auto const& [group, members] : group_members) {
+            if (members.contains(user_id.str())) {
+                out.push_back(group);
+            }
+        }
+        return out;
+    }
     Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) override {
         std::lock_guard lock(mutex);
         std::vector<std::string> out;
@@ -316,11 +326,12 @@ public:
     std::map<std::string, mm::Channel> group_channels;
     std::map<std::string, std::vector<std::string>> channel_members;
     std::map<std::string, std::string> preferences;
-    std::map<std::string, std::string> profile_images;          // user id → image bytes
-    std::map<std::string, std::string> statuses;                // user id → status
-    std::set<std::string> inactive;                             // deactivated user ids
-    std::map<std::string, std::set<std::string>> team_members;  // team id → user ids
-    std::set<std::string> refused_teams;                        // add_team_member fails for these
+    std::map<std::string, std::string> profile_images;           // user id → image bytes
+    std::map<std::string, std::string> statuses;                 // user id → status
+    std::set<std::string> inactive;                              // deactivated user ids
+    std::map<std::string, std::set<std::string>> team_members;   // team id → user ids
+    std::map<std::string, std::set<std::string>> group_members;  // group name → user ids
+    std::set<std::string> refused_teams;                         // add_team_member fails for these
     int team_additions = 0;
     int user_updates = 0;
     int status_updates = 0;

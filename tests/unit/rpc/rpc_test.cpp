@@ -565,6 +565,14 @@ public:
         out->add_ids("team-2");
         return grpc::Status::OK;
     }
+    grpc::Status GetGroupNamesForUser(grpc::ServerContext*, v1::IdRequest const* req, v1::IdsResponse* out) override {
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.user.missing", "Unable to find the user.");
+            return grpc::Status::OK;
+        }
+        out->add_ids("developers");
+        return grpc::Status::OK;
+    }
     grpc::Status CreateTeamMember(grpc::ServerContext*, v1::TeamMemberRequest const* req,
                                   v1::ErrorResponse* out) override {
         team_member = *req;
@@ -797,6 +805,10 @@ TEST_CASE("rpc: the API client deactivates users, lists their teams and adds the
     REQUIRE(teams.has_value());
     CHECK(*teams == std::vector<std::string>{"team-1", "team-2"});
     CHECK_FALSE(client.get_team_ids_for_user(msteams::MmUserId("missing")).has_value());
+    auto const groups = client.get_group_names_for_user(msteams::MmUserId("u1"));
+    REQUIRE(groups.has_value());
+    CHECK(*groups == std::vector<std::string>{"developers"});
+    CHECK_FALSE(client.get_group_names_for_user(msteams::MmUserId("missing")).has_value());
 
     msteams::mm::User u;
     u.id = msteams::MmUserId("u1");

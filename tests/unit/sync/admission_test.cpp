@@ -112,6 +112,22 @@ TEST_CASE("admission: the allow list refuses others at connect time, with what t
     CHECK(rows[0].health == TokenHealth::ok);
 }
 
+TEST_CASE("admission: a group on the allow list admits its members, and only them", "[pg]") {
+    World w(msteams::sync::AdmissionSettings{msteams::sync::parse_allow_list("carol, @Developers"), 0});
+    w.api->group_members["developers"].insert(k_bob.str());
+    w.api->group_members["sales"].insert(k_alice.str());
+    CHECK_FALSE(w.logins->refusal(k_bob).value().has_value());     // through the group
+    auto const refused = w.logins->begin(k_alice, Purpose::user);  // in a group that is not listed
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::permission_denied);
+    REQUIRE(w.connect(k_bob, "bob").has_value());
+
+    // Leaving the group closes the door to new connections; the connection made stays.
+    w.api->group_members["developers"].erase(k_bob.str());
+    CHECK(w.logins->refusal(k_bob).value().has_value());
+    CHECK(w.accounts->by_mm_user(k_bob).value()->connected());
+}
+
 TEST_CASE("admission: the invite pool admits the invited only, also when an invite is taken back mid sign-in", "[pg]") {
     World w(msteams::sync::AdmissionSettings{{}, 1});
     auto const refused = w.logins->begin(k_alice, Purpose::user);
