@@ -208,6 +208,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		writeJSON(w, 200, st)
 	})
+	e.embeddedControlRoutes(h)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		e.counters.inc(CounterKey{Host: "control", Route: "unmatched", Caller: "none", Status: 404})
 		ctlError(w, 404, "no such control route: "+r.Method+" "+r.URL.Path)

@@ -8,8 +8,6 @@ package m365
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -132,8 +130,7 @@ type Emulator struct {
 	tmpDir   string
 	st       *store
 	auth     *authState
-	signKey  *rsa.PrivateKey
-	keyID    string
+	keys     *keyRing
 	subs     *subManager
 	dlv      *deliverer
 	thr      *throttler
@@ -202,10 +199,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, e.cleanupErr(err)
 	}
 	e.ca, e.CAPEM, e.CAFile = ca, ca.certPEM, filepath.Join(opts.StateDir, "ca.pem")
-	if e.signKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+	if e.keys, err = newKeyRing(time.Now()); err != nil {
 		return nil, e.cleanupErr(err)
 	}
-	e.keyID = "emu-" + randomHex(8)
 	lt := defaultLifetimes()
 	if opts.Lifetimes != nil {
 		lt = *opts.Lifetimes
