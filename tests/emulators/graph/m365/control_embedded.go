@@ -15,6 +15,7 @@ func (e *Emulator) embeddedControlRoutes(h func(string, http.HandlerFunc)) {
 	h("POST /keys", e.ctlAddKey)
 	h("POST /keys/{kid}/activate", e.ctlActivateKey)
 	h("DELETE /keys/{kid}", e.ctlRemoveKey)
+	h("POST /sso/token", e.ctlSSOToken)
 }
 
 func keyFail(w http.ResponseWriter, err error) {

@@ -684,6 +684,8 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		e.grantRefresh(w, f, app)
 	case "client_credentials":
 		e.grantClientCredentials(w, f, app, tenant)
+	case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+		e.grantOnBehalfOf(w, f, app)
 	default:
 		e.tokenError(w, 400, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", grant))
 	}

@@ -230,6 +230,7 @@ type appReg struct {
 	Delegated       map[string]bool
 	Application     map[string]bool
 	RequirePKCE     bool
+	IdentifierURIs  []string
 }
 
 func setOf(list []string) map[string]bool {
@@ -255,7 +256,7 @@ func newStore(t *TenantFile) (*store, error) {
 		SecretExpiresAt: time.Now().AddDate(2, 0, 0),
 		RedirectURIs:    append([]string(nil), t.App.RedirectURIs...),
 		Delegated:       setOf(t.App.DelegatedPermissions), Application: setOf(t.App.ApplicationPermissions),
-		RequirePKCE: t.App.RequirePKCE,
+		RequirePKCE: t.App.RequirePKCE, IdentifierURIs: append([]string(nil), t.App.IdentifierURIs...),
 	}
 	if t.App.SecretExpiresAt != "" {
 		s.app.SecretExpiresAt, _ = time.Parse(time.RFC3339, t.App.SecretExpiresAt)

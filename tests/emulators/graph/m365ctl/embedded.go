@@ -37,3 +37,24 @@ func (c *Client) RemoveKey(ctx context.Context, kid string) error {
 // RotateKey publishes a new key, makes it sign, and returns it; the key that
 // signed before stays published until RemoveKey.
 func (c *Client) RotateKey(ctx context.Context) (*SigningKey, error) { return c.AddKey(ctx, true) }
+
+// ---- Teams SSO ----
+
+// SSOTokenRequest asks for the token getAuthToken() gives a tab (see wire).
+type SSOTokenRequest = wire.SSOTokenRequest
+
+// SSOToken is the token and its claims.
+type SSOToken = wire.SSOToken
+
+// Teams' client ids and the foreign tenant of SSOTokenRequest.OtherTenant.
+const (
+	OtherTenantID        = wire.OtherTenantID
+	TeamsDesktopClientID = wire.TeamsDesktopClientID
+	TeamsWebClientID     = wire.TeamsWebClientID
+)
+
+// SSOToken returns the access token Teams would give the tab for a user.
+func (c *Client) SSOToken(ctx context.Context, req SSOTokenRequest) (*SSOToken, error) {
+	var t SSOToken
+	return &t, c.do(ctx, "POST", "/sso/token", req, &t)
+}

@@ -13,6 +13,7 @@ type Tenant struct {
 	DisplayName            string   `json:"displayName"`
 	Domain                 string   `json:"domain"`
 	GraphURL               string   `json:"graphUrl"`
+	IdentifierURIs         []string `json:"identifierUris"`
 	LoginURL               string   `json:"loginUrl"`
 	RedirectURIs           []string `json:"redirectUris"`
 	RequirePKCE            bool     `json:"requirePkce"`
@@ -32,6 +33,8 @@ type AppPatch struct {
 	DelegatedPermissions   []string `json:"delegatedPermissions,omitempty"`
 	ApplicationPermissions []string `json:"applicationPermissions,omitempty"`
 	RequirePKCE            *bool    `json:"requirePkce,omitempty"`
+	// IdentifierURIs replaces the Application ID URIs (api://<host>/<client id>).
+	IdentifierURIs []string `json:"identifierUris,omitempty"`
 }
 
 // Presence of a user, as in UserPatch and in the control API's user answers.

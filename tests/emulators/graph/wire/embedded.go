@@ -13,3 +13,55 @@ type SigningKey struct {
 type KeyAdd struct {
 	Activate bool `json:"activate"`
 }
+
+// SSOTokenRequest is POST /sso/token: the emulator plays Teams' token service
+// and returns the access token getAuthToken() would give the tab for User.
+// Zero fields take the defaults in brackets; the rest shape tokens that a
+// validator must refuse.
+type SSOTokenRequest struct {
+	User string `json:"user"` // id, UPN or mail (required)
+	// Resource is the Application ID URI asked for [the app's only one]; it
+	// must be registered (else 400 AADSTS500011), and becomes aud.
+	Resource string `json:"resource,omitempty"`
+	// Client is the Teams client asking: "desktop" (also mobile) or "web" [desktop]; its id is azp/appid.
+	Client string `json:"client,omitempty"`
+	// Version is the token format, "2.0" or "1.0" [2.0].
+	Version string `json:"version,omitempty"`
+	// OptionalClaims adds claims the app registration would configure: "upn", "email".
+	OptionalClaims []string `json:"optionalClaims,omitempty"`
+	// ExpiresInSeconds sets exp from now (negative: already expired) [Entra's 3600–5399 s].
+	ExpiresInSeconds *int `json:"expiresInSeconds,omitempty"`
+	// NotBeforeSeconds moves nbf (and iat) from now; positive: not yet valid.
+	NotBeforeSeconds int `json:"notBeforeSeconds,omitempty"`
+	// Expired is exp 10 minutes ago; NotYetValid is nbf in 10 minutes.
+	Expired     bool `json:"expired,omitempty"`
+	NotYetValid bool `json:"notYetValid,omitempty"`
+	// Audience overrides aud outright (resource still checked unless empty).
+	Audience string `json:"audience,omitempty"`
+	// Scope overrides scp [access_as_user].
+	Scope string `json:"scope,omitempty"`
+	// OtherTenant issues it as tenant OtherTenantID would (tid, iss), still
+	// signed with the published key, as Entra's keys are shared by tenants.
+	OtherTenant bool `json:"otherTenant,omitempty"`
+	// UnknownKey signs it with a key no key set publishes.
+	UnknownKey bool `json:"unknownKey,omitempty"`
+	// DisabledUser issues it even though the account is disabled (Entra would
+	// refuse: 400 AADSTS50057), as a token issued before the account was disabled.
+	DisabledUser bool `json:"disabledUser,omitempty"`
+}
+
+// SSOToken answers POST /sso/token.
+type SSOToken struct {
+	Token     string         `json:"token"`
+	ExpiresOn string         `json:"expiresOn"` // RFC 3339
+	Claims    map[string]any `json:"claims"`
+}
+
+// OtherTenantID is the tenant of SSOTokenRequest.OtherTenant tokens.
+const OtherTenantID = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+
+// Teams clients' application ids (pre-authorized for the app's API).
+const (
+	TeamsDesktopClientID = "1fec8e78-bce4-4aaf-ab1b-5451cc387264"
+	TeamsWebClientID     = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
+)
