@@ -107,6 +107,8 @@ func (e *Emulator) graphHandler() http.Handler {
 	r("PATCH /v1.0/subscriptions/{sid}", e.patchSubscription)
 	r("DELETE /v1.0/subscriptions/{sid}", e.deleteSubscription)
 	r("POST /v1.0/subscriptions/{sid}/reauthorize", e.reauthorizeSubscription)
+	// Teams app catalog and installations
+	e.catalogRoutes(r)
 	// files
 	e.fileRoutes(r)
 	mux.HandleFunc("GET /_download/{key}", e.wrap("GET /_download/{key}", e.download, true))

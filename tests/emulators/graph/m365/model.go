@@ -217,6 +217,10 @@ type store struct {
 	drivePath  map[string]*DriveItem // owner + "/" + path + "/" + lower(name)
 	downloads  map[string]*DriveItem
 	activity   []ActivityRecord
+	apps       map[string]*teamsApp // the tenant app catalog, by id
+	appOrder   []*teamsApp
+	installs   map[string][]*appInstall // by scopeKey(scope, id)
+	feeds      map[string]*feed         // activity feeds, by user id
 	seq        int64
 	lastMsgMs  int64
 }
@@ -250,6 +254,7 @@ func newStore(t *TenantFile) (*store, error) {
 		users: map[string]*User{}, userKeys: map[string]*User{}, teams: map[string]*Team{},
 		channels: map[string]*Channel{}, chats: map[string]*Chat{}, oneOnOne: map[string]*Chat{},
 		drive: map[string]*DriveItem{}, drivePath: map[string]*DriveItem{}, downloads: map[string]*DriveItem{},
+		apps: map[string]*teamsApp{}, installs: map[string][]*appInstall{}, feeds: map[string]*feed{},
 	}
 	s.app = appReg{
 		ClientID: t.App.ClientID, ClientSecret: t.App.ClientSecret, DisplayName: t.App.DisplayName,

@@ -84,7 +84,8 @@ var DefaultDelegatedPermissions = []string{
 var DefaultApplicationPermissions = []string{
 	"User.Read.All", "Chat.Read.All", "Chat.ReadWrite.All", "Chat.Create", "ChatMember.ReadWrite.All",
 	"ChannelMessage.Read.All", "Channel.ReadBasic.All", "Team.ReadBasic.All", "Files.ReadWrite.All",
-	"Presence.Read.All", "TeamsActivity.Send", "Application.Read.All",
+	"Presence.Read.All", "TeamsActivity.Send", "Application.Read.All", "AppCatalog.Read.All",
+	"TeamsAppInstallation.ReadWriteSelfForUser.All",
 }
 
 func boolPtr(b bool) *bool { return &b }

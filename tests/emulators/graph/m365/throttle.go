@@ -54,6 +54,7 @@ func DefaultThrottleConfig() ThrottleConfig {
 		"activity.thread":               per(1, s),
 		"teamsOtherGet.app":             per(30, s),
 		"teamsOtherGet.thread":          per(1, s),
+		"teamsOther.app":                per(30, s),
 		"identity.app":                  per(3500, 10*s),
 		"subscriptionWrite.app":         per(1000, 20*s),
 		"subscriptionWrite.all":         per(5000, 20*s),

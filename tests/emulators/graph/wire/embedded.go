@@ -65,3 +65,19 @@ const (
 	TeamsDesktopClientID = "1fec8e78-bce4-4aaf-ab1b-5451cc387264"
 	TeamsWebClientID     = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
 )
+
+// AppUpload is POST /apps: publish a Teams app package to the tenant app
+// catalog as an admin would (the package is a zip, base64 here).
+type AppUpload struct {
+	PackageBase64  string `json:"packageBase64"`
+	RequiresReview bool   `json:"requiresReview,omitempty"`
+}
+
+// AppInstall is POST /users/{u}/apps, /teams/{t}/apps and /chats/{c}/apps:
+// install a catalog app (by catalog id or manifest id) as a user would in
+// Teams. Consent (default true) grants the package's resource-specific
+// permissions, as the consent dialog of Teams does.
+type AppInstall struct {
+	App     string `json:"app"`
+	Consent *bool  `json:"consent,omitempty"`
+}
