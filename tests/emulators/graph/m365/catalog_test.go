@@ -30,6 +30,19 @@ func (e *env) appPackage(t *testing.T, edit func(map[string]any)) []byte {
 	return pkg
 }
 
+// installOurApp publishes the bridge's Teams app (once) and installs it in a scope.
+func (e *env) installOurApp(t *testing.T, s m365ctl.AppScope) {
+	t.Helper()
+	if apps, _ := e.ctl.Apps(e.ctx); len(apps) == 0 {
+		if _, err := e.ctl.UploadApp(e.ctx, e.appPackage(t, nil), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.ctl.InstallApp(e.ctx, s, manifestID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // withPermissions gives the app registration extra delegated and application permissions.
 func (e *env) withPermissions(t *testing.T, delegated, application []string) {
 	t.Helper()

@@ -102,6 +102,12 @@ func (e *Emulator) controlHandler() http.Handler {
 		e.st.mu.RUnlock()
 		writeJSON(w, 200, ctlList(out))
 	})
+	h("DELETE /activity", func(w http.ResponseWriter, r *http.Request) {
+		e.st.mu.Lock()
+		e.st.activity = nil
+		e.st.mu.Unlock()
+		w.WriteHeader(204)
+	})
 	h("GET /subscriptions", e.ctlListSubs)
 	h("DELETE /subscriptions/{sid}", e.ctlRemoveSub)
 	h("POST /subscriptions/{sid}/lifecycle", e.ctlLifecycle)

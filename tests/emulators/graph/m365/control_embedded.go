@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ func (e *Emulator) embeddedControlRoutes(h func(string, http.HandlerFunc)) {
 	h("POST /keys/{kid}/activate", e.ctlActivateKey)
 	h("DELETE /keys/{kid}", e.ctlRemoveKey)
 	h("POST /sso/token", e.ctlSSOToken)
+	h("GET /feeds", e.ctlFeed)
+	h("DELETE /feeds", e.ctlClearFeed)
+	h("GET /feeds/{uid}", e.ctlFeed)
+	h("DELETE /feeds/{uid}", e.ctlClearFeed)
 	h("GET /apps", e.ctlListApps)
 	h("POST /apps", e.ctlUploadApp)
 	h("DELETE /apps/{aid}", e.ctlDeleteApp)
@@ -208,6 +213,51 @@ func (e *Emulator) ctlUninstall(w http.ResponseWriter, r *http.Request) {
 	if a == nil || !e.st.uninstall(scope, id, installID(id, a.ID)) {
 		ctlError(w, 404, "the app is not installed there")
 		return
+	}
+	w.WriteHeader(204)
+}
+
+// ctlFeed lists one user's activity feed (oldest first), or every feed's
+// entries in the order they arrived.
+func (e *Emulator) ctlFeed(w http.ResponseWriter, r *http.Request) {
+	e.st.mu.RLock()
+	defer e.st.mu.RUnlock()
+	out := []wire.FeedEntry{}
+	if key := r.PathValue("uid"); key != "" {
+		u := e.st.findUser(key)
+		if u == nil {
+			ctlError(w, 404, "no such user")
+			return
+		}
+		if f := e.st.feeds[u.ID]; f != nil {
+			for _, en := range f.entries {
+				out = append(out, *en)
+			}
+		}
+		writeJSON(w, 200, ctlList(out))
+		return
+	}
+	for _, f := range e.st.feeds {
+		for _, en := range f.entries {
+			out = append(out, *en)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time < out[j].Time })
+	writeJSON(w, 200, ctlList(out))
+}
+
+func (e *Emulator) ctlClearFeed(w http.ResponseWriter, r *http.Request) {
+	e.st.mu.Lock()
+	defer e.st.mu.Unlock()
+	if key := r.PathValue("uid"); key != "" {
+		u := e.st.findUser(key)
+		if u == nil {
+			ctlError(w, 404, "no such user")
+			return
+		}
+		delete(e.st.feeds, u.ID)
+	} else {
+		e.st.feeds = map[string]*feed{}
 	}
 	w.WriteHeader(204)
 }

@@ -52,6 +52,7 @@ func DefaultThrottleConfig() ThrottleConfig {
 		"allMessages.app":               per(200, s),
 		"activity.app":                  per(5, s),
 		"activity.thread":               per(1, s),
+		"activityRecipients.app":        per(2, s),
 		"teamsOtherGet.app":             per(30, s),
 		"teamsOtherGet.thread":          per(1, s),
 		"teamsOther.app":                per(30, s),

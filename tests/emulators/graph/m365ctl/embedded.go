@@ -213,3 +213,32 @@ func BuildAppPackage(manifest any) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// ---- activity feeds ----
+
+// FeedEntry is one notification in a user's Teams activity feed.
+type FeedEntry = wire.FeedEntry
+
+// KeyValue is a template parameter.
+type KeyValue = wire.KeyValue
+
+// Feed lists what a user's activity feed received, oldest first.
+func (c *Client) Feed(ctx context.Context, user string) ([]FeedEntry, error) {
+	var l list[FeedEntry]
+	return l.Value, c.do(ctx, "GET", "/feeds/"+url.PathEscape(user), nil, &l)
+}
+
+// Feeds lists every feed's entries in arrival order.
+func (c *Client) Feeds(ctx context.Context) ([]FeedEntry, error) {
+	var l list[FeedEntry]
+	return l.Value, c.do(ctx, "GET", "/feeds", nil, &l)
+}
+
+// ClearFeed empties a user's feed ("" empties every feed).
+func (c *Client) ClearFeed(ctx context.Context, user string) error {
+	p := "/feeds"
+	if user != "" {
+		p += "/" + url.PathEscape(user)
+	}
+	return c.do(ctx, "DELETE", p, nil, nil)
+}

@@ -81,3 +81,51 @@ type AppInstall struct {
 	App     string `json:"app"`
 	Consent *bool  `json:"consent,omitempty"`
 }
+
+// FeedEntry is one notification in a user's Teams activity feed, as GET
+// /feeds/{user} lists them (oldest first). A notification with the chainId of
+// an earlier one from the same app replaces it (Replaced counts how often).
+type FeedEntry struct {
+	ID        string `json:"id"`
+	Time      string `json:"time"`
+	Recipient string `json:"recipient"` // user id
+	// Via is the action: sendActivityNotification or sendActivityNotificationToRecipients;
+	// Context is where it was sent: users/{id}, chats/{id}, teams/{id} or teamwork.
+	Via     string `json:"via"`
+	Context string `json:"context"`
+	Topic   struct {
+		Source string `json:"source"`
+		Value  string `json:"value"`
+		WebURL string `json:"webUrl,omitempty"`
+	} `json:"topic"`
+	ActivityType string `json:"activityType"`
+	// PreviewText is what was sent; ShownPreviewText what Teams shows (150 characters).
+	PreviewText        string     `json:"previewText"`
+	ShownPreviewText   string     `json:"shownPreviewText"`
+	TemplateParameters []KeyValue `json:"templateParameters"`
+	// Text is the rendered Actor+Reason line: the activity type's templateText
+	// with its parameters, {actor} being the sender (systemDefault: systemDefaultText).
+	Text     string `json:"text"`
+	Actor    string `json:"actor"`
+	ChainID  *int64 `json:"chainId,omitempty"`
+	Replaced int    `json:"replaced,omitempty"`
+	IconID   string `json:"iconId,omitempty"`
+	// SenderApp is the installed Teams app the notification came from;
+	// SenderUser the signed-in user of a delegated call.
+	SenderApp  FeedApp `json:"senderApp"`
+	SenderUser string  `json:"senderUser,omitempty"`
+}
+
+// KeyValue is Graph's keyValuePair.
+type KeyValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// FeedApp names the Teams app of a feed entry.
+type FeedApp struct {
+	TeamsAppID   string `json:"teamsAppId"`
+	ExternalID   string `json:"externalId"`
+	DisplayName  string `json:"displayName"`
+	AzureADAppID string `json:"azureADAppId"`
+}
