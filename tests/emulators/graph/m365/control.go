@@ -249,7 +249,7 @@ func (e *Emulator) ctlTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, wire.Tenant{TenantID: e.st.tenantID, Domain: e.st.domain, DisplayName: e.st.tenantName,
 		ClientID: a.ClientID, ClientSecret: a.ClientSecret, SecretExpiresAt: a.SecretExpiresAt.UTC().Format(time.RFC3339),
 		RedirectURIs: a.RedirectURIs, DelegatedPermissions: keys(a.Delegated), ApplicationPermissions: keys(a.Application),
-		RequirePKCE: a.RequirePKCE, IdentifierURIs: append([]string{}, a.IdentifierURIs...), LoginURL: e.LoginURL, GraphURL: e.GraphURL, ControlURL: e.ControlURL, CAFile: e.CAFile})
+		Cloud: e.cloud.name, RequirePKCE: a.RequirePKCE, IdentifierURIs: append([]string{}, a.IdentifierURIs...), LoginURL: e.LoginURL, GraphURL: e.GraphURL, ControlURL: e.ControlURL, CAFile: e.CAFile})
 }
 
 func (e *Emulator) ctlPatchApp(w http.ResponseWriter, r *http.Request) {

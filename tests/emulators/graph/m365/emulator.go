@@ -59,6 +59,10 @@ type Options struct {
 	MaxRequestBytes int64
 	MaxUploadBytes  int64
 
+	// Cloud is the national cloud whose issuers and discovery names the
+	// emulator uses: global (default), usgov (GCC High), usgovdod (DoD) or china.
+	Cloud string
+
 	// Logf receives diagnostic lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -131,6 +135,7 @@ type Emulator struct {
 	st       *store
 	auth     *authState
 	keys     *keyRing
+	cloud    cloudInfo
 	subs     *subManager
 	dlv      *deliverer
 	thr      *throttler
@@ -168,7 +173,11 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		opts.MaxUploadBytes = 64 << 20
 	}
 	opts.Delivery.defaults()
-	e := &Emulator{opts: opts, logf: opts.Logf}
+	cloud, err := cloudByName(opts.Cloud)
+	if err != nil {
+		return nil, err
+	}
+	e := &Emulator{opts: opts, logf: opts.Logf, cloud: cloud}
 	if e.logf == nil {
 		e.logf = func(string, ...any) {}
 	}

@@ -231,10 +231,12 @@ func (e *Emulator) tenantOK(t string) bool {
 // tid (or the "{tenantid}" placeholder of the multi-tenant metadata): the
 // production login host, as every identifier the emulator issues.
 func (e *Emulator) issuerV2(tid string) string {
-	return "https://login.microsoftonline.com/" + tid + "/v2.0"
+	return "https://" + e.cloud.issuerV2Host + "/" + tid + "/v2.0"
 }
 
-func (e *Emulator) issuerV1(tid string) string { return "https://sts.windows.net/" + tid + "/" }
+func (e *Emulator) issuerV1(tid string) string {
+	return "https://" + e.cloud.issuerV1Host + "/" + tid + "/"
+}
 
 // metadataTenant resolves the {tenant} of a metadata path: the tenant id, or
 // the "{tenantid}" placeholder for common and organizations; "" if unknown.
@@ -289,9 +291,9 @@ func (e *Emulator) handleOIDCConfig(w http.ResponseWriter, r *http.Request) {
 		"http_logout_supported":           true,
 		"frontchannel_logout_supported":   true,
 		"tenant_region_scope":             "EU",
-		"cloud_instance_name":             "microsoftonline.com",
-		"cloud_graph_host_name":           "graph.windows.net",
-		"msgraph_host":                    "graph.microsoft.com",
+		"cloud_instance_name":             e.cloud.instanceName,
+		"cloud_graph_host_name":           e.cloud.aadGraphHost,
+		"msgraph_host":                    e.cloud.msgraphHost,
 		"rbac_url":                        "https://pas.windows.net",
 	}
 	if strings.Contains(r.URL.Path, "/v2.0/") {
@@ -301,7 +303,7 @@ func (e *Emulator) handleOIDCConfig(w http.ResponseWriter, r *http.Request) {
 		m["jwks_uri"] = base + "/discovery/v2.0/keys"
 		m["end_session_endpoint"] = base + "/oauth2/v2.0/logout"
 		m["device_authorization_endpoint"] = base + "/oauth2/v2.0/devicecode"
-		m["userinfo_endpoint"] = "https://graph.microsoft.com/oidc/userinfo"
+		m["userinfo_endpoint"] = "https://" + e.cloud.msgraphHost + "/oidc/userinfo"
 	} else {
 		m["issuer"] = e.issuerV1(tid)
 		m["authorization_endpoint"] = base + "/oauth2/authorize"

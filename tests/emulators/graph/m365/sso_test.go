@@ -205,3 +205,34 @@ func TestOnBehalfOf(t *testing.T) {
 		t.Errorf("wrong secret: %d", code)
 	}
 }
+
+func TestNationalCloudIssuers(t *testing.T) {
+	for _, c := range []struct{ cloud, v1, v2, graph string }{
+		{"usgov", "https://sts.windows.net/", "https://login.microsoftonline.us/", "graph.microsoft.us"},
+		{"usgovdod", "https://sts.windows.net/", "https://login.microsoftonline.us/", "dod-graph.microsoft.us"},
+		{"china", "https://sts.chinacloudapi.cn/", "https://login.partner.microsoftonline.cn/", "microsoftgraph.chinacloudapi.cn"},
+	} {
+		t.Run(c.cloud, func(t *testing.T) {
+			e := start(t, func(o *m365.Options) { o.Cloud = c.cloud })
+			tid := e.emu.TenantID
+			v2 := e.do("GET", e.emu.LoginURL+"/"+tid+"/v2.0/.well-known/openid-configuration", "", nil).json(t)
+			v1 := e.do("GET", e.emu.LoginURL+"/"+tid+"/.well-known/openid-configuration", "", nil).json(t)
+			if v2["issuer"] != c.v2+tid+"/v2.0" || v1["issuer"] != c.v1+tid+"/" || v2["msgraph_host"] != c.graph {
+				t.Fatalf("discovery: %v / %v / %v", v2["issuer"], v1["issuer"], v2["msgraph_host"])
+			}
+			sso := e.sso(m365ctl.SSOTokenRequest{User: adele})
+			if claims := verifyJWT(t, e, sso); claims["iss"] != v2["issuer"] {
+				t.Fatalf("SSO issuer %v", claims["iss"])
+			}
+			if r := e.obo(sso, "https://graph.microsoft.com/.default"); r.status != 200 {
+				t.Fatalf("obo: %d %s", r.status, r.body)
+			}
+			if ten, _ := e.ctl.Tenant(e.ctx); ten.Cloud != c.cloud {
+				t.Fatalf("tenant cloud %q", ten.Cloud)
+			}
+		})
+	}
+	if _, err := m365.Start(t.Context(), m365.Options{Cloud: "germany"}); err == nil || !strings.Contains(err.Error(), "germany") {
+		t.Fatalf("unknown cloud: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ package wire
 type Tenant struct {
 	ApplicationPermissions []string `json:"applicationPermissions"`
 	CAFile                 string   `json:"caFile"`
+	Cloud                  string   `json:"cloud"`
 	ClientID               string   `json:"clientId"`
 	ClientSecret           string   `json:"clientSecret"`
 	ControlURL             string   `json:"controlUrl"`
