@@ -83,6 +83,7 @@ var (
 	manifestIDRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
 	httpsRE      = regexp.MustCompile(`^[Hh][Tt][Tt][Pp][Ss]?://`)
 	templateRE   = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
+	accentRE     = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 )
 
 // parseAppPackage reads manifest.json from a Teams app package and checks what
@@ -124,6 +125,7 @@ func parseAppPackage(pkg []byte) (*teamsAppDefinition, []manifestError) {
 			Name, WebsiteURL, PrivacyURL, TermsOfUseURL string
 		}
 		Icons              struct{ Color, Outline string }
+		AccentColor        string `json:"accentColor"`
 		WebApplicationInfo *struct {
 			ID       string `json:"id"`
 			Resource string `json:"resource"`
@@ -160,6 +162,7 @@ func parseAppPackage(pkg []byte) (*teamsAppDefinition, []manifestError) {
 	required("developer.termsOfUseUrl", m.Developer.TermsOfUseURL)
 	required("icons.color", m.Icons.Color)
 	required("icons.outline", m.Icons.Outline)
+	required("accentColor", m.AccentColor)
 	pattern := func(target, v string, re *regexp.Regexp, shown string) {
 		if v != "" && !re.MatchString(v) {
 			errs = append(errs, manifestError{"SchemaError_Pattern", fmt.Sprintf("String %q does not match regex pattern %q.", v, shown), target})
@@ -167,6 +170,7 @@ func parseAppPackage(pkg []byte) (*teamsAppDefinition, []manifestError) {
 	}
 	pattern("version", m.Version, semverRE, semverRE.String())
 	pattern("id", m.ID, manifestIDRE, manifestIDRE.String())
+	pattern("accentColor", m.AccentColor, accentRE, accentRE.String())
 	for t, u := range map[string]string{"developer.websiteUrl": m.Developer.WebsiteURL, "developer.privacyUrl": m.Developer.PrivacyURL, "developer.termsOfUseUrl": m.Developer.TermsOfUseURL} {
 		pattern(t, u, httpsRE, httpsRE.String())
 	}

@@ -98,6 +98,7 @@ func TestAppCatalog(t *testing.T) {
 			m["developer"].(map[string]any)["websiteUrl"] = "hs://www.example.com"
 		}, "developer.websiteUrl"},
 		{"version not x.y.z", func(m map[string]any) { m["version"] = "1.0" }, "version"},
+		{"no accent colour", func(m map[string]any) { delete(m, "accentColor") }, "accentColor"},
 		{"bad Entra id", func(m map[string]any) { m["webApplicationInfo"] = map[string]any{"id": "nope"} }, "webApplicationInfo.id"},
 		{"systemDefault declared", func(m map[string]any) {
 			m["activities"] = map[string]any{"activityTypes": []any{map[string]any{"type": "systemDefault", "description": "d", "templateText": "t"}}}

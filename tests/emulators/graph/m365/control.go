@@ -310,6 +310,7 @@ func ctlUserJSON(u *User) map[string]any {
 	m["presence"] = u.Presence
 	m["hasPhoto"] = u.Photo != nil
 	m["deleted"] = u.Deleted
+	m["requireMfa"] = u.RequireMFA
 	return m
 }
 
@@ -408,6 +409,9 @@ func (e *Emulator) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.JobTitle != nil {
 		u.JobTitle = *in.JobTitle
+	}
+	if in.RequireMFA != nil {
+		u.RequireMFA = *in.RequireMFA
 	}
 	if in.Presence != nil {
 		u.Presence = *in.Presence

@@ -31,6 +31,8 @@ type User struct {
 	// Deleted: in the directory's deleted items (restorable for 30 days): gone from GET /users and GET /users/{id}
 	// (404), its UPN and mail still taken, its chats and messages kept.
 	Deleted bool
+	// RequireMFA: Conditional Access wants multi-factor authentication (OBO → interaction_required).
+	RequireMFA bool
 }
 
 // Presence of a user.

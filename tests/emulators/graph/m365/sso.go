@@ -229,9 +229,9 @@ func (e *Emulator) grantOnBehalfOf(w http.ResponseWriter, f url.Values, app appR
 	oid, _ := claims["oid"].(string)
 	e.st.mu.RLock()
 	u := e.st.users[oid]
-	var enabled, deleted bool
+	var enabled, deleted, mfa bool
 	if u != nil {
-		enabled, deleted = u.AccountEnabled, u.Deleted
+		enabled, deleted, mfa = u.AccountEnabled, u.Deleted, u.RequireMFA
 	}
 	e.st.mu.RUnlock()
 	switch {
@@ -240,6 +240,16 @@ func (e *Emulator) grantOnBehalfOf(w http.ResponseWriter, f url.Values, app appR
 		return
 	case !enabled:
 		e.tokenError(w, 400, "invalid_grant", 50057, "The user account is disabled.")
+		return
+	}
+	if mfa {
+		// MG §1.3: Conditional Access needing interaction gives interaction_required plus a claims challenge,
+		// which the middle tier passes back to the client (L tab-sso-graph-api: fall back to a popup).
+		body := e.tokenErrorBody("interaction_required", 50076, fmt.Sprintf("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '%s'.", graphAppID))
+		body["suberror"] = "basic_action"
+		body["claims"] = `{"access_token":{"capolids":{"essential":true,"values":["` + uuidFrom("mfa-policy:"+e.TenantID) + `"]}}}`
+		w.Header().Set("Cache-Control", "no-store, no-cache")
+		writeJSON(w, 400, body)
 		return
 	}
 	if iat, _ := claims["iat"].(float64); e.revokedSince(oid, time.Unix(int64(iat), 0)) {

@@ -178,6 +178,19 @@ func TestOnBehalfOf(t *testing.T) {
 	if code := tokenErr(t, e.obo(ca, "https://graph.microsoft.com/.default"), 400, "invalid_grant"); code != 50173 {
 		t.Errorf("revoked: %d", code)
 	}
+	// Conditional Access wanting MFA: interaction_required with a claims challenge.
+	on := true
+	if _, err := e.ctl.PatchUser(e.ctx, adele, m365ctl.UserPatch{RequireMFA: &on}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.obo(sso, "https://graph.microsoft.com/.default")
+	if code := tokenErr(t, r, 400, "interaction_required"); code != 50076 || !strings.Contains(r.json(t)["claims"].(string), "capolids") {
+		t.Fatalf("mfa: %d %s", code, r.body)
+	}
+	off = false
+	if _, err := e.ctl.PatchUser(e.ctx, adele, m365ctl.UserPatch{RequireMFA: &off}); err != nil {
+		t.Fatal(err)
+	}
 	// After a rotation that removed the old key, its tokens no longer verify.
 	old := e.sso(m365ctl.SSOTokenRequest{User: adele})
 	keys, _ := e.ctl.Keys(e.ctx)

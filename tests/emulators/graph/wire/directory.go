@@ -67,6 +67,9 @@ type UserPatch struct {
 	Presence       *Presence `json:"presence,omitempty"`
 	Photo          *string   `json:"photo,omitempty"`     // the profile photo, base64; "" removes it
 	PhotoType      string    `json:"photoType,omitempty"` // its media type, default image/jpeg
+	// RequireMFA makes Conditional Access ask this user for multi-factor
+	// authentication: the on-behalf-of grant answers interaction_required.
+	RequireMFA *bool `json:"requireMfa,omitempty"`
 }
 
 // TeamSpec is POST /teams (and a team of a tenant file); members are user
