@@ -113,6 +113,30 @@ func (b *activityBody) validate() string {
 	return ""
 }
 
+// checkEntity checks an entityUrl topic names a resource the action may be
+// about (L userteamwork-, chat-, team-sendactivitynotification): a Teams app
+// installation or catalog app anywhere; the chat or its messages for a chat;
+// the team, its channels and messages for a team.
+func (b *activityBody) checkEntity(scope, scopeID string) string {
+	if b.Topic.Source != "entityUrl" {
+		return ""
+	}
+	rest := strings.ToLower(b.Topic.Value)
+	for _, p := range []string{"https://graph.microsoft.com/v1.0/", "https://graph.microsoft.com/beta/"} {
+		rest = strings.TrimPrefix(rest, p)
+	}
+	id := strings.ToLower(scopeID)
+	switch {
+	case strings.HasPrefix(rest, "appcatalogs/teamsapps/"), strings.Contains(rest, "/installedapps/"):
+		return ""
+	case scope == "chat" && (rest == "chats/"+id || strings.HasPrefix(rest, "chats/"+id+"/")):
+		return ""
+	case scope == "team" && (rest == "teams/"+id || strings.HasPrefix(rest, "teams/"+id+"/")):
+		return ""
+	}
+	return fmt.Sprintf("topic.value '%s' is not a resource this notification can be about: a Teams app installation or catalog app, or for a chat the chat or its messages, for a team the team, its channels or messages (unverified wording).", b.Topic.Value)
+}
+
 // checkTemplate matches templateParameters against the activity type.
 func (b *activityBody) checkTemplate(d *teamsAppDefinition) string {
 	if b.ActivityType == "systemDefault" {
@@ -243,7 +267,7 @@ func (e *Emulator) sendActivity(c *call) {
 	if !ok {
 		return
 	}
-	if msg := b.validate(); msg != "" {
+	if msg := b.validate() + b.checkEntity(scope, scopeID); msg != "" {
 		c.fail(400, "BadRequest", msg)
 		return
 	}
@@ -335,7 +359,7 @@ func (e *Emulator) sendActivityToRecipients(c *call) {
 	if !ok {
 		return
 	}
-	if msg := b.validate(); msg != "" {
+	if msg := b.validate() + b.checkEntity("user", ""); msg != "" {
 		c.fail(400, "BadRequest", msg)
 		return
 	}

@@ -107,6 +107,11 @@ func TestSendActivityNotificationToAUser(t *testing.T) {
 			b["topic"] = map[string]any{"source": "entityUrl", "value": "https://example.com/x"}
 			return b
 		}(), "Graph URL"},
+		{"entityUrl of another resource", func() map[string]any {
+			b := notification("systemDefault", "x")
+			b["topic"] = map[string]any{"source": "entityUrl", "value": "https://graph.microsoft.com/v1.0/teams/" + teamID}
+			return b
+		}(), "not a resource this notification can be about"},
 		{"bad source", func() map[string]any {
 			b := notification("systemDefault", "x")
 			b["topic"] = map[string]any{"source": "other", "value": "v"}
@@ -194,6 +199,18 @@ func TestSendActivityNotificationInChatsAndTeams(t *testing.T) {
 	if r := e.graph("POST", chatPath, app, b); r.status != 204 {
 		t.Fatalf("chat: %d %s", r.status, r.body)
 	}
+	entity := notification("systemDefault", "about the chat")
+	entity["recipient"] = toUser(bianca)
+	entity["topic"] = map[string]any{"source": "entityUrl", "value": "https://graph.microsoft.com/v1.0/chats/" + chat + "/messages/1"}
+	if r := e.graph("POST", chatPath, app, entity); r.status != 204 {
+		t.Fatalf("chat entity topic: %d %s", r.status, r.body)
+	}
+	entity["topic"] = map[string]any{"source": "entityUrl", "value": "https://graph.microsoft.com/v1.0/chats/19:other@thread.v2"}
+	e.wantGraphError(t, "another chat's URL", e.graph("POST", chatPath, app, entity), 400, "BadRequest", "not a resource")
+	if err := e.ctl.ClearFeed(e.ctx, bianca); err != nil {
+		t.Fatal(err)
+	}
+	e.graph("POST", chatPath, app, b)
 	if f := e.feed(t, bianca); len(f) != 1 || f[0].Context != "chats/"+chat {
 		t.Fatalf("chat feed: %+v", f)
 	}
