@@ -313,7 +313,11 @@ func (e *Emulator) sendActivity(c *call) {
 			recipients = []string{u.ID}
 		case scope == "chat" && strings.HasSuffix(r.Type, "microsoft.graph.chatMembersNotificationRecipient") && r.ChatID == scopeID,
 			scope == "team" && strings.HasSuffix(r.Type, "microsoft.graph.teamMembersNotificationRecipient") && r.TeamID == scopeID:
-			recipients = append(recipients, members...)
+			for _, m := range members { // the sender is not notified of their own activity
+				if c.p.app || m != c.p.userID {
+					recipients = append(recipients, m)
+				}
+			}
 		default:
 			c.fail(400, "BadRequest", "recipient must be an aadUserNotificationRecipient, or the members of this chat or team (chatMembersNotificationRecipient, teamMembersNotificationRecipient).")
 			return
@@ -380,7 +384,7 @@ func (e *Emulator) sendActivityToRecipients(c *call) {
 			c.fail(404, "NotFound", fmt.Sprintf("The recipient '%s' was not found (unverified wording).", r.UserID))
 			return
 		}
-		if !contains(uids, u.ID) {
+		if !contains(uids, u.ID) && (c.p.app || u.ID != c.p.userID) {
 			uids = append(uids, u.ID)
 		}
 	}

@@ -223,6 +223,14 @@ func TestSendActivityNotificationInChatsAndTeams(t *testing.T) {
 	if len(e.feed(t, adele)) != 1 || len(e.feed(t, bianca)) != 2 {
 		t.Fatalf("chat members' feeds")
 	}
+	// Delegated: the sender is not among the members notified.
+	user, _ := e.userToken(adele)
+	if r := e.graph("POST", chatPath, user, b); r.status != 204 {
+		t.Fatalf("delegated chat members: %d %s", r.status, r.body)
+	}
+	if len(e.feed(t, adele)) != 1 || len(e.feed(t, bianca)) != 3 {
+		t.Fatalf("delegated chat members' feeds: %d %d", len(e.feed(t, adele)), len(e.feed(t, bianca)))
+	}
 	delete(b, "recipient")
 	e.wantGraphError(t, "no recipient", e.graph("POST", chatPath, app, b), 400, "BadRequest", "recipient")
 	// Teams.
@@ -235,7 +243,7 @@ func TestSendActivityNotificationInChatsAndTeams(t *testing.T) {
 	}
 	b["recipient"] = toUser(dora)
 	e.wantGraphError(t, "team non-member", e.graph("POST", teamPath, app, b), 403, "Forbidden", "not a member")
-	if f, _ := e.ctl.Feeds(e.ctx); len(f) != 4 {
+	if f, _ := e.ctl.Feeds(e.ctx); len(f) != 5 {
 		t.Fatalf("all feeds: %+v", f)
 	}
 	// Bulk: installed recipients get it, the others are skipped; 202.
