@@ -61,6 +61,15 @@ func (e *Emulator) ssoToken(in wire.SSOTokenRequest, now time.Time) (*wire.SSOTo
 		return nil, 400, "AADSTS50057: The user account is disabled."
 	}
 	resource := in.Resource
+	if in.App != "" {
+		res, status, msg := e.ssoApp(in.App, user.ID, app)
+		if status != 0 {
+			return nil, status, msg
+		}
+		if resource == "" {
+			resource = res
+		}
+	}
 	if resource == "" {
 		if len(app.IdentifierURIs) != 1 {
 			return nil, 400, "resource is required: the app has " + fmt.Sprint(len(app.IdentifierURIs)) + " Application ID URIs"
@@ -144,6 +153,43 @@ func (e *Emulator) ssoToken(in wire.SSOTokenRequest, now time.Time) (*wire.SSOTo
 		jwt = e.signJWT(c)
 	}
 	return &wire.SSOToken{Token: jwt, ExpiresOn: exp.UTC().Format(time.RFC3339), Claims: c}, 0, ""
+}
+
+// ssoApp checks the Teams app whose tab asks for a token as Teams would and
+// returns its webApplicationInfo.resource.
+func (e *Emulator) ssoApp(key, uid string, reg appReg) (string, int, string) {
+	e.st.mu.RLock()
+	defer e.st.mu.RUnlock()
+	a := e.st.appByKey(key)
+	if a == nil {
+		return "", 404, "no such app in the catalog: " + key
+	}
+	installed := false
+	for _, in := range e.st.installs[scopeKey("user", uid)] {
+		installed = installed || in.AppID == a.ID
+	}
+	for _, t := range e.st.teamOrder {
+		for _, in := range e.st.installs[scopeKey("team", t.ID)] {
+			installed = installed || (in.AppID == a.ID && t.hasMember(uid))
+		}
+	}
+	for _, ch := range e.st.chatOrder {
+		for _, in := range e.st.installs[scopeKey("chat", ch.ID)] {
+			installed = installed || (in.AppID == a.ID && ch.member(uid) != nil)
+		}
+	}
+	d := a.Def
+	switch {
+	case !installed:
+		return "", 400, fmt.Sprintf("the Teams app %s is not installed for %s (Teams shows no tab to ask from)", a.ExternalID, uid)
+	case d.AzureADAppID == "":
+		return "", 400, "the Teams app has no webApplicationInfo: getAuthToken() fails"
+	case d.AzureADAppID != strings.ToLower(reg.ClientID):
+		return "", 400, fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.", d.AzureADAppID, e.st.tenantName)
+	case !contains(reg.IdentifierURIs, d.Resource):
+		return "", 400, fmt.Sprintf("AADSTS500011: The resource principal named %s was not found in the tenant named %s.", d.Resource, e.st.tenantName)
+	}
+	return d.Resource, 0, ""
 }
 
 // assertionError is why an on-behalf-of assertion is refused: the token

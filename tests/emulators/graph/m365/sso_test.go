@@ -98,6 +98,38 @@ func TestSSOTokenForTheTab(t *testing.T) {
 	if c := verifyJWT(t, e, e.sso(m365ctl.SSOTokenRequest{User: dora, DisabledUser: true})); c["oid"] != dora {
 		t.Errorf("disabled user's token: %v", c)
 	}
+	// Asked from a Teams app's tab: installed for the user, its webApplicationInfo matching the registration.
+	if _, err := e.ctl.SSOToken(e.ctx, m365ctl.SSOTokenRequest{User: adele, App: "nope"}); !errors.As(err, &ce) || ce.Status != 404 {
+		t.Errorf("unknown app: %v", err)
+	}
+	if _, err := e.ctl.UploadApp(e.ctx, e.appPackage(t, nil), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ctl.SSOToken(e.ctx, m365ctl.SSOTokenRequest{User: adele, App: manifestID}); !errors.As(err, &ce) || !strings.Contains(ce.Message, "not installed") {
+		t.Errorf("not installed: %v", err)
+	}
+	e.installOurApp(t, m365ctl.ForUser(adele))
+	e.installOurApp(t, m365ctl.ForTeam(teamID))
+	for _, u := range []string{adele, cameron} { // personally; through the team
+		if c := verifyJWT(t, e, e.sso(m365ctl.SSOTokenRequest{User: u, App: manifestID})); c["aud"] != m365.DefaultIdentifierURI || c["oid"] != u {
+			t.Errorf("from the tab, %s: %v", u, c)
+		}
+	}
+	for name, wai := range map[string]map[string]any{
+		"AADSTS500011": {"id": e.emu.ClientID, "resource": "api://elsewhere.example/" + e.emu.ClientID},
+		"AADSTS700016": {"id": "0f0e0d0c-0b0a-4000-8000-000000000001", "resource": m365.DefaultIdentifierURI},
+	} {
+		id := "tab-" + name
+		if _, err := e.ctl.UploadApp(e.ctx, e.appPackage(t, func(m map[string]any) { m["id"], m["webApplicationInfo"] = id, wai }), false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ctl.InstallApp(e.ctx, m365ctl.ForUser(adele), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ctl.SSOToken(e.ctx, m365ctl.SSOTokenRequest{User: adele, App: id}); !errors.As(err, &ce) || ce.Status != 400 || !strings.Contains(ce.Message, name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	// A second Application ID URI must be named.
 	uris := []string{m365.DefaultIdentifierURI, "api://mm.example.com/" + e.emu.ClientID}
 	if _, err := e.ctl.PatchApp(e.ctx, m365ctl.AppPatch{IdentifierURIs: uris}); err != nil {

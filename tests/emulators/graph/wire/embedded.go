@@ -20,6 +20,12 @@ type KeyAdd struct {
 // validator must refuse.
 type SSOTokenRequest struct {
 	User string `json:"user"` // id, UPN or mail (required)
+	// App, when set, is the Teams app (catalog or manifest id) whose tab asks,
+	// as Teams does it: the app must be installed for the user (personally, or
+	// in a team or chat of theirs), its webApplicationInfo.id must be the app
+	// registration's client id and its resource one of its Application ID URIs
+	// (the default Resource).
+	App string `json:"app,omitempty"`
 	// Resource is the Application ID URI asked for [the app's only one]; it
 	// must be registered (else 400 AADSTS500011), and becomes aud.
 	Resource string `json:"resource,omitempty"`
