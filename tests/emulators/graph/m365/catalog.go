@@ -371,7 +371,7 @@ func teamsAppDefinitionJSON(d *teamsAppDefinition) map[string]any {
 }
 
 func (e *Emulator) installJSON(in *appInstall, expand map[string]bool) map[string]any {
-	odataType := map[string]string{"user": "#microsoft.graph.userScopeTeamsAppInstallation", "team": "#microsoft.graph.teamsAppInstallation", "chat": "#microsoft.graph.teamsAppInstallation"}[in.Scope]
+	odataType := "#" + installType(in.Scope)
 	perms := []any{}
 	for _, p := range in.Consented {
 		perms = append(perms, map[string]any{"permissionValue": p.Value, "permissionType": p.Type})

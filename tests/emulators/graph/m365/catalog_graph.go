@@ -14,11 +14,12 @@ func (e *Emulator) catalogRoutes(r func(string, func(*call))) {
 	r("POST /v1.0/appCatalogs/teamsApps", e.publishCatalogApp)
 	r("GET /v1.0/appCatalogs/teamsApps/{aid}", e.getCatalogApp)
 	r("DELETE /v1.0/appCatalogs/teamsApps/{aid}", e.deleteCatalogApp)
-	base := "/v1.0/users/{uid}/teamwork/installedApps"
-	r("GET "+base, e.listUserApps)
-	r("POST "+base, e.installUserApp)
-	r("GET "+base+"/{iid}", e.getUserApp)
-	r("DELETE "+base+"/{iid}", e.uninstallUserApp)
+	for _, base := range []string{"/v1.0/users/{uid}/teamwork/installedApps", "/v1.0/chats/{chid}/installedApps", "/v1.0/teams/{tid}/installedApps"} {
+		r("GET "+base, e.listInstalledApps)
+		r("POST "+base, e.installApp)
+		r("GET "+base+"/{iid}", e.getInstalledApp)
+		r("DELETE "+base+"/{iid}", e.uninstallApp)
+	}
 }
 
 var (
@@ -227,14 +228,42 @@ func (e *Emulator) deleteCatalogApp(c *call) {
 	c.w.WriteHeader(204)
 }
 
-// installPermit checks the TeamsAppInstallation permissions of a user-scope
-// call; self is true when the caller holds only the …Self… ones, which reach
-// its own Teams app (webApplicationInfo.id = the caller's app id) and no other.
-func (c *call) installPermit(write, consent bool) (self, ok bool) {
-	full := []string{"TeamsAppInstallation.ReadWriteForUser", "TeamsAppInstallation.ReadWriteAndConsentForUser"}
-	selfs := []string{"TeamsAppInstallation.ReadWriteSelfForUser", "TeamsAppInstallation.ReadWriteAndConsentSelfForUser"}
+// installScope resolves the scope of an installedApps path: a user (a
+// delegated caller only themselves), a chat or a team (a delegated caller must
+// be a member); the permission suffix is ForUser, ForChat or ForTeam.
+func (c *call) installScope() (scope, id, perm string, ok bool) {
+	switch {
+	case c.r.PathValue("chid") != "":
+		c.e.st.mu.RLock()
+		ch, ok := c.chat()
+		c.e.st.mu.RUnlock()
+		if !ok {
+			return "", "", "", false
+		}
+		return "chat", ch.ID, "ForChat", true
+	case c.r.PathValue("tid") != "":
+		c.e.st.mu.RLock()
+		t, ok := c.team()
+		c.e.st.mu.RUnlock()
+		if !ok {
+			return "", "", "", false
+		}
+		return "team", t.ID, "ForTeam", true
+	}
+	uid, ok := c.subject(true)
+	return "user", uid, "ForUser", ok
+}
+
+// installPermit checks the TeamsAppInstallation permissions of an
+// installedApps call (perm: ForUser, ForChat, ForTeam); self is true when the
+// caller holds only the …Self… ones, which reach its own Teams app
+// (webApplicationInfo.id = the caller's app id) and no other.
+func (c *call) installPermit(perm string, write, consent bool) (self, ok bool) {
+	p := "TeamsAppInstallation."
+	full := []string{p + "ReadWrite" + perm, p + "ReadWriteAndConsent" + perm}
+	selfs := []string{p + "ReadWriteSelf" + perm, p + "ReadWriteAndConsentSelf" + perm}
 	if !write {
-		full = append([]string{"TeamsAppInstallation.ReadForUser"}, full...)
+		full = append([]string{p + "Read" + perm}, full...)
 	}
 	if consent {
 		full, selfs = full[len(full)-1:], selfs[1:]
@@ -273,16 +302,34 @@ type installView struct {
 	app *teamsApp
 }
 
-func (e *Emulator) listUserApps(c *call) {
-	self, ok := c.installPermit(false, false)
+func installType(scope string) string {
+	if scope == "user" {
+		return "microsoft.graph.userScopeTeamsAppInstallation"
+	}
+	return "microsoft.graph.teamsAppInstallation"
+}
+
+// installContext is the @odata.context path of a scope's installedApps.
+func installContext(scope, id string) string {
+	switch scope {
+	case "chat":
+		return "chats('" + id + "')/installedApps"
+	case "team":
+		return "teams('" + id + "')/installedApps"
+	}
+	return "users('" + id + "')/teamwork/installedApps"
+}
+
+func (e *Emulator) listInstalledApps(c *call) {
+	scope, id, perm, ok := c.installScope()
 	if !ok {
 		return
 	}
-	uid, ok := c.subject(true)
+	self, ok := c.installPermit(perm, false, false)
 	if !ok || !c.throttle("teamGet", "") {
 		return
 	}
-	expand, ok := c.expandSet([]string{"teamsApp", "teamsAppDefinition"}, "microsoft.graph.userScopeTeamsAppInstallation")
+	expand, ok := c.expandSet([]string{"teamsApp", "teamsAppDefinition"}, installType(scope))
 	if !ok {
 		return
 	}
@@ -293,7 +340,7 @@ func (e *Emulator) listUserApps(c *call) {
 	}
 	e.st.mu.RLock()
 	items := []any{}
-	for _, in := range e.st.installs[scopeKey("user", uid)] {
+	for _, in := range e.st.installs[scopeKey(scope, id)] {
 		v := &installView{in, e.st.apps[in.AppID]}
 		if v.app == nil || (self && v.app.Def.AzureADAppID != strings.ToLower(c.p.appID)) || !pred(v) {
 			continue
@@ -301,25 +348,25 @@ func (e *Emulator) listUserApps(c *call) {
 		items = append(items, e.installJSON(in, expand))
 	}
 	e.st.mu.RUnlock()
-	c.json(200, collection(e.meta("users('"+uid+"')/teamwork/installedApps"), items, ""))
+	c.json(200, collection(e.meta(installContext(scope, id)), items, ""))
 }
 
-func (e *Emulator) getUserApp(c *call) {
-	self, ok := c.installPermit(false, false)
+func (e *Emulator) getInstalledApp(c *call) {
+	scope, id, perm, ok := c.installScope()
 	if !ok {
 		return
 	}
-	uid, ok := c.subject(true)
+	self, ok := c.installPermit(perm, false, false)
 	if !ok || !c.throttle("teamGet", "") {
 		return
 	}
-	expand, ok := c.expandSet([]string{"teamsApp", "teamsAppDefinition"}, "microsoft.graph.userScopeTeamsAppInstallation")
+	expand, ok := c.expandSet([]string{"teamsApp", "teamsAppDefinition"}, installType(scope))
 	if !ok {
 		return
 	}
 	e.st.mu.RLock()
 	var m map[string]any
-	for _, in := range e.st.installs[scopeKey("user", uid)] {
+	for _, in := range e.st.installs[scopeKey(scope, id)] {
 		if a := e.st.apps[in.AppID]; in.ID == c.r.PathValue("iid") && a != nil && (!self || a.Def.AzureADAppID == strings.ToLower(c.p.appID)) {
 			m = e.installJSON(in, expand)
 		}
@@ -329,28 +376,25 @@ func (e *Emulator) getUserApp(c *call) {
 		c.fail(404, "NotFound", "The app installation was not found (unverified wording).")
 		return
 	}
-	m["@odata.context"] = e.meta("users('" + uid + "')/teamwork/installedApps/$entity")
+	m["@odata.context"] = e.meta(installContext(scope, id) + "/$entity")
 	c.json(200, m)
 }
 
-// installUserApp is POST /users/{id}/teamwork/installedApps: {"teamsApp@odata.bind":
+// installApp is POST …/installedApps: {"teamsApp@odata.bind":
 // "…/appCatalogs/teamsApps/{id}"} and, with the …AndConsent… permissions, a
 // consentedPermissionSet granting the package's RSC permissions; 201, no body.
-func (e *Emulator) installUserApp(c *call) {
+func (e *Emulator) installApp(c *call) {
 	var body struct {
 		Bind    string `json:"teamsApp@odata.bind"`
 		Consent *struct {
 			RSC []rscPermission `json:"resourceSpecificPermissions"`
 		} `json:"consentedPermissionSet"`
 	}
-	if !c.decode(&body) {
+	scope, id, perm, ok := c.installScope()
+	if !ok || !c.decode(&body) {
 		return
 	}
-	self, ok := c.installPermit(true, body.Consent != nil)
-	if !ok {
-		return
-	}
-	uid, ok := c.subject(true)
+	self, ok := c.installPermit(perm, true, body.Consent != nil)
 	if !ok || !c.throttle("teamsOther", "") {
 		return
 	}
@@ -364,7 +408,7 @@ func (e *Emulator) installUserApp(c *call) {
 	defer e.st.mu.Unlock()
 	a := e.st.apps[appID]
 	if a != nil && self && a.Def.AzureADAppID != strings.ToLower(c.p.appID) {
-		c.fail(403, "Forbidden", "The …SelfForUser permissions only allow an app to install itself (unverified wording).")
+		c.fail(403, "Forbidden", "The …Self… permissions only allow an app to install itself (unverified wording).")
 		return
 	}
 	var consented []rscPermission
@@ -381,32 +425,32 @@ func (e *Emulator) installUserApp(c *call) {
 			consented = append(consented, rscPermission{p.Value, strings.ToLower(p.Type)})
 		}
 	}
-	if _, err := e.st.install("user", uid, appID, consented); err != nil {
+	if _, err := e.st.install(scope, id, appID, consented); err != nil {
 		c.failErr(err)
 		return
 	}
 	c.w.WriteHeader(201)
 }
 
-func (e *Emulator) uninstallUserApp(c *call) {
-	self, ok := c.installPermit(true, false)
+func (e *Emulator) uninstallApp(c *call) {
+	scope, id, perm, ok := c.installScope()
 	if !ok {
 		return
 	}
-	uid, ok := c.subject(true)
+	self, ok := c.installPermit(perm, true, false)
 	if !ok || !c.throttle("teamsOther", "") {
 		return
 	}
 	e.st.mu.Lock()
 	defer e.st.mu.Unlock()
-	for _, in := range e.st.installs[scopeKey("user", uid)] {
+	for _, in := range e.st.installs[scopeKey(scope, id)] {
 		if in.ID != c.r.PathValue("iid") {
 			continue
 		}
 		if a := e.st.apps[in.AppID]; self && (a == nil || a.Def.AzureADAppID != strings.ToLower(c.p.appID)) {
 			break
 		}
-		e.st.uninstall("user", uid, in.ID)
+		e.st.uninstall(scope, id, in.ID)
 		c.w.WriteHeader(204)
 		return
 	}

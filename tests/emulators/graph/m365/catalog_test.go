@@ -322,3 +322,69 @@ func TestUserAppInstallation(t *testing.T) {
 		t.Fatalf("after deleting from the catalog: %+v", l)
 	}
 }
+
+func TestChatAndTeamAppInstallation(t *testing.T) {
+	e := start(t)
+	ours, err := e.ctl.UploadApp(e.ctx, e.appPackage(t, nil), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := e.ctl.UploadApp(e.ctx, e.appPackage(t, func(m map[string]any) {
+		m["id"] = "other-app"
+		m["webApplicationInfo"] = map[string]any{"id": "0f0e0d0c-0b0a-4000-8000-000000000001", "resource": "api://other.example/x"}
+	}), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, private := e.chat(adele, bianca), e.chat(bianca, cameron)
+	bind := func(id string) map[string]any {
+		return map[string]any{"teamsApp@odata.bind": "https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/" + id}
+	}
+	app := e.appToken()
+	if r := e.graph("POST", "/chats/"+chat+"/installedApps", app, bind(ours.ID)); r.status != 403 {
+		t.Fatalf("no chat permission: %d %s", r.status, r.body)
+	}
+	e.withPermissions(t, []string{"TeamsAppInstallation.ReadForChat"},
+		[]string{"TeamsAppInstallation.ReadWriteForChat.All", "TeamsAppInstallation.ReadWriteSelfForTeam.All"})
+	app = e.appToken()
+	if r := e.graph("POST", "/chats/"+chat+"/installedApps", app, bind(ours.ID)); r.status != 201 {
+		t.Fatalf("chat install: %d %s", r.status, r.body)
+	}
+	if r := e.graph("POST", "/chats/19:nope@thread.v2/installedApps", app, bind(ours.ID)); r.status != 404 {
+		t.Fatalf("unknown chat: %d %s", r.status, r.body)
+	}
+	r := e.graph("GET", "/chats/"+chat+"/installedApps?$expand=teamsApp", app, nil)
+	v := r.json(t)["value"].([]any)
+	if r.status != 200 || len(v) != 1 || v[0].(map[string]any)["@odata.type"] != "#microsoft.graph.teamsAppInstallation" ||
+		v[0].(map[string]any)["teamsApp"].(map[string]any)["id"] != ours.ID {
+		t.Fatalf("chat list: %d %s", r.status, r.body)
+	}
+	// The chat's installation lets the app notify its members.
+	b := notification("systemDefault", "x")
+	b["recipient"] = map[string]any{"@odata.type": "microsoft.graph.aadUserNotificationRecipient", "userId": bianca}
+	if r := e.graph("POST", "/chats/"+chat+"/sendActivityNotification", app, b); r.status != 204 {
+		t.Fatalf("notify after a Graph install: %d %s", r.status, r.body)
+	}
+	// Teams with the Self permission: its own app only.
+	if r := e.graph("POST", "/teams/"+teamID+"/installedApps", app, bind(theirs.ID)); r.status != 403 {
+		t.Fatalf("self, other app: %d %s", r.status, r.body)
+	}
+	if r := e.graph("POST", "/teams/"+teamID+"/installedApps", app, bind(ours.ID)); r.status != 201 {
+		t.Fatalf("team install: %d %s", r.status, r.body)
+	}
+	l, _ := e.ctl.InstalledApps(e.ctx, m365ctl.ForTeam(teamID))
+	if len(l) != 1 {
+		t.Fatalf("team installations: %+v", l)
+	}
+	if r := e.graph("DELETE", "/teams/"+teamID+"/installedApps/"+url.PathEscape(l[0].ID), app, nil); r.status != 204 {
+		t.Fatalf("team uninstall: %d %s", r.status, r.body)
+	}
+	// Delegated: members only.
+	user, _ := e.userToken(adele)
+	if r := e.graph("GET", "/chats/"+chat+"/installedApps", user, nil); r.status != 200 {
+		t.Fatalf("delegated member: %d %s", r.status, r.body)
+	}
+	if r := e.graph("GET", "/chats/"+private+"/installedApps", user, nil); r.status != 403 {
+		t.Fatalf("delegated non-member: %d %s", r.status, r.body)
+	}
+}
