@@ -23,6 +23,11 @@ const (
 	maxFeedEntries = 1000
 	// recipientsTokenMargin: the bulk action wants a token valid this much longer (412 otherwise).
 	recipientsTokenMargin = 45 * time.Minute
+	// Bounds of the emulator where Graph documents none.
+	maxPreviewChars   = 4000
+	maxTopicChars     = 2048
+	maxTemplateParams = 20
+	maxParamChars     = 1024
 )
 
 type feed struct {
@@ -103,8 +108,15 @@ func (b *activityBody) validate() string {
 	case b.PreviewText.ContentType != "" && !strings.EqualFold(b.PreviewText.ContentType, "text"):
 		return "previewText.contentType must be text."
 	}
+	if utf8.RuneCountInString(b.PreviewText.Content) > maxPreviewChars || len(b.Topic.Value) > maxTopicChars || len(b.Topic.WebURL) > maxTopicChars ||
+		len(b.TemplateParameters) > maxTemplateParams {
+		return fmt.Sprintf("Too large: previewText.content is limited to %d characters, topic.value and topic.webUrl to %d, templateParameters to %d (emulator bounds; Graph documents none).", maxPreviewChars, maxTopicChars, maxTemplateParams)
+	}
 	seen := map[string]bool{}
 	for _, p := range b.TemplateParameters {
+		if len(p.Name) > maxParamChars || len(p.Value) > maxParamChars {
+			return fmt.Sprintf("A template parameter's name or value is over %d characters (an emulator bound; Graph documents none).", maxParamChars)
+		}
 		if p.Name == "" || seen[p.Name] {
 			return "templateParameters must have unique, non-empty names."
 		}

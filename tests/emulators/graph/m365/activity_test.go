@@ -119,6 +119,7 @@ func TestSendActivityNotificationToAUser(t *testing.T) {
 		}(), "source"},
 		{"unknown parameter", func() map[string]any { b := notification("systemDefault", "x"); b["foo"] = 1; return b }(),
 			"The parameter 'foo' in the request payload is not a valid parameter for the operation 'sendActivityNotification'."},
+		{"preview too long", notification("systemDefault", strings.Repeat("x", 4001)), "previewText.content is limited"},
 		{"recipient on the user action", func() map[string]any {
 			b := notification("systemDefault", "x")
 			b["recipient"] = map[string]any{}

@@ -87,6 +87,10 @@ func (e *Emulator) ssoToken(in wire.SSOTokenRequest, now time.Time) (*wire.SSOTo
 	default:
 		return nil, 400, "client must be desktop, mobile or web"
 	}
+	const year = 365 * 24 * 3600
+	if (in.ExpiresInSeconds != nil && (*in.ExpiresInSeconds < -year || *in.ExpiresInSeconds > year)) || in.NotBeforeSeconds < -year || in.NotBeforeSeconds > year {
+		return nil, 400, "expiresInSeconds and notBeforeSeconds must be within a year of now"
+	}
 	lifetime := e.accessLifetime()
 	if in.ExpiresInSeconds != nil {
 		lifetime = time.Duration(*in.ExpiresInSeconds) * time.Second

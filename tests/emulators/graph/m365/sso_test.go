@@ -90,6 +90,7 @@ func TestSSOTokenForTheTab(t *testing.T) {
 		{m365ctl.SSOTokenRequest{User: dora}, 400, "AADSTS50057"},
 		{m365ctl.SSOTokenRequest{User: "nobody@contoso.onmicrosoft.com"}, 404, "AADSTS50034"},
 		{m365ctl.SSOTokenRequest{User: adele, Version: "3.0"}, 400, "version"},
+		{m365ctl.SSOTokenRequest{User: adele, NotBeforeSeconds: 1 << 40}, 400, "within a year"},
 	} {
 		if _, err := e.ctl.SSOToken(e.ctx, c.req); !errors.As(err, &ce) || ce.Status != c.status || !strings.Contains(ce.Message, c.text) {
 			t.Errorf("%+v: %v", c.req, err)
