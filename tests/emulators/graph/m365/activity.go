@@ -306,6 +306,10 @@ func (e *Emulator) sendActivity(c *call) {
 	default:
 		recipients = []string{scopeID}
 	}
+	if scope != "user" && !c.p.app && !contains(members, c.p.userID) {
+		c.fail(403, "Forbidden", fmt.Sprintf("The caller is not a member of the %s.", scope))
+		return
+	}
 	if scope != "user" {
 		r := b.Recipient
 		switch {

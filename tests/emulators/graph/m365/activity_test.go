@@ -232,6 +232,10 @@ func TestSendActivityNotificationInChatsAndTeams(t *testing.T) {
 	if len(e.feed(t, adele)) != 1 || len(e.feed(t, bianca)) != 3 {
 		t.Fatalf("delegated chat members' feeds: %d %d", len(e.feed(t, adele)), len(e.feed(t, bianca)))
 	}
+	other := e.chat(bianca, cameron)
+	e.installOurApp(t, m365ctl.ForChat(other))
+	b["recipient"] = toUser(bianca)
+	e.wantGraphError(t, "delegated non-member", e.graph("POST", "/chats/"+other+"/sendActivityNotification", user, b), 403, "Forbidden", "caller is not a member")
 	delete(b, "recipient")
 	e.wantGraphError(t, "no recipient", e.graph("POST", chatPath, app, b), 400, "BadRequest", "recipient")
 	// Teams.
