@@ -121,24 +121,40 @@ func (e *Emulator) ssoToken(in wire.SSOTokenRequest, now time.Time) (*wire.SSOTo
 		"name": user.DisplayName, "oid": user.ID, "rh": "0.A" + randomToken(40), "scp": scp,
 		"sub": pairwiseSub(user.ID, app.ClientID), "tid": tid, "uti": randomToken(22),
 	}
+	// A B2B guest signs in with their home identity (L entra external-id user-token): no upn, the
+	// home address as email/unique_name/preferred_username, idp = the home tenant's issuer.
+	guest := user.UserType == "Guest" && user.Mail != ""
+	login := user.UserPrincipalName
+	if guest {
+		login = user.Mail
+		_, domain, _ := strings.Cut(user.Mail, "@")
+		c["idp"] = e.issuerV1(uuidFrom("home-tenant:" + strings.ToLower(domain)))
+	}
 	switch in.Version {
 	case "", "2.0":
 		c["iss"], c["ver"] = e.issuerV2(tid), "2.0"
 		c["azp"], c["azpacr"] = azp, "0"
-		c["preferred_username"] = user.UserPrincipalName
+		c["preferred_username"] = login
 	case "1.0":
 		c["iss"], c["ver"] = e.issuerV1(tid), "1.0"
 		c["appid"], c["appidacr"] = azp, "0"
-		c["upn"], c["unique_name"] = user.UserPrincipalName, user.UserPrincipalName
+		c["unique_name"] = login
+		if guest {
+			c["email"] = user.Mail
+		} else {
+			c["upn"] = user.UserPrincipalName
+			c["idp"] = e.issuerV1(tid)
+		}
 		c["given_name"], c["family_name"], c["amr"] = user.GivenName, user.Surname, []string{"pwd"}
-		c["idp"] = e.issuerV1(tid)
 	default:
 		return nil, 400, "version must be 2.0 or 1.0"
 	}
 	for _, oc := range in.OptionalClaims {
 		switch oc {
 		case "upn":
-			c["upn"] = user.UserPrincipalName
+			if !guest { // a guest's upn needs include_externally_authenticated_upn, not emulated
+				c["upn"] = user.UserPrincipalName
+			}
 		case "email":
 			if user.Mail != "" {
 				c["email"] = user.Mail

@@ -55,6 +55,16 @@ func TestSSOTokenForTheTab(t *testing.T) {
 		c["upn"] != adeleUPN || c["email"] != adeleUPN || c["aud"] != m365.DefaultIdentifierURI {
 		t.Errorf("v1 web token: %v", c)
 	}
+	// A B2B guest: their home identity, no upn.
+	c = verifyJWT(t, e, e.sso(m365ctl.SSOTokenRequest{User: gita, OptionalClaims: []string{"upn", "email"}}))
+	if c["preferred_username"] != "gita@fabrikam.example" || c["upn"] != nil || c["email"] != "gita@fabrikam.example" ||
+		c["idp"] == nil || c["idp"] == "https://sts.windows.net/"+tid+"/" || c["oid"] != gita {
+		t.Errorf("guest v2: %v", c)
+	}
+	c = verifyJWT(t, e, e.sso(m365ctl.SSOTokenRequest{User: gita, Version: "1.0"}))
+	if c["upn"] != nil || c["unique_name"] != "gita@fabrikam.example" || c["email"] != "gita@fabrikam.example" {
+		t.Errorf("guest v1: %v", c)
+	}
 	// Tokens a validator must refuse.
 	if c := verifyJWT(t, e, e.sso(m365ctl.SSOTokenRequest{User: adele, Expired: true})); !unixClaim(c, "exp").Before(now) {
 		t.Errorf("expired: %v", c)
