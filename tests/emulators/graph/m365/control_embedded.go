@@ -49,7 +49,11 @@ func (e *Emulator) ctlAddKey(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !e.ctlDecode(w, r, &in) {
 		return
 	}
-	k, err := e.keys.add(in.Activate, time.Now())
+	if in.RetirePreviousAfterMs < 0 || in.RetirePreviousAfterMs > 7*24*3600*1000 || (in.RetirePreviousAfterMs > 0 && !in.Activate) {
+		ctlError(w, 400, "retirePreviousAfterMs must be within 0..604800000 and needs activate")
+		return
+	}
+	k, err := e.keys.add(in.Activate, time.Duration(in.RetirePreviousAfterMs)*time.Millisecond, time.Now())
 	if err != nil {
 		keyFail(w, err)
 		return

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
@@ -149,8 +151,25 @@ func TestSigningKeyRotation(t *testing.T) {
 	if err != nil || !rot.Active || kidOf(e.appToken()) != rot.Kid {
 		t.Fatalf("rotate: %+v %v", rot, err)
 	}
+	// Retiring the previous key after a while: published until then, gone after.
+	prev := rot.Kid
+	next2, err := e.ctl.RotateKeyRetiring(e.ctx, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := e.ctl.Keys(e.ctx); !slices.ContainsFunc(l, func(k m365ctl.SigningKey) bool { return k.Kid == prev && k.Retires != "" }) {
+		t.Fatalf("previous key not scheduled for retirement: %+v", l)
+	}
+	waitUntil(t, func() bool { return !slices.Contains(e.jwksKids(keysPath), prev) })
+	if !slices.Contains(e.jwksKids(keysPath), next2.Kid) {
+		t.Fatalf("active key gone")
+	}
+	if _, err := e.ctl.AddKey(e.ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ = e.ctl.Keys(e.ctx)
 	// The key set is bounded.
-	for i := len(keys) + 1; i < m365.MaxSigningKeys; i++ {
+	for n := len(keys); n < m365.MaxSigningKeys; n++ {
 		if _, err := e.ctl.AddKey(e.ctx, false); err != nil {
 			t.Fatal(err)
 		}

@@ -385,6 +385,7 @@ func (e *Emulator) sweeper() {
 		case now := <-t.C:
 			e.sweepSubscriptions(now)
 			e.auth.prune(now)
+			e.keys.prune(now)
 		}
 	}
 }

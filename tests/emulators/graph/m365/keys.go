@@ -29,6 +29,7 @@ type signingKey struct {
 	key     *rsa.PrivateKey
 	certDER []byte
 	created time.Time
+	retires time.Time // zero: stays published until removed
 }
 
 func newSigningKey(now time.Time) (*signingKey, error) {
@@ -135,7 +136,7 @@ var (
 	errKeyGenFailed = errors.New("key generation failed")
 )
 
-func (r *keyRing) add(activate bool, now time.Time) (*signingKey, error) {
+func (r *keyRing) add(activate bool, retirePrevious time.Duration, now time.Time) (*signingKey, error) {
 	r.mu.RLock()
 	n := len(r.keys)
 	r.mu.RUnlock()
@@ -153,6 +154,9 @@ func (r *keyRing) add(activate bool, now time.Time) (*signingKey, error) {
 	}
 	r.keys = append(r.keys, k)
 	if activate {
+		if retirePrevious > 0 {
+			r.active.retires = now.Add(retirePrevious)
+		}
 		r.active = k
 	}
 	return k, nil
@@ -175,7 +179,21 @@ func (r *keyRing) activate(kid string) error {
 		return errNoSuchKey
 	}
 	r.active = k
+	k.retires = time.Time{}
 	return nil
+}
+
+// prune unpublishes keys whose retirement time has come (never the active one).
+func (r *keyRing) prune(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.keys[:0]
+	for _, k := range r.keys {
+		if k == r.active || k.retires.IsZero() || now.Before(k.retires) {
+			kept = append(kept, k)
+		}
+	}
+	r.keys = kept
 }
 
 func (r *keyRing) remove(kid string) error {
@@ -214,5 +232,9 @@ func (r *keyRing) describe(kid string) (wire.SigningKey, bool) {
 }
 
 func (r *keyRing) view(k *signingKey) wire.SigningKey {
-	return wire.SigningKey{Kid: k.kid, Active: k == r.active, Created: k.created.UTC().Format(time.RFC3339)}
+	v := wire.SigningKey{Kid: k.kid, Active: k == r.active, Created: k.created.UTC().Format(time.RFC3339)}
+	if !k.retires.IsZero() {
+		v.Retires = k.retires.UTC().Format(time.RFC3339Nano)
+	}
+	return v
 }

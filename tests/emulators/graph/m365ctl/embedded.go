@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"time"
 
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/wire"
 )
@@ -41,6 +42,13 @@ func (c *Client) RemoveKey(ctx context.Context, kid string) error {
 // RotateKey publishes a new key, makes it sign, and returns it; the key that
 // signed before stays published until RemoveKey.
 func (c *Client) RotateKey(ctx context.Context) (*SigningKey, error) { return c.AddKey(ctx, true) }
+
+// RotateKeyRetiring rotates and unpublishes the previous key after the given time.
+func (c *Client) RotateKeyRetiring(ctx context.Context, after time.Duration) (*SigningKey, error) {
+	var k SigningKey
+	in := wire.KeyAdd{Activate: true, RetirePreviousAfterMs: int(after / time.Millisecond)}
+	return &k, c.do(ctx, "POST", "/keys", in, &k)
+}
 
 // ---- Teams SSO ----
 

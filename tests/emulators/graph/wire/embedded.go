@@ -6,12 +6,16 @@ type SigningKey struct {
 	Kid     string `json:"kid"`
 	Active  bool   `json:"active"`
 	Created string `json:"created"`
+	Retires string `json:"retires,omitempty"` // RFC 3339: when it will be unpublished
 }
 
 // KeyAdd is POST /keys: publish a new key; Activate makes it sign from now on
 // (otherwise it is announced only, as Entra announces keys before using them).
 type KeyAdd struct {
 	Activate bool `json:"activate"`
+	// RetirePreviousAfterMs, with Activate, unpublishes the key that signed
+	// until now this many milliseconds later (0: it stays until DELETE).
+	RetirePreviousAfterMs int `json:"retirePreviousAfterMs,omitempty"`
 }
 
 // SSOTokenRequest is POST /sso/token: the emulator plays Teams' token service
