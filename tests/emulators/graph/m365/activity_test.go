@@ -176,6 +176,16 @@ func TestSendActivityNotificationToAUser(t *testing.T) {
 	}
 	e.wantGraphError(t, "no role, no consent", send(rscTok, cameron, notification("systemDefault", "x")), 403, "Forbidden",
 		"API requires one of 'TeamsActivity.Send, TeamsActivity.Send.User'")
+	// The call log, and clearing it.
+	if acts, _ := e.ctl.Activity(e.ctx); len(acts) == 0 || acts[0].Target != "users/"+bianca || acts[0].Body["activityType"] != "mmMention" {
+		t.Fatalf("activity log: %+v", acts)
+	}
+	if err := e.ctl.ClearActivity(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if acts, _ := e.ctl.Activity(e.ctx); len(acts) != 0 {
+		t.Fatalf("activity log after clearing: %+v", acts)
+	}
 	// Clearing feeds.
 	if err := e.ctl.ClearFeed(e.ctx, bianca); err != nil {
 		t.Fatal(err)

@@ -250,3 +250,8 @@ func (c *Client) ClearFeed(ctx context.Context, user string) error {
 	}
 	return c.do(ctx, "DELETE", p, nil, nil)
 }
+
+// ClearActivity empties the log of activity-notification calls (GET /activity).
+func (c *Client) ClearActivity(ctx context.Context) error {
+	return c.do(ctx, "DELETE", "/activity", nil, nil)
+}
