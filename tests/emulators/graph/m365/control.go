@@ -102,6 +102,12 @@ func (e *Emulator) controlHandler() http.Handler {
 		e.st.mu.RUnlock()
 		writeJSON(w, 200, ctlList(out))
 	})
+	h("DELETE /activity", func(w http.ResponseWriter, r *http.Request) {
+		e.st.mu.Lock()
+		e.st.activity = nil
+		e.st.mu.Unlock()
+		w.WriteHeader(204)
+	})
 	h("GET /subscriptions", e.ctlListSubs)
 	h("DELETE /subscriptions/{sid}", e.ctlRemoveSub)
 	h("POST /subscriptions/{sid}/lifecycle", e.ctlLifecycle)
@@ -208,6 +214,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		writeJSON(w, 200, st)
 	})
+	e.embeddedControlRoutes(h)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		e.counters.inc(CounterKey{Host: "control", Route: "unmatched", Caller: "none", Status: 404})
 		ctlError(w, 404, "no such control route: "+r.Method+" "+r.URL.Path)
@@ -242,7 +249,7 @@ func (e *Emulator) ctlTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, wire.Tenant{TenantID: e.st.tenantID, Domain: e.st.domain, DisplayName: e.st.tenantName,
 		ClientID: a.ClientID, ClientSecret: a.ClientSecret, SecretExpiresAt: a.SecretExpiresAt.UTC().Format(time.RFC3339),
 		RedirectURIs: a.RedirectURIs, DelegatedPermissions: keys(a.Delegated), ApplicationPermissions: keys(a.Application),
-		RequirePKCE: a.RequirePKCE, LoginURL: e.LoginURL, GraphURL: e.GraphURL, ControlURL: e.ControlURL, CAFile: e.CAFile})
+		Cloud: e.cloud.name, RequirePKCE: a.RequirePKCE, IdentifierURIs: append([]string{}, a.IdentifierURIs...), LoginURL: e.LoginURL, GraphURL: e.GraphURL, ControlURL: e.ControlURL, CAFile: e.CAFile})
 }
 
 func (e *Emulator) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
@@ -291,6 +298,9 @@ func (e *Emulator) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
 	if in.RequirePKCE != nil {
 		a.RequirePKCE = *in.RequirePKCE
 	}
+	if in.IdentifierURIs != nil {
+		a.IdentifierURIs = append([]string(nil), in.IdentifierURIs...)
+	}
 	e.st.mu.Unlock()
 	e.ctlTenant(w, r)
 }
@@ -300,6 +310,7 @@ func ctlUserJSON(u *User) map[string]any {
 	m["presence"] = u.Presence
 	m["hasPhoto"] = u.Photo != nil
 	m["deleted"] = u.Deleted
+	m["requireMfa"] = u.RequireMFA
 	return m
 }
 
@@ -398,6 +409,9 @@ func (e *Emulator) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.JobTitle != nil {
 		u.JobTitle = *in.JobTitle
+	}
+	if in.RequireMFA != nil {
+		u.RequireMFA = *in.RequireMFA
 	}
 	if in.Presence != nil {
 		u.Presence = *in.Presence

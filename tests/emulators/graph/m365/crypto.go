@@ -66,9 +66,9 @@ func (d *deliverer) validationToken(appID string) string {
 	exp := now.Add(8 * time.Hour)
 	e := d.e
 	jwt := e.signJWT(map[string]any{
-		"aud": appID, "iss": "https://sts.windows.net/" + e.TenantID + "/", "iat": now.Unix(), "nbf": now.Unix(),
+		"aud": appID, "iss": e.issuerV1(e.TenantID), "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": exp.Unix(), "aio": randomToken(24), "appid": NotificationPublisherAppID, "appidacr": "2",
-		"idp": "https://sts.windows.net/" + e.TenantID + "/", "tid": e.TenantID, "uti": randomToken(16), "ver": "1.0",
+		"idp": e.issuerV1(e.TenantID), "tid": e.TenantID, "uti": randomToken(16), "ver": "1.0",
 	})
 	d.tokens[appID] = cachedToken{jwt: jwt, exp: exp}
 	return jwt

@@ -8,8 +8,6 @@ package m365
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -60,6 +58,10 @@ type Options struct {
 	// MaxUploadBytes bounds file uploads and hosted contents (default 64 MiB).
 	MaxRequestBytes int64
 	MaxUploadBytes  int64
+
+	// Cloud is the national cloud whose issuers and discovery names the
+	// emulator uses: global (default), usgov (GCC High), usgovdod (DoD) or china.
+	Cloud string
 
 	// Logf receives diagnostic lines; nil discards them.
 	Logf func(format string, args ...any)
@@ -132,8 +134,8 @@ type Emulator struct {
 	tmpDir   string
 	st       *store
 	auth     *authState
-	signKey  *rsa.PrivateKey
-	keyID    string
+	keys     *keyRing
+	cloud    cloudInfo
 	subs     *subManager
 	dlv      *deliverer
 	thr      *throttler
@@ -171,7 +173,11 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		opts.MaxUploadBytes = 64 << 20
 	}
 	opts.Delivery.defaults()
-	e := &Emulator{opts: opts, logf: opts.Logf}
+	cloud, err := cloudByName(opts.Cloud)
+	if err != nil {
+		return nil, err
+	}
+	e := &Emulator{opts: opts, logf: opts.Logf, cloud: cloud}
 	if e.logf == nil {
 		e.logf = func(string, ...any) {}
 	}
@@ -202,10 +208,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, e.cleanupErr(err)
 	}
 	e.ca, e.CAPEM, e.CAFile = ca, ca.certPEM, filepath.Join(opts.StateDir, "ca.pem")
-	if e.signKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+	if e.keys, err = newKeyRing(time.Now()); err != nil {
 		return nil, e.cleanupErr(err)
 	}
-	e.keyID = "emu-" + randomHex(8)
 	lt := defaultLifetimes()
 	if opts.Lifetimes != nil {
 		lt = *opts.Lifetimes
@@ -380,6 +385,7 @@ func (e *Emulator) sweeper() {
 		case now := <-t.C:
 			e.sweepSubscriptions(now)
 			e.auth.prune(now)
+			e.keys.prune(now)
 		}
 	}
 }

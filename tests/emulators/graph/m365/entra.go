@@ -1,16 +1,11 @@
 package m365
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"html/template"
-	"math/big"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -186,26 +181,7 @@ func (a *authState) prune(now time.Time) {
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func (e *Emulator) signJWT(claims map[string]any) string {
-	hdr, _ := json.Marshal(map[string]any{"typ": "JWT", "alg": "RS256", "kid": e.keyID, "x5t": e.keyID})
-	body, _ := json.Marshal(claims)
-	signing := b64url(hdr) + "." + b64url(body)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, e.signKey, crypto.SHA256, sum[:])
-	if err != nil {
-		panic(err)
-	}
-	return signing + "." + b64url(sig)
-}
-
-func (e *Emulator) jwks() map[string]any {
-	pub := e.signKey.PublicKey
-	return map[string]any{"keys": []map[string]any{{
-		"kty": "RSA", "use": "sig", "kid": e.keyID, "x5t": e.keyID, "alg": "RS256",
-		"n": b64url(pub.N.Bytes()), "e": b64url(big.NewInt(int64(pub.E)).Bytes()),
-		"issuer": "https://login.microsoftonline.com/{tenantid}/v2.0",
-	}}}
-}
+func (e *Emulator) signJWT(claims map[string]any) string { return e.keys.sign(claims) }
 
 // ---- login host ----
 
@@ -251,25 +227,56 @@ func (e *Emulator) tenantOK(t string) bool {
 	return strings.EqualFold(t, e.TenantID) || strings.EqualFold(t, e.st.domain)
 }
 
-func (e *Emulator) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, e.jwks())
+// issuerV2 and issuerV1 are the issuers of v2.0 and v1.0 tokens of tenant
+// tid (or the "{tenantid}" placeholder of the multi-tenant metadata): the
+// production login host, as every identifier the emulator issues.
+func (e *Emulator) issuerV2(tid string) string {
+	return "https://" + e.cloud.issuerV2Host + "/" + tid + "/v2.0"
 }
 
+func (e *Emulator) issuerV1(tid string) string {
+	return "https://" + e.cloud.issuerV1Host + "/" + tid + "/"
+}
+
+// metadataTenant resolves the {tenant} of a metadata path: the tenant id, or
+// the "{tenantid}" placeholder for common and organizations; "" if unknown.
+func (e *Emulator) metadataTenant(t string) string {
+	switch strings.ToLower(t) {
+	case "common", "organizations":
+		return "{tenantid}"
+	}
+	if e.tenantOK(t) {
+		return e.TenantID
+	}
+	return ""
+}
+
+func (e *Emulator) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	tid := e.metadataTenant(r.PathValue("tenant"))
+	if tid == "" {
+		writeJSON(w, 400, e.tokenErrorBody("invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found.", r.PathValue("tenant"))))
+		return
+	}
+	issuer := e.issuerV2(tid)
+	if !strings.Contains(r.URL.Path, "/v2.0/") {
+		issuer = e.issuerV1(tid)
+	}
+	w.Header().Set("Cache-Control", "max-age=86400, private")
+	writeJSON(w, 200, e.keys.jwks(issuer))
+}
+
+// handleOIDCConfig serves the v2.0 metadata (/{tenant}/v2.0/.well-known/…)
+// and the v1.0 one (/{tenant}/.well-known/…): same keys, their own issuer,
+// endpoints and key-set address.
 func (e *Emulator) handleOIDCConfig(w http.ResponseWriter, r *http.Request) {
 	t := r.PathValue("tenant")
-	if !e.tenantOK(t) {
+	tid := e.metadataTenant(t)
+	if tid == "" {
 		writeJSON(w, 400, e.tokenErrorBody("invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found.", t)))
 		return
 	}
-	issuer := "https://login.microsoftonline.com/" + e.TenantID + "/v2.0"
-	if strings.EqualFold(t, "common") || strings.EqualFold(t, "organizations") {
-		issuer = "https://login.microsoftonline.com/{tenantid}/v2.0"
-	}
-	writeJSON(w, 200, map[string]any{
-		"issuer":                                issuer,
-		"authorization_endpoint":                e.LoginURL + "/" + t + "/oauth2/v2.0/authorize",
-		"token_endpoint":                        e.LoginURL + "/" + t + "/oauth2/v2.0/token",
-		"jwks_uri":                              e.LoginURL + "/" + t + "/discovery/v2.0/keys",
+	base := e.LoginURL + "/" + t
+	m := map[string]any{
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"response_modes_supported":              []string{"query", "fragment", "form_post"},
 		"subject_types_supported":               []string{"pairwise"},
@@ -277,8 +284,36 @@ func (e *Emulator) handleOIDCConfig(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"code_challenge_methods_supported":      []string{"plain", "S256"},
-		"tenant_region_scope":                   "EU",
-	})
+		"claims_supported": []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+			"msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver",
+			"at_hash", "c_hash", "email"},
+		"request_uri_parameter_supported": false,
+		"http_logout_supported":           true,
+		"frontchannel_logout_supported":   true,
+		"tenant_region_scope":             "EU",
+		"cloud_instance_name":             e.cloud.instanceName,
+		"cloud_graph_host_name":           e.cloud.aadGraphHost,
+		"msgraph_host":                    e.cloud.msgraphHost,
+		"rbac_url":                        "https://pas.windows.net",
+	}
+	if strings.Contains(r.URL.Path, "/v2.0/") {
+		m["issuer"] = e.issuerV2(tid)
+		m["authorization_endpoint"] = base + "/oauth2/v2.0/authorize"
+		m["token_endpoint"] = base + "/oauth2/v2.0/token"
+		m["jwks_uri"] = base + "/discovery/v2.0/keys"
+		m["end_session_endpoint"] = base + "/oauth2/v2.0/logout"
+		m["device_authorization_endpoint"] = base + "/oauth2/v2.0/devicecode"
+		m["userinfo_endpoint"] = "https://" + e.cloud.msgraphHost + "/oidc/userinfo"
+	} else {
+		m["issuer"] = e.issuerV1(tid)
+		m["authorization_endpoint"] = base + "/oauth2/authorize"
+		m["token_endpoint"] = base + "/oauth2/token"
+		m["jwks_uri"] = base + "/discovery/keys"
+		m["end_session_endpoint"] = base + "/oauth2/logout"
+		m["userinfo_endpoint"] = base + "/openid/userinfo"
+	}
+	w.Header().Set("Cache-Control", "max-age=86400, private")
+	writeJSON(w, 200, m)
 }
 
 var oidcScopes = map[string]bool{"openid": true, "profile": true, "email": true, "offline_access": true}
@@ -651,6 +686,8 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		e.grantRefresh(w, f, app)
 	case "client_credentials":
 		e.grantClientCredentials(w, f, app, tenant)
+	case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+		e.grantOnBehalfOf(w, f, app)
 	default:
 		e.tokenError(w, 400, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", grant))
 	}
@@ -847,7 +884,7 @@ func (e *Emulator) grantClientCredentials(w http.ResponseWriter, f url.Values, a
 	now := time.Now()
 	exp := now.Add(e.accessLifetime())
 	claims := map[string]any{
-		"aud": GraphResource, "iss": "https://sts.windows.net/" + e.TenantID + "/",
+		"aud": GraphResource, "iss": e.issuerV1(e.TenantID),
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(),
 		"appid": app.ClientID, "app_displayname": app.DisplayName, "appidacr": "1", "idtyp": "app",
 		"oid": app.ClientID, "sub": app.ClientID, "tid": e.TenantID, "roles": roles, "ver": "1.0", "uti": randomToken(16),
@@ -892,7 +929,7 @@ func (e *Emulator) issueUserTokens(w http.ResponseWriter, app appReg, uid string
 	exp := now.Add(e.accessLifetime())
 	scp := strings.Join(gs, " ")
 	claims := map[string]any{
-		"aud": GraphResource, "iss": "https://sts.windows.net/" + e.TenantID + "/",
+		"aud": GraphResource, "iss": e.issuerV1(e.TenantID),
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(),
 		"appid": app.ClientID, "app_displayname": app.DisplayName, "appidacr": "1", "idtyp": "user",
 		"oid": u.ID, "sub": u.ID, "tid": e.TenantID, "upn": u.UserPrincipalName, "unique_name": u.UserPrincipalName,
@@ -926,7 +963,7 @@ func (e *Emulator) issueUserTokens(w http.ResponseWriter, app appReg, uid string
 	}
 	if hasOpenID {
 		idc := map[string]any{
-			"aud": app.ClientID, "iss": "https://login.microsoftonline.com/" + e.TenantID + "/v2.0",
+			"aud": app.ClientID, "iss": e.issuerV2(e.TenantID),
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"oid": u.ID, "sub": u.ID, "tid": e.TenantID, "name": u.DisplayName, "preferred_username": u.UserPrincipalName,
 			"ver": "2.0",

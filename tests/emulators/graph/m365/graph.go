@@ -96,6 +96,7 @@ func (e *Emulator) graphHandler() http.Handler {
 	r("GET "+ch+"/{mid}/replies/{rid}/hostedContents/{hid}/$value", e.getHostedValue)
 	r("POST /v1.0/teams/{tid}/sendActivityNotification", e.sendActivity)
 	r("POST /v1.0/users/{uid}/teamwork/sendActivityNotification", e.sendActivity)
+	r("POST /v1.0/teamwork/sendActivityNotificationToRecipients", e.sendActivityToRecipients)
 	// getAllMessages and delta
 	r("GET /v1.0/users/{uid}/chats/getAllMessages", e.getAllMessages)
 	r("GET /v1.0/users/{uid}/chats/getAllMessages/delta", e.chatsDelta)
@@ -107,6 +108,8 @@ func (e *Emulator) graphHandler() http.Handler {
 	r("PATCH /v1.0/subscriptions/{sid}", e.patchSubscription)
 	r("DELETE /v1.0/subscriptions/{sid}", e.deleteSubscription)
 	r("POST /v1.0/subscriptions/{sid}/reauthorize", e.reauthorizeSubscription)
+	// Teams app catalog and installations
+	e.catalogRoutes(r)
 	// files
 	e.fileRoutes(r)
 	mux.HandleFunc("GET /_download/{key}", e.wrap("GET /_download/{key}", e.download, true))
@@ -1278,109 +1281,6 @@ func (e *Emulator) removeChatMember(c *call) {
 		}
 	}
 	c.fail(404, "NotFound", "Member not found.")
-}
-
-// ---- activity feed ----
-
-func (e *Emulator) sendActivity(c *call) {
-	if !c.permit([]string{"TeamsActivity.Send"}, []string{"TeamsActivity.Send", "TeamsActivity.Send.User", "TeamsActivity.Send.Group", "TeamsActivity.Send.Chat"}) {
-		return
-	}
-	var target string
-	var key string
-	switch {
-	case c.r.PathValue("chid") != "":
-		key = c.r.PathValue("chid")
-		target = "chats/" + key
-	case c.r.PathValue("tid") != "":
-		key = c.r.PathValue("tid")
-		target = "teams/" + key
-	default:
-		target = "users/" + c.r.PathValue("uid")
-	}
-	if !c.throttle("activity", key) {
-		return
-	}
-	var body map[string]any
-	if !c.decode(&body) {
-		return
-	}
-	topic, _ := body["topic"].(map[string]any)
-	if topic == nil {
-		c.fail(400, "BadRequest", "topic is required.")
-		return
-	}
-	switch topic["source"] {
-	case "text":
-		if s, _ := topic["webUrl"].(string); s == "" {
-			c.fail(400, "BadRequest", "topic.webUrl is required when topic.source is text.")
-			return
-		}
-	case "entityUrl":
-	default:
-		c.fail(400, "BadRequest", "topic.source must be entityUrl or text.")
-		return
-	}
-	if s, _ := body["activityType"].(string); s == "" {
-		c.fail(400, "BadRequest", "activityType is required.")
-		return
-	}
-	if pt, ok := body["previewText"].(map[string]any); !ok || pt["content"] == nil {
-		c.fail(400, "BadRequest", "previewText is required.")
-		return
-	}
-	e.st.mu.Lock()
-	defer e.st.mu.Unlock()
-	var recipients []string
-	switch {
-	case strings.HasPrefix(target, "users/"):
-		u := e.st.findUser(c.r.PathValue("uid"))
-		if u == nil {
-			c.fail(404, "NotFound", "Recipient not found.")
-			return
-		}
-		recipients = []string{u.ID}
-	default:
-		rec, _ := body["recipient"].(map[string]any)
-		uid, _ := rec["userId"].(string)
-		var members []string
-		if strings.HasPrefix(target, "chats/") {
-			ch := e.st.chats[key]
-			if ch == nil {
-				c.fail(404, "NotFound", "Chat not found.")
-				return
-			}
-			for _, m := range ch.Members {
-				members = append(members, m.UserID)
-			}
-		} else {
-			t := e.st.teams[key]
-			if t == nil {
-				c.fail(404, "NotFound", "Team not found.")
-				return
-			}
-			members = t.Members
-		}
-		if uid == "" {
-			c.fail(400, "BadRequest", "recipient.userId is required.")
-			return
-		}
-		if !contains(members, uid) {
-			c.fail(403, "Forbidden", "The recipient is not a member of the target.")
-			return
-		}
-		recipients = []string{uid}
-	}
-	caller := ""
-	if !c.p.app {
-		caller = c.p.userID
-	}
-	e.st.activity = append(e.st.activity, ActivityRecord{Time: graphTime(time.Now()), Target: target, Recipients: recipients,
-		CallerAppID: c.p.appID, CallerUser: caller, Body: body})
-	if len(e.st.activity) > 10000 {
-		e.st.activity = e.st.activity[len(e.st.activity)-10000:]
-	}
-	c.w.WriteHeader(204)
 }
 
 // withTimeout is used by $batch to bound inner requests.

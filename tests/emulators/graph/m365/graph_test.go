@@ -602,6 +602,7 @@ func TestPresenceAndActivity(t *testing.T) {
 	}
 	body := map[string]any{"topic": map[string]any{"source": "text", "value": "Mattermost", "webUrl": "https://mm.example/x"},
 		"activityType": "systemDefault", "previewText": map[string]any{"content": "Alice: hi"}}
+	e.installOurApp(t, m365ctl.ForUser(bianca))
 	if r := e.graph("POST", "/users/"+bianca+"/teamwork/sendActivityNotification", app, body); r.status != 204 {
 		t.Fatalf("activity: %d %s", r.status, r.body)
 	}

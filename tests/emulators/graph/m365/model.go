@@ -31,6 +31,8 @@ type User struct {
 	// Deleted: in the directory's deleted items (restorable for 30 days): gone from GET /users and GET /users/{id}
 	// (404), its UPN and mail still taken, its chats and messages kept.
 	Deleted bool
+	// RequireMFA: Conditional Access wants multi-factor authentication (OBO → interaction_required).
+	RequireMFA bool
 }
 
 // Presence of a user.
@@ -217,6 +219,10 @@ type store struct {
 	drivePath  map[string]*DriveItem // owner + "/" + path + "/" + lower(name)
 	downloads  map[string]*DriveItem
 	activity   []ActivityRecord
+	apps       map[string]*teamsApp // the tenant app catalog, by id
+	appOrder   []*teamsApp
+	installs   map[string][]*appInstall // by scopeKey(scope, id)
+	feeds      map[string]*feed         // activity feeds, by user id
 	seq        int64
 	lastMsgMs  int64
 }
@@ -230,6 +236,7 @@ type appReg struct {
 	Delegated       map[string]bool
 	Application     map[string]bool
 	RequirePKCE     bool
+	IdentifierURIs  []string
 }
 
 func setOf(list []string) map[string]bool {
@@ -249,13 +256,14 @@ func newStore(t *TenantFile) (*store, error) {
 		users: map[string]*User{}, userKeys: map[string]*User{}, teams: map[string]*Team{},
 		channels: map[string]*Channel{}, chats: map[string]*Chat{}, oneOnOne: map[string]*Chat{},
 		drive: map[string]*DriveItem{}, drivePath: map[string]*DriveItem{}, downloads: map[string]*DriveItem{},
+		apps: map[string]*teamsApp{}, installs: map[string][]*appInstall{}, feeds: map[string]*feed{},
 	}
 	s.app = appReg{
 		ClientID: t.App.ClientID, ClientSecret: t.App.ClientSecret, DisplayName: t.App.DisplayName,
 		SecretExpiresAt: time.Now().AddDate(2, 0, 0),
 		RedirectURIs:    append([]string(nil), t.App.RedirectURIs...),
 		Delegated:       setOf(t.App.DelegatedPermissions), Application: setOf(t.App.ApplicationPermissions),
-		RequirePKCE: t.App.RequirePKCE,
+		RequirePKCE: t.App.RequirePKCE, IdentifierURIs: append([]string(nil), t.App.IdentifierURIs...),
 	}
 	if t.App.SecretExpiresAt != "" {
 		s.app.SecretExpiresAt, _ = time.Parse(time.RFC3339, t.App.SecretExpiresAt)

@@ -35,6 +35,10 @@ type AppSpec struct {
 	ApplicationPermissions []string `json:"applicationPermissions"`
 	// RequirePKCE refuses authorize requests without a code_challenge.
 	RequirePKCE bool `json:"requirePkce"`
+	// IdentifierURIs are the Application ID URIs of the app's own API, the
+	// audience of Teams SSO tokens (api://<host>/<client id>); its one scope
+	// is access_as_user.
+	IdentifierURIs []string `json:"identifierUris"`
 }
 
 // UserSpec seeds or creates a user (control API POST /users).
@@ -64,6 +68,10 @@ var DefaultRedirectURIs = []string{
 	"http://127.0.0.1:8065/plugins/com.mattermost.msteams/oauth-redirect",
 }
 
+// DefaultIdentifierURI is the built-in app's Application ID URI: the plugin's
+// tab served by a local Mattermost (the manifest's webApplicationInfo.resource).
+const DefaultIdentifierURI = "api://localhost:8065/" + DefaultClientID
+
 // DefaultDelegatedPermissions are what the bridge's app is consented for.
 var DefaultDelegatedPermissions = []string{
 	"User.Read", "User.ReadBasic.All", "Chat.ReadWrite", "Chat.Create", "ChatMessage.Send",
@@ -76,7 +84,8 @@ var DefaultDelegatedPermissions = []string{
 var DefaultApplicationPermissions = []string{
 	"User.Read.All", "Chat.Read.All", "Chat.ReadWrite.All", "Chat.Create", "ChatMember.ReadWrite.All",
 	"ChannelMessage.Read.All", "Channel.ReadBasic.All", "Team.ReadBasic.All", "Files.ReadWrite.All",
-	"Presence.Read.All", "TeamsActivity.Send", "Application.Read.All",
+	"Presence.Read.All", "TeamsActivity.Send", "Application.Read.All", "AppCatalog.Read.All",
+	"TeamsAppInstallation.ReadWriteSelfForUser.All",
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -107,6 +116,7 @@ func DefaultTenant() *TenantFile {
 		App: AppSpec{
 			ClientID: DefaultClientID, ClientSecret: DefaultClientSecret, DisplayName: "Mattermost Teams Bridge",
 			RedirectURIs:           append([]string(nil), DefaultRedirectURIs...),
+			IdentifierURIs:         []string{DefaultIdentifierURI},
 			DelegatedPermissions:   append([]string(nil), DefaultDelegatedPermissions...),
 			ApplicationPermissions: append([]string(nil), DefaultApplicationPermissions...),
 		},

@@ -6,6 +6,7 @@ package wire
 type Tenant struct {
 	ApplicationPermissions []string `json:"applicationPermissions"`
 	CAFile                 string   `json:"caFile"`
+	Cloud                  string   `json:"cloud"`
 	ClientID               string   `json:"clientId"`
 	ClientSecret           string   `json:"clientSecret"`
 	ControlURL             string   `json:"controlUrl"`
@@ -13,6 +14,7 @@ type Tenant struct {
 	DisplayName            string   `json:"displayName"`
 	Domain                 string   `json:"domain"`
 	GraphURL               string   `json:"graphUrl"`
+	IdentifierURIs         []string `json:"identifierUris"`
 	LoginURL               string   `json:"loginUrl"`
 	RedirectURIs           []string `json:"redirectUris"`
 	RequirePKCE            bool     `json:"requirePkce"`
@@ -32,6 +34,8 @@ type AppPatch struct {
 	DelegatedPermissions   []string `json:"delegatedPermissions,omitempty"`
 	ApplicationPermissions []string `json:"applicationPermissions,omitempty"`
 	RequirePKCE            *bool    `json:"requirePkce,omitempty"`
+	// IdentifierURIs replaces the Application ID URIs (api://<host>/<client id>).
+	IdentifierURIs []string `json:"identifierUris,omitempty"`
 }
 
 // Presence of a user, as in UserPatch and in the control API's user answers.
@@ -63,6 +67,9 @@ type UserPatch struct {
 	Presence       *Presence `json:"presence,omitempty"`
 	Photo          *string   `json:"photo,omitempty"`     // the profile photo, base64; "" removes it
 	PhotoType      string    `json:"photoType,omitempty"` // its media type, default image/jpeg
+	// RequireMFA makes Conditional Access ask this user for multi-factor
+	// authentication: the on-behalf-of grant answers interaction_required.
+	RequireMFA *bool `json:"requireMfa,omitempty"`
 }
 
 // TeamSpec is POST /teams (and a team of a tenant file); members are user

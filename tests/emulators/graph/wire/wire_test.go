@@ -45,7 +45,7 @@ func TestShapes(t *testing.T) {
 		want string
 	}{
 		{Faults{}, `{"latencyMs":0,"jitterMs":0,"errorShare":0,"errorStatus":0,"dropDeliveries":0,"dropShare":0,"duplicateDeliveries":0,"duplicateShare":0,"deliveryDelayMs":0}`},
-		{Tenant{}, `{"applicationPermissions":null,"caFile":"","clientId":"","clientSecret":"","controlUrl":"","delegatedPermissions":null,"displayName":"","domain":"","graphUrl":"","loginUrl":"","redirectUris":null,"requirePkce":false,"secretExpiresAt":"","tenantId":""}`},
+		{Tenant{}, `{"applicationPermissions":null,"caFile":"","cloud":"","clientId":"","clientSecret":"","controlUrl":"","delegatedPermissions":null,"displayName":"","domain":"","graphUrl":"","identifierUris":null,"loginUrl":"","redirectUris":null,"requirePkce":false,"secretExpiresAt":"","tenantId":""}`},
 		{AppPatch{SecretExpired: &tr}, `{"secretExpired":true}`},
 		{UserPatch{Presence: &Presence{Availability: "Away"}}, `{"presence":{"availability":"Away","activity":""}}`},
 		{ThrottleUpdate{Enabled: &tr}, `{"enabled":true}`},
@@ -58,6 +58,8 @@ func TestShapes(t *testing.T) {
 		{CounterRow{Host: "graph"}, `{"host":"graph","route":"","caller":"","callerId":"","status":0,"count":0}`},
 		{Activity{}, `{"time":"","target":"","recipients":null,"callerAppId":"","body":null}`},
 		{List[int]{}, `{"value":null}`},
+		{SigningKey{Kid: "k"}, `{"kid":"k","active":false,"created":""}`},
+		{SSOTokenRequest{User: "u"}, `{"user":"u"}`},
 	} {
 		b, err := json.Marshal(c.v)
 		if err != nil {

@@ -39,6 +39,7 @@ func main() {
 	insecure := flag.Bool("insecure-notifications", false, "do not verify notification endpoints' certificates")
 	noThrottle := flag.Bool("no-throttle", false, "start with throttling switched off")
 	verbose := flag.Bool("v", false, "log diagnostics to stderr")
+	cloud := flag.String("cloud", "global", "national cloud of the issuers and discovery names: global, usgov, usgovdod or china")
 	var trust multi
 	flag.Var(&trust, "trust-ca", "PEM file of a CA trusted for notification endpoints (repeatable)")
 	flag.Parse()
@@ -55,7 +56,7 @@ func main() {
 		log.Fatalf("m365-emulator: bad port %q", portStr)
 	}
 	opts := m365.Options{ListenHost: host, LoginHost: *loginHost, StateDir: *stateDir,
-		AllowHTTPNotifications: *allowHTTP, InsecureNotificationTLS: *insecure}
+		AllowHTTPNotifications: *allowHTTP, InsecureNotificationTLS: *insecure, Cloud: *cloud}
 	if port != 0 {
 		opts.LoginPort, opts.GraphPort, opts.ControlPort = port, port+1, port+2
 	}
