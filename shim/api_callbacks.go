@@ -168,6 +168,9 @@ func (s *apiServer) HasPermissionTo(_ context.Context, req *corepb.PermissionReq
 			Where:      "HasPermissionTo",
 		}}, nil
 	}
+	if channelID := req.GetChannelId(); channelID != "" {
+		return &corepb.BoolResponse{Value: s.api.HasPermissionToChannel(req.GetUserId(), channelID, perm)}, nil
+	}
 	return &corepb.BoolResponse{Value: s.api.HasPermissionTo(req.GetUserId(), perm)}, nil
 }
 

@@ -130,6 +130,21 @@ func TestAPIHasPermissionToLooksUpById(t *testing.T) {
 	}
 }
 
+func TestAPIHasPermissionToChannelAsksAboutTheChannel(t *testing.T) {
+	c, api := apiClient(t)
+	ctx := context.Background()
+	api.On("HasPermissionToChannel", "u1", "c1", model.PermissionManageChannelRoles).Return(true)
+	api.On("HasPermissionToChannel", "u2", "c1", model.PermissionManageChannelRoles).Return(false)
+	r, err := c.HasPermissionTo(ctx, &corepb.PermissionRequest{UserId: "u1", Permission: "manage_channel_roles", ChannelId: "c1"})
+	if err != nil || r.Error != nil || !r.Value {
+		t.Fatalf("channel admin = %v, %v", r, err)
+	}
+	r, _ = c.HasPermissionTo(ctx, &corepb.PermissionRequest{UserId: "u2", Permission: "manage_channel_roles", ChannelId: "c1"})
+	if r.Error != nil || r.Value {
+		t.Fatalf("member = %v", r)
+	}
+}
+
 func TestAPICreatePostRoundTripsPropsAndErrors(t *testing.T) {
 	c, api := apiClient(t)
 	ctx := context.Background()

@@ -76,6 +76,9 @@ constexpr Setting k_chat_posts{"graphChatPostsPerMinute", "Graph posts per chat 
 // Advanced, not in System Console: the reconciliation interval in seconds (overrides the minutes; tests).
 constexpr Setting k_reconcile_seconds{"reconcileIntervalSeconds", "Reconciliation interval (seconds)"};
 constexpr Setting k_chat_writes{"graphChatWritesPerMinute", "Graph edits, deletes and reactions per chat per minute"};
+// Advanced: Graph's budget per team (linked channels' messages), and its messages per app per channel per day.
+constexpr Setting k_team_requests{"graphTeamRequestsPerMinute", "Graph requests per team per minute"};
+constexpr Setting k_channel_daily{"channelDailyMessageLimit", "Messages to one Teams channel per day"};
 // Advanced: how long one Graph request may take before the bridge gives up on its answer.
 constexpr Setting k_request_timeout{"graphRequestTimeoutMs", "Graph request timeout (ms)"};
 constexpr Setting k_metrics_token{"metricsToken", "Metrics token"};
@@ -631,6 +634,8 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     problems.take(r.integer(k_chat_reads, 60, 1, 6000), c.chat_reads_per_minute);
     problems.take(r.integer(k_chat_posts, 60, 1, 6000), c.chat_posts_per_minute);
     problems.take(r.integer(k_chat_writes, 60, 1, 6000), c.chat_writes_per_minute);
+    problems.take(r.integer(k_team_requests, 240, 1, 60'000), c.team_requests_per_minute);
+    problems.take(r.integer(k_channel_daily, 3000, 1, 1'000'000), c.channel_daily_message_limit);
     problems.take(r.integer(k_request_timeout, 30'000, 100, 600'000), c.graph_request_timeout_ms);
 
     if (problems_out != nullptr) {

@@ -105,6 +105,10 @@ struct Config {
     long long chat_reads_per_minute = 60;
     long long chat_posts_per_minute = 60;
     long long chat_writes_per_minute = 60;
+    // Linked channels (advanced): requests per team (Graph allows 4 a second) and messages per channel per day
+    // (Graph takes 3,000 from an app); tests lower or raise them
+    long long team_requests_per_minute = 240;
+    long long channel_daily_message_limit = 3000;
     // How long one Graph request may take (advanced; tests and the chaos suite set it short)
     long long graph_request_timeout_ms = 30'000;
 

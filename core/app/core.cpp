@@ -11,6 +11,7 @@
 #include "app/observers.hpp"
 #include "commands/account_commands.hpp"
 #include "commands/admin_commands.hpp"
+#include "commands/channel_commands.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/random.hpp"
@@ -193,6 +194,45 @@ std::function<Result<std::string>(TeamsUserId const&)> explainer(
     };
 }
 
+// Where Mattermost fetches the suggestions of /msteams link's arguments (a dynamic list; the user's session).
+void install_autocomplete_routes(web::Router& router,
+                                 std::function<std::shared_ptr<commands::ChannelContext const>()> const& source) {
+    auto const route = [source](bool teams) {
+        return [source, teams](web::Request const& r) {
+            auto const ctx = source();
+            if (!ctx) {
+                return web::json_response(200, "[]");
+            }
+            std::string typed;
+            std::string parsed;
+            if (auto const query = strings::parse_query(r.raw_query)) {
+                for (auto const& [k, v] : *query) {
+                    if (k == "user_input") {
+                        typed = v;
+                    } else if (k == "parsed") {
+                        parsed = v;
+                    }
+                }
+            }
+            // Mattermost sends the whole input as user_input and what it has parsed of it ("msteams link …") as
+            // parsed: what is being typed is the rest.
+            if (typed.starts_with(parsed)) {
+                typed = std::string(strings::trim(typed.substr(parsed.size())));
+            }
+            auto const found = teams ? commands::suggest_teams(*ctx, r.user_id, typed)
+                                     : commands::suggest_channels(*ctx, r.user_id, parsed, typed);
+            if (!found) {
+                log::warn("could not list Teams teams or channels for autocomplete",
+                          {{"error", found.error().message}});
+                return web::json_response(200, "[]");
+            }
+            return web::json_response(200, commands::suggestions_json(*found));
+        };
+    };
+    router.add(web::Route{"GET", commands::k_autocomplete_teams_path, web::Access::user, 0, route(true)});
+    router.add(web::Route{"GET", commands::k_autocomplete_channels_path, web::Access::user, 0, route(false)});
+}
+
 }  // namespace
 
 struct Runtime {
@@ -217,6 +257,8 @@ struct Runtime {
     std::shared_ptr<store::Roster> roster;
     std::shared_ptr<sync::Audience> audience;
     std::shared_ptr<commands::RolloutContext const> rollout;
+    // Linked channels: /msteams link, unlink, show and the link's autocomplete.
+    std::shared_ptr<commands::ChannelContext const> channels;
 
     void start() const {
         inbound->start();
@@ -279,6 +321,12 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         auto const runtime = runtime_.load();
         return runtime && active_.load() ? runtime->rollout : nullptr;
     });
+    auto const channels_source = [this]() -> std::shared_ptr<commands::ChannelContext const> {
+        auto const runtime = runtime_.load();
+        return runtime && active_.load() ? runtime->channels : nullptr;
+    };
+    commands::add_channel_commands(commands_, *api_, channels_source, k_plugin_id);
+    install_autocomplete_routes(router_, channels_source);
     web::install_account_routes(router_, logins_source, api_, [this](sync::Connected const& c) { welcome(c); });
     web::install_report_route(router_, api_, [this]() -> std::shared_ptr<store::Roster> {
         auto const runtime = runtime_.load();
@@ -434,6 +482,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.chat_writes_per_second = k_margin * static_cast<double>(config->chat_writes_per_minute) / 60.0;
     limits.tenant_reads_per_second = k_margin * limits.tenant_reads_per_second;
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
+    limits.team_requests_per_second = k_margin * static_cast<double>(config->team_requests_per_minute) / 60.0;
     limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
     runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits, observer);
 
@@ -539,6 +588,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     outbound.bot_user_id = bot_user_id_;
     outbound.max_file_size = config->max_file_size_to_teams;
     outbound.audience = runtime->audience;
+    outbound.channel_daily_limit = config->channel_daily_message_limit;
     runtime->outbound = std::make_shared<sync::Outbound>(outbound, api_, runtime->repos, runtime->logins,
                                                          runtime->graph, stats_, runtime->people);
 
@@ -672,6 +722,21 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             return {};
         },
         /*at_once=*/true);
+    {
+        auto logins = runtime->logins;
+        commands::TeamsDirectory directory{
+            [graph](std::string const& token) { return graph->list_joined_teams(token); },
+            [graph](std::string const& token, std::string const& team) { return graph->list_channels(token, team); }};
+        std::weak_ptr<subscriptions::Monitor> monitor_for_links = runtime->monitor;
+        runtime->channels = std::make_shared<commands::ChannelContext const>(commands::ChannelContext{
+            runtime->repos, [logins](MmUserId const& user) { return logins->access_token(user); }, directory,
+            [monitor_for_links] {
+                if (auto m = monitor_for_links.lock()) {
+                    m->wake();  // the leader makes or deletes the channel's subscription now (another node's within
+                                // its next pass)
+                }
+            }});
+    }
     runtime->admin = std::make_shared<commands::AdminContext const>(
         commands::AdminContext{runtime->repos, runtime->auth, [this] { return to_markdown(diagnostics()); },
                                explainer(planner_settings(*config), runtime->repos)});

@@ -54,11 +54,19 @@ mm::Command Dispatcher::registration(std::string icon_svg) const {
     using nlohmann::json;
     json subs = json::array();
     for (auto const& c : commands_) {
+        json arguments = json::array();
+        for (auto const& a : c.arguments) {
+            arguments.push_back(json{{"Name", ""},
+                                     {"HelpText", a.help},
+                                     {"Type", "DynamicList"},
+                                     {"Required", true},
+                                     {"Data", json{{"FetchURL", a.fetch_url}}}});
+        }
         subs.push_back(json{{"Trigger", c.name},
                             {"Hint", c.hint},
                             {"HelpText", c.help},
                             {"RoleID", c.admin_only ? k_role_admin : k_role_user},
-                            {"Arguments", json::array()},
+                            {"Arguments", std::move(arguments)},
                             {"SubCommands", json::array()}});
     }
     json const data{{"Trigger", k_trigger},

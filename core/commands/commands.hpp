@@ -21,6 +21,12 @@ struct Invocation {
     std::vector<std::string> words;
 };
 
+// An argument whose suggestions Mattermost fetches from the plugin as the user types (a dynamic list).
+struct DynamicArgument {
+    std::string help;
+    std::string fetch_url;  // "plugins/<plugin id>/…", asked with the user's session
+};
+
 struct SubCommand {
     std::string name;
     std::string hint;  // e.g. "[username]"
@@ -28,6 +34,8 @@ struct SubCommand {
     bool admin_only = false;
     // Returns the text of the ephemeral reply, or an error whose message is shown to the user.
     std::function<Result<std::string>(Invocation const&)> run;
+    // Autocomplete of the arguments, in order (none: the hint only).
+    std::vector<DynamicArgument> arguments{};
 };
 
 class Dispatcher {

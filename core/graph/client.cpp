@@ -449,6 +449,7 @@ struct Call {
     std::string content_type;
     Budget budget = Budget::none;
     std::string chat_id;
+    std::string team_id;                       // a channel's team: the request also takes a turn of the team's budget
     std::uint64_t Counters::* kind = nullptr;  // counted once per call, not per retry; names its endpoint class
     bool count_kind = true;                    // false for a download's redirect (its call was counted)
     std::size_t max_body = k_max_json;
@@ -541,7 +542,7 @@ struct Client::Impl {
 
     // The budgets that govern a request: its chat's first, then the tenant's.
     struct Wants {
-        std::array<detail::RateLimiter::Want, 2> list;
+        std::array<detail::RateLimiter::Want, 3> list;
         std::size_t n = 0;
     };
     Wants wants_of(Call const& call) const {
@@ -559,6 +560,9 @@ struct Client::Impl {
                 w.list[w.n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second};
                 break;
             case Budget::none: break;
+        }
+        if (call.budget != Budget::none && !call.team_id.empty()) {
+            w.list[w.n++] = {"team\n" + call.team_id, limits.team_requests_per_second};
         }
         return w;
     }
@@ -996,6 +1000,110 @@ Result<std::vector<AppSecret>> Client::list_app_secrets(std::string const& token
     return out;
 }
 
+// --- teams and channels ----------------------------------------------------------------------------------------------
+
+namespace {
+
+Result<TeamInfo> team_answer(json const& j, std::string const& what) {
+    std::string problem;
+    Fields f(j, "team", &problem);
+    TeamInfo t{f.str("id"), f.str("displayName")};
+    if (problem.empty() && !strings::is_guid(t.id)) {
+        problem = "team has no GUID id";
+    }
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, what + ": malformed answer: " + problem);
+    }
+    return t;
+}
+
+Result<ChannelInfo> channel_answer(json const& j, std::string const& what) {
+    std::string problem;
+    Fields f(j, "channel", &problem);
+    ChannelInfo c{f.id<TeamsThreadId>("id"), f.str("displayName"), f.str("membershipType")};
+    if (problem.empty() && c.id.empty()) {
+        problem = "channel has no id";
+    }
+    if (!problem.empty()) {
+        return fail(ErrorCode::internal, what + ": malformed answer: " + problem);
+    }
+    return c;
+}
+
+}  // namespace
+
+Result<std::vector<TeamInfo>> Client::list_joined_teams(std::string const& token, std::size_t max) {
+    std::vector<TeamInfo> out;
+    std::string url = impl_->api + "/me/joinedTeams";
+    while (!url.empty() && out.size() < max) {
+        Call call;
+        call.url = url;
+        call.token = token;
+        call.what = "GET joined teams";
+        json page;
+        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
+        json const* value = nullptr;
+        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
+        for (auto const& item : *value) {
+            if (out.size() >= max) {
+                break;
+            }
+            TeamInfo t;
+            MSTEAMS_TRY_ASSIGN(t, team_answer(item, call.what));
+            out.push_back(std::move(t));
+        }
+        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
+    }
+    return out;
+}
+
+Result<std::vector<ChannelInfo>> Client::list_channels(std::string const& token, std::string const& team_id,
+                                                       std::size_t max) {
+    std::vector<ChannelInfo> out;
+    std::string url = impl_->api + "/teams/" + detail::path_segment(team_id) + "/channels";
+    while (!url.empty() && out.size() < max) {
+        Call call;
+        call.url = url;
+        call.token = token;
+        call.what = "GET channels";
+        json page;
+        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
+        json const* value = nullptr;
+        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
+        for (auto const& item : *value) {
+            if (out.size() >= max) {
+                break;
+            }
+            ChannelInfo c;
+            MSTEAMS_TRY_ASSIGN(c, channel_answer(item, call.what));
+            out.push_back(std::move(c));
+        }
+        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
+    }
+    return out;
+}
+
+Result<TeamInfo> Client::get_team(std::string const& token, std::string const& team_id) {
+    Call call;
+    call.url = impl_->api + "/teams/" + detail::path_segment(team_id);
+    call.token = token;
+    call.what = "GET team";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    return team_answer(j, call.what);
+}
+
+Result<ChannelInfo> Client::get_channel(std::string const& token, std::string const& team_id,
+                                        TeamsThreadId const& channel_id) {
+    Call call;
+    call.url = impl_->api + "/teams/" + detail::path_segment(team_id) + "/channels/" + detail::path_segment(channel_id);
+    call.token = token;
+    call.what = "GET channel";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    return channel_answer(j, call.what);
+}
+
 Result<Chat> Client::get_chat(std::string const& token, TeamsThreadId const& chat_id, bool with_members) {
     Call call;
     call.url = impl_->api + "/chats/" + detail::path_segment(chat_id) + (with_members ? "?$expand=members" : "");
@@ -1087,47 +1195,95 @@ Result<std::vector<Chat>> Client::list_my_chats(std::string const& token, std::s
 
 namespace {
 
-std::string messages_path(std::string const& api, TeamsThreadId const& chat_id) {
-    return api + "/chats/" + detail::path_segment(chat_id) + "/messages";
+std::string messages_path(std::string const& api, Thread const& thread) {
+    if (thread.channel()) {
+        return api + "/teams/" + detail::path_segment(thread.team_id) + "/channels/" + detail::path_segment(thread.id) +
+               "/messages";
+    }
+    return api + "/chats/" + detail::path_segment(thread.id) + "/messages";
 }
 
-}  // namespace
+// One message's URL: in a channel, a reply's ("<root>/<reply>") goes through its root.
+std::string message_url(std::string const& api, Thread const& thread, TeamsMessageId const& id) {
+    if (thread.channel() && is_channel_reply(id)) {
+        auto const& text = id.str();
+        auto const slash = text.find('/');
+        return messages_path(api, thread) + "/" + detail::path_segment(std::string_view(text).substr(0, slash)) +
+               "/replies/" + detail::path_segment(std::string_view(text).substr(slash + 1));
+    }
+    return messages_path(api, thread) + "/" + detail::path_segment(id);
+}
 
-Result<ChatMessage> Client::get_message(std::string const& token, TeamsThreadId const& chat_id,
-                                        TeamsMessageId const& message_id) {
-    Call call;
-    call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id);
-    call.token = token;
-    call.budget = Budget::chat_read;
-    call.chat_id = chat_id.str();
-    call.kind = &Counters::message_gets;
-    call.what = "GET chat message";
-    json j;
-    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+// The budgets of a request about a thread's messages: the chat's or channel's, and a channel's team.
+void spend(Call& call, Budget budget, Thread const& thread) {
+    call.budget = budget;
+    call.chat_id = thread.id.str();
+    call.team_id = thread.team_id;
+}
+
+// A channel reply read from Graph gets the id the bridge knows it by (see Thread).
+void name_reply(ChatMessage& m, Thread const& thread) {
+    if (thread.channel() && !m.reply_to_id.empty() && !is_channel_reply(m.id)) {
+        m.id = channel_reply_id(m.reply_to_id, m.id);
+    }
+}
+
+// A parsed message answer, or the problem as an error.
+Result<ChatMessage> message_answer(json const& j, Thread const& thread, std::string const& what) {
     std::string problem;
     auto m = message_from(j, problem);
     if (!problem.empty()) {
-        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+        return fail(ErrorCode::internal, what + ": malformed answer: " + problem);
     }
+    name_reply(m, thread);
     m.raw_json = dump(j);
     return m;
 }
 
-Result<Client::Page> Client::list_messages_since(std::string const& token, TeamsThreadId const& chat_id,
-                                                 std::int64_t after_ms, std::size_t max_messages) {
+}  // namespace
+
+TeamsMessageId channel_reply_id(TeamsMessageId const& root, TeamsMessageId const& reply) {
+    return TeamsMessageId(root.str() + "/" + reply.str());
+}
+
+TeamsMessageId channel_root_of(TeamsMessageId const& id) {
+    auto const slash = id.str().find('/');
+    return slash == std::string::npos ? id : TeamsMessageId(id.str().substr(0, slash));
+}
+
+bool is_channel_reply(TeamsMessageId const& id) { return id.str().find('/') != std::string::npos; }
+
+Result<ChatMessage> Client::get_message(std::string const& token, Thread const& chat_id,
+                                        TeamsMessageId const& message_id) {
+    Call call;
+    call.url = message_url(impl_->api, chat_id, message_id);
+    call.token = token;
+    spend(call, Budget::chat_read, chat_id);
+    call.kind = &Counters::message_gets;
+    call.what = chat_id.channel() ? "GET channel message" : "GET chat message";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    return message_answer(j, chat_id, call.what);
+}
+
+Result<Client::Page> Client::list_messages_since(std::string const& token, Thread const& chat_id, std::int64_t after_ms,
+                                                 std::size_t max_messages) {
     return list_messages(token, chat_id, after_ms, max_messages, Keep::newest);
 }
 
-Result<Client::Page> Client::list_oldest_messages_since(std::string const& token, TeamsThreadId const& chat_id,
+Result<Client::Page> Client::list_oldest_messages_since(std::string const& token, Thread const& chat_id,
                                                         std::int64_t after_ms, std::size_t max_messages) {
     return list_messages(token, chat_id, after_ms, max_messages, Keep::oldest);
 }
 
-Result<Client::Page> Client::list_messages(std::string const& token, TeamsThreadId const& chat_id,
-                                           std::int64_t after_ms, std::size_t max_messages, Keep keep) {
+Result<Client::Page> Client::list_messages(std::string const& token, Thread const& chat_id, std::int64_t after_ms,
+                                           std::size_t max_messages, Keep keep) {
     Page out;
     if (max_messages == 0) {
         return out;
+    }
+    if (chat_id.channel()) {
+        return list_channel_messages(token, chat_id, after_ms, max_messages, keep);
     }
     std::string url = messages_path(impl_->api, chat_id) + "?$top=" + std::to_string(k_page_size) +
                       "&$orderby=" + strings::url_encode("lastModifiedDateTime desc") +
@@ -1140,8 +1296,7 @@ Result<Client::Page> Client::list_messages(std::string const& token, TeamsThread
         Call call;
         call.url = url;
         call.token = token;
-        call.budget = Budget::chat_read;
-        call.chat_id = chat_id.str();
+        spend(call, Budget::chat_read, chat_id);
         call.kind = &Counters::message_lists;
         call.what = "GET chat messages";
         json page;
@@ -1182,55 +1337,120 @@ Result<Client::Page> Client::list_messages(std::string const& token, TeamsThread
     return out;
 }
 
-Result<ChatMessage> Client::send_message(std::string const& token, TeamsThreadId const& chat_id,
-                                         NewMessage const& message) {
+Result<Client::Page> Client::list_channel_messages(std::string const& token, Thread const& channel,
+                                                   std::int64_t after_ms, std::size_t max_messages, Keep keep) {
+    // Graph lists a channel's roots newest first, each with its replies ($expand=replies), and takes no $filter:
+    // pages are read until a whole page of roots was written before the window, and what changed after after_ms is
+    // kept. A reply does not move its root's lastModifiedDateTime, so roots are judged by when they were written.
+    constexpr std::size_t k_max_pages = 40;
+    std::int64_t const oldest_root = after_ms - k_channel_thread_window_ms;
+    std::vector<ChatMessage> found;
+    std::string url = messages_path(impl_->api, channel) + "?$top=" + std::to_string(k_page_size) + "&$expand=replies";
+    for (std::size_t pages = 0; !url.empty() && pages < k_max_pages; ++pages) {
+        Call call;
+        call.url = url;
+        call.token = token;
+        spend(call, Budget::chat_read, channel);
+        call.kind = &Counters::message_lists;
+        call.what = "GET channel messages";
+        json page;
+        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
+        json const* value = nullptr;
+        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
+        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
+        bool recent = false;
+        for (auto const& item : *value) {
+            ChatMessage root;
+            MSTEAMS_TRY_ASSIGN(root, message_answer(item, channel, call.what));
+            recent = recent || root.created_at >= oldest_root;
+            if (item.contains("replies") && item["replies"].is_array()) {
+                for (auto const& r : item["replies"]) {
+                    ChatMessage reply;
+                    MSTEAMS_TRY_ASSIGN(reply, message_answer(r, channel, call.what));
+                    if (reply.reply_to_id.empty()) {
+                        reply.reply_to_id = channel_root_of(root.id);
+                        name_reply(reply, channel);
+                    }
+                    if (reply.last_modified_at >= after_ms) {
+                        found.push_back(std::move(reply));
+                    }
+                }
+            }
+            if (root.last_modified_at >= after_ms) {
+                found.push_back(std::move(root));
+            }
+        }
+        if (!recent) {
+            break;
+        }
+    }
+    std::stable_sort(found.begin(), found.end(),
+                     [](auto const& a, auto const& b) { return a.last_modified_at < b.last_modified_at; });
+    Page out;
+    if (found.size() > max_messages) {
+        out.truncated = true;
+        if (keep == Keep::oldest) {
+            found.resize(max_messages);
+        } else {
+            found.erase(found.begin(), found.end() - static_cast<std::ptrdiff_t>(max_messages));
+        }
+    }
+    out.messages = std::move(found);
+    return out;
+}
+
+Result<ChatMessage> Client::send_message(std::string const& token, Thread const& chat_id, NewMessage const& message) {
+    if (!message.reply_to.empty() && !chat_id.channel()) {
+        return fail(ErrorCode::invalid_argument, "POST chat message: only channel messages have replies");
+    }
     Call call;
     call.method = "POST";
-    call.url = messages_path(impl_->api, chat_id);
+    call.url = message.reply_to.empty()
+                   ? messages_path(impl_->api, chat_id)
+                   : message_url(impl_->api, chat_id, channel_root_of(message.reply_to)) + "/replies";
     call.token = token;
     call.body = dump(message_body(message));
     call.content_type = "application/json";
-    call.budget = Budget::chat_post;
-    call.chat_id = chat_id.str();
+    spend(call, Budget::chat_post, chat_id);
     call.kind = &Counters::message_posts;
     call.idempotent = false;  // a second POST is a second message
-    call.what = "POST chat message";
+    call.what = chat_id.channel() ? (message.reply_to.empty() ? "POST channel message" : "POST channel reply")
+                                  : "POST chat message";
     json j;
     MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200, 201}));
-    std::string problem;
-    auto m = message_from(j, problem);
-    if (!problem.empty()) {
-        return fail(ErrorCode::internal, call.what + ": malformed answer: " + problem);
+    auto m = message_answer(j, chat_id, call.what);
+    if (m && chat_id.channel() && !message.reply_to.empty() && !is_channel_reply(m->id)) {
+        m->id = channel_reply_id(channel_root_of(message.reply_to), m->id);  // an answer without replyToId
     }
-    m.raw_json = dump(j);
     return m;
 }
 
-Status Client::update_message(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
+Status Client::update_message(std::string const& token, Thread const& chat_id, TeamsMessageId const& message_id,
                               NewMessage const& message) {
     Call call;
     call.method = "PATCH";
-    call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id);
+    call.url = message_url(impl_->api, chat_id, message_id);
     call.token = token;
     call.body = dump(message_body(message));
     call.content_type = "application/json";
-    call.budget = Budget::chat_write;
-    call.chat_id = chat_id.str();
+    spend(call, Budget::chat_write, chat_id);
     call.kind = &Counters::message_writes;
     call.idempotent = true;  // the same body again
-    call.what = "PATCH chat message";
+    call.what = chat_id.channel() ? "PATCH channel message" : "PATCH chat message";
     return impl_->status_call(call, {200, 204});
 }
 
-Status Client::soft_delete_message(std::string const& token, TeamsUserId const& user_id, TeamsThreadId const& chat_id,
+Status Client::soft_delete_message(std::string const& token, TeamsUserId const& user_id, Thread const& chat_id,
                                    TeamsMessageId const& message_id) {
     Call call;
     call.method = "POST";
-    call.url = impl_->api + "/users/" + detail::path_segment(user_id) + "/chats/" + detail::path_segment(chat_id) +
-               "/messages/" + detail::path_segment(message_id) + "/softDelete";
+    // A chat message is deleted through its sender (/users/{u}/chats/…); a channel message where it is.
+    call.url = chat_id.channel() ? message_url(impl_->api, chat_id, message_id) + "/softDelete"
+                                 : impl_->api + "/users/" + detail::path_segment(user_id) + "/chats/" +
+                                       detail::path_segment(chat_id.id) + "/messages/" +
+                                       detail::path_segment(message_id) + "/softDelete";
     call.token = token;
-    call.budget = Budget::chat_write;
-    call.chat_id = chat_id.str();
+    spend(call, Budget::chat_write, chat_id);
     call.kind = &Counters::message_writes;
     call.idempotent = true;  // deleting a deleted message changes nothing
     call.what = "POST softDelete";
@@ -1239,16 +1459,15 @@ Status Client::soft_delete_message(std::string const& token, TeamsUserId const& 
 
 namespace {
 
-Call reaction_call(std::string const& api, std::string const& token, TeamsThreadId const& chat_id,
+Call reaction_call(std::string const& api, std::string const& token, Thread const& chat_id,
                    TeamsMessageId const& message_id, std::string const& reaction_type, char const* action) {
     Call call;
     call.method = "POST";
-    call.url = messages_path(api, chat_id) + "/" + detail::path_segment(message_id) + "/" + action;
+    call.url = message_url(api, chat_id, message_id) + "/" + action;
     call.token = token;
     call.body = dump(json{{"reactionType", reaction_type}});
     call.content_type = "application/json";
-    call.budget = Budget::chat_write;
-    call.chat_id = chat_id.str();
+    spend(call, Budget::chat_write, chat_id);
     call.kind = &Counters::message_writes;
     call.idempotent = true;  // one reaction of a kind per user: setting or unsetting it again changes nothing
     call.what = std::string("POST ") + action;
@@ -1257,13 +1476,13 @@ Call reaction_call(std::string const& api, std::string const& token, TeamsThread
 
 }  // namespace
 
-Status Client::set_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
+Status Client::set_reaction(std::string const& token, Thread const& chat_id, TeamsMessageId const& message_id,
                             std::string const& reaction_type) {
     return impl_->status_call(reaction_call(impl_->api, token, chat_id, message_id, reaction_type, "setReaction"),
                               {200, 204});
 }
 
-Status Client::unset_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
+Status Client::unset_reaction(std::string const& token, Thread const& chat_id, TeamsMessageId const& message_id,
                               std::string const& reaction_type) {
     return impl_->status_call(reaction_call(impl_->api, token, chat_id, message_id, reaction_type, "unsetReaction"),
                               {200, 204});
@@ -1271,14 +1490,13 @@ Status Client::unset_reaction(std::string const& token, TeamsThreadId const& cha
 
 // --- files -----------------------------------------------------------------------------------------------------------
 
-Result<std::string> Client::get_hosted_content(std::string const& token, TeamsThreadId const& chat_id,
+Result<std::string> Client::get_hosted_content(std::string const& token, Thread const& chat_id,
                                                TeamsMessageId const& message_id, std::string const& hosted_content_id) {
     Call call;
-    call.url = messages_path(impl_->api, chat_id) + "/" + detail::path_segment(message_id) + "/hostedContents/" +
+    call.url = message_url(impl_->api, chat_id, message_id) + "/hostedContents/" +
                detail::path_segment(hosted_content_id) + "/$value";
     call.token = token;
-    call.budget = Budget::chat_read;
-    call.chat_id = chat_id.str();
+    spend(call, Budget::chat_read, chat_id);
     call.kind = &Counters::file_downloads;
     call.what = "GET hosted content";
     return impl_->download(std::move(call));

@@ -134,6 +134,10 @@ struct UserPage {
     std::string next_link;
 };
 
+// How far back from where a channel is read its roots are looked at for new replies (list_oldest_messages_since):
+// Graph lists a channel's roots with their replies and no filter, so a read forward pages back this far.
+inline constexpr std::int64_t k_channel_thread_window_ms = 60LL * 60 * 1000;
+
 // The most users one GET /users page may hold ($top; Graph refuses 1,000).
 inline constexpr std::size_t k_max_user_page = 999;
 
@@ -150,8 +154,46 @@ struct Subscription {
     std::string encryption_certificate_id;
 };
 
+// A Teams conversation as Graph addresses it: a chat by its id (/chats/{id}), a channel by its team and its id
+// (/teams/{team}/channels/{id}). A chat id converts implicitly, so that chat callers name only the chat.
+//
+// In a channel, a reply is addressed through its root (…/messages/{root}/replies/{reply}): the client gives a reply
+// the id "<root>/<reply>" (channel_reply_id), which callers keep and hand back like any message id (the message map,
+// the inbox), and takes it apart again for the request. A root's id is its own.
+struct Thread {
+    TeamsThreadId id;
+    std::string team_id;  // channels only (a GUID); empty for a chat
+
+    Thread() = default;
+    Thread(TeamsThreadId chat) : id(std::move(chat)) {}  // NOLINT(google-explicit-constructor): a chat is a thread
+    Thread(std::string team, TeamsThreadId channel) : id(std::move(channel)), team_id(std::move(team)) {}
+    [[nodiscard]] bool channel() const noexcept { return !team_id.empty(); }
+};
+
+// The id under which the bridge knows a channel reply: "<root>/<reply>" (unique in its channel, and it says where
+// the reply is). A root keeps its own id.
+[[nodiscard]] TeamsMessageId channel_reply_id(TeamsMessageId const& root, TeamsMessageId const& reply);
+// The root of a channel message id ("<root>/<reply>" → root; a root → itself).
+[[nodiscard]] TeamsMessageId channel_root_of(TeamsMessageId const& id);
+// Whether the id is a channel reply's ("<root>/<reply>").
+[[nodiscard]] bool is_channel_reply(TeamsMessageId const& id);
+
+// A team or a channel as the user sees it (GET /me/joinedTeams, /teams/{t}/channels).
+struct TeamInfo {
+    std::string id;
+    std::string display_name;
+};
+struct ChannelInfo {
+    TeamsThreadId id;
+    std::string display_name;
+    std::string membership_type;  // standard, private, shared
+};
+
 // An outgoing chat message body.
 struct NewMessage {
+    // Channels: the root message this is a reply to (POST …/messages/{root}/replies); empty for a new root (and in
+    // chats).
+    TeamsMessageId reply_to{};
     std::string html;
     std::vector<Mention> mentions;
     std::vector<Attachment> attachments;  // reference attachments (files) and messageReference (quoted replies)
@@ -185,6 +227,9 @@ struct Limits {
     double chat_writes_per_second = 1.0;  // edit, delete, react per chat
     double tenant_reads_per_second = 20.0;
     double tenant_posts_per_second = 20.0;
+    // Channels: every request about a team's channel messages also takes a turn of the team's budget (Graph allows an
+    // app 4 requests per second on one team).
+    double team_requests_per_second = 4.0;
 };
 
 // Counts of what the client did, by kind, for metrics and the benchmark.
@@ -207,8 +252,9 @@ struct Counters {
     std::uint64_t waited_ms = 0;  // time spent waiting for a rate-limiter turn
 };
 
-// The chats part of Graph as the bridge's pipelines use it (delegated tokens): Client implements it, unit tests fake
-// it in memory.
+// The chats and channel messages of Graph as the bridge's pipelines use them (delegated tokens; channel messages
+// are read with the app token too): Client implements it, unit tests fake it in memory. The message calls take a
+// Thread: a chat, or a linked channel (see Thread for its replies).
 class ChatApi {
 public:
     virtual ~ChatApi() = default;
@@ -224,7 +270,7 @@ public:
     [[nodiscard]] virtual Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats) = 0;
 
     // Chat messages
-    [[nodiscard]] virtual Result<ChatMessage> get_message(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] virtual Result<ChatMessage> get_message(std::string const& token, Thread const& chat_id,
                                                           TeamsMessageId const& message_id) = 0;
     // Messages of a chat modified after `after_ms` (Unix ms), oldest first, at most `max_messages` (the newest
     // are kept when there are more; `truncated` says so). Graph compares more precisely than the milliseconds it
@@ -233,30 +279,31 @@ public:
         std::vector<ChatMessage> messages;
         bool truncated = false;
     };
-    [[nodiscard]] virtual Result<Page> list_messages_since(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] virtual Result<Page> list_messages_since(std::string const& token, Thread const& chat_id,
                                                            std::int64_t after_ms, std::size_t max_messages) = 0;
     // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
     // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
     // reading again from the newest of each chunk.
-    [[nodiscard]] virtual Result<Page> list_oldest_messages_since(std::string const& token,
-                                                                  TeamsThreadId const& chat_id, std::int64_t after_ms,
-                                                                  std::size_t max_messages) = 0;
-    [[nodiscard]] virtual Result<ChatMessage> send_message(std::string const& token, TeamsThreadId const& chat_id,
+    // In a channel (which Graph lists without $filter, roots newest first with their replies): the roots and replies
+    // changed after `after_ms`, among the roots written since an hour before it (k_channel_thread_window_ms): a
+    // reply to an older root is found by its notification only.
+    [[nodiscard]] virtual Result<Page> list_oldest_messages_since(std::string const& token, Thread const& chat_id,
+                                                                  std::int64_t after_ms, std::size_t max_messages) = 0;
+    [[nodiscard]] virtual Result<ChatMessage> send_message(std::string const& token, Thread const& chat_id,
                                                            NewMessage const& message) = 0;
-    [[nodiscard]] virtual Status update_message(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] virtual Status update_message(std::string const& token, Thread const& chat_id,
                                                 TeamsMessageId const& message_id, NewMessage const& message) = 0;
     // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
     [[nodiscard]] virtual Status soft_delete_message(std::string const& token, TeamsUserId const& user_id,
-                                                     TeamsThreadId const& chat_id,
-                                                     TeamsMessageId const& message_id) = 0;
-    [[nodiscard]] virtual Status set_reaction(std::string const& token, TeamsThreadId const& chat_id,
+                                                     Thread const& chat_id, TeamsMessageId const& message_id) = 0;
+    [[nodiscard]] virtual Status set_reaction(std::string const& token, Thread const& chat_id,
                                               TeamsMessageId const& message_id, std::string const& reaction_type) = 0;
-    [[nodiscard]] virtual Status unset_reaction(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] virtual Status unset_reaction(std::string const& token, Thread const& chat_id,
                                                 TeamsMessageId const& message_id, std::string const& reaction_type) = 0;
 
     // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
     // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
-    [[nodiscard]] virtual Result<std::string> get_hosted_content(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] virtual Result<std::string> get_hosted_content(std::string const& token, Thread const& chat_id,
                                                                  TeamsMessageId const& message_id,
                                                                  std::string const& hosted_content_id) = 0;
     [[nodiscard]] virtual Result<std::string> download_shared(std::string const& token,
@@ -322,6 +369,15 @@ public:
     [[nodiscard]] Result<std::vector<AppSecret>> list_app_secrets(std::string const& token,
                                                                   std::string const& client_id);
 
+    // Teams and channels as a user sees them (delegated token): the teams they belong to, a team's channels, one
+    // channel (not_found or permission_denied when the user cannot see it). At most `max` of each.
+    [[nodiscard]] Result<std::vector<TeamInfo>> list_joined_teams(std::string const& token, std::size_t max = 500);
+    [[nodiscard]] Result<std::vector<ChannelInfo>> list_channels(std::string const& token, std::string const& team_id,
+                                                                 std::size_t max = 500);
+    [[nodiscard]] Result<TeamInfo> get_team(std::string const& token, std::string const& team_id);
+    [[nodiscard]] Result<ChannelInfo> get_channel(std::string const& token, std::string const& team_id,
+                                                  TeamsThreadId const& channel_id);
+
     // Chats
     [[nodiscard]] Result<Chat> get_chat(std::string const& token, TeamsThreadId const& chat_id,
                                         bool with_members) override;
@@ -333,30 +389,30 @@ public:
     [[nodiscard]] Result<std::vector<Chat>> list_my_chats(std::string const& token, std::size_t max_chats) override;
 
     // Chat messages
-    [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] Result<ChatMessage> get_message(std::string const& token, Thread const& chat_id,
                                                   TeamsMessageId const& message_id) override;
-    [[nodiscard]] Result<Page> list_messages_since(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] Result<Page> list_messages_since(std::string const& token, Thread const& chat_id,
                                                    std::int64_t after_ms, std::size_t max_messages) override;
     // The same, keeping the oldest `max_messages` when there are more (`truncated`: newer ones remain). Pages through
     // everything since `after_ms` holding at most `max_messages`: a caller reads any gap in order, chunk by chunk,
     // reading again from the newest of each chunk.
-    [[nodiscard]] Result<Page> list_oldest_messages_since(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] Result<Page> list_oldest_messages_since(std::string const& token, Thread const& chat_id,
                                                           std::int64_t after_ms, std::size_t max_messages) override;
-    [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] Result<ChatMessage> send_message(std::string const& token, Thread const& chat_id,
                                                    NewMessage const& message) override;
-    [[nodiscard]] Status update_message(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] Status update_message(std::string const& token, Thread const& chat_id,
                                         TeamsMessageId const& message_id, NewMessage const& message) override;
     // POST /users/{user}/chats/{chat}/messages/{id}/softDelete (the caller is `user_id`).
     [[nodiscard]] Status soft_delete_message(std::string const& token, TeamsUserId const& user_id,
-                                             TeamsThreadId const& chat_id, TeamsMessageId const& message_id) override;
-    [[nodiscard]] Status set_reaction(std::string const& token, TeamsThreadId const& chat_id,
-                                      TeamsMessageId const& message_id, std::string const& reaction_type) override;
-    [[nodiscard]] Status unset_reaction(std::string const& token, TeamsThreadId const& chat_id,
+                                             Thread const& chat_id, TeamsMessageId const& message_id) override;
+    [[nodiscard]] Status set_reaction(std::string const& token, Thread const& chat_id, TeamsMessageId const& message_id,
+                                      std::string const& reaction_type) override;
+    [[nodiscard]] Status unset_reaction(std::string const& token, Thread const& chat_id,
                                         TeamsMessageId const& message_id, std::string const& reaction_type) override;
 
     // Files: a hosted content's bytes (pasted images) and a reference attachment's bytes (contentUrl is a
     // SharePoint/OneDrive URL, fetched through /shares/u!{base64url}/driveItem/content). too_large over the limit.
-    [[nodiscard]] Result<std::string> get_hosted_content(std::string const& token, TeamsThreadId const& chat_id,
+    [[nodiscard]] Result<std::string> get_hosted_content(std::string const& token, Thread const& chat_id,
                                                          TeamsMessageId const& message_id,
                                                          std::string const& hosted_content_id) override;
     [[nodiscard]] Result<std::string> download_shared(std::string const& token,
@@ -381,8 +437,10 @@ public:
 
 private:
     enum class Keep { newest, oldest };
-    [[nodiscard]] Result<Page> list_messages(std::string const& token, TeamsThreadId const& chat_id,
-                                             std::int64_t after_ms, std::size_t max_messages, Keep keep);
+    [[nodiscard]] Result<Page> list_messages(std::string const& token, Thread const& chat_id, std::int64_t after_ms,
+                                             std::size_t max_messages, Keep keep);
+    [[nodiscard]] Result<Page> list_channel_messages(std::string const& token, Thread const& channel,
+                                                     std::int64_t after_ms, std::size_t max_messages, Keep keep);
 
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -143,10 +143,15 @@ Result<http::Response> Entra::timed_send(http::Request req,
     return answer;
 }
 
-std::string Entra::delegated_scope() const {
+std::string Entra::delegated_scope(bool with_added) const {
     std::string scope = "openid profile offline_access";
     for (auto const* p : k_delegated_permissions) {
         scope += " " + app_.resource + "/" + p;
+    }
+    if (with_added) {
+        for (auto const* p : k_added_delegated_permissions) {
+            scope += " " + app_.resource + "/" + p;
+        }
     }
     return scope;
 }
@@ -213,8 +218,18 @@ Result<Token> Entra::redeem_code(std::string const& code, std::string const& red
 }
 
 Result<Token> Entra::refresh(std::string const& refresh_token) const {
-    return token_request("refresh_token", "grant_type=refresh_token&" + form_field("refresh_token", refresh_token) +
-                                              "&" + form_field("scope", delegated_scope()));
+    auto const form = [&](bool with_added) {
+        return "grant_type=refresh_token&" + form_field("refresh_token", refresh_token) + "&" +
+               form_field("scope", delegated_scope(with_added));
+    };
+    auto t = token_request("refresh_token", form(true));
+    // AADSTS65001: the tenant has not consented to a permission added since (k_added_delegated_permissions); the
+    // connection goes on with what it was granted. Any other refusal is the grant's.
+    if (!t && t.error().code == ErrorCode::permission_denied &&
+        t.error().message.find("AADSTS65001") != std::string::npos) {
+        return token_request("refresh_token", form(false));
+    }
+    return t;
 }
 
 Result<Token> Entra::app_token() {

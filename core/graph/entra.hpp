@@ -40,6 +40,14 @@ inline constexpr char const* k_delegated_permissions[] = {
     "ChannelMessage.Read.All",
 };
 
+// Asked for since linked channels (editing and deleting a channel message), at sign-in and at every refresh: Entra
+// issues any scope the app has consent for from an existing refresh token, so connections made before get it
+// without connecting again. Where the tenant has not consented to it yet, the refresh is asked again without it and
+// the connection keeps working (a channel edit then tells its author what is missing).
+inline constexpr char const* k_added_delegated_permissions[] = {
+    "ChannelMessage.ReadWrite",
+};
+
 struct Token {
     std::string access_token;     // secret
     std::string refresh_token;    // secret; empty for app tokens
@@ -98,7 +106,8 @@ private:
     // Sends `req`; with an observer, `report` is told its status (0: no answer) and latency.
     [[nodiscard]] Result<http::Response> timed_send(
         http::Request req, std::function<void(int, std::chrono::nanoseconds)> const& report) const;
-    [[nodiscard]] std::string delegated_scope() const;
+    // The delegated scopes asked for; `with_added`: k_added_delegated_permissions too.
+    [[nodiscard]] std::string delegated_scope(bool with_added = true) const;
 
     std::shared_ptr<http::Client> http_;
     App app_;

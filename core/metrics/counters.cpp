@@ -11,6 +11,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("notifications_unknown_subscription", notifications_unknown_subscription);
     add("notifications_wrong_tenant", notifications_wrong_tenant);
     add("notifications_malformed", notifications_malformed);
+    add("notifications_unlinked", notifications_unlinked);
     add("notification_batches_refused", notification_batches_refused);
     add("rich_unbridged", rich_unbridged);
     add("rich_applied", rich_applied);
@@ -56,6 +57,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("synthetic_users_promoted", synthetic_users_promoted);
     add("outbox_enqueued", outbox_enqueued);
     add("sent_posts", sent_posts);
+    add("outbound_channel_cap_holds", outbound_channel_cap_holds);
     add("sent_edits", sent_edits);
     add("sent_deletes", sent_deletes);
     add("sent_reactions", sent_reactions);

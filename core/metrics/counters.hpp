@@ -23,6 +23,7 @@ struct Counters {
     Counter notifications_unknown_subscription{0};
     Counter notifications_wrong_tenant{0};  // tenantId missing or not the configured tenant
     Counter notifications_malformed{0};
+    Counter notifications_unlinked{0};        // about a Teams channel that is not (or no longer) linked
     Counter notification_batches_refused{0};  // malformed bodies, database unavailable
     // rich notifications (resource data): refused at the webhook because of their batch's validationTokens (reason:
     // missing, malformed, signature, claims, expired); dropped unread because their chat has no connected member;
@@ -75,6 +76,8 @@ struct Counters {
     Counter sent_reactions{0};
     Counter sent_files{0};
     Counter relayed_posts{0};
+    // Linked channels: posts held because the channel reached Graph's messages per app per channel per day
+    Counter outbound_channel_cap_holds{0};
     Counter outbound_not_bridged{0};
     Counter outbound_not_connected{0};
     Counter outbound_failures{0};

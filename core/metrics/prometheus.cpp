@@ -163,6 +163,7 @@ void render_counters(Exposition& e, Counters const& c) {
             {{"reason", "unknown_subscription"}});
     counter("msteams_notifications_refused_total", refused, c.notifications_wrong_tenant, {{"reason", "wrong_tenant"}});
     counter("msteams_notifications_refused_total", refused, c.notifications_malformed, {{"reason", "malformed"}});
+    counter("msteams_notifications_refused_total", refused, c.notifications_unlinked, {{"reason", "unlinked"}});
     counter("msteams_notification_batches_refused_total",
             "Notification requests answered with an error (malformed bodies, database unavailable): Graph sends them "
             "again.",
@@ -207,6 +208,10 @@ void render_counters(Exposition& e, Counters const& c) {
     to_teams("reaction", c.sent_reactions);
     to_teams("file", c.sent_files);
 
+    counter("msteams_channel_daily_cap_holds_total",
+            "Posts to a linked channel held because the channel reached Graph's messages per app per day (sent "
+            "later, never dropped).",
+            c.outbound_channel_cap_holds);
     counter("msteams_echoes_dropped_total", "The bridge's own messages coming back from Teams, dropped.", c.echoes);
     counter("msteams_duplicates_dropped_total",
             "Notifications for changes already applied (Graph's redeliveries and the copies of a message), dropped.",

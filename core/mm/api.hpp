@@ -33,6 +33,9 @@ public:
     [[nodiscard]] virtual Result<User> get_user_by_email(std::string const& email) = 0;
     [[nodiscard]] virtual Result<User> get_user_by_username(std::string const& username) = 0;
     [[nodiscard]] virtual Result<bool> has_permission_to(MmUserId const& user_id, std::string const& permission) = 0;
+    // The permission in one channel (a channel admin has manage_channel_roles in theirs, say).
+    [[nodiscard]] virtual Result<bool> has_permission_to_channel(MmUserId const& user_id, MmChannelId const& channel_id,
+                                                                 std::string const& permission) = 0;
 
     [[nodiscard]] virtual Result<Channel> get_channel(MmChannelId const& id) = 0;
     [[nodiscard]] virtual Result<Channel> get_direct_channel(MmUserId const& user_a, MmUserId const& user_b) = 0;

@@ -193,6 +193,19 @@ Result<mm::User> ApiClient::get_user_by_username(std::string const& username) {
     return from_proto(r->user());
 }
 
+Result<bool> ApiClient::has_permission_to_channel(MmUserId const& user_id, MmChannelId const& channel_id,
+                                                  std::string const& permission) {
+    v1::PermissionRequest req;
+    req.set_user_id(user_id.str());
+    req.set_permission(permission);
+    req.set_channel_id(channel_id.str());
+    auto r = impl_->invoke("HasPermissionTo", &Impl::Stub::HasPermissionTo, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return r->value();
+}
+
 Result<bool> ApiClient::has_permission_to(MmUserId const& user_id, std::string const& permission) {
     v1::PermissionRequest req;
     req.set_user_id(user_id.str());

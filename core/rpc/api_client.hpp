@@ -28,6 +28,8 @@ public:
     Result<mm::User> get_user_by_email(std::string const& email) override;
     Result<mm::User> get_user_by_username(std::string const& username) override;
     Result<bool> has_permission_to(MmUserId const& user_id, std::string const& permission) override;
+    [[nodiscard]] Result<bool> has_permission_to_channel(MmUserId const& user_id, MmChannelId const& channel_id,
+                                                         std::string const& permission) override;
     Result<mm::Channel> get_channel(MmChannelId const& id) override;
     Result<mm::Channel> get_direct_channel(MmUserId const& user_a, MmUserId const& user_b) override;
     Result<mm::Post> create_post(mm::Post const& post) override;

@@ -184,13 +184,12 @@ Result<std::int64_t> PgInbox::size() {
 
 Result<std::int64_t> PgInbox::enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms) {
     Rows r;
-    MSTEAMS_TRY_ASSIGN(
-        r, db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
-                     "message_id) SELECT $1, '', $3, p.teams_thread_id, '' FROM msteams_portals p "
-                     "WHERE p.kind = $4 AND GREATEST(p.cursor_ms, p.created_at, p.heard_at) > $2 AND NOT EXISTS "
-                     "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
-                     "i.change_type = $3)",
-                     {num(now_ms), num(active_since), word(Change::catchup), word(PortalKind::chat)}));
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("INSERT INTO msteams_inbox (received_at, subscription_id, change_type, thread_id, "
+                                    "message_id) SELECT $1, '', $3, p.teams_thread_id, '' FROM msteams_portals p "
+                                    "WHERE GREATEST(p.cursor_ms, p.created_at, p.heard_at) > $2 AND NOT EXISTS "
+                                    "(SELECT 1 FROM msteams_inbox i WHERE i.thread_id = p.teams_thread_id AND "
+                                    "i.change_type = $3)",
+                                    {num(now_ms), num(active_since), word(Change::catchup)}));
     return r.affected();
 }
 

@@ -36,6 +36,7 @@ public:
     [[nodiscard]] Result<std::vector<MmPostId>> linked(std::vector<MmPostId> const& mm_post_ids) override;
     [[nodiscard]] Status mark_pending(MessageLink const& link) override;
     [[nodiscard]] Result<bool> sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) override;
+    [[nodiscard]] Result<std::int64_t> sent_since(TeamsThreadId const& thread_id, std::int64_t since_ms) override;
     [[nodiscard]] Status forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) override;
     [[nodiscard]] Status put(Tx& tx, MessageLink const& link) override;
 
@@ -96,6 +97,14 @@ Result<bool> PgMessages::sending_to(TeamsThreadId const& thread_id, std::int64_t
                                     "AND origin = $3 AND pending_since > $2 LIMIT 1",
                                     {thread_id, num(since_ms), word(Origin::mattermost)}));
     return !r.empty();
+}
+
+Result<std::int64_t> PgMessages::sent_since(TeamsThreadId const& thread_id, std::int64_t since_ms) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT count(*) AS n FROM msteams_messages WHERE teams_thread_id = $1 AND "
+                                    "mm_post_id IS NOT NULL AND origin = $3 AND teams_modified_at > $2",
+                                    {thread_id, num(since_ms), word(Origin::mattermost)}));
+    return r.integer(0, "n");
 }
 
 Status PgMessages::forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) {

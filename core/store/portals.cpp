@@ -31,6 +31,7 @@ public:
     [[nodiscard]] Result<std::optional<Portal>> by_thread(TeamsThreadId const& teams_thread_id) override;
     [[nodiscard]] Result<std::optional<Portal>> by_channel(MmChannelId const& mm_channel_id) override;
     [[nodiscard]] Result<Portal> add(Portal const& portal) override;
+    [[nodiscard]] Result<bool> remove(TeamsThreadId const& teams_thread_id) override;
     [[nodiscard]] Result<std::vector<Portal>> list(PortalKind kind) override;
     [[nodiscard]] Result<std::vector<Portal>> list_page(PortalKind kind, TeamsThreadId const& after,
                                                         std::size_t limit) override;
@@ -79,6 +80,12 @@ Result<Portal> PgPortals::add(Portal const& p) {
         return fail(ErrorCode::conflict, "the Mattermost channel is already bridged to another Teams conversation");
     }
     return *stored;
+}
+
+Result<bool> PgPortals::remove(TeamsThreadId const& teams_thread_id) {
+    Rows r;
+    MSTEAMS_TRY_ASSIGN(r, db_->exec("DELETE FROM msteams_portals WHERE teams_thread_id = $1", {teams_thread_id}));
+    return r.affected() > 0;
 }
 
 Result<std::vector<Portal>> PgPortals::list(PortalKind kind) {

@@ -41,6 +41,9 @@ public:
     // Inserts; when the thread already has a portal, returns that one; conflict when the channel is bridged to
     // another thread.
     [[nodiscard]] virtual Result<Portal> add(Portal const& portal) = 0;
+    // Removes a portal (a channel unlinked): what was bridged stays in the message map, so that the channel linked
+    // again finds its threads. False when there was none.
+    [[nodiscard]] virtual Result<bool> remove(TeamsThreadId const& teams_thread_id) = 0;
     // In creation order.
     [[nodiscard]] virtual Result<std::vector<Portal>> list(PortalKind kind) = 0;
     // Up to `limit` portals of the kind whose thread id comes after `after` (empty: from the first), by thread id: the
@@ -92,6 +95,9 @@ public:
     // Outbound sends in flight (recorded before the Graph request, removed when its link is committed) since
     // `since_ms`: their echoes must wait, and after a crash the sender looks in Teams before sending again.
     [[nodiscard]] virtual Result<bool> sending_to(TeamsThreadId const& thread_id, std::int64_t since_ms) = 0;
+    // How many messages the bridge sent to the thread that Teams last changed after `since_ms` (a linked channel's
+    // daily limit; a message changed since it was sent counts as recent: an overcount, never an undercount).
+    [[nodiscard]] virtual Result<std::int64_t> sent_since(TeamsThreadId const& thread_id, std::int64_t since_ms) = 0;
     [[nodiscard]] virtual Status forget(Tx& tx, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) = 0;
     // Sets the post id and modification time (insert or update); clears the pending marker.
     [[nodiscard]] virtual Status put(Tx& tx, MessageLink const& link) = 0;
@@ -145,8 +151,8 @@ public:
                                                      TeamsMessageId const& message_id, std::string const& error,
                                                      int attempts, std::int64_t now_ms) = 0;
     [[nodiscard]] virtual Result<std::int64_t> size() = 0;
-    // Queues a read forward of every chat portal active since `active_since` (its cursor or creation) that has no
-    // such read queued already; returns how many were queued.
+    // Queues a read forward of every portal (chat or linked channel) active since `active_since` (its cursor or
+    // creation) that has no such read queued already; returns how many were queued.
     [[nodiscard]] virtual Result<std::int64_t> enqueue_reconcile(std::int64_t active_since, std::int64_t now_ms) = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
+#include <set>
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
@@ -315,6 +317,11 @@ Status Monitor::renew_if_due(std::string const& token, store::SubscriptionRow& c
             return std::unexpected(renewed.error());
         }
         MSTEAMS_TRY(repos_.subscriptions->remove(current.id));
+        if (current.kind == store::SubscriptionKind::channel) {
+            current.id = {};  // maintain_channels makes it again
+            reasons.push_back("the subscription could not be renewed");
+            return {};
+        }
         MSTEAMS_TRY_ASSIGN(current, create(token, TeamsUserId(current.owner)));
         reasons.push_back("the subscription could not be renewed");
         return {};
@@ -346,8 +353,8 @@ Status Monitor::maintain(std::string const& token) {
     // Ours, no longer wanted or no longer usable: gone from Graph, removed, another resource or clientState.
     std::optional<store::SubscriptionRow> current;
     for (auto const& row : rows) {
-        if (row.kind == store::SubscriptionKind::user) {
-            continue;  // maintain_users
+        if (row.kind == store::SubscriptionKind::user || row.kind == store::SubscriptionKind::channel) {
+            continue;  // maintain_users, maintain_channels
         }
         // A rich subscription has a certificate; a basic one none.
         bool const wanted = settings_.enabled && row.kind == store::SubscriptionKind::chats &&
@@ -367,6 +374,11 @@ Status Monitor::maintain(std::string const& token) {
         MSTEAMS_TRY(forget(token, row.id, is_live(row.id)));
     }
     delete_unrecorded(token, rows, live);
+    // Linked channels are their admins' choice, whatever chat sync does; they come out of the budget first.
+    if (auto s = maintain_channels(token, rows, live); !s) {
+        ++stats_->subscription_failures;
+        log::warn("could not maintain the linked channels' Teams subscriptions", {{"error", s.error().message}});
+    }
     if (!settings_.enabled) {
         return maintain_users(token, rows, live);
     }
@@ -403,6 +415,106 @@ Status Monitor::maintain(std::string const& token) {
 }  // namespace msteams::subscriptions
 
 namespace msteams::subscriptions {
+
+std::string channel_resource(std::string const& team_id, TeamsThreadId const& channel_id) {
+    return "teams/" + team_id + "/channels/" + channel_id.str() + "/messages";
+}
+
+Result<store::SubscriptionRow> Monitor::create_channel(std::string const& token, store::Portal const& portal) {
+    graph::Subscription wanted;
+    wanted.resource = channel_resource(portal.teams_team_id, portal.teams_thread_id);
+    wanted.change_type = "created,updated,deleted";
+    wanted.notification_url = settings_.notification_url;
+    wanted.lifecycle_notification_url = settings_.lifecycle_url;
+    wanted.client_state = settings_.client_state;
+    wanted.expires_at = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lifetime).count();
+    graph::Subscription made;
+    MSTEAMS_TRY_ASSIGN(made, graph_->create_subscription(token, wanted));
+    store::SubscriptionRow row{made.id,
+                               store::SubscriptionKind::channel,
+                               wanted.resource,
+                               portal.teams_thread_id.str(),
+                               made.expires_at,
+                               now_ms(),
+                               store::SubscriptionState::active,
+                               client_state_hash_,
+                               {}};
+    MSTEAMS_TRY(repos_.subscriptions->put(row));
+    ++stats_->subscriptions_created;
+    log::info("created a linked channel's Teams subscription",
+              {{"subscription_id", made.id}, {"channel_id", portal.teams_thread_id}});
+    return row;
+}
+
+Status Monitor::catch_up_channel(TeamsThreadId const& channel_id, std::string const& reason) {
+    log::info("catching up with a linked Teams channel", {{"channel_id", channel_id}, {"reason", reason}});
+    return repos_.inbox->enqueue({store::InboxItem{0, now_ms(), {}, store::Change::catchup, channel_id, {}, 0}});
+}
+
+Status Monitor::maintain_channels(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
+                                  std::vector<graph::Subscription> const& live) {
+    auto const is_live = [&](SubscriptionId const& id) {
+        return std::any_of(live.begin(), live.end(), [&](auto const& s) { return s.id == id; });
+    };
+    std::vector<store::Portal> linked;
+    MSTEAMS_TRY_ASSIGN(linked, repos_.portals->list(store::PortalKind::channel));
+    std::map<std::string, store::Portal> wanted;  // by resource
+    for (auto const& p : linked) {
+        wanted.emplace(channel_resource(p.teams_team_id, p.teams_thread_id), p);
+    }
+    std::set<std::string> held;
+    std::set<std::string> lost;  // made again below, then caught up
+    for (auto row : rows) {
+        if (row.kind != store::SubscriptionKind::channel) {
+            continue;
+        }
+        auto const it = wanted.find(row.resource);
+        bool const usable =
+            it != wanted.end() && row.client_state_hash == client_state_hash_ && !held.contains(row.resource);
+        bool const gone = row.state == store::SubscriptionState::removed || !is_live(row.id);
+        if (usable && !gone) {
+            std::vector<std::string> reasons;
+            MSTEAMS_TRY(renew_if_due(token, row, reasons));
+            if (!row.id.empty()) {
+                held.insert(row.resource);
+            } else {
+                lost.insert(row.resource);
+            }
+            if (!reasons.empty() || row.state == store::SubscriptionState::missed) {
+                MSTEAMS_TRY(catch_up_channel(it->second.teams_thread_id, "Microsoft Graph missed notifications"));
+            }
+            continue;
+        }
+        if (usable) {
+            log::warn("a linked channel's Teams subscription is gone; creating it again",
+                      {{"subscription_id", row.id}});
+            lost.insert(row.resource);
+        }
+        // Unlinked (or unusable): deleted, so that Graph sends nothing more.
+        MSTEAMS_TRY(forget(token, row.id, is_live(row.id)));
+    }
+    for (auto const& [resource, portal] : wanted) {
+        if (held.contains(resource)) {
+            continue;
+        }
+        auto made = create_channel(token, portal);
+        if (!made) {
+            log::warn("could not create a linked channel's Teams subscription; trying again at the next pass",
+                      {{"channel_id", portal.teams_thread_id}, {"error", made.error().message}});
+            if (made.error().code == ErrorCode::permission_denied) {
+                ++stats_->subscription_quota_refusals;
+                break;  // the organization's quota, or the app's permissions: the next pass tries again
+            }
+            continue;
+        }
+        held.insert(resource);
+        // What was written before the subscription existed (since the link, or while it was lost) is read.
+        MSTEAMS_TRY(catch_up_channel(portal.teams_thread_id, lost.contains(resource) ? "the subscription was lost"
+                                                                                     : "the subscription was created"));
+    }
+    channel_subscriptions_ = held.size();
+    return {};
+}
 
 Result<Planner> load_planner(PlannerSettings const& settings, store::Planning& planning,
                              std::vector<store::SubscriptionRow> const& rows) {
@@ -466,7 +578,9 @@ Status Monitor::maintain_users(std::string const& token, std::vector<store::Subs
                       {{"subscription_id", row.id}, {"error", s.error().message}});
         }
     }
-    auto planner = load_planner(*settings_.planner, *repos_.planning, held);
+    auto planning_settings = *settings_.planner;
+    planning_settings.reserve += channel_subscriptions_;  // the linked channels' subscriptions count too
+    auto planner = load_planner(planning_settings, *repos_.planning, held);
     if (!planner) {
         return std::unexpected(planner.error());
     }

@@ -21,7 +21,8 @@
 #include "sync/certificates.hpp"
 
 // Keeps the Graph change-notification subscriptions the configuration asks for: on exactly one node of a cluster
-// (a lease in PostgreSQL), it creates the global chats subscription, renews it before it expires, reauthorizes it
+// (a lease in PostgreSQL), it creates the global chats subscription and one per linked channel, renews them before
+// they expire, reauthorizes it
 // when Graph asks, recreates it when Graph lost or removed it (and then has the chats caught up), and deletes
 // subscriptions of ours that are no longer wanted. Every node beats (msteams_nodes) while it runs; the leader finds
 // the nodes that died without stopping and has what their hooks may have lost recovered.
@@ -116,6 +117,14 @@ private:
     // The per-user subscriptions: those gone or unwanted deleted, the rest renewed, then the planner's changes made.
     [[nodiscard]] Status maintain_users(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
                                         std::vector<graph::Subscription> const& live);
+    // One subscription per linked channel (teams/{t}/channels/{c}/messages, replies included): made for each
+    // linked channel, renewed, made again when lost (then the channel is caught up from its cursor), deleted when the
+    // channel was unlinked. They count in the budget before the per-user ones.
+    [[nodiscard]] Status maintain_channels(std::string const& token, std::vector<store::SubscriptionRow> const& rows,
+                                           std::vector<graph::Subscription> const& live);
+    [[nodiscard]] Result<store::SubscriptionRow> create_channel(std::string const& token, store::Portal const& portal);
+    // Queues a read of the channel forward from its cursor.
+    [[nodiscard]] Status catch_up_channel(TeamsThreadId const& channel_id, std::string const& reason);
     // Carries out a plan; a 403 for the quota shrinks the budget (remembered) and ends it.
     [[nodiscard]] Status carry_out(std::string const& token, Plan const& plan, Planner& planner,
                                    std::vector<store::SubscriptionRow>& held);
@@ -142,6 +151,8 @@ private:
     std::atomic<bool> beating_{false};  // this node's heartbeat row exists (until stop)
     std::string pending_catch_up_;      // only touched by run_once's caller
     std::int64_t upkept_at_ = -1;       // only touched by run_once's caller; -1: never
+    std::size_t channel_subscriptions_ =
+        0;  // the linked channels' subscriptions held (only touched by run_once's caller)
 
     std::mutex mutex_;
     std::condition_variable cv_;

@@ -89,6 +89,18 @@ void merge_heard(std::vector<graph::ChatMessage>& messages, std::map<TeamsMessag
     heard.clear();
 }
 
+// A channel post's subject line, in bold above its text as Teams shows it (escaped like any Teams text).
+std::string with_subject(std::string const& subject, std::string text) {
+    if (subject.empty()) {
+        return text;
+    }
+    auto converted = convert::teams_to_markdown(subject, "text", {}, {});
+    if (!converted || converted->markdown.empty()) {
+        return text;
+    }
+    return "**" + converted->markdown + "**\n" + text;
+}
+
 // The Teams message a post was made from (the prop the bridge set); empty when it has none of that shape.
 TeamsMessageId posted_message_id(std::string const& props_json) {
     auto const props = json::parse(props_json, nullptr, false);
@@ -103,6 +115,10 @@ TeamsMessageId posted_message_id(std::string const& props_json) {
 // One thread's processing: the connected members whose tokens may read it, tried in turn.
 struct Inbound::Work {
     TeamsThreadId chat_id;
+    // How Graph addresses it: the chat, or a linked channel (with its team).
+    graph::Thread thread;
+    // A linked channel is read with the app's token (ChannelMessage.Read.All), not a member's.
+    graph::AppTokens* app = nullptr;
     // When the notifications of the batch arrived, by message (for the notification → post latency).
     std::vector<std::pair<TeamsMessageId, std::int64_t>> notified_at;
     std::vector<std::pair<TeamsUserId, MmUserId>> connected;
@@ -112,10 +128,20 @@ struct Inbound::Work {
     // Mirror mode, every connected member chose notifications only: these are told instead (Audience).
     bool notify_only = false;
     std::vector<std::pair<TeamsUserId, MmUserId>> recipients{};
-    [[nodiscard]] bool notifying(InboundMode mode) const { return mode == InboundMode::notifications || notify_only; }
+    // Linked channels are always mirrored.
+    [[nodiscard]] bool notifying(InboundMode mode) const {
+        return !thread.channel() && (mode == InboundMode::notifications || notify_only);
+    }
 
     template <class F>
     auto with_token(F&& call) -> decltype(call(std::string())) {
+        if (app != nullptr) {
+            auto t = app->app_token();
+            if (!t) {
+                return std::unexpected(t.error());
+            }
+            return call(t->access_token);
+        }
         Error last{ErrorCode::permission_denied, "no connected member of the chat can read it", 0, {}};
         while (member < connected.size()) {
             if (token.empty()) {
@@ -229,9 +255,14 @@ Result<bool> Inbound::run_once() {
 Status Inbound::schedule_catch_up(std::string const& reason) {
     std::vector<store::Portal> portals;
     MSTEAMS_TRY_ASSIGN(portals, repos_.portals->list(store::PortalKind::chat));
+    std::vector<store::Portal> channels;
+    MSTEAMS_TRY_ASSIGN(channels, repos_.portals->list(store::PortalKind::channel));
     std::vector<store::InboxItem> items;
     auto const now = now_ms();
     for (auto const& p : portals) {
+        items.push_back(store::InboxItem{0, now, {}, store::Change::catchup, p.teams_thread_id, {}, 0});
+    }
+    for (auto const& p : channels) {  // linked channels: read forward from their cursors
         items.push_back(store::InboxItem{0, now, {}, store::Change::catchup, p.teams_thread_id, {}, 0});
     }
     // Chats first seen while the bridge was away have no portal yet: a connected member's chats updated since the
@@ -446,8 +477,42 @@ Result<bool> Inbound::take_audience(Work& work, std::vector<TeamsUserId> const& 
     return true;
 }
 
+Result<Inbound::Outcome> Inbound::process_channel(std::vector<store::InboxItem> const& items,
+                                                  store::Portal const& portal, int attempts) {
+    // A linked channel: read with the app's token, posted as its authors (connected, matched or synthetic users),
+    // replies in their Mattermost threads. No transaction stays open across a network call, as for chats.
+    store::AutoCommit tx(*repos_.db);
+    Work work;
+    work.chat_id = portal.teams_thread_id;
+    work.thread = graph::Thread(portal.teams_team_id, portal.teams_thread_id);
+    work.app = entra_.get();
+    work.logins = logins_.get();
+    work.notified_at = notified_at(items);
+    auto plan = plan_reads(items);
+    std::int64_t echoed_to = 0;
+    MSTEAMS_TRY_ASSIGN(echoed_to, skip_known(tx, portal.teams_thread_id, plan));
+    std::optional<store::Portal> linked = portal;
+    if (plan.wanted.empty() && !plan.catch_up) {
+        if (echoed_to > 0) {
+            MSTEAMS_TRY(repos_.portals->advance_cursor(tx, portal.teams_thread_id, echoed_to));
+        }
+        return Outcome::done;
+    }
+    // A few notified messages are read one by one; a catch-up, or a burst, reads the channel forward (one list of
+    // roots with their replies answers for many).
+    constexpr std::size_t k_read_each_below = 3;
+    plan.each = !plan.catch_up && plan.wanted.size() < k_read_each_below;
+    std::map<TeamsMessageId, graph::ChatMessage> none;
+    return read_and_apply(tx, work, {}, linked, plan, none, echoed_to, attempts);
+}
+
 Result<Inbound::Outcome> Inbound::process(std::vector<store::InboxItem> const& items, int attempts) {
     auto const& chat_id = items.front().thread_id;
+    std::optional<store::Portal> linked;
+    MSTEAMS_TRY_ASSIGN(linked, repos_.portals->by_thread(chat_id));
+    if (linked && linked->kind == store::PortalKind::channel) {
+        return process_channel(items, *linked, attempts);  // a link is its admins' choice, whatever chat sync does
+    }
     if (settings_.mode == InboundMode::off) {
         stats_->skipped_sync_off += items.size();
         return Outcome::done;
@@ -622,6 +687,7 @@ Result<Inbound::Outcome> Inbound::apply_heard(store::Tx& tx, Work& work, std::ve
 Result<Inbound::Work> Inbound::readers(TeamsThreadId const& chat_id, std::vector<TeamsUserId> const& members) {
     Work work;
     work.chat_id = chat_id;
+    work.thread = chat_id;
     work.logins = logins_.get();
     for (auto const& m : members) {
         std::optional<MmUserId> mm;
@@ -637,7 +703,7 @@ Result<bool> Inbound::read_chunk(Work& work, std::int64_t after, std::vector<Tea
                                  std::vector<graph::ChatMessage>& messages) {
     graph::ChatApi::Page page;
     MSTEAMS_TRY_ASSIGN(page, work.with_token([&](std::string const& token) {
-        return graph_->list_oldest_messages_since(token, work.chat_id, after, settings_.max_messages_per_read);
+        return graph_->list_oldest_messages_since(token, work.thread, after, settings_.max_messages_per_read);
     }));
     messages = std::move(page.messages);
     std::erase_if(wanted, [&](TeamsMessageId const& id) {
@@ -650,8 +716,7 @@ Status Inbound::read_each(Work& work, std::vector<TeamsMessageId> const& ids,
                           std::vector<graph::ChatMessage>& messages) {
     // A notified message older than the cursor's window (a late redelivery) is read on its own.
     for (auto const& id : ids) {
-        auto m =
-            work.with_token([&](std::string const& token) { return graph_->get_message(token, work.chat_id, id); });
+        auto m = work.with_token([&](std::string const& token) { return graph_->get_message(token, work.thread, id); });
         if (!m) {
             if (m.error().code == ErrorCode::not_found) {
                 ++stats_->duplicates;
@@ -782,6 +847,7 @@ Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, MmU
     if (converted) {
         text = std::move(converted->markdown);
         hosted = std::move(converted->hosted_content_ids);
+        text = with_subject(m.subject, std::move(text));
     } else {
         log::warn("could not convert a Teams message",
                   {{"chat_id", m.chat_id}, {"message_id", m.id}, {"error", converted.error().message}});
@@ -822,7 +888,8 @@ Result<std::string> Inbound::render(Work& work, graph::ChatMessage const& m, MmU
     for (auto const& hid : hosted) {
         ++image;
         deliver("image-" + std::to_string(image) + ".png", work.with_token([&](std::string const& token) {
-            return graph_->get_hosted_content(token, m.chat_id.empty() ? work.chat_id : m.chat_id, m.id, hid);
+            return graph_->get_hosted_content(
+                token, work.thread.channel() || m.chat_id.empty() ? work.thread : graph::Thread(m.chat_id), m.id, hid);
         }));
     }
     for (auto const& a : m.attachments) {
@@ -879,6 +946,12 @@ Result<MmPostId> Inbound::create_post(store::Tx& tx, Work& work, store::Portal c
     post.channel_id = portal.mm_channel_id;
     MSTEAMS_TRY_ASSIGN(post.message, render(work, m, author, portal.mm_channel_id, post.file_ids));
     post.message = prefix + post.message;
+    if (portal.kind == store::PortalKind::channel) {
+        // A channel reply goes into the Mattermost thread of its root ("<root>/<reply>").
+        if (graph::is_channel_reply(m.id)) {
+            MSTEAMS_TRY_ASSIGN(post.root_id, root_post(tx, portal, graph::channel_root_of(m.id)));
+        }
+    }
     // A quoted reply becomes a reply in the thread of the message it quotes.
     for (auto const& a : m.attachments) {
         if (a.content_type != "messageReference") {
@@ -916,6 +989,20 @@ Result<MmPostId> Inbound::create_post(store::Tx& tx, Work& work, store::Portal c
         }
     }
     return created.id;
+}
+
+Result<MmPostId> Inbound::root_post(store::Tx& tx, store::Portal const& portal, TeamsMessageId const& root) {
+    std::optional<store::MessageLink> target;
+    MSTEAMS_TRY_ASSIGN(target, repos_.messages->find(tx, portal.teams_thread_id, root));
+    if (!target || target->mm_post_id.empty() || target->deleted) {
+        return MmPostId();  // a root the bridge never posted (written before the link): the reply stands alone
+    }
+    auto const post = api_->get_post(target->mm_post_id);
+    if (!post) {
+        return post.error().code == ErrorCode::not_found ? Result<MmPostId>(MmPostId())
+                                                         : Result<MmPostId>(std::unexpected(post.error()));
+    }
+    return post->root_id.empty() ? post->id : post->root_id;
 }
 
 Status Inbound::reconcile(store::Tx& tx, Work& work, store::Portal const& portal, graph::ChatMessage const& m) {

@@ -86,7 +86,7 @@ public:
     // Takes one thread's ready items and applies them; false when there was nothing to do.
     [[nodiscard]] Result<bool> run_once();
 
-    // Queues a catch-up read of every chat portal that has a connected member (after downtime or a `missed`).
+    // Queues a catch-up read of every chat portal and linked channel (after downtime or a `missed`).
     [[nodiscard]] Status schedule_catch_up(std::string const& reason);
     // Queues a read forward of the chats active in the last day (notifications Graph lost without a word).
     [[nodiscard]] Status schedule_reconcile();
@@ -117,6 +117,12 @@ private:
                                                  std::int64_t echoed_to, int attempts);
     // Applies one chat's claimed items; `attempts` is how often they were claimed (this time included).
     [[nodiscard]] Result<Outcome> process(std::vector<store::InboxItem> const& items, int attempts);
+    // The same for a linked channel's items.
+    [[nodiscard]] Result<Outcome> process_channel(std::vector<store::InboxItem> const& items,
+                                                  store::Portal const& portal, int attempts);
+    // The Mattermost thread a channel reply goes into: its root's post (or that post's own root); empty when the
+    // root was never posted here or is gone.
+    [[nodiscard]] Result<MmPostId> root_post(store::Tx& tx, store::Portal const& portal, TeamsMessageId const& root);
     // Reconciles messages in order; one that keeps failing (after `attempts`) is set aside as a dead letter.
     // Adds the messages applied to the activity of the chat's connected members (the planner's ranking).
     void credit(Work const& work, std::vector<graph::ChatMessage> const& messages);

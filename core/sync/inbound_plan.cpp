@@ -47,6 +47,9 @@ ReadPlan plan_reads(std::vector<store::InboxItem> const& items) {
 
 std::optional<std::int64_t> read_forward_from(std::optional<store::Portal> const& portal, ReadPlan const& plan,
                                               std::int64_t overlap_ms) {
+    if (plan.each) {
+        return std::nullopt;
+    }
     if (portal && portal->cursor_ms > 0) {
         return portal->cursor_ms - overlap_ms;
     }

@@ -25,6 +25,9 @@ struct ReadPlan {
     // The chat has no Mattermost side yet and is read from discover_since: only messages written since then (or
     // notified) are its first posts, not older ones edited meanwhile.
     bool first_read = false;
+    // Read the notified messages one by one rather than forward (a linked channel's few notifications: Graph lists
+    // a channel's roots with all their replies, which costs more than a few single reads).
+    bool each = false;
 };
 
 // The Teams user ids in a one-on-one chat's id ("19:{a}_{b}@unq.gbl.spaces"); empty for other chats.
@@ -33,7 +36,8 @@ struct ReadPlan {
 [[nodiscard]] ReadPlan plan_reads(std::vector<store::InboxItem> const& items);
 
 // Where reading forward starts (Unix ms): the portal's cursor, else the discovery time, less `overlap_ms` (clock
-// skew between Graph's servers); nullopt when there is neither (the notified messages are read one by one).
+// skew between Graph's servers); nullopt when there is neither, or the plan reads each message (the notified messages
+// are read one by one).
 // Reading forward covers every change since, applied in the order they happened whatever order the notifications
 // came in (Graph does not keep it). However long the gap, it is read oldest first in chunks of at most
 // max_messages_per_read (memory stays bounded), each chunk applied and the cursor moved before the next is read.

@@ -220,6 +220,7 @@ private:
 // Where a post goes and as whom.
 struct Outbound::Target {
     TeamsThreadId chat_id;
+    graph::Thread thread;  // how Graph addresses it: the chat, or the linked channel with its team
     std::string token;
     TeamsUserId author_teams_id;
     TeamsUserId sender_teams_id;  // whose Teams account posts: the author's, or the bot's for a relay (empty: unknown)
@@ -335,10 +336,19 @@ std::optional<store::OutboxItem> outbox_item_for(OutboundEvent const& e, std::in
     return item;
 }
 
-Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
-    if (!settings_.enabled) {
-        return {};
+Result<bool> Outbound::bridged_channel(MmChannelId const& channel_id) {
+    bool direct = false;
+    MSTEAMS_TRY_ASSIGN(direct, is_direct_or_group(channel_id));
+    if (direct) {
+        return settings_.enabled;  // chats follow chat sync
     }
+    // A linked channel, whatever chat sync does (its link is asked for every time: unlinking stops it at once).
+    std::optional<store::Portal> portal;
+    MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_channel(channel_id));
+    return portal && portal->kind == store::PortalKind::channel;
+}
+
+Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
     std::vector<store::OutboxItem> items;
     auto const now = clock();
     for (auto const& e : events) {
@@ -352,9 +362,9 @@ Status Outbound::enqueue(std::vector<OutboundEvent> const& events) {
             MSTEAMS_TRY_ASSIGN(post, api_->get_post(item.post_id));
             item.channel_id = post.channel_id;
         }
-        bool direct = false;
-        MSTEAMS_TRY_ASSIGN(direct, is_direct_or_group(item.channel_id));
-        if (!direct) {
+        bool bridged = false;
+        MSTEAMS_TRY_ASSIGN(bridged, bridged_channel(item.channel_id));
+        if (!bridged) {
             continue;
         }
         items.push_back(std::move(item));
@@ -383,6 +393,17 @@ Result<bool> Outbound::run_once() {
         } else if (*wait) {
             ++stats_->outbound_order_waits;
             MSTEAMS_TRY(repos_.outbox->hold(item->id, now + k_order_wait_ms));
+            return true;
+        }
+    }
+    if (item->kind == store::OutboxKind::post) {
+        auto const held = channel_cap_hold(*item);
+        if (!held) {
+            return std::unexpected(held.error());
+        }
+        if (*held > 0) {
+            ++stats_->outbound_channel_cap_holds;
+            MSTEAMS_TRY(repos_.outbox->hold(item->id, *held));
             return true;
         }
     }
@@ -431,9 +452,16 @@ Result<bool> Outbound::run_once() {
 Result<bool> Outbound::earlier_post_in_flight(store::OutboxItem const& item) {
     std::vector<mm::Post> recent;
     MSTEAMS_TRY_ASSIGN(recent, api_->get_posts_since(item.channel_id, item.sort_at - k_lookback_ms));
-    // Only posts written before this one count; posts of the same millisecond have no order to keep.
+    // Only posts written before this one count; posts of the same millisecond have no order to keep. In a linked
+    // channel, only those written since the link: what was posted while it was not linked never goes to Teams.
+    std::int64_t since = item.sort_at - k_lookback_ms;
+    std::optional<store::Portal> linked;
+    MSTEAMS_TRY_ASSIGN(linked, repos_.portals->by_channel(item.channel_id));
+    if (linked && linked->kind == store::PortalKind::channel) {
+        since = std::max(since, linked->created_at);
+    }
     std::erase_if(recent, [&](mm::Post const& p) {
-        return p.id == item.post_id || p.create_at >= item.sort_at || p.create_at < item.sort_at - k_lookback_ms;
+        return p.id == item.post_id || p.create_at >= item.sort_at || p.create_at < since;
     });
     Unsent found;
     MSTEAMS_TRY_ASSIGN(found, unsent(recent));
@@ -638,7 +666,116 @@ Result<TeamsThreadId> Outbound::chat_with(std::string const& token, std::vector<
     return chat.id;
 }
 
+Result<graph::Thread> Outbound::thread_of(TeamsThreadId const& thread_id) {
+    std::optional<store::Portal> portal;
+    MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_thread(thread_id));
+    if (portal && portal->kind == store::PortalKind::channel) {
+        return graph::Thread(portal->teams_team_id, portal->teams_thread_id);
+    }
+    return graph::Thread(thread_id);
+}
+
+Result<std::int64_t> Outbound::channel_cap_hold(store::OutboxItem const& item) {
+    if (settings_.channel_daily_limit <= 0) {
+        return 0;
+    }
+    std::optional<store::Portal> portal;
+    MSTEAMS_TRY_ASSIGN(portal, repos_.portals->by_channel(item.channel_id));
+    if (!portal || portal->kind != store::PortalKind::channel) {
+        return 0;
+    }
+    // Graph takes at most so many messages a day from an app in one channel. The bridge counts what it sent there
+    // in the last 24 hours (the message map) and holds the channel's posts, in order, rather than have them refused.
+    constexpr std::int64_t k_day_ms = 24LL * 60 * 60 * 1000;
+    constexpr std::int64_t k_look_again_ms = 10'000;  // a count query; a new post of the channel looks sooner
+    auto const now = clock();
+    std::int64_t sent = 0;
+    MSTEAMS_TRY_ASSIGN(sent, repos_.messages->sent_since(portal->teams_thread_id, now - k_day_ms));
+    if (sent < settings_.channel_daily_limit) {
+        return 0;
+    }
+    // The channel is told once a day (by whichever node gets there first).
+    auto const first =
+        repos_.notices->claim("channel-daily-cap:" + item.channel_id.str() + ":" + std::to_string(now / k_day_ms), now);
+    if (first && *first) {
+        mm::Post notice;
+        notice.user_id = settings_.bot_user_id;
+        notice.channel_id = item.channel_id;
+        notice.message = "Microsoft Teams takes at most " + std::to_string(settings_.channel_daily_limit) +
+                         " messages a day from this bridge in one channel, and this channel has reached it. New "
+                         "messages here are kept, in order, and reach Teams as the day's count goes down.";
+        if (auto posted = api_->create_post(notice); !posted) {
+            log::warn("could not tell a linked channel it reached the daily limit",
+                      {{"channel_id", item.channel_id}, {"error", posted.error().message}});
+        }
+    }
+    log::info("a linked channel reached Graph's daily messages; holding its posts",
+              {{"channel_id", item.channel_id}, {"sent_last_day", std::to_string(sent)}});
+    return now + k_look_again_ms;
+}
+
+Result<std::optional<Outbound::Target>> Outbound::channel_target(store::OutboxItem const& item,
+                                                                 store::Portal const& portal) {
+    std::optional<store::TeamsUser> ghost;
+    MSTEAMS_TRY_ASSIGN(ghost, repos_.users->by_mm_id(item.user_id));
+    if (ghost && ghost->synthetic) {
+        return std::optional<Target>();  // synthetic users speak in Teams, not here
+    }
+    Target t;
+    t.chat_id = portal.teams_thread_id;
+    t.thread = graph::Thread(portal.teams_team_id, portal.teams_thread_id);
+    std::optional<TeamsUserId> author;
+    MSTEAMS_TRY_ASSIGN(author, teams_id_for(item.user_id));
+    t.author_teams_id = author.value_or(TeamsUserId());
+    auto token = logins_->access_token(item.user_id);
+    if (token) {
+        t.token = *token;
+        t.sender_teams_id = t.author_teams_id;
+        return std::optional<Target>(std::move(t));
+    }
+    if (!not_connected(token.error())) {
+        return std::unexpected(token.error());
+    }
+    // Not connected: the relay (the bot's Teams account) posts for them, with their name.
+    auto relay = logins_->access_token(settings_.bot_user_id);
+    if (!relay) {
+        if (!not_connected(relay.error())) {
+            return std::unexpected(relay.error());
+        }
+        ++stats_->outbound_not_connected;
+        tell(item.user_id, item.channel_id,
+             "This message was not sent to Microsoft Teams: your Mattermost account is not connected to Teams and "
+             "no system admin has connected the bridge's bot to post for you. Connect with `/msteams connect`.");
+        return std::optional<Target>();
+    }
+    t.token = *relay;
+    t.relay = true;
+    std::optional<store::Account> bot;
+    MSTEAMS_TRY_ASSIGN(bot, logins_->account(settings_.bot_user_id));
+    t.sender_teams_id = bot ? bot->teams_user_id : TeamsUserId();
+    return std::optional<Target>(std::move(t));
+}
+
 Result<std::optional<Outbound::Target>> Outbound::target(store::OutboxItem const& item) {
+    std::optional<store::Portal> linked;
+    MSTEAMS_TRY_ASSIGN(linked, repos_.portals->by_channel(item.channel_id));
+    if (linked && linked->kind == store::PortalKind::channel) {
+        return channel_target(item, *linked);
+    }
+    bool direct = false;
+    MSTEAMS_TRY_ASSIGN(direct, is_direct_or_group(item.channel_id));
+    if (!direct) {
+        return std::optional<Target>();  // a channel unlinked since it was queued: not sent
+    }
+    std::optional<Target> chat;
+    MSTEAMS_TRY_ASSIGN(chat, chat_target(item));
+    if (chat) {
+        chat->thread = chat->chat_id;
+    }
+    return chat;
+}
+
+Result<std::optional<Outbound::Target>> Outbound::chat_target(store::OutboxItem const& item) {
     // Every member must be someone in Teams (connected, matched or synthetic): then this DM/GM is a Teams chat.
     std::vector<MmUserId> members;
     MSTEAMS_TRY_ASSIGN(members, api_->get_channel_member_ids(item.channel_id, 0, k_max_members + 1));
@@ -750,12 +887,16 @@ Result<graph::NewMessage> Outbound::outgoing(nlohmann::json const& payload, stor
         out.html = "<p><b>" + strings::html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
     }
 
-    // A reply in a thread quotes the thread's root in Teams.
+    // A reply in a thread: in a channel, a Teams reply to the thread's root; in a chat, it quotes the root.
     auto const root_id = payload.is_object() ? text(payload, "root_id") : std::string();
     if (!root_id.empty()) {
         std::optional<store::MessageLink> root;
         MSTEAMS_TRY_ASSIGN(root, repos_.messages->by_post(MmPostId(root_id)));  // the post's own, from Mattermost
-        if (root && root->teams_thread_id == target.chat_id && !root->deleted) {
+        if (target.thread.channel()) {
+            if (root && root->teams_thread_id == target.chat_id && !root->deleted) {
+                out.reply_to = graph::channel_root_of(root->teams_message_id);
+            }
+        } else if (root && root->teams_thread_id == target.chat_id && !root->deleted) {
             graph::Attachment a;
             a.id = root->teams_message_id.str();
             a.content_type = "messageReference";
@@ -798,7 +939,7 @@ Result<std::optional<graph::ChatMessage>> Outbound::sent_before(store::Tx& tx, T
     auto const wanted = fingerprint(html, std::move(names));
     graph::ChatApi::Page page;
     MSTEAMS_TRY_ASSIGN(
-        page, graph_->list_messages_since(target.token, target.chat_id, pending_since - k_resend_window_ms, 200));
+        page, graph_->list_messages_since(target.token, target.thread, pending_since - k_resend_window_ms, 200));
     for (auto const& m : page.messages) {
         bool const same_sender = target.sender_teams_id.empty() || m.from.id == target.sender_teams_id;
         if (same_sender && m.deleted_at == 0 && m.message_type != "systemEventMessage" && fingerprint(m) == wanted) {
@@ -885,7 +1026,7 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
             MSTEAMS_TRY(repos_.messages->mark_pending(store::MessageLink{
                 t->chat_id, marker, {}, item.channel_id, store::Origin::mattermost, 0, clock(), false}));
         }
-        MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->chat_id, out));
+        MSTEAMS_TRY_ASSIGN(sent, graph_->send_message(t->token, t->thread, out));
     }
     auto const recorded = lease.finish([&](store::Tx& done) -> Status {
         MSTEAMS_TRY(repos_.messages->forget(done, t->chat_id, marker));
@@ -914,20 +1055,66 @@ Status Outbound::send_post(Lease& lease, store::OutboxItem const& item) {
     return {};
 }
 
+Result<std::optional<Outbound::Writer>> Outbound::writer_for(store::OutboxItem const& item,
+                                                             store::MessageLink const& link, char const* what) {
+    Writer w;
+    MSTEAMS_TRY_ASSIGN(w.thread, thread_of(link.teams_thread_id));
+    MSTEAMS_TRY_ASSIGN(w.author, teams_id_for(item.user_id));
+    auto token = logins_->access_token(item.user_id);
+    if (token) {
+        w.token = *token;
+        return std::optional<Writer>(std::move(w));
+    }
+    if (!not_connected(token.error())) {
+        return std::unexpected(token.error());
+    }
+    if (w.thread.channel()) {
+        // In a linked channel the relay posted the messages of those who are not connected: it changes them too.
+        auto relay = logins_->access_token(settings_.bot_user_id);
+        if (relay) {
+            w.token = *relay;
+            w.relay = true;
+            std::optional<store::Account> bot;
+            MSTEAMS_TRY_ASSIGN(bot, logins_->account(settings_.bot_user_id));
+            w.author = bot ? std::optional<TeamsUserId>(bot->teams_user_id) : std::nullopt;
+            return std::optional<Writer>(std::move(w));
+        }
+        if (!not_connected(relay.error())) {
+            return std::unexpected(relay.error());
+        }
+    }
+    tell(item.user_id, item.channel_id,
+         std::string("Your ") + what + " was not sent to Microsoft Teams because your account is not connected.");
+    return std::optional<Writer>();
+}
+
+bool Outbound::scope_missing(Error const& e, store::OutboxItem const& item, Writer const& w, char const* what) {
+    // Changing a channel message needs ChannelMessage.ReadWrite, which connections made before this version did not
+    // ask for (their refresh asks for it, but an admin may not have granted it yet): the author is told, the change
+    // stays in Mattermost.
+    if (!w.thread.channel() || e.code != ErrorCode::permission_denied) {
+        return false;
+    }
+    log::warn("Graph refused a change to a channel message", {{"post_id", item.post_id}, {"error", e.message}});
+    tell(item.user_id, item.channel_id,
+         std::string("Your ") + what +
+             " was not sent to Microsoft Teams: the Teams connection may not change channel messages (it lacks the "
+             "ChannelMessage.ReadWrite permission). A system admin can grant it to the app in Microsoft Entra ID; "
+             "then run `/msteams disconnect` and `/msteams connect`." +
+             (w.relay ? " (The message was posted by the bridge's bot for you.)" : ""));
+    return true;
+}
+
 Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
     std::optional<store::MessageLink> link;
     MSTEAMS_TRY_ASSIGN(link, repos_.messages->by_post(item.post_id));
     if (!link || link->origin != store::Origin::mattermost || link->deleted) {
         return {};
     }
-    auto token = logins_->access_token(item.user_id);
-    if (!token) {
-        if (not_connected(token.error())) {
-            tell(item.user_id, item.channel_id,
-                 "Your edit was not sent to Microsoft Teams because your account is not connected.");
-            return {};
-        }
-        return std::unexpected(token.error());
+    std::optional<Writer> w;
+    MSTEAMS_TRY_ASSIGN(w, writer_for(item, *link, "edit"));
+    if (!w) {
+        return {};
     }
     auto const payload = json::parse(item.payload, nullptr, false);
     auto converted = convert::markdown_to_teams(payload.is_object() ? text(payload, "message") : "", {});
@@ -936,8 +1123,20 @@ Status Outbound::send_edit(Lease& lease, store::OutboxItem const& item) {
     }
     graph::NewMessage out;
     out.html = converted->html;
+    if (w->relay) {
+        auto const author = api_->get_user(item.user_id);
+        auto const name =
+            author ? (author->first_name.empty() ? author->username : author->first_name + " " + author->last_name)
+                   : std::string("Someone");
+        out.html = "<p><b>" + strings::html_escape(name) + "</b> (from Mattermost):</p>" + out.html;
+    }
     MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
-    MSTEAMS_TRY(graph_->update_message(*token, link->teams_thread_id, link->teams_message_id, out));
+    if (auto s = graph_->update_message(w->token, w->thread, link->teams_message_id, out); !s) {
+        if (scope_missing(s.error(), item, *w, "edit")) {
+            return lease.finish([](store::Tx&) { return Status{}; });
+        }
+        return s;
+    }
     MSTEAMS_TRY(lease.finish([](store::Tx&) { return Status{}; }));
     ++stats_->sent_edits;
     return {};
@@ -949,18 +1148,17 @@ Status Outbound::send_delete(Lease& lease, store::OutboxItem const& item) {
     if (!link || link->origin != store::Origin::mattermost || link->deleted) {
         return {};
     }
-    std::optional<TeamsUserId> author;
-    MSTEAMS_TRY_ASSIGN(author, teams_id_for(item.user_id));
-    auto token = logins_->access_token(item.user_id);
-    if (!token || !author) {
-        if (!token && !not_connected(token.error())) {
-            return std::unexpected(token.error());
-        }
+    std::optional<Writer> w;
+    MSTEAMS_TRY_ASSIGN(w, writer_for(item, *link, "deletion"));
+    if (!w || !w->author) {
         return {};  // the author is not connected any more: Teams keeps the message
     }
     MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
-    auto const deleted = graph_->soft_delete_message(*token, *author, link->teams_thread_id, link->teams_message_id);
+    auto const deleted = graph_->soft_delete_message(w->token, *w->author, w->thread, link->teams_message_id);
     if (!deleted && deleted.error().code != ErrorCode::not_found) {
+        if (scope_missing(deleted.error(), item, *w, "deletion")) {
+            return lease.finish([](store::Tx&) { return Status{}; });
+        }
         return deleted;
     }
     link->deleted = true;
@@ -1000,12 +1198,14 @@ Status Outbound::send_reaction(Lease& lease, store::OutboxItem const& item, bool
         return std::unexpected(token.error());
     }
     store::ReactionLink r{item.post_id, item.user_id, emoji, *teams_user, *reaction};
+    graph::Thread thread;
+    MSTEAMS_TRY_ASSIGN(thread, thread_of(link->teams_thread_id));
     MSTEAMS_TRY(lease.begin_write(link->teams_thread_id));
     if (add) {
-        MSTEAMS_TRY(graph_->set_reaction(*token, link->teams_thread_id, link->teams_message_id, *reaction));
+        MSTEAMS_TRY(graph_->set_reaction(*token, thread, link->teams_message_id, *reaction));
         MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return repos_.reactions->add(done, r); }));
     } else {
-        MSTEAMS_TRY(graph_->unset_reaction(*token, link->teams_thread_id, link->teams_message_id, it->reaction_type));
+        MSTEAMS_TRY(graph_->unset_reaction(*token, thread, link->teams_message_id, it->reaction_type));
         MSTEAMS_TRY(lease.finish([&](store::Tx& done) { return repos_.reactions->remove(done, r); }));
     }
     ++stats_->sent_reactions;

@@ -22,7 +22,8 @@
 #include "sync/people.hpp"
 #include "sync/workers.hpp"
 
-// Mattermost → Teams. Hooks put posts, edits, deletes and reactions of DMs and GMs into the durable outbox (so a
+// Mattermost → Teams. Hooks put posts, edits, deletes and reactions of DMs, GMs and linked channels (thread replies
+// become Teams replies) into the durable outbox (so a
 // restart of the core or of the database loses nothing); one sender per channel drains it in order, as the
 // author, within Graph's limits (the Graph client waits its turn per chat and per tenant and retries 429s).
 // No transaction stays open across a Graph request: an item is claimed with a lease, each write to a Teams chat is
@@ -40,6 +41,9 @@ struct OutboundSettings {
     // Selective sync and notifications-only choices: a DM or GM is sent to Teams only when its chat is mirrored
     // (the author is told why not). Null: every DM or GM of people in Teams is.
     std::shared_ptr<Audience> audience{};
+    // Linked channels: Graph takes at most this many messages a day from the app in one channel (3,000); the
+    // channel's posts wait past it, in order, and the channel is told. 0: not counted.
+    std::int64_t channel_daily_limit = 3000;
 };
 
 // A hook event as the outbox needs it.
@@ -87,6 +91,28 @@ private:
     struct Target;
     class Lease;
     [[nodiscard]] Result<bool> is_direct_or_group(MmChannelId const& channel_id);
+    // Whether the channel's events go to Teams: a DM or GM while chat sync mirrors, a linked channel always.
+    [[nodiscard]] Result<bool> bridged_channel(MmChannelId const& channel_id);
+    // How Graph addresses a bridged thread: the chat, or the linked channel with its team.
+    [[nodiscard]] Result<graph::Thread> thread_of(TeamsThreadId const& thread_id);
+    // A post of a linked channel that reached Graph's daily messages: until when it waits (Unix ms); 0: it goes now.
+    [[nodiscard]] Result<std::int64_t> channel_cap_hold(store::OutboxItem const& item);
+    // Who changes a message the bridge sent (edits, deletes): its author, or in a linked channel the relay for an
+    // author who is not connected; nullopt (the author told) when nobody can.
+    struct Writer {
+        graph::Thread thread;
+        std::string token;
+        std::optional<TeamsUserId> author;  // whose account writes: the author's, or the relay's
+        bool relay = false;
+    };
+    [[nodiscard]] Result<std::optional<Writer>> writer_for(store::OutboxItem const& item,
+                                                           store::MessageLink const& link, char const* what);
+    // A channel change Graph refused for a missing permission: the author is told (true); anything else: false.
+    bool scope_missing(Error const& e, store::OutboxItem const& item, Writer const& w, char const* what);
+    [[nodiscard]] Result<std::optional<Target>> channel_target(store::OutboxItem const& item,
+                                                               store::Portal const& portal);
+    // A DM's or GM's chat (found or created), and who posts.
+    [[nodiscard]] Result<std::optional<Target>> chat_target(store::OutboxItem const& item);
     // True when the item's post must wait for a post of its channel written before it (within k_lookback_ms) that the
     // bridge would send but has not sent: one whose hook may still be on its way, one queued since the item was
     // claimed, or one whose hook was lost (queued now, as its hook would have: it goes first).

@@ -6,6 +6,7 @@
 #include "common/json_depth.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "sync/inbound_plan.hpp"
 
@@ -250,10 +251,17 @@ std::optional<store::InboxItem> Receiver::accept(nlohmann::json const& item, std
         ++stats_->notifications_unknown_subscription;
         return std::nullopt;
     }
-    if (ref->kind != store::PortalKind::chat) {
-        // Linked channels are not bridged by this build; their notifications are acknowledged and dropped.
-        ++stats_->notifications_malformed;
-        return std::nullopt;
+    if (ref->kind == store::PortalKind::channel) {
+        // A linked channel's: only while it is linked (an unlinked channel stops at once, whatever Graph still
+        // sends). A reply is queued as "<root>/<reply>", the id the bridge knows it by.
+        auto const portal = repos_.portals->by_thread(ref->thread_id);
+        if (portal && (!*portal || (*portal)->kind != store::PortalKind::channel)) {
+            ++stats_->notifications_unlinked;
+            return std::nullopt;
+        }
+        auto const id =
+            ref->reply_id.empty() ? ref->message_id : graph::channel_reply_id(ref->message_id, ref->reply_id);
+        return store::InboxItem{0, now, *subscription, *change, ref->thread_id, id, 0};
     }
     return store::InboxItem{0, now, *subscription, *change, ref->thread_id, ref->message_id, 0};
 }

@@ -19,7 +19,8 @@ namespace {
 
 using namespace msteams;
 
-// Known subscriptions and an inbox that is sometimes down; nothing else of the store is reached from the receiver.
+// Known subscriptions, linked channels and an inbox that is sometimes down; nothing else of the store is reached from
+// the receiver.
 class FuzzSubscriptions final : public store::Subscriptions {
 public:
     Result<std::vector<store::SubscriptionRow>> list() override { return std::vector<store::SubscriptionRow>(); }
@@ -51,6 +52,32 @@ public:
     }
     Result<std::int64_t> size() override { return 0; }
     Result<std::int64_t> enqueue_reconcile(std::int64_t, std::int64_t) override { return 0; }
+};
+
+// A Teams channel is linked when its id is long (the receiver keeps only linked channels' notifications).
+class FuzzPortals final : public store::Portals {
+public:
+    Result<std::optional<store::Portal>> by_thread(TeamsThreadId const& id) override {
+        if (id.str().size() % 2 == 0) {
+            return std::optional<store::Portal>();
+        }
+        return std::optional<store::Portal>(store::Portal{id, store::PortalKind::channel, "team", {}, {}, 0, 0});
+    }
+    Result<std::optional<store::Portal>> by_channel(MmChannelId const&) override { return std::nullopt; }
+    Result<store::Portal> add(store::Portal const& p) override { return p; }
+    Result<bool> remove(TeamsThreadId const&) override { return false; }
+    Result<std::vector<store::Portal>> list(store::PortalKind) override { return std::vector<store::Portal>(); }
+    Result<std::vector<store::Portal>> list_page(store::PortalKind, TeamsThreadId const&, std::size_t) override {
+        return std::vector<store::Portal>();
+    }
+    Result<std::int64_t> newest_chat_cursor() override { return 0; }
+    Status advance_cursor(store::Tx&, TeamsThreadId const&, std::int64_t) override { return {}; }
+    Status mark_heard(store::Tx&, TeamsThreadId const&, std::int64_t) override { return {}; }
+    Result<std::int64_t> version(store::Tx&, TeamsThreadId const&) override { return 0; }
+    Status begin_write(TeamsThreadId const&, std::int64_t) override { return {}; }
+    Status renew_write(TeamsThreadId const&, std::int64_t) override { return {}; }
+    Status end_write(store::Tx&, TeamsThreadId const&) override { return {}; }
+    Result<bool> unchanged(store::Tx&, TeamsThreadId const&, std::int64_t, std::int64_t) override { return true; }
 };
 
 // Rich items: a group chat is known when its id is long; a Teams user is connected when their id ends in an even digit.
@@ -95,6 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         r.subscriptions = std::make_shared<FuzzSubscriptions>();
         r.inbox = std::make_shared<FuzzInbox>();
         r.chats = std::make_shared<FuzzChats>();
+        r.portals = std::make_shared<FuzzPortals>();
         r.accounts = std::make_shared<FuzzAccounts>();
         return r;
     }();

@@ -66,6 +66,11 @@ public:
     Result<bool> has_permission_to(MmUserId const& user_id, std::string const& permission) override {
         return permission == "manage_system" && admins.contains(user_id.str());
     }
+    // Channel admins: "<user id>:<channel id>" pairs (system admins hold every channel permission).
+    Result<bool> has_permission_to_channel(MmUserId const& user_id, MmChannelId const& channel_id,
+                                           std::string const&) override {
+        return admins.contains(user_id.str()) || channel_admins.contains(user_id.str() + ":" + channel_id.str());
+    }
     Result<mm::Channel> get_channel(MmChannelId const&) override { return fail(ErrorCode::not_found, "no channel"); }
     Result<mm::Channel> get_direct_channel(MmUserId const&, MmUserId const&) override {
         return fail(ErrorCode::not_found, "no channel");
@@ -341,6 +346,7 @@ public:
     std::vector<mm::Command> commands;
     std::vector<mm::Bot> bots;
     std::set<std::string> admins;
+    std::set<std::string> channel_admins;
     bool fail_bot = false;
 };
 

@@ -152,32 +152,32 @@ public:
         }
         return out;
     }
-    Result<graph::ChatMessage> get_message(std::string const& token, TeamsThreadId const& chat_id,
+    Result<graph::ChatMessage> get_message(std::string const& token, graph::Thread const& chat_id,
                                            TeamsMessageId const& message_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("get_message", token));
         MSTEAMS_TRY(member(token, chat_id));
-        for (auto const& m : chats_[chat_id.str()].messages) {
+        for (auto const& m : chats_[chat_id.id.str()].messages) {
             if (m.id == message_id) {
                 return m;
             }
         }
         return fail(ErrorCode::not_found, "no such message");
     }
-    Result<Page> list_messages_since(std::string const& token, TeamsThreadId const& chat_id, std::int64_t after_ms,
+    Result<Page> list_messages_since(std::string const& token, graph::Thread const& chat_id, std::int64_t after_ms,
                                      std::size_t max_messages) override {
         return list("list_messages_since", token, chat_id, after_ms, max_messages, false);
     }
-    Result<Page> list_oldest_messages_since(std::string const& token, TeamsThreadId const& chat_id,
+    Result<Page> list_oldest_messages_since(std::string const& token, graph::Thread const& chat_id,
                                             std::int64_t after_ms, std::size_t max_messages) override {
         return list("list_oldest_messages_since", token, chat_id, after_ms, max_messages, true);
     }
-    Result<graph::ChatMessage> send_message(std::string const& token, TeamsThreadId const& chat_id,
+    Result<graph::ChatMessage> send_message(std::string const& token, graph::Thread const& chat_id,
                                             graph::NewMessage const& message) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("send_message", token));
         MSTEAMS_TRY(member(token, chat_id));
-        auto sent = append(chat_id.str(), user_of(token), message.html, message.attachments);
+        auto sent = append(chat_id.id.str(), user_of(token), message.html, message.attachments);
         if (lose_answer_) {
             lose_answer_ = false;
             Error lost{ErrorCode::unavailable, "the request timed out", 0, {}};
@@ -186,7 +186,7 @@ public:
         }
         return sent;
     }
-    Status update_message(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
+    Status update_message(std::string const& token, graph::Thread const& chat_id, TeamsMessageId const& message_id,
                           graph::NewMessage const& message) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("update_message", token));
@@ -199,7 +199,7 @@ public:
         m->last_edited_at = m->last_modified_at = tick();
         return {};
     }
-    Status soft_delete_message(std::string const& token, TeamsUserId const&, TeamsThreadId const& chat_id,
+    Status soft_delete_message(std::string const& token, TeamsUserId const&, graph::Thread const& chat_id,
                                TeamsMessageId const& message_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("soft_delete_message", token));
@@ -210,7 +210,7 @@ public:
         m->deleted_at = m->last_modified_at = tick();
         return {};
     }
-    Status set_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
+    Status set_reaction(std::string const& token, graph::Thread const& chat_id, TeamsMessageId const& message_id,
                         std::string const& reaction_type) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("set_reaction", token));
@@ -222,7 +222,7 @@ public:
         m->last_modified_at = now_;
         return {};
     }
-    Status unset_reaction(std::string const& token, TeamsThreadId const& chat_id, TeamsMessageId const& message_id,
+    Status unset_reaction(std::string const& token, graph::Thread const& chat_id, TeamsMessageId const& message_id,
                           std::string const& reaction_type) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("unset_reaction", token));
@@ -236,7 +236,7 @@ public:
         m->last_modified_at = tick();
         return {};
     }
-    Result<std::string> get_hosted_content(std::string const& token, TeamsThreadId const&, TeamsMessageId const&,
+    Result<std::string> get_hosted_content(std::string const& token, graph::Thread const&, TeamsMessageId const&,
                                            std::string const& hosted_content_id) override {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter("get_hosted_content", token));
@@ -279,8 +279,8 @@ private:
         }
         return {};
     }
-    Status member(std::string const& token, TeamsThreadId const& chat_id) {
-        auto const it = chats_.find(chat_id.str());
+    Status member(std::string const& token, graph::Thread const& chat_id) {
+        auto const it = chats_.find(chat_id.id.str());
         if (it == chats_.end()) {
             return fail(ErrorCode::not_found, "no such chat");
         }
@@ -299,8 +299,8 @@ private:
         }
         return nullptr;
     }
-    graph::ChatMessage* find(TeamsThreadId const& chat_id, TeamsMessageId const& id) {
-        return find(chat_id.str(), id.str());
+    graph::ChatMessage* find(graph::Thread const& chat_id, TeamsMessageId const& id) {
+        return find(chat_id.id.str(), id.str());
     }
     graph::ChatMessage& message(std::string const& chat_id, std::string const& id) { return *find(chat_id, id); }
 
@@ -319,13 +319,13 @@ private:
         return m;
     }
 
-    Result<Page> list(std::string const& method, std::string const& token, TeamsThreadId const& chat_id,
+    Result<Page> list(std::string const& method, std::string const& token, graph::Thread const& chat_id,
                       std::int64_t after_ms, std::size_t max_messages, bool oldest) {
         std::lock_guard lock(mutex_);
         MSTEAMS_TRY(enter(method, token));
         MSTEAMS_TRY(member(token, chat_id));
         std::vector<graph::ChatMessage> changed;
-        for (auto const& m : chats_[chat_id.str()].messages) {
+        for (auto const& m : chats_[chat_id.id.str()].messages) {
             if (m.last_modified_at > after_ms) {
                 changed.push_back(m);
             }

@@ -313,6 +313,10 @@ public:
         t().portals.push_back({portal, 0, 0});
         return portal;
     }
+    Result<bool> remove(TeamsThreadId const& id) override {
+        auto const held = lock();
+        return std::erase_if(t().portals, [&](auto const& r) { return r.portal.teams_thread_id == id; }) > 0;
+    }
     Result<std::vector<store::Portal>> list(store::PortalKind kind) override {
         auto const held = lock();
         std::vector<store::Portal> out;
@@ -481,6 +485,17 @@ public:
             }
         }
         return false;
+    }
+    Result<std::int64_t> sent_since(TeamsThreadId const& thread_id, std::int64_t since_ms) override {
+        auto const held = lock();
+        std::int64_t n = 0;
+        for (auto const& [key, m] : t().messages) {
+            if (key.first == thread_id && !m.mm_post_id.empty() && m.origin == store::Origin::mattermost &&
+                m.teams_modified_at > since_ms) {
+                ++n;
+            }
+        }
+        return n;
     }
     Status forget(store::Tx&, TeamsThreadId const& thread_id, TeamsMessageId const& message_id) override {
         auto const held = lock();
@@ -661,8 +676,7 @@ public:
             bool const queued = std::any_of(t().inbox.begin(), t().inbox.end(), [&](auto const& q) {
                 return q.item.thread_id == p.teams_thread_id && q.item.change_type == store::Change::catchup;
             });
-            if (p.kind == store::PortalKind::chat && std::max({p.cursor_ms, p.created_at, r.heard_at}) > active_since &&
-                !queued) {
+            if (std::max({p.cursor_ms, p.created_at, r.heard_at}) > active_since && !queued) {
                 items.push_back(store::InboxItem{0, now_ms, {}, store::Change::catchup, p.teams_thread_id, {}, 0});
             }
         }

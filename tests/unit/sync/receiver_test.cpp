@@ -99,6 +99,47 @@ TEST_CASE("receiver: valid notifications reach the inbox in one batch, forged an
     CHECK(stats->notification_batches_refused == 3);
 }
 
+TEST_CASE("receiver: a linked channel's roots and replies reach the inbox, an unlinked channel's stop there",
+          "[sync][pg]") {
+    TempDatabase temp;
+    auto repos = msteams::store::postgres_repositories(temp.open_migrated());
+    REQUIRE(repos.subscriptions->put({msteams::SubscriptionId("sub-c"), msteams::store::SubscriptionKind::channel,
+                                      "teams/t1/channels/19:linked@thread.tacv2/messages", "", 1, 1,
+                                      msteams::store::SubscriptionState::active, ""}));
+    REQUIRE(repos.portals->add({msteams::TeamsThreadId("19:linked@thread.tacv2"),
+                                msteams::store::PortalKind::channel,
+                                "t1",
+                                msteams::MmChannelId("mmchannel00000000000000001"),
+                                {},
+                                1,
+                                1}));
+    auto stats = std::make_shared<Stats>();
+    Receiver receiver(repos, k_secret, stats, [] {}, {});
+    auto const answer = receiver.changes(batch({
+        item("sub-c", k_secret, "teams('t1')/channels('19:linked@thread.tacv2')/messages('100')"),
+        item("sub-c", k_secret, "teams('t1')/channels('19:linked@thread.tacv2')/messages('100')/replies('101')"),
+        item("sub-c", k_secret, "teams('t1')/channels('19:other@thread.tacv2')/messages('7')"),
+    }));
+    CHECK(answer.status == 202);
+    CHECK(stats->notifications_accepted == 2);
+    CHECK(stats->notifications_unlinked == 1);
+    auto rows = repos.db->exec("SELECT thread_id, message_id FROM msteams_inbox ORDER BY id");
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 2);
+    CHECK(rows->text(0, "message_id") == "100");
+    CHECK(rows->text(1, "message_id") == "100/101");  // a reply is known by its root and its own id
+    CHECK(rows->text(1, "thread_id") == "19:linked@thread.tacv2");
+
+    // Unlinked: what Graph still sends stops at the webhook.
+    REQUIRE(repos.portals->remove(msteams::TeamsThreadId("19:linked@thread.tacv2")));
+    CHECK(
+        receiver
+            .changes(batch({item("sub-c", k_secret, "teams('t1')/channels('19:linked@thread.tacv2')/messages('102')")}))
+            .status == 202);
+    CHECK(stats->notifications_unlinked == 2);
+    CHECK(stats->notifications_accepted == 2);
+}
+
 TEST_CASE("receiver: lifecycle events mark the subscription for the monitor", "[sync][pg]") {
     TempDatabase temp;
     auto repos = msteams::store::postgres_repositories(temp.open_migrated());

@@ -809,7 +809,10 @@ func (e *Emulator) grantRefresh(w http.ResponseWriter, f url.Values, app appReg)
 			}
 			var want []string
 			for _, x := range gs {
-				if !contains(g.scopes, x) {
+				// A refresh token is bound to the user and the app, not to the scopes first asked for: Entra issues
+				// any scope the app has consent for now (a permission an admin granted since included), and refuses
+				// one it has not, or no longer has (AADSTS65001).
+				if !app.Delegated[x] {
 					code, aad, desc = "invalid_grant", 65001, fmt.Sprintf("The user or administrator has not consented to use the application with ID '%s'. Missing scope: %s.", app.ClientID, x)
 				}
 				want = append(want, x)

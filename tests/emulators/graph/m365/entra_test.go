@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365"
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
 )
 
@@ -330,4 +331,47 @@ func TestShortAccessTokenLifetime(t *testing.T) {
 		_, msg := r.graphErr(t)
 		return strings.Contains(msg, "expired")
 	})
+}
+
+// A refresh token is bound to the user and the app, not to the scopes first asked for: a permission the app was
+// granted since comes with the next refresh (no new sign-in), one it was never granted is refused with AADSTS65001.
+func TestRefreshIssuesScopesConsentedSince(t *testing.T) {
+	e := start(t)
+	const g = "https://graph.microsoft.com/"
+	v, c := pkce()
+	r := e.redeem(e.authorize(bianca, c, "openid offline_access "+g+"ChannelMessage.Send"), v)
+	if r.status != 200 {
+		t.Fatalf("redeem: %d %s", r.status, r.body)
+	}
+	rt := r.json(t)["refresh_token"].(string)
+	refresh := func(scope string) resp {
+		return e.do("POST", e.tokenURL(), "", url.Values{"grant_type": {"refresh_token"}, "client_id": {e.emu.ClientID},
+			"client_secret": {e.emu.ClientSecret}, "refresh_token": {rt}, "scope": {scope}})
+	}
+	r = refresh("openid offline_access " + g + "ChannelMessage.Send " + g + "ChannelMessage.ReadWrite")
+	if r.status != 200 {
+		t.Fatalf("refresh with a consented scope: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	if !strings.Contains(m["scope"].(string), g+"ChannelMessage.ReadWrite") {
+		t.Fatalf("the refreshed token lacks the scope granted since: %q", m["scope"])
+	}
+	rt = m["refresh_token"].(string)
+	// The app is not consented for ChannelMessage.ReadWrite any more: refused, and the grant still works without it.
+	var kept []string
+	for _, p := range m365.DefaultDelegatedPermissions {
+		if p != "ChannelMessage.ReadWrite" {
+			kept = append(kept, p)
+		}
+	}
+	if _, err := e.ctl.PatchApp(e.ctx, m365ctl.AppPatch{DelegatedPermissions: kept}); err != nil {
+		t.Fatal(err)
+	}
+	r = refresh("openid offline_access " + g + "ChannelMessage.Send " + g + "ChannelMessage.ReadWrite")
+	if got := tokenErr(t, r, 400, "invalid_grant"); got != 65001 {
+		t.Fatalf("unconsented scope: AADSTS%d", got)
+	}
+	if r := refresh("openid offline_access " + g + "ChannelMessage.Send"); r.status != 200 {
+		t.Fatalf("the grant without the unconsented scope: %d %s", r.status, r.body)
+	}
 }

@@ -597,3 +597,53 @@ func TestSlowEndpointRules(t *testing.T) {
 		t.Fatalf("slow endpoint: %+v", c.Delivery)
 	}
 }
+
+// Channel messages also count against the team (4 per second per app) and, for posts, the channel's 3,000 messages
+// per app per day; both are configurable like every limit.
+func TestChannelTeamAndDailyLimits(t *testing.T) {
+	e := start(t)
+	if err := e.ctl.EnableThrottle(e.ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	defaults, err := e.ctl.SetThrottle(e.ctx, m365ctl.ThrottleUpdate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := defaults.Limits["channelTeam.team"]; l.Count != 4 || l.PerSeconds != 1 {
+		t.Fatalf("team limit: %+v", l)
+	}
+	if l := defaults.Limits["channelMessageDaily.thread"]; l.Count != 3000 || l.PerSeconds != 86400 {
+		t.Fatalf("daily limit: %+v", l)
+	}
+	fast := m365ctl.Limit{Count: 100, PerSeconds: 1}
+	e.ctl.SetThrottle(e.ctx, m365ctl.ThrottleUpdate{Limits: map[string]m365ctl.Limit{
+		"channelMessagePost.thread": fast, "channelMessagePost.userThread": fast, "channelMessageGet.thread": fast,
+		"channelTeam.team": {Count: 3, PerSeconds: 60}, "channelMessageDaily.thread": {Count: 2, PerSeconds: 86400}}})
+	ch := generalChannel(t, e)
+	at, _ := e.userToken(adele)
+	base := "/teams/" + teamID + "/channels/" + ch + "/messages"
+	post := func() resp {
+		return e.graph("POST", base, at, map[string]any{"body": map[string]any{"content": "hi"}})
+	}
+	if r := post(); r.status != 201 {
+		t.Fatalf("first post: %d %s", r.status, r.body)
+	}
+	if r := post(); r.status != 201 {
+		t.Fatalf("second post: %d %s", r.status, r.body)
+	}
+	r := post()
+	if r.status != 429 || r.json(t)["error"].(map[string]any)["innerError"].(map[string]any)["limit"] != "channelMessageDaily.thread" {
+		t.Fatalf("the channel's day is full: %d %s", r.status, r.body)
+	}
+	if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 3600 {
+		t.Fatalf("Retry-After of a full day: %q", r.header.Get("Retry-After"))
+	}
+	// A read of the team's channels takes the team's third turn; the fourth request waits.
+	if r := e.graph("GET", base, at, nil); r.status != 200 {
+		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+	r = e.graph("GET", base, at, nil)
+	if r.status != 429 || r.json(t)["error"].(map[string]any)["innerError"].(map[string]any)["limit"] != "channelTeam.team" {
+		t.Fatalf("the team's budget: %d %s", r.status, r.body)
+	}
+}

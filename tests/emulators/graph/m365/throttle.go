@@ -3,6 +3,7 @@ package m365
 import (
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,26 +42,30 @@ func DefaultThrottleConfig() ThrottleConfig {
 		"channelMessagePost.userThread": per(1, s),
 		"channelMessageOther.app":       per(30, s),
 		"channelMessageOther.thread":    per(1, s),
-		"chatCreate.app":                per(20, s),
-		"chatMember.app":                per(30, s),
-		"chatMember.thread":             per(4, time.Minute),
-		"chatList.user":                 per(5, s),
-		"chatList.app":                  per(30, s),
-		"teamGet.app":                   per(30, s),
-		"teamGet.team":                  per(4, s),
-		"teamMembers.app":               per(60, s),
-		"allMessages.app":               per(200, s),
-		"activity.app":                  per(5, s),
-		"activity.thread":               per(1, s),
-		"activityRecipients.app":        per(2, s),
-		"teamsOtherGet.app":             per(30, s),
-		"teamsOtherGet.thread":          per(1, s),
-		"teamsOther.app":                per(30, s),
-		"identity.app":                  per(3500, 10*s),
-		"subscriptionWrite.app":         per(1000, 20*s),
-		"subscriptionWrite.all":         per(5000, 20*s),
-		"subscriptionRead.all":          per(5000, 20*s),
-		"files.app":                     per(1250, 60*s),
+		// Every request about a team's channel messages also counts against 4 per second per app on the team,
+		// and a channel takes at most 3,000 messages (roots and replies) per app per day.
+		"channelTeam.team":           per(4, s),
+		"channelMessageDaily.thread": per(3000, 24*time.Hour),
+		"chatCreate.app":             per(20, s),
+		"chatMember.app":             per(30, s),
+		"chatMember.thread":          per(4, time.Minute),
+		"chatList.user":              per(5, s),
+		"chatList.app":               per(30, s),
+		"teamGet.app":                per(30, s),
+		"teamGet.team":               per(4, s),
+		"teamMembers.app":            per(60, s),
+		"allMessages.app":            per(200, s),
+		"activity.app":               per(5, s),
+		"activity.thread":            per(1, s),
+		"activityRecipients.app":     per(2, s),
+		"teamsOtherGet.app":          per(30, s),
+		"teamsOtherGet.thread":       per(1, s),
+		"teamsOther.app":             per(30, s),
+		"identity.app":               per(3500, 10*s),
+		"subscriptionWrite.app":      per(1000, 20*s),
+		"subscriptionWrite.all":      per(5000, 20*s),
+		"subscriptionRead.all":       per(5000, 20*s),
+		"files.app":                  per(1250, 60*s),
 	}}
 }
 
@@ -185,6 +190,12 @@ func (c *call) throttleCost(category, thread string, cost float64) bool {
 	}
 	if user != "" {
 		keys = append(keys, [2]string{category + ".user", category + ".user|" + user})
+	}
+	if tid := c.r.PathValue("tid"); tid != "" && strings.HasPrefix(category, "channelMessage") {
+		keys = append(keys, [2]string{"channelTeam.team", "channelTeam.team|" + app + "|" + tid})
+		if category == "channelMessagePost" {
+			keys = append(keys, [2]string{"channelMessageDaily.thread", "channelMessageDaily.thread|" + app + "|" + thread})
+		}
 	}
 	if thread != "" {
 		keys = append(keys, [2]string{category + ".thread", category + ".thread|" + app + "|" + thread},
