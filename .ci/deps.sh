@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config file python3 python3-venv
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
-  nlohmann-json3-dev libboost-dev catch2 libssl-dev
+  nlohmann-json3-dev libboost-dev catch2 libssl-dev zlib1g-dev
   libpq-dev postgresql postgresql-server-dev-15
   libgumbo-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
   chromium prometheus
@@ -33,4 +33,12 @@ if [ ! -f webapp/node_modules/.package-lock.json ] || [ webapp/package-lock.json
   (cd webapp && npm ci --no-audit --no-fund --loglevel=error)
 else
   echo "deps: npm packages present"
+fi
+
+# Microsoft's Teams app manifest validation, for tests/e2e/teams_app_test.go (pinned in its package-lock.json).
+manifest_dir=tests/e2e/teams-manifest
+if [ ! -f $manifest_dir/node_modules/.package-lock.json ] || [ $manifest_dir/package-lock.json -nt $manifest_dir/node_modules/.package-lock.json ]; then
+  (cd $manifest_dir && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "deps: manifest validator present"
 fi

@@ -17,6 +17,8 @@
 #include "common/json_depth.hpp"
 #include "common/random.hpp"
 #include "common/strings.hpp"
+#include "crypto/crypto.hpp"
+#include "web/teams_app_checks.hpp"
 
 namespace msteams::app {
 namespace {
@@ -82,6 +84,11 @@ constexpr Setting k_channel_daily{"channelDailyMessageLimit", "Messages to one T
 // Advanced: how long one Graph request may take before the bridge gives up on its answer.
 constexpr Setting k_request_timeout{"graphRequestTimeoutMs", "Graph request timeout (ms)"};
 constexpr Setting k_metrics_token{"metricsToken", "Metrics token"};
+constexpr Setting k_teams_app_id{"teamsAppId", "Teams app ID"};
+constexpr Setting k_teams_app_name{"teamsAppName", "Teams app name"};
+constexpr Setting k_teams_app_version{"teamsAppVersion", "Teams app version"};
+constexpr Setting k_teams_app_color_icon{"teamsAppColorIcon", "Teams app colour icon"};
+constexpr Setting k_teams_app_outline_icon{"teamsAppOutlineIcon", "Teams app outline icon"};
 
 constexpr std::size_t k_max_text = 4096;
 constexpr std::size_t k_max_ca_pem = 64 * 1024;
@@ -400,6 +407,76 @@ struct Problems {
     }
 };
 
+// The Teams app id when none is set: a GUID made from the SHA-256 of the client id (RFC 9562 version 8, a name-based
+// id of our own), so it stays the same for as long as the app registration does. Teams wants an Entra app of its own
+// for every Teams app, so another client id is another Teams app.
+std::string teams_app_id_for(std::string const& client_id) {
+    auto b = crypto::sha256("com.mattermost.msteams teams app " + strings::to_lower(client_id));
+    b[6] = static_cast<char>((static_cast<unsigned char>(b[6]) & 0x0FU) | 0x80U);
+    b[8] = static_cast<char>((static_cast<unsigned char>(b[8]) & 0x3FU) | 0x80U);
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out += '-';
+        }
+        auto const byte = static_cast<unsigned char>(b[i]);
+        out += k_hex[byte >> 4U];
+        out += k_hex[byte & 0x0FU];
+    }
+    return out;
+}
+
+// An uploaded icon: base64 of a PNG file (System Console's upload stores it so), checked by `check`. Empty: none.
+Result<std::string> icon_setting(Reader const& r, Setting s, std::size_t max_bytes, Status (*check)(std::string_view)) {
+    auto text = r.text(s, k_max_settings_json);
+    if (!text) {
+        return text;
+    }
+    if (text->size() > (max_bytes + 2) / 3 * 4 + 4) {
+        return invalid(s, "is larger than " + std::to_string(max_bytes / 1024) + " KiB: upload a smaller PNG.");
+    }
+    if (text->empty()) {
+        return std::string{};
+    }
+    auto png = crypto::base64_decode(*text);
+    if (!png) {
+        return invalid(s, "is not a base64-encoded PNG file: upload the icon again.");
+    }
+    if (auto const ok = check(*png); !ok) {
+        return invalid(s, ok.error().message);
+    }
+    return png;
+}
+
+// The Teams app package's settings (after the client id).
+void parse_teams_app(Reader const& r, Config& c, Problems& problems) {
+    problems.take(r.text(k_teams_app_id, 64), c.teams_app_id);
+    if (c.teams_app_id.empty()) {
+        c.teams_app_id = strings::is_guid(c.client_id) ? teams_app_id_for(c.client_id) : std::string{};
+    } else if (!strings::is_guid(c.teams_app_id)) {
+        problems.check(invalid(k_teams_app_id,
+                               "must be a GUID such as 00000000-0000-0000-0000-000000000000, or empty "
+                               "(then it is made from the Client ID)."));
+    }
+    problems.take(r.text(k_teams_app_name, 256), c.teams_app_name);
+    if (c.teams_app_name.empty()) {
+        c.teams_app_name = "Mattermost";
+    } else if (c.teams_app_name.size() > web::k_max_app_name || has_control_chars(c.teams_app_name)) {
+        problems.check(invalid(k_teams_app_name, "must be at most 30 characters, without control characters."));
+    }
+    problems.take(r.text(k_teams_app_version, 64), c.teams_app_version);
+    if (c.teams_app_version.empty()) {
+        c.teams_app_version = "1.0.0";
+    } else if (!web::is_app_version(c.teams_app_version)) {
+        problems.check(invalid(k_teams_app_version, "must be three numbers such as 1.0.0 (MAJOR.MINOR.PATCH)."));
+    }
+    problems.take(icon_setting(r, k_teams_app_color_icon, web::k_max_color_icon_bytes, &web::check_color_icon),
+                  c.teams_app_color_icon);
+    problems.take(icon_setting(r, k_teams_app_outline_icon, web::k_max_outline_icon_bytes, &web::check_outline_icon),
+                  c.teams_app_outline_icon);
+}
+
 }  // namespace
 
 char const* to_string(Cloud c) noexcept {
@@ -637,6 +714,7 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     problems.take(r.integer(k_team_requests, 240, 1, 60'000), c.team_requests_per_minute);
     problems.take(r.integer(k_channel_daily, 3000, 1, 1'000'000), c.channel_daily_message_limit);
     problems.take(r.integer(k_request_timeout, 30'000, 100, 600'000), c.graph_request_timeout_ms);
+    parse_teams_app(r, c, problems);
 
     if (problems_out != nullptr) {
         *problems_out = problems.list;

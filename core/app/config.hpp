@@ -97,6 +97,15 @@ struct Config {
     // The most Mattermost users one run creates or changes (advanced).
     long long sync_users_max_per_run = 5000;
 
+    // The Teams app package (docs/embedded.md): its app id (set, or else made from the client id, so it stays the same
+    // as long as the app registration does; empty while there is no client id), name, version, and icons (PNG bytes;
+    // empty: the default ones).
+    std::string teams_app_id;
+    std::string teams_app_name = "Mattermost";
+    std::string teams_app_version = "1.0.0";
+    std::string teams_app_color_icon;
+    std::string teams_app_outline_icon;
+
     // Files, in bytes (already capped by the server's maximum file size)
     std::int64_t max_file_size_to_mattermost = 20LL << 20;
     std::int64_t max_file_size_to_teams = 20LL << 20;

@@ -47,6 +47,7 @@
 #include "web/account_routes.hpp"
 #include "web/report_route.hpp"
 #include "web/routes.hpp"
+#include "web/teams_app.hpp"
 
 namespace msteams::app {
 namespace {
@@ -349,6 +350,17 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         },
         [this] { return metrics_text(); });
     web::install_status_route(router_, api_, [this] { return to_json(diagnostics()); });
+    auto const teams_app = [this]() -> std::optional<web::TeamsAppSettings> {
+        auto const c = config_.load();
+        if (!c || !active_.load()) {
+            return std::nullopt;
+        }
+        return web::TeamsAppSettings{
+            c->teams_app_id,    c->teams_app_name,       c->teams_app_version,      c->client_id,
+            c->server.site_url, c->teams_app_color_icon, c->teams_app_outline_icon, to_string(c->cloud)};
+    };
+    web::install_teams_app_route(router_, api_, teams_app);
+    web::install_tab_route(router_, teams_app);
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {

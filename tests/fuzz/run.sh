@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 build=$1 seconds=$2
 shift 2
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_from_teams fuzz_to_teams fuzz_receiver fuzz_url fuzz_conninfo fuzz_config fuzz_rich)
+((${#targets[@]})) || targets=(fuzz_from_teams fuzz_to_teams fuzz_receiver fuzz_url fuzz_conninfo fuzz_config fuzz_rich fuzz_png)
 
 # Per input: 10 s (a converter takes milliseconds on the largest input); 2 GB of RSS. Inputs up to 64 KiB, enough
 # to reach every budget of the converters.

@@ -9,6 +9,14 @@ import {
     SECTION_KEYS,
     SectionHeader,
 } from './components/admin_console/admin_settings';
+import {
+    COLOR_ICON_KEY,
+    ColorIconSetting,
+    OUTLINE_ICON_KEY,
+    OutlineIconSetting,
+    TEAMS_APP_PACKAGE_KEY,
+    TeamsAppPackageSetting,
+} from './components/admin_console/teams_app_settings';
 import {makeBridgedBannerRoot} from './components/bridged_banner/bridged_banner';
 import {makeConnectPromptRoot} from './components/connect_prompt/connect_prompt';
 import {makeSettingsDialogRoot, makeUserSettingsSection} from './components/user_settings/account_settings';
@@ -97,13 +105,17 @@ export class Plugin implements MattermostPlugin {
         registry.registerRootComponent?.(makeConnectPromptRoot(controller));
         registry.registerRootComponent?.(makeBridgedBannerRoot(controller));
 
-        // System Console: section headers, the redirect URI and the encryption key (custom settings of plugin.json).
+        // System Console: section headers, the redirect URI, the encryption key and the Teams app package with its icons
+        // (custom settings of plugin.json).
         if (typeof registry.registerAdminConsoleCustomSetting === 'function') {
             for (const key of SECTION_KEYS) {
                 registry.registerAdminConsoleCustomSetting(key, SectionHeader, {showTitle: false});
             }
             registry.registerAdminConsoleCustomSetting(REDIRECT_URI_KEY, RedirectURISetting, {showTitle: true});
             registry.registerAdminConsoleCustomSetting(ENCRYPTION_KEY_KEY, EncryptionKeySetting, {showTitle: true});
+            registry.registerAdminConsoleCustomSetting(TEAMS_APP_PACKAGE_KEY, TeamsAppPackageSetting, {showTitle: true});
+            registry.registerAdminConsoleCustomSetting(COLOR_ICON_KEY, ColorIconSetting, {showTitle: true});
+            registry.registerAdminConsoleCustomSetting(OUTLINE_ICON_KEY, OutlineIconSetting, {showTitle: true});
         }
         if (!this.registerUserSettings(registry, reduxStore, controller)) {
             registry.registerRootComponent?.(makeSettingsDialogRoot(controller));

@@ -4,6 +4,7 @@
 //
 //   node build.mjs && node tests/browser/run.mjs        (npm run test:browser does both)
 import {createHash} from 'node:crypto';
+import zlib from 'node:zlib';
 import {existsSync, readFileSync} from 'node:fs';
 import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import http from 'node:http';
@@ -78,6 +79,7 @@ function resetStub(overrides = {}) {
         coop: false,  // the waiting page sends Cross-Origin-Opener-Policy: same-origin, as Microsoft's does
         refuseReason: '',
         bridged: [],
+        teamsApp: null,  // the package route's answer: {status, body, headers}
         ...overrides,
     };
     requests = [];
@@ -143,6 +145,10 @@ async function handle(req, res) {
         }
         if (req.method === 'GET' && route === '/api/v1/channel-bridged') {
             return sendJSON(res, 200, {bridged: stub.bridged.includes(url.searchParams.get('channel_id'))});
+        }
+        if (req.method === 'GET' && route === '/admin/teams-app.zip' && stub.teamsApp) {
+            res.writeHead(stub.teamsApp.status, stub.teamsApp.headers);
+            return res.end(stub.teamsApp.body);
         }
         if (req.method === 'GET' && route === '/connect') {
             switch (stub.connectOutcome) {
@@ -645,7 +651,8 @@ test('System Console: the redirect URI from the Site URL; regenerating the key a
     resetStub({enforce: false});
     const page = await openHarness();
     const keys = await page.evaluate(() => Object.keys(window.__harness.adminSettings).sort().join(','));
-    assertEqual(keys, 'encryptionkey,redirecturi,sectionadvanced,sectionconnection,sectionfiles,sectionsync,sectionusers',
+    assertEqual(keys, 'encryptionkey,redirecturi,sectionadvanced,sectionconnection,sectionfiles,sectionsync,' +
+        'sectionteamsapp,sectionusers,teamsappcoloricon,teamsappoutlineicon,teamsapppackage',
         'custom settings');
     await page.evaluate(() => window.__harness.renderAdminSetting('redirectUri',
         {config: {ServiceSettings: {SiteURL: 'https://chat.contoso.com/'}}}));
@@ -670,6 +677,99 @@ test('System Console: the redirect URI from the Site URL; regenerating the key a
     // Saved: System Console hands back the masked value and the new key is simply set.
     await page.evaluate(() => window.__harness.saveAdmin('********************************'));
     await key.getByText('A key is set.').waitFor();
+    return page;
+});
+
+// A PNG of side×side RGBA pixels, each from pixel(x, y) → [r, g, b, a].
+function makePng(side, pixel) {
+    const crcTable = Array.from({length: 256}, (_, n) => {
+        let c = n;
+        for (let k = 0; k < 8; k++) {
+            c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        }
+        return c >>> 0;
+    });
+    const crc = (buf) => {
+        let c = 0xffffffff;
+        for (const b of buf) {
+            c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+        }
+        return (c ^ 0xffffffff) >>> 0;
+    };
+    const chunk = (type, data) => {
+        const head = Buffer.alloc(4);
+        head.writeUInt32BE(data.length);
+        const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+        const tail = Buffer.alloc(4);
+        tail.writeUInt32BE(crc(typed));
+        return Buffer.concat([head, typed, tail]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(side, 0);
+    ihdr.writeUInt32BE(side, 4);
+    ihdr.set([8, 6, 0, 0, 0], 8);
+    const raw = [];
+    for (let y = 0; y < side; y++) {
+        raw.push(0);
+        for (let x = 0; x < side; x++) {
+            raw.push(...pixel(x, y));
+        }
+    }
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+        chunk('IDAT', zlib.deflateSync(Buffer.from(raw))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+test('System Console: Teams app icons are checked before they are kept', async () => {
+    resetStub({enforce: false});
+    const page = await openHarness();
+    await page.evaluate(() => window.__harness.renderAdminSetting('teamsAppOutlineIcon', {value: ''}));
+    const icon = page.getByTestId('msteams-icon-outline');
+    await icon.getByText('The default: the plugin\'s icon.').waitFor();
+    const input = icon.getByLabel('Upload the outline icon');
+    const inCircle = (x, y) => (x - 16) ** 2 + (y - 16) ** 2 < 100;
+    // Red on transparent: not white.
+    await input.setInputFiles({name: 'red.png', mimeType: 'image/png',
+        buffer: makePng(32, (x, y) => (inCircle(x, y) ? [220, 0, 0, 255] : [0, 0, 0, 0]))});
+    await icon.getByText('The image has pixels that are not white').waitFor();
+    // The wrong size.
+    await input.setInputFiles({name: 'big.png', mimeType: 'image/png', buffer: makePng(48, () => [255, 255, 255, 255])});
+    await icon.getByText('The image is 48×48 pixels').waitFor();
+    assertEqual(await page.evaluate(() => window.__harness.adminChanges.length), 0, 'changes after refused icons');
+    // White on transparent: kept, as base64, and shown.
+    const good = makePng(32, (x, y) => (inCircle(x, y) ? [255, 255, 255, 255] : [0, 0, 0, 0]));
+    await input.setInputFiles({name: 'good.png', mimeType: 'image/png', buffer: good});
+    await icon.getByRole('img', {name: 'Uploaded outline icon'}).waitFor();
+    let changes = await page.evaluate(() => window.__harness.adminChanges);
+    assertEqual(changes.length, 1, 'changes after a good icon');
+    assertEqual(changes[0].id, 'PluginSettings.Plugins.com.mattermost.msteams.teamsappoutlineicon', 'changed setting');
+    assertEqual(changes[0].value, good.toString('base64'), 'stored icon');
+    await mkdir(outDir, {recursive: true});
+    await page.screenshot({path: path.join(outDir, 'teams-app-icon.png')});
+    await icon.getByRole('button', {name: 'Use the default'}).click();
+    changes = await page.evaluate(() => window.__harness.adminChanges);
+    assertEqual(changes[changes.length - 1].value, '', 'back to the default');
+    return page;
+});
+
+test('System Console: the Teams app package downloads, or says why it cannot', async () => {
+    resetStub({enforce: false});
+    const page = await openHarness();
+    await page.evaluate(() => window.__harness.renderAdminSetting('teamsAppPackage', {}));
+    const box = page.getByTestId('msteams-teams-app-package');
+    stub.teamsApp = {status: 409, headers: {'Content-Type': 'application/json'}, body: JSON.stringify({id: 'teams_app',
+        message: 'Enter the Client ID of the app registration first.', status_code: 409})};
+    await box.getByRole('button', {name: 'Download the Teams app package'}).click();
+    await box.getByRole('alert').getByText('Enter the Client ID of the app registration first.').waitFor();
+    stub.teamsApp = {status: 200, body: Buffer.from('PK\x05\x06' + '\0'.repeat(18), 'binary'),
+        headers: {'Content-Type': 'application/zip', 'Content-Disposition': 'attachment; filename="mattermost-1.0.0.zip"'}};
+    const [download] = await Promise.all([page.waitForEvent('download'),
+        box.getByRole('button', {name: 'Download the Teams app package'}).click()]);
+    assertEqual(download.suggestedFilename(), 'mattermost-1.0.0.zip', 'downloaded file name');
+    await box.getByRole('status').getByText('Downloaded mattermost-1.0.0.zip.').waitFor();
+    const asked = requests.filter((r) => r.route === '/admin/teams-app.zip');
+    assertEqual(asked.length, 2, 'package requests');
+    assertEqual(asked[1].headers['x-requested-with'], 'XMLHttpRequest', 'sent like the other plugin calls');
+    page.problems = page.problems.filter((p) => !p.includes('409')); // the browser logs the refused request
     return page;
 });
 
