@@ -154,3 +154,32 @@ TEST_CASE("channels: a Teams root and its reply become a post and a reply in its
     msteams::test::run_until_idle([&] { return w.inbound->run_once(); });
     CHECK(w.api->posts_in(k_town)[1].message == "a Teams reply, edited");
 }
+
+TEST_CASE("channels: a lost node's posts are recovered for linked channels too, from the link on", "[sync]") {
+    ChannelWorld w;  // chat sync off: linked channels are recovered all the same
+    auto const made = [&](std::string const& text, std::int64_t at) {
+        msteams::mm::Post p;
+        p.user_id = k_alice;
+        p.channel_id = k_town;
+        p.message = text;
+        auto created = w.api->create_post(p).value();
+        created.create_at = created.update_at = at;
+        std::lock_guard lock(w.api->mutex);
+        w.api->posts[created.id.str()] = created;
+    };
+    // The link was made a minute ago (its portal's created_at); one post before it, two after, none given to
+    // the bridge (their hooks were lost with the node).
+    REQUIRE(w.store.repos.portals->remove(w.general).value());
+    REQUIRE(w.store.repos.portals->add(
+        {w.general, msteams::store::PortalKind::channel, k_team, k_town, k_alice, w.start - 60'000, w.start - 60'000}));
+    made("before the link", w.start - 90'000);
+    made("lost one", w.start - 30'000);
+    made("lost two", w.start - 20'000);
+    REQUIRE(w.outbound->recover_since(w.start - 120'000).has_value());
+    msteams::test::run_until_idle([&] { return w.outbound->run_once(); });
+    std::vector<std::string> sent;
+    for (auto const& m : w.in_teams()) {
+        sent.push_back(m.body);
+    }
+    CHECK(sent == std::vector<std::string>{"<p>lost one</p>", "<p>lost two</p>"});
+}
