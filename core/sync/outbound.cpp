@@ -549,52 +549,64 @@ Result<std::int64_t> Outbound::recover(std::vector<store::OutboxItem> const& ite
     return recovered;
 }
 
-Status Outbound::recover_since(std::int64_t since_ms) {
-    if (!settings_.enabled) {
-        return {};
+Result<std::int64_t> Outbound::recover_channel(store::Portal const& portal, std::int64_t since_ms,
+                                               std::int64_t settled) {
+    // A linked channel's posts count from its link on: what was written while it was not linked never goes.
+    if (portal.kind == store::PortalKind::channel) {
+        since_ms = std::max(since_ms, portal.created_at);
     }
+    auto posts = api_->get_posts_since(portal.mm_channel_id, since_ms);
+    if (!posts) {
+        if (posts.error().code == ErrorCode::unavailable) {
+            return std::unexpected(posts.error());  // Mattermost out of reach: all of it again later
+        }
+        log::warn("could not read a bridged channel's posts to recover those whose hooks were lost",
+                  {{"channel_id", portal.mm_channel_id}, {"error", posts.error().message}});
+        return 0;
+    }
+    std::erase_if(*posts, [&](mm::Post const& p) { return p.create_at < since_ms || p.create_at >= settled; });
+    Unsent found;
+    MSTEAMS_TRY_ASSIGN(found, unsent(*posts));
+    if (found.never_given.size() > k_recover_max_per_channel) {
+        log::warn("a channel has more posts without hooks than are recovered at once; the newest are left",
+                  {{"channel_id", portal.mm_channel_id},
+                   {"posts", std::to_string(found.never_given.size())},
+                   {"queued", std::to_string(k_recover_max_per_channel)}});
+        found.never_given.resize(k_recover_max_per_channel);
+    }
+    return recover(found.never_given);
+}
+
+Status Outbound::recover_since(std::int64_t since_ms) {
     auto const settled = clock() - k_settle_ms;  // younger posts are left to their hooks
-    TeamsThreadId after;
     std::int64_t channels = 0;
     std::int64_t recovered = 0;
-    while (true) {
-        std::vector<store::Portal> page;
-        MSTEAMS_TRY_ASSIGN(page, repos_.portals->list_page(store::PortalKind::chat, after, k_recover_page));
-        for (auto const& portal : page) {
-            if (stopping_) {
-                return fail(ErrorCode::unavailable, "the bridge is stopping");
-            }
-            auto posts = api_->get_posts_since(portal.mm_channel_id, since_ms);
-            if (!posts) {
-                if (posts.error().code == ErrorCode::unavailable) {
-                    return std::unexpected(posts.error());  // Mattermost out of reach: all of it again later
+    // Chats while chat sync mirrors; linked channels always.
+    for (auto const kind : {store::PortalKind::chat, store::PortalKind::channel}) {
+        if (kind == store::PortalKind::chat && !settings_.enabled) {
+            continue;
+        }
+        TeamsThreadId after;
+        while (true) {
+            std::vector<store::Portal> page;
+            MSTEAMS_TRY_ASSIGN(page, repos_.portals->list_page(kind, after, k_recover_page));
+            for (auto const& portal : page) {
+                if (stopping_) {
+                    return fail(ErrorCode::unavailable, "the bridge is stopping");
                 }
-                log::warn("could not read a bridged chat's posts to recover those whose hooks were lost",
-                          {{"channel_id", portal.mm_channel_id}, {"error", posts.error().message}});
-                continue;
+                std::int64_t n = 0;
+                MSTEAMS_TRY_ASSIGN(n, recover_channel(portal, since_ms, settled));
+                recovered += n;
+                ++channels;
             }
-            std::erase_if(*posts, [&](mm::Post const& p) { return p.create_at < since_ms || p.create_at >= settled; });
-            Unsent found;
-            MSTEAMS_TRY_ASSIGN(found, unsent(*posts));
-            if (found.never_given.size() > k_recover_max_per_channel) {
-                log::warn("a chat has more posts without hooks than are recovered at once; the newest are left",
-                          {{"channel_id", portal.mm_channel_id},
-                           {"posts", std::to_string(found.never_given.size())},
-                           {"queued", std::to_string(k_recover_max_per_channel)}});
-                found.never_given.resize(k_recover_max_per_channel);
+            if (page.size() < k_recover_page) {
+                break;
             }
-            std::int64_t n = 0;
-            MSTEAMS_TRY_ASSIGN(n, recover(found.never_given));
-            recovered += n;
-            ++channels;
+            after = page.back().teams_thread_id;
         }
-        if (page.size() < k_recover_page) {
-            break;
-        }
-        after = page.back().teams_thread_id;
     }
     log::info("looked for posts whose hooks were lost", {{"since_ms", std::to_string(since_ms)},
-                                                         {"chats", std::to_string(channels)},
+                                                         {"channels", std::to_string(channels)},
                                                          {"recovered", std::to_string(recovered)}});
     return {};
 }

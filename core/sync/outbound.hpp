@@ -80,7 +80,8 @@ public:
     [[nodiscard]] Result<bool> run_once();
 
     // For a node that died without stopping (its server killed): the posts Mattermost saved there whose hooks may
-    // never have reached the bridge. Queues, as their hooks would have, the posts of every bridged chat written since
+    // never have reached the bridge. Queues, as their hooks would have, the posts of every bridged chat (while chat
+    // sync mirrors) and linked channel (since its link) written since
     // `since_ms` (Unix ms) that the bridge would send and was neither given nor has sent, at most a few hundred per
     // channel. Posts younger than a hook's usual delay are left to their hooks.
     [[nodiscard]] Status recover_since(std::int64_t since_ms);
@@ -124,6 +125,9 @@ private:
         bool queued = false;
     };
     [[nodiscard]] Result<Unsent> unsent(std::vector<mm::Post> const& posts);
+    // recover_since for one bridged chat or linked channel; returns how many posts were queued.
+    [[nodiscard]] Result<std::int64_t> recover_channel(store::Portal const& portal, std::int64_t since_ms,
+                                                       std::int64_t settled);
     // Queues posts whose hooks were lost, one by one (a hook arriving meanwhile wins, once); returns how many.
     [[nodiscard]] Result<std::int64_t> recover(std::vector<store::OutboxItem> const& items);
     [[nodiscard]] Status process(Lease& lease, store::OutboxItem const& item);

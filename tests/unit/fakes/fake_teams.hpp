@@ -42,6 +42,22 @@ public:
         return id;
     }
 
+    // A channel of team `team` with these members (Teams user ids); returns its id. Its messages are addressed with
+    // graph::Thread{team, id}; a reply's id is "<root>/<reply>", as graph::Client gives it.
+    std::string add_channel(std::string const& team, IdText const& channel, std::vector<IdText> const& members) {
+        auto const id = add_chat(channel, "channel", members);
+        std::lock_guard lock(mutex_);
+        chats_[id].team = team;
+        return id;
+    }
+    // A reply written in Teams in a channel thread.
+    graph::ChatMessage channel_reply(IdText const& channel, IdText const& from, std::string const& html,
+                                     IdText const& root) {
+        std::lock_guard lock(mutex_);
+        append(channel, from, html, {});
+        return as_reply(channel, TeamsMessageId(root.text));
+    }
+
     // A message written in Teams by `from` (not through the bridge); returns it.
     graph::ChatMessage post(IdText const& chat_id, IdText const& from, std::string const& html) {
         std::lock_guard lock(mutex_);
@@ -178,6 +194,9 @@ public:
         MSTEAMS_TRY(enter("send_message", token));
         MSTEAMS_TRY(member(token, chat_id));
         auto sent = append(chat_id.id.str(), user_of(token), message.html, message.attachments);
+        if (!message.reply_to.empty()) {
+            sent = as_reply(chat_id.id.str(), graph::channel_root_of(message.reply_to));
+        }
         if (lose_answer_) {
             lose_answer_ = false;
             Error lost{ErrorCode::unavailable, "the request timed out", 0, {}};
@@ -262,7 +281,16 @@ private:
     struct Room {
         graph::Chat chat;
         std::vector<graph::ChatMessage> messages;
+        std::string team{};  // a channel's team; empty for a chat
     };
+
+    // The room's newest message becomes a reply to `root`.
+    graph::ChatMessage as_reply(std::string const& room, TeamsMessageId const& root) {
+        auto& m = chats_[room].messages.back();
+        m.reply_to_id = root;
+        m.id = graph::channel_reply_id(root, m.id);
+        return m;
+    }
 
     std::int64_t tick() { return ++now_; }
     static std::string user_of(std::string const& token) { return token.substr(std::string("token-of-").size()); }
@@ -281,7 +309,7 @@ private:
     }
     Status member(std::string const& token, graph::Thread const& chat_id) {
         auto const it = chats_.find(chat_id.id.str());
-        if (it == chats_.end()) {
+        if (it == chats_.end() || it->second.team != chat_id.team_id) {
             return fail(ErrorCode::not_found, "no such chat");
         }
         if (token == "app-token") {

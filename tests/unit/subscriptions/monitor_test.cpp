@@ -312,6 +312,67 @@ TEST_CASE("monitor: a subscription Graph marked or lost is renewed or made again
     CHECK(w.graph->live().size() == 1);
 }
 
+TEST_CASE("monitor: each linked channel gets a subscription, made again and caught up when lost, deleted when unlinked",
+          "[subscriptions]") {
+    FakeWorld w;
+    auto settings = w.settings();
+    settings.enabled = false;  // chat sync off: linked channels are their admins' choice and stay bridged
+    Node a(settings, w.store.repos, w.graph, w.tokens);
+    auto const general = msteams::TeamsThreadId("19:general@thread.tacv2");
+    auto const random = msteams::TeamsThreadId("19:random@thread.tacv2");
+    REQUIRE(w.store.repos.portals->add({general, msteams::store::PortalKind::channel, "team-1",
+                                        msteams::MmChannelId("channel00000000000000000a"), {}, 1, 1}));
+    REQUIRE(w.store.repos.portals->add({random, msteams::store::PortalKind::channel, "team-1",
+                                        msteams::MmChannelId("channel00000000000000000b"), {}, 1, 1}));
+    a.pass();
+    auto const resources = [&] {
+        std::vector<std::string> out;
+        for (auto const& s : w.graph->live()) {
+            out.push_back(s.resource);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    CHECK(resources() == std::vector<std::string>{"teams/team-1/channels/19:general@thread.tacv2/messages",
+                                                  "teams/team-1/channels/19:random@thread.tacv2/messages"});
+    auto const queued = [&] {
+        return w.store.with([](auto& t) {
+            std::vector<std::string> out;
+            for (auto const& q : t.inbox) {
+                out.push_back(q.item.thread_id.str());
+            }
+            std::sort(out.begin(), out.end());
+            return out;
+        });
+    };
+    // Each new subscription's channel is read from its cursor (what came before it existed).
+    CHECK(queued() == std::vector<std::string>{general.str(), random.str()});
+    a.pass();
+    CHECK(w.graph->created() == 2);  // nothing more to do
+
+    // Graph lost one: made again, and that channel caught up.
+    std::string lost;
+    for (auto const& s : w.graph->live()) {
+        if (s.resource.find("random") != std::string::npos) {
+            lost = s.id.str();
+        }
+    }
+    w.graph->forget(lost);
+    a.pass();
+    CHECK(w.graph->created() == 3);
+    CHECK(resources().size() == 2);
+    CHECK(queued().size() == 3);
+
+    // Unlinked: its subscription is deleted; the other stays.
+    REQUIRE(w.store.repos.portals->remove(general).value());
+    a.pass();
+    CHECK(resources() == std::vector<std::string>{"teams/team-1/channels/19:random@thread.tacv2/messages"});
+    auto const rows = w.store.repos.subscriptions->list().value();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows.front().kind == msteams::store::SubscriptionKind::channel);
+    CHECK(rows.front().owner == random.str());
+}
+
 TEST_CASE("monitor: a subscription to our endpoints that no row records is deleted, another app's is left",
           "[subscriptions]") {
     FakeWorld w;
