@@ -7,6 +7,35 @@
 namespace msteams::web {
 namespace {
 
+// An outline icon is white on transparency: every pixel that is not fully transparent is white (its edges may be
+// partly transparent), and something is drawn. Checked where the PNG's kind can be decoded here (8-bit with an alpha
+// channel, what drawing programs write); the webapp checks every kind in the browser before keeping an upload.
+Status check_white(std::string_view png) {
+    auto const pixels = detail::decode_alpha_png(png, std::size_t{k_outline_icon_side} * k_outline_icon_side);
+    if (!pixels) {
+        return std::unexpected(pixels.error());
+    }
+    if (!*pixels) {
+        return {};
+    }
+    std::size_t drawn = 0;
+    auto const& p = **pixels;
+    for (std::size_t i = 0; i + 3 < p.size(); i += 4) {
+        if (p[i + 3] == 0) {
+            continue;
+        }
+        ++drawn;
+        if (p[i] < 250 || p[i + 1] < 250 || p[i + 2] < 250) {
+            return fail(ErrorCode::invalid_argument,
+                        "must be white on a transparent background; this one has pixels of other colours.");
+        }
+    }
+    if (drawn == 0) {
+        return fail(ErrorCode::invalid_argument, "is fully transparent: nothing would show in Teams.");
+    }
+    return {};
+}
+
 Status check_icon(std::string_view png, unsigned side, std::size_t max_bytes, bool transparent) {
     if (png.size() > max_bytes) {
         return fail(ErrorCode::invalid_argument, "is larger than " + std::to_string(max_bytes / 1024) + " KiB (" +
@@ -25,7 +54,7 @@ Status check_icon(std::string_view png, unsigned side, std::size_t max_bytes, bo
         return fail(ErrorCode::invalid_argument,
                     "must have a transparent background (a PNG with an alpha channel); this one has none.");
     }
-    return {};
+    return transparent ? check_white(png) : Status{};
 }
 
 }  // namespace

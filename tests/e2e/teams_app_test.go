@@ -264,7 +264,7 @@ func TestTeamsAppPackage(t *testing.T) {
 		}
 	})
 
-	t.Run("uploaded icons, name and version are in the next package; a wrong icon is refused", func(t *testing.T) {
+	t.Run("uploaded icons, name and version are in the next package; wrong icons are refused", func(t *testing.T) {
 		settings, err := b.mm.StoredPluginSettings(harness.PluginID)
 		if err != nil {
 			t.Fatal(err)
@@ -274,6 +274,18 @@ func TestTeamsAppPackage(t *testing.T) {
 		err = b.mm.SetPluginSettings(ctx, harness.PluginID, settings)
 		if err == nil || !strings.Contains(err.Error(), "must be 192×192 pixels; this one is 64×64") {
 			t.Fatalf("a 64×64 colour icon was not refused as such: %v", err)
+		}
+		delete(settings, "teamsappcoloricon")
+		red := pngOf(t, 32, func(x, y int) color.NRGBA {
+			if (x-16)*(x-16)+(y-16)*(y-16) < 100 {
+				return color.NRGBA{220, 0, 0, 255}
+			}
+			return color.NRGBA{}
+		})
+		settings["teamsappoutlineicon"] = base64.StdEncoding.EncodeToString(red)
+		err = b.mm.SetPluginSettings(ctx, harness.PluginID, settings)
+		if err == nil || !strings.Contains(err.Error(), "must be white on a transparent background") {
+			t.Fatalf("a red outline icon was not refused as such: %v", err)
 		}
 		colour := pngOf(t, 192, func(x, y int) color.NRGBA { return color.NRGBA{uint8(x), uint8(y), 180, 255} })
 		outline := pngOf(t, 32, func(x, y int) color.NRGBA {

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <cstdlib>
 
 namespace msteams::web::detail {
 namespace {
@@ -59,7 +60,55 @@ Result<PngInfo> read_header(std::string_view chunk) {
         return not_png("its colour type and bit depth do not go together");
     }
     info.has_transparency = info.color_type == 4 || info.color_type == 6;
+    info.interlaced = chunk[12] != 0;
     return info;
+}
+
+// The concatenated IDAT chunks of a PNG that read_png_info accepted.
+std::string image_data(std::string_view data) {
+    std::string out;
+    for (std::size_t at = k_signature.size(); at + 12 <= data.size();) {
+        auto const length = get32(data, at);
+        if (data.substr(at + 4, 4) == "IDAT") {
+            out += data.substr(at + 8, length);
+        }
+        at += 12 + length;
+    }
+    return out;
+}
+
+int paeth(int a, int b, int c) {
+    int const p = a + b - c;
+    int const pa = std::abs(p - a);
+    int const pb = std::abs(p - b);
+    int const pc = std::abs(p - c);
+    return pa <= pb && pa <= pc ? a : (pb <= pc ? b : c);
+}
+
+// Reverses the scanline filters in place (PNG spec §9); `raw` holds height rows of 1 + stride bytes.
+Status unfilter(std::string& raw, std::size_t stride, std::size_t height, std::size_t bpp) {
+    for (std::size_t y = 0; y < height; ++y) {
+        auto* row = reinterpret_cast<unsigned char*>(raw.data()) + y * (stride + 1);
+        auto const* prev = y > 0 ? row - (stride + 1) + 1 : nullptr;
+        int const filter = row[0];
+        auto* px = row + 1;
+        for (std::size_t x = 0; x < stride; ++x) {
+            int const a = x >= bpp ? px[x - bpp] : 0;
+            int const b = prev ? prev[x] : 0;
+            int const c = prev && x >= bpp ? prev[x - bpp] : 0;
+            int add = 0;
+            switch (filter) {
+                case 0: break;
+                case 1: add = a; break;
+                case 2: add = b; break;
+                case 3: add = (a + b) / 2; break;
+                case 4: add = paeth(a, b, c); break;
+                default: return fail(ErrorCode::invalid_argument, "is not a valid PNG image: an unknown row filter.");
+            }
+            px[x] = static_cast<unsigned char>((px[x] + add) & 0xFF);
+        }
+    }
+    return {};
 }
 
 void add_chunk(std::string& out, std::string_view type, std::string_view data) {
@@ -116,6 +165,42 @@ Result<PngInfo> read_png_info(std::string_view data) {
         return not_png("it has bytes after its IEND chunk");
     }
     return info;
+}
+
+Result<std::optional<std::vector<std::uint8_t>>> decode_alpha_png(std::string_view data, std::size_t max_pixels) {
+    PngInfo info;
+    MSTEAMS_TRY_ASSIGN(info, read_png_info(data));
+    if (info.bit_depth != 8 || info.interlaced || (info.color_type != 6 && info.color_type != 4)) {
+        return std::optional<std::vector<std::uint8_t>>{};
+    }
+    if (static_cast<std::size_t>(info.width) * info.height > max_pixels) {
+        return fail(ErrorCode::invalid_argument, "has more pixels than an icon may.");
+    }
+    std::size_t const bpp = info.color_type == 6 ? 4 : 2;
+    std::size_t const stride = info.width * bpp;
+    std::string raw((stride + 1) * info.height, '\0');
+    auto const packed = image_data(data);
+    uLongf size = raw.size();
+    if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &size, reinterpret_cast<Bytef const*>(packed.data()),
+                   static_cast<uLong>(packed.size())) != Z_OK ||
+        size != raw.size()) {
+        return not_png("its image data is damaged or of the wrong size");
+    }
+    MSTEAMS_TRY(unfilter(raw, stride, info.height, bpp));
+    std::vector<std::uint8_t> rgba;
+    rgba.reserve(static_cast<std::size_t>(info.width) * info.height * 4);
+    for (std::size_t y = 0; y < info.height; ++y) {
+        auto const* row = reinterpret_cast<unsigned char const*>(raw.data()) + y * (stride + 1) + 1;
+        for (std::size_t x = 0; x < info.width; ++x) {
+            auto const* p = row + x * bpp;
+            if (bpp == 4) {
+                rgba.insert(rgba.end(), {p[0], p[1], p[2], p[3]});
+            } else {
+                rgba.insert(rgba.end(), {p[0], p[0], p[0], p[1]});
+            }
+        }
+    }
+    return std::optional<std::vector<std::uint8_t>>{std::move(rgba)};
 }
 
 Result<std::string> encode_png(std::uint32_t width, std::uint32_t height, std::vector<std::uint8_t> const& rgba) {

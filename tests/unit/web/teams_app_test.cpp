@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -119,6 +120,67 @@ std::string png_of_size(unsigned side) {
     return *png;
 }
 
+// A 32×32 RGBA PNG: a disc of `colour` (alpha 255) on transparency, its edge half transparent.
+std::string outline_png(std::uint8_t r, std::uint8_t g, std::uint8_t b) {
+    std::vector<std::uint8_t> rgba(32 * 32 * 4, 0);
+    for (int y = 0; y < 32; ++y) {
+        for (int x = 0; x < 32; ++x) {
+            int const d = (x - 16) * (x - 16) + (y - 16) * (y - 16);
+            if (d < 100) {
+                auto* p = &rgba[static_cast<std::size_t>(y * 32 + x) * 4];
+                p[0] = r;
+                p[1] = g;
+                p[2] = b;
+                p[3] = d < 81 ? 255 : 128;
+            }
+        }
+    }
+    auto png = detail::encode_png(32, 32, rgba);
+    REQUIRE(png);
+    return *png;
+}
+
+std::string white_outline() { return outline_png(255, 255, 255); }
+
+// An 8-bit RGBA PNG whose row y is written with filter y % 5 (None, Sub, Up, Average, Paeth), filtered here
+// independently of the decoder, as the PNG specification defines the filters.
+std::string filtered_png(std::vector<std::uint8_t> const& rgba, std::uint32_t width, std::uint32_t height) {
+    std::size_t const stride = width * 4;
+    std::string raw;
+    for (std::uint32_t y = 0; y < height; ++y) {
+        int const filter = static_cast<int>(y % 5);
+        raw += static_cast<char>(filter);
+        for (std::size_t x = 0; x < stride; ++x) {
+            int const cur = rgba[y * stride + x];
+            int const a = x >= 4 ? rgba[y * stride + x - 4] : 0;
+            int const b = y > 0 ? rgba[(y - 1) * stride + x] : 0;
+            int const c = y > 0 && x >= 4 ? rgba[(y - 1) * stride + x - 4] : 0;
+            int const p = a + b - c;
+            int const pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+            int const predictor[5] = {0, a, b, (a + b) / 2, pa <= pb && pa <= pc ? a : (pb <= pc ? b : c)};
+            raw += static_cast<char>((cur - predictor[filter]) & 0xFF);
+        }
+    }
+    auto const be = [](std::uint32_t v) {
+        return std::string{static_cast<char>(v >> 24U), static_cast<char>((v >> 16U) & 0xFFU),
+                           static_cast<char>((v >> 8U) & 0xFFU), static_cast<char>(v & 0xFFU)};
+    };
+    auto const chunk = [&](std::string const& type, std::string const& data) {
+        auto const typed = type + data;
+        return be(static_cast<std::uint32_t>(data.size())) + typed +
+               be(static_cast<std::uint32_t>(
+                   crc32(0L, reinterpret_cast<Bytef const*>(typed.data()), static_cast<uInt>(typed.size()))));
+    };
+    uLongf size = compressBound(raw.size());
+    std::string packed(size, '\0');
+    REQUIRE(compress(reinterpret_cast<Bytef*>(packed.data()), &size, reinterpret_cast<Bytef const*>(raw.data()),
+                     raw.size()) == Z_OK);
+    packed.resize(size);
+    return std::string("\x89PNG\r\n\x1a\n", 8) +
+           chunk("IHDR", be(width) + be(height) + std::string{'\x08', '\x06', 0, 0, 0}) + chunk("IDAT", packed) +
+           chunk("IEND", "");
+}
+
 // A valid PNG without transparency (8-bit RGB), written chunk by chunk.
 std::string opaque_png(unsigned side) {
     auto const be = [](std::uint32_t v) {
@@ -215,7 +277,7 @@ TEST_CASE("png: the header of a PNG is read and a damaged one is refused with th
 
 TEST_CASE("teams app: uploaded icons must be PNGs of Teams' sizes, the outline one transparent", "[web]") {
     CHECK(msteams::web::check_color_icon(png_of_size(192)));
-    CHECK(msteams::web::check_outline_icon(png_of_size(32)));
+    CHECK(msteams::web::check_outline_icon(white_outline()));
     CHECK(msteams::web::check_color_icon(opaque_png(192)));  // a colour icon may be opaque
     CHECK_THAT(msteams::web::check_color_icon(png_of_size(200)).error().message,
                Catch::Contains("must be 192×192 pixels; this one is 200×200"));
@@ -226,6 +288,29 @@ TEST_CASE("teams app: uploaded icons must be PNGs of Teams' sizes, the outline o
     CHECK_THAT(msteams::web::check_color_icon(std::string(65 * 1024, 'x')).error().message,
                Catch::Contains("larger than 64 KiB"));
     CHECK_THAT(msteams::web::check_color_icon("not a png").error().message, Catch::Contains("not a valid PNG"));
+}
+
+TEST_CASE("teams app: an outline icon must be white on transparency, with something drawn", "[web]") {
+    CHECK(msteams::web::check_outline_icon(white_outline()));
+    CHECK_THAT(msteams::web::check_outline_icon(outline_png(220, 0, 0)).error().message,
+               Catch::Contains("must be white on a transparent background"));
+    CHECK_THAT(msteams::web::check_outline_icon(png_of_size(32)).error().message, Catch::Contains("fully transparent"));
+    // The pixels come back as drawn, through each of PNG's five row filters.
+    std::vector<std::uint8_t> rgba(8 * 5 * 4);
+    for (std::size_t i = 0; i < rgba.size(); ++i) {
+        rgba[i] = static_cast<std::uint8_t>((i * 37 + i / 7 * 11) & 0xFF);
+    }
+    auto const round_trip = detail::decode_alpha_png(filtered_png(rgba, 8, 5), 100);
+    REQUIRE(round_trip);
+    REQUIRE(round_trip->has_value());
+    CHECK(**round_trip == rgba);
+    auto const decoded = detail::decode_alpha_png(white_outline(), 1024);
+    REQUIRE(decoded);
+    REQUIRE(decoded->has_value());
+    CHECK((**decoded)[(16 * 32 + 16) * 4 + 3] == 255);
+    CHECK((**decoded)[3] == 0);
+    CHECK_FALSE(detail::decode_alpha_png(white_outline(), 1000));                     // more pixels than allowed
+    CHECK_FALSE(detail::decode_alpha_png(opaque_png(32), 1024).value().has_value());  // no alpha: not decoded here
 }
 
 TEST_CASE("teams app: the default icons are the plugin's, in Teams' sizes and colours", "[web]") {
@@ -328,7 +413,7 @@ TEST_CASE("teams app: the package holds the manifest and the icons, uploaded one
     CHECK(files.at("color.png") == msteams::web::default_color_icon());
     CHECK(files.at("outline.png") == msteams::web::default_outline_icon());
     s.color_icon = png_of_size(192);
-    s.outline_icon = png_of_size(32);
+    s.outline_icon = white_outline();
     files = unzip(msteams::web::teams_app_package(s).value());
     CHECK(files.at("color.png") == s.color_icon);
     CHECK(files.at("outline.png") == s.outline_icon);
@@ -384,14 +469,14 @@ TEST_CASE("config: the Teams app settings are read, checked and defaulted", "[co
     set["teamsappname"] = "Contoso Chat";
     set["teamsappversion"] = "2.0.1";
     set["teamsappcoloricon"] = msteams::crypto::base64_encode(png_of_size(192));
-    set["teamsappoutlineicon"] = msteams::crypto::base64_encode(png_of_size(32));
+    set["teamsappoutlineicon"] = msteams::crypto::base64_encode(white_outline());
     r = parse_config(set.dump(), msteams::test::valid_server(), true);
     REQUIRE(r);
     CHECK(r->config.teams_app_id == "0b6f3c2e-7d41-4a8e-9f10-2c3d4e5f6a7b");
     CHECK(r->config.teams_app_name == "Contoso Chat");
     CHECK(r->config.teams_app_version == "2.0.1");
     CHECK(r->config.teams_app_color_icon == png_of_size(192));
-    CHECK(r->config.teams_app_outline_icon == png_of_size(32));
+    CHECK(r->config.teams_app_outline_icon == white_outline());
 
     auto const error_with = [&](std::string const& key, json value) {
         auto j = base;
