@@ -27,4 +27,8 @@ func TestConfigurationCarriesUnmaskedSecrets(t *testing.T) {
 	if cfg.GetServer().GetSqlDataSource() == "" {
 		t.Error("the server settings are missing")
 	}
+	// The core tells the admin when Teams may not frame Mattermost's pages (the Teams tab opens them).
+	if got := cfg.GetServer().GetFrameAncestors(); got != "https://teams.microsoft.com" {
+		t.Errorf("frame ancestors reaching the core: %q", got)
+	}
 }

@@ -200,6 +200,7 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		server.SqlDataSource = deref(cfg.SqlSettings.DataSource)
 		server.LogLevel = mostVerboseLogLevel(cfg)
 		server.NodeName = nodeNameOf(cfg)
+		server.FrameAncestors = deref(cfg.ServiceSettings.FrameAncestors)
 		if cfg.FileSettings.MaxFileSize != nil {
 			server.MaxFileSize = *cfg.FileSettings.MaxFileSize
 		}
