@@ -306,4 +306,7 @@ TEST_CASE("config: the Teams tab follows the cloud: issuers, who may frame it, w
     CHECK_FALSE(msteams::app::teams_tab_problem(config).empty());
     config.server.frame_ancestors = "https://other.example.com https://teams.microsoft.com";
     CHECK(msteams::app::teams_tab_problem(config).empty());
+    // What a server without the setting (9.11) sends, which the shim passes on.
+    config.server.frame_ancestors = "'self' teams.microsoft.com";
+    CHECK(msteams::app::teams_tab_problem(config).empty());
 }
