@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Assembles the plugin bundle: bundle.sh OUT.tar.gz CORE SHIM WEBAPP_MAIN_JS
+# Assembles the plugin bundle: bundle.sh OUT.tar.gz CORE SHIM WEBAPP_MAIN_JS (the Teams tab's tab.js beside it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1 core=$2 shim=$3 webapp=$4
