@@ -55,6 +55,13 @@ struct TabWorld {
     SsoResult check(std::string_view token) {
         tokens_checked.emplace_back(token);
         SsoResult r;
+        if (token.starts_with("mail:")) {  // an email claim beside a UPN Mattermost does not know
+            r.ok = true;
+            r.object_id = "oid-2";
+            r.email = std::string(token.substr(5));
+            r.upn = "a.upn.nobody.uses@contoso.example";
+            return r;
+        }
         if (token.starts_with("good:")) {
             r.ok = true;
             r.object_id = "oid-1";
@@ -137,6 +144,10 @@ TEST_CASE("tab: a good token signs its user in with cookies that work in Teams' 
         CHECK_THAT(set[i], Catch::Contains("; Secure; SameSite=None"));
     }
     CHECK(w.counted == std::vector<std::string>{"signed_in"});
+    // The token's email claim finds the user when its UPN is not their Mattermost email.
+    auto const by_email = w.sign_in("mail:alice@contoso.example");
+    CHECK(by_email.status == 200);
+    CHECK(w.api->sessions.size() == 2);
     // Someone Teams knows but Mattermost does not is told so.
     auto const by_mail = w.sign_in("good:nobody@contoso.example");
     CHECK(by_mail.status == 403);
