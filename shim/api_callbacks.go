@@ -9,9 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
@@ -378,6 +382,53 @@ func (s *apiServer) GetGroupNamesForUser(_ context.Context, req *corepb.IdReques
 		}
 	}
 	return &corepb.IdsResponse{Ids: names}, nil
+}
+
+// defaultSSOSessionHours is Mattermost's default SessionLengthSSOInHours (30 days).
+const defaultSSOSessionHours = 30 * 24
+
+func (s *apiServer) CreateSession(_ context.Context, req *corepb.CreateSessionRequest) (*corepb.SessionResponse, error) {
+	if req.GetUserId() == "" {
+		return &corepb.SessionResponse{Error: badRequest("CreateSession", errors.New("user_id is missing"))}, nil
+	}
+	user, appErr := s.api.GetUser(req.GetUserId())
+	if appErr != nil {
+		return &corepb.SessionResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	if user.DeleteAt != 0 || user.IsBot || user.IsRemote() {
+		return &corepb.SessionResponse{Error: &corepb.AppError{Id: "msteams.session.refused",
+			Message: "This account cannot sign in.", StatusCode: http.StatusForbidden, Where: "CreateSession"}}, nil
+	}
+	hours := defaultSSOSessionHours
+	cookiePath := "/"
+	if cfg := s.api.GetConfig(); cfg != nil {
+		if h := cfg.ServiceSettings.SessionLengthSSOInHours; h != nil && *h > 0 {
+			hours = *h
+		}
+		if site := cfg.ServiceSettings.SiteURL; site != nil {
+			if u, err := url.Parse(*site); err == nil && strings.Trim(u.Path, "/") != "" {
+				cookiePath = "/" + strings.Trim(u.Path, "/")
+			}
+		}
+	}
+	// As Mattermost's own login makes one (app.DoLogin): the user's roles, a CSRF token, and the SSO length, which
+	// Mattermost also uses when it extends the session (Session.IsSSOLogin).
+	session := &model.Session{UserId: user.Id, Roles: user.GetRawRoles()}
+	for k, v := range req.GetProps() {
+		session.AddProp(k, v)
+	}
+	session.AddProp(model.UserAuthServiceIsOAuth, "true")
+	session.AddProp(model.UserAuthServiceIsMobile, "false")
+	session.AddProp(model.UserAuthServiceIsSaml, "false")
+	session.AddProp(model.SessionPropIsGuest, strconv.FormatBool(user.IsGuest()))
+	session.GenerateCSRF()
+	session.ExpiresAt = model.GetMillis() + int64(hours)*int64(time.Hour/time.Millisecond)
+	created, appErr := s.api.CreateSession(session)
+	if appErr != nil {
+		return &corepb.SessionResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	return &corepb.SessionResponse{Token: created.Token, UserId: created.UserId, Csrf: created.GetCSRF(),
+		ExpiresAt: created.ExpiresAt, CookiePath: cookiePath}, nil
 }
 
 func (s *apiServer) CreateTeamMember(_ context.Context, req *corepb.TeamMemberRequest) (*corepb.ErrorResponse, error) {

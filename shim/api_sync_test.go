@@ -432,3 +432,51 @@ func TestAPIUserActiveTeamsAndNotifyProps(t *testing.T) {
 		t.Fatalf("UpdateUser = %v, %v", up, err)
 	}
 }
+
+func TestAPICreateSession(t *testing.T) {
+	c, api := apiClient(t)
+	ctx := context.Background()
+	cfg := &model.Config{}
+	cfg.SetDefaults()
+	cfg.ServiceSettings.SiteURL = model.NewPointer("https://chat.example.com/mm/")
+	cfg.ServiceSettings.SessionLengthSSOInHours = model.NewPointer(10)
+	api.On("GetConfig").Return(cfg)
+	api.On("GetUser", "u1").Return(&model.User{Id: "u1", Roles: "system_user"}, nil)
+	api.On("GetUser", "gone").Return(&model.User{Id: "gone", Roles: "system_user", DeleteAt: 5}, nil)
+	api.On("GetUser", "bot").Return(&model.User{Id: "bot", IsBot: true}, nil)
+	api.On("GetUser", "missing").Return(nil, sampleAppErr)
+	var made *model.Session
+	api.On("CreateSession", mock.Anything).Return(func(s *model.Session) (*model.Session, *model.AppError) {
+		made = s
+		out := *s
+		out.Token = "tok"
+		return &out, nil
+	})
+	before := model.GetMillis()
+	r, err := c.CreateSession(ctx, &corepb.CreateSessionRequest{UserId: "u1", Props: map[string]string{"platform": "Microsoft Teams"}})
+	if err != nil || r.Error != nil {
+		t.Fatalf("CreateSession = %v, %v", r, err)
+	}
+	if made.UserId != "u1" || made.Roles != "system_user" || made.Props["platform"] != "Microsoft Teams" ||
+		made.Props[model.UserAuthServiceIsOAuth] != "true" || made.GetCSRF() == "" {
+		t.Errorf("the session made = %+v", made)
+	}
+	if r.Token != "tok" || r.Csrf != made.GetCSRF() || r.UserId != "u1" || r.CookiePath != "/mm" {
+		t.Errorf("answer = %v", r)
+	}
+	if want := before + 10*3600*1000; r.ExpiresAt < want || r.ExpiresAt > want+60_000 {
+		t.Errorf("expires at %d, want about %d (SessionLengthSSOInHours)", r.ExpiresAt, want)
+	}
+	for _, id := range []string{"gone", "bot"} {
+		r, _ := c.CreateSession(ctx, &corepb.CreateSessionRequest{UserId: id})
+		if r.Error.GetStatusCode() != 403 || r.Error.GetId() != "msteams.session.refused" || r.Token != "" {
+			t.Errorf("CreateSession(%s) = %v", id, r)
+		}
+	}
+	r, _ = c.CreateSession(ctx, &corepb.CreateSessionRequest{UserId: "missing"})
+	checkAppErr(t, r.Error, wantAppErr)
+	if r, _ := c.CreateSession(ctx, &corepb.CreateSessionRequest{}); r.Error.GetStatusCode() != 400 {
+		t.Errorf("no user id = %v", r)
+	}
+	api.AssertNumberOfCalls(t, "CreateSession", 1)
+}

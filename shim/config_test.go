@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/mattermost/mattermost/server/public/model"
 )
 
 // Mattermost 11 masks secret settings in GetPluginConfig; the core must get the real value, or it would present
@@ -26,5 +28,14 @@ func TestConfigurationCarriesUnmaskedSecrets(t *testing.T) {
 	}
 	if cfg.GetServer().GetSqlDataSource() == "" {
 		t.Error("the server settings are missing")
+	}
+	// The core tells the admin when Teams may not frame Mattermost's pages (the Teams tab opens them).
+	if got := cfg.GetServer().GetFrameAncestors(); got != "https://teams.microsoft.com" {
+		t.Errorf("frame ancestors reaching the core: %q", got)
+	}
+	// A server without the setting (9.11) has Teams' global host built in.
+	old := &model.Config{}
+	if got := frameAncestorsOf(old); got != "'self' teams.microsoft.com" {
+		t.Errorf("frame ancestors of a server without the setting: %q", got)
 	}
 }

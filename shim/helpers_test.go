@@ -134,6 +134,7 @@ func (a *fakeAPI) GetUnsanitizedConfig() *model.Config {
 	cfg.SqlSettings.DriverName = model.NewPointer("postgres")
 	cfg.SqlSettings.DataSource = model.NewPointer("postgres://mmuser:s3cret@db/mattermost")
 	cfg.FileSettings.MaxFileSize = model.NewPointer(int64(52428800))
+	cfg.ServiceSettings.FrameAncestors = model.NewPointer("https://teams.microsoft.com")
 	cfg.PluginSettings.Plugins = map[string]map[string]any{defaultPluginID: a.settingsCopy()}
 	return cfg
 }

@@ -51,7 +51,7 @@ func TestEveryHookKindIsForwardedWithItsFields(t *testing.T) {
 	wantUser := &corepb.User{
 		Id: "u1", Username: "alice", AuthData: "aad-oid", AuthService: "office365",
 		Email: "alice@example.com", EmailVerified: true, Nickname: "al", FirstName: "Alice", LastName: "Liddell",
-		Position: "eng", Props: map[string]string{"k": "v"},
+		Position: "eng", Props: map[string]string{"k": "v"}, Deactivated: true,
 	}
 	remote := "r9"
 	reaction := &model.Reaction{UserId: "u1", PostId: "p1", EmojiName: "tada", CreateAt: 77, ChannelId: "c1", RemoteId: &remote}

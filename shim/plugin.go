@@ -200,6 +200,7 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		server.SqlDataSource = deref(cfg.SqlSettings.DataSource)
 		server.LogLevel = mostVerboseLogLevel(cfg)
 		server.NodeName = nodeNameOf(cfg)
+		server.FrameAncestors = frameAncestorsOf(cfg)
 		if cfg.FileSettings.MaxFileSize != nil {
 			server.MaxFileSize = *cfg.FileSettings.MaxFileSize
 		}
@@ -207,6 +208,19 @@ func (p *Plugin) buildConfiguration(bundle string) (*corepb.Configuration, error
 		return nil, errors.New("the server configuration is not available")
 	}
 	return &corepb.Configuration{PluginSettingsJson: string(js), Server: server}, nil
+}
+
+// legacyFrameAncestors is what servers without ServiceSettings.FrameAncestors (9.11, for one) send with their pages:
+// frame-ancestors 'self' teams.microsoft.com, fixed.
+const legacyFrameAncestors = "'self' teams.microsoft.com"
+
+// frameAncestorsOf is the sources besides 'self' that may frame Mattermost's pages: ServiceSettings.FrameAncestors, or
+// on a server that has no such setting (the field is absent from its configuration), the ones it has built in.
+func frameAncestorsOf(cfg *model.Config) string {
+	if cfg.ServiceSettings.FrameAncestors == nil {
+		return legacyFrameAncestors
+	}
+	return *cfg.ServiceSettings.FrameAncestors
 }
 
 // nodeNameOf names this server in the bridge's metrics: ClusterSettings.OverrideHostname, else the host name.

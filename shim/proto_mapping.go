@@ -128,6 +128,7 @@ func userToProto(u *model.User) *corepb.User {
 		Position:      u.Position,
 		IsBot:         u.IsBot,
 		Props:         props,
+		Deactivated:   u.DeleteAt != 0,
 	}
 }
 

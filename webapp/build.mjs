@@ -32,3 +32,15 @@ await esbuild.build({
     plugins: [mattermostGlobals],
     logLevel: 'warning',
 });
+
+// The Teams tab's script (the bundle's public/tab.js, which Mattermost serves at /plugins/<id>/public/tab.js): a page
+// of its own, with Microsoft's Teams JavaScript client library bundled in.
+await esbuild.build({
+    entryPoints: ['src/tab/tab.ts'],
+    bundle: true,
+    format: 'iife',
+    target: 'es2020',
+    minify: process.env.NODE_ENV === 'production',
+    outfile: 'dist/tab.js',
+    logLevel: 'warning',
+});

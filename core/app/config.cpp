@@ -602,18 +602,25 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
             break;
         case Cloud::usgov:
             c.teams_web_url = "https://gov.teams.microsoft.us";
+            c.teams_frame_ancestors = "https://gov.teams.microsoft.us https://*.gov.teams.microsoft.us";
+            c.token_issuer_v2_host = "login.microsoftonline.us";
             c.login_base_url = "https://login.microsoftonline.us";
             c.graph_base_url = "https://graph.microsoft.us";
             c.graph_resource = c.graph_base_url;
             break;
         case Cloud::usgovdod:
             c.teams_web_url = "https://dod.teams.microsoft.us";
+            c.teams_frame_ancestors = "https://dod.teams.microsoft.us https://*.dod.teams.microsoft.us";
+            c.token_issuer_v2_host = "login.microsoftonline.us";
             c.login_base_url = "https://login.microsoftonline.us";
             c.graph_base_url = "https://dod-graph.microsoft.us";
             c.graph_resource = c.graph_base_url;
             break;
         case Cloud::china:
             c.teams_web_url = "https://teams.microsoftonline.cn";
+            c.teams_frame_ancestors = "https://teams.microsoftonline.cn https://*.teams.microsoftonline.cn";
+            c.token_issuer_v1_host = "sts.chinacloudapi.cn";
+            c.token_issuer_v2_host = "login.partner.microsoftonline.cn";
             c.login_base_url = "https://login.chinacloudapi.cn";
             c.graph_base_url = "https://microsoftgraph.chinacloudapi.cn";
             c.graph_resource = c.graph_base_url;

@@ -22,6 +22,7 @@ struct ServerSettings {
     std::string log_level;  // the server's most verbose log level; "" = unknown
     std::string node_name;  // this server's name in a cluster (the metrics' node label)
     std::int64_t core_restarts = 0;
+    std::string frame_ancestors;  // ServiceSettings.FrameAncestors
 };
 
 enum class Cloud { global, usgov, usgovdod, china, custom };
@@ -53,6 +54,13 @@ struct Config {
     std::string graph_base_url;  // e.g. https://graph.microsoft.com (no trailing slash, no /v1.0)
     // The cloud's Teams web client, for links into Teams (no trailing slash): e.g. https://gov.teams.microsoft.us.
     std::string teams_web_url = "https://teams.microsoft.com";
+    // The CSP frame-ancestors sources of the cloud's Teams (and Microsoft 365) clients: who may frame the Teams tab.
+    std::string teams_frame_ancestors =
+        "https://teams.microsoft.com https://*.teams.microsoft.com https://*.cloud.microsoft https://*.office.com "
+        "https://*.microsoft365.com https://*.skype.com https://outlook.office.com https://outlook.office365.com";
+    // The hosts in the issuers of the cloud's v1.0 and v2.0 tokens (custom endpoints emulate the global cloud).
+    std::string token_issuer_v1_host = "sts.windows.net";
+    std::string token_issuer_v2_host = "login.microsoftonline.com";
     // The resource identifier in scopes ("<resource>/Chat.ReadWrite", "<resource>/.default"): the cloud's Graph
     // host, also for custom endpoints (which emulate the global cloud).
     std::string graph_resource;

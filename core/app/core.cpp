@@ -21,6 +21,8 @@
 #include "graph/client.hpp"
 #include "graph/entra.hpp"
 #include "graph/notification_tokens.hpp"
+#include "graph/signing_keys.hpp"
+#include "graph/sso_tokens.hpp"
 #include "http/client.hpp"
 #include "metrics/prometheus.hpp"
 #include "store/overview.hpp"
@@ -48,6 +50,7 @@
 #include "web/report_route.hpp"
 #include "web/routes.hpp"
 #include "web/teams_app.hpp"
+#include "web/tab_routes.hpp"
 
 namespace msteams::app {
 namespace {
@@ -234,7 +237,83 @@ void install_autocomplete_routes(web::Router& router,
     router.add(web::Route{"GET", commands::k_autocomplete_channels_path, web::Access::user, 0, route(false)});
 }
 
+// The tab's token checker, once the tenant (a GUID: tokens name it) and the app are configured.
+std::shared_ptr<graph::SsoTokens> sso_tokens(Config const& config, std::shared_ptr<http::Client> const& http) {
+    if (!strings::is_guid(config.tenant_id) || config.client_id.empty() || config.server.site_url.empty()) {
+        return nullptr;
+    }
+    graph::SigningKeySettings keys;
+    keys.login_base = config.login_base_url;
+    keys.fetch_timeout = std::chrono::seconds(5);
+    return std::make_shared<graph::SsoTokens>(
+        std::make_shared<graph::SigningKeys>(http, std::move(keys)),
+        graph::SsoTokenSettings{config.tenant_id, config.client_id,
+                                web::app_id_uri(config.server.site_url, config.client_id), config.token_issuer_v1_host,
+                                config.token_issuer_v2_host});
+}
+
+// What the tab's user reads about their token.
+web::SsoResult sso_result(graph::SsoCheck const& check) {
+    web::SsoResult r;
+    r.reason = graph::to_string(check.refusal);
+    switch (check.refusal) {
+        case graph::SsoRefusal::none:
+            r.ok = true;
+            r.object_id = check.identity.object_id;
+            r.email = check.identity.email;
+            r.upn = check.identity.upn;
+            return r;
+        case graph::SsoRefusal::expired:
+        case graph::SsoRefusal::not_yet_valid:
+            r.message =
+                "Your Microsoft Teams sign-in has expired (or your device's clock is wrong). Reload the tab "
+                "to sign in again.";
+            return r;
+        case graph::SsoRefusal::tenant:
+            r.status = 403;
+            r.message =
+                "You are signed in to Microsoft Teams in another organization than the one this Mattermost "
+                "server works with. Sign in to Mattermost with your Mattermost account instead.";
+            return r;
+        case graph::SsoRefusal::audience:
+        case graph::SsoRefusal::issuer:
+        case graph::SsoRefusal::scope:
+            r.message =
+                "Microsoft Teams signed you in for another app, not this Mattermost server. Ask your "
+                "Mattermost admin to check the Teams app's single sign-on settings, or sign in with your "
+                "Mattermost account.";
+            return r;
+        case graph::SsoRefusal::keys_unavailable:
+            r.status = 503;
+            r.message = "Microsoft's sign-in service could not be reached. Try again in a moment.";
+            return r;
+        case graph::SsoRefusal::no_user:
+            r.message = "Microsoft Teams did not say who you are. Sign in with your Mattermost account.";
+            return r;
+        case graph::SsoRefusal::malformed:
+        case graph::SsoRefusal::signature: break;
+    }
+    r.message =
+        "Microsoft Teams' sign-in could not be verified. Reload the tab, or sign in with your Mattermost "
+        "account.";
+    return r;
+}
+
 }  // namespace
+
+std::string teams_tab_problem(Config const& config) {
+    std::string_view const teams = config.teams_web_url;
+    auto const host = teams.substr(teams.find("://") == std::string_view::npos ? 0 : teams.find("://") + 3);
+    for (auto const& source : strings::split_words(config.server.frame_ancestors)) {
+        if (source == teams || source == host || source == "*" || source == "https:") {
+            return {};
+        }
+    }
+    return "Mattermost's own pages refuse to open inside Microsoft Teams, so the Teams tab signs users in but cannot "
+           "show Mattermost. Set ServiceSettings.FrameAncestors (config.json, or the environment variable "
+           "MM_SERVICESETTINGS_FRAMEANCESTORS) to \"" +
+           config.teams_frame_ancestors + "\"";
+}
 
 struct Runtime {
     std::shared_ptr<Config const> config;
@@ -251,6 +330,7 @@ struct Runtime {
     std::shared_ptr<sync::Inbound> inbound;
     std::shared_ptr<sync::Outbound> outbound;
     std::shared_ptr<sync::Receiver> receiver;
+    std::shared_ptr<graph::SsoTokens> sso;  // the Teams tab's tokens; null until the tenant and app are configured
     std::shared_ptr<subscriptions::Monitor> monitor;
     std::shared_ptr<commands::AdminContext const> admin;
     std::shared_ptr<subscriptions::CredentialCheck> credentials;
@@ -356,11 +436,24 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
             return std::nullopt;
         }
         return web::TeamsAppSettings{
-            c->teams_app_id,    c->teams_app_name,       c->teams_app_version,      c->client_id,
-            c->server.site_url, c->teams_app_color_icon, c->teams_app_outline_icon, to_string(c->cloud)};
+            c->teams_app_id,    c->teams_app_name,       c->teams_app_version,     c->client_id,
+            c->server.site_url, c->teams_app_color_icon, c->teams_app_outline_icon};
     };
     web::install_teams_app_route(router_, api_, teams_app);
-    web::install_tab_route(router_, teams_app);
+    web::install_tab_routes(
+        router_,
+        web::TabDeps{[this]() -> std::optional<web::TabSettings> {
+                         auto const runtime = runtime_.load();
+                         if (!runtime || !active_.load() || !runtime->sso) {
+                             return std::nullopt;
+                         }
+                         return web::TabSettings{
+                             [sso = runtime->sso](std::string_view token) { return sso_result(sso->check(token)); },
+                             runtime->config->teams_frame_ancestors};
+                     },
+                     api_,
+                     [stats = stats_](std::string_view outcome) { stats->tab_sign_ins.add({std::string(outcome)}); },
+                     {}});
     web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -757,6 +850,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     token_settings.login_base = config->login_base_url;
     token_settings.client_id = config->client_id;
     token_settings.tenant_id = config->tenant_id;
+    runtime->sso = sso_tokens(*config, runtime->http);
     runtime->receiver = std::make_shared<sync::Receiver>(
         runtime->repos, config->webhook_secret, stats_,
         [weak_inbound] {
@@ -1076,6 +1170,7 @@ Diagnostics Core::diagnostics() const {
         d.configured = config->configured();
         d.chat_sync = to_string(config->chat_sync);
         d.restarts = config->server.core_restarts;
+        d.teams_tab_problem = teams_tab_problem(*config);
     }
     for (auto const& s : stats_->graph_requests.snapshot()) {
         d.graph_requests += s.value;

@@ -72,6 +72,10 @@ DatabaseOpener default_database_opener();
 // What system admins are told about saved settings that were not applied.
 [[nodiscard]] std::string problems_text(std::vector<std::string> const& list);
 
+// "" when Teams may frame Mattermost's pages (ServiceSettings.FrameAncestors names the cloud's Teams client), else
+// what the admin should set: the Teams tab opens Mattermost inside Teams.
+[[nodiscard]] std::string teams_tab_problem(Config const& config);
+
 // What /msteams answers while required settings are missing: users are told to wait, admins what to fill in.
 [[nodiscard]] std::string not_set_up_text(Config const& config, bool admin);
 

@@ -50,6 +50,9 @@ std::string node_lines(Diagnostics const& d) {
     out += "- **Microsoft Graph on this node:** " + std::to_string(d.graph_requests) + " requests, " +
            std::to_string(d.graph_throttled) + " throttled (429), " + std::to_string(d.graph_retries) + " retried; " +
            span(static_cast<std::int64_t>(d.graph_waited_ms)) + " spent waiting for the bridge's rate budgets.\n";
+    if (!d.teams_tab_problem.empty()) {
+        out += "- **Teams tab:** " + d.teams_tab_problem + ".\n";
+    }
     if (!d.legacy_import.empty()) {
         out += "- **Upgrade from the official MS Teams plugin:** " + d.legacy_import + ".\n";
     }
@@ -177,6 +180,8 @@ std::string to_json(Diagnostics const& d) {
     } else {
         j["database"] = {{"readable", false}, {"problem", d.database_problem}};
     }
+    j["teams_tab_problem"] =
+        d.teams_tab_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.teams_tab_problem);
     j["legacy_import"] = d.legacy_import.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.legacy_import);
     j["now"] = d.now;
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

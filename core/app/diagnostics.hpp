@@ -43,6 +43,8 @@ struct Diagnostics {
     std::string database_problem;
     // The upgrade from the official plugin (sync::legacy_status); "" when there was none.
     std::string legacy_import;
+    // The Teams tab: "" when Teams may frame Mattermost's pages, else what the admin should set.
+    std::string teams_tab_problem;
     std::int64_t now = 0;  // Unix ms, for ages
 };
 

@@ -4,80 +4,29 @@
 
 #include <utility>
 
-#include "common/clock.hpp"
-#include "common/log.hpp"
 #include "common/strings.hpp"
 #include "crypto/crypto.hpp"
-#include "crypto/rich.hpp"
 
 namespace msteams::graph {
 
-struct NotificationTokens::Keys {
-    crypto::Jwks jwks;
-};
-
 NotificationTokens::NotificationTokens(std::shared_ptr<http::Client> http, NotificationTokenSettings settings)
-    : http_(std::move(http)),
-      settings_(std::move(settings)) {}
+    : settings_(std::move(settings)),
+      keys_(std::move(http), SigningKeySettings{settings_.login_base, settings_.keys_ttl_ms, settings_.refetch_every_ms,
+                                                settings_.fetch_timeout, settings_.clock_ms}) {}
 
 NotificationTokens::~NotificationTokens() = default;
 
-std::int64_t NotificationTokens::now() const { return settings_.clock_ms ? settings_.clock_ms() : now_ms(); }
-
-Result<std::shared_ptr<NotificationTokens::Keys const>> NotificationTokens::keys(bool refresh) {
-    std::lock_guard held(mutex_);
-    auto const at = now();
-    bool const stale = !keys_ || at - keys_read_at_ >= settings_.keys_ttl_ms;
-    bool const may_refresh = refresh && at - keys_read_at_ >= settings_.refetch_every_ms;
-    if (!stale && !may_refresh) {
-        return keys_;
-    }
-    http::Request req;
-    req.url = settings_.login_base + "/common/discovery/v2.0/keys";
-    req.timeout = settings_.fetch_timeout;
-    req.max_response_body = 64u << 10;
-    auto res = http_->send(std::move(req));
-    if (!res || res->status != 200) {
-        log::warn("could not read Microsoft's signing keys",
-                  {{"error", res ? "HTTP " + std::to_string(res->status) : res.error().message}});
-        if (keys_) {
-            return keys_;  // the old set still checks the tokens it knows
-        }
-        return fail(ErrorCode::unavailable, "Microsoft's signing keys could not be read");
-    }
-    auto jwks = crypto::Jwks::parse(res->body);
-    if (!jwks) {
-        log::warn("Microsoft's signing keys could not be used", {{"error", jwks.error().message}});
-        if (keys_) {
-            return keys_;
-        }
-        return std::unexpected(jwks.error());
-    }
-    auto fresh = std::make_shared<Keys>();
-    fresh->jwks = std::move(*jwks);
-    keys_ = std::move(fresh);
-    keys_read_at_ = at;
-    return keys_;
-}
+std::int64_t NotificationTokens::now() const { return keys_.now(); }
 
 TokenRefusal NotificationTokens::check_one(std::string const& token, bool& ours) {
-    auto keys_now = keys(false);
-    if (!keys_now) {
-        return TokenRefusal::keys_unavailable;
-    }
-    auto payload = crypto::verify_rs256_jwt(token, (*keys_now)->jwks);
-    if (!payload && payload.error().code == ErrorCode::not_found) {
-        // Microsoft rolls its keys: a kid the set does not have yet reads it again (at most every few minutes).
-        keys_now = keys(true);
-        if (!keys_now) {
-            return TokenRefusal::keys_unavailable;
-        }
-        payload = crypto::verify_rs256_jwt(token, (*keys_now)->jwks);
-    }
+    auto const payload = keys_.verify(token);
     if (!payload) {
-        return payload.error().code == ErrorCode::permission_denied || payload.error().code == ErrorCode::not_found
-                   ? TokenRefusal::signature
-                   : TokenRefusal::malformed;
+        switch (payload.error().code) {
+            case ErrorCode::unavailable: return TokenRefusal::keys_unavailable;
+            case ErrorCode::permission_denied:
+            case ErrorCode::not_found: return TokenRefusal::signature;
+            default: return TokenRefusal::malformed;
+        }
     }
     auto const claims = nlohmann::json::parse(*payload, nullptr, false);
     if (!claims.is_object()) {

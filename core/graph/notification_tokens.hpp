@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "graph/signing_keys.hpp"
 #include "http/client.hpp"
 
 // The validationTokens of a rich notification batch (shared/docs/microsoft-graph.md §3.3): RS256 JWTs signed by
@@ -63,17 +64,12 @@ public:
     static constexpr std::size_t k_max_remembered = 1024;
 
 private:
-    struct Keys;
     [[nodiscard]] TokenRefusal check_one(std::string const& token, bool& ours);
-    // The key set, read again when older than keys_ttl or when `refresh` and not read within refetch_every.
-    [[nodiscard]] Result<std::shared_ptr<Keys const>> keys(bool refresh);
     [[nodiscard]] std::int64_t now() const;
 
-    std::shared_ptr<http::Client> http_;
     NotificationTokenSettings settings_;
+    SigningKeys keys_;
     std::mutex mutex_;
-    std::shared_ptr<Keys const> keys_;
-    std::int64_t keys_read_at_ = 0;
     std::map<std::string, std::int64_t> remembered_;  // token → its exp (Unix ms)
 };
 

@@ -31,6 +31,8 @@ struct Counters {
     // signature, data, content); applied from their content without reading Graph
     CounterFamily rich_refused{{"stage", "reason"}};
     Counter rich_unbridged{0};
+    // the Teams tab's sign-ins (outcome: signed_in, or why one was refused: expired, tenant, audience, deactivated, …)
+    CounterFamily tab_sign_ins{{"outcome"}};
     Counter rich_applied{0};
     std::atomic<std::int64_t> last_notification_at_ms{0};  // Unix ms this node last accepted one; 0: never
     // lifecycle notifications (/lifecycle)

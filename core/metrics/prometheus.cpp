@@ -180,6 +180,11 @@ void render_counters(Exposition& e, Counters const& c) {
                            "their encrypted content) and reason; nothing of them is posted.") +
                    since,
                c.rich_refused);
+    e.counters("msteams_tab_sign_ins_total",
+               std::string("Sign-ins from the Teams tab (single sign-on), by outcome: signed_in, or why it was "
+                           "refused.") +
+                   since,
+               c.tab_sign_ins);
     counter("msteams_rich_notifications_unbridged_total",
             "Rich notifications dropped unread (before decryption) because their chat has no connected member.",
             c.rich_unbridged);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,10 @@ public:
     [[nodiscard]] virtual Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) = 0;
     // The names (lower case) of the user groups (custom or LDAP-synced) the user belongs to.
     [[nodiscard]] virtual Result<std::vector<std::string>> get_group_names_for_user(MmUserId const& user_id) = 0;
+    // Signs the user in as Mattermost's login does (roles, CSRF token, the SSO session length), with `props` added to
+    // the session. permission_denied (403) for a deactivated, bot or remote user.
+    [[nodiscard]] virtual Result<Session> create_session(MmUserId const& user_id,
+                                                         std::map<std::string, std::string> const& props) = 0;
     // Makes the user a member of the team (a member already stays one, without an error).
     [[nodiscard]] virtual Status add_team_member(std::string const& team_id, MmUserId const& user_id) = 0;
     // Sets one user preference (e.g. category "notifications", name "email_interval", value "0").

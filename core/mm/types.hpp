@@ -22,10 +22,20 @@ struct User {
     std::string last_name;
     std::string position;
     bool is_bot = false;
+    bool deactivated = false;  // only read, never sent
     std::map<std::string, std::string> props;
     // Only sent, never read: on create, overrides of Mattermost's default notification settings; on update, the
     // settings to change.
     std::map<std::string, std::string> notify_props;
+};
+
+// A Mattermost session made for a user (Api::create_session). The token is a secret: never logged.
+struct Session {
+    std::string token;
+    MmUserId user_id;
+    std::string csrf;
+    std::int64_t expires_at = 0;  // Unix ms
+    std::string cookie_path;      // "/" or the SiteURL's subpath
 };
 
 struct Post {

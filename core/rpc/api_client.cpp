@@ -319,6 +319,24 @@ Result<std::vector<std::string>> ApiClient::get_group_names_for_user(MmUserId co
     return std::vector<std::string>(r->ids().begin(), r->ids().end());
 }
 
+Result<mm::Session> ApiClient::create_session(MmUserId const& user_id,
+                                              std::map<std::string, std::string> const& props) {
+    v1::CreateSessionRequest req;
+    req.set_user_id(user_id.str());
+    req.mutable_props()->insert(props.begin(), props.end());
+    auto r = impl_->invoke("CreateSession", &Impl::Stub::CreateSession, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    mm::Session out;
+    out.token = r->token();
+    out.user_id = MmUserId(r->user_id());
+    out.csrf = r->csrf();
+    out.expires_at = r->expires_at();
+    out.cookie_path = r->cookie_path().empty() ? "/" : r->cookie_path();
+    return out;
+}
+
 Status ApiClient::add_team_member(std::string const& team_id, MmUserId const& user_id) {
     v1::TeamMemberRequest req;
     req.set_team_id(team_id);

@@ -41,6 +41,8 @@ public:
     Status update_user_active(MmUserId const& user_id, bool active) override;
     Result<std::vector<std::string>> get_team_ids_for_user(MmUserId const& user_id) override;
     Result<std::vector<std::string>> get_group_names_for_user(MmUserId const& user_id) override;
+    Result<mm::Session> create_session(MmUserId const& user_id,
+                                       std::map<std::string, std::string> const& props) override;
     Status add_team_member(std::string const& team_id, MmUserId const& user_id) override;
     Status update_preference(MmUserId const& user_id, std::string const& category, std::string const& name,
                              std::string const& value) override;

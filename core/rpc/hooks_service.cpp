@@ -34,6 +34,7 @@ web::Request request_from_head(v1::HttpRequestHead const& head) {
     }
     r.user_id = MmUserId(head.user_id());  // Mattermost sets it for a valid session only
     r.source_plugin_id = head.source_plugin_id();
+    r.remote_addr = head.remote_addr();
     r.declared_length = head.content_length() < 0 ? -1 : head.content_length();
     if (head.metrics_listener()) {
         // The server's metrics listener serves the plugin's exposition at its root, and nothing else of it.

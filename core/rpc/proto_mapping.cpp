@@ -33,6 +33,7 @@ mm::User from_proto(v1::User const& u) {
     out.last_name = u.last_name();
     out.position = u.position();
     out.is_bot = u.is_bot();
+    out.deactivated = u.deactivated();
     out.props.insert(u.props().begin(), u.props().end());
     return out;
 }
@@ -96,6 +97,7 @@ app::ServerSettings from_proto(v1::ServerSettings const& s) {
     out.log_level = s.log_level();
     out.node_name = s.node_name();
     out.core_restarts = s.core_restarts();
+    out.frame_ancestors = s.frame_ancestors();
     return out;
 }
 

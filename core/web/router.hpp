@@ -20,6 +20,7 @@ struct Request {
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased; one pair per value
     MmUserId user_id;              // set by Mattermost only for a valid session; empty otherwise
     std::string source_plugin_id;  // inter-plugin requests
+    std::string remote_addr;       // the client's address as the server saw it ("host:port")
     std::string body;
     // The Content-Length the client declared, -1 when it sent none. A body of another length is incomplete (the
     // client went away mid-body) and is refused, never handled as if it were whole.

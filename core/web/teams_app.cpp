@@ -154,8 +154,7 @@ nlohmann::ordered_json manifest_json(TeamsAppSettings const& s) {
                                      {"scopes", json::array({"personal"})}}})},
         {"validDomains", json::array({authority})},
         {"webApplicationInfo",
-         {{"id", strings::to_lower(s.client_id)},
-          {"resource", "api://" + authority + "/" + strings::to_lower(s.client_id)}}},
+         {{"id", strings::to_lower(s.client_id)}, {"resource", app_id_uri(s.site_url, s.client_id)}}},
         {"authorization",
          {{"permissions",
            {{"resourceSpecific", json::array({{{"name", k_activity_permission}, {"type", "Application"}}})}}}}},
@@ -180,58 +179,7 @@ std::string file_stem(std::string_view name) {
     return out.empty() ? "teams-app" : out;
 }
 
-constexpr char const* k_tab_style =
-    "body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#3f4350}"
-    "h1{font-size:1.4em}a.open{display:inline-block;padding:.6em 1.2em;border-radius:4px;background:#1c58d9;"
-    "color:#fff;text-decoration:none;font-weight:600}";
-
 }  // namespace
-
-std::vector<std::string> teams_frame_ancestors(std::string_view cloud) {
-    if (cloud == "usgov") {
-        return {"https://gov.teams.microsoft.us", "https://*.gov.teams.microsoft.us"};
-    }
-    if (cloud == "usgovdod") {
-        return {"https://dod.teams.microsoft.us", "https://*.dod.teams.microsoft.us"};
-    }
-    if (cloud == "china") {
-        return {"https://teams.microsoftonline.cn", "https://*.teams.microsoftonline.cn"};
-    }
-    return {"https://teams.microsoft.com",  "https://*.teams.microsoft.com", "https://*.cloud.microsoft",
-            "https://*.office.com",         "https://*.microsoft365.com",    "https://outlook.office.com",
-            "https://outlook.office365.com"};
-}
-
-Response tab_page(TeamsAppSettings const& settings) {
-    std::string ancestors = "'self'";
-    for (auto const& host : teams_frame_ancestors(settings.cloud)) {
-        ancestors += " " + host;
-    }
-    Response r;
-    r.status = 200;
-    r.set("Content-Type", "text/html; charset=utf-8")
-        .set("Cache-Control", "no-store")
-        .set("X-Content-Type-Options", "nosniff")
-        .set("Referrer-Policy", "no-referrer")
-        .set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors " + ancestors);
-    auto const name = strings::html_escape(settings.name);
-    r.body = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + name + "</title><style>" +
-             k_tab_style + "</style></head><body><h1>" + name + "</h1><p>Your organization's Mattermost, at " +
-             strings::html_escape(url_authority(settings.site_url)) + ".</p><p><a class=\"open\" href=\"" +
-             strings::html_escape(settings.site_url) +
-             "\" target=\"_blank\" rel=\"noopener\">Open Mattermost</a></p></body></html>";
-    return r;
-}
-
-void install_tab_route(Router& router, std::function<std::optional<TeamsAppSettings>()> const& settings) {
-    router.add(Route{"GET", k_tab_path, Access::anyone, 0, [settings](Request const&) {
-                         auto const current = settings ? settings() : std::nullopt;
-                         if (!current || current->site_url.empty()) {
-                             return not_active_json(30);
-                         }
-                         return tab_page(*current);
-                     }});
-}
 
 std::string const& default_color_icon() {
     static std::string const icon = draw_icon(k_color_icon_side, true);
@@ -254,6 +202,10 @@ std::string url_authority(std::string_view url) {
         return {};
     }
     return strings::to_lower(rest);
+}
+
+std::string app_id_uri(std::string_view site_url, std::string_view client_id) {
+    return "api://" + url_authority(site_url) + "/" + strings::to_lower(client_id);
 }
 
 Result<std::string> teams_app_manifest(TeamsAppSettings const& settings) {

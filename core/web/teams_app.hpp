@@ -51,16 +51,7 @@ struct TeamsAppSettings {
     std::string site_url;  // Mattermost's Site URL, without a trailing slash
     std::string color_icon;
     std::string outline_icon;
-    std::string cloud = "global";  // the nationalCloud setting: which Teams clients frame the tab page
 };
-
-// The hosts whose Teams (and Microsoft 365) clients may show the tab page in a frame, as Content-Security-Policy
-// sources, for the nationalCloud setting ("global", "usgov", "usgovdod", "china"; "custom" emulates global).
-[[nodiscard]] std::vector<std::string> teams_frame_ancestors(std::string_view cloud);
-
-// The personal tab's page: the app's name and a link that opens Mattermost in the browser, framed only by the
-// cloud's Teams clients.
-[[nodiscard]] Response tab_page(TeamsAppSettings const& settings);
 
 // The default icons, drawn from the plugin's icon (assets/icon.svg): 192×192 full colour; 32×32 white on transparent.
 [[nodiscard]] std::string const& default_color_icon();
@@ -69,15 +60,15 @@ struct TeamsAppSettings {
 // The host (and port, if any) of an http(s) URL: "chat.example.com" of "https://chat.example.com/mm/".
 [[nodiscard]] std::string url_authority(std::string_view url);
 
+// The Application ID URI the Teams tab's SSO tokens are issued for (webApplicationInfo.resource, the tokens'
+// audience): api://<the Site URL's host[:port]>/<client id>.
+[[nodiscard]] std::string app_id_uri(std::string_view site_url, std::string_view client_id);
+
 // manifest.json. conflict when the settings cannot make a package Teams accepts (no client id, no Site URL, a Site
 // URL that is not HTTPS on a host other than the loopback one), with what to do.
 [[nodiscard]] Result<std::string> teams_app_manifest(TeamsAppSettings const& settings);
 // The ZIP archive: manifest.json, color.png, outline.png.
 [[nodiscard]] Result<std::string> teams_app_package(TeamsAppSettings const& settings);
-
-// GET /tab: the personal tab's page, for anyone (Teams shows it inside its client, where Mattermost's session
-// cookie may not be sent); 503 while the plugin is not active.
-void install_tab_route(Router& router, std::function<std::optional<TeamsAppSettings>()> const& settings);
 
 // GET /admin/teams-app.zip: the package, for system admins (403 for anyone else, 409 with the reason while the
 // settings cannot make one, 503 while the plugin is not active: `settings` returns nullopt).

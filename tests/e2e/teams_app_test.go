@@ -251,7 +251,7 @@ func TestTeamsAppPackage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(resp.Body), "Open Mattermost") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(resp.Body), `<script src="public/tab.js">`) {
 			t.Fatalf("tab page: %d %s", resp.StatusCode, resp.Body)
 		}
 		csp := resp.Header.Get("Content-Security-Policy")

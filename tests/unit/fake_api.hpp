@@ -43,13 +43,17 @@ public:
         if (!users.contains(id.str())) {
             return fail(ErrorCode::not_found, "no user", 404);
         }
-        return users[id.str()];
+        auto u = users[id.str()];
+        u.deactivated = inactive.contains(id.str());
+        return u;
     }
     Result<mm::User> get_user_by_email(std::string const& email) override {
         std::lock_guard lock(mutex);
         for (auto const& [id, u] : users) {
             if (!email.empty() && u.email == email) {
-                return u;
+                auto out = u;
+                out.deactivated = inactive.contains(id);
+                return out;
             }
         }
         return fail(ErrorCode::not_found, "no user", 404);
@@ -139,6 +143,21 @@ public:
             inactive.insert(user_id.str());
         }
         return {};
+    }
+    Result<mm::Session> create_session(MmUserId const& user_id,
+                                       std::map<std::string, std::string> const& props) override {
+        std::lock_guard lock(mutex);
+        auto const it = users.find(user_id.str());
+        if (it == users.end()) {
+            return fail(ErrorCode::not_found, "no user", 404);
+        }
+        if (inactive.contains(user_id.str()) || it->second.is_bot) {
+            return fail(ErrorCode::permission_denied, "This account cannot sign in.", 403);
+        }
+        mm::Session s{"session-token-" + std::to_string(sessions.size() + 1), user_id,
+                      "csrf-" + std::to_string(sessions.size() + 1), 4'000'000'000'000, "/"};
+        sessions.push_back({s, props});
+        return s;
     }
     Result<std::vector<std::string>> get_group_names_for_user(MmUserId const& user_id) override {
         std::lock_guard lock(mutex);
@@ -337,6 +356,7 @@ public:
     std::map<std::string, std::set<std::string>> team_members;   // team id → user ids
     std::map<std::string, std::set<std::string>> group_members;  // group name → user ids
     std::set<std::string> refused_teams;                         // add_team_member fails for these
+    std::vector<std::pair<mm::Session, std::map<std::string, std::string>>> sessions;  // made, with their props
     int team_additions = 0;
     int user_updates = 0;
     int status_updates = 0;

@@ -3,6 +3,7 @@
 
 #include "../fake_api.hpp"
 #include "app/config.hpp"
+#include "app/core.hpp"
 
 using msteams::app::parse_config;
 using msteams::test::valid_server;
@@ -280,4 +281,32 @@ TEST_CASE("config: the user sync is off by default, in minutes, with domains and
     CHECK_THAT(error_of(with("syncusersmaxperrun", 0)), Catch::Contains("syncUsersMaxPerRun"));
     CHECK_THAT(error_of(with("automaticallypromotesyntheticusers", "maybe")),
                Catch::Contains("automaticallyPromoteSyntheticUsers"));
+}
+
+TEST_CASE("config: the Teams tab follows the cloud: issuers, who may frame it, what the admin must allow", "[config]") {
+    auto r = parse_config(with("nationalcloud", "china"), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.token_issuer_v1_host == "sts.chinacloudapi.cn");
+    CHECK(r->config.token_issuer_v2_host == "login.partner.microsoftonline.cn");
+    CHECK(r->config.teams_frame_ancestors == "https://teams.microsoftonline.cn https://*.teams.microsoftonline.cn");
+    r = parse_config(with("nationalcloud", "usgov"), valid_server(), true);
+    REQUIRE(r.has_value());
+    CHECK(r->config.token_issuer_v1_host == "sts.windows.net");
+    CHECK(r->config.token_issuer_v2_host == "login.microsoftonline.us");
+    r = parse_config(valid_settings_json(), valid_server(), true);
+    REQUIRE(r.has_value());
+    auto config = r->config;
+    CHECK(config.token_issuer_v2_host == "login.microsoftonline.com");
+    CHECK_THAT(config.teams_frame_ancestors, Catch::StartsWith("https://teams.microsoft.com "));
+    // Mattermost's own pages (which the tab opens inside Teams) need ServiceSettings.FrameAncestors.
+    auto const problem = msteams::app::teams_tab_problem(config);
+    CHECK_THAT(problem, Catch::Contains("ServiceSettings.FrameAncestors"));
+    CHECK_THAT(problem, Catch::Contains(config.teams_frame_ancestors));
+    config.server.frame_ancestors = "https://other.example.com";
+    CHECK_FALSE(msteams::app::teams_tab_problem(config).empty());
+    config.server.frame_ancestors = "https://other.example.com https://teams.microsoft.com";
+    CHECK(msteams::app::teams_tab_problem(config).empty());
+    // What a server without the setting (9.11) sends, which the shim passes on.
+    config.server.frame_ancestors = "'self' teams.microsoft.com";
+    CHECK(msteams::app::teams_tab_problem(config).empty());
 }

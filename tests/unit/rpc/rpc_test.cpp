@@ -452,6 +452,7 @@ public:
         }
         out->mutable_user()->set_id(req->id());
         out->mutable_user()->set_username("alice");
+        out->mutable_user()->set_deactivated(req->id() == "gone");
         return grpc::Status::OK;
     }
     grpc::Status HasPermissionTo(grpc::ServerContext*, v1::PermissionRequest const* req,
@@ -476,6 +477,8 @@ TEST_CASE("rpc: the API client carries Mattermost's errors faithfully", "[rpc]")
     auto const alice = client.get_user(msteams::MmUserId("u1"));
     REQUIRE(alice.has_value());
     CHECK(alice->username == "alice");
+    CHECK_FALSE(alice->deactivated);
+    CHECK(client.get_user(msteams::MmUserId("gone"))->deactivated);
 
     auto const missing = client.get_user(msteams::MmUserId("missing"));
     REQUIRE_FALSE(missing.has_value());
@@ -521,6 +524,7 @@ public:
     v1::PreferenceRequest preference;
     v1::UserActiveRequest user_active;
     v1::TeamMemberRequest team_member;
+    std::map<std::string, std::string> session_props;
     v1::UserIdsRequest group;
     v1::ChannelMembersRequest members;
     v1::PostRequest updated_post;
@@ -563,6 +567,19 @@ public:
         }
         out->add_ids("team-1");
         out->add_ids("team-2");
+        return grpc::Status::OK;
+    }
+    grpc::Status CreateSession(grpc::ServerContext*, v1::CreateSessionRequest const* req,
+                               v1::SessionResponse* out) override {
+        if (req->user_id() == "gone") {
+            set_app_error(out->mutable_error(), 403, "msteams.session.refused", "This account cannot sign in.");
+            return grpc::Status::OK;
+        }
+        session_props = std::map<std::string, std::string>(req->props().begin(), req->props().end());
+        out->set_token("session-token");
+        out->set_user_id(req->user_id());
+        out->set_csrf("csrf-token");
+        out->set_expires_at(1'900'000'000'000);
         return grpc::Status::OK;
     }
     grpc::Status GetGroupNamesForUser(grpc::ServerContext*, v1::IdRequest const* req, v1::IdsResponse* out) override {
@@ -809,6 +826,18 @@ TEST_CASE("rpc: the API client deactivates users, lists their teams and adds the
     REQUIRE(groups.has_value());
     CHECK(*groups == std::vector<std::string>{"developers"});
     CHECK_FALSE(client.get_group_names_for_user(msteams::MmUserId("missing")).has_value());
+
+    auto const session = client.create_session(msteams::MmUserId("u1"), {{"platform", "Microsoft Teams"}});
+    REQUIRE(session.has_value());
+    CHECK(session->token == "session-token");
+    CHECK(session->user_id.str() == "u1");
+    CHECK(session->csrf == "csrf-token");
+    CHECK(session->expires_at == 1'900'000'000'000);
+    CHECK(session->cookie_path == "/");
+    CHECK(service.session_props.at("platform") == "Microsoft Teams");
+    auto const refused_session = client.create_session(msteams::MmUserId("gone"), {});
+    REQUIRE_FALSE(refused_session.has_value());
+    CHECK(refused_session.error().code == msteams::ErrorCode::permission_denied);
 
     msteams::mm::User u;
     u.id = msteams::MmUserId("u1");
