@@ -34,6 +34,7 @@ mm::User from_proto(v1::User const& u) {
     out.position = u.position();
     out.is_bot = u.is_bot();
     out.props.insert(u.props().begin(), u.props().end());
+    out.notify_props.insert(u.notify_props().begin(), u.notify_props().end());
     return out;
 }
 
