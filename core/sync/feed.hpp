@@ -79,7 +79,9 @@ struct FeedSettings {
     std::size_t max_channel_members = 1000;  // @channel and @all in larger channels notify no one here
     std::size_t max_mentions = 50;
     int max_attempts = 8;
-    std::chrono::milliseconds lease{60'000};
+    // A claimed row is the worker's this long: a core killed mid-send has its rows sent again this long after (the
+    // chain id makes a repeat replace the first). Longer than a send normally takes (a budget turn, one request).
+    std::chrono::milliseconds lease{15'000};
     std::chrono::milliseconds poll{1'000};
     int workers = 2;
 };

@@ -375,7 +375,7 @@ TEST_CASE("feed: a throttled notification waits for Retry-After; one sent before
     auto restarted = w.feed();
     World::drain(restarted, 50'000 + k_hold + 1000);  // still leased
     CHECK(w.graph->sends == 3);
-    World::drain(restarted, 50'000 + k_hold + 61'000);
+    World::drain(restarted, 50'000 + k_hold + 15'000);
     CHECK(w.graph->sends == 4);
     CHECK(w.feed_of('b').size() == 2);  // "first" and "second", each once
     CHECK(w.store->counts().value().sent == 2);
