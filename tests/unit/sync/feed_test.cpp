@@ -234,7 +234,8 @@ TEST_CASE("feed: nothing is sent for a post read in Mattermost meanwhile, nor to
     CHECK(counts.sent == 0);
 }
 
-TEST_CASE("feed: only Teams-primary users are notified; the admins' default counts for those who never chose", "[pg]") {
+TEST_CASE("feed: only Teams-primary users are notified, the admins' default counting for those who never chose",
+          "[pg]") {
     World w;
     REQUIRE(w.roster->set_primary(w.carol, Platform::mattermost, 1).has_value());
     SECTION("the default is Mattermost") {
@@ -349,7 +350,8 @@ TEST_CASE("feed: with proactive installation a refused notification installs the
     CHECK(feed.blocked_users().value() == 0);
 }
 
-TEST_CASE("feed: a throttled notification waits for Retry-After; one sent before a crash is not added twice", "[pg]") {
+TEST_CASE("feed: a throttled notification waits for Retry-After, and one sent before a crash is not added twice",
+          "[pg]") {
     World w;
     REQUIRE(w.roster->set_primary(w.bob, Platform::teams, 1).has_value());
     {
