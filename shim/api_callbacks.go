@@ -330,6 +330,26 @@ func (s *apiServer) GetChannelMemberIds(_ context.Context, req *corepb.ChannelMe
 	return &corepb.IdsResponse{Ids: ids}, nil
 }
 
+func (s *apiServer) GetChannelMember(_ context.Context, req *corepb.ChannelMemberRequest) (*corepb.ChannelMemberResponse, error) {
+	m, appErr := s.api.GetChannelMember(req.GetChannelId(), req.GetUserId())
+	if appErr != nil {
+		return &corepb.ChannelMemberResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	notify := make(map[string]string, len(m.NotifyProps))
+	for k, v := range m.NotifyProps {
+		notify[k] = v
+	}
+	return &corepb.ChannelMemberResponse{LastViewedAt: m.LastViewedAt, NotifyProps: notify}, nil
+}
+
+func (s *apiServer) GetUserStatus(_ context.Context, req *corepb.IdRequest) (*corepb.UserStatusResponse, error) {
+	st, appErr := s.api.GetUserStatus(req.GetId())
+	if appErr != nil {
+		return &corepb.UserStatusResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	return &corepb.UserStatusResponse{Status: st.Status, LastActivityAt: st.LastActivityAt, Manual: st.Manual}, nil
+}
+
 // maxUsersInRole bounds GetActiveUserIdsInRole: the core tells system admins about problems, not a whole directory.
 const maxUsersInRole = 200
 

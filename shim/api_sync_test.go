@@ -149,6 +149,29 @@ func TestAPIGroupChannelAndMembers(t *testing.T) {
 	checkAppErr(t, m.Error, wantAppErr)
 }
 
+func TestAPIChannelMemberAndStatus(t *testing.T) {
+	c, api := apiClient(t)
+	ctx := context.Background()
+	api.On("GetChannelMember", "c1", "u1").Return(&model.ChannelMember{ChannelId: "c1", UserId: "u1", LastViewedAt: 1234,
+		NotifyProps: model.StringMap{"ignore_channel_mentions": "on"}}, nil)
+	api.On("GetChannelMember", "c1", "nobody").Return(nil, sampleAppErr)
+	api.On("GetUserStatus", "u1").Return(&model.Status{UserId: "u1", Status: "away", LastActivityAt: 99, Manual: true}, nil)
+	api.On("GetUserStatus", "nobody").Return(nil, sampleAppErr)
+
+	m, err := c.GetChannelMember(ctx, &corepb.ChannelMemberRequest{ChannelId: "c1", UserId: "u1"})
+	if err != nil || m.Error != nil || m.LastViewedAt != 1234 || m.NotifyProps["ignore_channel_mentions"] != "on" {
+		t.Fatalf("GetChannelMember = %v, %v", m, err)
+	}
+	m, _ = c.GetChannelMember(ctx, &corepb.ChannelMemberRequest{ChannelId: "c1", UserId: "nobody"})
+	checkAppErr(t, m.Error, wantAppErr)
+	st, err := c.GetUserStatus(ctx, &corepb.IdRequest{Id: "u1"})
+	if err != nil || st.Error != nil || st.Status != "away" || st.LastActivityAt != 99 || !st.Manual {
+		t.Fatalf("GetUserStatus = %v, %v", st, err)
+	}
+	st, _ = c.GetUserStatus(ctx, &corepb.IdRequest{Id: "nobody"})
+	checkAppErr(t, st.Error, wantAppErr)
+}
+
 func TestAPIGetUpdateDeletePost(t *testing.T) {
 	c, api := apiClient(t)
 	ctx := context.Background()

@@ -114,7 +114,16 @@ func userToProto(u *model.User) *corepb.User {
 			props[k] = v
 		}
 	}
-	// Password, MFA secret and notify props are deliberately not carried.
+	// Password and MFA secret are deliberately not carried, and of the notify props only those the bridge mutes.
+	var notify map[string]string
+	for _, k := range []string{"email", "push"} {
+		if v, ok := u.NotifyProps[k]; ok {
+			if notify == nil {
+				notify = map[string]string{}
+			}
+			notify[k] = v
+		}
+	}
 	return &corepb.User{
 		Id:            u.Id,
 		Username:      u.Username,
@@ -129,6 +138,7 @@ func userToProto(u *model.User) *corepb.User {
 		IsBot:         u.IsBot,
 		Props:         props,
 		Deactivated:   u.DeleteAt != 0,
+		NotifyProps:   notify,
 	}
 }
 

@@ -54,6 +54,12 @@ constexpr Setting k_allow_list{"connectAllowList", "Who may connect"};
 constexpr Setting k_invite_pool{"invitePoolSize", "Invite pool size"};
 constexpr Setting k_selective_sync{"selectiveSync", "Selective sync"};
 constexpr Setting k_sync_guests{"syncGuestUsers", "Synchronise guest users"};
+constexpr Setting k_default_primary{"defaultPrimaryPlatform", "Default primary platform"};
+constexpr Setting k_activity_feed{"activityFeed", "Teams activity feed"};
+constexpr Setting k_feed_delay{"feedDelaySeconds", "Teams activity feed delay (seconds)"};
+constexpr Setting k_proactive_install{"proactiveAppInstall", "Install the Teams app for Teams-primary users"};
+// Advanced, not in System Console: the activity-feed budget per second (Graph documents 5 per tenant; tests).
+constexpr Setting k_feed_rate{"graphFeedPerSecond", "Graph activity-feed notifications per second"};
 constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
 // Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
 constexpr Setting k_profile_seconds{"profileSyncIntervalSeconds", "Profile sync interval (seconds)"};
@@ -475,7 +481,16 @@ void parse_teams_app(Reader const& r, Config& c, Problems& problems) {
                   c.teams_app_color_icon);
     problems.take(icon_setting(r, k_teams_app_outline_icon, web::k_max_outline_icon_bytes, &web::check_outline_icon),
                   c.teams_app_outline_icon);
-}
+    // The Teams activity feed of Teams-primary users (issue #15).
+    void read_feed(Reader const& r, Problems& problems, Config& c) {
+        problems.take(r.choice(k_default_primary, PrimaryPlatform::mattermost,
+                               {{"mattermost", PrimaryPlatform::mattermost}, {"teams", PrimaryPlatform::teams}}),
+                      c.default_primary);
+        problems.take(r.boolean(k_activity_feed, false), c.activity_feed);
+        problems.take(r.integer(k_feed_delay, 15, 0, 600), c.feed_delay_seconds);
+        problems.take(r.boolean(k_proactive_install, false), c.proactive_app_install);
+        problems.take(r.integer(k_feed_rate, 5, 1, 100), c.graph_feed_per_second);
+    }
 
 }  // namespace
 
@@ -665,6 +680,7 @@ Result<ParsedConfig> parse_config(std::string_view settings_json, ServerSettings
     problems.take(r.integer(k_invite_pool, 0, 0, 1'000'000), c.invite_pool_size);
     problems.take(r.boolean(k_selective_sync, false), c.selective_sync);
     problems.take(r.boolean(k_sync_guests, false), c.sync_guest_users);
+    read_feed(r, problems, c);
     problems.take(r.boolean(k_sync_presence, true), c.sync_presence);
     problems.take(r.integer(k_profile_seconds, 60, 1, 86400), c.profile_sync_interval_seconds);
     problems.take(r.integer(k_presence_cache_seconds, 60, 1, 3600), c.presence_cache_seconds);

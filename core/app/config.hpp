@@ -27,6 +27,8 @@ struct ServerSettings {
 
 enum class Cloud { global, usgov, usgovdod, china, custom };
 enum class ChatSync { mirror, notifications, off };
+// Where a connected user who never chose reads Mattermost's notifications (defaultPrimaryPlatform).
+enum class PrimaryPlatform { mattermost, teams };
 // How the bridge hears of Teams chat messages: `global`, one tenant-wide subscription with basic notifications (each
 // message read with a GET); `global_rich`, the same subscription with the message inside the notification, encrypted
 // for the bridge (no GET); `per_user`, a rich subscription per connected user while the budget lasts (in the order
@@ -88,6 +90,14 @@ struct Config {
     // delay); 0 = off.
     int reconcile_interval_seconds = 300;
     bool sync_guest_users = false;
+    // The Teams activity feed of Teams-primary users (through the Teams app, teams_app_id below): their primary
+    // platform when they never chose, whether the feed is on, how long a notification waits for the user to read the
+    // post in Mattermost, whether the app is installed for them, and Graph's feed budget (advanced).
+    PrimaryPlatform default_primary = PrimaryPlatform::mattermost;
+    bool activity_feed = false;
+    long long feed_delay_seconds = 15;
+    bool proactive_app_install = false;
+    long long graph_feed_per_second = 5;
     // Teams people's presence shown as their Mattermost status (needs Presence.Read.All); their photos always are.
     bool sync_presence = true;
     long long profile_sync_interval_seconds = 60;

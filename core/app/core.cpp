@@ -46,7 +46,10 @@
 #include "store/roster.hpp"
 #include "sync/admission.hpp"
 #include "sync/audience.hpp"
+#include "sync/feed.hpp"
+#include "store/feed.hpp"
 #include "web/account_routes.hpp"
+#include "web/primary_route.hpp"
 #include "web/report_route.hpp"
 #include "web/routes.hpp"
 #include "web/teams_app.hpp"
@@ -299,6 +302,84 @@ web::SsoResult sso_result(graph::SsoCheck const& check) {
     return r;
 }
 
+// The activity feed's Graph side, with the app's token: sendActivityNotification, and the Teams app (found in the
+// organization's catalog by its manifest id) installed for a user.
+class AppFeedGraph final : public sync::FeedGraph {
+public:
+    AppFeedGraph(std::shared_ptr<graph::Entra> entra, std::shared_ptr<graph::Client> graph, std::string teams_app_id)
+        : entra_(std::move(entra)),
+          graph_(std::move(graph)),
+          teams_app_id_(std::move(teams_app_id)) {}
+
+    Status send(TeamsUserId const& user, graph::ActivityNotification const& notification) override {
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
+        return graph_->send_activity_notification(app.access_token, user, notification);
+    }
+
+    Status install(TeamsUserId const& user) override {
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
+        std::string catalog_id;
+        {
+            std::lock_guard lock(mutex_);
+            catalog_id = catalog_id_;
+        }
+        if (catalog_id.empty()) {
+            std::optional<std::string> found;
+            MSTEAMS_TRY_ASSIGN(found, graph_->find_catalog_app(app.access_token, teams_app_id_));
+            if (!found) {
+                return fail(ErrorCode::not_found, "the Teams app " + teams_app_id_ +
+                                                      " is not in the organization's app catalog: publish it first");
+            }
+            catalog_id = *found;
+            std::lock_guard lock(mutex_);
+            catalog_id_ = catalog_id;
+        }
+        return graph_->install_app_for_user(app.access_token, user, catalog_id);
+    }
+
+private:
+    std::shared_ptr<graph::Entra> entra_;
+    std::shared_ptr<graph::Client> graph_;
+    std::string teams_app_id_;
+    std::mutex mutex_;
+    std::string catalog_id_;
+};
+
+sync::FeedSettings feed_settings(Config const& config, MmUserId const& bot_user_id) {
+    sync::FeedSettings f;
+    f.enabled = config.activity_feed && !config.teams_app_id.empty();
+    f.bot_user_id = bot_user_id;
+    f.teams_app_id = config.teams_app_id;
+    f.teams_web_url = config.teams_web_url;
+    f.default_primary =
+        config.default_primary == PrimaryPlatform::teams ? store::Platform::teams : store::Platform::mattermost;
+    f.proactive_install = config.proactive_app_install;
+    f.hold = std::chrono::seconds(config.feed_delay_seconds);
+    return f;
+}
+
+// For system admins in /msteams status: the feed's queue and the users Microsoft refuses to notify.
+std::string feed_status(sync::Feed* feed) {
+    if (feed == nullptr || !feed->enabled()) {
+        return {};
+    }
+    auto const blocked = feed->blocked_users();
+    if (!blocked) {
+        return "\n\nTeams activity feed: its state could not be read just now.";
+    }
+    if (*blocked == 0) {
+        return "\n\nTeams activity feed: every Teams-primary user can be notified.";
+    }
+    return "\n\nTeams activity feed: **" + std::to_string(*blocked) + (*blocked == 1 ? " user" : " users") +
+           "** with Teams as primary platform cannot be notified in Teams: the Mattermost app is not installed for "
+           "them, or the app registration lacks the TeamsActivity.Send permission. They were told how to add the "
+           "app and get Mattermost's email and push notifications meanwhile. Turn on **Install the Teams app for "
+           "Teams-primary users** (with the TeamsAppInstallation.ReadWriteSelfForUser.All permission) to install it "
+           "for them.";
+}
+
 }  // namespace
 
 std::string teams_tab_problem(Config const& config) {
@@ -340,10 +421,12 @@ struct Runtime {
     std::shared_ptr<commands::RolloutContext const> rollout;
     // Linked channels: /msteams link, unlink, show and the link's autocomplete.
     std::shared_ptr<commands::ChannelContext const> channels;
+    std::shared_ptr<sync::Feed> feed;
 
     void start() const {
         inbound->start();
         outbound->start();
+        feed->start();
         monitor->start();
     }
     // `cleanly`: Mattermost deactivated the plugin or the configuration changed. Otherwise the process is going away
@@ -352,10 +435,36 @@ struct Runtime {
     void stop(bool cleanly = true) const {
         graph->stop();     // workers waiting for a Graph turn or a retry stop waiting
         outbound->stop();  // first: a recovery of lost hooks on the monitor's thread stops at its next chat
+        feed->stop();
         monitor->stop(cleanly);
         inbound->stop();
     }
 };
+
+namespace {
+
+// The posts of a hook batch, for the Teams activity feed of Teams-primary users: durable before the batch is
+// acknowledged, like the outbox. False when the feed could not take them (the shim sends the batch again, and the
+// feed ignores the posts it was given already).
+bool queue_for_feed(Runtime const& runtime, std::span<HookEvent const> events) {
+    std::vector<mm::Post> posted;
+    for (auto const& e : events) {
+        if (e.kind == HookEvent::Kind::message_posted) {
+            posted.push_back(e.post);
+        }
+    }
+    if (posted.empty()) {
+        return true;
+    }
+    if (auto s = runtime.feed->enqueue(posted); !s) {
+        log::warn("could not queue Teams activity-feed notifications; they will be delivered again",
+                  {{"posts", std::to_string(posted.size())}, {"error", s.error().message}});
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
 
 DatabaseOpener default_database_opener() {
     return [](ServerSettings const& server) -> Result<std::shared_ptr<store::Database>> {
@@ -412,6 +521,14 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
     web::install_report_route(router_, api_, [this]() -> std::shared_ptr<store::Roster> {
         auto const runtime = runtime_.load();
         return runtime && active_.load() ? runtime->roster : nullptr;
+    });
+    web::install_primary_route(router_, [this]() -> std::optional<web::PrimaryContext> {
+        auto const runtime = runtime_.load();
+        if (!runtime || !active_.load()) {
+            return std::nullopt;
+        }
+        return web::PrimaryContext{runtime->roster, runtime->audience, runtime->feed,
+                                   runtime->rollout->default_primary};
     });
     auto const repositories = [this]() -> std::optional<store::Repositories> {
         auto const runtime = runtime_.load();
@@ -588,6 +705,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.tenant_reads_per_second = k_margin * limits.tenant_reads_per_second;
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
     limits.team_requests_per_second = k_margin * static_cast<double>(config->team_requests_per_minute) / 60.0;
+    limits.feed_per_second = k_margin * static_cast<double>(config->graph_feed_per_second);
     limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
     runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits, observer);
 
@@ -642,20 +760,38 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         sync::AudienceSettings audience;
         audience.selective_sync = config->selective_sync;
         audience.presence_ttl_ms = config->presence_cache_seconds * 1000;
+        audience.default_primary =
+            config->default_primary == PrimaryPlatform::teams ? store::Platform::teams : store::Platform::mattermost;
         runtime->audience =
             std::make_shared<sync::Audience>(audience, runtime->repos, runtime->roster, runtime->people, read_presence);
         auto admission = std::make_shared<sync::Admission>(
             sync::AdmissionSettings{sync::parse_allow_list(config->connect_allow_list), config->invite_pool_size}, api_,
             runtime->roster);
+        runtime->feed = std::make_shared<sync::Feed>(
+            feed_settings(*config, bot_user_id_), api_, std::make_shared<store::FeedStore>(db_), runtime->roster,
+            runtime->repos.accounts,
+            std::make_shared<AppFeedGraph>(runtime->entra, runtime->graph, config->teams_app_id), stats_);
         std::weak_ptr<sync::Audience> weak_audience = runtime->audience;
-        runtime->logins->set_rollout(admission, runtime->roster, [weak_audience](MmUserId const& user) {
-            if (auto a = weak_audience.lock()) {
-                a->forget(user);
-            }
-        });
+        std::weak_ptr<sync::Feed> weak_feed = runtime->feed;
+        auto accounts = runtime->repos.accounts;
+        runtime->logins->set_rollout(
+            admission, runtime->roster, [weak_audience, weak_feed, accounts](MmUserId const& user) {
+                if (auto a = weak_audience.lock()) {
+                    a->forget(user);
+                }
+                // Disconnected: Teams cannot notify them, so Mattermost's own notifications come back.
+                auto const account = accounts->by_mm_user(user);
+                if (auto f = weak_feed.lock(); f && account && !(*account && (*account)->connected())) {
+                    if (auto s = f->primary_changed(user, store::Platform::mattermost); !s) {
+                        log::warn("could not restore a disconnected user's Mattermost notifications",
+                                  {{"user_id", user}, {"error", s.error().message}});
+                    }
+                }
+            });
         runtime->rollout = std::make_shared<commands::RolloutContext const>(commands::RolloutContext{
             runtime->repos, runtime->roster, runtime->audience, admission, bot_user_id_,
-            config->server.site_url + "/plugins/" + k_plugin_id + web::k_report_path, config->connected_users_allowed});
+            config->server.site_url + "/plugins/" + k_plugin_id + web::k_report_path, config->connected_users_allowed,
+            feed_settings(*config, bot_user_id_).default_primary, runtime->feed});
     }
     // A new Teams person has their photo as avatar from their first message on (best effort: the periodic job
     // retries what fails).
@@ -748,6 +884,14 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
         }
         return {};
     });
+    // Handled feed notifications are remembered for a day (a late or repeated hook notifies no one twice).
+    std::weak_ptr<sync::Feed> weak_feed = runtime->feed;
+    runtime->monitor->add_job("feed-purge", std::chrono::minutes(10), [weak_feed]() -> Status {
+        if (auto f = weak_feed.lock()) {
+            return f->purge(std::chrono::hours(24));
+        }
+        return {};
+    });
     runtime->monitor->add_job("profiles", std::chrono::seconds(config->profile_sync_interval_seconds),
                               [weak_profiles]() -> Status {
                                   if (auto p = weak_profiles.lock()) {
@@ -803,6 +947,9 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     if (config->sync_presence) {
         required.emplace_back("Presence.Read.All|Presence.ReadWrite.All");
     }
+    if (config->activity_feed) {
+        required.emplace_back("TeamsActivity.Send");
+    }
     runtime->credentials = std::make_shared<subscriptions::CredentialCheck>(
         subscriptions::CredentialCheckSettings{config->client_secret, {}, std::move(required)},
         [entra, graph, client_id]() -> Result<std::vector<graph::AppSecret>> {
@@ -843,7 +990,10 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
             }});
     }
     runtime->admin = std::make_shared<commands::AdminContext const>(
-        commands::AdminContext{runtime->repos, runtime->auth, [this] { return to_markdown(diagnostics()); },
+        commands::AdminContext{runtime->repos, runtime->auth,
+                               [this, feed = std::weak_ptr<sync::Feed>(runtime->feed)] {
+                                   return to_markdown(diagnostics()) + feed_status(feed.lock().get());
+                               },
                                explainer(planner_settings(*config), runtime->repos)});
     std::weak_ptr<subscriptions::Monitor> weak_monitor = runtime->monitor;
     graph::NotificationTokenSettings token_settings;
@@ -1306,6 +1456,9 @@ std::uint64_t Core::deliver_events(std::span<HookEvent const> events) {
                       {{"events", std::to_string(outbound.size())}, {"error", s.error().message}});
             return events.front().seq - 1;
         }
+    }
+    if (runtime && active_.load() && !queue_for_feed(*runtime, events)) {
+        return events.front().seq - 1;
     }
     // When the server logs debug lines (diagnosis), a batch is acknowledged only once its lines are out: a crash then
     // loses no line about an event the shim will not send again.

@@ -56,10 +56,41 @@ Result<store::UserChoice> my_choice(RolloutContext const& ctx, MmUserId const& u
     if (!choices) {
         return std::unexpected(data_failure(choices.error()));
     }
-    return choices->empty() ? store::UserChoice{user_id, store::Platform::mattermost, false, 0} : choices->front();
+    return choices->empty() ? store::UserChoice{user_id, ctx.default_primary, false, 0} : choices->front();
 }
 
 std::string platform_name(store::Platform p) { return p == store::Platform::teams ? "Microsoft Teams" : "Mattermost"; }
+
+// What the primary platform changes on this server.
+std::string primary_note(RolloutContext const& ctx) {
+    std::string note;
+    if (ctx.feed && ctx.feed->enabled()) {
+        note +=
+            " With Microsoft Teams, Mattermost's notifications (mentions, direct and group messages, replies to "
+            "your threads) go to your Teams activity feed, and Mattermost's email and push notifications are off.";
+    }
+    if (!ctx.audience->selective_sync()) {
+        note += " Selective sync is off on this server, so every chat is bridged whatever you choose.";
+    }
+    return note;
+}
+
+// `/msteams primary mattermost|teams`: the choice, then Mattermost's notifications muted or restored.
+Result<std::string> set_primary(RolloutContext const& ctx, MmUserId const& user, store::Platform platform) {
+    auto applied = sync::choose_primary(*ctx.roster, *ctx.audience, ctx.feed.get(), user, platform);
+    if (!applied) {
+        return std::unexpected(data_failure(applied.error()));
+    }
+    std::string const trouble = *applied ? ""
+                                         : " Your Mattermost email and push notification settings could not be "
+                                           "changed just now; check them in Settings > Notifications.";
+    if (platform == store::Platform::teams) {
+        return "Your primary platform is now Microsoft Teams." + primary_note(ctx) + trouble;
+    }
+    return "Your primary platform is now Mattermost: your chats with Teams users are bridged, and Mattermost notifies "
+           "you as before." +
+           trouble;
+}
 
 // For `/msteams status` in a DM or GM: whether this chat is bridged, and why. Empty elsewhere.
 std::string this_chat(mm::Api& api, RolloutContext const& ctx, MmChannelId const& channel_id) {
@@ -128,39 +159,25 @@ void add_rollout_commands(Dispatcher& dispatcher, mm::Api& api, RolloutSource co
 
     dispatcher.add(SubCommand{
         "primary", "[mattermost|teams]",
-        "Show or set where you read your chats: with selective sync, chats of people who all use Teams are not "
-        "bridged.",
+        "Show or set where you read Mattermost: with Teams, Mattermost's notifications go to your Teams activity "
+        "feed, and with selective sync, chats of people who all use Teams are not bridged.",
         false, [source](Invocation const& inv) -> Result<std::string> {
             std::optional<std::string> word;
             MSTEAMS_TRY_ASSIGN(word, one_word(inv, "`/msteams primary [mattermost|teams]`"));
             std::shared_ptr<RolloutContext const> ctx;
             MSTEAMS_TRY_ASSIGN(ctx, active(source));
-            std::string const note =
-                ctx->audience->selective_sync()
-                    ? ""
-                    : " Selective sync is off on this server, so every chat is bridged whatever you choose.";
             if (!word) {
                 store::UserChoice choice;
                 MSTEAMS_TRY_ASSIGN(choice, my_choice(*ctx, inv.args.user_id));
                 return "Your primary platform is " + platform_name(choice.primary) +
-                       ". Change it with `/msteams primary mattermost` or `/msteams primary teams`." + note;
+                       ". Change it with `/msteams primary mattermost` or `/msteams primary teams`." +
+                       primary_note(*ctx);
             }
             auto const platform = store::parse<store::Platform>(*word);
             if (!platform) {
                 return fail(ErrorCode::invalid_argument, "Usage: `/msteams primary [mattermost|teams]`.");
             }
-            if (auto s = ctx->roster->set_primary(inv.args.user_id, *platform, now_ms()); !s) {
-                return std::unexpected(data_failure(s.error()));
-            }
-            ctx->audience->forget(inv.args.user_id);
-            log::info("a user chose their primary platform",
-                      {{"user_id", inv.args.user_id}, {"primary", std::string(store::text(*platform))}});
-            if (*platform == store::Platform::teams) {
-                return "Your primary platform is now Microsoft Teams: chats in which everyone uses Teams as their "
-                       "primary platform are not bridged to Mattermost, nor the other way." +
-                       note;
-            }
-            return "Your primary platform is now Mattermost: your chats with Teams users are bridged." + note;
+            return set_primary(*ctx, inv.args.user_id, *platform);
         }});
 
     dispatcher.add(SubCommand{

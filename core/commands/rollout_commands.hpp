@@ -10,6 +10,7 @@
 #include "store/roster.hpp"
 #include "sync/admission.hpp"
 #include "sync/audience.hpp"
+#include "sync/feed.hpp"
 
 namespace msteams::commands {
 
@@ -22,6 +23,10 @@ struct RolloutContext {
     MmUserId bot_user_id;
     std::string report_url;  // the connected-users CSV
     int connected_users_allowed = 0;
+    // The primary platform of users who never chose (defaultPrimaryPlatform), and the Teams activity feed of
+    // Teams-primary users (muting and restoring Mattermost's notifications when they choose); feed may be null.
+    store::Platform default_primary = store::Platform::mattermost;
+    std::shared_ptr<sync::Feed> feed{};
 };
 
 // nullptr while the plugin is not active.

@@ -439,7 +439,7 @@ Result<ChatMessage> parse_chat_message(std::string const& text) {
 namespace {
 
 // Which rate budgets a request spends.
-enum class Budget { none, chat_read, chat_post, chat_write };
+enum class Budget { none, chat_read, chat_post, chat_write, feed };
 
 struct Call {
     std::string method = "GET";
@@ -467,7 +467,7 @@ std::string_view endpoint_class(std::uint64_t Counters::* kind) {
         std::uint64_t Counters::* kind;
         std::string_view name;
     };
-    static constexpr std::array<Name, 12> k_names = {{{&Counters::message_gets, "message_get"},
+    static constexpr std::array<Name, 14> k_names = {{{&Counters::message_gets, "message_get"},
                                                       {&Counters::message_lists, "message_list"},
                                                       {&Counters::message_posts, "message_post"},
                                                       {&Counters::message_writes, "message_write"},
@@ -478,7 +478,9 @@ std::string_view endpoint_class(std::uint64_t Counters::* kind) {
                                                       {&Counters::user_gets, "user"},
                                                       {&Counters::application_reads, "application"},
                                                       {&Counters::photo_gets, "photo"},
-                                                      {&Counters::presence_reads, "presence"}}};
+                                                      {&Counters::presence_reads, "presence"},
+                                                      {&Counters::activity_notifications, "activity"},
+                                                      {&Counters::app_installs, "app_install"}}};
     for (auto const& n : k_names) {
         if (n.kind == kind) {
             return n.name;
@@ -559,6 +561,7 @@ struct Client::Impl {
             case Budget::chat_write:
                 w.list[w.n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second};
                 break;
+            case Budget::feed: w.list[w.n++] = {"tenant-feed", limits.feed_per_second}; break;
             case Budget::none: break;
         }
         if (call.budget != Budget::none && !call.team_id.empty()) {
@@ -964,6 +967,71 @@ Result<std::vector<Presence>> Client::get_presences(std::string const& token, st
         out.push_back(std::move(p));
     }
     return out;
+}
+
+// --- activity feed ---------------------------------------------------------------------------------------------------
+
+Status Client::send_activity_notification(std::string const& token, TeamsUserId const& user_id,
+                                          ActivityNotification const& n) {
+    json params = json::array();
+    for (auto const& [name, value] : n.template_parameters) {
+        params.push_back(json{{"name", name}, {"value", value}});
+    }
+    json body{{"topic", {{"source", "text"}, {"value", n.topic}, {"webUrl", n.web_url}}},
+              {"activityType", n.activity_type},
+              {"previewText", {{"content", n.preview}, {"contentType", "text"}}},
+              {"templateParameters", std::move(params)}};
+    if (n.chain_id != 0) {
+        body["chainId"] = n.chain_id;
+    }
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/users/" + strings::url_encode(user_id.str()) + "/teamwork/sendActivityNotification";
+    call.token = token;
+    call.body = dump(body);
+    call.content_type = "application/json";
+    call.budget = Budget::feed;
+    call.idempotent = n.chain_id != 0;  // a repeat with the chain id replaces the first
+    call.kind = &Counters::activity_notifications;
+    call.what = "POST sendActivityNotification";
+    return impl_->status_call(call, {200, 202, 204});
+}
+
+Result<std::optional<std::string>> Client::find_catalog_app(std::string const& token, std::string const& external_id) {
+    Call call;
+    call.url = impl_->api + "/appCatalogs/teamsApps?$filter=" +
+               strings::url_encode("externalId eq " + detail::odata_string(external_id));
+    call.token = token;
+    call.kind = &Counters::app_installs;
+    call.what = "GET appCatalogs/teamsApps";
+    json j;
+    MSTEAMS_TRY_ASSIGN(j, impl_->json_call(call, {200}));
+    json const* items = nullptr;
+    MSTEAMS_TRY_ASSIGN(items, Impl::value_array(j, call.what));
+    for (auto const& app : *items) {
+        std::string problem;
+        Fields f(app, "teamsApp", &problem);
+        auto id = f.str("id");
+        if (problem.empty() && !id.empty()) {
+            return std::optional<std::string>(std::move(id));
+        }
+    }
+    return std::optional<std::string>();
+}
+
+Status Client::install_app_for_user(std::string const& token, TeamsUserId const& user_id,
+                                    std::string const& catalog_app_id) {
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/users/" + strings::url_encode(user_id.str()) + "/teamwork/installedApps";
+    call.token = token;
+    call.body = dump(
+        json{{"teamsApp@odata.bind", impl_->api + "/appCatalogs/teamsApps/" + strings::url_encode(catalog_app_id)}});
+    call.content_type = "application/json";
+    call.idempotent = true;  // a second install answers 409, which counts as done
+    call.kind = &Counters::app_installs;
+    call.what = "POST installedApps";
+    return impl_->status_call(call, {200, 201, 204, 409});
 }
 
 // --- chats -----------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/ids.hpp"
@@ -213,6 +214,20 @@ struct DriveItem {
     std::int64_t size = 0;
 };
 
+// A notification in a user's Teams activity feed (POST /users/{id}/teamwork/sendActivityNotification) with a text
+// topic: `activity_type` is one the Teams app's manifest declares, with its template's parameters.
+struct ActivityNotification {
+    std::string topic;    // topic.value: what the notification is about (a channel's name)
+    std::string web_url;  // topic.webUrl: where a click goes (a deep link into the app)
+    std::string activity_type;
+    std::string preview;  // previewText; Teams shows at most k_max_preview_chars characters
+    std::vector<std::pair<std::string, std::string>> template_parameters;
+    // Another notification of the same app with the same chain id replaces this one in the feed (0: none): a send
+    // repeated after a crash replaces instead of adding.
+    std::int64_t chain_id = 0;
+};
+inline constexpr std::size_t k_max_preview_chars = 150;
+
 struct Limits {
     // How long a call may wait for its turn plus retries before it fails with unavailable.
     std::chrono::milliseconds deadline{60'000};
@@ -230,6 +245,8 @@ struct Limits {
     // Channels: every request about a team's channel messages also takes a turn of the team's budget (Graph allows an
     // app 4 requests per second on one team).
     double team_requests_per_second = 4.0;
+    // Activity-feed notifications per tenant (Graph's documented 5 per second for an app).
+    double feed_per_second = 5.0;
 };
 
 // Counts of what the client did, by kind, for metrics and the benchmark.
@@ -247,7 +264,9 @@ struct Counters {
     std::uint64_t application_reads = 0;  // the app registration's own secrets
     std::uint64_t photo_gets = 0;
     std::uint64_t presence_reads = 0;
-    std::uint64_t throttled = 0;  // 429 answers received
+    std::uint64_t activity_notifications = 0;  // sendActivityNotification
+    std::uint64_t app_installs = 0;            // installedApps and the app catalog
+    std::uint64_t throttled = 0;               // 429 answers received
     std::uint64_t retries = 0;
     std::uint64_t waited_ms = 0;  // time spent waiting for a rate-limiter turn
 };
@@ -377,6 +396,18 @@ public:
     [[nodiscard]] Result<TeamInfo> get_team(std::string const& token, std::string const& team_id);
     [[nodiscard]] Result<ChannelInfo> get_channel(std::string const& token, std::string const& team_id,
                                                   TeamsThreadId const& channel_id);
+    // Activity feed (app token with TeamsActivity.Send; the app installed for the user). permission_denied (403)
+    // when Microsoft refuses: the app is not installed for the user, or the permission was not granted. Repeated
+    // freely when the outcome is unknown: a chain id makes the repeat replace the first.
+    [[nodiscard]] Status send_activity_notification(std::string const& token, TeamsUserId const& user_id,
+                                                    ActivityNotification const& notification);
+    // The app catalog's id of the Teams app whose manifest id is `external_id` (nullopt when it is not published).
+    [[nodiscard]] Result<std::optional<std::string>> find_catalog_app(std::string const& token,
+                                                                      std::string const& external_id);
+    // Installs the catalog app for the user (TeamsAppInstallation.ReadWriteSelfForUser.All or
+    // ...ReadWriteForUser.All); installed already counts as done. permission_denied when Microsoft refuses.
+    [[nodiscard]] Status install_app_for_user(std::string const& token, TeamsUserId const& user_id,
+                                              std::string const& catalog_app_id);
 
     // Chats
     [[nodiscard]] Result<Chat> get_chat(std::string const& token, TeamsThreadId const& chat_id,

@@ -33,6 +33,11 @@ std::vector<std::pair<std::string, std::uint64_t>> Counters::snapshot() const {
     add("files_delivered", files_delivered);
     add("files_failed", files_failed);
     add("notifications_sent", notifications_sent);
+    add("feed_queued", feed_queued);
+    add("feed_sent", feed_sent);
+    add("feed_skipped", feed_skipped);
+    add("feed_failed", feed_failed);
+    add("feed_blocked", feed_blocked);
     add("skipped_selective", skipped_selective);
     add("outbound_selective_skipped", outbound_selective_skipped);
     add("notifications_skipped_active", notifications_skipped_active);

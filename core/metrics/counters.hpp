@@ -56,6 +56,13 @@ struct Counters {
     Counter files_delivered{0};
     Counter files_failed{0};
     Counter notifications_sent{0};  // notifications-only mode
+    // Teams activity feed of Teams-primary users: recipients queued, notifications sent, not sent (read or active in
+    // Mattermost, no longer Teams-primary), failed (refused by Microsoft, or tried too often), users blocked (told)
+    Counter feed_queued{0};
+    Counter feed_sent{0};
+    Counter feed_skipped{0};
+    Counter feed_failed{0};
+    Counter feed_blocked{0};
     // Rollout: chats left alone by selective sync (both directions), notifications-only users not told because
     // they were at Teams right then.
     Counter skipped_selective{0};

@@ -217,6 +217,18 @@ void render_counters(Exposition& e, Counters const& c) {
             "Posts to a linked channel held because the channel reached Graph's messages per app per day (sent "
             "later, never dropped).",
             c.outbound_channel_cap_holds);
+    {
+        auto const feed = std::string(
+            "Teams activity-feed notifications for Teams-primary users, by outcome: queued "
+            "(recipients worked out), sent, skipped (read or active in Mattermost), failed.");
+        counter("msteams_feed_notifications_total", feed, c.feed_queued, {{"outcome", "queued"}});
+        counter("msteams_feed_notifications_total", feed, c.feed_sent, {{"outcome", "sent"}});
+        counter("msteams_feed_notifications_total", feed, c.feed_skipped, {{"outcome", "skipped"}});
+        counter("msteams_feed_notifications_total", feed, c.feed_failed, {{"outcome", "failed"}});
+        counter("msteams_feed_users_blocked_total",
+                "Teams-primary users Microsoft refused to notify (app not installed or no consent), told once.",
+                c.feed_blocked);
+    }
     counter("msteams_echoes_dropped_total", "The bridge's own messages coming back from Teams, dropped.", c.echoes);
     counter("msteams_duplicates_dropped_total",
             "Notifications for changes already applied (Graph's redeliveries and the copies of a message), dropped.",

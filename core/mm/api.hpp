@@ -75,6 +75,10 @@ public:
     [[nodiscard]] virtual Result<std::vector<MmUserId>> get_active_user_ids_in_role(std::string const& role) = 0;
     [[nodiscard]] virtual Result<std::vector<MmUserId>> get_channel_member_ids(MmChannelId const& channel_id, int page,
                                                                                int per_page) = 0;
+    // One membership (not_found when the user is not a member).
+    [[nodiscard]] virtual Result<ChannelMember> get_channel_member(MmChannelId const& channel_id,
+                                                                   MmUserId const& user_id) = 0;
+    [[nodiscard]] virtual Result<UserStatus> get_user_status(MmUserId const& user_id) = 0;
 
     [[nodiscard]] virtual Result<Post> create_post(Post const& post) = 0;
     [[nodiscard]] virtual Result<Post> get_post(MmPostId const& id) = 0;

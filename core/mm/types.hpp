@@ -24,8 +24,8 @@ struct User {
     bool is_bot = false;
     bool deactivated = false;  // only read, never sent
     std::map<std::string, std::string> props;
-    // Only sent, never read: on create, overrides of Mattermost's default notification settings; on update, the
-    // settings to change.
+    // On create, overrides of Mattermost's default notification settings; on update, the settings to change. Read:
+    // only "email" and "push" (what the bridge mutes for Teams-primary users).
     std::map<std::string, std::string> notify_props;
 };
 
@@ -50,6 +50,19 @@ struct Post {
     std::string type;
     std::string props_json;
     std::vector<std::string> file_ids;
+};
+
+// A user's membership of a channel, as far as notifications go.
+struct ChannelMember {
+    std::int64_t last_viewed_at = 0;  // Unix ms
+    std::map<std::string, std::string> notify_props;
+};
+
+// A user's status: "online", "away", "dnd" or "offline".
+struct UserStatus {
+    std::string status;
+    std::int64_t last_activity_at = 0;  // Unix ms
+    bool manual = false;
 };
 
 struct Channel {

@@ -395,6 +395,30 @@ Result<std::vector<MmUserId>> ApiClient::get_channel_member_ids(MmChannelId cons
     return ids_of(r->ids());
 }
 
+Result<mm::ChannelMember> ApiClient::get_channel_member(MmChannelId const& channel_id, MmUserId const& user_id) {
+    v1::ChannelMemberRequest req;
+    req.set_channel_id(channel_id.str());
+    req.set_user_id(user_id.str());
+    auto r = impl_->invoke("GetChannelMember", &Impl::Stub::GetChannelMember, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    mm::ChannelMember out;
+    out.last_viewed_at = r->last_viewed_at();
+    out.notify_props.insert(r->notify_props().begin(), r->notify_props().end());
+    return out;
+}
+
+Result<mm::UserStatus> ApiClient::get_user_status(MmUserId const& user_id) {
+    v1::IdRequest req;
+    req.set_id(user_id.str());
+    auto r = impl_->invoke("GetUserStatus", &Impl::Stub::GetUserStatus, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return mm::UserStatus{r->status(), r->last_activity_at(), r->manual()};
+}
+
 Result<std::vector<MmUserId>> ApiClient::get_active_user_ids_in_role(std::string const& role) {
     v1::ValueRequest req;
     req.set_value(role);

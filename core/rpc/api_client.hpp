@@ -52,6 +52,8 @@ public:
     Result<std::vector<MmUserId>> get_active_user_ids_in_role(std::string const& role) override;
     Result<std::vector<MmUserId>> get_channel_member_ids(MmChannelId const& channel_id, int page,
                                                          int per_page) override;
+    Result<mm::ChannelMember> get_channel_member(MmChannelId const& channel_id, MmUserId const& user_id) override;
+    Result<mm::UserStatus> get_user_status(MmUserId const& user_id) override;
     Result<mm::Post> get_post(MmPostId const& id) override;
     Result<mm::Post> update_post(mm::Post const& post) override;
     Status delete_post(MmPostId const& id) override;

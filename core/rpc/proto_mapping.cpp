@@ -35,6 +35,7 @@ mm::User from_proto(v1::User const& u) {
     out.is_bot = u.is_bot();
     out.deactivated = u.deactivated();
     out.props.insert(u.props().begin(), u.props().end());
+    out.notify_props.insert(u.notify_props().begin(), u.notify_props().end());
     return out;
 }
 

@@ -97,6 +97,7 @@ Result<Member> Audience::member(MmUserId const& mm_user_id) {
         m.teams_user_id = account->teams_user_id;
         std::vector<store::UserChoice> choices;
         MSTEAMS_TRY_ASSIGN(choices, roster_->choices({mm_user_id}));
+        m.primary = settings_.default_primary;
         if (!choices.empty()) {
             m.primary = choices.front().primary;
             m.notifications = choices.front().notifications;

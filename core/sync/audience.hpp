@@ -61,6 +61,8 @@ using PresenceLookup = std::function<Result<std::vector<graph::Presence>>(std::v
 
 struct AudienceSettings {
     bool selective_sync = false;
+    // The primary platform of connected users who never chose one (defaultPrimaryPlatform).
+    store::Platform default_primary = store::Platform::mattermost;
     // A member's part is read again after this long (a choice changed on another node shows within it).
     std::int64_t member_ttl_ms = 30'000;
     // A Teams user's presence is asked again after this long, and Graph is asked at most once per this long.

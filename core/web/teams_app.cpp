@@ -10,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "sync/feed.hpp"
 #include "web/detail/png.hpp"
 #include "web/detail/zip.hpp"
 
@@ -130,8 +131,10 @@ nlohmann::ordered_json manifest_json(TeamsAppSettings const& s) {
     using json = nlohmann::ordered_json;
     auto const authority = url_authority(s.site_url);
     json activities = json::array();
-    for (auto const& a : k_activity_types) {
-        activities.push_back({{"type", a.type}, {"description", a.description}, {"templateText", a.template_text}});
+    for (auto const& a : sync::k_activity_types) {
+        activities.push_back({{"type", std::string(a.type)},
+                              {"description", std::string(a.description)},
+                              {"templateText", std::string(a.template_text)}});
     }
     return json{
         {"$schema", k_manifest_schema},

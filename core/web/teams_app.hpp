@@ -25,20 +25,6 @@ inline constexpr char const* k_manifest_schema =
     "https://developer.microsoft.com/json-schemas/teams/v1.22/MicrosoftTeams.schema.json";
 inline constexpr char const* k_manifest_version = "1.22";
 
-// The activity-feed notifications the bridge may send (sendActivityNotification's activityType), declared in the
-// manifest. The bridge sends with application permissions, where Teams fills {actor} with the app's name, so the
-// person who wrote is the template parameter {sender}; {channel} is the Mattermost channel's display name.
-struct ActivityType {
-    char const* type;
-    char const* description;
-    char const* template_text;
-};
-inline constexpr std::array<ActivityType, 4> k_activity_types{{
-    {"mention", "Someone mentioned you in Mattermost", "{sender} mentioned you in {channel}"},
-    {"directMessage", "A direct message to you in Mattermost", "{sender} sent you a direct message"},
-    {"groupMessage", "A message in a Mattermost group message you are in", "{sender} wrote in a group message"},
-    {"threadReply", "A reply in a Mattermost thread you follow", "{sender} replied to a thread in {channel}"},
-}};
 // The resource-specific permission that lets the app send those to a user who has it installed.
 inline constexpr char const* k_activity_permission = "TeamsActivity.Send.User";
 

@@ -324,6 +324,20 @@ public:
         }
         return files[file_id].second;
     }
+    // A member of a channel (channel_members) has the view time and settings of `memberships`, or none.
+    Result<mm::ChannelMember> get_channel_member(MmChannelId const& channel_id, MmUserId const& user_id) override {
+        std::lock_guard lock(mutex);
+        auto const& members = channel_members[channel_id.str()];
+        if (std::find(members.begin(), members.end(), user_id.str()) == members.end()) {
+            return fail(ErrorCode::not_found, "not a member", 404);
+        }
+        return memberships[channel_id.str() + "/" + user_id.str()];
+    }
+    Result<mm::UserStatus> get_user_status(MmUserId const& user_id) override {
+        std::lock_guard lock(mutex);
+        auto const it = statuses.find(user_id.str());
+        return mm::UserStatus{it == statuses.end() ? "offline" : it->second, 0, false};
+    }
     Result<mm::Post> send_ephemeral_post(MmUserId const& user_id, mm::Post const& post) override {
         std::lock_guard lock(mutex);
         ephemerals.emplace_back(user_id.str(), post);
@@ -349,6 +363,7 @@ public:
     std::map<std::string, std::pair<mm::FileInfo, std::string>> files;
     std::map<std::string, mm::Channel> group_channels;
     std::map<std::string, std::vector<std::string>> channel_members;
+    std::map<std::string, mm::ChannelMember> memberships;  // "channel id/user id"
     std::map<std::string, std::string> preferences;
     std::map<std::string, std::string> profile_images;           // user id → image bytes
     std::map<std::string, std::string> statuses;                 // user id → status

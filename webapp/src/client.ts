@@ -14,6 +14,19 @@ export interface PluginConfig {
     chat_sync: ChatSync;
 }
 
+export type PrimaryPlatform = 'mattermost' | 'teams';
+
+// Where the user reads Mattermost (/api/v1/primary): with Teams, Mattermost's notifications go to their Teams
+// activity feed (when the server has it on: feed), unless Microsoft refuses to notify them (blocked).
+export interface PrimaryState {
+    primary: PrimaryPlatform;
+    feed: boolean;
+    blocked: boolean;
+
+    // False when the choice was saved but Mattermost's notification settings could not be changed.
+    notifications_changed: boolean;
+}
+
 export interface ConnectionStatus {
     connected: boolean;
     teams_user_id: string;
@@ -146,6 +159,16 @@ export function parseStatus(raw: unknown): ConnectionStatus {
     };
 }
 
+export function parsePrimary(raw: unknown): PrimaryState {
+    const obj = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+    return {
+        primary: obj.primary === 'teams' ? 'teams' : 'mattermost',
+        feed: asBool(obj.feed),
+        blocked: asBool(obj.blocked),
+        notifications_changed: obj.notifications_changed === undefined ? true : asBool(obj.notifications_changed),
+    };
+}
+
 export class Client {
     private readonly env: ClientEnv;
 
@@ -201,6 +224,14 @@ export class Client {
         const raw = (await this.request('GET', `/api/v1/channel-bridged?channel_id=${encodeURIComponent(channelId)}`)) as
             Record<string, unknown>;
         return asBool(raw?.bridged);
+    }
+
+    async getPrimary(): Promise<PrimaryState> {
+        return parsePrimary(await this.request('GET', '/api/v1/primary'));
+    }
+
+    async setPrimary(primary: PrimaryPlatform): Promise<PrimaryState> {
+        return parsePrimary(await this.request('POST', '/api/v1/primary', {primary}));
     }
 
     async disconnect(): Promise<{connected: boolean}> {

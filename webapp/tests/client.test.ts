@@ -5,6 +5,7 @@ import {
     ClientError,
     errorFromResponse,
     parseConfig,
+    parsePrimary,
     parseStatus,
     readCookie,
     requestHeaders,
@@ -150,5 +151,20 @@ describe('response parsing', () => {
             can_connect: true,
         });
         expect(parseStatus({connected: false, can_connect: false}).can_connect).toBe(false);
+    });
+
+    it('normalizes the primary platform; anything but teams is Mattermost', () => {
+        expect(parsePrimary({primary: 'teams', feed: true, blocked: true, notifications_changed: false})).toEqual({
+            primary: 'teams',
+            feed: true,
+            blocked: true,
+            notifications_changed: false,
+        });
+        expect(parsePrimary({primary: 'slack'})).toEqual({
+            primary: 'mattermost',
+            feed: false,
+            blocked: false,
+            notifications_changed: true,
+        });
     });
 });

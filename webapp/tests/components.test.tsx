@@ -6,6 +6,7 @@ import type {Client, ConnectionStatus} from '../src/client';
 import {ConnectOutcomeNotice} from '../src/components/common/connect_outcome_notice';
 import {ConnectPrompt, makeConnectPromptRoot} from '../src/components/connect_prompt/connect_prompt';
 import {AccountSettings, type AccountSettingsProps, makeSettingsDialogRoot} from '../src/components/user_settings/account_settings';
+import {PrimaryPlatformView} from '../src/components/user_settings/primary_platform';
 import {Controller} from '../src/controller';
 import {createStore} from '../src/state';
 
@@ -164,5 +165,42 @@ describe('ConnectOutcomeNotice', () => {
         const waiting = promptHTML({outcome: closed, connecting: true});
         expect(waiting).toContain('If you closed it, select Connect account to start again.');
         expect(waiting).not.toContain('Finish signing in in the new window');
+    });
+});
+
+describe('PrimaryPlatformView', () => {
+    const teams = {primary: 'teams' as const, feed: true, blocked: false, notifications_changed: true};
+    const view = (overrides: Partial<React.ComponentProps<typeof PrimaryPlatformView>>) => renderToStaticMarkup(
+        <PrimaryPlatformView
+            state={teams}
+            saving={false}
+            error=''
+            onChoose={noop}
+            {...overrides}
+        />,
+    );
+
+    it('offers both platforms and says what Teams as primary changes', () => {
+        const html = view({});
+        expect(html).toContain('role="radiogroup"');
+        expect(html).toMatch(/checked="" value="teams"/);
+        expect(html).toContain('Teams activity feed');
+        expect(html).toContain('email and push notifications are off');
+        expect(html).not.toContain('select Apps');
+    });
+
+    it('tells a user Teams refuses to notify what to click', () => {
+        expect(view({state: {...teams, blocked: true}})).toContain('select Apps, search for Mattermost and select Add');
+    });
+
+    it('says Mattermost notifies as usual when it is primary, and disables the choice while saving', () => {
+        const html = view({state: {...teams, primary: 'mattermost'}, saving: true});
+        expect(html).toMatch(/checked=""[^>]*value="mattermost"/);
+        expect(html).toContain('Mattermost notifies you as usual');
+        expect(html).toContain('disabled=""');
+    });
+
+    it('warns when the notification settings could not be changed', () => {
+        expect(view({state: {...teams, notifications_changed: false}})).toContain('could not be changed just now');
     });
 });

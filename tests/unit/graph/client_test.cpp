@@ -1010,6 +1010,57 @@ TEST_CASE("graph: the per-chat budget keeps a burst free of 429s", "[graph]") {
     CHECK(emu.count(route, 200) == burst);
 }
 
+TEST_CASE("graph: activity-feed notifications keep Graph's 5 a second per tenant", "[graph]") {
+    EmulatorOptions options;
+    options.throttle = true;
+    Emulator emu(options);
+    // Graph's documented budget for an app's activity notifications; the emulator counts every request against it,
+    // even those it then refuses (Adele does not have the app installed: 403).
+    json const throttle{{"enabled", true}, {"limits", {{"activity.app", {{"count", 5}, {"perSeconds", 1}}}}}};
+    emu.control_ok("PUT", "/throttle", throttle);
+    Entra entra(emu.http, emu.app());
+    auto app = entra.app_token();
+    REQUIRE(app);
+    msteams::graph::ActivityNotification n;
+    n.topic = "Town Square";
+    n.web_url = "https://teams.microsoft.com/l/entity/x/mattermost";
+    n.activity_type = "mention";
+    n.preview = "hello";
+    n.chain_id = 7;
+    std::string const route = "POST /v1.0/users/{uid}/teamwork/sendActivityNotification";
+    int const burst = 12;
+
+    // Without the client's budget, the same burst collects 429s (so the check below can fail).
+    {
+        Client careless(emu.http, emu.graph_url(), unlimited(20s));
+        for (int i = 0; i < burst; ++i) {
+            auto const sent = careless.send_activity_notification(app->access_token, msteams::TeamsUserId(k_adele), n);
+            REQUIRE_FALSE(sent);
+            CHECK(sent.error().code == msteams::ErrorCode::permission_denied);
+        }
+        CHECK(careless.counters().throttled > 0);
+    }
+    emu.control_ok("PUT", "/throttle", throttle);  // full buckets again
+    emu.control_ok("DELETE", "/counters");
+
+    Limits limits;  // the defaults: feed_per_second 5, as the bridge runs with a 2 % margin
+    limits.feed_per_second = 0.98 * limits.feed_per_second;
+    limits.deadline = 20s;
+    Client careful(emu.http, emu.graph_url(), limits);
+    auto const start = Steady::now();
+    for (int i = 0; i < burst; ++i) {
+        auto const sent = careful.send_activity_notification(app->access_token, msteams::TeamsUserId(k_adele), n);
+        REQUIRE_FALSE(sent);
+        CHECK(sent.error().code == msteams::ErrorCode::permission_denied);
+        CHECK_THAT(sent.error().message, Catch::Contains("is not authorized to generate custom text notifications"));
+    }
+    CHECK(Steady::now() - start > 1200ms);  // (12 − a burst of 4.9) at 4.9 a second ≈ 1.45 s
+    CHECK(careful.counters().throttled == 0);
+    CHECK(careful.counters().activity_notifications == static_cast<std::uint64_t>(burst));
+    CHECK(emu.count(route, 429) == 0);
+    CHECK(emu.count(route, 403) == burst);
+}
+
 // --- against a fake Graph host (answers the emulator never gives) ------------------------------------------------
 
 TEST_CASE("graph: malformed Graph answers become clear errors", "[graph]") {

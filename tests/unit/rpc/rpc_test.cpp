@@ -630,6 +630,21 @@ public:
         out->add_ids("u2");
         return grpc::Status::OK;
     }
+    grpc::Status GetChannelMember(grpc::ServerContext*, v1::ChannelMemberRequest const* req,
+                                  v1::ChannelMemberResponse* out) override {
+        if (req->user_id() != "u1") {
+            set_app_error(out->mutable_error(), 404, "app.channel.get_member.missing.app_error", "No member.");
+            return grpc::Status::OK;
+        }
+        out->set_last_viewed_at(4242);
+        (*out->mutable_notify_props())["ignore_channel_mentions"] = "on";
+        return grpc::Status::OK;
+    }
+    grpc::Status GetUserStatus(grpc::ServerContext*, v1::IdRequest const* req, v1::UserStatusResponse* out) override {
+        out->set_status(req->id() == "u1" ? "online" : "offline");
+        out->set_last_activity_at(77);
+        return grpc::Status::OK;
+    }
     grpc::Status GetPost(grpc::ServerContext*, v1::IdRequest const* req, v1::PostResponse* out) override {
         if (req->id() == "missing") {
             set_app_error(out->mutable_error(), 404, "app.post.get.app_error", "Unable to get the post.");
@@ -879,6 +894,18 @@ TEST_CASE("rpc: the API client gets group channels and channel members", "[rpc]"
     auto const forbidden = client.get_channel_member_ids(msteams::MmChannelId("forbidden"), 0, 50);
     REQUIRE_FALSE(forbidden.has_value());
     CHECK(forbidden.error().code == msteams::ErrorCode::permission_denied);
+
+    auto const member = client.get_channel_member(msteams::MmChannelId("c1"), msteams::MmUserId("u1"));
+    REQUIRE(member.has_value());
+    CHECK(member->last_viewed_at == 4242);
+    CHECK(member->notify_props.at("ignore_channel_mentions") == "on");
+    auto const stranger = client.get_channel_member(msteams::MmChannelId("c1"), msteams::MmUserId("u9"));
+    REQUIRE_FALSE(stranger.has_value());
+    CHECK(stranger.error().code == msteams::ErrorCode::not_found);
+    auto const status = client.get_user_status(msteams::MmUserId("u1"));
+    REQUIRE(status.has_value());
+    CHECK(status->status == "online");
+    CHECK(status->last_activity_at == 77);
 }
 
 TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {

@@ -55,6 +55,7 @@ TEST_CASE("store: landed migrations are unchanged, byte for byte", "[store]") {
         {"011-legacy-import", "75c1b7455a5a15e84698ea95c799e65facbdea64bf55333f526cf6cc3d0d5e2b"},
         {"012-rollout", "98e86178d7ec178281b91d8db677efcec2b1cf567d3f157e98fc0d9fad4fd120"},
         {"013-user-sync", "8616aeea966764089c6e6439d7827f6564d16214a222630a2092cfc50d65e459"},
+        {"014-activity-feed", "96150677e429a0137e99f54029b88dcb4e17b8183244a8f68a483c1aca69d78a"},
     };
     auto const all = migrations();
     REQUIRE(all.size() >= landed.size());

@@ -143,6 +143,9 @@ async function handle(req, res) {
             stub.connected = false;
             return sendJSON(res, 200, {connected: false});
         }
+        if (route === '/api/v1/primary' && (req.method === 'GET' || req.method === 'POST')) {
+            return sendJSON(res, 200, {primary: 'mattermost', feed: true, blocked: false, notifications_changed: true});
+        }
         if (req.method === 'GET' && route === '/api/v1/channel-bridged') {
             return sendJSON(res, 200, {bridged: stub.bridged.includes(url.searchParams.get('channel_id'))});
         }

@@ -8,6 +8,7 @@ import type {ConnectionStatus} from '../../client';
 import type {Controller} from '../../controller';
 import {describeConnection, useAppState, type ConnectOutcome} from '../../state';
 import {Dialog} from '../common/dialog';
+import {PrimaryPlatformSetting} from './primary_platform';
 import * as styles from '../common/styles';
 
 export interface AccountSettingsProps {
@@ -22,6 +23,9 @@ export interface AccountSettingsProps {
     onConnect: () => void;
     onDisconnect: () => void;
     onRetry: () => void;
+
+    // The primary-platform choice, shown while connected.
+    primary?: React.ReactNode;
 }
 
 export function AccountSettings(props: AccountSettingsProps): React.ReactElement {
@@ -108,6 +112,7 @@ export function AccountSettings(props: AccountSettingsProps): React.ReactElement
                         {'Disconnect'}
                     </button>
                 )}
+                {props.primary}
             </>
         );
     } else if (!status.can_connect) {
@@ -197,6 +202,7 @@ function useAccountSettingsProps(controller: Controller): AccountSettingsProps {
         onRetry: () => {
             void controller.refresh();
         },
+        primary: <PrimaryPlatformSetting client={controller.client}/>,
     };
 }
 
