@@ -481,16 +481,18 @@ void parse_teams_app(Reader const& r, Config& c, Problems& problems) {
                   c.teams_app_color_icon);
     problems.take(icon_setting(r, k_teams_app_outline_icon, web::k_max_outline_icon_bytes, &web::check_outline_icon),
                   c.teams_app_outline_icon);
-    // The Teams activity feed of Teams-primary users (issue #15).
-    void read_feed(Reader const& r, Problems& problems, Config& c) {
-        problems.take(r.choice(k_default_primary, PrimaryPlatform::mattermost,
-                               {{"mattermost", PrimaryPlatform::mattermost}, {"teams", PrimaryPlatform::teams}}),
-                      c.default_primary);
-        problems.take(r.boolean(k_activity_feed, false), c.activity_feed);
-        problems.take(r.integer(k_feed_delay, 15, 0, 600), c.feed_delay_seconds);
-        problems.take(r.boolean(k_proactive_install, false), c.proactive_app_install);
-        problems.take(r.integer(k_feed_rate, 5, 1, 100), c.graph_feed_per_second);
-    }
+}
+
+// The Teams activity feed of Teams-primary users (issue #15).
+void read_feed(Reader const& r, Problems& problems, Config& c) {
+    problems.take(r.choice(k_default_primary, PrimaryPlatform::mattermost,
+                           {{"mattermost", PrimaryPlatform::mattermost}, {"teams", PrimaryPlatform::teams}}),
+                  c.default_primary);
+    problems.take(r.boolean(k_activity_feed, false), c.activity_feed);
+    problems.take(r.integer(k_feed_delay, 15, 0, 600), c.feed_delay_seconds);
+    problems.take(r.boolean(k_proactive_install, false), c.proactive_app_install);
+    problems.take(r.integer(k_feed_rate, 5, 1, 100), c.graph_feed_per_second);
+}
 
 }  // namespace
 
