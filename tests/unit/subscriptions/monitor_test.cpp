@@ -320,10 +320,20 @@ TEST_CASE("monitor: each linked channel gets a subscription, made again and caug
     Node a(settings, w.store.repos, w.graph, w.tokens);
     auto const general = msteams::TeamsThreadId("19:general@thread.tacv2");
     auto const random = msteams::TeamsThreadId("19:random@thread.tacv2");
-    REQUIRE(w.store.repos.portals->add({general, msteams::store::PortalKind::channel, "team-1",
-                                        msteams::MmChannelId("channel00000000000000000a"), {}, 1, 1}));
-    REQUIRE(w.store.repos.portals->add({random, msteams::store::PortalKind::channel, "team-1",
-                                        msteams::MmChannelId("channel00000000000000000b"), {}, 1, 1}));
+    REQUIRE(w.store.repos.portals->add({general,
+                                        msteams::store::PortalKind::channel,
+                                        "team-1",
+                                        msteams::MmChannelId("channel00000000000000000a"),
+                                        {},
+                                        1,
+                                        1}));
+    REQUIRE(w.store.repos.portals->add({random,
+                                        msteams::store::PortalKind::channel,
+                                        "team-1",
+                                        msteams::MmChannelId("channel00000000000000000b"),
+                                        {},
+                                        1,
+                                        1}));
     a.pass();
     auto const resources = [&] {
         std::vector<std::string> out;
