@@ -547,6 +547,27 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
         },
         [this] { return metrics_text(); });
     web::install_status_route(router_, api_, [this] { return to_json(diagnostics()); });
+    install_embedded_routes();
+    web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
+        auto const c = config_.load();
+        if (!c || !active_.load()) {
+            return std::nullopt;
+        }
+        // Nobody is asked to connect before the integration is set up.
+        return web::WebappSettings{c->configured() && c->enforce_connected_accounts, c->allow_skip_connect_accounts,
+                                   to_string(c->chat_sync)};
+    });
+    commands_.set_gate([this](std::function<bool()> const& is_admin) -> std::optional<std::string> {
+        auto const c = config_.load();
+        if (!c || c->configured() || !active_.load()) {
+            return std::nullopt;
+        }
+        return not_set_up_text(*c, is_admin());
+    });
+}
+
+// Mattermost in Teams: the Teams app package for system admins, and the tab with its single sign-on.
+void Core::install_embedded_routes() {
     auto const teams_app = [this]() -> std::optional<web::TeamsAppSettings> {
         auto const c = config_.load();
         if (!c || !active_.load()) {
@@ -571,22 +592,6 @@ Core::Core(std::shared_ptr<mm::Api> api, DatabaseOpener open_database)
                      api_,
                      [stats = stats_](std::string_view outcome) { stats->tab_sign_ins.add({std::string(outcome)}); },
                      {}});
-    web::install_routes(router_, [this]() -> std::optional<web::WebappSettings> {
-        auto const c = config_.load();
-        if (!c || !active_.load()) {
-            return std::nullopt;
-        }
-        // Nobody is asked to connect before the integration is set up.
-        return web::WebappSettings{c->configured() && c->enforce_connected_accounts, c->allow_skip_connect_accounts,
-                                   to_string(c->chat_sync)};
-    });
-    commands_.set_gate([this](std::function<bool()> const& is_admin) -> std::optional<std::string> {
-        auto const c = config_.load();
-        if (!c || c->configured() || !active_.load()) {
-            return std::nullopt;
-        }
-        return not_set_up_text(*c, is_admin());
-    });
 }
 
 std::string not_set_up_text(Config const& config, bool admin) {

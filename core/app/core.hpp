@@ -135,6 +135,8 @@ private:
 
     // The bot's direct message to a user who just connected: what now happens to their chats.
     void welcome(sync::Connected const& connected) const;
+    // The Teams app package and the Teams tab's routes (constructor).
+    void install_embedded_routes();
 
     // Imports the official plugin's data (sync::LegacyImport) on a thread of its own, in batches, until done here or
     // on another node; waits a little for the users and links (the bridge then starts knowing them), not for the
