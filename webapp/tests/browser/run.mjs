@@ -654,7 +654,7 @@ test('System Console: the redirect URI from the Site URL; regenerating the key a
     resetStub({enforce: false});
     const page = await openHarness();
     const keys = await page.evaluate(() => Object.keys(window.__harness.adminSettings).sort().join(','));
-    assertEqual(keys, 'encryptionkey,redirecturi,sectionadvanced,sectionconnection,sectionfiles,sectionsync,' +
+    assertEqual(keys, 'encryptionkey,redirecturi,sectionadvanced,sectionconnection,sectionfeed,sectionfiles,sectionsync,' +
         'sectionteamsapp,sectionusers,teamsappcoloricon,teamsappoutlineicon,teamsapppackage',
         'custom settings');
     await page.evaluate(() => window.__harness.renderAdminSetting('redirectUri',

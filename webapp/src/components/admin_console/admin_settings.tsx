@@ -7,7 +7,15 @@ import type {AdminConsoleSettingProps} from '../../registry';
 import * as styles from '../common/styles';
 
 // plugin.json keys of the section headers (type "custom", no value of their own).
-export const SECTION_KEYS = ['sectionConnection', 'sectionSync', 'sectionUsers', 'sectionFiles', 'sectionTeamsApp', 'sectionAdvanced'];
+export const SECTION_KEYS = [
+    'sectionConnection',
+    'sectionSync',
+    'sectionUsers',
+    'sectionFeed',
+    'sectionFiles',
+    'sectionTeamsApp',
+    'sectionAdvanced',
+];
 export const REDIRECT_URI_KEY = 'redirectUri';
 export const ENCRYPTION_KEY_KEY = 'encryptionKey';
 
