@@ -1310,17 +1310,6 @@ Result<ChatMessage> message_answer(json const& j, Thread const& thread, std::str
 
 }  // namespace
 
-TeamsMessageId channel_reply_id(TeamsMessageId const& root, TeamsMessageId const& reply) {
-    return TeamsMessageId(root.str() + "/" + reply.str());
-}
-
-TeamsMessageId channel_root_of(TeamsMessageId const& id) {
-    auto const slash = id.str().find('/');
-    return slash == std::string::npos ? id : TeamsMessageId(id.str().substr(0, slash));
-}
-
-bool is_channel_reply(TeamsMessageId const& id) { return id.str().find('/') != std::string::npos; }
-
 Result<ChatMessage> Client::get_message(std::string const& token, Thread const& chat_id,
                                         TeamsMessageId const& message_id) {
     Call call;

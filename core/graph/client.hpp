@@ -173,11 +173,17 @@ struct Thread {
 
 // The id under which the bridge knows a channel reply: "<root>/<reply>" (unique in its channel, and it says where
 // the reply is). A root keeps its own id.
-[[nodiscard]] TeamsMessageId channel_reply_id(TeamsMessageId const& root, TeamsMessageId const& reply);
+// (Inline: the receiver, fuzzed without the client, names replies so too.)
+[[nodiscard]] inline TeamsMessageId channel_reply_id(TeamsMessageId const& root, TeamsMessageId const& reply) {
+    return TeamsMessageId(root.str() + "/" + reply.str());
+}
 // The root of a channel message id ("<root>/<reply>" → root; a root → itself).
-[[nodiscard]] TeamsMessageId channel_root_of(TeamsMessageId const& id);
+[[nodiscard]] inline TeamsMessageId channel_root_of(TeamsMessageId const& id) {
+    auto const slash = id.str().find('/');
+    return slash == std::string::npos ? id : TeamsMessageId(id.str().substr(0, slash));
+}
 // Whether the id is a channel reply's ("<root>/<reply>").
-[[nodiscard]] bool is_channel_reply(TeamsMessageId const& id);
+[[nodiscard]] inline bool is_channel_reply(TeamsMessageId const& id) { return id.str().find('/') != std::string::npos; }
 
 // A team or a channel as the user sees it (GET /me/joinedTeams, /teams/{t}/channels).
 struct TeamInfo {
