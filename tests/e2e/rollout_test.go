@@ -24,9 +24,19 @@ func dmPosts(t *testing.T, as *model.User, with *model.User, client *model.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, _, err := client.GetPostsForChannel(ctx, ch.Id, 0, 200, "", false, false)
-	if err != nil {
-		t.Fatal(err)
+	// A DM the bridge has just made can be refused for a moment: Mattermost checks channel membership against a
+	// per-user cache that is dropped only after the channel's creation is committed. Wait until it is readable.
+	var list *model.PostList
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		l, resp, err := client.GetPostsForChannel(ctx, ch.Id, 0, 200, "", false, false)
+		if err == nil {
+			list = l
+			break
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	var out []string
 	for _, id := range list.Order {
