@@ -771,6 +771,34 @@ struct Client::Impl {
         return &page["value"];
     }
 
+    // A listing read page by page (@odata.nextLink) with a plain GET, until it ends or `max` items were taken;
+    // `parse(item, what)` makes one item of each value.
+    template <typename T, typename Parse>
+    Result<std::vector<T>> list_pages(std::string url, std::string const& token, std::string const& what,
+                                      std::size_t max, Parse const& parse) {
+        std::vector<T> out;
+        while (!url.empty() && out.size() < max) {
+            Call call;
+            call.url = std::move(url);
+            call.token = token;
+            call.what = what;
+            json page;
+            MSTEAMS_TRY_ASSIGN(page, json_call(call, {200}));
+            json const* value = nullptr;
+            MSTEAMS_TRY_ASSIGN(value, value_array(page, call.what));
+            for (auto const& item : *value) {
+                if (out.size() >= max) {
+                    break;
+                }
+                T t;
+                MSTEAMS_TRY_ASSIGN(t, parse(item, call.what));
+                out.push_back(std::move(t));
+            }
+            MSTEAMS_TRY_ASSIGN(url, next_link(page, call.what));
+        }
+        return out;
+    }
+
     // GET with redirects followed by hand: Graph answers /content with 302 to a pre-authenticated URL, which gets
     // no Authorization header; only https, at most k_max_redirects.
     Result<std::string> download(Call call) {
@@ -1101,54 +1129,13 @@ Result<ChannelInfo> channel_answer(json const& j, std::string const& what) {
 }  // namespace
 
 Result<std::vector<TeamInfo>> Client::list_joined_teams(std::string const& token, std::size_t max) {
-    std::vector<TeamInfo> out;
-    std::string url = impl_->api + "/me/joinedTeams";
-    while (!url.empty() && out.size() < max) {
-        Call call;
-        call.url = url;
-        call.token = token;
-        call.what = "GET joined teams";
-        json page;
-        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
-        json const* value = nullptr;
-        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
-        for (auto const& item : *value) {
-            if (out.size() >= max) {
-                break;
-            }
-            TeamInfo t;
-            MSTEAMS_TRY_ASSIGN(t, team_answer(item, call.what));
-            out.push_back(std::move(t));
-        }
-        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
-    }
-    return out;
+    return impl_->list_pages<TeamInfo>(impl_->api + "/me/joinedTeams", token, "GET joined teams", max, team_answer);
 }
 
 Result<std::vector<ChannelInfo>> Client::list_channels(std::string const& token, std::string const& team_id,
                                                        std::size_t max) {
-    std::vector<ChannelInfo> out;
-    std::string url = impl_->api + "/teams/" + detail::path_segment(team_id) + "/channels";
-    while (!url.empty() && out.size() < max) {
-        Call call;
-        call.url = url;
-        call.token = token;
-        call.what = "GET channels";
-        json page;
-        MSTEAMS_TRY_ASSIGN(page, impl_->json_call(call, {200}));
-        json const* value = nullptr;
-        MSTEAMS_TRY_ASSIGN(value, Impl::value_array(page, call.what));
-        for (auto const& item : *value) {
-            if (out.size() >= max) {
-                break;
-            }
-            ChannelInfo c;
-            MSTEAMS_TRY_ASSIGN(c, channel_answer(item, call.what));
-            out.push_back(std::move(c));
-        }
-        MSTEAMS_TRY_ASSIGN(url, impl_->next_link(page, call.what));
-    }
-    return out;
+    return impl_->list_pages<ChannelInfo>(impl_->api + "/teams/" + detail::path_segment(team_id) + "/channels", token,
+                                          "GET channels", max, channel_answer);
 }
 
 Result<TeamInfo> Client::get_team(std::string const& token, std::string const& team_id) {
