@@ -51,7 +51,8 @@ int rank(store::FeedKind kind) {
 }
 
 std::string display_name(mm::User const& u) {
-    auto full = strings::trim(u.first_name + " " + u.last_name);
+    auto const joined = u.first_name + " " + u.last_name;
+    auto const full = strings::trim(joined);  // a view into `joined`
     if (!full.empty()) {
         return std::string(full);
     }
