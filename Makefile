@@ -114,8 +114,10 @@ test-shim: proto
 test-webapp: webapp
 	cd webapp && npx vitest run && npm run --silent test:browser:dist
 
+# E2E_FLAGS adds flags of tests/e2e (-compat: the run on the oldest Mattermost, without the load experiments).
+E2E_FLAGS ?=
 test-e2e: dist
-	cd tests/e2e && go test -count=1 -timeout 20m ./... -args -bundle=$(CURDIR)/$(BUNDLE)
+	cd tests/e2e && go test -count=1 -timeout 20m ./... -args -bundle=$(CURDIR)/$(BUNDLE) $(E2E_FLAGS)
 
 check-style: proto webapp/node_modules/.package-lock.json
 	@.ci/check-style.sh

@@ -346,6 +346,7 @@ func TestLinkedChannels(t *testing.T) {
 	})
 
 	t.Run("a burst of 200 posts: paced, none lost, none twice, in order", func(t *testing.T) {
+		loadExperiment(t)
 		// Graph's real rates make 200 posts take over three minutes: both sides run faster here (the emulator
 		// below the bridge, so that 429s happen and are waited out), the checks are the same.
 		settings := b.currentSettings(t)

@@ -135,6 +135,7 @@ func TestActivityFeed(t *testing.T) {
 	})
 
 	t.Run("a burst of 200 mentions is delivered once within the budget across a kill -9 of the core", func(t *testing.T) {
+		loadExperiment(t)
 		before, err := b.ctl.Counters(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -59,6 +59,7 @@ func (n node) leader() (bool, error) {
 // at a time, the other takes over within the lease time, every message in both directions arrives once and in
 // order, and one Prometheus sees both nodes.
 func TestTwoNodes(t *testing.T) {
+	loadExperiment(t)
 	ctx := context.Background()
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -728,6 +728,7 @@ func TestInbound(t *testing.T) {
 	})
 
 	t.Run("1,100 messages sent while the plugin is off all arrive, in order, once", func(t *testing.T) {
+		loadExperiment(t)
 		// More than one read (1,000 messages) holds: the gap is read oldest first, chunk by chunk.
 		const n = 1100
 		if err := b.mm.DisablePlugin(ctx, pluginID); err != nil {

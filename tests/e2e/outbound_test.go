@@ -72,7 +72,7 @@ func TestOutbound(t *testing.T) {
 	ctx := context.Background()
 	// Graph's per-chat limits are one post per second; the burst below runs with both sides at a higher budget
 	// (the emulator lower than the bridge, so that 429s happen) to keep the suite short.
-	b := startBridge(t, map[string]any{"graphChatPostsPerMinute": 480})
+	b := startBridge(t, map[string]any{"graphChatPostsPerMinute": 1200})
 	// Megan writes first, so that she exists in Mattermost (a synthetic user) and the DM is bridged.
 	alice, aliceTeams, megan, dm, channel := b.meganDM(t, "hi from Teams")
 	carol, dave := b.user(t, "carol"), b.user(t, "dave")
@@ -268,7 +268,8 @@ func TestOutbound(t *testing.T) {
 	})
 
 	t.Run("a burst of 200 posts arrives complete and in order despite 429s and a core restart", func(t *testing.T) {
-		limit := m365ctl.Limit{Count: 4, PerSeconds: 1}
+		loadExperiment(t)
+		limit := m365ctl.Limit{Count: 10, PerSeconds: 1}
 		if _, err := b.ctl.SetThrottle(ctx, m365ctl.ThrottleUpdate{Limits: map[string]m365ctl.Limit{
 			"chatMessagePost.thread": limit, "chatMessagePost.userThread": limit}}); err != nil {
 			t.Fatal(err)

@@ -178,6 +178,7 @@ func all(n int) []int {
 }
 
 func TestPerUserSubscriptions(t *testing.T) {
+	loadExperiment(t)
 	for _, mode := range []string{"per-user", "hybrid"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
