@@ -69,6 +69,9 @@ func writeConfig(path, runDir string, port int, siteURL, dataSource, logLevel st
 			"SendPushNotifications":    false,
 			"EnablePreviewModeBanner":  false,
 		},
+		// No job server: its watcher sleeps up to 15 s before it first polls and cannot be stopped meanwhile, so a
+		// server stopped in its first seconds took that long to exit. Nothing here needs Mattermost's jobs.
+		"JobSettings":          map[string]any{"RunJobs": false, "RunScheduler": false},
 		"RateLimitSettings":    map[string]any{"Enable": false},
 		"MetricsSettings":      map[string]any{"Enable": false},
 		"ClusterSettings":      map[string]any{"Enable": false},
