@@ -325,7 +325,8 @@ Result<std::vector<Feed::Recipient>> Feed::recipients(mm::Post const& post, mm::
     } else {
         MSTEAMS_TRY(add_mentions(post, channel, out));
     }
-    if (!post.root_id.empty()) {
+    if (!post.root_id.empty() && channel.type != "D" && channel.type != "G") {
+        // A direct or group message reaches every member already: its thread's followers are among them.
         MSTEAMS_TRY(add_followers(post, out));
     }
     std::erase_if(out, [&](Recipient const& r) { return r.user == post.user_id || r.user.empty(); });

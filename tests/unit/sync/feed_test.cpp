@@ -347,8 +347,12 @@ TEST_CASE("feed: direct and group messages, replies to a user's thread and chann
     auto reply = w.post("3", w.town, "an answer", 1001);
     reply.root_id = root.id;
     w.api->memberships[w.town.str() + "/" + w.carol.str()].notify_props["ignore_channel_mentions"] = "on";
-    REQUIRE(feed.enqueue({w.post("1", dm.id, "psst"), w.post("2", gm.id, "hi all"), reply,
-                          w.post("4", w.town, "@channel the build is green", 1002)})
+    // A reply in the DM is a direct message: the thread is not read for its followers.
+    auto const dm_root = w.post("1", dm.id, "psst");
+    auto dm_reply = w.post("5", dm.id, "psst again", 1003);
+    dm_reply.root_id = dm_root.id;
+    REQUIRE(feed.enqueue({dm_root, w.post("2", gm.id, "hi all"), reply,
+                          w.post("4", w.town, "@channel the build is green", 1002), dm_reply})
                 .has_value());
     World::drain(feed, 1000);
     World::drain(feed, 100'000);
@@ -359,8 +363,9 @@ TEST_CASE("feed: direct and group messages, replies to a user's thread and chann
     for (auto const& e : w.feed_of('c')) {
         carol.push_back(e.n.activity_type);
     }
-    CHECK(bob == std::vector<std::string>{"directMessage", "groupMessage", "channelMention"});
+    CHECK(bob == std::vector<std::string>{"directMessage", "groupMessage", "channelMention", "directMessage"});
     CHECK(carol == std::vector<std::string>{"groupMessage", "threadReply"});
+    CHECK(w.api->thread_reads == 1);
     CHECK(w.feed_of('b').front().n.template_parameters ==
           std::vector<std::pair<std::string, std::string>>{{"author", "Alice Example"}});
 }
