@@ -515,6 +515,61 @@ func (s *apiServer) GetPostsSince(_ context.Context, req *corepb.PostsSinceReque
 	return &corepb.PostsResponse{Posts: out}, nil
 }
 
+// maxThreadPosts bounds GetPostThread: the root and the newest replies, this many posts in all. Mattermost's plugin
+// API answers a whole thread at once; the core reads it for the thread's followers (who took part, who was mentioned).
+const maxThreadPosts = 1000
+
+// GetPostThread answers the thread of a post (its root or any reply): the root first, then the newest replies
+// oldest first, at most maxThreadPosts posts, without deleted ones, each with only the fields the core needs.
+func (s *apiServer) GetPostThread(_ context.Context, req *corepb.IdRequest) (*corepb.PostThreadResponse, error) {
+	if req.GetId() == "" {
+		return &corepb.PostThreadResponse{Error: badRequest("GetPostThread", errors.New("id is required"))}, nil
+	}
+	list, appErr := s.api.GetPostThread(req.GetId())
+	if appErr != nil {
+		return &corepb.PostThreadResponse{Error: appErrorToProto(appErr)}, nil
+	}
+	var root *model.Post
+	var replies []*model.Post
+	if list != nil {
+		for _, p := range list.Posts {
+			switch {
+			case p == nil || p.DeleteAt != 0:
+			case p.RootId == "":
+				root = p
+			default:
+				replies = append(replies, p)
+			}
+		}
+	}
+	sort.Slice(replies, func(i, j int) bool {
+		if replies[i].CreateAt != replies[j].CreateAt {
+			return replies[i].CreateAt < replies[j].CreateAt
+		}
+		return replies[i].Id < replies[j].Id
+	})
+	out := &corepb.PostThreadResponse{}
+	room := maxThreadPosts
+	if root != nil {
+		out.Posts = append(out.Posts, threadPostToProto(root))
+		room--
+	}
+	if len(replies) > room {
+		replies = replies[len(replies)-room:]
+		out.Truncated = true
+	}
+	for _, p := range replies {
+		out.Posts = append(out.Posts, threadPostToProto(p))
+	}
+	return out, nil
+}
+
+// threadPostToProto keeps what tells who follows a thread: the author and the message (for its @-mentions).
+func threadPostToProto(p *model.Post) *corepb.Post {
+	return &corepb.Post{Id: p.Id, CreateAt: p.CreateAt, UserId: p.UserId, ChannelId: p.ChannelId, RootId: p.RootId,
+		Message: p.Message, Type: p.Type}
+}
+
 func postResponse(p *model.Post, appErr *model.AppError) *corepb.PostResponse {
 	if appErr != nil {
 		return &corepb.PostResponse{Error: appErrorToProto(appErr)}

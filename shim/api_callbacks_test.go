@@ -78,7 +78,8 @@ func TestAPIUserLookupsCarryAppErrorsFaithfully(t *testing.T) {
 	c, api := apiClient(t)
 	ctx := context.Background()
 	api.On("GetUser", "missing").Return(nil, sampleAppErr)
-	api.On("GetUser", "u1").Return(&model.User{Id: "u1", Username: "alice", Email: "a@x"}, nil)
+	api.On("GetUser", "u1").Return(&model.User{Id: "u1", Username: "alice", Email: "a@x", Password: "hash",
+		NotifyProps: model.StringMap{"email": "true", "push": "mention", "desktop_threads": "mention", "desktop": "all"}}, nil)
 	api.On("GetUserByEmail", "a@x").Return(&model.User{Id: "u1"}, nil)
 	api.On("GetUserByUsername", "nobody").Return(nil, sampleAppErr)
 
@@ -93,6 +94,10 @@ func TestAPIUserLookupsCarryAppErrorsFaithfully(t *testing.T) {
 	r, _ = c.GetUser(ctx, &corepb.IdRequest{Id: "u1"})
 	if r.Error != nil || r.User.GetUsername() != "alice" || r.User.GetEmail() != "a@x" {
 		t.Errorf("GetUser = %v", r)
+	}
+	// Of the notify props, what the bridge mutes and the thread setting the activity feed follows.
+	if n := r.User.GetNotifyProps(); len(n) != 3 || n["email"] != "true" || n["push"] != "mention" || n["desktop_threads"] != "mention" {
+		t.Errorf("GetUser notify props = %v", n)
 	}
 	r, _ = c.GetUserByEmail(ctx, &corepb.ValueRequest{Value: "a@x"})
 	if r.Error != nil || r.User.GetId() != "u1" {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -259,6 +261,59 @@ func TestAPIGetPostsSinceOldestFirstWithDeletedWithoutUnchangedRoots(t *testing.
 	}
 	r, _ = c.GetPostsSince(context.Background(), &corepb.PostsSinceRequest{ChannelId: "missing"})
 	checkAppErr(t, r.Error, wantAppErr)
+}
+
+func TestAPIGetPostThreadRootFirstNewestRepliesBoundedFieldsTrimmed(t *testing.T) {
+	c, api := apiClient(t)
+	ctx := context.Background()
+	small := model.NewPostList()
+	root := &model.Post{Id: "root", UserId: "u0", ChannelId: "c1", CreateAt: 10, Message: "hi @bob", IsPinned: true,
+		FileIds: model.StringArray{"f1"}}
+	root.SetProps(model.StringInterface{"big": strings.Repeat("x", 1000)})
+	small.AddPost(root)
+	small.AddPost(&model.Post{Id: "r2", RootId: "root", UserId: "u2", CreateAt: 30})
+	small.AddPost(&model.Post{Id: "r1", RootId: "root", UserId: "u1", CreateAt: 20, Message: "@carol look"})
+	small.AddPost(&model.Post{Id: "gone", RootId: "root", UserId: "u9", CreateAt: 25, DeleteAt: 26})
+	api.On("GetPostThread", "r1").Return(small, nil)
+	// A thread longer than the bound: the root and the newest replies, maxThreadPosts in all.
+	long := model.NewPostList()
+	long.AddPost(&model.Post{Id: "root", UserId: "u0", CreateAt: 1})
+	for i := 0; i < maxThreadPosts+5; i++ {
+		long.AddPost(&model.Post{Id: fmt.Sprintf("r%05d", i), RootId: "root", UserId: "u1", CreateAt: int64(100 + i)})
+	}
+	api.On("GetPostThread", "root").Return(long, nil)
+	api.On("GetPostThread", "missing").Return(nil, sampleAppErr)
+
+	r, err := c.GetPostThread(ctx, &corepb.IdRequest{Id: "r1"})
+	if err != nil || r.Error != nil || r.Truncated {
+		t.Fatalf("GetPostThread = %v, %v", r, err)
+	}
+	var ids []string
+	for _, p := range r.Posts {
+		ids = append(ids, p.Id)
+	}
+	if strings.Join(ids, ",") != "root,r1,r2" {
+		t.Fatalf("posts = %v, want root, r1, r2", ids)
+	}
+	if r.Posts[0].Message != "hi @bob" || r.Posts[0].UserId != "u0" || r.Posts[1].RootId != "root" ||
+		r.Posts[1].Message != "@carol look" || r.Posts[0].PropsJson != "" || len(r.Posts[0].FileIds) != 0 {
+		t.Errorf("fields: %v", r.Posts)
+	}
+
+	r, err = c.GetPostThread(ctx, &corepb.IdRequest{Id: "root"})
+	if err != nil || r.Error != nil || !r.Truncated || len(r.Posts) != maxThreadPosts {
+		t.Fatalf("a long thread: %d posts, truncated %v, %v", len(r.GetPosts()), r.GetTruncated(), err)
+	}
+	if r.Posts[0].Id != "root" || r.Posts[1].Id != "r00006" || r.Posts[len(r.Posts)-1].Id != fmt.Sprintf("r%05d", maxThreadPosts+4) {
+		t.Errorf("a long thread keeps %s, %s … %s", r.Posts[0].Id, r.Posts[1].Id, r.Posts[len(r.Posts)-1].Id)
+	}
+
+	r, _ = c.GetPostThread(ctx, &corepb.IdRequest{Id: "missing"})
+	checkAppErr(t, r.Error, wantAppErr)
+	r, _ = c.GetPostThread(ctx, &corepb.IdRequest{})
+	if r.Error == nil || r.Error.StatusCode != 400 {
+		t.Errorf("no id: %v", r.Error)
+	}
 }
 
 func TestAPIReactions(t *testing.T) {

@@ -114,9 +114,10 @@ func userToProto(u *model.User) *corepb.User {
 			props[k] = v
 		}
 	}
-	// Password and MFA secret are deliberately not carried, and of the notify props only those the bridge mutes.
+	// Password and MFA secret are deliberately not carried, and of the notify props only those the bridge mutes
+	// and the one the activity feed follows for thread replies.
 	var notify map[string]string
-	for _, k := range []string{"email", "push"} {
+	for _, k := range []string{"email", "push", "desktop_threads"} {
 		if v, ok := u.NotifyProps[k]; ok {
 			if notify == nil {
 				notify = map[string]string{}

@@ -60,6 +60,8 @@ constexpr Setting k_feed_delay{"feedDelaySeconds", "Teams activity feed delay (s
 constexpr Setting k_proactive_install{"proactiveAppInstall", "Install the Teams app for Teams-primary users"};
 // Advanced, not in System Console: the activity-feed budget per second (Graph documents 5 per tenant; tests).
 constexpr Setting k_feed_rate{"graphFeedPerSecond", "Graph activity-feed notifications per second"};
+// Advanced, not in System Console: the bulk activity-feed budget per second (Graph documents 2 per tenant; tests).
+constexpr Setting k_feed_bulk_rate{"graphFeedBulkPerSecond", "Graph bulk activity-feed requests per second"};
 constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
 // Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
 constexpr Setting k_profile_seconds{"profileSyncIntervalSeconds", "Profile sync interval (seconds)"};
@@ -492,6 +494,7 @@ void read_feed(Reader const& r, Problems& problems, Config& c) {
     problems.take(r.integer(k_feed_delay, 15, 0, 600), c.feed_delay_seconds);
     problems.take(r.boolean(k_proactive_install, false), c.proactive_app_install);
     problems.take(r.integer(k_feed_rate, 5, 1, 100), c.graph_feed_per_second);
+    problems.take(r.integer(k_feed_bulk_rate, 2, 1, 100), c.graph_feed_bulk_per_second);
 }
 
 }  // namespace

@@ -98,6 +98,7 @@ struct Config {
     long long feed_delay_seconds = 15;
     bool proactive_app_install = false;
     long long graph_feed_per_second = 5;
+    long long graph_feed_bulk_per_second = 2;  // sendActivityNotificationToRecipients requests
     // Teams people's presence shown as their Mattermost status (needs Presence.Read.All); their photos always are.
     bool sync_presence = true;
     long long profile_sync_interval_seconds = 60;

@@ -302,8 +302,8 @@ web::SsoResult sso_result(graph::SsoCheck const& check) {
     return r;
 }
 
-// The activity feed's Graph side, with the app's token: sendActivityNotification, and the Teams app (found in the
-// organization's catalog by its manifest id) installed for a user.
+// The activity feed's Graph side, with the app's token: sendActivityNotification (to one user, or in bulk), and the
+// Teams app (found in the organization's catalog by its manifest id) installed for a user.
 class AppFeedGraph final : public sync::FeedGraph {
 public:
     AppFeedGraph(std::shared_ptr<graph::Entra> entra, std::shared_ptr<graph::Client> graph, std::string teams_app_id)
@@ -315,6 +315,14 @@ public:
         graph::Token app;
         MSTEAMS_TRY_ASSIGN(app, entra_->app_token());
         return graph_->send_activity_notification(app.access_token, user, notification);
+    }
+
+    Status send_bulk(std::vector<TeamsUserId> const& users, graph::ActivityNotification const& notification) override {
+        // Microsoft wants the token valid 45 more minutes for this request: a minute more covers the request's time.
+        graph::Token app;
+        MSTEAMS_TRY_ASSIGN(app,
+                           entra_->app_token_valid_for(graph::k_recipients_token_validity + std::chrono::minutes(1)));
+        return graph_->send_activity_notification_to_recipients(app.access_token, users, notification);
     }
 
     Status install(TeamsUserId const& user) override {
@@ -711,6 +719,7 @@ Result<std::shared_ptr<Runtime const>> Core::build_runtime(std::shared_ptr<Confi
     limits.tenant_posts_per_second = k_margin * limits.tenant_posts_per_second;
     limits.team_requests_per_second = k_margin * static_cast<double>(config->team_requests_per_minute) / 60.0;
     limits.feed_per_second = k_margin * static_cast<double>(config->graph_feed_per_second);
+    limits.feed_bulk_per_second = k_margin * static_cast<double>(config->graph_feed_bulk_per_second);
     limits.request_timeout = std::chrono::milliseconds(config->graph_request_timeout_ms);
     runtime->graph = std::make_shared<graph::Client>(runtime->http, config->graph_base_url, limits, observer);
 

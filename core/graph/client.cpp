@@ -439,7 +439,7 @@ Result<ChatMessage> parse_chat_message(std::string const& text) {
 namespace {
 
 // Which rate budgets a request spends.
-enum class Budget { none, chat_read, chat_post, chat_write, feed };
+enum class Budget { none, chat_read, chat_post, chat_write, feed, feed_bulk };
 
 struct Call {
     std::string method = "GET";
@@ -467,7 +467,7 @@ std::string_view endpoint_class(std::uint64_t Counters::* kind) {
         std::uint64_t Counters::* kind;
         std::string_view name;
     };
-    static constexpr std::array<Name, 14> k_names = {{{&Counters::message_gets, "message_get"},
+    static constexpr std::array<Name, 15> k_names = {{{&Counters::message_gets, "message_get"},
                                                       {&Counters::message_lists, "message_list"},
                                                       {&Counters::message_posts, "message_post"},
                                                       {&Counters::message_writes, "message_write"},
@@ -480,6 +480,7 @@ std::string_view endpoint_class(std::uint64_t Counters::* kind) {
                                                       {&Counters::photo_gets, "photo"},
                                                       {&Counters::presence_reads, "presence"},
                                                       {&Counters::activity_notifications, "activity"},
+                                                      {&Counters::activity_bulk_notifications, "activity_bulk"},
                                                       {&Counters::app_installs, "app_install"}}};
     for (auto const& n : k_names) {
         if (n.kind == kind) {
@@ -562,6 +563,7 @@ struct Client::Impl {
                 w.list[w.n++] = {"chat-write\n" + call.chat_id, limits.chat_writes_per_second};
                 break;
             case Budget::feed: w.list[w.n++] = {"tenant-feed", limits.feed_per_second}; break;
+            case Budget::feed_bulk: w.list[w.n++] = {"tenant-feed-bulk", limits.feed_bulk_per_second}; break;
             case Budget::none: break;
         }
         if (call.budget != Budget::none && !call.team_id.empty()) {
@@ -999,8 +1001,9 @@ Result<std::vector<Presence>> Client::get_presences(std::string const& token, st
 
 // --- activity feed ---------------------------------------------------------------------------------------------------
 
-Status Client::send_activity_notification(std::string const& token, TeamsUserId const& user_id,
-                                          ActivityNotification const& n) {
+namespace {
+
+json activity_body(ActivityNotification const& n) {
     json params = json::array();
     for (auto const& [name, value] : n.template_parameters) {
         params.push_back(json{{"name", name}, {"value", value}});
@@ -1012,16 +1015,50 @@ Status Client::send_activity_notification(std::string const& token, TeamsUserId 
     if (n.chain_id != 0) {
         body["chainId"] = n.chain_id;
     }
+    return body;
+}
+
+}  // namespace
+
+Status Client::send_activity_notification(std::string const& token, TeamsUserId const& user_id,
+                                          ActivityNotification const& n) {
     Call call;
     call.method = "POST";
     call.url = impl_->api + "/users/" + strings::url_encode(user_id.str()) + "/teamwork/sendActivityNotification";
     call.token = token;
-    call.body = dump(body);
+    call.body = dump(activity_body(n));
     call.content_type = "application/json";
     call.budget = Budget::feed;
     call.idempotent = n.chain_id != 0;  // a repeat with the chain id replaces the first
     call.kind = &Counters::activity_notifications;
     call.what = "POST sendActivityNotification";
+    return impl_->status_call(call, {200, 202, 204});
+}
+
+Status Client::send_activity_notification_to_recipients(std::string const& token,
+                                                        std::vector<TeamsUserId> const& user_ids,
+                                                        ActivityNotification const& n) {
+    if (user_ids.empty() || user_ids.size() > k_max_activity_recipients) {
+        return fail(ErrorCode::invalid_argument, "sendActivityNotificationToRecipients takes 1 to " +
+                                                     std::to_string(k_max_activity_recipients) + " recipients, not " +
+                                                     std::to_string(user_ids.size()));
+    }
+    auto body = activity_body(n);
+    auto& recipients = body["recipients"] = json::array();
+    for (auto const& id : user_ids) {
+        recipients.push_back(
+            json{{"@odata.type", "microsoft.graph.aadUserNotificationRecipient"}, {"userId", id.str()}});
+    }
+    Call call;
+    call.method = "POST";
+    call.url = impl_->api + "/teamwork/sendActivityNotificationToRecipients";
+    call.token = token;
+    call.body = dump(body);
+    call.content_type = "application/json";
+    call.budget = Budget::feed_bulk;
+    call.idempotent = n.chain_id != 0;  // a repeat with the chain id replaces the first in each feed
+    call.kind = &Counters::activity_bulk_notifications;
+    call.what = "POST sendActivityNotificationToRecipients";
     return impl_->status_call(call, {200, 202, 204});
 }
 

@@ -233,6 +233,10 @@ struct ActivityNotification {
     std::int64_t chain_id = 0;
 };
 inline constexpr std::size_t k_max_preview_chars = 150;
+// sendActivityNotificationToRecipients: at most this many recipients in one request, and an app token valid at
+// least this much longer (Microsoft answers 412 otherwise).
+inline constexpr std::size_t k_max_activity_recipients = 100;
+inline constexpr std::chrono::minutes k_recipients_token_validity{45};
 
 struct Limits {
     // How long a call may wait for its turn plus retries before it fails with unavailable.
@@ -251,8 +255,10 @@ struct Limits {
     // Channels: every request about a team's channel messages also takes a turn of the team's budget (Graph allows an
     // app 4 requests per second on one team).
     double team_requests_per_second = 4.0;
-    // Activity-feed notifications per tenant (Graph's documented 5 per second for an app).
+    // Activity-feed notifications per tenant (Graph's documented 5 per second for an app), and bulk ones
+    // (sendActivityNotificationToRecipients: 2 requests per second, a separate budget).
     double feed_per_second = 5.0;
+    double feed_bulk_per_second = 2.0;
 };
 
 // Counts of what the client did, by kind, for metrics and the benchmark.
@@ -270,9 +276,10 @@ struct Counters {
     std::uint64_t application_reads = 0;  // the app registration's own secrets
     std::uint64_t photo_gets = 0;
     std::uint64_t presence_reads = 0;
-    std::uint64_t activity_notifications = 0;  // sendActivityNotification
-    std::uint64_t app_installs = 0;            // installedApps and the app catalog
-    std::uint64_t throttled = 0;               // 429 answers received
+    std::uint64_t activity_notifications = 0;       // sendActivityNotification
+    std::uint64_t activity_bulk_notifications = 0;  // sendActivityNotificationToRecipients
+    std::uint64_t app_installs = 0;                 // installedApps and the app catalog
+    std::uint64_t throttled = 0;                    // 429 answers received
     std::uint64_t retries = 0;
     std::uint64_t waited_ms = 0;  // time spent waiting for a rate-limiter turn
 };
@@ -407,6 +414,12 @@ public:
     // freely when the outcome is unknown: a chain id makes the repeat replace the first.
     [[nodiscard]] Status send_activity_notification(std::string const& token, TeamsUserId const& user_id,
                                                     ActivityNotification const& notification);
+    // The same notification to 1 to k_max_activity_recipients users in one request (bulk budget); the token must
+    // be valid k_recipients_token_validity longer. Microsoft accepts the request as a whole and skips, silently, a
+    // recipient it will not notify; permission_denied only when it refuses the whole request.
+    [[nodiscard]] Status send_activity_notification_to_recipients(std::string const& token,
+                                                                  std::vector<TeamsUserId> const& user_ids,
+                                                                  ActivityNotification const& notification);
     // The app catalog's id of the Teams app whose manifest id is `external_id` (nullopt when it is not published).
     [[nodiscard]] Result<std::optional<std::string>> find_catalog_app(std::string const& token,
                                                                       std::string const& external_id);

@@ -1,5 +1,6 @@
 #include "graph/entra.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -232,9 +233,12 @@ Result<Token> Entra::refresh(std::string const& refresh_token) const {
     return t;
 }
 
-Result<Token> Entra::app_token() {
+Result<Token> Entra::app_token() { return app_token_valid_for(std::chrono::milliseconds(k_app_token_margin_ms)); }
+
+Result<Token> Entra::app_token_valid_for(std::chrono::milliseconds at_least) {
     std::lock_guard lock(app_token_mutex_);
-    if (!app_token_.access_token.empty() && app_token_.expires_at - k_app_token_margin_ms > now_ms()) {
+    auto const margin = std::max(k_app_token_margin_ms, static_cast<std::int64_t>(at_least.count()));
+    if (!app_token_.access_token.empty() && app_token_.expires_at - margin > now_ms()) {
         return app_token_;
     }
     Token t;

@@ -96,6 +96,9 @@ public:
     [[nodiscard]] Result<Token> refresh(std::string const& refresh_token) const override;
     // The application's own token (client credentials), cached until five minutes before it expires.
     [[nodiscard]] Result<Token> app_token() override;
+    // The application's token valid at least `at_least` longer (sendActivityNotificationToRecipients wants 45
+    // minutes): the cached one when it is, else a new one (which may still fall short when tokens live less long).
+    [[nodiscard]] Result<Token> app_token_valid_for(std::chrono::milliseconds at_least);
 
     [[nodiscard]] Result<Me> me(std::string const& access_token) const override;
 

@@ -63,6 +63,7 @@ struct Counters {
     Counter feed_skipped{0};
     Counter feed_failed{0};
     Counter feed_blocked{0};
+    Counter feed_bulk_requests{0};  // notifications sent to several recipients in one request
     // Rollout: chats left alone by selective sync (both directions), notifications-only users not told because
     // they were at Teams right then.
     Counter skipped_selective{0};

@@ -228,6 +228,9 @@ void render_counters(Exposition& e, Counters const& c) {
         counter("msteams_feed_users_blocked_total",
                 "Teams-primary users Microsoft refused to notify (app not installed or no consent), told once.",
                 c.feed_blocked);
+        counter("msteams_feed_bulk_requests_total",
+                "Teams activity-feed notifications sent to several Teams-primary users in one request (up to 100).",
+                c.feed_bulk_requests);
     }
     counter("msteams_echoes_dropped_total", "The bridge's own messages coming back from Teams, dropped.", c.echoes);
     counter("msteams_duplicates_dropped_total",

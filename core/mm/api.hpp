@@ -88,6 +88,9 @@ public:
     // Posts of a channel created or changed since `since_ms` (Unix ms), oldest first; deleted ones included.
     [[nodiscard]] virtual Result<std::vector<Post>> get_posts_since(MmChannelId const& channel_id,
                                                                     std::int64_t since_ms) = 0;
+    // The thread of a post (its root or any reply), bounded: see PostThread. Who took part in it and whom they
+    // mentioned (Mattermost makes them the thread's followers).
+    [[nodiscard]] virtual Result<PostThread> get_post_thread(MmPostId const& id) = 0;
 
     [[nodiscard]] virtual Result<Reaction> add_reaction(Reaction const& reaction) = 0;
     [[nodiscard]] virtual Status remove_reaction(Reaction const& reaction) = 0;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -25,7 +26,8 @@ struct User {
     bool deactivated = false;  // only read, never sent
     std::map<std::string, std::string> props;
     // On create, overrides of Mattermost's default notification settings; on update, the settings to change. Read:
-    // only "email" and "push" (what the bridge mutes for Teams-primary users).
+    // only "email" and "push" (what the bridge mutes for Teams-primary users) and "desktop_threads" ("all" or
+    // "mention": the replies in followed threads the activity feed tells of).
     std::map<std::string, std::string> notify_props;
 };
 
@@ -51,6 +53,14 @@ struct Post {
     std::string props_json;
     std::vector<std::string> file_ids;
 };
+
+// A thread as GetPostThread answers it: the root first, then the newest replies oldest first, at most
+// k_max_thread_posts posts in all; each post has only id, create_at, user_id, channel_id, root_id, message and type.
+struct PostThread {
+    std::vector<Post> posts;
+    bool truncated = false;  // the oldest replies were left out
+};
+inline constexpr std::size_t k_max_thread_posts = 1000;  // = maxThreadPosts in the shim
 
 // A user's membership of a channel, as far as notifications go.
 struct ChannelMember {

@@ -471,6 +471,22 @@ Result<std::vector<mm::Post>> ApiClient::get_posts_since(MmChannelId const& chan
     return out;
 }
 
+Result<mm::PostThread> ApiClient::get_post_thread(MmPostId const& id) {
+    v1::IdRequest req;
+    req.set_id(id.str());
+    auto r = impl_->invoke("GetPostThread", &Impl::Stub::GetPostThread, req);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    mm::PostThread out;
+    out.truncated = r->truncated();
+    out.posts.reserve(static_cast<std::size_t>(r->posts_size()));
+    for (auto const& p : r->posts()) {
+        out.posts.push_back(from_proto(p));
+    }
+    return out;
+}
+
 Result<mm::Reaction> ApiClient::add_reaction(mm::Reaction const& reaction) {
     v1::ReactionRequest req;
     to_proto(reaction, *req.mutable_reaction());

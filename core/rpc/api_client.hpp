@@ -58,6 +58,7 @@ public:
     Result<mm::Post> update_post(mm::Post const& post) override;
     Status delete_post(MmPostId const& id) override;
     Result<std::vector<mm::Post>> get_posts_since(MmChannelId const& channel_id, std::int64_t since_ms) override;
+    Result<mm::PostThread> get_post_thread(MmPostId const& id) override;
     Result<mm::Reaction> add_reaction(mm::Reaction const& reaction) override;
     Status remove_reaction(mm::Reaction const& reaction) override;
     Result<std::vector<mm::Reaction>> get_reactions(MmPostId const& post_id) override;

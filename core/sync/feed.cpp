@@ -234,31 +234,43 @@ Status Feed::enqueue(std::vector<mm::Post> const& posts) {
 }
 
 Result<bool> Feed::step(std::int64_t now_ms) {
-    std::optional<store::FeedItem> row;
-    MSTEAMS_TRY_ASSIGN(row, store_->claim(now_ms, now_ms + settings_.lease.count()));
-    if (!row) {
+    store::FeedBatch batch;
+    if (settings_.bulk_max > 1) {
+        batch.max = std::min(settings_.bulk_max, graph::k_max_activity_recipients);
+        batch.reached_since = now_ms - settings_.bulk_recheck.count();
+    }
+    std::vector<store::FeedItem> rows;
+    MSTEAMS_TRY_ASSIGN(rows, store_->claim_batch(now_ms, now_ms + settings_.lease.count(), batch));
+    if (rows.empty()) {
         return false;
     }
-    auto const done = row->kind == store::FeedKind::post ? expand(*row, now_ms) : deliver(*row, now_ms);
+    auto const done = rows.size() > 1                              ? deliver_bulk(rows, now_ms)
+                      : rows.front().kind == store::FeedKind::post ? expand(rows.front(), now_ms)
+                                                                   : deliver(rows.front(), now_ms);
     if (!done) {
-        auto const& e = done.error();
-        if (row->attempts >= settings_.max_attempts) {
-            log::warn("feed: giving up on a notification",
-                      {{"post_id", row->post_id}, {"user_id", row->mm_user_id}, {"error", e.message}});
-            ++stats_->feed_failed;
-            MSTEAMS_TRY(store_->finish(row->id, store::FeedState::failed, e.message, now_ms));
-            return true;
+        for (auto const& row : rows) {
+            MSTEAMS_TRY(retry_later(row, done.error(), now_ms));
         }
-        // Microsoft's Retry-After when it gave one, else exponential backoff.
-        auto const wait =
-            e.retry_after.count() > 0
-                ? std::chrono::milliseconds(e.retry_after).count()
-                : std::min<std::int64_t>(k_retry_cap_ms, k_retry_base_ms << std::min(row->attempts - 1, 8));
-        log::debug("feed: a notification is tried again later",
-                   {{"post_id", row->post_id}, {"error", e.message}, {"wait_ms", std::to_string(wait)}});
-        MSTEAMS_TRY(store_->postpone(row->id, now_ms + wait, e.message));
     }
     return true;
+}
+
+// A claimed row that could not be handled: tried again later, or given up after max_attempts (a row handled
+// meanwhile stays as it is).
+Status Feed::retry_later(store::FeedItem const& row, Error const& e, std::int64_t now_ms) {
+    if (row.attempts >= settings_.max_attempts) {
+        log::warn("feed: giving up on a notification",
+                  {{"post_id", row.post_id}, {"user_id", row.mm_user_id}, {"error", e.message}});
+        ++stats_->feed_failed;
+        return store_->finish(row.id, store::FeedState::failed, e.message, now_ms);
+    }
+    // Microsoft's Retry-After when it gave one, else exponential backoff.
+    auto const wait = e.retry_after.count() > 0
+                          ? std::chrono::milliseconds(e.retry_after).count()
+                          : std::min<std::int64_t>(k_retry_cap_ms, k_retry_base_ms << std::min(row.attempts - 1, 8));
+    log::debug("feed: a notification is tried again later",
+               {{"post_id", row.post_id}, {"error", e.message}, {"wait_ms", std::to_string(wait)}});
+    return store_->postpone(row.id, now_ms + wait, e.message);
 }
 
 Status Feed::expand(store::FeedItem const& row, std::int64_t now_ms) {
@@ -314,14 +326,9 @@ Result<std::vector<Feed::Recipient>> Feed::recipients(mm::Post const& post, mm::
     } else {
         MSTEAMS_TRY(add_mentions(post, channel, out));
     }
-    if (!post.root_id.empty()) {
-        // A reply: the thread's starter follows it (Mattermost's collapsed threads).
-        auto root = api_->get_post(post.root_id);
-        if (root) {
-            add(out, root->user_id, store::FeedKind::thread_reply);
-        } else if (root.error().code != ErrorCode::not_found) {
-            return std::unexpected(root.error());
-        }
+    if (!post.root_id.empty() && channel.type != "D" && channel.type != "G") {
+        // A direct or group message reaches every member already: its thread's followers are among them.
+        MSTEAMS_TRY(add_followers(post, out));
     }
     std::erase_if(out, [&](Recipient const& r) { return r.user == post.user_id || r.user.empty(); });
     return out;
@@ -372,6 +379,103 @@ Status Feed::add_mentions(mm::Post const& post, mm::Channel const& channel, std:
     return {};
 }
 
+// A reply's thread's followers as Mattermost's collapsed threads make them (its starter, everyone who replied in it,
+// everyone @-mentioned in it), Teams-primary, who want to hear of every reply: each gets a threadReply unless a
+// stronger reason reaches them already (a mention, a direct or group message). Plugins cannot see who followed or
+// unfollowed a thread by hand.
+Status Feed::add_followers(mm::Post const& post, std::vector<Recipient>& out) {
+    std::vector<MmUserId> followers;
+    MSTEAMS_TRY_ASSIGN(followers, thread_followers(post));
+    std::erase_if(followers, [&](MmUserId const& u) {
+        return std::any_of(out.begin(), out.end(), [&](Recipient const& r) {
+            return r.user == u && rank(r.kind) >= rank(store::FeedKind::thread_reply);
+        });
+    });
+    if (followers.empty()) {
+        return {};
+    }
+    std::vector<store::UserChoice> choices;
+    MSTEAMS_TRY_ASSIGN(choices, roster_->choices(followers));
+    for (auto const& u : followers) {
+        auto const it =
+            std::find_if(choices.begin(), choices.end(), [&](store::UserChoice const& c) { return c.mm_user_id == u; });
+        if ((it == choices.end() ? settings_.default_primary : it->primary) != store::Platform::teams) {
+            continue;  // not notified in Teams anyway: their setting need not be read
+        }
+        bool wants = false;
+        MSTEAMS_TRY_ASSIGN(wants, wants_thread_replies(u));
+        if (wants) {
+            add(out, u, store::FeedKind::thread_reply);
+        }
+    }
+    return {};
+}
+
+// Who took part in the reply's thread (the root and the newest replies, as the shim bounds them) and the users
+// @-mentioned there (at most max_thread_mentions names: the root's first, then the newest replies'), without the
+// reply's author.
+Result<std::vector<MmUserId>> Feed::thread_followers(mm::Post const& post) {
+    std::vector<MmUserId> out;
+    auto thread = api_->get_post_thread(post.root_id);
+    if (!thread && thread.error().code == ErrorCode::not_found) {
+        return out;  // the thread is gone
+    }
+    if (!thread) {
+        return std::unexpected(thread.error());
+    }
+    auto follow = [&](MmUserId const& u) {
+        if (!u.empty() && u != post.user_id && u != settings_.bot_user_id &&
+            std::find(out.begin(), out.end(), u) == out.end()) {
+            out.push_back(u);
+        }
+    };
+    std::vector<mm::Post const*> by_recency;  // the root, then the replies newest first
+    for (auto const& p : thread->posts) {
+        if (!p.type.starts_with("system_")) {
+            follow(p.user_id);
+            by_recency.push_back(&p);
+        }
+    }
+    auto const replies =
+        std::find_if(by_recency.begin(), by_recency.end(), [](auto const* p) { return p->root_id.empty(); });
+    std::reverse(replies == by_recency.end() ? by_recency.begin() : replies + 1, by_recency.end());
+    std::vector<std::string> names;
+    for (auto const* p : by_recency) {
+        for (auto& name : mention_names(p->message, settings_.max_thread_mentions)) {
+            if (names.size() < settings_.max_thread_mentions && name != "channel" && name != "all" && name != "here" &&
+                std::find(names.begin(), names.end(), name) == names.end()) {
+                names.push_back(std::move(name));
+            }
+        }
+    }
+    for (auto const& name : names) {
+        auto user = api_->get_user_by_username(name);
+        if (user) {
+            follow(user->id);
+        } else if (user.error().code != ErrorCode::not_found) {
+            return std::unexpected(user.error());
+        }
+    }
+    return out;
+}
+
+// Whether the user hears of every reply in the threads they follow, or only of those that mention them. Mattermost
+// keeps that choice per channel of notification (desktop_threads, push_threads, email_threads: "all" or "mention");
+// the feed follows desktop_threads: the setting Mattermost's notification settings show first ("Notify me about
+// replies to threads I'm following"), which its mobile one follows unless the user set mobile apart, and the one the
+// bridge never changes (it mutes email and push for Teams-primary users, and the Teams feed is their desktop now).
+Result<bool> Feed::wants_thread_replies(MmUserId const& user) {
+    auto u = api_->get_user(user);
+    if (!u && u.error().code == ErrorCode::not_found) {
+        return false;
+    }
+    if (!u) {
+        return std::unexpected(u.error());
+    }
+    auto const it = u->notify_props.find("desktop_threads");
+    return it == u->notify_props.end() || it->second != "mention";
+}
+
 Result<std::vector<store::FeedItem>> Feed::rows_for(store::FeedItem const& row, mm::Post const& post,
                                                     mm::Channel const& channel,
                                                     std::vector<Recipient> const& recipients) {
@@ -408,7 +512,7 @@ Result<std::vector<store::FeedItem>> Feed::rows_for(store::FeedItem const& row, 
                            {"author", author},
                            {"preview", feed_preview(post.message)}};
         rows.push_back(store::FeedItem{0, row.post_id, r.user, r.kind, payload.dump(), post.create_at,
-                                       post.create_at + settings_.hold.count(), 0});
+                                       post.create_at + settings_.hold.count(), 0, false});
     }
     return rows;
 }

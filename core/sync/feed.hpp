@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/ids.hpp"
 #include "common/result.hpp"
 #include "graph/client.hpp"
@@ -22,18 +24,22 @@
 #include "sync/workers.hpp"
 
 // Teams activity-feed notifications for Teams-primary users (issue #15). What Mattermost would notify such a user of
-// (a mention, a direct or group message, a reply in a thread they started, @channel and @all where they do not
+// (a mention, a direct or group message, a reply in a thread they follow, @channel and @all where they do not
 // ignore them) goes to their Teams activity feed instead, and their Mattermost email and push notifications are
-// muted while Teams is their primary platform.
+// muted while Teams is their primary platform. A thread's followers are Mattermost's: its starter, everyone who
+// replied in it and everyone @-mentioned in it (a user whose desktop_threads setting is "mention" only is notified of
+// replies that mention them).
 //
 // A posted message is queued once, durably, before the hook is acknowledged; a worker works out its recipients
 // (one row each, unique per post and recipient) and holds each row `hold` after the post: a recipient who viewed the
 // channel since, or is online in Mattermost (the Teams tab is Mattermost), is not notified. Sends are paced by the
-// Graph client's feed budget (5 per second per tenant) and carry a chain id derived from the post, so that a send
-// repeated after a crash (the row's lease ran out before it was marked sent) replaces the first in the user's feed
-// instead of adding a second. Microsoft's 403 (the app not installed for the user, or no consent) blocks the user:
-// they are told once what to do, their Mattermost notifications are restored meanwhile, and /msteams status counts
-// them for admins.
+// Graph client's feed budgets and carry a chain id derived from the post, so that a send repeated after a crash (the
+// rows' lease ran out before they were marked sent) replaces the first in the user's feed instead of adding a
+// second. The rows of one post and kind go out together in one bulk request (sendActivityNotificationToRecipients,
+// up to 100 users, 2 requests per second) to the recipients Microsoft accepted a notification for on their own
+// lately; the others, and the rows of a bulk request Microsoft refused, are sent one by one (5 per second).
+// Microsoft's 403 for one user (the app not installed for them, or no consent) blocks the user: they are told once
+// what to do, their Mattermost notifications are restored meanwhile, and /msteams status counts them for admins.
 namespace msteams::sync {
 
 // The activity types the Teams app's manifest declares (activities.activityTypes), one per kind of notification:
@@ -78,6 +84,12 @@ struct FeedSettings {
     std::chrono::milliseconds hold{15'000};
     std::size_t max_channel_members = 1000;  // @channel and @all in larger channels notify no one here
     std::size_t max_mentions = 50;
+    std::size_t max_thread_mentions = 100;  // distinct @-names of a thread looked up for its followers
+    // Bulk requests: at most this many recipients each (1: every notification on its own). A recipient goes in one
+    // only while Microsoft accepted a notification for them alone within `bulk_recheck`: a bulk request skips a user
+    // Teams will not notify without a word, so a user whose app was removed is found out within this time.
+    std::size_t bulk_max = graph::k_max_activity_recipients;
+    std::chrono::milliseconds bulk_recheck{std::chrono::hours(24)};
     int max_attempts = 8;
     // A claimed row is the worker's this long: a core killed mid-send has its rows sent again this long after (the
     // chain id makes a repeat replace the first). Longer than a send normally takes (a budget turn, one request).
@@ -91,6 +103,9 @@ class FeedGraph {
 public:
     virtual ~FeedGraph() = default;
     [[nodiscard]] virtual Status send(TeamsUserId const& user, graph::ActivityNotification const& notification) = 0;
+    // The same notification to several users in one request; Microsoft skips those it will not notify, silently.
+    [[nodiscard]] virtual Status send_bulk(std::vector<TeamsUserId> const& users,
+                                           graph::ActivityNotification const& notification) = 0;
     [[nodiscard]] virtual Status install(TeamsUserId const& user) = 0;
 };
 
@@ -106,8 +121,8 @@ public:
     [[nodiscard]] bool enabled() const noexcept { return settings_.enabled; }
     // From MessageHasBeenPosted, before the hook is acknowledged: one row per post.
     [[nodiscard]] Status enqueue(std::vector<mm::Post> const& posts);
-    // Handles the row due first at `now_ms`: a post's recipients worked out, or one recipient's notification.
-    // False when nothing is due.
+    // Handles the row due first at `now_ms`: a post's recipients worked out, or one recipient's notification, or
+    // one notification to several recipients of it. False when nothing is due.
     [[nodiscard]] Result<bool> step(std::int64_t now_ms);
     void start();
     void stop();
@@ -134,10 +149,19 @@ private:
     [[nodiscard]] Result<std::vector<Recipient>> recipients(mm::Post const& post, mm::Channel const& channel);
     [[nodiscard]] Status add_members(MmChannelId const& channel, store::FeedKind kind, std::vector<Recipient>& out);
     [[nodiscard]] Status add_mentions(mm::Post const& post, mm::Channel const& channel, std::vector<Recipient>& out);
+    [[nodiscard]] Status add_followers(mm::Post const& post, std::vector<Recipient>& out);
+    [[nodiscard]] Result<std::vector<MmUserId>> thread_followers(mm::Post const& post);
+    [[nodiscard]] Result<bool> wants_thread_replies(MmUserId const& user);
     [[nodiscard]] Result<std::vector<store::FeedItem>> rows_for(store::FeedItem const& row, mm::Post const& post,
                                                                 mm::Channel const& channel,
                                                                 std::vector<Recipient> const& recipients);
+    [[nodiscard]] Status retry_later(store::FeedItem const& row, Error const& error, std::int64_t now_ms);
     [[nodiscard]] Status deliver(store::FeedItem const& row, std::int64_t now_ms);
+    [[nodiscard]] Status send_one(store::FeedItem const& row, nlohmann::json const& payload, std::int64_t now_ms);
+    [[nodiscard]] Status deliver_bulk(std::vector<store::FeedItem> const& rows, std::int64_t now_ms);
+    [[nodiscard]] Status send_bulk(std::vector<store::FeedItem> const& rows, std::vector<TeamsUserId> const& to,
+                                   nlohmann::json const& payload, std::int64_t now_ms);
+    void mute_if_not(std::vector<MmUserId> const& users);
     [[nodiscard]] Result<std::optional<std::string>> why_not(store::FeedItem const& row, MmChannelId const& channel);
     [[nodiscard]] Status refused(store::FeedItem const& row, TeamsUserId const& teams_user, Error const& error,
                                  std::int64_t now_ms);

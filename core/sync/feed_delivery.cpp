@@ -59,26 +59,100 @@ Status Feed::deliver(store::FeedItem const& row, std::int64_t now_ms) {
         ++stats_->feed_skipped;
         return store_->finish(row.id, store::FeedState::dropped, *skip, now_ms);
     }
-    auto const teams_user = TeamsUserId(text(j, "teams_user_id"));
-    auto const sent = graph_->send(teams_user, notification_of(row, j, settings_));
+    return send_one(row, j, now_ms);
+}
+
+// One recipient's notification in a request of its own: Microsoft's answer tells whether Teams notifies them.
+Status Feed::send_one(store::FeedItem const& row, json const& payload, std::int64_t now_ms) {
+    auto const teams_user = TeamsUserId(text(payload, "teams_user_id"));
+    auto const sent = graph_->send(teams_user, notification_of(row, payload, settings_));
     if (!sent) {
         return refused(row, teams_user, sent.error(), now_ms);
     }
     MSTEAMS_TRY(store_->finish(row.id, store::FeedState::sent, "", now_ms));
     ++stats_->feed_sent;
-    store::FeedUser state;
-    MSTEAMS_TRY_ASSIGN(state, store_->user(row.mm_user_id));
-    if (state.blocked) {
-        MSTEAMS_TRY(store_->set_blocked(row.mm_user_id, false, "", now_ms));
+    // Reached: bulk requests may include them for a while, and a block is over.
+    MSTEAMS_TRY(store_->reached(row.mm_user_id, now_ms));
+    mute_if_not({row.mm_user_id});
+    return {};
+}
+
+// The rows of one post and kind whose recipients Microsoft accepted notifications for on their own lately: each
+// checked again as for one (read, online, no longer Teams-primary: dropped), then one request for the rest.
+Status Feed::deliver_bulk(std::vector<store::FeedItem> const& rows, std::int64_t now_ms) {
+    std::vector<store::FeedItem> go;
+    std::vector<TeamsUserId> to;
+    json payload;
+    for (auto const& row : rows) {
+        auto const j = json::parse(row.payload, nullptr, false);
+        if (!j.is_object()) {
+            MSTEAMS_TRY(store_->finish(row.id, store::FeedState::failed, "malformed payload", now_ms));
+            continue;
+        }
+        std::optional<std::string> skip;
+        MSTEAMS_TRY_ASSIGN(skip, why_not(row, MmChannelId(text(j, "channel_id"))));
+        if (skip) {
+            ++stats_->feed_skipped;
+            MSTEAMS_TRY(store_->finish(row.id, store::FeedState::dropped, *skip, now_ms));
+            continue;
+        }
+        if (go.empty()) {
+            payload = j;  // the same notification for all: one post, one kind
+        }
+        go.push_back(row);
+        to.emplace_back(text(j, "teams_user_id"));
     }
-    if (!state.muted) {
-        // Teams notifies them now: Mattermost's own email and push stop (again, after a block).
-        if (auto m = mute(row.mm_user_id); !m) {
+    if (go.size() == 1) {
+        return send_one(go.front(), payload, now_ms);
+    }
+    return go.empty() ? Status() : send_bulk(go, to, payload, now_ms);
+}
+
+// One request for several recipients. Microsoft accepts it as a whole or refuses it as a whole: refused (403, or a
+// 412 when the app's token would not last, or one recipient unknown), its rows are sent one by one, which finds
+// who is blocked; throttled or unreachable, they are all tried again later.
+Status Feed::send_bulk(std::vector<store::FeedItem> const& rows, std::vector<TeamsUserId> const& to,
+                       json const& payload, std::int64_t now_ms) {
+    std::vector<std::int64_t> ids;
+    std::vector<MmUserId> users;
+    for (auto const& row : rows) {
+        ids.push_back(row.id);
+        users.push_back(row.mm_user_id);
+    }
+    auto const sent = graph_->send_bulk(to, notification_of(rows.front(), payload, settings_));
+    if (!sent && sent.error().code == ErrorCode::unavailable) {
+        return std::unexpected(sent.error());
+    }
+    if (!sent) {
+        log::info("feed: Microsoft refused a bulk activity-feed request; its recipients are notified one by one",
+                  {{"post_id", rows.front().post_id},
+                   {"recipients", std::to_string(rows.size())},
+                   {"error", sent.error().message}});
+        return store_->send_alone(ids, now_ms, sent.error().message);
+    }
+    MSTEAMS_TRY(store_->finish_all(ids, store::FeedState::sent, "", now_ms));
+    stats_->feed_sent += rows.size();
+    ++stats_->feed_bulk_requests;
+    mute_if_not(users);
+    return {};
+}
+
+// Teams notifies them now: Mattermost's own email and push stop (again, after a block), for those not muted yet.
+void Feed::mute_if_not(std::vector<MmUserId> const& users) {
+    auto states = store_->users(users);
+    if (!states) {
+        log::warn("feed: could not read whether users are muted", {{"error", states.error().message}});
+        return;
+    }
+    for (auto const& state : *states) {
+        if (state.muted) {
+            continue;
+        }
+        if (auto m = mute(state.mm_user_id); !m) {
             log::warn("feed: could not mute a Teams-primary user's Mattermost notifications",
-                      {{"user_id", row.mm_user_id}, {"error", m.error().message}});
+                      {{"user_id", state.mm_user_id}, {"error", m.error().message}});
         }
     }
-    return {};
 }
 
 // Why the recipient is not to be notified after all (nullopt: they are): they read the post meanwhile, are online in

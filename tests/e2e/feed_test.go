@@ -10,6 +10,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/msteams-bridge/msteams/tests/emulators/graph/m365ctl"
+	"github.com/msteams-bridge/msteams/tests/mattermost/mmtest"
 )
 
 // feedAppID is the manifest id of the Teams app the tests publish; the bridge's teamsAppId.
@@ -38,6 +39,24 @@ func (b *bridge) feedEntries(t *testing.T, teamsUserID, prefix string) []m365ctl
 		}
 	}
 	return out
+}
+
+// teamsPrimary makes a Mattermost user connected to a Teams twin with the feed's app installed, Teams-primary and
+// away from Mattermost.
+func (b *bridge) teamsPrimary(t *testing.T, name, displayName, appID, channelID string) (*mmtest.User, *m365ctl.User) {
+	t.Helper()
+	ctx := context.Background()
+	u := b.user(t, name)
+	tu := b.teamsTwin(t, u, displayName)
+	b.connect(t, u, tu.ID)
+	if _, err := b.ctl.InstallApp(ctx, m365ctl.ForUser(tu.ID), appID); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "primary", b.command(t, u, channelID, "/msteams primary teams"), "now Microsoft Teams")
+	if _, _, err := b.mm.AdminClient.UpdateUserStatus(ctx, u.Id, &model.Status{UserId: u.Id, Status: "offline"}); err != nil {
+		t.Fatal(err)
+	}
+	return u, tu
 }
 
 func TestActivityFeed(t *testing.T) {
@@ -212,6 +231,74 @@ func TestActivityFeed(t *testing.T) {
 		}
 		if u, _, err := b.mm.AdminClient.GetUser(ctx, carol.Id, ""); err != nil || u.NotifyProps["push"] == "none" {
 			t.Fatalf("carol's Mattermost notifications are not back: %v %v", u.NotifyProps, err)
+		}
+	})
+
+	t.Run("a reply notifies a Teams-primary participant of the thread, a channel-wide mention goes out in bulk", func(t *testing.T) {
+		// Bob replied in Alice's thread: he follows it, and hears of Alice's next reply there.
+		root, err := alice.Post(ctx, general.Id, "thread root from alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.Reply(ctx, root, "a reply from bob"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.mm.AdminClient.UpdateUserStatus(ctx, bob.Id, &model.Status{UserId: bob.Id, Status: "offline"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.Reply(ctx, root, "thread reply from alice"); err != nil {
+			t.Fatal(err)
+		}
+		within(t, 30*time.Second, func() string {
+			got := b.feedEntries(t, bobTeams.ID, "thread reply from alice")
+			if len(got) != 1 || got[0].ActivityType != "threadReply" {
+				return fmt.Sprintf("bob's feed has %+v for the reply", got)
+			}
+			return ""
+		})
+
+		// Dora and Eve are Teams-primary too. A first @channel reaches each of them alone (Microsoft's answer for one
+		// user tells whether Teams notifies them); the next reaches Bob, Dora and Eve in one recipients request.
+		_, doraTeams := b.teamsPrimary(t, "dora", "Dora Diaz", app.ID, general.Id)
+		_, eveTeams := b.teamsPrimary(t, "eve", "Eve Evans", app.ID, general.Id)
+		if _, _, err := b.mm.AdminClient.UpdateUserStatus(ctx, bob.Id, &model.Status{UserId: bob.Id, Status: "offline"}); err != nil {
+			t.Fatal(err)
+		}
+		feeds := []string{bobTeams.ID, doraTeams.ID, eveTeams.ID}
+		var before *m365ctl.Counters
+		for _, msg := range []string{"@channel first call", "@channel second call"} {
+			if before, err = b.ctl.Counters(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := alice.Post(ctx, general.Id, msg); err != nil {
+				t.Fatal(err)
+			}
+			within(t, 30*time.Second, func() string {
+				for _, id := range feeds {
+					if n := len(b.feedEntries(t, id, msg)); n != 1 {
+						return fmt.Sprintf("%d entries for %q in the feed of %s", n, msg, id)
+					}
+				}
+				return ""
+			})
+		}
+		after, err := b.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bulk := "POST /v1.0/teamwork/sendActivityNotificationToRecipients"
+		single := "POST /v1.0/users/{uid}/teamwork/sendActivityNotification"
+		if n := after.Count("graph", bulk, "", 202) - before.Count("graph", bulk, "", 202); n != 1 {
+			t.Errorf("%d recipients requests for the second @channel, want 1", n)
+		}
+		// Carol (blocked: the app is not installed for her) is the only one still asked alone.
+		if n := after.Count("graph", single, "", 204) - before.Count("graph", single, "", 204); n != 0 {
+			t.Errorf("%d single notifications accepted for the second @channel, want 0", n)
+		}
+		for _, id := range feeds {
+			if e := b.feedEntries(t, id, "@channel second call"); e[0].Via != "sendActivityNotificationToRecipients" || e[0].ActivityType != "channelMention" {
+				t.Errorf("the feed of %s: %+v", id, e[0])
+			}
 		}
 	})
 }

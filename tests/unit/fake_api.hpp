@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <set>
@@ -275,6 +276,36 @@ public:
         }
         return out;
     }
+    // As the shim answers: the root, then the newest replies oldest first, at most mm::k_max_thread_posts in all.
+    Result<mm::PostThread> get_post_thread(MmPostId const& id) override {
+        std::lock_guard lock(mutex);
+        ++thread_reads;
+        if (!posts.contains(id.str())) {
+            return fail(ErrorCode::not_found, "no post", 404);
+        }
+        auto const root_id = posts[id.str()].root_id.empty() ? id : posts[id.str()].root_id;
+        mm::PostThread out;
+        std::vector<mm::Post> replies;
+        for (auto const& [pid, p] : posts) {
+            if (p.delete_at != 0) {
+                continue;
+            }
+            if (p.id == root_id) {
+                out.posts.insert(out.posts.begin(), p);
+            } else if (p.root_id == root_id) {
+                replies.push_back(p);
+            }
+        }
+        std::stable_sort(replies.begin(), replies.end(),
+                         [](mm::Post const& a, mm::Post const& b) { return a.create_at < b.create_at; });
+        auto const room = mm::k_max_thread_posts - out.posts.size();
+        if (replies.size() > room) {
+            replies.erase(replies.begin(), replies.end() - static_cast<std::ptrdiff_t>(room));
+            out.truncated = true;
+        }
+        out.posts.insert(out.posts.end(), replies.begin(), replies.end());
+        return out;
+    }
     Result<mm::Reaction> add_reaction(mm::Reaction const& reaction) override {
         std::lock_guard lock(mutex);
         auto& list = reactions[reaction.post_id.str()];
@@ -373,6 +404,7 @@ public:
     std::set<std::string> refused_teams;                         // add_team_member fails for these
     std::vector<std::pair<mm::Session, std::map<std::string, std::string>>> sessions;  // made, with their props
     int team_additions = 0;
+    int thread_reads = 0;
     int user_updates = 0;
     int status_updates = 0;
     std::vector<std::string> logs;

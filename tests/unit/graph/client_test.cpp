@@ -1061,6 +1061,75 @@ TEST_CASE("graph: activity-feed notifications keep Graph's 5 a second per tenant
     CHECK(emu.count(route, 403) == burst);
 }
 
+TEST_CASE("graph: a bulk activity notification reaches up to 100 users, 2 requests a second, with a lasting token",
+          "[graph]") {
+    EmulatorOptions options;
+    options.throttle = true;
+    Emulator emu(options);
+    json const throttle{{"enabled", true}, {"limits", {{"activityRecipients.app", {{"count", 2}, {"perSeconds", 1}}}}}};
+    emu.control_ok("PUT", "/throttle", throttle);
+    Entra entra(emu.http, emu.app());
+    auto app = entra.app_token_valid_for(46min);
+    REQUIRE(app);
+    msteams::graph::ActivityNotification n;
+    n.topic = "Town Square";
+    n.web_url = "https://teams.microsoft.com/l/entity/x/mattermost";
+    n.activity_type = "channelMention";
+    n.preview = "@channel hello";
+    n.template_parameters = {{"author", "Alice"}};
+    n.chain_id = 9;
+    std::string const route = "POST /v1.0/teamwork/sendActivityNotificationToRecipients";
+    std::vector<msteams::TeamsUserId> const users{msteams::TeamsUserId(k_adele), msteams::TeamsUserId(k_bianca),
+                                                  msteams::TeamsUserId(k_cameron)};
+    {
+        // A first request opens the connection: its handshake would delay it at Graph, so that the next two arrive
+        // closer together than they left.
+        Client warm(emu.http, emu.graph_url(), unlimited(20s));
+        REQUIRE(warm.send_activity_notification_to_recipients(app->access_token, users, n));
+    }
+    emu.control_ok("PUT", "/throttle", throttle);  // full buckets again
+    emu.control_ok("DELETE", "/counters");
+    Limits limits;  // the defaults: feed_bulk_per_second 2, as the bridge runs with a 2 % margin
+    limits.feed_bulk_per_second = 0.98 * limits.feed_bulk_per_second;
+    limits.deadline = 20s;
+    Client client(emu.http, emu.graph_url(), limits);
+    auto const start = Steady::now();
+    for (int i = 0; i < 5; ++i) {
+        auto const sent = client.send_activity_notification_to_recipients(app->access_token, users, n);
+        REQUIRE(sent);
+    }
+    CHECK(Steady::now() - start > 1200ms);  // (5 − a burst of 1.96) at 1.96 a second ≈ 1.55 s
+    CHECK(client.counters().activity_bulk_notifications == 5);
+    CHECK(emu.count(route, 202) == 5);
+    CHECK(emu.count(route, 429) == 0);
+
+    // 1 to 100 recipients, refused before anything is sent.
+    auto const none = client.send_activity_notification_to_recipients(app->access_token, {}, n);
+    REQUIRE_FALSE(none);
+    CHECK(none.error().code == msteams::ErrorCode::invalid_argument);
+    std::vector<msteams::TeamsUserId> const crowd(101, msteams::TeamsUserId(k_adele));
+    auto const too_many = client.send_activity_notification_to_recipients(app->access_token, crowd, n);
+    REQUIRE_FALSE(too_many);
+    CHECK(too_many.error().code == msteams::ErrorCode::invalid_argument);
+    CHECK(emu.count(route, 400) == 0);
+
+    // Microsoft wants a token valid 45 more minutes: a 10-minute one is refused (412), and app_token_valid_for asks
+    // Entra for a new one where app_token() keeps the cached one.
+    emu.control_ok("PUT", "/lifetimes", json{{"accessTokenSeconds", 600}});
+    Entra brief(emu.http, emu.app());
+    auto const short_lived = brief.app_token();
+    REQUIRE(short_lived);
+    auto const refused = client.send_activity_notification_to_recipients(short_lived->access_token, users, n);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().http_status == 412);
+    emu.control_ok("PUT", "/lifetimes", json{{"accessTokenSeconds", 3600}});
+    CHECK(brief.app_token().value().access_token == short_lived->access_token);
+    auto const lasting = brief.app_token_valid_for(msteams::graph::k_recipients_token_validity + 1min);
+    REQUIRE(lasting);
+    CHECK(lasting->access_token != short_lived->access_token);
+    CHECK(client.send_activity_notification_to_recipients(lasting->access_token, users, n).has_value());
+}
+
 // --- against a fake Graph host (answers the emulator never gives) ------------------------------------------------
 
 TEST_CASE("graph: malformed Graph answers become clear errors", "[graph]") {

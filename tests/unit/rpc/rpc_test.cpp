@@ -686,6 +686,21 @@ public:
         }
         return grpc::Status::OK;
     }
+    grpc::Status GetPostThread(grpc::ServerContext*, v1::IdRequest const* req, v1::PostThreadResponse* out) override {
+        if (req->id() == "missing") {
+            set_app_error(out->mutable_error(), 404, "app.post.get.app_error", "Unable to get the post.");
+            return grpc::Status::OK;
+        }
+        for (auto const* id : {"root", "r1"}) {
+            auto* p = out->add_posts();
+            p->set_id(id);
+            p->set_user_id(std::string("author-of-") + id);
+            p->set_root_id(std::string(id) == "root" ? "" : "root");
+            p->set_message(std::string("@bob in ") + id);
+        }
+        out->set_truncated(true);
+        return grpc::Status::OK;
+    }
     grpc::Status AddReaction(grpc::ServerContext*, v1::ReactionRequest const* req, v1::ReactionResponse* out) override {
         added_reaction = *req;
         *out->mutable_reaction() = req->reaction();
@@ -952,6 +967,18 @@ TEST_CASE("rpc: the API client gets, edits, deletes and lists posts", "[rpc]") {
     CHECK((*since)[2].create_at == 1'700'000'000'003);
     CHECK(service.posts_since.channel_id() == "c1");
     CHECK(service.posts_since.since() == 1'700'000'000'000);
+
+    auto const thread = client.get_post_thread(msteams::MmPostId("r1"));
+    REQUIRE(thread.has_value());
+    REQUIRE(thread->posts.size() == 2);
+    CHECK(thread->posts[0].id == "root");
+    CHECK(thread->posts[1].root_id == "root");
+    CHECK(thread->posts[1].user_id == "author-of-r1");
+    CHECK(thread->posts[1].message == "@bob in r1");
+    CHECK(thread->truncated);
+    auto const no_thread = client.get_post_thread(msteams::MmPostId("missing"));
+    REQUIRE_FALSE(no_thread.has_value());
+    CHECK(no_thread.error().code == msteams::ErrorCode::not_found);
 }
 
 TEST_CASE("rpc: the API client adds, removes and lists reactions", "[rpc]") {

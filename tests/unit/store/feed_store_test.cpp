@@ -1,7 +1,9 @@
-// The activity-feed tables (migration 014) on PostgreSQL: the queue's leases and uniqueness, and each Teams-primary
-// user's state (blocked and told once; muted with their settings kept).
+// The activity-feed tables (migrations 014 and 015) on PostgreSQL: the queue's leases and uniqueness, the rows
+// claimed together for one bulk request, and each Teams-primary user's state (blocked and told once; muted with
+// their settings kept; reached alone lately).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 
 using msteams::MmPostId;
 using msteams::MmUserId;
+using msteams::store::FeedBatch;
 using msteams::store::FeedItem;
 using msteams::store::FeedKind;
 using msteams::store::FeedState;
@@ -20,10 +23,12 @@ namespace {
 MmUserId user(char c) { return MmUserId(std::string(25, 'u') + c); }
 MmPostId post(char c) { return MmPostId(std::string(25, 'p') + c); }
 
-FeedItem post_row(char c, std::int64_t at) { return FeedItem{0, post(c), MmUserId(), FeedKind::post, "{}", at, 0, 0}; }
+FeedItem post_row(char c, std::int64_t at) {
+    return FeedItem{0, post(c), MmUserId(), FeedKind::post, "{}", at, 0, 0, false};
+}
 
 FeedItem recipient(char p, char u, std::int64_t due) {
-    return FeedItem{0, post(p), user(u), FeedKind::mention, R"({"n":1})", 100, due, 0};
+    return FeedItem{0, post(p), user(u), FeedKind::mention, R"({"n":1})", 100, due, 0, false};
 }
 
 }  // namespace
@@ -129,4 +134,80 @@ TEST_CASE("feed store: muting keeps the settings from before the first muting un
     CHECK(saved->saved_push == "all");
     CHECK_FALSE(store.user(user('a')).value().muted);
     CHECK_FALSE(store.take_muted(user('a'), 5).value());  // restored once
+}
+
+TEST_CASE("feed store: the rows of one post and kind whose recipients were reached alone lately are claimed together",
+          "[pg]") {
+    msteams::test::TempDatabase temp;
+    FeedStore store(temp.open_migrated());
+    REQUIRE(store.enqueue({post_row('a', 100)}).has_value());
+    auto const post_row_claimed = store.claim_batch(100, 60'100, FeedBatch{100, 1}).value();
+    REQUIRE(post_row_claimed.size() == 1);  // a post row is never grouped
+    auto thread_reply = recipient('a', 'w', 5000);
+    thread_reply.kind = FeedKind::thread_reply;
+    std::vector<FeedItem> rows{recipient('a', 'x', 5000), recipient('a', 'y', 5000), recipient('a', 'z', 5000),
+                               recipient('a', 'v', 5000), thread_reply};
+    REQUIRE(store.expand(post_row_claimed.front().id, rows, 200).value() == 5);
+    // x, y and w were reached alone at 1000, z long ago, v never; y is blocked since.
+    for (char u : {'x', 'y', 'w'}) {
+        REQUIRE(store.reached(user(u), 1000).has_value());
+    }
+    REQUIRE(store.reached(user('z'), 10).has_value());
+    REQUIRE(store.set_blocked(user('y'), true, "403", 1100).has_value());
+    CHECK(store.user(user('x')).value().reached_at == 1000);
+
+    auto const bulk = store.claim_batch(5000, 20'000, FeedBatch{3, 500}).value();
+    std::vector<MmUserId> got;
+    for (auto const& r : bulk) {
+        got.push_back(r.mm_user_id);
+        CHECK(r.attempts == 1);
+    }
+    CHECK(got == std::vector<MmUserId>{user('x')});  // y blocked, z not lately, v never, w another kind
+    REQUIRE(store.send_alone({bulk.front().id}, 5000, "403 for the bulk request").has_value());
+    // One at a time from now on: x's row is alone, the others were not reached lately.
+    std::vector<MmUserId> singles;
+    for (int i = 0; i < 5; ++i) {
+        auto const one = store.claim_batch(5000, 20'000, FeedBatch{3, 500}).value();
+        REQUIRE(one.size() == 1);
+        singles.push_back(one.front().mm_user_id);
+        if (one.front().mm_user_id == user('x')) {
+            CHECK(one.front().alone);
+            CHECK(one.front().attempts == 2);
+        }
+    }
+    std::sort(singles.begin(), singles.end());
+    CHECK(singles == std::vector<MmUserId>{user('v'), user('w'), user('x'), user('y'), user('z')});
+    CHECK(store.claim_batch(5000, 20'000, FeedBatch{3, 500}).value().empty());
+}
+
+TEST_CASE("feed store: a bulk claim takes at most its size, skips rows held by another, and settles them alike",
+          "[pg]") {
+    msteams::test::TempDatabase temp;
+    FeedStore store(temp.open_migrated());
+    REQUIRE(store.enqueue({post_row('a', 100)}).has_value());
+    auto const p = store.claim(100, 60'100).value();
+    std::vector<FeedItem> rows;
+    for (char u = 'a'; u <= 'g'; ++u) {
+        rows.push_back(recipient('a', u, 5000));
+        REQUIRE(store.reached(user(u), 1000).has_value());
+    }
+    REQUIRE(store.expand(p->id, rows, 200).has_value());
+    auto const first = store.claim_batch(5000, 20'000, FeedBatch{3, 500}).value();
+    REQUIRE(first.size() == 3);
+    CHECK(first.front().mm_user_id == user('a'));
+    auto const second = store.claim_batch(5000, 20'000, FeedBatch{100, 500}).value();
+    REQUIRE(second.size() == 4);  // the rest, not those the first holds
+    CHECK(second.front().mm_user_id == user('d'));
+    CHECK(store.claim_batch(5000, 20'000, FeedBatch{100, 500}).value().empty());
+    std::vector<std::int64_t> ids;
+    for (auto const& r : first) {
+        ids.push_back(r.id);
+    }
+    REQUIRE(store.finish(ids[0], FeedState::dropped, "read", 6000).has_value());
+    REQUIRE(store.finish_all(ids, FeedState::sent, "", 6000).has_value());  // the dropped one stays dropped
+    auto const counts = store.counts().value();
+    CHECK(counts.sent == 2);
+    CHECK(counts.dropped == 1);
+    // The second worker died: its rows come back together once the lease is over.
+    CHECK(store.claim_batch(20'000, 40'000, FeedBatch{100, 500}).value().size() == 4);
 }

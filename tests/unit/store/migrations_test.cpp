@@ -56,6 +56,7 @@ TEST_CASE("store: landed migrations are unchanged, byte for byte", "[store]") {
         {"012-rollout", "98e86178d7ec178281b91d8db677efcec2b1cf567d3f157e98fc0d9fad4fd120"},
         {"013-user-sync", "8616aeea966764089c6e6439d7827f6564d16214a222630a2092cfc50d65e459"},
         {"014-activity-feed", "96150677e429a0137e99f54029b88dcb4e17b8183244a8f68a483c1aca69d78a"},
+        {"015-feed-bulk-sends", "7d7dd930cb6f9144dbeb1d6b48f553aa56e4b3ceb0672a9dbe3a6438bcd8e3da"},
     };
     auto const all = migrations();
     REQUIRE(all.size() >= landed.size());
