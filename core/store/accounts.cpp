@@ -183,14 +183,10 @@ Result<std::vector<TeamsUserId>> PgAccounts::connected_among(std::vector<TeamsUs
     if (ids.empty()) {
         return std::vector<TeamsUserId>();
     }
-    std::vector<std::string> texts;
-    for (auto const& id : ids) {
-        texts.push_back(id.str());
-    }
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT teams_user_id FROM msteams_accounts WHERE token_sealed IS NOT NULL AND "
                                     "teams_user_id = ANY($1::text[])",
-                                    {detail::text_array(texts)}));
+                                    {detail::text_array(ids)}));
     std::vector<TeamsUserId> out;
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(r.id<TeamsUserId>(i, "teams_user_id"));

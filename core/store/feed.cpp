@@ -247,15 +247,10 @@ Result<std::vector<FeedUser>> FeedStore::users(std::vector<MmUserId> const& mm_u
     if (mm_user_ids.empty()) {
         return out;
     }
-    std::vector<std::string> texts;
-    texts.reserve(mm_user_ids.size());
-    for (auto const& id : mm_user_ids) {
-        texts.push_back(id.str());
-    }
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec(std::string("SELECT ") + k_user_columns +
                                         " FROM msteams_feed_users WHERE mm_user_id = ANY($1::text[])",
-                                    {detail::text_array(texts)}));
+                                    {detail::text_array(mm_user_ids)}));
     for (auto const& id : mm_user_ids) {
         FeedUser u;
         u.mm_user_id = id;

@@ -67,14 +67,9 @@ Result<std::vector<MmPostId>> PgMessages::linked(std::vector<MmPostId> const& mm
     if (mm_post_ids.empty()) {
         return out;
     }
-    std::vector<std::string> ids;
-    ids.reserve(mm_post_ids.size());
-    for (auto const& id : mm_post_ids) {
-        ids.push_back(id.str());
-    }
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_post_id FROM msteams_messages WHERE mm_post_id = ANY($1::text[])",
-                                    {detail::text_array(ids)}));
+                                    {detail::text_array(mm_post_ids)}));
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(r.id<MmPostId>(i, "mm_post_id"));
     }

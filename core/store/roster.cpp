@@ -20,15 +20,10 @@ public:
         if (mm_user_ids.empty()) {
             return out;
         }
-        std::vector<std::string> texts;
-        texts.reserve(mm_user_ids.size());
-        for (auto const& id : mm_user_ids) {
-            texts.push_back(id.str());
-        }
         Rows r;
         MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT mm_user_id, primary_platform, notifications, updated_at "
                                         "FROM msteams_user_choices WHERE mm_user_id = ANY($1::text[])",
-                                        {detail::text_array(texts)}));
+                                        {detail::text_array(mm_user_ids)}));
         for (std::size_t i = 0; i < r.size(); ++i) {
             out.push_back(UserChoice{r.id<MmUserId>(i, "mm_user_id"),
                                      word_at(r, i, "primary_platform", Platform::mattermost),

@@ -12,16 +12,6 @@ namespace {
 using detail::num;
 using detail::text_array;
 
-template <class Tag>
-std::string id_array(std::vector<Id<Tag>> const& ids) {
-    std::vector<std::string> texts;
-    texts.reserve(ids.size());
-    for (auto const& id : ids) {
-        texts.push_back(id.str());
-    }
-    return text_array(texts);
-}
-
 std::string joined(std::vector<std::string> const& items) {
     std::string out;
     for (auto const& i : items) {
@@ -102,7 +92,7 @@ Result<std::vector<TeamsUser>> UserSyncStore::users(std::vector<TeamsUserId> con
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT " + std::string(detail::user_columns()) +
                                         " FROM msteams_users WHERE teams_user_id = ANY($1::text[])",
-                                    {id_array(ids)}));
+                                    {text_array(ids)}));
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(detail::user_at(r, i));
     }
@@ -116,7 +106,7 @@ Result<std::vector<TeamsUserId>> UserSyncStore::with_account(std::vector<TeamsUs
     }
     Rows r;
     MSTEAMS_TRY_ASSIGN(r, db_->exec("SELECT teams_user_id FROM msteams_accounts WHERE teams_user_id = ANY($1::text[])",
-                                    {id_array(ids)}));
+                                    {text_array(ids)}));
     for (std::size_t i = 0; i < r.size(); ++i) {
         out.push_back(r.id<TeamsUserId>(i, "teams_user_id"));
     }
@@ -128,7 +118,7 @@ Status UserSyncStore::mark_seen(std::vector<TeamsUserId> const& ids, std::int64_
         return {};
     }
     MSTEAMS_TRY(db_->exec("UPDATE msteams_users SET seen_run = $2 WHERE teams_user_id = ANY($1::text[])",
-                          {id_array(ids), num(run)}));
+                          {text_array(ids), num(run)}));
     return {};
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/result.hpp"
 #include "common/strings.hpp"
@@ -72,6 +73,17 @@ inline std::string text_array(std::vector<std::string> const& texts) {
         out += '"';
     }
     return out + "}";
+}
+
+// A PostgreSQL text[] literal of typed ids.
+template <class Tag>
+std::string text_array(std::vector<Id<Tag>> const& ids) {
+    std::vector<std::string> texts;
+    texts.reserve(ids.size());
+    for (auto const& id : ids) {
+        texts.push_back(id.str());
+    }
+    return text_array(texts);
 }
 
 // An inbox item's message_id column: its message id, or "since:<Unix ms>" for a catch-up with a start
