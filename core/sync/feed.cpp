@@ -397,9 +397,7 @@ Status Feed::add_followers(mm::Post const& post, std::vector<Recipient>& out) {
     std::vector<store::UserChoice> choices;
     MSTEAMS_TRY_ASSIGN(choices, roster_->choices(followers));
     for (auto const& u : followers) {
-        auto const it =
-            std::find_if(choices.begin(), choices.end(), [&](store::UserChoice const& c) { return c.mm_user_id == u; });
-        if ((it == choices.end() ? settings_.default_primary : it->primary) != store::Platform::teams) {
+        if (primary_of(choices, u) != store::Platform::teams) {
             continue;  // not notified in Teams anyway: their setting need not be read
         }
         bool wants = false;
@@ -476,6 +474,12 @@ Result<bool> Feed::wants_thread_replies(MmUserId const& user) {
     return it == u->notify_props.end() || it->second != "mention";
 }
 
+store::Platform Feed::primary_of(std::vector<store::UserChoice> const& choices, MmUserId const& user) const {
+    auto const it =
+        std::find_if(choices.begin(), choices.end(), [&](store::UserChoice const& c) { return c.mm_user_id == user; });
+    return it == choices.end() ? settings_.default_primary : it->primary;
+}
+
 Result<std::vector<store::FeedItem>> Feed::rows_for(store::FeedItem const& row, mm::Post const& post,
                                                     mm::Channel const& channel,
                                                     std::vector<Recipient> const& recipients) {
@@ -491,10 +495,7 @@ Result<std::vector<store::FeedItem>> Feed::rows_for(store::FeedItem const& row, 
     MSTEAMS_TRY_ASSIGN(choices, roster_->choices(ids));
     std::string author;
     for (auto const& r : recipients) {
-        auto const it = std::find_if(choices.begin(), choices.end(),
-                                     [&](store::UserChoice const& c) { return c.mm_user_id == r.user; });
-        auto const primary = it == choices.end() ? settings_.default_primary : it->primary;
-        if (primary != store::Platform::teams) {
+        if (primary_of(choices, r.user) != store::Platform::teams) {
             continue;
         }
         std::optional<store::Account> account;

@@ -152,6 +152,8 @@ private:
     [[nodiscard]] Status add_followers(mm::Post const& post, std::vector<Recipient>& out);
     [[nodiscard]] Result<std::vector<MmUserId>> thread_followers(mm::Post const& post);
     [[nodiscard]] Result<bool> wants_thread_replies(MmUserId const& user);
+    // The user's primary platform among `choices` (read from the roster), the admins' default when they never chose.
+    [[nodiscard]] store::Platform primary_of(std::vector<store::UserChoice> const& choices, MmUserId const& user) const;
     [[nodiscard]] Result<std::vector<store::FeedItem>> rows_for(store::FeedItem const& row, mm::Post const& post,
                                                                 mm::Channel const& channel,
                                                                 std::vector<Recipient> const& recipients);

@@ -303,8 +303,7 @@ Status Feed::primary_changed(MmUserId const& user, store::Platform primary) {
 Result<bool> Feed::teams_primary(MmUserId const& user) {
     std::vector<store::UserChoice> choices;
     MSTEAMS_TRY_ASSIGN(choices, roster_->choices({user}));
-    auto const primary = choices.empty() ? settings_.default_primary : choices.front().primary;
-    return primary == store::Platform::teams;
+    return primary_of(choices, user) == store::Platform::teams;
 }
 
 Result<std::int64_t> Feed::blocked_users() { return store_->blocked_count(); }
