@@ -58,9 +58,9 @@ constexpr Setting k_default_primary{"defaultPrimaryPlatform", "Default primary p
 constexpr Setting k_activity_feed{"activityFeed", "Teams activity feed"};
 constexpr Setting k_feed_delay{"feedDelaySeconds", "Teams activity feed delay (seconds)"};
 constexpr Setting k_proactive_install{"proactiveAppInstall", "Install the Teams app for Teams-primary users"};
-// Advanced, not in System Console: the activity-feed budget per second (Graph documents 5 per tenant; tests).
+// System Console, Advanced: the activity-feed budget per second (Graph documents 5 per tenant; tests).
 constexpr Setting k_feed_rate{"graphFeedPerSecond", "Graph activity-feed notifications per second"};
-// Advanced, not in System Console: the bulk activity-feed budget per second (Graph documents 2 per tenant; tests).
+// System Console, Advanced: the bulk activity-feed budget per second (Graph documents 2 per tenant; tests).
 constexpr Setting k_feed_bulk_rate{"graphFeedBulkPerSecond", "Graph bulk activity-feed requests per second"};
 constexpr Setting k_sync_presence{"syncPresence", "Show Teams people's presence"};
 // Advanced, not in System Console: how often photos and presence of Teams people are brought up to date (tests).
@@ -80,7 +80,7 @@ constexpr Setting k_sync_users_max{"syncUsersMaxPerRun", "Most users one user sy
 constexpr Setting k_reconcile{"reconcileIntervalMinutes", "Reconcile recently active chats every (minutes)"};
 constexpr Setting k_max_to_mm{"maxFileSizeToMattermostMb", "Largest Teams file to copy into Mattermost (MB)"};
 constexpr Setting k_max_to_teams{"maxFileSizeToTeamsMb", "Largest Mattermost file to send to Teams (MB)"};
-// Advanced, not in System Console: Graph's per-chat budgets, for tenants whose limits differ from the documented ones.
+// System Console, Advanced: Graph's per-chat budgets, for tenants whose limits differ from the documented ones.
 constexpr Setting k_chat_reads{"graphChatReadsPerMinute", "Graph reads per chat per minute"};
 constexpr Setting k_chat_posts{"graphChatPostsPerMinute", "Graph posts per chat per minute"};
 // Advanced, not in System Console: the reconciliation interval in seconds (overrides the minutes; tests).
